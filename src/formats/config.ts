@@ -1,0 +1,73 @@
+/**
+ * Qwen2Config: the fields of Hugging Face's `Qwen2Config` (names kept as in config.json),
+ * plus values derived once so the model never re-derives them.
+ *
+ * The parser (`parseQwen2Config`, `loadQwen2Config`) fills every default Hugging Face
+ * applies and rejects contradictory values with an error naming the file and the field.
+ */
+
+export type RopeType = "default" | "linear" | "dynamic" | "yarn";
+
+/** `rope_scaling` (or `rope_parameters`) normalised: `type` is folded into `rope_type`. */
+export interface RopeScaling {
+  readonly rope_type: RopeType;
+  /** Scaling factor (linear, dynamic, yarn). */
+  readonly factor: number;
+  /** yarn / dynamic: the context the model was trained with before scaling. */
+  readonly original_max_position_embeddings?: number;
+  /** yarn: overrides the computed attention scaling (mscale). */
+  readonly attention_factor?: number;
+  /** yarn: rotation boundaries, defaults 32 and 1. */
+  readonly beta_fast?: number;
+  readonly beta_slow?: number;
+  /** yarn: mscale parameters (DeepSeek style), optional. */
+  readonly mscale?: number;
+  readonly mscale_all_dim?: number;
+  /** yarn: whether to truncate the correction range to integers (default true). */
+  readonly truncate?: boolean;
+}
+
+export type LayerType = "full_attention" | "sliding_attention";
+
+export interface Qwen2Config {
+  readonly model_type: "qwen2";
+  readonly vocab_size: number;
+  readonly hidden_size: number;
+  readonly intermediate_size: number;
+  readonly num_hidden_layers: number;
+  readonly num_attention_heads: number;
+  readonly num_key_value_heads: number;
+  /** Given explicitly or hidden_size / num_attention_heads. */
+  readonly head_dim: number;
+  readonly hidden_act: "silu";
+  readonly max_position_embeddings: number;
+  readonly rms_norm_eps: number;
+  readonly tie_word_embeddings: boolean;
+  readonly rope_theta: number;
+  readonly rope_scaling: RopeScaling | null;
+  readonly use_sliding_window: boolean;
+  readonly sliding_window: number | null;
+  readonly max_window_layers: number;
+  /** Resolved per layer: explicit `layer_types` wins; else sliding iff use_sliding_window and i >= max_window_layers. */
+  readonly layer_types: readonly LayerType[];
+  readonly attention_dropout: number;
+  readonly bos_token_id: number | null;
+  /** config.json's eos_token_id, as a list (it may be a number or a list there). */
+  readonly eos_token_id: readonly number[];
+  readonly pad_token_id: number | null;
+  readonly torch_dtype: string | null;
+}
+
+/** generation_config.json, normalised. Absent fields are undefined. */
+export interface GenerationConfig {
+  readonly eos_token_id?: readonly number[];
+  readonly bos_token_id?: number;
+  readonly pad_token_id?: number;
+  readonly do_sample?: boolean;
+  readonly temperature?: number;
+  readonly top_k?: number;
+  readonly top_p?: number;
+  readonly min_p?: number;
+  readonly repetition_penalty?: number;
+  readonly max_new_tokens?: number;
+}
