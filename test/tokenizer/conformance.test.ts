@@ -84,3 +84,20 @@ for (const [category, list] of byCategory) {
 test("conformance: the case file is not empty", () => {
   assert.ok(cases.length > 0, `no cases in ${tokenizerCasesFile}`);
 });
+
+test("conformance: the embedded qwen2 and qwen2.5 tokenizers give the same ids as the shared folders", () => {
+  const embedded2 = Tokenizer.fromPretrained();
+  const embedded25 = Tokenizer.embedded("qwen2.5");
+  assert.equal(embedded2.vocabSize, qwen2.vocabSize);
+  assert.equal(embedded25.vocabSize, qwen25.vocabSize);
+  assert.equal(embedded25.chatTemplate, qwen25.chatTemplate);
+  let compared = 0;
+  for (const c of cases) {
+    const text = caseText(c);
+    if (text === undefined || text.length > 5000) continue;
+    assert.deepEqual(embedded2.encode(text), qwen2.encode(text), c.id);
+    assert.deepEqual(embedded25.encode(text), qwen25.encode(text), c.id);
+    compared++;
+  }
+  assert.ok(compared > 100);
+});
