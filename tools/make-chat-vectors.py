@@ -209,6 +209,15 @@ CONVERSATIONS = {
         tool("12 °C"),
         {"role": "assistant", "content": "<think>\nGot it.\n</think>\n\nIt is 12 °C."},
     ],
+    "think_with_spaces": [
+        user("  spaced question  "),
+        assistant("<think>\n  indented reasoning \t\n\n</think>\n\n  answer with leading spaces\n"),
+        user("again"),
+        {"role": "assistant", "content": " \n final", "reasoning_content": "\n\n  kept spaces  \n\n"},
+    ],
+    "think_unclosed": [user("q"), assistant("<think>never closed"), user("q2"), assistant("a</think>b</think>c")],
+    "tool_none_content": [user("run it"), {"role": "assistant", "content": "", "tool_calls": [call("calculator", {"a": 1})]}, {"role": "tool", "content": None}],
+    "missing_content": [user("hi"), {"role": "assistant", "tool_calls": [call("calculator", {"a": 2})]}],
     "reasoning_content_none": [user("hi"), {"role": "assistant", "content": "hello", "reasoning_content": None}],
 }
 
@@ -228,6 +237,8 @@ TOOLED = {
     "tool_call_string_args": ["weather"],
     "tool_call_unwrapped": ["flat"],
     "tool_call_none_content": ["weather"],
+    "tool_none_content": ["flat"],
+    "think_with_spaces": ["weather"],
     "parallel_tool_calls": ["weather_search"],
     "multi_step_tools": ["weather"],
     "tool_first": ["weather"],
@@ -267,6 +278,13 @@ PROBES = {
         "{# comment #}\n  {%+ if true %}F{% endif %}\n{{ 'G' }}\n"
     ),
     "raise_exception": "{% if messages[0].role != 'user' %}{{ raise_exception('Conversation must start with a user message') }}{% endif %}ok",
+    "unicode_strings": "{{ s | length }}|{{ s[1] }}|{{ s[-1] }}|{{ s[::-1] }}|{{ s.upper() }}|{{ s.split() }}|{{ s.strip() }}|{{ s | tojson }}|{{ s | tojson(ensure_ascii=true) }}|{{ [s] }}",
+    "loop_else_and_filters": (
+        "{% for x in [] %}never{% else %}empty{% endfor %}|{% for x in items if x is number %}{{ x }},{% endfor %}|"
+        "{{ items | length }}|{{ items | first }}|{{ items | last }}|{{ items | join('-') }}|{{ items[::-1] }}|{{ items[1:] }}|{{ items[-2] }}|"
+        "{% for x in items %}{% if loop.index is even %}{% continue %}{% endif %}{{ x }}{% endfor %}|{{ 'x' ~ 1 ~ none }}"
+    ),
+    "macros_and_set_block": "{% macro m(a, b='B') %}<{{ a }}{{ b }}>{% endmacro %}{{ m(1) }}{{ m(2, b=3) }}{% set blk %}x {{ 1 + 1 }} y{% endset %}[{{ blk }}]{% set a, b = 1, 2 %}{{ a }}{{ b }}",
     "dict_methods": "{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}|{{ d.keys() | list }}|{{ d.get('a') }}|{{ d.get('missing', 'dflt') }}|{{ 'a' in d }}|{{ d | length }}",
 }
 
@@ -293,6 +311,9 @@ PROBE_CASES = {
     ],
     "whitespace_control": [{}],
     "raise_exception": [{"messages": [user("x")]}, {"messages": [assistant("x")]}],
+    "unicode_strings": [{"s": " 😀é\u0301漢字 x\u2003y "}],
+    "loop_else_and_filters": [{"items": [1, "two", 3.5, None, True, {"k": "v"}]}],
+    "macros_and_set_block": [{}],
     "dict_methods": [{"d": {"a": 1, "b": [2], "c": None}}],
 }
 

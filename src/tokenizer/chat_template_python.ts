@@ -469,6 +469,7 @@ interface InterpreterInternals {
   evaluateMemberExpression(expr: { object: unknown; computed: boolean; property: { type: string; value: unknown } }, env: Environment): JValue;
   evaluateArguments(args: unknown[], env: Environment): [JValue[], Map<string, JValue>];
   evaluateTestExpression(node: { operand: unknown; test: { value: string }; negate: boolean }, env: Environment): JValue;
+  evaluateBinaryExpression(node: { operator: { value: string }; left: unknown; right: unknown }, env: Environment): JValue;
 }
 
 /** Raised through nested blocks by break/continue, with what was printed before it. */
@@ -516,6 +517,7 @@ export function createPythonInterpreter(env: Environment): Interpreter {
     evaluateMemberExpression: self.evaluateMemberExpression.bind(self),
     evaluate: self.evaluate.bind(self),
     evaluateTestExpression: self.evaluateTestExpression.bind(self),
+    evaluateBinaryExpression: self.evaluateBinaryExpression.bind(self),
   };
   /** Loops being run, innermost last: their body, and whether `break` ended them. */
   const loops: { body: unknown[]; broken: boolean }[] = [];
@@ -580,10 +582,44 @@ export function createPythonInterpreter(env: Environment): Interpreter {
       return tojsonFilter(operand, args, kwargs);
     }
     if (filterNode.type === "Identifier" && filterNode.value === "string") return str(pyStr(operand));
+    const isJoin = (filterNode.type === "Identifier" && filterNode.value === "join") || (filterNode.type === "CallExpression" && filterNode.callee?.value === "join");
+    if (isJoin && (operand.type === "ArrayValue" || operand.type === "TupleValue")) {
+      // join prints items with Python's str(); the library prints JavaScript's.
+      const [args, kwargs] = filterNode.type === "CallExpression" ? self.evaluateArguments(filterNode.args ?? [], scope) : [[], new Map<string, JValue>()];
+      const sep = kwargs.get("d") ?? args[0];
+      const attribute = kwargs.get("attribute") ?? args[1];
+      const items = (operand.value as JValue[]).map((x) =>
+        attribute !== undefined && x.type === "ObjectValue" ? ((x.value as Map<string, JValue>).get(attribute.value as string) ?? str("")) : x,
+      );
+      return str(items.map(pyStr).join(sep === undefined ? "" : pyStr(sep)));
+    }
+    // Python counts a str in code points, not UTF-16 units.
+    if (filterNode.type === "Identifier" && filterNode.value === "length" && operand.type === "StringValue") return int([...(operand.value as string)].length);
     return base.applyFilter(operand, filterNode, scope);
   };
 
+  // `~` joins Python str() of both sides (the library refuses None).
+  self.evaluateBinaryExpression = (node, scope) => {
+    if (node.operator.value !== "~") return base.evaluateBinaryExpression(node, scope);
+    return str(pyStr(self.evaluate(node.left, scope)) + pyStr(self.evaluate(node.right, scope)));
+  };
+
   self.evaluateMemberExpression = (expr, scope) => {
+    if (expr.computed && expr.property.type !== "SliceExpression") {
+      // s[i] indexes code points in Python.
+      const object = self.evaluate(expr.object, scope);
+      const evaluated: EvaluatedNode = { type: "__Evaluated", value: object };
+      if (object.type === "StringValue") {
+        const index = self.evaluate(expr.property, scope);
+        if (index.type === "IntegerValue") {
+          const cps = [...(object.value as string)];
+          const ch = cps.at(index.value as number);
+          if (ch === undefined) throw new RangeError(`string index ${String(index.value)} out of range`);
+          return str(ch);
+        }
+      }
+      return base.evaluateMemberExpression({ ...expr, object: evaluated }, scope);
+    }
     if (expr.computed || expr.property.type !== "Identifier") return base.evaluateMemberExpression(expr, scope);
     const object = self.evaluate(expr.object, scope);
     if (object.type === "StringValue") {
