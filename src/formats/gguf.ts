@@ -375,7 +375,7 @@ export class GGUFFile {
     if (typeof e.value === "number") return e.value;
     if (typeof e.value === "bigint") {
       const n = Number(e.value);
-      if (!Number.isSafeInteger(n)) throw new FormatError(this.path, `metadata '${key}': ${e.value} does not fit a double exactly`);
+      if (BigInt(n) !== e.value) throw new FormatError(this.path, `metadata '${key}': ${e.value} does not fit a double exactly`);
       return n;
     }
     throw new FormatError(this.path, `metadata '${key}' must be a number, found ${GGUF_VALUE_TYPE_NAMES[e.type]}`);
@@ -413,7 +413,7 @@ export class GGUFFile {
     const items = e.value as readonly GGUFValue[];
     return items.map((v, i) => {
       if (typeof v === "number") return v;
-      if (typeof v === "bigint" && Number.isSafeInteger(Number(v))) return Number(v);
+      if (typeof v === "bigint" && BigInt(Number(v)) === v) return Number(v);
       if (typeof v === "boolean") return v ? 1 : 0;
       throw new FormatError(this.path, `metadata '${key}'[${i}] must be a number`);
     });

@@ -186,7 +186,7 @@ export function buildGGUFVocab(files: HFTokenizerFiles, vocabSize: number, fromC
   };
   for (const [token, id] of files.vocab) place(token, id, TokenType.NORMAL);
   for (const t of files.added) place(t.content, t.id, t.special || looksSpecial(t.content) ? TokenType.CONTROL : TokenType.USER_DEFINED);
-  const filled = tokens.map((t, id) => t ?? `[PAD${id}]`);
+  const filled = Array.from(tokens, (t, id) => t ?? `[PAD${id}]`); // (map would skip the holes)
 
   const idOf = (token: string | undefined): number | null => {
     if (token === undefined) return null;
