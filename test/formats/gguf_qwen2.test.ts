@@ -182,8 +182,9 @@ test("the tokenizer is stored as convert_hf_to_gguf.py stores it and read back i
   const g = openGGUF(path);
   const t = g.tokenizerData!;
   assert.equal(Object.keys(t.vocab).length, 256 + 8);
-  assert.equal(t.vocab["ab"], 256);
-  assert.deepEqual(t.merges.slice(0, 2), ["a b", "b e"]);
+  assert.equal(t.vocab["aa"], 256);
+  assert.equal(t.vocab["ab"], 257);
+  assert.deepEqual(t.merges.slice(0, 2), ["a a", "a b"]);
   assert.deepEqual(
     t.addedTokens.map((a) => [a.id, a.content, a.special]),
     [

@@ -2,13 +2,13 @@
  * Helpers for GGUF tests: a byte builder to craft files by hand (valid and broken ones),
  * a temporary folder, and an in-memory WeightSource.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FormatError } from "../../src/errors.js";
 import type { Qwen2Config } from "../../src/formats/config.js";
 import type { HostTensor, TensorInfo, WeightSource } from "../../src/formats/weights.js";
-import { byteSize } from "../../src/tensor/dtype.js";
+import { byteSize, type DType } from "../../src/tensor/dtype.js";
 
 /** Little-endian byte builder. */
 export class Bytes {
@@ -177,11 +177,12 @@ export function writeTinyTokenizer(dir: string, merges = 8): { vocabSize: number
   for (let b = 0; b < 256; b++) bytesToUnicode.push(String.fromCodePoint(printable(b) ? b : 256 + extra++));
   const vocab: Record<string, number> = {};
   bytesToUnicode.forEach((c, i) => (vocab[c] = i));
-  const letters = "abcdefghijklmnop";
+  const letters = "abcdefghijklmnopqrstuvwxyz";
   const mergeList: string[] = [];
   for (let i = 0; i < merges; i++) {
-    const a = letters[i % letters.length]!;
-    const b = letters[(i * 3 + 1) % letters.length]!;
+    // Distinct pairs of letters: "a a", "a b", ..., "b a", ...
+    const a = letters[Math.floor(i / 26)]!;
+    const b = letters[i % 26]!;
     mergeList.push(`${a} ${b}`);
     vocab[a + b] = 256 + i;
   }
@@ -198,4 +199,51 @@ export function writeTinyTokenizer(dir: string, merges = 8): { vocabSize: number
     JSON.stringify({ eos_token: "<|im_end|>", pad_token: { content: "<|endoftext|>" }, bos_token: null, chat_template: "{{ messages }}" }),
   );
   return { vocabSize: base + 4 };
+}
+
+/**
+ * A minimal single-file safetensors reader for tests of the GGUF edge only (the product's
+ * validating reader lives in src/formats/safetensors.ts): reads the whole file.
+ */
+export function readSafetensorsForTest(file: string): MemoryWeights {
+  const bytes = readFileSync(file);
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString("utf8")) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const dtypes: Record<string, DType> = { F32: "f32", F16: "f16", BF16: "bf16" };
+  const tensors = new Map<string, HostTensor>();
+  for (const [name, t] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    const dtype = dtypes[t.dtype];
+    if (!dtype) throw new Error(`${file}: tensor ${name} has dtype ${t.dtype}`);
+    const start = 8 + headerLength + t.data_offsets[0];
+    const data = new Uint8Array(bytes.subarray(start, 8 + headerLength + t.data_offsets[1]));
+    tensors.set(name, { name, dtype, shape: t.shape, data });
+  }
+  return new MemoryWeights(tensors);
+}
+
+/** The few config.json fields the fixture models without RoPE scaling or sliding windows use (tests only). */
+export function plainConfigForTest(file: string): Qwen2Config {
+  const j = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  if (j.rope_scaling || j.use_sliding_window) throw new Error(`${file}: plainConfigForTest handles plain configs only`);
+  const num = (k: string): number => j[k] as number;
+  const layers = num("num_hidden_layers");
+  const eos = j.eos_token_id;
+  return tinyConfig({
+    vocab_size: num("vocab_size"),
+    hidden_size: num("hidden_size"),
+    intermediate_size: num("intermediate_size"),
+    num_hidden_layers: layers,
+    num_attention_heads: num("num_attention_heads"),
+    num_key_value_heads: num("num_key_value_heads"),
+    head_dim: (j.head_dim as number | undefined) ?? num("hidden_size") / num("num_attention_heads"),
+    max_position_embeddings: num("max_position_embeddings"),
+    rms_norm_eps: num("rms_norm_eps"),
+    rope_theta: num("rope_theta"),
+    tie_word_embeddings: j.tie_word_embeddings === true,
+    max_window_layers: layers,
+    layer_types: new Array(layers).fill("full_attention"),
+    bos_token_id: (j.bos_token_id as number | undefined) ?? null,
+    eos_token_id: eos === undefined || eos === null ? [] : Array.isArray(eos) ? (eos as number[]) : [eos as number],
+  });
 }
