@@ -16,8 +16,11 @@ export interface TensorToWrite {
   readonly name: string;
   readonly dtype: DType;
   readonly shape: readonly number[];
-  /** The bytes, or a function producing them when the writer reaches this tensor. */
-  readonly data: Uint8Array | (() => Uint8Array);
+  /**
+   * The bytes, or a function called when the writer reaches this tensor that returns the
+   * bytes or an iterable of consecutive chunks (so a huge tensor is never whole in memory).
+   */
+  readonly data: Uint8Array | (() => Uint8Array | Iterable<Uint8Array>);
 }
 
 /** Builds the header bytes (length prefix included) for `tensors` in the given order. */
@@ -57,12 +60,18 @@ export function writeSafetensors(path: string, tensors: readonly TensorToWrite[]
   try {
     writeAll(fd, header);
     for (const t of tensors) {
-      const bytes = typeof t.data === "function" ? t.data() : t.data;
+      const produced = typeof t.data === "function" ? t.data() : t.data;
+      const chunks: Iterable<Uint8Array> = produced instanceof Uint8Array ? [produced] : produced;
       const size = byteSize(t.dtype, t.shape);
-      if (bytes.byteLength !== size) {
-        throw new InvalidArgumentError(`tensor '${t.name}': ${bytes.byteLength} bytes given, shape [${t.shape.join(", ")}] of ${t.dtype} needs ${size}`);
+      let written = 0;
+      for (const chunk of chunks) {
+        written += chunk.byteLength;
+        if (written > size) break; // too much data: reported below
+        writeAll(fd, chunk);
       }
-      writeAll(fd, bytes);
+      if (written !== size) {
+        throw new InvalidArgumentError(`tensor '${t.name}': data does not match shape [${t.shape.join(", ")}] of ${t.dtype} (${size} bytes)`);
+      }
     }
     ok = true;
   } finally {

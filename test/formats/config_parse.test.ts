@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FormatError } from "../../src/errors.js";
+import { layerWindows } from "../../src/formats/config.js";
 import { loadQwen2Config, parseGenerationConfig, parseQwen2Config, QWEN2_DEFAULTS } from "../../src/formats/config_parse.js";
 import { fixturesDir } from "../support/paths.js";
 
@@ -73,8 +74,8 @@ test("an empty config gets every Hugging Face default", () => {
   assert.equal(c.attention_dropout, 0);
   assert.deepEqual(c.eos_token_id, []);
   assert.equal(c.bos_token_id, null);
-  assert.equal(c.layer_windows.length, 32);
-  assert.ok(c.layer_windows.every((x) => x === null));
+  assert.equal(layerWindows(c).length, 32);
+  assert.ok(layerWindows(c).every((x) => x === null));
   assert.deepEqual(w, []);
   assert.equal(QWEN2_DEFAULTS.sliding_window, 4096);
 });
