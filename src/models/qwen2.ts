@@ -16,7 +16,7 @@
  */
 import { FormatError, InvalidArgumentError } from "../errors.js";
 import type { AttentionSegment, Backend, Mat, Weight } from "../backends/ops.js";
-import type { Qwen2Config } from "../formats/config.js";
+import { layerWindows, type Qwen2Config } from "../formats/config.js";
 import type { WeightSource } from "../formats/weights.js";
 import { KVCache, type KVLayout } from "../runtime/kv_cache.js";
 import type { CausalLM, ForwardItem, ForwardOptions, SequenceCache } from "./causal_lm.js";
@@ -65,17 +65,6 @@ interface LayerWeights {
   readonly gate: Weight; // [intermediate, hidden]
   readonly up: Weight; // [intermediate, hidden]
   readonly down: Weight; // [hidden, intermediate]
-}
-
-/** Per-layer sliding window from the resolved layer types (null = full attention). */
-export function layerWindows(config: Qwen2Config): (number | null)[] {
-  return config.layer_types.map((kind, i) => {
-    if (kind !== "sliding_attention") return null;
-    if (config.sliding_window === null || !(config.sliding_window >= 1)) {
-      throw new InvalidArgumentError(`layer ${i} is sliding_attention but sliding_window is ${config.sliding_window}`);
-    }
-    return config.sliding_window;
-  });
 }
 
 /** Reads one tensor, checking its shape, and uploads it. */
