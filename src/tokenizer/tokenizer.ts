@@ -6,7 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FormatError, InvalidArgumentError } from "../errors.js";
 import { AddedTokenMatcher, type AddedToken } from "./added_tokens.js";
-import { BYTE_TO_CHAR, tokenToBytes } from "./byte_level.js";
+import { CHAR_TO_BYTE, tokenToBytes } from "./byte_level.js";
 import { bpeMerge, PairTable } from "./bpe.js";
 import { renderChatTemplate } from "./chat_template.js";
 import { ByteSink, ByteStreamDecoder, decodeUtf8 } from "./decoder.js";
@@ -81,9 +81,10 @@ export class Tokenizer implements TextTokenizer {
   readonly unkTokenId: number | null;
   readonly chatTemplate: string | null;
 
-  private readonly vocab: Map<string, number>;
-  private readonly idToTok: (string | undefined)[];
+  private vocabMap: Map<string, number> | null;
+  private readonly idToTok: readonly (string | undefined)[];
   private readonly rawMerges: readonly RawMerge[];
+  private readonly mergeTriples: Int32Array | null;
   private readonly mergesFile: string;
   private pairs: PairTable | null = null;
   private readonly byteIds = new Int32Array(256);
@@ -98,16 +99,18 @@ export class Tokenizer implements TextTokenizer {
   private syms = new Int32Array(1024);
 
   private constructor(data: TokenizerData) {
-    this.vocab = data.vocab;
+    this.vocabMap = data.vocab;
     this.rawMerges = data.merges;
+    this.mergeTriples = data.mergeTriples ?? null;
     this.mergesFile = data.mergesFile;
     this.settings = data.config;
-    let size = 0;
-    const idToTok: (string | undefined)[] = [];
-    for (const [tok, id] of data.vocab) {
-      idToTok[id] = tok;
-      if (id + 1 > size) size = id + 1;
+    let idToTok: (string | undefined)[];
+    if (data.idToToken !== undefined) idToTok = data.idToToken as (string | undefined)[];
+    else {
+      idToTok = [];
+      for (const [tok, id] of data.vocab!) idToTok[id] = tok;
     }
+    let size = idToTok.length;
     this.idToTok = idToTok;
     this.added = [...data.addedTokens];
     for (const t of this.added) {
@@ -118,7 +121,16 @@ export class Tokenizer implements TextTokenizer {
     this.vocabSize = size;
     this.rawMatcher = new AddedTokenMatcher(this.added.filter((t) => !t.normalized));
     this.normalizedMatcher = new AddedTokenMatcher(this.added.filter((t) => t.normalized));
-    for (let b = 0; b < 256; b++) this.byteIds[b] = data.vocab.get(BYTE_TO_CHAR[b]) ?? -1;
+    // Single-byte tokens, found without building the token -> id map (kept lazy).
+    this.byteIds.fill(-1);
+    for (let id = 0; id < idToTok.length; id++) {
+      const t = idToTok[id];
+      if (t !== undefined && t.length === 1) {
+        const c = t.charCodeAt(0);
+        const b = c < CHAR_TO_BYTE.length ? CHAR_TO_BYTE[c] : -1;
+        if (b >= 0 && this.byteIds[b] < 0) this.byteIds[b] = id;
+      }
+    }
     const idOf = (tok: string | null): number | null => (tok === null ? null : this.tokenToId(tok) ?? null);
     this.eosToken = data.config.eosToken;
     this.eosTokenId = idOf(this.eosToken);
@@ -205,6 +217,12 @@ export class Tokenizer implements TextTokenizer {
   /** Builds the merge table (done on first encode, so loading stays cheap). */
   private pairTable(): PairTable {
     if (this.pairs !== null) return this.pairs;
+    const triples = this.mergeTriples;
+    if (triples !== null) {
+      const table = new PairTable(triples.length / 3);
+      for (let i = 0, rank = 0; i < triples.length; i += 3, rank++) table.add(triples[i], triples[i + 1], rank, triples[i + 2]);
+      return (this.pairs = table);
+    }
     const merges = this.rawMerges;
     const vocab = this.vocab;
     const table = new PairTable(merges.length);
@@ -470,6 +488,17 @@ export class Tokenizer implements TextTokenizer {
 
   tokenToId(token: string): number | undefined {
     return this.addedByContent.get(token)?.id ?? this.vocab.get(token);
+  }
+
+  /** token -> id of the vocabulary, built on first need (the packed layout has none). */
+  private get vocab(): Map<string, number> {
+    if (this.vocabMap === null) {
+      const m = new Map<string, number>();
+      const t = this.idToTok;
+      for (let id = 0; id < t.length; id++) if (t[id] !== undefined && !m.has(t[id]!)) m.set(t[id]!, id);
+      this.vocabMap = m;
+    }
+    return this.vocabMap;
   }
 
   idToBytes(id: number): Uint8Array | undefined {
