@@ -68,7 +68,7 @@ export class PairTable {
 }
 
 const NO_MERGE = 0x7fffffff;
-const SHORT_WORD = 48;
+const SHORT_WORD = 128;
 
 /**
  * Merges `syms[0..n)` (token ids) in place and returns the new length.

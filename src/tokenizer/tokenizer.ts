@@ -13,6 +13,7 @@ import { ByteSink, ByteStreamDecoder, decodeUtf8 } from "./decoder.js";
 import { loadDir, parseJson, parseSettings, parseTokenizerJson, type RawMerge, type TokenizerData, type TokenizerSettings } from "./loader.js";
 import { nfc, nfcAligned, toWellFormed } from "./normalize.js";
 import { splitQwen2 } from "./pretokenize.js";
+import { WordCache } from "./word_cache.js";
 import type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions, StreamDecoder, TextTokenizer } from "./types.js";
 
 /** The embedded tokenizers shipped in assets/tokenizers/. */
@@ -67,7 +68,6 @@ export interface VocabAndMerges {
 
 /** Words longer than this (in UTF-16 units) bypass the cache. */
 const CACHE_MAX_KEY = 256;
-const CACHE_CAPACITY = 65536;
 
 export class Tokenizer implements TextTokenizer {
   readonly vocabSize: number;
@@ -94,7 +94,7 @@ export class Tokenizer implements TextTokenizer {
   private readonly rawMatcher: AddedTokenMatcher;
   private readonly normalizedMatcher: AddedTokenMatcher;
   private readonly settings: TokenizerSettings;
-  private readonly cache = new Map<string, number[]>();
+  private readonly cache = new WordCache();
   private readonly bytesCache: (Uint8Array | undefined)[] = [];
   private syms = new Int32Array(1024);
 
@@ -367,12 +367,9 @@ export class Tokenizer implements TextTokenizer {
         return;
       }
     }
-    const word = s.slice(start, end);
-    const cached = len <= CACHE_MAX_KEY ? this.cache.get(word) : undefined;
-    if (cached !== undefined) {
-      for (let i = 0; i < cached.length; i++) out.push(cached[i]);
-      return;
-    }
+    const cacheable = len <= CACHE_MAX_KEY;
+    const hash = cacheable ? WordCache.hash(s, start, end) : 0;
+    if (cacheable && this.cache.get(s, start, end, hash, out)) return;
     // UTF-8 bytes of the word, as single-byte token ids.
     if (this.syms.length < len * 3 + 4) this.syms = new Int32Array(len * 3 + 4);
     const syms = this.syms;
@@ -396,15 +393,13 @@ export class Tokenizer implements TextTokenizer {
         syms[n++] = byteIds[0x80 | (c & 0x3f)];
       }
     }
-    const m = bpeMerge(this.pairTable(), syms, n);
-    const ids: number[] = [];
-    for (let i = 0; i < m; i++) if (syms[i] >= 0) ids.push(syms[i]);
-    for (let i = 0; i < ids.length; i++) out.push(ids[i]);
-    if (len <= CACHE_MAX_KEY) {
-      // Bounded: a full cache is emptied rather than grown (cheap, and keeps memory flat).
-      if (this.cache.size >= CACHE_CAPACITY) this.cache.clear();
-      this.cache.set(word, ids);
-    }
+    let m = bpeMerge(this.pairTable(), syms, n);
+    // A byte missing from the vocabulary (not in byte-level vocabularies) is dropped.
+    let k = 0;
+    for (let i = 0; i < m; i++) if (syms[i] >= 0) syms[k++] = syms[i];
+    m = k;
+    for (let i = 0; i < m; i++) out.push(syms[i]);
+    if (cacheable) this.cache.set(s.slice(start, end), hash, syms, m);
   }
 
   /**
