@@ -141,6 +141,8 @@ export class Tokenizer implements TextTokenizer {
     this.unkToken = data.config.unkToken;
     this.unkTokenId = idOf(this.unkToken);
     this.chatTemplate = data.config.chatTemplate;
+    // Built now so that a malformed merge list fails at load, naming the file and merge.
+    this.pairTable();
   }
 
   // ---------------------------------------------------------------- construction
@@ -214,7 +216,7 @@ export class Tokenizer implements TextTokenizer {
     });
   }
 
-  /** Builds the merge table (done on first encode, so loading stays cheap). */
+  /** Builds the merge table: (left id, right id) -> (rank, merged id). */
   private pairTable(): PairTable {
     if (this.pairs !== null) return this.pairs;
     const triples = this.mergeTriples;
