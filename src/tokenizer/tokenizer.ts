@@ -40,6 +40,8 @@ export interface BatchEncoding {
 }
 
 export interface ChatTemplateCallOptions extends ChatTemplateOptions {
+  /** Retrieval documents, exposed to the template as `documents`. */
+  readonly documents?: readonly unknown[];
   /** Return token ids (without adding BOS/EOS) instead of the rendered text. */
   readonly tokenize?: boolean;
 }
@@ -532,18 +534,18 @@ export class Tokenizer implements TextTokenizer {
   applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateCallOptions): string | number[];
   applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateCallOptions = {}): string | number[] {
     if (this.chatTemplate === null) throw new InvalidArgumentError("this tokenizer has no chat template (tokenizer_config.json has no chat_template)");
+    // transformers passes the special-tokens map to the template as well (only set ones).
+    const specials: Record<string, unknown> = {};
+    if (this.unkToken !== null) specials.unk_token = this.unkToken;
+    if (this.padToken !== null) specials.pad_token = this.padToken;
+    if (this.settings.additionalSpecialTokens.length > 0) specials.additional_special_tokens = [...this.settings.additionalSpecialTokens];
     const text = renderChatTemplate(this.chatTemplate, messages, {
       addGenerationPrompt: options.addGenerationPrompt ?? false,
       tools: options.tools,
+      documents: options.documents,
       bosToken: this.bosToken,
       eosToken: this.eosToken,
-      extra: {
-        // transformers passes the special-tokens map to the template as well.
-        unk_token: this.unkToken ?? "",
-        pad_token: this.padToken ?? "",
-        additional_special_tokens: [...this.settings.additionalSpecialTokens],
-        ...(options.extra ?? {}),
-      },
+      extra: { ...specials, ...(options.extra ?? {}) },
     });
     return options.tokenize === true ? this.encode(text, { addSpecialTokens: false }) : text;
   }
