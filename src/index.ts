@@ -20,3 +20,4 @@ export type { FinishReason } from "./generation/stopping.js";
 export { optionsFromGenerationConfig } from "./generation/defaults.js";
 export { loadModel } from "./runtime/load.js";
 export type { LoadedModel, LoadOptions, LoadProgress, BackendName } from "./runtime/load.js";
+export { Tokenizer } from "./tokenizer/tokenizer.js";
