@@ -7,3 +7,4 @@ export type { HostTensor, TensorInfo, WeightSource } from "./formats/weights.js"
 export type { Backend, Mat, Weight, KVBuffer, AttentionSegment, AttentionParams } from "./backends/ops.js";
 export type { CausalLM, SequenceCache, ForwardItem, ForwardOptions } from "./models/causal_lm.js";
 export type { EncodeOptions, DecodeOptions, ChatMessage, ChatTemplateOptions, StreamDecoder, TextTokenizer } from "./tokenizer/types.js";
+export { renderChatTemplate, ChatTemplateError, type RenderOptions } from "./tokenizer/chat_template.js";
