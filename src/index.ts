@@ -21,3 +21,4 @@ export { optionsFromGenerationConfig } from "./generation/defaults.js";
 export { loadModel } from "./runtime/load.js";
 export type { LoadedModel, LoadOptions, LoadProgress, BackendName } from "./runtime/load.js";
 export { Tokenizer } from "./tokenizer/tokenizer.js";
+export { renderChatTemplate, ChatTemplateError, type RenderOptions } from "./tokenizer/chat_template.js";
