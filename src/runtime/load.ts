@@ -79,7 +79,8 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
 export function hasRandomWeightsLabel(dir: string): boolean {
   try {
     const raw = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
-    return raw.qwen2_ts_random_weights === true || typeof raw.qwen2_ts_random_weights === "object";
+    const label = raw.qwen2_ts_random_weights;
+    return label !== undefined && label !== null && label !== false;
   } catch {
     return false;
   }
