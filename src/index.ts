@@ -14,3 +14,16 @@ export { GGUFValueType, type GGUFEntry, type GGUFValue, type GGMLType } from "./
 export { openGGUF, type Qwen2GGUF, type GGUFTokenizerData, type GGUFAddedToken } from "./formats/gguf_qwen2.js";
 export { writeQwen2GGUF, GGUF_EXPORT_TYPES, type GGUFExportType, type Qwen2GGUFExportInput } from "./formats/gguf_qwen2_export.js";
 export { readHFTokenizerFiles, type HFTokenizerFiles } from "./formats/gguf_qwen2_vocab.js";
+export { generate, stream, encodePrompt } from "./generation/generate.js";
+export type { GenerateInput, GenerateOptions } from "./generation/generate.js";
+export { SequenceGenerator, stepBatch, ContextOverflowError, DEFAULT_MAX_NEW_TOKENS } from "./generation/sequence_generator.js";
+export type { GenerationOptions, GenerationResult, GenerationTimings, GenerationUsage, TokenEvent, TokenLogprobs } from "./generation/sequence_generator.js";
+export { Sampler } from "./generation/sampler.js";
+export type { SamplingOptions, SampledToken, TokenLogprob } from "./generation/sampler.js";
+export type { LogitsProcessor, ProcessorContext } from "./generation/logits_processors.js";
+export { Rng } from "./generation/rng.js";
+export { StopStringMatcher, collectEosIds } from "./generation/stopping.js";
+export type { FinishReason } from "./generation/stopping.js";
+export { optionsFromGenerationConfig } from "./generation/defaults.js";
+export { loadModel } from "./runtime/load.js";
+export type { LoadedModel, LoadOptions, LoadProgress, BackendName } from "./runtime/load.js";
