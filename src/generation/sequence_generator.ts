@@ -1,0 +1,354 @@
+/**
+ * One sequence's generation as a state machine, so that a caller can drive many sequences
+ * through one batched `model.forward` (continuous batching in the server) or one alone
+ * (`generate`, the CLI):
+ *
+ *   const g = new SequenceGenerator(model, tokenizer, promptIds, options);
+ *   while (!g.done) {
+ *     const [logits] = model.forward([{ ids: g.nextInput()!, cache: g.cache }]);
+ *     const event = g.accept(logits);      // sampled id, text now safe to show, done?
+ *   }
+ *
+ * or, for several sequences at once, `stepBatch(model, generators)`.
+ *
+ * The first input is the prompt (minus any prefix already in a reused cache): one prefill
+ * call. Each later input is the single token sampled last. The cache belongs to the
+ * generator unless the caller passed one in (then the caller keeps it, for prefix reuse).
+ */
+import { InvalidArgumentError } from "../errors.js";
+import type { CausalLM, SequenceCache } from "../models/causal_lm.js";
+import type { StreamDecoder, TextTokenizer } from "../tokenizer/types.js";
+import type { LogitsProcessor } from "./logits_processors.js";
+import { Sampler, type SamplingOptions, type TokenLogprob } from "./sampler.js";
+import { StopStringMatcher, collectEosIds, type FinishReason } from "./stopping.js";
+
+/** Used when neither the caller nor generation_config.json sets max_new_tokens. */
+export const DEFAULT_MAX_NEW_TOKENS = 256;
+
+export interface GenerationOptions extends SamplingOptions {
+  /** Most tokens to generate (EOS included). Default {@link DEFAULT_MAX_NEW_TOKENS}. */
+  readonly maxNewTokens?: number;
+  /** Strings that end generation; they are not part of the returned text. */
+  readonly stop?: string | readonly string[];
+  /**
+   * Ids that end generation. Default: the tokenizer's (see `collectEosIds`); `loadModel`
+   * returns the full union with the configs as `eosIds`.
+   */
+  readonly eosIds?: readonly number[];
+  /** Keep going past EOS ids (benchmarks). */
+  readonly ignoreEos?: boolean;
+  /** Ends generation with finish reason "abort" at the next step. */
+  readonly signal?: AbortSignal;
+  /** Leave special tokens out of the text (default true, as HF pipelines decode). */
+  readonly skipSpecialTokens?: boolean;
+  /** Extra processors (constrained decoding, bans), run before the warpers. */
+  readonly logitsProcessors?: readonly LogitsProcessor[];
+  /**
+   * A cache to reuse. The caller guarantees that its first `cache.length` tokens are the
+   * first tokens of this prompt (a shared prefix); only the rest is computed. The caller
+   * keeps ownership: the generator never disposes it.
+   */
+  readonly cache?: SequenceCache;
+  /** Capacity of a cache the generator creates. Default: prompt + maxNewTokens, capped at the model's context. */
+  readonly contextLength?: number;
+  /** Do not dispose a cache the generator created when it finishes (read it from `.cache`). */
+  readonly keepCache?: boolean;
+}
+
+/** What one step produced. */
+export interface TokenEvent {
+  /** The sampled id; null for an event that only ends the sequence (abort). */
+  readonly id: number | null;
+  /** Text that became safe to show with this step (may be empty). */
+  readonly text: string;
+  readonly logprob?: number;
+  readonly topLogprobs?: readonly TokenLogprob[];
+  readonly done: boolean;
+  readonly finishReason: FinishReason | null;
+}
+
+export interface GenerationUsage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly totalTokens: number;
+}
+
+export interface GenerationTimings {
+  /** Prompt tokens actually computed (a reused prefix is not counted). */
+  readonly prefillTokens: number;
+  readonly prefillMs: number;
+  /** Tokens produced by decode steps (all but the first). */
+  readonly decodeTokens: number;
+  readonly decodeMs: number;
+  readonly timeToFirstTokenMs: number;
+  readonly totalMs: number;
+  readonly prefillTokensPerSecond: number;
+  readonly decodeTokensPerSecond: number;
+}
+
+export interface TokenLogprobs {
+  readonly id: number;
+  readonly logprob: number;
+  readonly topLogprobs?: readonly TokenLogprob[];
+}
+
+export interface GenerationResult {
+  readonly text: string;
+  /** Generated ids, the final EOS id included when generation stopped on one. */
+  readonly ids: number[];
+  readonly finishReason: FinishReason;
+  /** The EOS id or stop string that ended generation, when finishReason is "stop". */
+  readonly stoppedBy?: { readonly eosId: number } | { readonly stop: string };
+  readonly usage: GenerationUsage;
+  readonly timings: GenerationTimings;
+  /** The sampler's seed (given or drawn), to replay the run. */
+  readonly seed: number;
+  /** Per generated token, when `logprobs`/`topLogprobs` was asked for. */
+  readonly logprobs?: readonly TokenLogprobs[];
+}
+
+/** The prompt does not fit the context (the server maps this to HTTP 400). */
+export class ContextOverflowError extends InvalidArgumentError {
+  constructor(
+    readonly promptTokens: number,
+    readonly contextLength: number,
+  ) {
+    super(`the prompt has ${promptTokens} tokens but the context holds at most ${contextLength}`);
+  }
+}
+
+function now(): number {
+  return performance.now();
+}
+
+export class SequenceGenerator {
+  readonly promptIds: Int32Array;
+  readonly sampler: Sampler;
+  readonly maxNewTokens: number;
+  readonly eosIds: ReadonlySet<number>;
+  private readonly ownsCache: boolean;
+  private readonly _cache: SequenceCache;
+  private readonly decoder: StreamDecoder;
+  private readonly stops: StopStringMatcher;
+  private readonly generated: number[] = [];
+  private readonly tokenLogprobs: TokenLogprobs[] = [];
+  private text = "";
+  private _finishReason: FinishReason | null = null;
+  private stoppedBy: GenerationResult["stoppedBy"];
+  private disposed = false;
+  /** Prompt tokens still to run; after the prefill, the id sampled last. */
+  private pending: Int32Array;
+  private readonly prefillTokens: number;
+  // Timings (ms, performance.now()).
+  private readonly startedAt = now();
+  private stepStartedAt = 0;
+  private prefillMs = 0;
+  private decodeMs = 0;
+  private firstTokenAt = 0;
+  private endedAt = 0;
+
+  constructor(
+    readonly model: CausalLM,
+    readonly tokenizer: TextTokenizer,
+    promptIds: ArrayLike<number>,
+    readonly options: GenerationOptions = {},
+  ) {
+    const n = promptIds.length;
+    if (n === 0) throw new InvalidArgumentError("the prompt is empty: at least one token is needed to predict the next");
+    this.promptIds = Int32Array.from(promptIds);
+    for (let i = 0; i < n; i++) {
+      const id = this.promptIds[i]!;
+      if (id < 0 || id >= model.vocabSize) throw new InvalidArgumentError(`prompt token ${i} is id ${id}, outside the model's vocabulary [0, ${model.vocabSize})`);
+    }
+    const maxNew = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
+    if (!Number.isInteger(maxNew) || maxNew < 0) throw new InvalidArgumentError(`maxNewTokens must be an integer >= 0, got ${maxNew}`);
+
+    if (options.cache) {
+      this._cache = options.cache;
+      this.ownsCache = false;
+    } else {
+      const want = options.contextLength ?? Math.min(model.maxContext, n + maxNew);
+      if (!Number.isInteger(want) || want < 1) throw new InvalidArgumentError(`contextLength must be a positive integer, got ${want}`);
+      if (n > want || n > model.maxContext) throw new ContextOverflowError(n, Math.min(want, model.maxContext));
+      this._cache = model.createCache(want);
+      this.ownsCache = true;
+    }
+    const capacity = this._cache.capacity;
+    if (n > capacity) throw new ContextOverflowError(n, capacity);
+    // The prompt's last token must be run to get logits, so a fully cached prompt is rewound by one.
+    if (this._cache.length >= n) this._cache.truncate(n - 1);
+    this.pending = this.promptIds.slice(this._cache.length);
+    this.prefillTokens = this.pending.length;
+    // The first new token needs no cache slot; each later one needs the slot of the one before.
+    this.maxNewTokens = Math.min(maxNew, capacity - n + 1);
+
+    this.sampler = new Sampler(model.vocabSize, options, options.logitsProcessors ?? []);
+    this.sampler.setPrompt(this.promptIds);
+    this.eosIds = new Set(options.ignoreEos ? [] : (options.eosIds ?? collectEosIds({ tokenizer })));
+    this.decoder = tokenizer.createStreamDecoder({ skipSpecialTokens: options.skipSpecialTokens ?? true });
+    const stop = options.stop === undefined ? [] : typeof options.stop === "string" ? [options.stop] : options.stop;
+    this.stops = new StopStringMatcher(stop);
+    if (this.maxNewTokens === 0) this.finish("length");
+  }
+
+  get cache(): SequenceCache {
+    return this._cache;
+  }
+
+  get done(): boolean {
+    return this._finishReason !== null;
+  }
+
+  get finishReason(): FinishReason | null {
+    return this._finishReason;
+  }
+
+  /** Ids generated so far. */
+  get generatedIds(): readonly number[] {
+    return this.generated;
+  }
+
+  /** Text released so far (never part of a stop string). */
+  get outputText(): string {
+    return this.text;
+  }
+
+  /** True when the caller's signal has fired and the sequence is not finished yet. */
+  get abortRequested(): boolean {
+    return !this.done && (this.options.signal?.aborted ?? false);
+  }
+
+  /** The ids to run next: the uncached prompt first, then the last sampled id; null when done. */
+  nextInput(): Int32Array | null {
+    if (this.done) return null;
+    this.stepStartedAt = now();
+    return this.pending;
+  }
+
+  /** Takes the logits of the last input token, samples, and updates the stop state. */
+  accept(logits: Float32Array): TokenEvent {
+    if (this.done) throw new InvalidArgumentError("accept() called on a finished sequence");
+    const first = this.generated.length === 0;
+    const sampled = this.sampler.sample(logits);
+    const id = sampled.id;
+    this.generated.push(id);
+    if (sampled.logprob !== undefined) {
+      this.tokenLogprobs.push(sampled.topLogprobs ? { id, logprob: sampled.logprob, topLogprobs: sampled.topLogprobs } : { id, logprob: sampled.logprob });
+    }
+    let text = "";
+    let reason: FinishReason | null = null;
+    if (this.eosIds.has(id)) {
+      reason = "stop";
+      this.stoppedBy = { eosId: id };
+    } else {
+      const match = this.stops.push(this.decoder.push(id));
+      text = match.text;
+      if (match.stopped) {
+        reason = "stop";
+        this.stoppedBy = { stop: match.stop! };
+      } else if (this.generated.length >= this.maxNewTokens) {
+        reason = "length";
+      }
+    }
+    const t = now();
+    if (first) {
+      this.prefillMs += t - this.stepStartedAt;
+      this.firstTokenAt = t;
+    } else {
+      this.decodeMs += t - this.stepStartedAt;
+    }
+    this.text += text;
+    this.pending = Int32Array.of(id);
+    if (reason !== null) text += this.finish(reason);
+    const extra = sampled.logprob === undefined ? {} : sampled.topLogprobs ? { logprob: sampled.logprob, topLogprobs: sampled.topLogprobs } : { logprob: sampled.logprob };
+    return { id, text, ...extra, done: this.done, finishReason: this._finishReason };
+  }
+
+  /**
+   * Ends the sequence (no-op when already finished) and returns the text still held back:
+   * incomplete UTF-8 (as U+FFFD) and a tail that was only a possible stop-string prefix.
+   * A stop string's own text is never returned.
+   */
+  finish(reason: FinishReason): string {
+    if (this.done) return "";
+    this._finishReason = reason;
+    this.endedAt = now();
+    let rest = "";
+    if (reason !== "stop" || this.stoppedBy === undefined || "eosId" in this.stoppedBy) {
+      const tail = this.stops.push(this.decoder.flush());
+      rest = tail.text + (tail.stopped ? "" : this.stops.flush());
+      if (tail.stopped && reason !== "abort") {
+        this._finishReason = "stop";
+        this.stoppedBy = { stop: tail.stop! };
+      }
+    }
+    this.text += rest;
+    if (this.ownsCache && !this.options.keepCache) this.dispose();
+    return rest;
+  }
+
+  /** Releases the cache if the generator created it. Safe to call twice. */
+  dispose(): void {
+    if (this.disposed || !this.ownsCache) return;
+    this.disposed = true;
+    this._cache.dispose();
+  }
+
+  /** The outcome; call once `done`. */
+  result(): GenerationResult {
+    if (!this.done) throw new InvalidArgumentError("result() called before the sequence finished");
+    const completion = this.generated.length;
+    const decodeTokens = Math.max(0, completion - 1);
+    const timings: GenerationTimings = {
+      prefillTokens: this.prefillTokens,
+      prefillMs: this.prefillMs,
+      decodeTokens,
+      decodeMs: this.decodeMs,
+      timeToFirstTokenMs: this.firstTokenAt > 0 ? this.firstTokenAt - this.startedAt : 0,
+      totalMs: this.endedAt - this.startedAt,
+      prefillTokensPerSecond: this.prefillMs > 0 && completion > 0 ? (this.prefillTokens * 1000) / this.prefillMs : 0,
+      decodeTokensPerSecond: this.decodeMs > 0 ? (decodeTokens * 1000) / this.decodeMs : 0,
+    };
+    const base = {
+      text: this.text,
+      ids: [...this.generated],
+      finishReason: this._finishReason!,
+      usage: { promptTokens: this.promptIds.length, completionTokens: completion, totalTokens: this.promptIds.length + completion },
+      timings,
+      seed: this.sampler.seed,
+    };
+    return {
+      ...base,
+      ...(this.stoppedBy ? { stoppedBy: this.stoppedBy } : {}),
+      ...(this.tokenLogprobs.length > 0 ? { logprobs: [...this.tokenLogprobs] } : {}),
+    };
+  }
+}
+
+/**
+ * One batched step over several sequences: every unfinished generator's next input goes
+ * into a single `model.forward` call (prefills and decodes mixed), then each samples its
+ * next token. Aborted generators finish with "abort" without running. Returns one event per
+ * generator, in order; null for those that were already finished.
+ */
+export function stepBatch(model: CausalLM, generators: readonly SequenceGenerator[]): (TokenEvent | null)[] {
+  const events: (TokenEvent | null)[] = generators.map(() => null);
+  const running: number[] = [];
+  const items: { ids: Int32Array; cache: SequenceCache }[] = [];
+  generators.forEach((g, i) => {
+    if (g.done) return;
+    if (g.abortRequested) {
+      const text = g.finish("abort");
+      events[i] = { id: null, text, done: true, finishReason: "abort" };
+      return;
+    }
+    items.push({ ids: g.nextInput()!, cache: g.cache });
+    running.push(i);
+  });
+  if (items.length === 0) return events;
+  const logits = model.forward(items);
+  running.forEach((gi, k) => {
+    events[gi] = generators[gi]!.accept(logits[k]!);
+  });
+  return events;
+}
