@@ -17,6 +17,12 @@ import type { TextTokenizer } from "../tokenizer/types.js";
 import { initialState, step, stepBytes, type JsonState } from "./json_grammar.js";
 import type { SchemaNode } from "./json_schema.js";
 
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
 export class VocabIndex {
   /** Token ids sorted by their bytes. */
   readonly order: Int32Array;
@@ -38,7 +44,7 @@ export class VocabIndex {
       this.tokenBytes[id] = b;
       list.push({ id, b });
     }
-    list.sort((x, y) => Buffer.compare(x.b, y.b));
+    list.sort((x, y) => compareBytes(x.b, y.b));
     const n = list.length;
     this.order = new Int32Array(n);
     this.offsets = new Int32Array(n + 1);

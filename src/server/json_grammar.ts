@@ -61,6 +61,8 @@ interface Literal {
 
 export class JsonState {
   private keyCache: string | null = null;
+  /** Str states: the other escape/UTF-8 states of the same string, shared (index = a). */
+  siblings: JsonState[] | null = null;
   constructor(
     readonly mode: Mode,
     readonly frame: Frame | null,
@@ -219,7 +221,19 @@ function closeContainer(frame: Frame): JsonState {
 function stepString(s: JsonState, b: number): JsonState | null {
   // a: 0 plain, 1 after '\', 2-5 hex digits left (a-1), 10+n: n UTF-8 continuation bytes left.
   const st = s.a;
-  const next = (a: number): JsonState => new JsonState(Mode.Str, s.frame, s.node, a, 0, null, s.isKey);
+  // The states of one string are shared, so walking a string allocates nothing.
+  const sib = (s.siblings ??= []);
+  sib[st] ??= s;
+  const next = (a: number): JsonState => {
+    if (a === st) return s;
+    let t = sib[a];
+    if (!t) {
+      t = new JsonState(Mode.Str, s.frame, s.node, a, 0, null, s.isKey);
+      t.siblings = sib;
+      sib[a] = t;
+    }
+    return t;
+  };
   if (st >= 10) return b >= 0x80 && b <= 0xbf ? next(st === 11 ? 0 : st - 1) : null;
   if (st === 1) {
     if (b === 0x75) return next(5); // \u: four hex digits
