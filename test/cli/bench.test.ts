@@ -1,11 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { PassThrough, Readable } from "node:stream";
-import { runBench } from "../../src/cli/commands/bench.js";
+import { runBench, type BenchModel } from "../../src/cli/commands/bench.js";
 import { UsageError } from "../../src/cli/command.js";
-import type { Qwen2Config } from "../../src/formats/config.js";
-import type { LoadedModel, LoadOptions } from "../../src/runtime/load.js";
-import { hashModel, ToyTokenizer, type ToyCache } from "../generation/toy.js";
+import { hashModel, type ToyCache } from "../generation/toy.js";
 
 function io() {
   const stdout = new PassThrough();
@@ -17,33 +15,22 @@ function io() {
 
 test("qwen2 bench --json runs prefill and decode the way it says and prints one object", async () => {
   const model = hashModel();
-  const asked: LoadOptions[] = [];
+  const asked: Array<{ path: string; backend: string; threads: number }> = [];
   let closed = false;
-  const load = async (path: string, options: LoadOptions): Promise<LoadedModel> => {
-    asked.push(options);
-    return {
-      model,
-      tokenizer: new ToyTokenizer(),
-      config: {} as Qwen2Config,
-      generationConfig: null,
-      eosIds: [],
-      path,
-      format: "hf-folder",
-      backend: options.backend ?? "reference",
-      randomWeights: true,
-      close: () => void (closed = true),
-    };
+  const load = async (path: string, options: { backend: "reference" | "wasm"; threads: number }): Promise<BenchModel> => {
+    asked.push({ path, ...options });
+    return { model, backend: `toy-${options.backend}`, close: () => void (closed = true) };
   };
   const t = io();
   const code = await runBench(["--model", "nowhere", "--backend", "reference", "--threads", "1", "--prompt-tokens", "20", "--gen-tokens", "5", "--context", "7", "--json"], t.io, load);
   assert.equal(code, 0);
-  assert.deepEqual(asked, [{ backend: "reference", threads: 1 }]);
+  assert.deepEqual(asked, [{ path: "nowhere", backend: "reference", threads: 1 }]);
   assert.ok(closed);
   const lines = t.out().trim().split("\n");
   assert.equal(lines.length, 1);
   const r = JSON.parse(lines[0]!) as Record<string, unknown>;
   for (const key of ["prefill_tps", "decode_tps", "load_ms", "peak_rss_mb", "ttft_ms"]) assert.ok(typeof r[key] === "number" && (r[key] as number) > 0, key);
-  assert.equal(r.backend, "reference");
+  assert.equal(r.backend, "toy-reference");
   assert.equal(r.threads, 1);
   assert.equal(typeof r.dtype, "string");
   // Calls: warm-up (8), prefill (20), context fill (7), then 5 single-token steps; ids inside the vocabulary.
