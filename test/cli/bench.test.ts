@@ -33,12 +33,12 @@ test("qwen2 bench --json runs prefill and decode the way it says and prints one 
   assert.equal(r.backend, "toy-reference");
   assert.equal(r.threads, 1);
   assert.equal(typeof r.dtype, "string");
-  // Calls: warm-up (8), prefill (20), context fill (7), then 5 single-token steps; ids inside the vocabulary.
-  assert.deepEqual(model.calls.map((c) => c[0]!.length), [8, 20, 7, 1, 1, 1, 1, 1]);
+  // Calls: warm-up (8), prefill (20); the context (7) is shorter than the prompt, so the
+  // prompt's cache continues with one more token; then 5 single-token steps.
+  assert.deepEqual(model.calls.map((c) => c[0]!.length), [8, 20, 1, 1, 1, 1, 1, 1]);
   assert.ok(model.calls.flat(2).every((id) => id >= 0 && id < model.vocabSize));
-  // Decode feeds back the greedy token: each step's id is the argmax of the previous logits.
-  const decodeCache = model.caches[2] as ToyCache;
-  assert.equal(decodeCache.ids.length, 12);
+  const decodeCache = model.caches[1] as ToyCache;
+  assert.equal(decodeCache.ids.length, 26);
   assert.ok(model.caches.every((c) => (c as ToyCache).disposed));
 });
 
@@ -46,4 +46,18 @@ test("qwen2 bench rejects a missing model and bad numbers", async () => {
   await assert.rejects(runBench([], io().io), UsageError);
   await assert.rejects(runBench(["--model", "m", "--gen-tokens", "0"], io().io), /--gen-tokens/);
   await assert.rejects(runBench(["--model", "m", "--backend", "gpu"], io().io), /--backend/);
+});
+
+test("qwen2 bench continues the prompt to a longer context, and decodes from a fresh cache without one", async () => {
+  for (const [context, calls] of [
+    ["10", [8, 4, 6, 1, 1]],
+    ["0", [8, 4, 1, 1]],
+  ] as const) {
+    const model = hashModel();
+    const load = async (): Promise<BenchModel> => ({ model, backend: "toy", close: () => {} });
+    await runBench(["--model", "m", "--threads", "1", "--prompt-tokens", "4", "--gen-tokens", "2", "--context", context, "--json"], io().io, load);
+    assert.deepEqual(model.calls.map((c) => c[0]!.length), [...calls], `context ${context}`);
+    // The decode steps run on the cache that holds the context.
+    assert.equal((model.caches.at(-1) as ToyCache).ids.length, context === "0" ? 2 : 12);
+  }
 });

@@ -5,7 +5,8 @@
  * - load_ms: from the path to a model ready to run (weights on the backend, tokenizer read);
  * - prefill: one forward pass over `--prompt-tokens` new tokens in an empty cache;
  * - ttft_ms: that prefill plus picking the first token (greedy);
- * - decode: `--gen-tokens` greedy steps of one token each, after `--context` tokens of context;
+ * - decode: `--gen-tokens` greedy steps of one token each, after `--context` tokens of context
+ *   (the prompt continued to that length; 0 = a fresh cache);
  * - peak_rss_mb: the process's peak resident memory (VmHWM on Linux).
  *
  * Prompts are pseudo-random ordinary token ids (bench/prompt_ids.ts), the same for every
@@ -181,21 +182,26 @@ export async function benchModel(path: string, o: BenchOptions, load: BenchLoade
     model.forward([{ ids: promptIds(8, 3, vocab), cache: warm }]);
     warm.dispose();
 
+    // Prefill: `promptTokens` new tokens in an empty cache. With `context`, the cache is kept
+    // and continued to `context` tokens before decoding (one long prefill, not two), as the
+    // llama.cpp child does.
     const prompt = promptIds(o.promptTokens, 1, vocab);
-    const pcache = model.createCache(o.promptTokens + 1);
+    const extra = o.context > 0 ? Math.max(1, o.context - o.promptTokens) : 0;
+    const pcache = model.createCache(o.promptTokens + extra + o.genTokens + 1);
     const tp = performance.now();
     const [plogits] = model.forward([{ ids: prompt, cache: pcache }]);
     const prefillMs = performance.now() - tp;
     argmax(plogits!);
     const ttftMs = performance.now() - tp;
-    pcache.dispose();
 
-    const cache = model.createCache(o.context + o.genTokens + 1);
+    let cache = pcache;
     let next: number;
-    if (o.context > 0) {
-      const [fill] = model.forward([{ ids: promptIds(o.context, 2, vocab), cache }]);
+    if (extra > 0) {
+      const [fill] = model.forward([{ ids: promptIds(extra, 2, vocab), cache }]);
       next = argmax(fill!);
     } else {
+      pcache.dispose();
+      cache = model.createCache(o.genTokens + 1);
       next = promptIds(1, 2, vocab)[0]!;
     }
     const one = new Int32Array(1);
