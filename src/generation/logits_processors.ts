@@ -154,66 +154,77 @@ export function topK(logits: Float32Array, k: number, candidates: Candidates | n
   return { ids: Int32Array.from([...best, ...ties.sort((a, b) => a - b)]), sorted: true };
 }
 
-/** Every id with a finite logit, as an explicit list. */
-function allFinite(logits: Float32Array): Int32Array {
-  const out: number[] = [];
-  for (let i = 0; i < logits.length; i++) if (logits[i]! > -Infinity) out.push(i);
-  return Int32Array.from(out);
-}
-
 function maxOf(logits: Float32Array, candidates: Candidates | null): number {
+  const ids = candidates ? candidates.ids : null;
+  const n = ids ? ids.length : logits.length;
   let m = -Infinity;
-  if (candidates) for (const id of candidates.ids) m = Math.max(m, logits[id]!);
-  else for (let i = 0; i < logits.length; i++) if (logits[i]! > m) m = logits[i]!;
+  for (let j = 0; j < n; j++) {
+    const v = logits[ids ? ids[j]! : j]!;
+    if (v > m) m = v;
+  }
   return m;
 }
+
+/** Buckets per factor of two in probability: fine enough that the boundary bucket is small. */
+const BUCKETS_PER_OCTAVE = 16;
+/** Probabilities below 2^-64 of the best all share the last bucket. */
+const BUCKETS = 64 * BUCKETS_PER_OCTAVE;
 
 /**
  * Hugging Face's TopPLogitsWarper. In descending order of probability an id survives iff
  * the probability mass strictly above it is < `p` (HF: its ascending cumulative sum is
  * > 1 - p); the most likely id always survives.
  *
- * Only ids whose probability is within a power-of-two bucket range that already holds mass
- * `p` can survive, so those are found with one bucketing pass and only they are sorted.
+ * Without sorting the vocabulary: ids are bucketed by log-probability. Every id in a
+ * bucket before the one where the cumulative mass reaches `p` survives (less than `p` lies
+ * above it); only that boundary bucket is sorted to find where the nucleus ends.
  */
 export function topP(logits: Float32Array, p: number, candidates: Candidates | null): Candidates {
-  const ids = candidates ? candidates.ids : allFinite(logits);
-  if (ids.length === 0) return { ids, sorted: true };
-  const m = maxOf(logits, { ids, sorted: false });
-  // Bucket b holds ids whose probability relative to the max lies in (2^-(b+1), 2^-b].
-  const BUCKETS = 160;
+  const ids = candidates ? candidates.ids : null;
+  const n = ids ? ids.length : logits.length;
+  const m = maxOf(logits, candidates);
+  if (m === -Infinity) return { ids: new Int32Array(0), sorted: true };
   const mass = new Float64Array(BUCKETS + 1);
-  const bucketOf = new Uint8Array(ids.length);
+  const bucketOf = new Uint16Array(n);
+  const scale = BUCKETS_PER_OCTAVE / Math.LN2;
   let total = 0;
-  for (let j = 0; j < ids.length; j++) {
-    const d = logits[ids[j]!]! - m; // <= 0
+  for (let j = 0; j < n; j++) {
+    const d = logits[ids ? ids[j]! : j]! - m; // <= 0, or -Infinity
+    if (d === -Infinity) {
+      bucketOf[j] = BUCKETS + 1; // never kept
+      continue;
+    }
     const e = Math.exp(d);
-    const b = Math.min(BUCKETS, Math.floor(-d / Math.LN2));
+    const b = Math.min(BUCKETS, Math.floor(-d * scale));
     bucketOf[j] = b;
     mass[b] = mass[b]! + e;
     total += e;
   }
   const need = p * total;
-  let lastBucket = BUCKETS;
-  let acc = 0;
+  let boundary = BUCKETS;
+  let before = 0; // mass of the buckets before the boundary
   for (let b = 0; b <= BUCKETS; b++) {
-    acc += mass[b]!;
-    if (acc >= need) {
-      lastBucket = b;
+    if (before + mass[b]! >= need) {
+      boundary = b;
       break;
     }
+    before += mass[b]!;
   }
-  const pool: number[] = [];
-  for (let j = 0; j < ids.length; j++) if (bucketOf[j]! <= lastBucket) pool.push(ids[j]!);
-  pool.sort((a, b) => logits[b]! - logits[a]! || a - b);
   const kept: number[] = [];
-  let above = 0;
-  for (const id of pool) {
+  const edge: number[] = [];
+  for (let j = 0; j < n; j++) {
+    const b = bucketOf[j]!;
+    if (b < boundary) kept.push(ids ? ids[j]! : j);
+    else if (b === boundary) edge.push(ids ? ids[j]! : j);
+  }
+  edge.sort((a, b) => logits[b]! - logits[a]! || a - b);
+  let above = before;
+  for (const id of edge) {
     if (kept.length > 0 && above / total >= p) break;
     kept.push(id);
     above += Math.exp(logits[id]! - m);
   }
-  return { ids: Int32Array.from(kept), sorted: true };
+  return { ids: Int32Array.from(kept), sorted: false };
 }
 
 /**
@@ -221,11 +232,16 @@ export function topP(logits: Float32Array, p: number, candidates: Candidates | n
  * likely id's probability (the most likely always survives).
  */
 export function minP(logits: Float32Array, minP: number, candidates: Candidates | null): Candidates {
-  const ids = candidates ? candidates.ids : allFinite(logits);
-  const m = maxOf(logits, { ids, sorted: false });
+  const ids = candidates ? candidates.ids : null;
+  const n = ids ? ids.length : logits.length;
+  const m = maxOf(logits, candidates);
   const floor = Math.log(minP); // prob_i / prob_max >= minP  <=>  logit_i - max >= ln(minP)
   const kept: number[] = [];
-  for (const id of ids) if (logits[id]! - m >= floor || logits[id] === m) kept.push(id);
+  for (let j = 0; j < n; j++) {
+    const id = ids ? ids[j]! : j;
+    const v = logits[id]!;
+    if (v > -Infinity && (v - m >= floor || v === m)) kept.push(id);
+  }
   return { ids: Int32Array.from(kept), sorted: candidates?.sorted ?? false };
 }
 
@@ -233,8 +249,9 @@ export function minP(logits: Float32Array, minP: number, candidates: Candidates 
 export function logSumExp(logits: Float32Array, candidates: Candidates | null): number {
   const m = maxOf(logits, candidates);
   if (m === -Infinity) return -Infinity;
+  const ids = candidates ? candidates.ids : null;
+  const n = ids ? ids.length : logits.length;
   let s = 0;
-  if (candidates) for (const id of candidates.ids) s += Math.exp(logits[id]! - m);
-  else for (let i = 0; i < logits.length; i++) s += Math.exp(logits[i]! - m);
+  for (let j = 0; j < n; j++) s += Math.exp(logits[ids ? ids[j]! : j]! - m);
   return m + Math.log(s);
 }

@@ -125,6 +125,8 @@ export class Sampler {
   private readonly generated: number[] = [];
   private prompt: Int32Array = new Int32Array(0);
   private scratch: Float32Array;
+  /** exp(logit - max) per candidate, reused by every draw. */
+  private weights: Float64Array;
 
   constructor(
     readonly vocabSize: number,
@@ -137,6 +139,7 @@ export class Sampler {
     this.sampling = isSampling(options);
     this.bias = new Map(biasEntries(options.logitBias));
     this.scratch = new Float32Array(vocabSize);
+    this.weights = new Float64Array(vocabSize);
   }
 
   /** Records the prompt (the repetition penalty covers it). Call once before the first sample. */
@@ -200,45 +203,33 @@ export class Sampler {
     this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
   }
 
-  /** Inverse-CDF draw from softmax over the candidates (or every id). */
+  /** Inverse-CDF draw from softmax over the candidates (or every id), in candidate order. */
   private draw(x: Float32Array, candidates: Candidates | null): number {
-    const m = candidates ? maxOver(x, candidates.ids) : maxOverAll(x);
+    const ids = candidates ? candidates.ids : null;
+    const n = ids ? ids.length : x.length;
+    let m = -Infinity;
+    for (let j = 0; j < n; j++) {
+      const v = x[ids ? ids[j]! : j]!;
+      if (v > m) m = v;
+    }
+    const e = this.weights;
     let total = 0;
-    if (candidates) for (const id of candidates.ids) total += Math.exp(x[id]! - m);
-    else for (let i = 0; i < x.length; i++) total += Math.exp(x[i]! - m);
+    for (let j = 0; j < n; j++) {
+      const w = Math.exp(x[ids ? ids[j]! : j]! - m);
+      e[j] = w;
+      total += w;
+    }
     const target = this.rng.next() * total;
     let acc = 0;
     let last = -1;
-    if (candidates) {
-      for (const id of candidates.ids) {
-        const e = Math.exp(x[id]! - m);
-        if (e === 0) continue;
-        acc += e;
-        last = id;
-        if (acc > target) return id;
-      }
-    } else {
-      for (let i = 0; i < x.length; i++) {
-        const e = Math.exp(x[i]! - m);
-        if (e === 0) continue;
-        acc += e;
-        last = i;
-        if (acc > target) return i;
-      }
+    for (let j = 0; j < n; j++) {
+      const w = e[j]!;
+      if (w === 0) continue;
+      acc += w;
+      last = ids ? ids[j]! : j;
+      if (acc > target) return last;
     }
     // Rounding can leave target just above the running sum: the last live id is right.
     return last >= 0 ? last : argmax(x, candidates);
   }
-}
-
-function maxOver(x: Float32Array, ids: Int32Array): number {
-  let m = -Infinity;
-  for (const id of ids) if (x[id]! > m) m = x[id]!;
-  return m;
-}
-
-function maxOverAll(x: Float32Array): number {
-  let m = -Infinity;
-  for (let i = 0; i < x.length; i++) if (x[i]! > m) m = x[i]!;
-  return m;
 }

@@ -1,0 +1,159 @@
+/**
+ * One call from a path on disk to a ready model and tokenizer:
+ *
+ *   const m = await loadModel("models/Qwen2.5-0.5B-Instruct");
+ *   const result = await generate(m.model, m.tokenizer, messages, { eosIds: m.eosIds });
+ *   m.close();
+ *
+ * What a path holds decides how it is read (a Hugging Face folder today; a `.gguf` file
+ * once the GGUF reader is wired in), and `backend` decides where the weights go. Both are
+ * switches below that name what is missing when a combination is not built yet.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { FormatError, InvalidArgumentError, UnsupportedError } from "../errors.js";
+import type { Qwen2Config, GenerationConfig } from "../formats/config.js";
+import type { CausalLM } from "../models/causal_lm.js";
+import type { TextTokenizer } from "../tokenizer/types.js";
+import { Tokenizer } from "../tokenizer/tokenizer.js";
+import { collectEosIds } from "../generation/stopping.js";
+
+export type BackendName = "reference" | "wasm";
+export const BACKENDS: readonly BackendName[] = ["reference", "wasm"];
+
+export interface LoadProgress {
+  readonly phase: "config" | "tokenizer" | "weights" | "ready";
+  /** Bytes or tensors done and in all, when the phase can count them. */
+  readonly done?: number;
+  readonly total?: number;
+}
+
+export interface LoadOptions {
+  /** Where the weights run. Default "reference" (plain TypeScript, float32). */
+  readonly backend?: BackendName;
+  /** Compute threads for backends that use them (wasm). */
+  readonly threads?: number;
+  readonly onProgress?: (progress: LoadProgress) => void;
+}
+
+export interface LoadedModel {
+  readonly model: CausalLM;
+  readonly tokenizer: TextTokenizer;
+  readonly config: Qwen2Config;
+  /** generation_config.json, or null when the folder has none. */
+  readonly generationConfig: GenerationConfig | null;
+  /** Union of EOS ids from generation_config.json, config.json and the tokenizer. */
+  readonly eosIds: readonly number[];
+  /** What was loaded, for messages: the resolved path and its kind. */
+  readonly path: string;
+  readonly format: "hf-folder" | "gguf";
+  readonly backend: BackendName;
+  /** True when config.json says `qwen2_ts_random_weights` (made by `qwen2 create-random`). */
+  readonly randomWeights: boolean;
+  /** Releases the model (weights, worker threads) and any open files. */
+  close(): void;
+}
+
+/** Loads a Hugging Face model folder (or, later, a GGUF file) onto a backend. */
+export async function loadModel(path: string, options: LoadOptions = {}): Promise<LoadedModel> {
+  const backend = options.backend ?? "reference";
+  if (!BACKENDS.includes(backend)) {
+    throw new InvalidArgumentError(`backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(backend)}`);
+  }
+  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1)) {
+    throw new InvalidArgumentError(`threads must be a positive integer, got ${options.threads}`);
+  }
+  const full = resolve(path);
+  let isDir: boolean;
+  try {
+    isDir = statSync(full).isDirectory();
+  } catch {
+    throw new FormatError(full, "no such file or folder (expected a Hugging Face model folder or a .gguf file)");
+  }
+  if (isDir) return loadHfFolder(full, backend, options);
+  if (full.toLowerCase().endsWith(".gguf")) return loadGguf(full, backend, options);
+  throw new FormatError(full, "not a model: expected a folder with config.json and *.safetensors, or a .gguf file");
+}
+
+/** True when a folder's config.json carries the label `qwen2 create-random` writes. */
+export function hasRandomWeightsLabel(dir: string): boolean {
+  try {
+    const raw = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
+    const label = raw.qwen2_ts_random_weights;
+    return label !== undefined && label !== null && label !== false;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * EXTENSION POINT (backends): builds the model on the chosen backend. Add a case when a
+ * backend lands; the model code itself does not change.
+ */
+async function buildModel(folder: string, backend: BackendName, _options: LoadOptions): Promise<{ model: CausalLM; config: Qwen2Config; generationConfig: GenerationConfig | null; closeWeights: () => void }> {
+  switch (backend) {
+    case "reference":
+      throw new UnsupportedError(
+        `loading ${folder} needs loadModelFolder (src/formats/model_folder.ts), Qwen2ForCausalLM (src/models/qwen2.ts) and ReferenceBackend (src/backends/reference/index.ts), which this build does not have yet`,
+      );
+    case "wasm":
+      throw new UnsupportedError("the wasm backend is not wired into loadModel yet (src/backends/wasm/); use --backend reference");
+  }
+}
+
+async function loadHfFolder(dir: string, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
+  options.onProgress?.({ phase: "config" });
+  const built = await buildModel(dir, backend, options);
+  options.onProgress?.({ phase: "tokenizer" });
+  let tokenizer: TextTokenizer;
+  try {
+    tokenizer = loadTokenizerFor(dir);
+  } catch (err) {
+    built.model.dispose();
+    built.closeWeights();
+    throw err;
+  }
+  options.onProgress?.({ phase: "ready" });
+  return assemble(dir, "hf-folder", backend, built, tokenizer);
+}
+
+/**
+ * The folder's own tokenizer (tokenizer.json or vocab.json + merges.txt), else the Qwen2
+ * tokenizer embedded in the package.
+ */
+export function loadTokenizerFor(dir: string): TextTokenizer {
+  const own = ["tokenizer.json", "vocab.json"].some((f) => existsSync(join(dir, f)));
+  return own ? Tokenizer.fromPretrained(dir) : Tokenizer.embedded();
+}
+
+/** EXTENSION POINT (GGUF): read weights, config and tokenizer from one .gguf file. */
+async function loadGguf(file: string, _backend: BackendName, _options: LoadOptions): Promise<LoadedModel> {
+  throw new UnsupportedError(`${file}: GGUF models are not wired into loadModel yet (needs src/formats/gguf.ts as a WeightSource plus its config and tokenizer metadata)`);
+}
+
+function assemble(
+  path: string,
+  format: LoadedModel["format"],
+  backend: BackendName,
+  built: { model: CausalLM; config: Qwen2Config; generationConfig: GenerationConfig | null; closeWeights: () => void },
+  tokenizer: TextTokenizer,
+): LoadedModel {
+  let closed = false;
+  return {
+    model: built.model,
+    tokenizer,
+    config: built.config,
+    generationConfig: built.generationConfig,
+    eosIds: collectEosIds({ generationConfig: built.generationConfig, config: built.config, tokenizer }),
+    path,
+    format,
+    backend,
+    randomWeights: format === "hf-folder" && hasRandomWeightsLabel(path),
+    close() {
+      if (closed) return;
+      closed = true;
+      built.model.dispose();
+      built.closeWeights();
+    },
+  };
+}

@@ -1,0 +1,278 @@
+/**
+ * Reading tokenizer files into plain data: `tokenizer.json` (fast layout), or `vocab.json`
+ * + `merges.txt` (slow layout), each with `tokenizer_config.json` for the special tokens
+ * and the chat template. Every problem is a FormatError naming the file and the field.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { FormatError, UnsupportedError } from "../errors.js";
+import type { AddedToken } from "./added_tokens.js";
+import { QWEN2_SPLIT_PATTERN } from "./pretokenize.js";
+
+/** A merge as stored: "a b" or ["a", "b"]. */
+export type RawMerge = string | readonly [string, string];
+
+/** Everything a Tokenizer is built from. */
+export interface TokenizerData {
+  /** Vocabulary: token (byte-level string) -> id. Either this or `idToToken` is given. */
+  readonly vocab: Map<string, number> | null;
+  /** Vocabulary tokens by id (holes allowed); the packed layout gives this only. */
+  readonly idToToken?: readonly (string | undefined)[];
+  readonly merges: readonly RawMerge[];
+  /** Merges already resolved to ids: [left, right, merged] per rank (packed layout). */
+  readonly mergeTriples?: Int32Array;
+  readonly addedTokens: readonly AddedToken[];
+  readonly config: TokenizerSettings;
+  /** For error messages: where the merges came from. */
+  readonly mergesFile: string;
+}
+
+export interface TokenizerSettings {
+  readonly eosToken: string | null;
+  readonly padToken: string | null;
+  readonly bosToken: string | null;
+  readonly unkToken: string | null;
+  readonly chatTemplate: string | null;
+  readonly addBosToken: boolean;
+  readonly addEosToken: boolean;
+  readonly additionalSpecialTokens: readonly string[];
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+function isObject(v: Json | undefined): v is JsonObject {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export function readJson(file: string): Json {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new FormatError(file, `cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  return parseJson(file, text);
+}
+
+export function parseJson(file: string, text: string): Json {
+  try {
+    return JSON.parse(text) as Json;
+  } catch (err) {
+    throw new FormatError(file, `not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** A special-token field: a string, null, or an AddedToken object with `content`. */
+function tokenField(file: string, obj: JsonObject, field: string): string | null {
+  const v = obj[field];
+  if (v === undefined || v === null) return null;
+  if (typeof v === "string") return v;
+  if (isObject(v) && typeof v.content === "string") return v.content;
+  throw new FormatError(file, `field "${field}" must be a string, null or an object with "content"`);
+}
+
+function boolField(file: string, obj: JsonObject, field: string, fallback: boolean): boolean {
+  const v = obj[field];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== "boolean") throw new FormatError(file, `field "${field}" must be a boolean`);
+  return v;
+}
+
+function chatTemplateField(file: string, obj: JsonObject): string | null {
+  const v = obj.chat_template;
+  if (v === undefined || v === null) return null;
+  if (typeof v === "string") return v;
+  // Newer configs hold a list of named templates; "default" is what apply_chat_template uses.
+  if (Array.isArray(v)) {
+    const named = v.filter(isObject);
+    const pick = named.find((t) => t.name === "default") ?? named[0];
+    if (pick && typeof pick.template === "string") return pick.template;
+  }
+  throw new FormatError(file, `field "chat_template" must be a string or a list of {name, template}`);
+}
+
+export function parseSettings(file: string, cfg: Json | undefined, fallbackTemplate: string | null = null): TokenizerSettings {
+  if (cfg === undefined) {
+    return { eosToken: null, padToken: null, bosToken: null, unkToken: null, chatTemplate: fallbackTemplate, addBosToken: false, addEosToken: false, additionalSpecialTokens: [] };
+  }
+  if (!isObject(cfg)) throw new FormatError(file, "expected a JSON object at the top level");
+  const extra = cfg.additional_special_tokens;
+  const additional: string[] = [];
+  if (Array.isArray(extra)) {
+    for (const t of extra) {
+      if (typeof t === "string") additional.push(t);
+      else if (isObject(t) && typeof t.content === "string") additional.push(t.content);
+    }
+  }
+  return {
+    eosToken: tokenField(file, cfg, "eos_token"),
+    padToken: tokenField(file, cfg, "pad_token"),
+    bosToken: tokenField(file, cfg, "bos_token"),
+    unkToken: tokenField(file, cfg, "unk_token"),
+    chatTemplate: chatTemplateField(file, cfg) ?? fallbackTemplate,
+    addBosToken: boolField(file, cfg, "add_bos_token", false),
+    addEosToken: boolField(file, cfg, "add_eos_token", false),
+    additionalSpecialTokens: additional,
+  };
+}
+
+function addedTokenFrom(file: string, where: string, v: Json, id: number): AddedToken {
+  if (!isObject(v) || typeof v.content !== "string") throw new FormatError(file, `${where}: expected an object with a string "content"`);
+  const flag = (name: string, fallback: boolean): boolean => {
+    const f = v[name];
+    if (f === undefined || f === null) return fallback;
+    if (typeof f !== "boolean") throw new FormatError(file, `${where}.${name} must be a boolean`);
+    return f;
+  };
+  if (!Number.isInteger(id) || id < 0) throw new FormatError(file, `${where}.id must be a non-negative integer`);
+  const special = flag("special", false);
+  return {
+    id,
+    content: v.content,
+    special,
+    lstrip: flag("lstrip", false),
+    rstrip: flag("rstrip", false),
+    singleWord: flag("single_word", false),
+    normalized: flag("normalized", !special),
+  };
+}
+
+function parseVocab(file: string, field: string, v: Json | undefined): Map<string, number> {
+  if (!isObject(v)) throw new FormatError(file, `field "${field}" must be an object of token -> id`);
+  const vocab = new Map<string, number>();
+  for (const key in v) {
+    const id = v[key];
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0) throw new FormatError(file, `${field}[${JSON.stringify(key)}] must be a non-negative integer id`);
+    vocab.set(key, id);
+  }
+  return vocab;
+}
+
+function checkMerges(file: string, field: string, v: Json | undefined): RawMerge[] {
+  if (!Array.isArray(v)) throw new FormatError(file, `field "${field}" must be a list of merges`);
+  // Entries are checked as they are turned into ranks (see bpe building), not twice here.
+  return v as unknown as RawMerge[];
+}
+
+/** Parses the fast layout. `configFile` may be absent. */
+export function parseTokenizerJson(file: string, json: Json, settings: TokenizerSettings): TokenizerData {
+  if (!isObject(json)) throw new FormatError(file, "expected a JSON object at the top level");
+  const model = json.model;
+  if (!isObject(model)) throw new FormatError(file, `field "model" is missing or not an object`);
+  if (model.type !== undefined && model.type !== "BPE") throw new UnsupportedError(`${file}: model.type ${JSON.stringify(model.type)} is not supported (only BPE)`);
+  checkPipeline(file, json);
+  const vocab = parseVocab(file, "model.vocab", model.vocab);
+  const merges = checkMerges(file, "model.merges", model.merges);
+  const added: AddedToken[] = [];
+  const list = json.added_tokens ?? [];
+  if (!Array.isArray(list)) throw new FormatError(file, `field "added_tokens" must be a list`);
+  list.forEach((t, i) => {
+    const id = isObject(t) ? t.id : undefined;
+    added.push(addedTokenFrom(file, `added_tokens[${i}]`, t, typeof id === "number" ? id : -1));
+  });
+  return { vocab, merges, addedTokens: added, config: settings, mergesFile: `${file} (model.merges)` };
+}
+
+/** Rejects pipelines this implementation would tokenise differently. */
+function checkPipeline(file: string, json: JsonObject): void {
+  const norm = json.normalizer;
+  if (norm !== null && norm !== undefined && !(isObject(norm) && norm.type === "NFC")) {
+    throw new UnsupportedError(`${file}: normalizer ${JSON.stringify(norm)} is not supported (only NFC or none)`);
+  }
+  const pre = json.pre_tokenizer;
+  const text = JSON.stringify(pre ?? null);
+  if (pre !== null && pre !== undefined && !text.includes(JSON.stringify(QWEN2_SPLIT_PATTERN).slice(1, -1))) {
+    throw new UnsupportedError(`${file}: pre_tokenizer is not the Qwen2 split + ByteLevel pipeline`);
+  }
+}
+
+/** Added tokens from tokenizer_config.json's `added_tokens_decoder` (slow layout). */
+export function addedTokensFromConfig(file: string, cfg: Json | undefined): AddedToken[] {
+  if (!isObject(cfg)) return [];
+  const dec = cfg.added_tokens_decoder;
+  if (dec === undefined || dec === null) return [];
+  if (!isObject(dec)) throw new FormatError(file, `field "added_tokens_decoder" must be an object of id -> token`);
+  const out: AddedToken[] = [];
+  for (const key in dec) out.push(addedTokenFrom(file, `added_tokens_decoder["${key}"]`, dec[key], Number(key)));
+  return out;
+}
+
+/** merges.txt: an optional "#version" line, then one "a b" per line. */
+export function parseMergesTxt(file: string, text: string): string[] {
+  const lines = text.split("\n");
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i];
+    if (line.endsWith("\r")) line = line.slice(0, -1);
+    if (line.length === 0 || (i === 0 && line.startsWith("#version"))) continue;
+    out.push(line);
+  }
+  return out;
+}
+
+export interface LoadedFiles {
+  readonly data: TokenizerData;
+  readonly dir: string;
+}
+
+/**
+ * The packed layout this package ships its embedded tokenizers in (made by
+ * tools/pack-tokenizer.mjs; loads in a few milliseconds instead of parsing JSON):
+ * `vocab.txt`, the byte-level tokens in id order, one per line (they never contain a raw
+ * newline); `merges.bin`, little-endian int32 [left id, right id, merged id] per merge in
+ * rank order. Added tokens come from tokenizer_config.json's added_tokens_decoder.
+ */
+export const PACKED_VOCAB = "vocab.txt";
+export const PACKED_MERGES = "merges.bin";
+
+function loadPacked(vocabDir: string, configFile: string, cfg: Json | undefined, settings: TokenizerSettings): TokenizerData {
+  const vocabFile = join(vocabDir, PACKED_VOCAB);
+  const mergesFile = join(vocabDir, PACKED_MERGES);
+  let tokens: string[];
+  let raw: Buffer;
+  try {
+    tokens = readFileSync(vocabFile, "utf8").split("\n");
+    raw = readFileSync(mergesFile);
+  } catch (err) {
+    throw new FormatError(vocabDir, `cannot read the packed tokenizer (${(err as Error).message})`);
+  }
+  if (tokens.length > 0 && tokens[tokens.length - 1] === "") tokens.pop();
+  if (raw.byteLength % 12 !== 0) throw new FormatError(mergesFile, `size ${raw.byteLength} is not a multiple of 12 (three int32 per merge)`);
+  const triples = new Int32Array(raw.byteLength / 4);
+  new Uint8Array(triples.buffer).set(raw);
+  for (let i = 0; i < triples.length; i++) {
+    if (triples[i] < 0 || triples[i] >= tokens.length) throw new FormatError(mergesFile, `merge ${Math.floor(i / 3)} refers to id ${triples[i]}, outside vocab.txt`);
+  }
+  return { vocab: null, idToToken: tokens, merges: [], mergeTriples: triples, addedTokens: addedTokensFromConfig(configFile, cfg), config: settings, mergesFile };
+}
+
+/** Loads a folder in any layout (fast, slow or packed). */
+export function loadDir(dir: string, vocabDir: string = dir): TokenizerData {
+  const configFile = join(dir, "tokenizer_config.json");
+  const cfg = existsSync(configFile) ? readJson(configFile) : undefined;
+  const templateFile = join(dir, "chat_template.jinja");
+  const fallbackTemplate = existsSync(templateFile) ? readFileSync(templateFile, "utf8") : null;
+  const settings = parseSettings(configFile, cfg, fallbackTemplate);
+  if (existsSync(join(vocabDir, PACKED_MERGES))) return loadPacked(vocabDir, configFile, cfg, settings);
+  const fast = join(vocabDir, "tokenizer.json");
+  if (existsSync(fast)) return parseTokenizerJson(fast, readJson(fast), settings);
+  const vocabFile = join(vocabDir, "vocab.json");
+  const mergesFile = join(vocabDir, "merges.txt");
+  if (!existsSync(vocabFile)) throw new FormatError(vocabDir, "no tokenizer.json, and no vocab.json + merges.txt (slow layout)");
+  if (!existsSync(mergesFile)) throw new FormatError(mergesFile, "missing: the slow layout needs merges.txt beside vocab.json");
+  const vocab = parseVocab(vocabFile, "(top level)", readJson(vocabFile));
+  let mergesText: string;
+  try {
+    mergesText = readFileSync(mergesFile, "utf8");
+  } catch (err) {
+    throw new FormatError(mergesFile, `cannot read the file (${(err as Error).message})`);
+  }
+  return {
+    vocab,
+    merges: parseMergesTxt(mergesFile, mergesText),
+    addedTokens: addedTokensFromConfig(configFile, cfg),
+    config: settings,
+    mergesFile,
+  };
+}

@@ -1,0 +1,38 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadModel, hasRandomWeightsLabel } from "../../src/runtime/load.js";
+import { FormatError, InvalidArgumentError, UnsupportedError } from "../../src/errors.js";
+
+test("loadModel names the path when it is missing or not a model", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "qwen2-load-"));
+  try {
+    await assert.rejects(loadModel(join(dir, "nope")), (e: unknown) => e instanceof FormatError && e.file.endsWith("nope"));
+    const txt = join(dir, "weights.bin");
+    writeFileSync(txt, "x");
+    await assert.rejects(loadModel(txt), (e: unknown) => e instanceof FormatError && /\.gguf/.test(e.message));
+    const gguf = join(dir, "m.gguf");
+    writeFileSync(gguf, "GGUF");
+    await assert.rejects(loadModel(dir, { backend: "gpu" as "wasm" }), InvalidArgumentError);
+    await assert.rejects(loadModel(dir, { threads: 0 }), /threads/);
+    // GGUF and backends that are not wired in say what is missing rather than failing deep inside.
+    await assert.rejects(loadModel(gguf), (e: unknown) => e instanceof UnsupportedError || e instanceof FormatError);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the random-weights label is read from config.json", () => {
+  const dir = mkdtempSync(join(tmpdir(), "qwen2-label-"));
+  try {
+    assert.equal(hasRandomWeightsLabel(dir), false);
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ model_type: "qwen2", qwen2_ts_random_weights: true }));
+    assert.equal(hasRandomWeightsLabel(dir), true);
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ model_type: "qwen2" }));
+    assert.equal(hasRandomWeightsLabel(dir), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
