@@ -6,50 +6,20 @@
  */
 import { pathToFileURL } from "node:url";
 import { isAbsolute, resolve } from "node:path";
-import type { CausalLM } from "../models/causal_lm.js";
-import type { TextTokenizer } from "../tokenizer/types.js";
 import { UsageError } from "../cli/command.js";
+import { BACKENDS, loadModel, type LoadOptions, type LoadProgress, type LoadedModel } from "../runtime/load.js";
 import type { SamplingDefaults } from "./sampling_params.js";
 
-export interface LoadProgress {
-  readonly loaded: number;
-  readonly total: number;
-}
-
-export interface LoadOptions {
-  readonly backend?: string;
-  readonly threads?: number;
-  /** A fraction in [0, 1] or {loaded, total}. */
-  readonly onProgress?: (progress: number | LoadProgress) => void;
-}
-
-export interface LoadedModel {
-  readonly model: CausalLM;
-  readonly tokenizer: TextTokenizer;
-  readonly eosIds: readonly number[];
-  readonly generationConfig?: {
-    readonly temperature?: number;
-    readonly top_p?: number;
-    readonly top_k?: number;
-    readonly repetition_penalty?: number;
-    readonly do_sample?: boolean;
-  } | null;
-  close(): void | Promise<void>;
-}
+export type { LoadOptions, LoadProgress, LoadedModel };
 
 type LoadFn = (path: string, options: LoadOptions) => Promise<LoadedModel>;
 
 export async function loadModelFor(path: string, options: LoadOptions): Promise<LoadedModel> {
   const override = process.env.QWEN2_MODEL_LOADER;
-  const spec = override ? pathToFileURL(isAbsolute(override) ? override : resolve(override)).href : "../runtime/load.js";
-  let mod: { loadModel?: LoadFn };
-  try {
-    mod = (await import(spec)) as { loadModel?: LoadFn };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND") throw new UsageError(`model loading is not available in this build (${spec} is missing)`);
-    throw err;
-  }
-  if (typeof mod.loadModel !== "function") throw new UsageError(`${spec} does not export loadModel`);
+  if (!override) return loadModel(path, options);
+  const spec = pathToFileURL(isAbsolute(override) ? override : resolve(override)).href;
+  const mod = (await import(spec)) as { loadModel?: LoadFn };
+  if (typeof mod.loadModel !== "function") throw new UsageError(`QWEN2_MODEL_LOADER=${override} does not export loadModel`);
   return mod.loadModel(path, options);
 }
 
@@ -107,15 +77,21 @@ export function numberFlag(values: Map<string, string>, name: string, min: numbe
 }
 
 /** A one-line progress bar on a terminal stream (redrawn in place). */
-export function progressBar(out: NodeJS.WritableStream, label: string): (p: number | LoadProgress) => void {
+export function progressBar(out: NodeJS.WritableStream, label: string): (p: LoadProgress) => void {
   let last = -1;
   return (p) => {
-    const f = Math.max(0, Math.min(1, typeof p === "number" ? p : p.total > 0 ? p.loaded / p.total : 0));
+    const f = p.phase === "ready" ? 1 : p.total && p.total > 0 ? Math.max(0, Math.min(1, (p.done ?? 0) / p.total)) : 0;
     const pct = Math.floor(f * 100);
     if (pct === last) return;
     last = pct;
     const width = 30;
     const filled = Math.round(f * width);
-    out.write(`\r${label} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${String(pct).padStart(3)}%${f >= 1 ? "\n" : ""}`);
+    out.write(`\r${label} ${p.phase.padEnd(9)} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${String(pct).padStart(3)}%${f >= 1 ? "\n" : ""}`);
   };
+}
+
+/** --backend: one of the backends loadModel knows. */
+export function backendFlag(v: string): NonNullable<LoadOptions["backend"]> {
+  if (!(BACKENDS as readonly string[]).includes(v)) throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got '${v}'`);
+  return v as NonNullable<LoadOptions["backend"]>;
 }

@@ -10,7 +10,7 @@ import { ResponderModel, ServerToyTokenizer, IM_END } from "./toy.js";
 
 export async function loadModel(_path: string, options: LoadOptions): Promise<LoadedModel> {
   for (let i = 0; i <= 4; i++) {
-    options.onProgress?.({ loaded: i, total: 4 });
+    options.onProgress?.({ phase: i === 4 ? "ready" : "weights", done: i, total: 4 });
     await new Promise((r) => setTimeout(r, 5));
   }
   const tokenizer = new ServerToyTokenizer();
@@ -22,5 +22,16 @@ export async function loadModel(_path: string, options: LoadOptions): Promise<Lo
     while (Date.now() < until);
     return opts ? forward(items) : forward(items);
   };
-  return { model, tokenizer, eosIds: [IM_END], generationConfig: { temperature: 0.7, top_p: 0.8 }, close: () => {} };
+  return {
+    model,
+    tokenizer,
+    eosIds: [IM_END],
+    generationConfig: { temperature: 0.7, top_p: 0.8 },
+    config: {} as LoadedModel["config"],
+    path: "toy",
+    format: "hf-folder",
+    backend: "reference",
+    randomWeights: true,
+    close: () => {},
+  };
 }

@@ -9,7 +9,7 @@ import { UsageError, type CliIO, type Command } from "../command.js";
 import { stream } from "../../generation/generate.js";
 import type { GenerationResult } from "../../generation/sequence_generator.js";
 import type { ChatMessage } from "../../tokenizer/types.js";
-import { intFlag, loadModelFor, numberFlag, parseFlags, progressBar, samplingDefaults, type LoadedModel } from "../../server/model_loading.js";
+import { backendFlag, intFlag, loadModelFor, numberFlag, parseFlags, progressBar, samplingDefaults, type LoadedModel } from "../../server/model_loading.js";
 
 const usage = `Usage: qwen2 chat --model DIR|FILE.gguf [options]
 
@@ -161,7 +161,7 @@ const command: Command = {
     };
     const ctxFlag = intFlag(values, "ctx", 32);
     const loaded = await loadModelFor(path, {
-      ...(values.get("backend") ? { backend: values.get("backend")! } : {}),
+      ...(values.get("backend") ? { backend: backendFlag(values.get("backend")!) } : {}),
       ...(threads !== undefined ? { threads } : {}),
       onProgress: progressBar(io.stderr, "loading"),
     });

@@ -1,7 +1,7 @@
 import { basename } from "node:path";
 import { UsageError, type CliIO, type Command } from "../command.js";
 import { createServer } from "../../server/server.js";
-import { intFlag, loadModelFor, parseFlags, progressBar, samplingDefaults } from "../../server/model_loading.js";
+import { backendFlag, intFlag, loadModelFor, parseFlags, progressBar, samplingDefaults } from "../../server/model_loading.js";
 
 const usage = `Usage: qwen2 serve --model DIR|FILE.gguf [options]
 
@@ -38,7 +38,7 @@ const command: Command = {
     const ctx = intFlag(values, "ctx", 16);
     const bodyLimit = intFlag(values, "body-limit", 1024);
     const loaded = await loadModelFor(path, {
-      ...(values.get("backend") ? { backend: values.get("backend")! } : {}),
+      ...(values.get("backend") ? { backend: backendFlag(values.get("backend")!) } : {}),
       ...(threads !== undefined ? { threads } : {}),
       onProgress: progressBar(io.stderr, "loading"),
     });
