@@ -29,3 +29,5 @@ export { loadModel } from "./runtime/load.js";
 export type { LoadedModel, LoadOptions, LoadProgress, BackendName } from "./runtime/load.js";
 export { Tokenizer } from "./tokenizer/tokenizer.js";
 export { renderChatTemplate, ChatTemplateError, type RenderOptions } from "./tokenizer/chat_template.js";
+export { createServer, QwenServer } from "./server/server.js";
+export type { ServerOptions } from "./server/server.js";
