@@ -122,7 +122,7 @@ export class ReferenceBackend implements Backend {
   rmsnorm(out: Mat, x: Mat, w: Weight, eps: number, n: number): void {
     const o = mat(out, "rmsnorm");
     const xs = mat(x, "rmsnorm");
-    const g = weight(w, "rmsnorm").toFloat32();
+    const g = weight(w, "rmsnorm").asVector();
     const d = xs.cols;
     checkRows("rmsnorm", n, o, xs);
     checkCols("rmsnorm", o, d, "out");
@@ -149,7 +149,7 @@ export class ReferenceBackend implements Backend {
     checkCols("matmul", xs, inDim, "x");
     checkCols("matmul", o, outDim, "out");
     if (o === xs) throw new InvalidArgumentError("matmul: out must not alias x");
-    const b = bias === null ? null : weight(bias, "matmul bias").toFloat32();
+    const b = bias === null ? null : weight(bias, "matmul bias").asVector();
     if (b !== null && b.length !== outDim) throw new InvalidArgumentError(`matmul: bias has ${b.length} values, expected ${outDim}`);
     const row = new Float32Array(inDim);
     const xd = xs.data;

@@ -121,7 +121,15 @@ export class RefWeight implements Weight {
     }
   }
 
-  /** The whole tensor as float32 (for vectors: norm scales, biases). */
+  private vector: Float32Array | null = null;
+
+  /** A 1-D weight (norm scale, bias) as float32, decoded once and kept: ops read it every call. */
+  asVector(): Float32Array {
+    this.vector ??= this.toFloat32();
+    return this.vector;
+  }
+
+  /** The whole tensor as float32. */
   toFloat32(): Float32Array {
     const out = new Float32Array(this.rows * this.cols);
     for (let r = 0; r < this.rows; r++) this.decodeRow(r, out.subarray(r * this.cols, (r + 1) * this.cols));
