@@ -208,6 +208,7 @@ test("bad inputs and broken weights give named errors", () => {
   assert.throws(() => model.forward([{ ids: new Int32Array(0), cache }]), /no new tokens/);
   const other = createTinyModel({ vocabSize: VOCAB }).createCache(4);
   assert.throws(() => model.forward([{ ids: ids(1, 1), cache: other }]), /not created by this model/);
+  assert.throws(() => model.forward([{ ids: ids(1, 1), cache }, { ids: ids(1, 2), cache }]), /same cache/);
   assert.equal(cache.length, 0, "a rejected call stores nothing");
 
   const config = tinyConfig(VOCAB);
