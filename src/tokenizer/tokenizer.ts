@@ -87,6 +87,7 @@ export class Tokenizer implements TextTokenizer {
   private readonly idToTok: readonly (string | undefined)[];
   private readonly rawMerges: readonly RawMerge[];
   private readonly mergeTriples: Int32Array | null;
+  private vocabObject: Readonly<Record<string, unknown>> | null;
   private readonly mergesFile: string;
   private pairs: PairTable | null = null;
   private readonly byteIds = new Int32Array(256);
@@ -104,6 +105,7 @@ export class Tokenizer implements TextTokenizer {
     this.vocabMap = data.vocab;
     this.rawMerges = data.merges;
     this.mergeTriples = data.mergeTriples ?? null;
+    this.vocabObject = data.vocabObject ?? null;
     this.mergesFile = data.mergesFile;
     this.settings = data.config;
     let idToTok: (string | undefined)[];
@@ -228,7 +230,13 @@ export class Tokenizer implements TextTokenizer {
       return (this.pairs = table);
     }
     const merges = this.rawMerges;
-    const vocab = this.vocab;
+    const obj = this.vocabMap === null ? this.vocabObject : null;
+    const map = obj === null ? this.vocab : null;
+    const idOf = (t: string): number | undefined => {
+      if (map !== null) return map.get(t);
+      const v = obj![t];
+      return typeof v === "number" ? v : undefined; // Object.prototype holds no numbers
+    };
     const table = new PairTable(merges.length);
     for (let rank = 0; rank < merges.length; rank++) {
       const m = merges[rank];
@@ -243,15 +251,16 @@ export class Tokenizer implements TextTokenizer {
         a = m[0];
         b = m[1];
       } else throw new FormatError(this.mergesFile, `merge ${rank} must be "a b" or ["a", "b"]`);
-      const ia = vocab.get(a);
-      const ib = vocab.get(b);
-      const im = vocab.get(a + b);
+      const ia = idOf(a);
+      const ib = idOf(b);
+      const im = idOf(a + b);
       if (ia === undefined || ib === undefined || im === undefined) {
         throw new FormatError(this.mergesFile, `merge ${rank} (${JSON.stringify(a)} + ${JSON.stringify(b)}) uses a token missing from the vocabulary`);
       }
       table.add(ia, ib, rank, im);
     }
     this.pairs = table;
+    this.vocabObject = null; // the lazy Map (from idToTok) serves lookups from now on
     return table;
   }
 
