@@ -416,9 +416,11 @@ function report(results: ChildResult[], args: Args, docsBytes: number, docsCount
   lines.push(
     `Corpus: bench_corpus.txt.gz; ${docsCount} documents of ~1 KB (${fmt(mb(docsBytes))} MB, sampled evenly) and one ${fmt(mb(bigBytes))} MB document. ` +
       `Each engine runs in its own Node process; each figure is the mean over passes lasting at least ${args.minSeconds} s after a warm-up. ` +
-      "The machine is shared with other jobs, so figures are noisy; ratios come from the same run.",
+      "The machine is shared with other jobs, so figures are noisy; ratios come from the same run. " +
+      "@anush008/tokenizers is measured through its async N-API calls, one per document, as an application would call it.",
     "",
   );
+  if (process.env.QWEN2_BENCH_OURS) lines.push(`Our Tokenizer was loaded from ${process.env.QWEN2_BENCH_OURS} (QWEN2_BENCH_OURS).`, "");
   lines.push("| engine | import ms | load ms | RSS added by load MB | peak RSS at load MB | peak RSS in run MB | encode 1 KB docs MB/s | encode 4 MB MB/s | decode 1 KB docs MB/s | decode 4 MB MB/s | ids vs ours |");
   lines.push("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const { spec, r } of rows) {
@@ -451,6 +453,7 @@ function report(results: ChildResult[], args: Args, docsBytes: number, docsCount
   const json = {
     machine: m,
     options: args,
+    oursModule: process.env.QWEN2_BENCH_OURS ?? "dist/src/tokenizer/tokenizer.js",
     corpus: { docs: docsCount, docsBytes, bigBytes },
     results: results.map(({ docHashes: _h, bigHash: _b, ...rest }) => ({ ...rest, label: ENGINES.find((e) => e.name === rest.name)?.label, idsVsOurs: idAgreement(rest as ChildResult, ours, ENGINES.find((e) => e.name === rest.name)!) })),
   };

@@ -37,12 +37,8 @@ const classes = (() => {
   return {
     String: make("s", ""),
     Integer: make("i", 1),
-    Float: make("f", 1.5),
     Boolean: make("b", true),
-    Null: make("n", null),
-    Undefined: make("u", undefined),
     Array: make("a", []),
-    Object: make("o", {}),
     Function: make("fn", () => null),
   };
 })();
@@ -52,12 +48,10 @@ export const int = (n: number): JValue => new classes.Integer(n);
 const bool = (b: boolean): JValue => new classes.Boolean(b);
 const fn = (f: JFunction): JValue => new classes.Function(f);
 
-function isKwargs(v: JValue | undefined): boolean {
-  return v !== undefined && v.type === "KeywordArgumentsValue";
-}
+/** The library passes keyword arguments to a method as a trailing KeywordArgumentsValue. */
 function splitArgs(args: JValue[]): [JValue[], Map<string, JValue>] {
   const last = args[args.length - 1];
-  if (isKwargs(last)) return [args.slice(0, -1), last!.value as Map<string, JValue>];
+  if (last !== undefined && last.type === "KeywordArgumentsValue") return [args.slice(0, -1), last.value as Map<string, JValue>];
   return [args, new Map()];
 }
 
