@@ -9,6 +9,7 @@
  * Prompts are pseudo-random ordinary token ids (no special tokens), identical to ours for
  * the same seed, so both engines do the same work.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { benchPromptIds } from "./prompt_ids.js";
 
@@ -66,7 +67,7 @@ for await (const _token of seq.evaluate([last] as never, { temperature: 0 })) {
 }
 const decodeMs = performance.now() - td - firstMs;
 clearInterval(sampleRss);
-peakRss = Math.max(peakRss, process.memoryUsage.rss());
+peakRss = Math.max(peakRss, process.memoryUsage.rss(), vmHwmBytes());
 const out = {
   backend: "llama.cpp",
   threads,
@@ -83,6 +84,16 @@ process.stdout.write(JSON.stringify(out) + "\n");
 await context.dispose();
 await model.dispose();
 process.exit(0);
+
+/** The kernel's peak-RSS mark (Linux), which sampling can miss; 0 elsewhere. */
+function vmHwmBytes(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
 
 function round(x: number): number {
   return Math.round(x * 100) / 100;

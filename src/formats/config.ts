@@ -50,12 +50,35 @@ export interface Qwen2Config {
   readonly max_window_layers: number;
   /** Resolved per layer: explicit `layer_types` wins; else sliding iff use_sliding_window and i >= max_window_layers. */
   readonly layer_types: readonly LayerType[];
+  /**
+   * Resolved per layer: the sliding window W (a query sees W keys, itself included) for
+   * sliding layers, null for full attention. A sliding layer with no window (sliding_window
+   * null, as Hugging Face sets it when use_sliding_window is false) attends fully.
+   * Always set by parseQwen2Config; optional so hand-built configs (GGUF, tests) stay valid:
+   * read it through `layerWindows(config)`, which derives it when absent.
+   */
+  readonly layer_windows?: readonly (number | null)[];
   readonly attention_dropout: number;
   readonly bos_token_id: number | null;
   /** config.json's eos_token_id, as a list (it may be a number or a list there). */
   readonly eos_token_id: readonly number[];
   readonly pad_token_id: number | null;
   readonly torch_dtype: string | null;
+  /** Set by parseQwen2Config (HF defaults 0.02 and true); optional for hand-built configs. */
+  readonly initializer_range?: number;
+  readonly use_cache?: boolean;
+  /** True when config.json carries `qwen2_ts_random_weights: true` (made by `qwen2 create-random`). */
+  readonly qwen2_ts_random_weights?: boolean;
+}
+
+/**
+ * Per-layer attention window: W for a sliding layer (a query sees W keys, itself
+ * included), null for full attention. Uses `layer_windows` when resolved, else derives it
+ * from `layer_types` and `sliding_window`.
+ */
+export function layerWindows(config: Qwen2Config): readonly (number | null)[] {
+  if (config.layer_windows) return config.layer_windows;
+  return config.layer_types.map((t) => (t === "sliding_attention" ? config.sliding_window : null));
 }
 
 /** generation_config.json, normalised. Absent fields are undefined. */

@@ -53,11 +53,16 @@ export interface GenerationOptions extends SamplingOptions {
   readonly contextLength?: number;
   /** Do not dispose a cache the generator created when it finishes (read it from `.cache`). */
   readonly keepCache?: boolean;
+  /**
+   * Run a long prompt in pieces of at most this many tokens, one piece per step, so that in
+   * a batch other sequences keep decoding meanwhile. Default: the whole prompt in one call.
+   */
+  readonly prefillChunk?: number;
 }
 
 /** What one step produced. */
 export interface TokenEvent {
-  /** The sampled id; null for an event that only ends the sequence (abort). */
+  /** The sampled id; null for a step that sampled nothing (a prefill chunk, an abort). */
   readonly id: number | null;
   /** Text that became safe to show with this step (may be empty). */
   readonly text: string;
@@ -142,6 +147,8 @@ export class SequenceGenerator {
   // Timings (ms, performance.now()).
   private readonly startedAt = now();
   private stepStartedAt = 0;
+  /** Start of the step in progress; a chunked prefill spans several calls. */
+  private pendingStepStart = -1;
   private prefillMs = 0;
   private decodeMs = 0;
   private firstTokenAt = 0;
@@ -162,6 +169,8 @@ export class SequenceGenerator {
     }
     const maxNew = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
     if (!Number.isInteger(maxNew) || maxNew < 0) throw new InvalidArgumentError(`maxNewTokens must be an integer >= 0, got ${maxNew}`);
+    const chunk = options.prefillChunk;
+    if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1)) throw new InvalidArgumentError(`prefillChunk must be a positive integer, got ${chunk}`);
 
     if (options.cache) {
       this._cache = options.cache;
@@ -221,13 +230,22 @@ export class SequenceGenerator {
   /** The ids to run next: the uncached prompt first, then the last sampled id; null when done. */
   nextInput(): Int32Array | null {
     if (this.done) return null;
-    this.stepStartedAt = now();
-    return this.pending;
+    if (this.pendingStepStart < 0) this.pendingStepStart = now();
+    this.stepStartedAt = this.pendingStepStart;
+    const chunk = this.options.prefillChunk;
+    return chunk !== undefined && this.pending.length > chunk ? this.pending.subarray(0, chunk) : this.pending;
   }
 
   /** Takes the logits of the last input token, samples, and updates the stop state. */
   accept(logits: Float32Array): TokenEvent {
     if (this.done) throw new InvalidArgumentError("accept() called on a finished sequence");
+    const chunk = this.options.prefillChunk;
+    if (chunk !== undefined && this.pending.length > chunk) {
+      // A prompt piece went through; its logits are not needed until the last piece.
+      this.pending = this.pending.subarray(chunk);
+      return { id: null, text: "", done: false, finishReason: null };
+    }
+    this.pendingStepStart = -1;
     const first = this.generated.length === 0;
     const sampled = this.sampler.sample(logits);
     const id = sampled.id;

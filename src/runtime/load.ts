@@ -9,12 +9,13 @@
  * once the GGUF reader is wired in), and `backend` decides where the weights go. Both are
  * switches below that name what is missing when a combination is not built yet.
  */
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { FormatError, InvalidArgumentError, UnsupportedError } from "../errors.js";
 import type { Qwen2Config, GenerationConfig } from "../formats/config.js";
 import type { CausalLM } from "../models/causal_lm.js";
 import type { TextTokenizer } from "../tokenizer/types.js";
+import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { collectEosIds } from "../generation/stopping.js";
 
 export type BackendName = "reference" | "wasm";
@@ -78,7 +79,8 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
 export function hasRandomWeightsLabel(dir: string): boolean {
   try {
     const raw = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
-    return raw.qwen2_ts_random_weights === true || typeof raw.qwen2_ts_random_weights === "object";
+    const label = raw.qwen2_ts_random_weights;
+    return label !== undefined && label !== null && label !== false;
   } catch {
     return false;
   }
@@ -105,7 +107,7 @@ async function loadHfFolder(dir: string, backend: BackendName, options: LoadOpti
   options.onProgress?.({ phase: "tokenizer" });
   let tokenizer: TextTokenizer;
   try {
-    tokenizer = await loadTokenizerFor(dir);
+    tokenizer = loadTokenizerFor(dir);
   } catch (err) {
     built.model.dispose();
     built.closeWeights();
@@ -119,8 +121,9 @@ async function loadHfFolder(dir: string, backend: BackendName, options: LoadOpti
  * The folder's own tokenizer (tokenizer.json or vocab.json + merges.txt), else the Qwen2
  * tokenizer embedded in the package.
  */
-async function loadTokenizerFor(_dir: string): Promise<TextTokenizer> {
-  throw new UnsupportedError("the tokenizer (src/tokenizer/tokenizer.ts) is not in this build yet");
+export function loadTokenizerFor(dir: string): TextTokenizer {
+  const own = ["tokenizer.json", "vocab.json"].some((f) => existsSync(join(dir, f)));
+  return own ? Tokenizer.fromPretrained(dir) : Tokenizer.embedded();
 }
 
 /** EXTENSION POINT (GGUF): read weights, config and tokenizer from one .gguf file. */

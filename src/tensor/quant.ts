@@ -35,18 +35,23 @@ function roundHalfAway(v: number): number {
 export function quantizeQ8_0(x: Float32Array): Uint8Array {
   const blocks = checkLength("quantizeQ8_0", x.length);
   const out = new Uint8Array(blocks * Q8_0_BLOCK_BYTES);
-  const view = new DataView(out.buffer);
+  const qs = new Int8Array(out.buffer);
   for (let b = 0; b < blocks; b++) {
     const base = b * QUANT_BLOCK;
     let amax = 0;
-    for (let j = 0; j < QUANT_BLOCK; j++) amax = Math.max(amax, Math.abs(x[base + j]!));
+    for (let j = 0; j < QUANT_BLOCK; j++) {
+      const a = Math.abs(x[base + j]!);
+      if (a > amax) amax = a;
+    }
     const d = fround(amax / 127);
     const id = d !== 0 ? fround(1 / d) : 0;
     const o = b * Q8_0_BLOCK_BYTES;
-    view.setUint16(o, f32ToF16(d), true);
+    const bits = f32ToF16(d);
+    out[o] = bits & 0xff;
+    out[o + 1] = bits >> 8;
     for (let j = 0; j < QUANT_BLOCK; j++) {
       // The product is float32 in C; its rounding decides ties.
-      out[o + 2 + j] = roundHalfAway(fround(x[base + j]! * id)) & 0xff;
+      qs[o + 2 + j] = roundHalfAway(fround(x[base + j]! * id));
     }
   }
   return out;

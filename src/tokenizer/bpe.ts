@@ -29,11 +29,15 @@ export class PairTable {
     return (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b)) & this.mask;
   }
 
-  /** Adds a merge; a pair already present keeps its first (lowest) rank, as the reference. */
+  /** Adds a merge; a pair listed twice takes its later rank, as the reference's map does. */
   add(a: number, b: number, rank: number, merged: number): void {
     let i = this.slot(a, b);
     while (this.left[i] !== -1) {
-      if (this.left[i] === a && this.right[i] === b) return;
+      if (this.left[i] === a && this.right[i] === b) {
+        this.rank[i] = rank;
+        this.merged[i] = merged;
+        return;
+      }
       i = (i + 1) & this.mask;
     }
     this.left[i] = a;
@@ -64,7 +68,7 @@ export class PairTable {
 }
 
 const NO_MERGE = 0x7fffffff;
-const SHORT_WORD = 48;
+const SHORT_WORD = 128;
 
 /**
  * Merges `syms[0..n)` (token ids) in place and returns the new length.

@@ -14,9 +14,13 @@ export type RawMerge = string | readonly [string, string];
 
 /** Everything a Tokenizer is built from. */
 export interface TokenizerData {
-  /** Vocabulary tokens (byte-level strings) by id; holes allowed. */
-  readonly vocab: Map<string, number>;
+  /** Vocabulary: token (byte-level string) -> id. Either this or `idToToken` is given. */
+  readonly vocab: Map<string, number> | null;
+  /** Vocabulary tokens by id (holes allowed); the packed layout gives this only. */
+  readonly idToToken?: readonly (string | undefined)[];
   readonly merges: readonly RawMerge[];
+  /** Merges already resolved to ids: [left, right, merged] per rank (packed layout). */
+  readonly mergeTriples?: Int32Array;
   readonly addedTokens: readonly AddedToken[];
   readonly config: TokenizerSettings;
   /** For error messages: where the merges came from. */
@@ -212,13 +216,45 @@ export interface LoadedFiles {
   readonly dir: string;
 }
 
-/** Loads a folder in either layout. */
+/**
+ * The packed layout this package ships its embedded tokenizers in (made by
+ * tools/pack-tokenizer.mjs; loads in a few milliseconds instead of parsing JSON):
+ * `vocab.txt`, the byte-level tokens in id order, one per line (they never contain a raw
+ * newline); `merges.bin`, little-endian int32 [left id, right id, merged id] per merge in
+ * rank order. Added tokens come from tokenizer_config.json's added_tokens_decoder.
+ */
+export const PACKED_VOCAB = "vocab.txt";
+export const PACKED_MERGES = "merges.bin";
+
+function loadPacked(vocabDir: string, configFile: string, cfg: Json | undefined, settings: TokenizerSettings): TokenizerData {
+  const vocabFile = join(vocabDir, PACKED_VOCAB);
+  const mergesFile = join(vocabDir, PACKED_MERGES);
+  let tokens: string[];
+  let raw: Buffer;
+  try {
+    tokens = readFileSync(vocabFile, "utf8").split("\n");
+    raw = readFileSync(mergesFile);
+  } catch (err) {
+    throw new FormatError(vocabDir, `cannot read the packed tokenizer (${(err as Error).message})`);
+  }
+  if (tokens.length > 0 && tokens[tokens.length - 1] === "") tokens.pop();
+  if (raw.byteLength % 12 !== 0) throw new FormatError(mergesFile, `size ${raw.byteLength} is not a multiple of 12 (three int32 per merge)`);
+  const triples = new Int32Array(raw.byteLength / 4);
+  new Uint8Array(triples.buffer).set(raw);
+  for (let i = 0; i < triples.length; i++) {
+    if (triples[i] < 0 || triples[i] >= tokens.length) throw new FormatError(mergesFile, `merge ${Math.floor(i / 3)} refers to id ${triples[i]}, outside vocab.txt`);
+  }
+  return { vocab: null, idToToken: tokens, merges: [], mergeTriples: triples, addedTokens: addedTokensFromConfig(configFile, cfg), config: settings, mergesFile };
+}
+
+/** Loads a folder in any layout (fast, slow or packed). */
 export function loadDir(dir: string, vocabDir: string = dir): TokenizerData {
   const configFile = join(dir, "tokenizer_config.json");
   const cfg = existsSync(configFile) ? readJson(configFile) : undefined;
   const templateFile = join(dir, "chat_template.jinja");
   const fallbackTemplate = existsSync(templateFile) ? readFileSync(templateFile, "utf8") : null;
   const settings = parseSettings(configFile, cfg, fallbackTemplate);
+  if (existsSync(join(vocabDir, PACKED_MERGES))) return loadPacked(vocabDir, configFile, cfg, settings);
   const fast = join(vocabDir, "tokenizer.json");
   if (existsSync(fast)) return parseTokenizerJson(fast, readJson(fast), settings);
   const vocabFile = join(vocabDir, "vocab.json");

@@ -6,13 +6,14 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FormatError, InvalidArgumentError } from "../errors.js";
 import { AddedTokenMatcher, type AddedToken } from "./added_tokens.js";
-import { BYTE_TO_CHAR, tokenToBytes } from "./byte_level.js";
+import { CHAR_TO_BYTE, tokenToBytes } from "./byte_level.js";
 import { bpeMerge, PairTable } from "./bpe.js";
 import { renderChatTemplate } from "./chat_template.js";
 import { ByteSink, ByteStreamDecoder, decodeUtf8 } from "./decoder.js";
 import { loadDir, parseJson, parseSettings, parseTokenizerJson, type RawMerge, type TokenizerData, type TokenizerSettings } from "./loader.js";
 import { nfc, nfcAligned, toWellFormed } from "./normalize.js";
 import { splitQwen2 } from "./pretokenize.js";
+import { WordCache } from "./word_cache.js";
 import type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions, StreamDecoder, TextTokenizer } from "./types.js";
 
 /** The embedded tokenizers shipped in assets/tokenizers/. */
@@ -39,6 +40,8 @@ export interface BatchEncoding {
 }
 
 export interface ChatTemplateCallOptions extends ChatTemplateOptions {
+  /** Retrieval documents, exposed to the template as `documents`. */
+  readonly documents?: readonly unknown[];
   /** Return token ids (without adding BOS/EOS) instead of the rendered text. */
   readonly tokenize?: boolean;
 }
@@ -67,7 +70,6 @@ export interface VocabAndMerges {
 
 /** Words longer than this (in UTF-16 units) bypass the cache. */
 const CACHE_MAX_KEY = 256;
-const CACHE_CAPACITY = 65536;
 
 export class Tokenizer implements TextTokenizer {
   readonly vocabSize: number;
@@ -81,9 +83,10 @@ export class Tokenizer implements TextTokenizer {
   readonly unkTokenId: number | null;
   readonly chatTemplate: string | null;
 
-  private readonly vocab: Map<string, number>;
-  private readonly idToTok: (string | undefined)[];
+  private vocabMap: Map<string, number> | null;
+  private readonly idToTok: readonly (string | undefined)[];
   private readonly rawMerges: readonly RawMerge[];
+  private readonly mergeTriples: Int32Array | null;
   private readonly mergesFile: string;
   private pairs: PairTable | null = null;
   private readonly byteIds = new Int32Array(256);
@@ -93,21 +96,23 @@ export class Tokenizer implements TextTokenizer {
   private readonly rawMatcher: AddedTokenMatcher;
   private readonly normalizedMatcher: AddedTokenMatcher;
   private readonly settings: TokenizerSettings;
-  private readonly cache = new Map<string, number[]>();
+  private readonly cache = new WordCache();
   private readonly bytesCache: (Uint8Array | undefined)[] = [];
   private syms = new Int32Array(1024);
 
   private constructor(data: TokenizerData) {
-    this.vocab = data.vocab;
+    this.vocabMap = data.vocab;
     this.rawMerges = data.merges;
+    this.mergeTriples = data.mergeTriples ?? null;
     this.mergesFile = data.mergesFile;
     this.settings = data.config;
-    let size = 0;
-    const idToTok: (string | undefined)[] = [];
-    for (const [tok, id] of data.vocab) {
-      idToTok[id] = tok;
-      if (id + 1 > size) size = id + 1;
+    let idToTok: (string | undefined)[];
+    if (data.idToToken !== undefined) idToTok = data.idToToken as (string | undefined)[];
+    else {
+      idToTok = [];
+      for (const [tok, id] of data.vocab!) idToTok[id] = tok;
     }
+    let size = idToTok.length;
     this.idToTok = idToTok;
     this.added = [...data.addedTokens];
     for (const t of this.added) {
@@ -118,7 +123,16 @@ export class Tokenizer implements TextTokenizer {
     this.vocabSize = size;
     this.rawMatcher = new AddedTokenMatcher(this.added.filter((t) => !t.normalized));
     this.normalizedMatcher = new AddedTokenMatcher(this.added.filter((t) => t.normalized));
-    for (let b = 0; b < 256; b++) this.byteIds[b] = data.vocab.get(BYTE_TO_CHAR[b]) ?? -1;
+    // Single-byte tokens, found without building the token -> id map (kept lazy).
+    this.byteIds.fill(-1);
+    for (let id = 0; id < idToTok.length; id++) {
+      const t = idToTok[id];
+      if (t !== undefined && t.length === 1) {
+        const c = t.charCodeAt(0);
+        const b = c < CHAR_TO_BYTE.length ? CHAR_TO_BYTE[c] : -1;
+        if (b >= 0 && this.byteIds[b] < 0) this.byteIds[b] = id;
+      }
+    }
     const idOf = (tok: string | null): number | null => (tok === null ? null : this.tokenToId(tok) ?? null);
     this.eosToken = data.config.eosToken;
     this.eosTokenId = idOf(this.eosToken);
@@ -129,6 +143,8 @@ export class Tokenizer implements TextTokenizer {
     this.unkToken = data.config.unkToken;
     this.unkTokenId = idOf(this.unkToken);
     this.chatTemplate = data.config.chatTemplate;
+    // Built now so that a malformed merge list fails at load, naming the file and merge.
+    this.pairTable();
   }
 
   // ---------------------------------------------------------------- construction
@@ -202,9 +218,15 @@ export class Tokenizer implements TextTokenizer {
     });
   }
 
-  /** Builds the merge table (done on first encode, so loading stays cheap). */
+  /** Builds the merge table: (left id, right id) -> (rank, merged id). */
   private pairTable(): PairTable {
     if (this.pairs !== null) return this.pairs;
+    const triples = this.mergeTriples;
+    if (triples !== null) {
+      const table = new PairTable(triples.length / 3);
+      for (let i = 0, rank = 0; i < triples.length; i += 3, rank++) table.add(triples[i], triples[i + 1], rank, triples[i + 2]);
+      return (this.pairs = table);
+    }
     const merges = this.rawMerges;
     const vocab = this.vocab;
     const table = new PairTable(merges.length);
@@ -349,12 +371,9 @@ export class Tokenizer implements TextTokenizer {
         return;
       }
     }
-    const word = s.slice(start, end);
-    const cached = len <= CACHE_MAX_KEY ? this.cache.get(word) : undefined;
-    if (cached !== undefined) {
-      for (let i = 0; i < cached.length; i++) out.push(cached[i]);
-      return;
-    }
+    const cacheable = len <= CACHE_MAX_KEY;
+    const hash = cacheable ? WordCache.hash(s, start, end) : 0;
+    if (cacheable && this.cache.get(s, start, end, hash, out)) return;
     // UTF-8 bytes of the word, as single-byte token ids.
     if (this.syms.length < len * 3 + 4) this.syms = new Int32Array(len * 3 + 4);
     const syms = this.syms;
@@ -378,15 +397,13 @@ export class Tokenizer implements TextTokenizer {
         syms[n++] = byteIds[0x80 | (c & 0x3f)];
       }
     }
-    const m = bpeMerge(this.pairTable(), syms, n);
-    const ids: number[] = [];
-    for (let i = 0; i < m; i++) if (syms[i] >= 0) ids.push(syms[i]);
-    for (let i = 0; i < ids.length; i++) out.push(ids[i]);
-    if (len <= CACHE_MAX_KEY) {
-      // Bounded: a full cache is emptied rather than grown (cheap, and keeps memory flat).
-      if (this.cache.size >= CACHE_CAPACITY) this.cache.clear();
-      this.cache.set(word, ids);
-    }
+    let m = bpeMerge(this.pairTable(), syms, n);
+    // A byte missing from the vocabulary (not in byte-level vocabularies) is dropped.
+    let k = 0;
+    for (let i = 0; i < m; i++) if (syms[i] >= 0) syms[k++] = syms[i];
+    m = k;
+    for (let i = 0; i < m; i++) out.push(syms[i]);
+    if (cacheable) this.cache.set(s.slice(start, end), hash, syms, m);
   }
 
   /**
@@ -472,6 +489,17 @@ export class Tokenizer implements TextTokenizer {
     return this.addedByContent.get(token)?.id ?? this.vocab.get(token);
   }
 
+  /** token -> id of the vocabulary, built on first need (the packed layout has none). */
+  private get vocab(): Map<string, number> {
+    if (this.vocabMap === null) {
+      const m = new Map<string, number>();
+      const t = this.idToTok;
+      for (let id = 0; id < t.length; id++) if (t[id] !== undefined && !m.has(t[id]!)) m.set(t[id]!, id);
+      this.vocabMap = m;
+    }
+    return this.vocabMap;
+  }
+
   idToBytes(id: number): Uint8Array | undefined {
     if (!Number.isInteger(id) || id < 0) return undefined;
     const hit = this.bytesCache[id];
@@ -506,18 +534,18 @@ export class Tokenizer implements TextTokenizer {
   applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateCallOptions): string | number[];
   applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateCallOptions = {}): string | number[] {
     if (this.chatTemplate === null) throw new InvalidArgumentError("this tokenizer has no chat template (tokenizer_config.json has no chat_template)");
+    // transformers passes the special-tokens map to the template as well (only set ones).
+    const specials: Record<string, unknown> = {};
+    if (this.unkToken !== null) specials.unk_token = this.unkToken;
+    if (this.padToken !== null) specials.pad_token = this.padToken;
+    if (this.settings.additionalSpecialTokens.length > 0) specials.additional_special_tokens = [...this.settings.additionalSpecialTokens];
     const text = renderChatTemplate(this.chatTemplate, messages, {
       addGenerationPrompt: options.addGenerationPrompt ?? false,
       tools: options.tools,
+      documents: options.documents,
       bosToken: this.bosToken,
       eosToken: this.eosToken,
-      extra: {
-        // transformers passes the special-tokens map to the template as well.
-        unk_token: this.unkToken ?? "",
-        pad_token: this.padToken ?? "",
-        additional_special_tokens: [...this.settings.additionalSpecialTokens],
-        ...(options.extra ?? {}),
-      },
+      extra: { ...specials, ...(options.extra ?? {}) },
     });
     return options.tokenize === true ? this.encode(text, { addSpecialTokens: false }) : text;
   }

@@ -201,3 +201,20 @@ test("logprobs are collected per token when asked for", async () => {
   assert.ok(r.logprobs![0]!.logprob < 0 && r.logprobs![0]!.logprob > -0.01);
   assert.equal(r.logprobs![0]!.topLogprobs![0]!.id, 97);
 });
+
+test("prefillChunk runs a long prompt in pieces, interleaved with other sequences' decoding", () => {
+  const model = hashModel();
+  const long = new SequenceGenerator(model, tok, tok.encode("0123456789"), { prefillChunk: 4, maxNewTokens: 2, ignoreEos: true, seed: 1, temperature: 1 });
+  const short = new SequenceGenerator(model, tok, tok.encode("ab"), { maxNewTokens: 3, ignoreEos: true });
+  const first = stepBatch(model, [long, short]);
+  assert.equal(first[0]!.id, null, "no token after the first prompt piece");
+  assert.notEqual(first[1]!.id, null);
+  while (!long.done || !short.done) stepBatch(model, [long, short]);
+  assert.deepEqual(model.calls.map((c) => c[0]!.length), [4, 4, 2, 1]);
+  // Same tokens as an unchunked run.
+  const m2 = hashModel();
+  const whole = new SequenceGenerator(m2, tok, tok.encode("0123456789"), { maxNewTokens: 2, ignoreEos: true, seed: 1, temperature: 1 });
+  while (!whole.done) stepBatch(m2, [whole]);
+  assert.deepEqual(long.result().ids, whole.result().ids);
+  assert.equal(long.result().timings.prefillTokens, 10);
+});

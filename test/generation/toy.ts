@@ -115,13 +115,13 @@ export class ToyCache implements SequenceCache {
 export type NextLogits = (history: readonly number[], promptLength: number) => Float32Array;
 
 export class ToyModel implements CausalLM {
-  readonly vocabSize = 259;
   /** Every forward call: for each item, the ids it carried. */
   readonly calls: number[][][] = [];
   readonly caches: ToyCache[] = [];
   constructor(
     private readonly next: NextLogits,
     readonly maxContext = 4096,
+    readonly vocabSize = 259,
   ) {}
 
   createCache(capacity: number): SequenceCache {
@@ -169,4 +169,17 @@ export function hashModel(): ToyModel {
     }
     return logits;
   });
+}
+
+/** A model of any vocabulary size that writes the given ids after whatever prompt, then repeats them. */
+export function idScriptModel(vocabSize: number, ids: readonly number[]): ToyModel {
+  return new ToyModel(
+    (history, prompt) => {
+      const logits = new Float32Array(vocabSize).fill(-5);
+      logits[ids[(history.length - prompt) % ids.length]!] = 10;
+      return logits;
+    },
+    4096,
+    vocabSize,
+  );
 }

@@ -1,0 +1,221 @@
+/**
+ * `npm run bench:model`: qwen2-ts against llama.cpp on one model of the real Qwen2-0.5B
+ * shape (random weights from `qwen2 create-random`), written as GGUF BF16, Q8_0 and Q4_0.
+ *
+ * Every measurement is a child process, so load time and peak memory are its own:
+ *   ours       node [--experimental-wasm-relaxed-simd] bin/qwen2.js bench --json ...
+ *   llama.cpp  node dist/bench/llama_cpp_child.js ...   (node-llama-cpp 3.21.1, CPU build)
+ * Both take the same prompt ids (bench/prompt_ids.ts) and the same thread count.
+ *
+ * Per dtype and engine: prefill tok/s at 128 and 512 tokens, decode tok/s at context 0 and
+ * 1024, time to first token (128-token prompt), load time, peak RSS; and our ratio to
+ * llama.cpp at equal threads. 512/1024 run at 2 threads only, and the reference backend
+ * runs a short prompt only, to keep the whole run near 10 minutes on 2 cores.
+ *
+ * Options: --work DIR (default .models/bench), --dtypes bf16,q8_0,q4_0, --quick (fewer runs),
+ * --skip-llama, --skip-ours. Results: bench/results/model.json and model.md.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpus, totalmem, loadavg, platform, release } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const cli = join(repo, "bin/qwen2.js");
+const llamaChild = join(repo, "dist/bench/llama_cpp_child.js");
+
+const { values } = parseArgs({
+  options: {
+    work: { type: "string", default: join(repo, ".models/bench") },
+    dtypes: { type: "string", default: "bf16,q8_0,q4_0" },
+    quick: { type: "boolean", default: false },
+    "skip-llama": { type: "boolean", default: false },
+    "skip-ours": { type: "boolean", default: false },
+    tokenizer: { type: "string", default: resolve(repo, "../shared/tokenizers/qwen2") },
+  },
+});
+const work = resolve(values.work!);
+const dtypes = values.dtypes!.split(",") as Array<"bf16" | "q8_0" | "q4_0">;
+mkdirSync(work, { recursive: true });
+
+type Json = Record<string, unknown>;
+
+interface Run {
+  engine: string; // "llama.cpp", "wasm", "wasm-relaxed", "reference"
+  dtype: string;
+  threads: number;
+  prompt_tokens: number;
+  context: number;
+  gen_tokens: number;
+  ok: boolean;
+  error?: string;
+  result?: Json;
+  wall_s: number;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench:model] ${msg}\n`);
+}
+
+/** Runs a node child, returns the last JSON line of its stdout (or the error). */
+function child(args: string[], timeoutS: number): { json?: Json; error?: string; wall: number } {
+  const t = performance.now();
+  const r = spawnSync(process.execPath, args, { cwd: repo, encoding: "utf8", timeout: timeoutS * 1000, maxBuffer: 64 << 20 });
+  const wall = (performance.now() - t) / 1000;
+  const line = (r.stdout ?? "").trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
+  if (r.status === 0 && line) return { json: JSON.parse(line) as Json, wall };
+  const why = r.error ? r.error.message : (r.stderr ?? "").trim().split("\n").slice(-3).join(" | ") || `exit ${r.status}`;
+  return { error: why.slice(0, 500), wall };
+}
+
+// 1. The model: a random Qwen2-0.5B-shaped folder in BF16, then GGUF files.
+const folder = join(work, "qwen2-0.5b-random");
+if (!existsSync(join(folder, "config.json"))) {
+  log(`creating ${folder}`);
+  const r = spawnSync(process.execPath, [cli, "create-random", "--preset", "qwen2-0.5b", "--dtype", "bf16", "--out", folder], { stdio: "inherit" });
+  if (r.status !== 0) throw new Error(`create-random failed (exit ${r.status}); is 'qwen2 create-random' in this build?`);
+}
+const ggufs: Record<string, string> = {};
+for (const dtype of dtypes) {
+  const out = join(work, `qwen2-0.5b-random.${dtype}.gguf`);
+  if (!existsSync(out) || statSync(out).mtimeMs < statSync(join(folder, "config.json")).mtimeMs) {
+    log(`quantize → ${out}`);
+    const tok = existsSync(join(folder, "tokenizer.json")) || existsSync(join(folder, "vocab.json")) ? [] : ["--tokenizer", values.tokenizer!];
+    const t = performance.now();
+    const r = spawnSync(process.execPath, [cli, "quantize", "--model", folder, "--type", dtype, "--out", out, "--quiet", ...tok], { stdio: "inherit" });
+    if (r.status !== 0) throw new Error(`quantize ${dtype} failed (exit ${r.status})`);
+    log(`  ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  ggufs[dtype] = out;
+}
+
+// 2. The runs.
+interface Plan {
+  engine: string;
+  threads: number;
+  prompt: number;
+  context: number;
+  gen: number;
+}
+const plans: Plan[] = [];
+const threadList = values.quick ? [2] : [1, 2];
+for (const threads of threadList) {
+  const long = threads === 2;
+  const variants = [{ prompt: 128, context: 0, gen: 16 }, ...(long ? [{ prompt: 512, context: 1024, gen: 16 }] : [])];
+  for (const v of variants) {
+    if (!values["skip-llama"]) plans.push({ engine: "llama.cpp", threads, prompt: v.prompt, context: v.context, gen: v.gen });
+    if (!values["skip-ours"]) {
+      plans.push({ engine: "wasm", threads, prompt: v.prompt, context: v.context, gen: v.gen });
+      plans.push({ engine: "wasm-relaxed", threads, prompt: v.prompt, context: v.context, gen: v.gen });
+    }
+  }
+}
+if (!values["skip-ours"]) plans.push({ engine: "reference", threads: 1, prompt: 16, context: 0, gen: 4 });
+
+const runs: Run[] = [];
+for (const dtype of dtypes) {
+  for (const p of plans) {
+    const common = ["--threads", String(p.threads), "--prompt-tokens", String(p.prompt), "--gen-tokens", String(p.gen), "--context", String(p.context)];
+    let args: string[];
+    if (p.engine === "llama.cpp") args = [llamaChild, "--model", ggufs[dtype]!, ...common];
+    else {
+      const flags = p.engine === "wasm-relaxed" ? ["--experimental-wasm-relaxed-simd"] : [];
+      const backend = p.engine === "reference" ? "reference" : "wasm";
+      args = [...flags, cli, "bench", "--json", "--model", ggufs[dtype]!, "--backend", backend, ...common];
+    }
+    log(`${dtype} ${p.engine} t=${p.threads} prompt=${p.prompt} ctx=${p.context}`);
+    const r = child(args, p.engine === "reference" ? 300 : 240);
+    const run: Run = { engine: p.engine, dtype, threads: p.threads, prompt_tokens: p.prompt, context: p.context, gen_tokens: p.gen, ok: !!r.json, wall_s: Math.round(r.wall * 10) / 10 };
+    if (r.json) run.result = r.json;
+    else run.error = r.error;
+    log(r.json ? `  ${JSON.stringify(r.json)}` : `  FAILED: ${r.error}`);
+    runs.push(run);
+  }
+}
+
+// 3. Tables and ratios.
+function find(engine: string, dtype: string, threads: number, prompt: number, context: number): Json | undefined {
+  return runs.find((r) => r.ok && r.engine === engine && r.dtype === dtype && r.threads === threads && r.prompt_tokens === prompt && r.context === context)?.result;
+}
+const num = (j: Json | undefined, k: string): number | undefined => (j && typeof j[k] === "number" ? (j[k] as number) : undefined);
+const fmt = (x: number | undefined, digits = 1): string => (x === undefined ? "–" : x.toFixed(digits));
+const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined || b === 0 ? "–" : (a / b).toFixed(2));
+
+// KV cache at 1024 + 16 tokens for Qwen2-0.5B: 24 layers × 2 kv heads × 64 dims × K and V, float32.
+const config = JSON.parse(readFileSync(join(folder, "config.json"), "utf8")) as Json;
+const kvBytesPerToken = 2 * (config.num_hidden_layers as number) * (config.num_key_value_heads as number) * ((config.hidden_size as number) / (config.num_attention_heads as number)) * 4;
+
+const engines = ["llama.cpp", "wasm", "wasm-relaxed", "reference"];
+const lines: string[] = [];
+const md = (s = ""): void => void lines.push(s);
+const cpu = cpus();
+const flags = (() => {
+  try {
+    const text = readFileSync("/proc/cpuinfo", "utf8");
+    return ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16"].filter((f) => new RegExp(`\\b${f}\\b`).test(text));
+  } catch {
+    return [];
+  }
+})();
+const machine = {
+  cpu: cpu[0]?.model ?? "unknown",
+  cores: cpu.length,
+  cpu_flags: flags,
+  memory_gib: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+  os: `${platform()} ${release()}`,
+  node: process.version,
+  node_llama_cpp: (() => {
+    try {
+      return (JSON.parse(readFileSync(join(repo, "node_modules/node-llama-cpp/package.json"), "utf8")) as { version: string }).version;
+    } catch {
+      return "not installed";
+    }
+  })(),
+  load_average_at_end: loadavg().map((x) => Math.round(x * 100) / 100),
+  date: new Date().toISOString(),
+};
+
+md("# Model benchmark: qwen2-ts vs llama.cpp");
+md();
+md(`Random weights of the real Qwen2-0.5B shape (\`qwen2 create-random --preset qwen2-0.5b\`), as GGUF files written by \`qwen2 quantize\`; the same files go to llama.cpp (node-llama-cpp ${machine.node_llama_cpp}, CPU).`);
+md(`Machine: ${machine.cpu}, ${machine.cores} cores (${flags.join(", ")}), ${machine.memory_gib} GiB, ${machine.os}, Node ${machine.node}. ${machine.date}.`);
+md(`Load average at the end: ${machine.load_average_at_end.join(" / ")} — other jobs shared these 2 cores, so absolute figures are noisy; ratios come from the same run.`);
+md();
+md("tok/s; TTFT for the 128-token prompt; load and peak RSS from the 128-token run. Ratio = ours / llama.cpp at the same threads.");
+for (const dtype of dtypes) {
+  const size = statSync(ggufs[dtype]!).size;
+  md();
+  md(`## ${dtype.toUpperCase()} (file ${(size / 2 ** 20).toFixed(0)} MiB)`);
+  md();
+  md("| engine | threads | prefill 128 | prefill 512 | decode ctx 0 | decode ctx 1024 | TTFT ms | load ms | peak RSS MiB | RSS / (weights + KV) | prefill ratio | decode ratio |");
+  md("|---|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const threads of [1, 2]) {
+    const ll = find("llama.cpp", dtype, threads, 128, 0);
+    for (const engine of engines) {
+      const short = engine === "reference" ? find(engine, dtype, threads, 16, 0) : find(engine, dtype, threads, 128, 0);
+      const long = find(engine, dtype, threads, 512, 1024);
+      if (!short && !long) continue;
+      const rss = num(short, "peak_rss_mb");
+      const ctxTokens = (short ? (num(short, "prompt_tokens") ?? 0) : 0) + 16;
+      const budget = (size + kvBytesPerToken * ctxTokens) / 2 ** 20;
+      md(
+        `| ${engine}${engine === "reference" ? " (16-token prompt)" : ""} | ${threads} | ${fmt(num(short, "prefill_tps"))} | ${fmt(num(long, "prefill_tps"))} | ${fmt(num(short, "decode_tps"))} | ${fmt(num(long, "decode_tps"))} | ${fmt(num(short, "ttft_ms"), 0)} | ${fmt(num(short, "load_ms"), 0)} | ${fmt(rss, 0)} | ${ratio(rss, budget)} | ${engine === "llama.cpp" || engine === "reference" ? "" : ratio(num(short, "prefill_tps"), num(ll, "prefill_tps"))} | ${engine === "llama.cpp" || engine === "reference" ? "" : ratio(num(short, "decode_tps"), num(ll, "decode_tps"))} |`,
+      );
+    }
+  }
+}
+const failed = runs.filter((r) => !r.ok);
+if (failed.length > 0) {
+  md();
+  md("## Runs that did not complete");
+  md();
+  for (const r of failed) md(`- ${r.dtype} ${r.engine} threads=${r.threads} prompt=${r.prompt_tokens} ctx=${r.context}: ${r.error}`);
+}
+
+const resultsDir = join(repo, "bench/results");
+mkdirSync(resultsDir, { recursive: true });
+writeFileSync(join(resultsDir, "model.json"), JSON.stringify({ machine, model: { folder, ggufs, kv_bytes_per_token: kvBytesPerToken }, runs }, null, 2) + "\n");
+writeFileSync(join(resultsDir, "model.md"), lines.join("\n") + "\n");
+process.stdout.write(lines.join("\n") + "\n");

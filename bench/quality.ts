@@ -1,0 +1,180 @@
+/**
+ * Quality of quantised models: how far Q8_0 and Q4_0 move the next-token distributions
+ * from our float32 path on the same inputs, for qwen2-ts and for llama.cpp on the same GGUF
+ * files.
+ *
+ *   node dist/bench/quality.js [--work DIR] [--seqs 2] [--len 32] [--backend wasm|reference]
+ *
+ * Reference: our model on the unquantised weights (the BF16 GGUF: bf16 weights, float32
+ * arithmetic). For each of our Q8_0/Q4_0 runs and each llama.cpp run (BF16, Q8_0, Q4_0), at
+ * every position of every sequence: KL(P_ref || P), and whether the most likely token is
+ * the same. llama.cpp's distributions come from node-llama-cpp's `controlledEvaluate`
+ * (temperature 1, no top-k/top-p/min-p: the full softmax), with its default context settings.
+ *
+ * The model is the random Qwen2-0.5B-shaped one bench/model.ts makes (run that first).
+ * Random weights give flatter distributions than a trained model, so these figures compare
+ * engines and formats with each other; they do not predict a trained model's degradation.
+ */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { loadModel, type BackendName } from "../src/runtime/load.js";
+import { benchPromptIds } from "./prompt_ids.js";
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const { values } = parseArgs({
+  options: {
+    work: { type: "string", default: join(repo, ".models/bench") },
+    seqs: { type: "string", default: "2" },
+    len: { type: "string", default: "32" },
+    backend: { type: "string", default: "wasm" },
+    "skip-llama": { type: "boolean", default: false },
+  },
+});
+const work = resolve(values.work!);
+const seqs = Number(values.seqs);
+const len = Number(values.len);
+const gguf = (t: string): string => join(work, `qwen2-0.5b-random.${t}.gguf`);
+for (const t of ["bf16", "q8_0", "q4_0"]) if (!existsSync(gguf(t))) throw new Error(`${gguf(t)} is missing: run npm run bench:model first`);
+const inputs = Array.from({ length: seqs }, (_, s) => benchPromptIds(len, 100 + s));
+
+function log(msg: string): void {
+  process.stderr.write(`[bench:quality] ${msg}\n`);
+}
+
+/** log-softmax in float64. */
+function logSoftmax(logits: ArrayLike<number>): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
+  const lse = max + Math.log(sum);
+  const out = new Float64Array(logits.length);
+  for (let i = 0; i < logits.length; i++) out[i] = logits[i]! - lse;
+  return out;
+}
+
+function argmax(x: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
+  return best;
+}
+
+/** Our log-probabilities at every position of every input: [seq][position] → Float64Array(vocab). */
+async function ours(path: string, backend: BackendName): Promise<Float64Array[][]> {
+  const t = performance.now();
+  const m = await loadModel(path, { backend });
+  try {
+    const vocab = m.model.vocabSize;
+    return inputs.map((ids) => {
+      const cache = m.model.createCache(ids.length);
+      const [all] = m.model.forward([{ ids: Int32Array.from(ids), cache }], { allLogits: true });
+      cache.dispose();
+      return ids.map((_, p) => logSoftmax(all!.subarray(p * vocab, (p + 1) * vocab)));
+    });
+  } finally {
+    m.close();
+    log(`ours ${path} (${backend}): ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+}
+
+/** llama.cpp's log-probabilities at every position, from the full distributions it samples from. */
+async function llamaCpp(path: string, vocab: number): Promise<Float64Array[][]> {
+  const t = performance.now();
+  const { getLlama } = await import("node-llama-cpp");
+  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never });
+  const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
+  const out: Float64Array[][] = [];
+  try {
+    for (const ids of inputs) {
+      const context = await model.createContext({ contextSize: Math.max(64, len + 8), sequences: 1, threads: 2 });
+      const full = { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } };
+      const res = await context.getSequence().controlledEvaluate(ids.map((id) => [id, full]) as never);
+      await context.dispose();
+      out.push(
+        ids.map((_, p) => {
+          const probs = res[p]!.next.probabilities!;
+          const lp = new Float64Array(vocab).fill(Math.log(1e-45));
+          for (const [id, pr] of probs) lp[id as number] = Math.log(Math.max(pr, 1e-45));
+          return lp;
+        }),
+      );
+    }
+  } finally {
+    await model.dispose();
+    await llama.dispose();
+    log(`llama.cpp ${path}: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  return out;
+}
+
+interface Score {
+  mean_kl: number;
+  max_kl: number;
+  top1_agreement: number;
+  positions: number;
+}
+
+function compare(ref: Float64Array[][], other: Float64Array[][]): Score {
+  let kl = 0;
+  let maxKl = 0;
+  let agree = 0;
+  let n = 0;
+  ref.forEach((rows, s) =>
+    rows.forEach((lp, p) => {
+      const lq = other[s]![p]!;
+      let k = 0;
+      for (let i = 0; i < lp.length; i++) {
+        const pi = Math.exp(lp[i]!);
+        if (pi > 0) k += pi * (lp[i]! - lq[i]!);
+      }
+      kl += k;
+      maxKl = Math.max(maxKl, k);
+      if (argmax(lp) === argmax(lq)) agree++;
+      n++;
+    }),
+  );
+  return { mean_kl: kl / n, max_kl: maxKl, top1_agreement: agree / n, positions: n };
+}
+
+const backend = values.backend as BackendName;
+const ref = await ours(gguf("bf16"), backend);
+const rows: Array<{ engine: string; file: string; score: Score | null; error?: string }> = [];
+for (const t of ["q8_0", "q4_0"]) {
+  try {
+    rows.push({ engine: `qwen2-ts (${backend})`, file: t, score: compare(ref, await ours(gguf(t), backend)) });
+  } catch (err) {
+    rows.push({ engine: `qwen2-ts (${backend})`, file: t, score: null, error: (err as Error).message });
+  }
+}
+if (!values["skip-llama"]) {
+  for (const t of ["bf16", "q8_0", "q4_0"]) {
+    try {
+      rows.push({ engine: "llama.cpp", file: t, score: compare(ref, await llamaCpp(gguf(t), ref[0]![0]!.length)) });
+    } catch (err) {
+      rows.push({ engine: "llama.cpp", file: t, score: null, error: (err as Error).message });
+    }
+  }
+}
+
+const md: string[] = [
+  "# Quantisation quality: next-token distributions against our float32 path",
+  "",
+  `${seqs} sequences × ${len} positions of pseudo-random token ids on the random Qwen2-0.5B-shaped model; reference: qwen2-ts (${backend}) on the BF16 GGUF (bf16 weights, float32 arithmetic).`,
+  "KL = KL(P_ref ‖ P) in nats, averaged over positions; top-1 = share of positions whose most likely token is the reference's.",
+  "Random weights make flat distributions: compare rows with each other, not with figures for trained models.",
+  "",
+  "| engine | GGUF | mean KL | max KL | top-1 agreement |",
+  "|---|---|---|---|---|",
+  ...rows.map((r) =>
+    r.score
+      ? `| ${r.engine} | ${r.file} | ${r.score.mean_kl.toExponential(3)} | ${r.score.max_kl.toExponential(3)} | ${(r.score.top1_agreement * 100).toFixed(1)}% |`
+      : `| ${r.engine} | ${r.file} | – | – | failed: ${r.error?.slice(0, 120)} |`,
+  ),
+];
+const resultsDir = join(repo, "bench/results");
+mkdirSync(resultsDir, { recursive: true });
+writeFileSync(join(resultsDir, "quality.json"), JSON.stringify({ seqs, len, backend, date: new Date().toISOString(), rows }, null, 2) + "\n");
+writeFileSync(join(resultsDir, "quality.md"), md.join("\n") + "\n");
+process.stdout.write(md.join("\n") + "\n");

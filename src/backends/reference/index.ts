@@ -1,0 +1,324 @@
+/**
+ * The reference backend: every op as the plainest possible float32 TypeScript loop,
+ * accumulating in float64 (JavaScript numbers). It is the oracle every fast backend is
+ * tested against, so it favours obvious correctness and argument checks over speed.
+ */
+import { InvalidArgumentError } from "../../errors.js";
+import type { HostTensor } from "../../formats/weights.js";
+import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight } from "../ops.js";
+import { RefWeight } from "./weights.js";
+
+export { RefWeight } from "./weights.js";
+
+/** A float32 matrix [rows, cols], row-major. */
+export class RefMat implements Mat {
+  readonly data: Float32Array;
+  freed = false;
+  constructor(
+    readonly rows: number,
+    readonly cols: number,
+  ) {
+    this.data = new Float32Array(rows * cols);
+  }
+}
+
+/** One layer's K/V ring for one sequence: k and v are [kvHeads, capacity, headDim]. */
+export class RefKV implements KVBuffer {
+  readonly k: Float32Array;
+  readonly v: Float32Array;
+  freed = false;
+  constructor(
+    readonly kvHeads: number,
+    readonly capacity: number,
+    readonly headDim: number,
+  ) {
+    this.k = new Float32Array(kvHeads * capacity * headDim);
+    this.v = new Float32Array(kvHeads * capacity * headDim);
+  }
+}
+
+function mat(x: Mat, what: string): RefMat {
+  if (!(x instanceof RefMat)) throw new InvalidArgumentError(`${what}: not a matrix of the reference backend`);
+  if (x.freed) throw new InvalidArgumentError(`${what}: matrix used after free`);
+  return x;
+}
+
+function weight(w: Weight, what: string): RefWeight {
+  if (!(w instanceof RefWeight)) throw new InvalidArgumentError(`${what}: not a weight of the reference backend`);
+  if (w.freed) throw new InvalidArgumentError(`${what}: weight used after free`);
+  return w;
+}
+
+function kvBuf(x: KVBuffer, what: string): RefKV {
+  if (!(x instanceof RefKV)) throw new InvalidArgumentError(`${what}: not a KV buffer of the reference backend`);
+  if (x.freed) throw new InvalidArgumentError(`${what}: KV buffer used after free`);
+  return x;
+}
+
+function checkRows(what: string, n: number, ...ms: RefMat[]): void {
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${what}: row count must be a non-negative integer, got ${n}`);
+  for (const m of ms) {
+    if (n > m.rows) throw new InvalidArgumentError(`${what}: ${n} rows asked of a matrix with ${m.rows}`);
+  }
+}
+
+function checkCols(what: string, m: RefMat, cols: number, role: string): void {
+  if (m.cols !== cols) throw new InvalidArgumentError(`${what}: ${role} has ${m.cols} columns, expected ${cols}`);
+}
+
+export class ReferenceBackend implements Backend {
+  readonly name = "reference";
+
+  upload(tensor: HostTensor): Weight {
+    return new RefWeight(tensor);
+  }
+
+  alloc(rows: number, cols: number): Mat {
+    if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0) {
+      throw new InvalidArgumentError(`alloc: bad shape [${rows}, ${cols}]`);
+    }
+    return new RefMat(rows, cols);
+  }
+
+  allocKV(kvHeads: number, capacity: number, headDim: number): KVBuffer {
+    if (![kvHeads, capacity, headDim].every((v) => Number.isInteger(v) && v > 0)) {
+      throw new InvalidArgumentError(`allocKV: bad shape [${kvHeads}, ${capacity}, ${headDim}]`);
+    }
+    return new RefKV(kvHeads, capacity, headDim);
+  }
+
+  free(x: Mat | KVBuffer | Weight): void {
+    if (x instanceof RefMat || x instanceof RefKV || x instanceof RefWeight) x.freed = true;
+  }
+
+  write(dst: Mat, src: Float32Array, row = 0): void {
+    const d = mat(dst, "write");
+    if (src.length % d.cols !== 0) throw new InvalidArgumentError(`write: ${src.length} values is not a whole number of ${d.cols}-wide rows`);
+    if (row < 0 || row * d.cols + src.length > d.data.length) {
+      throw new InvalidArgumentError(`write: rows [${row}, ${row + src.length / d.cols}) outside a matrix of ${d.rows} rows`);
+    }
+    d.data.set(src, row * d.cols);
+  }
+
+  read(src: Mat, row = 0, rows?: number): Float32Array {
+    const s = mat(src, "read");
+    const count = rows ?? s.rows - row;
+    if (row < 0 || count < 0 || row + count > s.rows) throw new InvalidArgumentError(`read: rows [${row}, ${row + count}) outside a matrix of ${s.rows} rows`);
+    return s.data.slice(row * s.cols, (row + count) * s.cols);
+  }
+
+  embed(out: Mat, table: Weight, ids: Int32Array): void {
+    const o = mat(out, "embed");
+    const t = weight(table, "embed");
+    checkRows("embed", ids.length, o);
+    checkCols("embed", o, t.cols, "out");
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (!Number.isInteger(id) || id < 0 || id >= t.rows) throw new InvalidArgumentError(`embed: token id ${id} at position ${i} is outside the vocabulary [0, ${t.rows})`);
+      t.decodeRow(id, o.data.subarray(i * o.cols, (i + 1) * o.cols));
+    }
+  }
+
+  rmsnorm(out: Mat, x: Mat, w: Weight, eps: number, n: number): void {
+    const o = mat(out, "rmsnorm");
+    const xs = mat(x, "rmsnorm");
+    const g = weight(w, "rmsnorm").toFloat32();
+    const d = xs.cols;
+    checkRows("rmsnorm", n, o, xs);
+    checkCols("rmsnorm", o, d, "out");
+    if (g.length !== d) throw new InvalidArgumentError(`rmsnorm: weight has ${g.length} values, rows have ${d}`);
+    for (let i = 0; i < n; i++) {
+      const row = xs.data.subarray(i * d, (i + 1) * d);
+      let ss = 0;
+      for (let k = 0; k < d; k++) ss += row[k]! * row[k]!;
+      // Hugging Face: x * rsqrt(mean(x^2) + eps) in float32, then times the weight.
+      const inv = Math.fround(1 / Math.sqrt(Math.fround(ss / d) + eps));
+      const dst = o.data.subarray(i * d, (i + 1) * d);
+      for (let k = 0; k < d; k++) dst[k] = g[k]! * Math.fround(row[k]! * inv);
+    }
+  }
+
+  matmul(out: Mat, x: Mat, w: Weight, bias: Weight | null, n: number): void {
+    const o = mat(out, "matmul");
+    const xs = mat(x, "matmul");
+    const wt = weight(w, "matmul");
+    if (wt.shape.length !== 2) throw new InvalidArgumentError(`matmul: weight must be 2-D, got [${wt.shape.join(", ")}]`);
+    const outDim = wt.rows;
+    const inDim = wt.cols;
+    checkRows("matmul", n, o, xs);
+    checkCols("matmul", xs, inDim, "x");
+    checkCols("matmul", o, outDim, "out");
+    if (o === xs) throw new InvalidArgumentError("matmul: out must not alias x");
+    const b = bias === null ? null : weight(bias, "matmul bias").toFloat32();
+    if (b !== null && b.length !== outDim) throw new InvalidArgumentError(`matmul: bias has ${b.length} values, expected ${outDim}`);
+    const row = new Float32Array(inDim);
+    const xd = xs.data;
+    const od = o.data;
+    // One weight row decoded at a time, dotted with every input row.
+    for (let r = 0; r < outDim; r++) {
+      wt.decodeRow(r, row);
+      const add = b === null ? 0 : b[r]!;
+      for (let i = 0; i < n; i++) {
+        const base = i * inDim;
+        let s = 0;
+        for (let k = 0; k < inDim; k++) s += xd[base + k]! * row[k]!;
+        od[i * outDim + r] = s + add;
+      }
+    }
+  }
+
+  rope(x: Mat, n: number, heads: number, headDim: number, cos: Float32Array, sin: Float32Array): void {
+    const xs = mat(x, "rope");
+    checkRows("rope", n, xs);
+    checkCols("rope", xs, heads * headDim, "x");
+    if (headDim % 2 !== 0) throw new InvalidArgumentError(`rope: head dimension ${headDim} is odd`);
+    const h = headDim / 2;
+    if (cos.length < n * h || sin.length < n * h) throw new InvalidArgumentError(`rope: cos/sin need ${n * h} values, got ${cos.length}/${sin.length}`);
+    const d = xs.data;
+    for (let i = 0; i < n; i++) {
+      for (let hd = 0; hd < heads; hd++) {
+        const base = i * xs.cols + hd * headDim;
+        for (let j = 0; j < h; j++) {
+          const c = cos[i * h + j]!;
+          const s = sin[i * h + j]!;
+          const a = d[base + j]!;
+          const b = d[base + j + h]!;
+          // Hugging Face: q * cos + rotate_half(q) * sin, each product rounded to float32.
+          d[base + j] = Math.fround(a * c) - Math.fround(b * s);
+          d[base + j + h] = Math.fround(b * c) + Math.fround(a * s);
+        }
+      }
+    }
+  }
+
+  storeKV(kv: KVBuffer, k: Mat, v: Mat, row: number, count: number, slot: number): void {
+    const c = kvBuf(kv, "storeKV");
+    const ks = mat(k, "storeKV");
+    const vs = mat(v, "storeKV");
+    const width = c.kvHeads * c.headDim;
+    checkCols("storeKV", ks, width, "k");
+    checkCols("storeKV", vs, width, "v");
+    checkRows("storeKV", row + count, ks, vs);
+    if (!Number.isInteger(slot) || slot < 0) throw new InvalidArgumentError(`storeKV: slot must be a non-negative integer, got ${slot}`);
+    if (count > c.capacity) throw new InvalidArgumentError(`storeKV: ${count} tokens do not fit a ring of ${c.capacity}`);
+    for (let t = 0; t < count; t++) {
+      const idx = (slot + t) % c.capacity;
+      for (let g = 0; g < c.kvHeads; g++) {
+        const src = (row + t) * width + g * c.headDim;
+        const dst = (g * c.capacity + idx) * c.headDim;
+        c.k.set(ks.data.subarray(src, src + c.headDim), dst);
+        c.v.set(vs.data.subarray(src, src + c.headDim), dst);
+      }
+    }
+  }
+
+  attention(out: Mat, q: Mat, segments: readonly AttentionSegment[], p: AttentionParams): void {
+    const o = mat(out, "attention");
+    const qs = mat(q, "attention");
+    const { heads, kvHeads, headDim, scale, window } = p;
+    if (heads % kvHeads !== 0) throw new InvalidArgumentError(`attention: ${heads} heads is not a multiple of ${kvHeads} KV heads`);
+    checkCols("attention", qs, heads * headDim, "q");
+    checkCols("attention", o, heads * headDim, "out");
+    if (window !== null && (!Number.isInteger(window) || window < 1)) throw new InvalidArgumentError(`attention: window must be a positive integer or null, got ${window}`);
+    const group = heads / kvHeads;
+    const scores = new Float64Array(0 + maxKeys(segments, window));
+    const acc = new Float64Array(headDim);
+    for (const seg of segments) {
+      const c = kvBuf(seg.kv, "attention");
+      if (c.kvHeads !== kvHeads || c.headDim !== headDim) {
+        throw new InvalidArgumentError(`attention: cache is [${c.kvHeads} heads, ${c.headDim}], params say [${kvHeads}, ${headDim}]`);
+      }
+      checkRows("attention", seg.row + seg.count, qs, o);
+      const end = seg.past + seg.count; // slots written so far
+      const oldestKept = end - c.capacity; // slots below this were overwritten in the ring
+      for (let i = 0; i < seg.count; i++) {
+        const s = seg.past + i;
+        const first = window === null ? 0 : Math.max(0, s - window + 1);
+        if (first < oldestKept) {
+          throw new InvalidArgumentError(`attention: query at slot ${s} needs key slot ${first}, but a ring of ${c.capacity} holding ${end} tokens only keeps slots from ${oldestKept}`);
+        }
+        const qRow = (seg.row + i) * qs.cols;
+        for (let h = 0; h < heads; h++) {
+          const g = Math.floor(h / group);
+          const qBase = qRow + h * headDim;
+          const kvBase = g * c.capacity * headDim;
+          let max = -Infinity;
+          for (let j = first; j <= s; j++) {
+            const kBase = kvBase + (j % c.capacity) * headDim;
+            let dot = 0;
+            for (let d = 0; d < headDim; d++) dot += qs.data[qBase + d]! * c.k[kBase + d]!;
+            const sc = dot * scale;
+            scores[j - first] = sc;
+            if (sc > max) max = sc;
+          }
+          let sum = 0;
+          for (let j = first; j <= s; j++) {
+            const e = Math.exp(scores[j - first]! - max);
+            scores[j - first] = e;
+            sum += e;
+          }
+          acc.fill(0);
+          for (let j = first; j <= s; j++) {
+            const pj = scores[j - first]! / sum;
+            const vBase = kvBase + (j % c.capacity) * headDim;
+            for (let d = 0; d < headDim; d++) acc[d] += pj * c.v[vBase + d]!;
+          }
+          const oBase = (seg.row + i) * o.cols + h * headDim;
+          for (let d = 0; d < headDim; d++) o.data[oBase + d] = acc[d]!;
+        }
+      }
+    }
+  }
+
+  swiglu(out: Mat, gate: Mat, up: Mat, n: number): void {
+    const o = mat(out, "swiglu");
+    const g = mat(gate, "swiglu");
+    const u = mat(up, "swiglu");
+    checkRows("swiglu", n, o, g, u);
+    checkCols("swiglu", g, o.cols, "gate");
+    checkCols("swiglu", u, o.cols, "up");
+    const len = n * o.cols;
+    for (let i = 0; i < len; i++) {
+      const a = g.data[i]!;
+      o.data[i] = Math.fround(a / (1 + Math.exp(-a))) * u.data[i]!;
+    }
+  }
+
+  add(out: Mat, a: Mat, b: Mat, n: number): void {
+    const o = mat(out, "add");
+    const as = mat(a, "add");
+    const bs = mat(b, "add");
+    checkRows("add", n, o, as, bs);
+    checkCols("add", as, o.cols, "a");
+    checkCols("add", bs, o.cols, "b");
+    const len = n * o.cols;
+    for (let i = 0; i < len; i++) o.data[i] = as.data[i]! + bs.data[i]!;
+  }
+
+  copyRows(out: Mat, x: Mat, rows: Int32Array): void {
+    const o = mat(out, "copyRows");
+    const xs = mat(x, "copyRows");
+    if (o === xs) throw new InvalidArgumentError("copyRows: out must not alias x");
+    checkRows("copyRows", rows.length, o);
+    checkCols("copyRows", o, xs.cols, "out");
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (r < 0 || r >= xs.rows) throw new InvalidArgumentError(`copyRows: row ${r} outside a matrix of ${xs.rows} rows`);
+      o.data.set(xs.data.subarray(r * xs.cols, (r + 1) * xs.cols), i * o.cols);
+    }
+  }
+
+  dispose(): void {
+    // Nothing to stop: all memory is garbage-collected typed arrays.
+  }
+}
+
+/** The most keys any query of these segments can see, to size the score buffer once. */
+function maxKeys(segments: readonly AttentionSegment[], window: number | null): number {
+  let most = 0;
+  for (const seg of segments) {
+    const keys = seg.past + seg.count;
+    most = Math.max(most, window === null ? keys : Math.min(window, keys));
+  }
+  return most;
+}

@@ -1,0 +1,144 @@
+// Row-wise and element-wise kernels on float32 activations: RMSNorm, RoPE, SwiGLU, add,
+// and embedding lookup from any weight storage type. Ranges [i0, i1) are rows (or elements
+// for the flat ops) so that threads can split the work.
+import { fma, hsum, f16ToF32 } from "./simd";
+
+/** out[i] = x[i] / sqrt(mean(x[i]^2) + eps) * w, float32 statistics. out may alias x. */
+export function rmsnorm(out: usize, x: usize, w: usize, eps: f32, K: i32, i0: i32, i1: i32): void {
+  const rb = <usize>K << 2;
+  for (let i = i0; i < i1; i++) {
+    const xr = x + <usize>i * rb, orow = out + <usize>i * rb;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+    let k = 0;
+    for (; k + 8 <= K; k += 8) {
+      const v0 = v128.load(xr + (<usize>k << 2)), v1 = v128.load(xr + (<usize>k << 2), 16);
+      a0 = fma(v0, v0, a0);
+      a1 = fma(v1, v1, a1);
+    }
+    let ss = hsum(f32x4.add(a0, a1));
+    for (; k < K; k++) {
+      const v = load<f32>(xr + (<usize>k << 2));
+      ss += v * v;
+    }
+    const inv: f32 = <f32>1 / Mathf.sqrt(ss / <f32>K + eps);
+    const iv = f32x4.splat(inv);
+    k = 0;
+    for (; k + 4 <= K; k += 4) {
+      const o = <usize>k << 2;
+      v128.store(orow + o, f32x4.mul(f32x4.mul(v128.load(xr + o), iv), v128.load(w + o)));
+    }
+    for (; k < K; k++) {
+      const o = <usize>k << 2;
+      store<f32>(orow + o, load<f32>(xr + o) * inv * load<f32>(w + o));
+    }
+  }
+}
+
+/**
+ * Rotary embedding in place on rows [i0, i1) of x [n, heads * hd], rotate-half layout:
+ * (a, b) = (x[d], x[d + h]) becomes (a cos - b sin, b cos + a sin); cos, sin are [n, h].
+ */
+export function rope(x: usize, cosp: usize, sinp: usize, heads: i32, hd: i32, i0: i32, i1: i32): void {
+  const h = hd >> 1;
+  const rb = <usize>(heads * hd) << 2;
+  for (let i = i0; i < i1; i++) {
+    const cr = cosp + ((<usize>i * h) << 2), sr = sinp + ((<usize>i * h) << 2);
+    for (let hh = 0; hh < heads; hh++) {
+      const base = x + <usize>i * rb + ((<usize>hh * hd) << 2);
+      const hb = base + (<usize>h << 2);
+      let d = 0;
+      for (; d + 4 <= h; d += 4) {
+        const o = <usize>d << 2;
+        const a = v128.load(base + o), b = v128.load(hb + o);
+        const c = v128.load(cr + o), s = v128.load(sr + o);
+        v128.store(base + o, f32x4.sub(f32x4.mul(a, c), f32x4.mul(b, s)));
+        v128.store(hb + o, f32x4.add(f32x4.mul(b, c), f32x4.mul(a, s)));
+      }
+      for (; d < h; d++) {
+        const o = <usize>d << 2;
+        const a = load<f32>(base + o), b = load<f32>(hb + o);
+        const c = load<f32>(cr + o), s = load<f32>(sr + o);
+        store<f32>(base + o, a * c - b * s);
+        store<f32>(hb + o, b * c + a * s);
+      }
+    }
+  }
+}
+
+/** out[e] = silu(g[e]) * u[e] for elements [e0, e1). out may alias g or u. */
+export function swiglu(out: usize, g: usize, u: usize, e0: i32, e1: i32): void {
+  for (let e = e0; e < e1; e++) {
+    const o = <usize>e << 2;
+    const gv = load<f32>(g + o);
+    store<f32>(out + o, (gv / (<f32>1 + Mathf.exp(-gv))) * load<f32>(u + o));
+  }
+}
+
+/** out[e] = a[e] + b[e] for elements [e0, e1). */
+export function add(out: usize, a: usize, b: usize, e0: i32, e1: i32): void {
+  let e = e0;
+  for (; e + 4 <= e1; e += 4) {
+    const o = <usize>e << 2;
+    v128.store(out + o, f32x4.add(v128.load(a + o), v128.load(b + o)));
+  }
+  for (; e < e1; e++) {
+    const o = <usize>e << 2;
+    store<f32>(out + o, load<f32>(a + o) + load<f32>(b + o));
+  }
+}
+
+/**
+ * out[i, :] = table[ids[i], :] as float32 for rows [i0, i1). kind: 0 f32, 1 bf16, 2 f16,
+ * 3 q8_0, 4 q4_0 (for the quantised kinds `table` holds quants and `scales` the block scales).
+ */
+export function embed(out: usize, table: usize, scales: usize, kind: i32, ids: usize, K: i32, i0: i32, i1: i32): void {
+  const nb = K >> 5;
+  for (let i = i0; i < i1; i++) {
+    const id = <usize>load<i32>(ids + (<usize>i << 2));
+    const orow = out + ((<usize>i * K) << 2);
+    if (kind == 0) {
+      memory.copy(orow, table + ((id * K) << 2), <usize>K << 2);
+    } else if (kind == 1 || kind == 2) {
+      const src = table + ((id * K) << 1);
+      for (let k = 0; k < K; k++) {
+        const h = <u32>load<u16>(src + (<usize>k << 1));
+        store<f32>(orow + (<usize>k << 2), kind == 1 ? reinterpret<f32>(h << 16) : f16ToF32(h));
+      }
+    } else if (kind == 3) {
+      const q = table + id * K;
+      const d = scales + ((id * nb) << 2);
+      for (let k = 0; k < K; k++) {
+        store<f32>(orow + (<usize>k << 2), <f32>load<i8>(q + k) * load<f32>(d + (<usize>(k >> 5) << 2)));
+      }
+    } else {
+      const q = table + ((id * K) >> 1);
+      const d = scales + ((id * nb) << 2);
+      for (let b = 0; b < nb; b++) {
+        const s = load<f32>(d + (<usize>b << 2));
+        const qb = q + (<usize>b << 4);
+        const ob = orow + (<usize>b << 7);
+        for (let j = 0; j < 16; j++) {
+          const byte = <i32>load<u8>(qb + j);
+          store<f32>(ob + (<usize>j << 2), <f32>((byte & 15) - 8) * s);
+          store<f32>(ob + (<usize>(j + 16) << 2), <f32>((byte >> 4) - 8) * s);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Converts a float vector (bias, norm weight) of `count` elements from storage type `kind`
+ * (0 f32, 1 bf16, 2 f16) to float32 at out.
+ */
+export function to_f32(out: usize, src: usize, kind: i32, count: i32): void {
+  for (let k = 0; k < count; k++) {
+    let v: f32;
+    if (kind == 0) v = load<f32>(src + (<usize>k << 2));
+    else {
+      const h = <u32>load<u16>(src + (<usize>k << 1));
+      v = kind == 1 ? reinterpret<f32>(h << 16) : f16ToF32(h);
+    }
+    store<f32>(out + (<usize>k << 2), v);
+  }
+}

@@ -1,0 +1,77 @@
+// Small SIMD helpers shared by the kernels. `ASC_FEATURE_RELAXED_SIMD` is a compile-time
+// constant: the relaxed build uses fused multiply-add and the 8-bit relaxed dot, the
+// baseline build the plain equivalents; the untaken branch is not compiled at all.
+
+/** a * b + c, fused in the relaxed build. */
+// @ts-ignore: decorator
+@inline export function fma(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+/** Sum of the four float lanes. */
+// @ts-ignore: decorator
+@inline export function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+/** Sum of the four int lanes. */
+// @ts-ignore: decorator
+@inline export function hsumi(v: v128): i32 {
+  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
+}
+
+/** Four bfloat16 values at p as float32 lanes (bf16 is the top half of a float32). */
+// @ts-ignore: decorator
+@inline export function loadBf16x4(p: usize): v128 {
+  return i32x4.shl(v128.load16x4_u(p), 16);
+}
+
+/**
+ * Four IEEE half values at p as float32 lanes. Shifting the 15 magnitude bits into a
+ * float32's exponent/mantissa position and multiplying by 2^112 rebias the exponent; this is
+ * exact for normal and subnormal halves (weights hold no infinities or NaNs).
+ */
+// @ts-ignore: decorator
+@inline export function loadF16x4(p: usize): v128 {
+  const h = v128.load16x4_u(p);
+  const mag = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
+  const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
+  return v128.or(f32x4.mul(mag, f32x4.splat(reinterpret<f32>(0x77800000))), sign);
+}
+
+/** One IEEE half as float32 (scalar twin of loadF16x4). */
+// @ts-ignore: decorator
+@inline export function f16ToF32(h: u32): f32 {
+  const mag = reinterpret<f32>((h & 0x7fff) << 13) * reinterpret<f32>(0x77800000);
+  return reinterpret<f32>(reinterpret<u32>(mag) | ((h & 0x8000) << 16));
+}
+
+/**
+ * Dot product of 32 signed 8-bit weights with 32 signed 8-bit activations (|x| <= 127), as
+ * four int32 lanes. Two products of magnitude <= 128 * 127 fit an int16, so pairs are
+ * summed in 16 bits before widening.
+ */
+// @ts-ignore: decorator
+@inline export function dotI8x32(w0: v128, w1: v128, x0: v128, x1: v128): v128 {
+  const s0 = i16x8.add(i16x8.extmul_low_i8x16_s(w0, x0), i16x8.extmul_high_i8x16_s(w0, x0));
+  const s1 = i16x8.add(i16x8.extmul_low_i8x16_s(w1, x1), i16x8.extmul_high_i8x16_s(w1, x1));
+  return i32x4.add(i32x4.extadd_pairwise_i16x8_s(s0), i32x4.extadd_pairwise_i16x8_s(s1));
+}
+
+/**
+ * Dot product of one Q4_0 block's 16 packed bytes (low nibbles: elements 0..15, high
+ * nibbles: 16..31) with 32 activations, as four int32 lanes, WITHOUT the -8 offset: the
+ * caller subtracts 8 * sum(x). The relaxed build uses the 8-bit x 7-bit relaxed dot (nibbles
+ * are 0..15, inside the 7-bit operand's range); the baseline build the exact 8-bit products.
+ */
+// @ts-ignore: decorator
+@inline export function dotQ4x32(packed: v128, x0: v128, x1: v128): v128 {
+  const lo = v128.and(packed, i8x16.splat(0x0f));
+  const hi = i8x16.shr_u(packed, 4);
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    const d = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, lo), i16x8.relaxed_dot_i8x16_i7x16_s(x1, hi));
+    return i32x4.extadd_pairwise_i16x8_s(d);
+  }
+  return dotI8x32(lo, hi, x0, x1);
+}

@@ -1,0 +1,459 @@
+/**
+ * WasmBackend: the ops interface on WebAssembly SIMD kernels (AssemblyScript, two builds:
+ * baseline SIMD and relaxed SIMD) over one shared WebAssembly.Memory, run by the main thread
+ * plus one worker per extra thread.
+ *
+ * Memory holds weights in their storage type (f32/f16/bf16 as stored; Q8_0/Q4_0 as quants
+ * and float32 block scales kept apart), 1-D weights (norms, biases) as float32, activations,
+ * K/V caches and a few scratch areas that grow to the largest batch seen and are then reused,
+ * so steady-state decoding allocates nothing.
+ */
+import { wasm, type WasmMemory, type WasmModule } from "./wasm_api.js";
+import { availableParallelism } from "node:os";
+import { InvalidArgumentError, UnsupportedError } from "../../errors.js";
+import type { HostTensor } from "../../formats/weights.js";
+import { f16ToF32, toFloat32 } from "../../tensor/convert.js";
+import { QUANT_BLOCK, type WeightDType } from "../../tensor/dtype.js";
+import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight } from "../ops.js";
+import { Heap } from "./heap.js";
+import { instantiateKernels, Kind, Op, readKernelBytes, type KernelBuild, type KernelExports } from "./kernels.js";
+import { CONTROL_BYTES, MAX_THREADS, ThreadPool } from "./pool.js";
+import { relaxedSimdAvailable, RELAXED_SIMD_NODE_FLAG } from "./features.js";
+import { selfTest } from "./selftest.js";
+
+export interface WasmBackendOptions {
+  /** Compute threads including the main thread (default: all cores; never more than the cores). */
+  threads?: number;
+  /** Use the relaxed-SIMD build: true (required), false, or "auto" (default: when it validates and passes the self-test). */
+  relaxed?: boolean | "auto";
+  /** Largest size of the shared memory in MiB (default and maximum 4096). */
+  maxMemoryMiB?: number;
+}
+
+class WasmMat implements Mat {
+  constructor(
+    readonly rows: number,
+    readonly cols: number,
+    readonly ptr: number,
+  ) {}
+}
+
+class WasmKV implements KVBuffer {
+  constructor(
+    readonly kvHeads: number,
+    readonly capacity: number,
+    readonly headDim: number,
+    /** [kvHeads, capacity, headDim] float32 each. */
+    readonly k: number,
+    readonly v: number,
+  ) {}
+}
+
+class WasmWeight implements Weight {
+  constructor(
+    readonly dtype: WeightDType,
+    readonly shape: readonly number[],
+    readonly kind: Kind,
+    /** Float data as stored, float32 for 1-D weights, or quants for Q8_0/Q4_0. */
+    readonly ptr: number,
+    /** Float32 block scales for Q8_0/Q4_0, else 0. */
+    readonly scales: number,
+    readonly bytes: number,
+  ) {}
+}
+
+const KIND: Record<WeightDType, Kind> = { f32: Kind.F32, bf16: Kind.BF16, f16: Kind.F16, q8_0: Kind.Q8_0, q4_0: Kind.Q4_0 };
+
+/** A grow-only scratch area of the heap. */
+class Scratch {
+  ptr = 0;
+  bytes = 0;
+  constructor(
+    private readonly heap: Heap,
+    private readonly what: string,
+  ) {}
+  ensure(bytes: number): number {
+    if (bytes > this.bytes) {
+      if (this.bytes > 0) this.heap.free(this.ptr, this.bytes);
+      const size = Math.max(bytes, this.bytes * 2, 4096);
+      this.ptr = this.heap.alloc(size, this.what);
+      this.bytes = size;
+    }
+    return this.ptr;
+  }
+}
+
+export class WasmBackend implements Backend {
+  readonly name: string;
+  private readonly args: Float64Array;
+  private readonly xq: Scratch;
+  private readonly small: Scratch;
+  private readonly scores: Scratch;
+  private disposed = false;
+
+  private constructor(
+    readonly build: KernelBuild,
+    readonly threads: number,
+    private readonly heap: Heap,
+    private readonly kernels: KernelExports,
+    private readonly pool: ThreadPool,
+  ) {
+    this.name = `wasm-${build}`;
+    this.args = pool.args;
+    this.xq = new Scratch(heap, "quantised activations");
+    this.small = new Scratch(heap, "ids, rotary tables and attention descriptors");
+    this.scores = new Scratch(heap, "attention scores");
+  }
+
+  static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
+    const cores = availableParallelism();
+    const threads = options.threads ?? cores;
+    if (!Number.isInteger(threads) || threads < 1) throw new InvalidArgumentError(`wasm backend: threads must be a positive integer, got ${threads}`);
+    if (threads > cores) throw new InvalidArgumentError(`wasm backend: threads ${threads} exceeds the ${cores} cores of this machine (more compute threads than cores only slow down)`);
+    if (threads > MAX_THREADS) throw new InvalidArgumentError(`wasm backend: threads ${threads} exceeds the supported ${MAX_THREADS}`);
+    const maxMiB = options.maxMemoryMiB ?? 4096;
+    if (!(maxMiB >= 16 && maxMiB <= 4096)) throw new InvalidArgumentError(`wasm backend: maxMemoryMiB must be between 16 and 4096, got ${maxMiB}`);
+    const memory = new wasm.Memory({ initial: 256, maximum: Math.floor(maxMiB * 16), shared: true });
+    const heap = new Heap(memory, maxMiB * 2 ** 20);
+
+    const want = options.relaxed ?? "auto";
+    let build: KernelBuild = "simd";
+    let module: WasmModule | undefined;
+    let kernels: KernelExports | undefined;
+    if (want !== false) {
+      if (relaxedSimdAvailable()) {
+        const m = new wasm.Module(readKernelBytes("relaxed"));
+        const k = instantiateKernels(m, memory);
+        const failure = selfTest(k, heap);
+        if (failure === null) {
+          build = "relaxed";
+          module = m;
+          kernels = k;
+        } else if (want === true) {
+          throw new UnsupportedError(`wasm backend: the relaxed-SIMD kernels compute wrong results on this engine (${failure}); use relaxed: false`);
+        }
+      } else if (want === true) {
+        throw new UnsupportedError(`wasm backend: this engine does not offer relaxed SIMD (on Node 20 run node with ${RELAXED_SIMD_NODE_FLAG})`);
+      }
+    }
+    if (!module || !kernels) {
+      module = new wasm.Module(readKernelBytes("simd"));
+      kernels = instantiateKernels(module, memory);
+      const failure = selfTest(kernels, heap);
+      if (failure !== null) throw new UnsupportedError(`wasm backend: the SIMD kernels fail their self-test on this engine: ${failure}`);
+    }
+    const control = heap.alloc(CONTROL_BYTES, "thread control block");
+    heap.u8.fill(0, control, control + CONTROL_BYTES);
+    const pool = await ThreadPool.start(kernels, module, memory, control, threads);
+    return new WasmBackend(build, threads, heap, kernels, pool);
+  }
+
+  /** Bytes of the shared memory in use (weights, caches, activations, scratch). */
+  get memoryBytes(): number {
+    return this.heap.used;
+  }
+
+  // ---- memory -------------------------------------------------------------------------
+
+  upload(tensor: HostTensor): Weight {
+    const { name, dtype, shape, data } = tensor;
+    if (!(dtype in KIND)) throw new UnsupportedError(`wasm backend: tensor ${name} has dtype ${dtype}; weights must be f32, f16, bf16, q8_0 or q4_0`);
+    const wdt = dtype as WeightDType;
+    if (shape.length === 1) {
+      if (wdt === "q8_0" || wdt === "q4_0") throw new UnsupportedError(`wasm backend: 1-D tensor ${name} is ${dtype}; vectors must be float`);
+      // Vectors (norm weights, biases) are tiny: keep them as float32 for the kernels.
+      const values = toFloat32(wdt, data);
+      const bytes = values.length * 4;
+      const ptr = this.heap.alloc(bytes, `tensor ${name}`);
+      this.heap.f32.set(values, ptr / 4);
+      return new WasmWeight(wdt, [...shape], Kind.F32, ptr, 0, bytes);
+    }
+    if (shape.length !== 2) throw new UnsupportedError(`wasm backend: tensor ${name} has shape [${shape.join(", ")}]; weights must be 1-D or 2-D`);
+    const [rows, cols] = shape as [number, number];
+    const kind = KIND[wdt];
+    if (wdt === "f32" || wdt === "f16" || wdt === "bf16") {
+      const bytes = rows * cols * (wdt === "f32" ? 4 : 2);
+      if (data.byteLength !== bytes) throw new InvalidArgumentError(`wasm backend: tensor ${name} [${rows}, ${cols}] ${dtype} has ${data.byteLength} bytes, expected ${bytes}`);
+      const ptr = this.heap.alloc(bytes, `tensor ${name}`);
+      this.heap.u8.set(data, ptr);
+      return new WasmWeight(wdt, [rows, cols], kind, ptr, 0, bytes);
+    }
+    // GGUF blocks (f16 scale, then quants) are split into quants and float32 scales.
+    if (cols % QUANT_BLOCK !== 0) throw new InvalidArgumentError(`wasm backend: tensor ${name} is ${dtype} with ${cols} columns, not a multiple of ${QUANT_BLOCK}`);
+    const blocks = (rows * cols) / QUANT_BLOCK;
+    const blockBytes = wdt === "q8_0" ? 34 : 18;
+    if (data.byteLength !== blocks * blockBytes) throw new InvalidArgumentError(`wasm backend: tensor ${name} [${rows}, ${cols}] ${dtype} has ${data.byteLength} bytes, expected ${blocks * blockBytes}`);
+    const qBytes = blockBytes - 2;
+    const quantBytes = blocks * qBytes;
+    const bytes = align64(quantBytes) + blocks * 4;
+    const ptr = this.heap.alloc(bytes, `tensor ${name}`);
+    const scales = ptr + align64(quantBytes);
+    const u8 = this.heap.u8;
+    const f32 = this.heap.f32;
+    for (let b = 0, src = 0; b < blocks; b++, src += blockBytes) {
+      f32[scales / 4 + b] = f16ToF32(data[src]! | (data[src + 1]! << 8));
+      u8.set(data.subarray(src + 2, src + blockBytes), ptr + b * qBytes);
+    }
+    return new WasmWeight(wdt, [rows, cols], kind, ptr, scales, bytes);
+  }
+
+  alloc(rows: number, cols: number): Mat {
+    if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) throw new InvalidArgumentError(`wasm backend: cannot allocate a [${rows}, ${cols}] matrix`);
+    const ptr = this.heap.alloc(rows * cols * 4, `a [${rows}, ${cols}] activation`);
+    this.heap.f32.fill(0, ptr / 4, ptr / 4 + rows * cols);
+    return new WasmMat(rows, cols, ptr);
+  }
+
+  allocKV(kvHeads: number, capacity: number, headDim: number): KVBuffer {
+    const floats = kvHeads * capacity * headDim;
+    if (!(floats > 0)) throw new InvalidArgumentError(`wasm backend: cannot allocate a K/V cache of ${kvHeads} heads x ${capacity} slots x ${headDim}`);
+    const k = this.heap.alloc(floats * 4, "a K cache");
+    const v = this.heap.alloc(floats * 4, "a V cache");
+    this.heap.f32.fill(0, k / 4, k / 4 + floats);
+    this.heap.f32.fill(0, v / 4, v / 4 + floats);
+    return new WasmKV(kvHeads, capacity, headDim, k, v);
+  }
+
+  free(x: Mat | KVBuffer | Weight): void {
+    if (x instanceof WasmMat) this.heap.free(x.ptr, x.rows * x.cols * 4);
+    else if (x instanceof WasmKV) {
+      const bytes = x.kvHeads * x.capacity * x.headDim * 4;
+      this.heap.free(x.k, bytes);
+      this.heap.free(x.v, bytes);
+    } else if (x instanceof WasmWeight) this.heap.free(x.ptr, x.bytes);
+    else throw new InvalidArgumentError("wasm backend: free() of an object from another backend");
+  }
+
+  write(dst: Mat, src: Float32Array, row = 0): void {
+    const m = mat(dst, "write dst");
+    if (src.length % m.cols !== 0 || row < 0 || row + src.length / m.cols > m.rows) {
+      throw new InvalidArgumentError(`wasm backend: write of ${src.length} floats at row ${row} does not fit a [${m.rows}, ${m.cols}] matrix`);
+    }
+    this.heap.f32.set(src, m.ptr / 4 + row * m.cols);
+  }
+
+  read(src: Mat, row = 0, rows?: number): Float32Array {
+    const m = mat(src, "read src");
+    const count = rows ?? m.rows - row;
+    if (row < 0 || count < 0 || row + count > m.rows) throw new InvalidArgumentError(`wasm backend: read of rows [${row}, ${row + count}) from a [${m.rows}, ${m.cols}] matrix`);
+    const start = m.ptr / 4 + row * m.cols;
+    return this.heap.f32.slice(start, start + count * m.cols);
+  }
+
+  // ---- ops ----------------------------------------------------------------------------
+
+  embed(out: Mat, table: Weight, ids: Int32Array): void {
+    const o = mat(out, "embed out");
+    const t = weight(table, "embed table");
+    const [vocab, dim] = t.shape as [number, number];
+    if (t.shape.length !== 2 || o.cols !== dim || ids.length > o.rows) {
+      throw new InvalidArgumentError(`wasm backend: embed of ${ids.length} ids from a [${t.shape.join(", ")}] table into a [${o.rows}, ${o.cols}] matrix`);
+    }
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (!(id >= 0 && id < vocab)) throw new InvalidArgumentError(`wasm backend: embed: token id ${id} at position ${i} is outside the vocabulary [0, ${vocab})`);
+    }
+    if (ids.length === 0) return;
+    const idp = this.small.ensure(ids.length * 4);
+    this.heap.i32.set(ids, idp / 4);
+    const a = this.args;
+    a[0] = o.ptr; a[1] = t.ptr; a[2] = t.scales; a[3] = t.kind; a[4] = idp; a[5] = dim; a[6] = ids.length;
+    this.dispatch(Op.Embed, ids.length * dim);
+  }
+
+  rmsnorm(out: Mat, x: Mat, w: Weight, eps: number, n: number): void {
+    const o = mat(out, "rmsnorm out");
+    const xi = mat(x, "rmsnorm x");
+    const wt = weight(w, "rmsnorm weight");
+    checkRows("rmsnorm", n, o, xi);
+    if (o.cols !== xi.cols || wt.shape.length !== 1 || wt.shape[0] !== xi.cols) {
+      throw new InvalidArgumentError(`wasm backend: rmsnorm of [${xi.rows}, ${xi.cols}] with weight [${wt.shape.join(", ")}] into [${o.rows}, ${o.cols}]`);
+    }
+    const a = this.args;
+    a[0] = o.ptr; a[1] = xi.ptr; a[2] = wt.ptr; a[3] = eps; a[4] = xi.cols; a[5] = n;
+    this.dispatch(Op.RmsNorm, n * xi.cols);
+  }
+
+  matmul(out: Mat, x: Mat, w: Weight, bias: Weight | null, n: number): void {
+    const o = mat(out, "matmul out");
+    const xi = mat(x, "matmul x");
+    const wt = weight(w, "matmul weight");
+    checkRows("matmul", n, o, xi);
+    const [N, K] = wt.shape as [number, number];
+    if (wt.shape.length !== 2 || xi.cols !== K || o.cols !== N) {
+      throw new InvalidArgumentError(`wasm backend: matmul of x [${xi.rows}, ${xi.cols}] by weight [${wt.shape.join(", ")}] into [${o.rows}, ${o.cols}]`);
+    }
+    let biasPtr = 0;
+    if (bias) {
+      const b = weight(bias, "matmul bias");
+      if (b.shape.length !== 1 || b.shape[0] !== N) throw new InvalidArgumentError(`wasm backend: matmul bias [${b.shape.join(", ")}] does not match ${N} outputs`);
+      biasPtr = b.ptr;
+    }
+    if (n === 0) return;
+    const a = this.args;
+    if (wt.kind === Kind.Q8_0 || wt.kind === Kind.Q4_0) {
+      const blocks = (n * K) / QUANT_BLOCK;
+      const qb = align64(n * K);
+      const base = this.xq.ensure(qb + 2 * align64(blocks * 4));
+      const xq = base, xd = base + qb, xs = xd + align64(blocks * 4);
+      a[0] = xi.ptr; a[1] = xq; a[2] = xd; a[3] = xs; a[4] = K; a[5] = n;
+      this.dispatch(Op.Quantize, n * K);
+      a[0] = wt.kind; a[1] = o.ptr; a[2] = xq; a[3] = xd; a[4] = xs; a[5] = wt.ptr; a[6] = wt.scales; a[7] = biasPtr; a[8] = n; a[9] = K; a[10] = N;
+      this.pool.run(Op.MatmulQuant);
+    } else {
+      a[0] = wt.kind; a[1] = o.ptr; a[2] = xi.ptr; a[3] = wt.ptr; a[4] = biasPtr; a[5] = n; a[6] = K; a[7] = N;
+      this.pool.run(Op.MatmulFloat);
+    }
+  }
+
+  rope(x: Mat, n: number, heads: number, headDim: number, cos: Float32Array, sin: Float32Array): void {
+    const xi = mat(x, "rope x");
+    const h = headDim / 2;
+    if (n < 0 || n > xi.rows || xi.cols !== heads * headDim || headDim % 2 !== 0 || cos.length < n * h || sin.length < n * h) {
+      throw new InvalidArgumentError(`wasm backend: rope on [${xi.rows}, ${xi.cols}] with n=${n}, ${heads} heads of ${headDim}, cos/sin of ${cos.length}/${sin.length}`);
+    }
+    if (n === 0) return;
+    const bytes = align64(n * h * 4);
+    const base = this.small.ensure(2 * bytes);
+    const f32 = this.heap.f32;
+    f32.set(cos.subarray(0, n * h), base / 4);
+    f32.set(sin.subarray(0, n * h), (base + bytes) / 4);
+    const a = this.args;
+    a[0] = xi.ptr; a[1] = base; a[2] = base + bytes; a[3] = heads; a[4] = headDim; a[5] = n;
+    this.dispatch(Op.Rope, n * xi.cols);
+  }
+
+  storeKV(kv: KVBuffer, k: Mat, v: Mat, row: number, count: number, slot: number): void {
+    const c = cache(kv, "storeKV cache");
+    const km = mat(k, "storeKV k");
+    const vm = mat(v, "storeKV v");
+    const width = c.kvHeads * c.headDim;
+    if (km.cols !== width || vm.cols !== width || row < 0 || row + count > km.rows || row + count > vm.rows || slot < 0 || count > c.capacity) {
+      throw new InvalidArgumentError(`wasm backend: storeKV of rows [${row}, ${row + count}) of k [${km.rows}, ${km.cols}] into a cache of ${c.kvHeads} x ${c.capacity} x ${c.headDim} at slot ${slot}`);
+    }
+    const f32 = this.heap.f32;
+    const hd = c.headDim;
+    for (let r = 0; r < count; r++) {
+      const s = (slot + r) % c.capacity;
+      const ks = km.ptr / 4 + (row + r) * km.cols;
+      const vs = vm.ptr / 4 + (row + r) * vm.cols;
+      for (let h = 0; h < c.kvHeads; h++) {
+        const dst = (h * c.capacity + s) * hd;
+        f32.copyWithin(c.k / 4 + dst, ks + h * hd, ks + (h + 1) * hd);
+        f32.copyWithin(c.v / 4 + dst, vs + h * hd, vs + (h + 1) * hd);
+      }
+    }
+  }
+
+  attention(out: Mat, q: Mat, segments: readonly AttentionSegment[], params: AttentionParams): void {
+    const o = mat(out, "attention out");
+    const qm = mat(q, "attention q");
+    const { heads, kvHeads, headDim, scale, window } = params;
+    const width = heads * headDim;
+    if (qm.cols !== width || o.cols !== width || heads % kvHeads !== 0) {
+      throw new InvalidArgumentError(`wasm backend: attention with ${heads} heads / ${kvHeads} kv heads of ${headDim} on q [${qm.rows}, ${qm.cols}] into [${o.rows}, ${o.cols}]`);
+    }
+    if (window !== null && !(Number.isInteger(window) && window >= 1)) throw new InvalidArgumentError(`wasm backend: attention window must be a positive integer or null, got ${window}`);
+    if (segments.length === 0) return;
+    const desc = this.small.ensure(segments.length * 24);
+    const i32 = this.heap.i32;
+    let items = 0;
+    let longest = 1;
+    for (let s = 0; s < segments.length; s++) {
+      const seg = segments[s]!;
+      const c = cache(seg.kv, `attention segment ${s} cache`);
+      if (c.kvHeads !== kvHeads || c.headDim !== headDim || seg.row < 0 || seg.count < 0 || seg.row + seg.count > Math.min(qm.rows, o.rows) || seg.past < 0) {
+        throw new InvalidArgumentError(`wasm backend: attention segment ${s} (rows [${seg.row}, ${seg.row + seg.count}), past ${seg.past}) does not fit q [${qm.rows}, ${qm.cols}] or its cache (${c.kvHeads} x ${c.capacity} x ${c.headDim})`);
+      }
+      const seen = window === null ? seg.past + seg.count : Math.min(window, seg.past + seg.count);
+      const needed = window === null ? seg.past + seg.count : Math.min(seg.past + seg.count, window + seg.count - 1);
+      if (c.capacity < needed) throw new InvalidArgumentError(`wasm backend: attention segment ${s} needs ${needed} cached slots but its cache holds ${c.capacity}`);
+      longest = Math.max(longest, seen);
+      const d = desc / 4 + s * 6;
+      i32[d] = c.k; i32[d + 1] = c.v; i32[d + 2] = c.capacity; i32[d + 3] = seg.row; i32[d + 4] = seg.count; i32[d + 5] = seg.past;
+      items += heads * seg.count;
+    }
+    if (items === 0) return;
+    const stride = align64(longest * 4);
+    const scores = this.scores.ensure(stride * this.threads);
+    const a = this.args;
+    a[0] = o.ptr; a[1] = qm.ptr; a[2] = desc; a[3] = segments.length; a[4] = heads; a[5] = kvHeads; a[6] = headDim; a[7] = scale; a[8] = window ?? 0;
+    a[9] = items; a[10] = scores; a[11] = stride;
+    this.pool.run(Op.Attention);
+  }
+
+  swiglu(out: Mat, gate: Mat, up: Mat, n: number): void {
+    this.elementwise(Op.SwiGLU, "swiglu", out, gate, up, n);
+  }
+
+  add(out: Mat, a: Mat, b: Mat, n: number): void {
+    this.elementwise(Op.Add, "add", out, a, b, n);
+  }
+
+  copyRows(out: Mat, x: Mat, rows: Int32Array): void {
+    const o = mat(out, "copyRows out");
+    const xi = mat(x, "copyRows x");
+    if (o.cols !== xi.cols || rows.length > o.rows) throw new InvalidArgumentError(`wasm backend: copyRows of ${rows.length} rows of [${xi.rows}, ${xi.cols}] into [${o.rows}, ${o.cols}]`);
+    const f32 = this.heap.f32;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (!(r >= 0 && r < xi.rows)) throw new InvalidArgumentError(`wasm backend: copyRows: row ${r} at position ${i} is outside [0, ${xi.rows})`);
+      const src = xi.ptr / 4 + r * xi.cols;
+      f32.copyWithin(o.ptr / 4 + i * o.cols, src, src + xi.cols);
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.pool.stopNow();
+  }
+
+  // ---- helpers ------------------------------------------------------------------------
+
+  private elementwise(op: Op, what: string, out: Mat, a: Mat, b: Mat, n: number): void {
+    const o = mat(out, `${what} out`);
+    const am = mat(a, `${what} a`);
+    const bm = mat(b, `${what} b`);
+    checkRows(what, n, o, am);
+    checkRows(what, n, o, bm);
+    if (o.cols !== am.cols || o.cols !== bm.cols) throw new InvalidArgumentError(`wasm backend: ${what} of [${am.rows}, ${am.cols}] and [${bm.rows}, ${bm.cols}] into [${o.rows}, ${o.cols}]`);
+    if (n === 0) return;
+    const args = this.args;
+    args[0] = o.ptr; args[1] = am.ptr; args[2] = bm.ptr; args[3] = n * o.cols;
+    this.dispatch(op, n * o.cols);
+  }
+
+  /** Small jobs run on the main thread alone: a dispatch costs more than it saves. */
+  private dispatch(op: Op, work: number): void {
+    if (work < 16384) this.pool.runLocal(op);
+    else this.pool.run(op);
+  }
+}
+
+function align64(bytes: number): number {
+  return Math.ceil(bytes / 64) * 64;
+}
+
+function mat(x: Mat, what: string): WasmMat {
+  if (!(x instanceof WasmMat)) throw new InvalidArgumentError(`wasm backend: ${what} is not a matrix of this backend`);
+  return x;
+}
+
+function weight(x: Weight, what: string): WasmWeight {
+  if (!(x instanceof WasmWeight)) throw new InvalidArgumentError(`wasm backend: ${what} is not a weight of this backend`);
+  return x;
+}
+
+function cache(x: KVBuffer, what: string): WasmKV {
+  if (!(x instanceof WasmKV)) throw new InvalidArgumentError(`wasm backend: ${what} is not a K/V cache of this backend`);
+  return x;
+}
+
+function checkRows(what: string, n: number, ...mats: WasmMat[]): void {
+  for (const m of mats) {
+    if (!Number.isInteger(n) || n < 0 || n > m.rows) throw new InvalidArgumentError(`wasm backend: ${what} of ${n} rows on a matrix of ${m.rows} rows`);
+  }
+}
+
+

@@ -1,0 +1,3 @@
+/** The WebAssembly SIMD backend. */
+export { WasmBackend, type WasmBackendOptions } from "./backend.js";
+export { relaxedSimdAvailable, relaxedSimdNodeArgs, RELAXED_SIMD_NODE_FLAG } from "./features.js";

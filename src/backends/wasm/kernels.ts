@@ -1,0 +1,134 @@
+/**
+ * The compiled kernel module: its exports, where its two builds live, and how one thread
+ * runs its share of an operation. Shared by the main thread and the workers, which run the
+ * same operation table on the same memory.
+ */
+import { wasm, type WasmMemory, type WasmModule } from "./wasm_api.js";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { UnsupportedError } from "../../errors.js";
+
+/** Exports of src/backends/wasm/assembly/index.ts (pointers are byte offsets into the shared memory). */
+export interface KernelExports {
+  matmul_f32(out: number, x: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
+  matmul_bf16(out: number, x: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
+  matmul_f16(out: number, x: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
+  matmul_q8_0(out: number, xq: number, xd: number, xs: number, wq: number, wd: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
+  matmul_q4_0(out: number, xq: number, xd: number, xs: number, wq: number, wd: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
+  quantize_q8(x: number, xq: number, xd: number, xs: number, K: number, i0: number, i1: number): void;
+  rmsnorm(out: number, x: number, w: number, eps: number, K: number, i0: number, i1: number): void;
+  rope(x: number, cos: number, sin: number, heads: number, hd: number, i0: number, i1: number): void;
+  swiglu(out: number, g: number, u: number, e0: number, e1: number): void;
+  add(out: number, a: number, b: number, e0: number, e1: number): void;
+  embed(out: number, table: number, scales: number, kind: number, ids: number, K: number, i0: number, i1: number): void;
+  to_f32(out: number, src: number, kind: number, count: number): void;
+  attention(out: number, q: number, desc: number, nseg: number, heads: number, kvHeads: number, hd: number, scale: number, window: number, it0: number, it1: number, scores: number): void;
+}
+
+export type KernelBuild = "simd" | "relaxed";
+
+/** Path of a build's .wasm file (written by scripts/build-wasm.mjs beside this module). */
+export function kernelPath(build: KernelBuild): string {
+  return fileURLToPath(new URL(`./kernels-${build}.wasm`, import.meta.url));
+}
+
+export function readKernelBytes(build: KernelBuild): Uint8Array {
+  const path = kernelPath(build);
+  try {
+    return readFileSync(path);
+  } catch {
+    throw new UnsupportedError(`WebAssembly kernels not found at ${path}: run \`npm run build\` (it compiles them with scripts/build-wasm.mjs)`);
+  }
+}
+
+export function instantiateKernels(module: WasmModule, memory: WasmMemory): KernelExports {
+  const instance = new wasm.Instance(module, { env: { memory } });
+  return instance.exports as unknown as KernelExports;
+}
+
+/** Operation codes understood by every thread. */
+export const Op = {
+  Exit: 0,
+  MatmulFloat: 1,
+  MatmulQuant: 2,
+  Quantize: 3,
+  RmsNorm: 4,
+  Rope: 5,
+  SwiGLU: 6,
+  Add: 7,
+  Embed: 8,
+  Attention: 9,
+} as const;
+export type Op = (typeof Op)[keyof typeof Op];
+
+/** Weight kinds as the kernels number them. */
+export const Kind = { F32: 0, BF16: 1, F16: 2, Q8_0: 3, Q4_0: 4 } as const;
+export type Kind = (typeof Kind)[keyof typeof Kind];
+
+/** Thread t's share [lo, hi) of `total` units, boundaries rounded to multiples of `align`. */
+export function share(total: number, t: number, threads: number, align: number): [number, number] {
+  const cut = (i: number): number => (i >= threads ? total : Math.min(total, Math.floor((total * i) / threads / align) * align));
+  return [cut(t), cut(t + 1)];
+}
+
+/**
+ * Runs thread t's share of operation `op` whose arguments are in `a` (layout per op below).
+ * The same code runs on the main thread (t = 0) and in each worker.
+ */
+export function execute(k: KernelExports, op: number, a: Float64Array, t: number, threads: number): void {
+  switch (op) {
+    case Op.MatmulFloat: {
+      // kind, out, x, w, bias, n, K, N
+      const [r0, r1] = share(a[7]!, t, threads, 4);
+      if (r0 >= r1) return;
+      const f = a[0] === Kind.F32 ? k.matmul_f32 : a[0] === Kind.BF16 ? k.matmul_bf16 : k.matmul_f16;
+      f(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, r0, r1);
+      return;
+    }
+    case Op.MatmulQuant: {
+      // kind, out, xq, xd, xs, wq, wd, bias, n, K, N
+      const [r0, r1] = share(a[10]!, t, threads, 4);
+      if (r0 >= r1) return;
+      const f = a[0] === Kind.Q8_0 ? k.matmul_q8_0 : k.matmul_q4_0;
+      f(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, r0, r1);
+      return;
+    }
+    case Op.Quantize: {
+      // x, xq, xd, xs, K, n
+      const [i0, i1] = share(a[5]!, t, threads, 1);
+      if (i0 < i1) k.quantize_q8(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, i0, i1);
+      return;
+    }
+    case Op.RmsNorm: {
+      // out, x, w, eps, K, n
+      const [i0, i1] = share(a[5]!, t, threads, 1);
+      if (i0 < i1) k.rmsnorm(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, i0, i1);
+      return;
+    }
+    case Op.Rope: {
+      // x, cos, sin, heads, hd, n
+      const [i0, i1] = share(a[5]!, t, threads, 1);
+      if (i0 < i1) k.rope(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, i0, i1);
+      return;
+    }
+    case Op.SwiGLU:
+    case Op.Add: {
+      // out, a, b, count
+      const [e0, e1] = share(a[3]!, t, threads, 4);
+      if (e0 < e1) (op === Op.Add ? k.add : k.swiglu)(a[0]!, a[1]!, a[2]!, e0, e1);
+      return;
+    }
+    case Op.Embed: {
+      // out, table, scales, kind, ids, K, n
+      const [i0, i1] = share(a[6]!, t, threads, 1);
+      if (i0 < i1) k.embed(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, i0, i1);
+      return;
+    }
+    case Op.Attention: {
+      // out, q, desc, nseg, heads, kvHeads, hd, scale, window, items, scores, scoresStride
+      const [i0, i1] = share(a[9]!, t, threads, 1);
+      if (i0 < i1) k.attention(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, i0, i1, a[10]! + t * a[11]!);
+      return;
+    }
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The thread pool: the main thread plus one worker per extra thread, all running the same
+ * kernels on the same shared memory. An operation is published by writing its arguments and
+ * bumping a generation counter; every thread runs its static share (see `execute`) and the
+ * workers count themselves done. Waiting spins briefly (a round trip then costs well under a
+ * microsecond) and then sleeps in Atomics.wait, so an idle or contended core is never burnt
+ * by an unbounded spin.
+ */
+import type { WasmMemory, WasmModule } from "./wasm_api.js";
+import { Worker } from "node:worker_threads";
+import { execute, Op, type KernelExports } from "./kernels.js";
+
+/** Control block layout (Int32 slots) inside the shared memory. */
+export const CTL_GEN = 0;
+export const CTL_OP = 1;
+export const CTL_DONE = 2;
+export const CTL_MAIN_SLEEPING = 3;
+/** Slot of worker w's "sleeping" flag (w = 1 .. threads - 1). */
+export const CTL_SLEEPING = 4;
+/** Bytes for the control block: 64 Int32 slots then 32 Float64 arguments. */
+export const CONTROL_BYTES = 64 * 4 + 32 * 8;
+export const MAX_THREADS = 60;
+/** Loads before a waiting thread falls asleep (~10-40 µs). */
+export const SPIN_LIMIT = 20000;
+
+export interface WorkerInit {
+  memory: WasmMemory;
+  module: WasmModule;
+  control: number;
+  index: number;
+  threads: number;
+}
+
+export class ThreadPool {
+  private readonly ctl: Int32Array;
+  readonly args: Float64Array;
+  private readonly workers: Worker[] = [];
+
+  private constructor(
+    private readonly kernels: KernelExports,
+    memory: WasmMemory,
+    control: number,
+    readonly threads: number,
+  ) {
+    this.ctl = new Int32Array(memory.buffer, control, 64);
+    this.args = new Float64Array(memory.buffer, control + 256, 32);
+  }
+
+  static async start(kernels: KernelExports, module: WasmModule, memory: WasmMemory, control: number, threads: number): Promise<ThreadPool> {
+    const pool = new ThreadPool(kernels, memory, control, threads);
+    const url = new URL("./worker.js", import.meta.url);
+    const ready: Promise<void>[] = [];
+    for (let index = 1; index < threads; index++) {
+      const init: WorkerInit = { memory, module, control, index, threads };
+      const worker = new Worker(url, { workerData: init });
+      // Workers must not keep the process alive when a caller forgets dispose().
+      worker.unref();
+      pool.workers.push(worker);
+      ready.push(
+        new Promise((ok, fail) => {
+          worker.once("message", () => ok());
+          worker.once("error", fail);
+          worker.once("exit", (code) => fail(new Error(`wasm worker ${index} exited with code ${code} before starting`)));
+        }),
+      );
+    }
+    try {
+      await Promise.all(ready);
+    } catch (err) {
+      await pool.stop();
+      throw err;
+    }
+    for (const w of pool.workers) w.removeAllListeners();
+    return pool;
+  }
+
+  /** Runs `op` (arguments already in `args`) on every thread and returns when all are done. */
+  run(op: Op): void {
+    if (this.threads === 1) {
+      execute(this.kernels, op, this.args, 0, 1);
+      return;
+    }
+    this.publish(op);
+    execute(this.kernels, op, this.args, 0, this.threads);
+    this.join();
+  }
+
+  /** Runs `op` on the main thread alone (for work too small to be worth a dispatch). */
+  runLocal(op: Op): void {
+    execute(this.kernels, op, this.args, 0, 1);
+  }
+
+  private publish(op: Op): void {
+    const ctl = this.ctl;
+    Atomics.store(ctl, CTL_OP, op);
+    Atomics.store(ctl, CTL_DONE, 0);
+    Atomics.add(ctl, CTL_GEN, 1);
+    for (let w = 1; w < this.threads; w++) {
+      if (Atomics.load(ctl, CTL_SLEEPING + w) !== 0) Atomics.notify(ctl, CTL_GEN);
+    }
+  }
+
+  private join(): void {
+    const ctl = this.ctl;
+    const want = this.threads - 1;
+    for (let i = 0; i < SPIN_LIMIT; i++) if (Atomics.load(ctl, CTL_DONE) === want) return;
+    Atomics.store(ctl, CTL_MAIN_SLEEPING, 1);
+    for (;;) {
+      const done = Atomics.load(ctl, CTL_DONE);
+      if (done === want) break;
+      Atomics.wait(ctl, CTL_DONE, done, 1000);
+    }
+    Atomics.store(ctl, CTL_MAIN_SLEEPING, 0);
+  }
+
+  async stop(): Promise<void> {
+    if (this.workers.length > 0) {
+      this.publish(Op.Exit);
+      await Promise.all(this.workers.map((w) => w.terminate()));
+      this.workers.length = 0;
+    }
+  }
+
+  /** Synchronous stop for dispose(): tells workers to exit and terminates them without waiting. */
+  stopNow(): void {
+    if (this.workers.length > 0) {
+      this.publish(Op.Exit);
+      for (const w of this.workers) void w.terminate();
+      this.workers.length = 0;
+    }
+  }
+}

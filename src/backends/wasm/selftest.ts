@@ -1,0 +1,96 @@
+/**
+ * Start-up self-test of a kernel build: runs the kernels whose instructions differ between
+ * builds (fused multiply-add, the 8-bit relaxed dot) on small deterministic data and compares
+ * them with plain float64 arithmetic. An engine that validates an instruction but computes it
+ * wrongly (V8 11.3's i32x4.relaxed_dot_i8x16_i7x16_add_s) fails here instead of giving
+ * wrong tokens.
+ */
+import type { Heap } from "./heap.js";
+import type { KernelExports } from "./kernels.js";
+
+/** Returns null when the build passes, else a description of the first mismatch. */
+export function selfTest(k: KernelExports, heap: Heap): string | null {
+  let seed = 12345;
+  const rand = (): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const N = 6;
+  const K = 64;
+  const n = 3;
+  const bytes = 4096 * 8;
+  const base = heap.alloc(bytes, "self-test");
+  try {
+    const f32 = heap.f32;
+    const u8 = heap.u8;
+    const x = base;
+    const out = base + 1024;
+    const wq = base + 2048;
+    const wd = base + 4096;
+    const xq = base + 5120;
+    const xd = base + 6144;
+    const xs = base + 7168;
+    const wf = base + 8192;
+    const xv = new Float64Array(n * K);
+    for (let i = 0; i < n * K; i++) f32[x / 4 + i] = xv[i] = Math.fround(rand() * 2 - 1);
+    const check = (what: string, expect: (i: number, o: number) => number, tol: number): string | null => {
+      const got = heap.f32;
+      for (let i = 0; i < n; i++) {
+        for (let o = 0; o < N; o++) {
+          const e = expect(i, o);
+          const g = got[out / 4 + i * N + o]!;
+          if (!(Math.abs(g - e) <= tol * (1 + Math.abs(e)))) return `${what}: row ${i} col ${o} gave ${g}, expected ${e}`;
+        }
+      }
+      return null;
+    };
+
+    // float32 matmul (fused multiply-add in the relaxed build)
+    const wv = new Float64Array(N * K);
+    for (let i = 0; i < N * K; i++) f32[wf / 4 + i] = wv[i] = Math.fround(rand() * 2 - 1);
+    k.matmul_f32(out, x, wf, 0, n, K, N, 0, N);
+    let err = check("matmul_f32", (i, o) => {
+      let s = 0;
+      for (let c = 0; c < K; c++) s += xv[i * K + c]! * wv[o * K + c]!;
+      return s;
+    }, 1e-5);
+    if (err) return err;
+
+    // Q4_0 matmul on quantised activations (the relaxed 8-bit dot in the relaxed build)
+    k.quantize_q8(x, xq, xd, xs, K, 0, n);
+    const nb = K / 32;
+    const nib = new Int32Array(N * K);
+    for (let o = 0; o < N; o++) {
+      for (let b = 0; b < nb; b++) {
+        f32[wd / 4 + o * nb + b] = Math.fround(0.01 + rand() * 0.05);
+        for (let j = 0; j < 16; j++) {
+          const lo = Math.floor(rand() * 16);
+          const hi = Math.floor(rand() * 16);
+          u8[wq + o * (K / 2) + b * 16 + j] = lo | (hi << 4);
+          nib[o * K + b * 32 + j] = lo - 8;
+          nib[o * K + b * 32 + j + 16] = hi - 8;
+        }
+      }
+    }
+    k.matmul_q4_0(out, xq, xd, xs, wq, wd, 0, n, K, N, 0, N);
+    const xq8 = new Int8Array(heap.u8.buffer, xq, n * K);
+    err = check("matmul_q4_0", (i, o) => {
+      let s = 0;
+      for (let b = 0; b < nb; b++) {
+        let d = 0;
+        for (let j = 0; j < 32; j++) d += nib[o * K + b * 32 + j]! * xq8[i * K + b * 32 + j]!;
+        s += d * f32[wd / 4 + o * nb + b]! * f32[xd / 4 + i * nb + b]!;
+      }
+      return s;
+    }, 1e-5);
+    if (err) return err;
+    // ...and the quantisation itself: every value within half a step of its source.
+    for (let i = 0; i < n * K; i++) {
+      const d = f32[xd / 4 + (i >> 5)]!;
+      if (Math.abs(xq8[i]! * d - xv[i]!) > d * 0.5 + 1e-7) return `quantize_q8: element ${i} quantised to ${xq8[i]} x ${d} from ${xv[i]}`;
+    }
+    return null;
+  } finally {
+    heap.free(base, bytes);
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * A compute worker of the WebAssembly backend: instantiates the kernels on the shared
+ * memory, then loops: wait for a new generation, run its share, count itself done.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { execute, instantiateKernels, Op } from "./kernels.js";
+import { CTL_DONE, CTL_GEN, CTL_MAIN_SLEEPING, CTL_OP, CTL_SLEEPING, SPIN_LIMIT, type WorkerInit } from "./pool.js";
+
+const init = workerData as WorkerInit;
+const kernels = instantiateKernels(init.module, init.memory);
+const ctl = new Int32Array(init.memory.buffer, init.control, 64);
+const args = new Float64Array(init.memory.buffer, init.control + 256, 32);
+const sleepSlot = CTL_SLEEPING + init.index;
+
+let seen = Atomics.load(ctl, CTL_GEN);
+parentPort!.postMessage("ready");
+
+for (;;) {
+  let gen = seen;
+  for (let i = 0; i < SPIN_LIMIT && gen === seen; i++) gen = Atomics.load(ctl, CTL_GEN);
+  if (gen === seen) {
+    Atomics.store(ctl, sleepSlot, 1);
+    while ((gen = Atomics.load(ctl, CTL_GEN)) === seen) Atomics.wait(ctl, CTL_GEN, seen);
+    Atomics.store(ctl, sleepSlot, 0);
+  }
+  seen = gen;
+  const op = Atomics.load(ctl, CTL_OP);
+  if (op === Op.Exit) break;
+  execute(kernels, op, args, init.index, init.threads);
+  const done = Atomics.add(ctl, CTL_DONE, 1) + 1;
+  if (done === init.threads - 1 && Atomics.load(ctl, CTL_MAIN_SLEEPING) !== 0) Atomics.notify(ctl, CTL_DONE);
+}

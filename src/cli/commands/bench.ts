@@ -1,0 +1,247 @@
+/**
+ * `qwen2 bench --model DIR|FILE.gguf --json`: measures one model the way bench/model.ts and
+ * the llama.cpp child (bench/llama_cpp_child.ts) do, so anyone can compare engines:
+ *
+ * - load_ms: from the path to a model ready to run (weights on the backend, tokenizer read);
+ * - prefill: one forward pass over `--prompt-tokens` new tokens in an empty cache;
+ * - ttft_ms: that prefill plus picking the first token (greedy);
+ * - decode: `--gen-tokens` greedy steps of one token each, after `--context` tokens of context;
+ * - peak_rss_mb: the process's peak resident memory (VmHWM on Linux).
+ *
+ * Prompts are pseudo-random ordinary token ids (bench/prompt_ids.ts), the same for every
+ * engine. One short untimed warm-up pass runs first (it compiles the WebAssembly kernels).
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { UsageError, type CliIO, type Command } from "../command.js";
+import { isGGUFFile } from "../../formats/gguf.js";
+import { openGGUF } from "../../formats/gguf_qwen2.js";
+import type { CausalLM } from "../../models/causal_lm.js";
+import { BACKENDS, loadModel, type BackendName, type LoadedModel, type LoadOptions } from "../../runtime/load.js";
+
+const usage = `Usage: qwen2 bench --model DIR|FILE.gguf [options]
+
+Measures load time, prefill and decode speed and peak memory of one model.
+
+Options:
+  --model PATH          Hugging Face model folder or .gguf file
+  --backend NAME        ${BACKENDS.join(" | ")} (default wasm)
+  --threads N           compute threads (default: all cores)
+  --prompt-tokens N     prefill length (default 128)
+  --gen-tokens N        decode steps (default 32)
+  --context N           tokens already in the cache before decoding (default 0)
+  --json                print one JSON object instead of a table
+`;
+
+export interface BenchResult {
+  readonly model: string;
+  readonly backend: string;
+  readonly dtype: string;
+  readonly threads: number;
+  readonly relaxed_simd_available: boolean;
+  readonly prompt_tokens: number;
+  readonly gen_tokens: number;
+  readonly context: number;
+  readonly load_ms: number;
+  readonly prefill_tps: number;
+  readonly ttft_ms: number;
+  readonly decode_tps: number;
+  readonly peak_rss_mb: number;
+}
+
+type Loader = (path: string, options: LoadOptions) => Promise<LoadedModel>;
+
+function count(flag: string, v: string | undefined, fallback: number, min: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} expects an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** Peak resident set size of this process in MiB: the kernel's high-water mark where there is one. */
+export function peakRssMb(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.memoryUsage.rss() / 2 ** 20;
+}
+
+/** Whether this engine accepts relaxed SIMD (f32x4.relaxed_madd); Node 20 needs --experimental-wasm-relaxed-simd. */
+export function relaxedSimdAvailable(): boolean {
+  const v128 = (): number[] => [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
+  const body = [0x00, ...v128(), ...v128(), ...v128(), 0xfd, 0x85, 0x02, 0x0b];
+  const bytes = [
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...[0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b], // type: () -> v128
+    ...[0x03, 0x02, 0x01, 0x00], // one function of that type
+    ...[0x0a, body.length + 2, 0x01, body.length, ...body],
+  ];
+  // (typed through globalThis: the project's lib settings carry no WebAssembly declarations)
+  const wasm = (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly;
+  return wasm.validate(new Uint8Array(bytes));
+}
+
+/** Deterministic ordinary token ids (as bench/prompt_ids.ts), folded into small vocabularies. */
+function promptIds(n: number, seed: number, vocab: number): Int32Array {
+  let s = (seed * 0x9e3779b9) >>> 0;
+  const ids = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    const id = 1000 + (s % 100000);
+    ids[i] = id < vocab ? id : id % vocab;
+  }
+  return ids;
+}
+
+function argmax(x: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
+  return best;
+}
+
+function dtypeOf(path: string): string {
+  if (isGGUFFile(path)) {
+    const g = openGGUF(path);
+    g.close();
+    return g.dtype;
+  }
+  try {
+    const j = JSON.parse(readFileSync(join(path, "config.json"), "utf8")) as { torch_dtype?: string };
+    return ({ float32: "f32", float16: "f16", bfloat16: "bf16" } as Record<string, string>)[j.torch_dtype ?? ""] ?? j.torch_dtype ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+export interface BenchOptions {
+  readonly backend: BackendName;
+  readonly threads: number;
+  readonly promptTokens: number;
+  readonly genTokens: number;
+  readonly context: number;
+}
+
+/** Runs the measurement in this process. */
+export async function benchModel(path: string, o: BenchOptions, load: Loader = loadModel): Promise<BenchResult> {
+  const t0 = performance.now();
+  const loaded = await load(path, { backend: o.backend, threads: o.threads });
+  const loadMs = performance.now() - t0;
+  const model: CausalLM = loaded.model;
+  try {
+    const vocab = model.vocabSize;
+    // Warm-up: compiles kernels and touches every weight once, untimed.
+    const warm = model.createCache(16);
+    model.forward([{ ids: promptIds(8, 3, vocab), cache: warm }]);
+    warm.dispose();
+
+    const prompt = promptIds(o.promptTokens, 1, vocab);
+    const pcache = model.createCache(o.promptTokens + 1);
+    const tp = performance.now();
+    const [plogits] = model.forward([{ ids: prompt, cache: pcache }]);
+    const prefillMs = performance.now() - tp;
+    argmax(plogits!);
+    const ttftMs = performance.now() - tp;
+    pcache.dispose();
+
+    const cache = model.createCache(o.context + o.genTokens + 1);
+    let next: number;
+    if (o.context > 0) {
+      const [fill] = model.forward([{ ids: promptIds(o.context, 2, vocab), cache }]);
+      next = argmax(fill!);
+    } else {
+      next = promptIds(1, 2, vocab)[0]!;
+    }
+    const one = new Int32Array(1);
+    const td = performance.now();
+    for (let i = 0; i < o.genTokens; i++) {
+      one[0] = next;
+      const [logits] = model.forward([{ ids: one, cache }]);
+      next = argmax(logits!);
+    }
+    const decodeMs = performance.now() - td;
+    cache.dispose();
+    const round = (x: number): number => Math.round(x * 100) / 100;
+    return {
+      model: path,
+      backend: loaded.backend,
+      dtype: dtypeOf(path),
+      threads: o.threads,
+      relaxed_simd_available: relaxedSimdAvailable(),
+      prompt_tokens: o.promptTokens,
+      gen_tokens: o.genTokens,
+      context: o.context,
+      load_ms: round(loadMs),
+      prefill_tps: round((o.promptTokens / prefillMs) * 1000),
+      ttft_ms: round(ttftMs),
+      decode_tps: round((o.genTokens / decodeMs) * 1000),
+      peak_rss_mb: round(peakRssMb()),
+    };
+  } finally {
+    loaded.close();
+  }
+}
+
+export async function runBench(args: string[], io: CliIO, load: Loader = loadModel): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        model: { type: "string" },
+        backend: { type: "string" },
+        threads: { type: "string" },
+        "prompt-tokens": { type: "string" },
+        "gen-tokens": { type: "string" },
+        context: { type: "string" },
+        json: { type: "boolean" },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (!values.model) throw new UsageError("--model DIR|FILE.gguf is required");
+  const backend = (values.backend ?? "wasm") as BackendName;
+  if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(values.backend)}`);
+  const { availableParallelism } = await import("node:os");
+  const result = await benchModel(
+    values.model,
+    {
+      backend,
+      threads: count("threads", values.threads, availableParallelism(), 1),
+      promptTokens: count("prompt-tokens", values["prompt-tokens"], 128, 1),
+      genTokens: count("gen-tokens", values["gen-tokens"], 32, 1),
+      context: count("context", values.context, 0, 0),
+    },
+    load,
+  );
+  if (values.json) {
+    io.stdout.write(JSON.stringify(result) + "\n");
+  } else {
+    const rows: Array<[string, string]> = [
+      ["model", result.model],
+      ["backend", `${result.backend} (${result.threads} thread${result.threads > 1 ? "s" : ""}${result.relaxed_simd_available ? ", relaxed SIMD available" : ""})`],
+      ["dtype", result.dtype],
+      ["load", `${result.load_ms} ms`],
+      [`prefill ${result.prompt_tokens}`, `${result.prefill_tps} tok/s (TTFT ${result.ttft_ms} ms)`],
+      [`decode ${result.gen_tokens} @ ctx ${result.context}`, `${result.decode_tps} tok/s`],
+      ["peak RSS", `${result.peak_rss_mb} MiB`],
+    ];
+    for (const [k, v] of rows) io.stdout.write(`${k.padEnd(22)} ${v}\n`);
+  }
+  return 0;
+}
+
+const command: Command = {
+  summary: "measure load time, prefill/decode tokens per second and peak memory of a model",
+  usage,
+  run: (args, io) => runBench(args, io),
+};
+export default command;

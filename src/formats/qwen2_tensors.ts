@@ -1,0 +1,126 @@
+/**
+ * The tensors a Hugging Face Qwen2ForCausalLM checkpoint holds, by name and shape, and a
+ * check of a weight source against them.
+ *
+ * Shapes are PyTorch's (out_features, in_features) for linear weights:
+ *   model.embed_tokens.weight                      [vocab, hidden]
+ *   model.layers.N.input_layernorm.weight          [hidden]
+ *   model.layers.N.self_attn.q_proj.{weight,bias}  [heads*head_dim, hidden] / [heads*head_dim]
+ *   model.layers.N.self_attn.k_proj.{weight,bias}  [kv*head_dim, hidden]    / [kv*head_dim]
+ *   model.layers.N.self_attn.v_proj.{weight,bias}  [kv*head_dim, hidden]    / [kv*head_dim]
+ *   model.layers.N.self_attn.o_proj.weight         [hidden, heads*head_dim]
+ *   model.layers.N.post_attention_layernorm.weight [hidden]
+ *   model.layers.N.mlp.{gate,up}_proj.weight       [intermediate, hidden]
+ *   model.layers.N.mlp.down_proj.weight            [hidden, intermediate]
+ *   model.norm.weight                              [hidden]
+ *   lm_head.weight                                 [vocab, hidden]   (absent when tied)
+ */
+import { FormatError } from "../errors.js";
+import type { Qwen2Config } from "./config.js";
+import type { WeightSource } from "./weights.js";
+
+export interface ExpectedTensor {
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** False for tensors a checkpoint may omit (lm_head.weight when embeddings are tied). */
+  readonly required: boolean;
+}
+
+/** The per-layer tensor names, in checkpoint order, with their shapes. */
+export function qwen2LayerTensors(config: Qwen2Config, layer: number): ExpectedTensor[] {
+  const h = config.hidden_size;
+  const q = config.num_attention_heads * config.head_dim;
+  const kv = config.num_key_value_heads * config.head_dim;
+  const ff = config.intermediate_size;
+  const p = `model.layers.${layer}.`;
+  const t = (name: string, shape: number[]): ExpectedTensor => ({ name: p + name, shape, required: true });
+  return [
+    t("input_layernorm.weight", [h]),
+    t("self_attn.q_proj.weight", [q, h]),
+    t("self_attn.q_proj.bias", [q]),
+    t("self_attn.k_proj.weight", [kv, h]),
+    t("self_attn.k_proj.bias", [kv]),
+    t("self_attn.v_proj.weight", [kv, h]),
+    t("self_attn.v_proj.bias", [kv]),
+    t("self_attn.o_proj.weight", [h, q]),
+    t("post_attention_layernorm.weight", [h]),
+    t("mlp.gate_proj.weight", [ff, h]),
+    t("mlp.up_proj.weight", [ff, h]),
+    t("mlp.down_proj.weight", [h, ff]),
+  ];
+}
+
+/**
+ * Every tensor of a Qwen2ForCausalLM checkpoint for `config`. With tied embeddings,
+ * `lm_head.weight` is listed as optional (some exporters store a copy anyway).
+ */
+export function qwen2ExpectedTensors(config: Qwen2Config): ExpectedTensor[] {
+  const out: ExpectedTensor[] = [{ name: "model.embed_tokens.weight", shape: [config.vocab_size, config.hidden_size], required: true }];
+  for (let i = 0; i < config.num_hidden_layers; i++) out.push(...qwen2LayerTensors(config, i));
+  out.push({ name: "model.norm.weight", shape: [config.hidden_size], required: true });
+  out.push({ name: "lm_head.weight", shape: [config.vocab_size, config.hidden_size], required: !config.tie_word_embeddings });
+  return out;
+}
+
+/** Tensors that checkpoints sometimes carry and loaders drop (recomputed from the config). */
+export function isIgnoredQwen2Tensor(name: string): boolean {
+  return name.endsWith(".rotary_emb.inv_freq");
+}
+
+export interface Qwen2WeightReport {
+  readonly missing: string[];
+  /** "name: expected [a, b], found [c, d]" */
+  readonly misshaped: string[];
+  /** Tensors present that a Qwen2ForCausalLM does not use (besides ignored ones). */
+  readonly unexpected: string[];
+  /** Tensors skipped on purpose (rotary_emb.inv_freq). */
+  readonly ignored: string[];
+  /** True when lm_head.weight is absent and model.embed_tokens.weight serves as the head. */
+  readonly tiedHead: boolean;
+}
+
+const FLOAT_DTYPES = new Set(["f32", "f16", "bf16", "f64", "q8_0", "q4_0"]);
+
+/** Compares a weight source with the expected tensors; never throws for a mismatch. */
+export function checkQwen2Weights(config: Qwen2Config, source: WeightSource): Qwen2WeightReport {
+  const expected = qwen2ExpectedTensors(config);
+  const expectedNames = new Set(expected.map((e) => e.name));
+  const missing: string[] = [];
+  const misshaped: string[] = [];
+  for (const e of expected) {
+    if (!source.has(e.name)) {
+      if (e.required) missing.push(e.name);
+      continue;
+    }
+    const info = source.info(e.name);
+    const same = info.shape.length === e.shape.length && info.shape.every((d, i) => d === e.shape[i]);
+    if (!same) misshaped.push(`${e.name}: expected [${e.shape.join(", ")}], found [${info.shape.join(", ")}]`);
+    else if (!FLOAT_DTYPES.has(info.dtype)) misshaped.push(`${e.name}: dtype ${info.dtype} is not a float or quantised type`);
+  }
+  const unexpected: string[] = [];
+  const ignored: string[] = [];
+  for (const name of source.names()) {
+    if (expectedNames.has(name)) continue;
+    if (isIgnoredQwen2Tensor(name)) ignored.push(name);
+    else unexpected.push(name);
+  }
+  return { missing, misshaped, unexpected, ignored, tiedHead: !source.has("lm_head.weight") };
+}
+
+/**
+ * Throws a FormatError naming the source and every missing or mis-shaped tensor (up to a
+ * readable number). Unexpected extra tensors are returned as warnings, not errors.
+ */
+export function validateQwen2Weights(config: Qwen2Config, source: WeightSource, warnings: string[] = []): Qwen2WeightReport {
+  const report = checkQwen2Weights(config, source);
+  const problems = [...report.missing.map((n) => `missing tensor '${n}'`), ...report.misshaped.map((m) => `mis-shaped tensor ${m}`)];
+  if (problems.length > 0) {
+    const shown = problems.slice(0, 12);
+    const more = problems.length > shown.length ? `; and ${problems.length - shown.length} more` : "";
+    throw new FormatError(source.location, `weights do not match config.json: ${shown.join("; ")}${more}`);
+  }
+  if (report.unexpected.length > 0) {
+    warnings.push(`${source.location}: ${report.unexpected.length} tensor(s) not used by Qwen2ForCausalLM are ignored: ${report.unexpected.slice(0, 5).join(", ")}${report.unexpected.length > 5 ? ", ..." : ""}`);
+  }
+  return report;
+}

@@ -1,0 +1,435 @@
+/**
+ * Qwen2 (Qwen2, Qwen2.5, their Instruct/Coder/Math variants, DeepSeek-R1-Distill-Qwen: any
+ * `model_type: "qwen2"`) on the ops interface. It never knows which backend runs it.
+ *
+ *   x = embed(ids)                                         [n, hidden]
+ *   per layer:
+ *     h = rmsnorm(x)
+ *     q, k, v = h Wq + bq, h Wk + bk, h Wv + bv             [n, heads * d], [n, kvHeads * d] x2
+ *     rotate q, k (RoPE); store k, v in the sequence's cache
+ *     x += attention(q, cache) Wo                           causal, optionally sliding, GQA
+ *     x += (silu(rmsnorm(x) Wgate) * rmsnorm(x) Wup) Wdown   SwiGLU MLP
+ *   logits = rmsnorm(x) Wlm                                 Wlm = embed table when tied
+ *
+ * Several sequences (each with its own cache) run through the same matrix products; long
+ * inputs are processed in chunks of `chunkSize` rows so activations stay preallocated.
+ */
+import { FormatError, InvalidArgumentError } from "../errors.js";
+import type { AttentionSegment, Backend, Mat, Weight } from "../backends/ops.js";
+import { layerWindows, type Qwen2Config } from "../formats/config.js";
+import type { WeightSource } from "../formats/weights.js";
+import { KVCache, type KVLayout } from "../runtime/kv_cache.js";
+import type { CausalLM, ForwardItem, ForwardOptions, SequenceCache } from "./causal_lm.js";
+import { RotaryEmbedding } from "./rope.js";
+
+/** Rows processed per step when a forward call has more new tokens than that. */
+export const DEFAULT_CHUNK_SIZE = 512;
+
+export interface Qwen2Source {
+  readonly config: Qwen2Config;
+  readonly weights: WeightSource;
+}
+
+export interface Qwen2LoadOptions {
+  /** Most rows (tokens over all sequences) per step; also sizes sliding-window rings. */
+  readonly chunkSize?: number;
+}
+
+/** Where a step's rows came from: rows [row, row + count) are tokens start.. of item `item`. */
+export interface StepSegment {
+  readonly item: number;
+  readonly row: number;
+  readonly count: number;
+  /** Absolute position of the first of these tokens in its sequence. */
+  readonly position: number;
+}
+
+/**
+ * Called with named intermediates when set (for debugging: compare layer by layer with a
+ * reference to find the first place that diverges). `values` is [n, cols] row-major.
+ * Names: "embed", "attn_out" and "mlp_out" (per layer, before the residual add),
+ * "layer_out" (per layer, the residual stream), "final_norm".
+ */
+export type LayerHook = (name: string, layer: number | null, values: Float32Array, cols: number, segments: readonly StepSegment[]) => void;
+
+interface LayerWeights {
+  readonly inputNorm: Weight; // [hidden]
+  readonly q: Weight; // [heads * d, hidden]
+  readonly qBias: Weight; // [heads * d]
+  readonly k: Weight; // [kvHeads * d, hidden]
+  readonly kBias: Weight;
+  readonly v: Weight; // [kvHeads * d, hidden]
+  readonly vBias: Weight;
+  readonly o: Weight; // [hidden, heads * d]
+  readonly postNorm: Weight; // [hidden]
+  readonly gate: Weight; // [intermediate, hidden]
+  readonly up: Weight; // [intermediate, hidden]
+  readonly down: Weight; // [hidden, intermediate]
+}
+
+/** Reads one tensor, checking its shape, and uploads it. */
+function uploadChecked(backend: Backend, source: WeightSource, name: string, shape: readonly number[]): Weight {
+  if (!source.has(name)) throw new FormatError(source.location, `missing tensor ${name} (expected shape [${shape.join(", ")}])`);
+  const info = source.info(name);
+  if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
+    throw new FormatError(source.location, `tensor ${name} has shape [${info.shape.join(", ")}], expected [${shape.join(", ")}]`);
+  }
+  return backend.upload(source.read(name));
+}
+
+/** Activations for up to `rows` rows, allocated once. */
+class Scratch {
+  readonly x: Mat; // residual stream [rows, hidden]
+  readonly h: Mat; // normed / projected back [rows, hidden]
+  readonly q: Mat; // [rows, heads * d]
+  readonly k: Mat; // [rows, kvHeads * d]
+  readonly v: Mat;
+  readonly attn: Mat; // [rows, heads * d]
+  readonly gate: Mat; // [rows, intermediate]
+  readonly up: Mat;
+  readonly ids: Int32Array;
+  readonly cos: Float32Array; // [rows, d / 2]
+  readonly sin: Float32Array;
+  constructor(backend: Backend, c: Qwen2Config, readonly rows: number) {
+    const d = c.head_dim;
+    this.x = backend.alloc(rows, c.hidden_size);
+    this.h = backend.alloc(rows, c.hidden_size);
+    this.q = backend.alloc(rows, c.num_attention_heads * d);
+    this.k = backend.alloc(rows, c.num_key_value_heads * d);
+    this.v = backend.alloc(rows, c.num_key_value_heads * d);
+    this.attn = backend.alloc(rows, c.num_attention_heads * d);
+    this.gate = backend.alloc(rows, c.intermediate_size);
+    this.up = backend.alloc(rows, c.intermediate_size);
+    this.ids = new Int32Array(rows);
+    this.cos = new Float32Array((rows * d) / 2);
+    this.sin = new Float32Array((rows * d) / 2);
+  }
+  free(backend: Backend): void {
+    for (const m of [this.x, this.h, this.q, this.k, this.v, this.attn, this.gate, this.up]) backend.free(m);
+  }
+}
+
+/** What a forward pass keeps of each item: its last token or all of them. */
+type Keep = "last" | "all";
+
+/** Rows [row, row + count) of a step are tokens offset.. of item `item` (offset 0 for a last token kept alone). */
+export interface KeptRows {
+  readonly item: number;
+  readonly row: number;
+  readonly offset: number;
+  readonly count: number;
+}
+
+/** The decoder stack without the LM head: token ids to final-normed hidden states. */
+export class Qwen2Model {
+  readonly windows: readonly (number | null)[];
+  readonly chunkSize: number;
+  private readonly rope: RotaryEmbedding;
+  private readonly scratch: Scratch;
+  private readonly layout: KVLayout;
+  private hook: LayerHook | null = null;
+  private disposed = false;
+
+  private constructor(
+    readonly backend: Backend,
+    readonly config: Qwen2Config,
+    readonly embedTokens: Weight,
+    private readonly layers: readonly LayerWeights[],
+    private readonly norm: Weight,
+    chunkSize: number,
+  ) {
+    this.windows = layerWindows(config);
+    this.chunkSize = chunkSize;
+    this.rope = new RotaryEmbedding(config);
+    this.scratch = new Scratch(backend, config, chunkSize);
+    this.layout = { kvHeads: config.num_key_value_heads, headDim: config.head_dim, windows: this.windows, chunk: chunkSize };
+  }
+
+  /** Uploads the decoder weights (Hugging Face names) from `source` onto `backend`. */
+  static load(source: Qwen2Source, backend: Backend, options: Qwen2LoadOptions = {}): Qwen2Model {
+    const c = source.config;
+    const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    if (!Number.isInteger(chunk) || chunk < 1) throw new InvalidArgumentError(`chunkSize must be a positive integer, got ${chunk}`);
+    if (c.num_attention_heads % c.num_key_value_heads !== 0) {
+      throw new FormatError(source.weights.location, `num_attention_heads ${c.num_attention_heads} is not a multiple of num_key_value_heads ${c.num_key_value_heads}`);
+    }
+    const w = source.weights;
+    const hidden = c.hidden_size;
+    const qDim = c.num_attention_heads * c.head_dim;
+    const kvDim = c.num_key_value_heads * c.head_dim;
+    const inter = c.intermediate_size;
+    const up = (name: string, shape: readonly number[]): Weight => uploadChecked(backend, w, name, shape);
+    const embed = up("model.embed_tokens.weight", [c.vocab_size, hidden]);
+    const layers: LayerWeights[] = [];
+    for (let i = 0; i < c.num_hidden_layers; i++) {
+      const p = `model.layers.${i}.`;
+      layers.push({
+        inputNorm: up(`${p}input_layernorm.weight`, [hidden]),
+        q: up(`${p}self_attn.q_proj.weight`, [qDim, hidden]),
+        qBias: up(`${p}self_attn.q_proj.bias`, [qDim]),
+        k: up(`${p}self_attn.k_proj.weight`, [kvDim, hidden]),
+        kBias: up(`${p}self_attn.k_proj.bias`, [kvDim]),
+        v: up(`${p}self_attn.v_proj.weight`, [kvDim, hidden]),
+        vBias: up(`${p}self_attn.v_proj.bias`, [kvDim]),
+        o: up(`${p}self_attn.o_proj.weight`, [hidden, qDim]),
+        postNorm: up(`${p}post_attention_layernorm.weight`, [hidden]),
+        gate: up(`${p}mlp.gate_proj.weight`, [inter, hidden]),
+        up: up(`${p}mlp.up_proj.weight`, [inter, hidden]),
+        down: up(`${p}mlp.down_proj.weight`, [hidden, inter]),
+      });
+    }
+    const norm = up("model.norm.weight", [hidden]);
+    return new Qwen2Model(backend, c, embed, layers, norm, chunk);
+  }
+
+  get hiddenSize(): number {
+    return this.config.hidden_size;
+  }
+
+  /** Creates an empty cache for one sequence of at most `capacity` tokens. */
+  createCache(capacity: number): KVCache {
+    this.check();
+    return new KVCache(this.backend, this.layout, capacity);
+  }
+
+  /** Sets (or clears with null) the debugging hook for named intermediates. */
+  setHook(hook: LayerHook | null): void {
+    this.hook = hook;
+  }
+
+  /**
+   * Final-normed hidden states of every new token of each item ([count * hidden]), appending
+   * the tokens to each cache. For embedding models; see `lastTokenPool` for pooling.
+   */
+  hiddenStates(items: readonly ForwardItem[]): Float32Array[] {
+    const hidden = this.hiddenSize;
+    const out = items.map((it) => new Float32Array(it.ids.length * hidden));
+    this.run(items, "all", (normed, _n, kept) => {
+      for (const k of kept) out[k.item]!.set(this.backend.read(normed, k.row, k.count), k.offset * hidden);
+    });
+    return out;
+  }
+
+  /**
+   * Runs the new tokens of all items in steps of at most `chunkSize` rows. After each step
+   * `onStep(finalNormed, n, kept)` receives the rows to keep: the last token of an item
+   * (keep "last", on the step that finishes it) or all rows (keep "all").
+   * @internal used by Qwen2ForCausalLM
+   */
+  run(items: readonly ForwardItem[], keep: Keep, onStep: (normed: Mat, n: number, kept: readonly KeptRows[]) => void): void {
+    this.check();
+    const caches = items.map((it, i) => this.validate(it, i));
+    // Dynamic NTK RoPE depends on the longest sequence of the whole call, as in transformers.
+    let longest = 0;
+    items.forEach((it, i) => (longest = Math.max(longest, caches[i]!.length + it.ids.length)));
+    const ropeParams = this.rope.parameters(longest);
+    const done = new Array<number>(items.length).fill(0);
+    const s = this.scratch;
+    for (;;) {
+      const segments: StepSegment[] = [];
+      let n = 0;
+      for (let i = 0; i < items.length && n < s.rows; i++) {
+        const ids = items[i]!.ids;
+        const count = Math.min(ids.length - done[i]!, s.rows - n);
+        if (count <= 0) continue;
+        s.ids.set(ids.subarray(done[i]!, done[i]! + count), n);
+        const position = caches[i]!.length;
+        this.rope.fill(ropeParams, position, count, s.cos, s.sin, n);
+        segments.push({ item: i, row: n, count, position });
+        n += count;
+      }
+      if (n === 0) break;
+      this.step(n, segments, caches);
+      const kept: KeptRows[] = [];
+      for (const seg of segments) {
+        caches[seg.item]!.advance(seg.count);
+        const offset = done[seg.item]!;
+        done[seg.item] = offset + seg.count;
+        if (keep === "all") kept.push({ item: seg.item, row: seg.row, offset, count: seg.count });
+        else if (done[seg.item] === items[seg.item]!.ids.length) kept.push({ item: seg.item, row: seg.row + seg.count - 1, offset: 0, count: 1 });
+      }
+      if (kept.length > 0) onStep(s.h, n, kept);
+    }
+  }
+
+  /** One step over n rows already in scratch (ids, cos, sin); leaves final-normed rows in scratch.h. */
+  private step(n: number, segments: readonly StepSegment[], caches: readonly KVCache[]): void {
+    const b = this.backend;
+    const c = this.config;
+    const s = this.scratch;
+    const eps = c.rms_norm_eps;
+    const d = c.head_dim;
+    b.embed(s.x, this.embedTokens, s.ids.subarray(0, n));
+    this.emitHook("embed", null, s.x, n, segments);
+    const scale = 1 / Math.sqrt(d);
+    this.layers.forEach((L, l) => {
+      // Attention block.
+      b.rmsnorm(s.h, s.x, L.inputNorm, eps, n);
+      b.matmul(s.q, s.h, L.q, L.qBias, n);
+      b.matmul(s.k, s.h, L.k, L.kBias, n);
+      b.matmul(s.v, s.h, L.v, L.vBias, n);
+      b.rope(s.q, n, c.num_attention_heads, d, s.cos, s.sin);
+      b.rope(s.k, n, c.num_key_value_heads, d, s.cos, s.sin);
+      const attnSegments: AttentionSegment[] = segments.map((seg) => {
+        const kv = caches[seg.item]!.layers[l]!;
+        b.storeKV(kv, s.k, s.v, seg.row, seg.count, seg.position);
+        return { kv, row: seg.row, count: seg.count, past: seg.position };
+      });
+      b.attention(s.attn, s.q, attnSegments, { heads: c.num_attention_heads, kvHeads: c.num_key_value_heads, headDim: d, scale, window: this.windows[l]! });
+      b.matmul(s.h, s.attn, L.o, null, n);
+      this.emitHook("attn_out", l, s.h, n, segments);
+      b.add(s.x, s.x, s.h, n);
+      // MLP block.
+      b.rmsnorm(s.h, s.x, L.postNorm, eps, n);
+      b.matmul(s.gate, s.h, L.gate, null, n);
+      b.matmul(s.up, s.h, L.up, null, n);
+      b.swiglu(s.gate, s.gate, s.up, n);
+      b.matmul(s.h, s.gate, L.down, null, n);
+      this.emitHook("mlp_out", l, s.h, n, segments);
+      b.add(s.x, s.x, s.h, n);
+      this.emitHook("layer_out", l, s.x, n, segments);
+    });
+    b.rmsnorm(s.h, s.x, this.norm, eps, n);
+    this.emitHook("final_norm", null, s.h, n, segments);
+  }
+
+  private emitHook(name: string, layer: number | null, m: Mat, n: number, segments: readonly StepSegment[]): void {
+    if (this.hook !== null) this.hook(name, layer, this.backend.read(m, 0, n), m.cols, segments);
+  }
+
+  private validate(item: ForwardItem, index: number): KVCache {
+    const cache = item.cache;
+    if (!(cache instanceof KVCache) || cache.layout !== this.layout) {
+      throw new InvalidArgumentError(`item ${index}: the cache was not created by this model's createCache()`);
+    }
+    if (item.ids.length === 0) throw new InvalidArgumentError(`item ${index}: no new tokens`);
+    if (cache.length + item.ids.length > cache.capacity) {
+      throw new InvalidArgumentError(`item ${index}: ${item.ids.length} new tokens after ${cache.length} cached exceed the cache capacity ${cache.capacity}`);
+    }
+    const vocab = this.config.vocab_size;
+    for (let t = 0; t < item.ids.length; t++) {
+      const id = item.ids[t]!;
+      if (!(id >= 0 && id < vocab)) throw new InvalidArgumentError(`item ${index}: token id ${id} at position ${t} is outside the vocabulary [0, ${vocab})`);
+    }
+    return cache;
+  }
+
+  private check(): void {
+    if (this.disposed) throw new InvalidArgumentError("model used after dispose()");
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.scratch.free(this.backend);
+    this.backend.free(this.embedTokens);
+    this.backend.free(this.norm);
+    for (const L of this.layers) for (const w of Object.values(L)) this.backend.free(w);
+  }
+}
+
+/** Qwen2 with its LM head: the CausalLM that generation, the server and the CLI use. */
+export class Qwen2ForCausalLM implements CausalLM {
+  private logits: Mat | null = null;
+  private picked: Mat | null = null;
+  private disposed = false;
+
+  private constructor(
+    readonly model: Qwen2Model,
+    private readonly lmHead: Weight,
+    /** True when the head is the embedding table (tied, no `lm_head.weight` used). */
+    readonly tied: boolean,
+  ) {}
+
+  /**
+   * Loads config + weights onto a backend. With `tie_word_embeddings` (or no
+   * `lm_head.weight` stored while tied) the head is the embedding table;
+   * `rotary_emb.inv_freq` tensors are ignored.
+   */
+  static load(source: Qwen2Source, backend: Backend, options: Qwen2LoadOptions = {}): Qwen2ForCausalLM {
+    const model = Qwen2Model.load(source, backend, options);
+    const c = source.config;
+    if (c.tie_word_embeddings) return new Qwen2ForCausalLM(model, model.embedTokens, true);
+    try {
+      const head = uploadChecked(backend, source.weights, "lm_head.weight", [c.vocab_size, c.hidden_size]);
+      return new Qwen2ForCausalLM(model, head, false);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+  }
+
+  get config(): Qwen2Config {
+    return this.model.config;
+  }
+
+  get vocabSize(): number {
+    return this.model.config.vocab_size;
+  }
+
+  get maxContext(): number {
+    return this.model.config.max_position_embeddings;
+  }
+
+  createCache(capacity: number): SequenceCache {
+    return this.model.createCache(capacity);
+  }
+
+  setHook(hook: LayerHook | null): void {
+    this.model.setHook(hook);
+  }
+
+  hiddenStates(items: readonly ForwardItem[]): Float32Array[] {
+    return this.model.hiddenStates(items);
+  }
+
+  forward(items: readonly ForwardItem[], options: ForwardOptions = {}): Float32Array[] {
+    if (this.disposed) throw new InvalidArgumentError("model used after dispose()");
+    const b = this.model.backend;
+    const vocab = this.vocabSize;
+    const keep: Keep = options.allLogits ? "all" : "last";
+    const out = items.map((it) => new Float32Array((keep === "all" ? it.ids.length : 1) * vocab));
+    this.model.run(items, keep, (normed, n, kept) => {
+      if (keep === "all") {
+        const logits = this.logitsFor(n);
+        b.matmul(logits, normed, this.lmHead, null, n);
+        for (const k of kept) out[k.item]!.set(b.read(logits, k.row, k.count), k.offset * vocab);
+      } else {
+        // Only the last rows: gather them so the head multiplies those rows, not the chunk.
+        const picked = this.pickedFor(kept.length);
+        b.copyRows(picked, normed, Int32Array.from(kept, (k) => k.row));
+        const logits = this.logitsFor(kept.length);
+        b.matmul(logits, picked, this.lmHead, null, kept.length);
+        kept.forEach((k, i) => out[k.item]!.set(b.read(logits, i, 1)));
+      }
+    });
+    return out;
+  }
+
+  /** The logits buffer, grown (never shrunk) to at least `rows` rows. */
+  private logitsFor(rows: number): Mat {
+    if (this.logits === null || this.logits.rows < rows) {
+      if (this.logits) this.model.backend.free(this.logits);
+      this.logits = this.model.backend.alloc(rows, this.vocabSize);
+    }
+    return this.logits;
+  }
+
+  private pickedFor(rows: number): Mat {
+    if (this.picked === null || this.picked.rows < rows) {
+      if (this.picked) this.model.backend.free(this.picked);
+      this.picked = this.model.backend.alloc(rows, this.config.hidden_size);
+    }
+    return this.picked;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const b = this.model.backend;
+    if (this.logits) b.free(this.logits);
+    if (this.picked) b.free(this.picked);
+    if (!this.tied) b.free(this.lmHead);
+    this.model.dispose();
+  }
+}

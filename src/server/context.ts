@@ -1,0 +1,81 @@
+/** What every route handler needs: the model, tokenizer, scheduler and server settings. */
+import { InvalidArgumentError } from "../errors.js";
+import { ContextOverflowError } from "../generation/sequence_generator.js";
+import type { CausalLM } from "../models/causal_lm.js";
+import type { TextTokenizer } from "../tokenizer/types.js";
+import { ApiError, errors } from "./errors.js";
+import { vocabIndex, type VocabIndex } from "./json_constraint.js";
+import type { SamplingDefaults } from "./sampling_params.js";
+import type { Scheduler } from "./scheduler.js";
+
+/**
+ * A model that can also give its final hidden state (after the last norm) for the last of
+ * some tokens: what /v1/embeddings pools. Qwen2ForCausalLM exposes it as `embed`.
+ */
+export interface EmbeddingModel {
+  /** hidden size */
+  readonly hiddenSize: number;
+  /** The final-normed hidden state of the last of `ids` ([hiddenSize]), no cache kept. */
+  embed(ids: Int32Array): Float32Array;
+}
+
+export function hasEmbeddings(m: unknown): m is EmbeddingModel {
+  return typeof (m as { embed?: unknown }).embed === "function";
+}
+
+export interface ServerContext {
+  readonly model: CausalLM;
+  readonly tokenizer: TextTokenizer;
+  readonly modelId: string;
+  readonly scheduler: Scheduler;
+  readonly contextLength: number;
+  readonly eosIds: readonly number[];
+  readonly defaults: SamplingDefaults;
+  /** Most choices (`n` times prompts) one request may ask for. */
+  readonly maxChoices: number;
+  /** Unix seconds the model was loaded (`created` of /v1/models). */
+  readonly created: number;
+  vocab(): VocabIndex;
+}
+
+export function makeVocab(tokenizer: TextTokenizer, vocabSize: number): () => VocabIndex {
+  return () => vocabIndex(tokenizer, vocabSize);
+}
+
+/** Maps any error to the HTTP error a client should see. */
+export function toApiError(err: unknown, param: string | null = null): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof ContextOverflowError) return errors.contextOverflow(param ?? "messages", err.promptTokens, err.contextLength);
+  if (err instanceof InvalidArgumentError) return new ApiError(400, err.message, "invalid_request_error", param, "invalid_value");
+  return errors.internal(`internal error: ${(err as Error)?.message ?? String(err)}`);
+}
+
+export function checkModel(ctx: ServerContext, model: string | undefined): void {
+  if (model === undefined) throw new ApiError(400, "model: is required", "invalid_request_error", "model", "missing_required_parameter");
+  if (model !== ctx.modelId) throw errors.unknownModel(model, ctx.modelId);
+}
+
+/** Refuses prompts that leave no room for one new token. */
+export function checkPromptFits(ctx: ServerContext, promptTokens: number, param: string): void {
+  if (promptTokens === 0) throw new ApiError(400, `${param}: the prompt is empty`, "invalid_request_error", param, "invalid_value");
+  if (promptTokens >= ctx.contextLength) throw errors.contextOverflow(param, promptTokens, ctx.contextLength);
+}
+
+/** OpenAI's logprob entry for one token. */
+export interface LogprobEntry {
+  token: string;
+  logprob: number;
+  bytes: number[];
+  top_logprobs: { token: string; logprob: number; bytes: number[] }[];
+}
+
+export function logprobEntry(tok: TextTokenizer, id: number, logprob: number, top: readonly { id: number; logprob: number }[] | undefined): LogprobEntry {
+  const one = (i: number, lp: number) => ({ token: tok.decode([i]), logprob: lp, bytes: Array.from(tok.idToBytes(i) ?? []) });
+  return { ...one(id, logprob), top_logprobs: (top ?? []).map((t) => one(t.id, t.logprob)) };
+}
+
+let counter = 0;
+export function requestId(prefix: string): string {
+  counter = (counter + 1) % 1e9;
+  return `${prefix}-${Date.now().toString(36)}${counter.toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+}

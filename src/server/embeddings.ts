@@ -1,0 +1,44 @@
+/**
+ * POST /v1/embeddings: each input's final hidden state at its last token (last-token
+ * pooling: with one unpadded sequence per input, the last position the mask keeps),
+ * L2-normalised, as OpenAI returns them: float arrays or base64 of little-endian float32
+ * (the openai SDK asks for base64 by default).
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { checkModel, checkPromptFits, hasEmbeddings, type ServerContext } from "./context.js";
+import { ApiError, invalidField } from "./errors.js";
+import { readPrompts } from "./completions.js";
+import { sendJson } from "./http_util.js";
+import { Fields, requireObject } from "./validate.js";
+
+export function normalise(v: Float32Array): Float32Array {
+  let sum = 0;
+  for (let i = 0; i < v.length; i++) sum += v[i]! * v[i]!;
+  const inv = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = v[i]! * inv;
+  return out;
+}
+
+export async function handleEmbeddings(ctx: ServerContext, body: unknown, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const f = new Fields(requireObject(body, "body"));
+  checkModel(ctx, f.string("model"));
+  const inputs = readPrompts(ctx, f.raw("input"), "input");
+  const format = f.string("encoding_format") ?? "float";
+  if (format !== "float" && format !== "base64") throw invalidField("encoding_format", `expected "float" or "base64", got '${format}'`);
+  if (!hasEmbeddings(ctx.model)) throw new ApiError(501, "This model does not expose hidden states, so it cannot embed.", "invalid_request_error", null, "embeddings_unsupported");
+  const model = ctx.model;
+  const dims = f.integer("dimensions", 1, model.hiddenSize);
+  inputs.forEach((p, i) => checkPromptFits(ctx, p.ids.length, inputs.length > 1 ? `input[${i}]` : "input"));
+  let tokens = 0;
+  const data = inputs.map((p, index) => {
+    tokens += p.ids.length;
+    let v = model.embed(Int32Array.from(p.ids));
+    // OpenAI's `dimensions` shortens then renormalises (Matryoshka style).
+    if (dims !== undefined) v = v.subarray(0, dims);
+    const e = normalise(v);
+    const embedding = format === "base64" ? Buffer.from(e.buffer, e.byteOffset, e.byteLength).toString("base64") : Array.from(e);
+    return { object: "embedding", index, embedding };
+  });
+  sendJson(res, 200, { object: "list", data, model: ctx.modelId, usage: { prompt_tokens: tokens, total_tokens: tokens } });
+}

@@ -1,0 +1,58 @@
+/** The sampling fields shared by /v1/chat/completions and /v1/completions. */
+import type { GenerationOptions } from "../generation/sequence_generator.js";
+import { invalidField } from "./errors.js";
+import type { Fields } from "./validate.js";
+
+/** Server-wide defaults (from generation_config.json or the command line). */
+export interface SamplingDefaults {
+  readonly temperature?: number;
+  readonly topP?: number;
+  readonly topK?: number;
+  readonly minP?: number;
+  readonly repetitionPenalty?: number;
+}
+
+export type RequestGeneration = Omit<GenerationOptions, "cache" | "signal" | "keepCache" | "logitsProcessors">;
+
+/**
+ * Reads temperature, top_p, max_tokens/max_completion_tokens, stop, seed, penalties and
+ * logit_bias, plus llama.cpp's top_k, min_p and repeat_penalty extensions.
+ */
+export function readSampling(f: Fields, vocabSize: number, defaults: SamplingDefaults, eosIds: readonly number[]): RequestGeneration {
+  const temperature = f.number("temperature", 0, 2) ?? defaults.temperature;
+  const topP = f.number("top_p", 0, 1) ?? defaults.topP;
+  const topK = f.integer("top_k", 0, vocabSize) ?? defaults.topK;
+  const minP = f.number("min_p", 0, 1) ?? defaults.minP;
+  const repetitionPenalty = f.number("repetition_penalty", 0.01, 10) ?? f.number("repeat_penalty", 0.01, 10) ?? defaults.repetitionPenalty;
+  const maxTokens = f.integer("max_completion_tokens", 1, 1 << 30) ?? f.integer("max_tokens", 1, 1 << 30);
+  const seed = f.integer("seed", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  const presencePenalty = f.number("presence_penalty", -2, 2);
+  const frequencyPenalty = f.number("frequency_penalty", -2, 2);
+  const stop = f.stop("stop");
+  const logitBias = f.logitBias("logit_bias", vocabSize);
+  const o: { -readonly [K in keyof RequestGeneration]: RequestGeneration[K] } = { eosIds, doSample: temperature !== 0 };
+  if (temperature !== undefined && temperature > 0) o.temperature = temperature;
+  if (topP !== undefined) o.topP = topP;
+  if (topK !== undefined) o.topK = topK;
+  if (minP !== undefined) o.minP = minP;
+  if (repetitionPenalty !== undefined) o.repetitionPenalty = repetitionPenalty;
+  if (maxTokens !== undefined) o.maxNewTokens = maxTokens;
+  if (seed !== undefined) o.seed = seed;
+  if (presencePenalty !== undefined) o.presencePenalty = presencePenalty;
+  if (frequencyPenalty !== undefined) o.frequencyPenalty = frequencyPenalty;
+  if (stop) o.stop = stop;
+  if (logitBias) o.logitBias = logitBias;
+  return o;
+}
+
+/** `n`: how many choices, each a sequence of its own. */
+export function readN(f: Fields, max: number): number {
+  const n = f.integer("n", 1, 128) ?? 1;
+  if (n > max) throw invalidField("n", `this server generates at most ${max} choices per request, got ${n}`);
+  return n;
+}
+
+/** Choice i of a seeded request uses seed + i, so choices differ yet replay exactly. */
+export function seedForChoice(o: RequestGeneration, i: number): RequestGeneration {
+  return o.seed === undefined || i === 0 ? o : { ...o, seed: o.seed + i };
+}

@@ -1,0 +1,204 @@
+/**
+ * Continuous batching. Up to `parallel` sequences are active at once; each scheduler step
+ * runs the next input of every active sequence (prompt prefills and single-token decodes
+ * mixed) through ONE batched `model.forward` (gen's `stepBatch`), then hands every
+ * sequence its event. A finished sequence leaves at once and a queued one takes its slot
+ * at the next step, so short answers never wait for long ones. At most `maxQueue`
+ * sequences wait; beyond that `submit` refuses (the HTTP layer answers 429).
+ *
+ * Cancellation: when a sequence's signal fires it is finished with "abort" and its cache is
+ * disposed immediately (between steps, since a step is synchronous), or it is dropped from
+ * the queue if it had not started.
+ */
+import type { CausalLM, SequenceCache } from "../models/causal_lm.js";
+import type { TextTokenizer } from "../tokenizer/types.js";
+import { SequenceGenerator, stepBatch, type GenerationOptions, type TokenEvent } from "../generation/sequence_generator.js";
+import { errors } from "./errors.js";
+import { PrefixPool } from "./prefix_pool.js";
+
+export interface SequenceRequest {
+  readonly promptIds: readonly number[];
+  /** Everything but `cache`, which the scheduler supplies. */
+  readonly options: Omit<GenerationOptions, "cache" | "signal" | "keepCache">;
+  readonly signal: AbortSignal;
+  /** Every step's event (text may be empty); the last one has `done`. */
+  onEvent(event: TokenEvent, generator: SequenceGenerator): void;
+  /** The sequence could not start or the model failed. */
+  onError(err: Error): void;
+}
+
+interface Active {
+  readonly request: SequenceRequest;
+  readonly generator: SequenceGenerator;
+  readonly cache: SequenceCache;
+  readonly detach: () => void;
+}
+
+export interface SchedulerOptions {
+  readonly parallel: number;
+  readonly maxQueue: number;
+  /** Capacity of each sequence's cache. */
+  readonly contextLength: number;
+  /** Finished caches kept for prefix reuse (default: `parallel`). */
+  readonly prefixCacheEntries?: number;
+}
+
+export interface SchedulerStats {
+  readonly active: number;
+  readonly queued: number;
+  readonly cachedPrefixes: number;
+  readonly reusedPromptTokens: number;
+  readonly steps: number;
+  readonly maxBatch: number;
+}
+
+function nextTick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+export class Scheduler {
+  private readonly queue: { request: SequenceRequest; detach: () => void }[] = [];
+  private readonly active: Active[] = [];
+  private readonly pool: PrefixPool;
+  private running = false;
+  private closed = false;
+  private steps = 0;
+  private maxBatch = 0;
+
+  constructor(
+    readonly model: CausalLM,
+    readonly tokenizer: TextTokenizer,
+    readonly options: SchedulerOptions,
+  ) {
+    this.pool = new PrefixPool(model, options.contextLength, options.prefixCacheEntries ?? options.parallel);
+  }
+
+  stats(): SchedulerStats {
+    return {
+      active: this.active.length,
+      queued: this.queue.length,
+      cachedPrefixes: this.pool.size,
+      reusedPromptTokens: this.pool.reusedTokens,
+      steps: this.steps,
+      maxBatch: this.maxBatch,
+    };
+  }
+
+  /** Queues sequences (all or none: a request's `n` choices are admitted together). */
+  submit(requests: readonly SequenceRequest[]): void {
+    if (this.closed) throw errors.unavailable("The server is shutting down.");
+    const free = Math.max(0, this.options.parallel - this.active.length);
+    if (this.queue.length + requests.length - free > this.options.maxQueue) throw errors.queueFull(this.options.maxQueue);
+    for (const request of requests) {
+      const entry = { request, detach: () => {} };
+      const onAbort = (): void => this.cancel(request);
+      request.signal.addEventListener("abort", onAbort, { once: true });
+      entry.detach = () => request.signal.removeEventListener("abort", onAbort);
+      this.queue.push(entry);
+    }
+    // Never step inside submit: the caller sets up its response before the first event.
+    setImmediate(() => void this.run());
+  }
+
+  /** Stops everything: queued and active sequences end with "abort", caches are freed. */
+  close(): void {
+    this.closed = true;
+    for (const q of this.queue.splice(0)) q.detach();
+    for (const a of this.active.splice(0)) {
+      a.detach();
+      a.generator.finish("abort");
+      a.cache.dispose();
+    }
+    this.pool.clear();
+  }
+
+  private cancel(request: SequenceRequest): void {
+    const qi = this.queue.findIndex((q) => q.request === request);
+    if (qi >= 0) {
+      this.queue.splice(qi, 1)[0]!.detach();
+      return;
+    }
+    const ai = this.active.findIndex((a) => a.request === request);
+    if (ai < 0) return;
+    const [a] = this.active.splice(ai, 1);
+    a!.detach();
+    const text = a!.generator.finish("abort");
+    a!.cache.dispose();
+    try {
+      request.onEvent({ id: null, text, done: true, finishReason: "abort" }, a!.generator);
+    } catch {
+      // The client is gone; nothing to tell it.
+    }
+  }
+
+  private admit(): void {
+    while (this.active.length < this.options.parallel && this.queue.length > 0) {
+      const { request, detach } = this.queue.shift()!;
+      let cache: SequenceCache | null = null;
+      try {
+        cache = this.pool.acquire(request.promptIds);
+        const generator = new SequenceGenerator(this.model, this.tokenizer, request.promptIds, { ...request.options, cache, signal: request.signal });
+        this.active.push({ request, generator, cache, detach });
+      } catch (err) {
+        cache?.dispose();
+        detach();
+        request.onError(err as Error);
+      }
+    }
+  }
+
+  private async run(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (;;) {
+        this.admit();
+        if (this.active.length === 0) break;
+        this.step();
+        await nextTick();
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private step(): void {
+    const batch = this.active.slice();
+    let events: ReturnType<typeof stepBatch>;
+    try {
+      events = stepBatch(this.model, batch.map((a) => a.generator));
+    } catch (err) {
+      // A model failure fails every sequence of the batch, not the server.
+      for (const a of batch) this.retire(a, false);
+      for (const a of batch) a.request.onError(err as Error);
+      return;
+    }
+    this.steps++;
+    this.maxBatch = Math.max(this.maxBatch, batch.length);
+    batch.forEach((a, i) => {
+      const event = events[i];
+      if (!event) return;
+      if (event.done) this.retire(a, event.finishReason !== "abort");
+      try {
+        a.request.onEvent(event, a.generator);
+      } catch (err) {
+        if (!a.generator.done) {
+          a.generator.finish("abort");
+          this.retire(a, false);
+        }
+        a.request.onError(err as Error);
+      }
+    });
+  }
+
+  /** Removes a sequence from the active set; keeps its cache for reuse or frees it. */
+  private retire(a: Active, keep: boolean): void {
+    const i = this.active.indexOf(a);
+    if (i < 0) return;
+    this.active.splice(i, 1);
+    a.detach();
+    if (!a.generator.done) a.generator.finish("abort");
+    if (keep) this.pool.put([...a.generator.promptIds, ...a.generator.generatedIds], a.cache);
+    else a.cache.dispose();
+  }
+}

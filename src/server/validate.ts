@@ -1,0 +1,120 @@
+/**
+ * Typed reading of untrusted request JSON. Every failure is a 400 naming the field
+ * (OpenAI's `param`), e.g. `messages[2].content: expected a string or an array of parts`.
+ */
+import { invalidField } from "./errors.js";
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export function isObject(v: unknown): v is JsonObject {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "string" ? "a string" : typeof v === "object" ? "an object" : `${typeof v} ${String(v)}`;
+}
+
+/** The request body must be a JSON object. */
+export function requireObject(v: unknown, param: string): JsonObject {
+  if (!isObject(v)) throw invalidField(param, `expected an object, got ${describe(v)}`, "invalid_type");
+  return v;
+}
+
+/** Reads optional fields of one object, naming each as `prefix.field` in errors. */
+export class Fields {
+  constructor(
+    readonly obj: JsonObject,
+    readonly prefix: string = "",
+  ) {}
+
+  name(key: string): string {
+    return this.prefix ? `${this.prefix}.${key}` : key;
+  }
+
+  has(key: string): boolean {
+    return this.obj[key] !== undefined && this.obj[key] !== null;
+  }
+
+  raw(key: string): Json | undefined {
+    const v = this.obj[key];
+    return v === null ? undefined : v;
+  }
+
+  string(key: string): string | undefined {
+    const v = this.raw(key);
+    if (v === undefined) return undefined;
+    if (typeof v !== "string") throw invalidField(this.name(key), `expected a string, got ${describe(v)}`, "invalid_type");
+    return v;
+  }
+
+  requiredString(key: string): string {
+    const v = this.string(key);
+    if (v === undefined) throw invalidField(this.name(key), "is required", "missing_required_parameter");
+    return v;
+  }
+
+  boolean(key: string): boolean | undefined {
+    const v = this.raw(key);
+    if (v === undefined) return undefined;
+    if (typeof v !== "boolean") throw invalidField(this.name(key), `expected a boolean, got ${describe(v)}`, "invalid_type");
+    return v;
+  }
+
+  number(key: string, min: number, max: number): number | undefined {
+    const v = this.raw(key);
+    if (v === undefined) return undefined;
+    if (typeof v !== "number" || !Number.isFinite(v)) throw invalidField(this.name(key), `expected a number, got ${describe(v)}`, "invalid_type");
+    if (v < min || v > max) throw invalidField(this.name(key), `must be between ${min} and ${max}, got ${v}`);
+    return v;
+  }
+
+  integer(key: string, min: number, max: number): number | undefined {
+    const v = this.number(key, min, max);
+    if (v !== undefined && !Number.isInteger(v)) throw invalidField(this.name(key), `expected an integer, got ${v}`, "invalid_type");
+    return v;
+  }
+
+  object(key: string): Fields | undefined {
+    const v = this.raw(key);
+    if (v === undefined) return undefined;
+    if (!isObject(v)) throw invalidField(this.name(key), `expected an object, got ${describe(v)}`, "invalid_type");
+    return new Fields(v, this.name(key));
+  }
+
+  array(key: string): Json[] | undefined {
+    const v = this.raw(key);
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v)) throw invalidField(this.name(key), `expected an array, got ${describe(v)}`, "invalid_type");
+    return v;
+  }
+
+  /** `stop`: a string or up to 4 strings (OpenAI's limit), empty strings refused. */
+  stop(key: string): string[] | undefined {
+    const v = this.raw(key);
+    if (v === undefined) return undefined;
+    const list = typeof v === "string" ? [v] : Array.isArray(v) ? v : null;
+    if (list === null) throw invalidField(this.name(key), `expected a string or an array of strings, got ${describe(v)}`, "invalid_type");
+    if (list.length > 4) throw invalidField(this.name(key), `at most 4 stop sequences, got ${list.length}`);
+    return list.map((s, i) => {
+      if (typeof s !== "string" || s.length === 0) throw invalidField(`${this.name(key)}[${i}]`, "expected a non-empty string", "invalid_type");
+      return s;
+    });
+  }
+
+  /** `logit_bias`: token id (as a string key) → bias in [-100, 100]. */
+  logitBias(key: string, vocabSize: number): Map<number, number> | undefined {
+    const f = this.object(key);
+    if (!f) return undefined;
+    const out = new Map<number, number>();
+    for (const [k, v] of Object.entries(f.obj)) {
+      const id = Number(k);
+      if (!/^\d+$/.test(k) || id >= vocabSize) throw invalidField(`${f.name(k)}`, `'${k}' is not a token id in [0, ${vocabSize})`);
+      if (typeof v !== "number" || !Number.isFinite(v) || v < -100 || v > 100) throw invalidField(f.name(k), "expected a number between -100 and 100");
+      out.set(id, v);
+    }
+    return out;
+  }
+}

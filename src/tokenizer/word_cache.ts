@@ -1,0 +1,78 @@
+/**
+ * The bounded cache of BPE results per pre-tokenised word. Words are looked up by their
+ * position in the text (hash computed from the code units, key compared in place), so a hit
+ * allocates nothing: no substring, no array. Results live in one shared Int32Array pool.
+ * When half the slots are used the whole cache is emptied: bounded memory, no eviction
+ * bookkeeping, and the hot words come back within a few documents.
+ */
+export class WordCache {
+  private readonly keys: (string | undefined)[];
+  private readonly hashes: Int32Array;
+  private readonly offsets: Int32Array;
+  private readonly lengths: Int32Array;
+  private pool = new Int32Array(1 << 16);
+  private poolUsed = 0;
+  private count = 0;
+  private readonly mask: number;
+  private readonly limit: number;
+
+  constructor(slotsLog2 = 18) {
+    const slots = 1 << slotsLog2;
+    this.keys = new Array<string | undefined>(slots).fill(undefined);
+    this.hashes = new Int32Array(slots);
+    this.offsets = new Int32Array(slots);
+    this.lengths = new Int32Array(slots);
+    this.mask = slots - 1;
+    this.limit = slots >> 1;
+  }
+
+  /** FNV-1a over the code units of s[start, end). */
+  static hash(s: string, start: number, end: number): number {
+    let h = 0x811c9dc5 | 0;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    return h;
+  }
+
+  /** Appends the cached ids of s[start, end) to `out` and returns true, or returns false. */
+  get(s: string, start: number, end: number, hash: number, out: number[]): boolean {
+    const len = end - start;
+    const keys = this.keys;
+    let i = hash & this.mask;
+    for (;;) {
+      const k = keys[i];
+      if (k === undefined) return false;
+      if (this.hashes[i] === hash && k.length === len && s.startsWith(k, start)) {
+        const pool = this.pool;
+        const off = this.offsets[i];
+        const n = this.lengths[i];
+        for (let j = 0; j < n; j++) out.push(pool[off + j]);
+        return true;
+      }
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  set(key: string, hash: number, ids: Int32Array, n: number): void {
+    if (this.count >= this.limit) this.clear();
+    if (this.poolUsed + n > this.pool.length) {
+      const next = new Int32Array(Math.max(this.pool.length * 2, this.poolUsed + n));
+      next.set(this.pool.subarray(0, this.poolUsed));
+      this.pool = next;
+    }
+    let i = hash & this.mask;
+    while (this.keys[i] !== undefined) i = (i + 1) & this.mask;
+    this.keys[i] = key;
+    this.hashes[i] = hash;
+    this.offsets[i] = this.poolUsed;
+    this.lengths[i] = n;
+    this.pool.set(ids.subarray(0, n), this.poolUsed);
+    this.poolUsed += n;
+    this.count++;
+  }
+
+  clear(): void {
+    this.keys.fill(undefined);
+    this.count = 0;
+    this.poolUsed = 0;
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * Every WebAssembly kernel against float64 reference arithmetic on random data with awkward
+ * sizes (odd rows, columns off the SIMD width, one row and several), for 1 and 2 threads.
+ * Runs the baseline SIMD build here; when this Node hides relaxed SIMD behind a flag, a child
+ * Node with the flag reruns this file on the relaxed build (QWEN2_WASM_BUILD=relaxed).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import { WasmBackend, relaxedSimdAvailable, relaxedSimdNodeArgs } from "../../src/backends/wasm/index.js";
+import type { WeightDType } from "../../src/tensor/dtype.js";
+import { makeTensor, maxAbsDiff, quantizeActivations, randomFloats, refMatmul, rng } from "./wasm_support.js";
+
+const wantRelaxed = process.env.QWEN2_WASM_BUILD === "relaxed";
+const threadCounts = [1, Math.min(2, availableParallelism())].filter((t, i, a) => a.indexOf(t) === i);
+
+for (const threads of threadCounts) {
+  test(`wasm kernels (${wantRelaxed ? "relaxed" : "simd"}, ${threads} thread${threads > 1 ? "s" : ""})`, async (t) => {
+    const be = await WasmBackend.create({ threads, relaxed: wantRelaxed });
+    assert.equal(be.name, wantRelaxed ? "wasm-relaxed" : "wasm-simd");
+    t.after(() => be.dispose());
+    const rand = rng(1000 + threads);
+
+    await t.test("matmul, float weights, awkward shapes, with and without bias", () => {
+      for (const dtype of ["f32", "bf16", "f16"] as const) {
+        for (const [N, K, n] of [[7, 45, 1], [9, 64, 5], [33, 96, 3], [4, 31, 2], [130, 200, 7], [1, 3, 1]] as const) {
+          for (const withBias of [false, true]) {
+            const { tensor, exact } = makeTensor("w", dtype, [N, K], randomFloats(N * K, rand));
+            const w = be.upload(tensor);
+            const biasV = randomFloats(N, rand);
+            const bias = withBias ? be.upload(makeTensor("b", "f32", [N], biasV).tensor) : null;
+            const xv = randomFloats(n * K, rand);
+            const x = be.alloc(n + 1, K);
+            const out = be.alloc(n + 1, N);
+            be.write(x, xv);
+            be.matmul(out, x, w, bias, n);
+            const got = be.read(out, 0, n);
+            const want = refMatmul(xv, exact, withBias ? biasV : null, n, K, N);
+            assert.ok(maxAbsDiff(got, want) < 1e-4, `${dtype} N=${N} K=${K} n=${n} bias=${withBias}: max diff ${maxAbsDiff(got, want)}`);
+            // Rows past n are left alone.
+            assert.ok(be.read(out, n, 1).every((v) => v === 0));
+            for (const m of [x, out, w]) be.free(m);
+            if (bias) be.free(bias);
+          }
+        }
+      }
+    });
+
+    await t.test("matmul, Q8_0/Q4_0 weights on 8-bit activations", () => {
+      for (const dtype of ["q8_0", "q4_0"] as const) {
+        for (const [N, K, n] of [[7, 64, 1], [9, 96, 5], [5, 32, 2], [66, 256, 3], [3, 32, 1]] as const) {
+          const { tensor, exact } = makeTensor("w", dtype, [N, K], randomFloats(N * K, rand));
+          const w = be.upload(tensor);
+          const biasV = randomFloats(N, rand);
+          const bias = be.upload(makeTensor("b", "bf16", [N], biasV).tensor);
+          const biasExact = makeTensor("b", "bf16", [N], biasV).exact;
+          const xv = randomFloats(n * K, rand, 3);
+          const x = be.alloc(n, K);
+          const out = be.alloc(n, N);
+          be.write(x, xv);
+          be.matmul(out, x, w, bias, n);
+          const got = be.read(out);
+          // Exact: the integer path equals float64 arithmetic on the quantised activations.
+          const want = refMatmul(quantizeActivations(xv), exact, biasExact, n, K, N);
+          assert.ok(maxAbsDiff(got, want) < 1e-4, `${dtype} N=${N} K=${K} n=${n}: max diff ${maxAbsDiff(got, want)}`);
+          // And close to the unquantised product (8-bit activations lose ~0.4% per element).
+          const fp = refMatmul(xv, exact, biasExact, n, K, N);
+          assert.ok(maxAbsDiff(got, fp) < 0.05 * Math.sqrt(K), `${dtype}: far from float product: ${maxAbsDiff(got, fp)}`);
+          for (const m of [x, out, w, bias]) be.free(m);
+        }
+      }
+    });
+
+    await t.test("embed from every storage type, and bad ids are refused", () => {
+      for (const dtype of ["f32", "bf16", "f16", "q8_0", "q4_0"] as WeightDType[]) {
+        const vocab = 11;
+        const dim = dtype.startsWith("q") ? 64 : 37;
+        const { tensor, exact } = makeTensor("emb", dtype, [vocab, dim], randomFloats(vocab * dim, rand));
+        const table = be.upload(tensor);
+        const ids = Int32Array.from([3, 0, 10, 3, 7]);
+        const out = be.alloc(6, dim);
+        be.embed(out, table, ids);
+        const got = be.read(out, 0, ids.length);
+        const want = new Float64Array(ids.length * dim);
+        ids.forEach((id, i) => want.set(exact.subarray(id * dim, id * dim + dim), i * dim));
+        assert.ok(maxAbsDiff(got, want) < 1e-6, `${dtype}: ${maxAbsDiff(got, want)}`);
+        assert.throws(() => be.embed(out, table, Int32Array.from([1, 11])), /token id 11 at position 1/);
+        assert.throws(() => be.embed(out, table, Int32Array.from([-1])), /token id -1/);
+        be.free(out);
+        be.free(table);
+      }
+    });
+
+    await t.test("rmsnorm, swiglu, add (in place too), copyRows", () => {
+      for (const [n, K] of [[1, 7], [3, 64], [5, 133], [40, 896]] as const) {
+        const xv = randomFloats(n * K, rand, 2);
+        const wv = randomFloats(K, rand);
+        const { tensor, exact: wx } = makeTensor("norm", "bf16", [K], wv);
+        const w = be.upload(tensor);
+        const x = be.alloc(n, K);
+        const y = be.alloc(n, K);
+        be.write(x, xv);
+        const eps = 1e-6;
+        be.rmsnorm(y, x, w, eps, n);
+        const want = new Float64Array(n * K);
+        for (let i = 0; i < n; i++) {
+          let ss = 0;
+          for (let k = 0; k < K; k++) ss += xv[i * K + k]! ** 2;
+          const inv = 1 / Math.sqrt(ss / K + eps);
+          for (let k = 0; k < K; k++) want[i * K + k] = xv[i * K + k]! * inv * wx[k]!;
+        }
+        assert.ok(maxAbsDiff(be.read(y), want) < 1e-5, `rmsnorm n=${n} K=${K}`);
+        be.rmsnorm(x, x, w, eps, n); // aliasing
+        assert.ok(maxAbsDiff(be.read(x), want) < 1e-5, `rmsnorm in place n=${n} K=${K}`);
+
+        const gv = randomFloats(n * K, rand, 4);
+        const uv = randomFloats(n * K, rand, 4);
+        be.write(x, gv);
+        be.write(y, uv);
+        const z = be.alloc(n, K);
+        be.swiglu(z, x, y, n);
+        const sw = Float64Array.from(gv, (g, i) => (g / (1 + Math.exp(-g))) * uv[i]!);
+        assert.ok(maxAbsDiff(be.read(z), sw) < 1e-5, `swiglu n=${n} K=${K}`);
+        be.swiglu(x, x, y, n);
+        assert.ok(maxAbsDiff(be.read(x), sw) < 1e-5, `swiglu in place`);
+        be.write(x, gv);
+        be.add(x, x, y, n);
+        assert.ok(maxAbsDiff(be.read(x), Float64Array.from(gv, (g, i) => Math.fround(g + uv[i]!))) === 0, `add n=${n} K=${K}`);
+
+        const rows = Int32Array.from({ length: n }, (_, i) => (i * 7 + 3) % n);
+        be.copyRows(z, y, rows);
+        const cr = new Float32Array(n * K);
+        rows.forEach((r, i) => cr.set(uv.subarray(r * K, r * K + K), i * K));
+        assert.deepEqual(be.read(z), cr);
+        for (const m of [x, y, z, w]) be.free(m);
+      }
+    });
+
+    await t.test("rope, rotate-half layout", () => {
+      for (const [n, heads, hd] of [[1, 3, 6], [4, 2, 64], [9, 5, 10]] as const) {
+        const h = hd / 2;
+        const xv = randomFloats(n * heads * hd, rand);
+        const cos = randomFloats(n * h, rand);
+        const sin = randomFloats(n * h, rand);
+        const x = be.alloc(n, heads * hd);
+        be.write(x, xv);
+        be.rope(x, n, heads, hd, cos, sin);
+        const want = new Float64Array(xv);
+        for (let i = 0; i < n; i++)
+          for (let hh = 0; hh < heads; hh++)
+            for (let d = 0; d < h; d++) {
+              const base = i * heads * hd + hh * hd;
+              const a = xv[base + d]!, b = xv[base + d + h]!;
+              const c = cos[i * h + d]!, s = sin[i * h + d]!;
+              want[base + d] = a * c - b * s;
+              want[base + d + h] = b * c + a * s;
+            }
+        assert.ok(maxAbsDiff(be.read(x), want) < 1e-6, `rope n=${n} heads=${heads} hd=${hd}`);
+        be.free(x);
+      }
+    });
+
+    await t.test("attention: prefill then decode, GQA, full and sliding windows over a ring, batched segments", () => {
+      const heads = 6, kvHeads = 2, hd = 20;
+      const group = heads / kvHeads;
+      const scale = 1 / Math.sqrt(hd);
+      for (const window of [null, 5]) {
+        // Two sequences: A prefilled with 7 tokens then decoding 4 (one at a time, batched with B);
+        // B prefilled with 3. Sliding caches are rings smaller than the sequence.
+        const capA = window === null ? 16 : window + 7 - 1;
+        const capB = window === null ? 16 : window + 3 - 1;
+        const seqs = [
+          { cap: capA, steps: [7, 1, 1, 1, 1] },
+          { cap: capB, steps: [3, 1, 1, 1, 1] },
+        ];
+        const kvs = seqs.map((s) => be.allocKV(kvHeads, s.cap, hd));
+        const hist = seqs.map(() => ({ k: [] as Float32Array[], v: [] as Float32Array[] })); // per token [kvHeads*hd]
+        const past = [0, 0];
+        for (let step = 0; step < 5; step++) {
+          const counts = seqs.map((s) => s.steps[step]!);
+          const total = counts[0]! + counts[1]!;
+          const q = be.alloc(total, heads * hd);
+          const k = be.alloc(total, kvHeads * hd);
+          const v = be.alloc(total, kvHeads * hd);
+          const out = be.alloc(total, heads * hd);
+          const qv = randomFloats(total * heads * hd, rand, 2);
+          const kv = randomFloats(total * kvHeads * hd, rand, 2);
+          const vv = randomFloats(total * kvHeads * hd, rand);
+          be.write(q, qv);
+          be.write(k, kv);
+          be.write(v, vv);
+          const segments = [];
+          let row = 0;
+          for (let s = 0; s < 2; s++) {
+            be.storeKV(kvs[s]!, k, v, row, counts[s]!, past[s]!);
+            for (let i = 0; i < counts[s]!; i++) {
+              hist[s]!.k.push(kv.slice((row + i) * kvHeads * hd, (row + i + 1) * kvHeads * hd));
+              hist[s]!.v.push(vv.slice((row + i) * kvHeads * hd, (row + i + 1) * kvHeads * hd));
+            }
+            segments.push({ kv: kvs[s]!, row, count: counts[s]!, past: past[s]! });
+            row += counts[s]!;
+          }
+          be.attention(out, q, segments, { heads, kvHeads, headDim: hd, scale, window });
+          const want = new Float64Array(total * heads * hd);
+          for (const seg of segments) {
+            const s = segments.indexOf(seg);
+            for (let i = 0; i < seg.count; i++) {
+              const pos = seg.past + i;
+              const lo = window === null ? 0 : Math.max(0, pos - window + 1);
+              for (let h = 0; h < heads; h++) {
+                const kvh = Math.floor(h / group);
+                const qo = (seg.row + i) * heads * hd + h * hd;
+                const sc: number[] = [];
+                for (let j = lo; j <= pos; j++) {
+                  let d = 0;
+                  for (let e = 0; e < hd; e++) d += qv[qo + e]! * hist[s]!.k[j]![kvh * hd + e]!;
+                  sc.push(d * scale);
+                }
+                const mx = Math.max(...sc);
+                const ex = sc.map((x) => Math.exp(x - mx));
+                const sum = ex.reduce((a, b) => a + b, 0);
+                for (let e = 0; e < hd; e++) {
+                  let acc = 0;
+                  for (let j = lo; j <= pos; j++) acc += (ex[j - lo]! / sum) * hist[s]!.v[j]![kvh * hd + e]!;
+                  want[qo + e] = acc;
+                }
+              }
+            }
+          }
+          assert.ok(maxAbsDiff(be.read(out), want) < 1e-5, `window=${window} step=${step}: ${maxAbsDiff(be.read(out), want)}`);
+          past[0] += counts[0]!;
+          past[1] += counts[1]!;
+          for (const m of [q, k, v, out]) be.free(m);
+        }
+        for (const kv of kvs) be.free(kv);
+      }
+    });
+
+    await t.test("argument errors name the problem", () => {
+      const x = be.alloc(2, 8);
+      const out = be.alloc(2, 5);
+      const w = be.upload(makeTensor("w", "f32", [5, 9], randomFloats(45, rand)).tensor);
+      assert.throws(() => be.matmul(out, x, w, null, 2), /matmul of x \[2, 8\] by weight \[5, 9\]/);
+      assert.throws(() => be.matmul(out, x, w, null, 3), /3 rows/);
+      assert.throws(() => be.upload({ name: "bad", dtype: "q4_0", shape: [2, 30], data: new Uint8Array(36) }), /bad.*30 columns/);
+      assert.throws(() => be.upload({ name: "ints", dtype: "i32", shape: [2], data: new Uint8Array(8) }), /ints has dtype i32/);
+    });
+  });
+}
+
+test("relaxed SIMD build in a child Node with the flag", { skip: wantRelaxed || relaxedSimdNodeArgs() === null }, () => {
+  const args = relaxedSimdNodeArgs()!;
+  if (args.length === 0 && !relaxedSimdAvailable()) return;
+  const child = spawnSync(process.execPath, [...args, "--test", fileURLToPath(import.meta.url)], {
+    env: { ...process.env, QWEN2_WASM_BUILD: "relaxed" },
+    encoding: "utf8",
+  });
+  assert.equal(child.status, 0, `relaxed run failed:\n${child.stdout}\n${child.stderr}`);
+});

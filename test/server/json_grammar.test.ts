@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import { JsonConstraint, VocabIndex } from "../../src/server/json_constraint.js";
+import { initialState, stepBytes, type JsonState } from "../../src/server/json_grammar.js";
+import { ANY_OBJECT, ANY_VALUE, compileSchema } from "../../src/server/json_schema.js";
+import { IM_END, ServerToyTokenizer } from "./toy.js";
+
+const enc = new TextEncoder();
+const run = (text: string, root = ANY_VALUE): JsonState | null => stepBytes(initialState(root), enc.encode(text));
+const accepts = (text: string, root = ANY_VALUE): boolean => run(text, root)?.complete ?? false;
+
+it("accepts valid JSON documents and refuses invalid ones", () => {
+  for (const ok of ['{"a": [1, -2.5e+3, true, false, null, "x\\n\\u00e9"]}', "[]", "{}", "0", '"é✓"', "[[[1]]]", '{"a":{"b":{}}}']) assert.ok(accepts(ok), ok);
+  for (const bad of ["{", '{"a" 1}', "[1,]", "01", "1.", '"\\x"', "tru", "{,}", '{"a":1,}', "[1 2]", '"a\u0001"']) assert.ok(!accepts(bad), bad);
+  assert.equal(run('{"a": 1} x'), null, "nothing after the document");
+  assert.equal(run("[1]", ANY_OBJECT), null, "json_object needs an object");
+});
+
+it("enforces the schema subset: keys, required, types, enum, items", () => {
+  const schema = compileSchema(
+    {
+      type: "object",
+      properties: { name: { type: "string" }, age: { type: "integer" }, tags: { type: "array", items: { enum: ["a", "b"] } } },
+      required: ["name", "age"],
+    },
+    "schema",
+  );
+  assert.ok(accepts('{"name": "x", "age": 3}', schema));
+  assert.ok(accepts('{"age": 3, "tags": ["a", "b"], "name": "x"}', schema));
+  assert.ok(!accepts('{"name": "x"}', schema), "required age");
+  assert.equal(run('{"nick"', schema), null, "unknown key");
+  assert.equal(run('{"age": 3.5', schema), null, "integer only");
+  assert.equal(run('{"age": "3"', schema), null, "type");
+  assert.equal(run('{"tags": ["c"', schema), null, "enum");
+  assert.equal(run('{"age": 1, "age"', schema), null, "no duplicate keys");
+});
+
+it("masks the vocabulary token by token, EOS only when complete", () => {
+  const tok = new ServerToyTokenizer();
+  const index = new VocabIndex(tok.vocabSize, tok);
+  const c = new JsonConstraint(index, ANY_OBJECT, [IM_END]);
+  const logits = new Float32Array(tok.vocabSize);
+  c.process(logits, { prompt: new Int32Array(0), generated: [] });
+  const allowed = [...logits.keys()].filter((i) => logits[i] !== -Infinity).map((i) => tok.decode([i]));
+  assert.deepEqual(allowed.sort(), [" ", "  ", "\t", "\n", "\r", "{", '{"'].sort());
+  // Brute force: the trie walk agrees with trying every token alone.
+  const generated = tok.encode('{"a": [1, ');
+  const l2 = new Float32Array(tok.vocabSize);
+  c.process(l2, { prompt: new Int32Array(0), generated });
+  const state = run('{"a": [1, ', ANY_OBJECT)!;
+  for (let id = 0; id < tok.vocabSize; id++) {
+    const b = tok.isSpecialId(id) ? null : tok.idToBytes(id)!;
+    const ok = b !== null && stepBytes(state, b) !== null;
+    assert.equal(l2[id] !== -Infinity, ok, `token ${id} ${JSON.stringify(tok.decode([id]))}`);
+  }
+  const done = new Float32Array(tok.vocabSize);
+  c.process(done, { prompt: new Int32Array(0), generated: tok.encode('{"a": [1, 2]}') });
+  assert.deepEqual([...done.keys()].filter((i) => done[i] !== -Infinity), [IM_END]);
+});

@@ -1,0 +1,157 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
+import { FormatError } from "../../src/errors.js";
+import { repoRoot } from "../support/paths.js";
+
+const tok = Tokenizer.fromPretrained();
+const SAMPLES = ["Hello, world!", "<|im_start|>user\nWhat's 2+2?<|im_end|>\n", "  naïve café — 中文 😀\r\n\tend", "e\u0301\u0301 x"];
+
+test("special tokens and ids come from tokenizer_config.json", () => {
+  assert.equal(tok.vocabSize, 151646);
+  assert.equal(tok.eosToken, "<|im_end|>");
+  assert.equal(tok.eosTokenId, 151645);
+  assert.equal(tok.padToken, "<|endoftext|>");
+  assert.equal(tok.padTokenId, 151643);
+  assert.equal(tok.bosToken, null);
+  assert.equal(tok.bosTokenId, null);
+  assert.equal(tok.unkTokenId, null);
+  assert.equal(tok.idToToken(151644), "<|im_start|>");
+  assert.equal(tok.tokenToId("<|im_start|>"), 151644);
+  assert.equal(tok.idToToken(tok.tokenToId("Ġworld")!), "Ġworld");
+  assert.equal(tok.tokenToId("no such token here"), undefined);
+  assert.equal(tok.idToToken(500_000), undefined);
+  assert.deepEqual(tok.specialTokens, ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]);
+  assert.equal(Tokenizer.embedded("qwen2.5").vocabSize, 151665);
+});
+
+test("encode options: splitSpecialTokens, addSpecialTokens, countTokens", () => {
+  assert.deepEqual(tok.encode("<|im_end|>"), [151645]);
+  const split = tok.encode("<|im_end|>", { splitSpecialTokens: true });
+  assert.ok(split.length > 1 && !split.includes(151645));
+  assert.equal(tok.decode(split), "<|im_end|>");
+  assert.equal(tok.countTokens(SAMPLES[1]), tok.encode(SAMPLES[1]).length);
+  const tiny = { model: { type: "BPE", vocab: { h: 0, i: 1, hi: 2 }, merges: ["h i"] }, added_tokens: [{ id: 3, content: "<s>", special: true }] };
+  const withBos = Tokenizer.fromJSON(JSON.stringify(tiny), { bos_token: "<s>", add_bos_token: true });
+  assert.equal(withBos.bosTokenId, 3);
+  assert.deepEqual(withBos.encode("hi"), [3, 2]);
+  assert.deepEqual(withBos.encode("hi", { addSpecialTokens: false }), [2]);
+  assert.throws(() => withBos.applyChatTemplate([{ role: "user", content: "x" }]), /no chat template/);
+});
+
+test("fromVocabAndMerges (the GGUF shape) gives the same ids as the folder", () => {
+  // The embedded vocabulary and merges (merges.bin: [left, right, merged] ids per rank).
+  const vocab: string[] = [];
+  for (let id = 0; id < 151643; id++) vocab.push(tok.idToToken(id)!);
+  const raw = readFileSync(join(repoRoot, "assets/tokenizers/qwen2/merges.bin"));
+  const triples = new Int32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  const merges: string[] = [];
+  for (let i = 0; i < triples.length; i += 3) merges.push(vocab[triples[i]] + " " + vocab[triples[i + 1]]);
+  const json = { model: { merges } };
+  // GGUF lists added tokens in the vocabulary as well.
+  vocab.push("<|endoftext|>", "<|im_start|>", "<|im_end|>");
+  const g = Tokenizer.fromVocabAndMerges({
+    vocab,
+    merges: json.model.merges,
+    addedTokens: [
+      { id: 151643, content: "<|endoftext|>", special: true },
+      { id: 151644, content: "<|im_start|>", special: true },
+      { id: 151645, content: "<|im_end|>", special: true },
+    ],
+    eosToken: "<|im_end|>",
+    padToken: "<|endoftext|>",
+    chatTemplate: tok.chatTemplate,
+  });
+  assert.equal(g.vocabSize, tok.vocabSize);
+  assert.equal(g.eosTokenId, 151645);
+  for (const s of SAMPLES) {
+    assert.deepEqual(g.encode(s), tok.encode(s), s);
+    assert.equal(g.decode(g.encode(s), { skipSpecialTokens: true }), tok.decode(tok.encode(s), { skipSpecialTokens: true }));
+  }
+  const pairs = Tokenizer.fromVocabAndMerges({ vocab: vocab.slice(0, 151643), merges: json.model.merges.map((m) => m.split(" ") as [string, string]) });
+  assert.deepEqual(pairs.encode(SAMPLES[2]), tok.encode(SAMPLES[2]));
+});
+
+test("encodeBatch: padding, truncation, attention masks", () => {
+  const texts = ["Hello world, how are you?", "Hi"];
+  const a = tok.encode(texts[0]);
+  const b = tok.encode(texts[1]);
+  const right = tok.encodeBatch(texts, { padding: "right" });
+  assert.deepEqual(right.ids, [a, [...b, ...Array(a.length - b.length).fill(151643)]]);
+  assert.deepEqual(right.attentionMask[1], [...b.map(() => 1), ...Array(a.length - b.length).fill(0)]);
+  const left = tok.encodeBatch(texts, { padding: "left" });
+  assert.deepEqual(left.ids[1], [...Array(a.length - b.length).fill(151643), ...b]);
+  assert.deepEqual(left.attentionMask[0], a.map(() => 1));
+  const cut = tok.encodeBatch(texts, { truncation: true, maxLength: 3, padding: "right" });
+  assert.deepEqual(cut.ids, [a.slice(0, 3), [...b, 151643, 151643].slice(0, 3)]);
+  assert.deepEqual(tok.encodeBatch(texts).ids, [a, b]);
+  assert.equal(tok.encodeBatch(texts).offsets, undefined);
+  assert.deepEqual(tok.decodeBatch([a, b]), texts);
+});
+
+test("encodeBatch offsets point into the original strings", () => {
+  const text = "Hi <|im_end|> there, naïve 中文😀!";
+  const batch = tok.encodeBatch([text], { returnOffsets: true });
+  const ids = batch.ids;
+  const spans0: [number, number][] = batch.offsets === undefined ? [] : batch.offsets[0];
+  assert.equal(spans0.length, ids[0].length);
+  // Tokens that hold whole characters decode to exactly their span.
+  let whole = 0;
+  for (let i = 0; i < ids[0].length; i++) {
+    const piece = tok.decode([ids[0][i]]);
+    const s = spans0[i][0];
+    const e = spans0[i][1];
+    if (!piece.includes("\ufffd")) {
+      assert.equal(text.slice(s, e), piece, `token ${i}`);
+      whole++;
+    } else assert.ok(s < e && "😀中文".includes(text.slice(s, e)[0]), `partial token ${i} spans its character`);
+  }
+  assert.ok(whole > 5);
+  // NFC changes the text: the composed token covers both original code units.
+  const nfd = "cafe\u0301!";
+  const r = tok.encodeBatch([nfd], { returnOffsets: true });
+  const spans = r.offsets![0];
+  assert.equal(spans[spans.length - 1][1], nfd.length);
+  assert.deepEqual(spans[spans.length - 1], [nfd.length - 1, nfd.length]);
+  assert.ok(spans.some(([s, e]) => nfd.slice(s, e).includes("\u0301")));
+});
+
+test("applyChatTemplate renders the ChatML template and can tokenize", () => {
+  const messages = [{ role: "user", content: "Hi" }];
+  const want = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n";
+  assert.equal(tok.applyChatTemplate(messages, { addGenerationPrompt: true }), want);
+  const ids = tok.applyChatTemplate(messages, { addGenerationPrompt: true, tokenize: true });
+  assert.deepEqual(ids, tok.encode(want));
+  assert.equal(ids[0], 151644);
+});
+
+test("loaders: slow layout with merges as pairs; malformed files name the file and field", () => {
+  const dir = mkdtempSync(join(tmpdir(), "qwen2-tok-"));
+  const mk = (name: string, files: Record<string, string>) => {
+    const d = join(dir, name);
+    mkdirSync(d);
+    for (const [f, text] of Object.entries(files)) writeFileSync(join(d, f), text);
+    return d;
+  };
+  const vocab = { a: 0, b: 1, ab: 2, c: 3, abc: 4, "Ġ": 5 };
+  const tiny = (merges: unknown) => JSON.stringify({ model: { type: "BPE", vocab, merges }, added_tokens: [{ id: 6, content: "<x>", special: true }] });
+  const t1 = Tokenizer.fromPretrained(mk("pairs", { "tokenizer.json": tiny([["a", "b"], ["ab", "c"]]) }));
+  const t2 = Tokenizer.fromPretrained(mk("strings", { "tokenizer.json": tiny(["a b", "ab c"]) }));
+  const t3 = Tokenizer.fromPretrained(mk("slow", { "vocab.json": JSON.stringify(vocab), "merges.txt": "#version: 0.2\na b\nab c\n", "tokenizer_config.json": JSON.stringify({ added_tokens_decoder: { "6": { content: "<x>", special: true } }, eos_token: "<x>" }) }));
+  for (const t of [t1, t2, t3]) assert.deepEqual(t.encode("abc<x>ab ab"), [4, 6, 2, 5, 2]);
+  assert.equal(t3.eosTokenId, 6);
+
+  const expectFormat = (fn: () => unknown, file: RegExp, detail: RegExp) =>
+    assert.throws(fn, (e: unknown) => e instanceof FormatError && file.test(e.file) && detail.test(e.detail), String(file) + " " + String(detail));
+  expectFormat(() => Tokenizer.fromPretrained(mk("empty", {})), /empty$/, /tokenizer\.json/);
+  expectFormat(() => Tokenizer.fromPretrained(mk("badjson", { "tokenizer.json": "{ nope" })), /tokenizer\.json$/, /not valid JSON/);
+  expectFormat(() => Tokenizer.fromPretrained(mk("novocab", { "tokenizer.json": JSON.stringify({ model: { type: "BPE", merges: [] } }) })), /tokenizer\.json$/, /model\.vocab/);
+  expectFormat(() => Tokenizer.fromPretrained(mk("badmerge", { "tokenizer.json": tiny(["a zz"]) })), /tokenizer\.json/, /merge 0/);
+  expectFormat(() => Tokenizer.fromPretrained(mk("badmerge2", { "tokenizer.json": tiny([["a"]]) })), /tokenizer\.json/, /merge 0/);
+  expectFormat(() => Tokenizer.fromPretrained(mk("nomerges", { "vocab.json": "{}" })), /merges\.txt$/, /missing/);
+  expectFormat(() => Tokenizer.fromPretrained(mk("badcfg", { "tokenizer.json": tiny([]), "tokenizer_config.json": JSON.stringify({ eos_token: 5 }) })), /tokenizer_config\.json$/, /eos_token/);
+  expectFormat(() => Tokenizer.fromPretrained(mk("badadded", { "tokenizer.json": JSON.stringify({ model: { vocab, merges: [] }, added_tokens: [{ id: 9 }] }) })), /tokenizer\.json$/, /added_tokens\[0\]/);
+});
