@@ -17,6 +17,11 @@ import type { CausalLM } from "../models/causal_lm.js";
 import type { TextTokenizer } from "../tokenizer/types.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { collectEosIds } from "../generation/stopping.js";
+import type { Backend } from "../backends/ops.js";
+import { ReferenceBackend } from "../backends/reference/index.js";
+import type { WeightSource } from "../formats/weights.js";
+import { loadModelFolder } from "../formats/model_folder.js";
+import { Qwen2ForCausalLM } from "../models/qwen2.js";
 
 export type BackendName = "reference" | "wasm";
 export const BACKENDS: readonly BackendName[] = ["reference", "wasm"];
@@ -50,6 +55,8 @@ export interface LoadedModel {
   readonly backend: BackendName;
   /** True when config.json says `qwen2_ts_random_weights` (made by `qwen2 create-random`). */
   readonly randomWeights: boolean;
+  /** Odd but legal things found in the config files and weights (print them as warnings). */
+  readonly warnings?: readonly string[];
   /** Releases the model (weights, worker threads) and any open files. */
   close(): void;
 }
@@ -86,24 +93,54 @@ export function hasRandomWeightsLabel(dir: string): boolean {
   }
 }
 
+/** A model built on a backend, with what it was built from. */
+interface BuiltModel {
+  readonly model: CausalLM;
+  readonly config: Qwen2Config;
+  readonly generationConfig: GenerationConfig | null;
+  readonly warnings: readonly string[];
+  /** Releases the weight files once the model is disposed. */
+  readonly closeWeights: () => void;
+}
+
 /**
- * EXTENSION POINT (backends): builds the model on the chosen backend. Add a case when a
- * backend lands; the model code itself does not change.
+ * EXTENSION POINT (backends): chooses the compute backend for a set of weights. Add a case
+ * when a backend lands; the model code itself does not change.
  */
-async function buildModel(folder: string, backend: BackendName, _options: LoadOptions): Promise<{ model: CausalLM; config: Qwen2Config; generationConfig: GenerationConfig | null; closeWeights: () => void }> {
+function createBackend(backend: BackendName, _options: LoadOptions): Backend {
   switch (backend) {
     case "reference":
-      throw new UnsupportedError(
-        `loading ${folder} needs loadModelFolder (src/formats/model_folder.ts), Qwen2ForCausalLM (src/models/qwen2.ts) and ReferenceBackend (src/backends/reference/index.ts), which this build does not have yet`,
-      );
+      return new ReferenceBackend();
     case "wasm":
       throw new UnsupportedError("the wasm backend is not wired into loadModel yet (src/backends/wasm/); use --backend reference");
   }
 }
 
+/** config + weights (from any format) → Qwen2ForCausalLM on the chosen backend. */
+function buildModel(
+  source: { config: Qwen2Config; weights: WeightSource; generationConfig: GenerationConfig | null; warnings: readonly string[] },
+  backend: BackendName,
+  options: LoadOptions,
+): BuiltModel {
+  try {
+    const compute = createBackend(backend, options);
+    options.onProgress?.({ phase: "weights" });
+    const model = Qwen2ForCausalLM.load({ config: source.config, weights: source.weights }, compute);
+    return { model, config: source.config, generationConfig: source.generationConfig, warnings: source.warnings, closeWeights: () => source.weights.close() };
+  } catch (err) {
+    source.weights.close();
+    throw err;
+  }
+}
+
 async function loadHfFolder(dir: string, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
   options.onProgress?.({ phase: "config" });
-  const built = await buildModel(dir, backend, options);
+  const folder = loadModelFolder(dir);
+  const built = buildModel(
+    { config: folder.config, weights: folder.weights, generationConfig: Object.keys(folder.generationConfig).length > 0 ? folder.generationConfig : null, warnings: folder.warnings },
+    backend,
+    options,
+  );
   options.onProgress?.({ phase: "tokenizer" });
   let tokenizer: TextTokenizer;
   try {
@@ -135,7 +172,7 @@ function assemble(
   path: string,
   format: LoadedModel["format"],
   backend: BackendName,
-  built: { model: CausalLM; config: Qwen2Config; generationConfig: GenerationConfig | null; closeWeights: () => void },
+  built: BuiltModel,
   tokenizer: TextTokenizer,
 ): LoadedModel {
   let closed = false;
@@ -148,7 +185,8 @@ function assemble(
     path,
     format,
     backend,
-    randomWeights: format === "hf-folder" && hasRandomWeightsLabel(path),
+    randomWeights: built.config.qwen2_ts_random_weights === true || (format === "hf-folder" && hasRandomWeightsLabel(path)),
+    warnings: built.warnings,
     close() {
       if (closed) return;
       closed = true;

@@ -44,25 +44,25 @@ test("create-random tiny, then qwen2 generate --chat with the real tokenizer and
     assert.equal(code, 0, c.err());
     return { obj: JSON.parse(c.out()) as { text: string; ids: number[]; finish_reason: string; usage: { prompt_tokens: number; completion_tokens: number }; random_weights: boolean; seed: number }, err: c.err() };
   };
-  const a = await run(["--chat", "--max-new-tokens", "8", "--temperature", "0.9", "--seed", "11", "Hello there"]);
-  const b = await run(["--chat", "--max-new-tokens", "8", "--temperature", "0.9", "--seed", "11", "Hello there"]);
-  const c = await run(["--chat", "--max-new-tokens", "8", "--temperature", "0.9", "--seed", "12", "Hello there"]);
+  const args = (seed: number) => ["--chat", "--max-new-tokens", "6", "--temperature", "1.5", "--seed", String(seed), "Hello there"];
+  const a = await run(args(11));
+  const b = await run(args(11));
+  const c = await run(args(12));
   assert.equal(a.obj.random_weights, true);
   assert.match(a.err, /RANDOM weights/);
   assert.deepEqual(a.obj.ids, b.obj.ids, "same seed, same ids");
   assert.equal(a.obj.text, b.obj.text);
   assert.notDeepEqual(a.obj.ids, c.obj.ids, "another seed, other ids");
-  assert.ok(a.obj.ids.length >= 1 && a.obj.ids.length <= 8);
+  assert.ok(a.obj.ids.length >= 1 && a.obj.ids.length <= 6);
   // The chat template wraps "Hello there" in Qwen2's system/user/assistant turns.
   assert.ok(a.obj.usage.prompt_tokens > 15, `prompt tokens ${a.obj.usage.prompt_tokens}`);
-  const plain = await run(["--max-new-tokens", "3", "Hello there"]);
-  assert.equal(plain.obj.usage.prompt_tokens, 2);
 });
 
-test("qwen2 generate streams text to stdout through main()", async (t) => {
+test("qwen2 generate streams plain-prompt text to stdout through main()", async (t) => {
   if (!made) return t.skip("create-random is not in this build");
   const c = io();
-  assert.equal(await main(["generate", "--model", modelDir, "--max-new-tokens", "5", "--temperature", "0", "Once upon a time"], c.io), 0);
+  assert.equal(await main(["generate", "--model", modelDir, "--max-new-tokens", "3", "--temperature", "0", "Hello there"], c.io), 0);
   assert.ok(c.out().endsWith("\n"));
-  assert.match(c.err(), /finish: (stop|length)/);
+  // "Hello there" is 2 tokens; no chat template without --chat.
+  assert.match(c.err(), /finish: (stop|length) \| prompt 2 tokens/);
 });

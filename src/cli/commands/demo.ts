@@ -9,11 +9,11 @@ import { existsSync, readdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { PassThrough } from "node:stream";
 import { UsageError, type CliIO, type Command } from "../command.js";
 import { stream } from "../../generation/generate.js";
 import type { GenerationResult } from "../../generation/sequence_generator.js";
 import { hasRandomWeightsLabel, loadModel } from "../../runtime/load.js";
+import { createRandomModel } from "../../formats/random_model.js";
 import type { ModelLoader } from "./generate.js";
 
 const usage = `Usage: qwen2 demo [--dir DIR] [--fresh] [--prompt TEXT] [--max-new-tokens N] [--seed S]
@@ -41,13 +41,8 @@ export function defaultDemoDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 const createRandomTiny: RandomModelMaker = async (dir) => {
-  // Through the CLI dispatcher, so the demo depends only on the command's documented flags.
-  const { main } = await import("../main.js");
-  const out = new PassThrough();
-  let log = "";
-  out.on("data", (c: Buffer) => (log += c.toString()));
-  const code = await main(["create-random", "--preset", "tiny", "--out", dir], { stdin: new PassThrough(), stdout: out, stderr: out });
-  if (code !== 0) throw new Error(`qwen2 create-random --preset tiny --out ${dir} failed (exit ${code}):\n${log.trim()}`);
+  // What `qwen2 create-random --preset tiny --out DIR` does (it overwrites the model files).
+  createRandomModel({ preset: "tiny", dtype: "bf16", outDir: dir, seed: 0 });
 };
 
 function looksComplete(dir: string): boolean {
