@@ -106,6 +106,7 @@ export async function runGenerate(args: string[], io: CliIO, load: ModelLoader =
   });
   try {
     if (loaded.randomWeights) io.stderr.write(randomWeightsNote(v.model));
+    if (!v.quiet) for (const w of loaded.warnings ?? []) io.stderr.write(`warning: ${w}\n`);
     const input: GenerateInput = chat
       ? [...(v.system !== undefined ? [{ role: "system", content: v.system }] : []), { role: "user", content: prompt }] satisfies ChatMessage[]
       : prompt;
