@@ -10,6 +10,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../src/cli/main.js";
+import { loadModel } from "../../src/runtime/load.js";
+import { SequenceGenerator, stepBatch } from "../../src/generation/sequence_generator.js";
 
 function io() {
   const stdout = new PassThrough();
@@ -65,4 +67,37 @@ test("qwen2 generate streams plain-prompt text to stdout through main()", async 
   assert.ok(c.out().endsWith("\n"));
   // "Hello there" is 2 tokens; no chat template without --chat.
   assert.match(c.err(), /finish: (stop|length) \| prompt 2 tokens/);
+});
+
+test("loadModel on the random folder: EOS union, label, and batched steps equal solo runs", async (t) => {
+  if (!made) return t.skip("create-random is not in this build");
+  const m = await loadModel(modelDir);
+  try {
+    assert.equal(m.randomWeights, true);
+    const imEnd = m.tokenizer.tokenToId("<|im_end|>")!;
+    const eot = m.tokenizer.tokenToId("<|endoftext|>")!;
+    assert.ok(m.eosIds.includes(imEnd) && m.eosIds.includes(eot), `eosIds ${m.eosIds.join(",")}`);
+    const prompts = ["The quick brown fox", "Hi", "1 2 3 4 5 6 7 8 9"].map((p) => m.tokenizer.encode(p));
+    const opts = (i: number) => ({ maxNewTokens: 4, temperature: 1.2, seed: 100 + i, ignoreEos: true });
+    const solo = prompts.map((ids, i) => {
+      const g = new SequenceGenerator(m.model, m.tokenizer, ids, opts(i));
+      while (!g.done) stepBatch(m.model, [g]);
+      return g.result().ids;
+    });
+    const gens = prompts.map((ids, i) => new SequenceGenerator(m.model, m.tokenizer, ids, opts(i)));
+    while (gens.some((g) => !g.done)) stepBatch(m.model, gens);
+    assert.deepEqual(gens.map((g) => g.result().ids), solo);
+    // A cache that already holds the prompt's first tokens gives the same continuation.
+    const cache = m.model.createCache(64);
+    const prefix = new SequenceGenerator(m.model, m.tokenizer, prompts[0]!.slice(0, 2), { cache, maxNewTokens: 1, temperature: 0 });
+    while (!prefix.done) stepBatch(m.model, [prefix]);
+    cache.truncate(2);
+    const reuse = new SequenceGenerator(m.model, m.tokenizer, prompts[0]!, { ...opts(0), cache });
+    assert.equal(reuse.nextInput()!.length, prompts[0]!.length - 2);
+    while (!reuse.done) stepBatch(m.model, [reuse]);
+    assert.deepEqual(reuse.result().ids, solo[0]);
+    cache.dispose();
+  } finally {
+    m.close();
+  }
 });
