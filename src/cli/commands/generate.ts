@@ -133,6 +133,14 @@ export async function runGenerate(args: string[], io: CliIO, load: ModelLoader =
     // Ctrl-C ends the answer cleanly (finish reason "abort") instead of killing the process.
     const onSigint = (): void => abort.abort();
     process.once("SIGINT", onSigint);
+    // A closed pipe (`qwen2 generate ... | head`) stops generating instead of crashing.
+    let pipeClosed = false;
+    const onStdoutError = (err: NodeJS.ErrnoException): void => {
+      if (err.code !== "EPIPE") throw err;
+      pipeClosed = true;
+      abort.abort();
+    };
+    io.stdout.on("error", onStdoutError);
     let result: GenerationResult;
     try {
       const it = stream(loaded.model, loaded.tokenizer, input, options);
@@ -147,6 +155,7 @@ export async function runGenerate(args: string[], io: CliIO, load: ModelLoader =
     } finally {
       process.removeListener("SIGINT", onSigint);
     }
+    if (pipeClosed) return 0;
 
     if (v.json) {
       io.stdout.write(JSON.stringify(toJson(v.model, loaded, result)) + "\n");
