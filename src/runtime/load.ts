@@ -19,6 +19,7 @@ import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { collectEosIds } from "../generation/stopping.js";
 import type { Backend } from "../backends/ops.js";
 import { ReferenceBackend } from "../backends/reference/index.js";
+import { WasmBackend } from "../backends/wasm/index.js";
 import type { WeightSource } from "../formats/weights.js";
 import { loadModelFolder } from "../formats/model_folder.js";
 import { Qwen2ForCausalLM } from "../models/qwen2.js";
@@ -99,36 +100,49 @@ interface BuiltModel {
   readonly config: Qwen2Config;
   readonly generationConfig: GenerationConfig | null;
   readonly warnings: readonly string[];
-  /** Releases the weight files once the model is disposed. */
-  readonly closeWeights: () => void;
+  /** Releases the weight files and the backend once the model is disposed. */
+  readonly release: () => void;
 }
 
 /**
  * EXTENSION POINT (backends): chooses the compute backend for a set of weights. Add a case
  * when a backend lands; the model code itself does not change.
  */
-function createBackend(backend: BackendName, _options: LoadOptions): Backend {
+async function createBackend(backend: BackendName, options: LoadOptions): Promise<Backend> {
   switch (backend) {
     case "reference":
       return new ReferenceBackend();
     case "wasm":
-      throw new UnsupportedError("the wasm backend is not wired into loadModel yet (src/backends/wasm/); use --backend reference");
+      return WasmBackend.create(options.threads !== undefined ? { threads: options.threads } : {});
   }
 }
 
 /** config + weights (from any format) → Qwen2ForCausalLM on the chosen backend. */
-function buildModel(
+async function buildModel(
   source: { config: Qwen2Config; weights: WeightSource; generationConfig: GenerationConfig | null; warnings: readonly string[] },
   backend: BackendName,
   options: LoadOptions,
-): BuiltModel {
+): Promise<BuiltModel> {
+  let compute: Backend | null = null;
   try {
-    const compute = createBackend(backend, options);
+    compute = await createBackend(backend, options);
     options.onProgress?.({ phase: "weights" });
     const model = Qwen2ForCausalLM.load({ config: source.config, weights: source.weights }, compute);
-    return { model, config: source.config, generationConfig: source.generationConfig, warnings: source.warnings, closeWeights: () => source.weights.close() };
+    const owned = compute;
+    return {
+      model,
+      config: source.config,
+      generationConfig: source.generationConfig,
+      warnings: source.warnings,
+      // The backend goes last: it may own worker threads the model's buffers live in.
+      release: () => {
+        source.weights.close();
+        owned.dispose();
+      },
+    };
   } catch (err) {
     source.weights.close();
+    compute?.dispose();
     throw err;
   }
 }
@@ -136,7 +150,7 @@ function buildModel(
 async function loadHfFolder(dir: string, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
   options.onProgress?.({ phase: "config" });
   const folder = loadModelFolder(dir);
-  const built = buildModel(
+  const built = await buildModel(
     { config: folder.config, weights: folder.weights, generationConfig: Object.keys(folder.generationConfig).length > 0 ? folder.generationConfig : null, warnings: folder.warnings },
     backend,
     options,
@@ -147,7 +161,7 @@ async function loadHfFolder(dir: string, backend: BackendName, options: LoadOpti
     tokenizer = loadTokenizerFor(dir);
   } catch (err) {
     built.model.dispose();
-    built.closeWeights();
+    built.release();
     throw err;
   }
   options.onProgress?.({ phase: "ready" });
@@ -191,7 +205,7 @@ function assemble(
       if (closed) return;
       closed = true;
       built.model.dispose();
-      built.closeWeights();
+      built.release();
     },
   };
 }

@@ -101,3 +101,16 @@ test("loadModel on the random folder: EOS union, label, and batched steps equal 
     m.close();
   }
 });
+
+test("loadModel --backend wasm runs the same folder and releases its workers on close", async (t) => {
+  if (!made) return t.skip("create-random is not in this build");
+  const m = await loadModel(modelDir, { backend: "wasm", threads: 1 });
+  try {
+    assert.equal(m.backend, "wasm");
+    const g = new SequenceGenerator(m.model, m.tokenizer, m.tokenizer.encode("Hello"), { maxNewTokens: 2, temperature: 0 });
+    while (!g.done) stepBatch(m.model, [g]);
+    assert.equal(g.result().ids.length, 2);
+  } finally {
+    m.close();
+  }
+});
