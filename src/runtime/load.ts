@@ -5,9 +5,10 @@
  *   const result = await generate(m.model, m.tokenizer, messages, { eosIds: m.eosIds });
  *   m.close();
  *
- * What a path holds decides how it is read (a Hugging Face folder today; a `.gguf` file
- * once the GGUF reader is wired in), and `backend` decides where the weights go. Both are
- * switches below that name what is missing when a combination is not built yet.
+ * What a path holds decides how it is read (a Hugging Face folder or a `.gguf` file), and
+ * `backend` decides where the weights go (`createBackend`). A new format is a new branch in
+ * `loadModel` that yields config + WeightSource + tokenizer; a new backend is a new case in
+ * `createBackend`; the model code changes for neither.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -23,6 +24,7 @@ import { WasmBackend } from "../backends/wasm/index.js";
 import type { WeightSource } from "../formats/weights.js";
 import { loadModelFolder } from "../formats/model_folder.js";
 import { Qwen2ForCausalLM } from "../models/qwen2.js";
+import { openGGUF, type GGUFTokenizerData } from "../formats/gguf_qwen2.js";
 
 export type BackendName = "reference" | "wasm";
 export const BACKENDS: readonly BackendName[] = ["reference", "wasm"];
@@ -62,7 +64,7 @@ export interface LoadedModel {
   close(): void;
 }
 
-/** Loads a Hugging Face model folder (or, later, a GGUF file) onto a backend. */
+/** Loads a Hugging Face model folder or a GGUF file onto a backend. */
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<LoadedModel> {
   const backend = options.backend ?? "reference";
   if (!BACKENDS.includes(backend)) {
@@ -177,9 +179,39 @@ export function loadTokenizerFor(dir: string): TextTokenizer {
   return own ? Tokenizer.fromPretrained(dir) : Tokenizer.embedded();
 }
 
-/** EXTENSION POINT (GGUF): read weights, config and tokenizer from one .gguf file. */
-async function loadGguf(file: string, _backend: BackendName, _options: LoadOptions): Promise<LoadedModel> {
-  throw new UnsupportedError(`${file}: GGUF models are not wired into loadModel yet (needs src/formats/gguf.ts as a WeightSource plus its config and tokenizer metadata)`);
+/**
+ * A .gguf file: config from `qwen2.*` metadata, weights under Hugging Face names, and the
+ * tokenizer stored in the file (else the embedded Qwen2 one).
+ */
+async function loadGguf(file: string, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
+  options.onProgress?.({ phase: "config" });
+  const g = openGGUF(file);
+  let tokenizer: TextTokenizer;
+  try {
+    options.onProgress?.({ phase: "tokenizer" });
+    tokenizer = g.tokenizerData ? tokenizerFromGguf(g.tokenizerData) : Tokenizer.embedded();
+  } catch (err) {
+    g.close();
+    throw err;
+  }
+  const gc = g.generationConfig;
+  // The weight source closes the file; buildModel closes it on failure too.
+  const built = await buildModel({ config: g.config, weights: g.weights, generationConfig: Object.keys(gc).length > 0 ? gc : null, warnings: [] }, backend, options);
+  options.onProgress?.({ phase: "ready" });
+  return assemble(file, "gguf", backend, built, tokenizer);
+}
+
+function tokenizerFromGguf(t: GGUFTokenizerData): TextTokenizer {
+  if (t.model !== "gpt2") throw new UnsupportedError(`GGUF tokenizer model '${t.model}' is not supported (qwen2-ts reads byte-level BPE, 'gpt2')`);
+  return Tokenizer.fromVocabAndMerges({
+    vocab: t.tokens,
+    merges: t.merges,
+    addedTokens: t.addedTokens.map((a) => ({ id: a.id, content: a.content, special: a.special, lstrip: a.lstrip, rstrip: a.rstrip, normalized: a.normalized, singleWord: a.single_word })),
+    eosToken: t.eosToken,
+    padToken: t.padToken,
+    bosToken: t.bosToken,
+    chatTemplate: t.chatTemplate,
+  });
 }
 
 function assemble(

@@ -12,6 +12,10 @@ import { join } from "node:path";
 import { main } from "../../src/cli/main.js";
 import { loadModel } from "../../src/runtime/load.js";
 import { SequenceGenerator, stepBatch } from "../../src/generation/sequence_generator.js";
+import { generate } from "../../src/generation/generate.js";
+import { loadModelFolder } from "../../src/formats/model_folder.js";
+import { writeQwen2GGUF } from "../../src/formats/gguf_qwen2_export.js";
+import { readHFTokenizerFiles } from "../../src/formats/gguf_qwen2_vocab.js";
 
 function io() {
   const stdout = new PassThrough();
@@ -112,5 +116,32 @@ test("loadModel --backend wasm runs the same folder and releases its workers on 
     assert.equal(g.result().ids.length, 2);
   } finally {
     m.close();
+  }
+});
+
+test("loadModel on a .gguf written from the folder: same tokenizer, same tokens", async (t) => {
+  if (!made) return t.skip("create-random is not in this build");
+  const folder = loadModelFolder(modelDir);
+  const gguf = join(root, "tiny.gguf");
+  try {
+    writeQwen2GGUF(gguf, { config: folder.config, weights: folder.weights, tokenizer: readHFTokenizerFiles(modelDir), type: "bf16" });
+  } finally {
+    folder.weights.close();
+  }
+  const a = await loadModel(modelDir);
+  const b = await loadModel(gguf);
+  try {
+    assert.equal(b.format, "gguf");
+    const messages = [{ role: "user", content: "Hello there, 你好" }];
+    const opts = { maxNewTokens: 5, temperature: 1, seed: 3, ignoreEos: true };
+    const ra = await generate(a.model, a.tokenizer, messages, opts);
+    const rb = await generate(b.model, b.tokenizer, messages, opts);
+    assert.equal(ra.usage.promptTokens, rb.usage.promptTokens, "the GGUF's tokenizer and chat template give the same prompt");
+    assert.deepEqual(rb.ids, ra.ids);
+    assert.equal(rb.text, ra.text);
+    assert.ok(b.eosIds.includes(b.tokenizer.tokenToId("<|im_end|>")!));
+  } finally {
+    a.close();
+    b.close();
   }
 });

@@ -11,13 +11,13 @@ import type { GenerationResult } from "../../generation/sequence_generator.js";
 import type { ChatMessage } from "../../tokenizer/types.js";
 import { BACKENDS, loadModel, type BackendName, type LoadedModel, type LoadOptions } from "../../runtime/load.js";
 
-const usage = `Usage: qwen2 generate --model DIR [options] "prompt"
+const usage = `Usage: qwen2 generate --model DIR|FILE.gguf [options] "prompt"
 
-Generates text from a Hugging Face Qwen2 model folder and streams it to stdout.
+Generates text from a Hugging Face Qwen2 model folder or GGUF file and streams it to stdout.
 With no prompt argument, the prompt is read from stdin.
 
 Options:
-  --model DIR              model folder (config.json, *.safetensors, tokenizer files)
+  --model PATH             model folder (config.json, *.safetensors, tokenizer files) or .gguf file
   --chat                   treat the prompt as a user message and use the chat template
   --system TEXT            system message (implies --chat)
   --max-new-tokens N       most tokens to generate (default: generation_config.json, else 256)
