@@ -41,7 +41,19 @@ const LAYER_SHAPES: [string, number, number][] = [
 
 interface Row { dtype: string; build: string; threads: number; decodeMs: number; decodeGBs: number; decodeTps: number; prefillGflops: number; prefillTps: number }
 
+const tensorCache = new Map<string, HostTensor>();
+
+/** Random weights of a shape; cached, so that every build and thread count reuses them. */
 function randomTensor(name: string, dtype: WeightDType, rows: number, cols: number): HostTensor {
+  const key = `${name}/${dtype}`;
+  const hit = tensorCache.get(key);
+  if (hit) return hit;
+  const t = makeRandomTensor(name, dtype, rows, cols);
+  tensorCache.set(key, t);
+  return t;
+}
+
+function makeRandomTensor(name: string, dtype: WeightDType, rows: number, cols: number): HostTensor {
   const bytes = byteSize(dtype, [rows, cols]);
   const data = new Uint8Array(bytes);
   let s = 0x9e3779b9;

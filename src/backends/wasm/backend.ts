@@ -12,7 +12,7 @@ import { wasm, type WasmMemory, type WasmModule } from "./wasm_api.js";
 import { availableParallelism } from "node:os";
 import { InvalidArgumentError, UnsupportedError } from "../../errors.js";
 import type { HostTensor } from "../../formats/weights.js";
-import { f16ToF32, toFloat32 } from "../../tensor/convert.js";
+import { toFloat32 } from "../../tensor/convert.js";
 import { QUANT_BLOCK, type WeightDType } from "../../tensor/dtype.js";
 import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight } from "../ops.js";
 import { Heap } from "./heap.js";
@@ -188,12 +188,11 @@ export class WasmBackend implements Backend {
     const bytes = align64(quantBytes) + blocks * 4;
     const ptr = this.heap.alloc(bytes, `tensor ${name}`);
     const scales = ptr + align64(quantBytes);
-    const u8 = this.heap.u8;
-    const f32 = this.heap.f32;
-    for (let b = 0, src = 0; b < blocks; b++, src += blockBytes) {
-      f32[scales / 4 + b] = f16ToF32(data[src]! | (data[src + 1]! << 8));
-      u8.set(data.subarray(src + 2, src + blockBytes), ptr + b * qBytes);
-    }
+    // Staged at the top of the heap and released at once, so the staging costs no memory.
+    const staging = this.heap.alloc(data.byteLength, `staging of tensor ${name}`);
+    this.heap.u8.set(data, staging);
+    this.kernels.unpack_blocks(ptr, scales, staging, blocks, qBytes);
+    this.heap.free(staging, data.byteLength);
     return new WasmWeight(wdt, [rows, cols], kind, ptr, scales, bytes);
   }
 

@@ -22,6 +22,7 @@ export interface KernelExports {
   add(out: number, a: number, b: number, e0: number, e1: number): void;
   embed(out: number, table: number, scales: number, kind: number, ids: number, K: number, i0: number, i1: number): void;
   to_f32(out: number, src: number, kind: number, count: number): void;
+  unpack_blocks(dstQ: number, dstD: number, src: number, blocks: number, qBytes: number): void;
   attention(out: number, q: number, desc: number, nseg: number, heads: number, kvHeads: number, hd: number, scale: number, window: number, it0: number, it1: number, scores: number): void;
 }
 

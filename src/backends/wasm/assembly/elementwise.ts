@@ -142,3 +142,16 @@ export function to_f32(out: usize, src: usize, kind: i32, count: i32): void {
     store<f32>(out + (<usize>k << 2), v);
   }
 }
+
+/**
+ * Splits `blocks` GGUF blocks at src (an f16 scale then `qBytes` quant bytes each) into
+ * quants at dstQ (contiguous) and float32 scales at dstD. Runs at upload.
+ */
+export function unpack_blocks(dstQ: usize, dstD: usize, src: usize, blocks: i32, qBytes: i32): void {
+  const bb = <usize>(qBytes + 2);
+  for (let b = 0; b < blocks; b++) {
+    const s = src + <usize>b * bb;
+    store<f32>(dstD + (<usize>b << 2), f16ToF32(<u32>load<u16>(s)));
+    memory.copy(dstQ + <usize>b * qBytes, s + 2, <usize>qBytes);
+  }
+}
