@@ -26,12 +26,47 @@ import { fma, hsum, hsumi, dotI8x32, dotQ4x32 } from "./simd";
   return bias == 0 ? <f32>0 : load<f32>(bias + (<usize>o << 2));
 }
 
-/** Two weight rows against one activation row. */
+/** [sum(a), sum(b), sum(c), sum(d)] of four int32x4 vectors. */
+// @ts-ignore: decorator
+@inline function reduce4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = i32x4.add(v128.shuffle<i32>(a, b, 0, 4, 1, 5), v128.shuffle<i32>(a, b, 2, 6, 3, 7));
+  const cd = i32x4.add(v128.shuffle<i32>(c, d, 0, 4, 1, 5), v128.shuffle<i32>(c, d, 2, 6, 3, 7));
+  return i32x4.add(v128.shuffle<i32>(ab, cd, 0, 1, 4, 5), v128.shuffle<i32>(ab, cd, 2, 3, 6, 7));
+}
+
+/**
+ * Two weight rows against one activation row (the decode kernel). Blocks go four at a time:
+ * their integer sums are gathered into one vector so that scales (and Q4_0's offset) are
+ * applied with vector loads and one multiply-add per four blocks, not per block.
+ */
 // @ts-ignore: decorator
 @inline function q2x1<T>(wqa: usize, wqb: usize, wda: usize, wdb: usize, xq: usize, xd: usize, xs: usize, nb: i32, oa: usize, ob: usize, ba: f32, bb: f32): void {
   let aa = f32x4.splat(0), ab = f32x4.splat(0);
-  let ca: f32 = 0, cb: f32 = 0;
-  for (let b = 0; b < nb; b++) {
+  let va = f32x4.splat(0), vb = f32x4.splat(0);
+  let b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const xp = xq + (<usize>b << 5);
+    let x0 = v128.load(xp), x1 = v128.load(xp, 16);
+    const a0 = blockDot<T>(wqa, b, x0, x1), b0 = blockDot<T>(wqb, b, x0, x1);
+    x0 = v128.load(xp, 32); x1 = v128.load(xp, 48);
+    const a1 = blockDot<T>(wqa, b + 1, x0, x1), b1 = blockDot<T>(wqb, b + 1, x0, x1);
+    x0 = v128.load(xp, 64); x1 = v128.load(xp, 80);
+    const a2 = blockDot<T>(wqa, b + 2, x0, x1), b2 = blockDot<T>(wqb, b + 2, x0, x1);
+    x0 = v128.load(xp, 96); x1 = v128.load(xp, 112);
+    const a3 = blockDot<T>(wqa, b + 3, x0, x1), b3 = blockDot<T>(wqb, b + 3, x0, x1);
+    const bo = <usize>b << 2;
+    const dx = v128.load(xd + bo);
+    const da = v128.load(wda + bo), db = v128.load(wdb + bo);
+    aa = fma(f32x4.convert_i32x4_s(reduce4(a0, a1, a2, a3)), f32x4.mul(da, dx), aa);
+    ab = fma(f32x4.convert_i32x4_s(reduce4(b0, b1, b2, b3)), f32x4.mul(db, dx), ab);
+    if (!isSigned<T>()) {
+      const sx = v128.load(xs + bo);
+      va = fma(da, sx, va);
+      vb = fma(db, sx, vb);
+    }
+  }
+  let ca: f32 = isSigned<T>() ? 0 : hsum(va), cb: f32 = isSigned<T>() ? 0 : hsum(vb);
+  for (; b < nb; b++) {
     const xp = xq + (<usize>b << 5);
     const x0 = v128.load(xp), x1 = v128.load(xp, 16);
     const bo = <usize>b << 2;
