@@ -176,4 +176,3 @@ export class JsonConstraint implements LogitsProcessor {
   }
 }
 
-export { step as jsonStep, initialState as jsonInitialState };
