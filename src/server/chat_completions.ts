@@ -11,6 +11,7 @@ import { checkModel, checkPromptFits, logprobEntry, requestId, toApiError, type 
 import { invalidField } from "./errors.js";
 import { SseWriter, sendError, sendJson } from "./http_util.js";
 import { JsonConstraint } from "./json_constraint.js";
+import { ToolCallConstraint } from "./tool_constraint.js";
 import { readN, readSampling, seedForChoice } from "./sampling_params.js";
 import type { SequenceRequest } from "./scheduler.js";
 import { ToolCallParser, type Segment } from "./tool_calls.js";
@@ -155,7 +156,12 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, r
   };
 
   const requests: SequenceRequest[] = choices.map((c) => {
-    const processors = schema ? [new JsonConstraint(ctx.vocab(), schema, ctx.eosIds)] : [];
+    // JSON mode wins over a forced tool call (the answer cannot be both).
+    const processors = schema
+      ? [new JsonConstraint(ctx.vocab(), schema, ctx.eosIds)]
+      : toolSetup.force
+        ? [new ToolCallConstraint(ctx.vocab(), toolSetup.force, ctx.eosIds)]
+        : [];
     return {
       promptIds,
       options: {
