@@ -45,7 +45,7 @@ class Choice {
   }
 }
 
-export async function handleChatCompletions(ctx: ServerContext, body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleChatCompletions(ctx: ServerContext, body: unknown, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const f = new Fields(requireObject(body, "body"));
   checkModel(ctx, f.string("model"));
   const messages = readMessages(f);
@@ -198,5 +198,4 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, r
     sse = new SseWriter(res);
     for (const c of choices) sse.send(chunk([{ index: c.index, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]));
   }
-  void req;
 }
