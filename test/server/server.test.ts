@@ -362,6 +362,23 @@ describe("scheduling", () => {
     }
   });
 
+  it("prefills long prompts in chunks while other sequences keep decoding", async () => {
+    const h = await startServer({ parallel: 4, prefillChunk: 16 });
+    try {
+      const long = { model: "toy", messages: [{ role: "system" as const, content: "x ".repeat(60) }, { role: "user" as const, content: "say hello" }], temperature: 0 };
+      const [a, b] = await Promise.all([
+        h.client.chat.completions.create(long),
+        h.client.chat.completions.create({ model: "toy", messages: [{ role: "user", content: "unicode please" }], temperature: 0 }),
+      ]);
+      assert.ok(a.usage!.prompt_tokens > 100);
+      assert.equal(a.choices[0]!.message.content, SCRIPTS.hello);
+      assert.equal(b.choices[0]!.message.content, SCRIPTS.unicode);
+      assert.ok(h.model.maxItemTokens <= 16, `no forward carried more than a chunk (max ${h.model.maxItemTokens})`);
+    } finally {
+      await h.close();
+    }
+  });
+
   it("a client that disconnects cancels its generation and frees its cache", async () => {
     const h = await startServer({ parallel: 2, prefixCacheEntries: 0 });
     try {
