@@ -103,6 +103,7 @@ export class Tokenizer implements TextTokenizer {
   private readonly cache = new WordCache();
   private bytesTable: { offsets: Int32Array; data: Uint8Array; special: Uint8Array } | null = null;
   private syms = new Int32Array(1024);
+  private ends: number[] = [];
 
   private constructor(data: TokenizerData) {
     this.vocabMap = data.vocab;
@@ -330,13 +331,18 @@ export class Tokenizer implements TextTokenizer {
   }
 
   private encodeNormalized(s: string, out: number[]): void {
-    const ends = splitQwen2(s, []);
+    // One reused list of piece ends (encoding is synchronous, never re-entered).
+    const ends = this.ends;
+    ends.length = 0;
+    splitQwen2(s, ends);
     let start = 0;
     for (let k = 0; k < ends.length; k++) {
       const end = ends[k];
       this.encodeWord(s, start, end, out);
       start = end;
     }
+    // Do not keep a huge document's list alive.
+    if (ends.length > 1 << 16) this.ends = [];
   }
 
   private encodeNormalizedWithOffsets(
