@@ -51,3 +51,5 @@ export { KVCache } from "./runtime/kv_cache.js";
 export type { KVLayout } from "./runtime/kv_cache.js";
 export { leftPad, positionIds, unpaddedRows, PaddedBatchRunner, lastTokenPool } from "./runtime/padded_batch.js";
 export type { PaddedBatch } from "./runtime/padded_batch.js";
+export { createServer, QwenServer } from "./server/server.js";
+export type { ServerOptions } from "./server/server.js";
