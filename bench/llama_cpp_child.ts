@@ -50,13 +50,22 @@ async function prefill(ids: number[]): Promise<{ ms: number; seq: ReturnType<typ
 const prompt = benchPromptIds(promptTokens, 1);
 const p = await prefill(prompt);
 const prefillMs = p.ms;
-p.seq.dispose();
 
-// Decode: after `contextFill` tokens of context, greedily generate `genTokens` tokens.
-const fill = benchPromptIds(Math.max(1, contextFill), 2);
-const seq = context.getSequence();
-if (contextFill > 0) await seq.evaluateWithoutGeneratingNewTokens(fill.slice(0, -1) as never);
-const last = fill[fill.length - 1]!;
+// Decode: greedily generate `genTokens` tokens after `contextFill` tokens of context. The
+// context continues the prompt (so a long context costs one long prefill, not two), as
+// `qwen2 bench` does; with no context, a fresh sequence starts from one token.
+let seq: ReturnType<typeof context.getSequence>;
+let last: number;
+if (contextFill > 0) {
+  seq = p.seq;
+  const extra = benchPromptIds(Math.max(1, contextFill - promptTokens), 2);
+  if (extra.length > 1) await seq.evaluateWithoutGeneratingNewTokens(extra.slice(0, -1) as never);
+  last = extra[extra.length - 1]!;
+} else {
+  p.seq.dispose();
+  seq = context.getSequence();
+  last = benchPromptIds(1, 2)[0]!;
+}
 let produced = 0;
 let firstMs = 0;
 const td = performance.now();

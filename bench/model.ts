@@ -126,7 +126,7 @@ for (const dtype of dtypes) {
       args = [...flags, cli, "bench", "--json", "--model", ggufs[dtype]!, "--backend", backend, ...common];
     }
     log(`${dtype} ${p.engine} t=${p.threads} prompt=${p.prompt} ctx=${p.context}`);
-    const r = child(args, p.engine === "reference" ? 300 : 240);
+    const r = child(args, p.engine === "reference" ? 300 : p.context > 0 ? 420 : 240);
     const run: Run = { engine: p.engine, dtype, threads: p.threads, prompt_tokens: p.prompt, context: p.context, gen_tokens: p.gen, ok: !!r.json, wall_s: Math.round(r.wall * 10) / 10 };
     if (r.json) run.result = r.json;
     else run.error = r.error;

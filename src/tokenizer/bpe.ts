@@ -116,22 +116,25 @@ export function bpeMerge(pairs: PairTable, syms: Int32Array, n: number): number 
   }
 }
 
-const SHORT_RANKS = new Int32Array(SHORT_WORD);
-const SHORT_SLOTS = new Int32Array(SHORT_WORD);
+const HEAP = { rank: new Int32Array(4096), pos: new Int32Array(4096), merged: new Int32Array(4096) };
+const SHORT_RANKS = new Int32Array(1024);
+const SHORT_SLOTS = new Int32Array(1024);
 
 /** Heap-based merging for long words: entries are (rank, position) keyed by the left symbol. */
+let scratch = { prev: new Int32Array(1024), next: new Int32Array(1024), alive: new Uint8Array(1024) };
+
 function bpeMergeLong(pairs: PairTable, syms: Int32Array, n: number): number {
-  const prev = new Int32Array(n);
-  const next = new Int32Array(n);
-  const alive = new Uint8Array(n).fill(1);
+  if (scratch.prev.length < n) scratch = { prev: new Int32Array(n * 2), next: new Int32Array(n * 2), alive: new Uint8Array(n * 2) };
+  const { prev, next, alive } = scratch;
+  alive.fill(1, 0, n);
   for (let i = 0; i < n; i++) {
     prev[i] = i - 1;
     next[i] = i + 1 < n ? i + 1 : -1;
   }
   // Heap of candidate merges, ordered by (rank, position); stale entries are skipped on pop.
-  let heapRank: Int32Array = new Int32Array(n);
-  let heapPos: Int32Array = new Int32Array(n);
-  let heapMerged: Int32Array = new Int32Array(n);
+  let heapRank: Int32Array = HEAP.rank.length >= n ? HEAP.rank : new Int32Array(n);
+  let heapPos: Int32Array = HEAP.pos.length >= n ? HEAP.pos : new Int32Array(n);
+  let heapMerged: Int32Array = HEAP.merged.length >= n ? HEAP.merged : new Int32Array(n);
   let size = 0;
   const less = (a: number, b: number): boolean => heapRank[a] < heapRank[b] || (heapRank[a] === heapRank[b] && heapPos[a] < heapPos[b]);
   const swap = (a: number, b: number): void => {

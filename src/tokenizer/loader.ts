@@ -16,6 +16,11 @@ export type RawMerge = string | readonly [string, string];
 export interface TokenizerData {
   /** Vocabulary: token (byte-level string) -> id. Either this or `idToToken` is given. */
   readonly vocab: Map<string, number> | null;
+  /**
+   * The parsed JSON vocabulary object itself, used for lookups while building the merge
+   * table instead of copying 151k entries into a Map first (loading cost).
+   */
+  readonly vocabObject?: Readonly<Record<string, unknown>>;
   /** Vocabulary tokens by id (holes allowed); the packed layout gives this only. */
   readonly idToToken?: readonly (string | undefined)[];
   readonly merges: readonly RawMerge[];
@@ -138,15 +143,15 @@ function addedTokenFrom(file: string, where: string, v: Json, id: number): Added
   };
 }
 
-function parseVocab(file: string, field: string, v: Json | undefined): Map<string, number> {
+function parseVocab(file: string, field: string, v: Json | undefined): { vocabObject: JsonObject; idToToken: string[] } {
   if (!isObject(v)) throw new FormatError(file, `field "${field}" must be an object of token -> id`);
-  const vocab = new Map<string, number>();
+  const idToToken: string[] = [];
   for (const key in v) {
     const id = v[key];
     if (typeof id !== "number" || !Number.isInteger(id) || id < 0) throw new FormatError(file, `${field}[${JSON.stringify(key)}] must be a non-negative integer id`);
-    vocab.set(key, id);
+    if (idToToken[id] === undefined) idToToken[id] = key;
   }
-  return vocab;
+  return { vocabObject: v, idToToken };
 }
 
 function checkMerges(file: string, field: string, v: Json | undefined): RawMerge[] {
@@ -162,7 +167,7 @@ export function parseTokenizerJson(file: string, json: Json, settings: Tokenizer
   if (!isObject(model)) throw new FormatError(file, `field "model" is missing or not an object`);
   if (model.type !== undefined && model.type !== "BPE") throw new UnsupportedError(`${file}: model.type ${JSON.stringify(model.type)} is not supported (only BPE)`);
   checkPipeline(file, json);
-  const vocab = parseVocab(file, "model.vocab", model.vocab);
+  const { vocabObject, idToToken } = parseVocab(file, "model.vocab", model.vocab);
   const merges = checkMerges(file, "model.merges", model.merges);
   const added: AddedToken[] = [];
   const list = json.added_tokens ?? [];
@@ -171,7 +176,7 @@ export function parseTokenizerJson(file: string, json: Json, settings: Tokenizer
     const id = isObject(t) ? t.id : undefined;
     added.push(addedTokenFrom(file, `added_tokens[${i}]`, t, typeof id === "number" ? id : -1));
   });
-  return { vocab, merges, addedTokens: added, config: settings, mergesFile: `${file} (model.merges)` };
+  return { vocab: null, vocabObject, idToToken, merges, addedTokens: added, config: settings, mergesFile: `${file} (model.merges)` };
 }
 
 /** Rejects pipelines this implementation would tokenise differently. */
@@ -261,7 +266,7 @@ export function loadDir(dir: string, vocabDir: string = dir): TokenizerData {
   const mergesFile = join(vocabDir, "merges.txt");
   if (!existsSync(vocabFile)) throw new FormatError(vocabDir, "no tokenizer.json, and no vocab.json + merges.txt (slow layout)");
   if (!existsSync(mergesFile)) throw new FormatError(mergesFile, "missing: the slow layout needs merges.txt beside vocab.json");
-  const vocab = parseVocab(vocabFile, "(top level)", readJson(vocabFile));
+  const { vocabObject, idToToken } = parseVocab(vocabFile, "(top level)", readJson(vocabFile));
   let mergesText: string;
   try {
     mergesText = readFileSync(mergesFile, "utf8");
@@ -269,7 +274,9 @@ export function loadDir(dir: string, vocabDir: string = dir): TokenizerData {
     throw new FormatError(mergesFile, `cannot read the file (${(err as Error).message})`);
   }
   return {
-    vocab,
+    vocab: null,
+    vocabObject,
+    idToToken,
     merges: parseMergesTxt(mergesFile, mergesText),
     addedTokens: addedTokensFromConfig(configFile, cfg),
     config: settings,

@@ -9,7 +9,7 @@ import { AddedTokenMatcher, type AddedToken } from "./added_tokens.js";
 import { CHAR_TO_BYTE, tokenToBytes } from "./byte_level.js";
 import { bpeMerge, PairTable } from "./bpe.js";
 import { renderChatTemplate } from "./chat_template.js";
-import { ByteSink, ByteStreamDecoder, decodeUtf8 } from "./decoder.js";
+import { ByteStreamDecoder, decodeUtf8 } from "./decoder.js";
 import { loadDir, parseJson, parseSettings, parseTokenizerJson, type RawMerge, type TokenizerData, type TokenizerSettings } from "./loader.js";
 import { nfc, nfcAligned, toWellFormed } from "./normalize.js";
 import { splitQwen2 } from "./pretokenize.js";
@@ -87,6 +87,7 @@ export class Tokenizer implements TextTokenizer {
   private readonly idToTok: readonly (string | undefined)[];
   private readonly rawMerges: readonly RawMerge[];
   private readonly mergeTriples: Int32Array | null;
+  private vocabObject: Readonly<Record<string, unknown>> | null;
   private readonly mergesFile: string;
   private pairs: PairTable | null = null;
   private readonly byteIds = new Int32Array(256);
@@ -97,13 +98,14 @@ export class Tokenizer implements TextTokenizer {
   private readonly normalizedMatcher: AddedTokenMatcher;
   private readonly settings: TokenizerSettings;
   private readonly cache = new WordCache();
-  private readonly bytesCache: (Uint8Array | undefined)[] = [];
+  private bytesTable: { offsets: Int32Array; data: Uint8Array; special: Uint8Array } | null = null;
   private syms = new Int32Array(1024);
 
   private constructor(data: TokenizerData) {
     this.vocabMap = data.vocab;
     this.rawMerges = data.merges;
     this.mergeTriples = data.mergeTriples ?? null;
+    this.vocabObject = data.vocabObject ?? null;
     this.mergesFile = data.mergesFile;
     this.settings = data.config;
     let idToTok: (string | undefined)[];
@@ -228,7 +230,13 @@ export class Tokenizer implements TextTokenizer {
       return (this.pairs = table);
     }
     const merges = this.rawMerges;
-    const vocab = this.vocab;
+    const obj = this.vocabMap === null ? this.vocabObject : null;
+    const map = obj === null ? this.vocab : null;
+    const idOf = (t: string): number | undefined => {
+      if (map !== null) return map.get(t);
+      const v = obj![t];
+      return typeof v === "number" ? v : undefined; // Object.prototype holds no numbers
+    };
     const table = new PairTable(merges.length);
     for (let rank = 0; rank < merges.length; rank++) {
       const m = merges[rank];
@@ -243,15 +251,16 @@ export class Tokenizer implements TextTokenizer {
         a = m[0];
         b = m[1];
       } else throw new FormatError(this.mergesFile, `merge ${rank} must be "a b" or ["a", "b"]`);
-      const ia = vocab.get(a);
-      const ib = vocab.get(b);
-      const im = vocab.get(a + b);
+      const ia = idOf(a);
+      const ib = idOf(b);
+      const im = idOf(a + b);
       if (ia === undefined || ib === undefined || im === undefined) {
         throw new FormatError(this.mergesFile, `merge ${rank} (${JSON.stringify(a)} + ${JSON.stringify(b)}) uses a token missing from the vocabulary`);
       }
       table.add(ia, ib, rank, im);
     }
     this.pairs = table;
+    this.vocabObject = null; // the lazy Map (from idToTok) serves lookups from now on
     return table;
   }
 
@@ -457,14 +466,55 @@ export class Tokenizer implements TextTokenizer {
 
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
     const skip = options.skipSpecialTokens ?? false;
-    const sink = new ByteSink();
+    const { offsets, data, special } = this.byteTable();
+    const n = this.vocabSize;
+    let total = 0;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
-      if (skip && this.isSpecialId(id)) continue;
-      const b = this.idToBytes(id);
-      if (b !== undefined) sink.push(b);
+      // Unknown ids (out of range, not integers, holes) are dropped, as the reference does.
+      if ((id | 0) !== id || id < 0 || id >= n || (skip && special[id] === 1)) continue;
+      total += offsets[id + 1] - offsets[id];
     }
-    return sink.length === 0 ? "" : decodeUtf8(sink.view());
+    if (total === 0) return "";
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if ((id | 0) !== id || id < 0 || id >= n || (skip && special[id] === 1)) continue;
+      const a = offsets[id];
+      const b = offsets[id + 1];
+      if (b - a === 1) out[at++] = data[a];
+      else for (let k = a; k < b; k++) out[at++] = data[k];
+    }
+    return decodeUtf8(out);
+  }
+
+  /**
+   * Every id's decoded bytes in one buffer (built on first decode, ~1 MB): decoding is then
+   * a copy per id and one UTF-8 decode, with no per-token objects.
+   */
+  private byteTable(): { offsets: Int32Array; data: Uint8Array; special: Uint8Array } {
+    if (this.bytesTable !== null) return this.bytesTable;
+    const n = this.vocabSize;
+    const offsets = new Int32Array(n + 1);
+    const special = new Uint8Array(n);
+    const parts: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(n);
+    let total = 0;
+    for (let id = 0; id < n; id++) {
+      const tok = this.idToToken(id);
+      const bytes = tok === undefined ? undefined : tokenToBytes(tok) ?? new TextEncoder().encode(tok);
+      parts[id] = bytes;
+      offsets[id] = total;
+      total += bytes?.length ?? 0;
+      if (this.addedById.get(id)?.special === true) special[id] = 1;
+    }
+    offsets[n] = total;
+    const data = new Uint8Array(total);
+    for (let id = 0; id < n; id++) {
+      const p = parts[id];
+      if (p !== undefined) data.set(p, offsets[id]);
+    }
+    return (this.bytesTable = { offsets, data, special });
   }
 
   decodeBatch(batch: readonly ArrayLike<number>[], options: DecodeOptions = {}): string[] {
@@ -500,17 +550,16 @@ export class Tokenizer implements TextTokenizer {
     return this.vocabMap;
   }
 
+  /**
+   * As the reference's ByteLevel decoder: the byte-level bytes, or the UTF-8 when a
+   * character is outside the alphabet (added tokens with spaces, for example). The result
+   * is a view into a shared table: do not modify it.
+   */
   idToBytes(id: number): Uint8Array | undefined {
-    if (!Number.isInteger(id) || id < 0) return undefined;
-    const hit = this.bytesCache[id];
-    if (hit !== undefined) return hit;
-    const tok = this.idToToken(id);
-    if (tok === undefined) return undefined;
-    // As the reference's ByteLevel decoder: the byte-level bytes, or the UTF-8 when a
-    // character is outside the alphabet (added tokens with spaces, for example).
-    const bytes = tokenToBytes(tok) ?? new TextEncoder().encode(tok);
-    this.bytesCache[id] = bytes;
-    return bytes;
+    if ((id | 0) !== id || id < 0 || id >= this.vocabSize) return undefined;
+    if (this.idToToken(id) === undefined) return undefined;
+    const { offsets, data } = this.byteTable();
+    return data.subarray(offsets[id], offsets[id + 1]);
   }
 
   isSpecialId(id: number): boolean {

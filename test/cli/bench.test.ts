@@ -1,11 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { PassThrough, Readable } from "node:stream";
-import { runBench } from "../../src/cli/commands/bench.js";
+import { runBench, type BenchModel } from "../../src/cli/commands/bench.js";
 import { UsageError } from "../../src/cli/command.js";
-import type { Qwen2Config } from "../../src/formats/config.js";
-import type { LoadedModel, LoadOptions } from "../../src/runtime/load.js";
-import { hashModel, ToyTokenizer, type ToyCache } from "../generation/toy.js";
+import { hashModel, type ToyCache } from "../generation/toy.js";
 
 function io() {
   const stdout = new PassThrough();
@@ -17,41 +15,30 @@ function io() {
 
 test("qwen2 bench --json runs prefill and decode the way it says and prints one object", async () => {
   const model = hashModel();
-  const asked: LoadOptions[] = [];
+  const asked: Array<{ path: string; backend: string; threads: number }> = [];
   let closed = false;
-  const load = async (path: string, options: LoadOptions): Promise<LoadedModel> => {
-    asked.push(options);
-    return {
-      model,
-      tokenizer: new ToyTokenizer(),
-      config: {} as Qwen2Config,
-      generationConfig: null,
-      eosIds: [],
-      path,
-      format: "hf-folder",
-      backend: options.backend ?? "reference",
-      randomWeights: true,
-      close: () => void (closed = true),
-    };
+  const load = async (path: string, options: { backend: "reference" | "wasm"; threads: number }): Promise<BenchModel> => {
+    asked.push({ path, ...options });
+    return { model, backend: `toy-${options.backend}`, close: () => void (closed = true) };
   };
   const t = io();
   const code = await runBench(["--model", "nowhere", "--backend", "reference", "--threads", "1", "--prompt-tokens", "20", "--gen-tokens", "5", "--context", "7", "--json"], t.io, load);
   assert.equal(code, 0);
-  assert.deepEqual(asked, [{ backend: "reference", threads: 1 }]);
+  assert.deepEqual(asked, [{ path: "nowhere", backend: "reference", threads: 1 }]);
   assert.ok(closed);
   const lines = t.out().trim().split("\n");
   assert.equal(lines.length, 1);
   const r = JSON.parse(lines[0]!) as Record<string, unknown>;
   for (const key of ["prefill_tps", "decode_tps", "load_ms", "peak_rss_mb", "ttft_ms"]) assert.ok(typeof r[key] === "number" && (r[key] as number) > 0, key);
-  assert.equal(r.backend, "reference");
+  assert.equal(r.backend, "toy-reference");
   assert.equal(r.threads, 1);
   assert.equal(typeof r.dtype, "string");
-  // Calls: warm-up (8), prefill (20), context fill (7), then 5 single-token steps; ids inside the vocabulary.
-  assert.deepEqual(model.calls.map((c) => c[0]!.length), [8, 20, 7, 1, 1, 1, 1, 1]);
+  // Calls: warm-up (8), prefill (20); the context (7) is shorter than the prompt, so the
+  // prompt's cache continues with one more token; then 5 single-token steps.
+  assert.deepEqual(model.calls.map((c) => c[0]!.length), [8, 20, 1, 1, 1, 1, 1, 1]);
   assert.ok(model.calls.flat(2).every((id) => id >= 0 && id < model.vocabSize));
-  // Decode feeds back the greedy token: each step's id is the argmax of the previous logits.
-  const decodeCache = model.caches[2] as ToyCache;
-  assert.equal(decodeCache.ids.length, 12);
+  const decodeCache = model.caches[1] as ToyCache;
+  assert.equal(decodeCache.ids.length, 26);
   assert.ok(model.caches.every((c) => (c as ToyCache).disposed));
 });
 
@@ -59,4 +46,18 @@ test("qwen2 bench rejects a missing model and bad numbers", async () => {
   await assert.rejects(runBench([], io().io), UsageError);
   await assert.rejects(runBench(["--model", "m", "--gen-tokens", "0"], io().io), /--gen-tokens/);
   await assert.rejects(runBench(["--model", "m", "--backend", "gpu"], io().io), /--backend/);
+});
+
+test("qwen2 bench continues the prompt to a longer context, and decodes from a fresh cache without one", async () => {
+  for (const [context, calls] of [
+    ["10", [8, 4, 6, 1, 1]],
+    ["0", [8, 4, 1, 1]],
+  ] as const) {
+    const model = hashModel();
+    const load = async (): Promise<BenchModel> => ({ model, backend: "toy", close: () => {} });
+    await runBench(["--model", "m", "--threads", "1", "--prompt-tokens", "4", "--gen-tokens", "2", "--context", context, "--json"], io().io, load);
+    assert.deepEqual(model.calls.map((c) => c[0]!.length), [...calls], `context ${context}`);
+    // The decode steps run on the cache that holds the context.
+    assert.equal((model.caches.at(-1) as ToyCache).ids.length, context === "0" ? 2 : 12);
+  }
 });

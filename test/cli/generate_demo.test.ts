@@ -46,7 +46,7 @@ test("demo makes the random model once, then reuses it, and says the weights are
     assert.match(first.out(), /RANDOM weights/);
     assert.match(first.out(), /<\|im_start\|>user\nHello!/);
     assert.match(first.out(), /assistant \(random weights\)> noise noise/);
-    assert.match(first.out(), /qwen2 generate --model/);
+    assert.match(first.out(), /npm run demo -- --model/);
     const second = io();
     await runDemo(["--dir", dir, "--prompt", "Hi there"], second.io, make, load);
     assert.equal(made, 1, "an existing random model is reused");
@@ -56,6 +56,16 @@ test("demo makes the random model once, then reuses it, and says the weights are
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test("demo --model runs a given folder without making a random one", async () => {
+  let made = 0;
+  const t = io();
+  assert.equal(await runDemo(["--model", "/some/real/folder", "--prompt", "Hey"], t.io, async () => void made++, load), 0);
+  assert.equal(made, 0);
+  assert.match(t.out(), /qwen2 demo — \/some\/real\/folder/);
+  assert.match(t.out(), /user> Hey/);
+  await assert.rejects(runDemo(["--model", "x", "--fresh"], io().io, async () => {}, load), /--fresh/);
 });
 
 test("the demo cache folder follows QWEN2_CACHE_DIR, then XDG_CACHE_HOME", () => {

@@ -202,15 +202,7 @@ test("the tokenizer is stored as convert_hf_to_gguf.py stores it and read back i
   g.close();
 });
 
-test("the Qwen2 tokenizer: fast and slow layouts give the same GGUF vocabulary; Qwen2.5's look-special tokens become CONTROL", { skip: !existsSync(join(tokenizersDir, "qwen2")) && "shared tokenizers missing" }, () => {
-  const fast = readHFTokenizerFiles(join(tokenizersDir, "qwen2"))!;
-  const slow = readHFTokenizerFiles(join(tokenizersDir, "qwen2-slow"))!;
-  assert.equal(fast.vocab.size, 151643);
-  assert.equal(fast.merges.length, 151387);
-  assert.deepEqual([...slow.vocab.entries()].sort(), [...fast.vocab.entries()].sort());
-  assert.deepEqual(slow.merges, fast.merges);
-  assert.deepEqual(slow.added, fast.added);
-
+test("the Qwen2.5 tokenizer at the real vocabulary size: padding slots, and look-special tokens become CONTROL as convert_hf_to_gguf.py makes them", { skip: !existsSync(join(tokenizersDir, "qwen2.5")) && "shared tokenizers missing" }, () => {
   // A model of the real vocabulary size, tiny otherwise, so the whole vocabulary is written and read.
   const config = tinyConfig({ vocab_size: 151936, hidden_size: 32, head_dim: 8, intermediate_size: 32, num_hidden_layers: 1, layer_types: ["full_attention"], max_window_layers: 1, tie_word_embeddings: true });
   const { path } = exportTiny("qwen2-vocab.gguf", "bf16", config, join(tokenizersDir, "qwen2.5"));
@@ -224,7 +216,7 @@ test("the Qwen2 tokenizer: fast and slow layouts give the same GGUF vocabulary; 
   assert.equal(typeOf("<|fim_prefix|>"), TokenType.CONTROL); // not special in HF, but looks special
   assert.equal(typeOf("<tool_call>"), TokenType.USER_DEFINED);
   assert.equal(Object.keys(t.vocab).length, 151643);
-  assert.equal(t.vocab["Ġthe"], fast.vocab.get("Ġthe"));
+  assert.equal(typeof t.vocab["Ġthe"], "number");
   assert.equal(t.merges.length, 151387);
   assert.equal(t.eosToken, "<|im_end|>");
   assert.ok(t.chatTemplate?.includes("tools"));

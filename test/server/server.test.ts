@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import { SCRIPTS, errorOf, postRaw, startServer, type Harness } from "./harness.js";
-import { IM_END } from "./toy.js";
+import { IM_END, ResponderModel } from "./toy.js";
 
 const tools = [
   {
@@ -284,7 +284,7 @@ describe("other endpoints", () => {
     }
     assert.deepEqual(r.data[0]!.embedding, r.data[2]!.embedding);
     assert.notDeepEqual(r.data[0]!.embedding, r.data[1]!.embedding);
-    const expected = h.model.embed(Int32Array.from(h.tokenizer.encode("first text")));
+    const expected = ResponderModel.vector(h.tokenizer.encode("first text"), 16);
     const norm = Math.hypot(...expected);
     r.data[0]!.embedding.forEach((x, i) => assert.ok(Math.abs(x - expected[i]! / norm) < 1e-6));
     const f = await postRaw(h.url, "/v1/embeddings", JSON.stringify({ model: "toy", input: "first text", encoding_format: "float" }));

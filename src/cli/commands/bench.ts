@@ -5,7 +5,8 @@
  * - load_ms: from the path to a model ready to run (weights on the backend, tokenizer read);
  * - prefill: one forward pass over `--prompt-tokens` new tokens in an empty cache;
  * - ttft_ms: that prefill plus picking the first token (greedy);
- * - decode: `--gen-tokens` greedy steps of one token each, after `--context` tokens of context;
+ * - decode: `--gen-tokens` greedy steps of one token each, after `--context` tokens of context
+ *   (the prompt continued to that length; 0 = a fresh cache);
  * - peak_rss_mb: the process's peak resident memory (VmHWM on Linux).
  *
  * Prompts are pseudo-random ordinary token ids (bench/prompt_ids.ts), the same for every
@@ -15,10 +16,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { UsageError, type CliIO, type Command } from "../command.js";
+import type { Backend } from "../../backends/ops.js";
 import { isGGUFFile } from "../../formats/gguf.js";
 import { openGGUF } from "../../formats/gguf_qwen2.js";
+import { loadModelFolder } from "../../formats/model_folder.js";
 import type { CausalLM } from "../../models/causal_lm.js";
-import { BACKENDS, loadModel, type BackendName, type LoadedModel, type LoadOptions } from "../../runtime/load.js";
+import { Qwen2ForCausalLM } from "../../models/qwen2.js";
+
+export type BenchBackend = "reference" | "wasm";
+const BACKENDS: readonly BenchBackend[] = ["wasm", "reference"];
 
 const usage = `Usage: qwen2 bench --model DIR|FILE.gguf [options]
 
@@ -50,7 +56,41 @@ export interface BenchResult {
   readonly peak_rss_mb: number;
 }
 
-type Loader = (path: string, options: LoadOptions) => Promise<LoadedModel>;
+/** A model ready to run, with the name of the backend that runs it (e.g. "wasm-relaxed"). */
+export interface BenchModel {
+  readonly model: CausalLM;
+  readonly backend: string;
+  close(): void;
+}
+export type BenchLoader = (path: string, options: { backend: BenchBackend; threads: number }) => Promise<BenchModel>;
+
+/**
+ * The model at `path` (a .gguf file or a Hugging Face folder) on a fresh backend. Tokenizers
+ * are not loaded: speed does not depend on them.
+ */
+export async function loadForBench(path: string, options: { backend: BenchBackend; threads: number }): Promise<BenchModel> {
+  const backend: Backend =
+    options.backend === "wasm"
+      ? await (await import("../../backends/wasm/index.js")).WasmBackend.create({ threads: options.threads })
+      : new (await import("../../backends/reference/index.js")).ReferenceBackend();
+  const source = isGGUFFile(path) ? openGGUF(path) : loadModelFolder(path);
+  try {
+    const model = Qwen2ForCausalLM.load({ config: source.config, weights: source.weights }, backend);
+    return {
+      model,
+      backend: backend.name,
+      close: () => {
+        model.dispose();
+        backend.dispose();
+      },
+    };
+  } catch (err) {
+    backend.dispose();
+    throw err;
+  } finally {
+    source.weights.close();
+  }
+}
 
 function count(flag: string, v: string | undefined, fallback: number, min: number): number {
   if (v === undefined) return fallback;
@@ -122,7 +162,7 @@ function dtypeOf(path: string): string {
 }
 
 export interface BenchOptions {
-  readonly backend: BackendName;
+  readonly backend: BenchBackend;
   readonly threads: number;
   readonly promptTokens: number;
   readonly genTokens: number;
@@ -130,7 +170,7 @@ export interface BenchOptions {
 }
 
 /** Runs the measurement in this process. */
-export async function benchModel(path: string, o: BenchOptions, load: Loader = loadModel): Promise<BenchResult> {
+export async function benchModel(path: string, o: BenchOptions, load: BenchLoader = loadForBench): Promise<BenchResult> {
   const t0 = performance.now();
   const loaded = await load(path, { backend: o.backend, threads: o.threads });
   const loadMs = performance.now() - t0;
@@ -142,21 +182,26 @@ export async function benchModel(path: string, o: BenchOptions, load: Loader = l
     model.forward([{ ids: promptIds(8, 3, vocab), cache: warm }]);
     warm.dispose();
 
+    // Prefill: `promptTokens` new tokens in an empty cache. With `context`, the cache is kept
+    // and continued to `context` tokens before decoding (one long prefill, not two), as the
+    // llama.cpp child does.
     const prompt = promptIds(o.promptTokens, 1, vocab);
-    const pcache = model.createCache(o.promptTokens + 1);
+    const extra = o.context > 0 ? Math.max(1, o.context - o.promptTokens) : 0;
+    const pcache = model.createCache(o.promptTokens + extra + o.genTokens + 1);
     const tp = performance.now();
     const [plogits] = model.forward([{ ids: prompt, cache: pcache }]);
     const prefillMs = performance.now() - tp;
     argmax(plogits!);
     const ttftMs = performance.now() - tp;
-    pcache.dispose();
 
-    const cache = model.createCache(o.context + o.genTokens + 1);
+    let cache = pcache;
     let next: number;
-    if (o.context > 0) {
-      const [fill] = model.forward([{ ids: promptIds(o.context, 2, vocab), cache }]);
+    if (extra > 0) {
+      const [fill] = model.forward([{ ids: promptIds(extra, 2, vocab), cache }]);
       next = argmax(fill!);
     } else {
+      pcache.dispose();
+      cache = model.createCache(o.genTokens + 1);
       next = promptIds(1, 2, vocab)[0]!;
     }
     const one = new Int32Array(1);
@@ -189,7 +234,7 @@ export async function benchModel(path: string, o: BenchOptions, load: Loader = l
   }
 }
 
-export async function runBench(args: string[], io: CliIO, load: Loader = loadModel): Promise<number> {
+export async function runBench(args: string[], io: CliIO, load: BenchLoader = loadForBench): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
@@ -208,7 +253,7 @@ export async function runBench(args: string[], io: CliIO, load: Loader = loadMod
     throw new UsageError((err as Error).message);
   }
   if (!values.model) throw new UsageError("--model DIR|FILE.gguf is required");
-  const backend = (values.backend ?? "wasm") as BackendName;
+  const backend = (values.backend ?? "wasm") as BenchBackend;
   if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(values.backend)}`);
   const { availableParallelism } = await import("node:os");
   const result = await benchModel(

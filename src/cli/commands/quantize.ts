@@ -1,0 +1,86 @@
+/**
+ * `qwen2 quantize --model DIR --type q8_0 --out FILE.gguf`: writes a Hugging Face Qwen2
+ * folder as a GGUF file (F32, F16, BF16, Q8_0 or Q4_0) that both qwen2-ts and llama.cpp run.
+ */
+import { basename, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { UsageError, type CliIO, type Command } from "../command.js";
+import type { Qwen2Config } from "../../formats/config.js";
+import { GGUF_EXPORT_TYPES, writeQwen2GGUF, type GGUFExportType } from "../../formats/gguf_qwen2_export.js";
+import { readHFTokenizerFiles } from "../../formats/gguf_qwen2_vocab.js";
+import { loadModelFolder } from "../../formats/model_folder.js";
+import type { WeightSource } from "../../formats/weights.js";
+
+const usage = `Usage: qwen2 quantize --model DIR --type TYPE --out FILE.gguf [--tokenizer DIR]
+
+Converts a Hugging Face Qwen2 model folder to GGUF, the file format of llama.cpp:
+llama.cpp's tensor names and metadata, the tokenizer stored inside.
+
+Options:
+  --model DIR        model folder (config.json, *.safetensors)
+  --type TYPE        ${GGUF_EXPORT_TYPES.join(" | ")}
+                     q8_0 / q4_0: 32-weight blocks with an f16 scale, bit-exact with ggml's
+                     reference quantisers; norms and biases stay f32 as llama.cpp expects
+  --out FILE.gguf    output file (written beside, then renamed into place)
+  --tokenizer DIR    tokenizer folder, when the model folder has none
+  --quiet            no progress on stderr
+`;
+
+/** What the command needs from a model folder (tests pass a toy one). */
+export type FolderLoader = (dir: string) => Promise<{ config: Qwen2Config; weights: WeightSource }> | { config: Qwen2Config; weights: WeightSource };
+
+export async function runQuantize(args: string[], io: CliIO, load: FolderLoader = loadModelFolder): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        model: { type: "string" },
+        type: { type: "string" },
+        out: { type: "string" },
+        tokenizer: { type: "string" },
+        quiet: { type: "boolean" },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (!values.model) throw new UsageError("--model DIR is required");
+  if (!values.out) throw new UsageError("--out FILE.gguf is required");
+  const type = (values.type ?? "").toLowerCase() as GGUFExportType;
+  if (!GGUF_EXPORT_TYPES.includes(type)) throw new UsageError(`--type must be one of ${GGUF_EXPORT_TYPES.join(", ")}, got ${JSON.stringify(values.type ?? "")}`);
+
+  const dir = resolve(values.model);
+  const out = resolve(values.out);
+  const started = performance.now();
+  const { config, weights } = await load(dir);
+  try {
+    const tokenizer = readHFTokenizerFiles(values.tokenizer ? resolve(values.tokenizer) : dir);
+    if (!tokenizer) {
+      io.stderr.write(`warning: ${values.tokenizer ?? dir} has no tokenizer files (tokenizer.json or vocab.json + merges.txt): the GGUF will have no tokenizer, and llama.cpp will not load it. Pass --tokenizer DIR.\n`);
+    }
+    const summary = writeQwen2GGUF(out, {
+      config,
+      weights,
+      tokenizer,
+      type,
+      name: basename(dir),
+      onTensor: values.quiet ? undefined : (name, i, n) => io.stderr.write(`\r[${i + 1}/${n}] ${name.padEnd(28)}`),
+    });
+    if (!values.quiet) io.stderr.write("\n");
+    const counts = new Map<string, number>();
+    for (const t of summary.tensorTypes.values()) counts.set(t, (counts.get(t) ?? 0) + 1);
+    const mix = [...counts].map(([t, n]) => `${n} ${t}`).join(", ");
+    io.stdout.write(`wrote ${out} (${type}: ${mix} tensors) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    return 0;
+  } finally {
+    weights.close();
+  }
+}
+
+const command: Command = {
+  summary: "convert a model folder to GGUF (f32, f16, bf16, q8_0, q4_0) for qwen2-ts and llama.cpp",
+  usage,
+  run: (args, io) => runQuantize(args, io),
+};
+export default command;
