@@ -218,6 +218,8 @@ CONVERSATIONS = {
     "think_unclosed": [user("q"), assistant("<think>never closed"), user("q2"), assistant("a</think>b</think>c")],
     "tool_none_content": [user("run it"), {"role": "assistant", "content": "", "tool_calls": [call("calculator", {"a": 1})]}, {"role": "tool", "content": None}],
     "missing_content": [user("hi"), {"role": "assistant", "tool_calls": [call("calculator", {"a": 2})]}],
+    "content_parts_list": [user([{"type": "text", "text": "parts are not strings"}])],
+    "numeric_content": [user(42), assistant(True)],
     "reasoning_content_none": [user("hi"), {"role": "assistant", "content": "hello", "reasoning_content": None}],
 }
 

@@ -171,6 +171,9 @@ export class SequenceGenerator {
     if (!Number.isInteger(maxNew) || maxNew < 0) throw new InvalidArgumentError(`maxNewTokens must be an integer >= 0, got ${maxNew}`);
     const chunk = options.prefillChunk;
     if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1)) throw new InvalidArgumentError(`prefillChunk must be a positive integer, got ${chunk}`);
+    // Validates the sampling options, before any cache memory is taken.
+    this.sampler = new Sampler(model.vocabSize, options, options.logitsProcessors ?? []);
+    this.sampler.setPrompt(this.promptIds);
 
     if (options.cache) {
       this._cache = options.cache;
@@ -191,8 +194,6 @@ export class SequenceGenerator {
     // The first new token needs no cache slot; each later one needs the slot of the one before.
     this.maxNewTokens = Math.min(maxNew, capacity - n + 1);
 
-    this.sampler = new Sampler(model.vocabSize, options, options.logitsProcessors ?? []);
-    this.sampler.setPrompt(this.promptIds);
     this.eosIds = new Set(options.ignoreEos ? [] : (options.eosIds ?? collectEosIds({ tokenizer })));
     this.decoder = tokenizer.createStreamDecoder({ skipSpecialTokens: options.skipSpecialTokens ?? true });
     const stop = options.stop === undefined ? [] : typeof options.stop === "string" ? [options.stop] : options.stop;

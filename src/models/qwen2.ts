@@ -219,6 +219,7 @@ export class Qwen2Model {
   run(items: readonly ForwardItem[], keep: Keep, onStep: (normed: Mat, n: number, kept: readonly KeptRows[]) => void): void {
     this.check();
     const caches = items.map((it, i) => this.validate(it, i));
+    if (new Set(caches).size !== caches.length) throw new InvalidArgumentError("the same cache appears in two items of one forward call");
     // Dynamic NTK RoPE depends on the longest sequence of the whole call, as in transformers.
     let longest = 0;
     items.forEach((it, i) => (longest = Math.max(longest, caches[i]!.length + it.ids.length)));

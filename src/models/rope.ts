@@ -7,7 +7,10 @@
  *   linear   inv_freq / factor
  *   dynamic  NTK: theta grows with the sequence length once it exceeds
  *            max_position_embeddings, theta' = theta * (factor * L / max - (factor - 1))^(dim / (dim - 2));
- *            L is the longest sequence of the forward call (as transformers' `dynamic_rope_update`)
+ *            L is the longest sequence of the forward call (as transformers' `dynamic_rope_update`;
+ *            transformers also remembers the longest L seen so far across calls, which gives
+ *            the same frequencies whenever a sequence only grows, as in prefill then decode;
+ *            keys already cached keep the frequencies they were rotated with, in both)
  *   yarn     per-frequency blend of interpolated (/ factor) and extrapolated frequencies over a
  *            linear ramp between the correction dims of beta_fast and beta_slow rotations
  *            (floored/ceiled unless `truncate: false`), and cos/sin scaled by the attention

@@ -5,9 +5,10 @@
  *   const result = await generate(m.model, m.tokenizer, messages, { eosIds: m.eosIds });
  *   m.close();
  *
- * What a path holds decides how it is read (a Hugging Face folder today; a `.gguf` file
- * once the GGUF reader is wired in), and `backend` decides where the weights go. Both are
- * switches below that name what is missing when a combination is not built yet.
+ * What a path holds decides how it is read (a Hugging Face folder or a `.gguf` file), and
+ * `backend` decides where the weights go (`createBackend`). A new format is a new branch in
+ * `loadModel` that yields config + WeightSource + tokenizer; a new backend is a new case in
+ * `createBackend`; the model code changes for neither.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -17,6 +18,13 @@ import type { CausalLM } from "../models/causal_lm.js";
 import type { TextTokenizer } from "../tokenizer/types.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { collectEosIds } from "../generation/stopping.js";
+import type { Backend } from "../backends/ops.js";
+import { ReferenceBackend } from "../backends/reference/index.js";
+import { WasmBackend } from "../backends/wasm/index.js";
+import type { WeightSource } from "../formats/weights.js";
+import { loadModelFolder } from "../formats/model_folder.js";
+import { Qwen2ForCausalLM } from "../models/qwen2.js";
+import { isGGUFFile, openGGUF, type GGUFTokenizerData } from "../formats/gguf_qwen2.js";
 
 export type BackendName = "reference" | "wasm";
 export const BACKENDS: readonly BackendName[] = ["reference", "wasm"];
@@ -50,11 +58,13 @@ export interface LoadedModel {
   readonly backend: BackendName;
   /** True when config.json says `qwen2_ts_random_weights` (made by `qwen2 create-random`). */
   readonly randomWeights: boolean;
+  /** Odd but legal things found in the config files and weights (print them as warnings). */
+  readonly warnings?: readonly string[];
   /** Releases the model (weights, worker threads) and any open files. */
   close(): void;
 }
 
-/** Loads a Hugging Face model folder (or, later, a GGUF file) onto a backend. */
+/** Loads a Hugging Face model folder or a GGUF file onto a backend. */
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<LoadedModel> {
   const backend = options.backend ?? "reference";
   if (!BACKENDS.includes(backend)) {
@@ -71,7 +81,8 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
     throw new FormatError(full, "no such file or folder (expected a Hugging Face model folder or a .gguf file)");
   }
   if (isDir) return loadHfFolder(full, backend, options);
-  if (full.toLowerCase().endsWith(".gguf")) return loadGguf(full, backend, options);
+  // By name, or by the magic bytes for a GGUF file saved under another name.
+  if (full.toLowerCase().endsWith(".gguf") || isGGUFFile(full)) return loadGguf(full, backend, options);
   throw new FormatError(full, "not a model: expected a folder with config.json and *.safetensors, or a .gguf file");
 }
 
@@ -86,31 +97,74 @@ export function hasRandomWeightsLabel(dir: string): boolean {
   }
 }
 
+/** A model built on a backend, with what it was built from. */
+interface BuiltModel {
+  readonly model: CausalLM;
+  readonly config: Qwen2Config;
+  readonly generationConfig: GenerationConfig | null;
+  readonly warnings: readonly string[];
+  /** Releases the weight files and the backend once the model is disposed. */
+  readonly release: () => void;
+}
+
 /**
- * EXTENSION POINT (backends): builds the model on the chosen backend. Add a case when a
- * backend lands; the model code itself does not change.
+ * EXTENSION POINT (backends): chooses the compute backend for a set of weights. Add a case
+ * when a backend lands; the model code itself does not change.
  */
-async function buildModel(folder: string, backend: BackendName, _options: LoadOptions): Promise<{ model: CausalLM; config: Qwen2Config; generationConfig: GenerationConfig | null; closeWeights: () => void }> {
+async function createBackend(backend: BackendName, options: LoadOptions): Promise<Backend> {
   switch (backend) {
     case "reference":
-      throw new UnsupportedError(
-        `loading ${folder} needs loadModelFolder (src/formats/model_folder.ts), Qwen2ForCausalLM (src/models/qwen2.ts) and ReferenceBackend (src/backends/reference/index.ts), which this build does not have yet`,
-      );
+      return new ReferenceBackend();
     case "wasm":
-      throw new UnsupportedError("the wasm backend is not wired into loadModel yet (src/backends/wasm/); use --backend reference");
+      return WasmBackend.create(options.threads !== undefined ? { threads: options.threads } : {});
+  }
+}
+
+/** config + weights (from any format) → Qwen2ForCausalLM on the chosen backend. */
+async function buildModel(
+  source: { config: Qwen2Config; weights: WeightSource; generationConfig: GenerationConfig | null; warnings: readonly string[] },
+  backend: BackendName,
+  options: LoadOptions,
+): Promise<BuiltModel> {
+  let compute: Backend | null = null;
+  try {
+    compute = await createBackend(backend, options);
+    options.onProgress?.({ phase: "weights" });
+    const model = Qwen2ForCausalLM.load({ config: source.config, weights: source.weights }, compute);
+    const owned = compute;
+    return {
+      model,
+      config: source.config,
+      generationConfig: source.generationConfig,
+      warnings: source.warnings,
+      // The backend goes last: it may own worker threads the model's buffers live in.
+      release: () => {
+        source.weights.close();
+        owned.dispose();
+      },
+    };
+  } catch (err) {
+    source.weights.close();
+    compute?.dispose();
+    throw err;
   }
 }
 
 async function loadHfFolder(dir: string, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
   options.onProgress?.({ phase: "config" });
-  const built = await buildModel(dir, backend, options);
+  const folder = loadModelFolder(dir);
+  const built = await buildModel(
+    { config: folder.config, weights: folder.weights, generationConfig: Object.keys(folder.generationConfig).length > 0 ? folder.generationConfig : null, warnings: folder.warnings },
+    backend,
+    options,
+  );
   options.onProgress?.({ phase: "tokenizer" });
   let tokenizer: TextTokenizer;
   try {
     tokenizer = loadTokenizerFor(dir);
   } catch (err) {
     built.model.dispose();
-    built.closeWeights();
+    built.release();
     throw err;
   }
   options.onProgress?.({ phase: "ready" });
@@ -126,16 +180,46 @@ export function loadTokenizerFor(dir: string): TextTokenizer {
   return own ? Tokenizer.fromPretrained(dir) : Tokenizer.embedded();
 }
 
-/** EXTENSION POINT (GGUF): read weights, config and tokenizer from one .gguf file. */
-async function loadGguf(file: string, _backend: BackendName, _options: LoadOptions): Promise<LoadedModel> {
-  throw new UnsupportedError(`${file}: GGUF models are not wired into loadModel yet (needs src/formats/gguf.ts as a WeightSource plus its config and tokenizer metadata)`);
+/**
+ * A .gguf file: config from `qwen2.*` metadata, weights under Hugging Face names, and the
+ * tokenizer stored in the file (else the embedded Qwen2 one).
+ */
+async function loadGguf(file: string, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
+  options.onProgress?.({ phase: "config" });
+  const g = openGGUF(file);
+  let tokenizer: TextTokenizer;
+  try {
+    options.onProgress?.({ phase: "tokenizer" });
+    tokenizer = g.tokenizerData ? tokenizerFromGguf(g.tokenizerData) : Tokenizer.embedded();
+  } catch (err) {
+    g.close();
+    throw err;
+  }
+  const gc = g.generationConfig;
+  // The weight source closes the file; buildModel closes it on failure too.
+  const built = await buildModel({ config: g.config, weights: g.weights, generationConfig: Object.keys(gc).length > 0 ? gc : null, warnings: [] }, backend, options);
+  options.onProgress?.({ phase: "ready" });
+  return assemble(file, "gguf", backend, built, tokenizer);
+}
+
+function tokenizerFromGguf(t: GGUFTokenizerData): TextTokenizer {
+  if (t.model !== "gpt2") throw new UnsupportedError(`GGUF tokenizer model '${t.model}' is not supported (qwen2-ts reads byte-level BPE, 'gpt2')`);
+  return Tokenizer.fromVocabAndMerges({
+    vocab: t.tokens,
+    merges: t.merges,
+    addedTokens: t.addedTokens.map((a) => ({ id: a.id, content: a.content, special: a.special, lstrip: a.lstrip, rstrip: a.rstrip, normalized: a.normalized, singleWord: a.single_word })),
+    eosToken: t.eosToken,
+    padToken: t.padToken,
+    bosToken: t.bosToken,
+    chatTemplate: t.chatTemplate,
+  });
 }
 
 function assemble(
   path: string,
   format: LoadedModel["format"],
   backend: BackendName,
-  built: { model: CausalLM; config: Qwen2Config; generationConfig: GenerationConfig | null; closeWeights: () => void },
+  built: BuiltModel,
   tokenizer: TextTokenizer,
 ): LoadedModel {
   let closed = false;
@@ -148,12 +232,13 @@ function assemble(
     path,
     format,
     backend,
-    randomWeights: format === "hf-folder" && hasRandomWeightsLabel(path),
+    randomWeights: built.config.qwen2_ts_random_weights === true || (format === "hf-folder" && hasRandomWeightsLabel(path)),
+    warnings: built.warnings,
     close() {
       if (closed) return;
       closed = true;
       built.model.dispose();
-      built.closeWeights();
+      built.release();
     },
   };
 }

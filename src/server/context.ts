@@ -2,25 +2,17 @@
 import { InvalidArgumentError } from "../errors.js";
 import { ContextOverflowError } from "../generation/sequence_generator.js";
 import type { CausalLM } from "../models/causal_lm.js";
+import type { HiddenStatesModel } from "../runtime/padded_batch.js";
 import type { TextTokenizer } from "../tokenizer/types.js";
 import { ApiError, errors } from "./errors.js";
 import { vocabIndex, type VocabIndex } from "./json_constraint.js";
 import type { SamplingDefaults } from "./sampling_params.js";
 import type { Scheduler } from "./scheduler.js";
 
-/**
- * A model that can also give its final hidden state (after the last norm) for the last of
- * some tokens: what /v1/embeddings pools. Qwen2ForCausalLM exposes it as `embed`.
- */
-export interface EmbeddingModel {
-  /** hidden size */
-  readonly hiddenSize: number;
-  /** The final-normed hidden state of the last of `ids` ([hiddenSize]), no cache kept. */
-  embed(ids: Int32Array): Float32Array;
-}
-
-export function hasEmbeddings(m: unknown): m is EmbeddingModel {
-  return typeof (m as { embed?: unknown }).embed === "function";
+/** Whether the model exposes final-normed hidden states (Qwen2ForCausalLM does): /v1/embeddings needs them. */
+export function hasHiddenStates(m: unknown): m is HiddenStatesModel {
+  const x = m as Partial<HiddenStatesModel>;
+  return typeof x.hiddenStates === "function" && typeof x.config?.hidden_size === "number";
 }
 
 export interface ServerContext {

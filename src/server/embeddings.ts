@@ -5,7 +5,7 @@
  * (the openai SDK asks for base64 by default).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { checkModel, checkPromptFits, hasEmbeddings, type ServerContext } from "./context.js";
+import { checkModel, checkPromptFits, hasHiddenStates, type ServerContext } from "./context.js";
 import { ApiError, invalidField } from "./errors.js";
 import { readPrompts } from "./completions.js";
 import { sendJson } from "./http_util.js";
@@ -26,14 +26,24 @@ export async function handleEmbeddings(ctx: ServerContext, body: unknown, _req: 
   const inputs = readPrompts(ctx, f.raw("input"), "input");
   const format = f.string("encoding_format") ?? "float";
   if (format !== "float" && format !== "base64") throw invalidField("encoding_format", `expected "float" or "base64", got '${format}'`);
-  if (!hasEmbeddings(ctx.model)) throw new ApiError(501, "This model does not expose hidden states, so it cannot embed.", "invalid_request_error", null, "embeddings_unsupported");
   const model = ctx.model;
-  const dims = f.integer("dimensions", 1, model.hiddenSize);
+  if (!hasHiddenStates(model)) throw new ApiError(501, "This model does not expose hidden states, so it cannot embed.", "invalid_request_error", null, "embeddings_unsupported");
+  const hidden = model.config.hidden_size;
+  const dims = f.integer("dimensions", 1, hidden);
   inputs.forEach((p, i) => checkPromptFits(ctx, p.ids.length, inputs.length > 1 ? `input[${i}]` : "input"));
+  // All inputs in one batched pass, each in a throwaway cache of its own length.
+  const caches = inputs.map((p) => model.createCache(p.ids.length));
+  let states: Float32Array[];
+  try {
+    states = model.hiddenStates(inputs.map((p, i) => ({ ids: Int32Array.from(p.ids), cache: caches[i]! })));
+  } finally {
+    for (const c of caches) c.dispose();
+  }
   let tokens = 0;
   const data = inputs.map((p, index) => {
     tokens += p.ids.length;
-    let v = model.embed(Int32Array.from(p.ids));
+    // Last-token pooling: the final-normed state of the input's last token.
+    let v = states[index]!.subarray((p.ids.length - 1) * hidden, p.ids.length * hidden);
     // OpenAI's `dimensions` shortens then renormalises (Matryoshka style).
     if (dims !== undefined) v = v.subarray(0, dims);
     const e = normalise(v);

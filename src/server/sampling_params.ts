@@ -16,7 +16,7 @@ export type RequestGeneration = Omit<GenerationOptions, "cache" | "signal" | "ke
 
 /**
  * Reads temperature, top_p, max_tokens/max_completion_tokens, stop, seed, penalties and
- * logit_bias, plus llama.cpp's top_k, min_p and repeat_penalty extensions.
+ * logit_bias, plus llama.cpp's top_k, min_p, repeat_penalty and ignore_eos extensions.
  */
 export function readSampling(f: Fields, vocabSize: number, defaults: SamplingDefaults, eosIds: readonly number[]): RequestGeneration {
   const temperature = f.number("temperature", 0, 2) ?? defaults.temperature;
@@ -30,6 +30,8 @@ export function readSampling(f: Fields, vocabSize: number, defaults: SamplingDef
   const frequencyPenalty = f.number("frequency_penalty", -2, 2);
   const stop = f.stop("stop");
   const logitBias = f.logitBias("logit_bias", vocabSize);
+  // llama.cpp's extension, for benchmarks: generate max_tokens whatever the model says.
+  const ignoreEos = f.boolean("ignore_eos");
   const o: { -readonly [K in keyof RequestGeneration]: RequestGeneration[K] } = { eosIds, doSample: temperature !== 0 };
   if (temperature !== undefined && temperature > 0) o.temperature = temperature;
   if (topP !== undefined) o.topP = topP;
@@ -42,6 +44,7 @@ export function readSampling(f: Fields, vocabSize: number, defaults: SamplingDef
   if (frequencyPenalty !== undefined) o.frequencyPenalty = frequencyPenalty;
   if (stop) o.stop = stop;
   if (logitBias) o.logitBias = logitBias;
+  if (ignoreEos) o.ignoreEos = true;
   return o;
 }
 

@@ -39,10 +39,12 @@ function compile(template: string, source: string): Program {
   return program;
 }
 
-/** Raised by a template's own `raise_exception(...)`: the template refuses the input. */
-export class ChatTemplateError extends Error {
-  override readonly name = "ChatTemplateError";
-}
+/**
+ * The template refuses the messages: its own `raise_exception(...)`, or an operation Python
+ * would refuse too (e.g. `str + None`). An InvalidArgumentError, since the caller's
+ * messages are what cannot be formatted (a server answers 400).
+ */
+export class ChatTemplateError extends InvalidArgumentError {}
 
 /** Python's `datetime.now().strftime` for the directives chat templates use. */
 function strftimeNow(format: string): string {
@@ -122,6 +124,12 @@ export function renderChatTemplate(template: string | null | undefined, messages
   context.documents = options.documents ?? null;
   context.add_generation_prompt = options.addGenerationPrompt ?? false;
   for (const [key, value] of Object.entries(context)) env.set(key, value);
-  const result = createPythonInterpreter(env).run(program);
-  return result.value as string;
+  try {
+    return createPythonInterpreter(env).run(program).value as string;
+  } catch (e) {
+    if (e instanceof ChatTemplateError) throw e;
+    // Where Python raises too (e.g. `str + None` for a message without content), say
+    // which template failed and that the messages are what it could not format.
+    throw new ChatTemplateError(`chat template (${source}, field chat_template) could not render these messages: ${(e as Error).message}`);
+  }
 }

@@ -198,6 +198,15 @@ export function pyRepr(v: JValue): string {
   }
 }
 
+/** Python's type name of a value, for error messages. */
+function pyTypeName(v: JValue): string {
+  const names: Record<string, string> = {
+    NullValue: "NoneType", UndefinedValue: "Undefined", BooleanValue: "bool", IntegerValue: "int", FloatValue: "float",
+    StringValue: "str", ArrayValue: "list", TupleValue: "tuple", ObjectValue: "dict", NamespaceValue: "Namespace",
+  };
+  return names[v.type] ?? v.type;
+}
+
 /** Python's str() of a value, which is what `{{ value }}` prints. */
 export function pyStr(v: JValue): string {
   switch (v.type) {
@@ -593,9 +602,21 @@ export function createPythonInterpreter(env: Environment): Interpreter {
   };
 
   // `~` joins Python str() of both sides (the library refuses None).
+  // `+` refuses str with anything but str, as Python does (the library would print the
+  // other side as JavaScript or JSON, hiding a message whose content is not a string).
   self.evaluateBinaryExpression = (node, scope) => {
-    if (node.operator.value !== "~") return base.evaluateBinaryExpression(node, scope);
-    return str(pyStr(self.evaluate(node.left, scope)) + pyStr(self.evaluate(node.right, scope)));
+    const op = node.operator.value;
+    if (op !== "~" && op !== "+") return base.evaluateBinaryExpression(node, scope);
+    const left = self.evaluate(node.left, scope);
+    const right = self.evaluate(node.right, scope);
+    if (op === "~") return str(pyStr(left) + pyStr(right));
+    if ((left.type === "StringValue") !== (right.type === "StringValue")) {
+      const other = left.type === "StringValue" ? right : left;
+      throw new TypeError(`can only concatenate str (not "${pyTypeName(other)}") to str`);
+    }
+    const l: EvaluatedNode = { type: "__Evaluated", value: left };
+    const r: EvaluatedNode = { type: "__Evaluated", value: right };
+    return base.evaluateBinaryExpression({ ...node, left: l, right: r }, scope);
   };
 
   self.evaluateMemberExpression = (expr, scope) => {

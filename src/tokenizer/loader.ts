@@ -14,10 +14,20 @@ export type RawMerge = string | readonly [string, string];
 
 /** Everything a Tokenizer is built from. */
 export interface TokenizerData {
-  /** Vocabulary: token (byte-level string) -> id. Either this or `idToToken` is given. */
+  /** Vocabulary: token (byte-level string) -> id. This, `idToToken` or `packedVocab` is given. */
   readonly vocab: Map<string, number> | null;
+  /**
+   * The parsed JSON vocabulary object itself, used for lookups while building the merge
+   * table instead of copying 151k entries into a Map first (loading cost).
+   */
+  readonly vocabObject?: Readonly<Record<string, unknown>>;
   /** Vocabulary tokens by id (holes allowed); the packed layout gives this only. */
   readonly idToToken?: readonly (string | undefined)[];
+  /**
+   * The packed layout's vocab.txt kept as one string with the end of each token, so that
+   * loading makes no 151k small strings (tokens are sliced out when asked for).
+   */
+  readonly packedVocab?: { readonly text: string; readonly ends: Int32Array };
   readonly merges: readonly RawMerge[];
   /** Merges already resolved to ids: [left, right, merged] per rank (packed layout). */
   readonly mergeTriples?: Int32Array;
@@ -138,15 +148,15 @@ function addedTokenFrom(file: string, where: string, v: Json, id: number): Added
   };
 }
 
-function parseVocab(file: string, field: string, v: Json | undefined): Map<string, number> {
+function parseVocab(file: string, field: string, v: Json | undefined): { vocabObject: JsonObject; idToToken: string[] } {
   if (!isObject(v)) throw new FormatError(file, `field "${field}" must be an object of token -> id`);
-  const vocab = new Map<string, number>();
+  const idToToken: string[] = [];
   for (const key in v) {
     const id = v[key];
     if (typeof id !== "number" || !Number.isInteger(id) || id < 0) throw new FormatError(file, `${field}[${JSON.stringify(key)}] must be a non-negative integer id`);
-    vocab.set(key, id);
+    if (idToToken[id] === undefined) idToToken[id] = key;
   }
-  return vocab;
+  return { vocabObject: v, idToToken };
 }
 
 function checkMerges(file: string, field: string, v: Json | undefined): RawMerge[] {
@@ -162,7 +172,7 @@ export function parseTokenizerJson(file: string, json: Json, settings: Tokenizer
   if (!isObject(model)) throw new FormatError(file, `field "model" is missing or not an object`);
   if (model.type !== undefined && model.type !== "BPE") throw new UnsupportedError(`${file}: model.type ${JSON.stringify(model.type)} is not supported (only BPE)`);
   checkPipeline(file, json);
-  const vocab = parseVocab(file, "model.vocab", model.vocab);
+  const { vocabObject, idToToken } = parseVocab(file, "model.vocab", model.vocab);
   const merges = checkMerges(file, "model.merges", model.merges);
   const added: AddedToken[] = [];
   const list = json.added_tokens ?? [];
@@ -171,7 +181,7 @@ export function parseTokenizerJson(file: string, json: Json, settings: Tokenizer
     const id = isObject(t) ? t.id : undefined;
     added.push(addedTokenFrom(file, `added_tokens[${i}]`, t, typeof id === "number" ? id : -1));
   });
-  return { vocab, merges, addedTokens: added, config: settings, mergesFile: `${file} (model.merges)` };
+  return { vocab: null, vocabObject, idToToken, merges, addedTokens: added, config: settings, mergesFile: `${file} (model.merges)` };
 }
 
 /** Rejects pipelines this implementation would tokenise differently. */
@@ -229,22 +239,30 @@ export const PACKED_MERGES = "merges.bin";
 function loadPacked(vocabDir: string, configFile: string, cfg: Json | undefined, settings: TokenizerSettings): TokenizerData {
   const vocabFile = join(vocabDir, PACKED_VOCAB);
   const mergesFile = join(vocabDir, PACKED_MERGES);
-  let tokens: string[];
+  let text: string;
   let raw: Buffer;
   try {
-    tokens = readFileSync(vocabFile, "utf8").split("\n");
+    text = readFileSync(vocabFile, "utf8");
     raw = readFileSync(mergesFile);
   } catch (err) {
     throw new FormatError(vocabDir, `cannot read the packed tokenizer (${(err as Error).message})`);
   }
-  if (tokens.length > 0 && tokens[tokens.length - 1] === "") tokens.pop();
+  let count = 0;
+  for (let at = text.indexOf("\n"); at >= 0; at = text.indexOf("\n", at + 1)) count++;
+  if (text.length > 0 && !text.endsWith("\n")) count++;
+  const ends = new Int32Array(count);
+  for (let i = 0, at = 0; i < count; i++) {
+    const nl = text.indexOf("\n", at);
+    ends[i] = nl < 0 ? text.length : nl;
+    at = ends[i] + 1;
+  }
   if (raw.byteLength % 12 !== 0) throw new FormatError(mergesFile, `size ${raw.byteLength} is not a multiple of 12 (three int32 per merge)`);
   const triples = new Int32Array(raw.byteLength / 4);
   new Uint8Array(triples.buffer).set(raw);
   for (let i = 0; i < triples.length; i++) {
-    if (triples[i] < 0 || triples[i] >= tokens.length) throw new FormatError(mergesFile, `merge ${Math.floor(i / 3)} refers to id ${triples[i]}, outside vocab.txt`);
+    if (triples[i] < 0 || triples[i] >= count) throw new FormatError(mergesFile, `merge ${Math.floor(i / 3)} refers to id ${triples[i]}, outside vocab.txt`);
   }
-  return { vocab: null, idToToken: tokens, merges: [], mergeTriples: triples, addedTokens: addedTokensFromConfig(configFile, cfg), config: settings, mergesFile };
+  return { vocab: null, packedVocab: { text, ends }, merges: [], mergeTriples: triples, addedTokens: addedTokensFromConfig(configFile, cfg), config: settings, mergesFile };
 }
 
 /** Loads a folder in any layout (fast, slow or packed). */
@@ -261,7 +279,7 @@ export function loadDir(dir: string, vocabDir: string = dir): TokenizerData {
   const mergesFile = join(vocabDir, "merges.txt");
   if (!existsSync(vocabFile)) throw new FormatError(vocabDir, "no tokenizer.json, and no vocab.json + merges.txt (slow layout)");
   if (!existsSync(mergesFile)) throw new FormatError(mergesFile, "missing: the slow layout needs merges.txt beside vocab.json");
-  const vocab = parseVocab(vocabFile, "(top level)", readJson(vocabFile));
+  const { vocabObject, idToToken } = parseVocab(vocabFile, "(top level)", readJson(vocabFile));
   let mergesText: string;
   try {
     mergesText = readFileSync(mergesFile, "utf8");
@@ -269,7 +287,9 @@ export function loadDir(dir: string, vocabDir: string = dir): TokenizerData {
     throw new FormatError(mergesFile, `cannot read the file (${(err as Error).message})`);
   }
   return {
-    vocab,
+    vocab: null,
+    vocabObject,
+    idToToken,
     merges: parseMergesTxt(mergesFile, mergesText),
     addedTokens: addedTokensFromConfig(configFile, cfg),
     config: settings,

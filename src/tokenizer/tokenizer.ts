@@ -9,7 +9,7 @@ import { AddedTokenMatcher, type AddedToken } from "./added_tokens.js";
 import { CHAR_TO_BYTE, tokenToBytes } from "./byte_level.js";
 import { bpeMerge, PairTable } from "./bpe.js";
 import { renderChatTemplate } from "./chat_template.js";
-import { ByteSink, ByteStreamDecoder, decodeUtf8 } from "./decoder.js";
+import { ByteStreamDecoder, decodeUtf8 } from "./decoder.js";
 import { loadDir, parseJson, parseSettings, parseTokenizerJson, type RawMerge, type TokenizerData, type TokenizerSettings } from "./loader.js";
 import { nfc, nfcAligned, toWellFormed } from "./normalize.js";
 import { splitQwen2 } from "./pretokenize.js";
@@ -84,9 +84,13 @@ export class Tokenizer implements TextTokenizer {
   readonly chatTemplate: string | null;
 
   private vocabMap: Map<string, number> | null;
-  private readonly idToTok: readonly (string | undefined)[];
+  /** Vocabulary tokens by id: an array, or the packed text sliced on demand. */
+  private readonly idToTok: readonly (string | undefined)[] | null;
+  private readonly packed: { readonly text: string; readonly ends: Int32Array } | null;
+  private readonly tokenCount: number;
   private readonly rawMerges: readonly RawMerge[];
   private readonly mergeTriples: Int32Array | null;
+  private vocabObject: Readonly<Record<string, unknown>> | null;
   private readonly mergesFile: string;
   private pairs: PairTable | null = null;
   private readonly byteIds = new Int32Array(256);
@@ -97,23 +101,29 @@ export class Tokenizer implements TextTokenizer {
   private readonly normalizedMatcher: AddedTokenMatcher;
   private readonly settings: TokenizerSettings;
   private readonly cache = new WordCache();
-  private readonly bytesCache: (Uint8Array | undefined)[] = [];
+  private bytesTable: { offsets: Int32Array; data: Uint8Array; special: Uint8Array } | null = null;
   private syms = new Int32Array(1024);
+  private ends: number[] = [];
 
   private constructor(data: TokenizerData) {
     this.vocabMap = data.vocab;
     this.rawMerges = data.merges;
     this.mergeTriples = data.mergeTriples ?? null;
+    this.vocabObject = data.vocabObject ?? null;
     this.mergesFile = data.mergesFile;
     this.settings = data.config;
-    let idToTok: (string | undefined)[];
-    if (data.idToToken !== undefined) idToTok = data.idToToken as (string | undefined)[];
-    else {
-      idToTok = [];
-      for (const [tok, id] of data.vocab!) idToTok[id] = tok;
+    this.packed = data.packedVocab ?? null;
+    let idToTok: (string | undefined)[] | null = null;
+    if (this.packed === null) {
+      if (data.idToToken !== undefined) idToTok = data.idToToken as (string | undefined)[];
+      else {
+        idToTok = [];
+        for (const [tok, id] of data.vocab!) idToTok[id] = tok;
+      }
     }
-    let size = idToTok.length;
     this.idToTok = idToTok;
+    this.tokenCount = idToTok !== null ? idToTok.length : this.packed!.ends.length;
+    let size = this.tokenCount;
     this.added = [...data.addedTokens];
     for (const t of this.added) {
       this.addedById.set(t.id, t);
@@ -125,9 +135,10 @@ export class Tokenizer implements TextTokenizer {
     this.normalizedMatcher = new AddedTokenMatcher(this.added.filter((t) => t.normalized));
     // Single-byte tokens, found without building the token -> id map (kept lazy).
     this.byteIds.fill(-1);
-    for (let id = 0; id < idToTok.length; id++) {
-      const t = idToTok[id];
-      if (t !== undefined && t.length === 1) {
+    for (let id = 0; id < this.tokenCount; id++) {
+      if (this.tokenLength(id) !== 1) continue;
+      const t = this.vocabToken(id);
+      if (t !== undefined) {
         const c = t.charCodeAt(0);
         const b = c < CHAR_TO_BYTE.length ? CHAR_TO_BYTE[c] : -1;
         if (b >= 0 && this.byteIds[b] < 0) this.byteIds[b] = id;
@@ -228,7 +239,13 @@ export class Tokenizer implements TextTokenizer {
       return (this.pairs = table);
     }
     const merges = this.rawMerges;
-    const vocab = this.vocab;
+    const obj = this.vocabMap === null ? this.vocabObject : null;
+    const map = obj === null ? this.vocab : null;
+    const idOf = (t: string): number | undefined => {
+      if (map !== null) return map.get(t);
+      const v = obj![t];
+      return typeof v === "number" ? v : undefined; // Object.prototype holds no numbers
+    };
     const table = new PairTable(merges.length);
     for (let rank = 0; rank < merges.length; rank++) {
       const m = merges[rank];
@@ -243,15 +260,16 @@ export class Tokenizer implements TextTokenizer {
         a = m[0];
         b = m[1];
       } else throw new FormatError(this.mergesFile, `merge ${rank} must be "a b" or ["a", "b"]`);
-      const ia = vocab.get(a);
-      const ib = vocab.get(b);
-      const im = vocab.get(a + b);
+      const ia = idOf(a);
+      const ib = idOf(b);
+      const im = idOf(a + b);
       if (ia === undefined || ib === undefined || im === undefined) {
         throw new FormatError(this.mergesFile, `merge ${rank} (${JSON.stringify(a)} + ${JSON.stringify(b)}) uses a token missing from the vocabulary`);
       }
       table.add(ia, ib, rank, im);
     }
     this.pairs = table;
+    this.vocabObject = null; // the lazy Map (from idToTok) serves lookups from now on
     return table;
   }
 
@@ -313,13 +331,18 @@ export class Tokenizer implements TextTokenizer {
   }
 
   private encodeNormalized(s: string, out: number[]): void {
-    const ends = splitQwen2(s, []);
+    // One reused list of piece ends (encoding is synchronous, never re-entered).
+    const ends = this.ends;
+    ends.length = 0;
+    splitQwen2(s, ends);
     let start = 0;
     for (let k = 0; k < ends.length; k++) {
       const end = ends[k];
       this.encodeWord(s, start, end, out);
       start = end;
     }
+    // Do not keep a huge document's list alive.
+    if (ends.length > 1 << 16) this.ends = [];
   }
 
   private encodeNormalizedWithOffsets(
@@ -457,14 +480,55 @@ export class Tokenizer implements TextTokenizer {
 
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
     const skip = options.skipSpecialTokens ?? false;
-    const sink = new ByteSink();
+    const { offsets, data, special } = this.byteTable();
+    const n = this.vocabSize;
+    let total = 0;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
-      if (skip && this.isSpecialId(id)) continue;
-      const b = this.idToBytes(id);
-      if (b !== undefined) sink.push(b);
+      // Unknown ids (out of range, not integers, holes) are dropped, as the reference does.
+      if ((id | 0) !== id || id < 0 || id >= n || (skip && special[id] === 1)) continue;
+      total += offsets[id + 1] - offsets[id];
     }
-    return sink.length === 0 ? "" : decodeUtf8(sink.view());
+    if (total === 0) return "";
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if ((id | 0) !== id || id < 0 || id >= n || (skip && special[id] === 1)) continue;
+      const a = offsets[id];
+      const b = offsets[id + 1];
+      if (b - a === 1) out[at++] = data[a];
+      else for (let k = a; k < b; k++) out[at++] = data[k];
+    }
+    return decodeUtf8(out);
+  }
+
+  /**
+   * Every id's decoded bytes in one buffer (built on first decode, ~1 MB): decoding is then
+   * a copy per id and one UTF-8 decode, with no per-token objects.
+   */
+  private byteTable(): { offsets: Int32Array; data: Uint8Array; special: Uint8Array } {
+    if (this.bytesTable !== null) return this.bytesTable;
+    const n = this.vocabSize;
+    const offsets = new Int32Array(n + 1);
+    const special = new Uint8Array(n);
+    const parts: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(n);
+    let total = 0;
+    for (let id = 0; id < n; id++) {
+      const tok = this.idToToken(id);
+      const bytes = tok === undefined ? undefined : tokenToBytes(tok) ?? new TextEncoder().encode(tok);
+      parts[id] = bytes;
+      offsets[id] = total;
+      total += bytes?.length ?? 0;
+      if (this.addedById.get(id)?.special === true) special[id] = 1;
+    }
+    offsets[n] = total;
+    const data = new Uint8Array(total);
+    for (let id = 0; id < n; id++) {
+      const p = parts[id];
+      if (p !== undefined) data.set(p, offsets[id]);
+    }
+    return (this.bytesTable = { offsets, data, special });
   }
 
   decodeBatch(batch: readonly ArrayLike<number>[], options: DecodeOptions = {}): string[] {
@@ -482,7 +546,22 @@ export class Tokenizer implements TextTokenizer {
   // ---------------------------------------------------------------- lookup
 
   idToToken(id: number): string | undefined {
-    return this.addedById.get(id)?.content ?? this.idToTok[id];
+    return this.addedById.get(id)?.content ?? this.vocabToken(id);
+  }
+
+  /** The vocabulary (not added) token of an id. */
+  private vocabToken(id: number): string | undefined {
+    if (this.idToTok !== null) return this.idToTok[id];
+    if ((id | 0) !== id || id < 0 || id >= this.tokenCount) return undefined;
+    const { text, ends } = this.packed!;
+    return text.slice(id === 0 ? 0 : ends[id - 1] + 1, ends[id]);
+  }
+
+  /** Length of the vocabulary token of an id in UTF-16 units (-1 when none), without slicing. */
+  private tokenLength(id: number): number {
+    if (this.idToTok !== null) return this.idToTok[id]?.length ?? -1;
+    const ends = this.packed!.ends;
+    return ends[id] - (id === 0 ? 0 : ends[id - 1] + 1);
   }
 
   tokenToId(token: string): number | undefined {
@@ -493,24 +572,25 @@ export class Tokenizer implements TextTokenizer {
   private get vocab(): Map<string, number> {
     if (this.vocabMap === null) {
       const m = new Map<string, number>();
-      const t = this.idToTok;
-      for (let id = 0; id < t.length; id++) if (t[id] !== undefined && !m.has(t[id]!)) m.set(t[id]!, id);
+      for (let id = 0; id < this.tokenCount; id++) {
+        const t = this.vocabToken(id);
+        if (t !== undefined && !m.has(t)) m.set(t, id);
+      }
       this.vocabMap = m;
     }
     return this.vocabMap;
   }
 
+  /**
+   * As the reference's ByteLevel decoder: the byte-level bytes, or the UTF-8 when a
+   * character is outside the alphabet (added tokens with spaces, for example). The result
+   * is a view into a shared table: do not modify it.
+   */
   idToBytes(id: number): Uint8Array | undefined {
-    if (!Number.isInteger(id) || id < 0) return undefined;
-    const hit = this.bytesCache[id];
-    if (hit !== undefined) return hit;
-    const tok = this.idToToken(id);
-    if (tok === undefined) return undefined;
-    // As the reference's ByteLevel decoder: the byte-level bytes, or the UTF-8 when a
-    // character is outside the alphabet (added tokens with spaces, for example).
-    const bytes = tokenToBytes(tok) ?? new TextEncoder().encode(tok);
-    this.bytesCache[id] = bytes;
-    return bytes;
+    if ((id | 0) !== id || id < 0 || id >= this.vocabSize) return undefined;
+    if (this.idToToken(id) === undefined) return undefined;
+    const { offsets, data } = this.byteTable();
+    return data.subarray(offsets[id], offsets[id + 1]);
   }
 
   isSpecialId(id: number): boolean {

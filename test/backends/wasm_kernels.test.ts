@@ -250,6 +250,21 @@ for (const threads of threadCounts) {
   });
 }
 
+test("wasm backend options and lifecycle", async () => {
+  await assert.rejects(WasmBackend.create({ threads: availableParallelism() + 1 }), /exceeds the \d+ cores/);
+  await assert.rejects(WasmBackend.create({ threads: 0 }), /positive integer/);
+  await assert.rejects(WasmBackend.create({ maxMemoryMiB: 8192 }), /maxMemoryMiB/);
+  const be = await WasmBackend.create({ threads: threadCounts.at(-1)!, relaxed: false, maxMemoryMiB: 64 });
+  // Past the memory limit: a clear error naming what was being allocated.
+  assert.throws(() => be.alloc(1024, 1024 * 32), /\[1024, 32768\] activation.*limit of 64 MiB/);
+  const x = be.alloc(4, 4096);
+  be.write(x, new Float32Array(4 * 4096).fill(1));
+  be.add(x, x, x, 4);
+  assert.equal(be.read(x)[4095], 2);
+  be.dispose();
+  assert.throws(() => be.add(x, x, x, 4), /after dispose/);
+});
+
 test("relaxed SIMD build in a child Node with the flag", { skip: wantRelaxed || relaxedSimdNodeArgs() === null }, () => {
   const args = relaxedSimdNodeArgs()!;
   if (args.length === 0 && !relaxedSimdAvailable()) return;

@@ -1,6 +1,5 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { PassThrough } from "node:stream";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,13 +7,8 @@ import { runDemo, defaultDemoDir } from "../../src/cli/commands/demo.js";
 import type { ModelLoader } from "../../src/cli/commands/generate.js";
 import type { Qwen2Config } from "../../src/formats/config.js";
 import { ToyTokenizer, scriptedModel, IM_END } from "../generation/toy.js";
+import { captureIO as io } from "../support/cli_io.js";
 
-function io() {
-  const stdout = new PassThrough();
-  let out = "";
-  stdout.on("data", (c: Buffer) => (out += c.toString()));
-  return { io: { stdin: new PassThrough(), stdout, stderr: new PassThrough() }, out: () => out };
-}
 
 const load: ModelLoader = async (path) => ({
   model: scriptedModel("noise noise"),
@@ -46,7 +40,7 @@ test("demo makes the random model once, then reuses it, and says the weights are
     assert.match(first.out(), /RANDOM weights/);
     assert.match(first.out(), /<\|im_start\|>user\nHello!/);
     assert.match(first.out(), /assistant \(random weights\)> noise noise/);
-    assert.match(first.out(), /qwen2 generate --model/);
+    assert.match(first.out(), /npm run demo -- --model/);
     const second = io();
     await runDemo(["--dir", dir, "--prompt", "Hi there"], second.io, make, load);
     assert.equal(made, 1, "an existing random model is reused");
@@ -56,6 +50,16 @@ test("demo makes the random model once, then reuses it, and says the weights are
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test("demo --model runs a given folder without making a random one", async () => {
+  let made = 0;
+  const t = io();
+  assert.equal(await runDemo(["--model", "/some/real/folder", "--prompt", "Hey"], t.io, async () => void made++, load), 0);
+  assert.equal(made, 0);
+  assert.match(t.out(), /qwen2 demo — \/some\/real\/folder/);
+  assert.match(t.out(), /user> Hey/);
+  await assert.rejects(runDemo(["--model", "x", "--fresh"], io().io, async () => {}, load), /--fresh/);
 });
 
 test("the demo cache folder follows QWEN2_CACHE_DIR, then XDG_CACHE_HOME", () => {

@@ -218,3 +218,9 @@ test("prefillChunk runs a long prompt in pieces, interleaved with other sequence
   assert.deepEqual(long.result().ids, whole.result().ids);
   assert.equal(long.result().timings.prefillTokens, 10);
 });
+
+test("bad sampling options fail before a cache is created", () => {
+  const model = hashModel();
+  assert.throws(() => new SequenceGenerator(model, tok, tok.encode("a"), { topP: 2 }), /topP/);
+  assert.equal(model.caches.length, 0);
+});

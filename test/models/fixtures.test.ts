@@ -32,7 +32,7 @@ interface CaseInput {
   attention_mask?: number[][];
   batch?: number[][];
   max_new_tokens: number;
-  eos_token_id?: number;
+  eos_token_id?: number | number[];
   pad_token_id?: number;
   ignore_eos?: boolean;
 }
@@ -51,7 +51,7 @@ interface ExpectedCase {
   attention_mask: number[][];
   position_ids: number[][];
   rows: ExpectedRow[];
-  generation?: { eos_token_id: number | null; pad_token_id: number | null; max_new_tokens: number };
+  generation?: { eos_token_id: number | number[] | null; pad_token_id: number | null; max_new_tokens: number };
   checks?: { kv_vs_full_max_abs_diff_f64: number };
 }
 interface Expected {
@@ -88,7 +88,7 @@ function caseBatch(c: CaseInput, padId: number): PaddedBatch {
  * Greedy decoding as Hugging Face's generate(do_sample=False): every row steps together;
  * a row that produced EOS gets pad tokens from then on; stops when all rows are done.
  */
-function greedy(runner: PaddedBatchRunner, first: Float32Array[], maxNew: number, eos: number | null, pad: number): { tokens: number[][]; stepLogits: Float32Array[][] } {
+function greedy(runner: PaddedBatchRunner, first: Float32Array[], maxNew: number, eos: readonly number[], pad: number): { tokens: number[][]; stepLogits: Float32Array[][] } {
   const rows = first.length;
   const tokens: number[][] = first.map(() => []);
   const stepLogits: Float32Array[][] = first.map(() => []);
@@ -99,7 +99,7 @@ function greedy(runner: PaddedBatchRunner, first: Float32Array[], maxNew: number
     next.forEach((t, r) => {
       tokens[r]!.push(t);
       if (!done[r]) stepLogits[r]!.push(logits[r]!);
-      if (eos !== null && t === eos) done[r] = true;
+      if (eos.includes(t)) done[r] = true;
     });
     if (done.every(Boolean) || step === maxNew - 1) break;
     logits = runner.step(next);
@@ -136,17 +136,19 @@ for (const fx of manifest) {
       const exp = expected.cases.find((e) => e.name === c.name);
       assert.ok(exp, `${fx.name}: no expected output for case ${c.name}`);
       await t.test(c.name, () => {
-        // Generation settings from the case, else generation_config.json / config.json, as HF does.
+        // Generation settings from the case, else generation_config.json / config.json; with
+        // no pad token Hugging Face pads with the first EOS id.
         const gc = folder.generationConfig;
-        const configEos = gc.eos_token_id?.[0] ?? config.eos_token_id[0] ?? null;
-        const eos = c.ignore_eos ? null : (c.eos_token_id ?? configEos);
-        const pad = c.pad_token_id ?? gc.pad_token_id ?? config.pad_token_id ?? configEos ?? 0;
+        const configEos = gc.eos_token_id ?? config.eos_token_id;
+        const caseEos = c.eos_token_id === undefined ? undefined : ([] as number[]).concat(c.eos_token_id);
+        const eos: readonly number[] = c.ignore_eos ? [] : (caseEos ?? configEos);
+        const pad = c.pad_token_id ?? gc.pad_token_id ?? config.pad_token_id ?? configEos[0] ?? 0;
         const batch = caseBatch(c, pad);
         assert.deepEqual(batch.inputIds, exp.input_ids, "padded input_ids");
         assert.deepEqual(batch.attentionMask, exp.attention_mask, "attention_mask");
         assert.deepEqual(positionIds(batch.attentionMask), exp.position_ids, "position_ids");
         if (exp.generation && !c.ignore_eos) {
-          assert.equal(eos, exp.generation.eos_token_id, "eos_token_id");
+          assert.deepEqual(eos, exp.generation.eos_token_id === null ? [] : ([] as number[]).concat(exp.generation.eos_token_id), "eos_token_id");
           assert.equal(pad, exp.generation.pad_token_id, "pad_token_id");
         }
 
@@ -223,7 +225,8 @@ for (const fx of manifest) {
     }
 
     await t.test("hidden-state norms per layer (debug hook) match the reference", () => {
-      const c = expected.cases.find((e) => e.rows.length === 1 && e.rows[0]!.hidden_norms)!;
+      const c = expected.cases.find((e) => e.rows.length === 1 && e.rows[0]!.hidden_norms);
+      if (!c) return; // this fixture set records no norms
       const row = c.rows[0]!;
       const ids = Int32Array.from(row.real_positions.map((p) => c.input_ids[0]![p]!));
       const norms = new Map<string, number[]>();

@@ -13,6 +13,8 @@ export const SCRIPTS = {
   broken: '<tool_call>\n{"name": oops}\n</tool_call>',
   twoCalls: '<tool_call>\n{"name": "a", "arguments": {}}\n</tool_call>\n<tool_call>\n{"name": "b", "arguments": {"x": 1}}\n</tool_call>',
   unicode: "héllo wörld ✓",
+  /** A long answer to interrupt: "1 2 3 ... 400". */
+  count: Array.from({ length: 400 }, (_, i) => String(i + 1)).join(" "),
 };
 
 /** Answers by the last user turn (tool results first), so multi-turn prompts get the right script. */
@@ -28,6 +30,7 @@ export const respond: Responder = (prompt) => {
   if (turn.includes("schema please")) return SCRIPTS.schema;
   if (turn.includes("stop test")) return SCRIPTS.stop;
   if (turn.includes("unicode")) return SCRIPTS.unicode;
+  if (turn.includes("count slowly")) return SCRIPTS.count;
   return null;
 };
 

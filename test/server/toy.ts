@@ -146,7 +146,7 @@ export type Responder = (promptText: string) => string | null;
 
 export class ResponderModel implements CausalLM {
   readonly vocabSize: number;
-  readonly hiddenSize = 16;
+  readonly config = { hidden_size: 16 };
   /** Caches not yet disposed: tests check that cancelled sequences free theirs. */
   readonly live = new Set<ResponderCache>();
   forwardCalls = 0;
@@ -154,6 +154,8 @@ export class ResponderModel implements CausalLM {
   maxBatch = 0;
   /** Prompt tokens actually computed (prefix reuse lowers this). */
   computedTokens = 0;
+  /** Most new tokens of one sequence in one forward call. */
+  maxItemTokens = 0;
   private readonly scripts = new WeakMap<ResponderCache, { prompt: number; seen: number; script: number[] | null }>();
 
   constructor(
@@ -176,6 +178,7 @@ export class ResponderModel implements CausalLM {
       if (cache.disposed) throw new Error("forward on a disposed cache");
       if (cache.length + it.ids.length > cache.capacity) throw new Error(`cache overflow: ${cache.length} + ${it.ids.length} > ${cache.capacity}`);
       this.computedTokens += it.ids.length;
+      this.maxItemTokens = Math.max(this.maxItemTokens, it.ids.length);
       let info = this.scripts.get(cache);
       // A forward of more than one token is a prompt (prefill): pick the script for it.
       // A new sequence on this cache (fresh or truncated for reuse) starts with its prompt.
@@ -217,11 +220,24 @@ export class ResponderModel implements CausalLM {
     return out;
   }
 
-  /** Last-token "hidden state": a pseudo-random vector of the whole input. */
-  embed(ids: Int32Array): Float32Array {
-    let h = hash(Array.from(ids), 7);
-    const v = new Float32Array(this.hiddenSize);
-    for (let i = 0; i < v.length; i++) {
+  /** "Hidden states": row t is a pseudo-random vector of the history up to token t. */
+  hiddenStates(items: readonly ForwardItem[]): Float32Array[] {
+    const d = this.config.hidden_size;
+    return items.map((it) => {
+      const cache = it.cache as ResponderCache;
+      const out = new Float32Array(it.ids.length * d);
+      for (let t = 0; t < it.ids.length; t++) {
+        cache.ids.push(it.ids[t]!);
+        out.set(ResponderModel.vector(cache.ids, d), t * d);
+      }
+      return out;
+    });
+  }
+
+  static vector(ids: readonly number[], d: number): Float32Array {
+    let h = hash(ids, 7);
+    const v = new Float32Array(d);
+    for (let i = 0; i < d; i++) {
       h = Math.imul(h ^ (h >>> 13), 0x5bd1e995) >>> 0;
       v[i] = (h / 4294967296) * 2 - 1;
     }

@@ -49,3 +49,12 @@ test("variables: tools absent is none, extra variables reach the template, named
   assert.equal(renderChatTemplate(template, [], { extra: { enable_thinking: false, add_generation_prompt: "overridden?" } }), "True|False|False|False");
   assert.equal(renderChatTemplate(template, [], { tools: [], eosToken: "<|im_end|>", addGenerationPrompt: true }), "False||True|True");
 });
+
+test("a template failing on the messages (Python raises too) is a ChatTemplateError naming the template", () => {
+  const template = "{% for m in messages %}{{ '<|im_start|>' + m.role + '\\n' + m.content }}{% endfor %}";
+  assert.equal(renderChatTemplate(template, [{ role: "user", content: "x" }]), "<|im_start|>user\nx");
+  assert.throws(
+    () => renderChatTemplate(template, [{ role: "assistant", content: null }]),
+    (e: unknown) => e instanceof ChatTemplateError && /tokenizer_config\.json, field chat_template\) could not render/.test(e.message),
+  );
+});

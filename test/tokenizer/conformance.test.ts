@@ -62,13 +62,13 @@ for (const [category, list] of byCategory) {
           const decoded = firstDefined(c, "decoded") ?? (c.roundtrip === true ? text : undefined);
           check(c, "decode", qwen2.decode(withSpecial), decoded);
           check(c, "decode skipSpecialTokens", qwen2.decode(withSpecial, { skipSpecialTokens: true }), firstDefined(c, "decoded_skip_special") ?? decoded);
-          const ids25 = idsField(c, "ids_qwen2_5_with_special");
-          if (ids25 !== undefined) {
-            const want = firstDefined(c, "decoded_skip_special_qwen2_5");
-            check(c, "decode skipSpecialTokens (qwen2.5)", qwen25.decode(ids25, { skipSpecialTokens: true }), want);
-          }
-          const ids3 = idsField(c, "ids_qwen3_with_special");
-          if (ids3 !== undefined) check(c, "decode skipSpecialTokens (qwen3)", qwen3.decode(ids3, { skipSpecialTokens: true }), firstDefined(c, "decoded_skip_special_qwen3"));
+          // Each later tokenizer's fields are present only where they differ from the previous one.
+          const skip2 = firstDefined(c, "decoded_skip_special") ?? decoded;
+          const ids25 = idsField(c, "ids_qwen2_5_with_special") ?? withSpecial;
+          const skip25 = firstDefined(c, "decoded_skip_special_qwen2_5") ?? skip2;
+          check(c, "decode skipSpecialTokens (qwen2.5)", qwen25.decode(ids25, { skipSpecialTokens: true }), skip25);
+          const ids3 = idsField(c, "ids_qwen3_with_special") ?? ids25;
+          check(c, "decode skipSpecialTokens (qwen3)", qwen3.decode(ids3, { skipSpecialTokens: true }), firstDefined(c, "decoded_skip_special_qwen3") ?? skip25);
         }
         if (plainIds !== undefined) check(c, "decoded_plain", plain.decode(plainIds), firstDefined(c, "decoded_plain"));
       }

@@ -34,3 +34,25 @@ test("nfcAligned: the parts join to nfc(s) and map every output unit into the in
     }
   }
 });
+
+test("nfc equals the plain definition (cut at table code points, Node NFC between) on random text", () => {
+  const plain = (s: string): string => {
+    let out = "";
+    let seg = "";
+    for (const ch of s) {
+      if (isNfcUnassigned(ch.codePointAt(0)!)) {
+        out += seg.normalize("NFC") + ch;
+        seg = "";
+      } else seg += ch;
+    }
+    return out + seg.normalize("NFC");
+  };
+  let x = 11;
+  const r = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) & 0x7fffffff), x % n);
+  const pool = ["a", "e", "A", " ", "\n", "ß", "\u02ff", "\u0301", "\u0327", "\u0345", "\u0316", "\u1dfa", "\u089f", "\u1100", "\u1161", "\u11a8", "\uac00", "\u0b47", "\u0b3e", "中", "😀", "\u{1611e}", "\u{16121}", "Å", "\u212b", "\u0344"];
+  for (let i = 0; i < 5000; i++) {
+    let s = "";
+    for (let k = 0, n = 1 + r(16); k < n; k++) s += pool[r(pool.length)];
+    assert.equal(nfc(s), plain(s), JSON.stringify(s));
+  }
+});

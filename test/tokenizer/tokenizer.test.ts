@@ -143,6 +143,11 @@ test("loaders: slow layout with merges as pairs; malformed files name the file a
   const t3 = Tokenizer.fromPretrained(mk("slow", { "vocab.json": JSON.stringify(vocab), "merges.txt": "#version: 0.2\na b\nab c\n", "tokenizer_config.json": JSON.stringify({ added_tokens_decoder: { "6": { content: "<x>", special: true } }, eos_token: "<x>" }) }));
   for (const t of [t1, t2, t3]) assert.deepEqual(t.encode("abc<x>ab ab"), [4, 6, 2, 5, 2]);
   assert.equal(t3.eosTokenId, 6);
+  const filesDir = mk("files", { "my-tokenizer.json": tiny(["a b", "ab c"]), "my-config.json": JSON.stringify({ eos_token: "<x>", chat_template: "{{ messages[0].content }}!" }) });
+  const t4 = Tokenizer.fromFiles({ tokenizerJson: join(filesDir, "my-tokenizer.json"), tokenizerConfig: join(filesDir, "my-config.json") });
+  assert.deepEqual(t4.encode("abc<x>"), [4, 6]);
+  assert.equal(t4.eosTokenId, 6);
+  assert.equal(t4.applyChatTemplate([{ role: "user", content: "yo" }]), "yo!");
 
   const expectFormat = (fn: () => unknown, file: RegExp, detail: RegExp) =>
     assert.throws(fn, (e: unknown) => e instanceof FormatError && file.test(e.file) && detail.test(e.detail), String(file) + " " + String(detail));
@@ -153,5 +158,6 @@ test("loaders: slow layout with merges as pairs; malformed files name the file a
   expectFormat(() => Tokenizer.fromPretrained(mk("badmerge2", { "tokenizer.json": tiny([["a"]]) })), /tokenizer\.json/, /merge 0/);
   expectFormat(() => Tokenizer.fromPretrained(mk("nomerges", { "vocab.json": "{}" })), /merges\.txt$/, /missing/);
   expectFormat(() => Tokenizer.fromPretrained(mk("badcfg", { "tokenizer.json": tiny([]), "tokenizer_config.json": JSON.stringify({ eos_token: 5 }) })), /tokenizer_config\.json$/, /eos_token/);
+  expectFormat(() => Tokenizer.fromFiles({ tokenizerJson: join(filesDir, "absent.json") }), /absent\.json$/, /cannot read/);
   expectFormat(() => Tokenizer.fromPretrained(mk("badadded", { "tokenizer.json": JSON.stringify({ model: { vocab, merges: [] }, added_tokens: [{ id: 9 }] }) })), /tokenizer\.json$/, /added_tokens\[0\]/);
 });

@@ -122,7 +122,7 @@ export class ReferenceBackend implements Backend {
   rmsnorm(out: Mat, x: Mat, w: Weight, eps: number, n: number): void {
     const o = mat(out, "rmsnorm");
     const xs = mat(x, "rmsnorm");
-    const g = weight(w, "rmsnorm").toFloat32();
+    const g = weight(w, "rmsnorm").asVector();
     const d = xs.cols;
     checkRows("rmsnorm", n, o, xs);
     checkCols("rmsnorm", o, d, "out");
@@ -149,7 +149,7 @@ export class ReferenceBackend implements Backend {
     checkCols("matmul", xs, inDim, "x");
     checkCols("matmul", o, outDim, "out");
     if (o === xs) throw new InvalidArgumentError("matmul: out must not alias x");
-    const b = bias === null ? null : weight(bias, "matmul bias").toFloat32();
+    const b = bias === null ? null : weight(bias, "matmul bias").asVector();
     if (b !== null && b.length !== outDim) throw new InvalidArgumentError(`matmul: bias has ${b.length} values, expected ${outDim}`);
     const row = new Float32Array(inDim);
     const xd = xs.data;
@@ -159,10 +159,7 @@ export class ReferenceBackend implements Backend {
       wt.decodeRow(r, row);
       const add = b === null ? 0 : b[r]!;
       for (let i = 0; i < n; i++) {
-        const base = i * inDim;
-        let s = 0;
-        for (let k = 0; k < inDim; k++) s += xd[base + k]! * row[k]!;
-        od[i * outDim + r] = s + add;
+        od[i * outDim + r] = dot(xd, i * inDim, row, inDim) + add;
       }
     }
   }
@@ -311,6 +308,23 @@ export class ReferenceBackend implements Backend {
   dispose(): void {
     // Nothing to stop: all memory is garbage-collected typed arrays.
   }
+}
+
+/** x[base .. base + n) · w[0 .. n), accumulated in float64 (four partial sums, then the tail). */
+function dot(x: Float32Array, base: number, w: Float32Array, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let k = 0;
+  for (; k + 4 <= n; k += 4) {
+    s0 += x[base + k]! * w[k]!;
+    s1 += x[base + k + 1]! * w[k + 1]!;
+    s2 += x[base + k + 2]! * w[k + 2]!;
+    s3 += x[base + k + 3]! * w[k + 3]!;
+  }
+  for (; k < n; k++) s0 += x[base + k]! * w[k]!;
+  return s0 + s1 + (s2 + s3);
 }
 
 /** The most keys any query of these segments can see, to size the score buffer once. */

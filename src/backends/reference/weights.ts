@@ -34,6 +34,8 @@ export class RefWeight implements Weight {
   private readonly f32: Float32Array | null;
   private readonly u16: Uint16Array | null;
   private readonly rowBytes: number;
+  private bitsOf: Float32Array | null = null;
+  private bits: Uint32Array | null = null;
   freed = false;
 
   constructor(tensor: HostTensor) {
@@ -73,8 +75,14 @@ export class RefWeight implements Weight {
         out.set(this.f32!.subarray(start, start + n));
         return;
       case "bf16": {
+        // bf16 is the top half of a float32: write the bits through an integer view of `out`
+        // (kept between calls, since ops decode row after row into the same buffer).
         const src = this.u16!;
-        const bits = new Uint32Array(out.buffer, out.byteOffset, n);
+        if (this.bitsOf !== out) {
+          this.bitsOf = out;
+          this.bits = new Uint32Array(out.buffer, out.byteOffset, n);
+        }
+        const bits = this.bits!;
         for (let i = 0; i < n; i++) bits[i] = src[start + i]! << 16;
         return;
       }
@@ -121,7 +129,15 @@ export class RefWeight implements Weight {
     }
   }
 
-  /** The whole tensor as float32 (for vectors: norm scales, biases). */
+  private vector: Float32Array | null = null;
+
+  /** A 1-D weight (norm scale, bias) as float32, decoded once and kept: ops read it every call. */
+  asVector(): Float32Array {
+    this.vector ??= this.toFloat32();
+    return this.vector;
+  }
+
+  /** The whole tensor as float32. */
   toFloat32(): Float32Array {
     const out = new Float32Array(this.rows * this.cols);
     for (let r = 0; r < this.rows; r++) this.decodeRow(r, out.subarray(r * this.cols, (r + 1) * this.cols));

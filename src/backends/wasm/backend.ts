@@ -12,7 +12,7 @@ import { wasm, type WasmMemory, type WasmModule } from "./wasm_api.js";
 import { availableParallelism } from "node:os";
 import { InvalidArgumentError, UnsupportedError } from "../../errors.js";
 import type { HostTensor } from "../../formats/weights.js";
-import { f16ToF32, toFloat32 } from "../../tensor/convert.js";
+import { toFloat32 } from "../../tensor/convert.js";
 import { QUANT_BLOCK, type WeightDType } from "../../tensor/dtype.js";
 import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight } from "../ops.js";
 import { Heap } from "./heap.js";
@@ -188,12 +188,11 @@ export class WasmBackend implements Backend {
     const bytes = align64(quantBytes) + blocks * 4;
     const ptr = this.heap.alloc(bytes, `tensor ${name}`);
     const scales = ptr + align64(quantBytes);
-    const u8 = this.heap.u8;
-    const f32 = this.heap.f32;
-    for (let b = 0, src = 0; b < blocks; b++, src += blockBytes) {
-      f32[scales / 4 + b] = f16ToF32(data[src]! | (data[src + 1]! << 8));
-      u8.set(data.subarray(src + 2, src + blockBytes), ptr + b * qBytes);
-    }
+    // Staged at the top of the heap and released at once, so the staging costs no memory.
+    const staging = this.heap.alloc(data.byteLength, `staging of tensor ${name}`);
+    this.heap.u8.set(data, staging);
+    this.kernels.unpack_blocks(ptr, scales, staging, blocks, qBytes);
+    this.heap.free(staging, data.byteLength);
     return new WasmWeight(wdt, [rows, cols], kind, ptr, scales, bytes);
   }
 
@@ -294,11 +293,11 @@ export class WasmBackend implements Backend {
     if (wt.kind === Kind.Q8_0 || wt.kind === Kind.Q4_0) {
       const blocks = (n * K) / QUANT_BLOCK;
       const qb = align64(n * K);
-      const base = this.xq.ensure(qb + 2 * align64(blocks * 4));
-      const xq = base, xd = base + qb, xs = xd + align64(blocks * 4);
-      a[0] = xi.ptr; a[1] = xq; a[2] = xd; a[3] = xs; a[4] = K; a[5] = n;
+      const base = this.xq.ensure(3 * qb + 2 * align64(blocks * 4));
+      const xq = base, xq16 = base + qb, xd = xq16 + 2 * qb, xs = xd + align64(blocks * 4);
+      a[0] = xi.ptr; a[1] = xq; a[2] = xq16; a[3] = xd; a[4] = xs; a[5] = K; a[6] = n;
       this.dispatch(Op.Quantize, n * K);
-      a[0] = wt.kind; a[1] = o.ptr; a[2] = xq; a[3] = xd; a[4] = xs; a[5] = wt.ptr; a[6] = wt.scales; a[7] = biasPtr; a[8] = n; a[9] = K; a[10] = N;
+      a[0] = wt.kind; a[1] = o.ptr; a[2] = xq; a[3] = xq16; a[4] = xd; a[5] = xs; a[6] = wt.ptr; a[7] = wt.scales; a[8] = biasPtr; a[9] = n; a[10] = K; a[11] = N;
       this.pool.run(Op.MatmulQuant);
     } else {
       a[0] = wt.kind; a[1] = o.ptr; a[2] = xi.ptr; a[3] = wt.ptr; a[4] = biasPtr; a[5] = n; a[6] = K; a[7] = N;

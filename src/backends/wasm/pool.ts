@@ -15,6 +15,8 @@ export const CTL_GEN = 0;
 export const CTL_OP = 1;
 export const CTL_DONE = 2;
 export const CTL_MAIN_SLEEPING = 3;
+/** Set by a worker whose share threw (a kernel trap); the main thread reports it. */
+export const CTL_FAILED = 63;
 /** Slot of worker w's "sleeping" flag (w = 1 .. threads - 1). */
 export const CTL_SLEEPING = 4;
 /** Bytes for the control block: 64 Int32 slots then 32 Float64 arguments. */
@@ -35,6 +37,7 @@ export class ThreadPool {
   private readonly ctl: Int32Array;
   readonly args: Float64Array;
   private readonly workers: Worker[] = [];
+  private stopped = false;
 
   private constructor(
     private readonly kernels: KernelExports,
@@ -76,17 +79,27 @@ export class ThreadPool {
 
   /** Runs `op` (arguments already in `args`) on every thread and returns when all are done. */
   run(op: Op): void {
+    if (this.stopped) throw new Error("wasm backend: used after dispose()");
     if (this.threads === 1) {
       execute(this.kernels, op, this.args, 0, 1);
       return;
     }
     this.publish(op);
-    execute(this.kernels, op, this.args, 0, this.threads);
-    this.join();
+    try {
+      execute(this.kernels, op, this.args, 0, this.threads);
+    } finally {
+      // Even when our share throws, the workers must finish before anything is reused.
+      this.join();
+    }
+    if (Atomics.load(this.ctl, CTL_FAILED) !== 0) {
+      Atomics.store(this.ctl, CTL_FAILED, 0);
+      throw new Error(`wasm backend: a worker thread failed in operation ${op} (a kernel trapped)`);
+    }
   }
 
   /** Runs `op` on the main thread alone (for work too small to be worth a dispatch). */
   runLocal(op: Op): void {
+    if (this.stopped) throw new Error("wasm backend: used after dispose()");
     execute(this.kernels, op, this.args, 0, 1);
   }
 
@@ -114,6 +127,7 @@ export class ThreadPool {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.workers.length > 0) {
       this.publish(Op.Exit);
       await Promise.all(this.workers.map((w) => w.terminate()));
@@ -123,6 +137,7 @@ export class ThreadPool {
 
   /** Synchronous stop for dispose(): tells workers to exit and terminates them without waiting. */
   stopNow(): void {
+    this.stopped = true;
     if (this.workers.length > 0) {
       this.publish(Op.Exit);
       for (const w of this.workers) void w.terminate();

@@ -31,6 +31,7 @@ export function selfTest(k: KernelExports, heap: Heap): string | null {
     const xd = base + 6144;
     const xs = base + 7168;
     const wf = base + 8192;
+    const xq16 = base + 16384;
     const xv = new Float64Array(n * K);
     for (let i = 0; i < n * K; i++) f32[x / 4 + i] = xv[i] = Math.fround(rand() * 2 - 1);
     const check = (what: string, expect: (i: number, o: number) => number, tol: number): string | null => {
@@ -57,7 +58,7 @@ export function selfTest(k: KernelExports, heap: Heap): string | null {
     if (err) return err;
 
     // Q4_0 matmul on quantised activations (the relaxed 8-bit dot in the relaxed build)
-    k.quantize_q8(x, xq, xd, xs, K, 0, n);
+    k.quantize_q8(x, xq, xq16, xd, xs, K, 0, n);
     const nb = K / 32;
     const nib = new Int32Array(N * K);
     for (let o = 0; o < N; o++) {
@@ -72,7 +73,7 @@ export function selfTest(k: KernelExports, heap: Heap): string | null {
         }
       }
     }
-    k.matmul_q4_0(out, xq, xd, xs, wq, wd, 0, n, K, N, 0, N);
+    k.matmul_q4_0(out, xq, xq16, xd, xs, wq, wd, 0, n, K, N, 0, N);
     const xq8 = new Int8Array(heap.u8.buffer, xq, n * K);
     err = check("matmul_q4_0", (i, o) => {
       let s = 0;

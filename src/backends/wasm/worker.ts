@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { execute, instantiateKernels, Op } from "./kernels.js";
-import { CTL_DONE, CTL_GEN, CTL_MAIN_SLEEPING, CTL_OP, CTL_SLEEPING, SPIN_LIMIT, type WorkerInit } from "./pool.js";
+import { CTL_DONE, CTL_FAILED, CTL_GEN, CTL_MAIN_SLEEPING, CTL_OP, CTL_SLEEPING, SPIN_LIMIT, type WorkerInit } from "./pool.js";
 
 const init = workerData as WorkerInit;
 const kernels = instantiateKernels(init.module, init.memory);
@@ -26,7 +26,12 @@ for (;;) {
   seen = gen;
   const op = Atomics.load(ctl, CTL_OP);
   if (op === Op.Exit) break;
-  execute(kernels, op, args, init.index, init.threads);
+  try {
+    execute(kernels, op, args, init.index, init.threads);
+  } catch {
+    // Count ourselves done anyway, or the main thread would wait forever; it reports the failure.
+    Atomics.store(ctl, CTL_FAILED, 1);
+  }
   const done = Atomics.add(ctl, CTL_DONE, 1) + 1;
   if (done === init.threads - 1 && Atomics.load(ctl, CTL_MAIN_SLEEPING) !== 0) Atomics.notify(ctl, CTL_DONE);
 }

@@ -9,14 +9,14 @@ import { existsSync, readdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { PassThrough } from "node:stream";
 import { UsageError, type CliIO, type Command } from "../command.js";
 import { stream } from "../../generation/generate.js";
 import type { GenerationResult } from "../../generation/sequence_generator.js";
-import { hasRandomWeightsLabel, loadModel } from "../../runtime/load.js";
+import { BACKENDS, hasRandomWeightsLabel, loadModel, type BackendName } from "../../runtime/load.js";
+import { createRandomModel } from "../../formats/random_model.js";
 import type { ModelLoader } from "./generate.js";
 
-const usage = `Usage: qwen2 demo [--dir DIR] [--fresh] [--prompt TEXT] [--max-new-tokens N] [--seed S]
+const usage = `Usage: qwen2 demo [--model DIR | --dir DIR [--fresh]] [--prompt TEXT] [--max-new-tokens N] [--seed S] [--backend NAME]
 
 Makes a tiny Qwen2 model with RANDOM weights (qwen2 create-random --preset tiny) in a cache
 folder, then generates a chat reply with the real Qwen2 tokenizer and chat template.
@@ -24,12 +24,15 @@ The reply is noise: the weights are random. Point \`qwen2 generate --model DIR\`
 Qwen2 folder for real answers.
 
 Options:
+  --model DIR          run the same demo on a real Hugging Face Qwen2 folder instead
   --dir DIR            where the random model lives (default: $QWEN2_CACHE_DIR, else
                        $XDG_CACHE_HOME/qwen2-ts, else ~/.cache/qwen2-ts; + /demo-tiny-random)
   --fresh              make the random model again even if it exists
   --prompt TEXT        the user message (default: a greeting)
   --max-new-tokens N   default 24
   --seed S             default 0 (same seed, same text)
+  --backend NAME       ${BACKENDS.join(" | ")} (default reference; wasm is much faster on real models)
+  --threads N          compute threads for the wasm backend
 `;
 
 /** Makes a random model folder; the default runs `qwen2 create-random --preset tiny --out DIR`. */
@@ -41,13 +44,8 @@ export function defaultDemoDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 const createRandomTiny: RandomModelMaker = async (dir) => {
-  // Through the CLI dispatcher, so the demo depends only on the command's documented flags.
-  const { main } = await import("../main.js");
-  const out = new PassThrough();
-  let log = "";
-  out.on("data", (c: Buffer) => (log += c.toString()));
-  const code = await main(["create-random", "--preset", "tiny", "--out", dir], { stdin: new PassThrough(), stdout: out, stderr: out });
-  if (code !== 0) throw new Error(`qwen2 create-random --preset tiny --out ${dir} failed (exit ${code}):\n${log.trim()}`);
+  // What `qwen2 create-random --preset tiny --out DIR` does (it overwrites the model files).
+  createRandomModel({ preset: "tiny", dtype: "bf16", outDir: dir, seed: 0 });
 };
 
 function looksComplete(dir: string): boolean {
@@ -62,10 +60,13 @@ export async function runDemo(args: string[], io: CliIO, make: RandomModelMaker 
       args,
       options: {
         dir: { type: "string" },
+        model: { type: "string" },
         fresh: { type: "boolean" },
         prompt: { type: "string" },
         "max-new-tokens": { type: "string" },
         seed: { type: "string" },
+        backend: { type: "string" },
+        threads: { type: "string" },
       },
     });
   } catch (err) {
@@ -76,20 +77,34 @@ export async function runDemo(args: string[], io: CliIO, make: RandomModelMaker 
   const seed = Number(v.seed ?? 0);
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new UsageError(`--max-new-tokens expects a positive integer, got ${v["max-new-tokens"]}`);
   if (!Number.isInteger(seed)) throw new UsageError(`--seed expects an integer, got ${v.seed}`);
-  const dir = resolve(v.dir ?? defaultDemoDir());
+  if (v.model !== undefined && (v.dir !== undefined || v.fresh)) throw new UsageError("--model runs a real folder; --dir and --fresh are for the random one");
+  const dir = resolve(v.model ?? v.dir ?? defaultDemoDir());
   const w = (s: string): void => void io.stdout.write(s);
 
-  w("qwen2 demo — a tiny Qwen2 model with RANDOM weights, the real Qwen2 tokenizer and chat template.\n");
-  w("The reply below is noise: the weights are random, so only the machinery is real.\n\n");
-  if (v.fresh || !looksComplete(dir)) {
-    w(`Making the random model: qwen2 create-random --preset tiny --out ${dir}\n`);
-    await make(dir);
+  if (v.model === undefined) {
+    w("qwen2 demo — a tiny Qwen2 model with RANDOM weights, the real Qwen2 tokenizer and chat template.\n");
+    w("The reply below is noise: the weights are random, so only the machinery is real.\n\n");
+    if (v.fresh || !looksComplete(dir)) {
+      w(`Making the random model: qwen2 create-random --preset tiny --out ${dir}\n`);
+      await make(dir);
+    } else {
+      w(`Using the random model in ${dir} (--fresh to remake it)\n`);
+    }
   } else {
-    w(`Using the random model in ${dir} (--fresh to remake it)\n`);
+    w(`qwen2 demo — ${dir}\n\n`);
   }
 
-  const loaded = await load(dir, {});
+  if (v.backend !== undefined && !(BACKENDS as readonly string[]).includes(v.backend)) {
+    throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(v.backend)}`);
+  }
+  const threads = v.threads === undefined ? undefined : Number(v.threads);
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError(`--threads expects a positive integer, got ${v.threads}`);
+  const loaded = await load(dir, {
+    ...(v.backend !== undefined ? { backend: v.backend as BackendName } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+  });
   try {
+    if (v.model !== undefined && loaded.randomWeights) w("note: this folder holds RANDOM weights (made by `qwen2 create-random`): the reply is noise.\n");
     const c = loaded.config;
     w(`Model: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${c.num_attention_heads} heads (${c.num_key_value_heads} KV), vocabulary ${c.vocab_size}; backend ${loaded.backend}\n`);
     const messages = [
@@ -98,7 +113,7 @@ export async function runDemo(args: string[], io: CliIO, make: RandomModelMaker 
     ];
     const rendered = loaded.tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
     w(`\nChat template output (what the model reads, ${loaded.tokenizer.encode(rendered, { addSpecialTokens: false }).length} tokens):\n${rendered}\n`);
-    w(`\nuser> ${messages[1]!.content}\nassistant (random weights)> `);
+    w(`\nuser> ${messages[1]!.content}\nassistant${loaded.randomWeights ? " (random weights)" : ""}> `);
     const it = stream(loaded.model, loaded.tokenizer, messages, { maxNewTokens, temperature: 0.8, topP: 0.95, seed, eosIds: loaded.eosIds });
     let result: GenerationResult;
     for (;;) {
@@ -114,11 +129,14 @@ export async function runDemo(args: string[], io: CliIO, make: RandomModelMaker 
       `\n\n[${result.usage.completionTokens} tokens, finish: ${result.finishReason}, ` +
         `prefill ${t.prefillTokensPerSecond.toFixed(0)} tok/s, decode ${t.decodeTokensPerSecond.toFixed(0)} tok/s, seed ${result.seed}]\n`,
     );
-    w(
-      "\nTo talk to a real model, download a Qwen2 folder (config.json, *.safetensors, tokenizer files), e.g.\n" +
-        "  huggingface-cli download Qwen/Qwen2.5-0.5B-Instruct --local-dir qwen2.5-0.5b-instruct\n" +
-        'and point the same machinery at it:\n  qwen2 generate --model qwen2.5-0.5b-instruct --chat "Hello!"\n',
-    );
+    if (loaded.randomWeights) {
+      w(
+        "\nTo talk to a real model, download a Qwen2 folder (config.json, *.safetensors, tokenizer files), e.g.\n" +
+          "  huggingface-cli download Qwen/Qwen2.5-0.5B-Instruct --local-dir qwen2.5-0.5b-instruct\n" +
+          "and point the same command at it:\n  npm run demo -- --model qwen2.5-0.5b-instruct --backend wasm\n" +
+          'or ask your own question:\n  qwen2 generate --model qwen2.5-0.5b-instruct --chat "Hello!"\n',
+      );
+    }
     return 0;
   } finally {
     loaded.close();

@@ -11,13 +11,13 @@ import type { GenerationResult } from "../../generation/sequence_generator.js";
 import type { ChatMessage } from "../../tokenizer/types.js";
 import { BACKENDS, loadModel, type BackendName, type LoadedModel, type LoadOptions } from "../../runtime/load.js";
 
-const usage = `Usage: qwen2 generate --model DIR [options] "prompt"
+const usage = `Usage: qwen2 generate --model DIR|FILE.gguf [options] "prompt"
 
-Generates text from a Hugging Face Qwen2 model folder and streams it to stdout.
+Generates text from a Hugging Face Qwen2 model folder or GGUF file and streams it to stdout.
 With no prompt argument, the prompt is read from stdin.
 
 Options:
-  --model DIR              model folder (config.json, *.safetensors, tokenizer files)
+  --model PATH             model folder (config.json, *.safetensors, tokenizer files) or .gguf file
   --chat                   treat the prompt as a user message and use the chat template
   --system TEXT            system message (implies --chat)
   --max-new-tokens N       most tokens to generate (default: generation_config.json, else 256)
@@ -106,6 +106,7 @@ export async function runGenerate(args: string[], io: CliIO, load: ModelLoader =
   });
   try {
     if (loaded.randomWeights) io.stderr.write(randomWeightsNote(v.model));
+    if (!v.quiet) for (const w of loaded.warnings ?? []) io.stderr.write(`warning: ${w}\n`);
     const input: GenerateInput = chat
       ? [...(v.system !== undefined ? [{ role: "system", content: v.system }] : []), { role: "user", content: prompt }] satisfies ChatMessage[]
       : prompt;
@@ -132,6 +133,14 @@ export async function runGenerate(args: string[], io: CliIO, load: ModelLoader =
     // Ctrl-C ends the answer cleanly (finish reason "abort") instead of killing the process.
     const onSigint = (): void => abort.abort();
     process.once("SIGINT", onSigint);
+    // A closed pipe (`qwen2 generate ... | head`) stops generating instead of crashing.
+    let pipeClosed = false;
+    const onStdoutError = (err: NodeJS.ErrnoException): void => {
+      if (err.code !== "EPIPE") throw err;
+      pipeClosed = true;
+      abort.abort();
+    };
+    io.stdout.on("error", onStdoutError);
     let result: GenerationResult;
     try {
       const it = stream(loaded.model, loaded.tokenizer, input, options);
@@ -146,6 +155,7 @@ export async function runGenerate(args: string[], io: CliIO, load: ModelLoader =
     } finally {
       process.removeListener("SIGINT", onSigint);
     }
+    if (pipeClosed) return 0;
 
     if (v.json) {
       io.stdout.write(JSON.stringify(toJson(v.model, loaded, result)) + "\n");

@@ -5,7 +5,7 @@
 // query row, query count, tokens cached before. A cache is [kvHeads, capacity, hd]; absolute
 // slot s lives at index s % capacity. Work items are (segment, head, query) in that order;
 // a thread handles items [it0, it1). `scores` is a per-thread scratch of >= capacity floats.
-import { fma, hsum } from "./simd";
+import { fma, hsum, exp4 } from "./simd";
 
 // @ts-ignore: decorator
 @inline function dot(a: usize, b: usize, hd: i32): f32 {
@@ -36,9 +36,19 @@ function attendOne(qv: usize, ov: usize, kBase: usize, vBase: usize, cap: i32, h
     store<f32>(scores + (<usize>(j - lo) << 2), s);
     if (s > mx) mx = s;
   }
-  let sum: f32 = 0;
-  for (let j = lo; j <= pos; j++) {
-    const p = scores + (<usize>(j - lo) << 2);
+  const cnt = pos - lo + 1;
+  const mv = f32x4.splat(mx);
+  let sv = f32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= cnt; j += 4) {
+    const p = scores + (<usize>j << 2);
+    const e = exp4(f32x4.sub(v128.load(p), mv));
+    v128.store(p, e);
+    sv = f32x4.add(sv, e);
+  }
+  let sum = hsum(sv);
+  for (; j < cnt; j++) {
+    const p = scores + (<usize>j << 2);
     const e = Mathf.exp(load<f32>(p) - mx);
     store<f32>(p, e);
     sum += e;

@@ -1,7 +1,7 @@
 // Row-wise and element-wise kernels on float32 activations: RMSNorm, RoPE, SwiGLU, add,
 // and embedding lookup from any weight storage type. Ranges [i0, i1) are rows (or elements
 // for the flat ops) so that threads can split the work.
-import { fma, hsum, f16ToF32 } from "./simd";
+import { fma, hsum, f16ToF32, exp4 } from "./simd";
 
 /** out[i] = x[i] / sqrt(mean(x[i]^2) + eps) * w, float32 statistics. out may alias x. */
 export function rmsnorm(out: usize, x: usize, w: usize, eps: f32, K: i32, i0: i32, i1: i32): void {
@@ -67,7 +67,14 @@ export function rope(x: usize, cosp: usize, sinp: usize, heads: i32, hd: i32, i0
 
 /** out[e] = silu(g[e]) * u[e] for elements [e0, e1). out may alias g or u. */
 export function swiglu(out: usize, g: usize, u: usize, e0: i32, e1: i32): void {
-  for (let e = e0; e < e1; e++) {
+  let e = e0;
+  const one = f32x4.splat(1);
+  for (; e + 4 <= e1; e += 4) {
+    const o = <usize>e << 2;
+    const gv = v128.load(g + o);
+    v128.store(out + o, f32x4.mul(f32x4.div(gv, f32x4.add(one, exp4(f32x4.neg(gv)))), v128.load(u + o)));
+  }
+  for (; e < e1; e++) {
     const o = <usize>e << 2;
     const gv = load<f32>(g + o);
     store<f32>(out + o, (gv / (<f32>1 + Mathf.exp(-gv))) * load<f32>(u + o));
@@ -140,5 +147,18 @@ export function to_f32(out: usize, src: usize, kind: i32, count: i32): void {
       v = kind == 1 ? reinterpret<f32>(h << 16) : f16ToF32(h);
     }
     store<f32>(out + (<usize>k << 2), v);
+  }
+}
+
+/**
+ * Splits `blocks` GGUF blocks at src (an f16 scale then `qBytes` quant bytes each) into
+ * quants at dstQ (contiguous) and float32 scales at dstD. Runs at upload.
+ */
+export function unpack_blocks(dstQ: usize, dstD: usize, src: usize, blocks: i32, qBytes: i32): void {
+  const bb = <usize>(qBytes + 2);
+  for (let b = 0; b < blocks; b++) {
+    const s = src + <usize>b * bb;
+    store<f32>(dstD + (<usize>b << 2), f16ToF32(<u32>load<u16>(s)));
+    memory.copy(dstQ + <usize>b * qBytes, s + 2, <usize>qBytes);
   }
 }

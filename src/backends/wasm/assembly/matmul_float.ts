@@ -70,84 +70,64 @@ import { fma, hsum, loadBf16x4, loadF16x4, f16ToF32 } from "./simd";
 }
 
 /**
- * Prefill tile: four weight rows against three activation rows (12 accumulators). Each
- * widened weight vector is reused for three activation rows, each activation vector for
- * four weight rows.
+ * Prefill tile: two weight rows against four activation rows (8 accumulators). Each widened
+ * weight vector serves four tokens. Sized for V8's 15 allocatable SIMD registers on x64:
+ * 8 accumulators + 4 activations + 1 weight (+ 1 temporary without FMA) do not spill, where
+ * a 4x3 tile spilled four accumulators every step.
  */
 // @ts-ignore: decorator
-@inline function tile4x3<T>(w: usize, rowBytes: usize, x: usize, K: i32, out: usize, N: i32, o: i32, bias: usize): void {
+@inline function tile2x4<T>(wa: usize, wb: usize, x: usize, K: i32, out: usize, N: i32, o: i32, bias: usize): void {
   const S = sizeof<T>();
-  const w0 = w, w1p = w + rowBytes, w2 = w + 2 * rowBytes, w3 = w + 3 * rowBytes;
   const xs = <usize>K << 2;
-  const x0 = x, x1 = x + xs, x2 = x + 2 * xs;
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c22 = f32x4.splat(0);
-  let c30 = f32x4.splat(0), c31 = f32x4.splat(0), c32 = f32x4.splat(0);
+  const x0 = x, x1 = x + xs, x2 = x + 2 * xs, x3 = x + 3 * xs;
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
   let k = 0;
   for (; k + 4 <= K; k += 4) {
     const kb = <usize>k << 2;
-    const xa = v128.load(x0 + kb), xb = v128.load(x1 + kb), xc = v128.load(x2 + kb);
     const ko = <usize>k * S;
-    let wv = w4<T>(w0 + ko);
-    c00 = fma(wv, xa, c00); c01 = fma(wv, xb, c01); c02 = fma(wv, xc, c02);
-    wv = w4<T>(w1p + ko);
-    c10 = fma(wv, xa, c10); c11 = fma(wv, xb, c11); c12 = fma(wv, xc, c12);
-    wv = w4<T>(w2 + ko);
-    c20 = fma(wv, xa, c20); c21 = fma(wv, xb, c21); c22 = fma(wv, xc, c22);
-    wv = w4<T>(w3 + ko);
-    c30 = fma(wv, xa, c30); c31 = fma(wv, xb, c31); c32 = fma(wv, xc, c32);
+    const p = v128.load(x0 + kb), q = v128.load(x1 + kb), r = v128.load(x2 + kb), t = v128.load(x3 + kb);
+    let wv = w4<T>(wa + ko);
+    a0 = fma(wv, p, a0); a1 = fma(wv, q, a1); a2 = fma(wv, r, a2); a3 = fma(wv, t, a3);
+    wv = w4<T>(wb + ko);
+    b0 = fma(wv, p, b0); b1 = fma(wv, q, b1); b2 = fma(wv, r, b2); b3 = fma(wv, t, b3);
   }
-  let s00 = hsum(c00), s01 = hsum(c01), s02 = hsum(c02);
-  let s10 = hsum(c10), s11 = hsum(c11), s12 = hsum(c12);
-  let s20 = hsum(c20), s21 = hsum(c21), s22 = hsum(c22);
-  let s30 = hsum(c30), s31 = hsum(c31), s32 = hsum(c32);
+  let sa0 = hsum(a0), sa1 = hsum(a1), sa2 = hsum(a2), sa3 = hsum(a3);
+  let sb0 = hsum(b0), sb1 = hsum(b1), sb2 = hsum(b2), sb3 = hsum(b3);
   for (; k < K; k++) {
     const kb = <usize>k << 2;
-    const xa = load<f32>(x0 + kb), xb = load<f32>(x1 + kb), xc = load<f32>(x2 + kb);
     const ko = <usize>k * S;
-    let wv = w1<T>(w0 + ko);
-    s00 += wv * xa; s01 += wv * xb; s02 += wv * xc;
-    wv = w1<T>(w1p + ko);
-    s10 += wv * xa; s11 += wv * xb; s12 += wv * xc;
-    wv = w1<T>(w2 + ko);
-    s20 += wv * xa; s21 += wv * xb; s22 += wv * xc;
-    wv = w1<T>(w3 + ko);
-    s30 += wv * xa; s31 += wv * xb; s32 += wv * xc;
+    const p = load<f32>(x0 + kb), q = load<f32>(x1 + kb), r = load<f32>(x2 + kb), t = load<f32>(x3 + kb);
+    let wv = w1<T>(wa + ko);
+    sa0 += wv * p; sa1 += wv * q; sa2 += wv * r; sa3 += wv * t;
+    wv = w1<T>(wb + ko);
+    sb0 += wv * p; sb1 += wv * q; sb2 += wv * r; sb3 += wv * t;
   }
-  const b0 = biasAt(bias, o), b1 = biasAt(bias, o + 1), b2 = biasAt(bias, o + 2), b3 = biasAt(bias, o + 3);
+  const ba = biasAt(bias, o), bb = biasAt(bias, o + 1);
   const on = <usize>N << 2;
   let p = out + (<usize>o << 2);
-  store<f32>(p, s00 + b0); store<f32>(p, s10 + b1, 4); store<f32>(p, s20 + b2, 8); store<f32>(p, s30 + b3, 12);
+  store<f32>(p, sa0 + ba); store<f32>(p, sb0 + bb, 4);
   p += on;
-  store<f32>(p, s01 + b0); store<f32>(p, s11 + b1, 4); store<f32>(p, s21 + b2, 8); store<f32>(p, s31 + b3, 12);
+  store<f32>(p, sa1 + ba); store<f32>(p, sb1 + bb, 4);
   p += on;
-  store<f32>(p, s02 + b0); store<f32>(p, s12 + b1, 4); store<f32>(p, s22 + b2, 8); store<f32>(p, s32 + b3, 12);
+  store<f32>(p, sa2 + ba); store<f32>(p, sb2 + bb, 4);
+  p += on;
+  store<f32>(p, sa3 + ba); store<f32>(p, sb3 + bb, 4);
 }
 
-/** Rows of a column block of 4 output features processed 4x3, with 2x1/1x1 leftovers. */
+/** Output rows [r0, r1) in pairs: 2x4 tiles over the tokens, 2x1 for the last tokens, 1x1 for an odd row. */
 function matmulFloat<T>(out: usize, x: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
   const S = sizeof<T>();
   const rowBytes = <usize>K * S;
   const xs = <usize>K << 2;
   const on = <usize>N << 2;
   let o = r0;
-  if (n >= 3) {
-    for (; o + 4 <= r1; o += 4) {
-      const wo = w + <usize>o * rowBytes;
-      let i = 0;
-      for (; i + 3 <= n; i += 3) tile4x3<T>(wo, rowBytes, x + <usize>i * xs, K, out + <usize>i * on, N, o, bias);
-      for (; i < n; i++) {
-        const xr = x + <usize>i * xs, orow = out + <usize>i * on + (<usize>o << 2);
-        dot2x1<T>(wo, wo + rowBytes, xr, K, orow, orow + 4, biasAt(bias, o), biasAt(bias, o + 1));
-        dot2x1<T>(wo + 2 * rowBytes, wo + 3 * rowBytes, xr, K, orow + 8, orow + 12, biasAt(bias, o + 2), biasAt(bias, o + 3));
-      }
-    }
-  }
   for (; o + 2 <= r1; o += 2) {
     const wa = w + <usize>o * rowBytes;
     const ba = biasAt(bias, o), bb = biasAt(bias, o + 1);
-    for (let i = 0; i < n; i++) {
+    let i = 0;
+    for (; i + 4 <= n; i += 4) tile2x4<T>(wa, wa + rowBytes, x + <usize>i * xs, K, out + <usize>i * on, N, o, bias);
+    for (; i < n; i++) {
       const orow = out + <usize>i * on + (<usize>o << 2);
       dot2x1<T>(wa, wa + rowBytes, x + <usize>i * xs, K, orow, orow + 4, ba, bb);
     }

@@ -60,6 +60,35 @@
 }
 
 /**
+ * Dot product of 32 signed 8-bit weights at w with 32 activations stored as int16 at x, as
+ * four int32 lanes: sign-extending loads feed the 16-bit pairwise dot (pmaddwd), 2 instructions
+ * per 8 products; the activations' int16 copy is written once per row by quantize_q8.
+ */
+// @ts-ignore: decorator
+@inline export function dotI8I16x32(w: usize, x: usize): v128 {
+  const s0 = i32x4.dot_i16x8_s(v128.load8x8_s(w), v128.load(x));
+  const s1 = i32x4.dot_i16x8_s(v128.load8x8_s(w, 8), v128.load(x, 16));
+  const s2 = i32x4.dot_i16x8_s(v128.load8x8_s(w, 16), v128.load(x, 32));
+  const s3 = i32x4.dot_i16x8_s(v128.load8x8_s(w, 24), v128.load(x, 48));
+  return i32x4.add(i32x4.add(s0, s1), i32x4.add(s2, s3));
+}
+
+/**
+ * Dot product of one Q4_0 block's 16 packed bytes with 32 int16 activations at x, WITHOUT the
+ * -8 offset (baseline build). Nibbles are widened to 16 bits first, where shifts are native.
+ */
+// @ts-ignore: decorator
+@inline export function dotQ4I16x32(packed: v128, x: usize): v128 {
+  const e0 = i16x8.extend_low_i8x16_u(packed), e1 = i16x8.extend_high_i8x16_u(packed);
+  const m = i16x8.splat(0x0f);
+  const s0 = i32x4.dot_i16x8_s(v128.and(e0, m), v128.load(x));
+  const s1 = i32x4.dot_i16x8_s(v128.and(e1, m), v128.load(x, 16));
+  const s2 = i32x4.dot_i16x8_s(i16x8.shr_u(e0, 4), v128.load(x, 32));
+  const s3 = i32x4.dot_i16x8_s(i16x8.shr_u(e1, 4), v128.load(x, 48));
+  return i32x4.add(i32x4.add(s0, s1), i32x4.add(s2, s3));
+}
+
+/**
  * Dot product of one Q4_0 block's 16 packed bytes (low nibbles: elements 0..15, high
  * nibbles: 16..31) with 32 activations, as four int32 lanes, WITHOUT the -8 offset: the
  * caller subtracts 8 * sum(x). The relaxed build uses the 8-bit x 7-bit relaxed dot (nibbles
@@ -74,4 +103,26 @@
     return i32x4.extadd_pairwise_i16x8_s(d);
   }
   return dotI8x32(lo, hi, x0, x1);
+}
+
+/**
+ * e^x on four lanes (Cephes' expf polynomial after range reduction by ln 2; relative error
+ * about 2e-7). Inputs are clamped to [-87.3, 88.7], where float32 exp neither overflows nor
+ * goes subnormal.
+ */
+// @ts-ignore: decorator
+@inline export function exp4(x: v128): v128 {
+  x = f32x4.min(f32x4.max(x, f32x4.splat(-87.3)), f32x4.splat(88.7));
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = fma(p, r, f32x4.splat(1.3981999507e-3));
+  p = fma(p, r, f32x4.splat(8.3334519073e-3));
+  p = fma(p, r, f32x4.splat(4.1665795894e-2));
+  p = fma(p, r, f32x4.splat(1.6666665459e-1));
+  p = fma(p, r, f32x4.splat(5.0000001201e-1));
+  p = f32x4.add(fma(p, f32x4.mul(r, r), r), f32x4.splat(1));
+  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(p, scale);
 }

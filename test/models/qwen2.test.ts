@@ -1,0 +1,227 @@
+/**
+ * Qwen2ForCausalLM mechanics on tiny random models: chunked prefill, batching, KV-cache
+ * decoding, sliding-window rings, prefix truncation, hidden states and pooling, quantised
+ * weights, tied heads and load errors. (Numerical agreement with Hugging Face is proved by
+ * fixtures.test.ts.)
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ReferenceBackend } from "../../src/backends/reference/index.js";
+import { FormatError, InvalidArgumentError } from "../../src/errors.js";
+import type { HostTensor, TensorInfo, WeightSource } from "../../src/formats/weights.js";
+import { Qwen2ForCausalLM, Qwen2Model } from "../../src/models/qwen2.js";
+import { RandomQwen2Weights } from "../../src/models/random_qwen2.js";
+import { dequantize, quantize } from "../../src/tensor/quant.js";
+import { toFloat32 } from "../../src/tensor/convert.js";
+import { lastTokenPool, leftPad, PaddedBatchRunner } from "../../src/runtime/padded_batch.js";
+import { createTinyModel, tinyConfig } from "./tiny_model.js";
+
+const VOCAB = 97;
+const SLIDING = { use_sliding_window: true, sliding_window: 4, max_window_layers: 1 };
+
+function ids(n: number, seed: number): Int32Array {
+  return Int32Array.from({ length: n }, (_, i) => (i * 31 + seed * 17 + 5) % VOCAB);
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+/** Logits of every token of `seq`, fed one chunk at a time of the given sizes. */
+function logitsInPieces(model: Qwen2ForCausalLM, seq: Int32Array, pieces: number[]): Float32Array {
+  const cache = model.createCache(seq.length);
+  const out = new Float32Array(seq.length * model.vocabSize);
+  let at = 0;
+  for (const p of pieces) {
+    const [l] = model.forward([{ ids: seq.subarray(at, at + p), cache }], { allLogits: true });
+    out.set(l!, at * model.vocabSize);
+    at += p;
+  }
+  assert.equal(at, seq.length);
+  cache.dispose();
+  return out;
+}
+
+test("the sliding config really slides: layer 1 uses window 4, layer 0 full attention", () => {
+  const m = createTinyModel({ vocabSize: VOCAB, config: SLIDING });
+  assert.deepEqual(m.model.windows, [null, 4]);
+  // A window that covers everything gives the same logits as none; window 4 does not.
+  const seq = ids(12, 1);
+  const wide = createTinyModel({ vocabSize: VOCAB, config: { ...SLIDING, sliding_window: 64 } });
+  const full = createTinyModel({ vocabSize: VOCAB });
+  const a = logitsInPieces(m, seq, [12]);
+  const b = logitsInPieces(wide, seq, [12]);
+  const c = logitsInPieces(full, seq, [12]);
+  assert.equal(maxAbsDiff(b, c), 0);
+  assert.ok(maxAbsDiff(a, c) > 1e-3);
+  // The first 4 tokens see the same keys either way.
+  assert.ok(maxAbsDiff(a.subarray(0, 4 * VOCAB), c.subarray(0, 4 * VOCAB)) < 1e-6);
+});
+
+test("chunked prefill and token-by-token decoding equal one full forward, across ring wrap-around", () => {
+  const seq = ids(23, 2);
+  const reference = logitsInPieces(createTinyModel({ vocabSize: VOCAB, config: SLIDING }), seq, [23]);
+  const chunked = createTinyModel({ vocabSize: VOCAB, config: SLIDING, chunkSize: 3 });
+  assert.ok(maxAbsDiff(logitsInPieces(chunked, seq, [23]), reference) < 1e-5, "prefill in steps of 3 rows");
+  assert.ok(maxAbsDiff(logitsInPieces(chunked, seq, new Array<number>(23).fill(1)), reference) < 1e-5, "one token at a time");
+  assert.ok(maxAbsDiff(logitsInPieces(chunked, seq, [5, 1, 7, 1, 1, 8]), reference) < 1e-5, "mixed pieces");
+});
+
+test("a batched forward equals each sequence run alone, prefill and decode", () => {
+  const model = createTinyModel({ vocabSize: VOCAB, config: SLIDING, chunkSize: 8 });
+  const seqs = [ids(11, 3), ids(1, 4), ids(6, 5)];
+  const alone = seqs.map((s) => {
+    const cache = model.createCache(20);
+    const [l] = model.forward([{ ids: s, cache }]);
+    const [d] = model.forward([{ ids: Int32Array.of(7), cache }]);
+    cache.dispose();
+    return [l!, d!];
+  });
+  const caches = seqs.map(() => model.createCache(20));
+  const batched = model.forward(seqs.map((s, i) => ({ ids: s, cache: caches[i]! })));
+  const decoded = model.forward(seqs.map((_, i) => ({ ids: Int32Array.of(7), cache: caches[i]! })));
+  seqs.forEach((_, i) => {
+    assert.ok(maxAbsDiff(batched[i]!, alone[i]![0]!) < 1e-5, `sequence ${i} prefill`);
+    assert.ok(maxAbsDiff(decoded[i]!, alone[i]![1]!) < 1e-5, `sequence ${i} decode`);
+    assert.equal(caches[i]!.length, seqs[i]!.length + 1);
+  });
+});
+
+test("truncate reuses a prefix, and refuses when a sliding ring has lost needed tokens", () => {
+  const model = createTinyModel({ vocabSize: VOCAB, config: SLIDING, chunkSize: 4 });
+  const prefix = ids(6, 6);
+  const tail = ids(4, 7);
+  const cache = model.createCache(16);
+  model.forward([{ ids: prefix, cache }]);
+  model.forward([{ ids: ids(3, 8), cache }]); // a branch we abandon
+  cache.truncate(6);
+  assert.equal(cache.length, 6);
+  const [reused] = model.forward([{ ids: tail, cache }], { allLogits: true });
+  const fresh = logitsInPieces(model, Int32Array.from([...prefix, ...tail]), [10]);
+  assert.ok(maxAbsDiff(reused!, fresh.subarray(6 * VOCAB)) < 1e-5);
+  // Ring of window 4 + chunk 4 - 1 = 7 slots holds slots 3..9; truncating to 3 needs slot 0.
+  assert.throws(() => cache.truncate(3), (e: unknown) => e instanceof InvalidArgumentError && /sliding layer 1 \(window 4\) keeps only slots 3\.\.9 and would need slot 0/.test((e as Error).message));
+  assert.throws(() => cache.truncate(11), InvalidArgumentError);
+  cache.dispose();
+});
+
+test("padded rows (left or right padding) equal their unpadded sequences; last-token pooling", () => {
+  const model = createTinyModel({ vocabSize: VOCAB, seed: 3 });
+  const rows = [Array.from(ids(5, 9)), Array.from(ids(2, 10))];
+  const left = leftPad(rows, 0);
+  assert.deepEqual(left.attentionMask, [
+    [1, 1, 1, 1, 1],
+    [0, 0, 0, 1, 1],
+  ]);
+  const right = { inputIds: rows.map((r) => [...r, ...new Array<number>(5 - r.length).fill(0)]), attentionMask: rows.map((r) => [...r.map(() => 1), ...new Array<number>(5 - r.length).fill(0)]) };
+  const runner = new PaddedBatchRunner(model, left, 8);
+  const logits = runner.prefill();
+  runner.dispose();
+  rows.forEach((r, i) => {
+    const alone = logitsInPieces(model, Int32Array.from(r), [r.length]);
+    assert.ok(maxAbsDiff(logits[i]!, alone.subarray((r.length - 1) * VOCAB)) < 1e-5, `row ${i}`);
+  });
+  const pooledLeft = lastTokenPool(model, left);
+  const pooledRight = lastTokenPool(model, right);
+  rows.forEach((r, i) => {
+    const cache = model.createCache(r.length);
+    const [h] = model.hiddenStates([{ ids: Int32Array.from(r), cache }]);
+    cache.dispose();
+    assert.deepEqual(pooledLeft[i], h!.slice((r.length - 1) * 32));
+    assert.deepEqual(pooledRight[i], pooledLeft[i]);
+  });
+});
+
+test("the LM head is the hidden state times lm_head (or the embedding table when tied)", () => {
+  for (const tied of [false, true]) {
+    const config = tinyConfig(VOCAB, { tie_word_embeddings: tied });
+    const weights = new RandomQwen2Weights(config, 4, "f32", 0.2);
+    assert.equal(weights.has("lm_head.weight"), !tied);
+    const model = Qwen2ForCausalLM.load({ config, weights }, new ReferenceBackend());
+    assert.equal(model.tied, tied);
+    const seq = ids(3, 11);
+    const cache = model.createCache(6);
+    const [h] = model.hiddenStates([{ ids: seq, cache }]);
+    cache.truncate(0);
+    const [l] = model.forward([{ ids: seq, cache }]);
+    const head = toFloat32("f32", weights.read(tied ? "model.embed_tokens.weight" : "lm_head.weight").data);
+    const last = h!.subarray(2 * 32);
+    const want = Array.from({ length: VOCAB }, (_, v) => last.reduce((s, x, k) => s + x * head[v * 32 + k]!, 0));
+    assert.ok(maxAbsDiff(l!, want) < 1e-5, `tied=${tied}`);
+  }
+});
+
+/** Wraps a source, replacing matrices by their Q8_0/Q4_0 encoding (or the float32 of that encoding). */
+class QuantizedSource implements WeightSource {
+  constructor(
+    private readonly inner: WeightSource,
+    private readonly dtype: "q8_0" | "q4_0",
+    private readonly asFloat: boolean,
+  ) {}
+  get location(): string {
+    return this.inner.location;
+  }
+  names(): string[] {
+    return this.inner.names();
+  }
+  has(name: string): boolean {
+    return this.inner.has(name);
+  }
+  info(name: string): TensorInfo {
+    return this.inner.info(name);
+  }
+  read(name: string): HostTensor {
+    const t = this.inner.read(name);
+    if (t.shape.length !== 2) return t;
+    const values = toFloat32("f32", t.data);
+    const q = quantize(this.dtype, values);
+    if (this.asFloat) return { ...t, data: new Uint8Array(dequantize(this.dtype, q, values.length).buffer) };
+    return { ...t, dtype: this.dtype, data: q };
+  }
+  close(): void {}
+}
+
+test("Q8_0 and Q4_0 weights give the logits of their dequantised float32 values", () => {
+  const config = tinyConfig(96); // every matrix width a multiple of 32
+  const base = new RandomQwen2Weights(config, 5, "f32", 0.2);
+  const seq = Int32Array.from(ids(7, 12), (v) => v % 96);
+  for (const dtype of ["q8_0", "q4_0"] as const) {
+    const q = Qwen2ForCausalLM.load({ config, weights: new QuantizedSource(base, dtype, false) }, new ReferenceBackend());
+    const f = Qwen2ForCausalLM.load({ config, weights: new QuantizedSource(base, dtype, true) }, new ReferenceBackend());
+    const run = (m: Qwen2ForCausalLM): Float32Array => {
+      const cache = m.createCache(7);
+      const [l] = m.forward([{ ids: seq, cache }], { allLogits: true });
+      return l!;
+    };
+    assert.ok(maxAbsDiff(run(q), run(f)) < 1e-5, dtype);
+  }
+});
+
+test("bad inputs and broken weights give named errors", () => {
+  const model = createTinyModel({ vocabSize: VOCAB });
+  const cache = model.createCache(4);
+  assert.throws(() => model.forward([{ ids: Int32Array.of(1, VOCAB), cache }]), /item 0: token id 97 at position 1/);
+  assert.throws(() => model.forward([{ ids: ids(5, 1), cache }]), /exceed the cache capacity 4/);
+  assert.throws(() => model.forward([{ ids: new Int32Array(0), cache }]), /no new tokens/);
+  const other = createTinyModel({ vocabSize: VOCAB }).createCache(4);
+  assert.throws(() => model.forward([{ ids: ids(1, 1), cache: other }]), /not created by this model/);
+  assert.throws(() => model.forward([{ ids: ids(1, 1), cache }, { ids: ids(1, 2), cache }]), /same cache/);
+  assert.equal(cache.length, 0, "a rejected call stores nothing");
+
+  const config = tinyConfig(VOCAB);
+  const good = new RandomQwen2Weights(config, 1);
+  const missing: WeightSource = Object.assign(Object.create(good) as WeightSource, { has: (n: string) => n !== "model.layers.1.mlp.up_proj.weight" && good.has(n) });
+  assert.throws(() => Qwen2Model.load({ config, weights: missing }, new ReferenceBackend()), (e: unknown) => e instanceof FormatError && /missing tensor model\.layers\.1\.mlp\.up_proj\.weight/.test((e as Error).message));
+  const wrong = tinyConfig(VOCAB, { intermediate_size: 48 });
+  assert.throws(() => Qwen2Model.load({ config: wrong, weights: good }, new ReferenceBackend()), /model\.layers\.0\.mlp\.gate_proj\.weight has shape \[64, 32\], expected \[48, 32\]/);
+});
+
+test("createTinyModel is deterministic per seed", () => {
+  const seq = ids(4, 13);
+  const run = (seed: number): Float32Array => logitsInPieces(createTinyModel({ vocabSize: VOCAB, seed }), seq, [4]);
+  assert.deepEqual(run(1), run(1));
+  assert.ok(maxAbsDiff(run(1), run(2)) > 1e-3);
+});
