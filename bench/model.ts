@@ -33,6 +33,7 @@ const { values } = parseArgs({
     quick: { type: "boolean", default: false },
     "skip-llama": { type: "boolean", default: false },
     "skip-ours": { type: "boolean", default: false },
+    "render-only": { type: "boolean", default: false },
     tokenizer: { type: "string", default: resolve(repo, "../shared/tokenizers/qwen2") },
   },
 });
@@ -60,9 +61,9 @@ function log(msg: string): void {
 }
 
 /** Runs a node child, returns the last JSON line of its stdout (or the error). */
-function child(args: string[], timeoutS: number): { json?: Json; error?: string; wall: number } {
+function child(args: string[], timeoutS: number, env: Record<string, string> = {}): { json?: Json; error?: string; wall: number } {
   const t = performance.now();
-  const r = spawnSync(process.execPath, args, { cwd: repo, encoding: "utf8", timeout: timeoutS * 1000, maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, args, { cwd: repo, encoding: "utf8", timeout: timeoutS * 1000, maxBuffer: 64 << 20, env: { ...process.env, ...env } });
   const wall = (performance.now() - t) / 1000;
   const line = (r.stdout ?? "").trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
   if (r.status === 0 && line) return { json: JSON.parse(line) as Json, wall };
@@ -70,14 +71,23 @@ function child(args: string[], timeoutS: number): { json?: Json; error?: string;
   return { error: why.slice(0, 500), wall };
 }
 
-// 1. The model: a random Qwen2-0.5B-shaped folder in BF16, then GGUF files.
 const folder = join(work, "qwen2-0.5b-random");
+const ggufs: Record<string, string> = {};
+let runs: Run[] = [];
+let lastMachine: Json | null = null;
+if (values["render-only"]) {
+  // Re-render the tables from the last run's JSON (e.g. after changing this file).
+  const last = JSON.parse(readFileSync(join(repo, "bench/results/model.json"), "utf8")) as { runs: Run[]; machine: Json; model: { ggufs: Record<string, string> } };
+  runs = last.runs;
+  lastMachine = last.machine;
+  Object.assign(ggufs, last.model.ggufs);
+} else {
+// 1. The model: a random Qwen2-0.5B-shaped folder in BF16, then GGUF files.
 if (!existsSync(join(folder, "config.json"))) {
   log(`creating ${folder}`);
   const r = spawnSync(process.execPath, [cli, "create-random", "--preset", "qwen2-0.5b", "--dtype", "bf16", "--out", folder], { stdio: "inherit" });
   if (r.status !== 0) throw new Error(`create-random failed (exit ${r.status}); is 'qwen2 create-random' in this build?`);
 }
-const ggufs: Record<string, string> = {};
 for (const dtype of dtypes) {
   const out = join(work, `qwen2-0.5b-random.${dtype}.gguf`);
   if (!existsSync(out) || statSync(out).mtimeMs < statSync(join(folder, "config.json")).mtimeMs) {
@@ -114,7 +124,6 @@ for (const threads of threadList) {
 }
 if (!values["skip-ours"]) plans.push({ engine: "reference", threads: 1, prompt: 16, context: 0, gen: 4 });
 
-const runs: Run[] = [];
 for (const dtype of dtypes) {
   for (const p of plans) {
     const common = ["--threads", String(p.threads), "--prompt-tokens", String(p.prompt), "--gen-tokens", String(p.gen), "--context", String(p.context)];
@@ -126,13 +135,17 @@ for (const dtype of dtypes) {
       args = [...flags, cli, "bench", "--json", "--model", ggufs[dtype]!, "--backend", backend, ...common];
     }
     log(`${dtype} ${p.engine} t=${p.threads} prompt=${p.prompt} ctx=${p.context}`);
-    const r = child(args, p.engine === "reference" ? 300 : p.context > 0 ? 420 : 240);
+    // bin/qwen2.js turns relaxed SIMD on by itself on Node 20; the baseline rows turn it off.
+    const env: Record<string, string> = p.engine === "wasm" ? { QWEN2_RELAXED_SIMD: "0" } : {};
+    const r = child(args, p.engine === "reference" ? 300 : p.context > 0 ? 420 : 240, env);
     const run: Run = { engine: p.engine, dtype, threads: p.threads, prompt_tokens: p.prompt, context: p.context, gen_tokens: p.gen, ok: !!r.json, wall_s: Math.round(r.wall * 10) / 10 };
     if (r.json) run.result = r.json;
     else run.error = r.error;
     log(r.json ? `  ${JSON.stringify(r.json)}` : `  FAILED: ${r.error}`);
     runs.push(run);
   }
+}
+
 }
 
 // 3. Tables and ratios.
@@ -159,7 +172,7 @@ const flags = (() => {
     return [];
   }
 })();
-const machine = {
+const measuredMachine = {
   cpu: cpu[0]?.model ?? "unknown",
   cores: cpu.length,
   cpu_flags: flags,
@@ -176,6 +189,7 @@ const machine = {
   load_average_at_end: loadavg().map((x) => Math.round(x * 100) / 100),
   date: new Date().toISOString(),
 };
+const machine = (lastMachine as typeof measuredMachine | null) ?? measuredMachine;
 
 md("# Model benchmark: qwen2-ts vs llama.cpp");
 md();
@@ -200,8 +214,10 @@ for (const dtype of dtypes) {
       const rss = num(short, "peak_rss_mb");
       const ctxTokens = (short ? (num(short, "prompt_tokens") ?? 0) : 0) + 16;
       const budget = (size + kvBytesPerToken * ctxTokens) / 2 ** 20;
+      const measured = String((short ?? long)!.backend ?? engine);
+      const label = measured === engine || engine === "llama.cpp" ? engine : `${engine} (ran as ${measured})`;
       md(
-        `| ${engine}${engine === "reference" ? " (16-token prompt)" : ""} | ${threads} | ${fmt(num(short, "prefill_tps"))} | ${fmt(num(long, "prefill_tps"))} | ${fmt(num(short, "decode_tps"))} | ${fmt(num(long, "decode_tps"))} | ${fmt(num(short, "ttft_ms"), 0)} | ${fmt(num(short, "load_ms"), 0)} | ${fmt(rss, 0)} | ${ratio(rss, budget)} | ${engine === "llama.cpp" || engine === "reference" ? "" : ratio(num(short, "prefill_tps"), num(ll, "prefill_tps"))} | ${engine === "llama.cpp" || engine === "reference" ? "" : ratio(num(short, "decode_tps"), num(ll, "decode_tps"))} |`,
+        `| ${label}${engine === "reference" ? " (16-token prompt)" : ""} | ${threads} | ${fmt(num(short, "prefill_tps"))} | ${fmt(num(long, "prefill_tps"))} | ${fmt(num(short, "decode_tps"))} | ${fmt(num(long, "decode_tps"))} | ${fmt(num(short, "ttft_ms"), 0)} | ${fmt(num(short, "load_ms"), 0)} | ${fmt(rss, 0)} | ${ratio(rss, budget)} | ${engine === "llama.cpp" || engine === "reference" ? "" : ratio(num(short, "prefill_tps"), num(ll, "prefill_tps"))} | ${engine === "llama.cpp" || engine === "reference" ? "" : ratio(num(short, "decode_tps"), num(ll, "decode_tps"))} |`,
       );
     }
   }
