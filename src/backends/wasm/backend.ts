@@ -8,7 +8,7 @@
  * K/V caches and a few scratch areas that grow to the largest batch seen and are then reused,
  * so steady-state decoding allocates nothing.
  */
-import { wasm, type WasmMemory, type WasmModule } from "./wasm_api.js";
+import { wasm, type WasmModule } from "./wasm_api.js";
 import { availableParallelism } from "node:os";
 import { InvalidArgumentError, UnsupportedError } from "../../errors.js";
 import type { HostTensor } from "../../formats/weights.js";
