@@ -13,7 +13,8 @@
  * `max_tokens` fixed, so both engines do the same work.
  *
  * Options: --model DIR | --preset NAME, --tokens N (default 32), --levels 1,4,16,
- * --backend reference|wasm, --skip-llama, --work DIR. Results: bench/results/server.{json,md}.
+ * --backend wasm|reference (default wasm), --skip-llama, --work DIR. Results:
+ * bench/results/server.{json,md}.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -42,7 +43,7 @@ const { values } = parseArgs({
     preset: { type: "string", default: "tiny" },
     tokens: { type: "string", default: "32" },
     levels: { type: "string", default: "1,4,16" },
-    backend: { type: "string", default: "reference" },
+    backend: { type: "string", default: "wasm" },
     "skip-llama": { type: "boolean", default: false },
     work: { type: "string", default: join(repo, ".models/bench-server") },
   },

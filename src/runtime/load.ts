@@ -24,7 +24,7 @@ import { WasmBackend } from "../backends/wasm/index.js";
 import type { WeightSource } from "../formats/weights.js";
 import { loadModelFolder } from "../formats/model_folder.js";
 import { Qwen2ForCausalLM } from "../models/qwen2.js";
-import { openGGUF, type GGUFTokenizerData } from "../formats/gguf_qwen2.js";
+import { isGGUFFile, openGGUF, type GGUFTokenizerData } from "../formats/gguf_qwen2.js";
 
 export type BackendName = "reference" | "wasm";
 export const BACKENDS: readonly BackendName[] = ["reference", "wasm"];
@@ -81,7 +81,8 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
     throw new FormatError(full, "no such file or folder (expected a Hugging Face model folder or a .gguf file)");
   }
   if (isDir) return loadHfFolder(full, backend, options);
-  if (full.toLowerCase().endsWith(".gguf")) return loadGguf(full, backend, options);
+  // By name, or by the magic bytes for a GGUF file saved under another name.
+  if (full.toLowerCase().endsWith(".gguf") || isGGUFFile(full)) return loadGguf(full, backend, options);
   throw new FormatError(full, "not a model: expected a folder with config.json and *.safetensors, or a .gguf file");
 }
 

@@ -11,6 +11,7 @@ import { checkModel, checkPromptFits, logprobEntry, requestId, toApiError, type 
 import { invalidField } from "./errors.js";
 import { SseWriter, sendError, sendJson } from "./http_util.js";
 import { JsonConstraint } from "./json_constraint.js";
+import { ToolCallConstraint } from "./tool_constraint.js";
 import { readN, readSampling, seedForChoice } from "./sampling_params.js";
 import type { SequenceRequest } from "./scheduler.js";
 import { ToolCallParser, type Segment } from "./tool_calls.js";
@@ -44,7 +45,7 @@ class Choice {
   }
 }
 
-export async function handleChatCompletions(ctx: ServerContext, body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleChatCompletions(ctx: ServerContext, body: unknown, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const f = new Fields(requireObject(body, "body"));
   checkModel(ctx, f.string("model"));
   const messages = readMessages(f);
@@ -155,7 +156,12 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, r
   };
 
   const requests: SequenceRequest[] = choices.map((c) => {
-    const processors = schema ? [new JsonConstraint(ctx.vocab(), schema, ctx.eosIds)] : [];
+    // JSON mode wins over a forced tool call (the answer cannot be both).
+    const processors = schema
+      ? [new JsonConstraint(ctx.vocab(), schema, ctx.eosIds)]
+      : toolSetup.force
+        ? [new ToolCallConstraint(ctx.vocab(), toolSetup.force, ctx.eosIds)]
+        : [];
     return {
       promptIds,
       options: {
@@ -192,5 +198,4 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, r
     sse = new SseWriter(res);
     for (const c of choices) sse.send(chunk([{ index: c.index, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]));
   }
-  void req;
 }

@@ -2,6 +2,7 @@
 import type { ChatMessage } from "../tokenizer/types.js";
 import { invalidField } from "./errors.js";
 import { ANY_OBJECT, compileSchema, type SchemaNode } from "./json_schema.js";
+import type { ForcedTool } from "./tool_constraint.js";
 import { Fields, describe, isObject, type Json } from "./validate.js";
 
 const ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
@@ -78,10 +79,13 @@ export interface ToolSetup {
   readonly tools: unknown[];
   /** Parse `<tool_call>` blocks out of the answer. */
   readonly parse: boolean;
+  /** tool_choice "required" or a named function: the answer must be one call of these. */
+  readonly force: ForcedTool[] | null;
 }
 
 export function readTools(f: Fields): ToolSetup {
   const list = f.array("tools") ?? [];
+  const forced: ForcedTool[] = [];
   const tools = list.map((t, i) => {
     const p = `tools[${i}]`;
     if (!isObject(t)) throw invalidField(p, `expected an object, got ${describe(t)}`, "invalid_type");
@@ -90,20 +94,25 @@ export function readTools(f: Fields): ToolSetup {
     if (type !== "function") throw invalidField(`${p}.type`, `only "function" tools are supported, got '${type}'`);
     const fn = tf.object("function");
     if (!fn) throw invalidField(`${p}.function`, "is required", "missing_required_parameter");
-    fn.requiredString("name");
+    const name = fn.requiredString("name");
     fn.string("description");
-    fn.object("parameters");
+    const params = fn.object("parameters");
+    forced.push({ name, parameters: compileSchema(params ? params.obj : { type: "object" }, `${p}.function.parameters`) });
     return t;
   });
   const choice = f.raw("tool_choice");
-  if (choice === undefined || choice === "auto" || choice === "required") return { tools, parse: tools.length > 0 };
-  if (choice === "none") return { tools: [], parse: false };
+  if (choice === undefined || choice === "auto") return { tools, parse: tools.length > 0, force: null };
+  if (choice === "required") {
+    if (tools.length === 0) throw invalidField("tool_choice", '"required" needs at least one tool in tools');
+    return { tools, parse: true, force: forced };
+  }
+  if (choice === "none") return { tools: [], parse: false, force: null };
   if (isObject(choice)) {
     const cf = new Fields(choice, "tool_choice");
     const name = cf.object("function")?.requiredString("name");
     const chosen = tools.filter((t) => (t as { function: { name: string } }).function.name === name);
     if (chosen.length === 0) throw invalidField("tool_choice.function.name", `no tool named '${String(name)}' among tools`);
-    return { tools: chosen, parse: true };
+    return { tools: chosen, parse: true, force: forced.filter((t) => t.name === name) };
   }
   throw invalidField("tool_choice", `expected "none", "auto", "required" or {type: "function", function: {name}}, got ${describe(choice)}`);
 }

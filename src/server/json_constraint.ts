@@ -70,8 +70,13 @@ export class VocabIndex {
 
   /** Ids whose bytes the grammar accepts from `state` (as a bitset over ids). */
   allowed(state: JsonState): Uint8Array {
+    return this.allowedBy(state, step);
+  }
+
+  /** The same walk for any byte grammar with immutable states. */
+  allowedBy<S>(state: S, stepFn: (s: S, b: number) => S | null): Uint8Array {
     const out = new Uint8Array(this.vocabSize);
-    const states: (JsonState | null)[] = [state];
+    const states: (S | null)[] = [state];
     // Depth of the shortest refused prefix of the previous token (Infinity: none).
     let dead = Number.POSITIVE_INFINITY;
     for (let i = 0; i < this.order.length; i++) {
@@ -83,7 +88,7 @@ export class VocabIndex {
       let s = states[shared]!;
       let d = shared;
       for (; d < len; d++) {
-        const next = step(s, this.bytes[start + d]!);
+        const next = stepFn(s, this.bytes[start + d]!);
         if (!next) break;
         s = next;
         states[d + 1] = s;
@@ -107,7 +112,7 @@ export function vocabIndex(tokenizer: TextTokenizer, vocabSize: number): VocabIn
 }
 
 /** Allowed-id sets by state key, shared by every request on a vocabulary. */
-class MaskCache {
+export class MaskCache {
   private readonly map = new Map<string, Uint8Array>();
   constructor(private readonly limit: number) {}
   get(key: string): Uint8Array | undefined {
@@ -126,6 +131,16 @@ class MaskCache {
 
 const masks = new WeakMap<VocabIndex, MaskCache>();
 
+/** The mask cache shared by every request on this vocabulary. */
+export function sharedMasks(index: VocabIndex): MaskCache {
+  let c = masks.get(index);
+  if (!c) {
+    c = new MaskCache(256);
+    masks.set(index, c);
+  }
+  return c;
+}
+
 /** A logits processor that keeps a sequence's output a JSON document of `schema`. */
 export class JsonConstraint implements LogitsProcessor {
   private state: JsonState | null;
@@ -138,12 +153,7 @@ export class JsonConstraint implements LogitsProcessor {
     private readonly eosIds: readonly number[],
   ) {
     this.state = initialState(schema);
-    let c = masks.get(index);
-    if (!c) {
-      c = new MaskCache(256);
-      masks.set(index, c);
-    }
-    this.cache = c;
+    this.cache = sharedMasks(index);
   }
 
   /** True when the output so far is a complete document. */
@@ -176,4 +186,3 @@ export class JsonConstraint implements LogitsProcessor {
   }
 }
 
-export { step as jsonStep, initialState as jsonInitialState };

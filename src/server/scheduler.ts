@@ -6,6 +6,11 @@
  * at the next step, so short answers never wait for long ones. At most `maxQueue`
  * sequences wait; beyond that `submit` refuses (the HTTP layer answers 429).
  *
+ * Long prompts are prefilled in chunks of at most `prefillChunk` tokens per step (one
+ * sequence's chunk per step), so a long new prompt delays the running streams by one chunk
+ * per step instead of by its whole length. The generator is created once the rest of the
+ * prompt fits one chunk; its first input is that rest.
+ *
  * Cancellation: when a sequence's signal fires it is finished with "abort" and its cache is
  * disposed immediately (between steps, since a step is synchronous), or it is dropped from
  * the queue if it had not started.
@@ -22,15 +27,16 @@ export interface SequenceRequest {
   readonly options: Omit<GenerationOptions, "cache" | "signal" | "keepCache">;
   readonly signal: AbortSignal;
   /** Every step's event (text may be empty); the last one has `done`. */
-  onEvent(event: TokenEvent, generator: SequenceGenerator): void;
+  onEvent(event: TokenEvent): void;
   /** The sequence could not start or the model failed. */
   onError(err: Error): void;
 }
 
 interface Active {
   readonly request: SequenceRequest;
-  readonly generator: SequenceGenerator;
-  readonly cache: SequenceCache;
+  /** Null while the prompt is still being prefilled in chunks. */
+  generator: SequenceGenerator | null;
+  cache: SequenceCache;
   readonly detach: () => void;
 }
 
@@ -41,6 +47,8 @@ export interface SchedulerOptions {
   readonly contextLength: number;
   /** Finished caches kept for prefix reuse (default: `parallel`). */
   readonly prefixCacheEntries?: number;
+  /** Most prompt tokens prefilled per sequence per step before generation starts (default 512). */
+  readonly prefillChunk?: number;
 }
 
 export interface SchedulerStats {
@@ -106,7 +114,7 @@ export class Scheduler {
     for (const q of this.queue.splice(0)) q.detach();
     for (const a of this.active.splice(0)) {
       a.detach();
-      a.generator.finish("abort");
+      a.generator?.finish("abort");
       a.cache.dispose();
     }
     this.pool.clear();
@@ -122,10 +130,10 @@ export class Scheduler {
     if (ai < 0) return;
     const [a] = this.active.splice(ai, 1);
     a!.detach();
-    const text = a!.generator.finish("abort");
+    const text = a!.generator?.finish("abort") ?? "";
     a!.cache.dispose();
     try {
-      request.onEvent({ id: null, text, done: true, finishReason: "abort" }, a!.generator);
+      request.onEvent({ id: null, text, done: true, finishReason: "abort" });
     } catch {
       // The client is gone; nothing to tell it.
     }
@@ -137,13 +145,45 @@ export class Scheduler {
       let cache: SequenceCache | null = null;
       try {
         cache = this.pool.acquire(request.promptIds);
-        const generator = new SequenceGenerator(this.model, this.tokenizer, request.promptIds, { ...request.options, cache, signal: request.signal });
-        this.active.push({ request, generator, cache, detach });
+        const a: Active = { request, generator: null, cache, detach };
+        if (this.remaining(a) <= this.chunk) a.generator = this.generatorFor(a);
+        this.active.push(a);
       } catch (err) {
         cache?.dispose();
         detach();
         request.onError(err as Error);
       }
+    }
+  }
+
+  private get chunk(): number {
+    return Math.max(1, this.options.prefillChunk ?? 512);
+  }
+
+  /** Prompt tokens not yet in the sequence's cache. */
+  private remaining(a: Active): number {
+    return a.request.promptIds.length - a.cache.length;
+  }
+
+  private generatorFor(a: Active): SequenceGenerator {
+    return new SequenceGenerator(this.model, this.tokenizer, a.request.promptIds, { ...a.request.options, cache: a.cache, signal: a.request.signal });
+  }
+
+  /**
+   * One chunk of one long prompt (the oldest waiting), logits discarded; then every
+   * sequence whose rest fits a chunk gets its generator.
+   */
+  private prefillStep(): void {
+    const a = this.active.find((x) => x.generator === null);
+    if (!a) return;
+    const start = a.cache.length;
+    const ids = Int32Array.from(a.request.promptIds.slice(start, start + this.chunk));
+    try {
+      this.model.forward([{ ids, cache: a.cache }]);
+      if (this.remaining(a) <= this.chunk) a.generator = this.generatorFor(a);
+    } catch (err) {
+      this.retire(a, false);
+      a.request.onError(err as Error);
     }
   }
 
@@ -163,10 +203,12 @@ export class Scheduler {
   }
 
   private step(): void {
-    const batch = this.active.slice();
+    this.prefillStep();
+    const batch = this.active.filter((a) => a.generator !== null);
+    if (batch.length === 0) return;
     let events: ReturnType<typeof stepBatch>;
     try {
-      events = stepBatch(this.model, batch.map((a) => a.generator));
+      events = stepBatch(this.model, batch.map((a) => a.generator!));
     } catch (err) {
       // A model failure fails every sequence of the batch, not the server.
       for (const a of batch) this.retire(a, false);
@@ -180,10 +222,10 @@ export class Scheduler {
       if (!event) return;
       if (event.done) this.retire(a, event.finishReason !== "abort");
       try {
-        a.request.onEvent(event, a.generator);
+        a.request.onEvent(event);
       } catch (err) {
-        if (!a.generator.done) {
-          a.generator.finish("abort");
+        if (!a.generator!.done) {
+          a.generator!.finish("abort");
           this.retire(a, false);
         }
         a.request.onError(err as Error);
@@ -197,8 +239,8 @@ export class Scheduler {
     if (i < 0) return;
     this.active.splice(i, 1);
     a.detach();
-    if (!a.generator.done) a.generator.finish("abort");
-    if (keep) this.pool.put([...a.generator.promptIds, ...a.generator.generatedIds], a.cache);
+    if (a.generator && !a.generator.done) a.generator.finish("abort");
+    if (keep && a.generator) this.pool.put([...a.generator.promptIds, ...a.generator.generatedIds], a.cache);
     else a.cache.dispose();
   }
 }

@@ -46,6 +46,8 @@ export interface ServerOptions {
   readonly maxChoices?: number;
   /** Finished caches kept for prompt-prefix reuse (default: `parallel`). */
   readonly prefixCacheEntries?: number;
+  /** Longest piece of a prompt prefilled in one step (default 512); longer prompts take several steps. */
+  readonly prefillChunk?: number;
   /** Called with each unexpected error (default: none). */
   readonly log?: (message: string) => void;
 }
@@ -69,6 +71,7 @@ export class QwenServer {
       maxQueue: options.maxQueue ?? 64,
       contextLength,
       ...(options.prefixCacheEntries !== undefined ? { prefixCacheEntries: options.prefixCacheEntries } : {}),
+      ...(options.prefillChunk !== undefined ? { prefillChunk: options.prefillChunk } : {}),
     });
     this.context = {
       model,

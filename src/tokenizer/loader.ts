@@ -14,7 +14,7 @@ export type RawMerge = string | readonly [string, string];
 
 /** Everything a Tokenizer is built from. */
 export interface TokenizerData {
-  /** Vocabulary: token (byte-level string) -> id. Either this or `idToToken` is given. */
+  /** Vocabulary: token (byte-level string) -> id. This, `idToToken` or `packedVocab` is given. */
   readonly vocab: Map<string, number> | null;
   /**
    * The parsed JSON vocabulary object itself, used for lookups while building the merge
@@ -23,6 +23,11 @@ export interface TokenizerData {
   readonly vocabObject?: Readonly<Record<string, unknown>>;
   /** Vocabulary tokens by id (holes allowed); the packed layout gives this only. */
   readonly idToToken?: readonly (string | undefined)[];
+  /**
+   * The packed layout's vocab.txt kept as one string with the end of each token, so that
+   * loading makes no 151k small strings (tokens are sliced out when asked for).
+   */
+  readonly packedVocab?: { readonly text: string; readonly ends: Int32Array };
   readonly merges: readonly RawMerge[];
   /** Merges already resolved to ids: [left, right, merged] per rank (packed layout). */
   readonly mergeTriples?: Int32Array;
@@ -234,22 +239,30 @@ export const PACKED_MERGES = "merges.bin";
 function loadPacked(vocabDir: string, configFile: string, cfg: Json | undefined, settings: TokenizerSettings): TokenizerData {
   const vocabFile = join(vocabDir, PACKED_VOCAB);
   const mergesFile = join(vocabDir, PACKED_MERGES);
-  let tokens: string[];
+  let text: string;
   let raw: Buffer;
   try {
-    tokens = readFileSync(vocabFile, "utf8").split("\n");
+    text = readFileSync(vocabFile, "utf8");
     raw = readFileSync(mergesFile);
   } catch (err) {
     throw new FormatError(vocabDir, `cannot read the packed tokenizer (${(err as Error).message})`);
   }
-  if (tokens.length > 0 && tokens[tokens.length - 1] === "") tokens.pop();
+  let count = 0;
+  for (let at = text.indexOf("\n"); at >= 0; at = text.indexOf("\n", at + 1)) count++;
+  if (text.length > 0 && !text.endsWith("\n")) count++;
+  const ends = new Int32Array(count);
+  for (let i = 0, at = 0; i < count; i++) {
+    const nl = text.indexOf("\n", at);
+    ends[i] = nl < 0 ? text.length : nl;
+    at = ends[i] + 1;
+  }
   if (raw.byteLength % 12 !== 0) throw new FormatError(mergesFile, `size ${raw.byteLength} is not a multiple of 12 (three int32 per merge)`);
   const triples = new Int32Array(raw.byteLength / 4);
   new Uint8Array(triples.buffer).set(raw);
   for (let i = 0; i < triples.length; i++) {
-    if (triples[i] < 0 || triples[i] >= tokens.length) throw new FormatError(mergesFile, `merge ${Math.floor(i / 3)} refers to id ${triples[i]}, outside vocab.txt`);
+    if (triples[i] < 0 || triples[i] >= count) throw new FormatError(mergesFile, `merge ${Math.floor(i / 3)} refers to id ${triples[i]}, outside vocab.txt`);
   }
-  return { vocab: null, idToToken: tokens, merges: [], mergeTriples: triples, addedTokens: addedTokensFromConfig(configFile, cfg), config: settings, mergesFile };
+  return { vocab: null, packedVocab: { text, ends }, merges: [], mergeTriples: triples, addedTokens: addedTokensFromConfig(configFile, cfg), config: settings, mergesFile };
 }
 
 /** Loads a folder in any layout (fast, slow or packed). */

@@ -84,7 +84,10 @@ export class Tokenizer implements TextTokenizer {
   readonly chatTemplate: string | null;
 
   private vocabMap: Map<string, number> | null;
-  private readonly idToTok: readonly (string | undefined)[];
+  /** Vocabulary tokens by id: an array, or the packed text sliced on demand. */
+  private readonly idToTok: readonly (string | undefined)[] | null;
+  private readonly packed: { readonly text: string; readonly ends: Int32Array } | null;
+  private readonly tokenCount: number;
   private readonly rawMerges: readonly RawMerge[];
   private readonly mergeTriples: Int32Array | null;
   private vocabObject: Readonly<Record<string, unknown>> | null;
@@ -100,6 +103,7 @@ export class Tokenizer implements TextTokenizer {
   private readonly cache = new WordCache();
   private bytesTable: { offsets: Int32Array; data: Uint8Array; special: Uint8Array } | null = null;
   private syms = new Int32Array(1024);
+  private ends: number[] = [];
 
   private constructor(data: TokenizerData) {
     this.vocabMap = data.vocab;
@@ -108,14 +112,18 @@ export class Tokenizer implements TextTokenizer {
     this.vocabObject = data.vocabObject ?? null;
     this.mergesFile = data.mergesFile;
     this.settings = data.config;
-    let idToTok: (string | undefined)[];
-    if (data.idToToken !== undefined) idToTok = data.idToToken as (string | undefined)[];
-    else {
-      idToTok = [];
-      for (const [tok, id] of data.vocab!) idToTok[id] = tok;
+    this.packed = data.packedVocab ?? null;
+    let idToTok: (string | undefined)[] | null = null;
+    if (this.packed === null) {
+      if (data.idToToken !== undefined) idToTok = data.idToToken as (string | undefined)[];
+      else {
+        idToTok = [];
+        for (const [tok, id] of data.vocab!) idToTok[id] = tok;
+      }
     }
-    let size = idToTok.length;
     this.idToTok = idToTok;
+    this.tokenCount = idToTok !== null ? idToTok.length : this.packed!.ends.length;
+    let size = this.tokenCount;
     this.added = [...data.addedTokens];
     for (const t of this.added) {
       this.addedById.set(t.id, t);
@@ -127,9 +135,10 @@ export class Tokenizer implements TextTokenizer {
     this.normalizedMatcher = new AddedTokenMatcher(this.added.filter((t) => t.normalized));
     // Single-byte tokens, found without building the token -> id map (kept lazy).
     this.byteIds.fill(-1);
-    for (let id = 0; id < idToTok.length; id++) {
-      const t = idToTok[id];
-      if (t !== undefined && t.length === 1) {
+    for (let id = 0; id < this.tokenCount; id++) {
+      if (this.tokenLength(id) !== 1) continue;
+      const t = this.vocabToken(id);
+      if (t !== undefined) {
         const c = t.charCodeAt(0);
         const b = c < CHAR_TO_BYTE.length ? CHAR_TO_BYTE[c] : -1;
         if (b >= 0 && this.byteIds[b] < 0) this.byteIds[b] = id;
@@ -322,13 +331,18 @@ export class Tokenizer implements TextTokenizer {
   }
 
   private encodeNormalized(s: string, out: number[]): void {
-    const ends = splitQwen2(s, []);
+    // One reused list of piece ends (encoding is synchronous, never re-entered).
+    const ends = this.ends;
+    ends.length = 0;
+    splitQwen2(s, ends);
     let start = 0;
     for (let k = 0; k < ends.length; k++) {
       const end = ends[k];
       this.encodeWord(s, start, end, out);
       start = end;
     }
+    // Do not keep a huge document's list alive.
+    if (ends.length > 1 << 16) this.ends = [];
   }
 
   private encodeNormalizedWithOffsets(
@@ -532,7 +546,22 @@ export class Tokenizer implements TextTokenizer {
   // ---------------------------------------------------------------- lookup
 
   idToToken(id: number): string | undefined {
-    return this.addedById.get(id)?.content ?? this.idToTok[id];
+    return this.addedById.get(id)?.content ?? this.vocabToken(id);
+  }
+
+  /** The vocabulary (not added) token of an id. */
+  private vocabToken(id: number): string | undefined {
+    if (this.idToTok !== null) return this.idToTok[id];
+    if ((id | 0) !== id || id < 0 || id >= this.tokenCount) return undefined;
+    const { text, ends } = this.packed!;
+    return text.slice(id === 0 ? 0 : ends[id - 1] + 1, ends[id]);
+  }
+
+  /** Length of the vocabulary token of an id in UTF-16 units (-1 when none), without slicing. */
+  private tokenLength(id: number): number {
+    if (this.idToTok !== null) return this.idToTok[id]?.length ?? -1;
+    const ends = this.packed!.ends;
+    return ends[id] - (id === 0 ? 0 : ends[id - 1] + 1);
   }
 
   tokenToId(token: string): number | undefined {
@@ -543,8 +572,10 @@ export class Tokenizer implements TextTokenizer {
   private get vocab(): Map<string, number> {
     if (this.vocabMap === null) {
       const m = new Map<string, number>();
-      const t = this.idToTok;
-      for (let id = 0; id < t.length; id++) if (t[id] !== undefined && !m.has(t[id]!)) m.set(t[id]!, id);
+      for (let id = 0; id < this.tokenCount; id++) {
+        const t = this.vocabToken(id);
+        if (t !== undefined && !m.has(t)) m.set(t, id);
+      }
       this.vocabMap = m;
     }
     return this.vocabMap;

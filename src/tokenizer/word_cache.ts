@@ -6,24 +6,29 @@
  * bookkeeping, and the hot words come back within a few documents.
  */
 export class WordCache {
-  private readonly keys: (string | undefined)[];
-  private readonly hashes: Int32Array;
-  private readonly offsets: Int32Array;
-  private readonly lengths: Int32Array;
-  private pool = new Int32Array(1 << 16);
+  // Allocated on first insertion, so that loading a tokenizer does not pay for them.
+  private keys: (string | undefined)[] = [];
+  private hashes = new Int32Array(0);
+  private offsets = new Int32Array(0);
+  private lengths = new Int32Array(0);
+  private pool = new Int32Array(0);
   private poolUsed = 0;
   private count = 0;
   private readonly mask: number;
   private readonly limit: number;
 
-  constructor(slotsLog2 = 18) {
-    const slots = 1 << slotsLog2;
+  constructor(private readonly slotsLog2 = 18) {
+    this.mask = (1 << slotsLog2) - 1;
+    this.limit = 1 << (slotsLog2 - 1);
+  }
+
+  private allocate(): void {
+    const slots = 1 << this.slotsLog2;
     this.keys = new Array<string | undefined>(slots).fill(undefined);
     this.hashes = new Int32Array(slots);
     this.offsets = new Int32Array(slots);
     this.lengths = new Int32Array(slots);
-    this.mask = slots - 1;
-    this.limit = slots >> 1;
+    this.pool = new Int32Array(1 << 16);
   }
 
   /** FNV-1a over the code units of s[start, end). */
@@ -37,6 +42,7 @@ export class WordCache {
   get(s: string, start: number, end: number, hash: number, out: number[]): boolean {
     const len = end - start;
     const keys = this.keys;
+    if (keys.length === 0) return false;
     let i = hash & this.mask;
     for (;;) {
       const k = keys[i];
@@ -53,6 +59,7 @@ export class WordCache {
   }
 
   set(key: string, hash: number, ids: Int32Array, n: number): void {
+    if (this.keys.length === 0) this.allocate();
     if (this.count >= this.limit) this.clear();
     if (this.poolUsed + n > this.pool.length) {
       const next = new Int32Array(Math.max(this.pool.length * 2, this.poolUsed + n));

@@ -1,21 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { PassThrough, Readable } from "node:stream";
 import { runGenerate, type ModelLoader } from "../../src/cli/commands/generate.js";
 import { UsageError } from "../../src/cli/command.js";
 import type { Qwen2Config, GenerationConfig } from "../../src/formats/config.js";
 import type { LoadedModel } from "../../src/runtime/load.js";
 import { ToyTokenizer, scriptedModel, hashModel, IM_END, type ToyModel } from "../generation/toy.js";
+import { captureIO as io } from "../support/cli_io.js";
 
-function io(stdinText = "") {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (c: Buffer) => (out += c.toString()));
-  stderr.on("data", (c: Buffer) => (err += c.toString()));
-  return { io: { stdin: Readable.from([stdinText]), stdout, stderr }, out: () => out, err: () => err };
-}
 
 /** A loader that hands out a toy model and records what it was asked for. */
 function toyLoader(model: ToyModel, extra: { randomWeights?: boolean; generationConfig?: GenerationConfig } = {}) {

@@ -1,6 +1,5 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { PassThrough } from "node:stream";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,13 +7,8 @@ import { runDemo, defaultDemoDir } from "../../src/cli/commands/demo.js";
 import type { ModelLoader } from "../../src/cli/commands/generate.js";
 import type { Qwen2Config } from "../../src/formats/config.js";
 import { ToyTokenizer, scriptedModel, IM_END } from "../generation/toy.js";
+import { captureIO as io } from "../support/cli_io.js";
 
-function io() {
-  const stdout = new PassThrough();
-  let out = "";
-  stdout.on("data", (c: Buffer) => (out += c.toString()));
-  return { io: { stdin: new PassThrough(), stdout, stderr: new PassThrough() }, out: () => out };
-}
 
 const load: ModelLoader = async (path) => ({
   model: scriptedModel("noise noise"),

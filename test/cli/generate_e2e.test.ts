@@ -5,7 +5,6 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { PassThrough } from "node:stream";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,16 +15,8 @@ import { generate } from "../../src/generation/generate.js";
 import { loadModelFolder } from "../../src/formats/model_folder.js";
 import { writeQwen2GGUF } from "../../src/formats/gguf_qwen2_export.js";
 import { readHFTokenizerFiles } from "../../src/formats/gguf_qwen2_vocab.js";
+import { captureIO as io } from "../support/cli_io.js";
 
-function io() {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (c: Buffer) => (out += c.toString()));
-  stderr.on("data", (c: Buffer) => (err += c.toString()));
-  return { io: { stdin: new PassThrough(), stdout, stderr }, out: () => out, err: () => err };
-}
 
 let root = "";
 let modelDir = "";

@@ -3,25 +3,14 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
-import { main } from "../../src/cli/main.js";
 import { SafetensorsFile } from "../../src/formats/safetensors.js";
 import { writeSafetensors } from "../../src/formats/safetensors_writer.js";
 import { fixturesDir } from "../support/paths.js";
+import { runCli as cli } from "../support/cli_io.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "qwen2-cli-formats-"));
 process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (c: Buffer) => (out += c.toString()));
-  stderr.on("data", (c: Buffer) => (err += c.toString()));
-  const code = await main(args, { stdin: new PassThrough(), stdout, stderr });
-  return { code, out, err };
-}
 
 test("create-random tiny, then inspect it (text and JSON)", async () => {
   const dir = join(tmp, "tiny");

@@ -184,6 +184,40 @@ describe("tool calls", () => {
     assert.equal(r.choices[0]!.finish_reason, "stop");
   });
 
+  it("tool_choice required / named forces one well-formed call, arguments following the schema", async () => {
+    const two = [
+      ...tools,
+      { type: "function" as const, function: { name: "add", parameters: { type: "object", properties: { a: { type: "integer" }, b: { type: "integer" } }, required: ["a", "b"] } } },
+    ];
+    let calls = 0;
+    for (const seed of [1, 2, 3]) {
+      // A babbling model (no script for this prompt) still produces a valid call.
+      const r = await h.client.chat.completions.create({ model: "toy", messages: [{ role: "user", content: "anything at all" }], tools: two, tool_choice: "required", temperature: 1, seed, max_tokens: 300 });
+      const c = r.choices[0]!;
+      if (c.finish_reason === "length") continue; // a string argument may run long
+      assert.equal(c.finish_reason, "tool_calls");
+      const call = c.message.tool_calls![0]!;
+      assert.ok(call.type === "function" && ["get_weather", "add"].includes(call.function.name));
+      assert.ok(call.type === "function");
+      const args = JSON.parse(call.function.arguments) as Record<string, unknown>;
+      if (call.function.name === "add") assert.ok(Number.isInteger(args.a) && Number.isInteger(args.b), call.function.arguments);
+      else assert.equal(typeof args.city, "string");
+      calls++;
+    }
+    assert.ok(calls > 0, "some forced calls complete");
+    const named = await h.client.chat.completions.create({
+      model: "toy",
+      messages: [{ role: "user", content: "weather in Paris" }],
+      tools: two,
+      tool_choice: { type: "function", function: { name: "get_weather" } },
+      temperature: 0,
+    });
+    const call = named.choices[0]!.message.tool_calls![0]!;
+    assert.ok(call.type === "function");
+    assert.equal(call.function.name, "get_weather");
+    assert.deepEqual(JSON.parse(call.function.arguments), { city: "Paris" }, "on script, the forced call is the model's own");
+  });
+
   it("tool_choice none leaves tools out of the prompt", async () => {
     const r = await h.client.chat.completions.create({ model: "toy", messages: [{ role: "user", content: "weather?" }], tools, tool_choice: "none", temperature: 0, max_tokens: 5 });
     assert.equal(r.choices[0]!.message.tool_calls, undefined);
@@ -323,6 +357,23 @@ describe("scheduling", () => {
       assert.equal(r2.choices[0]!.message.content, SCRIPTS.hello);
       // Only the new turn is computed (plus the generated tokens), not the whole history.
       assert.ok(computed < r2.usage!.prompt_tokens, `computed ${computed} of ${r2.usage!.prompt_tokens} prompt tokens`);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("prefills long prompts in chunks while other sequences keep decoding", async () => {
+    const h = await startServer({ parallel: 4, prefillChunk: 16 });
+    try {
+      const long = { model: "toy", messages: [{ role: "system" as const, content: "x ".repeat(60) }, { role: "user" as const, content: "say hello" }], temperature: 0 };
+      const [a, b] = await Promise.all([
+        h.client.chat.completions.create(long),
+        h.client.chat.completions.create({ model: "toy", messages: [{ role: "user", content: "unicode please" }], temperature: 0 }),
+      ]);
+      assert.ok(a.usage!.prompt_tokens > 100);
+      assert.equal(a.choices[0]!.message.content, SCRIPTS.hello);
+      assert.equal(b.choices[0]!.message.content, SCRIPTS.unicode);
+      assert.ok(h.model.maxItemTokens <= 16, `no forward carried more than a chunk (max ${h.model.maxItemTokens})`);
     } finally {
       await h.close();
     }

@@ -154,6 +154,8 @@ export class ResponderModel implements CausalLM {
   maxBatch = 0;
   /** Prompt tokens actually computed (prefix reuse lowers this). */
   computedTokens = 0;
+  /** Most new tokens of one sequence in one forward call. */
+  maxItemTokens = 0;
   private readonly scripts = new WeakMap<ResponderCache, { prompt: number; seen: number; script: number[] | null }>();
 
   constructor(
@@ -176,6 +178,7 @@ export class ResponderModel implements CausalLM {
       if (cache.disposed) throw new Error("forward on a disposed cache");
       if (cache.length + it.ids.length > cache.capacity) throw new Error(`cache overflow: ${cache.length} + ${it.ids.length} > ${cache.capacity}`);
       this.computedTokens += it.ids.length;
+      this.maxItemTokens = Math.max(this.maxItemTokens, it.ids.length);
       let info = this.scripts.get(cache);
       // A forward of more than one token is a prompt (prefill): pick the script for it.
       // A new sequence on this cache (fresh or truncated for reuse) starts with its prompt.

@@ -1,21 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { PassThrough, Readable } from "node:stream";
 import { join } from "node:path";
-import { main } from "../../src/cli/main.js";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { tokenizersDir } from "../support/paths.js";
+import { runCli as run } from "../support/cli_io.js";
 
-async function run(args: string[], stdin = ""): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const chunks: Buffer[] = [];
-  const errs: Buffer[] = [];
-  stdout.on("data", (c: Buffer) => chunks.push(c));
-  stderr.on("data", (c: Buffer) => errs.push(c));
-  const code = await main(args, { stdin: Readable.from([Buffer.from(stdin)]), stdout, stderr });
-  return { code, out: Buffer.concat(chunks).toString("utf8"), err: Buffer.concat(errs).toString("utf8") };
-}
 
 const tok = Tokenizer.fromPretrained();
 

@@ -8,6 +8,7 @@ import { createInterface } from "node:readline";
 import { UsageError, type CliIO, type Command } from "../command.js";
 import { stream } from "../../generation/generate.js";
 import type { GenerationResult } from "../../generation/sequence_generator.js";
+import type { SequenceCache } from "../../models/causal_lm.js";
 import type { ChatMessage } from "../../tokenizer/types.js";
 import { backendFlag, intFlag, loadModelFor, numberFlag, parseFlags, progressBar, samplingDefaults, type LoadedModel } from "../../server/model_loading.js";
 
@@ -57,6 +58,10 @@ class ChatSession {
   system: string | null;
   turns: Turn[] = [];
   busy: AbortController | null = null;
+  /** One cache for the whole session: each turn recomputes only what follows the shared prefix. */
+  private cache: SequenceCache | null = null;
+  /** The ids the cache holds, oldest first. */
+  private cached: number[] = [];
 
   constructor(
     readonly loaded: LoadedModel,
@@ -87,6 +92,17 @@ class ChatSession {
       this.io.stdout.write(`(dropped the ${fit.dropped} oldest turn${fit.dropped > 1 ? "s" : ""} to stay within the ${this.ctx}-token context)\n`);
     }
     const ids = tokenizer.encode(tokenizer.applyChatTemplate(fit.messages, { addGenerationPrompt: true }), { addSpecialTokens: false });
+    this.cache ??= model.createCache(this.ctx);
+    let shared = 0;
+    while (shared < this.cached.length && shared < ids.length && this.cached[shared] === ids[shared]) shared++;
+    try {
+      this.cache.truncate(shared);
+    } catch {
+      // A sliding-window cache may not rewind that far: start afresh.
+      this.cache.dispose();
+      this.cache = model.createCache(this.ctx);
+    }
+    this.cached = []; // unknown until this answer completes
     const abort = new AbortController();
     this.busy = abort;
     const turn: Turn = { user: text, assistant: "" };
@@ -94,7 +110,7 @@ class ChatSession {
     const it = stream(model, tokenizer, { ids }, {
       eosIds,
       maxNewTokens: Math.min(o.maxTokens, this.ctx - ids.length),
-      contextLength: this.ctx,
+      cache: this.cache,
       signal: abort.signal,
       ...samplingFrom(this.loaded, o),
     });
@@ -112,10 +128,16 @@ class ChatSession {
     } finally {
       this.busy = null;
     }
+    this.cached = [...ids, ...result.ids].slice(0, this.cache.length);
     this.turns.push(turn);
     const t = result.timings;
     const stopped = result.finishReason === "abort" ? " (stopped)" : result.finishReason === "length" ? " (length limit)" : "";
     this.io.stdout.write(`\n[${result.usage.completionTokens} tokens, ${t.decodeTokensPerSecond.toFixed(1)} tok/s, first token ${t.timeToFirstTokenMs.toFixed(0)} ms]${stopped}\n`);
+  }
+
+  dispose(): void {
+    this.cache?.dispose();
+    this.cache = null;
   }
 
   save(file: string): void {
@@ -221,6 +243,7 @@ const command: Command = {
       }
     } finally {
       rl.close();
+      session.dispose();
       await loaded.close();
     }
     io.stdout.write("\n");

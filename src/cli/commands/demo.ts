@@ -12,11 +12,11 @@ import { parseArgs } from "node:util";
 import { UsageError, type CliIO, type Command } from "../command.js";
 import { stream } from "../../generation/generate.js";
 import type { GenerationResult } from "../../generation/sequence_generator.js";
-import { hasRandomWeightsLabel, loadModel } from "../../runtime/load.js";
+import { BACKENDS, hasRandomWeightsLabel, loadModel, type BackendName } from "../../runtime/load.js";
 import { createRandomModel } from "../../formats/random_model.js";
 import type { ModelLoader } from "./generate.js";
 
-const usage = `Usage: qwen2 demo [--model DIR | --dir DIR [--fresh]] [--prompt TEXT] [--max-new-tokens N] [--seed S]
+const usage = `Usage: qwen2 demo [--model DIR | --dir DIR [--fresh]] [--prompt TEXT] [--max-new-tokens N] [--seed S] [--backend NAME]
 
 Makes a tiny Qwen2 model with RANDOM weights (qwen2 create-random --preset tiny) in a cache
 folder, then generates a chat reply with the real Qwen2 tokenizer and chat template.
@@ -31,6 +31,8 @@ Options:
   --prompt TEXT        the user message (default: a greeting)
   --max-new-tokens N   default 24
   --seed S             default 0 (same seed, same text)
+  --backend NAME       ${BACKENDS.join(" | ")} (default reference; wasm is much faster on real models)
+  --threads N          compute threads for the wasm backend
 `;
 
 /** Makes a random model folder; the default runs `qwen2 create-random --preset tiny --out DIR`. */
@@ -63,6 +65,8 @@ export async function runDemo(args: string[], io: CliIO, make: RandomModelMaker 
         prompt: { type: "string" },
         "max-new-tokens": { type: "string" },
         seed: { type: "string" },
+        backend: { type: "string" },
+        threads: { type: "string" },
       },
     });
   } catch (err) {
@@ -90,7 +94,15 @@ export async function runDemo(args: string[], io: CliIO, make: RandomModelMaker 
     w(`qwen2 demo — ${dir}\n\n`);
   }
 
-  const loaded = await load(dir, {});
+  if (v.backend !== undefined && !(BACKENDS as readonly string[]).includes(v.backend)) {
+    throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(v.backend)}`);
+  }
+  const threads = v.threads === undefined ? undefined : Number(v.threads);
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError(`--threads expects a positive integer, got ${v.threads}`);
+  const loaded = await load(dir, {
+    ...(v.backend !== undefined ? { backend: v.backend as BackendName } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+  });
   try {
     if (v.model !== undefined && loaded.randomWeights) w("note: this folder holds RANDOM weights (made by `qwen2 create-random`): the reply is noise.\n");
     const c = loaded.config;
@@ -121,7 +133,7 @@ export async function runDemo(args: string[], io: CliIO, make: RandomModelMaker 
       w(
         "\nTo talk to a real model, download a Qwen2 folder (config.json, *.safetensors, tokenizer files), e.g.\n" +
           "  huggingface-cli download Qwen/Qwen2.5-0.5B-Instruct --local-dir qwen2.5-0.5b-instruct\n" +
-          "and point the same command at it:\n  npm run demo -- --model qwen2.5-0.5b-instruct\n" +
+          "and point the same command at it:\n  npm run demo -- --model qwen2.5-0.5b-instruct --backend wasm\n" +
           'or ask your own question:\n  qwen2 generate --model qwen2.5-0.5b-instruct --chat "Hello!"\n',
       );
     }

@@ -18,6 +18,7 @@ Options:
   --ctx N             context length per sequence (default: the model's, at most 4096)
   --name NAME         model id clients pass as "model" (default: the folder/file name)
   --body-limit BYTES  largest request body (default 4 MiB)
+  --prefill-chunk N   longest piece of a prompt computed in one step (default 512)
   --backend NAME      compute backend (as for qwen2 generate)
   --threads N         worker threads of the backend
 `;
@@ -26,7 +27,7 @@ const command: Command = {
   summary: "OpenAI-compatible HTTP server (chat, completions, embeddings, tools, JSON mode)",
   usage,
   async run(args: string[], io: CliIO): Promise<number> {
-    const { values } = parseFlags(args, ["model", "host", "port", "api-key", "parallel", "queue", "ctx", "name", "backend", "threads", "body-limit"]);
+    const { values } = parseFlags(args, ["model", "host", "port", "api-key", "parallel", "queue", "ctx", "name", "backend", "threads", "body-limit", "prefill-chunk"]);
     const path = values.get("model");
     if (!path) throw new UsageError("--model is required");
     const port = intFlag(values, "port", 0, 8080)!;
@@ -37,6 +38,7 @@ const command: Command = {
     const maxQueue = intFlag(values, "queue", 0, 64)!;
     const ctx = intFlag(values, "ctx", 16);
     const bodyLimit = intFlag(values, "body-limit", 1024);
+    const prefillChunk = intFlag(values, "prefill-chunk", 1);
     const loaded = await loadModelFor(path, {
       ...(values.get("backend") ? { backend: backendFlag(values.get("backend")!) } : {}),
       ...(threads !== undefined ? { threads } : {}),
@@ -54,8 +56,12 @@ const command: Command = {
       ...(ctx !== undefined ? { contextLength: ctx } : {}),
       ...(apiKey ? { apiKey } : {}),
       ...(bodyLimit !== undefined ? { bodyLimit } : {}),
+      ...(prefillChunk !== undefined ? { prefillChunk } : {}),
       log: (m) => io.stderr.write(m + "\n"),
     });
+    // Sort the vocabulary for JSON-constrained decoding now (about a second on 151k tokens)
+    // rather than stalling every stream at the first JSON request.
+    server.context.vocab();
     const url = await server.listen(port, host);
     io.stderr.write(`qwen2 serve: '${server.context.modelId}' on ${url} (parallel ${parallel}, context ${server.context.contextLength})${apiKey ? ", API key required" : ""}\n`);
     io.stdout.write(`${url}\n`);

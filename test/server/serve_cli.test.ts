@@ -1,0 +1,50 @@
+/** `qwen2 serve` as a process: binds 127.0.0.1, prints its URL, answers, stops on SIGTERM. */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { it } from "node:test";
+import OpenAI from "openai";
+import { repoRoot } from "../support/paths.js";
+import { SCRIPTS } from "./harness.js";
+
+it("qwen2 serve --port 0 --api-key: serves the OpenAI API until SIGTERM", { timeout: 60_000 }, async () => {
+  const child = spawn(process.execPath, [resolve(repoRoot, "bin/qwen2.js"), "serve", "--model", "some/dir/toy-model", "--port", "0", "--api-key", "k1", "--parallel", "2"], {
+    env: { ...process.env, QWEN2_MODEL_LOADER: resolve(repoRoot, "dist/test/server/toy_loader.js"), QWEN2_TOY_DELAY_MS: "0" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  try {
+    const url = await new Promise<string>((res, rej) => {
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        const m = /^(http:\/\/127\.0\.0\.1:\d+)\n/m.exec(out);
+        if (m) res(m[1]!);
+      });
+      child.on("exit", () => rej(new Error(`serve exited early: ${stderr}`)));
+    });
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "k1", maxRetries: 0 });
+    const models = await client.models.list();
+    assert.deepEqual(
+      models.data.map((m) => m.id),
+      ["toy-model"],
+    );
+    const r = await client.chat.completions.create({ model: "toy-model", messages: [{ role: "user", content: "say hello" }], temperature: 0 });
+    assert.equal(r.choices[0]!.message.content, SCRIPTS.hello);
+    assert.match(stderr, /on http:\/\/127\.0\.0\.1:\d+ \(parallel 2/);
+  } finally {
+    child.kill("SIGTERM");
+  }
+  assert.equal(await exited, 0);
+});
+
+it("qwen2 serve refuses bad options with a usage error", async () => {
+  const child = spawn(process.execPath, [resolve(repoRoot, "bin/qwen2.js"), "serve", "--model", "x", "--parallel", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+  assert.equal(code, 2);
+  assert.match(stderr, /--parallel must be an integer >= 1/);
+});
