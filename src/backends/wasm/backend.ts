@@ -153,6 +153,17 @@ export class WasmBackend implements Backend {
     return this.heap.used;
   }
 
+  /** Largest size this backend's memory may reach, in bytes. */
+  get memoryLimit(): number {
+    return this.heap.maxBytes;
+  }
+
+  /** The live float32 contents of a matrix of this backend (a view; valid until the memory grows). */
+  view(m: Mat, rows = m.rows): Float32Array {
+    const w = mat(m, "view");
+    return this.heap.f32.subarray(w.ptr / 4, w.ptr / 4 + rows * w.cols);
+  }
+
   // ---- memory -------------------------------------------------------------------------
 
   upload(tensor: HostTensor): Weight {
