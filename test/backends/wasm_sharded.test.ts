@@ -52,3 +52,13 @@ for (const name of ["a_tiny_f32", "b_tiny_bf16_tied_gqa4", "c_sliding_window"]) 
     }
   });
 }
+
+test("createWasmBackend picks one memory or shards by weight size", async () => {
+  const { createWasmBackend } = await import("../../src/backends/wasm/index.js");
+  const one = await createWasmBackend(1000, { threads: 1, relaxed: false, maxMemoryMiB: 16 });
+  assert.ok(one instanceof WasmBackend);
+  one.dispose();
+  const many = await createWasmBackend(30 * 2 ** 20, { threads: 1, relaxed: false, maxMemoryMiB: 16 });
+  assert.ok(many instanceof ShardedWasmBackend);
+  many.dispose();
+});

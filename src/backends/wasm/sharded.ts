@@ -246,3 +246,14 @@ function skv(x: KVBuffer): ShardKV {
   if (!(x instanceof ShardKV)) throw new InvalidArgumentError("sharded wasm backend: not a K/V cache of this backend");
   return x;
 }
+
+/**
+ * The WebAssembly backend for a model of `weightBytes` of weights: one memory when they fit
+ * (with room for activations and caches), else a ShardedWasmBackend. What loaders call.
+ */
+export async function createWasmBackend(weightBytes: number, options: ShardedWasmOptions = {}): Promise<WasmBackend | ShardedWasmBackend> {
+  const memory = Math.min(options.maxMemoryMiB ?? 4096, 4096) * 2 ** 20;
+  const budget = options.shardWeightBytes ?? Math.floor(memory * 0.75);
+  if (weightBytes <= budget) return WasmBackend.create(options);
+  return ShardedWasmBackend.forWeights(weightBytes, options);
+}
