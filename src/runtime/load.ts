@@ -20,7 +20,7 @@ import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { collectEosIds } from "../generation/stopping.js";
 import type { Backend } from "../backends/ops.js";
 import { ReferenceBackend } from "../backends/reference/index.js";
-import { WasmBackend } from "../backends/wasm/index.js";
+import { createWasmBackend } from "../backends/wasm/sharded.js";
 import type { WeightSource } from "../formats/weights.js";
 import { loadModelFolder } from "../formats/model_folder.js";
 import { Qwen2ForCausalLM } from "../models/qwen2.js";
@@ -37,7 +37,7 @@ export interface LoadProgress {
 }
 
 export interface LoadOptions {
-  /** Where the weights run. Default "reference" (plain TypeScript, float32). */
+  /** Where the weights run. Default "wasm" (WebAssembly SIMD kernels on worker threads); "reference" is the plain TypeScript float32 oracle. */
   readonly backend?: BackendName;
   /** Compute threads for backends that use them (wasm). */
   readonly threads?: number;
@@ -66,7 +66,7 @@ export interface LoadedModel {
 
 /** Loads a Hugging Face model folder or a GGUF file onto a backend. */
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<LoadedModel> {
-  const backend = options.backend ?? "reference";
+  const backend = options.backend ?? "wasm";
   if (!BACKENDS.includes(backend)) {
     throw new InvalidArgumentError(`backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(backend)}`);
   }
@@ -111,12 +111,16 @@ interface BuiltModel {
  * EXTENSION POINT (backends): chooses the compute backend for a set of weights. Add a case
  * when a backend lands; the model code itself does not change.
  */
-async function createBackend(backend: BackendName, options: LoadOptions): Promise<Backend> {
+async function createBackend(backend: BackendName, options: LoadOptions, weights: WeightSource): Promise<Backend> {
   switch (backend) {
     case "reference":
       return new ReferenceBackend();
-    case "wasm":
-      return WasmBackend.create(options.threads !== undefined ? { threads: options.threads } : {});
+    case "wasm": {
+      // One WebAssembly memory holds at most 4 GiB: larger models are split by layers.
+      let bytes = 0;
+      for (const name of weights.names()) bytes += weights.info(name).byteLength;
+      return createWasmBackend(bytes, options.threads !== undefined ? { threads: options.threads } : {});
+    }
   }
 }
 
@@ -128,7 +132,7 @@ async function buildModel(
 ): Promise<BuiltModel> {
   let compute: Backend | null = null;
   try {
-    compute = await createBackend(backend, options);
+    compute = await createBackend(backend, options, source.weights);
     options.onProgress?.({ phase: "weights" });
     const model = Qwen2ForCausalLM.load({ config: source.config, weights: source.weights }, compute);
     const owned = compute;

@@ -1,7 +1,7 @@
 /**
  * The whole model on the WebAssembly backend against Hugging Face: every fixture in
  * MANIFEST.json (QWEN2_FIXTURES, default ../shared/fixtures/qwen2), F32/F16/BF16 weights,
- * 2 threads, baseline SIMD build. Per case: last-position logits within 1e-4 of the float64
+ * 2 threads, baseline SIMD build (or the relaxed build with QWEN2_WASM_BUILD=relaxed). Per case: last-position logits within 1e-4 of the float64
  * reference, full logits where given, every greedy token, and KV-cache decoding equal to a
  * full forward. (The reference backend's fixture test also checks config resolution, padding
  * and hooks; those do not depend on the backend.)
@@ -61,7 +61,8 @@ function caseBatch(c: CaseInput, padId: number): PaddedBatch {
 }
 
 const manifest = readJson<ManifestEntry[]>(join(fixturesDir, "MANIFEST.json"));
-const backend = await WasmBackend.create({ threads: Math.min(2, availableParallelism()), relaxed: false });
+// QWEN2_WASM_BUILD=relaxed (under `node --experimental-wasm-relaxed-simd` on Node 20) runs the relaxed build.
+const backend = await WasmBackend.create({ threads: Math.min(2, availableParallelism()), relaxed: process.env.QWEN2_WASM_BUILD === "relaxed" });
 test.after(() => backend.dispose());
 
 for (const fx of manifest) {

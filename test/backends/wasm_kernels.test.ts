@@ -274,3 +274,22 @@ test("relaxed SIMD build in a child Node with the flag", { skip: wantRelaxed || 
   });
   assert.equal(child.status, 0, `relaxed run failed:\n${child.stdout}\n${child.stderr}`);
 });
+
+test("relaunchWithRelaxedSimd runs the script again with the flag, or not at all", async () => {
+  const { relaunchWithRelaxedSimd, NO_RELAUNCH_ENV } = await import("../../src/backends/wasm/relaunch.js");
+  assert.equal(await relaunchWithRelaxedSimd(process.argv, { ...process.env, [NO_RELAUNCH_ENV]: "1" }), null);
+  const args = relaxedSimdNodeArgs();
+  if (args === null || args.length === 0) {
+    assert.equal(await relaunchWithRelaxedSimd(), null);
+    return;
+  }
+  // A tiny script that exits 7 when relaxed SIMD is on in its process.
+  const { writeFileSync, mkdtempSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "relaunch-"));
+  const script = join(dir, "probe.mjs");
+  const features = new URL("../../src/backends/wasm/features.js", import.meta.url).href;
+  writeFileSync(script, `import { relaxedSimdAvailable } from ${JSON.stringify(features)};\nprocess.exit(relaxedSimdAvailable() ? 7 : 3);\n`);
+  assert.equal(await relaunchWithRelaxedSimd([process.execPath, script]), 7);
+});

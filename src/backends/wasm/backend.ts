@@ -8,7 +8,7 @@
  * K/V caches and a few scratch areas that grow to the largest batch seen and are then reused,
  * so steady-state decoding allocates nothing.
  */
-import { wasm, type WasmMemory, type WasmModule } from "./wasm_api.js";
+import { wasm, type WasmModule } from "./wasm_api.js";
 import { availableParallelism } from "node:os";
 import { InvalidArgumentError, UnsupportedError } from "../../errors.js";
 import type { HostTensor } from "../../formats/weights.js";
@@ -151,6 +151,17 @@ export class WasmBackend implements Backend {
   /** Bytes of the shared memory in use (weights, caches, activations, scratch). */
   get memoryBytes(): number {
     return this.heap.used;
+  }
+
+  /** Largest size this backend's memory may reach, in bytes. */
+  get memoryLimit(): number {
+    return this.heap.maxBytes;
+  }
+
+  /** The live float32 contents of a matrix of this backend (a view; valid until the memory grows). */
+  view(m: Mat, rows = m.rows): Float32Array {
+    const w = mat(m, "view");
+    return this.heap.f32.subarray(w.ptr / 4, w.ptr / 4 + rows * w.cols);
   }
 
   // ---- memory -------------------------------------------------------------------------

@@ -31,7 +31,7 @@ Options:
   --prompt TEXT        the user message (default: a greeting)
   --max-new-tokens N   default 24
   --seed S             default 0 (same seed, same text)
-  --backend NAME       ${BACKENDS.join(" | ")} (default reference; wasm is much faster on real models)
+  --backend NAME       ${BACKENDS.join(" | ")} (default wasm; reference is the slow float32 oracle)
   --threads N          compute threads for the wasm backend
 `;
 

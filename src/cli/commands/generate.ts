@@ -28,7 +28,7 @@ Options:
   --repetition-penalty R   Hugging Face repetition penalty (1 = off)
   --stop TEXT              stop string (repeatable)
   --seed S                 random seed: same seed, same text
-  --backend NAME           ${BACKENDS.join(" | ")} (default reference)
+  --backend NAME           ${BACKENDS.join(" | ")} (default wasm; reference is the slow float32 oracle)
   --threads N              compute threads (wasm backend)
   --json                   print one JSON object (text, ids, finish reason, usage, timings)
   --quiet                  no statistics line on stderr

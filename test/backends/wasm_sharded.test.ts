@@ -1,0 +1,64 @@
+/**
+ * A model split by layers across several WebAssembly memories gives exactly what one memory
+ * gives: small per-shard weight budgets force real fixtures over several shards (untied and
+ * tied heads, sliding-window rings), then prefill and decode are compared bit for bit.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fixturesDir } from "../support/paths.js";
+import { loadModelFolder } from "../../src/formats/model_folder.js";
+import { ShardedWasmBackend, WasmBackend } from "../../src/backends/wasm/index.js";
+import type { Backend } from "../../src/backends/ops.js";
+import { Qwen2ForCausalLM } from "../../src/models/qwen2.js";
+
+function run(dir: string, backend: Backend): Float32Array[] {
+  const folder = loadModelFolder(dir);
+  const model = Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, backend);
+  folder.weights.close();
+  try {
+    const vocab = model.vocabSize;
+    const ids = Int32Array.from({ length: 11 }, (_, i) => (i * 97 + 3) % vocab);
+    const cache = model.createCache(16);
+    const out = [model.forward([{ ids, cache }], { allLogits: true })[0]!];
+    for (let step = 0; step < 4; step++) {
+      const last = out[out.length - 1]!;
+      const row = last.subarray(last.length - vocab);
+      let best = 0;
+      for (let v = 1; v < vocab; v++) if (row[v]! > row[best]!) best = v;
+      out.push(model.forward([{ ids: Int32Array.of(best), cache }])[0]!);
+    }
+    cache.dispose();
+    return out;
+  } finally {
+    model.dispose();
+  }
+}
+
+for (const name of ["a_tiny_f32", "b_tiny_bf16_tied_gqa4", "c_sliding_window"]) {
+  test(`sharded wasm backend: ${name} over several memories equals one memory`, async () => {
+    const dir = join(fixturesDir, "models", name);
+    const single = await WasmBackend.create({ threads: 1, relaxed: false });
+    const want = run(dir, single);
+    single.dispose();
+    const sharded = await ShardedWasmBackend.create(12, { threads: 1, relaxed: false, maxMemoryMiB: 16, shardWeightBytes: 150_000 });
+    try {
+      const got = run(dir, sharded);
+      assert.ok(sharded.shardsUsed >= 2, `only ${sharded.shardsUsed} shard used`);
+      assert.equal(got.length, want.length);
+      got.forEach((g, i) => assert.deepEqual(g, want[i], `step ${i}`));
+    } finally {
+      sharded.dispose();
+    }
+  });
+}
+
+test("createWasmBackend picks one memory or shards by weight size", async () => {
+  const { createWasmBackend } = await import("../../src/backends/wasm/index.js");
+  const one = await createWasmBackend(1000, { threads: 1, relaxed: false, maxMemoryMiB: 16 });
+  assert.ok(one instanceof WasmBackend);
+  one.dispose();
+  const many = await createWasmBackend(30 * 2 ** 20, { threads: 1, relaxed: false, maxMemoryMiB: 16 });
+  assert.ok(many instanceof ShardedWasmBackend);
+  many.dispose();
+});
