@@ -69,23 +69,28 @@ export type BenchLoader = (path: string, options: { backend: BenchBackend; threa
  * are not loaded: speed does not depend on them.
  */
 export async function loadForBench(path: string, options: { backend: BenchBackend; threads: number }): Promise<BenchModel> {
-  const backend: Backend =
-    options.backend === "wasm"
-      ? await (await import("../../backends/wasm/index.js")).WasmBackend.create({ threads: options.threads })
-      : new (await import("../../backends/reference/index.js")).ReferenceBackend();
   const source = isGGUFFile(path) ? openGGUF(path) : loadModelFolder(path);
+  let backend: Backend | null = null;
   try {
+    if (options.backend === "wasm") {
+      // Sized for the weights: one memory, or layers split across several past 4 GiB.
+      const bytes = source.weights.names().reduce((n, name) => n + source.weights.info(name).byteLength, 0);
+      backend = await (await import("../../backends/wasm/sharded.js")).createWasmBackend(bytes, { threads: options.threads });
+    } else {
+      backend = new (await import("../../backends/reference/index.js")).ReferenceBackend();
+    }
     const model = Qwen2ForCausalLM.load({ config: source.config, weights: source.weights }, backend);
+    const b = backend;
     return {
       model,
-      backend: backend.name,
+      backend: b.name,
       close: () => {
         model.dispose();
-        backend.dispose();
+        b.dispose();
       },
     };
   } catch (err) {
-    backend.dispose();
+    backend?.dispose();
     throw err;
   } finally {
     source.weights.close();
