@@ -2,24 +2,15 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { PassThrough, Readable } from "node:stream";
 import { UsageError } from "../../src/cli/command.js";
 import { runQuantize, type FolderLoader } from "../../src/cli/commands/quantize.js";
 import { openGGUF } from "../../src/formats/gguf_qwen2.js";
 import { randomQwen2Weights, TempDir, tinyConfig, writeTinyTokenizer } from "./gguf_test_support.js";
+import { captureIO as io } from "../support/cli_io.js";
 
 const dir = new TempDir();
 after(() => dir.dispose());
 
-function io() {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (c: Buffer) => (out += c.toString()));
-  stderr.on("data", (c: Buffer) => (err += c.toString()));
-  return { io: { stdin: Readable.from([""]), stdout, stderr }, out: () => out, err: () => err };
-}
 
 test("qwen2 quantize writes a GGUF of the folder's weights with its tokenizer", async () => {
   const folder = join(dir.path, "model");

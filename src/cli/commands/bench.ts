@@ -22,6 +22,7 @@ import { openGGUF } from "../../formats/gguf_qwen2.js";
 import { loadModelFolder } from "../../formats/model_folder.js";
 import type { CausalLM } from "../../models/causal_lm.js";
 import { Qwen2ForCausalLM } from "../../models/qwen2.js";
+import { benchPromptIds } from "../../runtime/bench_prompts.js";
 
 export type BenchBackend = "reference" | "wasm";
 const BACKENDS: readonly BenchBackend[] = ["wasm", "reference"];
@@ -130,21 +131,6 @@ export function relaxedSimdAvailable(): boolean {
   return wasm.validate(new Uint8Array(bytes));
 }
 
-/** Deterministic ordinary token ids (as bench/prompt_ids.ts), folded into small vocabularies. */
-function promptIds(n: number, seed: number, vocab: number): Int32Array {
-  let s = (seed * 0x9e3779b9) >>> 0;
-  const ids = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    const id = 1000 + (s % 100000);
-    ids[i] = id < vocab ? id : id % vocab;
-  }
-  return ids;
-}
 
 function argmax(x: Float32Array): number {
   let best = 0;
@@ -184,13 +170,13 @@ export async function benchModel(path: string, o: BenchOptions, load: BenchLoade
     const vocab = model.vocabSize;
     // Warm-up: compiles kernels and touches every weight once, untimed.
     const warm = model.createCache(16);
-    model.forward([{ ids: promptIds(8, 3, vocab), cache: warm }]);
+    model.forward([{ ids: benchPromptIds(8, 3, vocab), cache: warm }]);
     warm.dispose();
 
     // Prefill: `promptTokens` new tokens in an empty cache. With `context`, the cache is kept
     // and continued to `context` tokens before decoding (one long prefill, not two), as the
     // llama.cpp child does.
-    const prompt = promptIds(o.promptTokens, 1, vocab);
+    const prompt = benchPromptIds(o.promptTokens, 1, vocab);
     const extra = o.context > 0 ? Math.max(1, o.context - o.promptTokens) : 0;
     const pcache = model.createCache(o.promptTokens + extra + o.genTokens + 1);
     const tp = performance.now();
@@ -202,12 +188,12 @@ export async function benchModel(path: string, o: BenchOptions, load: BenchLoade
     let cache = pcache;
     let next: number;
     if (extra > 0) {
-      const [fill] = model.forward([{ ids: promptIds(extra, 2, vocab), cache }]);
+      const [fill] = model.forward([{ ids: benchPromptIds(extra, 2, vocab), cache }]);
       next = argmax(fill!);
     } else {
       pcache.dispose();
       cache = model.createCache(o.genTokens + 1);
-      next = promptIds(1, 2, vocab)[0]!;
+      next = benchPromptIds(1, 2, vocab)[0]!;
     }
     const one = new Int32Array(1);
     const td = performance.now();
