@@ -56,6 +56,8 @@ export interface LoadedModel {
   readonly path: string;
   readonly format: "hf-folder" | "gguf";
   readonly backend: BackendName;
+  /** The compute backend's own name: "reference", "wasm-simd" or "wasm-relaxed" (the build its self-test chose). */
+  readonly engine?: string;
   /** True when config.json says `qwen2_ts_random_weights` (made by `qwen2 create-random`). */
   readonly randomWeights: boolean;
   /** Odd but legal things found in the config files and weights (print them as warnings). */
@@ -103,6 +105,8 @@ interface BuiltModel {
   readonly config: Qwen2Config;
   readonly generationConfig: GenerationConfig | null;
   readonly warnings: readonly string[];
+  /** The compute backend's own name, e.g. "wasm-relaxed". */
+  readonly engine: string;
   /** Releases the weight files and the backend once the model is disposed. */
   readonly release: () => void;
 }
@@ -141,6 +145,7 @@ async function buildModel(
       config: source.config,
       generationConfig: source.generationConfig,
       warnings: source.warnings,
+      engine: owned.name,
       // The backend goes last: it may own worker threads the model's buffers live in.
       release: () => {
         source.weights.close();
@@ -236,6 +241,7 @@ function assemble(
     path,
     format,
     backend,
+    engine: built.engine,
     randomWeights: built.config.qwen2_ts_random_weights === true || (format === "hf-folder" && hasRandomWeightsLabel(path)),
     warnings: built.warnings,
     close() {

@@ -106,7 +106,7 @@ export async function runDemo(args: string[], io: CliIO, make: RandomModelMaker 
   try {
     if (v.model !== undefined && loaded.randomWeights) w("note: this folder holds RANDOM weights (made by `qwen2 create-random`): the reply is noise.\n");
     const c = loaded.config;
-    w(`Model: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${c.num_attention_heads} heads (${c.num_key_value_heads} KV), vocabulary ${c.vocab_size}; backend ${loaded.backend}\n`);
+    w(`Model: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${c.num_attention_heads} heads (${c.num_key_value_heads} KV), vocabulary ${c.vocab_size}; backend ${loaded.engine ?? loaded.backend}\n`);
     const messages = [
       { role: "system", content: "You are a helpful assistant." },
       { role: "user", content: v.prompt ?? "Hello! Can you tell me a short story?" },

@@ -173,7 +173,7 @@ function toJson(model: string, loaded: LoadedModel, r: GenerationResult): Record
   const t = r.timings;
   return {
     model,
-    backend: loaded.backend,
+    backend: loaded.engine ?? loaded.backend,
     random_weights: loaded.randomWeights,
     text: r.text,
     ids: r.ids,
