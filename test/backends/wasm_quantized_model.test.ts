@@ -12,38 +12,11 @@ import assert from "node:assert/strict";
 import { WasmBackend } from "../../src/backends/wasm/index.js";
 import { ReferenceBackend } from "../../src/backends/reference/index.js";
 import type { Backend } from "../../src/backends/ops.js";
-import type { HostTensor, TensorInfo, WeightSource } from "../../src/formats/weights.js";
 import { Qwen2ForCausalLM } from "../../src/models/qwen2.js";
 import { RandomQwen2Weights } from "../../src/models/random_qwen2.js";
-import { quantize } from "../../src/tensor/quant.js";
-import { toFloat32 } from "../../src/tensor/convert.js";
 import { tinyConfig } from "../models/tiny_model.js";
+import { QuantizedSource } from "../support/quantized_source.js";
 
-/** Matrices of `inner` in Q8_0/Q4_0 GGUF blocks; vectors unchanged. */
-class QuantizedSource implements WeightSource {
-  constructor(
-    private readonly inner: WeightSource,
-    private readonly dtype: "q8_0" | "q4_0",
-  ) {}
-  get location(): string {
-    return this.inner.location;
-  }
-  names(): string[] {
-    return this.inner.names();
-  }
-  has(name: string): boolean {
-    return this.inner.has(name);
-  }
-  info(name: string): TensorInfo {
-    return this.inner.info(name);
-  }
-  read(name: string): HostTensor {
-    const t = this.inner.read(name);
-    if (t.shape.length !== 2) return t;
-    return { ...t, dtype: this.dtype, data: quantize(this.dtype, toFloat32("f32", t.data)) };
-  }
-  close(): void {}
-}
 
 test("Q8_0 and Q4_0 models on the wasm backend match the reference backend on the same weights", async () => {
   const wasm = await WasmBackend.create({ threads: 2 <= (await import("node:os")).availableParallelism() ? 2 : 1, relaxed: false });

@@ -8,13 +8,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ReferenceBackend } from "../../src/backends/reference/index.js";
 import { FormatError, InvalidArgumentError } from "../../src/errors.js";
-import type { HostTensor, TensorInfo, WeightSource } from "../../src/formats/weights.js";
+import type { WeightSource } from "../../src/formats/weights.js";
 import { Qwen2ForCausalLM, Qwen2Model } from "../../src/models/qwen2.js";
 import { RandomQwen2Weights } from "../../src/models/random_qwen2.js";
-import { dequantize, quantize } from "../../src/tensor/quant.js";
 import { toFloat32 } from "../../src/tensor/convert.js";
 import { lastTokenPool, leftPad, PaddedBatchRunner } from "../../src/runtime/padded_batch.js";
 import { createTinyModel, tinyConfig } from "./tiny_model.js";
+import { QuantizedSource } from "../support/quantized_source.js";
 
 const VOCAB = 97;
 const SLIDING = { use_sliding_window: true, sliding_window: 4, max_window_layers: 1 };
@@ -154,35 +154,6 @@ test("the LM head is the hidden state times lm_head (or the embedding table when
   }
 });
 
-/** Wraps a source, replacing matrices by their Q8_0/Q4_0 encoding (or the float32 of that encoding). */
-class QuantizedSource implements WeightSource {
-  constructor(
-    private readonly inner: WeightSource,
-    private readonly dtype: "q8_0" | "q4_0",
-    private readonly asFloat: boolean,
-  ) {}
-  get location(): string {
-    return this.inner.location;
-  }
-  names(): string[] {
-    return this.inner.names();
-  }
-  has(name: string): boolean {
-    return this.inner.has(name);
-  }
-  info(name: string): TensorInfo {
-    return this.inner.info(name);
-  }
-  read(name: string): HostTensor {
-    const t = this.inner.read(name);
-    if (t.shape.length !== 2) return t;
-    const values = toFloat32("f32", t.data);
-    const q = quantize(this.dtype, values);
-    if (this.asFloat) return { ...t, data: new Uint8Array(dequantize(this.dtype, q, values.length).buffer) };
-    return { ...t, dtype: this.dtype, data: q };
-  }
-  close(): void {}
-}
 
 test("Q8_0 and Q4_0 weights give the logits of their dequantised float32 values", () => {
   const config = tinyConfig(96); // every matrix width a multiple of 32
