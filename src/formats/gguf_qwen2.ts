@@ -26,6 +26,9 @@ export interface GGUFAddedToken {
   readonly single_word: false;
 }
 
+/** Metadata key marking weights made by `qwen2 create-random` (config.json's `qwen2_ts_random_weights`). */
+export const RANDOM_WEIGHTS_KEY = "qwen2_ts.random_weights";
+
 /** The tokenizer as stored in GGUF metadata, in the shapes Hugging Face files use. */
 export interface GGUFTokenizerData {
   /** tokenizer.ggml.model, "gpt2" for Qwen2's byte-level BPE. */
@@ -209,6 +212,7 @@ function readConfig(file: GGUFFile, tokenizer: GGUFTokenizerData | null): Qwen2C
     eos_token_id: eos === null ? [] : [eos],
     pad_token_id: tokenizer?.padTokenId ?? null,
     torch_dtype: null,
+    ...(file.bool(RANDOM_WEIGHTS_KEY) === true ? { qwen2_ts_random_weights: true } : {}),
   };
 }
 

@@ -24,6 +24,7 @@ import { GGUFWriter } from "./gguf_writer.js";
 import { GGUFValueType, LLAMA_FILE_TYPE } from "./gguf_types.js";
 import { ggufTensorOrder, hfToGgufName } from "./gguf_qwen2_names.js";
 import { buildGGUFVocab, type HFTokenizerFiles } from "./gguf_qwen2_vocab.js";
+import { RANDOM_WEIGHTS_KEY } from "./gguf_qwen2.js";
 import type { HostTensor, WeightSource } from "./weights.js";
 
 export type GGUFExportType = "f32" | "f16" | "bf16" | "q8_0" | "q4_0";
@@ -155,6 +156,9 @@ export function writeQwen2GGUF(out: string, input: Qwen2GGUFExportInput): Qwen2G
   w.string("general.architecture", "qwen2");
   w.string("general.type", "model");
   if (input.name) w.string("general.name", input.name);
+  // Random weights stay labelled across formats, so a GGUF made from a create-random folder
+  // is flagged wherever its output is shown (a key of our own; llama.cpp ignores it).
+  if (config.qwen2_ts_random_weights === true) w.bool(RANDOM_WEIGHTS_KEY, true);
   writeHyperparameters(w, config);
   w.u32("general.file_type", LLAMA_FILE_TYPE[type]);
   w.u32("general.quantization_version", 2);

@@ -123,6 +123,7 @@ test("loadModel on a .gguf written from the folder: same tokenizer, same tokens"
   const b = await loadModel(gguf);
   try {
     assert.equal(b.format, "gguf");
+    assert.equal(b.randomWeights, true, "the random-weights label survives the GGUF export");
     const messages = [{ role: "user", content: "Hello there, 你好" }];
     const opts = { maxNewTokens: 5, temperature: 1, seed: 3, ignoreEos: true };
     const ra = await generate(a.model, a.tokenizer, messages, opts);
