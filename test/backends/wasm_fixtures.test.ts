@@ -8,59 +8,18 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fixturesDir } from "../support/paths.js";
+import { caseBatch, caseGeneration, greedy, loadManifest, maxAbsDiff, readFixtureJson, type CaseInput, type Expected } from "../support/fixtures.js";
 import { loadModelFolder } from "../../src/formats/model_folder.js";
 import { WasmBackend } from "../../src/backends/wasm/index.js";
 import { Qwen2ForCausalLM } from "../../src/models/qwen2.js";
-import { leftPad, PaddedBatchRunner, type PaddedBatch } from "../../src/runtime/padded_batch.js";
+import { leftPad, PaddedBatchRunner } from "../../src/runtime/padded_batch.js";
 
 const TOL = 1e-4;
 
-interface ManifestEntry { name: string; model: string; cases: string; expected: string }
-interface CaseInput {
-  name: string;
-  input_ids?: number[] | number[][];
-  attention_mask?: number[][];
-  batch?: number[][];
-  max_new_tokens: number;
-  eos_token_id?: number;
-  pad_token_id?: number;
-  ignore_eos?: boolean;
-}
-interface ExpectedRow {
-  row: number;
-  last_logits: { f64: number[] };
-  full_logits?: { f64: number[][] };
-  greedy?: { f64: number[] };
-}
-interface ExpectedCase { name: string; rows: ExpectedRow[]; checks?: { kv_vs_full_max_abs_diff_f64: number } }
-
-const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, "utf8")) as T;
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, "lengths differ");
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-function argmax(x: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
-  return best;
-}
-
-function caseBatch(c: CaseInput, padId: number): PaddedBatch {
-  if (c.batch) return leftPad(c.batch, padId);
-  const ids = c.input_ids!;
-  const rows = typeof ids[0] === "number" ? [ids as number[]] : (ids as number[][]);
-  return { inputIds: rows, attentionMask: c.attention_mask ?? rows.map((r) => r.map(() => 1)) };
-}
-
-const manifest = readJson<ManifestEntry[]>(join(fixturesDir, "MANIFEST.json"));
+const manifest = loadManifest();
 // QWEN2_WASM_BUILD=relaxed (under `node --experimental-wasm-relaxed-simd` on Node 20) runs the relaxed build.
 const backend = await WasmBackend.create({ threads: Math.min(2, availableParallelism()), relaxed: process.env.QWEN2_WASM_BUILD === "relaxed" });
 test.after(() => backend.dispose());
@@ -71,18 +30,15 @@ for (const fx of manifest) {
     const model = Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, backend);
     folder.weights.close();
     t.after(() => model.dispose());
-    const expected = readJson<{ cases: ExpectedCase[] }>(join(fixturesDir, fx.expected));
-    const cases = readJson<CaseInput[]>(join(fixturesDir, fx.cases));
+    const expected = readFixtureJson<Expected>(fx.expected);
+    const cases = readFixtureJson<CaseInput[]>(fx.cases);
     const config = folder.config;
     const vocab = model.vocabSize;
 
     for (const c of cases) {
       const exp = expected.cases.find((e) => e.name === c.name)!;
       await t.test(c.name, () => {
-        const gc = folder.generationConfig;
-        const configEos = gc.eos_token_id?.[0] ?? config.eos_token_id[0] ?? null;
-        const eos = c.ignore_eos ? null : (c.eos_token_id ?? configEos);
-        const pad = c.pad_token_id ?? gc.pad_token_id ?? config.pad_token_id ?? configEos ?? 0;
+        const { eos, pad } = caseGeneration(c, config, folder.generationConfig);
         const batch = caseBatch(c, pad);
         const realLens = batch.attentionMask.map((m) => m.filter((v) => v === 1).length);
         const capacity = Math.max(...realLens) + c.max_new_tokens;
@@ -90,7 +46,7 @@ for (const fx of manifest) {
         const runner = new PaddedBatchRunner(model, batch, capacity);
         try {
           const prefill = runner.prefill({ allLogits: wantFull });
-          let logits = prefill.map((l, r) => (wantFull ? l.slice((realLens[r]! - 1) * vocab, realLens[r]! * vocab) : l));
+          const logits = prefill.map((l, r) => (wantFull ? l.slice((realLens[r]! - 1) * vocab, realLens[r]! * vocab) : l));
           for (const row of exp.rows) {
             const d = maxAbsDiff(logits[row.row]!, row.last_logits.f64);
             assert.ok(d <= TOL, `row ${row.row}: last logits differ from f64 by ${d}`);
@@ -100,21 +56,7 @@ for (const fx of manifest) {
             });
           }
           if (c.max_new_tokens === 0) return;
-          // Greedy decoding as Hugging Face's generate: finished rows get pad tokens.
-          const rows = logits.length;
-          const tokens: number[][] = logits.map(() => []);
-          const stepLogits: Float32Array[][] = logits.map(() => []);
-          const done = new Array<boolean>(rows).fill(false);
-          for (let step = 0; step < c.max_new_tokens; step++) {
-            const next = logits.map((l, r) => (done[r] ? pad : argmax(l)));
-            next.forEach((tok, r) => {
-              tokens[r]!.push(tok);
-              if (!done[r]) stepLogits[r]!.push(logits[r]!);
-              if (eos !== null && tok === eos) done[r] = true;
-            });
-            if (done.every(Boolean) || step === c.max_new_tokens - 1) break;
-            logits = runner.step(next);
-          }
+          const { tokens, stepLogits } = greedy(runner, logits, c.max_new_tokens, eos, pad);
           for (const row of exp.rows) assert.deepEqual(tokens[row.row], row.greedy!.f64, `row ${row.row}: greedy tokens`);
 
           if ((exp.checks?.kv_vs_full_max_abs_diff_f64 ?? 0) < 1e-6) {

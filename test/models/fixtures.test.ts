@@ -7,107 +7,19 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixturesDir } from "../support/paths.js";
+import { caseBatch, caseGeneration, greedy, loadManifest, maxAbsDiff, readFixtureJson, type CaseInput, type Expected } from "../support/fixtures.js";
 import { loadModelFolder } from "../../src/formats/model_folder.js";
 import { layerWindows } from "../../src/formats/config.js";
 import { ReferenceBackend } from "../../src/backends/reference/index.js";
 import { Qwen2ForCausalLM } from "../../src/models/qwen2.js";
 import { ropeParameters } from "../../src/models/rope.js";
-import { leftPad, positionIds, PaddedBatchRunner, type PaddedBatch } from "../../src/runtime/padded_batch.js";
+import { leftPad, positionIds, PaddedBatchRunner } from "../../src/runtime/padded_batch.js";
 
 const TOL = 1e-4;
 
-interface ManifestEntry {
-  name: string;
-  model: string;
-  cases: string;
-  expected: string;
-  sliding_layers: number[];
-}
-interface CaseInput {
-  name: string;
-  input_ids?: number[] | number[][];
-  attention_mask?: number[][];
-  batch?: number[][];
-  max_new_tokens: number;
-  eos_token_id?: number | number[];
-  pad_token_id?: number;
-  ignore_eos?: boolean;
-}
-interface ExpectedRow {
-  row: number;
-  real_positions: number[];
-  last_position: number;
-  last_logits: { f64: number[] };
-  full_logits?: { f64: number[][] };
-  hidden_norms?: Record<string, number[]>;
-  greedy?: { f64: number[] };
-}
-interface ExpectedCase {
-  name: string;
-  input_ids: number[][];
-  attention_mask: number[][];
-  position_ids: number[][];
-  rows: ExpectedRow[];
-  generation?: { eos_token_id: number | number[] | null; pad_token_id: number | null; max_new_tokens: number };
-  checks?: { kv_vs_full_max_abs_diff_f64: number };
-}
-interface Expected {
-  model: { head_dim: number; layer_windows: (number | null)[]; rope: { inv_freq: number[]; attention_scaling: number } };
-  cases: ExpectedCase[];
-}
-
-function readJson<T>(path: string): T {
-  return JSON.parse(readFileSync(path, "utf8")) as T;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, "lengths differ");
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-function argmax(x: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
-  return best;
-}
-
-/** The padded batch a case describes: explicit rows + mask, or ragged rows left-padded. */
-function caseBatch(c: CaseInput, padId: number): PaddedBatch {
-  if (c.batch) return leftPad(c.batch, padId);
-  const ids = c.input_ids!;
-  const rows = typeof ids[0] === "number" ? [ids as number[]] : (ids as number[][]);
-  return { inputIds: rows, attentionMask: c.attention_mask ?? rows.map((r) => r.map(() => 1)) };
-}
-
-/**
- * Greedy decoding as Hugging Face's generate(do_sample=False): every row steps together;
- * a row that produced EOS gets pad tokens from then on; stops when all rows are done.
- */
-function greedy(runner: PaddedBatchRunner, first: Float32Array[], maxNew: number, eos: readonly number[], pad: number): { tokens: number[][]; stepLogits: Float32Array[][] } {
-  const rows = first.length;
-  const tokens: number[][] = first.map(() => []);
-  const stepLogits: Float32Array[][] = first.map(() => []);
-  const done = new Array<boolean>(rows).fill(false);
-  let logits = first;
-  for (let step = 0; step < maxNew; step++) {
-    const next = logits.map((l, r) => (done[r] ? pad : argmax(l)));
-    next.forEach((t, r) => {
-      tokens[r]!.push(t);
-      if (!done[r]) stepLogits[r]!.push(logits[r]!);
-      if (eos.includes(t)) done[r] = true;
-    });
-    if (done.every(Boolean) || step === maxNew - 1) break;
-    logits = runner.step(next);
-  }
-  return { tokens, stepLogits };
-}
-
-const manifest = readJson<ManifestEntry[]>(join(fixturesDir, "MANIFEST.json"));
+const manifest = loadManifest();
 
 for (const fx of manifest) {
   test(`fixture ${fx.name}`, async (t) => {
@@ -115,8 +27,8 @@ for (const fx of manifest) {
     const backend = new ReferenceBackend();
     const model = Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, backend);
     folder.weights.close();
-    const expected = readJson<Expected>(join(fixturesDir, fx.expected));
-    const cases = readJson<CaseInput[]>(join(fixturesDir, fx.cases));
+    const expected = readFixtureJson<Expected>(fx.expected);
+    const cases = readFixtureJson<CaseInput[]>(fx.cases);
     const config = folder.config;
 
     await t.test("resolved config: head_dim, layer windows, RoPE", () => {
@@ -136,13 +48,7 @@ for (const fx of manifest) {
       const exp = expected.cases.find((e) => e.name === c.name);
       assert.ok(exp, `${fx.name}: no expected output for case ${c.name}`);
       await t.test(c.name, () => {
-        // Generation settings from the case, else generation_config.json / config.json; with
-        // no pad token Hugging Face pads with the first EOS id.
-        const gc = folder.generationConfig;
-        const configEos = gc.eos_token_id ?? config.eos_token_id;
-        const caseEos = c.eos_token_id === undefined ? undefined : ([] as number[]).concat(c.eos_token_id);
-        const eos: readonly number[] = c.ignore_eos ? [] : (caseEos ?? configEos);
-        const pad = c.pad_token_id ?? gc.pad_token_id ?? config.pad_token_id ?? configEos[0] ?? 0;
+        const { eos, pad } = caseGeneration(c, config, folder.generationConfig);
         const batch = caseBatch(c, pad);
         assert.deepEqual(batch.inputIds, exp.input_ids, "padded input_ids");
         assert.deepEqual(batch.attentionMask, exp.attention_mask, "attention_mask");
