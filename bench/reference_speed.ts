@@ -17,9 +17,10 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ReferenceBackend } from "../src/backends/reference/index.js";
 import { parseQwen2Config } from "../src/formats/config_parse.js";
+import { randomPresetConfig } from "../src/formats/random_model.js";
 import { Qwen2ForCausalLM } from "../src/models/qwen2.js";
 import { RandomQwen2Weights } from "../src/models/random_qwen2.js";
-import { benchPromptIds } from "./prompt_ids.js";
+import { benchPromptIds } from "../src/runtime/bench_prompts.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const { values } = parseArgs({
@@ -31,33 +32,15 @@ const { values } = parseArgs({
 const promptLen = Number(values.prompt);
 const decodeSteps = Number(values.decode);
 
-const config = parseQwen2Config(
-  {
-    model_type: "qwen2",
-    vocab_size: 151936,
-    hidden_size: 896,
-    intermediate_size: 4864,
-    num_hidden_layers: 24,
-    num_attention_heads: 14,
-    num_key_value_heads: 2,
-    max_position_embeddings: 32768,
-    rope_theta: 1000000,
-    rms_norm_eps: 1e-6,
-    tie_word_embeddings: true,
-    use_sliding_window: false,
-    sliding_window: 32768,
-    max_window_layers: 21,
-    torch_dtype: "bfloat16",
-  },
-  "<qwen2-0.5b shape>",
-);
+// The real Qwen2.5-0.5B shape, as `qwen2 create-random --preset qwen2.5-0.5b` writes it.
+const config = parseQwen2Config(randomPresetConfig("qwen2.5-0.5b", "bf16", 151936, 0), "<qwen2.5-0.5b preset>");
 
 const t0 = performance.now();
 const model = Qwen2ForCausalLM.load({ config, weights: new RandomQwen2Weights(config, 0, "bf16") }, new ReferenceBackend());
 const loadS = (performance.now() - t0) / 1000;
 console.log(`built and uploaded random bf16 weights in ${loadS.toFixed(1)} s`);
 
-const ids = Int32Array.from(benchPromptIds(promptLen, 1), (v) => v % config.vocab_size);
+const ids = benchPromptIds(promptLen, 1, config.vocab_size);
 const cache = model.createCache(promptLen + decodeSteps);
 const t1 = performance.now();
 const [last] = model.forward([{ ids, cache }]);
