@@ -52,36 +52,30 @@ const utf8Decoder = new TextDecoder();
 // devDependencies the library itself never loads.
 const load = (specifier: string): Promise<Record<string, unknown>> => import(specifier) as Promise<Record<string, unknown>>;
 
+/**
+ * Our Tokenizer, loaded from `dir` (or the embedded default when undefined).
+ * QWEN2_BENCH_OURS points at another build of the Tokenizer module (e.g. a branch under work).
+ */
+function oursEngine(name: string, label: string, dir: string | undefined): EngineSpec {
+  return {
+    name,
+    label,
+    sameVocabulary: true,
+    async importer() {
+      const modulePath = process.env.QWEN2_BENCH_OURS ?? resolve(repoRoot, "dist/src/tokenizer/tokenizer.js");
+      const mod = await load(pathToFileURL(modulePath).href);
+      const Tokenizer = mod.Tokenizer as { fromPretrained(dir?: string): unknown };
+      return async () => {
+        const tok = (await Tokenizer.fromPretrained(dir)) as { encode(t: string): number[]; decode(ids: ArrayLike<number>): string };
+        return { encode: (t) => tok.encode(t), decode: (ids) => tok.decode(ids) };
+      };
+    },
+  };
+}
+
 const ENGINES: readonly EngineSpec[] = [
-  {
-    name: "ours",
-    label: "qwen2-ts Tokenizer",
-    sameVocabulary: true,
-    async importer() {
-      // QWEN2_BENCH_OURS: another build of the Tokenizer module (e.g. a branch under work).
-      const modulePath = process.env.QWEN2_BENCH_OURS ?? resolve(repoRoot, "dist/src/tokenizer/tokenizer.js");
-      const mod = await load(pathToFileURL(modulePath).href);
-      const Tokenizer = mod.Tokenizer as { fromPretrained(dir?: string): unknown };
-      return async () => {
-        const tok = (await Tokenizer.fromPretrained(qwen2Dir)) as { encode(t: string): number[]; decode(ids: ArrayLike<number>): string };
-        return { encode: (t) => tok.encode(t), decode: (ids) => tok.decode(ids) };
-      };
-    },
-  },
-  {
-    name: "ours-embedded",
-    label: "qwen2-ts Tokenizer, embedded default (fromPretrained())",
-    sameVocabulary: true,
-    async importer() {
-      const modulePath = process.env.QWEN2_BENCH_OURS ?? resolve(repoRoot, "dist/src/tokenizer/tokenizer.js");
-      const mod = await load(pathToFileURL(modulePath).href);
-      const Tokenizer = mod.Tokenizer as { fromPretrained(dir?: string): unknown };
-      return async () => {
-        const tok = (await Tokenizer.fromPretrained()) as { encode(t: string): number[]; decode(ids: ArrayLike<number>): string };
-        return { encode: (t) => tok.encode(t), decode: (ids) => tok.decode(ids) };
-      };
-    },
-  },
+  oursEngine("ours", "qwen2-ts Tokenizer", qwen2Dir),
+  oursEngine("ours-embedded", "qwen2-ts Tokenizer, embedded default (fromPretrained())", undefined),
   {
     name: "hf-tokenizers",
     label: "@huggingface/tokenizers (JS)",
