@@ -10,17 +10,12 @@ import { f32ToBf16, f32ToF16, bf16ToF32, f16ToF32 } from "../../src/tensor/conve
 import { quantize, dequantize } from "../../src/tensor/quant.js";
 import type { WeightDType } from "../../src/tensor/dtype.js";
 import { InvalidArgumentError } from "../../src/errors.js";
+import { mulberry32 } from "../../src/formats/random_model.js";
 
-/** Small deterministic PRNG (mulberry32) giving values in [-1, 1). */
+/** Deterministic values in [-1, 1) from the project's PRNG. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const next = mulberry32(seed);
+  return () => (next() / 4294967296) * 2 - 1;
 }
 
 function randn(n: number, r: () => number, scale = 1): Float32Array {
