@@ -1,4 +1,4 @@
-import type { HostTensor } from "../formats/weights.js";
+import type { UploadSource } from "../formats/weights.js";
 import type { WeightDType } from "../tensor/dtype.js";
 
 /**
@@ -71,8 +71,11 @@ export interface Backend {
   /** Short name for logs and benchmarks, e.g. "reference" or "wasm-relaxed". */
   readonly name: string;
 
-  /** Uploads a weight in its storage dtype (f32, f16, bf16, q8_0, q4_0; 1-D or 2-D). */
-  upload(tensor: HostTensor): Weight;
+  /**
+   * Uploads a weight in its storage dtype (f32, f16, bf16, q8_0, q4_0; 1-D or 2-D), from
+   * memory or read on demand (a backend with its own memory reads a TensorReader straight in).
+   */
+  upload(tensor: UploadSource): Weight;
   /** Allocates a zeroed float32 matrix [rows, cols]. */
   alloc(rows: number, cols: number): Mat;
   /** Allocates one layer's K/V cache for one sequence. */

@@ -352,15 +352,24 @@ export class GGUFFile {
 
   /** Reads one tensor's bytes from the file into a new buffer. */
   readTensorData(info: GGUFTensorInfo): Uint8Array {
-    if (this.fd === null) throw new FormatError(this.path, `cannot read tensor '${info.name}': the file was closed`);
     const out = new Uint8Array(info.byteLength);
+    this.readTensorInto(info, out, 0);
+    return out;
+  }
+
+  /** Reads bytes [offset, offset + dest.byteLength) of a tensor into dest. */
+  readTensorInto(info: GGUFTensorInfo, dest: Uint8Array, offset: number): void {
+    if (this.fd === null) throw new FormatError(this.path, `cannot read tensor '${info.name}': the file was closed`);
+    if (!(Number.isInteger(offset) && offset >= 0 && offset + dest.byteLength <= info.byteLength)) {
+      throw new RangeError(`tensor '${info.name}': bytes [${offset}, ${offset + dest.byteLength}) are outside its ${info.byteLength} bytes`);
+    }
     let got = 0;
-    while (got < out.length) {
-      const r = readSync(this.fd, out, got, out.length - got, info.offset + got);
-      if (r === 0) throw new FormatError(this.path, `tensor '${info.name}': unexpected end of file at offset ${info.offset + got}`);
+    while (got < dest.byteLength) {
+      const at = info.offset + offset + got;
+      const r = readSync(this.fd, dest, got, Math.min(dest.byteLength - got, 1 << 30), at);
+      if (r === 0) throw new FormatError(this.path, `tensor '${info.name}': unexpected end of file at offset ${at}`);
       got += r;
     }
-    return out;
   }
 
   /** The raw metadata entry, or undefined. */

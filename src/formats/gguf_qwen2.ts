@@ -247,6 +247,9 @@ class GGUFWeightSource implements WeightSource {
     const t = this.find(name);
     return { name, dtype: t.type.dtype!, shape: t.shape, data: this.file.readTensorData(t) };
   }
+  readInto(name: string, dest: Uint8Array, offset = 0): void {
+    this.file.readTensorInto(this.find(name), dest, offset);
+  }
   close(): void {
     this.file.close();
   }

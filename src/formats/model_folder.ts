@@ -14,7 +14,7 @@ import type { WeightSource } from "./weights.js";
 
 /** A weight source that can also read straight into a caller's buffer (both safetensors kinds can). */
 export interface SafetensorsSource extends WeightSource {
-  readInto(name: string, dest: Uint8Array): void;
+  readInto(name: string, dest: Uint8Array, offset?: number): void;
 }
 
 export interface ModelFolder {

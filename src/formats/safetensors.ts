@@ -247,14 +247,14 @@ export class SafetensorsFile implements WeightSource {
     return { name, dtype: e.dtype, shape: e.shape, data };
   }
 
-  /** Reads a tensor's bytes into `dest` (exactly its byte length), e.g. a WebAssembly memory view. */
-  readInto(name: string, dest: Uint8Array): void {
+  /** Reads bytes [offset, offset + dest.byteLength) of a tensor into `dest`, e.g. a WebAssembly memory view. */
+  readInto(name: string, dest: Uint8Array, offset = 0): void {
     const e = this.info(name);
-    if (dest.byteLength !== e.byteLength) {
-      throw new RangeError(`readInto('${name}'): destination has ${dest.byteLength} bytes, tensor has ${e.byteLength}`);
+    if (!(Number.isInteger(offset) && offset >= 0 && offset + dest.byteLength <= e.byteLength)) {
+      throw new RangeError(`readInto('${name}'): bytes [${offset}, ${offset + dest.byteLength}) are outside the tensor's ${e.byteLength} bytes`);
     }
     if (this.fd === null) throw new FormatError(this.location, `tensor '${name}': file already closed`);
-    readFully(this.fd, dest, e.fileOffset, this.location, `tensor '${name}'`);
+    readFully(this.fd, dest, e.fileOffset + offset, this.location, `tensor '${name}'`);
   }
 
   close(): void {

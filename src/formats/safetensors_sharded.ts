@@ -106,8 +106,8 @@ export class ShardedSafetensors implements WeightSource {
     return this.shardOf(name).read(name);
   }
 
-  readInto(name: string, dest: Uint8Array): void {
-    this.shardOf(name).readInto(name, dest);
+  readInto(name: string, dest: Uint8Array, offset = 0): void {
+    this.shardOf(name).readInto(name, dest, offset);
   }
 
   /** The file a tensor is stored in (for `inspect`). */

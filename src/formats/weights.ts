@@ -34,6 +34,62 @@ export interface WeightSource {
   info(name: string): TensorInfo;
   /** Reads a tensor's bytes. Throws a FormatError naming the tensor when absent or broken. */
   read(name: string): HostTensor;
+  /**
+   * Reads bytes [offset, offset + dest.byteLength) of a tensor into dest (e.g. a view of a
+   * WebAssembly memory). File-backed sources offer it so that weights need no whole-tensor
+   * buffer on the way to a backend.
+   */
+  readInto?(name: string, dest: Uint8Array, offset?: number): void;
   /** Releases file handles. Tensors already read stay valid. */
   close(): void;
+}
+
+/**
+ * A tensor whose bytes are read on demand, piece by piece: a backend reads it straight into
+ * its own memory, with no buffer of the whole tensor in between (which would cost a copy and,
+ * on a fresh buffer, a page fault per 4 KiB: the bulk of load time).
+ */
+export interface TensorReader extends TensorInfo {
+  /** Copies bytes [offset, offset + dest.byteLength) of the tensor into dest. */
+  readInto(dest: Uint8Array, offset: number): void;
+}
+
+/** What a backend uploads: a tensor already in memory or one read on demand. */
+export type UploadSource = HostTensor | TensorReader;
+
+/** A reader over a tensor that is already in memory. */
+export function memoryReader(t: HostTensor): TensorReader {
+  return {
+    name: t.name,
+    dtype: t.dtype,
+    shape: t.shape,
+    byteLength: t.data.byteLength,
+    readInto(dest: Uint8Array, offset: number): void {
+      if (!(offset >= 0 && offset + dest.byteLength <= t.data.byteLength)) {
+        throw new RangeError(`tensor ${t.name}: bytes [${offset}, ${offset + dest.byteLength}) are outside its ${t.data.byteLength} bytes`);
+      }
+      dest.set(t.data.subarray(offset, offset + dest.byteLength));
+    },
+  };
+}
+
+/** Either form as a reader. */
+export function asReader(t: UploadSource): TensorReader {
+  return "data" in t ? memoryReader(t) : t;
+}
+
+/** Reader for tensor `name` of a source: streamed from its file when the source can, else read whole. */
+export function tensorReader(source: WeightSource, name: string): TensorReader {
+  if (source.readInto === undefined) return memoryReader(source.read(name));
+  const info = source.info(name);
+  const readInto = source.readInto.bind(source);
+  return { name, dtype: info.dtype, shape: info.shape, byteLength: info.byteLength, readInto: (dest, offset) => readInto(name, dest, offset) };
+}
+
+/** A reader's whole contents as a HostTensor (for backends that keep tensors in JS memory). */
+export function readWhole(t: UploadSource): HostTensor {
+  if ("data" in t) return t;
+  const data = new Uint8Array(t.byteLength);
+  t.readInto(data, 0);
+  return { name: t.name, dtype: t.dtype, shape: t.shape, data };
 }

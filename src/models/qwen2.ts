@@ -17,7 +17,7 @@
 import { FormatError, InvalidArgumentError } from "../errors.js";
 import type { AttentionSegment, Backend, Mat, Weight } from "../backends/ops.js";
 import { layerWindows, type Qwen2Config } from "../formats/config.js";
-import type { WeightSource } from "../formats/weights.js";
+import { tensorReader, type WeightSource } from "../formats/weights.js";
 import { KVCache, type KVLayout } from "../runtime/kv_cache.js";
 import type { CausalLM, ForwardItem, ForwardOptions, SequenceCache } from "./causal_lm.js";
 import { RotaryEmbedding } from "./rope.js";
@@ -74,7 +74,7 @@ function uploadChecked(backend: Backend, source: WeightSource, name: string, sha
   if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
     throw new FormatError(source.location, `tensor ${name} has shape [${info.shape.join(", ")}], expected [${shape.join(", ")}]`);
   }
-  return backend.upload(source.read(name));
+  return backend.upload(tensorReader(source, name));
 }
 
 /** Activations for up to `rows` rows, allocated once. */

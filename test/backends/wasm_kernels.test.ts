@@ -50,7 +50,8 @@ for (const threads of threadCounts) {
 
     await t.test("matmul, Q8_0/Q4_0 weights on 8-bit activations", () => {
       for (const dtype of ["q8_0", "q4_0"] as const) {
-        for (const [N, K, n] of [[7, 64, 1], [9, 96, 5], [5, 32, 2], [66, 256, 3], [3, 32, 1]] as const) {
+        // K = 160 and 224: a full group of four blocks and a tail (the paired layout's two paths).
+        for (const [N, K, n] of [[7, 64, 1], [9, 96, 5], [5, 32, 2], [66, 256, 3], [3, 32, 1], [7, 160, 4], [10, 224, 3]] as const) {
           const { tensor, exact } = makeTensor("w", dtype, [N, K], randomFloats(N * K, rand));
           const w = be.upload(tensor);
           const biasV = randomFloats(N, rand);
@@ -76,7 +77,7 @@ for (const threads of threadCounts) {
     await t.test("embed from every storage type, and bad ids are refused", () => {
       for (const dtype of ["f32", "bf16", "f16", "q8_0", "q4_0"] as WeightDType[]) {
         const vocab = 11;
-        const dim = dtype.startsWith("q") ? 64 : 37;
+        const dim = dtype.startsWith("q") ? 224 : 37;
         const { tensor, exact } = makeTensor("emb", dtype, [vocab, dim], randomFloats(vocab * dim, rand));
         const table = be.upload(tensor);
         const ids = Int32Array.from([3, 0, 10, 3, 7]);
@@ -236,6 +237,35 @@ for (const threads of threadCounts) {
         }
         for (const kv of kvs) be.free(kv);
       }
+    });
+
+    await t.test("upload reads a TensorReader in bounded pieces, equal to upload from memory", () => {
+      // Over 4 MiB each, so both go through more than one piece; 4001 rows, so the last
+      // quantised row pair has a zero partner.
+      for (const [dtype, rows, cols] of [["q4_0", 4001, 2048], ["bf16", 1100, 2048]] as const) {
+        const { tensor, exact } = makeTensor("big", dtype, [rows, cols], randomFloats(rows * cols, rand));
+        const asked: [number, number][] = [];
+        const reader = {
+          name: tensor.name, dtype: tensor.dtype, shape: tensor.shape, byteLength: tensor.data.byteLength,
+          readInto(dest: Uint8Array, offset: number): void {
+            asked.push([offset, dest.byteLength]);
+            dest.set(tensor.data.subarray(offset, offset + dest.byteLength));
+          },
+        };
+        const streamed = be.upload(reader);
+        assert.ok(asked.length > 1 && asked.every(([, len]) => len <= 4 << 20), `${dtype}: read in ${asked.length} pieces`);
+        assert.equal(asked.reduce((s, [, len]) => s + len, 0), tensor.data.byteLength);
+        const ids = Int32Array.from([0, 1, rows >> 1, rows - 2, rows - 1]);
+        const out = be.alloc(ids.length, cols);
+        be.embed(out, streamed, ids);
+        const want = new Float64Array(ids.length * cols);
+        ids.forEach((id, i) => want.set(exact.subarray(id * cols, id * cols + cols), i * cols));
+        assert.ok(maxAbsDiff(be.read(out), want) < 1e-6, `${dtype}: streamed rows differ`);
+        be.free(out);
+        be.free(streamed);
+      }
+      const bad = { name: "short", dtype: "bf16" as const, shape: [4, 4], byteLength: 30, readInto: (): void => {} };
+      assert.throws(() => be.upload(bad), /short \[4, 4\] bf16 has 30 bytes, expected 32/);
     });
 
     await t.test("argument errors name the problem", () => {

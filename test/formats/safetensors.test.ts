@@ -68,7 +68,12 @@ test("writer and reader round-trip every dtype, with metadata and 8-byte alignme
     const into = new Uint8Array(5);
     st.readInto("b.u8", into);
     assert.deepEqual(Array.from(into), [1, 2, 3, 4, 5]);
-    assert.throws(() => st.readInto("b.u8", new Uint8Array(4)), RangeError);
+    // A range of a tensor: what a backend streaming into its own memory reads.
+    const part = new Uint8Array(3);
+    st.readInto("b.u8", part, 2);
+    assert.deepEqual(Array.from(part), [3, 4, 5]);
+    assert.throws(() => st.readInto("b.u8", new Uint8Array(6)), RangeError);
+    assert.throws(() => st.readInto("b.u8", new Uint8Array(2), 4), RangeError);
     expectFormatError(() => st.read("nope"), path, /tensor 'nope' not found/);
   } finally {
     st.close();

@@ -4,7 +4,7 @@
  * tested against, so it favours obvious correctness and argument checks over speed.
  */
 import { InvalidArgumentError } from "../../errors.js";
-import type { HostTensor } from "../../formats/weights.js";
+import { readWhole, type UploadSource } from "../../formats/weights.js";
 import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight } from "../ops.js";
 import { RefWeight } from "./weights.js";
 
@@ -69,8 +69,8 @@ function checkCols(what: string, m: RefMat, cols: number, role: string): void {
 export class ReferenceBackend implements Backend {
   readonly name = "reference";
 
-  upload(tensor: HostTensor): Weight {
-    return new RefWeight(tensor);
+  upload(tensor: UploadSource): Weight {
+    return new RefWeight(readWhole(tensor));
   }
 
   alloc(rows: number, cols: number): Mat {

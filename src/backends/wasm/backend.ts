@@ -3,17 +3,17 @@
  * baseline SIMD and relaxed SIMD) over one shared WebAssembly.Memory, run by the main thread
  * plus one worker per extra thread.
  *
- * Memory holds weights in their storage type (f32/f16/bf16 as stored; Q8_0/Q4_0 as quants
- * and float32 block scales kept apart), 1-D weights (norms, biases) as float32, activations,
+ * Memory holds weights in their storage type (f32/f16/bf16 as stored; Q8_0/Q4_0 blocks in a
+ * row-paired layout of the same size), 1-D weights (norms, biases) as float32, activations,
  * K/V caches and a few scratch areas that grow to the largest batch seen and are then reused,
  * so steady-state decoding allocates nothing.
  */
 import { wasm, type WasmModule } from "./wasm_api.js";
 import { availableParallelism } from "node:os";
 import { InvalidArgumentError, UnsupportedError } from "../../errors.js";
-import type { HostTensor } from "../../formats/weights.js";
+import { asReader, readWhole, type UploadSource } from "../../formats/weights.js";
 import { toFloat32 } from "../../tensor/convert.js";
-import { QUANT_BLOCK, type WeightDType } from "../../tensor/dtype.js";
+import { byteSize, QUANT_BLOCK, type WeightDType } from "../../tensor/dtype.js";
 import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight } from "../ops.js";
 import { Heap } from "./heap.js";
 import { instantiateKernels, Kind, Op, readKernelBytes, type KernelBuild, type KernelExports } from "./kernels.js";
@@ -54,10 +54,8 @@ class WasmWeight implements Weight {
     readonly dtype: WeightDType,
     readonly shape: readonly number[],
     readonly kind: Kind,
-    /** Float data as stored, float32 for 1-D weights, or quants for Q8_0/Q4_0. */
+    /** Float data as stored, float32 for 1-D weights, or Q8_0/Q4_0 blocks in the paired layout. */
     readonly ptr: number,
-    /** Float32 block scales for Q8_0/Q4_0, else 0. */
-    readonly scales: number,
     readonly bytes: number,
   ) {}
 }
@@ -89,6 +87,7 @@ export class WasmBackend implements Backend {
   private readonly xq: Scratch;
   private readonly small: Scratch;
   private readonly scores: Scratch;
+  private readonly staging: Scratch;
   private disposed = false;
 
   private constructor(
@@ -103,6 +102,7 @@ export class WasmBackend implements Backend {
     this.xq = new Scratch(heap, "quantised activations");
     this.small = new Scratch(heap, "ids, rotary tables and attention descriptors");
     this.scores = new Scratch(heap, "attention scores");
+    this.staging = new Scratch(heap, "upload staging");
   }
 
   static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
@@ -166,45 +166,52 @@ export class WasmBackend implements Backend {
 
   // ---- memory -------------------------------------------------------------------------
 
-  upload(tensor: HostTensor): Weight {
-    const { name, dtype, shape, data } = tensor;
+  upload(source: UploadSource): Weight {
+    const tensor = asReader(source);
+    const { name, dtype, shape, byteLength } = tensor;
     if (!(dtype in KIND)) throw new UnsupportedError(`wasm backend: tensor ${name} has dtype ${dtype}; weights must be f32, f16, bf16, q8_0 or q4_0`);
     const wdt = dtype as WeightDType;
+    if ((wdt === "q8_0" || wdt === "q4_0") && shape.length === 2 && shape[1]! % QUANT_BLOCK !== 0) {
+      throw new InvalidArgumentError(`wasm backend: tensor ${name} is ${dtype} with ${shape[1]} columns, not a multiple of ${QUANT_BLOCK}`);
+    }
+    const expected = shape.length === 1 && (wdt === "q8_0" || wdt === "q4_0") ? byteLength : byteSize(wdt, shape);
+    if (byteLength !== expected) throw new InvalidArgumentError(`wasm backend: tensor ${name} [${shape.join(", ")}] ${dtype} has ${byteLength} bytes, expected ${expected}`);
     if (shape.length === 1) {
       if (wdt === "q8_0" || wdt === "q4_0") throw new UnsupportedError(`wasm backend: 1-D tensor ${name} is ${dtype}; vectors must be float`);
       // Vectors (norm weights, biases) are tiny: keep them as float32 for the kernels.
-      const values = toFloat32(wdt, data);
+      const values = toFloat32(wdt, readWhole(tensor).data);
       const bytes = values.length * 4;
       const ptr = this.heap.alloc(bytes, `tensor ${name}`);
       this.heap.f32.set(values, ptr / 4);
-      return new WasmWeight(wdt, [...shape], Kind.F32, ptr, 0, bytes);
+      return new WasmWeight(wdt, [...shape], Kind.F32, ptr, bytes);
     }
     if (shape.length !== 2) throw new UnsupportedError(`wasm backend: tensor ${name} has shape [${shape.join(", ")}]; weights must be 1-D or 2-D`);
     const [rows, cols] = shape as [number, number];
     const kind = KIND[wdt];
     if (wdt === "f32" || wdt === "f16" || wdt === "bf16") {
-      const bytes = rows * cols * (wdt === "f32" ? 4 : 2);
-      if (data.byteLength !== bytes) throw new InvalidArgumentError(`wasm backend: tensor ${name} [${rows}, ${cols}] ${dtype} has ${data.byteLength} bytes, expected ${bytes}`);
-      const ptr = this.heap.alloc(bytes, `tensor ${name}`);
-      this.heap.u8.set(data, ptr);
-      return new WasmWeight(wdt, [rows, cols], kind, ptr, 0, bytes);
+      // Read straight into place: no buffer of the whole tensor, each page touched once.
+      const ptr = this.heap.alloc(byteLength, `tensor ${name}`);
+      for (let off = 0; off < byteLength; off += UPLOAD_CHUNK) {
+        const end = Math.min(byteLength, off + UPLOAD_CHUNK);
+        tensor.readInto(this.heap.u8.subarray(ptr + off, ptr + end), off);
+      }
+      return new WasmWeight(wdt, [rows, cols], kind, ptr, byteLength);
     }
-    // GGUF blocks (f16 scale, then quants) are split into quants and float32 scales.
-    if (cols % QUANT_BLOCK !== 0) throw new InvalidArgumentError(`wasm backend: tensor ${name} is ${dtype} with ${cols} columns, not a multiple of ${QUANT_BLOCK}`);
-    const blocks = (rows * cols) / QUANT_BLOCK;
-    const blockBytes = wdt === "q8_0" ? 34 : 18;
-    if (data.byteLength !== blocks * blockBytes) throw new InvalidArgumentError(`wasm backend: tensor ${name} [${rows}, ${cols}] ${dtype} has ${data.byteLength} bytes, expected ${blocks * blockBytes}`);
-    const qBytes = blockBytes - 2;
-    const quantBytes = blocks * qBytes;
-    const bytes = align64(quantBytes) + blocks * 4;
+    // GGUF blocks (f16 scale, then quants) go into the paired layout (see
+    // assembly/matmul_quant.ts), a chunk of rows at a time through a small staging area.
+    const qBytes = wdt === "q8_0" ? 32 : 16;
+    const rowBytes = (cols / QUANT_BLOCK) * (qBytes + 2);
+    const pairBytes = this.kernels.pair_bytes(cols, qBytes);
+    const bytes = Math.ceil(rows / 2) * pairBytes;
     const ptr = this.heap.alloc(bytes, `tensor ${name}`);
-    const scales = ptr + align64(quantBytes);
-    // Staged at the top of the heap and released at once, so the staging costs no memory.
-    const staging = this.heap.alloc(data.byteLength, `staging of tensor ${name}`);
-    this.heap.u8.set(data, staging);
-    this.kernels.unpack_blocks(ptr, scales, staging, blocks, qBytes);
-    this.heap.free(staging, data.byteLength);
-    return new WasmWeight(wdt, [rows, cols], kind, ptr, scales, bytes);
+    const chunkRows = Math.max(2, 2 * Math.floor(UPLOAD_CHUNK / (2 * rowBytes)));
+    const staging = this.staging.ensure(chunkRows * rowBytes);
+    for (let r = 0; r < rows; r += chunkRows) {
+      const count = Math.min(chunkRows, rows - r);
+      tensor.readInto(this.heap.u8.subarray(staging, staging + count * rowBytes), r * rowBytes);
+      this.kernels.pack_blocks(ptr + (r / 2) * pairBytes, staging, count, cols, qBytes);
+    }
+    return new WasmWeight(wdt, [rows, cols], kind, ptr, bytes);
   }
 
   alloc(rows: number, cols: number): Mat {
@@ -267,7 +274,7 @@ export class WasmBackend implements Backend {
     const idp = this.small.ensure(ids.length * 4);
     this.heap.i32.set(ids, idp / 4);
     const a = this.args;
-    a[0] = o.ptr; a[1] = t.ptr; a[2] = t.scales; a[3] = t.kind; a[4] = idp; a[5] = dim; a[6] = ids.length;
+    a[0] = o.ptr; a[1] = t.ptr; a[2] = t.kind; a[3] = idp; a[4] = dim; a[5] = ids.length;
     this.dispatch(Op.Embed, ids.length * dim);
   }
 
@@ -308,7 +315,7 @@ export class WasmBackend implements Backend {
       const xq = base, xq16 = base + qb, xd = xq16 + 2 * qb, xs = xd + align64(blocks * 4);
       a[0] = xi.ptr; a[1] = xq; a[2] = xq16; a[3] = xd; a[4] = xs; a[5] = K; a[6] = n;
       this.dispatch(Op.Quantize, n * K);
-      a[0] = wt.kind; a[1] = o.ptr; a[2] = xq; a[3] = xq16; a[4] = xd; a[5] = xs; a[6] = wt.ptr; a[7] = wt.scales; a[8] = biasPtr; a[9] = n; a[10] = K; a[11] = N;
+      a[0] = wt.kind; a[1] = o.ptr; a[2] = xq; a[3] = xq16; a[4] = xd; a[5] = xs; a[6] = wt.ptr; a[7] = biasPtr; a[8] = n; a[9] = K; a[10] = N;
       this.pool.run(Op.MatmulQuant);
     } else {
       a[0] = wt.kind; a[1] = o.ptr; a[2] = xi.ptr; a[3] = wt.ptr; a[4] = biasPtr; a[5] = n; a[6] = K; a[7] = N;
@@ -440,6 +447,9 @@ export class WasmBackend implements Backend {
     else this.pool.run(op);
   }
 }
+
+/** Bytes read from a weight file per step at upload: bounds the staging area of quantised tensors. */
+const UPLOAD_CHUNK = 4 << 20;
 
 function align64(bytes: number): number {
   return Math.ceil(bytes / 64) * 64;

@@ -13,16 +13,20 @@ export interface KernelExports {
   matmul_f32(out: number, x: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
   matmul_bf16(out: number, x: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
   matmul_f16(out: number, x: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
-  matmul_q8_0(out: number, xq: number, xq16: number, xd: number, xs: number, wq: number, wd: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
-  matmul_q4_0(out: number, xq: number, xq16: number, xd: number, xs: number, wq: number, wd: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
+  /** Quantised weights w in the paired layout of assembly/matmul_quant.ts (written by pack_blocks). */
+  matmul_q8_0(out: number, xq: number, xq16: number, xd: number, xs: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
+  matmul_q4_0(out: number, xq: number, xq16: number, xd: number, xs: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
   quantize_q8(x: number, xq: number, xq16: number, xd: number, xs: number, K: number, i0: number, i1: number): void;
   rmsnorm(out: number, x: number, w: number, eps: number, K: number, i0: number, i1: number): void;
   rope(x: number, cos: number, sin: number, heads: number, hd: number, i0: number, i1: number): void;
   swiglu(out: number, g: number, u: number, e0: number, e1: number): void;
   add(out: number, a: number, b: number, e0: number, e1: number): void;
-  embed(out: number, table: number, scales: number, kind: number, ids: number, K: number, i0: number, i1: number): void;
+  embed(out: number, table: number, kind: number, ids: number, K: number, i0: number, i1: number): void;
   to_f32(out: number, src: number, kind: number, count: number): void;
-  unpack_blocks(dstQ: number, dstD: number, src: number, blocks: number, qBytes: number): void;
+  /** Writes `rows` rows of GGUF blocks at src in the paired layout at dst (the first row's pair). */
+  pack_blocks(dst: number, src: number, rows: number, K: number, qBytes: number): void;
+  /** Bytes of one row pair in the paired layout. */
+  pair_bytes(K: number, qBytes: number): number;
   attention(out: number, q: number, desc: number, nseg: number, heads: number, kvHeads: number, hd: number, scale: number, window: number, it0: number, it1: number, scores: number): void;
 }
 
@@ -87,11 +91,11 @@ export function execute(k: KernelExports, op: number, a: Float64Array, t: number
       return;
     }
     case Op.MatmulQuant: {
-      // kind, out, xq, xq16, xd, xs, wq, wd, bias, n, K, N
-      const [r0, r1] = share(a[11]!, t, threads, 4);
+      // kind, out, xq, xq16, xd, xs, w, bias, n, K, N (shares start at even rows: the layout pairs rows)
+      const [r0, r1] = share(a[10]!, t, threads, 4);
       if (r0 >= r1) return;
       const f = a[0] === Kind.Q8_0 ? k.matmul_q8_0 : k.matmul_q4_0;
-      f(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, r0, r1);
+      f(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, r0, r1);
       return;
     }
     case Op.Quantize: {
@@ -120,9 +124,9 @@ export function execute(k: KernelExports, op: number, a: Float64Array, t: number
       return;
     }
     case Op.Embed: {
-      // out, table, scales, kind, ids, K, n
-      const [i0, i1] = share(a[6]!, t, threads, 1);
-      if (i0 < i1) k.embed(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, i0, i1);
+      // out, table, kind, ids, K, n
+      const [i0, i1] = share(a[5]!, t, threads, 1);
+      if (i0 < i1) k.embed(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, i0, i1);
       return;
     }
     case Op.Attention: {

@@ -7,6 +7,7 @@
  */
 import type { Heap } from "./heap.js";
 import type { KernelExports } from "./kernels.js";
+import { f16ToF32, f32ToF16 } from "../../tensor/convert.js";
 
 /** Returns null when the build passes, else a description of the first mismatch. */
 export function selfTest(k: KernelExports, heap: Heap): string | null {
@@ -16,7 +17,8 @@ export function selfTest(k: KernelExports, heap: Heap): string | null {
     return seed / 2 ** 32;
   };
   const N = 6;
-  const K = 64;
+  // 5 blocks per row: one full group of four and a tail, both code paths of the quantised kernels.
+  const K = 160;
   const n = 3;
   const bytes = 4096 * 8;
   const base = heap.alloc(bytes, "self-test");
@@ -24,12 +26,11 @@ export function selfTest(k: KernelExports, heap: Heap): string | null {
     const f32 = heap.f32;
     const u8 = heap.u8;
     const x = base;
-    const out = base + 1024;
-    const wq = base + 2048;
-    const wd = base + 4096;
-    const xq = base + 5120;
-    const xd = base + 6144;
-    const xs = base + 7168;
+    const out = base + 2048;
+    const wq = base + 3072;
+    const xq = base + 4096;
+    const xd = base + 5120;
+    const xs = base + 6144;
     const wf = base + 8192;
     const xq16 = base + 16384;
     const xv = new Float64Array(n * K);
@@ -59,28 +60,36 @@ export function selfTest(k: KernelExports, heap: Heap): string | null {
 
     // Q4_0 matmul on quantised activations (the relaxed 8-bit dot in the relaxed build)
     k.quantize_q8(x, xq, xq16, xd, xs, K, 0, n);
+    // Weights as GGUF blocks (f16 scale, 16 nibble bytes) at wf, packed into the paired layout
+    // at wq: the self-test covers the packing too.
     const nb = K / 32;
     const nib = new Int32Array(N * K);
+    const scale = new Float64Array(N * nb);
     for (let o = 0; o < N; o++) {
       for (let b = 0; b < nb; b++) {
-        f32[wd / 4 + o * nb + b] = Math.fround(0.01 + rand() * 0.05);
+        const blk = wf + (o * nb + b) * 18;
+        const h = f32ToF16(0.01 + rand() * 0.05);
+        scale[o * nb + b] = f16ToF32(h);
+        u8[blk] = h & 0xff;
+        u8[blk + 1] = h >> 8;
         for (let j = 0; j < 16; j++) {
           const lo = Math.floor(rand() * 16);
           const hi = Math.floor(rand() * 16);
-          u8[wq + o * (K / 2) + b * 16 + j] = lo | (hi << 4);
+          u8[blk + 2 + j] = lo | (hi << 4);
           nib[o * K + b * 32 + j] = lo - 8;
           nib[o * K + b * 32 + j + 16] = hi - 8;
         }
       }
     }
-    k.matmul_q4_0(out, xq, xq16, xd, xs, wq, wd, 0, n, K, N, 0, N);
+    k.pack_blocks(wq, wf, N, K, 16);
+    k.matmul_q4_0(out, xq, xq16, xd, xs, wq, 0, n, K, N, 0, N);
     const xq8 = new Int8Array(heap.u8.buffer, xq, n * K);
     err = check("matmul_q4_0", (i, o) => {
       let s = 0;
       for (let b = 0; b < nb; b++) {
         let d = 0;
         for (let j = 0; j < 32; j++) d += nib[o * K + b * 32 + j]! * xq8[i * K + b * 32 + j]!;
-        s += d * f32[wd / 4 + o * nb + b]! * f32[xd / 4 + i * nb + b]!;
+        s += d * scale[o * nb + b]! * f32[xd / 4 + i * nb + b]!;
       }
       return s;
     }, 1e-5);

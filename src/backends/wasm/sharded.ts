@@ -9,7 +9,7 @@
  * Only one shard computes at a time, so there are never more compute threads than `threads`.
  */
 import { InvalidArgumentError } from "../../errors.js";
-import type { HostTensor } from "../../formats/weights.js";
+import { asReader, type UploadSource } from "../../formats/weights.js";
 import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight } from "../ops.js";
 import { WasmBackend, type WasmBackendOptions } from "./backend.js";
 
@@ -97,8 +97,9 @@ export class ShardedWasmBackend implements Backend {
     return this.used.filter((u) => u > 0).length;
   }
 
-  upload(tensor: HostTensor): Weight {
-    const bytes = tensor.data.byteLength;
+  upload(source: UploadSource): Weight {
+    const tensor = asReader(source);
+    const bytes = tensor.byteLength;
     while (this.used[this.current]! > 0 && this.used[this.current]! + bytes > this.budget) {
       if (this.current + 1 >= this.shards.length) {
         throw new InvalidArgumentError(`sharded wasm backend: tensor ${tensor.name} (${bytes} bytes) does not fit: all ${this.shards.length} shards hold their budget of ${this.budget} bytes of weights`);

@@ -2,6 +2,7 @@
 // and embedding lookup from any weight storage type. Ranges [i0, i1) are rows (or elements
 // for the flat ops) so that threads can split the work.
 import { fma, hsum, f16ToF32, exp4 } from "./simd";
+import { dequant_row } from "./matmul_quant";
 
 /** out[i] = x[i] / sqrt(mean(x[i]^2) + eps) * w, float32 statistics. out may alias x. */
 export function rmsnorm(out: usize, x: usize, w: usize, eps: f32, K: i32, i0: i32, i1: i32): void {
@@ -96,10 +97,9 @@ export function add(out: usize, a: usize, b: usize, e0: i32, e1: i32): void {
 
 /**
  * out[i, :] = table[ids[i], :] as float32 for rows [i0, i1). kind: 0 f32, 1 bf16, 2 f16,
- * 3 q8_0, 4 q4_0 (for the quantised kinds `table` holds quants and `scales` the block scales).
+ * 3 q8_0, 4 q4_0 (the quantised kinds in the paired layout of matmul_quant.ts).
  */
-export function embed(out: usize, table: usize, scales: usize, kind: i32, ids: usize, K: i32, i0: i32, i1: i32): void {
-  const nb = K >> 5;
+export function embed(out: usize, table: usize, kind: i32, ids: usize, K: i32, i0: i32, i1: i32): void {
   for (let i = i0; i < i1; i++) {
     const id = <usize>load<i32>(ids + (<usize>i << 2));
     const orow = out + ((<usize>i * K) << 2);
@@ -111,25 +111,8 @@ export function embed(out: usize, table: usize, scales: usize, kind: i32, ids: u
         const h = <u32>load<u16>(src + (<usize>k << 1));
         store<f32>(orow + (<usize>k << 2), kind == 1 ? reinterpret<f32>(h << 16) : f16ToF32(h));
       }
-    } else if (kind == 3) {
-      const q = table + id * K;
-      const d = scales + ((id * nb) << 2);
-      for (let k = 0; k < K; k++) {
-        store<f32>(orow + (<usize>k << 2), <f32>load<i8>(q + k) * load<f32>(d + (<usize>(k >> 5) << 2)));
-      }
     } else {
-      const q = table + ((id * K) >> 1);
-      const d = scales + ((id * nb) << 2);
-      for (let b = 0; b < nb; b++) {
-        const s = load<f32>(d + (<usize>b << 2));
-        const qb = q + (<usize>b << 4);
-        const ob = orow + (<usize>b << 7);
-        for (let j = 0; j < 16; j++) {
-          const byte = <i32>load<u8>(qb + j);
-          store<f32>(ob + (<usize>j << 2), <f32>((byte & 15) - 8) * s);
-          store<f32>(ob + (<usize>(j + 16) << 2), <f32>((byte >> 4) - 8) * s);
-        }
-      }
+      dequant_row(orow, table, kind == 3, <i32>id, K);
     }
   }
 }
@@ -147,18 +130,5 @@ export function to_f32(out: usize, src: usize, kind: i32, count: i32): void {
       v = kind == 1 ? reinterpret<f32>(h << 16) : f16ToF32(h);
     }
     store<f32>(out + (<usize>k << 2), v);
-  }
-}
-
-/**
- * Splits `blocks` GGUF blocks at src (an f16 scale then `qBytes` quant bytes each) into
- * quants at dstQ (contiguous) and float32 scales at dstD. Runs at upload.
- */
-export function unpack_blocks(dstQ: usize, dstD: usize, src: usize, blocks: i32, qBytes: i32): void {
-  const bb = <usize>(qBytes + 2);
-  for (let b = 0; b < blocks; b++) {
-    const s = src + <usize>b * bb;
-    store<f32>(dstD + (<usize>b << 2), f16ToF32(<u32>load<u16>(s)));
-    memory.copy(dstQ + <usize>b * qBytes, s + 2, <usize>qBytes);
   }
 }

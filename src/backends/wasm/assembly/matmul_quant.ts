@@ -2,26 +2,54 @@
 // against activations quantised to 8 bits per 32-element block, as llama.cpp does: the
 // inner products are exact integer dot products, scaled once per block.
 //
-// Weight layout in memory (set up by the backend on upload): quants and scales apart so
-// that quants stay 16-byte aligned.
-//   Q8_0: quants i8 [N, K], scales f32 [N, K/32]
-//   Q4_0: quants u8 [N, K/2] (per block 16 bytes: low nibbles are elements 0..15, high
-//         nibbles 16..31, value = nibble - 8), scales f32 [N, K/32]
-// Activations: xq i8 [n, K] and the same as int16 xq16 [n, K], xd f32 [n, K/32] (block scale), xs f32 [n, K/32] (scale * sum of
-// the block's quants, used to apply Q4_0's -8 offset once per block).
-// The tag type picks the format: i8 = Q8_0, u8 = Q4_0.
-import { fma, hsum, hsumi, dotI8x32, dotI8I16x32, dotQ4I16x32, dotQ4x32 } from "./simd";
+// Weight layout in memory ("paired blocks", written by pack_blocks at upload). Rows go in
+// pairs (a = row 2p, b = row 2p + 1; an odd last row is paired with a zero row), because every
+// kernel computes two rows at a time. A pair is a run of groups of four blocks per row:
+//   [f16 scales a0 a1 a2 a3 b0 b1 b2 b3 (16 bytes)][quants a0..a3][quants b0..b3]
+// and a last group of t < 4 blocks keeps the 16-byte scale header (unused lanes zero) with
+// t blocks per row. Quants per block: Q8_0 32 x i8; Q4_0 16 bytes (low nibbles elements 0..15,
+// high nibbles 16..31, value = nibble - 8). So a matrix-vector product reads one sequential
+// stream (the hardware prefetcher's best case; separate rows and scale arrays made four short
+// streams), and the memory holds exactly GGUF's 34 or 18 bytes per block.
+//
+// Activations: xq i8 [n, K] and the same as int16 xq16 [n, K], xd f32 [n, K/32] (block scale),
+// xs f32 [n, K/32] (scale * sum of the block's quants, used to apply Q4_0's -8 offset once per
+// block). The tag type picks the format: i8 = Q8_0, u8 = Q4_0.
+import { fma, hsum, hsumi, dotI8x32, dotI8I16x32, dotQ4I16x32, dotQ4x32, loadF16x4, f16ToF32 } from "./simd";
+
+/** Quant bytes per block. */
+// @ts-ignore: decorator
+@inline function qbytes<T>(): usize {
+  return isSigned<T>() ? 32 : 16;
+}
+
+/** Bytes of one row pair of `nb` blocks per row with `qb` quant bytes per block. */
+export function pairBytes(nb: i32, qb: usize): usize {
+  const full = <usize>(nb >> 2);
+  const t = <usize>(nb & 3);
+  return full * (16 + 8 * qb) + (t > 0 ? 16 + 2 * t * qb : 0);
+}
 
 /**
- * Integer dot of weight block b with the activation block at x8 (int8) / x16 (int16):
- * Q8_0 and baseline Q4_0 use the int16 copy and the 16-bit dot; relaxed Q4_0 the int8 copy
- * and the 8-bit relaxed dot.
+ * Integer dot of the weight block at w with the activation block at x8 (int8) / x16 (int16),
+ * as used by the prefill tile: Q8_0 and baseline Q4_0 take the int16 copy and the 16-bit dot;
+ * relaxed Q4_0 the int8 copy and the 8-bit relaxed dot.
  */
 // @ts-ignore: decorator
-@inline function blockDot<T>(wq: usize, b: i32, x8: usize, x16: usize): v128 {
-  if (isSigned<T>()) return dotI8I16x32(wq + (<usize>b << 5), x16);
-  if (ASC_FEATURE_RELAXED_SIMD) return dotQ4x32(v128.load(wq + (<usize>b << 4)), v128.load(x8), v128.load(x8, 16));
-  return dotQ4I16x32(v128.load(wq + (<usize>b << 4)), x16);
+@inline function tileDot<T>(w: usize, x8: usize, x16: usize): v128 {
+  if (isSigned<T>()) return dotI8I16x32(w, x16);
+  if (ASC_FEATURE_RELAXED_SIMD) return dotQ4x32(v128.load(w), v128.load(x8), v128.load(x8, 16));
+  return dotQ4I16x32(v128.load(w), x16);
+}
+
+/**
+ * tileDot for the decode kernel: Q8_0 there is faster with 8-bit widening multiplies on the
+ * int8 activations (measured 30 vs 24 GFLOP/s), the prefill tile with the int16 dot.
+ */
+// @ts-ignore: decorator
+@inline function vecDot<T>(w: usize, x8: usize, x16: usize): v128 {
+  if (isSigned<T>()) return dotI8x32(v128.load(w), v128.load(w, 16), v128.load(x8), v128.load(x8, 16));
+  return tileDot<T>(w, x8, x16);
 }
 
 // @ts-ignore: decorator
@@ -37,127 +65,237 @@ import { fma, hsum, hsumi, dotI8x32, dotI8I16x32, dotQ4I16x32, dotQ4x32 } from "
   return i32x4.add(v128.shuffle<i32>(ab, cd, 0, 1, 4, 5), v128.shuffle<i32>(ab, cd, 2, 3, 6, 7));
 }
 
-/**
- * blockDot for the decode kernel: Q8_0 there is faster with 8-bit widening multiplies on the
- * int8 activations (measured 30 vs 24 GFLOP/s), the prefill tile with the int16 dot.
- */
+/** Four consecutive blocks of one row (quants at w) against one activation row, as float lanes. */
 // @ts-ignore: decorator
-@inline function blockDot1<T>(wq: usize, b: i32, x8: usize, x16: usize): v128 {
-  if (isSigned<T>()) {
-    const p = wq + (<usize>b << 5);
-    return dotI8x32(v128.load(p), v128.load(p, 16), v128.load(x8), v128.load(x8, 16));
-  }
-  return blockDot<T>(wq, b, x8, x16);
+@inline function group4<T>(w: usize, x8: usize, x16: usize): v128 {
+  const qb = qbytes<T>();
+  return f32x4.convert_i32x4_s(reduce4(
+    vecDot<T>(w, x8, x16), vecDot<T>(w + qb, x8 + 32, x16 + 64),
+    vecDot<T>(w + 2 * qb, x8 + 64, x16 + 128), vecDot<T>(w + 3 * qb, x8 + 96, x16 + 192),
+  ));
 }
 
+/** Lane j of v in every lane. */
+// @ts-ignore: decorator
+@inline function lane0(v: v128): v128 { return v128.shuffle<f32>(v, v, 0, 0, 0, 0); }
+// @ts-ignore: decorator
+@inline function lane1(v: v128): v128 { return v128.shuffle<f32>(v, v, 1, 1, 1, 1); }
+// @ts-ignore: decorator
+@inline function lane2(v: v128): v128 { return v128.shuffle<f32>(v, v, 2, 2, 2, 2); }
+// @ts-ignore: decorator
+@inline function lane3(v: v128): v128 { return v128.shuffle<f32>(v, v, 3, 3, 3, 3); }
+
 /**
- * Two weight rows against one activation row (the decode kernel). Blocks go four at a time:
- * their integer sums are gathered into one vector so that scales (and Q4_0's offset) are
- * applied with vector loads and one multiply-add per four blocks, not per block.
+ * One row pair against one activation row (the decode kernel). A group's four integer sums
+ * per row are gathered into one vector, so that scales (and Q4_0's offset) cost one vector
+ * multiply-add per four blocks. Stores row b's result before row a's, so that ob == oa keeps
+ * row a (the odd last row of a matrix).
  */
 // @ts-ignore: decorator
-@inline function q2x1<T>(wqa: usize, wqb: usize, wda: usize, wdb: usize, xq: usize, xq16: usize, xd: usize, xs: usize, nb: i32, oa: usize, ob: usize, ba: f32, bb: f32): void {
+@inline function q2x1<T>(pair: usize, xq: usize, xq16: usize, xd: usize, xs: usize, nb: i32, oa: usize, ob: usize, ba: f32, bb: f32): void {
+  const qb = qbytes<T>();
   let aa = f32x4.splat(0), ab = f32x4.splat(0);
   let va = f32x4.splat(0), vb = f32x4.splat(0);
+  let p = pair;
   let b = 0;
   for (; b + 4 <= nb; b += 4) {
-    const xp = xq + (<usize>b << 5), xp16 = xq16 + (<usize>b << 6);
-    const a0 = blockDot1<T>(wqa, b, xp, xp16), b0 = blockDot1<T>(wqb, b, xp, xp16);
-    const a1 = blockDot1<T>(wqa, b + 1, xp + 32, xp16 + 64), b1 = blockDot1<T>(wqb, b + 1, xp + 32, xp16 + 64);
-    const a2 = blockDot1<T>(wqa, b + 2, xp + 64, xp16 + 128), b2 = blockDot1<T>(wqb, b + 2, xp + 64, xp16 + 128);
-    const a3 = blockDot1<T>(wqa, b + 3, xp + 96, xp16 + 192), b3 = blockDot1<T>(wqb, b + 3, xp + 96, xp16 + 192);
+    const x8 = xq + (<usize>b << 5), x16 = xq16 + (<usize>b << 6);
     const bo = <usize>b << 2;
+    const sa = loadF16x4(p), sb = loadF16x4(p + 8);
     const dx = v128.load(xd + bo);
-    const da = v128.load(wda + bo), db = v128.load(wdb + bo);
-    aa = fma(f32x4.convert_i32x4_s(reduce4(a0, a1, a2, a3)), f32x4.mul(da, dx), aa);
-    ab = fma(f32x4.convert_i32x4_s(reduce4(b0, b1, b2, b3)), f32x4.mul(db, dx), ab);
+    aa = fma(group4<T>(p + 16, x8, x16), f32x4.mul(sa, dx), aa);
+    ab = fma(group4<T>(p + 16 + 4 * qb, x8, x16), f32x4.mul(sb, dx), ab);
     if (!isSigned<T>()) {
       const sx = v128.load(xs + bo);
-      va = fma(da, sx, va);
-      vb = fma(db, sx, vb);
+      va = fma(sa, sx, va);
+      vb = fma(sb, sx, vb);
     }
+    p += 16 + 8 * qb;
   }
   let ca: f32 = isSigned<T>() ? 0 : hsum(va), cb: f32 = isSigned<T>() ? 0 : hsum(vb);
-  for (; b < nb; b++) {
-    const xp = xq + (<usize>b << 5), xp16 = xq16 + (<usize>b << 6);
+  const t = nb - b;
+  for (let j = 0; j < t; j++, b++) {
+    const x8 = xq + (<usize>b << 5), x16 = xq16 + (<usize>b << 6);
     const bo = <usize>b << 2;
     const dx = load<f32>(xd + bo);
-    const da = load<f32>(wda + bo), db = load<f32>(wdb + bo);
-    aa = fma(f32x4.convert_i32x4_s(blockDot1<T>(wqa, b, xp, xp16)), f32x4.splat(da * dx), aa);
-    ab = fma(f32x4.convert_i32x4_s(blockDot1<T>(wqb, b, xp, xp16)), f32x4.splat(db * dx), ab);
+    const da = f16ToF32(<u32>load<u16>(p + (<usize>j << 1))), db = f16ToF32(<u32>load<u16>(p + 8 + (<usize>j << 1)));
+    const wa = p + 16 + <usize>j * qb, wb = wa + <usize>t * qb;
+    aa = fma(f32x4.convert_i32x4_s(vecDot<T>(wa, x8, x16)), f32x4.splat(da * dx), aa);
+    ab = fma(f32x4.convert_i32x4_s(vecDot<T>(wb, x8, x16)), f32x4.splat(db * dx), ab);
     if (!isSigned<T>()) {
       const s = load<f32>(xs + bo);
       ca += da * s;
       cb += db * s;
     }
   }
-  store<f32>(oa, hsum(aa) - 8 * ca + ba);
   store<f32>(ob, hsum(ab) - 8 * cb + bb);
+  store<f32>(oa, hsum(aa) - 8 * ca + ba);
 }
 
-/** Two weight rows against two activation rows: each loaded block feeds two products. */
+/**
+ * One row pair against two activation rows (the prefill tile): each group's weights feed four
+ * products. Results for token 1 go to oa/ob, for token 2 to oa + on / ob + on; row b first.
+ */
 // @ts-ignore: decorator
-@inline function q2x2<T>(wqa: usize, wqb: usize, wda: usize, wdb: usize, xq: usize, xq16: usize, xd: usize, xs: usize, nb: i32, K: i32, oa: usize, on: usize, ba: f32, bb: f32): void {
-  const xq2 = xq + <usize>K, xq216 = xq16 + (<usize>K << 1);
+@inline function q2x2<T>(pair: usize, xq: usize, xq16: usize, xd: usize, xs: usize, nb: i32, K: i32, oa: usize, ob: usize, on: usize, ba: f32, bb: f32): void {
+  const qb = qbytes<T>();
+  const yq = xq + <usize>K, yq16 = xq16 + (<usize>K << 1);
   const bs = <usize>nb << 2;
-  const xd2 = xd + bs, xs2 = xs + bs;
-  let a1 = f32x4.splat(0), b1 = f32x4.splat(0), a2 = f32x4.splat(0), b2 = f32x4.splat(0);
-  let ca1: f32 = 0, cb1: f32 = 0, ca2: f32 = 0, cb2: f32 = 0;
-  for (let b = 0; b < nb; b++) {
-    const xo = <usize>b << 5, xo16 = <usize>b << 6;
-    const x8 = xq + xo, x16 = xq16 + xo16, y8 = xq2 + xo, y16 = xq216 + xo16;
+  const yd = xd + bs, ys = xs + bs;
+  let ax = f32x4.splat(0), bx = f32x4.splat(0), ay = f32x4.splat(0), by = f32x4.splat(0);
+  let vax = f32x4.splat(0), vbx = f32x4.splat(0), vay = f32x4.splat(0), vby = f32x4.splat(0);
+  let p = pair;
+  let b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const o8 = <usize>b << 5, o16 = <usize>b << 6;
     const bo = <usize>b << 2;
-    const dx = load<f32>(xd + bo), dy = load<f32>(xd2 + bo);
-    const da = load<f32>(wda + bo), db = load<f32>(wdb + bo);
-    a1 = fma(f32x4.convert_i32x4_s(blockDot<T>(wqa, b, x8, x16)), f32x4.splat(da * dx), a1);
-    b1 = fma(f32x4.convert_i32x4_s(blockDot<T>(wqb, b, x8, x16)), f32x4.splat(db * dx), b1);
-    a2 = fma(f32x4.convert_i32x4_s(blockDot<T>(wqa, b, y8, y16)), f32x4.splat(da * dy), a2);
-    b2 = fma(f32x4.convert_i32x4_s(blockDot<T>(wqb, b, y8, y16)), f32x4.splat(db * dy), b2);
+    const sa = loadF16x4(p), sb = loadF16x4(p + 8);
+    const dx = v128.load(xd + bo), dy = v128.load(yd + bo);
+    const wa = p + 16, wb = wa + 4 * qb;
+    const x8 = xq + o8, x16 = xq16 + o16, y8 = yq + o8, y16 = yq16 + o16;
+    // Per block, each product is scaled as soon as it is made: gathering four blocks first
+    // (as the decode kernel does) keeps too many vectors live for this tile and spills.
+    const sax = f32x4.mul(sa, dx), sbx = f32x4.mul(sb, dx), say = f32x4.mul(sa, dy), sby = f32x4.mul(sb, dy);
+    ax = fma(f32x4.convert_i32x4_s(tileDot<T>(wa, x8, x16)), lane0(sax), ax);
+    bx = fma(f32x4.convert_i32x4_s(tileDot<T>(wb, x8, x16)), lane0(sbx), bx);
+    ay = fma(f32x4.convert_i32x4_s(tileDot<T>(wa, y8, y16)), lane0(say), ay);
+    by = fma(f32x4.convert_i32x4_s(tileDot<T>(wb, y8, y16)), lane0(sby), by);
+    ax = fma(f32x4.convert_i32x4_s(tileDot<T>(wa + qb, x8 + 32, x16 + 64)), lane1(sax), ax);
+    bx = fma(f32x4.convert_i32x4_s(tileDot<T>(wb + qb, x8 + 32, x16 + 64)), lane1(sbx), bx);
+    ay = fma(f32x4.convert_i32x4_s(tileDot<T>(wa + qb, y8 + 32, y16 + 64)), lane1(say), ay);
+    by = fma(f32x4.convert_i32x4_s(tileDot<T>(wb + qb, y8 + 32, y16 + 64)), lane1(sby), by);
+    ax = fma(f32x4.convert_i32x4_s(tileDot<T>(wa + 2 * qb, x8 + 64, x16 + 128)), lane2(sax), ax);
+    bx = fma(f32x4.convert_i32x4_s(tileDot<T>(wb + 2 * qb, x8 + 64, x16 + 128)), lane2(sbx), bx);
+    ay = fma(f32x4.convert_i32x4_s(tileDot<T>(wa + 2 * qb, y8 + 64, y16 + 128)), lane2(say), ay);
+    by = fma(f32x4.convert_i32x4_s(tileDot<T>(wb + 2 * qb, y8 + 64, y16 + 128)), lane2(sby), by);
+    ax = fma(f32x4.convert_i32x4_s(tileDot<T>(wa + 3 * qb, x8 + 96, x16 + 192)), lane3(sax), ax);
+    bx = fma(f32x4.convert_i32x4_s(tileDot<T>(wb + 3 * qb, x8 + 96, x16 + 192)), lane3(sbx), bx);
+    ay = fma(f32x4.convert_i32x4_s(tileDot<T>(wa + 3 * qb, y8 + 96, y16 + 192)), lane3(say), ay);
+    by = fma(f32x4.convert_i32x4_s(tileDot<T>(wb + 3 * qb, y8 + 96, y16 + 192)), lane3(sby), by);
     if (!isSigned<T>()) {
-      const s1 = load<f32>(xs + bo), s2 = load<f32>(xs2 + bo);
-      ca1 += da * s1; cb1 += db * s1; ca2 += da * s2; cb2 += db * s2;
+      const sx = v128.load(xs + bo), sy = v128.load(ys + bo);
+      vax = fma(sa, sx, vax); vbx = fma(sb, sx, vbx);
+      vay = fma(sa, sy, vay); vby = fma(sb, sy, vby);
+    }
+    p += 16 + 8 * qb;
+  }
+  let cax: f32 = 0, cbx: f32 = 0, cay: f32 = 0, cby: f32 = 0;
+  if (!isSigned<T>()) {
+    cax = hsum(vax); cbx = hsum(vbx); cay = hsum(vay); cby = hsum(vby);
+  }
+  const t = nb - b;
+  for (let j = 0; j < t; j++, b++) {
+    const o8 = <usize>b << 5, o16 = <usize>b << 6;
+    const bo = <usize>b << 2;
+    const dx = load<f32>(xd + bo), dy = load<f32>(yd + bo);
+    const da = f16ToF32(<u32>load<u16>(p + (<usize>j << 1))), db = f16ToF32(<u32>load<u16>(p + 8 + (<usize>j << 1)));
+    const wa = p + 16 + <usize>j * qb, wb = wa + <usize>t * qb;
+    ax = fma(f32x4.convert_i32x4_s(tileDot<T>(wa, xq + o8, xq16 + o16)), f32x4.splat(da * dx), ax);
+    bx = fma(f32x4.convert_i32x4_s(tileDot<T>(wb, xq + o8, xq16 + o16)), f32x4.splat(db * dx), bx);
+    ay = fma(f32x4.convert_i32x4_s(tileDot<T>(wa, yq + o8, yq16 + o16)), f32x4.splat(da * dy), ay);
+    by = fma(f32x4.convert_i32x4_s(tileDot<T>(wb, yq + o8, yq16 + o16)), f32x4.splat(db * dy), by);
+    if (!isSigned<T>()) {
+      const sx = load<f32>(xs + bo), sy = load<f32>(ys + bo);
+      cax += da * sx; cbx += db * sx; cay += da * sy; cby += db * sy;
     }
   }
-  store<f32>(oa, hsum(a1) - 8 * ca1 + ba);
-  store<f32>(oa, hsum(b1) - 8 * cb1 + bb, 4);
-  store<f32>(oa + on, hsum(a2) - 8 * ca2 + ba);
-  store<f32>(oa + on, hsum(b2) - 8 * cb2 + bb, 4);
+  store<f32>(ob, hsum(bx) - 8 * cbx + bb);
+  store<f32>(oa, hsum(ax) - 8 * cax + ba);
+  store<f32>(ob + on, hsum(by) - 8 * cby + bb);
+  store<f32>(oa + on, hsum(ay) - 8 * cay + ba);
 }
 
-function matmulQuant<T>(out: usize, xq: usize, xq16: usize, xd: usize, xs: usize, wq: usize, wd: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+/** Output rows [r0, r1) (r0 even) of out [n, N] = x [n, K] w^T, pairs of rows at a time. */
+function matmulQuant<T>(out: usize, xq: usize, xq16: usize, xd: usize, xs: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
   const nb = K >> 5;
-  const qRow: usize = isSigned<T>() ? <usize>K : <usize>(K >> 1);
+  const pb = pairBytes(nb, qbytes<T>());
   const dRow = <usize>nb << 2;
   const on = <usize>N << 2;
-  let o = r0;
-  for (; o + 2 <= r1; o += 2) {
-    const wqa = wq + <usize>o * qRow, wda = wd + <usize>o * dRow;
-    const ba = biasAt(bias, o), bb = biasAt(bias, o + 1);
+  for (let o = r0; o < r1; o += 2) {
+    const pair = w + <usize>(o >> 1) * pb;
+    // An odd last row is paired with a zero row: its result is computed and dropped (ob = oa).
+    const two = o + 1 < r1;
+    const ba = biasAt(bias, o), bb = two ? biasAt(bias, o + 1) : <f32>0;
+    const bOff: usize = two ? 4 : 0;
     let i = 0;
     for (; i + 2 <= n; i += 2) {
-      q2x2<T>(wqa, wqa + qRow, wda, wda + dRow, xq + <usize>i * K, xq16 + ((<usize>i * K) << 1), xd + <usize>i * dRow, xs + <usize>i * dRow, nb, K, out + <usize>i * on + (<usize>o << 2), on, ba, bb);
+      const oa = out + <usize>i * on + (<usize>o << 2);
+      q2x2<T>(pair, xq + <usize>i * K, xq16 + ((<usize>i * K) << 1), xd + <usize>i * dRow, xs + <usize>i * dRow, nb, K, oa, oa + bOff, on, ba, bb);
     }
     if (i < n) {
       const oa = out + <usize>i * on + (<usize>o << 2);
-      q2x1<T>(wqa, wqa + qRow, wda, wda + dRow, xq + <usize>i * K, xq16 + ((<usize>i * K) << 1), xd + <usize>i * dRow, xs + <usize>i * dRow, nb, oa, oa + 4, ba, bb);
-    }
-  }
-  if (o < r1) {
-    // Odd last row: pair it with itself and keep one result.
-    const wqa = wq + <usize>o * qRow, wda = wd + <usize>o * dRow;
-    const ba = biasAt(bias, o);
-    for (let i = 0; i < n; i++) {
-      const oa = out + <usize>i * on + (<usize>o << 2);
-      q2x1<T>(wqa, wqa, wda, wda, xq + <usize>i * K, xq16 + ((<usize>i * K) << 1), xd + <usize>i * dRow, xs + <usize>i * dRow, nb, oa, oa, ba, ba);
+      q2x1<T>(pair, xq + <usize>i * K, xq16 + ((<usize>i * K) << 1), xd + <usize>i * dRow, xs + <usize>i * dRow, nb, oa, oa + bOff, ba, bb);
     }
   }
 }
 
-export function matmul_q8_0(out: usize, xq: usize, xq16: usize, xd: usize, xs: usize, wq: usize, wd: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
-  matmulQuant<i8>(out, xq, xq16, xd, xs, wq, wd, bias, n, K, N, r0, r1);
+export function matmul_q8_0(out: usize, xq: usize, xq16: usize, xd: usize, xs: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+  matmulQuant<i8>(out, xq, xq16, xd, xs, w, bias, n, K, N, r0, r1);
 }
-export function matmul_q4_0(out: usize, xq: usize, xq16: usize, xd: usize, xs: usize, wq: usize, wd: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
-  matmulQuant<u8>(out, xq, xq16, xd, xs, wq, wd, bias, n, K, N, r0, r1);
+export function matmul_q4_0(out: usize, xq: usize, xq16: usize, xd: usize, xs: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+  matmulQuant<u8>(out, xq, xq16, xd, xs, w, bias, n, K, N, r0, r1);
+}
+
+/**
+ * Writes `rows` rows of GGUF blocks at src (each block an f16 scale then `qBytes` quant bytes;
+ * rows of K/32 blocks, row-major) in the paired layout at dst, which is where the pair of the
+ * first row goes (the first row is even). An odd count pairs the last row with a zero row.
+ * Runs at upload, one staged chunk of rows at a time.
+ */
+export function pack_blocks(dst: usize, src: usize, rows: i32, K: i32, qBytes: i32): void {
+  const nb = K >> 5;
+  const qb = <usize>qBytes;
+  const bb = qb + 2;
+  const rowBytes = <usize>nb * bb;
+  let p = dst;
+  for (let r = 0; r < rows; r += 2) {
+    const sa = src + <usize>r * rowBytes;
+    const hasB = r + 1 < rows;
+    const sb = sa + rowBytes;
+    for (let b = 0; b < nb; b += 4) {
+      const t = min(4, nb - b);
+      v128.store(p, v128.splat<i32>(0));
+      for (let j = 0; j < t; j++) {
+        const ba = sa + <usize>(b + j) * bb, bbk = sb + <usize>(b + j) * bb;
+        const qa = p + 16 + <usize>j * qb, qbp = qa + <usize>t * qb;
+        store<u16>(p + (<usize>j << 1), load<u16>(ba));
+        memory.copy(qa, ba + 2, qb);
+        if (hasB) {
+          store<u16>(p + 8 + (<usize>j << 1), load<u16>(bbk));
+          memory.copy(qbp, bbk + 2, qb);
+        } else {
+          memory.fill(qbp, 0, qb);
+        }
+      }
+      p += 16 + 2 * <usize>t * qb;
+    }
+  }
+}
+
+/** Row `id` of a paired-layout Q8_0 / Q4_0 table as float32 at out (the embedding lookup). */
+export function dequant_row(out: usize, table: usize, isQ8: bool, id: i32, K: i32): void {
+  const nb = K >> 5;
+  const qb: usize = isQ8 ? 32 : 16;
+  let p = table + <usize>(id >> 1) * pairBytes(nb, qb);
+  const side = <usize>(id & 1);
+  for (let b = 0; b < nb; b += 4) {
+    const t = min(4, nb - b);
+    for (let j = 0; j < t; j++) {
+      const d = f16ToF32(<u32>load<u16>(p + (side << 3) + (<usize>j << 1)));
+      const q = p + 16 + side * <usize>t * qb + <usize>j * qb;
+      const o = out + (<usize>(b + j) << 7);
+      if (isQ8) {
+        for (let k = 0; k < 32; k++) store<f32>(o + (<usize>k << 2), <f32>load<i8>(q + k) * d);
+      } else {
+        for (let k = 0; k < 16; k++) {
+          const byte = <i32>load<u8>(q + k);
+          store<f32>(o + (<usize>k << 2), <f32>((byte & 15) - 8) * d);
+          store<f32>(o + (<usize>(k + 16) << 2), <f32>((byte >> 4) - 8) * d);
+        }
+      }
+    }
+    p += 16 + 2 * <usize>t * qb;
+  }
 }
 
 /**
@@ -200,4 +338,9 @@ export function quantize_q8(x: usize, xq: usize, xq16: usize, xd: usize, xs: usi
       store<f32>(xs + bo, d * <f32>sum);
     }
   }
+}
+
+/** pairBytes for the host, which sizes weights with it: the layout is defined in one place. */
+export function pair_bytes(K: i32, qBytes: i32): i32 {
+  return <i32>pairBytes(K >> 5, <usize>qBytes);
 }
