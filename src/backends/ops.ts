@@ -86,6 +86,8 @@ export interface Backend {
   write(dst: Mat, src: Float32Array, row?: number): void;
   /** Copies `rows` rows of `src` starting at `row` into a new Float32Array. */
   read(src: Mat, row?: number, rows?: number): Float32Array;
+  /** Copies `rows` rows of `src` starting at `row` into `dst` at element `at` (no allocation: per-token logits). */
+  readInto(src: Mat, row: number, rows: number, dst: Float32Array, at?: number): void;
 
   /** out[i, :] = table[ids[i], :] as float32. Throws on an id outside the table. */
   embed(out: Mat, table: Weight, ids: Int32Array): void;

@@ -205,7 +205,7 @@ export class Qwen2Model {
     const hidden = this.hiddenSize;
     const out = items.map((it) => new Float32Array(it.ids.length * hidden));
     this.run(items, "all", (normed, _n, kept) => {
-      for (const k of kept) out[k.item]!.set(this.backend.read(normed, k.row, k.count), k.offset * hidden);
+      for (const k of kept) this.backend.readInto(normed, k.row, k.count, out[k.item]!, k.offset * hidden);
     });
     return out;
   }
@@ -394,14 +394,14 @@ export class Qwen2ForCausalLM implements CausalLM {
       if (keep === "all") {
         const logits = this.logitsFor(n);
         b.matmul(logits, normed, this.lmHead, null, n);
-        for (const k of kept) out[k.item]!.set(b.read(logits, k.row, k.count), k.offset * vocab);
+        for (const k of kept) b.readInto(logits, k.row, k.count, out[k.item]!, k.offset * vocab);
       } else {
         // Only the last rows: gather them so the head multiplies those rows, not the chunk.
         const picked = this.pickedFor(kept.length);
         b.copyRows(picked, normed, Int32Array.from(kept, (k) => k.row));
         const logits = this.logitsFor(kept.length);
         b.matmul(logits, picked, this.lmHead, null, kept.length);
-        kept.forEach((k, i) => out[k.item]!.set(b.read(logits, i, 1)));
+        kept.forEach((k, i) => b.readInto(logits, i, 1, out[k.item]!));
       }
     });
     return out;

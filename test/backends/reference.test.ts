@@ -211,6 +211,10 @@ test("swiglu, add and copyRows", () => {
   const C = be.alloc(2, 9);
   be.copyRows(C, A, new Int32Array([2, 0]));
   assertClose(be.read(C), [...a.subarray(18, 27), ...a.subarray(0, 9)], 0, "copyRows");
+  const into = new Float32Array(12).fill(-1);
+  be.readInto(C, 1, 1, into, 3);
+  assertClose(into, [-1, -1, -1, ...a.subarray(0, 9)], 0, "readInto");
+  assert.throws(() => be.readInto(C, 1, 1, into, 4), /do not fit/);
 });
 
 /** Naive GQA attention over explicit key/value lists (no ring), optionally windowed. */

@@ -135,6 +135,12 @@ for (const threads of threadCounts) {
         const cr = new Float32Array(n * K);
         rows.forEach((r, i) => cr.set(uv.subarray(r * K, r * K + K), i * K));
         assert.deepEqual(be.read(z), cr);
+        // readInto: the same rows into a caller's array at an offset, the rest untouched.
+        const dst = new Float32Array(n * K + 5).fill(-1);
+        be.readInto(z, 0, n, dst, 5);
+        assert.deepEqual(dst.subarray(5), cr);
+        assert.ok(dst.subarray(0, 5).every((v) => v === -1));
+        assert.throws(() => be.readInto(z, 0, n, dst, 6), /do not fit|into a destination/);
         for (const m of [x, y, z, w]) be.free(m);
       }
     });

@@ -107,6 +107,13 @@ export class ReferenceBackend implements Backend {
     return s.data.slice(row * s.cols, (row + count) * s.cols);
   }
 
+  readInto(src: Mat, row: number, rows: number, dst: Float32Array, at = 0): void {
+    const s = mat(src, "readInto");
+    if (row < 0 || rows < 0 || row + rows > s.rows) throw new InvalidArgumentError(`readInto: rows [${row}, ${row + rows}) outside a matrix of ${s.rows} rows`);
+    if (at < 0 || at + rows * s.cols > dst.length) throw new InvalidArgumentError(`readInto: ${rows * s.cols} floats at ${at} do not fit a destination of ${dst.length}`);
+    dst.set(s.data.subarray(row * s.cols, (row + rows) * s.cols), at);
+  }
+
   embed(out: Mat, table: Weight, ids: Int32Array): void {
     const o = mat(out, "embed");
     const t = weight(table, "embed");

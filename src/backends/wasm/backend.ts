@@ -257,6 +257,14 @@ export class WasmBackend implements Backend {
     return this.heap.f32.slice(start, start + count * m.cols);
   }
 
+  readInto(src: Mat, row: number, rows: number, dst: Float32Array, at = 0): void {
+    const m = mat(src, "readInto src");
+    if (row < 0 || rows < 0 || row + rows > m.rows) throw new InvalidArgumentError(`wasm backend: readInto of rows [${row}, ${row + rows}) from a [${m.rows}, ${m.cols}] matrix`);
+    if (at < 0 || at + rows * m.cols > dst.length) throw new InvalidArgumentError(`wasm backend: readInto of ${rows * m.cols} floats at ${at} into a destination of ${dst.length}`);
+    const start = m.ptr / 4 + row * m.cols;
+    dst.set(this.heap.f32.subarray(start, start + rows * m.cols), at);
+  }
+
   // ---- ops ----------------------------------------------------------------------------
 
   embed(out: Mat, table: Weight, ids: Int32Array): void {

@@ -141,6 +141,11 @@ export class ShardedWasmBackend implements Backend {
     return this.shards[m.valid]!.read(m.copies[m.valid]!, row, rows);
   }
 
+  readInto(src: Mat, row: number, rows: number, dst: Float32Array, at?: number): void {
+    const m = smat(src);
+    this.shards[m.valid]!.readInto(m.copies[m.valid]!, row, rows, dst, at);
+  }
+
   embed(out: Mat, table: Weight, ids: Int32Array): void {
     const w = sweight(table);
     this.shards[w.shard]!.embed(this.output(out, w.shard), w.inner, ids);
