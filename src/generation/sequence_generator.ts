@@ -5,7 +5,7 @@
  *
  *   const g = new SequenceGenerator(model, tokenizer, promptIds, options);
  *   while (!g.done) {
- *     const [logits] = model.forward([{ ids: g.nextInput()!, cache: g.cache }]);
+ *     const [logits] = model.forward([{ ids: g.nextInput()!, cache: g.cache }], { into: [g.logitsBuffer] });
  *     const event = g.accept(logits);      // sampled id, text now safe to show, done?
  *   }
  *
@@ -153,6 +153,7 @@ export class SequenceGenerator {
   private decodeMs = 0;
   private firstTokenAt = 0;
   private endedAt = 0;
+  private _logitsBuffer: Float32Array | null = null;
 
   constructor(
     readonly model: CausalLM,
@@ -235,6 +236,14 @@ export class SequenceGenerator {
     this.stepStartedAt = this.pendingStepStart;
     const chunk = this.options.prefillChunk;
     return chunk !== undefined && this.pending.length > chunk ? this.pending.subarray(0, chunk) : this.pending;
+  }
+
+  /**
+   * An array of the model's vocabulary size for `forward({ into })`, reused every step (the
+   * sampler copies what it needs, so the logits are free to be overwritten after accept()).
+   */
+  get logitsBuffer(): Float32Array {
+    return (this._logitsBuffer ??= new Float32Array(this.model.vocabSize));
   }
 
   /** Takes the logits of the last input token, samples, and updates the stop state. */
@@ -365,7 +374,7 @@ export function stepBatch(model: CausalLM, generators: readonly SequenceGenerato
     running.push(i);
   });
   if (items.length === 0) return events;
-  const logits = model.forward(items);
+  const logits = model.forward(items, { into: running.map((gi) => generators[gi]!.logitsBuffer) });
   running.forEach((gi, k) => {
     events[gi] = generators[gi]!.accept(logits[k]!);
   });

@@ -27,6 +27,12 @@ export interface ForwardItem {
 export interface ForwardOptions {
   /** Return logits for every new token ([count * vocab]) instead of the last one only. */
   readonly allLogits?: boolean;
+  /**
+   * Per item, an array of the right length (vocab, or count * vocab with allLogits) that
+   * receives the logits and is returned: a decode loop reuses one array instead of a fresh
+   * 600 KB one per token (whose first-touch page faults cost more than the copy).
+   */
+  readonly into?: readonly (Float32Array | undefined)[];
 }
 
 export interface CausalLM {

@@ -389,7 +389,13 @@ export class Qwen2ForCausalLM implements CausalLM {
     const b = this.model.backend;
     const vocab = this.vocabSize;
     const keep: Keep = options.allLogits ? "all" : "last";
-    const out = items.map((it) => new Float32Array((keep === "all" ? it.ids.length : 1) * vocab));
+    const out = items.map((it, i) => {
+      const size = (keep === "all" ? it.ids.length : 1) * vocab;
+      const given = options.into?.[i];
+      if (given === undefined) return new Float32Array(size);
+      if (given.length !== size) throw new InvalidArgumentError(`item ${i}: the logits array has ${given.length} floats, expected ${size}`);
+      return given;
+    });
     this.model.run(items, keep, (normed, n, kept) => {
       if (keep === "all") {
         const logits = this.logitsFor(n);

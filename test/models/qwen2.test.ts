@@ -90,6 +90,23 @@ test("a batched forward equals each sequence run alone, prefill and decode", () 
   });
 });
 
+test("forward({ into }) fills and returns the caller's arrays, and checks their size", () => {
+  const model = createTinyModel({ vocabSize: VOCAB });
+  const a = model.createCache(8);
+  const b = model.createCache(8);
+  const [plain] = model.forward([{ ids: ids(3, 11), cache: a }]);
+  const into = new Float32Array(VOCAB).fill(Number.NaN);
+  const [filled] = model.forward([{ ids: ids(3, 11), cache: b }], { into: [into] });
+  assert.equal(filled, into);
+  assert.deepEqual(into, plain);
+  const all = new Float32Array(2 * VOCAB);
+  const [full] = model.forward([{ ids: ids(2, 12), cache: b }], { allLogits: true, into: [all] });
+  assert.equal(full, all);
+  assert.throws(() => model.forward([{ ids: ids(1, 13), cache: b }], { into: [new Float32Array(VOCAB - 1)] }), /item 0: the logits array has \d+ floats, expected \d+/);
+  a.dispose();
+  b.dispose();
+});
+
 test("truncate reuses a prefix, and refuses when a sliding ring has lost needed tokens", () => {
   const model = createTinyModel({ vocabSize: VOCAB, config: SLIDING, chunkSize: 4 });
   const prefix = ids(6, 6);

@@ -196,10 +196,12 @@ export async function benchModel(path: string, o: BenchOptions, load: BenchLoade
       next = benchPromptIds(1, 2, vocab)[0]!;
     }
     const one = new Int32Array(1);
+    // One logits array reused every step, as generation does.
+    const into = [new Float32Array(vocab)];
     const td = performance.now();
     for (let i = 0; i < o.genTokens; i++) {
       one[0] = next;
-      const [logits] = model.forward([{ ids: one, cache }]);
+      const [logits] = model.forward([{ ids: one, cache }], { into });
       next = argmax(logits!);
     }
     const decodeMs = performance.now() - td;
