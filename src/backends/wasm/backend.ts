@@ -3,8 +3,8 @@
  * baseline SIMD and relaxed SIMD) over one shared WebAssembly.Memory, run by the main thread
  * plus one worker per extra thread.
  *
- * Memory holds weights in their storage type (f32/f16/bf16 as stored; Q8_0/Q4_0 blocks in a
- * row-paired layout of the same size), 1-D weights (norms, biases) as float32, activations,
+ * Memory holds weights in their storage type, 2-D ones in row-paired layouts of the same size
+ * (see assembly/matmul_float.ts and matmul_quant.ts), 1-D weights (norms, biases) as float32, activations,
  * K/V caches and a few scratch areas that grow to the largest batch seen and are then reused,
  * so steady-state decoding allocates nothing.
  */
@@ -188,20 +188,14 @@ export class WasmBackend implements Backend {
     if (shape.length !== 2) throw new UnsupportedError(`wasm backend: tensor ${name} has shape [${shape.join(", ")}]; weights must be 1-D or 2-D`);
     const [rows, cols] = shape as [number, number];
     const kind = KIND[wdt];
-    if (wdt === "f32" || wdt === "f16" || wdt === "bf16") {
-      // Read straight into place: no buffer of the whole tensor, each page touched once.
-      const ptr = this.heap.alloc(byteLength, `tensor ${name}`);
-      for (let off = 0; off < byteLength; off += UPLOAD_CHUNK) {
-        const end = Math.min(byteLength, off + UPLOAD_CHUNK);
-        tensor.readInto(this.heap.u8.subarray(ptr + off, ptr + end), off);
-      }
-      return new WasmWeight(wdt, [rows, cols], kind, ptr, byteLength);
-    }
-    // GGUF blocks (f16 scale, then quants) go into the paired layout (see
-    // assembly/matmul_quant.ts), a chunk of rows at a time through a small staging area.
+    // Rows go into the paired layouts of assembly/matmul_float.ts and matmul_quant.ts (GGUF
+    // blocks: f16 scale, then quants), read from the source a chunk of rows at a time
+    // through a small staging area: no buffer of the whole tensor, each page touched once.
+    const float = wdt === "f32" || wdt === "f16" || wdt === "bf16";
+    const elemBytes = wdt === "f32" ? 4 : 2;
     const qBytes = wdt === "q8_0" ? 32 : 16;
-    const rowBytes = (cols / QUANT_BLOCK) * (qBytes + 2);
-    const pairBytes = this.kernels.pair_bytes(cols, qBytes);
+    const rowBytes = float ? cols * elemBytes : (cols / QUANT_BLOCK) * (qBytes + 2);
+    const pairBytes = float ? this.kernels.float_pair_bytes(cols, elemBytes) : this.kernels.pair_bytes(cols, qBytes);
     const bytes = Math.ceil(rows / 2) * pairBytes;
     const ptr = this.heap.alloc(bytes, `tensor ${name}`);
     const chunkRows = Math.max(2, 2 * Math.floor(UPLOAD_CHUNK / (2 * rowBytes)));
@@ -209,7 +203,9 @@ export class WasmBackend implements Backend {
     for (let r = 0; r < rows; r += chunkRows) {
       const count = Math.min(chunkRows, rows - r);
       tensor.readInto(this.heap.u8.subarray(staging, staging + count * rowBytes), r * rowBytes);
-      this.kernels.pack_blocks(ptr + (r / 2) * pairBytes, staging, count, cols, qBytes);
+      const dst = ptr + (r / 2) * pairBytes;
+      if (float) this.kernels.pack_float(dst, staging, count, cols, elemBytes);
+      else this.kernels.pack_blocks(dst, staging, count, cols, qBytes);
     }
     return new WasmWeight(wdt, [rows, cols], kind, ptr, bytes);
   }
@@ -326,7 +322,14 @@ export class WasmBackend implements Backend {
       a[0] = wt.kind; a[1] = o.ptr; a[2] = xq; a[3] = xq16; a[4] = xd; a[5] = xs; a[6] = wt.ptr; a[7] = biasPtr; a[8] = n; a[9] = K; a[10] = N;
       this.pool.run(Op.MatmulQuant);
     } else {
-      a[0] = wt.kind; a[1] = o.ptr; a[2] = xi.ptr; a[3] = wt.ptr; a[4] = biasPtr; a[5] = n; a[6] = K; a[7] = N;
+      // bf16 rows past the 4-row tiles take the decode kernel, which wants x permuted (permute8).
+      let xp = 0;
+      if (wt.kind === Kind.BF16 && K % 8 === 0 && n % 4 !== 0) {
+        xp = this.xq.ensure(n * K * 4);
+        a[0] = xp; a[1] = xi.ptr; a[2] = K; a[3] = n;
+        this.dispatch(Op.Permute8, n * K);
+      }
+      a[0] = wt.kind; a[1] = o.ptr; a[2] = xi.ptr; a[3] = wt.ptr; a[4] = biasPtr; a[5] = n; a[6] = K; a[7] = N; a[8] = xp;
       this.pool.run(Op.MatmulFloat);
     }
   }

@@ -10,8 +10,15 @@ import { UnsupportedError } from "../../errors.js";
 
 /** Exports of src/backends/wasm/assembly/index.ts (pointers are byte offsets into the shared memory). */
 export interface KernelExports {
+  /** Float weights w in the paired layout of assembly/matmul_float.ts (written by pack_float). */
   matmul_f32(out: number, x: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
-  matmul_bf16(out: number, x: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
+  /** xp: x permuted by permute8 for the decode path, or 0 (K not a multiple of 8). */
+  matmul_bf16(out: number, x: number, xp: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
+  permute8(xp: number, x: number, K: number, i0: number, i1: number): void;
+  /** Writes `rows` row-major float rows at src in the paired layout at dst (the first row's pair). */
+  pack_float(dst: number, src: number, rows: number, K: number, elemBytes: number): void;
+  /** Bytes of one row pair in the float paired layout. */
+  float_pair_bytes(K: number, elemBytes: number): number;
   matmul_f16(out: number, x: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
   /** Quantised weights w in the paired layout of assembly/matmul_quant.ts (written by pack_blocks). */
   matmul_q8_0(out: number, xq: number, xq16: number, xd: number, xs: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
@@ -63,6 +70,7 @@ export const Op = {
   Add: 7,
   Embed: 8,
   Attention: 9,
+  Permute8: 10,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -83,11 +91,11 @@ export function share(total: number, t: number, threads: number, align: number):
 export function execute(k: KernelExports, op: number, a: Float64Array, t: number, threads: number): void {
   switch (op) {
     case Op.MatmulFloat: {
-      // kind, out, x, w, bias, n, K, N
+      // kind, out, x, w, bias, n, K, N, xp (bf16 only)
       const [r0, r1] = share(a[7]!, t, threads, 4);
       if (r0 >= r1) return;
-      const f = a[0] === Kind.F32 ? k.matmul_f32 : a[0] === Kind.BF16 ? k.matmul_bf16 : k.matmul_f16;
-      f(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, r0, r1);
+      if (a[0] === Kind.BF16) k.matmul_bf16(a[1]!, a[2]!, a[8]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, r0, r1);
+      else (a[0] === Kind.F32 ? k.matmul_f32 : k.matmul_f16)(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, r0, r1);
       return;
     }
     case Op.MatmulQuant: {
@@ -102,6 +110,12 @@ export function execute(k: KernelExports, op: number, a: Float64Array, t: number
       // x, xq, xq16, xd, xs, K, n
       const [i0, i1] = share(a[6]!, t, threads, 1);
       if (i0 < i1) k.quantize_q8(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, i0, i1);
+      return;
+    }
+    case Op.Permute8: {
+      // xp, x, K, n
+      const [i0, i1] = share(a[3]!, t, threads, 1);
+      if (i0 < i1) k.permute8(a[0]!, a[1]!, a[2]!, i0, i1);
       return;
     }
     case Op.RmsNorm: {

@@ -27,12 +27,12 @@ export function selfTest(k: KernelExports, heap: Heap): string | null {
     const u8 = heap.u8;
     const x = base;
     const out = base + 2048;
-    const wq = base + 3072;
     const xq = base + 4096;
     const xd = base + 5120;
     const xs = base + 6144;
-    const wf = base + 8192;
-    const xq16 = base + 16384;
+    const xq16 = base + 7168;
+    const wf = base + 8192; // row-major weights, then GGUF blocks
+    const wq = base + 16384; // the same in the backend's paired layout
     const xv = new Float64Array(n * K);
     for (let i = 0; i < n * K; i++) f32[x / 4 + i] = xv[i] = Math.fround(rand() * 2 - 1);
     const check = (what: string, expect: (i: number, o: number) => number, tol: number): string | null => {
@@ -50,7 +50,8 @@ export function selfTest(k: KernelExports, heap: Heap): string | null {
     // float32 matmul (fused multiply-add in the relaxed build)
     const wv = new Float64Array(N * K);
     for (let i = 0; i < N * K; i++) f32[wf / 4 + i] = wv[i] = Math.fround(rand() * 2 - 1);
-    k.matmul_f32(out, x, wf, 0, n, K, N, 0, N);
+    k.pack_float(wq, wf, N, K, 4);
+    k.matmul_f32(out, x, wq, 0, n, K, N, 0, N);
     let err = check("matmul_f32", (i, o) => {
       let s = 0;
       for (let c = 0; c < K; c++) s += xv[i * K + c]! * wv[o * K + c]!;

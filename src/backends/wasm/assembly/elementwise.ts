@@ -3,6 +3,7 @@
 // for the flat ops) so that threads can split the work.
 import { fma, hsum, f16ToF32, exp4 } from "./simd";
 import { dequant_row } from "./matmul_quant";
+import { float_row } from "./matmul_float";
 
 /** out[i] = x[i] / sqrt(mean(x[i]^2) + eps) * w, float32 statistics. out may alias x. */
 export function rmsnorm(out: usize, x: usize, w: usize, eps: f32, K: i32, i0: i32, i1: i32): void {
@@ -97,23 +98,14 @@ export function add(out: usize, a: usize, b: usize, e0: i32, e1: i32): void {
 
 /**
  * out[i, :] = table[ids[i], :] as float32 for rows [i0, i1). kind: 0 f32, 1 bf16, 2 f16,
- * 3 q8_0, 4 q4_0 (the quantised kinds in the paired layout of matmul_quant.ts).
+ * 3 q8_0, 4 q4_0 (tables in the paired layouts of matmul_float.ts and matmul_quant.ts).
  */
 export function embed(out: usize, table: usize, kind: i32, ids: usize, K: i32, i0: i32, i1: i32): void {
   for (let i = i0; i < i1; i++) {
-    const id = <usize>load<i32>(ids + (<usize>i << 2));
+    const id = load<i32>(ids + (<usize>i << 2));
     const orow = out + ((<usize>i * K) << 2);
-    if (kind == 0) {
-      memory.copy(orow, table + ((id * K) << 2), <usize>K << 2);
-    } else if (kind == 1 || kind == 2) {
-      const src = table + ((id * K) << 1);
-      for (let k = 0; k < K; k++) {
-        const h = <u32>load<u16>(src + (<usize>k << 1));
-        store<f32>(orow + (<usize>k << 2), kind == 1 ? reinterpret<f32>(h << 16) : f16ToF32(h));
-      }
-    } else {
-      dequant_row(orow, table, kind == 3, <i32>id, K);
-    }
+    if (kind <= 2) float_row(orow, table, kind, id, K);
+    else dequant_row(orow, table, kind == 3, id, K);
   }
 }
 
