@@ -125,7 +125,8 @@ export class Qwen2Model {
   readonly windows: readonly (number | null)[];
   readonly chunkSize: number;
   private readonly rope: RotaryEmbedding;
-  private readonly scratch: Scratch;
+  /** Activations for the largest step so far (at most chunkSize rows): decoding alone needs one row. */
+  private scratch: Scratch | null = null;
   private readonly layout: KVLayout;
   private hook: LayerHook | null = null;
   private disposed = false;
@@ -141,7 +142,6 @@ export class Qwen2Model {
     this.windows = layerWindows(config);
     this.chunkSize = chunkSize;
     this.rope = new RotaryEmbedding(config);
-    this.scratch = new Scratch(backend, config, chunkSize);
     this.layout = { kvHeads: config.num_key_value_heads, headDim: config.head_dim, windows: this.windows, chunk: chunkSize };
   }
 
@@ -225,7 +225,7 @@ export class Qwen2Model {
     items.forEach((it, i) => (longest = Math.max(longest, caches[i]!.length + it.ids.length)));
     const ropeParams = this.rope.parameters(longest);
     const done = new Array<number>(items.length).fill(0);
-    const s = this.scratch;
+    const s = this.scratchFor(Math.min(this.chunkSize, items.reduce((sum, it) => sum + it.ids.length, 0)));
     for (;;) {
       const segments: StepSegment[] = [];
       let n = 0;
@@ -253,11 +253,22 @@ export class Qwen2Model {
     }
   }
 
+  /** The scratch, grown (to a multiple of 16 rows, at most chunkSize) to hold `rows` rows. */
+  private scratchFor(rows: number): Scratch {
+    if (this.scratch === null || this.scratch.rows < rows) {
+      const want = Math.min(this.chunkSize, Math.max(rows, Math.ceil(rows / 16) * 16));
+      this.scratch?.free(this.backend);
+      this.scratch = null; // a failed allocation below must not leave the freed one in place
+      this.scratch = new Scratch(this.backend, this.config, want);
+    }
+    return this.scratch;
+  }
+
   /** One step over n rows already in scratch (ids, cos, sin); leaves final-normed rows in scratch.h. */
   private step(n: number, segments: readonly StepSegment[], caches: readonly KVCache[]): void {
     const b = this.backend;
     const c = this.config;
-    const s = this.scratch;
+    const s = this.scratch!;
     const eps = c.rms_norm_eps;
     const d = c.head_dim;
     b.embed(s.x, this.embedTokens, s.ids.subarray(0, n));
@@ -322,7 +333,7 @@ export class Qwen2Model {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.scratch.free(this.backend);
+    this.scratch?.free(this.backend);
     this.backend.free(this.embedTokens);
     this.backend.free(this.norm);
     for (const L of this.layers) for (const w of Object.values(L)) this.backend.free(w);
