@@ -293,6 +293,13 @@ test("wasm backend options and lifecycle", async () => {
   const be = await WasmBackend.create({ threads: threadCounts.at(-1)!, relaxed: false, maxMemoryMiB: 64 });
   // Past the memory limit: a clear error naming what was being allocated.
   assert.throws(() => be.alloc(1024, 1024 * 32), /\[1024, 32768\] activation.*limit of 64 MiB/);
+  // prefault touches pages ahead of the weights and gives them back: nothing stays allocated,
+  // the memory has grown, and a request past the limit is trimmed rather than refused.
+  const before = be.memoryBytes;
+  be.prefault(8 << 20);
+  assert.equal(be.memoryBytes, before);
+  be.prefault(1 << 30);
+  assert.equal(be.memoryBytes, before);
   const x = be.alloc(4, 4096);
   be.write(x, new Float32Array(4 * 4096).fill(1));
   be.add(x, x, x, 4);

@@ -30,6 +30,7 @@ export interface KernelExports {
   add(out: number, a: number, b: number, e0: number, e1: number): void;
   embed(out: number, table: number, kind: number, ids: number, K: number, i0: number, i1: number): void;
   to_f32(out: number, src: number, kind: number, count: number): void;
+  touch_pages(p0: number, p1: number): void;
   /** Writes `rows` rows of GGUF blocks at src in the paired layout at dst (the first row's pair). */
   pack_blocks(dst: number, src: number, rows: number, K: number, qBytes: number): void;
   /** Bytes of one row pair in the paired layout. */
@@ -71,6 +72,7 @@ export const Op = {
   Embed: 8,
   Attention: 9,
   Permute8: 10,
+  TouchPages: 11,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -110,6 +112,12 @@ export function execute(k: KernelExports, op: number, a: Float64Array, t: number
       // x, xq, xq16, xd, xs, K, n
       const [i0, i1] = share(a[6]!, t, threads, 1);
       if (i0 < i1) k.quantize_q8(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, i0, i1);
+      return;
+    }
+    case Op.TouchPages: {
+      // start, bytes (shares are whole 4 KiB pages)
+      const [b0, b1] = share(a[1]!, t, threads, 4096);
+      if (b0 < b1) k.touch_pages(a[0]! + b0, a[0]! + b1);
       return;
     }
     case Op.Permute8: {

@@ -260,6 +260,10 @@ function skv(x: KVBuffer): ShardKV {
 export async function createWasmBackend(weightBytes: number, options: ShardedWasmOptions = {}): Promise<WasmBackend | ShardedWasmBackend> {
   const memory = Math.min(options.maxMemoryMiB ?? 4096, 4096) * 2 ** 20;
   const budget = options.shardWeightBytes ?? Math.floor(memory * 0.75);
-  if (weightBytes <= budget) return WasmBackend.create(options);
+  if (weightBytes <= budget) {
+    const backend = await WasmBackend.create(options);
+    backend.prefault(weightBytes);
+    return backend;
+  }
   return ShardedWasmBackend.forWeights(weightBytes, options);
 }

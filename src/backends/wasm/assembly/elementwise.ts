@@ -124,3 +124,11 @@ export function to_f32(out: usize, src: usize, kind: i32, count: i32): void {
     store<f32>(out + (<usize>k << 2), v);
   }
 }
+
+/**
+ * Writes a zero into every 4 KiB page of [p0, p1): each thread of the pool faults in its
+ * share of a region before the weights are read into it (see WasmBackend.prefault).
+ */
+export function touch_pages(p0: usize, p1: usize): void {
+  for (let p = p0; p < p1; p += 4096) store<u8>(p, 0);
+}
