@@ -28,18 +28,81 @@ import { fma, hsum, exp4 } from "./simd";
   return s;
 }
 
+/** [sum(a), sum(b), sum(c), sum(d)] of four float vectors. */
+// @ts-ignore: decorator
+@inline function sum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 4, 1, 5), v128.shuffle<f32>(a, b, 2, 6, 3, 7));
+  const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 4, 1, 5), v128.shuffle<f32>(c, d, 2, 6, 3, 7));
+  return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 1, 4, 5), v128.shuffle<f32>(ab, cd, 2, 3, 6, 7));
+}
+
+/** ov[0..hd) += p * vr[0..hd). */
+// @ts-ignore: decorator
+@inline function axpy(ov: usize, vr: usize, p: f32, hd: i32): void {
+  const pv = f32x4.splat(p);
+  let d = 0;
+  for (; d + 4 <= hd; d += 4) {
+    const o = <usize>d << 2;
+    v128.store(ov + o, fma(pv, v128.load(vr + o), v128.load(ov + o)));
+  }
+  for (; d < hd; d++) {
+    const o = <usize>d << 2;
+    store<f32>(ov + o, load<f32>(ov + o) + p * load<f32>(vr + o));
+  }
+}
+
+/**
+ * One query row against cached slots lo..pos. The ring is walked with a wrapping pointer (a
+ * modulo per key cost more than the dot product at long contexts), and values are added four
+ * keys at a time so that the output row is loaded and stored once per four keys.
+ */
 function attendOne(qv: usize, ov: usize, kBase: usize, vBase: usize, cap: i32, hd: i32, lo: i32, pos: i32, scale: f32, scores: usize): void {
   const rb = <usize>hd << 2;
-  let mx: f32 = -Infinity;
-  for (let j = lo; j <= pos; j++) {
-    const s = dot(qv, kBase + <usize>(j % cap) * rb, hd) * scale;
-    store<f32>(scores + (<usize>(j - lo) << 2), s);
-    if (s > mx) mx = s;
-  }
   const cnt = pos - lo + 1;
+  const first = <usize>(lo % cap) * rb;
+  const ringBytes = <usize>cap * rb;
+  let mx: f32 = -Infinity;
+  let off = first;
+  let j = 0;
+  if ((hd & 3) == 0) {
+    // Four keys at a time: each query vector load serves four dot products, whose sums are
+    // gathered into one vector instead of four horizontal sums.
+    const sc = f32x4.splat(scale);
+    let m4 = f32x4.splat(-Infinity);
+    for (; j + 4 <= cnt; j += 4) {
+      const k0 = kBase + off;
+      off += rb; if (off == ringBytes) off = 0;
+      const k1 = kBase + off;
+      off += rb; if (off == ringBytes) off = 0;
+      const k2 = kBase + off;
+      off += rb; if (off == ringBytes) off = 0;
+      const k3 = kBase + off;
+      off += rb; if (off == ringBytes) off = 0;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      for (let d = 0; d < hd; d += 4) {
+        const o = <usize>d << 2;
+        const qd = v128.load(qv + o);
+        a0 = fma(qd, v128.load(k0 + o), a0);
+        a1 = fma(qd, v128.load(k1 + o), a1);
+        a2 = fma(qd, v128.load(k2 + o), a2);
+        a3 = fma(qd, v128.load(k3 + o), a3);
+      }
+      const s4 = f32x4.mul(sum4(a0, a1, a2, a3), sc);
+      v128.store(scores + (<usize>j << 2), s4);
+      m4 = f32x4.max(m4, s4);
+    }
+    mx = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+  }
+  for (; j < cnt; j++) {
+    const s = dot(qv, kBase + off, hd) * scale;
+    store<f32>(scores + (<usize>j << 2), s);
+    if (s > mx) mx = s;
+    off += rb;
+    if (off == ringBytes) off = 0;
+  }
   const mv = f32x4.splat(mx);
   let sv = f32x4.splat(0);
-  let j = 0;
+  j = 0;
   for (; j + 4 <= cnt; j += 4) {
     const p = scores + (<usize>j << 2);
     const e = exp4(f32x4.sub(v128.load(p), mv));
@@ -53,24 +116,49 @@ function attendOne(qv: usize, ov: usize, kBase: usize, vBase: usize, cap: i32, h
     store<f32>(p, e);
     sum += e;
   }
-  const inv: f32 = <f32>1 / sum;
   let d = 0;
   for (; d + 4 <= hd; d += 4) v128.store(ov + (<usize>d << 2), f32x4.splat(0));
   for (; d < hd; d++) store<f32>(ov + (<usize>d << 2), 0);
-  for (let j = lo; j <= pos; j++) {
-    const p: f32 = load<f32>(scores + (<usize>(j - lo) << 2)) * inv;
-    const pv = f32x4.splat(p);
-    const vr = vBase + <usize>(j % cap) * rb;
+  off = first;
+  j = 0;
+  for (; j + 4 <= cnt; j += 4) {
+    const sp = scores + (<usize>j << 2);
+    const o0 = off;
+    off += rb; if (off == ringBytes) off = 0;
+    const o1 = off;
+    off += rb; if (off == ringBytes) off = 0;
+    const o2 = off;
+    off += rb; if (off == ringBytes) off = 0;
+    const o3 = off;
+    off += rb; if (off == ringBytes) off = 0;
+    const v0 = vBase + o0, v1 = vBase + o1, v2 = vBase + o2, v3 = vBase + o3;
+    const p0 = f32x4.splat(load<f32>(sp)), p1 = f32x4.splat(load<f32>(sp, 4));
+    const p2 = f32x4.splat(load<f32>(sp, 8)), p3 = f32x4.splat(load<f32>(sp, 12));
     d = 0;
     for (; d + 4 <= hd; d += 4) {
       const o = <usize>d << 2;
-      v128.store(ov + o, fma(pv, v128.load(vr + o), v128.load(ov + o)));
+      let acc = v128.load(ov + o);
+      acc = fma(p0, v128.load(v0 + o), acc);
+      acc = fma(p1, v128.load(v1 + o), acc);
+      acc = fma(p2, v128.load(v2 + o), acc);
+      acc = fma(p3, v128.load(v3 + o), acc);
+      v128.store(ov + o, acc);
     }
     for (; d < hd; d++) {
       const o = <usize>d << 2;
-      store<f32>(ov + o, load<f32>(ov + o) + p * load<f32>(vr + o));
+      store<f32>(ov + o, load<f32>(ov + o) + load<f32>(sp) * load<f32>(v0 + o) + load<f32>(sp, 4) * load<f32>(v1 + o) + load<f32>(sp, 8) * load<f32>(v2 + o) + load<f32>(sp, 12) * load<f32>(v3 + o));
     }
   }
+  for (; j < cnt; j++) {
+    axpy(ov, vBase + off, load<f32>(scores + (<usize>j << 2)), hd);
+    off += rb;
+    if (off == ringBytes) off = 0;
+  }
+  // Normalise once at the end instead of every probability.
+  const inv = f32x4.splat(<f32>1 / sum);
+  d = 0;
+  for (; d + 4 <= hd; d += 4) v128.store(ov + (<usize>d << 2), f32x4.mul(v128.load(ov + (<usize>d << 2)), inv));
+  for (; d < hd; d++) store<f32>(ov + (<usize>d << 2), load<f32>(ov + (<usize>d << 2)) / sum);
 }
 
 /** window <= 0 means full causal attention. */
