@@ -4,9 +4,9 @@
  * plus one worker per extra thread.
  *
  * Memory holds weights in their storage type, 2-D ones in row-paired layouts of the same size
- * (see assembly/matmul_float.ts and matmul_quant.ts), 1-D weights (norms, biases) as float32, activations,
- * K/V caches and a few scratch areas that grow to the largest batch seen and are then reused,
- * so steady-state decoding allocates nothing.
+ * (see assembly/matmul_float.ts and matmul_quant.ts), 1-D weights (norms, biases) as float32,
+ * activations, K/V caches and a few scratch areas that grow to the largest batch seen and are
+ * then reused, so steady-state decoding allocates nothing.
  */
 import { wasm, type WasmModule } from "./wasm_api.js";
 import { availableParallelism } from "node:os";
