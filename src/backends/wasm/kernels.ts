@@ -29,7 +29,6 @@ export interface KernelExports {
   swiglu(out: number, g: number, u: number, e0: number, e1: number): void;
   add(out: number, a: number, b: number, e0: number, e1: number): void;
   embed(out: number, table: number, kind: number, ids: number, K: number, i0: number, i1: number): void;
-  to_f32(out: number, src: number, kind: number, count: number): void;
   touch_pages(p0: number, p1: number): void;
   /** Writes `rows` rows of GGUF blocks at src in the paired layout at dst (the first row's pair). */
   pack_blocks(dst: number, src: number, rows: number, K: number, qBytes: number): void;

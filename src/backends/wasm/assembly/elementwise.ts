@@ -110,22 +110,6 @@ export function embed(out: usize, table: usize, kind: i32, ids: usize, K: i32, i
 }
 
 /**
- * Converts a float vector (bias, norm weight) of `count` elements from storage type `kind`
- * (0 f32, 1 bf16, 2 f16) to float32 at out.
- */
-export function to_f32(out: usize, src: usize, kind: i32, count: i32): void {
-  for (let k = 0; k < count; k++) {
-    let v: f32;
-    if (kind == 0) v = load<f32>(src + (<usize>k << 2));
-    else {
-      const h = <u32>load<u16>(src + (<usize>k << 1));
-      v = kind == 1 ? reinterpret<f32>(h << 16) : f16ToF32(h);
-    }
-    store<f32>(out + (<usize>k << 2), v);
-  }
-}
-
-/**
  * Writes a zero into every 4 KiB page of [p0, p1): each thread of the pool faults in its
  * share of a region before the weights are read into it (see WasmBackend.prefault).
  */
