@@ -9,19 +9,9 @@
 import type { WasmMemory, WasmModule } from "./wasm_api.js";
 import { Worker } from "node:worker_threads";
 import { execute, Op, type KernelExports } from "./kernels.js";
+import { ARGS_OFFSET, CTL_DONE, CTL_FAILED, CTL_GEN, CTL_MAIN_SLEEPING, CTL_OP, CTL_SLEEPING, CTL_SLOTS } from "./control.js";
 
-/** Control block layout (Int32 slots) inside the shared memory. */
-export const CTL_GEN = 0;
-export const CTL_OP = 1;
-export const CTL_DONE = 2;
-export const CTL_MAIN_SLEEPING = 3;
-/** Set by a worker whose share threw (a kernel trap); the main thread reports it. */
-export const CTL_FAILED = 63;
-/** Slot of worker w's "sleeping" flag (w = 1 .. threads - 1). */
-export const CTL_SLEEPING = 4;
-/** Bytes for the control block: 64 Int32 slots then 32 Float64 arguments. */
-export const CONTROL_BYTES = 64 * 4 + 32 * 8;
-export const MAX_THREADS = 60;
+export { CONTROL_BYTES, MAX_THREADS } from "./control.js";
 /** Loads before a waiting thread falls asleep (~10-40 µs). */
 export const SPIN_LIMIT = 20000;
 
@@ -45,8 +35,8 @@ export class ThreadPool {
     control: number,
     readonly threads: number,
   ) {
-    this.ctl = new Int32Array(memory.buffer, control, 64);
-    this.args = new Float64Array(memory.buffer, control + 256, 32);
+    this.ctl = new Int32Array(memory.buffer, control, CTL_SLOTS);
+    this.args = new Float64Array(memory.buffer, control + ARGS_OFFSET, 32);
   }
 
   static async start(kernels: KernelExports, module: WasmModule, memory: WasmMemory, control: number, threads: number): Promise<ThreadPool> {

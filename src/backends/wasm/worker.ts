@@ -4,12 +4,13 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { execute, instantiateKernels, Op } from "./kernels.js";
-import { CTL_DONE, CTL_FAILED, CTL_GEN, CTL_MAIN_SLEEPING, CTL_OP, CTL_SLEEPING, SPIN_LIMIT, type WorkerInit } from "./pool.js";
+import { SPIN_LIMIT, type WorkerInit } from "./pool.js";
+import { ARGS_OFFSET, CTL_DONE, CTL_FAILED, CTL_GEN, CTL_MAIN_SLEEPING, CTL_OP, CTL_SLEEPING, CTL_SLOTS } from "./control.js";
 
 const init = workerData as WorkerInit;
 const kernels = instantiateKernels(init.module, init.memory);
-const ctl = new Int32Array(init.memory.buffer, init.control, 64);
-const args = new Float64Array(init.memory.buffer, init.control + 256, 32);
+const ctl = new Int32Array(init.memory.buffer, init.control, CTL_SLOTS);
+const args = new Float64Array(init.memory.buffer, init.control + ARGS_OFFSET, 32);
 const sleepSlot = CTL_SLEEPING + init.index;
 
 let seen = Atomics.load(ctl, CTL_GEN);

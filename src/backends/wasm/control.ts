@@ -1,0 +1,22 @@
+/**
+ * Layout of the thread pool's control block in the shared memory: Int32 slots that the main
+ * thread and the workers synchronise on, then the Float64 arguments of the current op. Used
+ * by pool.ts (dispatch) and worker.ts.
+ */
+export const CTL_GEN = 0;
+export const CTL_OP = 1;
+export const CTL_DONE = 2;
+export const CTL_MAIN_SLEEPING = 3;
+/** Set by a worker whose share threw (a kernel trap); the main thread reports it. */
+export const CTL_FAILED = 4;
+/**
+ * Slot of worker w's "sleeping" flag (w = 1 .. threads - 1), up to slot 63: MAX_THREADS
+ * follows from it (CTL_FAILED used to be slot 63, which a 60th thread's flag overwrote).
+ */
+export const CTL_SLEEPING = 5;
+/** Int32 slots, then 32 Float64 arguments. */
+export const CTL_SLOTS = 64;
+export const CONTROL_BYTES = CTL_SLOTS * 4 + 32 * 8;
+/** Byte offset of the arguments inside the block. */
+export const ARGS_OFFSET = CTL_SLOTS * 4;
+export const MAX_THREADS = CTL_SLOTS - CTL_SLEEPING;
