@@ -1,7 +1,7 @@
 /**
  * Layout of the thread pool's control block in the shared memory: Int32 slots that the main
  * thread and the workers synchronise on, then the Float64 arguments of the current op. Used
- * by pool.ts (dispatch) and worker.ts.
+ * by pool.ts (dispatch), worker.ts and row_claims.ts.
  */
 export const CTL_GEN = 0;
 export const CTL_OP = 1;
@@ -14,9 +14,11 @@ export const CTL_FAILED = 4;
  * follows from it (CTL_FAILED used to be slot 63, which a 60th thread's flag overwrote).
  */
 export const CTL_SLEEPING = 5;
+/** First of one slot per thread (up to slot 127): its row-chunk claims (see row_claims.ts). */
+export const CTL_CLAIMS = 64;
 /** Int32 slots, then 32 Float64 arguments. */
-export const CTL_SLOTS = 64;
+export const CTL_SLOTS = 128;
 export const CONTROL_BYTES = CTL_SLOTS * 4 + 32 * 8;
 /** Byte offset of the arguments inside the block. */
 export const ARGS_OFFSET = CTL_SLOTS * 4;
-export const MAX_THREADS = CTL_SLOTS - CTL_SLEEPING;
+export const MAX_THREADS = CTL_CLAIMS - CTL_SLEEPING;

@@ -7,6 +7,8 @@ import { wasm, type WasmMemory, type WasmModule } from "./wasm_api.js";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { UnsupportedError } from "../../errors.js";
+import { forClaimedRows, resetClaims } from "./row_claims.js";
+import { share } from "./share.js";
 
 /** Exports of src/backends/wasm/assembly/index.ts (pointers are byte offsets into the shared memory). */
 export interface KernelExports {
@@ -79,32 +81,39 @@ export type Op = (typeof Op)[keyof typeof Op];
 export const Kind = { F32: 0, BF16: 1, F16: 2, Q8_0: 3, Q4_0: 4 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
-/** Thread t's share [lo, hi) of `total` units, boundaries rounded to multiples of `align`. */
-export function share(total: number, t: number, threads: number, align: number): [number, number] {
-  const cut = (i: number): number => (i >= threads ? total : Math.min(total, Math.floor((total * i) / threads / align) * align));
-  return [cut(t), cut(t + 1)];
+/** Rows of a matrix product op (the N of its arguments), or -1 for other ops. */
+function productRows(op: number, a: Float64Array): number {
+  return op === Op.MatmulFloat ? a[7]! : op === Op.MatmulQuant ? a[10]! : -1;
+}
+
+/** Main thread, before `op` is published to the workers: resets a product's row claims. */
+export function prepare(op: number, a: Float64Array, threads: number, ctl: Int32Array): void {
+  const N = productRows(op, a);
+  if (N >= 0) resetClaims(ctl, N, threads);
 }
 
 /**
  * Runs thread t's share of operation `op` whose arguments are in `a` (layout per op below).
- * The same code runs on the main thread (t = 0) and in each worker.
+ * The same code runs on the main thread (t = 0) and in each worker. Matrix products take
+ * their rows through forClaimedRows (row_claims.ts); the other ops split statically.
  */
-export function execute(k: KernelExports, op: number, a: Float64Array, t: number, threads: number): void {
+export function execute(k: KernelExports, op: number, a: Float64Array, t: number, threads: number, ctl: Int32Array): void {
   switch (op) {
     case Op.MatmulFloat: {
       // kind, out, x, w, bias, n, K, N, xp (bf16 only)
-      const [r0, r1] = share(a[7]!, t, threads, 4);
-      if (r0 >= r1) return;
-      if (a[0] === Kind.BF16) k.matmul_bf16(a[1]!, a[2]!, a[8]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, r0, r1);
-      else (a[0] === Kind.F32 ? k.matmul_f32 : k.matmul_f16)(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, r0, r1);
+      const N = a[7]!;
+      if (a[0] === Kind.BF16) forClaimedRows(ctl, N, t, threads, (r0, r1) => k.matmul_bf16(a[1]!, a[2]!, a[8]!, a[3]!, a[4]!, a[5]!, a[6]!, N, r0, r1));
+      else {
+        const f = a[0] === Kind.F32 ? k.matmul_f32 : k.matmul_f16;
+        forClaimedRows(ctl, N, t, threads, (r0, r1) => f(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, N, r0, r1));
+      }
       return;
     }
     case Op.MatmulQuant: {
-      // kind, out, xq, xq16, xd, xs, w, bias, n, K, N (shares start at even rows: the layout pairs rows)
-      const [r0, r1] = share(a[10]!, t, threads, 4);
-      if (r0 >= r1) return;
+      // kind, out, xq, xq16, xd, xs, w, bias, n, K, N (chunks start at even rows: the layout pairs rows)
+      const N = a[10]!;
       const f = a[0] === Kind.Q8_0 ? k.matmul_q8_0 : k.matmul_q4_0;
-      f(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, r0, r1);
+      forClaimedRows(ctl, N, t, threads, (r0, r1) => f(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, N, r0, r1));
       return;
     }
     case Op.Quantize: {

@@ -8,7 +8,7 @@
  */
 import type { WasmMemory, WasmModule } from "./wasm_api.js";
 import { Worker } from "node:worker_threads";
-import { execute, Op, type KernelExports } from "./kernels.js";
+import { execute, prepare, Op, type KernelExports } from "./kernels.js";
 import { ARGS_OFFSET, CTL_DONE, CTL_FAILED, CTL_GEN, CTL_MAIN_SLEEPING, CTL_OP, CTL_SLEEPING, CTL_SLOTS } from "./control.js";
 
 export { CONTROL_BYTES, MAX_THREADS } from "./control.js";
@@ -71,12 +71,13 @@ export class ThreadPool {
   run(op: Op): void {
     if (this.stopped) throw new Error("wasm backend: used after dispose()");
     if (this.threads === 1) {
-      execute(this.kernels, op, this.args, 0, 1);
+      execute(this.kernels, op, this.args, 0, 1, this.ctl);
       return;
     }
+    prepare(op, this.args, this.threads, this.ctl);
     this.publish(op);
     try {
-      execute(this.kernels, op, this.args, 0, this.threads);
+      execute(this.kernels, op, this.args, 0, this.threads, this.ctl);
     } finally {
       // Even when our share throws, the workers must finish before anything is reused.
       this.join();
@@ -90,7 +91,7 @@ export class ThreadPool {
   /** Runs `op` on the main thread alone (for work too small to be worth a dispatch). */
   runLocal(op: Op): void {
     if (this.stopped) throw new Error("wasm backend: used after dispose()");
-    execute(this.kernels, op, this.args, 0, 1);
+    execute(this.kernels, op, this.args, 0, 1, this.ctl);
   }
 
   private publish(op: Op): void {

@@ -28,7 +28,7 @@ for (;;) {
   const op = Atomics.load(ctl, CTL_OP);
   if (op === Op.Exit) break;
   try {
-    execute(kernels, op, args, init.index, init.threads);
+    execute(kernels, op, args, init.index, init.threads, ctl);
   } catch {
     // Count ourselves done anyway, or the main thread would wait forever; it reports the failure.
     Atomics.store(ctl, CTL_FAILED, 1);
