@@ -92,6 +92,12 @@ test("every metadata type and every dtype we store survive a write and a read", 
     assert.deepEqual(g.readTensorData(g.tensor("q8.2d")!), q8);
     assert.deepEqual(g.readTensorData(g.tensor("q4.3d")!), q4);
     assert.deepEqual(g.readTensorData(g.tensor("i32")!), bytesOf(ints));
+    // Ranges, as a backend streaming a tensor into its own memory reads them.
+    const q8info = g.tensor("q8.2d")!;
+    const part = new Uint8Array(20);
+    g.readTensorInto(q8info, part, 7);
+    assert.deepEqual(part, q8.subarray(7, 27));
+    assert.throws(() => g.readTensorInto(q8info, new Uint8Array(8), q8info.byteLength - 4), /bytes \[\d+, \d+\) are outside its \d+ bytes/);
   } finally {
     g.close();
   }
