@@ -5,6 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fixturesDir } from "../support/paths.js";
 import { loadModelFolder } from "../../src/formats/model_folder.js";
@@ -52,6 +53,25 @@ for (const name of ["a_tiny_f32", "b_tiny_bf16_tied_gqa4", "c_sliding_window"]) 
     }
   });
 }
+
+test("sharded backend sized by forWeights on 2 threads (each shard prefaults its part) equals one memory", async () => {
+  const dir = join(fixturesDir, "models", "b_tiny_bf16_tied_gqa4");
+  const threads = Math.min(2, availableParallelism());
+  const folder = loadModelFolder(dir);
+  const total = folder.weights.names().reduce((sum, n) => sum + folder.weights.info(n).byteLength, 0);
+  folder.weights.close();
+  const single = await WasmBackend.create({ threads, relaxed: false });
+  const want = run(dir, single);
+  single.dispose();
+  const sharded = await ShardedWasmBackend.forWeights(total, { threads, relaxed: false, maxMemoryMiB: 16, shardWeightBytes: 150_000 });
+  try {
+    const got = run(dir, sharded);
+    assert.ok(sharded.shardsUsed >= 2, `only ${sharded.shardsUsed} shard used`);
+    got.forEach((g, i) => assert.deepEqual(g, want[i], `step ${i}`));
+  } finally {
+    sharded.dispose();
+  }
+});
 
 test("createWasmBackend picks one memory or shards by weight size", async () => {
   const { createWasmBackend } = await import("../../src/backends/wasm/index.js");

@@ -58,6 +58,8 @@ export class ShardedWasmBackend implements Backend {
   readonly name: string;
   private current = 0;
   private readonly used: number[];
+  /** Weight bytes still expected (set by forWeights): each shard faults in its part before its first upload. */
+  private expected = 0;
 
   private constructor(
     private readonly shards: WasmBackend[],
@@ -89,7 +91,9 @@ export class ShardedWasmBackend implements Backend {
     const memory = Math.min(options.maxMemoryMiB ?? 4096, 4096) * 2 ** 20;
     const budget = options.shardWeightBytes ?? Math.floor(memory * 0.75);
     // One spare shard absorbs the packing loss of tensors that do not split.
-    return ShardedWasmBackend.create(Math.max(1, Math.ceil(weightBytes / budget)) + (weightBytes > budget ? 1 : 0), options);
+    const backend = await ShardedWasmBackend.create(Math.max(1, Math.ceil(weightBytes / budget)) + (weightBytes > budget ? 1 : 0), options);
+    backend.expected = weightBytes;
+    return backend;
   }
 
   /** Shards that hold at least one weight. */
@@ -106,7 +110,11 @@ export class ShardedWasmBackend implements Backend {
       }
       this.current++;
     }
+    // A shard's first weight: fault in the pages its share of the weights will take, from
+    // all its threads at once (see WasmBackend.prefault).
+    if (this.used[this.current] === 0 && this.expected > 0) this.shards[this.current]!.prefault(Math.min(this.budget, this.expected));
     this.used[this.current]! += bytes;
+    this.expected = Math.max(0, this.expected - bytes);
     return new ShardWeight(this.current, this.shards[this.current]!.upload(tensor));
   }
 
