@@ -66,6 +66,12 @@ function checkCols(what: string, m: RefMat, cols: number, role: string): void {
   if (m.cols !== cols) throw new InvalidArgumentError(`${what}: ${role} has ${m.cols} columns, expected ${cols}`);
 }
 
+/** Rows [row, row + rows) of m's data, checked (for read and readInto). */
+function rowView(what: string, m: RefMat, row: number, rows: number): Float32Array {
+  if (row < 0 || rows < 0 || row + rows > m.rows) throw new InvalidArgumentError(`${what}: rows [${row}, ${row + rows}) outside a matrix of ${m.rows} rows`);
+  return m.data.subarray(row * m.cols, (row + rows) * m.cols);
+}
+
 export class ReferenceBackend implements Backend {
   readonly name = "reference";
 
@@ -102,16 +108,13 @@ export class ReferenceBackend implements Backend {
 
   read(src: Mat, row = 0, rows?: number): Float32Array {
     const s = mat(src, "read");
-    const count = rows ?? s.rows - row;
-    if (row < 0 || count < 0 || row + count > s.rows) throw new InvalidArgumentError(`read: rows [${row}, ${row + count}) outside a matrix of ${s.rows} rows`);
-    return s.data.slice(row * s.cols, (row + count) * s.cols);
+    return rowView("read", s, row, rows ?? s.rows - row).slice();
   }
 
   readInto(src: Mat, row: number, rows: number, dst: Float32Array, at = 0): void {
-    const s = mat(src, "readInto");
-    if (row < 0 || rows < 0 || row + rows > s.rows) throw new InvalidArgumentError(`readInto: rows [${row}, ${row + rows}) outside a matrix of ${s.rows} rows`);
-    if (at < 0 || at + rows * s.cols > dst.length) throw new InvalidArgumentError(`readInto: ${rows * s.cols} floats at ${at} do not fit a destination of ${dst.length}`);
-    dst.set(s.data.subarray(row * s.cols, (row + rows) * s.cols), at);
+    const view = rowView("readInto", mat(src, "readInto"), row, rows);
+    if (at < 0 || at + view.length > dst.length) throw new InvalidArgumentError(`readInto: ${view.length} floats at ${at} do not fit a destination of ${dst.length}`);
+    dst.set(view, at);
   }
 
   embed(out: Mat, table: Weight, ids: Int32Array): void {
