@@ -13,7 +13,7 @@ import { availableParallelism } from "node:os";
 import { InvalidArgumentError, UnsupportedError } from "../../errors.js";
 import { asReader, readWhole, type UploadSource } from "../../formats/weights.js";
 import { toFloat32 } from "../../tensor/convert.js";
-import { byteSize, QUANT_BLOCK, type WeightDType } from "../../tensor/dtype.js";
+import { byteSize, QUANT_BLOCK, type FloatDType, type WeightDType } from "../../tensor/dtype.js";
 import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight } from "../ops.js";
 import { Heap } from "./heap.js";
 import { instantiateKernels, Kind, Op, readKernelBytes, type KernelBuild, type KernelExports } from "./kernels.js";
@@ -171,30 +171,30 @@ export class WasmBackend implements Backend {
     const { name, dtype, shape, byteLength } = tensor;
     if (!(dtype in KIND)) throw new UnsupportedError(`wasm backend: tensor ${name} has dtype ${dtype}; weights must be f32, f16, bf16, q8_0 or q4_0`);
     const wdt = dtype as WeightDType;
-    if ((wdt === "q8_0" || wdt === "q4_0") && shape.length === 2 && shape[1]! % QUANT_BLOCK !== 0) {
+    if (shape.length !== 1 && shape.length !== 2) throw new UnsupportedError(`wasm backend: tensor ${name} has shape [${shape.join(", ")}]; weights must be 1-D or 2-D`);
+    const float = wdt === "f32" || wdt === "f16" || wdt === "bf16";
+    if (!float && shape.length === 1) throw new UnsupportedError(`wasm backend: 1-D tensor ${name} is ${dtype}; vectors must be float`);
+    if (!float && shape[1]! % QUANT_BLOCK !== 0) {
       throw new InvalidArgumentError(`wasm backend: tensor ${name} is ${dtype} with ${shape[1]} columns, not a multiple of ${QUANT_BLOCK}`);
     }
-    const expected = shape.length === 1 && (wdt === "q8_0" || wdt === "q4_0") ? byteLength : byteSize(wdt, shape);
+    const expected = byteSize(wdt, shape);
     if (byteLength !== expected) throw new InvalidArgumentError(`wasm backend: tensor ${name} [${shape.join(", ")}] ${dtype} has ${byteLength} bytes, expected ${expected}`);
     if (shape.length === 1) {
-      if (wdt === "q8_0" || wdt === "q4_0") throw new UnsupportedError(`wasm backend: 1-D tensor ${name} is ${dtype}; vectors must be float`);
       // Vectors (norm weights, biases) are tiny: keep them as float32 for the kernels.
-      const values = toFloat32(wdt, readWhole(tensor).data);
+      const values = toFloat32(wdt as FloatDType, readWhole(tensor).data); // quantised vectors were refused above
       const bytes = values.length * 4;
       const ptr = this.heap.alloc(bytes, `tensor ${name}`);
       this.heap.f32.set(values, ptr / 4);
       return new WasmWeight(wdt, [...shape], Kind.F32, ptr, bytes);
     }
-    if (shape.length !== 2) throw new UnsupportedError(`wasm backend: tensor ${name} has shape [${shape.join(", ")}]; weights must be 1-D or 2-D`);
     const [rows, cols] = shape as [number, number];
     const kind = KIND[wdt];
     // Rows go into the paired layouts of assembly/matmul_float.ts and matmul_quant.ts (GGUF
     // blocks: f16 scale, then quants), read from the source a chunk of rows at a time
     // through a small staging area: no buffer of the whole tensor, each page touched once.
-    const float = wdt === "f32" || wdt === "f16" || wdt === "bf16";
     const elemBytes = wdt === "f32" ? 4 : 2;
     const qBytes = wdt === "q8_0" ? 32 : 16;
-    const rowBytes = float ? cols * elemBytes : (cols / QUANT_BLOCK) * (qBytes + 2);
+    const rowBytes = byteSize(wdt, [1, cols]);
     const pairBytes = float ? this.kernels.float_pair_bytes(cols, elemBytes) : this.kernels.pair_bytes(cols, qBytes);
     const bytes = Math.ceil(rows / 2) * pairBytes;
     const ptr = this.heap.alloc(bytes, `tensor ${name}`);
@@ -267,18 +267,14 @@ export class WasmBackend implements Backend {
 
   read(src: Mat, row = 0, rows?: number): Float32Array {
     const m = mat(src, "read src");
-    const count = rows ?? m.rows - row;
-    if (row < 0 || count < 0 || row + count > m.rows) throw new InvalidArgumentError(`wasm backend: read of rows [${row}, ${row + count}) from a [${m.rows}, ${m.cols}] matrix`);
-    const start = m.ptr / 4 + row * m.cols;
-    return this.heap.f32.slice(start, start + count * m.cols);
+    return this.rowView("read", m, row, rows ?? m.rows - row).slice();
   }
 
   readInto(src: Mat, row: number, rows: number, dst: Float32Array, at = 0): void {
     const m = mat(src, "readInto src");
-    if (row < 0 || rows < 0 || row + rows > m.rows) throw new InvalidArgumentError(`wasm backend: readInto of rows [${row}, ${row + rows}) from a [${m.rows}, ${m.cols}] matrix`);
-    if (at < 0 || at + rows * m.cols > dst.length) throw new InvalidArgumentError(`wasm backend: readInto of ${rows * m.cols} floats at ${at} into a destination of ${dst.length}`);
-    const start = m.ptr / 4 + row * m.cols;
-    dst.set(this.heap.f32.subarray(start, start + rows * m.cols), at);
+    const view = this.rowView("readInto", m, row, rows);
+    if (at < 0 || at + view.length > dst.length) throw new InvalidArgumentError(`wasm backend: readInto of ${view.length} floats at ${at} into a destination of ${dst.length}`);
+    dst.set(view, at);
   }
 
   // ---- ops ----------------------------------------------------------------------------
@@ -472,6 +468,13 @@ export class WasmBackend implements Backend {
     this.dispatch(op, n * o.cols);
   }
 
+  /** Rows [row, row + rows) of m as a view of the memory, checked (for read and readInto). */
+  private rowView(what: string, m: WasmMat, row: number, rows: number): Float32Array {
+    if (row < 0 || rows < 0 || row + rows > m.rows) throw new InvalidArgumentError(`wasm backend: ${what} of rows [${row}, ${row + rows}) from a [${m.rows}, ${m.cols}] matrix`);
+    const start = m.ptr / 4 + row * m.cols;
+    return this.heap.f32.subarray(start, start + rows * m.cols);
+  }
+
   /** Small jobs run on the main thread alone: a dispatch costs more than it saves. */
   private dispatch(op: Op, work: number): void {
     if (work < 16384) this.pool.runLocal(op);
@@ -479,7 +482,7 @@ export class WasmBackend implements Backend {
   }
 }
 
-/** Bytes read from a weight file per step at upload: bounds the staging area of quantised tensors. */
+/** Bytes read from a weight file per step at upload: bounds the staging area of 2-D weights. */
 const UPLOAD_CHUNK = 4 << 20;
 
 function align64(bytes: number): number {
