@@ -256,7 +256,7 @@ export class Qwen2Model {
   /** The scratch, grown (to a multiple of 16 rows, at most chunkSize) to hold `rows` rows. */
   private scratchFor(rows: number): Scratch {
     if (this.scratch === null || this.scratch.rows < rows) {
-      const want = Math.min(this.chunkSize, Math.max(rows, Math.ceil(rows / 16) * 16));
+      const want = Math.min(this.chunkSize, Math.ceil(rows / 16) * 16);
       this.scratch?.free(this.backend);
       this.scratch = null; // a failed allocation below must not leave the freed one in place
       this.scratch = new Scratch(this.backend, this.config, want);
