@@ -36,6 +36,13 @@ import { fma, hsum, exp4 } from "./simd";
   return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 1, 4, 5), v128.shuffle<f32>(ab, cd, 2, 3, 6, 7));
 }
 
+/** The byte offset of the next slot of a ring of `ringBytes` bytes, one `rb`-byte row on. */
+// @ts-ignore: decorator
+@inline function nextSlot(off: usize, rb: usize, ringBytes: usize): usize {
+  off += rb;
+  return off == ringBytes ? 0 : off;
+}
+
 /** ov[0..hd) += p * vr[0..hd). */
 // @ts-ignore: decorator
 @inline function axpy(ov: usize, vr: usize, p: f32, hd: i32): void {
@@ -71,13 +78,13 @@ function attendOne(qv: usize, ov: usize, kBase: usize, vBase: usize, cap: i32, h
     let m4 = f32x4.splat(-Infinity);
     for (; j + 4 <= cnt; j += 4) {
       const k0 = kBase + off;
-      off += rb; if (off == ringBytes) off = 0;
+      off = nextSlot(off, rb, ringBytes);
       const k1 = kBase + off;
-      off += rb; if (off == ringBytes) off = 0;
+      off = nextSlot(off, rb, ringBytes);
       const k2 = kBase + off;
-      off += rb; if (off == ringBytes) off = 0;
+      off = nextSlot(off, rb, ringBytes);
       const k3 = kBase + off;
-      off += rb; if (off == ringBytes) off = 0;
+      off = nextSlot(off, rb, ringBytes);
       let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
       for (let d = 0; d < hd; d += 4) {
         const o = <usize>d << 2;
@@ -97,8 +104,7 @@ function attendOne(qv: usize, ov: usize, kBase: usize, vBase: usize, cap: i32, h
     const s = dot(qv, kBase + off, hd) * scale;
     store<f32>(scores + (<usize>j << 2), s);
     if (s > mx) mx = s;
-    off += rb;
-    if (off == ringBytes) off = 0;
+    off = nextSlot(off, rb, ringBytes);
   }
   const mv = f32x4.splat(mx);
   let sv = f32x4.splat(0);
@@ -123,15 +129,14 @@ function attendOne(qv: usize, ov: usize, kBase: usize, vBase: usize, cap: i32, h
   j = 0;
   for (; j + 4 <= cnt; j += 4) {
     const sp = scores + (<usize>j << 2);
-    const o0 = off;
-    off += rb; if (off == ringBytes) off = 0;
-    const o1 = off;
-    off += rb; if (off == ringBytes) off = 0;
-    const o2 = off;
-    off += rb; if (off == ringBytes) off = 0;
-    const o3 = off;
-    off += rb; if (off == ringBytes) off = 0;
-    const v0 = vBase + o0, v1 = vBase + o1, v2 = vBase + o2, v3 = vBase + o3;
+    const v0 = vBase + off;
+    off = nextSlot(off, rb, ringBytes);
+    const v1 = vBase + off;
+    off = nextSlot(off, rb, ringBytes);
+    const v2 = vBase + off;
+    off = nextSlot(off, rb, ringBytes);
+    const v3 = vBase + off;
+    off = nextSlot(off, rb, ringBytes);
     const p0 = f32x4.splat(load<f32>(sp)), p1 = f32x4.splat(load<f32>(sp, 4));
     const p2 = f32x4.splat(load<f32>(sp, 8)), p3 = f32x4.splat(load<f32>(sp, 12));
     d = 0;
@@ -151,8 +156,7 @@ function attendOne(qv: usize, ov: usize, kBase: usize, vBase: usize, cap: i32, h
   }
   for (; j < cnt; j++) {
     axpy(ov, vBase + off, load<f32>(scores + (<usize>j << 2)), hd);
-    off += rb;
-    if (off == ringBytes) off = 0;
+    off = nextSlot(off, rb, ringBytes);
   }
   // Normalise once at the end instead of every probability.
   const inv = f32x4.splat(<f32>1 / sum);
