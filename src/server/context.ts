@@ -1,12 +1,12 @@
 /** What every route handler needs: the model, tokenizer, scheduler and server settings. */
 import { InvalidArgumentError } from "../errors.js";
+import type { GenerationDefaults } from "../generation/defaults.js";
 import { ContextOverflowError } from "../generation/sequence_generator.js";
 import type { CausalLM } from "../models/causal_lm.js";
 import type { HiddenStatesModel } from "../runtime/padded_batch.js";
 import type { TextTokenizer } from "../tokenizer/types.js";
 import { ApiError, errors } from "./errors.js";
 import { vocabIndex, type VocabIndex } from "./json_constraint.js";
-import type { SamplingDefaults } from "./sampling_params.js";
 import type { Scheduler } from "./scheduler.js";
 
 /** Whether the model exposes final-normed hidden states (Qwen2ForCausalLM does): /v1/embeddings needs them. */
@@ -22,7 +22,8 @@ export interface ServerContext {
   readonly scheduler: Scheduler;
   readonly contextLength: number;
   readonly eosIds: readonly number[];
-  readonly defaults: SamplingDefaults;
+  /** From generation_config.json; a request's fields override them. */
+  readonly defaults: GenerationDefaults;
   /** Most choices (`n` times prompts) one request may ask for. */
   readonly maxChoices: number;
   /** Unix seconds the model was loaded (`created` of /v1/models). */
@@ -42,9 +43,19 @@ export function toApiError(err: unknown, param: string | null = null): ApiError 
   return errors.internal(`internal error: ${(err as Error)?.message ?? String(err)}`);
 }
 
+/**
+ * One model per server: a request without `model` gets it (as with vLLM and llama.cpp), and
+ * so does its id with or without a `.gguf` ending. Any other name is a 404 naming the model
+ * served, rather than a silent answer from a model the client did not ask for.
+ */
 export function checkModel(ctx: ServerContext, model: string | undefined): void {
-  if (model === undefined) throw new ApiError(400, "model: is required", "invalid_request_error", "model", "missing_required_parameter");
-  if (model !== ctx.modelId) throw errors.unknownModel(model, ctx.modelId);
+  if (model === undefined || servesModel(ctx, model)) return;
+  throw errors.unknownModel(model, ctx.modelId);
+}
+
+export function servesModel(ctx: ServerContext, model: string): boolean {
+  const bare = (s: string): string => s.replace(/\.gguf$/i, "");
+  return model === ctx.modelId || bare(model) === bare(ctx.modelId);
 }
 
 /** Refuses prompts that leave no room for one new token. */

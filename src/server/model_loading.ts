@@ -8,7 +8,6 @@ import { pathToFileURL } from "node:url";
 import { isAbsolute, resolve } from "node:path";
 import { UsageError } from "../cli/command.js";
 import { BACKENDS, loadModel, type LoadOptions, type LoadProgress, type LoadedModel } from "../runtime/load.js";
-import type { SamplingDefaults } from "./sampling_params.js";
 
 export type { LoadOptions, LoadProgress, LoadedModel };
 
@@ -21,18 +20,6 @@ export async function loadModelFor(path: string, options: LoadOptions): Promise<
   const mod = (await import(spec)) as { loadModel?: LoadFn };
   if (typeof mod.loadModel !== "function") throw new UsageError(`QWEN2_MODEL_LOADER=${override} does not export loadModel`);
   return mod.loadModel(path, options);
-}
-
-/** generation_config.json sampling fields as server defaults (greedy when do_sample is false). */
-export function samplingDefaults(gc: LoadedModel["generationConfig"]): SamplingDefaults {
-  if (!gc) return {};
-  if (gc.do_sample === false) return { temperature: 0 };
-  const d: { -readonly [K in keyof SamplingDefaults]: SamplingDefaults[K] } = {};
-  if (gc.temperature !== undefined) d.temperature = gc.temperature;
-  if (gc.top_p !== undefined) d.topP = gc.top_p;
-  if (gc.top_k !== undefined) d.topK = gc.top_k;
-  if (gc.repetition_penalty !== undefined) d.repetitionPenalty = gc.repetition_penalty;
-  return d;
 }
 
 /** `--name value` / `--name=value` / `--flag` parsing against a fixed list of options. */

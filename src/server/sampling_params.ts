@@ -1,16 +1,12 @@
-/** The sampling fields shared by /v1/chat/completions and /v1/completions. */
+/**
+ * The sampling fields shared by /v1/chat/completions and /v1/completions. Defaults come
+ * from generation_config.json and each field a request sets overrides its default: the
+ * policy of generation/defaults.ts, the same that `qwen2 generate` applies to its flags.
+ */
+import { resolveGenerationOptions, type GenerationDefaults } from "../generation/defaults.js";
 import type { GenerationOptions } from "../generation/sequence_generator.js";
 import { invalidField } from "./errors.js";
 import type { Fields } from "./validate.js";
-
-/** Server-wide defaults (from generation_config.json or the command line). */
-export interface SamplingDefaults {
-  readonly temperature?: number;
-  readonly topP?: number;
-  readonly topK?: number;
-  readonly minP?: number;
-  readonly repetitionPenalty?: number;
-}
 
 export type RequestGeneration = Omit<GenerationOptions, "cache" | "signal" | "keepCache" | "logitsProcessors">;
 
@@ -18,12 +14,12 @@ export type RequestGeneration = Omit<GenerationOptions, "cache" | "signal" | "ke
  * Reads temperature, top_p, max_tokens/max_completion_tokens, stop, seed, penalties and
  * logit_bias, plus llama.cpp's top_k, min_p, repeat_penalty and ignore_eos extensions.
  */
-export function readSampling(f: Fields, vocabSize: number, defaults: SamplingDefaults, eosIds: readonly number[]): RequestGeneration {
-  const temperature = f.number("temperature", 0, 2) ?? defaults.temperature;
-  const topP = f.number("top_p", 0, 1) ?? defaults.topP;
-  const topK = f.integer("top_k", 0, vocabSize) ?? defaults.topK;
-  const minP = f.number("min_p", 0, 1) ?? defaults.minP;
-  const repetitionPenalty = f.number("repetition_penalty", 0.01, 10) ?? f.number("repeat_penalty", 0.01, 10) ?? defaults.repetitionPenalty;
+export function readSampling(f: Fields, vocabSize: number, defaults: GenerationDefaults, eosIds: readonly number[]): RequestGeneration {
+  const temperature = f.number("temperature", 0, 2);
+  const topP = f.number("top_p", 0, 1);
+  const topK = f.integer("top_k", 0, vocabSize);
+  const minP = f.number("min_p", 0, 1);
+  const repetitionPenalty = f.number("repetition_penalty", 0.01, 10) ?? f.number("repeat_penalty", 0.01, 10);
   const maxTokens = f.integer("max_completion_tokens", 1, 1 << 30) ?? f.integer("max_tokens", 1, 1 << 30);
   const seed = f.integer("seed", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   const presencePenalty = f.number("presence_penalty", -2, 2);
@@ -32,13 +28,15 @@ export function readSampling(f: Fields, vocabSize: number, defaults: SamplingDef
   const logitBias = f.logitBias("logit_bias", vocabSize);
   // llama.cpp's extension, for benchmarks: generate max_tokens whatever the model says.
   const ignoreEos = f.boolean("ignore_eos");
-  const o: { -readonly [K in keyof RequestGeneration]: RequestGeneration[K] } = { eosIds, doSample: temperature !== 0 };
-  if (temperature !== undefined && temperature > 0) o.temperature = temperature;
-  if (topP !== undefined) o.topP = topP;
-  if (topK !== undefined) o.topK = topK;
-  if (minP !== undefined) o.minP = minP;
-  if (repetitionPenalty !== undefined) o.repetitionPenalty = repetitionPenalty;
-  if (maxTokens !== undefined) o.maxNewTokens = maxTokens;
+  const resolved = resolveGenerationOptions(defaults, {
+    ...(temperature !== undefined ? { temperature } : {}),
+    ...(topP !== undefined ? { topP } : {}),
+    ...(topK !== undefined ? { topK } : {}),
+    ...(minP !== undefined ? { minP } : {}),
+    ...(repetitionPenalty !== undefined ? { repetitionPenalty } : {}),
+    ...(maxTokens !== undefined ? { maxNewTokens: maxTokens } : {}),
+  });
+  const o: { -readonly [K in keyof RequestGeneration]: RequestGeneration[K] } = { ...resolved, eosIds };
   if (seed !== undefined) o.seed = seed;
   if (presencePenalty !== undefined) o.presencePenalty = presencePenalty;
   if (frequencyPenalty !== undefined) o.frequencyPenalty = frequencyPenalty;

@@ -13,13 +13,14 @@ import { timingSafeEqual } from "node:crypto";
 import type { CausalLM } from "../models/causal_lm.js";
 import type { TextTokenizer } from "../tokenizer/types.js";
 import { collectEosIds } from "../generation/stopping.js";
+import { optionsFromGenerationConfig } from "../generation/defaults.js";
+import type { GenerationConfig } from "../formats/config.js";
 import { handleChatCompletions } from "./chat_completions.js";
 import { handleCompletions, readPrompts } from "./completions.js";
-import { makeVocab, toApiError, type ServerContext } from "./context.js";
+import { makeVocab, servesModel, toApiError, type ServerContext } from "./context.js";
 import { handleEmbeddings } from "./embeddings.js";
 import { ApiError, errors, invalidField } from "./errors.js";
 import { readJsonBody, sendError, sendJson } from "./http_util.js";
-import type { SamplingDefaults } from "./sampling_params.js";
 import { Scheduler, type SchedulerStats } from "./scheduler.js";
 import { Fields, describe, requireObject } from "./validate.js";
 
@@ -40,8 +41,11 @@ export interface ServerOptions {
   readonly bodyLimit?: number;
   /** EOS ids (default: the tokenizer's, see collectEosIds); loadModel returns the full union. */
   readonly eosIds?: readonly number[];
-  /** Sampling defaults when a request leaves a field out (e.g. from generation_config.json). */
-  readonly defaults?: SamplingDefaults;
+  /**
+   * The model's generation_config.json: its sampling fields are the defaults a request's
+   * fields override (see generation/defaults.ts for the policy). Default: none (greedy).
+   */
+  readonly generationConfig?: GenerationConfig | null;
   /** Most choices (`n` × prompts) per request (default 16). */
   readonly maxChoices?: number;
   /** Finished caches kept for prompt-prefix reuse (default: `parallel`). */
@@ -80,7 +84,7 @@ export class QwenServer {
       scheduler: this.scheduler,
       contextLength,
       eosIds: options.eosIds ?? collectEosIds({ tokenizer }),
-      defaults: options.defaults ?? {},
+      defaults: optionsFromGenerationConfig(options.generationConfig),
       maxChoices: options.maxChoices ?? 16,
       created: Math.floor(Date.now() / 1000),
       vocab: makeVocab(tokenizer, model.vocabSize),
@@ -177,7 +181,7 @@ async function handleModels(ctx: ServerContext, _b: unknown, _q: IncomingMessage
 
 async function handleModel(ctx: ServerContext, _b: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const id = decodeURIComponent((req.url ?? "").split("?")[0]!.slice("/v1/models/".length));
-  if (id !== ctx.modelId) throw errors.unknownModel(id, ctx.modelId);
+  if (!servesModel(ctx, id)) throw errors.unknownModel(id, ctx.modelId);
   sendJson(res, 200, modelCard(ctx));
 }
 

@@ -423,6 +423,13 @@ describe("errors", () => {
     assert.equal((await fetch(`${h.url}/health`)).status, 200, "/health needs no key");
   });
 
+  it("the only model answers a request without model, and its id with or without .gguf", async () => {
+    const auth = { authorization: "Bearer secret" };
+    const { model: _omitted, ...noModel } = good;
+    assert.equal((await postRaw(h.url, "/v1/chat/completions", JSON.stringify(noModel), auth)).status, 200);
+    assert.equal((await postRaw(h.url, "/v1/chat/completions", JSON.stringify({ ...good, model: "toy.gguf" }), auth)).status, 200);
+  });
+
   it("404 for an unknown model or route", async () => {
     await assert.rejects(h.client.chat.completions.create({ ...good, model: "gpt-4" }), (e: unknown) => e instanceof OpenAI.NotFoundError && (e.error as { param: string }).param === "model");
     const r = await fetch(`${h.url}/v1/nothing`, { headers: { authorization: "Bearer secret" } });

@@ -7,10 +7,11 @@ import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { UsageError, type CliIO, type Command } from "../command.js";
 import { stream } from "../../generation/generate.js";
+import { optionsFromGenerationConfig, resolveGenerationOptions, type GenerationDefaults } from "../../generation/defaults.js";
 import type { GenerationResult } from "../../generation/sequence_generator.js";
 import type { SequenceCache } from "../../models/causal_lm.js";
 import type { ChatMessage } from "../../tokenizer/types.js";
-import { backendFlag, intFlag, loadModelFor, numberFlag, parseFlags, progressBar, samplingDefaults, type LoadedModel } from "../../server/model_loading.js";
+import { backendFlag, intFlag, loadModelFor, numberFlag, parseFlags, progressBar, type LoadedModel } from "../../server/model_loading.js";
 
 const usage = `Usage: qwen2 chat --model DIR|FILE.gguf [options]
 
@@ -148,22 +149,9 @@ class ChatSession {
   }
 }
 
-function samplingFrom(loaded: LoadedModel, o: { temperature?: number; topP?: number; topK?: number; seed?: number }): Record<string, number | boolean> {
-  const d = samplingDefaults(loaded.generationConfig);
-  const temperature = o.temperature ?? d.temperature;
-  const out: Record<string, number | boolean> = {};
-  if (temperature === 0) out.doSample = false;
-  else {
-    out.doSample = true;
-    if (temperature !== undefined) out.temperature = temperature;
-    const topP = o.topP ?? d.topP;
-    const topK = o.topK ?? d.topK;
-    if (topP !== undefined) out.topP = topP;
-    if (topK !== undefined) out.topK = topK;
-  }
-  if (d.repetitionPenalty !== undefined) out.repetitionPenalty = d.repetitionPenalty;
-  if (o.seed !== undefined) out.seed = o.seed;
-  return out;
+function samplingFrom(loaded: LoadedModel, o: { temperature?: number; topP?: number; topK?: number; seed?: number }): GenerationDefaults & { seed?: number } {
+  const { seed, ...overrides } = o;
+  return { ...resolveGenerationOptions(optionsFromGenerationConfig(loaded.generationConfig), overrides), ...(seed !== undefined ? { seed } : {}) };
 }
 
 const command: Command = {

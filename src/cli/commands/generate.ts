@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { UsageError, readAll, type CliIO, type Command } from "../command.js";
 import { stream, type GenerateInput, type GenerateOptions } from "../../generation/generate.js";
-import { optionsFromGenerationConfig } from "../../generation/defaults.js";
+import { optionsFromGenerationConfig, resolveGenerationOptions } from "../../generation/defaults.js";
 import type { GenerationResult } from "../../generation/sequence_generator.js";
 import type { ChatMessage } from "../../tokenizer/types.js";
 import { BACKENDS, loadModel, type BackendName, type LoadedModel, type LoadOptions } from "../../runtime/load.js";
@@ -111,19 +111,18 @@ export async function runGenerate(args: string[], io: CliIO, load: ModelLoader =
       ? [...(v.system !== undefined ? [{ role: "system", content: v.system }] : []), { role: "user", content: prompt }] satisfies ChatMessage[]
       : prompt;
 
-    // generation_config.json first, then the flags; any sampling flag turns sampling on.
-    const defaults = optionsFromGenerationConfig(loaded.generationConfig);
-    const samplingFlag = temperature !== undefined || topP !== undefined || topK !== undefined || minP !== undefined;
-    const abort = new AbortController();
-    const options: GenerateOptions = {
-      ...defaults,
-      ...(samplingFlag ? { doSample: temperature !== 0 } : {}),
+    // generation_config.json first, then the flags (the policy of generation/defaults.ts).
+    const sampling = resolveGenerationOptions(optionsFromGenerationConfig(loaded.generationConfig), {
       ...(temperature !== undefined ? { temperature } : {}),
       ...(topP !== undefined ? { topP } : {}),
       ...(topK !== undefined ? { topK } : {}),
       ...(minP !== undefined ? { minP } : {}),
       ...(repetitionPenalty !== undefined ? { repetitionPenalty } : {}),
       ...(maxNewTokens !== undefined ? { maxNewTokens } : {}),
+    });
+    const abort = new AbortController();
+    const options: GenerateOptions = {
+      ...sampling,
       ...(seed !== undefined ? { seed } : {}),
       ...(v.stop !== undefined ? { stop: v.stop } : {}),
       eosIds: loaded.eosIds,

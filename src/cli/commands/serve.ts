@@ -1,7 +1,7 @@
 import { basename } from "node:path";
 import { UsageError, type CliIO, type Command } from "../command.js";
 import { createServer } from "../../server/server.js";
-import { backendFlag, intFlag, loadModelFor, parseFlags, progressBar, samplingDefaults } from "../../server/model_loading.js";
+import { backendFlag, intFlag, loadModelFor, parseFlags, progressBar } from "../../server/model_loading.js";
 
 const usage = `Usage: qwen2 serve --model DIR|FILE.gguf [options]
 
@@ -48,9 +48,9 @@ const command: Command = {
     const server = createServer({
       model: loaded.model,
       tokenizer: loaded.tokenizer,
-      modelId: values.get("name") ?? basename(path.replace(/\/+$/, "")).replace(/\.gguf$/i, ""),
+      modelId: values.get("name") ?? basename(path.replace(/\/+$/, "")),
       eosIds: loaded.eosIds,
-      defaults: samplingDefaults(loaded.generationConfig),
+      generationConfig: loaded.generationConfig,
       parallel,
       maxQueue,
       ...(ctx !== undefined ? { contextLength: ctx } : {}),
