@@ -54,5 +54,5 @@ export { leftPad, positionIds, unpaddedRows, PaddedBatchRunner, lastTokenPool } 
 export type { PaddedBatch } from "./runtime/padded_batch.js";
 export { createServer, QwenServer } from "./server/server.js";
 export type { ServerOptions } from "./server/server.js";
-export { WasmBackend, relaxedSimdAvailable, relaxedSimdNodeArgs, relaunchWithRelaxedSimd, RELAXED_SIMD_NODE_FLAG, type WasmBackendOptions } from "./backends/wasm/index.js";
+export { WasmBackend, relaxedSimdAvailable, RELAXED_SIMD_ENV, type WasmBackendOptions } from "./backends/wasm/index.js";
 export { ShardedWasmBackend, createWasmBackend, type ShardedWasmOptions } from "./backends/wasm/index.js";

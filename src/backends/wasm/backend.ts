@@ -9,7 +9,6 @@
  * then reused, so steady-state decoding allocates nothing.
  */
 import { wasm, type WasmModule } from "./wasm_api.js";
-import { availableParallelism } from "node:os";
 import { InvalidArgumentError, UnsupportedError } from "../../errors.js";
 import { asReader, readWhole, type UploadSource } from "../../formats/weights.js";
 import { toFloat32 } from "../../tensor/convert.js";
@@ -17,17 +16,27 @@ import { byteSize, QUANT_BLOCK, type FloatDType, type WeightDType } from "../../
 import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight } from "../ops.js";
 import { Heap } from "./heap.js";
 import { instantiateKernels, Kind, Op, readKernelBytes, type KernelBuild, type KernelExports } from "./kernels.js";
-import { CONTROL_BYTES, MAX_THREADS, ThreadPool } from "./pool.js";
-import { relaxedSimdAvailable, RELAXED_SIMD_NODE_FLAG } from "./features.js";
+import { CONTROL_BYTES, ThreadPool } from "./pool.js";
+import { relaxedPreference, relaxedSimdAvailable, RELAXED_SIMD_ENV, RELAXED_SIMD_NODE_FLAG } from "./features.js";
 import { selfTest } from "./selftest.js";
+import { chooseThreads } from "./threads.js";
 
 export interface WasmBackendOptions {
-  /** Compute threads including the main thread (default: all cores; never more than the cores). */
+  /**
+   * Compute threads including the calling one (default: all cores; never more than the
+   * cores). One, with a console warning, where threads cannot share memory (a page that is
+   * not cross-origin isolated) or this thread may not block (a page's main thread).
+   */
   threads?: number;
-  /** Use the relaxed-SIMD build: true (required), false, or "auto" (default: when it validates and passes the self-test). */
+  /**
+   * Use the relaxed-SIMD build: true (required), false, or "auto" (when it validates and
+   * passes the self-test). Default: QWEN2_RELAXED_SIMD (0 or 1) where the process has one, else "auto".
+   */
   relaxed?: boolean | "auto";
   /** Largest size of the shared memory in MiB (default and maximum 4096). */
   maxMemoryMiB?: number;
+  /** URL of the compute worker script (default: worker.js beside this module; a bundle may place it elsewhere). */
+  workerUrl?: URL;
 }
 
 class WasmMat implements Mat {
@@ -106,17 +115,13 @@ export class WasmBackend implements Backend {
   }
 
   static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
-    const cores = availableParallelism();
-    const threads = options.threads ?? cores;
-    if (!Number.isInteger(threads) || threads < 1) throw new InvalidArgumentError(`wasm backend: threads must be a positive integer, got ${threads}`);
-    if (threads > cores) throw new InvalidArgumentError(`wasm backend: threads ${threads} exceeds the ${cores} cores of this machine (more compute threads than cores only slow down)`);
-    if (threads > MAX_THREADS) throw new InvalidArgumentError(`wasm backend: threads ${threads} exceeds the supported ${MAX_THREADS}`);
+    const threads = chooseThreads(options.threads);
     const maxMiB = options.maxMemoryMiB ?? 4096;
     if (!(maxMiB >= 16 && maxMiB <= 4096)) throw new InvalidArgumentError(`wasm backend: maxMemoryMiB must be between 16 and 4096, got ${maxMiB}`);
     const memory = new wasm.Memory({ initial: 256, maximum: Math.floor(maxMiB * 16), shared: true });
     const heap = new Heap(memory, maxMiB * 2 ** 20);
 
-    const want = options.relaxed ?? "auto";
+    const want = options.relaxed ?? relaxedPreference();
     let build: KernelBuild = "simd";
     let module: WasmModule | undefined;
     let kernels: KernelExports | undefined;
@@ -130,7 +135,7 @@ export class WasmBackend implements Backend {
           module = m;
           kernels = k;
         } else if (want === true) {
-          throw new UnsupportedError(`wasm backend: the relaxed-SIMD kernels compute wrong results on this engine (${failure}); use relaxed: false`);
+          throw new UnsupportedError(`wasm backend: the relaxed-SIMD kernels compute wrong results on this engine (${failure}); use relaxed: false (or ${RELAXED_SIMD_ENV}=0)`);
         }
       } else if (want === true) {
         throw new UnsupportedError(`wasm backend: this engine does not offer relaxed SIMD (on Node 20 run node with ${RELAXED_SIMD_NODE_FLAG})`);
@@ -144,7 +149,7 @@ export class WasmBackend implements Backend {
     }
     const control = heap.alloc(CONTROL_BYTES, "thread control block");
     heap.u8.fill(0, control, control + CONTROL_BYTES);
-    const pool = await ThreadPool.start(kernels, module, memory, control, threads);
+    const pool = await ThreadPool.start(kernels, module, memory, control, threads, options.workerUrl);
     return new WasmBackend(build, threads, heap, kernels, pool);
   }
 
@@ -450,7 +455,7 @@ export class WasmBackend implements Backend {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.pool.stopNow();
+    this.pool.stop();
   }
 
   // ---- helpers ------------------------------------------------------------------------

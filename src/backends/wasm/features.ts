@@ -1,12 +1,22 @@
 /**
- * Which WebAssembly features this JavaScript engine offers. Relaxed SIMD is standard in
- * Node >= 22 (V8 11.4+); Node 20 has it only behind a V8 flag.
+ * Which kernel build to use. Relaxed SIMD is standard in V8 11.4+ (Node >= 22, Chromium,
+ * Deno, Bun); Node 20 has it only behind a V8 flag, which bin/qwen2.js sets at start-up.
+ * Availability is only the first test: the backend also self-tests the build it picks.
  */
+import { environmentVariable } from "#platform";
+import { InvalidArgumentError } from "../../errors.js";
 import { wasm } from "./wasm_api.js";
 import { readKernelBytes } from "./kernels.js";
 
 /** The Node 20 flag that enables relaxed SIMD (pass it to `node`, or in NODE_OPTIONS). */
 export const RELAXED_SIMD_NODE_FLAG = "--experimental-wasm-relaxed-simd";
+
+/**
+ * Environment variable that chooses the build when the caller's options do not: "0" the
+ * baseline SIMD build (even where relaxed SIMD is on by default, as on Node >= 22), "1" the
+ * relaxed build or an error; unset: relaxed when it validates and passes the self-test.
+ */
+export const RELAXED_SIMD_ENV = "QWEN2_RELAXED_SIMD";
 
 let relaxedCache: boolean | undefined;
 
@@ -16,13 +26,11 @@ export function relaxedSimdAvailable(): boolean {
   return relaxedCache;
 }
 
-/**
- * Extra `node` arguments that would enable relaxed SIMD in a child process of this Node:
- * [] when the engine already has it, the flag on Node versions that hide it, or null when
- * this Node cannot offer it at all.
- */
-export function relaxedSimdNodeArgs(): string[] | null {
-  if (relaxedSimdAvailable()) return [];
-  const major = Number(process.versions.node.split(".")[0]);
-  return major >= 16 && major < 22 ? [RELAXED_SIMD_NODE_FLAG] : null;
+/** The build preference QWEN2_RELAXED_SIMD asks for ("auto" when unset). */
+export function relaxedPreference(): boolean | "auto" {
+  const value = environmentVariable(RELAXED_SIMD_ENV);
+  if (value === undefined || value === "") return "auto";
+  if (value === "0") return false;
+  if (value === "1") return true;
+  throw new InvalidArgumentError(`${RELAXED_SIMD_ENV} must be 0 (baseline SIMD build) or 1 (relaxed SIMD build), got ${JSON.stringify(value)}`);
 }

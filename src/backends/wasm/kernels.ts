@@ -4,9 +4,7 @@
  * same operation table on the same memory.
  */
 import { wasm, type WasmMemory, type WasmModule } from "./wasm_api.js";
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { UnsupportedError } from "../../errors.js";
+import * as embedded from "./kernel_bytes.js";
 import { forClaimedRows, resetClaims } from "./row_claims.js";
 import { share } from "./share.js";
 
@@ -41,18 +39,22 @@ export interface KernelExports {
 
 export type KernelBuild = "simd" | "relaxed";
 
-/** Path of a build's .wasm file (written by scripts/build-wasm.mjs beside this module). */
-export function kernelPath(build: KernelBuild): string {
-  return fileURLToPath(new URL(`./kernels-${build}.wasm`, import.meta.url));
-}
+const decoded = new Map<KernelBuild, Uint8Array>();
 
+/**
+ * A build's module bytes. They are embedded in a JavaScript module (kernel_bytes.js, written
+ * by scripts/build-wasm.mjs) rather than read from the .wasm files beside it, so that they
+ * load the same way in Node, Deno, Bun, browsers and bundles: no file system, no fetch.
+ */
 export function readKernelBytes(build: KernelBuild): Uint8Array {
-  const path = kernelPath(build);
-  try {
-    return readFileSync(path);
-  } catch {
-    throw new UnsupportedError(`WebAssembly kernels not found at ${path}: run \`npm run build\` (it compiles them with scripts/build-wasm.mjs)`);
+  let bytes = decoded.get(build);
+  if (!bytes) {
+    const text = atob(embedded[build]);
+    bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    decoded.set(build, bytes);
   }
+  return bytes;
 }
 
 export function instantiateKernels(module: WasmModule, memory: WasmMemory): KernelExports {

@@ -6,8 +6,8 @@
  * microsecond) and then sleeps in Atomics.wait, so an idle or contended core is never burnt
  * by an unbounded spin.
  */
+import { spawnWorker, type ComputeWorker } from "#platform";
 import type { WasmMemory, WasmModule } from "./wasm_api.js";
-import { Worker } from "node:worker_threads";
 import { execute, prepare, Op, type KernelExports } from "./kernels.js";
 import { ARGS_OFFSET, CTL_DONE, CTL_FAILED, CTL_GEN, CTL_MAIN_SLEEPING, CTL_OP, CTL_SLEEPING, CTL_SLOTS } from "./control.js";
 
@@ -15,6 +15,7 @@ export { CONTROL_BYTES, MAX_THREADS } from "./control.js";
 /** Loads before a waiting thread falls asleep (~10-40 µs). */
 export const SPIN_LIMIT = 20000;
 
+/** The first (and only) message a compute worker receives. */
 export interface WorkerInit {
   memory: WasmMemory;
   module: WasmModule;
@@ -26,7 +27,7 @@ export interface WorkerInit {
 export class ThreadPool {
   private readonly ctl: Int32Array;
   readonly args: Float64Array;
-  private readonly workers: Worker[] = [];
+  private readonly workers: ComputeWorker[] = [];
   private stopped = false;
 
   private constructor(
@@ -39,31 +40,37 @@ export class ThreadPool {
     this.args = new Float64Array(memory.buffer, control + ARGS_OFFSET, 32);
   }
 
-  static async start(kernels: KernelExports, module: WasmModule, memory: WasmMemory, control: number, threads: number): Promise<ThreadPool> {
+  /**
+   * Starts `threads - 1` workers running `workerUrl` (worker.js beside this module unless a
+   * bundle puts it elsewhere) on `memory` and resolves when every one has instantiated the kernels.
+   */
+  static async start(kernels: KernelExports, module: WasmModule, memory: WasmMemory, control: number, threads: number, workerUrl?: URL): Promise<ThreadPool> {
     const pool = new ThreadPool(kernels, memory, control, threads);
-    const url = new URL("./worker.js", import.meta.url);
+    const url = workerUrl ?? new URL("./worker.js", import.meta.url);
     const ready: Promise<void>[] = [];
+    const detach: (() => void)[] = [];
     for (let index = 1; index < threads; index++) {
-      const init: WorkerInit = { memory, module, control, index, threads };
-      const worker = new Worker(url, { workerData: init });
+      const worker = spawnWorker(url, { name: `qwen2 wasm worker ${index}` });
       // Workers must not keep the process alive when a caller forgets dispose().
       worker.unref();
       pool.workers.push(worker);
       ready.push(
         new Promise((ok, fail) => {
-          worker.once("message", () => ok());
-          worker.once("error", fail);
-          worker.once("exit", (code) => fail(new Error(`wasm worker ${index} exited with code ${code} before starting`)));
+          detach.push(worker.onMessage(() => ok()));
+          detach.push(worker.onError((err) => fail(new Error(`wasm worker ${index} failed before starting: ${err.message}`, { cause: err }))));
         }),
       );
+      const init: WorkerInit = { memory, module, control, index, threads };
+      worker.postMessage(init);
     }
     try {
       await Promise.all(ready);
     } catch (err) {
-      await pool.stop();
+      pool.stop();
       throw err;
+    } finally {
+      for (const off of detach) off();
     }
-    for (const w of pool.workers) w.removeAllListeners();
     return pool;
   }
 
@@ -117,17 +124,8 @@ export class ThreadPool {
     Atomics.store(ctl, CTL_MAIN_SLEEPING, 0);
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.workers.length > 0) {
-      this.publish(Op.Exit);
-      await Promise.all(this.workers.map((w) => w.terminate()));
-      this.workers.length = 0;
-    }
-  }
-
-  /** Synchronous stop for dispose(): tells workers to exit and terminates them without waiting. */
-  stopNow(): void {
+  /** Tells the workers to exit and terminates them (a worker's end needs no waiting for). */
+  stop(): void {
     this.stopped = true;
     if (this.workers.length > 0) {
       this.publish(Op.Exit);

@@ -1,0 +1,60 @@
+/**
+ * `#platform`: the one place where JavaScript runtimes differ. package.json "imports" maps
+ * `#platform` to `node.js` under the `node` condition (Node, Deno, Bun) and to `browser.js`
+ * otherwise (pages, Web Workers, bundlers targeting the browser); this file is the interface
+ * both implement, and what TypeScript sees. Everything above imports `#platform`, never a
+ * runtime module (`node:*`, `window`) directly.
+ */
+
+/** A compute worker as the spawning thread sees it: a worker_threads Worker or a Web Worker. */
+export interface ComputeWorker {
+  /** Posts a structured-cloneable message (shared memories and compiled modules included). */
+  postMessage(message: unknown): void;
+  /** Calls `listener` with each message's data; returns a function that removes it. */
+  onMessage(listener: (data: unknown) => void): () => void;
+  /**
+   * Calls `listener` when the worker fails: an uncaught error, a script that cannot load, or
+   * (Node) an exit that terminate() did not ask for. Returns a function that removes it.
+   */
+  onError(listener: (error: Error) => void): () => void;
+  /** Stops the worker, even one blocked in Atomics.wait. */
+  terminate(): void;
+  /** Lets the process exit while this worker lives (Node; nothing in browsers). */
+  unref(): void;
+}
+
+/** The spawning thread as a worker sees it. */
+export interface ParentPort {
+  postMessage(message: unknown): void;
+  onMessage(listener: (data: unknown) => void): () => void;
+}
+
+export interface SpawnOptions {
+  /** Shown by debuggers and in error messages. */
+  readonly name?: string;
+}
+
+/** Starts the ES module at `url` as a worker (worker_threads in Node/Deno/Bun, a module Web Worker in browsers). */
+export declare function spawnWorker(url: URL, options?: SpawnOptions): ComputeWorker;
+
+/** The port to the thread that spawned this one; throws on a thread that is not a worker. */
+export declare function parentPort(): ParentPort;
+
+/** Logical cores this program may use (at least 1). */
+export declare function hardwareConcurrency(): number;
+
+/**
+ * Whether this thread may block in Atomics.wait: true in Node and in Web Workers, false on a
+ * page's main thread (where it throws, and where blocking would freeze the page anyway).
+ */
+export declare function canBlock(): boolean;
+
+/**
+ * Whether memory can be shared between threads: always in Node; in a browser only when the
+ * page is cross-origin isolated (served with COOP/COEP headers) and SharedArrayBuffer exists.
+ */
+export declare function sharedMemoryAvailable(): boolean;
+
+/** An environment variable of the process (Node), or undefined where there is none (browsers). */
+export declare function environmentVariable(name: string): string | undefined;
+
