@@ -20,7 +20,7 @@ import { parseQwen2Config } from "../src/formats/config_parse.js";
 import { randomPresetConfig } from "../src/formats/random_model.js";
 import { Qwen2ForCausalLM } from "../src/models/qwen2.js";
 import { RandomQwen2Weights } from "../src/models/random_qwen2.js";
-import { benchPromptIds } from "../src/runtime/bench_prompts.js";
+import { benchPromptIds } from "../src/cli/bench_prompts.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const { values } = parseArgs({

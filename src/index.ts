@@ -16,7 +16,7 @@ export { openGGUF, type Qwen2GGUF, type GGUFTokenizerData, type GGUFAddedToken }
 export { writeQwen2GGUF, GGUF_EXPORT_TYPES, type GGUFExportType, type Qwen2GGUFExportInput } from "./formats/gguf_qwen2_export.js";
 export { readHFTokenizerFiles, type HFTokenizerFiles } from "./formats/gguf_qwen2_vocab.js";
 export { generate, stream, encodePrompt } from "./generation/generate.js";
-export type { GenerateInput, GenerateOptions } from "./generation/generate.js";
+export type { GenerateInput } from "./generation/generate.js";
 export { SequenceGenerator, stepBatch, ContextOverflowError, DEFAULT_MAX_NEW_TOKENS } from "./generation/sequence_generator.js";
 export type { GenerationOptions, GenerationResult, GenerationTimings, GenerationUsage, TokenEvent, TokenLogprobs } from "./generation/sequence_generator.js";
 export { Sampler } from "./generation/sampler.js";
@@ -25,7 +25,10 @@ export type { LogitsProcessor, ProcessorContext } from "./generation/logits_proc
 export { Rng } from "./generation/rng.js";
 export { StopStringMatcher, collectEosIds } from "./generation/stopping.js";
 export type { FinishReason } from "./generation/stopping.js";
-export { optionsFromGenerationConfig } from "./generation/defaults.js";
+export { optionsFromGenerationConfig, resolveGenerationOptions } from "./generation/defaults.js";
+export type { GenerationDefaults, GenerationOverrides } from "./generation/defaults.js";
+export { JsonConstraint, ToolCallConstraint, VocabIndex, vocabIndex, compileSchema, SchemaError, responseFormatConstraint } from "./generation/constraints/index.js";
+export type { ResponseFormat, SchemaNode, ForcedTool } from "./generation/constraints/index.js";
 export { loadModel } from "./runtime/load.js";
 export type { LoadedModel, LoadOptions, LoadProgress, BackendName } from "./runtime/load.js";
 export { Tokenizer } from "./tokenizer/tokenizer.js";
@@ -48,8 +51,8 @@ export type { Qwen2Source, Qwen2LoadOptions, LayerHook, StepSegment } from "./mo
 export { ropeParameters, RotaryEmbedding } from "./models/rope.js";
 export type { RopeParameters } from "./models/rope.js";
 export { RandomQwen2Weights } from "./models/random_qwen2.js";
-export { KVCache } from "./runtime/kv_cache.js";
-export type { KVLayout } from "./runtime/kv_cache.js";
+export { KVCache } from "./models/kv_cache.js";
+export type { KVLayout } from "./models/kv_cache.js";
 export { leftPad, positionIds, unpaddedRows, PaddedBatchRunner, lastTokenPool } from "./runtime/padded_batch.js";
 export type { PaddedBatch } from "./runtime/padded_batch.js";
 export { createServer, QwenServer } from "./server/server.js";

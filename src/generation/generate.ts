@@ -4,6 +4,7 @@
  *
  *   const result = await generate(model, tokenizer, "Once upon a time", { maxNewTokens: 50 });
  *   for await (const piece of stream(model, tokenizer, messages, { temperature: 0.7 })) ...
+ *   await generate(model, tokenizer, messages, { responseFormat: { type: "json_object" } });
  *
  * Between steps the loop yields to the event loop, so an AbortSignal fired by a timer, a
  * closed socket or Ctrl-C takes effect at the next token.
@@ -15,19 +16,12 @@ import { SequenceGenerator, stepBatch, type GenerationOptions, type GenerationRe
 /** Plain text, chat messages (rendered with the tokenizer's chat template) or ready ids. */
 export type GenerateInput = string | readonly ChatMessage[] | { readonly ids: ArrayLike<number> };
 
-export interface GenerateOptions extends GenerationOptions {
-  /** Tool definitions passed to the chat template (chat input only). */
-  readonly tools?: readonly unknown[];
-  /** Extra chat template variables (chat input only). */
-  readonly templateVariables?: Readonly<Record<string, unknown>>;
-}
-
 /**
  * The prompt ids for an input. Chat messages are rendered with `addGenerationPrompt` and
  * encoded without adding special tokens (the template already wrote them), as
  * transformers' `apply_chat_template(tokenize=True)` does.
  */
-export function encodePrompt(tokenizer: TextTokenizer, input: GenerateInput, options: GenerateOptions = {}): number[] {
+export function encodePrompt(tokenizer: TextTokenizer, input: GenerateInput, options: GenerationOptions = {}): number[] {
   if (typeof input === "string") return tokenizer.encode(input);
   if (Array.isArray(input)) {
     const rendered = tokenizer.applyChatTemplate(input as readonly ChatMessage[], {
@@ -55,7 +49,7 @@ export async function* stream(
   model: CausalLM,
   tokenizer: TextTokenizer,
   input: GenerateInput,
-  options: GenerateOptions = {},
+  options: GenerationOptions = {},
 ): AsyncGenerator<string, GenerationResult, void> {
   const gen = new SequenceGenerator(model, tokenizer, encodePrompt(tokenizer, input, options), options);
   try {
@@ -77,7 +71,7 @@ export async function generate(
   model: CausalLM,
   tokenizer: TextTokenizer,
   input: GenerateInput,
-  options: GenerateOptions = {},
+  options: GenerationOptions = {},
 ): Promise<GenerationResult> {
   const it = stream(model, tokenizer, input, options);
   for (;;) {

@@ -18,6 +18,7 @@
 import { InvalidArgumentError } from "../errors.js";
 import type { CausalLM, SequenceCache } from "../models/causal_lm.js";
 import type { StreamDecoder, TextTokenizer } from "../tokenizer/types.js";
+import { responseFormatConstraint, type ResponseFormat } from "./constraints/response_format.js";
 import type { LogitsProcessor } from "./logits_processors.js";
 import { Sampler, type SamplingOptions, type TokenLogprob } from "./sampler.js";
 import { StopStringMatcher, collectEosIds, type FinishReason } from "./stopping.js";
@@ -43,6 +44,15 @@ export interface GenerationOptions extends SamplingOptions {
   readonly skipSpecialTokens?: boolean;
   /** Extra processors (constrained decoding, bans), run before the warpers. */
   readonly logitsProcessors?: readonly LogitsProcessor[];
+  /**
+   * OpenAI's `response_format`: `{type: "json_object"}` or `{type: "json_schema",
+   * json_schema: {schema}}` constrains the output to JSON (see generation/constraints/).
+   */
+  readonly responseFormat?: ResponseFormat;
+  /** Tool definitions passed to the chat template (chat input to `generate`/`stream` only). */
+  readonly tools?: readonly unknown[];
+  /** Extra chat template variables (chat input to `generate`/`stream` only). */
+  readonly templateVariables?: Readonly<Record<string, unknown>>;
   /**
    * A cache to reuse. The caller guarantees that its first `cache.length` tokens are the
    * first tokens of this prompt (a shared prefix); only the rest is computed. The caller
@@ -172,8 +182,10 @@ export class SequenceGenerator {
     if (!Number.isInteger(maxNew) || maxNew < 0) throw new InvalidArgumentError(`maxNewTokens must be an integer >= 0, got ${maxNew}`);
     const chunk = options.prefillChunk;
     if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1)) throw new InvalidArgumentError(`prefillChunk must be a positive integer, got ${chunk}`);
+    this.eosIds = new Set(options.ignoreEos ? [] : (options.eosIds ?? collectEosIds({ tokenizer })));
+    const constraint = options.responseFormat ? responseFormatConstraint(options.responseFormat, tokenizer, model.vocabSize, [...this.eosIds]) : null;
     // Validates the sampling options, before any cache memory is taken.
-    this.sampler = new Sampler(model.vocabSize, options, options.logitsProcessors ?? []);
+    this.sampler = new Sampler(model.vocabSize, options, constraint ? [...(options.logitsProcessors ?? []), constraint] : (options.logitsProcessors ?? []));
     this.sampler.setPrompt(this.promptIds);
 
     if (options.cache) {
@@ -195,7 +207,6 @@ export class SequenceGenerator {
     // The first new token needs no cache slot; each later one needs the slot of the one before.
     this.maxNewTokens = Math.min(maxNew, capacity - n + 1);
 
-    this.eosIds = new Set(options.ignoreEos ? [] : (options.eosIds ?? collectEosIds({ tokenizer })));
     this.decoder = tokenizer.createStreamDecoder({ skipSpecialTokens: options.skipSpecialTokens ?? true });
     const stop = options.stop === undefined ? [] : typeof options.stop === "string" ? [options.stop] : options.stop;
     this.stops = new StopStringMatcher(stop);

@@ -18,7 +18,7 @@ import { FormatError, InvalidArgumentError } from "../errors.js";
 import type { AttentionSegment, Backend, Mat, Weight } from "../backends/ops.js";
 import { layerWindows, type Qwen2Config } from "../formats/config.js";
 import { tensorReader, type WeightSource } from "../formats/weights.js";
-import { KVCache, type KVLayout } from "../runtime/kv_cache.js";
+import { KVCache, type KVLayout } from "./kv_cache.js";
 import type { CausalLM, ForwardItem, ForwardOptions, SequenceCache } from "./causal_lm.js";
 import { RotaryEmbedding } from "./rope.js";
 

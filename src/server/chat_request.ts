@@ -1,8 +1,8 @@
 /** Validation of a /v1/chat/completions body into what the template and generator need. */
 import type { ChatMessage } from "../tokenizer/types.js";
 import { invalidField } from "./errors.js";
-import { ANY_OBJECT, compileSchema, type SchemaNode } from "./json_schema.js";
-import type { ForcedTool } from "./tool_constraint.js";
+import { ANY_OBJECT, compileSchema as compileAnySchema, SchemaError, type SchemaNode } from "../generation/constraints/json_schema.js";
+import type { ForcedTool } from "../generation/constraints/tool_constraint.js";
 import { Fields, describe, isObject, type Json } from "./validate.js";
 
 const ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
@@ -72,6 +72,16 @@ export function readMessages(f: Fields): ChatMessage[] {
     }
     return msg as ChatMessage;
   });
+}
+
+/** A request's JSON schema, compiled; a schema the subset refuses is a 400 naming the field. */
+function compileSchema(schema: unknown, param: string): SchemaNode {
+  try {
+    return compileAnySchema(schema, param);
+  } catch (err) {
+    if (err instanceof SchemaError) throw invalidField(err.path, err.detail);
+    throw err;
+  }
 }
 
 export interface ToolSetup {

@@ -6,7 +6,7 @@ import type { CausalLM } from "../models/causal_lm.js";
 import type { HiddenStatesModel } from "../runtime/padded_batch.js";
 import type { TextTokenizer } from "../tokenizer/types.js";
 import { ApiError, errors } from "./errors.js";
-import { vocabIndex, type VocabIndex } from "./json_constraint.js";
+import { vocabIndex, type VocabIndex } from "../generation/constraints/json_constraint.js";
 import type { Scheduler } from "./scheduler.js";
 
 /** Whether the model exposes final-normed hidden states (Qwen2ForCausalLM does): /v1/embeddings needs them. */

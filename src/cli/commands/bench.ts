@@ -22,7 +22,7 @@ import { openGGUF } from "../../formats/gguf_qwen2.js";
 import { loadModelFolder } from "../../formats/model_folder.js";
 import type { CausalLM } from "../../models/causal_lm.js";
 import { Qwen2ForCausalLM } from "../../models/qwen2.js";
-import { benchPromptIds } from "../../runtime/bench_prompts.js";
+import { benchPromptIds } from "../bench_prompts.js";
 
 export type BenchBackend = "reference" | "wasm";
 const BACKENDS: readonly BenchBackend[] = ["wasm", "reference"];

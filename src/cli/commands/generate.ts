@@ -5,9 +5,9 @@
  */
 import { parseArgs } from "node:util";
 import { UsageError, readAll, type CliIO, type Command } from "../command.js";
-import { stream, type GenerateInput, type GenerateOptions } from "../../generation/generate.js";
+import { stream, type GenerateInput } from "../../generation/generate.js";
 import { optionsFromGenerationConfig, resolveGenerationOptions } from "../../generation/defaults.js";
-import type { GenerationResult } from "../../generation/sequence_generator.js";
+import type { GenerationOptions, GenerationResult } from "../../generation/sequence_generator.js";
 import type { ChatMessage } from "../../tokenizer/types.js";
 import { BACKENDS, loadModel, type BackendName, type LoadedModel, type LoadOptions } from "../../runtime/load.js";
 
@@ -121,7 +121,7 @@ export async function runGenerate(args: string[], io: CliIO, load: ModelLoader =
       ...(maxNewTokens !== undefined ? { maxNewTokens } : {}),
     });
     const abort = new AbortController();
-    const options: GenerateOptions = {
+    const options: GenerationOptions = {
       ...sampling,
       ...(seed !== undefined ? { seed } : {}),
       ...(v.stop !== undefined ? { stop: v.stop } : {}),

@@ -1,5 +1,5 @@
 /**
- * A bounded load test on loopback: 32 concurrent streaming clients, a quarter of them
+ * Many clients at once on loopback (a bounded load test): 32 concurrent streaming clients, a quarter of them
  * disconnecting midway, while others send malformed bodies. Every well-formed request must
  * complete with the right answer, the server must stay up, and memory (live caches and
  * the JS heap after GC) must come back to where it started.

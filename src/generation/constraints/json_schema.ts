@@ -11,7 +11,21 @@
  * - `anyOf`/`oneOf` of simple types merge their types; `$ref`, `pattern`, `minLength`,
  *   `minimum`, `minItems` and other keywords are accepted and not enforced.
  */
-import { invalidField } from "./errors.js";
+import { InvalidArgumentError } from "../../errors.js";
+
+/** A schema the subset cannot compile; `path` names the offending part (e.g. `schema.properties.a.type`). */
+export class SchemaError extends InvalidArgumentError {
+  constructor(
+    readonly path: string,
+    readonly detail: string,
+  ) {
+    super(`${path}: ${detail}`);
+  }
+}
+
+function invalidField(path: string, detail: string): SchemaError {
+  return new SchemaError(path, detail);
+}
 
 export type JsonType = "object" | "array" | "string" | "number" | "integer" | "boolean" | "null";
 
@@ -46,7 +60,7 @@ export const ANY_VALUE: SchemaNode = node(ALL_TYPES);
 /** `response_format: {type: "json_object"}`: an object with any keys and values. */
 export const ANY_OBJECT: SchemaNode = node(["object"]);
 
-/** Compiles a JSON Schema; `param` names the request field in errors. */
+/** Compiles a JSON Schema; `param` names where it came from in errors (e.g. a request field). */
 export function compileSchema(schema: unknown, param: string, depth = 0): SchemaNode {
   if (schema === true || schema === undefined) return ANY_VALUE;
   if (typeof schema !== "object" || schema === null || Array.isArray(schema)) throw invalidField(param, "a JSON schema must be an object");

@@ -9,7 +9,7 @@
  */
 import { InvalidArgumentError } from "../errors.js";
 import type { Backend, KVBuffer } from "../backends/ops.js";
-import type { SequenceCache } from "../models/causal_lm.js";
+import type { SequenceCache } from "./causal_lm.js";
 
 export interface KVLayout {
   readonly kvHeads: number;

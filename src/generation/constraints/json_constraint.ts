@@ -12,8 +12,8 @@
  *   requests), and most steps of a document revisit a few states (inside a string, after a
  *   comma, ...).
  */
-import type { LogitsProcessor, ProcessorContext } from "../generation/logits_processors.js";
-import type { TextTokenizer } from "../tokenizer/types.js";
+import type { LogitsProcessor, ProcessorContext } from "../logits_processors.js";
+import type { TextTokenizer } from "../../tokenizer/types.js";
 import { initialState, step, stepBytes, type JsonState } from "./json_grammar.js";
 import type { SchemaNode } from "./json_schema.js";
 

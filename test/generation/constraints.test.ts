@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { JsonConstraint, VocabIndex } from "../../src/server/json_constraint.js";
-import { initialState, stepBytes, type JsonState } from "../../src/server/json_grammar.js";
-import { ANY_OBJECT, ANY_VALUE, compileSchema } from "../../src/server/json_schema.js";
-import { IM_END, ServerToyTokenizer } from "./toy.js";
+import { JsonConstraint, VocabIndex } from "../../src/generation/constraints/json_constraint.js";
+import { initialState, stepBytes, type JsonState } from "../../src/generation/constraints/json_grammar.js";
+import { ANY_OBJECT, ANY_VALUE, compileSchema } from "../../src/generation/constraints/json_schema.js";
+import { IM_END, ServerToyTokenizer } from "../server/toy.js";
 
 const enc = new TextEncoder();
 const run = (text: string, root = ANY_VALUE): JsonState | null => stepBytes(initialState(root), enc.encode(text));
@@ -56,4 +56,26 @@ it("masks the vocabulary token by token, EOS only when complete", () => {
   const done = new Float32Array(tok.vocabSize);
   c.process(done, { prompt: new Int32Array(0), generated: tok.encode('{"a": [1, 2]}') });
   assert.deepEqual([...done.keys()].filter((i) => done[i] !== -Infinity), [IM_END]);
+});
+
+it("generate() takes responseFormat: the same JSON constraint as the server's response_format", async () => {
+  const { generate } = await import("../../src/generation/generate.js");
+  const { ResponderModel } = await import("../server/toy.js");
+  const { respond } = await import("../server/harness.js");
+  const { InvalidArgumentError } = await import("../../src/errors.js");
+  const tok = new ServerToyTokenizer();
+  const model = new ResponderModel(tok, respond, 2048);
+  const messages = [{ role: "user" as const, content: "json please" }];
+  const free = await generate(model, tok, messages, { eosIds: [IM_END], maxNewTokens: 100 });
+  assert.match(free.text, /and more text/);
+  const json = await generate(model, tok, messages, { eosIds: [IM_END], maxNewTokens: 100, responseFormat: { type: "json_object" } });
+  assert.deepEqual(JSON.parse(json.text), { answer: 42 });
+  assert.equal(json.finishReason, "stop");
+  const schema = { type: "object", properties: { answer: { type: "string" } }, required: ["answer"] };
+  const typed = await generate(model, tok, messages, { eosIds: [IM_END], maxNewTokens: 100, responseFormat: { type: "json_schema", json_schema: { schema } } });
+  assert.equal(typeof (JSON.parse(typed.text) as { answer: unknown }).answer, "string", `the schema wins over the script: ${typed.text}`);
+  await assert.rejects(
+    generate(model, tok, messages, { responseFormat: { type: "json_schema", json_schema: { schema: { type: "thing" } } } }),
+    (e: unknown) => e instanceof InvalidArgumentError && /responseFormat\.json_schema\.schema\.type: unknown type "thing"/.test((e as Error).message),
+  );
 });

@@ -8,7 +8,7 @@
  * `parameters` schema (the JSON grammar of json_grammar.ts). The vocabulary is masked with
  * the same sorted-vocabulary walk as JSON mode.
  */
-import type { LogitsProcessor, ProcessorContext } from "../generation/logits_processors.js";
+import type { LogitsProcessor, ProcessorContext } from "../logits_processors.js";
 import { sharedMasks, type MaskCache, type VocabIndex } from "./json_constraint.js";
 import { initialState, step as jsonStep, type JsonState } from "./json_grammar.js";
 import type { SchemaNode } from "./json_schema.js";
