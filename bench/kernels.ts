@@ -72,7 +72,12 @@ function makeRandomTensor(name: string, dtype: WeightDType, rows: number, cols: 
   const bytes = byteSize(dtype, [rows, cols]);
   const data = new Uint8Array(bytes);
   let s = 0x9e3779b9;
-  const next = (): number => ((s = (s ^ (s << 13)) >>> 0), (s = (s ^ (s >>> 17)) >>> 0), (s = (s ^ (s << 5)) >>> 0), s / 2 ** 32 - 0.5);
+  const next = (): number => {
+    s = (s ^ (s << 13)) >>> 0;
+    s = (s ^ (s >>> 17)) >>> 0;
+    s = (s ^ (s << 5)) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  };
   if (dtype === "f32") new Float32Array(data.buffer).forEach((_, i, a) => (a[i] = next()));
   else if (dtype === "bf16" || dtype === "f16") {
     const h = new Uint16Array(data.buffer);
@@ -81,7 +86,10 @@ function makeRandomTensor(name: string, dtype: WeightDType, rows: number, cols: 
     const bb = dtype === "q8_0" ? 34 : 18;
     for (let i = 0; i < data.length; i++) data[i] = (next() * 256) & 0xff;
     const scale = f32ToF16(0.01);
-    for (let b = 0; b < data.length; b += bb) (data[b] = scale & 0xff), (data[b + 1] = scale >> 8);
+    for (let b = 0; b < data.length; b += bb) {
+      data[b] = scale & 0xff;
+      data[b + 1] = scale >> 8;
+    }
   }
   return { name, dtype, shape: [rows, cols], data };
 }

@@ -45,7 +45,6 @@ interface EngineSpec {
   importer(): Promise<() => Promise<Engine>>;
 }
 
-const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
 // Dynamic import through a variable: our Tokenizer may not be built yet, and the peers are

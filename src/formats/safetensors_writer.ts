@@ -31,7 +31,7 @@ export function safetensorsHeader(tensors: readonly Omit<TensorToWrite, "data">[
   for (const t of tensors) {
     const st = SAFETENSORS_DTYPE_NAMES[t.dtype];
     if (st === undefined) throw new InvalidArgumentError(`tensor '${t.name}': dtype ${t.dtype} cannot be stored in safetensors`);
-    if (t.name === "__metadata__" || Object.prototype.hasOwnProperty.call(header, t.name)) {
+    if (t.name === "__metadata__" || Object.hasOwn(header, t.name)) {
       throw new InvalidArgumentError(`tensor name '${t.name}' is reserved or repeated`);
     }
     const size = byteSize(t.dtype, t.shape);

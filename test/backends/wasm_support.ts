@@ -48,7 +48,12 @@ export function makeTensor(name: string, dtype: WeightDType, shape: number[], va
       const src = values.subarray(b * 32, b * 32 + 32);
       let amax = 0;
       let signed = 0;
-      for (const v of src) if (Math.abs(v) > amax) (amax = Math.abs(v)), (signed = v);
+      for (const v of src) {
+        if (Math.abs(v) > amax) {
+          amax = Math.abs(v);
+          signed = v;
+        }
+      }
       // GGUF definitions: q8_0 d = amax / 127; q4_0 d = max / -8 (signed extreme).
       const d = dtype === "q8_0" ? amax / 127 : signed / -8;
       const dh = f32ToF16(d);
