@@ -28,6 +28,8 @@ export interface ServerContext {
   readonly maxChoices: number;
   /** Unix seconds the model was loaded (`created` of /v1/models). */
   readonly created: number;
+  /** The weights are random (`qwen2 create-random`); /v1/models says so. */
+  readonly randomWeights?: boolean;
   vocab(): VocabIndex;
 }
 

@@ -3,6 +3,7 @@
  *
  *   POST /v1/chat/completions   POST /v1/completions   POST /v1/embeddings
  *   GET  /v1/models[/ID]        POST /tokenize         POST /detokenize      GET /health
+ *   GET  /                      the web chat (webui/static_site.ts), unless `webui: false`
  *
  * Requests are validated into typed options (400 naming the field), generation goes through
  * the continuous-batching {@link Scheduler}, and every error has OpenAI's JSON shape.
@@ -23,6 +24,7 @@ import { ApiError, errors, invalidField } from "./errors.js";
 import { readJsonBody, sendError, sendJson } from "./http_util.js";
 import { Scheduler, type SchedulerStats } from "./scheduler.js";
 import { Fields, describe, requireObject } from "./validate.js";
+import { StaticSite } from "./webui/static_site.js";
 
 export interface ServerOptions {
   readonly model: CausalLM;
@@ -52,6 +54,10 @@ export interface ServerOptions {
   readonly prefixCacheEntries?: number;
   /** Longest piece of a prompt prefilled in one step (default 512); longer prompts take several steps. */
   readonly prefillChunk?: number;
+  /** Serve the web chat at `/` (default true); its files need no API key, its API calls do. */
+  readonly webui?: boolean;
+  /** The weights are random (`qwen2 create-random`): /v1/models says so, and the web chat too. */
+  readonly randomWeights?: boolean;
   /** Called with each unexpected error (default: none). */
   readonly log?: (message: string) => void;
 }
@@ -64,6 +70,7 @@ export class QwenServer {
   readonly context: ServerContext;
   private readonly apiKey: Buffer | null;
   private readonly bodyLimit: number;
+  private readonly webui: StaticSite | null;
 
   constructor(readonly options: ServerOptions) {
     const { model, tokenizer } = options;
@@ -88,9 +95,11 @@ export class QwenServer {
       maxChoices: options.maxChoices ?? 16,
       created: Math.floor(Date.now() / 1000),
       vocab: makeVocab(tokenizer, model.vocabSize),
+      randomWeights: options.randomWeights === true,
     };
     this.apiKey = options.apiKey ? Buffer.from(options.apiKey) : null;
     this.bodyLimit = options.bodyLimit ?? 4 * 1024 * 1024;
+    this.webui = options.webui === false ? null : new StaticSite();
     this.http = createHttpServer((req, res) => void this.handle(req, res));
     // Long generations must not be cut by Node's default request timeout.
     this.http.requestTimeout = 0;
@@ -149,6 +158,7 @@ export class QwenServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? "/").split("?")[0]!.replace(/\/+$/, "") || "/";
     try {
+      if (this.webui?.serve(req, res, path)) return;
       const handler = this.route(req.method ?? "GET", path);
       if (!handler) throw errors.notFound(req.method ?? "GET", path);
       if (path !== "/health" && !this.authorised(req)) {
@@ -186,7 +196,7 @@ async function handleModel(ctx: ServerContext, _b: unknown, req: IncomingMessage
 }
 
 function modelCard(ctx: ServerContext): unknown {
-  return { id: ctx.modelId, object: "model", created: ctx.created, owned_by: "qwen2-ts", context_length: ctx.contextLength };
+  return { id: ctx.modelId, object: "model", created: ctx.created, owned_by: "qwen2-ts", context_length: ctx.contextLength, ...(ctx.randomWeights ? { random_weights: true } : {}) };
 }
 
 async function handleHealth(ctx: ServerContext, _b: unknown, _q: IncomingMessage, res: ServerResponse): Promise<void> {

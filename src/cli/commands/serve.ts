@@ -6,7 +6,7 @@ import { backendFlag, intFlag, loadModelFor, parseFlags, progressBar } from "../
 const usage = `Usage: qwen2 serve --model DIR|FILE.gguf [options]
 
 An OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, /v1/embeddings,
-/v1/models, /tokenize, /detokenize, /health.
+/v1/models, /tokenize, /detokenize, /health, and a web chat at / (open the URL it prints).
 
 Options:
   --model PATH        Hugging Face model folder or .gguf file (required)
@@ -21,13 +21,14 @@ Options:
   --prefill-chunk N   longest piece of a prompt computed in one step (default 512)
   --backend NAME      compute backend (as for qwen2 generate)
   --threads N         worker threads of the backend
+  --no-webui          serve the API only (no chat page at /)
 `;
 
 const command: Command = {
   summary: "OpenAI-compatible HTTP server (chat, completions, embeddings, tools, JSON mode)",
   usage,
   async run(args: string[], io: CliIO): Promise<number> {
-    const { values } = parseFlags(args, ["model", "host", "port", "api-key", "parallel", "queue", "ctx", "name", "backend", "threads", "body-limit", "prefill-chunk"]);
+    const { values, flags } = parseFlags(args, ["model", "host", "port", "api-key", "parallel", "queue", "ctx", "name", "backend", "threads", "body-limit", "prefill-chunk"], ["no-webui"]);
     const path = values.get("model");
     if (!path) throw new UsageError("--model is required");
     const port = intFlag(values, "port", 0, 8080)!;
@@ -58,6 +59,8 @@ const command: Command = {
       ...(bodyLimit !== undefined ? { bodyLimit } : {}),
       ...(prefillChunk !== undefined ? { prefillChunk } : {}),
       log: (m) => io.stderr.write(m + "\n"),
+      webui: !flags.has("no-webui"),
+      randomWeights: loaded.randomWeights,
     });
     // Sort the vocabulary for JSON-constrained decoding now (about a second on 151k tokens)
     // rather than stalling every stream at the first JSON request.
