@@ -59,3 +59,5 @@ export { createServer, QwenServer } from "./server/server.js";
 export type { ServerOptions } from "./server/server.js";
 export { WasmBackend, relaxedSimdAvailable, RELAXED_SIMD_ENV, type WasmBackendOptions } from "./backends/wasm/index.js";
 export { ShardedWasmBackend, createWasmBackend, type ShardedWasmOptions } from "./backends/wasm/index.js";
+export { WorkerEngine } from "./runtime/worker_engine/engine.js";
+export type { WorkerEngineOptions, WorkerGenerateOptions, EngineTokenEvent, EngineInfo, EngineLoadProgress, EngineModelSource } from "./runtime/worker_engine/engine.js";

@@ -58,6 +58,7 @@ export function spawnWorker(url: URL, options: SpawnOptions = {}): ComputeWorker
     },
     terminate: () => worker.terminate(),
     unref: () => {},
+    ref: () => {},
   };
 }
 

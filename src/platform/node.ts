@@ -34,6 +34,7 @@ export function spawnWorker(url: URL, options: SpawnOptions = {}): ComputeWorker
       void worker.terminate();
     },
     unref: () => worker.unref(),
+    ref: () => worker.ref(),
   };
 }
 

@@ -21,6 +21,8 @@ export interface ComputeWorker {
   terminate(): void;
   /** Lets the process exit while this worker lives (Node; nothing in browsers). */
   unref(): void;
+  /** Keeps the process alive while this worker lives again (Node; nothing in browsers). */
+  ref(): void;
 }
 
 /** The spawning thread as a worker sees it. */
