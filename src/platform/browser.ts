@@ -46,7 +46,9 @@ export function spawnWorker(url: URL, options: SpawnOptions = {}): ComputeWorker
     onError(listener) {
       const onError = (e: ErrorEventLike): void => {
         e.preventDefault?.();
-        listener(e.error instanceof Error ? e.error : new Error(`worker ${options.name ?? url.href}: ${e.message ?? "failed to load or threw"}`));
+        listener(
+          e.error instanceof Error ? e.error : new Error(`worker ${options.name ?? url.href}: ${e.message ?? "failed to load or threw"}`),
+        );
       };
       const onMessageError = (): void => listener(new Error(`worker ${options.name ?? url.href}: a message could not be deserialised`));
       worker.addEventListener("error", onError);

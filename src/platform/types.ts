@@ -59,4 +59,3 @@ export declare function sharedMemoryAvailable(): boolean;
 
 /** An environment variable of the process (Node), or undefined where there is none (browsers). */
 export declare function environmentVariable(name: string): string | undefined;
-

@@ -38,7 +38,10 @@ test("a spawned worker gets its first message, answers through parentPort, and a
   const dir = mkdtempSync(join(tmpdir(), "qwen2-platform-"));
   const platformUrl = new URL("../../src/platform/node.js", import.meta.url).href;
   const echo = join(dir, "echo.mjs");
-  writeFileSync(echo, `import { parentPort } from ${JSON.stringify(platformUrl)};\nconst port = parentPort();\nport.onMessage((m) => port.postMessage({ got: m }));\n`);
+  writeFileSync(
+    echo,
+    `import { parentPort } from ${JSON.stringify(platformUrl)};\nconst port = parentPort();\nport.onMessage((m) => port.postMessage({ got: m }));\n`,
+  );
   const worker = node.spawnWorker(pathToFileURL(echo), { name: "echo" });
   const reply = await new Promise<unknown>((ok) => {
     worker.onMessage(ok);

@@ -26,7 +26,11 @@ before(async () => {
   const io = captureIO();
   assert.equal(await main(["create-random", "--preset", "tiny", "--out", modelDir, "--seed", "5"], io.io), 0, io.err());
   // Two compute threads where there are two cores: the wasm pool runs nested in the engine's worker.
-  engine = await WorkerEngine.create({ model: modelDir, threads: Math.min(2, availableParallelism()), onProgress: (p) => progress.push(p) });
+  engine = await WorkerEngine.create({
+    model: modelDir,
+    threads: Math.min(2, availableParallelism()),
+    onProgress: (p) => progress.push(p),
+  });
 });
 
 after(() => {
@@ -64,7 +68,10 @@ test("streamed generation in the worker equals generate() in this thread", async
     assert.equal(got.finishReason, "length");
     assert.deepEqual(await engine!.encode("Hello there"), local.tokenizer.encode("Hello there"));
     assert.equal(await engine!.decode(want.ids), local.tokenizer.decode(want.ids));
-    assert.equal(await engine!.applyChatTemplate(chat, { addGenerationPrompt: true }), local.tokenizer.applyChatTemplate(chat, { addGenerationPrompt: true }));
+    assert.equal(
+      await engine!.applyChatTemplate(chat, { addGenerationPrompt: true }),
+      local.tokenizer.applyChatTemplate(chat, { addGenerationPrompt: true }),
+    );
   } finally {
     local.close();
   }

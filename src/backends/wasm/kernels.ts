@@ -4,7 +4,7 @@
  * same operation table on the same memory.
  */
 import { wasm, type WasmMemory, type WasmModule } from "./wasm_api.js";
-import * as embedded from "./kernel_bytes.js";
+import { relaxed, simd } from "./kernel_bytes.js";
 import { forClaimedRows, resetClaims } from "./row_claims.js";
 import { share } from "./share.js";
 
@@ -49,7 +49,7 @@ const decoded = new Map<KernelBuild, Uint8Array>();
 export function readKernelBytes(build: KernelBuild): Uint8Array {
   let bytes = decoded.get(build);
   if (!bytes) {
-    const text = atob(embedded[build]);
+    const text = atob(build === "relaxed" ? relaxed : simd);
     bytes = new Uint8Array(text.length);
     for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
     decoded.set(build, bytes);

@@ -31,11 +31,19 @@ export const MAIN_THREAD_WARNING =
 const warned = new Set<string>();
 
 /** Compute threads for `requested` (undefined: every core). Throws on a request that is not a valid count. */
-export function chooseThreads(requested: number | undefined, facts: ThreadFacts = platformThreadFacts(), warn: (message: string) => void = (m) => console.warn(m)): number {
+export function chooseThreads(
+  requested: number | undefined,
+  facts: ThreadFacts = platformThreadFacts(),
+  warn: (message: string) => void = (m) => console.warn(m),
+): number {
   const cores = Math.max(1, facts.cores);
   if (requested !== undefined) {
-    if (!Number.isInteger(requested) || requested < 1) throw new InvalidArgumentError(`wasm backend: threads must be a positive integer, got ${requested}`);
-    if (requested > cores) throw new InvalidArgumentError(`wasm backend: threads ${requested} exceeds the ${cores} cores of this machine (more compute threads than cores only slow down)`);
+    if (!Number.isInteger(requested) || requested < 1)
+      throw new InvalidArgumentError(`wasm backend: threads must be a positive integer, got ${requested}`);
+    if (requested > cores)
+      throw new InvalidArgumentError(
+        `wasm backend: threads ${requested} exceeds the ${cores} cores of this machine (more compute threads than cores only slow down)`,
+      );
     if (requested > MAX_THREADS) throw new InvalidArgumentError(`wasm backend: threads ${requested} exceeds the supported ${MAX_THREADS}`);
   }
   const threads = requested ?? Math.min(cores, MAX_THREADS);

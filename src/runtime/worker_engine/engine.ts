@@ -95,7 +95,9 @@ export class WorkerEngine {
           resolve(new WorkerEngine(worker, message.info));
         }
       });
-      const offError = worker.onError((error) => failLoad(new Error(`WorkerEngine: the worker failed while loading: ${error.message}`, { cause: error })));
+      const offError = worker.onError((error) =>
+        failLoad(new Error(`WorkerEngine: the worker failed while loading: ${error.message}`, { cause: error })),
+      );
       signal?.addEventListener("abort", onAbort, { once: true });
       const load: EngineLoadOptions = {
         ...(options.backend !== undefined ? { backend: options.backend } : {}),

@@ -46,7 +46,10 @@ port.onMessage((data) => {
   }
 });
 
-async function load(source: Extract<ToWorker, { type: "load" }>["source"], options: Extract<ToWorker, { type: "load" }>["options"]): Promise<void> {
+async function load(
+  source: Extract<ToWorker, { type: "load" }>["source"],
+  options: Extract<ToWorker, { type: "load" }>["options"],
+): Promise<void> {
   try {
     const m = await loadForEngine(source, options, (progress) => post({ type: "progress", progress }), loading.signal);
     if (loading.signal.aborted) {
@@ -56,7 +59,13 @@ async function load(source: Extract<ToWorker, { type: "load" }>["source"], optio
     loaded = m;
     post({
       type: "loaded",
-      info: { backend: m.engine ?? m.backend, config: m.config, generationConfig: m.generationConfig, eosIds: m.eosIds, warnings: m.warnings ?? [] },
+      info: {
+        backend: m.engine ?? m.backend,
+        config: m.config,
+        generationConfig: m.generationConfig,
+        eosIds: m.eosIds,
+        warnings: m.warnings ?? [],
+      },
     });
   } catch (err) {
     post({ type: "load-failed", error: serializeError(err) });
@@ -68,7 +77,11 @@ async function generate(id: number, message: Extract<ToWorker, { type: "generate
   generations.set(id, controller);
   try {
     if (!loaded) throw new Error("WorkerEngine: no model is loaded");
-    const it = stream(loaded.model, loaded.tokenizer, message.input, { eosIds: loaded.eosIds, ...message.options, signal: controller.signal });
+    const it = stream(loaded.model, loaded.tokenizer, message.input, {
+      eosIds: loaded.eosIds,
+      ...message.options,
+      signal: controller.signal,
+    });
     for (;;) {
       const step = await it.next();
       if (step.done) {

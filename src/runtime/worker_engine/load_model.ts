@@ -26,8 +26,16 @@ export type EngineLoadProgress = LoadProgress;
 /** Generation options that cross to the worker: the signal stays with the caller, processors and caches cannot travel. */
 export type RemoteGenerateOptions = Omit<GenerationOptions, "signal" | "logitsProcessors" | "cache" | "keepCache">;
 
-export async function loadForEngine(source: EngineModelSource, options: EngineLoadOptions, onProgress: (p: EngineLoadProgress) => void, signal: AbortSignal): Promise<LoadedModel> {
-  if (typeof source !== "string") throw new UnsupportedError("WorkerEngine: this build loads models from a path or URL string only (File and Blob sources need fromPretrained)");
+export async function loadForEngine(
+  source: EngineModelSource,
+  options: EngineLoadOptions,
+  onProgress: (p: EngineLoadProgress) => void,
+  signal: AbortSignal,
+): Promise<LoadedModel> {
+  if (typeof source !== "string")
+    throw new UnsupportedError(
+      "WorkerEngine: this build loads models from a path or URL string only (File and Blob sources need fromPretrained)",
+    );
   signal.throwIfAborted();
   return loadModel(source, {
     ...(options.backend !== undefined ? { backend: options.backend } : {}),
