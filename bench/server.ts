@@ -210,7 +210,7 @@ dir = resolve(dir);
 const ours = await benchOurs(dir);
 const llama = values["skip-llama"] ? "skipped (--skip-llama)" : await benchLlama(dir, Tokenizer.fromPretrained(dir)).catch((err: Error) => `failed: ${err.message}`);
 
-const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", mem_gb: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg_1m: loadavg()[0], date: new Date().toISOString() };
+const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", mem_gb: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg_1m: loadavg()[0] ?? 0, date: new Date().toISOString() };
 const resultsDir = join(repo, "bench/results");
 mkdirSync(resultsDir, { recursive: true });
 writeFileSync(join(resultsDir, "server.json"), JSON.stringify({ machine, model: values.model ?? `create-random --preset ${values.preset}`, backend: values.backend, gen_tokens: genTokens, ours, llama_cpp: llama }, null, 2) + "\n");

@@ -239,7 +239,7 @@ function naiveAttention(q: Float32Array, keys: Float32Array, values: Float32Arra
       const e = logits.map((l) => Math.exp(l - m));
       const z = e.reduce((x, y) => x + y, 0);
       for (let t = 0; t < idx.length; t++)
-        for (let d = 0; d < hd; d++) out[i * heads * hd + h * hd + d] += (e[t]! / z) * values[idx[t]! * kvHeads * hd + g * hd + d]!;
+        for (let d = 0; d < hd; d++) out[i * heads * hd + h * hd + d]! += (e[t]! / z) * values[idx[t]! * kvHeads * hd + g * hd + d]!;
     }
   }
   return out;

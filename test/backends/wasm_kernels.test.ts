@@ -237,8 +237,8 @@ for (const threads of threadCounts) {
             }
           }
           assert.ok(maxAbsDiff(be.read(out), want) < 1e-5, `window=${window} step=${step}: ${maxAbsDiff(be.read(out), want)}`);
-          past[0] += counts[0]!;
-          past[1] += counts[1]!;
+          past[0]! += counts[0]!;
+          past[1]! += counts[1]!;
           for (const m of [q, k, v, out]) be.free(m);
         }
         for (const kv of kvs) be.free(kv);

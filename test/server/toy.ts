@@ -213,7 +213,7 @@ export class ResponderModel implements CausalLM {
       // On script while the generated tokens match it.
       let on = k < s.length;
       for (let i = 0; on && i < k; i++) if (history[info.prompt + i] !== s[i]) on = false;
-      if (on) out[s[k]!] += 12;
+      if (on) out[s[k]!]! += 12;
     } else {
       out[IM_END] = -20;
     }

@@ -268,7 +268,7 @@ export class ReferenceBackend implements Backend {
           for (let j = first; j <= s; j++) {
             const pj = scores[j - first]! / sum;
             const vBase = kvBase + (j % c.capacity) * headDim;
-            for (let d = 0; d < headDim; d++) acc[d] += pj * c.v[vBase + d]!;
+            for (let d = 0; d < headDim; d++) acc[d]! += pj * c.v[vBase + d]!;
           }
           const oBase = (seg.row + i) * o.cols + h * headDim;
           for (let d = 0; d < headDim; d++) o.data[oBase + d] = acc[d]!;
