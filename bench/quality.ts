@@ -16,6 +16,7 @@
  * engines and formats with each other; they do not predict a trained model's degradation.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -158,9 +159,11 @@ if (!values["skip-llama"]) {
   }
 }
 
+const machine = { cpu: cpus()[0]?.model ?? "?", cores: cpus().length, node: process.version, date: new Date().toISOString() };
 const md: string[] = [
   "# Quantisation quality: next-token distributions against our float32 path",
   "",
+  `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}.`,
   `${seqs} sequences × ${len} positions of pseudo-random token ids on the random Qwen2-0.5B-shaped model; reference: qwen2-ts (${backend}) on the BF16 GGUF (bf16 weights, float32 arithmetic).`,
   "KL = KL(P_ref ‖ P) in nats, averaged over positions; top-1 = share of positions whose most likely token is the reference's.",
   "Random weights make flat distributions: compare rows with each other, not with figures for trained models.",
@@ -175,6 +178,6 @@ const md: string[] = [
 ];
 const resultsDir = join(repo, "bench/results");
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, "quality.json"), JSON.stringify({ seqs, len, backend, date: new Date().toISOString(), rows }, null, 2) + "\n");
+writeFileSync(join(resultsDir, "quality.json"), JSON.stringify({ seqs, len, backend, machine, date: machine.date, rows }, null, 2) + "\n");
 writeFileSync(join(resultsDir, "quality.md"), md.join("\n") + "\n");
 process.stdout.write(md.join("\n") + "\n");

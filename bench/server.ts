@@ -223,7 +223,7 @@ const md = [
   "# Server benchmark (`npm run bench:server`)",
   "",
   `Model: ${values.model ?? `random weights, \`qwen2 create-random --preset ${values.preset}\``}; our backend: ${values.backend}; ${genTokens} tokens per client (greedy, ignore_eos), distinct prompts.`,
-  `Machine: ${machine.cpus} × ${machine.cpu}, Node ${machine.node}, load average ${machine.loadavg_1m.toFixed(2)} at the start (other jobs share the cores: figures are noisy).`,
+  `Machine: ${machine.cpus} × ${machine.cpu}, Node ${machine.node}, ${machine.date}, load average ${machine.loadavg_1m.toFixed(2)} at the start (other jobs share the cores: figures are noisy).`,
   "",
   "Ours: streaming HTTP clients against the server in the same process (continuous batching, `--parallel` = clients). llama.cpp: node-llama-cpp, one context with N sequences evaluated concurrently (batched by llama.cpp), no HTTP.",
   "",
