@@ -25,7 +25,8 @@ import { PassThrough } from "node:stream";
 import { ReferenceBackend } from "../src/backends/reference/index.js";
 import { UnsupportedError } from "../src/errors.js";
 import { writeQwen2GGUF } from "../src/formats/gguf_qwen2_export.js";
-import { readHFTokenizerFiles } from "../src/formats/gguf_qwen2_vocab.js";
+import { loadTokenizer, localTextFiles } from "../src/node/tokenizer.js";
+import { readTokenizerFolder } from "../src/tokenizer/folder.js";
 import { loadModelFolder } from "../src/formats/model_folder.js";
 import { collectEosIds } from "../src/generation/stopping.js";
 import type { CausalLM } from "../src/models/causal_lm.js";
@@ -33,7 +34,6 @@ import { Qwen2ForCausalLM } from "../src/models/qwen2.js";
 import { main } from "../src/cli/main.js";
 import { loadModel, type BackendName } from "../src/runtime/load.js";
 import { createServer } from "../src/server/server.js";
-import { Tokenizer } from "../src/tokenizer/tokenizer.js";
 import type { TextTokenizer } from "../src/tokenizer/types.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -69,7 +69,7 @@ async function loadOurs(dir: string): Promise<Loaded> {
   // loadModel not wired yet in this build: the same pieces by hand.
   const folder = loadModelFolder(dir);
   const model = Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, new ReferenceBackend());
-  const tokenizer = Tokenizer.fromPretrained(dir);
+  const tokenizer = await loadTokenizer(dir);
   return { model, tokenizer, eosIds: collectEosIds({ generationConfig: folder.generationConfig, config: folder.config, tokenizer }), close: () => model.dispose() };
 }
 
@@ -156,7 +156,7 @@ async function benchOurs(dir: string): Promise<LevelResult[]> {
 async function benchLlama(dir: string, tokenizer: TextTokenizer): Promise<LevelResult[] | string> {
   const gguf = join(values.work!, "model.f32.gguf");
   const folder = loadModelFolder(dir);
-  writeQwen2GGUF(gguf, { config: folder.config, weights: folder.weights, tokenizer: readHFTokenizerFiles(dir), type: "f32", name: "bench" });
+  writeQwen2GGUF(gguf, { config: folder.config, weights: folder.weights, tokenizer: await readTokenizerFolder(localTextFiles(dir)), type: "f32", name: "bench" });
   let llamaMod: typeof import("node-llama-cpp");
   try {
     llamaMod = await import("node-llama-cpp");
@@ -208,7 +208,7 @@ if (!values.model && !existsSync(join(dir, "config.json"))) {
 }
 dir = resolve(dir);
 const ours = await benchOurs(dir);
-const llama = values["skip-llama"] ? "skipped (--skip-llama)" : await benchLlama(dir, Tokenizer.fromPretrained(dir)).catch((err: Error) => `failed: ${err.message}`);
+const llama = values["skip-llama"] ? "skipped (--skip-llama)" : await benchLlama(dir, await loadTokenizer(dir)).catch((err: Error) => `failed: ${err.message}`);
 
 const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", mem_gb: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg_1m: loadavg()[0] ?? 0, date: new Date().toISOString() };
 const resultsDir = join(repo, "bench/results");

@@ -53,7 +53,7 @@ const load = (specifier: string): Promise<Record<string, unknown>> => import(spe
 
 /**
  * Our Tokenizer, loaded from `dir` (or the embedded default when undefined).
- * QWEN2_BENCH_OURS points at another build of the Tokenizer module (e.g. a branch under work).
+ * QWEN2_BENCH_OURS points at another build of the node/tokenizer module (loadTokenizer) (e.g. a branch under work).
  */
 function oursEngine(name: string, label: string, dir: string | undefined): EngineSpec {
   return {
@@ -61,11 +61,11 @@ function oursEngine(name: string, label: string, dir: string | undefined): Engin
     label,
     sameVocabulary: true,
     async importer() {
-      const modulePath = process.env.QWEN2_BENCH_OURS ?? resolve(repoRoot, "dist/src/tokenizer/tokenizer.js");
+      const modulePath = process.env.QWEN2_BENCH_OURS ?? resolve(repoRoot, "dist/src/node/tokenizer.js");
       const mod = await load(pathToFileURL(modulePath).href);
-      const Tokenizer = mod.Tokenizer as { fromPretrained(dir?: string): unknown };
+      const loadTokenizer = mod.loadTokenizer as (dir?: string) => Promise<unknown>;
       return async () => {
-        const tok = (await Tokenizer.fromPretrained(dir)) as { encode(t: string): number[]; decode(ids: ArrayLike<number>): string };
+        const tok = (await loadTokenizer(dir)) as { encode(t: string): number[]; decode(ids: ArrayLike<number>): string };
         return { encode: (t) => tok.encode(t), decode: (ids) => tok.decode(ids) };
       };
     },
@@ -74,7 +74,7 @@ function oursEngine(name: string, label: string, dir: string | undefined): Engin
 
 const ENGINES: readonly EngineSpec[] = [
   oursEngine("ours", "qwen2-ts Tokenizer", qwen2Dir),
-  oursEngine("ours-embedded", "qwen2-ts Tokenizer, embedded default (fromPretrained())", undefined),
+  oursEngine("ours-embedded", "qwen2-ts Tokenizer, embedded default (loadTokenizer())", undefined),
   {
     name: "hf-tokenizers",
     label: "@huggingface/tokenizers (JS)",
@@ -463,7 +463,7 @@ function report(results: ChildResult[], args: Args, docsBytes: number, docsCount
   const json = {
     machine: m,
     options: args,
-    oursModule: process.env.QWEN2_BENCH_OURS ?? "dist/src/tokenizer/tokenizer.js",
+    oursModule: process.env.QWEN2_BENCH_OURS ?? "dist/src/node/tokenizer.js",
     corpus: { docs: docsCount, docsBytes, bigBytes },
     results: results.map(({ docHashes: _h, bigHash: _b, ...rest }) => ({ ...rest, label: ENGINES.find((e) => e.name === rest.name)?.label, idsVsOurs: idAgreement(rest as ChildResult, ours, ENGINES.find((e) => e.name === rest.name)!) })),
   };

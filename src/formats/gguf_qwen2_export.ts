@@ -23,7 +23,8 @@ import type { Qwen2Config } from "./config.js";
 import { GGUFWriter } from "./gguf_writer.js";
 import { GGUFValueType, LLAMA_FILE_TYPE } from "./gguf_types.js";
 import { ggufTensorOrder, hfToGgufName } from "./gguf_qwen2_names.js";
-import { buildGGUFVocab, type HFTokenizerFiles } from "./gguf_qwen2_vocab.js";
+import type { TokenizerData } from "../tokenizer/loader.js";
+import { buildGGUFVocab } from "./gguf_qwen2_vocab.js";
 import { RANDOM_WEIGHTS_KEY } from "./gguf_qwen2.js";
 import type { HostTensor, WeightSource } from "./weights.js";
 
@@ -33,8 +34,11 @@ export const GGUF_EXPORT_TYPES: readonly GGUFExportType[] = ["f32", "f16", "bf16
 export interface Qwen2GGUFExportInput {
   readonly config: Qwen2Config;
   readonly weights: WeightSource;
-  /** The tokenizer to embed; null writes a file without one (our reader runs it, llama.cpp does not). */
-  readonly tokenizer: HFTokenizerFiles | null;
+  /**
+   * The tokenizer to embed, as `readTokenizerFolder` reads a Hugging Face folder; null writes
+   * a file without one (our reader runs it, llama.cpp does not).
+   */
+  readonly tokenizer: TokenizerData | null;
   readonly type: GGUFExportType;
   /** general.name, e.g. the model folder's name. */
   readonly name?: string;
@@ -117,7 +121,7 @@ function writeHyperparameters(w: GGUFWriter, config: Qwen2Config): void {
   }
 }
 
-function writeTokenizer(w: GGUFWriter, config: Qwen2Config, files: HFTokenizerFiles): void {
+function writeTokenizer(w: GGUFWriter, config: Qwen2Config, files: TokenizerData): void {
   const single = (ids: readonly number[]): number | null => (ids.length === 1 ? ids[0]! : null);
   const vocab = buildGGUFVocab(files, config.vocab_size, { eos: single(config.eos_token_id), bos: config.bos_token_id, pad: config.pad_token_id });
   w.string("tokenizer.ggml.model", "gpt2");

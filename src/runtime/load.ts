@@ -170,7 +170,7 @@ async function loadHfFolder(dir: string, backend: BackendName, options: LoadOpti
   options.onProgress?.({ phase: "tokenizer" });
   let tokenizer: TextTokenizer;
   try {
-    tokenizer = loadTokenizerFor(dir);
+    tokenizer = await loadTokenizerFor(dir);
   } catch (err) {
     built.model.dispose();
     built.release();
@@ -181,17 +181,19 @@ async function loadHfFolder(dir: string, backend: BackendName, options: LoadOpti
 }
 
 /**
- * The folder's own tokenizer (tokenizer.json or vocab.json + merges.txt), else the Qwen2
+ * The folder's own tokenizer (tokenizer.json or vocab.json + merges.txt), else the Qwen2.5
  * tokenizer embedded in the package.
  */
-export function loadTokenizerFor(dir: string): TextTokenizer {
+export async function loadTokenizerFor(dir: string): Promise<TextTokenizer> {
   const own = ["tokenizer.json", "vocab.json"].some((f) => existsSync(join(dir, f)));
-  return own ? Tokenizer.fromPretrained(dir) : Tokenizer.embedded();
+  if (!own) return Tokenizer.embedded();
+  const text = async (name: string): Promise<string | null> => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), "utf8") : null);
+  return Tokenizer.fromFiles({ location: dir, text });
 }
 
 /**
  * A .gguf file: config from `qwen2.*` metadata, weights under Hugging Face names, and the
- * tokenizer stored in the file (else the embedded Qwen2 one).
+ * tokenizer stored in the file (else the embedded Qwen2.5 one).
  */
 async function loadGguf(file: string, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
   options.onProgress?.({ phase: "config" });
@@ -199,7 +201,7 @@ async function loadGguf(file: string, backend: BackendName, options: LoadOptions
   let tokenizer: TextTokenizer;
   try {
     options.onProgress?.({ phase: "tokenizer" });
-    tokenizer = g.tokenizerData ? tokenizerFromGguf(g.tokenizerData) : Tokenizer.embedded();
+    tokenizer = g.tokenizerData ? tokenizerFromGguf(g.tokenizerData) : await Tokenizer.embedded();
   } catch (err) {
     g.close();
     throw err;

@@ -1,10 +1,10 @@
 /**
- * Reading tokenizer files into plain data: `tokenizer.json` (fast layout), or `vocab.json`
+ * Parsing tokenizer files into plain data: `tokenizer.json` (fast layout), or `vocab.json`
  * + `merges.txt` (slow layout), each with `tokenizer_config.json` for the special tokens
- * and the chat template. Every problem is a FormatError naming the file and the field.
+ * and the chat template; and the packed layout of the embedded tokenizers. Everything here
+ * parses TEXT or BYTES already read (folder.ts reads them from anywhere), so it runs in any
+ * JavaScript runtime. Every problem is a FormatError naming the file and the field.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { FormatError, UnsupportedError } from "../errors.js";
 import type { AddedToken } from "./added_tokens.js";
 import { QWEN2_SPLIT_PATTERN } from "./pretokenize.js";
@@ -35,6 +35,8 @@ export interface TokenizerData {
   readonly config: TokenizerSettings;
   /** For error messages: where the merges came from. */
   readonly mergesFile: string;
+  /** For error messages: the folder (or file) the tokenizer was read from. */
+  readonly location: string;
 }
 
 export interface TokenizerSettings {
@@ -48,21 +50,11 @@ export interface TokenizerSettings {
   readonly additionalSpecialTokens: readonly string[];
 }
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
 function isObject(v: Json | undefined): v is JsonObject {
   return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-export function readJson(file: string): Json {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new FormatError(file, `cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  return parseJson(file, text);
 }
 
 export function parseJson(file: string, text: string): Json {
@@ -181,7 +173,7 @@ export function parseTokenizerJson(file: string, json: Json, settings: Tokenizer
     const id = isObject(t) ? t.id : undefined;
     added.push(addedTokenFrom(file, `added_tokens[${i}]`, t, typeof id === "number" ? id : -1));
   });
-  return { vocab: null, vocabObject, idToToken, merges, addedTokens: added, config: settings, mergesFile: `${file} (model.merges)` };
+  return { vocab: null, vocabObject, idToToken, merges, addedTokens: added, config: settings, mergesFile: `${file} (model.merges)`, location: file };
 }
 
 /** Rejects pipelines this implementation would tokenise differently. */
@@ -221,71 +213,46 @@ export function parseMergesTxt(file: string, text: string): string[] {
   return out;
 }
 
-export interface LoadedFiles {
-  readonly data: TokenizerData;
-  readonly dir: string;
+/**
+ * The text files of a Hugging Face tokenizer folder, by file name; a file that is absent is
+ * undefined or null. Either `tokenizer.json` (fast layout) or `vocab.json` + `merges.txt`
+ * (slow layout) holds the vocabulary; `tokenizer_config.json` the special tokens and the
+ * chat template, which newer folders keep in `chat_template.jinja` instead.
+ */
+export interface TokenizerTexts {
+  readonly "tokenizer.json"?: string | null;
+  readonly "vocab.json"?: string | null;
+  readonly "merges.txt"?: string | null;
+  readonly "tokenizer_config.json"?: string | null;
+  readonly "chat_template.jinja"?: string | null;
+}
+
+/** `location/name`, for error messages. */
+export function fileIn(location: string, name: string): string {
+  return location.endsWith("/") ? location + name : `${location}/${name}`;
 }
 
 /**
- * The packed layout this package ships its embedded tokenizers in (made by
- * tools/pack-tokenizer.mjs; loads in a few milliseconds instead of parsing JSON):
- * `vocab.txt`, the byte-level tokens in id order, one per line (they never contain a raw
- * newline); `merges.bin`, little-endian int32 [left id, right id, merged id] per merge in
- * rank order. Added tokens come from tokenizer_config.json's added_tokens_decoder.
+ * Parses a tokenizer folder's texts (see {@link TokenizerTexts}); `location` names the
+ * folder in errors. Null when the texts hold neither layout's vocabulary.
  */
-export const PACKED_VOCAB = "vocab.txt";
-export const PACKED_MERGES = "merges.bin";
-
-function loadPacked(vocabDir: string, configFile: string, cfg: Json | undefined, settings: TokenizerSettings): TokenizerData {
-  const vocabFile = join(vocabDir, PACKED_VOCAB);
-  const mergesFile = join(vocabDir, PACKED_MERGES);
-  let text: string;
-  let raw: Buffer;
-  try {
-    text = readFileSync(vocabFile, "utf8");
-    raw = readFileSync(mergesFile);
-  } catch (err) {
-    throw new FormatError(vocabDir, `cannot read the packed tokenizer (${(err as Error).message})`);
+export function parseTokenizerTexts(location: string, texts: TokenizerTexts): TokenizerData | null {
+  const configFile = fileIn(location, "tokenizer_config.json");
+  const configText = texts["tokenizer_config.json"];
+  const cfg = configText === undefined || configText === null ? undefined : parseJson(configFile, configText);
+  const settings = parseSettings(configFile, cfg, texts["chat_template.jinja"] ?? null);
+  const fast = texts["tokenizer.json"];
+  if (fast !== undefined && fast !== null) {
+    const file = fileIn(location, "tokenizer.json");
+    return { ...parseTokenizerJson(file, parseJson(file, fast), settings), location };
   }
-  let count = 0;
-  for (let at = text.indexOf("\n"); at >= 0; at = text.indexOf("\n", at + 1)) count++;
-  if (text.length > 0 && !text.endsWith("\n")) count++;
-  const ends = new Int32Array(count);
-  for (let i = 0, at = 0; i < count; i++) {
-    const nl = text.indexOf("\n", at);
-    ends[i] = nl < 0 ? text.length : nl;
-    at = ends[i] + 1;
-  }
-  if (raw.byteLength % 12 !== 0) throw new FormatError(mergesFile, `size ${raw.byteLength} is not a multiple of 12 (three int32 per merge)`);
-  const triples = new Int32Array(raw.byteLength / 4);
-  new Uint8Array(triples.buffer).set(raw);
-  for (let i = 0; i < triples.length; i++) {
-    if (triples[i] < 0 || triples[i] >= count) throw new FormatError(mergesFile, `merge ${Math.floor(i / 3)} refers to id ${triples[i]}, outside vocab.txt`);
-  }
-  return { vocab: null, packedVocab: { text, ends }, merges: [], mergeTriples: triples, addedTokens: addedTokensFromConfig(configFile, cfg), config: settings, mergesFile };
-}
-
-/** Loads a folder in any layout (fast, slow or packed). */
-export function loadDir(dir: string, vocabDir: string = dir): TokenizerData {
-  const configFile = join(dir, "tokenizer_config.json");
-  const cfg = existsSync(configFile) ? readJson(configFile) : undefined;
-  const templateFile = join(dir, "chat_template.jinja");
-  const fallbackTemplate = existsSync(templateFile) ? readFileSync(templateFile, "utf8") : null;
-  const settings = parseSettings(configFile, cfg, fallbackTemplate);
-  if (existsSync(join(vocabDir, PACKED_MERGES))) return loadPacked(vocabDir, configFile, cfg, settings);
-  const fast = join(vocabDir, "tokenizer.json");
-  if (existsSync(fast)) return parseTokenizerJson(fast, readJson(fast), settings);
-  const vocabFile = join(vocabDir, "vocab.json");
-  const mergesFile = join(vocabDir, "merges.txt");
-  if (!existsSync(vocabFile)) throw new FormatError(vocabDir, "no tokenizer.json, and no vocab.json + merges.txt (slow layout)");
-  if (!existsSync(mergesFile)) throw new FormatError(mergesFile, "missing: the slow layout needs merges.txt beside vocab.json");
-  const { vocabObject, idToToken } = parseVocab(vocabFile, "(top level)", readJson(vocabFile));
-  let mergesText: string;
-  try {
-    mergesText = readFileSync(mergesFile, "utf8");
-  } catch (err) {
-    throw new FormatError(mergesFile, `cannot read the file (${(err as Error).message})`);
-  }
+  const vocabText = texts["vocab.json"];
+  if (vocabText === undefined || vocabText === null) return null;
+  const vocabFile = fileIn(location, "vocab.json");
+  const mergesFile = fileIn(location, "merges.txt");
+  const mergesText = texts["merges.txt"];
+  if (mergesText === undefined || mergesText === null) throw new FormatError(mergesFile, "missing: the slow layout needs merges.txt beside vocab.json");
+  const { vocabObject, idToToken } = parseVocab(vocabFile, "(top level)", parseJson(vocabFile, vocabText));
   return {
     vocab: null,
     vocabObject,
@@ -294,5 +261,40 @@ export function loadDir(dir: string, vocabDir: string = dir): TokenizerData {
     addedTokens: addedTokensFromConfig(configFile, cfg),
     config: settings,
     mergesFile,
+    location,
   };
+}
+
+/**
+ * The packed layout this package embeds its tokenizers in (made by tools/pack-tokenizer.mjs;
+ * it loads in a few milliseconds instead of parsing JSON): `vocab.txt`, the byte-level tokens
+ * in id order, one per line (they never contain a raw newline); `merges.bin`, little-endian
+ * int32 [left id, right id, merged id] per merge in rank order. Added tokens, special tokens
+ * and the template come from `tokenizer_config.json` (`configText`).
+ */
+export function parsePacked(location: string, vocabText: string, mergesBytes: Uint8Array, configText: string): TokenizerData {
+  const configFile = fileIn(location, "tokenizer_config.json");
+  const mergesFile = fileIn(location, "merges.bin");
+  const cfg = parseJson(configFile, configText);
+  const settings = parseSettings(configFile, cfg);
+  const text = vocabText;
+  let count = 0;
+  for (let at = text.indexOf("\n"); at >= 0; at = text.indexOf("\n", at + 1)) count++;
+  if (text.length > 0 && !text.endsWith("\n")) count++;
+  const ends = new Int32Array(count);
+  for (let i = 0, at = 0; i < count; i++) {
+    const nl = text.indexOf("\n", at);
+    const end = nl < 0 ? text.length : nl;
+    ends[i] = end;
+    at = end + 1;
+  }
+  if (mergesBytes.byteLength % 12 !== 0) throw new FormatError(mergesFile, `size ${mergesBytes.byteLength} is not a multiple of 12 (three int32 per merge)`);
+  // Copied so that the int32 view is aligned whatever the source buffer's offset.
+  const triples = new Int32Array(mergesBytes.byteLength / 4);
+  new Uint8Array(triples.buffer).set(mergesBytes);
+  for (let i = 0; i < triples.length; i++) {
+    const id = triples[i] as number; // i < length
+    if (id < 0 || id >= count) throw new FormatError(mergesFile, `merge ${Math.floor(i / 3)} refers to id ${id}, outside vocab.txt`);
+  }
+  return { vocab: null, packedVocab: { text, ends }, merges: [], mergeTriples: triples, addedTokens: addedTokensFromConfig(configFile, cfg), config: settings, mergesFile, location };
 }

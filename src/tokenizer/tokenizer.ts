@@ -2,24 +2,23 @@
  * The Qwen2 tokenizer: added tokens -> NFC -> Qwen2 split -> byte-level BPE, and back.
  * Id-for-id Hugging Face `tokenizers` (see test/tokenizer/conformance.test.ts).
  */
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { FormatError, InvalidArgumentError } from "../errors.js";
 import { AddedTokenMatcher, type AddedToken } from "./added_tokens.js";
 import { CHAR_TO_BYTE, tokenToBytes } from "./byte_level.js";
 import { bpeMerge, PairTable } from "./bpe.js";
 import { renderChatTemplate } from "./chat_template.js";
 import { ByteStreamDecoder, decodeUtf8 } from "./decoder.js";
-import { loadDir, parseJson, parseSettings, parseTokenizerJson, type RawMerge, type TokenizerData, type TokenizerSettings } from "./loader.js";
+import { DEFAULT_EMBEDDED_TOKENIZER, type EmbeddedTokenizer, embeddedTokenizerData } from "./embedded.js";
+import { readTokenizerFolder, type TokenizerFiles } from "./folder.js";
+import { parseJson, parseSettings, parseTokenizerJson, parseTokenizerTexts, type RawMerge, type TokenizerData, type TokenizerSettings, type TokenizerTexts } from "./loader.js";
 import { nfc, nfcAligned, toWellFormed } from "./normalize.js";
 import { splitQwen2 } from "./pretokenize.js";
 import { WordCache } from "./word_cache.js";
 import type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions, StreamDecoder, TextTokenizer } from "./types.js";
 
-/** The embedded tokenizers shipped in assets/tokenizers/. */
-export type EmbeddedTokenizer = "qwen2" | "qwen2.5";
-
-const ASSETS = resolve(dirname(fileURLToPath(import.meta.url)), "../../../assets/tokenizers");
+export { EMBEDDED_TOKENIZERS, type EmbeddedTokenizer } from "./embedded.js";
+export type { TokenizerFiles } from "./folder.js";
+export type { TokenizerTexts } from "./loader.js";
 
 export interface BatchEncodeOptions extends EncodeOptions {
   /** Pad to the longest sequence (or maxLength when truncating) on this side. Default false. */
@@ -161,29 +160,31 @@ export class Tokenizer implements TextTokenizer {
   // ---------------------------------------------------------------- construction
 
   /**
-   * Loads a folder holding tokenizer.json or vocab.json + merges.txt, with
-   * tokenizer_config.json. Without an argument: the embedded Qwen2 tokenizer.
+   * Reads a tokenizer folder (tokenizer.json, or vocab.json + merges.txt, with
+   * tokenizer_config.json) through anything that hands out its files' text: io's
+   * `ModelFiles` for a local folder, a URL folder or dropped files. In Node,
+   * `loadTokenizer(dir)` from `qwen2-ts/node` takes a path.
    */
-  static fromPretrained(dir?: string): Tokenizer {
-    if (dir === undefined) return Tokenizer.embedded("qwen2");
-    return new Tokenizer(loadDir(dir));
+  static async fromFiles(files: TokenizerFiles): Promise<Tokenizer> {
+    const data = await readTokenizerFolder(files);
+    if (data === null) throw new FormatError(files.location, "no tokenizer.json, and no vocab.json + merges.txt (slow layout)");
+    return new Tokenizer(data);
   }
 
-  /** One of the tokenizers shipped with the package (no network, no files of yours). */
-  static embedded(name: EmbeddedTokenizer = "qwen2"): Tokenizer {
-    // Both share the byte-level vocabulary and merges; they differ in tokenizer_config.json.
-    return new Tokenizer(loadDir(join(ASSETS, name), join(ASSETS, "qwen2")));
+  /**
+   * One of the tokenizers shipped with the package (no network, no files of yours): "qwen2.5"
+   * (the default; its chat template renders tools) or "qwen2". Any other name is an error
+   * listing these.
+   */
+  static async embedded(name: EmbeddedTokenizer = DEFAULT_EMBEDDED_TOKENIZER): Promise<Tokenizer> {
+    return new Tokenizer(await embeddedTokenizerData(name));
   }
 
-  /** From file paths: tokenizer.json (or vocab.json) and optionally tokenizer_config.json. */
-  static fromFiles(files: { tokenizerJson: string; tokenizerConfig?: string }): Tokenizer {
-    const dir = dirname(files.tokenizerJson);
-    if (files.tokenizerConfig === undefined && files.tokenizerJson === join(dir, "tokenizer.json")) return new Tokenizer(loadDir(dir));
-    const cfgText = files.tokenizerConfig === undefined ? undefined : readText(files.tokenizerConfig);
-    const cfg = cfgText === undefined ? undefined : parseJson(files.tokenizerConfig!, cfgText);
-    const settings = parseSettings(files.tokenizerConfig ?? "tokenizer_config.json", cfg);
-    const json = parseJson(files.tokenizerJson, readText(files.tokenizerJson));
-    return new Tokenizer(parseTokenizerJson(files.tokenizerJson, json, settings));
+  /** From the texts of a tokenizer folder's files, by file name (see {@link TokenizerTexts}). */
+  static fromTexts(texts: TokenizerTexts, location = "<tokenizer texts>"): Tokenizer {
+    const data = parseTokenizerTexts(location, texts);
+    if (data === null) throw new FormatError(location, "no tokenizer.json, and no vocab.json + merges.txt (slow layout)");
+    return new Tokenizer(data);
   }
 
   /** From the parsed (or unparsed) contents of tokenizer.json and tokenizer_config.json. */
@@ -226,6 +227,7 @@ export class Tokenizer implements TextTokenizer {
       })),
       config: settings,
       mergesFile: "merges",
+      location: "<vocabulary and merges>",
     });
   }
 
@@ -629,17 +631,4 @@ export class Tokenizer implements TextTokenizer {
     });
     return options.tokenize === true ? this.encode(text, { addSpecialTokens: false }) : text;
   }
-}
-
-function readText(file: string): string {
-  try {
-    return readFileSyncUtf8(file);
-  } catch (err) {
-    throw new FormatError(file, `cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-}
-
-import { readFileSync } from "node:fs";
-function readFileSyncUtf8(file: string): string {
-  return readFileSync(file, "utf8");
 }

@@ -14,7 +14,7 @@ import { SequenceGenerator, stepBatch } from "../../src/generation/sequence_gene
 import { generate } from "../../src/generation/generate.js";
 import { loadModelFolder } from "../../src/formats/model_folder.js";
 import { writeQwen2GGUF } from "../../src/formats/gguf_qwen2_export.js";
-import { readHFTokenizerFiles } from "../../src/formats/gguf_qwen2_vocab.js";
+import { tokenizerFolderData } from "../support/tokenizer_folder.js";
 import { captureIO as io } from "../support/cli_io.js";
 
 
@@ -115,7 +115,7 @@ test("loadModel on a .gguf written from the folder: same tokenizer, same tokens"
   const folder = loadModelFolder(modelDir);
   const gguf = join(root, "tiny.gguf");
   try {
-    writeQwen2GGUF(gguf, { config: folder.config, weights: folder.weights, tokenizer: readHFTokenizerFiles(modelDir), type: "bf16" });
+    writeQwen2GGUF(gguf, { config: folder.config, weights: folder.weights, tokenizer: tokenizerFolderData(modelDir), type: "bf16" });
   } finally {
     folder.weights.close();
   }

@@ -11,7 +11,7 @@ import { encodeTensor, writeQwen2GGUF, type GGUFExportType } from "../../src/for
 import type { HostTensor } from "../../src/formats/weights.js";
 import type { WeightDType } from "../../src/tensor/dtype.js";
 import { weightToFloat32 } from "../../src/tensor/quant.js";
-import { readHFTokenizerFiles } from "../../src/formats/gguf_qwen2_vocab.js";
+import { tokenizerFolderData } from "../support/tokenizer_folder.js";
 import { fixturesDir } from "../support/paths.js";
 import { MemoryWeights, plainConfigForTest, readSafetensorsForTest, TempDir, writeTinyTokenizer } from "./gguf_test_support.js";
 
@@ -47,7 +47,7 @@ function exportFixture(name: string, type: GGUFExportType): string {
   // The fixtures have no tokenizer; llama.cpp needs one whose size is the embedding's.
   writeTinyTokenizer(tokDir, config.vocab_size - 256 - 4);
   const out = join(dir.path, `${name}.${type}.gguf`);
-  writeQwen2GGUF(out, { config, weights: readSafetensorsForTest(join(modelDir, "model.safetensors")), tokenizer: readHFTokenizerFiles(tokDir), type, name });
+  writeQwen2GGUF(out, { config, weights: readSafetensorsForTest(join(modelDir, "model.safetensors")), tokenizer: tokenizerFolderData(tokDir), type, name });
   return out;
 }
 
@@ -126,7 +126,7 @@ test("llama.cpp reads our Q8_0 and Q4_0 blocks as we dequantise them", async (t)
   const tokDir = join(dir.path, "tok-quant");
   mkdirSync(tokDir, { recursive: true });
   writeTinyTokenizer(tokDir, config.vocab_size - 256 - 4);
-  const tokenizer = readHFTokenizerFiles(tokDir);
+  const tokenizer = tokenizerFolderData(tokDir);
   const weights = readSafetensorsForTest(join(modelDir, "model.safetensors"));
   const expected = JSON.parse(readFileSync(join(fixturesDir, "expected", `${name}.json`), "utf8")) as Expected;
 

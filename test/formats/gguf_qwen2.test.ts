@@ -7,7 +7,7 @@ import { GGUFFile } from "../../src/formats/gguf.js";
 import { openGGUF } from "../../src/formats/gguf_qwen2.js";
 import { encodeTensor, ggufTensorType, writeQwen2GGUF, type GGUFExportType } from "../../src/formats/gguf_qwen2_export.js";
 import { ggufToHfName, hfToGgufName } from "../../src/formats/gguf_qwen2_names.js";
-import { readHFTokenizerFiles } from "../../src/formats/gguf_qwen2_vocab.js";
+import { tokenizerFolderData } from "../support/tokenizer_folder.js";
 import { GGUFValueType, TokenType } from "../../src/formats/gguf_types.js";
 import { quantizeQ4_0, quantizeQ8_0 } from "../../src/tensor/quant.js";
 import { tokenizersDir } from "../support/paths.js";
@@ -48,7 +48,7 @@ test("llama.cpp's type choice: 1-D and norms stay F32, unaligned rows fall back 
 function exportTiny(name: string, type: GGUFExportType, config = tinyConfig(), tokenizerDir?: string): { path: string; weights: ReturnType<typeof randomQwen2Weights> } {
   const weights = randomQwen2Weights(config, 3);
   const path = join(dir.path, name);
-  const tokenizer = tokenizerDir ? readHFTokenizerFiles(tokenizerDir) : null;
+  const tokenizer = tokenizerDir ? tokenizerFolderData(tokenizerDir) : null;
   writeQwen2GGUF(path, { config, weights, tokenizer, type, name: "tiny" });
   return { path, weights };
 }

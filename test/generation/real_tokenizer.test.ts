@@ -9,7 +9,7 @@ import { generate, stream, encodePrompt } from "../../src/generation/generate.js
 import { collectEosIds } from "../../src/generation/stopping.js";
 import { idScriptModel } from "./toy.js";
 
-const tok = Tokenizer.embedded();
+const tok = await Tokenizer.embedded("qwen2");
 const imEnd = tok.tokenToId("<|im_end|>")!;
 const endOfText = tok.tokenToId("<|endoftext|>")!;
 

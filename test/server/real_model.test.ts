@@ -19,7 +19,7 @@ import { collectEosIds } from "../../src/generation/stopping.js";
 import type { CausalLM } from "../../src/models/causal_lm.js";
 import { Qwen2ForCausalLM } from "../../src/models/qwen2.js";
 import { loadModel } from "../../src/runtime/load.js";
-import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
+import { loadTokenizer } from "../../src/node/tokenizer.js";
 import type { TextTokenizer } from "../../src/tokenizer/types.js";
 import { createServer, type QwenServer } from "../../src/server/server.js";
 
@@ -43,7 +43,7 @@ async function load(dir: string): Promise<Loaded> {
   }
   const folder = loadModelFolder(dir);
   const model = Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, new ReferenceBackend());
-  const tokenizer = Tokenizer.fromPretrained(dir);
+  const tokenizer = await loadTokenizer(dir);
   const eosIds = collectEosIds({ generationConfig: folder.generationConfig, config: folder.config, tokenizer });
   return { model, tokenizer, eosIds, hiddenSize: folder.config.hidden_size, close: () => model.dispose() };
 }

@@ -4,7 +4,7 @@ import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { preTokenize } from "../../src/tokenizer/pretokenize.js";
 import { referenceBpe } from "./reference.js";
 
-const tok = Tokenizer.fromPretrained();
+const tok = await Tokenizer.embedded("qwen2");
 
 function referenceEncode(text: string): number[] {
   return preTokenize(text.normalize("NFC")).flatMap((w) => referenceBpe(w));

@@ -6,7 +6,7 @@ import { tokenizersDir } from "../support/paths.js";
 import { runCli as run } from "../support/cli_io.js";
 
 
-const tok = Tokenizer.fromPretrained();
+const tok = await Tokenizer.embedded("qwen2");
 
 test("qwen2 tokenize: arguments, stdin, --count, --split-special", async () => {
   const r = await run(["tokenize", "Hello,", "world<|im_end|>"]);

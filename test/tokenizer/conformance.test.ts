@@ -6,18 +6,19 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { loadTokenizer } from "../../src/node/tokenizer.js";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { tokenizerCasesFile, tokenizersDir } from "../support/paths.js";
 import { caseText, idsField, loadCases, type TokenizerCase } from "./cases.js";
 
-const cases = loadCases(tokenizerCasesFile);
-const load = (name: string) => Tokenizer.fromPretrained(join(tokenizersDir, name));
-const qwen2 = load("qwen2");
-const plain = load("qwen2-plain");
-const slow = load("qwen2-slow");
-const qwen25 = load("qwen2.5");
-const qwen3 = load("qwen3");
+const missing = [tokenizerCasesFile, tokenizersDir].find((p) => !existsSync(p));
+const skip = missing === undefined ? false : `needs ${missing} (../shared beside the checkout; set QWEN2_SHARED or QWEN2_TOKENIZER_CASES)`;
+const cases = missing === undefined ? loadCases(tokenizerCasesFile) : [];
+const load = (name: string) => loadTokenizer(join(tokenizersDir, name));
+type Five = [Tokenizer, Tokenizer, Tokenizer, Tokenizer, Tokenizer];
+const [qwen2, plain, slow, qwen25, qwen3] = (missing === undefined ? await Promise.all(["qwen2", "qwen2-plain", "qwen2-slow", "qwen2.5", "qwen3"].map(load)) : []) as Five;
 
 function firstDefined(c: TokenizerCase, ...fields: string[]): string | undefined {
   for (const f of fields) if (typeof c[f] === "string") return c[f] as string;
@@ -81,13 +82,13 @@ for (const [category, list] of byCategory) {
   });
 }
 
-test("conformance: the case file is not empty", () => {
+test("conformance: the case file is not empty", { skip }, () => {
   assert.ok(cases.length > 0, `no cases in ${tokenizerCasesFile}`);
 });
 
-test("conformance: the embedded qwen2 and qwen2.5 tokenizers give the same ids as the shared folders", () => {
-  const embedded2 = Tokenizer.fromPretrained();
-  const embedded25 = Tokenizer.embedded("qwen2.5");
+test("conformance: the embedded qwen2 and qwen2.5 tokenizers give the same ids as the shared folders", { skip }, async () => {
+  const embedded2 = await Tokenizer.embedded("qwen2");
+  const embedded25 = await Tokenizer.embedded("qwen2.5");
   assert.equal(embedded2.vocabSize, qwen2.vocabSize);
   assert.equal(embedded25.vocabSize, qwen25.vocabSize);
   assert.equal(embedded25.chatTemplate, qwen25.chatTemplate);

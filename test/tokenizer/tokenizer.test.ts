@@ -3,14 +3,15 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
-import { FormatError } from "../../src/errors.js";
+import { loadTokenizer } from "../../src/node/tokenizer.js";
+import { EMBEDDED_TOKENIZERS, type EmbeddedTokenizer, Tokenizer, type TokenizerFiles } from "../../src/tokenizer/tokenizer.js";
+import { FormatError, InvalidArgumentError } from "../../src/errors.js";
 import { repoRoot } from "../support/paths.js";
 
-const tok = Tokenizer.fromPretrained();
+const tok = await Tokenizer.embedded("qwen2");
 const SAMPLES = ["Hello, world!", "<|im_start|>user\nWhat's 2+2?<|im_end|>\n", "  naïve café — 中文 😀\r\n\tend", "e\u0301\u0301 x"];
 
-test("special tokens and ids come from tokenizer_config.json", () => {
+test("special tokens and ids come from tokenizer_config.json", async () => {
   assert.equal(tok.vocabSize, 151646);
   assert.equal(tok.eosToken, "<|im_end|>");
   assert.equal(tok.eosTokenId, 151645);
@@ -25,7 +26,7 @@ test("special tokens and ids come from tokenizer_config.json", () => {
   assert.equal(tok.tokenToId("no such token here"), undefined);
   assert.equal(tok.idToToken(500_000), undefined);
   assert.deepEqual(tok.specialTokens, ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]);
-  assert.equal(Tokenizer.embedded("qwen2.5").vocabSize, 151665);
+  assert.equal((await Tokenizer.embedded("qwen2.5")).vocabSize, 151665);
 });
 
 test("encode options: splitSpecialTokens, addSpecialTokens, countTokens", () => {
@@ -128,7 +129,7 @@ test("applyChatTemplate renders the ChatML template and can tokenize", () => {
   assert.equal(ids[0], 151644);
 });
 
-test("loaders: slow layout with merges as pairs; malformed files name the file and field", () => {
+test("loaders: slow layout with merges as pairs; malformed files name the file and field", async () => {
   const dir = mkdtempSync(join(tmpdir(), "qwen2-tok-"));
   const mk = (name: string, files: Record<string, string>) => {
     const d = join(dir, name);
@@ -138,26 +139,67 @@ test("loaders: slow layout with merges as pairs; malformed files name the file a
   };
   const vocab = { a: 0, b: 1, ab: 2, c: 3, abc: 4, "Ġ": 5 };
   const tiny = (merges: unknown) => JSON.stringify({ model: { type: "BPE", vocab, merges }, added_tokens: [{ id: 6, content: "<x>", special: true }] });
-  const t1 = Tokenizer.fromPretrained(mk("pairs", { "tokenizer.json": tiny([["a", "b"], ["ab", "c"]]) }));
-  const t2 = Tokenizer.fromPretrained(mk("strings", { "tokenizer.json": tiny(["a b", "ab c"]) }));
-  const t3 = Tokenizer.fromPretrained(mk("slow", { "vocab.json": JSON.stringify(vocab), "merges.txt": "#version: 0.2\na b\nab c\n", "tokenizer_config.json": JSON.stringify({ added_tokens_decoder: { "6": { content: "<x>", special: true } }, eos_token: "<x>" }) }));
+  const t1 = await loadTokenizer(mk("pairs", { "tokenizer.json": tiny([["a", "b"], ["ab", "c"]]) }));
+  const t2 = await loadTokenizer(mk("strings", { "tokenizer.json": tiny(["a b", "ab c"]) }));
+  const t3 = await loadTokenizer(mk("slow", { "vocab.json": JSON.stringify(vocab), "merges.txt": "#version: 0.2\na b\nab c\n", "tokenizer_config.json": JSON.stringify({ added_tokens_decoder: { "6": { content: "<x>", special: true } }, eos_token: "<x>" }) }));
   for (const t of [t1, t2, t3]) assert.deepEqual(t.encode("abc<x>ab ab"), [4, 6, 2, 5, 2]);
   assert.equal(t3.eosTokenId, 6);
-  const filesDir = mk("files", { "my-tokenizer.json": tiny(["a b", "ab c"]), "my-config.json": JSON.stringify({ eos_token: "<x>", chat_template: "{{ messages[0].content }}!" }) });
-  const t4 = Tokenizer.fromFiles({ tokenizerJson: join(filesDir, "my-tokenizer.json"), tokenizerConfig: join(filesDir, "my-config.json") });
+  // Files under other names: their texts, given by role.
+  const t4 = Tokenizer.fromTexts({ "tokenizer.json": tiny(["a b", "ab c"]), "tokenizer_config.json": JSON.stringify({ eos_token: "<x>", chat_template: "{{ messages[0].content }}!" }) });
   assert.deepEqual(t4.encode("abc<x>"), [4, 6]);
   assert.equal(t4.eosTokenId, 6);
   assert.equal(t4.applyChatTemplate([{ role: "user", content: "yo" }]), "yo!");
+  // chat_template.jinja serves where tokenizer_config.json has no template.
+  const t5 = await loadTokenizer(mk("jinja", { "tokenizer.json": tiny([]), "chat_template.jinja": "{{ messages[0].content }}?" }));
+  assert.equal(t5.applyChatTemplate([{ role: "user", content: "yo" }]), "yo?");
 
-  const expectFormat = (fn: () => unknown, file: RegExp, detail: RegExp) =>
-    assert.throws(fn, (e: unknown) => e instanceof FormatError && file.test(e.file) && detail.test(e.detail), String(file) + " " + String(detail));
-  expectFormat(() => Tokenizer.fromPretrained(mk("empty", {})), /empty$/, /tokenizer\.json/);
-  expectFormat(() => Tokenizer.fromPretrained(mk("badjson", { "tokenizer.json": "{ nope" })), /tokenizer\.json$/, /not valid JSON/);
-  expectFormat(() => Tokenizer.fromPretrained(mk("novocab", { "tokenizer.json": JSON.stringify({ model: { type: "BPE", merges: [] } }) })), /tokenizer\.json$/, /model\.vocab/);
-  expectFormat(() => Tokenizer.fromPretrained(mk("badmerge", { "tokenizer.json": tiny(["a zz"]) })), /tokenizer\.json/, /merge 0/);
-  expectFormat(() => Tokenizer.fromPretrained(mk("badmerge2", { "tokenizer.json": tiny([["a"]]) })), /tokenizer\.json/, /merge 0/);
-  expectFormat(() => Tokenizer.fromPretrained(mk("nomerges", { "vocab.json": "{}" })), /merges\.txt$/, /missing/);
-  expectFormat(() => Tokenizer.fromPretrained(mk("badcfg", { "tokenizer.json": tiny([]), "tokenizer_config.json": JSON.stringify({ eos_token: 5 }) })), /tokenizer_config\.json$/, /eos_token/);
-  expectFormat(() => Tokenizer.fromFiles({ tokenizerJson: join(filesDir, "absent.json") }), /absent\.json$/, /cannot read/);
-  expectFormat(() => Tokenizer.fromPretrained(mk("badadded", { "tokenizer.json": JSON.stringify({ model: { vocab, merges: [] }, added_tokens: [{ id: 9 }] }) })), /tokenizer\.json$/, /added_tokens\[0\]/);
+  const isFormat = (file: RegExp, detail: RegExp) => (e: unknown) => e instanceof FormatError && file.test(e.file) && detail.test(e.detail);
+  const expectFormat = (files: Record<string, string>, file: RegExp, detail: RegExp) => assert.rejects(loadTokenizer(mk(`bad${++bad}`, files)), isFormat(file, detail), `${String(file)} ${String(detail)}`);
+  let bad = 0;
+  await assert.rejects(loadTokenizer(mk("empty", {})), isFormat(/empty$/, /tokenizer\.json/));
+  await expectFormat({ "tokenizer.json": "{ nope" }, /tokenizer\.json$/, /not valid JSON/);
+  await expectFormat({ "tokenizer.json": JSON.stringify({ model: { type: "BPE", merges: [] } }) }, /tokenizer\.json$/, /model\.vocab/);
+  await expectFormat({ "tokenizer.json": tiny(["a zz"]) }, /tokenizer\.json/, /merge 0/);
+  await expectFormat({ "tokenizer.json": tiny([["a"]]) }, /tokenizer\.json/, /merge 0/);
+  await expectFormat({ "vocab.json": "{}" }, /merges\.txt$/, /missing/);
+  await expectFormat({ "tokenizer.json": tiny([]), "tokenizer_config.json": JSON.stringify({ eos_token: 5 }) }, /tokenizer_config\.json$/, /eos_token/);
+  await expectFormat({ "tokenizer.json": JSON.stringify({ model: { vocab, merges: [] }, added_tokens: [{ id: 9 }] }) }, /tokenizer\.json$/, /added_tokens\[0\]/);
+  assert.throws(() => Tokenizer.fromTexts({ "tokenizer_config.json": "{}" }, "my texts"), isFormat(/^my texts$/, /no tokenizer\.json/));
+});
+
+test("fromFiles reads any folder that hands out text by name (a URL folder, dropped files)", async () => {
+  const vocab = { a: 0, b: 1, ab: 2 };
+  const asked: string[] = [];
+  const files: TokenizerFiles = {
+    location: "https://example.test/tok/",
+    async text(name) {
+      asked.push(name);
+      if (name === "vocab.json") return JSON.stringify(vocab);
+      if (name === "merges.txt") return "a b\n";
+      return null;
+    },
+  };
+  const t = await Tokenizer.fromFiles(files);
+  assert.deepEqual(t.encode("abab"), [2, 2]);
+  assert.ok(!asked.includes("merges.bin"), "asks only for Hugging Face file names");
+  await assert.rejects(
+    Tokenizer.fromFiles({ location: "https://example.test/none/", text: async () => null }),
+    (e: unknown) => e instanceof FormatError && e.file === "https://example.test/none/" && /no tokenizer\.json/.test(e.detail),
+  );
+});
+
+test("embedded: the default is Qwen2.5 (its template renders tools); an unknown name lists the known ones", async () => {
+  const def = await Tokenizer.embedded();
+  const q25 = await Tokenizer.embedded("qwen2.5");
+  assert.equal(def.vocabSize, 151665);
+  assert.equal(def.chatTemplate, q25.chatTemplate);
+  assert.deepEqual(EMBEDDED_TOKENIZERS, ["qwen2", "qwen2.5"]);
+  const tools = [{ type: "function", function: { name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
+  const messages = [{ role: "user", content: "Weather in Paris?" }];
+  const withTools = def.applyChatTemplate(messages, { tools, addGenerationPrompt: true });
+  assert.match(withTools, /<tools>\n\{"type": "function", "function": \{"name": "get_weather"/);
+  assert.match(withTools, /<tool_call>/);
+  // Qwen2's template has no tools section: the tools vanish, which is why it is not the default.
+  assert.doesNotMatch((await Tokenizer.embedded("qwen2")).applyChatTemplate(messages, { tools, addGenerationPrompt: true }), /get_weather/);
+  await assert.rejects(Tokenizer.embedded("foo" as EmbeddedTokenizer), (e: unknown) => e instanceof InvalidArgumentError && /"foo"/.test(e.message) && /qwen2, qwen2\.5/.test(e.message));
 });

@@ -1,5 +1,5 @@
 import { readAll, UsageError, type CliIO, type Command } from "../command.js";
-import { Tokenizer } from "../../tokenizer/tokenizer.js";
+import { loadTokenizer } from "../../node/tokenizer.js";
 
 const usage = `Usage: qwen2 detokenize [--tokenizer DIR] [--skip-special] [--jsonl] [ids...]
 
@@ -8,7 +8,7 @@ array ([9707, 11, 1879]) or separated by spaces, commas or newlines. The text is
 exactly, without an added newline. Ids the tokenizer does not know are dropped; invalid
 UTF-8 becomes U+FFFD, as Hugging Face's decode does.
 
-  --tokenizer DIR    a tokenizer folder; default: the embedded Qwen2 tokenizer
+  --tokenizer DIR    a tokenizer folder; default: the embedded Qwen2.5 tokenizer
   --skip-special     leave out special tokens (<|im_end|>, ...)
   --jsonl            standard input holds one JSON array of ids per line; each output
                      line is the decoded text as a JSON string
@@ -52,7 +52,7 @@ const command: Command = {
       else if (a.startsWith("--")) throw new UsageError(`unknown option ${a}`);
       else rest.push(a);
     }
-    const tok = Tokenizer.fromPretrained(dir);
+    const tok = await loadTokenizer(dir);
     if (jsonl) {
       if (rest.length > 0) throw new UsageError("--jsonl reads standard input; give no ids as arguments");
       const out: string[] = [];

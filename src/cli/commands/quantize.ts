@@ -7,7 +7,8 @@ import { parseArgs } from "node:util";
 import { UsageError, type CliIO, type Command } from "../command.js";
 import type { Qwen2Config } from "../../formats/config.js";
 import { GGUF_EXPORT_TYPES, writeQwen2GGUF, type GGUFExportType } from "../../formats/gguf_qwen2_export.js";
-import { readHFTokenizerFiles } from "../../formats/gguf_qwen2_vocab.js";
+import { localTextFiles } from "../../node/tokenizer.js";
+import { readTokenizerFolder } from "../../tokenizer/folder.js";
 import { loadModelFolder } from "../../formats/model_folder.js";
 import type { WeightSource } from "../../formats/weights.js";
 
@@ -55,7 +56,7 @@ export async function runQuantize(args: string[], io: CliIO, load: FolderLoader 
   const started = performance.now();
   const { config, weights } = await load(dir);
   try {
-    const tokenizer = readHFTokenizerFiles(values.tokenizer ? resolve(values.tokenizer) : dir);
+    const tokenizer = await readTokenizerFolder(localTextFiles(values.tokenizer ? resolve(values.tokenizer) : dir));
     if (!tokenizer) {
       io.stderr.write(`warning: ${values.tokenizer ?? dir} has no tokenizer files (tokenizer.json or vocab.json + merges.txt): the GGUF will have no tokenizer, and llama.cpp will not load it. Pass --tokenizer DIR.\n`);
     }

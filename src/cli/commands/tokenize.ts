@@ -1,5 +1,5 @@
 import { readAll, UsageError, type CliIO, type Command } from "../command.js";
-import { Tokenizer } from "../../tokenizer/tokenizer.js";
+import { loadTokenizer } from "../../node/tokenizer.js";
 
 const usage = `Usage: qwen2 tokenize [--tokenizer DIR] [--jsonl] [--count] [--split-special] [text...]
 
@@ -8,7 +8,7 @@ The text is the arguments joined by spaces, or else all of standard input, exact
 given (a trailing newline is text too).
 
   --tokenizer DIR    a tokenizer folder (tokenizer.json, or vocab.json + merges.txt, with
-                     tokenizer_config.json); default: the embedded Qwen2 tokenizer
+                     tokenizer_config.json); default: the embedded Qwen2.5 tokenizer
   --jsonl            standard input holds one JSON string per line; each output line is
                      that line's JSON array of ids (or count)
   --count            print the number of tokens instead of the ids
@@ -49,7 +49,7 @@ const command: Command = {
   usage,
   async run(args: string[], io: CliIO): Promise<number> {
     const opts = parseTokenizeArgs(args);
-    const tok = Tokenizer.fromPretrained(opts.tokenizer);
+    const tok = await loadTokenizer(opts.tokenizer);
     const render = (text: string): string => {
       const ids = tok.encode(text, { splitSpecialTokens: opts.splitSpecial });
       return opts.count ? String(ids.length) : JSON.stringify(ids);
