@@ -11,6 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { loadLlamaCpp, type LlamaSequence } from "./llama_cpp.js";
 import { benchPromptIds } from "./prompt_ids.js";
 
 const { values } = parseArgs({
@@ -28,21 +29,20 @@ const promptTokens = Number(values["prompt-tokens"]);
 const genTokens = Number(values["gen-tokens"]);
 const contextFill = Number(values.context);
 
-const { getLlama } = await import("node-llama-cpp");
 let peakRss = process.memoryUsage.rss();
 const sampleRss = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 20);
 
-const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never });
+const llama = await loadLlamaCpp();
 const t0 = performance.now();
 const model = await llama.loadModel({ modelPath: values.model, gpuLayers: 0 });
 const loadMs = performance.now() - t0;
 const contextSize = Math.max(promptTokens, contextFill) + genTokens + 16;
 const context = await model.createContext({ contextSize, threads: { ideal: threads, min: threads }, batchSize: 512 });
 
-async function prefill(ids: number[]): Promise<{ ms: number; seq: ReturnType<typeof context.getSequence> }> {
+async function prefill(ids: number[]): Promise<{ ms: number; seq: LlamaSequence }> {
   const seq = context.getSequence();
   const t = performance.now();
-  await seq.evaluateWithoutGeneratingNewTokens(ids as never);
+  await seq.evaluateWithoutGeneratingNewTokens(ids);
   return { ms: performance.now() - t, seq };
 }
 
@@ -54,12 +54,12 @@ const prefillMs = p.ms;
 // Decode: greedily generate `genTokens` tokens after `contextFill` tokens of context. The
 // context continues the prompt (so a long context costs one long prefill, not two), as
 // `qwen2 bench` does; with no context, a fresh sequence starts from one token.
-let seq: ReturnType<typeof context.getSequence>;
+let seq: LlamaSequence;
 let last: number;
 if (contextFill > 0) {
   seq = p.seq;
   const extra = benchPromptIds(Math.max(1, contextFill - promptTokens), 2);
-  if (extra.length > 1) await seq.evaluateWithoutGeneratingNewTokens(extra.slice(0, -1) as never);
+  if (extra.length > 1) await seq.evaluateWithoutGeneratingNewTokens(extra.slice(0, -1));
   last = extra[extra.length - 1]!;
 } else {
   p.seq.dispose();
@@ -69,7 +69,7 @@ if (contextFill > 0) {
 let produced = 0;
 let firstMs = 0;
 const td = performance.now();
-for await (const _token of seq.evaluate([last] as never, { temperature: 0 })) {
+for await (const _token of seq.evaluate([last], { temperature: 0 })) {
   if (produced === 0) firstMs = performance.now() - td;
   produced++;
   if (produced >= genTokens + 1) break;

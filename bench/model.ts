@@ -21,6 +21,7 @@ import { cpus, totalmem, loadavg, platform, release } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { peerVersion } from "./peers.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const cli = join(repo, "bin/qwen2.js");
@@ -179,13 +180,7 @@ const measuredMachine = {
   memory_gib: Math.round((totalmem() / 2 ** 30) * 10) / 10,
   os: `${platform()} ${release()}`,
   node: process.version,
-  node_llama_cpp: (() => {
-    try {
-      return (JSON.parse(readFileSync(join(repo, "node_modules/node-llama-cpp/package.json"), "utf8")) as { version: string }).version;
-    } catch {
-      return "not installed";
-    }
-  })(),
+  node_llama_cpp: peerVersion("node-llama-cpp") ?? "not installed",
   load_average_at_end: loadavg().map((x) => Math.round(x * 100) / 100),
   date: new Date().toISOString(),
 };

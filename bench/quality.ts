@@ -21,6 +21,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadForBench, type BenchBackend } from "../src/cli/commands/bench.js";
+import { type GenerateNext, loadLlamaCpp } from "./llama_cpp.js";
 import { benchPromptIds } from "./prompt_ids.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -83,15 +84,14 @@ async function ours(path: string, backend: BenchBackend): Promise<Float64Array[]
 /** llama.cpp's log-probabilities at every position, from the full distributions it samples from. */
 async function llamaCpp(path: string, vocab: number): Promise<Float64Array[][]> {
   const t = performance.now();
-  const { getLlama } = await import("node-llama-cpp");
-  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never });
+  const llama = await loadLlamaCpp();
   const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
   const out: Float64Array[][] = [];
   try {
     for (const ids of inputs) {
       const context = await model.createContext({ contextSize: Math.max(64, len + 8), sequences: 1, threads: 2 });
-      const full = { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } };
-      const res = await context.getSequence().controlledEvaluate(ids.map((id) => [id, full]) as never);
+      const full: GenerateNext = { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } };
+      const res = await context.getSequence().controlledEvaluate(ids.map((id) => [id, full] as const));
       await context.dispose();
       out.push(
         ids.map((_, p) => {

@@ -35,6 +35,7 @@ import { main } from "../src/cli/main.js";
 import { loadModel, type BackendName } from "../src/runtime/load.js";
 import { createServer } from "../src/server/server.js";
 import type { TextTokenizer } from "../src/tokenizer/types.js";
+import { type Llama, type LlamaSequence, loadLlamaCpp } from "./llama_cpp.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const { values } = parseArgs({
@@ -157,25 +158,24 @@ async function benchLlama(dir: string, tokenizer: TextTokenizer): Promise<LevelR
   const gguf = join(values.work!, "model.f32.gguf");
   const folder = loadModelFolder(dir);
   writeQwen2GGUF(gguf, { config: folder.config, weights: folder.weights, tokenizer: await readTokenizerFolder(localTextFiles(dir)), type: "f32", name: "bench" });
-  let llamaMod: typeof import("node-llama-cpp");
+  let llama: Llama;
   try {
-    llamaMod = await import("node-llama-cpp");
+    llama = await loadLlamaCpp();
   } catch (err) {
     return `node-llama-cpp unavailable: ${(err as Error).message}`;
   }
-  const llama = await llamaMod.getLlama({ gpu: false, build: "never", logLevel: "error" as never, progressLogs: false, skipDownload: true } as never);
   const model = await llama.loadModel({ modelPath: gguf, gpuLayers: 0 });
   const out: LevelResult[] = [];
   for (const n of levels) {
-    const context = await model.createContext({ sequences: n, contextSize: n * 512, batchSize: 512, threads: { ideal: 2, min: 1 } } as never);
+    const context = await model.createContext({ sequences: n, contextSize: n * 512, batchSize: 512, threads: { ideal: 2, min: 1 } });
     const prompts = Array.from({ length: n + 1 }, (_, i) =>
       tokenizer.encode(tokenizer.applyChatTemplate([{ role: "user", content: prompt(i - 1) }], { addGenerationPrompt: true }), { addSpecialTokens: false }),
     );
-    const run = async (ids: number[], seq: ReturnType<typeof context.getSequence>): Promise<{ ttft: number; tokens: number }> => {
+    const run = async (ids: number[], seq: LlamaSequence): Promise<{ ttft: number; tokens: number }> => {
       const t0 = performance.now();
       let ttft = -1;
       let tokens = 0;
-      for await (const _t of seq.evaluate(ids as never, { temperature: 0 })) {
+      for await (const _t of seq.evaluate(ids, { temperature: 0 })) {
         if (ttft < 0) ttft = performance.now() - t0;
         if (++tokens >= genTokens) break;
       }

@@ -21,6 +21,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { gunzipSync } from "node:zlib";
+import { importPeer, type PeerName } from "./peers.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root (this file compiles to dist/bench/tokenizer.js). */
@@ -47,9 +48,10 @@ interface EngineSpec {
 
 const utf8Decoder = new TextDecoder();
 
-// Dynamic import through a variable: our Tokenizer may not be built yet, and the peers are
-// devDependencies the library itself never loads.
+// Our Tokenizer by file URL (it may be another build, see QWEN2_BENCH_OURS); the peers from
+// bench/node_modules (bench/peers.ts).
 const load = (specifier: string): Promise<Record<string, unknown>> => import(specifier) as Promise<Record<string, unknown>>;
+const loadPeer = (name: PeerName): Promise<Record<string, unknown>> => importPeer<Record<string, unknown>>(name);
 
 /**
  * Our Tokenizer, loaded from `dir` (or the embedded default when undefined).
@@ -80,7 +82,7 @@ const ENGINES: readonly EngineSpec[] = [
     label: "@huggingface/tokenizers (JS)",
     sameVocabulary: true,
     async importer() {
-      const mod = await load("@huggingface/tokenizers");
+      const mod = await loadPeer("@huggingface/tokenizers");
       const Tokenizer = mod.Tokenizer as new (json: object, config: object) => { encode(t: string): { ids: number[] }; decode(ids: number[]): string };
       return async () => {
         const json = JSON.parse(readFileSync(resolve(qwen2Dir, "tokenizer.json"), "utf8")) as object;
@@ -95,7 +97,7 @@ const ENGINES: readonly EngineSpec[] = [
     label: "transformers.js AutoTokenizer",
     sameVocabulary: true,
     async importer() {
-      const mod = await load("@huggingface/transformers");
+      const mod = await loadPeer("@huggingface/transformers");
       const env = mod.env as { allowRemoteModels: boolean; allowLocalModels: boolean; localModelPath: string };
       const AutoTokenizer = mod.AutoTokenizer as { from_pretrained(name: string, options?: object): Promise<{ encode(t: string): number[]; decode(ids: number[]): string }> };
       return async () => {
@@ -112,7 +114,7 @@ const ENGINES: readonly EngineSpec[] = [
     label: "@anush008/tokenizers (native Rust)",
     sameVocabulary: true,
     async importer() {
-      const mod = await load("@anush008/tokenizers");
+      const mod = await loadPeer("@anush008/tokenizers");
       const Tokenizer = (mod.Tokenizer ?? (mod.default as Record<string, unknown>).Tokenizer) as {
         fromFile(file: string): { encode(t: string): Promise<{ getIds(): number[] }>; decode(ids: number[], skip: boolean): Promise<string> };
       };
@@ -127,7 +129,7 @@ const ENGINES: readonly EngineSpec[] = [
     label: "tiktoken cl100k_base (WASM; other vocabulary)",
     sameVocabulary: false,
     async importer() {
-      const mod = await load("tiktoken");
+      const mod = await loadPeer("tiktoken");
       const getEncoding = (mod.get_encoding ?? (mod.default as Record<string, unknown>).get_encoding) as (name: string) => {
         encode(t: string, allowed: "all"): Uint32Array;
         decode(ids: Uint32Array): Uint8Array;

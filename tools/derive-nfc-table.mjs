@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Derives, once, the Unicode tables in which Hugging Face `tokenizers` (Rust) differs from
-// Node, by probing the native build (@anush008/tokenizers, a devDependency) over every code
+// Node, by probing the native build (@anush008/tokenizers, an opt-in peer in bench/) over every code
 // point, and writes them as committed data. Run time never loads the native package.
 //
 //   node tools/derive-nfc-table.mjs   (writes src/tokenizer/data/*.ts)
@@ -19,7 +19,8 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const require = createRequire(resolve(root, "package.json"));
+// The native build is an opt-in peer (bench/package.json; npm run bench:peers).
+const require = createRequire(resolve(root, "bench/package.json"));
 const native = require("@anush008/tokenizers");
 const version = require("@anush008/tokenizers/package.json").version;
 

@@ -12,22 +12,25 @@ import type { HostTensor } from "../../src/formats/weights.js";
 import type { WeightDType } from "../../src/tensor/dtype.js";
 import { weightToFloat32 } from "../../src/tensor/quant.js";
 import { tokenizerFolderData } from "../support/tokenizer_folder.js";
+import { type Llama, loadLlamaCpp } from "../../bench/llama_cpp.js";
+import { peerSkipReason } from "../../bench/peers.js";
 import { fixturesDir } from "../support/paths.js";
 import { MemoryWeights, plainConfigForTest, readSafetensorsForTest, TempDir, writeTinyTokenizer } from "./gguf_test_support.js";
-
-type NodeLlamaCpp = typeof import("node-llama-cpp");
-type Llama = Awaited<ReturnType<NodeLlamaCpp["getLlama"]>>;
 
 let llama: Llama | null = null;
 let unavailable = "";
 const dir = new TempDir();
 
 before(async () => {
+  const missing = peerSkipReason("node-llama-cpp");
+  if (missing) {
+    unavailable = missing;
+    return;
+  }
   try {
-    const { getLlama } = (await import("node-llama-cpp")) as NodeLlamaCpp;
-    llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never, progressLogs: false, skipDownload: true } as never);
+    llama = await loadLlamaCpp();
   } catch (err) {
-    unavailable = `node-llama-cpp's prebuilt binary is not usable here: ${(err as Error).message.split("\n")[0]}`;
+    unavailable = `node-llama-cpp is not usable here: ${(err as Error).message.split("\n")[0]}`;
   }
 });
 after(async () => {
@@ -77,7 +80,7 @@ for (const fixture of ["a_tiny_f32", "b_tiny_bf16_tied_gqa4", "e_mha"]) {
         const row = c.rows[0]!;
         const context = await newContext();
         const items = ids.map((id, i) => (i === ids.length - 1 ? ([id, { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } }] as const) : id));
-        const out = await context.getSequence().controlledEvaluate(items as never);
+        const out = await context.getSequence().controlledEvaluate(items);
         await context.dispose();
         const probs = out[ids.length - 1]!.next.probabilities!;
         assert.equal(probs.size, 512, `${c.name}: full distribution`);
@@ -92,7 +95,7 @@ for (const fixture of ["a_tiny_f32", "b_tiny_bf16_tied_gqa4", "e_mha"]) {
 
         const greedy: number[] = [];
         const gctx = await newContext();
-        for await (const token of gctx.getSequence().evaluate(ids as never, { temperature: 0 })) {
+        for await (const token of gctx.getSequence().evaluate(ids, { temperature: 0 })) {
           greedy.push(token as number);
           if (greedy.length >= row.greedy.f64.length) break;
         }
@@ -132,9 +135,9 @@ test("llama.cpp reads our Q8_0 and Q4_0 blocks as we dequantise them", async (t)
 
   async function centredLogProbs(path: string, ids: number[]): Promise<number[]> {
     const model = await llama!.loadModel({ modelPath: path, gpuLayers: 0 });
-    const context = await model.createContext({ contextSize: 64, threads: 1, sequences: 1, flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" } as never);
-    const items = ids.map((id, i) => (i === ids.length - 1 ? [id, { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } }] : id));
-    const out = await context.getSequence().controlledEvaluate(items as never);
+    const context = await model.createContext({ contextSize: 64, threads: 1, sequences: 1, flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" });
+    const items = ids.map((id, i) => (i === ids.length - 1 ? ([id, { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } }] as const) : id));
+    const out = await context.getSequence().controlledEvaluate(items);
     await context.dispose();
     await model.dispose();
     const logp = new Float64Array(config.vocab_size);

@@ -1,16 +1,16 @@
 /**
  * Differential test against the native Hugging Face tokenizers build (the devDependency
- * @anush008/tokenizers, tokenizers 0.22): random strings over the inputs that are easy to
+ * @anush008/tokenizers, tokenizers 0.22, an opt-in peer from bench/): random strings over the inputs that are easy to
  * get wrong. Skipped where the native package cannot load (no binary for the platform).
  * Run time never uses the native package; only this test and tools/derive-nfc-table.mjs do.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadTokenizer } from "../../src/node/tokenizer.js";
-import { repoRoot, tokenizersDir } from "../support/paths.js";
+import { peerSkipReason, requirePeer } from "../../bench/peers.js";
+import { tokenizersDir } from "../support/paths.js";
 
 interface NativeEncoding {
   getIds(): number[];
@@ -25,7 +25,7 @@ interface NativeModule {
 
 function loadNative(): NativeModule | null {
   try {
-    return createRequire(join(repoRoot, "package.json"))("@anush008/tokenizers") as NativeModule;
+    return requirePeer<NativeModule>("@anush008/tokenizers");
   } catch {
     return null;
   }
@@ -41,7 +41,7 @@ const POOL = [
   "\u1c89", "\u{16ff4}", "Ꟑ", "\u{1e900}",
 ];
 
-test("ids and decodes agree with native Hugging Face tokenizers on random text", { skip: native === null ? "native @anush008/tokenizers not loadable here" : !existsSync(tokenizersDir) ? `needs the shared tokenizer folders (${tokenizersDir}; set QWEN2_SHARED)` : false }, async () => {
+test("ids and decodes agree with native Hugging Face tokenizers on random text", { skip: native === null ? (peerSkipReason("@anush008/tokenizers") ?? "native @anush008/tokenizers has no binary for this platform") : !existsSync(tokenizersDir) ? `needs the shared tokenizer folders (${tokenizersDir}; set QWEN2_SHARED)` : false }, async () => {
   let x = 2024;
   const r = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) & 0x7fffffff), x % n);
   for (const name of ["qwen2.5"]) {
