@@ -2,7 +2,8 @@
  * Which kernel build and how many threads the wasm backend picks: QWEN2_RELAXED_SIMD must
  * select the baseline build even where relaxed SIMD is on by default (Node >= 22; here a Node 20
  * child with the V8 flag stands in for it), and thread counts fall back to one, with one
- * warning naming what is missing, where threads cannot share memory or block.
+ * warning naming what is missing, where threads cannot share memory or block; then the kernels
+ * run on an ordinary memory.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,6 +13,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { relaxedSimdAvailable, RELAXED_SIMD_ENV, RELAXED_SIMD_NODE_FLAG } from "../../src/backends/wasm/index.js";
 import { chooseThreads, MAIN_THREAD_WARNING, NOT_ISOLATED_WARNING } from "../../src/backends/wasm/threads.js";
+import { Heap } from "../../src/backends/wasm/heap.js";
+import { instantiateKernels, readKernelBytes, type KernelBuild } from "../../src/backends/wasm/kernels.js";
+import { selfTest } from "../../src/backends/wasm/selftest.js";
+import { wasm } from "../../src/backends/wasm/wasm_api.js";
 
 /** Runs a script in a child Node with relaxed SIMD on, under `env`; returns the backend's name or the error. */
 function buildInChild(env: Record<string, string | undefined>): { status: number | null; out: string } {
@@ -74,4 +79,20 @@ test("threads: a bad count is refused with the value and the limit", () => {
   assert.throws(() => chooseThreads(2.5, facts), /threads must be a positive integer, got 2.5/);
   assert.throws(() => chooseThreads(5, facts), /threads 5 exceeds the 4 cores/);
   assert.equal(chooseThreads(undefined, { ...facts, cores: 200 }), 59);
+});
+
+test("without shared memory the kernels run on an ordinary memory (the import's shared flag rewritten)", () => {
+  const builds: KernelBuild[] = relaxedSimdAvailable() ? ["simd", "relaxed"] : ["simd"];
+  for (const build of builds) {
+    const memory = new wasm.Memory({ initial: 256, maximum: 1024 });
+    assert.throws(() => instantiateKernels(new wasm.Module(readKernelBytes(build)), memory), "the shared build refuses an ordinary memory");
+    const kernels = instantiateKernels(new wasm.Module(readKernelBytes(build, false)), memory);
+    const heap = new Heap(memory, 1024 * 65536);
+    assert.equal(selfTest(kernels, heap), null, `${build} self-test on an ordinary memory`);
+    // Growing replaces an ordinary memory's buffer: the heap's views follow it.
+    const big = heap.alloc(32 << 20, "growth");
+    heap.f32[big / 4] = 3;
+    assert.equal(heap.f32[big / 4], 3);
+    assert.equal(selfTest(kernels, heap), null, `${build} self-test after growth`);
+  }
 });

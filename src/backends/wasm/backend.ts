@@ -8,6 +8,7 @@
  * activations, K/V caches and a few scratch areas that grow to the largest batch seen and are
  * then reused, so steady-state decoding allocates nothing.
  */
+import { sharedMemoryAvailable } from "#platform";
 import { wasm, type WasmModule } from "./wasm_api.js";
 import { InvalidArgumentError, UnsupportedError } from "../../errors.js";
 import { asReader, readWhole, type UploadSource } from "../../formats/weights.js";
@@ -118,7 +119,10 @@ export class WasmBackend implements Backend {
     const threads = chooseThreads(options.threads);
     const maxMiB = options.maxMemoryMiB ?? 4096;
     if (!(maxMiB >= 16 && maxMiB <= 4096)) throw new InvalidArgumentError(`wasm backend: maxMemoryMiB must be between 16 and 4096, got ${maxMiB}`);
-    const memory = new wasm.Memory({ initial: 256, maximum: Math.floor(maxMiB * 16), shared: true });
+    // Where threads cannot share memory (a page that is not cross-origin isolated), threads
+    // is 1 and the kernels run on an ordinary memory (see memory_import.ts).
+    const shared = sharedMemoryAvailable();
+    const memory = new wasm.Memory({ initial: 256, maximum: Math.floor(maxMiB * 16), shared });
     const heap = new Heap(memory, maxMiB * 2 ** 20);
 
     const want = options.relaxed ?? relaxedPreference();
@@ -127,7 +131,7 @@ export class WasmBackend implements Backend {
     let kernels: KernelExports | undefined;
     if (want !== false) {
       if (relaxedSimdAvailable()) {
-        const m = new wasm.Module(readKernelBytes("relaxed"));
+        const m = new wasm.Module(readKernelBytes("relaxed", shared));
         const k = instantiateKernels(m, memory);
         const failure = selfTest(k, heap);
         if (failure === null) {
@@ -142,7 +146,7 @@ export class WasmBackend implements Backend {
       }
     }
     if (!module || !kernels) {
-      module = new wasm.Module(readKernelBytes("simd"));
+      module = new wasm.Module(readKernelBytes("simd", shared));
       kernels = instantiateKernels(module, memory);
       const failure = selfTest(kernels, heap);
       if (failure !== null) throw new UnsupportedError(`wasm backend: the SIMD kernels fail their self-test on this engine: ${failure}`);

@@ -5,6 +5,7 @@
  */
 import { wasm, type WasmMemory, type WasmModule } from "./wasm_api.js";
 import { relaxed, simd } from "./kernel_bytes.js";
+import { unsharedMemoryImport } from "./memory_import.js";
 import { forClaimedRows, resetClaims } from "./row_claims.js";
 import { share } from "./share.js";
 
@@ -39,20 +40,23 @@ export interface KernelExports {
 
 export type KernelBuild = "simd" | "relaxed";
 
-const decoded = new Map<KernelBuild, Uint8Array>();
+const decoded = new Map<string, Uint8Array>();
 
 /**
  * A build's module bytes. They are embedded in a JavaScript module (kernel_bytes.js, written
  * by scripts/build-wasm.mjs) rather than read from the .wasm files beside it, so that they
  * load the same way in Node, Deno, Bun, browsers and bundles: no file system, no fetch.
  */
-export function readKernelBytes(build: KernelBuild): Uint8Array {
-  let bytes = decoded.get(build);
+export function readKernelBytes(build: KernelBuild, sharedMemory = true): Uint8Array {
+  const key = `${build}:${sharedMemory}`;
+  let bytes = decoded.get(key);
   if (!bytes) {
     const text = atob(build === "relaxed" ? relaxed : simd);
     bytes = new Uint8Array(text.length);
     for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-    decoded.set(build, bytes);
+    // One thread in a runtime without shared memory: the same kernels on an ordinary memory.
+    if (!sharedMemory) bytes = unsharedMemoryImport(bytes);
+    decoded.set(key, bytes);
   }
   return bytes;
 }

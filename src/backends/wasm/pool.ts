@@ -36,8 +36,10 @@ export class ThreadPool {
     control: number,
     readonly threads: number,
   ) {
-    this.ctl = new Int32Array(memory.buffer, control, CTL_SLOTS);
-    this.args = new Float64Array(memory.buffer, control + ARGS_OFFSET, 32);
+    // One thread shares nothing: its control block lives outside the memory, which may be an
+    // ordinary one whose buffer is replaced when it grows (views into it would go stale).
+    this.ctl = threads === 1 ? new Int32Array(CTL_SLOTS) : new Int32Array(memory.buffer, control, CTL_SLOTS);
+    this.args = threads === 1 ? new Float64Array(32) : new Float64Array(memory.buffer, control + ARGS_OFFSET, 32);
   }
 
   /**
