@@ -9,13 +9,8 @@
 import { UnsupportedError } from "../../errors.js";
 
 const IMPORT_SECTION = 2;
-const enum ImportKind {
-  Func = 0,
-  Table = 1,
-  Memory = 2,
-  Global = 3,
-  Tag = 4,
-}
+/** Import kinds of the binary format. */
+const ImportKind = { Func: 0, Table: 1, Memory: 2, Global: 3, Tag: 4 } as const;
 
 /** A copy of `bytes` whose imported memory is not shared. */
 export function unsharedMemoryImport(bytes: Uint8Array): Uint8Array {
