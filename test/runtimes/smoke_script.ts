@@ -18,7 +18,7 @@ export interface SmokeOutput {
 }
 
 const input = JSON.parse(process.argv[2] ?? "") as SmokeInput;
-const encoded = Tokenizer.embedded().encode(input.text);
+const encoded = (await Tokenizer.embedded()).encode(input.text);
 const greedy: SmokeOutput["greedy"] = { wasm: [], reference: [] };
 for (const backend of ["wasm", "reference"] as const) {
   // loadModel takes a path; the file URL is the form a browser-style loader takes.
