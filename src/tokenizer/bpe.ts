@@ -59,11 +59,12 @@ export class PairTable {
     }
   }
 
+  // A slot is what find() returned for a present pair: a multiple of 4 inside the table.
   rankAt(slot: number): number {
-    return this.slots[slot + 2];
+    return this.slots[slot + 2]!;
   }
   mergedAt(slot: number): number {
-    return this.slots[slot + 3];
+    return this.slots[slot + 3]!;
   }
 }
 
@@ -74,13 +75,15 @@ const SHORT_WORD = 128;
  * Merges `syms[0..n)` (token ids) in place and returns the new length.
  */
 export function bpeMerge(pairs: PairTable, syms: Int32Array, n: number): number {
+  // Every index below is in [0, n) with n <= syms.length <= the scratch arrays' length
+  // (SHORT_WORD), hence the non-null assertions.
   if (n < 2) return n;
   if (n > SHORT_WORD) return bpeMergeLong(pairs, syms, n);
   // ranks[i]: rank of the pair (syms[i], syms[i+1]); slots for the merged id.
   const ranks = SHORT_RANKS;
   const slots = SHORT_SLOTS;
   for (let i = 0; i < n - 1; i++) {
-    const s = pairs.find(syms[i], syms[i + 1]);
+    const s = pairs.find(syms[i]!, syms[i + 1]!);
     slots[i] = s;
     ranks[i] = s < 0 ? NO_MERGE : pairs.rankAt(s);
   }
@@ -88,27 +91,28 @@ export function bpeMerge(pairs: PairTable, syms: Int32Array, n: number): number 
     let best = NO_MERGE;
     let at = -1;
     for (let i = 0; i < n - 1; i++) {
-      if (ranks[i] < best) {
-        best = ranks[i];
+      const r = ranks[i]!;
+      if (r < best) {
+        best = r;
         at = i;
       }
     }
     if (at < 0) return n;
-    syms[at] = pairs.mergedAt(slots[at]);
+    syms[at] = pairs.mergedAt(slots[at]!);
     // Remove position at+1.
     for (let i = at + 1; i < n - 1; i++) {
-      syms[i] = syms[i + 1];
-      ranks[i] = ranks[i + 1];
-      slots[i] = slots[i + 1];
+      syms[i] = syms[i + 1]!;
+      ranks[i] = ranks[i + 1]!;
+      slots[i] = slots[i + 1]!;
     }
     n--;
     if (at > 0) {
-      const s = pairs.find(syms[at - 1], syms[at]);
+      const s = pairs.find(syms[at - 1]!, syms[at]!);
       slots[at - 1] = s;
       ranks[at - 1] = s < 0 ? NO_MERGE : pairs.rankAt(s);
     }
     if (at < n - 1) {
-      const s = pairs.find(syms[at], syms[at + 1]);
+      const s = pairs.find(syms[at]!, syms[at + 1]!);
       slots[at] = s;
       ranks[at] = s < 0 ? NO_MERGE : pairs.rankAt(s);
     }
@@ -124,6 +128,9 @@ const SHORT_SLOTS = new Int32Array(1024);
 let scratch = { prev: new Int32Array(1024), next: new Int32Array(1024), alive: new Uint8Array(1024) };
 
 function bpeMergeLong(pairs: PairTable, syms: Int32Array, n: number): number {
+  // Indexes are positions in [0, n) (prev/next/alive/syms, all at least n long) or heap
+  // entries in [0, size) (the heap arrays grow before size reaches their length), and a
+  // position read from next/prev is checked against -1 first: hence the non-null assertions.
   if (scratch.prev.length < n) scratch = { prev: new Int32Array(n * 2), next: new Int32Array(n * 2), alive: new Uint8Array(n * 2) };
   const { prev, next, alive } = scratch;
   alive.fill(1, 0, n);
@@ -136,16 +143,20 @@ function bpeMergeLong(pairs: PairTable, syms: Int32Array, n: number): number {
   let heapPos: Int32Array = HEAP.pos.length >= n ? HEAP.pos : new Int32Array(n);
   let heapMerged: Int32Array = HEAP.merged.length >= n ? HEAP.merged : new Int32Array(n);
   let size = 0;
-  const less = (a: number, b: number): boolean => heapRank[a] < heapRank[b] || (heapRank[a] === heapRank[b] && heapPos[a] < heapPos[b]);
+  const less = (a: number, b: number): boolean => {
+    const ra = heapRank[a]!;
+    const rb = heapRank[b]!;
+    return ra < rb || (ra === rb && heapPos[a]! < heapPos[b]!);
+  };
   const swap = (a: number, b: number): void => {
-    let t = heapRank[a]; heapRank[a] = heapRank[b]; heapRank[b] = t;
-    t = heapPos[a]; heapPos[a] = heapPos[b]; heapPos[b] = t;
-    t = heapMerged[a]; heapMerged[a] = heapMerged[b]; heapMerged[b] = t;
+    let t = heapRank[a]!; heapRank[a] = heapRank[b]!; heapRank[b] = t;
+    t = heapPos[a]!; heapPos[a] = heapPos[b]!; heapPos[b] = t;
+    t = heapMerged[a]!; heapMerged[a] = heapMerged[b]!; heapMerged[b] = t;
   };
   const push = (pos: number): void => {
-    const nx = next[pos];
+    const nx = next[pos]!;
     if (nx < 0) return;
-    const s = pairs.find(syms[pos], syms[nx]);
+    const s = pairs.find(syms[pos]!, syms[nx]!);
     if (s < 0) return;
     if (size === heapRank.length) {
       const grow = (a: Int32Array): Int32Array => {
@@ -171,9 +182,9 @@ function bpeMergeLong(pairs: PairTable, syms: Int32Array, n: number): number {
   const pop = (): void => {
     size--;
     if (size === 0) return;
-    heapRank[0] = heapRank[size];
-    heapPos[0] = heapPos[size];
-    heapMerged[0] = heapMerged[size];
+    heapRank[0] = heapRank[size]!;
+    heapPos[0] = heapPos[size]!;
+    heapMerged[0] = heapMerged[size]!;
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
@@ -187,24 +198,25 @@ function bpeMergeLong(pairs: PairTable, syms: Int32Array, n: number): number {
   };
   for (let i = 0; i < n - 1; i++) push(i);
   while (size > 0) {
-    const pos = heapPos[0];
-    const merged = heapMerged[0];
+    const pos = heapPos[0]!;
+    const merged = heapMerged[0]!;
     pop();
     if (!alive[pos]) continue;
-    const nx = next[pos];
+    const nx = next[pos]!;
     if (nx < 0) continue;
     // Stale entry: the pair at pos changed since it was pushed.
-    const s = pairs.find(syms[pos], syms[nx]);
+    const s = pairs.find(syms[pos]!, syms[nx]!);
     if (s < 0 || pairs.mergedAt(s) !== merged) continue;
     syms[pos] = merged;
     alive[nx] = 0;
-    const nn = next[nx];
+    const nn = next[nx]!;
     next[pos] = nn;
     if (nn >= 0) prev[nn] = pos;
-    if (prev[pos] >= 0) push(prev[pos]);
+    const pv = prev[pos]!;
+    if (pv >= 0) push(pv);
     push(pos);
   }
   let out = 0;
-  for (let i = 0; i >= 0 && i < n; i = next[i]) syms[out++] = syms[i];
+  for (let i = 0; i >= 0 && i < n; i = next[i]!) syms[out++] = syms[i]!;
   return out;
 }

@@ -19,7 +19,9 @@ export const BYTE_TO_CHAR: readonly string[] = (() => {
 /** CHAR_TO_BYTE[charCode] is the byte, or -1 for characters outside the alphabet. */
 export const CHAR_TO_BYTE: Int16Array = (() => {
   const out = new Int16Array(0x144).fill(-1);
-  for (let b = 0; b < 256; b++) out[BYTE_TO_CHAR[b].charCodeAt(0)] = b;
+  BYTE_TO_CHAR.forEach((char, b) => {
+    out[char.charCodeAt(0)] = b;
+  });
   return out;
 })();
 
@@ -31,8 +33,8 @@ export function tokenToBytes(token: string): Uint8Array | null {
   const out = new Uint8Array(token.length);
   for (let i = 0; i < token.length; i++) {
     const c = token.charCodeAt(i);
-    const b = c < 0x144 ? CHAR_TO_BYTE[c] : -1;
-    if (b < 0) return null;
+    const b = c < 0x144 ? CHAR_TO_BYTE[c] : undefined;
+    if (b === undefined || b < 0) return null;
     out[i] = b;
   }
   return out;
@@ -41,6 +43,10 @@ export function tokenToBytes(token: string): Uint8Array | null {
 /** The byte-level string of some bytes (as vocabulary entries are written). */
 export function bytesToToken(bytes: ArrayLike<number>): string {
   let s = "";
-  for (let i = 0; i < bytes.length; i++) s += BYTE_TO_CHAR[bytes[i]];
+  for (let i = 0; i < bytes.length; i++) {
+    const char = BYTE_TO_CHAR[bytes[i] as number]; // i < length
+    if (char === undefined) throw new RangeError(`bytesToToken: ${bytes[i]} at index ${i} is not a byte`);
+    s += char;
+  }
   return s;
 }

@@ -14,7 +14,10 @@ export const SPACE = 3;
 let table: Uint8Array | null = null;
 
 function fill(t: Uint8Array, ranges: readonly number[], value: number): void {
-  for (let i = 0; i < ranges.length; i += 2) t.fill(value, ranges[i], ranges[i] + ranges[i + 1]);
+  for (let i = 0; i + 1 < ranges.length; i += 2) {
+    const first = ranges[i] as number; // i + 1 < length
+    t.fill(value, first, first + (ranges[i + 1] as number));
+  }
 }
 
 /** One byte per code point (1.1 MB), built on first use in well under a millisecond. */

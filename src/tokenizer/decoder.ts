@@ -27,7 +27,7 @@ export class ByteSink {
       next.set(this.buf.subarray(0, this.length));
       this.buf = next;
     }
-    if (bytes.length === 1) this.buf[this.length] = bytes[0];
+    if (bytes.length === 1) this.buf[this.length] = bytes[0]!; // length 1
     else this.buf.set(bytes, this.length);
     this.length += bytes.length;
   }
@@ -41,9 +41,10 @@ export class ByteSink {
  * valid character: a trailing, so far valid but incomplete UTF-8 sequence is held back.
  */
 export function completeUtf8Prefix(b: Uint8Array, n: number): number {
-  // Find the start of the last sequence (at most 3 bytes back).
+  // Find the start of the last sequence (at most 3 bytes back): indexes stay in [n - 3, n).
   for (let back = 1; back <= 3 && back <= n; back++) {
     const lead = b[n - back];
+    if (lead === undefined) throw new RangeError(`completeUtf8Prefix: n ${n} is beyond the ${b.length} bytes`);
     if (lead < 0x80) return n; // ASCII: everything before it is settled, and it is complete
     if (lead < 0xc0) continue; // continuation byte: keep looking for the lead
     const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc2 ? 2 : 0;
@@ -51,11 +52,12 @@ export function completeUtf8Prefix(b: Uint8Array, n: number): number {
     if (back >= need) return n; // complete (or over-long run, handled by the decoder)
     // Validate the bytes we have against the lead's allowed second-byte range.
     if (back >= 2) {
-      const second = b[n - back + 1];
+      const second = b[n - back + 1]!; // back >= 2, so n - back + 1 < n
       const lo = lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80;
       const hi = lead === 0xed ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf;
       if (second < lo || second > hi) return n;
-      if (back === 3 && (b[n - 1] < 0x80 || b[n - 1] > 0xbf)) return n;
+      const last = b[n - 1]!; // n - 1 >= 0
+      if (back === 3 && (last < 0x80 || last > 0xbf)) return n;
     }
     return n - back;
   }

@@ -196,20 +196,17 @@ export function addedTokensFromConfig(file: string, cfg: Json | undefined): Adde
   if (dec === undefined || dec === null) return [];
   if (!isObject(dec)) throw new FormatError(file, `field "added_tokens_decoder" must be an object of id -> token`);
   const out: AddedToken[] = [];
-  for (const key in dec) out.push(addedTokenFrom(file, `added_tokens_decoder["${key}"]`, dec[key], Number(key)));
+  for (const [key, token] of Object.entries(dec)) out.push(addedTokenFrom(file, `added_tokens_decoder["${key}"]`, token, Number(key)));
   return out;
 }
 
 /** merges.txt: an optional "#version" line, then one "a b" per line. */
 export function parseMergesTxt(file: string, text: string): string[] {
-  const lines = text.split("\n");
   const out: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    let line = lines[i];
-    if (line.endsWith("\r")) line = line.slice(0, -1);
-    if (line.length === 0 || (i === 0 && line.startsWith("#version"))) continue;
-    out.push(line);
-  }
+  text.split("\n").forEach((raw, i) => {
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (line.length > 0 && !(i === 0 && line.startsWith("#version"))) out.push(line);
+  });
   return out;
 }
 

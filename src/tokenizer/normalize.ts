@@ -7,10 +7,12 @@
  */
 import { NFC_UNASSIGNED_RANGES } from "./data/nfc_unassigned.js";
 
-const FIRST_UNASSIGNED = NFC_UNASSIGNED_RANGES.length > 0 ? NFC_UNASSIGNED_RANGES[0] : 0x110000;
+const FIRST_UNASSIGNED = NFC_UNASSIGNED_RANGES[0] ?? 0x110000;
 const UNASSIGNED = new Set<number>();
-for (let i = 0; i < NFC_UNASSIGNED_RANGES.length; i += 2) {
-  for (let c = NFC_UNASSIGNED_RANGES[i]; c < NFC_UNASSIGNED_RANGES[i] + NFC_UNASSIGNED_RANGES[i + 1]; c++) UNASSIGNED.add(c);
+for (let i = 0; i + 1 < NFC_UNASSIGNED_RANGES.length; i += 2) {
+  const first = NFC_UNASSIGNED_RANGES[i] as number; // i + 1 < length
+  const end = first + (NFC_UNASSIGNED_RANGES[i + 1] as number);
+  for (let c = first; c < end; c++) UNASSIGNED.add(c);
 }
 
 /** True when the reference's NFC leaves this code point alone and lets nothing cross it. */

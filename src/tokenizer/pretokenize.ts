@@ -107,7 +107,7 @@ export function splitQwen2(s: string, ends: number[] = []): number[] {
 function classAt(s: string, i: number, n: number): number {
   let cp = s.charCodeAt(i);
   if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < n) cp = ((cp - 0xd800) << 10) + (s.charCodeAt(i + 1) - 0xdc00) + 0x10000;
-  return CLASS[cp];
+  return CLASS[cp]!; // the table covers every code point (0 to 0x10ffff)
 }
 
 /** Index after the run of code points of class `k` starting at i. */

@@ -139,8 +139,8 @@ export class Tokenizer implements TextTokenizer {
       const t = this.vocabToken(id);
       if (t !== undefined) {
         const c = t.charCodeAt(0);
-        const b = c < CHAR_TO_BYTE.length ? CHAR_TO_BYTE[c] : -1;
-        if (b >= 0 && this.byteIds[b] < 0) this.byteIds[b] = id;
+        const b = CHAR_TO_BYTE[c] ?? -1;
+        if (b >= 0 && this.byteIds[b]! < 0) this.byteIds[b] = id; // a byte: b < 256
       }
     }
     const idOf = (tok: string | null): number | null => (tok === null ? null : this.tokenToId(tok) ?? null);
@@ -237,7 +237,8 @@ export class Tokenizer implements TextTokenizer {
     const triples = this.mergeTriples;
     if (triples !== null) {
       const table = new PairTable(triples.length / 3);
-      for (let i = 0, rank = 0; i < triples.length; i += 3, rank++) table.add(triples[i], triples[i + 1], rank, triples[i + 2]);
+      // parsePacked checked the length is a multiple of 3, so i + 2 < length.
+      for (let i = 0, rank = 0; i < triples.length; i += 3, rank++) table.add(triples[i]!, triples[i + 1]!, rank, triples[i + 2]!);
       return (this.pairs = table);
     }
     const merges = this.rawMerges;
@@ -321,7 +322,8 @@ export class Tokenizer implements TextTokenizer {
       } else {
         const al = nfcAligned(raw);
         const norm = al.text;
-        const map = (a: number, b: number): [number, number] => [seg.start + al.partStart[a], seg.start + al.partEnd[Math.max(a, b - 1)]];
+        // a and b - 1 index characters of the normalised text, which both tables cover.
+        const map = (a: number, b: number): [number, number] => [seg.start + al.partStart[a]!, seg.start + al.partEnd[Math.max(a, b - 1)]!];
         for (const s of this.normalizedMatcher.split(norm, splitSpecial)) {
           if (s.id >= 0) {
             out.push(s.id);
@@ -339,7 +341,7 @@ export class Tokenizer implements TextTokenizer {
     splitQwen2(s, ends);
     let start = 0;
     for (let k = 0; k < ends.length; k++) {
-      const end = ends[k];
+      const end = ends[k]!; // k < length
       this.encodeWord(s, start, end, out);
       start = end;
     }
@@ -373,12 +375,13 @@ export class Tokenizer implements TextTokenizer {
       charOfByte.push(end);
       let byte = 0;
       for (let t = first; t < out.length; t++) {
-        const len = this.idToBytes(out[t])?.length ?? 0;
-        const a = from + charOfByte[byte];
+        const len = this.idToBytes(out[t]!)?.length ?? 0; // t < out.length
+        const firstChar = charOfByte[byte];
         const lastChar = charOfByte[byte + len - 1];
+        if (firstChar === undefined || lastChar === undefined) throw new Error(`offsets: token ${out[t]} does not cover bytes ${byte}..${byte + len} of its word`);
         const cp = s.codePointAt(lastChar)!;
         const b = from + lastChar + (cp > 0xffff ? 2 : 1);
-        offsets.push(map(a, b));
+        offsets.push(map(from + firstChar, b));
         byte += len;
       }
       start = end;
@@ -387,11 +390,13 @@ export class Tokenizer implements TextTokenizer {
 
   /** BPE of s[start, end), through the word cache. */
   private encodeWord(s: string, start: number, end: number, out: number[]): void {
+    // byteIds is indexed by bytes (< 256), and syms holds at least 3 symbols per UTF-16 unit
+    // of the word: the non-null assertions below rest on these two facts.
     const len = end - start;
     if (len === 1) {
       const c = s.charCodeAt(start);
       if (c < 0x80) {
-        const id = this.byteIds[c];
+        const id = this.byteIds[c]!;
         if (id >= 0) out.push(id);
         return;
       }
@@ -406,28 +411,31 @@ export class Tokenizer implements TextTokenizer {
     let n = 0;
     for (let i = start; i < end; i++) {
       let c = s.charCodeAt(i);
-      if (c < 0x80) syms[n++] = byteIds[c];
+      if (c < 0x80) syms[n++] = byteIds[c]!;
       else if (c < 0x800) {
-        syms[n++] = byteIds[0xc0 | (c >> 6)];
-        syms[n++] = byteIds[0x80 | (c & 0x3f)];
+        syms[n++] = byteIds[0xc0 | (c >> 6)]!;
+        syms[n++] = byteIds[0x80 | (c & 0x3f)]!;
       } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < end) {
         c = ((c - 0xd800) << 10) + (s.charCodeAt(++i) - 0xdc00) + 0x10000;
-        syms[n++] = byteIds[0xf0 | (c >> 18)];
-        syms[n++] = byteIds[0x80 | ((c >> 12) & 0x3f)];
-        syms[n++] = byteIds[0x80 | ((c >> 6) & 0x3f)];
-        syms[n++] = byteIds[0x80 | (c & 0x3f)];
+        syms[n++] = byteIds[0xf0 | (c >> 18)]!;
+        syms[n++] = byteIds[0x80 | ((c >> 12) & 0x3f)]!;
+        syms[n++] = byteIds[0x80 | ((c >> 6) & 0x3f)]!;
+        syms[n++] = byteIds[0x80 | (c & 0x3f)]!;
       } else {
-        syms[n++] = byteIds[0xe0 | (c >> 12)];
-        syms[n++] = byteIds[0x80 | ((c >> 6) & 0x3f)];
-        syms[n++] = byteIds[0x80 | (c & 0x3f)];
+        syms[n++] = byteIds[0xe0 | (c >> 12)]!;
+        syms[n++] = byteIds[0x80 | ((c >> 6) & 0x3f)]!;
+        syms[n++] = byteIds[0x80 | (c & 0x3f)]!;
       }
     }
     let m = bpeMerge(this.pairTable(), syms, n);
     // A byte missing from the vocabulary (not in byte-level vocabularies) is dropped.
     let k = 0;
-    for (let i = 0; i < m; i++) if (syms[i] >= 0) syms[k++] = syms[i];
+    for (let i = 0; i < m; i++) {
+      const id = syms[i]!;
+      if (id >= 0) syms[k++] = id;
+    }
     m = k;
-    for (let i = 0; i < m; i++) out.push(syms[i]);
+    for (let i = 0; i < m; i++) out.push(syms[i]!);
     if (cacheable) this.cache.set(s.slice(start, end), hash, syms, m);
   }
 
@@ -458,22 +466,25 @@ export class Tokenizer implements TextTokenizer {
       for (const seq of ids) target = Math.max(target, seq.length);
       if (maxLength !== undefined && !truncation) target = Math.max(target, maxLength);
       const padId = this.padTokenId ?? 0;
-      for (let i = 0; i < ids.length; i++) {
-        const k = target - ids[i].length;
-        if (k <= 0) continue;
+      ids.forEach((seq, i) => {
+        const k = target - seq.length;
+        if (k <= 0) return;
         const pad = new Array<number>(k).fill(padId);
         const zeros = new Array<number>(k).fill(0);
         const empty = Array.from({ length: k }, (): [number, number] => [0, 0]);
+        // One mask (and, with returnOffsets, one offsets list) per sequence.
+        const mask = attentionMask[i]!;
+        const offs = returnOffsets ? offsets[i]! : [];
         if (padding === "left") {
-          ids[i] = [...pad, ...ids[i]];
-          attentionMask[i] = [...zeros, ...attentionMask[i]];
-          if (returnOffsets) offsets[i] = [...empty, ...offsets[i]];
+          ids[i] = [...pad, ...seq];
+          attentionMask[i] = [...zeros, ...mask];
+          if (returnOffsets) offsets[i] = [...empty, ...offs];
         } else {
-          ids[i].push(...pad);
-          attentionMask[i].push(...zeros);
-          if (returnOffsets) offsets[i].push(...empty);
+          seq.push(...pad);
+          mask.push(...zeros);
+          offs.push(...empty);
         }
-      }
+      });
     }
     return returnOffsets ? { ids, attentionMask, offsets } : { ids, attentionMask };
   }
@@ -485,22 +496,24 @@ export class Tokenizer implements TextTokenizer {
     const { offsets, data, special } = this.byteTable();
     const n = this.vocabSize;
     let total = 0;
+    // ids[i] is read with i < length; an id that passes the checks is in [0, n), and
+    // offsets has n + 1 entries, data offsets[n] bytes: hence the non-null assertions.
     for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
+      const id = ids[i]!;
       // Unknown ids (out of range, not integers, holes) are dropped, as the reference does.
       if ((id | 0) !== id || id < 0 || id >= n || (skip && special[id] === 1)) continue;
-      total += offsets[id + 1] - offsets[id];
+      total += offsets[id + 1]! - offsets[id]!;
     }
     if (total === 0) return "";
     const out = new Uint8Array(total);
     let at = 0;
     for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
+      const id = ids[i]!;
       if ((id | 0) !== id || id < 0 || id >= n || (skip && special[id] === 1)) continue;
-      const a = offsets[id];
-      const b = offsets[id + 1];
-      if (b - a === 1) out[at++] = data[a];
-      else for (let k = a; k < b; k++) out[at++] = data[k];
+      const a = offsets[id]!;
+      const b = offsets[id + 1]!;
+      if (b - a === 1) out[at++] = data[a]!;
+      else for (let k = a; k < b; k++) out[at++] = data[k]!;
     }
     return decodeUtf8(out);
   }
@@ -556,14 +569,16 @@ export class Tokenizer implements TextTokenizer {
     if (this.idToTok !== null) return this.idToTok[id];
     if ((id | 0) !== id || id < 0 || id >= this.tokenCount) return undefined;
     const { text, ends } = this.packed!;
-    return text.slice(id === 0 ? 0 : ends[id - 1] + 1, ends[id]);
+    return text.slice(id === 0 ? 0 : ends[id - 1]! + 1, ends[id]); // 0 <= id < tokenCount = ends.length
   }
 
   /** Length of the vocabulary token of an id in UTF-16 units (-1 when none), without slicing. */
   private tokenLength(id: number): number {
     if (this.idToTok !== null) return this.idToTok[id]?.length ?? -1;
     const ends = this.packed!.ends;
-    return ends[id] - (id === 0 ? 0 : ends[id - 1] + 1);
+    const end = ends[id];
+    if (end === undefined) return -1;
+    return end - (id === 0 ? 0 : ends[id - 1]! + 1);
   }
 
   tokenToId(token: string): number | undefined {

@@ -49,9 +49,10 @@ export class WordCache {
       if (k === undefined) return false;
       if (this.hashes[i] === hash && k.length === len && s.startsWith(k, start)) {
         const pool = this.pool;
-        const off = this.offsets[i];
-        const n = this.lengths[i];
-        for (let j = 0; j < n; j++) out.push(pool[off + j]);
+        // The slot's offset and length are set with its key; pool holds [off, off + n).
+        const off = this.offsets[i]!;
+        const n = this.lengths[i]!;
+        for (let j = 0; j < n; j++) out.push(pool[off + j]!);
         return true;
       }
       i = (i + 1) & this.mask;

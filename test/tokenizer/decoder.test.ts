@@ -6,8 +6,10 @@ import { BYTE_TO_CHAR } from "../../src/tokenizer/byte_level.js";
 
 const tok = await Tokenizer.embedded("qwen2");
 /** The id of the single-byte token for byte b. */
-const byteId = (b: number): number => tok.tokenToId(BYTE_TO_CHAR[b])!;
+const byteId = (b: number): number => tok.tokenToId(BYTE_TO_CHAR[b]!)!;
 const bytesToIds = (bytes: number[]): number[] => bytes.map(byteId);
+/** The ids of the three bytes of a 3-byte character. */
+const threeIds = (bytes: [number, number, number]): [number, number, number] => [byteId(bytes[0]), byteId(bytes[1]), byteId(bytes[2])];
 
 test("errors=replace: one U+FFFD per maximal invalid subpart, as Python's bytes.decode", () => {
   const cases: [number[], string][] = [
@@ -39,7 +41,7 @@ test("decode: [] gives '', unknown ids are dropped, skipSpecialTokens drops only
 });
 
 test("a special token between partial UTF-8 bytes breaks the character", () => {
-  const [a, b, c] = bytesToIds([0xe4, 0xb8, 0xad]); // 中
+  const [a, b, c] = threeIds([0xe4, 0xb8, 0xad]); // 中
   assert.equal(tok.decode([a, b, c]), "中");
   assert.equal(tok.decode([a, 151645, b, c]), "\ufffd<|im_end|>\ufffd\ufffd");
   assert.equal(tok.decode([a, 151645, b, c], { skipSpecialTokens: true }), "中");
@@ -65,7 +67,7 @@ test("stream decoder: concatenated output equals decode, and no chunk holds half
     const parts = 1 + r(6);
     for (let p = 0; p < parts; p++) {
       const k = r(4);
-      if (k === 0) ids.push(...tok.encode(texts[r(texts.length)]));
+      if (k === 0) ids.push(...tok.encode(texts[r(texts.length)]!));
       else if (k === 1) ids.push(...bytesToIds(Array.from({ length: 1 + r(4) }, () => 0x80 + r(0x78))));
       else if (k === 2) ids.push(151643 + r(3));
       else ids.push(...bytesToIds([...Buffer.from("é中😀")].slice(r(4))));
@@ -86,7 +88,7 @@ test("stream decoder: concatenated output equals decode, and no chunk holds half
 
 test("stream decoder emits a multi-byte character only once complete", () => {
   const dec = tok.createStreamDecoder();
-  const [a, b, c] = bytesToIds([0xe4, 0xb8, 0xad]);
+  const [a, b, c] = threeIds([0xe4, 0xb8, 0xad]);
   assert.equal(dec.push(a), "");
   assert.equal(dec.push(b), "");
   assert.equal(dec.push(c), "中");

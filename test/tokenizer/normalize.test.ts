@@ -29,7 +29,7 @@ test("nfcAligned: the parts join to nfc(s) and map every output unit into the in
     const al = nfcAligned(s);
     assert.equal(al.text, nfc(s));
     for (let j = 0; j < al.text.length; j++) {
-      assert.ok(al.partStart[j] < al.partEnd[j] && al.partEnd[j] <= s.length);
+      assert.ok(al.partStart[j]! < al.partEnd[j]! && al.partEnd[j]! <= s.length);
       assert.equal(nfc(s.slice(al.partStart[j], al.partEnd[j])).length > 0, true);
     }
   }

@@ -35,7 +35,7 @@ function load(): void {
 /** Textbook BPE of one pre-tokenised word: merge the lowest-ranked (leftmost) pair until none. */
 export function referenceBpe(word: string): number[] {
   load();
-  let syms = [...Buffer.from(word, "utf8")].map((b) => BYTE_TO_CHAR[b]);
+  let syms = [...Buffer.from(word, "utf8")].map((b) => BYTE_TO_CHAR[b]!);
   for (;;) {
     let best = Infinity;
     let at = -1;
@@ -47,7 +47,7 @@ export function referenceBpe(word: string): number[] {
       }
     }
     if (at < 0) break;
-    syms = [...syms.slice(0, at), syms[at] + syms[at + 1], ...syms.slice(at + 2)];
+    syms = [...syms.slice(0, at), syms[at]! + syms[at + 1]!, ...syms.slice(at + 2)];
   }
-  return syms.map((t) => vocab![t]);
+  return syms.map((t) => vocab![t]!);
 }

@@ -34,7 +34,7 @@ test("encode options: splitSpecialTokens, addSpecialTokens, countTokens", () => 
   const split = tok.encode("<|im_end|>", { splitSpecialTokens: true });
   assert.ok(split.length > 1 && !split.includes(151645));
   assert.equal(tok.decode(split), "<|im_end|>");
-  assert.equal(tok.countTokens(SAMPLES[1]), tok.encode(SAMPLES[1]).length);
+  assert.equal(tok.countTokens(SAMPLES[1]!), tok.encode(SAMPLES[1]!).length);
   const tiny = { model: { type: "BPE", vocab: { h: 0, i: 1, hi: 2 }, merges: ["h i"] }, added_tokens: [{ id: 3, content: "<s>", special: true }] };
   const withBos = Tokenizer.fromJSON(JSON.stringify(tiny), { bos_token: "<s>", add_bos_token: true });
   assert.equal(withBos.bosTokenId, 3);
@@ -50,7 +50,7 @@ test("fromVocabAndMerges (the GGUF shape) gives the same ids as the folder", () 
   const raw = readFileSync(join(repoRoot, "assets/tokenizers/qwen2/merges.bin"));
   const triples = new Int32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
   const merges: string[] = [];
-  for (let i = 0; i < triples.length; i += 3) merges.push(vocab[triples[i]] + " " + vocab[triples[i + 1]]);
+  for (let i = 0; i < triples.length; i += 3) merges.push(vocab[triples[i]!] + " " + vocab[triples[i + 1]!]);
   const json = { model: { merges } };
   // GGUF lists added tokens in the vocabulary as well.
   vocab.push("<|endoftext|>", "<|im_start|>", "<|im_end|>");
@@ -73,11 +73,11 @@ test("fromVocabAndMerges (the GGUF shape) gives the same ids as the folder", () 
     assert.equal(g.decode(g.encode(s), { skipSpecialTokens: true }), tok.decode(tok.encode(s), { skipSpecialTokens: true }));
   }
   const pairs = Tokenizer.fromVocabAndMerges({ vocab: vocab.slice(0, 151643), merges: json.model.merges.map((m) => m.split(" ") as [string, string]) });
-  assert.deepEqual(pairs.encode(SAMPLES[2]), tok.encode(SAMPLES[2]));
+  assert.deepEqual(pairs.encode(SAMPLES[2]!), tok.encode(SAMPLES[2]!));
 });
 
 test("encodeBatch: padding, truncation, attention masks", () => {
-  const texts = ["Hello world, how are you?", "Hi"];
+  const texts: [string, string] = ["Hello world, how are you?", "Hi"];
   const a = tok.encode(texts[0]);
   const b = tok.encode(texts[1]);
   const right = tok.encodeBatch(texts, { padding: "right" });
@@ -96,27 +96,25 @@ test("encodeBatch: padding, truncation, attention masks", () => {
 test("encodeBatch offsets point into the original strings", () => {
   const text = "Hi <|im_end|> there, naïve 中文😀!";
   const batch = tok.encodeBatch([text], { returnOffsets: true });
-  const ids = batch.ids;
-  const spans0: [number, number][] = batch.offsets === undefined ? [] : batch.offsets[0];
-  assert.equal(spans0.length, ids[0].length);
+  const ids0 = batch.ids[0]!;
+  const spans0: [number, number][] = batch.offsets?.[0] ?? [];
+  assert.equal(spans0.length, ids0.length);
   // Tokens that hold whole characters decode to exactly their span.
   let whole = 0;
-  for (let i = 0; i < ids[0].length; i++) {
-    const piece = tok.decode([ids[0][i]]);
-    const s = spans0[i][0];
-    const e = spans0[i][1];
+  ids0.forEach((id, i) => {
+    const piece = tok.decode([id]);
+    const [s, e] = spans0[i]!;
     if (!piece.includes("\ufffd")) {
       assert.equal(text.slice(s, e), piece, `token ${i}`);
       whole++;
-    } else assert.ok(s < e && "😀中文".includes(text.slice(s, e)[0]), `partial token ${i} spans its character`);
-  }
+    } else assert.ok(s < e && "😀中文".includes(text.slice(s, e)[0]!), `partial token ${i} spans its character`);
+  });
   assert.ok(whole > 5);
   // NFC changes the text: the composed token covers both original code units.
   const nfd = "cafe\u0301!";
   const r = tok.encodeBatch([nfd], { returnOffsets: true });
-  const spans = r.offsets![0];
-  assert.equal(spans[spans.length - 1][1], nfd.length);
-  assert.deepEqual(spans[spans.length - 1], [nfd.length - 1, nfd.length]);
+  const spans = r.offsets![0]!;
+  assert.deepEqual(spans.at(-1), [nfd.length - 1, nfd.length]);
   assert.ok(spans.some(([s, e]) => nfd.slice(s, e).includes("\u0301")));
 });
 
