@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fixturesDir } from "../support/paths.js";
+import { needsShared } from "../support/shared.js";
 import { loadModelFolder } from "../../src/formats/model_folder.js";
 import { ShardedWasmBackend, WasmBackend } from "../../src/backends/wasm/index.js";
 import type { Backend } from "../../src/backends/ops.js";
@@ -37,7 +38,7 @@ function run(dir: string, backend: Backend): Float32Array[] {
 }
 
 for (const name of ["a_tiny_f32", "b_tiny_bf16_tied_gqa4", "c_sliding_window"]) {
-  test(`sharded wasm backend: ${name} over several memories equals one memory`, async () => {
+  test(`sharded wasm backend: ${name} over several memories equals one memory`, { skip: needsShared("fixtures") }, async () => {
     const dir = join(fixturesDir, "models", name);
     const single = await WasmBackend.create({ threads: 1, relaxed: false });
     const want = run(dir, single);
@@ -54,7 +55,7 @@ for (const name of ["a_tiny_f32", "b_tiny_bf16_tied_gqa4", "c_sliding_window"]) 
   });
 }
 
-test("sharded backend sized by forWeights on 2 threads (each shard prefaults its part) equals one memory", async () => {
+test("sharded backend sized by forWeights on 2 threads (each shard prefaults its part) equals one memory", { skip: needsShared("fixtures") }, async () => {
   const dir = join(fixturesDir, "models", "b_tiny_bf16_tied_gqa4");
   const threads = Math.min(2, availableParallelism());
   const folder = loadModelFolder(dir);

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { SafetensorsFile } from "../../src/formats/safetensors.js";
 import { writeSafetensors } from "../../src/formats/safetensors_writer.js";
 import { fixturesDir } from "../support/paths.js";
+import { needsShared } from "../support/shared.js";
 import { runCli as cli } from "../support/cli_io.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "qwen2-cli-formats-"));
@@ -55,7 +56,7 @@ test("create-random rejects bad options with usage errors", async () => {
   }
 });
 
-test("inspect shows sliding layers and shards of the fixtures", async () => {
+test("inspect shows sliding layers and shards of the fixtures", { skip: needsShared("fixtures") }, async () => {
   const c = await cli(["inspect", "--model", join(fixturesDir, "models/c_sliding_window")]);
   assert.equal(c.code, 0);
   assert.match(c.out, /layers\s+0-1 full, 2-3 sliding\(8\)/);
@@ -67,7 +68,7 @@ test("inspect shows sliding layers and shards of the fixtures", async () => {
   assert.deepEqual([info.config.rope_scaling.rope_type, info.config.rope_scaling.factor], ["yarn", 4]);
 });
 
-test("inspect names missing tensors and exits 1; missing --model is a usage error", async () => {
+test("inspect names missing tensors and exits 1; missing --model is a usage error", { skip: needsShared("fixtures") }, async () => {
   const src = join(fixturesDir, "models/a_tiny_f32");
   const dir = join(tmp, "broken");
   mkdirSync(dir);

@@ -15,6 +15,7 @@ import { tokenizerFolderData } from "../support/tokenizer_folder.js";
 import { type Llama, loadLlamaCpp } from "../../bench/llama_cpp.js";
 import { peerSkipReason } from "../../bench/peers.js";
 import { fixturesDir } from "../support/paths.js";
+import { sharedMissing } from "../support/shared.js";
 import { MemoryWeights, plainConfigForTest, readSafetensorsForTest, TempDir, writeTinyTokenizer } from "./gguf_test_support.js";
 
 let llama: Llama | null = null;
@@ -22,7 +23,7 @@ let unavailable = "";
 const dir = new TempDir();
 
 before(async () => {
-  const missing = peerSkipReason("node-llama-cpp");
+  const missing = peerSkipReason("node-llama-cpp") ?? sharedMissing("fixtures");
   if (missing) {
     unavailable = missing;
     return;

@@ -9,6 +9,7 @@ import { qwen2ExpectedTensors } from "../../src/formats/qwen2_tensors.js";
 import { SafetensorsFile } from "../../src/formats/safetensors.js";
 import { writeSafetensors, type TensorToWrite } from "../../src/formats/safetensors_writer.js";
 import { fixturesDir } from "../support/paths.js";
+import { needsShared, sharedMissing } from "../support/shared.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "qwen2-folder-"));
 process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
@@ -18,9 +19,9 @@ interface ManifestEntry {
   model: string;
   weights_dtype: string;
 }
-const manifest = JSON.parse(readFileSync(join(fixturesDir, "MANIFEST.json"), "utf8")) as ManifestEntry[];
+const manifest = sharedMissing("fixtures") ? [] : (JSON.parse(readFileSync(join(fixturesDir, "MANIFEST.json"), "utf8")) as ManifestEntry[]);
 
-test("every fixture folder loads and its weights match the expected Qwen2 tensors", () => {
+test("every fixture folder loads and its weights match the expected Qwen2 tensors", { skip: needsShared("fixtures") }, () => {
   for (const entry of manifest) {
     const m = loadModelFolder(join(fixturesDir, entry.model));
     try {
@@ -57,7 +58,7 @@ function variant(name: string, edit: (tensors: TensorToWrite[]) => TensorToWrite
   return d;
 }
 
-test("missing and mis-shaped tensors are reported by name; inv_freq is ignored; no generation_config is fine", () => {
+test("missing and mis-shaped tensors are reported by name; inv_freq is ignored; no generation_config is fine", { skip: needsShared("fixtures") }, () => {
   const missing = variant("missing", (ts) => ts.filter((t) => t.name !== "model.layers.1.mlp.up_proj.weight"));
   assert.throws(
     () => loadModelFolder(missing),
@@ -88,7 +89,7 @@ test("missing and mis-shaped tensors are reported by name; inv_freq is ignored; 
   assert.throws(() => loadModelFolder(untiedNoHead), /missing tensor 'lm_head\.weight'/);
 });
 
-test("folders without safetensors weights give clear errors", () => {
+test("folders without safetensors weights give clear errors", { skip: needsShared("fixtures") }, () => {
   const empty = join(tmp, "empty");
   mkdirSync(empty);
   copyFileSync(join(fixturesDir, "models/a_tiny_f32/config.json"), join(empty, "config.json"));

@@ -11,6 +11,7 @@ import { qwen2ExpectedTensors } from "../../src/formats/qwen2_tensors.js";
 import { writeEmbeddedTokenizer } from "../../src/formats/tokenizer_files.js";
 import { bf16ToF32, f16ToF32, toFloat32 } from "../../src/tensor/convert.js";
 import { tokenizersDir } from "../support/paths.js";
+import { needsShared } from "../support/shared.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "qwen2-random-"));
 process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
@@ -101,7 +102,7 @@ test("tiny random model: HF layout, labelled, the tokenizer's full vocabulary, l
   assert.ok(readFileSync(join(dir, "model.safetensors")).equals(readFileSync(join(dir2, "model.safetensors"))), "same seed, same file");
 });
 
-test("embedded tokenizer export: packed (vocab.txt + merges.bin) and tokenizer.json layouts", () => {
+test("embedded tokenizer export: packed (vocab.txt + merges.bin) and tokenizer.json layouts", { skip: needsShared("tokenizers") }, () => {
   const slow = join(tokenizersDir, "qwen2-slow");
   const vocab = JSON.parse(readFileSync(join(slow, "vocab.json"), "utf8")) as Record<string, number>;
   const mergeLines = readFileSync(join(slow, "merges.txt"), "utf8").split("\n").filter((l) => l !== "" && !l.startsWith("#version"));

@@ -8,6 +8,7 @@ import { MAX_HEADER_BYTES, SafetensorsFile } from "../../src/formats/safetensors
 import { ShardedSafetensors } from "../../src/formats/safetensors_sharded.js";
 import { safetensorsHeader, writeSafetensors } from "../../src/formats/safetensors_writer.js";
 import { fixturesDir } from "../support/paths.js";
+import { needsShared } from "../support/shared.js";
 
 const dir = mkdtempSync(join(tmpdir(), "qwen2-st-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
@@ -153,7 +154,7 @@ test("safetensorsHeader pads JSON to a multiple of 8 and refuses duplicate names
   assert.throws(() => safetensorsHeader([{ name: "q", dtype: "q8_0", shape: [32] }]), /cannot be stored/);
 });
 
-test("sharded fixture f_sharded: every weight_map entry reads from its shard", () => {
+test("sharded fixture f_sharded: every weight_map entry reads from its shard", { skip: needsShared("fixtures") }, () => {
   const index = join(fixturesDir, "models/f_sharded/model.safetensors.index.json");
   const raw = JSON.parse(readFileSync(index, "utf8")) as { weight_map: Record<string, string> };
   const sharded = ShardedSafetensors.open(index);

@@ -5,7 +5,8 @@
  * - ServerToyTokenizer: ids 0-255 are bytes; then <|endoftext|>, <|im_start|>, <|im_end|>
  *   (special), <tool_call> and </tool_call> (added, not special, as in Qwen2.5), and a few
  *   multi-byte tokens so constrained decoding meets tokens that span grammar states. Its
- *   chat template is the real Qwen2.5 one (tools included), from the shared tokenizers.
+ *   chat template is the real Qwen2.5 one (tools included), from the package's own embedded
+ *   copy (assets/), so the server tests need nothing from ../shared.
  * - ResponderModel: logits are a pseudo-random function of the whole history, plus a large
  *   bonus on the next token of a scripted answer when `respond(promptText)` gives one. So
  *   greedy decoding writes the script exactly, sampling varies with the seed, and a
@@ -16,7 +17,7 @@ import { resolve } from "node:path";
 import type { CausalLM, ForwardItem, SequenceCache } from "../../src/models/causal_lm.js";
 import { renderChatTemplate } from "../../src/tokenizer/chat_template.js";
 import type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions, StreamDecoder, TextTokenizer } from "../../src/tokenizer/types.js";
-import { tokenizersDir } from "../support/paths.js";
+import { repoRoot } from "../support/paths.js";
 
 export const EOT = 256;
 export const IM_START = 257;
@@ -27,7 +28,7 @@ const MERGES = ['{"', '"}', '": ', '", "', "name", "arguments", " the", "Hello",
 const enc = new TextEncoder();
 
 function qwen25Template(): string {
-  const cfg = JSON.parse(readFileSync(resolve(tokenizersDir, "qwen2.5/tokenizer_config.json"), "utf8")) as { chat_template: string };
+  const cfg = JSON.parse(readFileSync(resolve(repoRoot, "assets/tokenizers/qwen2.5/tokenizer_config.json"), "utf8")) as { chat_template: string };
   return cfg.chat_template;
 }
 

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { preTokenize } from "../../src/tokenizer/pretokenize.js";
 import { referenceBpe } from "./reference.js";
+import { needsShared } from "../support/shared.js";
 
 const tok = await Tokenizer.embedded("qwen2");
 
@@ -10,7 +11,7 @@ function referenceEncode(text: string): number[] {
   return preTokenize(text.normalize("NFC")).flatMap((w) => referenceBpe(w));
 }
 
-test("BPE matches textbook BPE on words short and long (heap path above 128 bytes)", () => {
+test("BPE matches textbook BPE on words short and long (heap path above 128 bytes)", { skip: needsShared("tokenizers") }, () => {
   const words = ["hello", " world", "ĠĠ", "Straße", " 中文分词测试", "😀👍🏽", "a".repeat(300), "ab".repeat(200), "的".repeat(150), "xyz".repeat(90), "antidisestablishmentarianism"];
   for (const w of words) assert.deepEqual(tok.encode(w), referenceEncode(w), w.slice(0, 20));
   for (const n of [1, 2, 3, 7, 64, 129, 500, 2000]) {
@@ -19,7 +20,7 @@ test("BPE matches textbook BPE on words short and long (heap path above 128 byte
   }
 });
 
-test("the word cache gives the same ids on repeat and after many distinct words", () => {
+test("the word cache gives the same ids on repeat and after many distinct words", { skip: needsShared("tokenizers") }, () => {
   const text = "The cache must not change results: 'tis the season, isn't it? ".repeat(3);
   const first = tok.encode(text);
   for (let i = 0; i < 140_000; i++) tok.encode(` w${i.toString(36)}q`);

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { tokenizersDir } from "../support/paths.js";
+import { needsShared } from "../support/shared.js";
 import { runCli as run } from "../support/cli_io.js";
 
 
@@ -32,7 +33,7 @@ test("qwen2 tokenize --jsonl: one JSON string in, one JSON array out, per line",
   assert.match(bad.err, /line 1/);
 });
 
-test("qwen2 tokenize --tokenizer DIR uses that folder", async () => {
+test("qwen2 tokenize --tokenizer DIR uses that folder", { skip: needsShared("tokenizers") }, async () => {
   const r = await run(["tokenize", "--tokenizer", join(tokenizersDir, "qwen2-plain"), "<|im_end|>"]);
   assert.deepEqual(JSON.parse(r.out), tok.encode("<|im_end|>", { splitSpecialTokens: true }));
 });
