@@ -201,7 +201,7 @@ export function addedTokensFromConfig(file: string, cfg: Json | undefined): Adde
 }
 
 /** merges.txt: an optional "#version" line, then one "a b" per line. */
-export function parseMergesTxt(file: string, text: string): string[] {
+export function parseMergesTxt(text: string): string[] {
   const out: string[] = [];
   text.split("\n").forEach((raw, i) => {
     const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
@@ -254,7 +254,7 @@ export function parseTokenizerTexts(location: string, texts: TokenizerTexts): To
     vocab: null,
     vocabObject,
     idToToken,
-    merges: parseMergesTxt(mergesFile, mergesText),
+    merges: parseMergesTxt(mergesText),
     addedTokens: addedTokensFromConfig(configFile, cfg),
     config: settings,
     mergesFile,

@@ -98,7 +98,7 @@ export function nfcAligned(s: string): { text: string; partStart: Int32Array; pa
   if (norm === s) {
     for (let i = 0; i <= s.length; i++) {
       partStart[i] = i;
-      partEnd[i] = i + 1 > s.length ? s.length : i + 1;
+      partEnd[i] = Math.min(i + 1, s.length);
     }
     return { text: norm, partStart, partEnd };
   }

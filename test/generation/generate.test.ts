@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { generate, stream, encodePrompt } from "../../src/generation/generate.js";
 import { SequenceGenerator, stepBatch, ContextOverflowError } from "../../src/generation/sequence_generator.js";
-import { ToyTokenizer, ToyModel, ToyCache, scriptedModel, hashModel, EOT, IM_END } from "./toy.js";
+import { ToyTokenizer, ToyModel, type ToyCache, scriptedModel, hashModel, EOT, IM_END } from "./toy.js";
 
 const tok = new ToyTokenizer();
 

@@ -59,7 +59,10 @@ test("completeUtf8Prefix holds back only a valid incomplete tail", () => {
 
 test("stream decoder: concatenated output equals decode, and no chunk holds half a character", () => {
   let x = 7;
-  const r = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) & 0x7fffffff), x % n);
+  const r = (n: number): number => {
+    x = (Math.imul(x, 1103515245) + 12345) & 0x7fffffff;
+    return x % n;
+  };
   const texts = ["Hello, 世界! 😀👍🏽 Ελληνικά", "<|im_start|>user\n中文<|im_end|>", "naïve café ß"];
   for (let iter = 0; iter < 300; iter++) {
     // Real token sequences, byte-level tokens of random bytes, and special tokens, mixed.

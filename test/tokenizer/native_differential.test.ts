@@ -43,7 +43,10 @@ const POOL = [
 
 test("ids and decodes agree with native Hugging Face tokenizers on random text", { skip: native === null ? (peerSkipReason("@anush008/tokenizers") ?? "native @anush008/tokenizers has no binary for this platform") : !existsSync(tokenizersDir) ? `needs the shared tokenizer folders (${tokenizersDir}; set QWEN2_SHARED)` : false }, async () => {
   let x = 2024;
-  const r = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) & 0x7fffffff), x % n);
+  const r = (n: number): number => {
+    x = (Math.imul(x, 1103515245) + 12345) & 0x7fffffff;
+    return x % n;
+  };
   for (const name of ["qwen2.5"]) {
     const ours = await loadTokenizer(join(tokenizersDir, name));
     const ref = native!.Tokenizer.fromFile(join(tokenizersDir, name, "tokenizer.json"));

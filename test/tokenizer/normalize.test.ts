@@ -21,7 +21,10 @@ test("NFC agrees with Node on text made of older characters", () => {
 
 test("nfcAligned: the parts join to nfc(s) and map every output unit into the input", () => {
   let x = 3;
-  const r = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) & 0x7fffffff), x % n);
+  const r = (n: number): number => {
+    x = (Math.imul(x, 1103515245) + 12345) & 0x7fffffff;
+    return x % n;
+  };
   const pool = ["a", "e", "\u0301", "\u0327", " ", "中", "\u1100", "\u1161", "\u11a8", "\u0b47", "\u0b3e", "\u1dfa", "Å", "ﬁ", "😀", "\u0345"];
   for (let i = 0; i < 2000; i++) {
     let s = "";
@@ -48,7 +51,10 @@ test("nfc equals the plain definition (cut at table code points, Node NFC betwee
     return out + seg.normalize("NFC");
   };
   let x = 11;
-  const r = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) & 0x7fffffff), x % n);
+  const r = (n: number): number => {
+    x = (Math.imul(x, 1103515245) + 12345) & 0x7fffffff;
+    return x % n;
+  };
   const pool = ["a", "e", "A", " ", "\n", "ß", "\u02ff", "\u0301", "\u0327", "\u0345", "\u0316", "\u1dfa", "\u089f", "\u1100", "\u1161", "\u11a8", "\uac00", "\u0b47", "\u0b3e", "中", "😀", "\u{1611e}", "\u{16121}", "Å", "\u212b", "\u0344"];
   for (let i = 0; i < 5000; i++) {
     let s = "";

@@ -48,7 +48,7 @@ export async function runInPage<M, A, R>(page: Page, moduleUrl: string, fn: (mod
     async ({ url, source, arg }) => {
       const module = await import(url);
       // biome-ignore lint/security/noGlobalEval: the test's own function, sent as text by design
-      const f = (0, eval)(`(${source})`) as (m: unknown, a: unknown) => unknown;
+      const f = globalThis.eval(`(${source})`) as (m: unknown, a: unknown) => unknown;
       return await f(module, arg);
     },
     { url: moduleUrl, source: fn.toString(), arg },
