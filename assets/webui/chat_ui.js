@@ -33,7 +33,8 @@ import { ChatStore, DEFAULT_SETTINGS, newConversation, titleFrom } from "./store
 const ICONS = {
   menu: "M3 6h18M3 12h18M3 18h18",
   plus: "M12 5v14M5 12h14",
-  settings: "M4 6h9M19 6h1M4 12h3M11 12h9M4 18h11M19 18h1M16 4a2 2 0 1 0 0 4a2 2 0 1 0 0-4M9 10a2 2 0 1 0 0 4a2 2 0 1 0 0-4M17 16a2 2 0 1 0 0 4a2 2 0 1 0 0-4",
+  settings:
+    "M4 6h9M19 6h1M4 12h3M11 12h9M4 18h11M19 18h1M16 4a2 2 0 1 0 0 4a2 2 0 1 0 0-4M9 10a2 2 0 1 0 0 4a2 2 0 1 0 0-4M17 16a2 2 0 1 0 0 4a2 2 0 1 0 0-4",
   trash: "M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13",
   send: "M5 12h14M13 6l6 6-6 6",
   stop: "M7 7h10v10H7z",
@@ -111,7 +112,12 @@ export function mountChat(root, options) {
   const sidebar = h(
     "aside",
     { class: "sidebar", id: "sidebar" },
-    h("div", { class: "sidebar-head" }, h("span", { class: "brand" }, options.brand), h("button", { type: "button", class: "new-chat", onclick: () => startNew(), title: "New chat" }, icon("plus"), "New chat")),
+    h(
+      "div",
+      { class: "sidebar-head" },
+      h("span", { class: "brand" }, options.brand),
+      h("button", { type: "button", class: "new-chat", onclick: () => startNew(), title: "New chat" }, icon("plus"), "New chat"),
+    ),
     slot,
     h("nav", { class: "conversations" }, list),
     h("p", { class: "sidebar-foot" }, options.footer ?? "Conversations are kept in this browser's localStorage."),
@@ -119,13 +125,40 @@ export function mountChat(root, options) {
   const scrim = h("div", { class: "scrim", onclick: () => toggleSidebar(false) });
   const title = h("h1", { class: "model-name" }, options.title);
   const badge = h("span", { class: "badge", hidden: true });
-  const menuButton = h("button", { type: "button", class: "icon-button menu", "aria-label": "Conversations", "aria-controls": "sidebar", "aria-expanded": "false", onclick: () => toggleSidebar() }, icon("menu"));
-  const settingsButton = h("button", { type: "button", class: "icon-button", "aria-label": "Settings", title: "Settings", onclick: () => openSettings() }, icon("settings"));
+  const menuButton = h(
+    "button",
+    {
+      type: "button",
+      class: "icon-button menu",
+      "aria-label": "Conversations",
+      "aria-controls": "sidebar",
+      "aria-expanded": "false",
+      onclick: () => toggleSidebar(),
+    },
+    icon("menu"),
+  );
+  const settingsButton = h(
+    "button",
+    { type: "button", class: "icon-button", "aria-label": "Settings", title: "Settings", onclick: () => openSettings() },
+    icon("settings"),
+  );
   const notice = h("div", { class: "notice", role: "status", hidden: true });
   const messages = h("section", { class: "messages", "aria-label": "Messages", "aria-live": "polite" });
   const input = h("textarea", { class: "input", rows: 1, placeholder: "Message", "aria-label": "Message", enterkeyhint: "send" });
   const sendButton = h("button", { type: "submit", class: "send", "aria-label": "Send" }, icon("send"));
-  const composer = h("form", { class: "composer", onsubmit: (/** @type {Event} */ e) => (e.preventDefault(), running ? stop() : void send()) }, input, sendButton);
+  const composer = h(
+    "form",
+    {
+      class: "composer",
+      onsubmit: (/** @type {Event} */ e) => {
+        e.preventDefault();
+        if (running) stop();
+        else void send();
+      },
+    },
+    input,
+    sendButton,
+  );
   const main = h(
     "main",
     { class: "chat" },
@@ -179,8 +212,22 @@ export function mountChat(root, options) {
         h(
           "li",
           { class: c.id === current.id ? "active" : "" },
-          h("button", { type: "button", class: "open", "aria-current": c.id === current.id ? "true" : undefined, onclick: () => select(c.id) }, c.title),
-          h("button", { type: "button", class: "icon-button delete", "aria-label": `Delete “${c.title}”`, title: "Delete", onclick: () => remove(c.id) }, icon("trash")),
+          h(
+            "button",
+            { type: "button", class: "open", "aria-current": c.id === current.id ? "true" : undefined, onclick: () => select(c.id) },
+            c.title,
+          ),
+          h(
+            "button",
+            {
+              type: "button",
+              class: "icon-button delete",
+              "aria-label": `Delete “${c.title}”`,
+              title: "Delete",
+              onclick: () => remove(c.id),
+            },
+            icon("trash"),
+          ),
         ),
       ),
     );
@@ -292,7 +339,13 @@ export function mountChat(root, options) {
       frame = 0;
       const stick = nearBottom();
       const elapsed = (performance.now() - firstAt) / 1000;
-      reply.stats = { tokens: pieces, tokensPerSecond: pieces > 1 && elapsed > 0 ? (pieces - 1) / elapsed : null, firstTokenMs: firstAt ? firstAt - started : null, stopped: false, estimated: true };
+      reply.stats = {
+        tokens: pieces,
+        tokensPerSecond: pieces > 1 && elapsed > 0 ? (pieces - 1) / elapsed : null,
+        firstTokenMs: firstAt ? firstAt - started : null,
+        stopped: false,
+        estimated: true,
+      };
       view.update(reply, true);
       if (stick) messages.scrollTop = messages.scrollHeight;
     };
@@ -353,7 +406,13 @@ export function mountChat(root, options) {
      * @param {string} label @param {string} name @param {Record<string, unknown>} attrs @param {string} [help]
      */
     const field = (label, name, attrs, help) =>
-      h("label", { class: "field" }, h("span", {}, label), attrs.multiline ? h("textarea", { name, rows: 4 }) : h("input", { name, ...attrs }), help ? h("small", {}, help) : null);
+      h(
+        "label",
+        { class: "field" },
+        h("span", {}, label),
+        attrs.multiline ? h("textarea", { name, rows: 4 }) : h("input", { name, ...attrs }),
+        help ? h("small", {}, help) : null,
+      );
     const form = h(
       "form",
       { method: "dialog", class: "settings-form" },
@@ -367,8 +426,31 @@ export function mountChat(root, options) {
         field("Max tokens", "maxTokens", { type: "number", min: 1, max: options.maxTokensLimit, step: 1, inputmode: "numeric" }),
         field("Seed", "seed", { type: "number", step: 1, placeholder: "random", inputmode: "numeric" }, "empty = random"),
       ),
-      options.askApiKey ? field("API key", "apiKey", { type: "password", autocomplete: "off", placeholder: "only if the server asks" }, "Sent as a Bearer token; kept in localStorage.") : null,
-      h("footer", {}, h("button", { type: "button", class: "secondary", onclick: () => (fill({ ...DEFAULT_SETTINGS, apiKey: settings.apiKey }), read()) }, "Reset"), h("button", { type: "submit", class: "primary" }, "Done")),
+      options.askApiKey
+        ? field(
+            "API key",
+            "apiKey",
+            { type: "password", autocomplete: "off", placeholder: "only if the server asks" },
+            "Sent as a Bearer token; kept in localStorage.",
+          )
+        : null,
+      h(
+        "footer",
+        {},
+        h(
+          "button",
+          {
+            type: "button",
+            class: "secondary",
+            onclick: () => {
+              fill({ ...DEFAULT_SETTINGS, apiKey: settings.apiKey });
+              read();
+            },
+          },
+          "Reset",
+        ),
+        h("button", { type: "submit", class: "primary" }, "Done"),
+      ),
     );
     const element = h("dialog", { class: "settings", "aria-label": "Settings" }, form);
     const named = (/** @type {string} */ n) => /** @type {HTMLInputElement} */ (form.elements.namedItem(n));

@@ -31,11 +31,18 @@ async function describeModel() {
     if (card.contextLength) chat.setMaxTokensLimit(card.contextLength);
     if (card.randomWeights) {
       chat.setBadge("random weights", "made by qwen2 create-random");
-      chat.setNotice(`${card.id} has random weights (made by qwen2 create-random): its replies are noise. Serve a trained model to chat for real.`);
+      chat.setNotice(
+        `${card.id} has random weights (made by qwen2 create-random): its replies are noise. Serve a trained model to chat for real.`,
+      );
     }
   } catch (err) {
     const auth = err instanceof ChatError && err.status === 401;
-    chat.setNotice(auth ? "This server needs an API key: open Settings and enter it." : `Could not reach the server: ${err instanceof Error ? err.message : String(err)}`, "error");
+    chat.setNotice(
+      auth
+        ? "This server needs an API key: open Settings and enter it."
+        : `Could not reach the server: ${err instanceof Error ? err.message : String(err)}`,
+      "error",
+    );
   }
 }
 

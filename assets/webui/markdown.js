@@ -119,13 +119,20 @@ function parseBlocks(lines) {
     }
     if (line.includes("|") && i + 1 < lines.length && TABLE_DELIMITER.test(lines[i + 1]) && lines[i + 1].includes("-")) {
       const head = tableCells(line);
-      const align = tableCells(lines[i + 1]).map((c) => (c.startsWith(":") && c.endsWith(":") ? "center" : c.endsWith(":") ? "right" : c.startsWith(":") ? "left" : null));
+      const align = tableCells(lines[i + 1]).map((c) =>
+        c.startsWith(":") && c.endsWith(":") ? "center" : c.endsWith(":") ? "right" : c.startsWith(":") ? "left" : null,
+      );
       const rows = [];
       for (i += 2; i < lines.length && !isBlank(lines[i]) && lines[i].includes("|"); i++) {
         const cells = tableCells(lines[i]);
         rows.push(head.map((_, k) => parseInline(cells[k] ?? "")));
       }
-      blocks.push({ type: "table", align: head.map((_, k) => /** @type {"left" | "right" | "center" | null} */ (align[k] ?? null)), head: head.map((c) => parseInline(c)), rows });
+      blocks.push({
+        type: "table",
+        align: head.map((_, k) => /** @type {"left" | "right" | "center" | null} */ (align[k] ?? null)),
+        head: head.map((c) => parseInline(c)),
+        rows,
+      });
       continue;
     }
     const para = [line.trim()];
@@ -254,7 +261,15 @@ export function parseInline(text) {
       i += run.length;
       continue;
     }
-    const delim = text.startsWith("**", i) ? "**" : text.startsWith("__", i) ? "__" : text.startsWith("~~", i) ? "~~" : ch === "*" || ch === "_" ? ch : "";
+    const delim = text.startsWith("**", i)
+      ? "**"
+      : text.startsWith("__", i)
+        ? "__"
+        : text.startsWith("~~", i)
+          ? "~~"
+          : ch === "*" || ch === "_"
+            ? ch
+            : "";
     if (delim && !isSpace(text[i + delim.length]) && !(delim[0] === "_" && isWordChar(text[i - 1]))) {
       const close = findCloser(text, delim, i + delim.length);
       if (close !== -1) {

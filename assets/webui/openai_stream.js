@@ -71,7 +71,12 @@ export async function* streamChat(request) {
   /** @type {Record<string, string>} */
   const headers = { "content-type": "application/json" };
   if (request.apiKey) headers.authorization = `Bearer ${request.apiKey}`;
-  const res = await fetch(`${request.baseUrl ?? ""}/v1/chat/completions`, { method: "POST", headers, body: JSON.stringify(body), signal: request.signal });
+  const res = await fetch(`${request.baseUrl ?? ""}/v1/chat/completions`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify(body),
+    signal: request.signal,
+  });
   if (!res.ok || !res.body) throw new ChatError(await errorMessage(res), res.status);
   for await (const data of sseData(res.body)) {
     if (data === "[DONE]") return;
@@ -109,5 +114,9 @@ export async function fetchModel(options) {
   if (!res.ok) throw new ChatError(await errorMessage(res), res.status);
   const card = (await res.json())?.data?.[0];
   if (!card || typeof card.id !== "string") throw new ChatError("/v1/models listed no model", 500);
-  return { id: card.id, contextLength: typeof card.context_length === "number" ? card.context_length : null, randomWeights: card.random_weights === true };
+  return {
+    id: card.id,
+    contextLength: typeof card.context_length === "number" ? card.context_length : null,
+    randomWeights: card.random_weights === true,
+  };
 }

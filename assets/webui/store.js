@@ -92,7 +92,13 @@ export class ChatStore {
 /** @returns {Conversation} */
 export function newConversation() {
   const now = Date.now();
-  return { id: `c${now.toString(36)}${Math.random().toString(36).slice(2, 8)}`, title: "New chat", created: now, updated: now, messages: [] };
+  return {
+    id: `c${now.toString(36)}${Math.random().toString(36).slice(2, 8)}`,
+    title: "New chat",
+    created: now,
+    updated: now,
+    messages: [],
+  };
 }
 
 /** A title from the first user message: its first line, shortened. @param {string} text */

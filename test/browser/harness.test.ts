@@ -9,7 +9,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser } from "playwright-core";
-import { browserSkip, type Bundle, bundle, launchChromium, openPage, runInPage, startTestServer, type TestServer } from "./support/index.js";
+import {
+  browserSkip,
+  type Bundle,
+  bundle,
+  launchChromium,
+  openPage,
+  runInPage,
+  startTestServer,
+  type TestServer,
+} from "./support/index.js";
 
 /** The page's globals this file reads (Node's type library has no DOM). */
 type PageGlobals = { crossOriginIsolated: boolean };
@@ -22,8 +31,14 @@ describe("browser harness (Chromium)", { skip: browserSkip, timeout: 180_000 }, 
 
   before(async () => {
     files = mkdtempSync(join(tmpdir(), "qwen2-harness-"));
-    writeFileSync(join(files, "bytes.bin"), Uint8Array.from({ length: 16 }, (_, i) => i));
-    writeFileSync(join(files, "lib.js"), "export const double = (x) => 2 * x;\nexport function fail() { setTimeout(() => { throw new Error('boom from the page'); }); console.error('logged error'); }\n");
+    writeFileSync(
+      join(files, "bytes.bin"),
+      Uint8Array.from({ length: 16 }, (_, i) => i),
+    );
+    writeFileSync(
+      join(files, "lib.js"),
+      "export const double = (x) => 2 * x;\nexport function fail() { setTimeout(() => { throw new Error('boom from the page'); }); console.error('logged error'); }\n",
+    );
     lib = await bundle({ lib: join(files, "lib.js") });
     [browser, server] = await Promise.all([launchChromium(), startTestServer({ mounts: { "/files/": files, "/bundle/": lib.dir } })]);
   });
@@ -38,7 +53,10 @@ describe("browser harness (Chromium)", { skip: browserSkip, timeout: 180_000 }, 
     server.isolated = true;
     const p = await openPage(browser, `${server.origin}/`);
     try {
-      assert.deepEqual(await p.page.evaluate(() => [(globalThis as unknown as PageGlobals).crossOriginIsolated, typeof SharedArrayBuffer]), [true, "function"]);
+      assert.deepEqual(
+        await p.page.evaluate(() => [(globalThis as unknown as PageGlobals).crossOriginIsolated, typeof SharedArrayBuffer]),
+        [true, "function"],
+      );
     } finally {
       await p.close();
     }
@@ -70,7 +88,10 @@ describe("browser harness (Chromium)", { skip: browserSkip, timeout: 180_000 }, 
       assert.equal(whole.status, 200);
       assert.equal(whole.bytes.length, 16);
       assert.equal(whole.acceptRanges, null);
-      assert.ok(server.requests.some((r) => r.path === "/files/bytes.bin" && r.range === "bytes=2-5" && r.status === 200), "the request log records the ignored range");
+      assert.ok(
+        server.requests.some((r) => r.path === "/files/bytes.bin" && r.range === "bytes=2-5" && r.status === 200),
+        "the request log records the ignored range",
+      );
     } finally {
       await p.close();
       server.ranges = true;
@@ -83,7 +104,10 @@ describe("browser harness (Chromium)", { skip: browserSkip, timeout: 180_000 }, 
     });
     const p = await openPage(browser, `${server.origin}/`);
     try {
-      const statuses = await p.page.evaluate(async () => [(await fetch("/forbidden.gguf")).status, (await fetch("/files/missing.bin")).status]);
+      const statuses = await p.page.evaluate(async () => [
+        (await fetch("/forbidden.gguf")).status,
+        (await fetch("/files/missing.bin")).status,
+      ]);
       assert.deepEqual(statuses, [403, 404]);
     } finally {
       await p.close();
@@ -101,7 +125,10 @@ describe("browser harness (Chromium)", { skip: browserSkip, timeout: 180_000 }, 
       await p.page.evaluate(() => new Promise((ok) => setTimeout(ok, 50)));
       const errors = p.errors();
       assert.ok(errors.includes("logged error"), JSON.stringify(errors));
-      assert.ok(errors.some((e) => e.includes("boom from the page")), JSON.stringify(errors));
+      assert.ok(
+        errors.some((e) => e.includes("boom from the page")),
+        JSON.stringify(errors),
+      );
       assert.deepEqual(lib.nodeImports, []);
     } finally {
       await p.close();

@@ -6,8 +6,25 @@ import { describe, it } from "node:test";
 import { repoRoot } from "../support/paths.js";
 
 type Inline = { type: string; text?: string; href?: string; children?: Inline[] };
-type Block = { type: string; inlines?: Inline[]; lang?: string; text?: string; open?: boolean; level?: number; ordered?: boolean; start?: number; items?: Block[][]; blocks?: Block[]; head?: Inline[][]; rows?: Inline[][][]; align?: (string | null)[] };
-const md = (await import(pathToFileURL(resolve(repoRoot, "assets/webui/markdown.js")).href)) as { parseMarkdown(s: string): Block[]; parseInline(s: string): Inline[] };
+type Block = {
+  type: string;
+  inlines?: Inline[];
+  lang?: string;
+  text?: string;
+  open?: boolean;
+  level?: number;
+  ordered?: boolean;
+  start?: number;
+  items?: Block[][];
+  blocks?: Block[];
+  head?: Inline[][];
+  rows?: Inline[][][];
+  align?: (string | null)[];
+};
+const md = (await import(pathToFileURL(resolve(repoRoot, "assets/webui/markdown.js")).href)) as {
+  parseMarkdown(s: string): Block[];
+  parseInline(s: string): Inline[];
+};
 
 /** Every text the tree would show, in order, to check nothing is dropped. */
 function plain(nodes: Inline[]): string {
@@ -53,7 +70,13 @@ describe("markdown: blocks", () => {
     assert.equal(t!.type, "table");
     assert.deepEqual(t!.align, ["left", "right"]);
     assert.deepEqual(t!.head!.map(plain), ["name", "n"]);
-    assert.deepEqual(t!.rows!.map((r) => r.map(plain)), [["a | b", "1"], ["c", ""]]);
+    assert.deepEqual(
+      t!.rows!.map((r) => r.map(plain)),
+      [
+        ["a | b", "1"],
+        ["c", ""],
+      ],
+    );
   });
 });
 
@@ -74,7 +97,9 @@ describe("markdown: inline", () => {
   });
 
   it("links keep http(s) and mailto targets only; bare URLs link without their trailing punctuation", () => {
-    const n = md.parseInline("[docs](https://example.com/a_(b)) [x](javascript:alert(1)) [y](data:text/html,hi) [m](mailto:a@b.c) see https://qwen.ai/x.");
+    const n = md.parseInline(
+      "[docs](https://example.com/a_(b)) [x](javascript:alert(1)) [y](data:text/html,hi) [m](mailto:a@b.c) see https://qwen.ai/x.",
+    );
     assert.deepEqual(links(n), ["https://example.com/a_(b)", "mailto:a@b.c", "https://qwen.ai/x"]);
     assert.match(plain(n), /docs x y m see https:\/\/qwen\.ai\/x\.$/);
   });

@@ -23,7 +23,7 @@ export const SCRIPTED_REPLY = [
   "2. `reverse()` flips the array **in place**.",
   '3. `join(" ")` glues the words back with single spaces.',
   "",
-  "For example, `reverseWords(\"hello brave new world\")` returns *\"world new brave hello\"*.",
+  'For example, `reverseWords("hello brave new world")` returns *"world new brave hello"*.',
 ].join("\n");
 
 /** Answers by the last user turn: a greeting, a reply full of HTML that must stay text, or the markdown answer. */
@@ -35,7 +35,8 @@ export function scriptFor(prompt: string): string {
 }
 
 /** Markup a reply might carry: the page must show it as text and run none of it. */
-export const UNSAFE_REPLY = '<script>window.pwned = 1</script> <img src=x onerror="window.pwned = 2"> [click](javascript:window.pwned=3) <b>bold?</b>';
+export const UNSAFE_REPLY =
+  '<script>window.pwned = 1</script> <img src=x onerror="window.pwned = 2"> [click](javascript:window.pwned=3) <b>bold?</b>';
 
 export async function loadModel(_path: string, options: LoadOptions): Promise<LoadedModel> {
   options.onProgress?.({ phase: "ready", done: 1, total: 1 });

@@ -31,7 +31,12 @@ describe("web chat static files", () => {
   });
 
   it("serves every file of assets/webui with its content type, and nothing else", async () => {
-    const types: Record<string, string> = { js: "text/javascript; charset=utf-8", css: "text/css; charset=utf-8", svg: "image/svg+xml", html: "text/html; charset=utf-8" };
+    const types: Record<string, string> = {
+      js: "text/javascript; charset=utf-8",
+      css: "text/css; charset=utf-8",
+      svg: "image/svg+xml",
+      html: "text/html; charset=utf-8",
+    };
     const names = readdirSync(WEBUI_DIR);
     assert.ok(names.includes("main.js") && names.includes("style.css"));
     for (const name of names) {

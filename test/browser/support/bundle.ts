@@ -54,7 +54,10 @@ function recordNodeBuiltins(found: NodeImport[]): Plugin {
     setup(b) {
       b.onResolve({ filter: /.*/ }, (args) => {
         if (!isNodeBuiltin(args.path)) return undefined;
-        found.push({ importer: args.importer.startsWith(repoRoot) ? args.importer.slice(repoRoot.length + 1) : args.importer, path: args.path });
+        found.push({
+          importer: args.importer.startsWith(repoRoot) ? args.importer.slice(repoRoot.length + 1) : args.importer,
+          path: args.path,
+        });
         return { path: args.path, external: true };
       });
     },

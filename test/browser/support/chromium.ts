@@ -11,7 +11,8 @@ export const chromiumPath = process.env.QWEN2_CHROMIUM ?? "/usr/bin/chromium";
 
 /** Why browser tests cannot run here, or undefined when they can. */
 export function browserSkipReason(): string | undefined {
-  if (!existsSync(chromiumPath)) return `Chromium not found at ${chromiumPath} (apt-get install -y chromium, or set QWEN2_CHROMIUM): browser tests skipped`;
+  if (!existsSync(chromiumPath))
+    return `Chromium not found at ${chromiumPath} (apt-get install -y chromium, or set QWEN2_CHROMIUM): browser tests skipped`;
   return undefined;
 }
 

@@ -43,7 +43,13 @@ export async function openPage(browser: Browser, url: string): Promise<TestPage>
  * (structured-cloneable) result. `fn` travels as source text: it must not close over
  * anything but its arguments. Rejects after `timeoutMs` so a hung page cannot hold a test.
  */
-export async function runInPage<M, A, R>(page: Page, moduleUrl: string, fn: (module: M, arg: A) => R | Promise<R>, arg: A, timeoutMs = 120_000): Promise<R> {
+export async function runInPage<M, A, R>(
+  page: Page,
+  moduleUrl: string,
+  fn: (module: M, arg: A) => R | Promise<R>,
+  arg: A,
+  timeoutMs = 120_000,
+): Promise<R> {
   const run = page.evaluate(
     async ({ url, source, arg }) => {
       const module = await import(url);
