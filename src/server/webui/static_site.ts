@@ -55,7 +55,9 @@ export class StaticSite {
     try {
       names = readdirSync(dir);
     } catch (err) {
-      throw new Error(`web chat: cannot read its files in ${dir} (${(err as Error).message}); start with --no-webui to serve the API alone`);
+      throw new Error(
+        `web chat: cannot read its files in ${dir} (${(err as Error).message}); start with --no-webui to serve the API alone`,
+      );
     }
     for (const name of names) {
       const type = CONTENT_TYPES[extname(name)];
