@@ -531,6 +531,10 @@ export function mountChat(root, options) {
       if (current.messages.length === 0) renderMessages();
       if (on) input.focus();
     },
+    /** Shows or hides the sidebar drawer (phone-sized screens). @param {boolean} open */
+    showSidebar(open) {
+      toggleSidebar(open);
+    },
     /** The current settings (read when a page needs them outside a stream). */
     settings: () => settings,
     /** Updates the settings dialog's max-tokens bound once the context length is known. @param {number} limit */

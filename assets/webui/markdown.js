@@ -396,7 +396,7 @@ function renderBlock(block, doc) {
       head.className = "code-head";
       const lang = el("span");
       lang.textContent = block.lang || "text";
-      const copy = el("button");
+      const copy = doc.createElement("button");
       copy.type = "button";
       copy.className = "copy";
       copy.textContent = "Copy";

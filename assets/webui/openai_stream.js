@@ -25,7 +25,8 @@ export class ChatError extends Error {
  * @param {ReadableStream<Uint8Array>} body @returns {AsyncGenerator<string>}
  */
 export async function* sseData(body) {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
   let pending = "";
   /** @type {string[]} */
   let data = [];
@@ -33,7 +34,7 @@ export async function* sseData(body) {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      pending += value;
+      pending += decoder.decode(value, { stream: true });
       let nl;
       while ((nl = pending.indexOf("\n")) !== -1) {
         const line = pending.slice(0, nl).replace(/\r$/, "");

@@ -16,10 +16,20 @@ import { basename, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { repoRoot } from "../support/paths.js";
-import { chromiumMissing, collectErrors, launchChromium } from "../webui/chromium.js";
 import { type ServeProcess, startServe } from "../webui/serve_process.js";
+import { browserSkip, launchChromium } from "./support/index.js";
 
-const skip = chromiumMissing() ?? false;
+const skip = browserSkip;
+
+/** Console errors and uncaught page errors, as text, for one page. */
+function collectErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(`console: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
+  return errors;
+}
 
 // Page callbacks run in Chromium (the page's CSP refuses string evaluation); this module
 // compiles without the DOM library, so it names the little it touches.

@@ -131,6 +131,15 @@ describe("web chat files", () => {
     }
   });
 
+  it("the pages' JavaScript type-checks against the DOM library (JSDoc types, strict)", () => {
+    const tsc = resolve(repoRoot, "node_modules/typescript/bin/tsc");
+    const r = spawnSync(process.execPath, [tsc, "-p", resolve(repoRoot, "test/webui/tsconfig.client.json")], {
+      cwd: repoRoot,
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  });
+
   it("a missing folder is refused naming it and the way out", () => {
     assert.throws(() => new StaticSite("/no/such/webui"), /\/no\/such\/webui.*--no-webui/);
   });
