@@ -20,7 +20,7 @@ import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { loadForBench, type BenchBackend } from "../src/cli/commands/bench.js";
+import { type BackendName, loadModel } from "../src/runtime/load.js";
 import { type GenerateNext, loadLlamaCpp } from "./llama_cpp.js";
 import { benchPromptIds } from "./prompt_ids.js";
 
@@ -64,9 +64,9 @@ function argmax(x: ArrayLike<number>): number {
 }
 
 /** Our log-probabilities at every position of every input: [seq][position] → Float64Array(vocab). */
-async function ours(path: string, backend: BenchBackend): Promise<Float64Array[][]> {
+async function ours(path: string, backend: BackendName): Promise<Float64Array[][]> {
   const t = performance.now();
-  const m = await loadForBench(path, { backend, threads: 2 });
+  const m = await loadModel(path, { backend, threads: 2 });
   try {
     const vocab = m.model.vocabSize;
     return inputs.map((ids) => {
@@ -139,7 +139,7 @@ function compare(ref: Float64Array[][], other: Float64Array[][]): Score {
   return { mean_kl: kl / n, max_kl: maxKl, top1_agreement: agree / n, positions: n };
 }
 
-const backend = values.backend as BenchBackend;
+const backend = values.backend as BackendName;
 const ref = await ours(gguf("bf16"), backend);
 const rows: Array<{ engine: string; file: string; score: Score | null; error?: string }> = [];
 for (const t of ["q8_0", "q4_0"]) {

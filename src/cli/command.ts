@@ -3,10 +3,18 @@
  * src/cli/commands/ and are loaded lazily, so `qwen2 tokenize` never pays for loading the
  * model code and vice versa.
  */
+import type { LoadedModel, LoadOptions } from "../runtime/load.js";
+
+/** How a command turns `--model PATH` into a model. */
+export type ModelLoader = (path: string, options: LoadOptions) => Promise<LoadedModel>;
+
+/** What a command runs against: the standard streams and, for tests, a model loader. */
 export interface CliIO {
   readonly stdin: NodeJS.ReadableStream;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  /** Loads `--model` (default: the runtime's loader). Tests pass a toy model through here. */
+  readonly loadModel?: ModelLoader;
 }
 
 export interface Command {

@@ -7,9 +7,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TokenEvent } from "../generation/sequence_generator.js";
 import { readMessages, readResponseFormat, readTools } from "./chat_request.js";
-import { checkModel, checkPromptFits, logprobEntry, requestId, toApiError, type LogprobEntry, type ServerContext } from "./context.js";
+import { checkModel, checkPromptFits, logprobEntry, requestId, type LogprobEntry, type ServerContext } from "./context.js";
 import { invalidField } from "./errors.js";
-import { SseWriter, sendError, sendJson } from "./http_util.js";
+import { RequestLifecycle } from "./request_lifecycle.js";
 import { JsonConstraint } from "../generation/constraints/json_constraint.js";
 import { ToolCallConstraint } from "../generation/constraints/tool_constraint.js";
 import { readN, readSampling, seedForChoice } from "./sampling_params.js";
@@ -32,7 +32,6 @@ class Choice {
   /** Logprobs not yet sent in a stream chunk. */
   pendingLogprobs: LogprobEntry[] = [];
   finishReason: string | null = null;
-  completionTokens = 0;
   constructor(
     readonly index: number,
     readonly parser: ToolCallParser | null,
@@ -68,92 +67,53 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, _
   const promptIds = ctx.tokenizer.encode(prompt, { addSpecialTokens: false });
   checkPromptFits(ctx, promptIds.length, "messages");
 
-  const abort = new AbortController();
-  res.on("close", () => {
-    if (!res.writableEnded) abort.abort();
-  });
-
-  const id = requestId("chatcmpl");
-  const created = Math.floor(Date.now() / 1000);
+  const life = new RequestLifecycle(ctx, res, { idPrefix: "chatcmpl", chunkObject: "chat.completion.chunk", choices: n, promptTokens: promptIds.length, includeUsage, errorParam: "messages" });
   const parseTools = toolSetup.parse && schema === null;
   const choices = Array.from({ length: n }, (_, i) => new Choice(i, parseTools ? new ToolCallParser() : null));
-  let sse: SseWriter | null = null;
-  const chunk = (choicesPart: unknown[], usage?: unknown) => ({
-    id,
-    object: "chat.completion.chunk",
-    created,
-    model: ctx.modelId,
-    system_fingerprint: null,
-    choices: choicesPart,
-    ...(includeUsage ? { usage: usage ?? null } : {}),
-  });
-
-  let remaining = n;
-  let failed = false;
-  const usage = () => {
-    const completion = choices.reduce((s, c) => s + c.completionTokens, 0);
-    return { prompt_tokens: promptIds.length, completion_tokens: completion, total_tokens: promptIds.length + completion };
-  };
 
   const emitSegments = (c: Choice, segs: Segment[]) => {
     for (const s of segs) {
       if (s.type === "content") {
         c.content += s.text;
-        if (sse) {
+        if (life.streaming) {
           const lp = c.pendingLogprobs.length > 0 ? { content: c.pendingLogprobs } : null;
           c.pendingLogprobs = [];
-          sse.send(chunk([{ index: c.index, delta: { content: s.text }, logprobs: lp, finish_reason: null }]));
+          life.send([{ index: c.index, delta: { content: s.text }, logprobs: lp, finish_reason: null }]);
         }
       } else {
         const k = c.toolCalls.length;
         const call: ToolCallOut = { id: `call_${requestId("").slice(1)}`, type: "function", function: { name: s.call.name, arguments: s.call.arguments } };
         c.toolCalls.push(call);
-        if (sse) {
-          sse.send(chunk([{ index: c.index, delta: { tool_calls: [{ index: k, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] }, logprobs: null, finish_reason: null }]));
+        if (life.streaming) {
+          life.send([{ index: c.index, delta: { tool_calls: [{ index: k, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] }, logprobs: null, finish_reason: null }]);
           for (let at = 0; at < call.function.arguments.length; at += ARGUMENT_CHUNK) {
             const piece = call.function.arguments.slice(at, at + ARGUMENT_CHUNK);
-            sse.send(chunk([{ index: c.index, delta: { tool_calls: [{ index: k, function: { arguments: piece } }] }, logprobs: null, finish_reason: null }]));
+            life.send([{ index: c.index, delta: { tool_calls: [{ index: k, function: { arguments: piece } }] }, logprobs: null, finish_reason: null }]);
           }
         }
       }
     }
   };
 
-  const finishAll = () => {
-    if (sse) {
-      if (includeUsage) sse.send(chunk([], usage()));
-      sse.end();
-      return;
-    }
-    sendJson(res, 200, {
-      id,
-      object: "chat.completion",
-      created,
-      model: ctx.modelId,
-      system_fingerprint: null,
-      choices: choices.map((c) => ({
-        index: c.index,
-        message: {
-          role: "assistant",
-          content: c.toolCalls.length > 0 && c.content === "" ? null : c.content,
-          ...(c.toolCalls.length > 0 ? { tool_calls: c.toolCalls } : {}),
-          refusal: null,
-        },
-        logprobs: logprobs ? { content: c.logprobs, refusal: null } : null,
-        finish_reason: c.finishReason,
-      })),
-      usage: usage(),
-    });
-  };
-
-  const fail = (err: Error) => {
-    if (failed) return;
-    failed = true;
-    abort.abort();
-    const apiErr = toApiError(err, "messages");
-    if (sse) sse.error(apiErr);
-    else sendError(res, apiErr);
-  };
+  const answer = () => ({
+    id: life.id,
+    object: "chat.completion",
+    created: life.created,
+    model: ctx.modelId,
+    system_fingerprint: null,
+    choices: choices.map((c) => ({
+      index: c.index,
+      message: {
+        role: "assistant",
+        content: c.toolCalls.length > 0 && c.content === "" ? null : c.content,
+        ...(c.toolCalls.length > 0 ? { tool_calls: c.toolCalls } : {}),
+        refusal: null,
+      },
+      logprobs: logprobs ? { content: c.logprobs, refusal: null } : null,
+      finish_reason: c.finishReason,
+    })),
+    usage: life.usage(),
+  });
 
   const requests: SequenceRequest[] = choices.map((c) => {
     // JSON mode wins over a forced tool call (the answer cannot be both).
@@ -162,40 +122,28 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, _
       : toolSetup.force
         ? [new ToolCallConstraint(ctx.vocab(), toolSetup.force, ctx.eosIds)]
         : [];
-    return {
-      promptIds,
-      options: {
-        ...seedForChoice(sampling, c.index),
-        maxNewTokens: sampling.maxNewTokens ?? ctx.contextLength - promptIds.length,
-        logitsProcessors: processors,
-        ...(logprobs ? { logprobs: true, topLogprobs: topLogprobs ?? 0 } : {}),
-      },
-      signal: abort.signal,
-      onError: fail,
-      onEvent: (event: TokenEvent) => {
-        if (failed) return;
-        if (event.id !== null) c.completionTokens++;
-        if (logprobs && event.id !== null && event.logprob !== undefined) {
-          const e = logprobEntry(ctx.tokenizer, event.id, event.logprob, event.topLogprobs);
-          c.logprobs.push(e);
-          c.pendingLogprobs.push(e);
-        }
-        emitSegments(c, c.segments(event.text, event.done));
-        if (!event.done) return;
-        if (event.finishReason === "abort") return; // the client left: nobody to answer
-        c.finishReason = event.finishReason === "length" ? "length" : c.toolCalls.length > 0 ? "tool_calls" : "stop";
-        if (sse) {
-          const lp = c.pendingLogprobs.length > 0 ? { content: c.pendingLogprobs } : null;
-          sse.send(chunk([{ index: c.index, delta: {}, logprobs: lp, finish_reason: c.finishReason }]));
-        }
-        if (--remaining === 0) finishAll();
-      },
+    const options = {
+      ...seedForChoice(sampling, c.index),
+      maxNewTokens: sampling.maxNewTokens ?? ctx.contextLength - promptIds.length,
+      logitsProcessors: processors,
+      ...(logprobs ? { logprobs: true, topLogprobs: topLogprobs ?? 0 } : {}),
     };
+    return life.sequence(c.index, promptIds, options, (event: TokenEvent) => {
+      if (logprobs && event.id !== null && event.logprob !== undefined) {
+        const e = logprobEntry(ctx.tokenizer, event.id, event.logprob, event.topLogprobs);
+        c.logprobs.push(e);
+        c.pendingLogprobs.push(e);
+      }
+      emitSegments(c, c.segments(event.text, event.done));
+      if (!event.done || event.finishReason === "abort") return; // abort: the client left, nobody to answer
+      c.finishReason = event.finishReason === "length" ? "length" : c.toolCalls.length > 0 ? "tool_calls" : "stop";
+      if (life.streaming) {
+        const lp = c.pendingLogprobs.length > 0 ? { content: c.pendingLogprobs } : null;
+        life.send([{ index: c.index, delta: {}, logprobs: lp, finish_reason: c.finishReason }]);
+      }
+    });
   });
-  // Throws (429, 503) before anything is written; events start at a later tick.
-  ctx.scheduler.submit(requests);
-  if (stream) {
-    sse = new SseWriter(res);
-    for (const c of choices) sse.send(chunk([{ index: c.index, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]));
-  }
+  life.submit(requests, stream, answer, () => {
+    for (const c of choices) life.send([{ index: c.index, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]);
+  });
 }

@@ -5,9 +5,9 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TokenEvent } from "../generation/sequence_generator.js";
-import { checkModel, checkPromptFits, requestId, toApiError, type ServerContext } from "./context.js";
+import { checkModel, checkPromptFits, type ServerContext } from "./context.js";
 import { invalidField } from "./errors.js";
-import { SseWriter, sendError, sendJson } from "./http_util.js";
+import { RequestLifecycle } from "./request_lifecycle.js";
 import { readN, readSampling, seedForChoice } from "./sampling_params.js";
 import type { SequenceRequest } from "./scheduler.js";
 import { Fields, describe, requireObject, type Json } from "./validate.js";
@@ -59,34 +59,18 @@ export async function handleCompletions(ctx: ServerContext, body: unknown, _req:
   const maxTokens = sampling.maxNewTokens ?? 16;
   prompts.forEach((p, i) => checkPromptFits(ctx, p.ids.length, prompts.length > 1 ? `prompt[${i}]` : "prompt"));
 
-  const abort = new AbortController();
-  res.on("close", () => {
-    if (!res.writableEnded) abort.abort();
-  });
-  const id = requestId("cmpl");
-  const created = Math.floor(Date.now() / 1000);
-  let sse: SseWriter | null = null;
   const total = prompts.length * n;
-  let remaining = total;
-  let failed = false;
+  const life = new RequestLifecycle(ctx, res, {
+    idPrefix: "cmpl",
+    chunkObject: "text_completion",
+    choices: total,
+    promptTokens: prompts.reduce((s, p) => s + p.ids.length, 0) * n,
+    includeUsage,
+    errorParam: "prompt",
+  });
   const texts: string[] = new Array<string>(total).fill("");
   const finish: (string | null)[] = new Array<string | null>(total).fill(null);
-  const counts: number[] = new Array<number>(total).fill(0);
   const lps: LegacyLogprobs[] = Array.from({ length: total }, () => ({ tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] }));
-  const chunk = (choices: unknown[], usage?: unknown) => ({ id, object: "text_completion", created, model: ctx.modelId, choices, ...(includeUsage ? { usage: usage ?? null } : {}) });
-  const usage = () => {
-    const promptTokens = prompts.reduce((s, p) => s + p.ids.length, 0) * n;
-    const completion = counts.reduce((s, c) => s + c, 0);
-    return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion };
-  };
-  const fail = (err: Error) => {
-    if (failed) return;
-    failed = true;
-    abort.abort();
-    const e = toApiError(err, "prompt");
-    if (sse) sse.error(e);
-    else sendError(res, e);
-  };
 
   const requests: SequenceRequest[] = [];
   prompts.forEach((p, pi) => {
@@ -94,52 +78,35 @@ export async function handleCompletions(ctx: ServerContext, body: unknown, _req:
       const index = pi * n + k;
       if (echo) texts[index] = p.text;
       let offset = texts[index]!.length;
-      requests.push({
-        promptIds: p.ids,
-        options: { ...seedForChoice(sampling, k), maxNewTokens: maxTokens, ...(logprobsN !== undefined ? { logprobs: true, topLogprobs: logprobsN } : {}) },
-        signal: abort.signal,
-        onError: fail,
-        onEvent: (event: TokenEvent) => {
-          if (failed) return;
-          if (event.id !== null) {
-            counts[index]!++;
-            if (event.logprob !== undefined) {
-              const l = lps[index]!;
-              l.tokens.push(ctx.tokenizer.decode([event.id]));
-              l.token_logprobs.push(event.logprob);
-              l.top_logprobs.push(Object.fromEntries((event.topLogprobs ?? []).map((t) => [ctx.tokenizer.decode([t.id]), t.logprob])));
-              l.text_offset.push(offset);
-            }
+      const options = { ...seedForChoice(sampling, k), maxNewTokens: maxTokens, ...(logprobsN !== undefined ? { logprobs: true, topLogprobs: logprobsN } : {}) };
+      requests.push(
+        life.sequence(index, p.ids, options, (event: TokenEvent) => {
+          if (event.id !== null && event.logprob !== undefined) {
+            const l = lps[index]!;
+            l.tokens.push(ctx.tokenizer.decode([event.id]));
+            l.token_logprobs.push(event.logprob);
+            l.top_logprobs.push(Object.fromEntries((event.topLogprobs ?? []).map((t) => [ctx.tokenizer.decode([t.id]), t.logprob])));
+            l.text_offset.push(offset);
           }
           offset += event.text.length;
           texts[index] += event.text;
           if (event.done && event.finishReason === "abort") return;
           if (event.done) finish[index] = event.finishReason === "length" ? "length" : "stop";
-          if (sse && (event.text.length > 0 || event.done)) {
-            sse.send(chunk([{ index, text: event.text, logprobs: null, finish_reason: finish[index] }]));
-          }
-          if (!event.done || --remaining > 0) return;
-          if (sse) {
-            if (includeUsage) sse.send(chunk([], usage()));
-            sse.end();
-            return;
-          }
-          sendJson(res, 200, {
-            id,
-            object: "text_completion",
-            created,
-            model: ctx.modelId,
-            system_fingerprint: null,
-            choices: texts.map((text, i) => ({ index: i, text, logprobs: logprobsN !== undefined ? lps[i] : null, finish_reason: finish[i] })),
-            usage: usage(),
-          });
-        },
-      });
+          if (event.text.length > 0 || event.done) life.send([{ index, text: event.text, logprobs: null, finish_reason: finish[index] }]);
+        }),
+      );
     }
   });
-  ctx.scheduler.submit(requests);
-  if (stream) {
-    sse = new SseWriter(res);
-    if (echo) texts.forEach((t, index) => sse!.send(chunk([{ index, text: t, logprobs: null, finish_reason: null }])));
-  }
+  const answer = () => ({
+    id: life.id,
+    object: "text_completion",
+    created: life.created,
+    model: ctx.modelId,
+    system_fingerprint: null,
+    choices: texts.map((text, i) => ({ index: i, text, logprobs: logprobsN !== undefined ? lps[i] : null, finish_reason: finish[i] })),
+    usage: life.usage(),
+  });
+  life.submit(requests, stream, answer, () => {
+    if (echo) texts.forEach((t, index) => life.send([{ index, text: t, logprobs: null, finish_reason: null }]));
+  });
 }

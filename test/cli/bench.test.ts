@@ -1,9 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { PassThrough, Readable } from "node:stream";
-import { runBench, type BenchModel } from "../../src/cli/commands/bench.js";
-import { UsageError } from "../../src/cli/command.js";
-import { hashModel, type ToyCache } from "../generation/toy.js";
+import { runBench } from "../../src/cli/commands/bench.js";
+import { UsageError, type ModelLoader } from "../../src/cli/command.js";
+import type { LoadedModel, LoadOptions } from "../../src/runtime/load.js";
+import { hashModel, ToyTokenizer, type ToyModel, type ToyCache } from "../generation/toy.js";
+
+/** What the runtime's loader returns, around a toy model; `engine` names the backend. */
+function loaded(model: ToyModel, path: string, engine: string, close = () => {}): LoadedModel {
+  return { model, tokenizer: new ToyTokenizer(), config: {} as LoadedModel["config"], generationConfig: null, eosIds: [], path, format: "hf-folder", backend: "reference", engine, randomWeights: false, close };
+}
 
 function io() {
   const stdout = new PassThrough();
@@ -15,14 +21,14 @@ function io() {
 
 test("qwen2 bench --json runs prefill and decode the way it says and prints one object", async () => {
   const model = hashModel();
-  const asked: Array<{ path: string; backend: string; threads: number }> = [];
+  const asked: Array<{ path: string } & LoadOptions> = [];
   let closed = false;
-  const load = async (path: string, options: { backend: "reference" | "wasm"; threads: number }): Promise<BenchModel> => {
+  const load: ModelLoader = async (path, options) => {
     asked.push({ path, ...options });
-    return { model, backend: `toy-${options.backend}`, close: () => void (closed = true) };
+    return loaded(model, path, `toy-${options.backend}`, () => void (closed = true));
   };
   const t = io();
-  const code = await runBench(["--model", "nowhere", "--backend", "reference", "--threads", "1", "--prompt-tokens", "20", "--gen-tokens", "5", "--context", "7", "--json"], t.io, load);
+  const code = await runBench(["--model", "nowhere", "--backend", "reference", "--threads", "1", "--prompt-tokens", "20", "--gen-tokens", "5", "--context", "7", "--json"], { ...t.io, loadModel: load });
   assert.equal(code, 0);
   assert.deepEqual(asked, [{ path: "nowhere", backend: "reference", threads: 1 }]);
   assert.ok(closed);
@@ -54,8 +60,8 @@ test("qwen2 bench continues the prompt to a longer context, and decodes from a f
     ["0", [8, 4, 1, 1]],
   ] as const) {
     const model = hashModel();
-    const load = async (): Promise<BenchModel> => ({ model, backend: "toy", close: () => {} });
-    await runBench(["--model", "m", "--threads", "1", "--prompt-tokens", "4", "--gen-tokens", "2", "--context", context, "--json"], io().io, load);
+    const load: ModelLoader = async (path) => loaded(model, path, "toy");
+    await runBench(["--model", "m", "--threads", "1", "--prompt-tokens", "4", "--gen-tokens", "2", "--context", context, "--json"], { ...io().io, loadModel: load });
     assert.deepEqual(model.calls.map((c) => c[0]!.length), [...calls], `context ${context}`);
     // The decode steps run on the cache that holds the context.
     assert.equal((model.caches.at(-1) as ToyCache).ids.length, context === "0" ? 2 : 12);

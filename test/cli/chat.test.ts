@@ -66,7 +66,7 @@ it("chat through a pseudo-terminal: stream, Ctrl-C, /save, /system, /reset, trim
   const dir = mkdtempSync(join(tmpdir(), "qwen2-chat-"));
   const saved = join(dir, "chat.json");
   try {
-    const argv = [process.execPath, resolve(repoRoot, "bin/qwen2.js"), "chat", "--model", "toy-model", "--ctx", "160", "--system", "Hi.", "--max-tokens", "3000", "--temperature", "0"];
+    const argv = [process.execPath, resolve(repoRoot, "dist/test/support/cli_with_loader.js"), resolve(repoRoot, "dist/test/server/toy_loader.js"), "chat", "--model", "toy-model", "--ctx", "160", "--system", "Hi.", "--max-new-tokens", "3000", "--temperature", "0"];
     const steps: unknown[] = [
       ["expect", "\\] 100%", 20],
       ["expect", "> ", 20],
@@ -96,12 +96,13 @@ it("chat through a pseudo-terminal: stream, Ctrl-C, /save, /system, /reset, trim
       ["send", "/exit\r"],
     ];
     const r = spawnSync("python3", ["-c", DRIVER, JSON.stringify(argv), JSON.stringify(steps)], {
-      env: { ...process.env, QWEN2_MODEL_LOADER: resolve(repoRoot, "dist/test/server/toy_loader.js"), QWEN2_TOY_DELAY_MS: "20" },
+      env: { ...process.env, QWEN2_TOY_DELAY_MS: "20" },
       encoding: "utf8",
       timeout: 55_000,
     });
     assert.equal(r.status, 0, `transcript:\n${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /dropped the \d+ oldest turns? to stay within the 160-token context/);
+    assert.match(r.stdout, /toy-model holds RANDOM weights/, "chat says the weights are random, as generate does");
     assert.ok(existsSync(saved));
     const conv = JSON.parse(readFileSync(saved, "utf8")) as { messages: { role: string; content: string }[] };
     assert.deepEqual(

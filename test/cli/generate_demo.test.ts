@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runDemo, defaultDemoDir } from "../../src/cli/commands/demo.js";
-import type { ModelLoader } from "../../src/cli/commands/generate.js";
+import type { ModelLoader } from "../../src/cli/command.js";
 import type { Qwen2Config } from "../../src/formats/config.js";
 import { ToyTokenizer, scriptedModel, IM_END } from "../generation/toy.js";
 import { captureIO as io } from "../support/cli_io.js";
@@ -35,17 +35,17 @@ test("demo makes the random model once, then reuses it, and says the weights are
   };
   try {
     const first = io();
-    assert.equal(await runDemo(["--dir", dir], first.io, make, load), 0);
+    assert.equal(await runDemo(["--dir", dir], { ...first.io, loadModel: load }, make), 0);
     assert.equal(made, 1);
     assert.match(first.out(), /RANDOM weights/);
     assert.match(first.out(), /<\|im_start\|>user\nHello!/);
     assert.match(first.out(), /assistant \(random weights\)> noise noise/);
-    assert.match(first.out(), /npm run demo -- --model/);
+    assert.match(first.out(), /npx qwen2 demo --model/);
     const second = io();
-    await runDemo(["--dir", dir, "--prompt", "Hi there"], second.io, make, load);
+    await runDemo(["--dir", dir, "--prompt", "Hi there"], { ...second.io, loadModel: load }, make);
     assert.equal(made, 1, "an existing random model is reused");
     assert.match(second.out(), /user> Hi there/);
-    await runDemo(["--dir", dir, "--fresh"], io().io, make, load);
+    await runDemo(["--dir", dir, "--fresh"], { ...io().io, loadModel: load }, make);
     assert.equal(made, 2);
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -55,11 +55,11 @@ test("demo makes the random model once, then reuses it, and says the weights are
 test("demo --model runs a given folder without making a random one", async () => {
   let made = 0;
   const t = io();
-  assert.equal(await runDemo(["--model", "/some/real/folder", "--prompt", "Hey"], t.io, async () => void made++, load), 0);
+  assert.equal(await runDemo(["--model", "/some/real/folder", "--prompt", "Hey"], { ...t.io, loadModel: load }, async () => void made++), 0);
   assert.equal(made, 0);
   assert.match(t.out(), /qwen2 demo — \/some\/real\/folder/);
   assert.match(t.out(), /user> Hey/);
-  await assert.rejects(runDemo(["--model", "x", "--fresh"], io().io, async () => {}, load), /--fresh/);
+  await assert.rejects(runDemo(["--model", "x", "--fresh"], { ...io().io, loadModel: load }, async () => {}), /--fresh/);
 });
 
 test("the demo cache folder follows QWEN2_CACHE_DIR, then XDG_CACHE_HOME", () => {

@@ -8,8 +8,8 @@ import { repoRoot } from "../support/paths.js";
 import { SCRIPTS } from "./harness.js";
 
 it("qwen2 serve --port 0 --api-key: serves the OpenAI API until SIGTERM", { timeout: 60_000 }, async () => {
-  const child = spawn(process.execPath, [resolve(repoRoot, "bin/qwen2.js"), "serve", "--model", "some/dir/toy-model", "--port", "0", "--api-key", "k1", "--parallel", "2"], {
-    env: { ...process.env, QWEN2_MODEL_LOADER: resolve(repoRoot, "dist/test/server/toy_loader.js"), QWEN2_TOY_DELAY_MS: "0" },
+  const child = spawn(process.execPath, [resolve(repoRoot, "dist/test/support/cli_with_loader.js"), resolve(repoRoot, "dist/test/server/toy_loader.js"), "serve", "--model", "some/dir/toy-model", "--port", "0", "--api-key", "k1", "--parallel", "2"], {
+    env: { ...process.env, QWEN2_TOY_DELAY_MS: "0" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
@@ -34,6 +34,8 @@ it("qwen2 serve --port 0 --api-key: serves the OpenAI API until SIGTERM", { time
     const r = await client.chat.completions.create({ model: "toy-model", messages: [{ role: "user", content: "say hello" }], temperature: 0 });
     assert.equal(r.choices[0]!.message.content, SCRIPTS.hello);
     assert.match(stderr, /on http:\/\/127\.0\.0\.1:\d+ \(parallel 2/);
+    assert.match(stderr, /some\/dir\/toy-model holds RANDOM weights/, "serve says the weights are random, as generate does");
+    assert.doesNotMatch(stderr, /\r/, "stderr is a pipe: progress comes as plain lines");
   } finally {
     child.kill("SIGTERM");
   }

@@ -1,10 +1,10 @@
 /**
- * A `loadModel` for CLI tests (QWEN2_MODEL_LOADER points here): the toy responder model
+ * A model loader for CLI tests (test/support/cli_with_loader.ts runs `qwen2` with it): the toy responder model
  * and tokenizer, with progress reports and a small delay per forward call so a test can
  * interrupt an answer midway.
  */
 import type { ForwardItem, ForwardOptions } from "../../src/models/causal_lm.js";
-import type { LoadOptions, LoadedModel } from "../../src/server/model_loading.js";
+import type { LoadOptions, LoadedModel } from "../../src/runtime/load.js";
 import { respond } from "./harness.js";
 import { ResponderModel, ServerToyTokenizer, IM_END } from "./toy.js";
 

@@ -1,11 +1,11 @@
 /**
- * A `loadModel` for the web chat's screenshot (QWEN2_MODEL_LOADER points here): the server
+ * A `loadModel` for the web chat's screenshot (test/support/cli_with_loader.js runs `qwen2 serve` with it): the server
  * tests' toy model answering with a fixed markdown reply, a few milliseconds per token so
  * the page streams it. It stands in for a trained model, which the tests do not have, to
  * show the page's markdown rendering; docs/webui.md says the screenshot comes from it.
  */
 import type { ForwardItem } from "../../src/models/causal_lm.js";
-import type { LoadOptions, LoadedModel } from "../../src/server/model_loading.js";
+import type { LoadOptions, LoadedModel } from "../../src/runtime/load.js";
 import { IM_END, ResponderModel, ServerToyTokenizer } from "../server/toy.js";
 
 export const SCRIPTED_REPLY = [

@@ -14,31 +14,25 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { UsageError, type CliIO, type Command } from "../command.js";
-import type { Backend } from "../../backends/ops.js";
+import type { CliIO, Command } from "../command.js";
+import { intFlag, parseFlags } from "../flags.js";
+import { loadModelFor, MODEL_FLAGS, MODEL_FLAGS_USAGE, readModelFlags, type ModelFlags } from "../model_flags.js";
+import { benchPromptIds } from "../bench_prompts.js";
+import { relaxedSimdAvailable } from "../../backends/wasm/features.js";
 import { isGGUFFile } from "../../formats/gguf.js";
 import { openGGUF } from "../../formats/gguf_qwen2.js";
-import { loadModelFolder } from "../../formats/model_folder.js";
 import type { CausalLM } from "../../models/causal_lm.js";
-import { Qwen2ForCausalLM } from "../../models/qwen2.js";
-import { benchPromptIds } from "../bench_prompts.js";
-
-export type BenchBackend = "reference" | "wasm";
-const BACKENDS: readonly BenchBackend[] = ["wasm", "reference"];
 
 const usage = `Usage: qwen2 bench --model DIR|FILE.gguf [options]
 
 Measures load time, prefill and decode speed and peak memory of one model.
 
 Options:
-  --model PATH          Hugging Face model folder or .gguf file
-  --backend NAME        ${BACKENDS.join(" | ")} (default wasm)
-  --threads N           compute threads (default: all cores)
-  --prompt-tokens N     prefill length (default 128)
-  --gen-tokens N        decode steps (default 32)
-  --context N           tokens already in the cache before decoding (default 0)
-  --json                print one JSON object instead of a table
+${MODEL_FLAGS_USAGE}
+  --prompt-tokens N        prefill length (default 128)
+  --gen-tokens N           decode steps (default 32)
+  --context N              tokens already in the cache before decoding (default 0)
+  --json                   print one JSON object instead of a table
 `;
 
 export interface BenchResult {
@@ -57,54 +51,6 @@ export interface BenchResult {
   readonly peak_rss_mb: number;
 }
 
-/** A model ready to run, with the name of the backend that runs it (e.g. "wasm-relaxed"). */
-export interface BenchModel {
-  readonly model: CausalLM;
-  readonly backend: string;
-  close(): void;
-}
-export type BenchLoader = (path: string, options: { backend: BenchBackend; threads: number }) => Promise<BenchModel>;
-
-/**
- * The model at `path` (a .gguf file or a Hugging Face folder) on a fresh backend. Tokenizers
- * are not loaded: speed does not depend on them.
- */
-export async function loadForBench(path: string, options: { backend: BenchBackend; threads: number }): Promise<BenchModel> {
-  const source = isGGUFFile(path) ? openGGUF(path) : loadModelFolder(path);
-  let backend: Backend | null = null;
-  try {
-    if (options.backend === "wasm") {
-      // Sized for the weights: one memory, or layers split across several past 4 GiB.
-      const bytes = source.weights.names().reduce((n, name) => n + source.weights.info(name).byteLength, 0);
-      backend = await (await import("../../backends/wasm/sharded.js")).createWasmBackend(bytes, { threads: options.threads });
-    } else {
-      backend = new (await import("../../backends/reference/index.js")).ReferenceBackend();
-    }
-    const model = Qwen2ForCausalLM.load({ config: source.config, weights: source.weights }, backend);
-    const b = backend;
-    return {
-      model,
-      backend: b.name,
-      close: () => {
-        model.dispose();
-        b.dispose();
-      },
-    };
-  } catch (err) {
-    backend?.dispose();
-    throw err;
-  } finally {
-    source.weights.close();
-  }
-}
-
-function count(flag: string, v: string | undefined, fallback: number, min: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} expects an integer >= ${min}, got ${JSON.stringify(v)}`);
-  return n;
-}
-
 /** Peak resident set size of this process in MiB: the kernel's high-water mark where there is one. */
 export function peakRssMb(): number {
   try {
@@ -115,22 +61,6 @@ export function peakRssMb(): number {
   }
   return process.memoryUsage.rss() / 2 ** 20;
 }
-
-/** Whether this engine accepts relaxed SIMD (f32x4.relaxed_madd); Node 20 needs --experimental-wasm-relaxed-simd. */
-export function relaxedSimdAvailable(): boolean {
-  const v128 = (): number[] => [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
-  const body = [0x00, ...v128(), ...v128(), ...v128(), 0xfd, 0x85, 0x02, 0x0b];
-  const bytes = [
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...[0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b], // type: () -> v128
-    ...[0x03, 0x02, 0x01, 0x00], // one function of that type
-    ...[0x0a, body.length + 2, 0x01, body.length, ...body],
-  ];
-  // (typed through globalThis: the project's lib settings carry no WebAssembly declarations)
-  const wasm = (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly;
-  return wasm.validate(new Uint8Array(bytes));
-}
-
 
 function argmax(x: Float32Array): number {
   let best = 0;
@@ -153,17 +83,19 @@ function dtypeOf(path: string): string {
 }
 
 export interface BenchOptions {
-  readonly backend: BenchBackend;
-  readonly threads: number;
   readonly promptTokens: number;
   readonly genTokens: number;
   readonly context: number;
 }
 
-/** Runs the measurement in this process. */
-export async function benchModel(path: string, o: BenchOptions, load: BenchLoader = loadForBench): Promise<BenchResult> {
+/**
+ * Runs the measurement in this process, loading the model the way every command does (the
+ * tokenizer included: llama.cpp's load time includes its own).
+ */
+export async function benchModel(io: CliIO, flags: ModelFlags & { readonly threads: number }, o: BenchOptions): Promise<BenchResult> {
+  const path = flags.path;
   const t0 = performance.now();
-  const loaded = await load(path, { backend: o.backend, threads: o.threads });
+  const loaded = await loadModelFor(io, flags, { quiet: true });
   const loadMs = performance.now() - t0;
   const model: CausalLM = loaded.model;
   try {
@@ -209,9 +141,9 @@ export async function benchModel(path: string, o: BenchOptions, load: BenchLoade
     const round = (x: number): number => Math.round(x * 100) / 100;
     return {
       model: path,
-      backend: loaded.backend,
+      backend: loaded.engine ?? loaded.backend,
       dtype: dtypeOf(path),
-      threads: o.threads,
+      threads: flags.threads,
       relaxed_simd_available: relaxedSimdAvailable(),
       prompt_tokens: o.promptTokens,
       gen_tokens: o.genTokens,
@@ -227,39 +159,23 @@ export async function benchModel(path: string, o: BenchOptions, load: BenchLoade
   }
 }
 
-export async function runBench(args: string[], io: CliIO, load: BenchLoader = loadForBench): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        model: { type: "string" },
-        backend: { type: "string" },
-        threads: { type: "string" },
-        "prompt-tokens": { type: "string" },
-        "gen-tokens": { type: "string" },
-        context: { type: "string" },
-        json: { type: "boolean" },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (!values.model) throw new UsageError("--model DIR|FILE.gguf is required");
-  const backend = (values.backend ?? "wasm") as BenchBackend;
-  if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(values.backend)}`);
+export async function runBench(args: string[], io: CliIO): Promise<number> {
+  const { values } = parseFlags(args, {
+    ...MODEL_FLAGS,
+    "prompt-tokens": { type: "string" },
+    "gen-tokens": { type: "string" },
+    context: { type: "string" },
+    json: { type: "boolean" },
+  });
+  const flags = readModelFlags(values);
+  const options: BenchOptions = {
+    promptTokens: intFlag(values, "prompt-tokens", { min: 1 }) ?? 128,
+    genTokens: intFlag(values, "gen-tokens", { min: 1 }) ?? 32,
+    context: intFlag(values, "context", { min: 0 }) ?? 0,
+  };
   const { availableParallelism } = await import("node:os");
-  const result = await benchModel(
-    values.model,
-    {
-      backend,
-      threads: count("threads", values.threads, availableParallelism(), 1),
-      promptTokens: count("prompt-tokens", values["prompt-tokens"], 128, 1),
-      genTokens: count("gen-tokens", values["gen-tokens"], 32, 1),
-      context: count("context", values.context, 0, 0),
-    },
-    load,
-  );
+  // The thread count is part of the result, so it is fixed here rather than left to the backend.
+  const result = await benchModel(io, { ...flags, threads: flags.threads ?? availableParallelism() }, options);
   if (values.json) {
     io.stdout.write(JSON.stringify(result) + "\n");
   } else {

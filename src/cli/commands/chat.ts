@@ -5,13 +5,18 @@
  */
 import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { UsageError, type CliIO, type Command } from "../command.js";
+import type { CliIO, Command } from "../command.js";
+import { intFlag, parseFlags } from "../flags.js";
+import { loadModelFor, MODEL_FLAGS, MODEL_FLAGS_USAGE, readModelFlags, readSamplingFlags, SAMPLING_FLAGS, SAMPLING_FLAGS_USAGE, type SamplingFlags } from "../model_flags.js";
 import { stream } from "../../generation/generate.js";
-import { optionsFromGenerationConfig, resolveGenerationOptions, type GenerationDefaults } from "../../generation/defaults.js";
+import { optionsFromGenerationConfig, resolveGenerationOptions } from "../../generation/defaults.js";
 import type { GenerationResult } from "../../generation/sequence_generator.js";
 import type { SequenceCache } from "../../models/causal_lm.js";
+import type { LoadedModel } from "../../runtime/load.js";
 import type { ChatMessage } from "../../tokenizer/types.js";
-import { backendFlag, intFlag, loadModelFor, numberFlag, parseFlags, progressBar, type LoadedModel } from "../../server/model_loading.js";
+
+/** Longest answer when neither --max-new-tokens nor generation_config.json says. */
+const DEFAULT_ANSWER_TOKENS = 1024;
 
 const usage = `Usage: qwen2 chat --model DIR|FILE.gguf [options]
 
@@ -22,13 +27,11 @@ Interactive chat in the terminal. Commands inside the chat:
   /exit          quit (or Ctrl-D); Ctrl-C stops an answer without quitting
 
 Options:
-  --model PATH        Hugging Face model folder or .gguf file (required)
-  --system TEXT       system prompt
-  --ctx N             context length (default: the model's, at most 4096)
-  --max-tokens N      longest answer (default 1024)
-  --temperature T     sampling temperature (default: generation_config.json, 0 = greedy)
-  --top-p P, --top-k K, --seed N
-  --backend NAME, --threads N
+${MODEL_FLAGS_USAGE}
+  --system TEXT            system prompt
+  --ctx N                  context length (default: the model's, at most 4096)
+${SAMPLING_FLAGS_USAGE}
+  Each answer is at most --max-new-tokens long (default: generation_config.json, else ${DEFAULT_ANSWER_TOKENS}).
 `;
 
 interface Turn {
@@ -68,7 +71,7 @@ class ChatSession {
     readonly loaded: LoadedModel,
     readonly io: CliIO,
     readonly ctx: number,
-    readonly options: { maxTokens: number; temperature?: number; topP?: number; topK?: number; seed?: number },
+    readonly sampling: SamplingFlags,
     system: string | null,
   ) {
     this.system = system;
@@ -81,8 +84,9 @@ class ChatSession {
 
   async answer(text: string): Promise<void> {
     const { model, tokenizer, eosIds } = this.loaded;
+    const { maxNewTokens = DEFAULT_ANSWER_TOKENS, ...generation } = resolveGenerationOptions(optionsFromGenerationConfig(this.loaded.generationConfig), this.sampling.overrides);
     // Keep room for at least a short answer.
-    const reserve = Math.min(this.options.maxTokens, Math.max(16, Math.floor(this.ctx / 4)));
+    const reserve = Math.min(maxNewTokens, Math.max(16, Math.floor(this.ctx / 4)));
     const fit = fitHistory(this.system, this.turns, text, (m) => this.count(m), this.ctx - reserve);
     if (fit.tokens < 0) {
       this.io.stdout.write("(this message alone does not fit in the context; try a shorter one)\n");
@@ -107,13 +111,14 @@ class ChatSession {
     const abort = new AbortController();
     this.busy = abort;
     const turn: Turn = { user: text, assistant: "" };
-    const o = this.options;
     const it = stream(model, tokenizer, { ids }, {
+      ...generation,
+      ...(this.sampling.seed !== undefined ? { seed: this.sampling.seed } : {}),
+      ...(this.sampling.stop !== undefined ? { stop: this.sampling.stop } : {}),
       eosIds,
-      maxNewTokens: Math.min(o.maxTokens, this.ctx - ids.length),
+      maxNewTokens: Math.min(maxNewTokens, this.ctx - ids.length),
       cache: this.cache,
       signal: abort.signal,
-      ...samplingFrom(this.loaded, o),
     });
     let result: GenerationResult | null = null;
     try {
@@ -149,35 +154,19 @@ class ChatSession {
   }
 }
 
-function samplingFrom(loaded: LoadedModel, o: { temperature?: number; topP?: number; topK?: number; seed?: number }): GenerationDefaults & { seed?: number } {
-  const { seed, ...overrides } = o;
-  return { ...resolveGenerationOptions(optionsFromGenerationConfig(loaded.generationConfig), overrides), ...(seed !== undefined ? { seed } : {}) };
-}
-
 const command: Command = {
   summary: "Interactive chat in the terminal (streaming, /reset, /system, /save)",
   usage,
   async run(args: string[], io: CliIO): Promise<number> {
-    const { values } = parseFlags(args, ["model", "system", "ctx", "max-tokens", "temperature", "top-p", "top-k", "seed", "backend", "threads"]);
-    const path = values.get("model");
-    if (!path) throw new UsageError("--model is required");
-    const threads = intFlag(values, "threads", 1);
-    const options = {
-      maxTokens: intFlag(values, "max-tokens", 1, 1024)!,
-      ...optional("temperature", numberFlag(values, "temperature", 0, 2)),
-      ...optional("topP", numberFlag(values, "top-p", 0, 1)),
-      ...optional("topK", intFlag(values, "top-k", 0)),
-      ...optional("seed", intFlag(values, "seed", 0)),
-    };
-    const ctxFlag = intFlag(values, "ctx", 32);
-    const loaded = await loadModelFor(path, {
-      ...(values.get("backend") ? { backend: backendFlag(values.get("backend")!) } : {}),
-      ...(threads !== undefined ? { threads } : {}),
-      onProgress: progressBar(io.stderr, "loading"),
-    });
+    const { values } = parseFlags(args, { ...MODEL_FLAGS, ...SAMPLING_FLAGS, system: { type: "string" }, ctx: { type: "string" } });
+    // Every flag is checked here, before the model loads.
+    const modelFlags = readModelFlags(values);
+    const sampling = readSamplingFlags(values);
+    const ctxFlag = intFlag(values, "ctx", { min: 32 });
+    const loaded = await loadModelFor(io, modelFlags, { progress: true });
     const ctx = Math.min(ctxFlag ?? 4096, loaded.model.maxContext);
-    const session = new ChatSession(loaded, io, ctx, options, values.get("system") ?? null);
-    io.stdout.write(`Chatting with ${path} (context ${ctx} tokens). /reset, /system TEXT, /save FILE, /exit; Ctrl-C stops an answer.\n`);
+    const session = new ChatSession(loaded, io, ctx, sampling, values.system ?? null);
+    io.stdout.write(`Chatting with ${modelFlags.path} (context ${ctx} tokens). /reset, /system TEXT, /save FILE, /exit; Ctrl-C stops an answer.\n`);
 
     const rl = createInterface({ input: io.stdin, output: io.stdout, prompt: "> ", terminal: (io.stdin as { isTTY?: boolean }).isTTY === true });
     let lastIdleInterrupt = 0;
@@ -238,9 +227,5 @@ const command: Command = {
     return 0;
   },
 };
-
-function optional<K extends string, V>(key: K, v: V | undefined): { [P in K]?: V } {
-  return (v === undefined ? {} : { [key]: v }) as { [P in K]?: V };
-}
 
 export default command;

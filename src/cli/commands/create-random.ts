@@ -4,9 +4,9 @@
  * random in its config.json.
  */
 import { existsSync, readdirSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { UsageError, type CliIO, type Command } from "../command.js";
-import { createRandomModel, RANDOM_PRESETS, type RandomPreset } from "../../formats/random_model.js";
+import { choiceFlag, intFlag, parseFlags, requiredFlag } from "../flags.js";
+import { createRandomModel, RANDOM_PRESETS } from "../../formats/random_model.js";
 import type { FloatDType } from "../../tensor/dtype.js";
 
 const DTYPES: readonly FloatDType[] = ["f32", "bf16", "f16"];
@@ -28,35 +28,24 @@ Options:
 `;
 
 async function run(args: string[], io: CliIO): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        preset: { type: "string" },
-        dtype: { type: "string", default: "bf16" },
-        out: { type: "string" },
-        seed: { type: "string", default: "0" },
-        force: { type: "boolean", default: false },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const preset = values.preset;
-  if (preset === undefined) throw new UsageError(`--preset is required (${RANDOM_PRESETS.join(", ")})`);
-  if (!(RANDOM_PRESETS as readonly string[]).includes(preset)) throw new UsageError(`unknown --preset '${preset}' (choose ${RANDOM_PRESETS.join(", ")})`);
-  const dtype = values.dtype!;
-  if (!(DTYPES as readonly string[]).includes(dtype)) throw new UsageError(`unknown --dtype '${dtype}' (choose ${DTYPES.join(", ")})`);
-  if (values.out === undefined) throw new UsageError("--out DIR is required");
-  const seed = Number(values.seed);
-  if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed expects an integer in [0, 2^32), got '${values.seed}'`);
-  if (existsSync(values.out) && readdirSync(values.out).length > 0 && !values.force) {
-    throw new UsageError(`${values.out} is not empty (use --force to overwrite the model files)`);
+  const { values } = parseFlags(args, {
+    preset: { type: "string" },
+    dtype: { type: "string" },
+    out: { type: "string" },
+    seed: { type: "string" },
+    force: { type: "boolean", default: false },
+  });
+  if (values.preset === undefined) throw new UsageError(`--preset is required (one of ${RANDOM_PRESETS.join(", ")})`);
+  const preset = choiceFlag(values, "preset", RANDOM_PRESETS)!;
+  const dtype = choiceFlag(values, "dtype", DTYPES) ?? "bf16";
+  const out = requiredFlag(values, "out", "DIR (the folder to write)");
+  const seed = intFlag(values, "seed", { min: 0, max: 0xffffffff }) ?? 0;
+  if (existsSync(out) && readdirSync(out).length > 0 && !values.force) {
+    throw new UsageError(`${out} is not empty (use --force to overwrite the model files)`);
   }
 
   const started = Date.now();
-  const r = createRandomModel({ preset: preset as RandomPreset, dtype: dtype as FloatDType, outDir: values.out, seed });
+  const r = createRandomModel({ preset, dtype, outDir: out, seed });
   const c = r.config;
   io.stdout.write(
     `wrote ${values.out}: preset ${preset}, ${dtype}, ${(r.parameters / 1e6).toFixed(2)}M parameters, ` +

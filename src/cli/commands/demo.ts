@@ -1,5 +1,5 @@
 /**
- * `qwen2 demo` (what `npm run demo` runs): makes a tiny Qwen2 model with RANDOM weights in
+ * `qwen2 demo` (`npx qwen2 demo`; in a clone, `npm run demo`): makes a tiny Qwen2 model with RANDOM weights in
  * a cache folder (through `qwen2 create-random`), then chats with it using the real Qwen2
  * tokenizer and chat template. It proves the whole path (files → tokenizer → template →
  * model → sampler → streamed text) on a fresh machine with no download, and says plainly
@@ -8,13 +8,13 @@
 import { existsSync, readdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { UsageError, type CliIO, type Command } from "../command.js";
+import { intFlag, parseFlags } from "../flags.js";
+import { loadModelFor, MODEL_FLAGS, readModelFlags } from "../model_flags.js";
 import { stream } from "../../generation/generate.js";
 import type { GenerationResult } from "../../generation/sequence_generator.js";
-import { BACKENDS, hasRandomWeightsLabel, loadModel, type BackendName } from "../../runtime/load.js";
+import { BACKENDS, hasRandomWeightsLabel } from "../../runtime/load.js";
 import { createRandomModel } from "../../formats/random_model.js";
-import type { ModelLoader } from "./generate.js";
 
 const usage = `Usage: qwen2 demo [--model DIR | --dir DIR [--fresh]] [--prompt TEXT] [--max-new-tokens N] [--seed S] [--backend NAME]
 
@@ -53,32 +53,21 @@ function looksComplete(dir: string): boolean {
   return readdirSync(dir).some((f) => f.endsWith(".safetensors"));
 }
 
-export async function runDemo(args: string[], io: CliIO, make: RandomModelMaker = createRandomTiny, load: ModelLoader = loadModel): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        dir: { type: "string" },
-        model: { type: "string" },
-        fresh: { type: "boolean" },
-        prompt: { type: "string" },
-        "max-new-tokens": { type: "string" },
-        seed: { type: "string" },
-        backend: { type: "string" },
-        threads: { type: "string" },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const v = parsed.values;
-  const maxNewTokens = Number(v["max-new-tokens"] ?? 24);
-  const seed = Number(v.seed ?? 0);
-  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new UsageError(`--max-new-tokens expects a positive integer, got ${v["max-new-tokens"]}`);
-  if (!Number.isInteger(seed)) throw new UsageError(`--seed expects an integer, got ${v.seed}`);
+export async function runDemo(args: string[], io: CliIO, make: RandomModelMaker = createRandomTiny): Promise<number> {
+  const { values: v } = parseFlags(args, {
+    ...MODEL_FLAGS,
+    dir: { type: "string" },
+    fresh: { type: "boolean" },
+    prompt: { type: "string" },
+    "max-new-tokens": { type: "string" },
+    seed: { type: "string" },
+  });
+  // Every flag is checked here, before anything is made or loaded.
+  const maxNewTokens = intFlag(v, "max-new-tokens", { min: 1 }) ?? 24;
+  const seed = intFlag(v, "seed") ?? 0;
   if (v.model !== undefined && (v.dir !== undefined || v.fresh)) throw new UsageError("--model runs a real folder; --dir and --fresh are for the random one");
   const dir = resolve(v.model ?? v.dir ?? defaultDemoDir());
+  const modelFlags = readModelFlags({ ...v, model: dir });
   const w = (s: string): void => void io.stdout.write(s);
 
   if (v.model === undefined) {
@@ -94,17 +83,9 @@ export async function runDemo(args: string[], io: CliIO, make: RandomModelMaker 
     w(`qwen2 demo — ${dir}\n\n`);
   }
 
-  if (v.backend !== undefined && !(BACKENDS as readonly string[]).includes(v.backend)) {
-    throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(v.backend)}`);
-  }
-  const threads = v.threads === undefined ? undefined : Number(v.threads);
-  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError(`--threads expects a positive integer, got ${v.threads}`);
-  const loaded = await load(dir, {
-    ...(v.backend !== undefined ? { backend: v.backend as BackendName } : {}),
-    ...(threads !== undefined ? { threads } : {}),
-  });
+  // The random model's noise is announced above; a real folder that turns out random is announced by the loader.
+  const loaded = await loadModelFor(io, modelFlags, { announceRandom: v.model !== undefined });
   try {
-    if (v.model !== undefined && loaded.randomWeights) w("note: this folder holds RANDOM weights (made by `qwen2 create-random`): the reply is noise.\n");
     const c = loaded.config;
     w(`Model: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${c.num_attention_heads} heads (${c.num_key_value_heads} KV), vocabulary ${c.vocab_size}; backend ${loaded.engine ?? loaded.backend}\n`);
     const messages = [
@@ -133,8 +114,8 @@ export async function runDemo(args: string[], io: CliIO, make: RandomModelMaker 
       w(
         "\nTo talk to a real model, download a Qwen2 folder (config.json, *.safetensors, tokenizer files), e.g.\n" +
           "  huggingface-cli download Qwen/Qwen2.5-0.5B-Instruct --local-dir qwen2.5-0.5b-instruct\n" +
-          "and point the same command at it:\n  npm run demo -- --model qwen2.5-0.5b-instruct --backend wasm\n" +
-          'or ask your own question:\n  qwen2 generate --model qwen2.5-0.5b-instruct --chat "Hello!"\n',
+          "and point the same command at it:\n  npx qwen2 demo --model qwen2.5-0.5b-instruct\n" +
+          'or ask your own question:\n  npx qwen2 generate --model qwen2.5-0.5b-instruct --chat "Hello!"\n',
       );
     }
     return 0;

@@ -1,5 +1,6 @@
 import { readAll, UsageError, type CliIO, type Command } from "../command.js";
 import { loadTokenizer } from "../../node/tokenizer.js";
+import { parseFlags } from "../flags.js";
 
 const usage = `Usage: qwen2 detokenize [--tokenizer DIR] [--skip-special] [--jsonl] [ids...]
 
@@ -37,24 +38,16 @@ const command: Command = {
   summary: "Token ids to text",
   usage,
   async run(args: string[], io: CliIO): Promise<number> {
-    let dir: string | undefined;
-    let skip = false;
-    let jsonl = false;
-    const rest: string[] = [];
-    for (let i = 0; i < args.length; i++) {
-      const a = args[i];
-      if (a === "--tokenizer") {
-        if (i + 1 >= args.length) throw new UsageError("--tokenizer needs a folder");
-        dir = args[++i];
-      } else if (a.startsWith("--tokenizer=")) dir = a.slice("--tokenizer=".length);
-      else if (a === "--skip-special") skip = true;
-      else if (a === "--jsonl") jsonl = true;
-      else if (a.startsWith("--")) throw new UsageError(`unknown option ${a}`);
-      else rest.push(a);
+    const { values, positionals: rest } = parseFlags(args, { tokenizer: { type: "string" }, "skip-special": { type: "boolean" }, jsonl: { type: "boolean" } }, true);
+    const dir = values.tokenizer;
+    const skip = values["skip-special"] === true;
+    const jsonl = values.jsonl === true;
+    if (jsonl && rest.length > 0) throw new UsageError("--jsonl reads standard input; give no ids as arguments");
+    if (rest.length === 0 && (io.stdin as { isTTY?: boolean }).isTTY === true) {
+      throw new UsageError('give token ids as arguments or pipe them on stdin, e.g. qwen2 detokenize "[9707, 1879]"');
     }
     const tok = await loadTokenizer(dir);
     if (jsonl) {
-      if (rest.length > 0) throw new UsageError("--jsonl reads standard input; give no ids as arguments");
       const out: string[] = [];
       (await readAll(io.stdin)).split("\n").forEach((line, i) => {
         if (line.trim().length === 0) return;

@@ -3,94 +3,42 @@
  * assistant reply) to stdout; `--json` prints one object with ids, text and timings.
  * Sampling defaults come from the folder's generation_config.json; flags override them.
  */
-import { parseArgs } from "node:util";
-import { UsageError, readAll, type CliIO, type Command } from "../command.js";
+import { readAll, UsageError, type CliIO, type Command } from "../command.js";
+import { parseFlags } from "../flags.js";
+import { loadModelFor, MODEL_FLAGS, MODEL_FLAGS_USAGE, readModelFlags, readSamplingFlags, SAMPLING_FLAGS, SAMPLING_FLAGS_USAGE } from "../model_flags.js";
 import { stream, type GenerateInput } from "../../generation/generate.js";
 import { optionsFromGenerationConfig, resolveGenerationOptions } from "../../generation/defaults.js";
 import type { GenerationOptions, GenerationResult } from "../../generation/sequence_generator.js";
 import type { ChatMessage } from "../../tokenizer/types.js";
-import { BACKENDS, loadModel, type BackendName, type LoadedModel, type LoadOptions } from "../../runtime/load.js";
+import type { LoadedModel } from "../../runtime/load.js";
 
 const usage = `Usage: qwen2 generate --model DIR|FILE.gguf [options] "prompt"
 
 Generates text from a Hugging Face Qwen2 model folder or GGUF file and streams it to stdout.
-With no prompt argument, the prompt is read from stdin.
+With no prompt argument, the prompt is read from stdin. Ctrl-C stops generating (exit 130).
 
 Options:
-  --model PATH             model folder (config.json, *.safetensors, tokenizer files) or .gguf file
+${MODEL_FLAGS_USAGE}
   --chat                   treat the prompt as a user message and use the chat template
   --system TEXT            system message (implies --chat)
-  --max-new-tokens N       most tokens to generate (default: generation_config.json, else 256)
-  --temperature T          0 = greedy; > 0 samples (default: generation_config.json)
-  --top-p P                nucleus sampling mass in [0, 1]
-  --top-k K                keep the K most likely tokens (0 = off)
-  --min-p P                keep tokens at least P times as likely as the best
-  --repetition-penalty R   Hugging Face repetition penalty (1 = off)
-  --stop TEXT              stop string (repeatable)
-  --seed S                 random seed: same seed, same text
-  --backend NAME           ${BACKENDS.join(" | ")} (default wasm; reference is the slow float32 oracle)
-  --threads N              compute threads (wasm backend)
+${SAMPLING_FLAGS_USAGE}
   --json                   print one JSON object (text, ids, finish reason, usage, timings)
-  --quiet                  no statistics line on stderr
+  --quiet                  no statistics line or loader warnings on stderr
 `;
 
-export type ModelLoader = (path: string, options: LoadOptions) => Promise<LoadedModel>;
+/** The exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells expect. */
+export const EXIT_INTERRUPTED = 130;
 
-function number(flag: string, value: string | undefined, integer = false): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`--${flag} expects ${integer ? "an integer" : "a number"}, got ${JSON.stringify(value)}`);
-  }
-  return n;
-}
-
-/** The message printed wherever output from random weights is shown. */
-export function randomWeightsNote(path: string): string {
-  return `note: ${path} holds RANDOM weights (made by \`qwen2 create-random\`): the text is noise, not a trained model's answer.\n`;
-}
-
-/** Runs the command with an injectable loader (tests pass a toy one). */
-export async function runGenerate(args: string[], io: CliIO, load: ModelLoader = loadModel): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        model: { type: "string" },
-        chat: { type: "boolean" },
-        system: { type: "string" },
-        "max-new-tokens": { type: "string" },
-        temperature: { type: "string" },
-        "top-p": { type: "string" },
-        "top-k": { type: "string" },
-        "min-p": { type: "string" },
-        "repetition-penalty": { type: "string" },
-        stop: { type: "string", multiple: true },
-        seed: { type: "string" },
-        backend: { type: "string" },
-        threads: { type: "string" },
-        json: { type: "boolean" },
-        quiet: { type: "boolean" },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+export async function runGenerate(args: string[], io: CliIO): Promise<number> {
+  const parsed = parseFlags(
+    args,
+    { ...MODEL_FLAGS, ...SAMPLING_FLAGS, chat: { type: "boolean" }, system: { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" } },
+    true,
+  );
   const v = parsed.values;
-  if (v.model === undefined) throw new UsageError("--model DIR is required (a Hugging Face Qwen2 folder; `qwen2 demo` makes a random one)");
-  if (v.backend !== undefined && !(BACKENDS as readonly string[]).includes(v.backend)) {
-    throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(v.backend)}`);
-  }
-  const maxNewTokens = number("max-new-tokens", v["max-new-tokens"], true);
-  const temperature = number("temperature", v.temperature);
-  const topP = number("top-p", v["top-p"]);
-  const topK = number("top-k", v["top-k"], true);
-  const minP = number("min-p", v["min-p"]);
-  const repetitionPenalty = number("repetition-penalty", v["repetition-penalty"]);
-  const seed = number("seed", v.seed, true);
-  const threads = number("threads", v.threads, true);
+  // Every flag is checked here, before the model loads.
+  const modelFlags = readModelFlags(v);
+  const sampling = readSamplingFlags(v);
 
   let prompt = parsed.positionals.join(" ");
   if (parsed.positionals.length === 0) {
@@ -100,37 +48,28 @@ export async function runGenerate(args: string[], io: CliIO, load: ModelLoader =
   }
   const chat = v.chat === true || v.system !== undefined;
 
-  const loaded = await load(v.model, {
-    ...(v.backend !== undefined ? { backend: v.backend as BackendName } : {}),
-    ...(threads !== undefined ? { threads } : {}),
-  });
+  const loaded = await loadModelFor(io, modelFlags, { quiet: v.quiet === true });
   try {
-    if (loaded.randomWeights) io.stderr.write(randomWeightsNote(v.model));
-    if (!v.quiet) for (const w of loaded.warnings ?? []) io.stderr.write(`warning: ${w}\n`);
     const input: GenerateInput = chat
       ? [...(v.system !== undefined ? [{ role: "system", content: v.system }] : []), { role: "user", content: prompt }] satisfies ChatMessage[]
       : prompt;
 
     // generation_config.json first, then the flags (the policy of generation/defaults.ts).
-    const sampling = resolveGenerationOptions(optionsFromGenerationConfig(loaded.generationConfig), {
-      ...(temperature !== undefined ? { temperature } : {}),
-      ...(topP !== undefined ? { topP } : {}),
-      ...(topK !== undefined ? { topK } : {}),
-      ...(minP !== undefined ? { minP } : {}),
-      ...(repetitionPenalty !== undefined ? { repetitionPenalty } : {}),
-      ...(maxNewTokens !== undefined ? { maxNewTokens } : {}),
-    });
     const abort = new AbortController();
     const options: GenerationOptions = {
-      ...sampling,
-      ...(seed !== undefined ? { seed } : {}),
-      ...(v.stop !== undefined ? { stop: v.stop } : {}),
+      ...resolveGenerationOptions(optionsFromGenerationConfig(loaded.generationConfig), sampling.overrides),
+      ...(sampling.seed !== undefined ? { seed: sampling.seed } : {}),
+      ...(sampling.stop !== undefined ? { stop: sampling.stop } : {}),
       eosIds: loaded.eosIds,
       signal: abort.signal,
     };
 
     // Ctrl-C ends the answer cleanly (finish reason "abort") instead of killing the process.
-    const onSigint = (): void => abort.abort();
+    let interrupted = false;
+    const onSigint = (): void => {
+      interrupted = true;
+      abort.abort();
+    };
     process.once("SIGINT", onSigint);
     // A closed pipe (`qwen2 generate ... | head`) stops generating instead of crashing.
     let pipeClosed = false;
@@ -157,12 +96,12 @@ export async function runGenerate(args: string[], io: CliIO, load: ModelLoader =
     if (pipeClosed) return 0;
 
     if (v.json) {
-      io.stdout.write(JSON.stringify(toJson(v.model, loaded, result)) + "\n");
+      io.stdout.write(JSON.stringify(toJson(modelFlags.path, loaded, result)) + "\n");
     } else {
       io.stdout.write("\n");
       if (!v.quiet) io.stderr.write(statsLine(result));
     }
-    return 0;
+    return interrupted ? EXIT_INTERRUPTED : 0;
   } finally {
     loaded.close();
   }

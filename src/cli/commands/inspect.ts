@@ -4,8 +4,8 @@
  * the parameter count and a memory estimate (weights + KV cache per token).
  */
 import { basename } from "node:path";
-import { parseArgs } from "node:util";
-import { UsageError, type CliIO, type Command } from "../command.js";
+import type { CliIO, Command } from "../command.js";
+import { parseFlags, requiredFlag } from "../flags.js";
 import { layerWindows, type Qwen2Config } from "../../formats/config.js";
 import { loadGenerationConfig, loadQwen2Config } from "../../formats/config_parse.js";
 import { openSafetensorsWeights } from "../../formats/model_folder.js";
@@ -71,14 +71,8 @@ function mib(bytes: number): string {
 }
 
 async function run(args: string[], io: CliIO): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, options: { model: { type: "string" }, json: { type: "boolean", default: false } } }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.model === undefined) throw new UsageError("--model DIR is required");
-  const dir = values.model;
+  const { values } = parseFlags(args, { model: { type: "string" }, json: { type: "boolean", default: false } });
+  const dir = requiredFlag(values, "model", "DIR (a Hugging Face model folder)");
   const warnings: string[] = [];
   const config = loadQwen2Config(dir, warnings);
   const generation = loadGenerationConfig(dir, warnings);

@@ -3,10 +3,11 @@
  * folder as a GGUF file (F32, F16, BF16, Q8_0 or Q4_0) that both qwen2-ts and llama.cpp run.
  */
 import { basename, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { UsageError, type CliIO, type Command } from "../command.js";
+import { choiceFlag, parseFlags, requiredFlag } from "../flags.js";
+import { itemProgress } from "../progress.js";
 import type { Qwen2Config } from "../../formats/config.js";
-import { GGUF_EXPORT_TYPES, writeQwen2GGUF, type GGUFExportType } from "../../formats/gguf_qwen2_export.js";
+import { GGUF_EXPORT_TYPES, writeQwen2GGUF } from "../../formats/gguf_qwen2_export.js";
 import { localTextFiles } from "../../node/tokenizer.js";
 import { readTokenizerFolder } from "../../tokenizer/folder.js";
 import { loadModelFolder } from "../../formats/model_folder.js";
@@ -31,28 +32,20 @@ Options:
 export type FolderLoader = (dir: string) => Promise<{ config: Qwen2Config; weights: WeightSource }> | { config: Qwen2Config; weights: WeightSource };
 
 export async function runQuantize(args: string[], io: CliIO, load: FolderLoader = loadModelFolder): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        model: { type: "string" },
-        type: { type: "string" },
-        out: { type: "string" },
-        tokenizer: { type: "string" },
-        quiet: { type: "boolean" },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (!values.model) throw new UsageError("--model DIR is required");
-  if (!values.out) throw new UsageError("--out FILE.gguf is required");
-  const type = (values.type ?? "").toLowerCase() as GGUFExportType;
-  if (!GGUF_EXPORT_TYPES.includes(type)) throw new UsageError(`--type must be one of ${GGUF_EXPORT_TYPES.join(", ")}, got ${JSON.stringify(values.type ?? "")}`);
+  const { values } = parseFlags(args, {
+    model: { type: "string" },
+    type: { type: "string" },
+    out: { type: "string" },
+    tokenizer: { type: "string" },
+    quiet: { type: "boolean" },
+  });
+  const model = requiredFlag(values, "model", "DIR (a Hugging Face model folder)");
+  const outFlag = requiredFlag(values, "out", "FILE.gguf (the file to write)");
+  if (values.type === undefined) throw new UsageError(`--type is required: one of ${GGUF_EXPORT_TYPES.join(", ")} (q8_0 is the usual choice)`);
+  const type = choiceFlag({ type: values.type.toLowerCase() }, "type", GGUF_EXPORT_TYPES)!;
 
-  const dir = resolve(values.model);
-  const out = resolve(values.out);
+  const dir = resolve(model);
+  const out = resolve(outFlag);
   const started = performance.now();
   const { config, weights } = await load(dir);
   try {
@@ -66,9 +59,8 @@ export async function runQuantize(args: string[], io: CliIO, load: FolderLoader 
       tokenizer,
       type,
       name: basename(dir),
-      onTensor: values.quiet ? undefined : (name, i, n) => io.stderr.write(`\r[${i + 1}/${n}] ${name.padEnd(28)}`),
+      onTensor: values.quiet ? undefined : itemProgress(io.stderr),
     });
-    if (!values.quiet) io.stderr.write("\n");
     const counts = new Map<string, number>();
     for (const t of summary.tensorTypes.values()) counts.set(t, (counts.get(t) ?? 0) + 1);
     const mix = [...counts].map(([t, n]) => `${n} ${t}`).join(", ");

@@ -1,7 +1,8 @@
 import { basename } from "node:path";
-import { UsageError, type CliIO, type Command } from "../command.js";
+import type { CliIO, Command } from "../command.js";
+import { intFlag, parseFlags } from "../flags.js";
+import { loadModelFor, MODEL_FLAGS, MODEL_FLAGS_USAGE, readModelFlags } from "../model_flags.js";
 import { createServer } from "../../server/server.js";
-import { backendFlag, intFlag, loadModelFor, parseFlags, progressBar } from "../../server/model_loading.js";
 
 const usage = `Usage: qwen2 serve --model DIR|FILE.gguf [options]
 
@@ -9,47 +10,56 @@ An OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, /v1/emb
 /v1/models, /tokenize, /detokenize, /health, and a web chat at / (open the URL it prints).
 
 Options:
-  --model PATH        Hugging Face model folder or .gguf file (required)
+${MODEL_FLAGS_USAGE}
   --host HOST         address to bind (default 127.0.0.1: this machine only)
   --port N            port (default 8080; 0 picks a free one)
   --api-key KEY       require 'Authorization: Bearer KEY' (or set QWEN2_API_KEY)
   --parallel N        sequences decoded together in one batched step (default 4)
   --queue N           requests allowed to wait for a slot before 429 (default 64)
   --ctx N             context length per sequence (default: the model's, at most 4096)
-  --name NAME         model id clients pass as "model" (default: the folder/file name)
+  --name NAME         model id clients pass as "model" (default: the folder/file name;
+                      a request without "model" gets this model too)
   --body-limit BYTES  largest request body (default 4 MiB)
   --prefill-chunk N   longest piece of a prompt computed in one step (default 512)
-  --backend NAME      compute backend (as for qwen2 generate)
-  --threads N         worker threads of the backend
   --no-webui          serve the API only (no chat page at /)
+
+Sampling defaults come from the folder's generation_config.json; each request field
+overrides one (see docs/server.md).
 `;
 
 const command: Command = {
   summary: "OpenAI-compatible HTTP server (chat, completions, embeddings, tools, JSON mode)",
   usage,
   async run(args: string[], io: CliIO): Promise<number> {
-    const { values, flags } = parseFlags(args, ["model", "host", "port", "api-key", "parallel", "queue", "ctx", "name", "backend", "threads", "body-limit", "prefill-chunk"], ["no-webui"]);
-    const path = values.get("model");
-    if (!path) throw new UsageError("--model is required");
-    const port = intFlag(values, "port", 0, 8080)!;
-    if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
-    const host = values.get("host") ?? "127.0.0.1";
-    const threads = intFlag(values, "threads", 1);
-    const parallel = intFlag(values, "parallel", 1, 4)!;
-    const maxQueue = intFlag(values, "queue", 0, 64)!;
-    const ctx = intFlag(values, "ctx", 16);
-    const bodyLimit = intFlag(values, "body-limit", 1024);
-    const prefillChunk = intFlag(values, "prefill-chunk", 1);
-    const loaded = await loadModelFor(path, {
-      ...(values.get("backend") ? { backend: backendFlag(values.get("backend")!) } : {}),
-      ...(threads !== undefined ? { threads } : {}),
-      onProgress: progressBar(io.stderr, "loading"),
+    const { values } = parseFlags(args, {
+      ...MODEL_FLAGS,
+      host: { type: "string" },
+      port: { type: "string" },
+      "api-key": { type: "string" },
+      parallel: { type: "string" },
+      queue: { type: "string" },
+      ctx: { type: "string" },
+      name: { type: "string" },
+      "body-limit": { type: "string" },
+      "prefill-chunk": { type: "string" },
+      "no-webui": { type: "boolean" },
     });
-    const apiKey = values.get("api-key") ?? process.env.QWEN2_API_KEY;
+    // Every flag is checked here, before the model loads.
+    const modelFlags = readModelFlags(values);
+    const port = intFlag(values, "port", { min: 0, max: 65535 }) ?? 8080;
+    const host = values.host ?? "127.0.0.1";
+    const parallel = intFlag(values, "parallel", { min: 1 }) ?? 4;
+    const maxQueue = intFlag(values, "queue", { min: 0 }) ?? 64;
+    const ctx = intFlag(values, "ctx", { min: 16 });
+    const bodyLimit = intFlag(values, "body-limit", { min: 1024 });
+    const prefillChunk = intFlag(values, "prefill-chunk", { min: 1 });
+    const loaded = await loadModelFor(io, modelFlags, { progress: true });
+    const path = modelFlags.path;
+    const apiKey = values["api-key"] ?? process.env.QWEN2_API_KEY;
     const server = createServer({
       model: loaded.model,
       tokenizer: loaded.tokenizer,
-      modelId: values.get("name") ?? basename(path.replace(/\/+$/, "")),
+      modelId: values.name ?? basename(path.replace(/\/+$/, "")),
       eosIds: loaded.eosIds,
       generationConfig: loaded.generationConfig,
       parallel,
@@ -59,7 +69,7 @@ const command: Command = {
       ...(bodyLimit !== undefined ? { bodyLimit } : {}),
       ...(prefillChunk !== undefined ? { prefillChunk } : {}),
       log: (m) => io.stderr.write(m + "\n"),
-      webui: !flags.has("no-webui"),
+      webui: values["no-webui"] !== true,
       randomWeights: loaded.randomWeights,
     });
     // Sort the vocabulary for JSON-constrained decoding now (about a second on 151k tokens)

@@ -1,5 +1,6 @@
 import { readAll, UsageError, type CliIO, type Command } from "../command.js";
 import { loadTokenizer } from "../../node/tokenizer.js";
+import { parseFlags } from "../flags.js";
 
 const usage = `Usage: qwen2 tokenize [--tokenizer DIR] [--jsonl] [--count] [--split-special] [text...]
 
@@ -24,24 +25,28 @@ export interface TokenizeArgs {
 }
 
 export function parseTokenizeArgs(args: string[]): TokenizeArgs {
-  const out: TokenizeArgs = { jsonl: false, count: false, splitSpecial: false, text: [] };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === "--") {
-      out.text.push(...args.slice(i + 1));
-      break;
-    } else if (a === "--tokenizer") {
-      if (i + 1 >= args.length) throw new UsageError("--tokenizer needs a folder");
-      out.tokenizer = args[++i];
-    } else if (a.startsWith("--tokenizer=")) out.tokenizer = a.slice("--tokenizer=".length);
-    else if (a === "--jsonl") out.jsonl = true;
-    else if (a === "--count") out.count = true;
-    else if (a === "--split-special") out.splitSpecial = true;
-    else if (a.startsWith("--")) throw new UsageError(`unknown option ${a}`);
-    else out.text.push(a);
-  }
+  const { values, positionals } = parseFlags(
+    args,
+    { tokenizer: { type: "string" }, jsonl: { type: "boolean" }, count: { type: "boolean" }, "split-special": { type: "boolean" } },
+    true,
+  );
+  const out: TokenizeArgs = {
+    ...(values.tokenizer !== undefined ? { tokenizer: values.tokenizer } : {}),
+    jsonl: values.jsonl === true,
+    count: values.count === true,
+    splitSpecial: values["split-special"] === true,
+    text: positionals,
+  };
   if (out.jsonl && out.text.length > 0) throw new UsageError("--jsonl reads standard input; give no text arguments");
   return out;
+}
+
+/** Standard input, unless it is a terminal nobody is typing a document into: then say how to use the command. */
+async function readInput(io: CliIO, what: string): Promise<string> {
+  if ((io.stdin as { isTTY?: boolean }).isTTY === true) {
+    throw new UsageError(`give ${what} as arguments or pipe it on stdin, e.g. qwen2 tokenize "Hello world" or echo "Hello" | qwen2 tokenize`);
+  }
+  return readAll(io.stdin);
 }
 
 const command: Command = {
@@ -55,11 +60,11 @@ const command: Command = {
       return opts.count ? String(ids.length) : JSON.stringify(ids);
     };
     if (!opts.jsonl) {
-      const text = opts.text.length > 0 ? opts.text.join(" ") : await readAll(io.stdin);
+      const text = opts.text.length > 0 ? opts.text.join(" ") : await readInput(io, "the text");
       io.stdout.write(render(text) + "\n");
       return 0;
     }
-    const lines = (await readAll(io.stdin)).split("\n");
+    const lines = (await readInput(io, "JSON lines")).split("\n");
     const out: string[] = [];
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i].trim();

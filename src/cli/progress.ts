@@ -1,0 +1,57 @@
+/**
+ * Load progress on stderr: a bar redrawn in place on a terminal; on anything else (a log
+ * file, a pipe, CI) one plain line per phase, since `\r` redraws only garble logs.
+ */
+import type { LoadProgress } from "../runtime/load.js";
+
+export function progressReporter(out: NodeJS.WritableStream, label: string): (p: LoadProgress) => void {
+  return (out as { isTTY?: boolean }).isTTY === true ? progressBar(out, label) : progressLines(out, label);
+}
+
+function fraction(p: LoadProgress): number {
+  if (p.phase === "ready") return 1;
+  return p.total && p.total > 0 ? Math.max(0, Math.min(1, (p.done ?? 0) / p.total)) : 0;
+}
+
+/** A one-line bar redrawn in place. */
+export function progressBar(out: NodeJS.WritableStream, label: string): (p: LoadProgress) => void {
+  let last = -1;
+  return (p) => {
+    const f = fraction(p);
+    const pct = Math.floor(f * 100);
+    if (pct === last) return;
+    last = pct;
+    const width = 30;
+    const filled = Math.round(f * width);
+    out.write(`\r${label} ${p.phase.padEnd(9)} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${String(pct).padStart(3)}%${f >= 1 ? "\n" : ""}`);
+  };
+}
+
+/** One line when a phase starts, and one at the end: no carriage returns. */
+export function progressLines(out: NodeJS.WritableStream, label: string): (p: LoadProgress) => void {
+  let phase = "";
+  return (p) => {
+    if (p.phase === phase) return;
+    phase = p.phase;
+    out.write(p.phase === "ready" ? `${label}: ready\n` : `${label}: ${p.phase}\n`);
+  };
+}
+
+/**
+ * Item-by-item progress ("[3/290] model.layers.0.mlp.up_proj.weight"): redrawn in place on a
+ * terminal (call with i = n to end the line); elsewhere a plain line at every tenth.
+ */
+export function itemProgress(out: NodeJS.WritableStream): (name: string, i: number, n: number) => void {
+  const tty = (out as { isTTY?: boolean }).isTTY === true;
+  let lastTenth = -1;
+  return (name, i, n) => {
+    if (tty) {
+      out.write(`\r[${i + 1}/${n}] ${name.padEnd(28)}${i + 1 === n ? "\n" : ""}`);
+      return;
+    }
+    const tenth = Math.floor(((i + 1) * 10) / n);
+    if (tenth === lastTenth && i + 1 !== n) return;
+    lastTenth = tenth;
+    out.write(`[${i + 1}/${n}] ${name}\n`);
+  };
+}
