@@ -32,7 +32,8 @@ export class ChatStore {
   read(key) {
     const k = `${this.prefix}:${key}`;
     try {
-      const text = this.storage?.getItem(k) ?? this.memory.get(k) ?? null;
+      // What could not be written is newer than what storage still holds.
+      const text = this.memory.get(k) ?? this.storage?.getItem(k) ?? null;
       return text === null ? null : JSON.parse(text);
     } catch {
       return null;

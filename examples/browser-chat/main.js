@@ -157,17 +157,31 @@ function bytes(n) {
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
 }
 
-/** One row per file (or per phase when an event names no file). */
+/**
+ * One row per file (or per phase when an event names no file): a phase's row is complete
+ * when the next phase starts, and every row when the model is ready.
+ */
 function progressView() {
   /** @type {Map<string, { bar: HTMLProgressElement, amount: HTMLElement }>} */
   const rows = new Map();
   progressList.replaceChildren();
+  /** @param {{ bar: HTMLProgressElement, amount: HTMLElement }} row */
+  const complete = (row) => {
+    row.bar.max = 1;
+    row.bar.value = 1;
+    if (!row.amount.textContent) row.amount.textContent = "done";
+  };
   /** @param {EngineLoadProgress & { file?: string, loaded?: number }} p */
   return (p) => {
+    if (p.phase === "ready") {
+      for (const row of rows.values()) complete(row);
+      return;
+    }
     const key = p.file ?? p.phase;
     let row = rows.get(key);
     if (!row) {
-      const bar = /** @type {HTMLProgressElement} */ (h("progress", { max: 1, value: 0, "aria-label": key }));
+      if (p.file === undefined) for (const r of rows.values()) complete(r);
+      const bar = /** @type {HTMLProgressElement} */ (h("progress", { "aria-label": key }));
       const amount = h("span", { class: "amount" });
       progressList.append(h("li", {}, h("span", { class: "name", title: key }, key), amount, bar));
       row = { bar, amount };
@@ -179,11 +193,6 @@ function progressView() {
       row.bar.max = total;
       row.bar.value = done;
       row.amount.textContent = p.file !== undefined || p.loaded !== undefined ? `${bytes(done)} / ${bytes(total)}` : `${done} / ${total}`;
-    } else if (p.phase === "ready") {
-      row.bar.value = row.bar.max;
-      row.amount.textContent = "done";
-    } else {
-      row.bar.removeAttribute("value"); // indeterminate
     }
   };
 }
