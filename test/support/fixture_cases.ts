@@ -47,7 +47,13 @@ export function caseGeneration(c: CaseInput, config: Qwen2Config, gc: Generation
  * Greedy decoding as Hugging Face's generate(do_sample=False): every row steps together;
  * a row that produced EOS gets pad tokens from then on; stops when all rows are done.
  */
-export function greedy(runner: PaddedBatchRunner, first: Float32Array[], maxNew: number, eos: readonly number[], pad: number): { tokens: number[][]; stepLogits: Float32Array[][] } {
+export function greedy(
+  runner: PaddedBatchRunner,
+  first: Float32Array[],
+  maxNew: number,
+  eos: readonly number[],
+  pad: number,
+): { tokens: number[][]; stepLogits: Float32Array[][] } {
   const rows = first.length;
   const tokens: number[][] = first.map(() => []);
   const stepLogits: Float32Array[][] = first.map(() => []);
