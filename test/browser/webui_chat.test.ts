@@ -209,9 +209,10 @@ describe("web chat in Chromium: markdown replies (scripted test model) and the R
   let browser: Browser;
 
   before(async () => {
-    serve = await startServe(["--model", "scripted", "--name", "scripted-test-model"], {
-      QWEN2_MODEL_LOADER: resolve(repoRoot, "dist/test/webui/scripted_loader.js"),
-    });
+    serve = await startServe(
+      ["--model", "scripted", "--name", "scripted-test-model"],
+      resolve(repoRoot, "dist/test/webui/scripted_loader.js"),
+    );
     browser = await launchChromium();
   });
 

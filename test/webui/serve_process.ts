@@ -12,9 +12,13 @@ export interface ServeProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startServe(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [resolve(repoRoot, "bin/qwen2.js"), "serve", "--host", "127.0.0.1", "--port", "0", ...args], {
-    env: { ...process.env, ...env },
+/**
+ * Starts `qwen2 serve ARGS` on a free port; with `loader` (a compiled module exporting
+ * `loadModel`), through test/support/cli_with_loader.js so that loader supplies the model.
+ */
+export async function startServe(args: readonly string[], loader?: string, timeoutMs = 120_000): Promise<ServeProcess> {
+  const cli = loader ? [resolve(repoRoot, "dist/test/support/cli_with_loader.js"), loader] : [resolve(repoRoot, "bin/qwen2.js")];
+  const child = spawn(process.execPath, [...cli, "serve", "--host", "127.0.0.1", "--port", "0", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";

@@ -93,9 +93,22 @@ describe("web chat switched off", () => {
   });
 
   it("qwen2 serve --no-webui: 404 at /, the API still answers", { timeout: 60_000 }, async () => {
-    const child = spawn(process.execPath, [resolve(repoRoot, "dist/test/support/cli_with_loader.js"), resolve(repoRoot, "dist/test/server/toy_loader.js"), "serve", "--model", "toy", "--port", "0", "--no-webui"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        resolve(repoRoot, "dist/test/support/cli_with_loader.js"),
+        resolve(repoRoot, "dist/test/server/toy_loader.js"),
+        "serve",
+        "--model",
+        "toy",
+        "--port",
+        "0",
+        "--no-webui",
+      ],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
     try {
       const url = await new Promise<string>((res, rej) => {
