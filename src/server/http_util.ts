@@ -1,6 +1,6 @@
 /** Small HTTP helpers: bounded body reading, JSON replies, server-sent events. */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ApiError, errors } from "./errors.js";
+import { type ApiError, errors } from "./errors.js";
 
 /**
  * Reads the body as UTF-8 JSON, refusing more than `limit` bytes: a declared

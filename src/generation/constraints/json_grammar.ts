@@ -15,31 +15,34 @@ const MAX_DEPTH = 16;
 const MAX_WS = 4;
 const MAX_NUMBER = 24;
 
-export const enum Mode {
-  Value, // expecting a value (node)
-  Str, // inside a string value or free key
-  Num, // inside a number
-  Lit, // inside one of several literal texts (enum, const, true/false/null, restricted keys)
-  ObjOpen, // after '{'
-  ObjKey, // after ','
-  ObjColon, // after a key
-  ObjNext, // after a member value
-  ArrOpen, // after '['
-  ArrNext, // after an element
-  Done, // the top-level value is complete
-}
+// A plain object rather than a const enum: const enums do not survive bundlers.
+export const Mode = {
+  Value: 0, // expecting a value (node)
+  Str: 1, // inside a string value or free key
+  Num: 2, // inside a number
+  Lit: 3, // inside one of several literal texts (enum, const, true/false/null, restricted keys)
+  ObjOpen: 4, // after '{'
+  ObjKey: 5, // after ','
+  ObjColon: 6, // after a key
+  ObjNext: 7, // after a member value
+  ArrOpen: 8, // after '['
+  ArrNext: 9, // after an element
+  Done: 10, // the top-level value is complete
+} as const;
+export type Mode = (typeof Mode)[keyof typeof Mode];
 
-// Number sub-states.
-export const enum N {
-  Minus,
-  Zero,
-  Int,
-  Dot,
-  Frac,
-  E,
-  ESign,
-  Exp,
-}
+// Number sub-states (a plain object too).
+export const N = {
+  Minus: 0,
+  Zero: 1,
+  Int: 2,
+  Dot: 3,
+  Frac: 4,
+  E: 5,
+  ESign: 6,
+  Exp: 7,
+} as const;
+export type N = (typeof N)[keyof typeof N];
 
 /** An open object or array, as a persistent linked list (innermost first). */
 interface Frame {
@@ -209,7 +212,7 @@ function startKey(frame: Frame, b: number): JsonState | null {
   return new JsonState(Mode.Str, frame, null, 0, 0, null, true);
 }
 
-function ws(s: JsonState, b: number): JsonState | null {
+function ws(s: JsonState, _b: number): JsonState | null {
   if (s.a >= MAX_WS) return null;
   return new JsonState(s.mode, s.frame, s.node, s.a + 1, 0, s.lit, s.isKey);
 }
