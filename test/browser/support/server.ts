@@ -89,6 +89,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     const handler = routes.get(path);
     if (handler) return handler(req, res);
     if (path === "/") return sendText(res, 200, "text/html; charset=utf-8", BLANK_PAGE);
+    // Chromium asks every page for one; a 404 would be a console error in every test.
+    if (path === "/favicon.ico") return void res.writeHead(204).end();
     for (const [prefix, dir] of mounts) {
       if (path.startsWith(prefix)) return serveFile(req, res, dir, path.slice(prefix.length), state.ranges);
     }
