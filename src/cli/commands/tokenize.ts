@@ -67,7 +67,7 @@ const command: Command = {
     const lines = (await readInput(io, "JSON lines")).split("\n");
     const out: string[] = [];
     for (let i = 0; i < lines.length; i++) {
-      const line = lines[i].trim();
+      const line = lines[i]!.trim();
       if (line.length === 0) continue;
       let value: unknown;
       try {
