@@ -9,7 +9,8 @@ export type { Backend, Mat, Weight, KVBuffer, AttentionSegment, AttentionParams 
 export type { CausalLM, SequenceCache, ForwardItem, ForwardOptions } from "./models/causal_lm.js";
 export type { EncodeOptions, DecodeOptions, ChatMessage, ChatTemplateOptions, StreamDecoder, TextTokenizer } from "./tokenizer/types.js";
 export { quantizeQ8_0, quantizeQ4_0, dequantizeQ8_0, dequantizeQ4_0, quantize, dequantize, weightToFloat32 } from "./tensor/quant.js";
-export { GGUFFile, openGGUFFile, isGGUFFile, type GGUFTensorInfo } from "./formats/gguf.js";
+export { GGUFFile, isGGUF, type GGUFTensorInfo } from "./formats/gguf.js";
+export { memoryFiles, memorySource, type ByteSource, type ModelFiles } from "./io/byte_source.js";
 export { GGUFWriter } from "./formats/gguf_writer.js";
 export { GGUFValueType, type GGUFEntry, type GGUFValue, type GGMLType } from "./formats/gguf_types.js";
 export { openGGUF, type Qwen2GGUF, type GGUFTokenizerData, type GGUFAddedToken } from "./formats/gguf_qwen2.js";
@@ -43,7 +44,7 @@ export type { TensorToWrite } from "./formats/safetensors_writer.js";
 export { parseQwen2Config, loadQwen2Config, parseGenerationConfig, loadGenerationConfig } from "./formats/config_parse.js";
 export { loadModelFolder, openSafetensorsWeights } from "./formats/model_folder.js";
 export type { ModelFolder } from "./formats/model_folder.js";
-export { qwen2ExpectedTensors, validateQwen2Weights, checkQwen2Weights } from "./formats/qwen2_tensors.js";
+export { qwen2ExpectedTensors, validateQwen2Weights } from "./formats/qwen2_tensors.js";
 export { createRandomModel, RANDOM_PRESETS } from "./formats/random_model.js";
 export type { RandomPreset, RandomModelOptions } from "./formats/random_model.js";
 export { ReferenceBackend } from "./backends/reference/index.js";

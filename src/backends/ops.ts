@@ -74,8 +74,9 @@ export interface Backend {
   /**
    * Uploads a weight in its storage dtype (f32, f16, bf16, q8_0, q4_0; 1-D or 2-D), from
    * memory or read on demand (a backend with its own memory reads a TensorReader straight in).
+   * Async because the bytes may come from a file, a URL or a Blob; uploads run one at a time.
    */
-  upload(tensor: UploadSource): Weight;
+  upload(tensor: UploadSource): Promise<Weight>;
   /** Allocates a zeroed float32 matrix [rows, cols]. */
   alloc(rows: number, cols: number): Mat;
   /** Allocates one layer's K/V cache for one sequence. */

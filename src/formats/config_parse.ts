@@ -27,8 +27,7 @@
  * original_max_position_embeddings, unknown rope keys, a max_window_layers beyond the layer
  * count while sliding is on.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { joinName, parseJson, type ModelFiles } from "../io/byte_source.js";
 import { FormatError } from "../errors.js";
 import type { GenerationConfig, LayerType, Qwen2Config, RopeScaling, RopeType } from "./config.js";
 
@@ -372,25 +371,12 @@ export function parseQwen2Config(json: unknown, file = "config.json", warnings: 
   };
 }
 
-function readJsonFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new FormatError(path, code === "ENOENT" ? "file not found" : `cannot read: ${(err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new FormatError(path, `not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-/** Reads and resolves `<dir>/config.json`. */
-export function loadQwen2Config(dir: string, warnings: string[] = []): Qwen2Config {
-  const path = join(dir, "config.json");
-  return parseQwen2Config(readJsonFile(path), path, warnings);
+/** Reads and resolves a folder's `config.json`. */
+export async function loadQwen2Config(files: ModelFiles, warnings: string[] = []): Promise<Qwen2Config> {
+  const path = joinName(files.location, "config.json");
+  const text = await files.text("config.json");
+  if (text === null) throw new FormatError(path, "file not found");
+  return parseQwen2Config(parseJson(text, path), path, warnings);
 }
 
 /**
@@ -431,9 +417,10 @@ export function parseGenerationConfig(json: unknown, file = "generation_config.j
   return out;
 }
 
-/** Reads `<dir>/generation_config.json`; an absent file gives an empty config. */
-export function loadGenerationConfig(dir: string, warnings: string[] = []): GenerationConfig {
-  const path = join(dir, "generation_config.json");
-  if (!existsSync(path)) return {};
-  return parseGenerationConfig(readJsonFile(path), path, warnings);
+/** Reads a folder's `generation_config.json`; an absent file gives an empty config. */
+export async function loadGenerationConfig(files: ModelFiles, warnings: string[] = []): Promise<GenerationConfig> {
+  const path = joinName(files.location, "generation_config.json");
+  const text = await files.text("generation_config.json");
+  if (text === null) return {};
+  return parseGenerationConfig(parseJson(text, path), path, warnings);
 }

@@ -1,15 +1,16 @@
 /**
  * GGUF reader (versions 2 and 3, little-endian). Opening a file reads and validates the
  * header, every metadata entry and every tensor info; tensor data is read lazily, one
- * tensor at a time, straight from the file, so a large model never sits twice in memory.
+ * tensor at a time, straight from the source (a file, a URL, a Blob), so a large model
+ * never sits twice in memory.
  *
  * Any inconsistency (bad magic, a string running past the end, a duplicate key, a tensor
  * whose bytes lie outside the file or overlap another's) is a FormatError naming the file
  * and the field or tensor. Knowing nothing of any architecture, this module hands tensors
  * back under their GGUF names; see gguf_qwen2.ts for the Qwen2 view.
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { FormatError, UnsupportedError } from "../errors.js";
+import type { ByteSource } from "../io/byte_source.js";
 import {
   GGML_MAX_DIMS,
   GGUF_DEFAULT_ALIGNMENT,
@@ -38,91 +39,86 @@ export interface GGUFTensorInfo {
 
 const CHUNK = 1 << 20;
 const utf8Fatal = new TextDecoder("utf-8", { fatal: true });
+const utf8 = new TextDecoder("utf-8");
 
 /**
- * Sequential little-endian reads from a file through a refillable buffer: the header of a
- * model with a 150k-token vocabulary is several megabytes, read here in 1 MiB chunks.
+ * Sequential little-endian reads from a source through a refillable buffer: the header of a
+ * model with a 150k-token vocabulary is several megabytes, read here in 1 MiB chunks. The
+ * parser calls `need(n)` (async, refills) before a group of sync reads of at most n bytes,
+ * so the common case, bytes already buffered, costs no await.
  */
 class HeaderCursor {
-  private buf = Buffer.alloc(0);
-  private bufStart = 0; // file offset of buf[0]
-  pos = 0; // absolute file offset of the next read
+  private buf = new Uint8Array(0);
+  private view = new DataView(this.buf.buffer);
+  private bufStart = 0; // source offset of buf[0]
+  pos = 0; // absolute source offset of the next read
 
   constructor(
-    private readonly fd: number,
-    private readonly path: string,
+    private readonly source: ByteSource,
     readonly fileSize: number,
+    private readonly signal: AbortSignal | undefined,
   ) {}
 
-  /** Makes bytes [pos, pos + n) available in `buf`, or fails naming `what`. */
-  private ensure(n: number, what: string): number {
+  private get path(): string {
+    return this.source.name;
+  }
+
+  /** True when bytes [pos, pos + n) are buffered. */
+  has(n: number): boolean {
+    return this.pos - this.bufStart + n <= this.buf.length;
+  }
+
+  /** Makes bytes [pos, pos + n) available, or fails naming `what`. */
+  async need(n: number, what: string): Promise<void> {
     if (this.pos + n > this.fileSize) {
       throw new FormatError(this.path, `${what}: needs ${n} bytes at offset ${this.pos}, but the file ends at ${this.fileSize}`);
     }
-    const rel = this.pos - this.bufStart;
-    if (rel + n <= this.buf.length) return rel;
+    if (this.has(n)) return;
     const size = Math.min(Math.max(n, CHUNK), this.fileSize - this.pos);
-    const next = Buffer.allocUnsafe(size);
-    let got = 0;
-    while (got < size) {
-      const r = readSync(this.fd, next, got, size - got, this.pos + got);
-      if (r === 0) throw new FormatError(this.path, `${what}: unexpected end of file at offset ${this.pos + got}`);
-      got += r;
-    }
+    const next = new Uint8Array(size);
+    await this.source.readInto(next, this.pos, this.signal);
     this.buf = next;
+    this.view = new DataView(next.buffer);
     this.bufStart = this.pos;
-    return 0;
+  }
+
+  /** Offset in buf of the next n bytes, which must be buffered (checked, so a missing need() fails loudly). */
+  private take(n: number, what: string): number {
+    if (!this.has(n)) throw new Error(`GGUF reader bug: ${what} read without need()`);
+    const i = this.pos - this.bufStart;
+    this.pos += n;
+    return i;
   }
 
   u8(what: string): number {
-    const i = this.ensure(1, what);
-    this.pos += 1;
-    return this.buf.readUInt8(i);
+    return this.view.getUint8(this.take(1, what));
   }
   i8(what: string): number {
-    const i = this.ensure(1, what);
-    this.pos += 1;
-    return this.buf.readInt8(i);
+    return this.view.getInt8(this.take(1, what));
   }
   u16(what: string): number {
-    const i = this.ensure(2, what);
-    this.pos += 2;
-    return this.buf.readUInt16LE(i);
+    return this.view.getUint16(this.take(2, what), true);
   }
   i16(what: string): number {
-    const i = this.ensure(2, what);
-    this.pos += 2;
-    return this.buf.readInt16LE(i);
+    return this.view.getInt16(this.take(2, what), true);
   }
   u32(what: string): number {
-    const i = this.ensure(4, what);
-    this.pos += 4;
-    return this.buf.readUInt32LE(i);
+    return this.view.getUint32(this.take(4, what), true);
   }
   i32(what: string): number {
-    const i = this.ensure(4, what);
-    this.pos += 4;
-    return this.buf.readInt32LE(i);
+    return this.view.getInt32(this.take(4, what), true);
   }
   f32(what: string): number {
-    const i = this.ensure(4, what);
-    this.pos += 4;
-    return this.buf.readFloatLE(i);
+    return this.view.getFloat32(this.take(4, what), true);
   }
   f64(what: string): number {
-    const i = this.ensure(8, what);
-    this.pos += 8;
-    return this.buf.readDoubleLE(i);
+    return this.view.getFloat64(this.take(8, what), true);
   }
   u64(what: string): bigint {
-    const i = this.ensure(8, what);
-    this.pos += 8;
-    return this.buf.readBigUInt64LE(i);
+    return this.view.getBigUint64(this.take(8, what), true);
   }
   i64(what: string): bigint {
-    const i = this.ensure(8, what);
-    this.pos += 8;
-    return this.buf.readBigInt64LE(i);
+    return this.view.getBigInt64(this.take(8, what), true);
   }
   /** A u64 that must fit a JavaScript number and be at most `max`. */
   count(what: string, max: number): number {
@@ -130,15 +126,17 @@ class HeaderCursor {
     if (v > BigInt(max)) throw new FormatError(this.path, `${what}: ${v} is larger than the file allows (at most ${max})`);
     return Number(v);
   }
-  string(what: string): string {
+  async string(what: string): Promise<string> {
+    if (!this.has(8)) await this.need(8, `${what} (string length)`);
     const len = this.count(`${what} (string length)`, this.fileSize - this.pos - 8);
-    const i = this.ensure(len, what);
-    this.pos += len;
-    const s = this.buf.toString("utf8", i, i + len);
-    // Buffer decoding replaces bad bytes silently; check strictly only when it might have.
+    if (!this.has(len)) await this.need(len, what);
+    const i = this.take(len, what);
+    const bytes = this.buf.subarray(i, i + len);
+    const s = utf8.decode(bytes);
+    // Lenient decoding replaces bad bytes silently; check strictly only when it might have.
     if (s.includes("\ufffd")) {
       try {
-        utf8Fatal.decode(this.buf.subarray(i, i + len));
+        utf8Fatal.decode(bytes);
       } catch {
         throw new FormatError(this.path, `${what}: string is not valid UTF-8`);
       }
@@ -168,7 +166,34 @@ function minValueBytes(type: GGUFValueType): number {
   }
 }
 
-function readValue(c: HeaderCursor, path: string, type: GGUFValueType, what: string): GGUFValue {
+/** Bytes a scalar value of a type occupies (strings and arrays are read on their own). */
+function scalarBytes(type: GGUFValueType): number {
+  return minValueBytes(type);
+}
+
+async function readValue(c: HeaderCursor, path: string, type: GGUFValueType, what: string): Promise<GGUFValue> {
+  if (type === GGUFValueType.STRING) return c.string(what);
+  if (type === GGUFValueType.ARRAY) {
+    await c.need(12, `${what} (array header)`);
+    const itemType = c.u32(`${what} (array item type)`);
+    if (!isGGUFValueType(itemType)) throw new FormatError(path, `${what}: unknown array item type ${itemType}`);
+    const n = c.count(`${what} (array length)`, Math.floor((c.fileSize - c.pos - 8) / minValueBytes(itemType)));
+    const items: GGUFValue[] = new Array<GGUFValue>(n);
+    if (itemType === GGUFValueType.STRING || itemType === GGUFValueType.ARRAY) {
+      for (let i = 0; i < n; i++) items[i] = await readValue(c, path, itemType, `${what}[${i}]`);
+    } else {
+      // Scalars: buffer the whole array once, then read synchronously.
+      await c.need(n * scalarBytes(itemType), what);
+      for (let i = 0; i < n; i++) items[i] = readScalar(c, path, itemType, `${what}[${i}]`);
+    }
+    return items;
+  }
+  await c.need(scalarBytes(type), what);
+  return readScalar(c, path, type, what);
+}
+
+/** A scalar value whose bytes are buffered. */
+function readScalar(c: HeaderCursor, path: string, type: GGUFValueType, what: string): GGUFValue {
   switch (type) {
     case GGUFValueType.UINT8:
       return c.u8(what);
@@ -195,25 +220,18 @@ function readValue(c: HeaderCursor, path: string, type: GGUFValueType, what: str
       if (b > 1) throw new FormatError(path, `${what}: a bool must be 0 or 1, found ${b}`);
       return b === 1;
     }
-    case GGUFValueType.STRING:
-      return c.string(what);
-    case GGUFValueType.ARRAY: {
-      const itemType = c.u32(`${what} (array item type)`);
-      if (!isGGUFValueType(itemType)) throw new FormatError(path, `${what}: unknown array item type ${itemType}`);
-      const n = c.count(`${what} (array length)`, Math.floor((c.fileSize - c.pos - 8) / minValueBytes(itemType)));
-      const items: GGUFValue[] = new Array<GGUFValue>(n);
-      for (let i = 0; i < n; i++) items[i] = readValue(c, path, itemType, `${what}[${i}]`);
-      return items;
-    }
+    default:
+      throw new Error(`GGUF reader bug: ${what} of type ${type} read as a scalar`);
   }
 }
 
 export class GGUFFile {
-  private fd: number | null;
+  private source: ByteSource | null;
+  /** The source's name: a path, URL or file name. */
+  readonly path: string;
 
   private constructor(
-    readonly path: string,
-    fd: number,
+    source: ByteSource,
     readonly fileSize: number,
     readonly version: number,
     readonly metadata: ReadonlyMap<string, GGUFEntry>,
@@ -222,29 +240,29 @@ export class GGUFFile {
     /** Absolute offset where tensor data starts. */
     readonly dataOffset: number,
   ) {
-    this.fd = fd;
+    this.source = source;
+    this.path = source.name;
   }
 
-  /** Opens and validates a GGUF file; tensor data stays on disk until read. */
-  static open(path: string): GGUFFile {
-    let fd: number;
+  /**
+   * Reads and validates a GGUF header; tensor data stays in the source until read. The
+   * GGUFFile owns the source (closes it on failure too).
+   */
+  static async open(source: ByteSource, signal?: AbortSignal): Promise<GGUFFile> {
     try {
-      fd = openSync(path, "r");
+      return await GGUFFile.parse(source, signal);
     } catch (err) {
-      throw new FormatError(path, `cannot open GGUF file: ${(err as Error).message}`);
-    }
-    try {
-      return GGUFFile.parse(path, fd);
-    } catch (err) {
-      closeSync(fd);
+      source.close();
       throw err;
     }
   }
 
-  private static parse(path: string, fd: number): GGUFFile {
-    const size = fstatSync(fd).size;
-    const c = new HeaderCursor(fd, path, size);
+  private static async parse(source: ByteSource, signal: AbortSignal | undefined): Promise<GGUFFile> {
+    const path = source.name;
+    const size = source.size;
+    const c = new HeaderCursor(source, size, signal);
     if (size < 24) throw new FormatError(path, `file is ${size} bytes, too short for a GGUF header (24 bytes)`);
+    await c.need(24, "header");
     const magic = c.u32("magic");
     if (magic !== GGUF_MAGIC) {
       throw new FormatError(path, `not a GGUF file: magic is 0x${magic.toString(16).padStart(8, "0")}, expected "GGUF"`);
@@ -261,18 +279,20 @@ export class GGUFFile {
 
     const metadata = new Map<string, GGUFEntry>();
     for (let i = 0; i < kvCount; i++) {
-      const key = c.string(`metadata entry ${i} key`);
+      const key = await c.string(`metadata entry ${i} key`);
       if (metadata.has(key)) throw new FormatError(path, `metadata key '${key}' appears twice`);
+      await c.need(4, `metadata '${key}' type`);
       const type = c.u32(`metadata '${key}' type`);
       if (!isGGUFValueType(type)) throw new FormatError(path, `metadata '${key}': unknown value type ${type}`);
       if (type === GGUFValueType.ARRAY) {
+        await c.need(4, `metadata '${key}' item type`);
         const before = c.pos;
         const itemType = c.u32(`metadata '${key}' item type`);
         c.pos = before;
-        const value = readValue(c, path, type, `metadata '${key}'`);
+        const value = await readValue(c, path, type, `metadata '${key}'`);
         metadata.set(key, { type, itemType: itemType as GGUFValueType, value });
       } else {
-        metadata.set(key, { type, value: readValue(c, path, type, `metadata '${key}'`) });
+        metadata.set(key, { type, value: await readValue(c, path, type, `metadata '${key}'`) });
       }
     }
 
@@ -297,11 +317,13 @@ export class GGUFFile {
     const raw: RawInfo[] = [];
     const names = new Set<string>();
     for (let i = 0; i < tensorCount; i++) {
-      const name = c.string(`tensor info ${i} name`);
+      const name = await c.string(`tensor info ${i} name`);
       if (names.has(name)) throw new FormatError(path, `tensor '${name}' is listed twice`);
       names.add(name);
+      await c.need(4, `tensor '${name}' dimension count`);
       const nDims = c.u32(`tensor '${name}' dimension count`);
       if (nDims < 1 || nDims > GGML_MAX_DIMS) throw new FormatError(path, `tensor '${name}': ${nDims} dimensions, expected 1 to ${GGML_MAX_DIMS}`);
+      await c.need(nDims * 8 + 4 + 8, `tensor '${name}' dimensions, type and offset`);
       const dims: number[] = [];
       for (let d = 0; d < nDims; d++) dims.push(c.count(`tensor '${name}' dimension ${d}`, Number.MAX_SAFE_INTEGER));
       const typeId = c.u32(`tensor '${name}' type`);
@@ -340,7 +362,7 @@ export class GGUFFile {
         throw new FormatError(path, `tensors '${prev.name}' and '${cur.name}' overlap in the data section`);
       }
     }
-    return new GGUFFile(path, fd, size, version, metadata, tensors, alignment, dataOffset);
+    return new GGUFFile(source, size, version, metadata, tensors, alignment, dataOffset);
   }
 
   private byName: Map<string, GGUFTensorInfo> | null = null;
@@ -351,25 +373,19 @@ export class GGUFFile {
   }
 
   /** Reads one tensor's bytes from the file into a new buffer. */
-  readTensorData(info: GGUFTensorInfo): Uint8Array {
+  async readTensorData(info: GGUFTensorInfo, signal?: AbortSignal): Promise<Uint8Array> {
     const out = new Uint8Array(info.byteLength);
-    this.readTensorInto(info, out, 0);
+    await this.readTensorInto(info, out, 0, signal);
     return out;
   }
 
   /** Reads bytes [offset, offset + dest.byteLength) of a tensor into dest. */
-  readTensorInto(info: GGUFTensorInfo, dest: Uint8Array, offset: number): void {
-    if (this.fd === null) throw new FormatError(this.path, `cannot read tensor '${info.name}': the file was closed`);
+  async readTensorInto(info: GGUFTensorInfo, dest: Uint8Array, offset: number, signal?: AbortSignal): Promise<void> {
+    if (this.source === null) throw new FormatError(this.path, `cannot read tensor '${info.name}': the file was closed`);
     if (!(Number.isInteger(offset) && offset >= 0 && offset + dest.byteLength <= info.byteLength)) {
       throw new RangeError(`tensor '${info.name}': bytes [${offset}, ${offset + dest.byteLength}) are outside its ${info.byteLength} bytes`);
     }
-    let got = 0;
-    while (got < dest.byteLength) {
-      const at = info.offset + offset + got;
-      const r = readSync(this.fd, dest, got, Math.min(dest.byteLength - got, 1 << 30), at);
-      if (r === 0) throw new FormatError(this.path, `tensor '${info.name}': unexpected end of file at offset ${at}`);
-      got += r;
-    }
+    await this.source.readInto(dest, info.offset + offset, signal);
   }
 
   /** The raw metadata entry, or undefined. */
@@ -429,32 +445,15 @@ export class GGUFFile {
   }
 
   close(): void {
-    if (this.fd !== null) {
-      closeSync(this.fd);
-      this.fd = null;
-    }
+    this.source?.close();
+    this.source = null;
   }
 }
 
-/** Opens a GGUF file (see {@link GGUFFile}). */
-export function openGGUFFile(path: string): GGUFFile {
-  return GGUFFile.open(path);
-}
-
-/** True when `path` is a file that starts with the GGUF magic (for choosing a loader by content, not by extension). */
-export function isGGUFFile(path: string): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return false;
-  }
-  try {
-    const head = Buffer.alloc(4);
-    return readSync(fd, head, 0, 4, 0) === 4 && head.readUInt32LE(0) === GGUF_MAGIC;
-  } catch {
-    return false; // a folder, or unreadable
-  } finally {
-    closeSync(fd);
-  }
+/** True when a source starts with the GGUF magic (for choosing a reader by content, not by name). */
+export async function isGGUF(source: ByteSource, signal?: AbortSignal): Promise<boolean> {
+  if (source.size < 4) return false;
+  const head = new Uint8Array(4);
+  await source.readInto(head, 0, signal);
+  return new DataView(head.buffer).getUint32(0, true) === GGUF_MAGIC;
 }

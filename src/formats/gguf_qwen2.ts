@@ -6,6 +6,7 @@
  */
 import { FormatError, UnsupportedError } from "../errors.js";
 import type { GenerationConfig, LayerType, Qwen2Config, RopeScaling } from "./config.js";
+import type { ByteSource } from "../io/byte_source.js";
 import { GGUFFile, type GGUFTensorInfo } from "./gguf.js";
 import { TokenType } from "./gguf_types.js";
 import { ggufToHfName } from "./gguf_qwen2_names.js";
@@ -243,12 +244,12 @@ class GGUFWeightSource implements WeightSource {
     const t = this.find(name);
     return { name, dtype: t.type.dtype!, shape: t.shape, byteLength: t.byteLength };
   }
-  read(name: string): HostTensor {
+  async read(name: string): Promise<HostTensor> {
     const t = this.find(name);
-    return { name, dtype: t.type.dtype!, shape: t.shape, data: this.file.readTensorData(t) };
+    return { name, dtype: t.type.dtype!, shape: t.shape, data: await this.file.readTensorData(t) };
   }
-  readInto(name: string, dest: Uint8Array, offset = 0): void {
-    this.file.readTensorInto(this.find(name), dest, offset);
+  readInto(name: string, dest: Uint8Array, offset = 0, signal?: AbortSignal): Promise<void> {
+    return this.file.readTensorInto(this.find(name), dest, offset, signal);
   }
   close(): void {
     this.file.close();
@@ -276,9 +277,11 @@ function dominantType(file: GGUFFile): string {
 /**
  * Opens a Qwen2 GGUF file. Fails early, before any weight is read, when the architecture is
  * not qwen2 or a tensor is stored in a type we do not run (the error names type and tensor).
+ * The result owns the source.
  */
-export function openGGUF(path: string): Qwen2GGUF {
-  const file = GGUFFile.open(path);
+export async function openGGUF(source: ByteSource, signal?: AbortSignal): Promise<Qwen2GGUF> {
+  const file = await GGUFFile.open(source, signal);
+  const path = file.path;
   try {
     const arch = file.string("general.architecture");
     if (arch === undefined) throw new FormatError(path, "missing metadata 'general.architecture'");
@@ -298,5 +301,3 @@ export function openGGUF(path: string): Qwen2GGUF {
     throw err;
   }
 }
-
-export { isGGUFFile } from "./gguf.js";

@@ -137,7 +137,7 @@ function writeTokenizer(w: GGUFWriter, config: Qwen2Config, files: TokenizerData
 }
 
 /** Writes `input` as a GGUF file at `out`. */
-export function writeQwen2GGUF(out: string, input: Qwen2GGUFExportInput): Qwen2GGUFExportSummary {
+export async function writeQwen2GGUF(out: string, input: Qwen2GGUFExportInput): Promise<Qwen2GGUFExportSummary> {
   const { config, weights, type } = input;
   if (!GGUF_EXPORT_TYPES.includes(type)) throw new InvalidArgumentError(`unknown GGUF type '${type}' (expected one of ${GGUF_EXPORT_TYPES.join(", ")})`);
 
@@ -175,8 +175,8 @@ export function writeQwen2GGUF(out: string, input: Qwen2GGUFExportInput): Qwen2G
     const info = weights.info(hf);
     const target = ggufTensorType(g, info.shape, type);
     tensorTypes.set(g, target);
-    w.addTensor(g, target, info.shape, () => encodeTensor(weights.read(hf), target));
+    w.addTensor(g, target, info.shape, async () => encodeTensor(await weights.read(hf), target));
   }
-  w.write(out, input.onTensor);
+  await w.write(out, input.onTensor);
   return { path: out, type, tensorTypes };
 }

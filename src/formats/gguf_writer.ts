@@ -16,7 +16,7 @@ interface PendingTensor {
   /** Row-major shape, outermost first. */
   readonly shape: readonly number[];
   readonly byteLength: number;
-  readonly produce: () => Uint8Array;
+  readonly produce: () => Uint8Array | Promise<Uint8Array>;
 }
 
 /** Growable little-endian byte sink for the header. */
@@ -202,9 +202,9 @@ export class GGUFWriter {
 
   /**
    * Adds a tensor in `dtype` with a row-major `shape` (outermost first, as in PyTorch);
-   * `produce` is called once, while writing, and must return exactly its bytes.
+   * `produce` is called once, while writing, and must return (or resolve to) exactly its bytes.
    */
-  addTensor(name: string, dtype: DType, shape: readonly number[], produce: () => Uint8Array): this {
+  addTensor(name: string, dtype: DType, shape: readonly number[], produce: () => Uint8Array | Promise<Uint8Array>): this {
     if (this.tensorNames.has(name)) throw new InvalidArgumentError(`GGUF tensor '${name}' added twice`);
     if (shape.length < 1 || shape.length > GGML_MAX_DIMS) throw new InvalidArgumentError(`GGUF tensor '${name}': ${shape.length} dimensions, expected 1 to ${GGML_MAX_DIMS}`);
     ggmlTypeOf(dtype); // throws for a dtype GGUF cannot store
@@ -240,15 +240,15 @@ export class GGUFWriter {
   }
 
   /** Writes the file; `onTensor` is told after each tensor (for progress). */
-  write(path: string, onTensor?: (name: string, index: number, count: number) => void): void {
+  async write(path: string, onTensor?: (name: string, index: number, count: number) => void): Promise<void> {
     const { header } = this.header();
     const tmp = `${path}.partial`;
     const fd = openSync(tmp, "w");
     try {
       writeAll(fd, header);
       const pad = new Uint8Array(this.alignment);
-      this.tensors.forEach((t, i) => {
-        const data = t.produce();
+      for (const [i, t] of this.tensors.entries()) {
+        const data = await t.produce();
         if (data.byteLength !== t.byteLength) {
           throw new InvalidArgumentError(`GGUF tensor '${t.name}': expected ${t.byteLength} bytes for ${t.dtype} [${t.shape.join(", ")}], got ${data.byteLength}`);
         }
@@ -256,7 +256,7 @@ export class GGUFWriter {
         const rest = (this.alignment - (data.byteLength % this.alignment)) % this.alignment;
         if (rest > 0) writeAll(fd, pad.subarray(0, rest));
         onTensor?.(t.name, i, this.tensors.length);
-      });
+      }
       closeSync(fd);
       renameSync(tmp, path);
     } catch (err) {

@@ -1,10 +1,10 @@
 /**
  * A Hugging Face model folder: config.json, generation_config.json (optional) and weights
- * as `model.safetensors` or shards listed in `model.safetensors.index.json`.
+ * as `model.safetensors` or shards listed in `model.safetensors.index.json`. The folder is
+ * any ModelFiles: on disk, at a URL, dropped in a page, or in memory.
  */
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { FormatError, UnsupportedError } from "../errors.js";
+import type { ModelFiles } from "../io/byte_source.js";
 import type { GenerationConfig, Qwen2Config } from "./config.js";
 import { loadGenerationConfig, loadQwen2Config } from "./config_parse.js";
 import { validateQwen2Weights, type Qwen2WeightReport } from "./qwen2_tensors.js";
@@ -12,14 +12,17 @@ import { SafetensorsFile } from "./safetensors.js";
 import { SAFETENSORS_INDEX, ShardedSafetensors } from "./safetensors_sharded.js";
 import type { WeightSource } from "./weights.js";
 
+/** The single-file weights name. */
+export const SAFETENSORS_SINGLE = "model.safetensors";
+
 /** A weight source that can also read straight into a caller's buffer (both safetensors kinds can). */
 export interface SafetensorsSource extends WeightSource {
-  readInto(name: string, dest: Uint8Array, offset?: number): void;
+  readInto(name: string, dest: Uint8Array, offset?: number, signal?: AbortSignal): Promise<void>;
 }
 
 export interface ModelFolder {
-  /** Absolute path of the folder. */
-  readonly dir: string;
+  /** The folder's path or URL. */
+  readonly location: string;
   readonly config: Qwen2Config;
   readonly generationConfig: GenerationConfig;
   readonly weights: SafetensorsSource;
@@ -29,35 +32,30 @@ export interface ModelFolder {
   readonly warnings: readonly string[];
 }
 
-/** Opens the safetensors weights of a folder (sharded or single), header only. */
-export function openSafetensorsWeights(dir: string): SafetensorsSource {
-  const index = join(dir, SAFETENSORS_INDEX);
-  if (existsSync(index)) return ShardedSafetensors.open(index);
-  const single = join(dir, "model.safetensors");
-  if (existsSync(single)) return SafetensorsFile.open(single);
-  let names: string[] = [];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    // reported below
+/** Opens the safetensors weights of a folder (sharded or single), headers only. */
+export async function openSafetensorsWeights(files: ModelFiles, signal?: AbortSignal): Promise<SafetensorsSource> {
+  if ((await files.text(SAFETENSORS_INDEX)) !== null) return ShardedSafetensors.open(files, SAFETENSORS_INDEX, signal);
+  const single = await files.open(SAFETENSORS_SINGLE);
+  if (single !== null) return SafetensorsFile.open(single, signal);
+  for (const pickle of ["pytorch_model.bin", "pytorch_model.bin.index.json"]) {
+    const found = await files.open(pickle);
+    if (found !== null) {
+      found.close();
+      throw new UnsupportedError(`${files.location}: only PyTorch pickle weights (${pickle}) found; convert them to safetensors first`);
+    }
   }
-  if (names.some((n) => n.endsWith(".bin") || n.endsWith(".pt") || n.endsWith(".pth"))) {
-    throw new UnsupportedError(`${dir}: only PyTorch pickle weights (.bin) found; convert them to safetensors first`);
-  }
-  throw new FormatError(dir, `no model.safetensors or ${SAFETENSORS_INDEX} found`);
+  throw new FormatError(files.location, `no ${SAFETENSORS_SINGLE} or ${SAFETENSORS_INDEX} found`);
 }
 
 /** Loads config, generation config and (lazily) the weights, validating names and shapes. */
-export function loadModelFolder(dirArg: string): ModelFolder {
-  const dir = resolve(dirArg);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new FormatError(dir, "model folder not found");
+export async function loadModelFolder(files: ModelFiles, signal?: AbortSignal): Promise<ModelFolder> {
   const warnings: string[] = [];
-  const config = loadQwen2Config(dir, warnings);
-  const generationConfig = loadGenerationConfig(dir, warnings);
-  const weights = openSafetensorsWeights(dir);
+  const config = await loadQwen2Config(files, warnings);
+  const generationConfig = await loadGenerationConfig(files, warnings);
+  const weights = await openSafetensorsWeights(files, signal);
   try {
-    const report = validateQwen2Weights(config, weights, warnings);
-    return { dir, config, generationConfig, weights, report, warnings };
+    const report = validateQwen2Weights(config, weights, { warnings });
+    return { location: files.location, config, generationConfig, weights, report, warnings };
   } catch (err) {
     weights.close();
     throw err;

@@ -26,28 +26,46 @@ export interface ExpectedTensor {
   readonly required: boolean;
 }
 
-/** The per-layer tensor names, in checkpoint order, with their shapes. */
-export function qwen2LayerTensors(config: Qwen2Config, layer: number): ExpectedTensor[] {
+/** The field of a decoder layer each per-layer tensor fills (models/qwen2.ts builds its layers from these). */
+export type Qwen2LayerKey = "inputNorm" | "q" | "qBias" | "k" | "kBias" | "v" | "vBias" | "o" | "postNorm" | "gate" | "up" | "down";
+
+export interface ExpectedLayerTensor extends ExpectedTensor {
+  readonly key: Qwen2LayerKey;
+}
+
+/** The per-layer tensor names, in checkpoint order, with their shapes: the one list the loader and the checks share. */
+export function qwen2LayerTensors(config: Qwen2Config, layer: number): ExpectedLayerTensor[] {
   const h = config.hidden_size;
   const q = config.num_attention_heads * config.head_dim;
   const kv = config.num_key_value_heads * config.head_dim;
   const ff = config.intermediate_size;
   const p = `model.layers.${layer}.`;
-  const t = (name: string, shape: number[]): ExpectedTensor => ({ name: p + name, shape, required: true });
+  const t = (key: Qwen2LayerKey, name: string, shape: number[]): ExpectedLayerTensor => ({ key, name: p + name, shape, required: true });
   return [
-    t("input_layernorm.weight", [h]),
-    t("self_attn.q_proj.weight", [q, h]),
-    t("self_attn.q_proj.bias", [q]),
-    t("self_attn.k_proj.weight", [kv, h]),
-    t("self_attn.k_proj.bias", [kv]),
-    t("self_attn.v_proj.weight", [kv, h]),
-    t("self_attn.v_proj.bias", [kv]),
-    t("self_attn.o_proj.weight", [h, q]),
-    t("post_attention_layernorm.weight", [h]),
-    t("mlp.gate_proj.weight", [ff, h]),
-    t("mlp.up_proj.weight", [ff, h]),
-    t("mlp.down_proj.weight", [h, ff]),
+    t("inputNorm", "input_layernorm.weight", [h]),
+    t("q", "self_attn.q_proj.weight", [q, h]),
+    t("qBias", "self_attn.q_proj.bias", [q]),
+    t("k", "self_attn.k_proj.weight", [kv, h]),
+    t("kBias", "self_attn.k_proj.bias", [kv]),
+    t("v", "self_attn.v_proj.weight", [kv, h]),
+    t("vBias", "self_attn.v_proj.bias", [kv]),
+    t("o", "self_attn.o_proj.weight", [h, q]),
+    t("postNorm", "post_attention_layernorm.weight", [h]),
+    t("gate", "mlp.gate_proj.weight", [ff, h]),
+    t("up", "mlp.up_proj.weight", [ff, h]),
+    t("down", "mlp.down_proj.weight", [h, ff]),
   ];
+}
+
+/** The embedding table, the final norm and the LM head. */
+export function qwen2EmbedTensor(config: Qwen2Config): ExpectedTensor {
+  return { name: "model.embed_tokens.weight", shape: [config.vocab_size, config.hidden_size], required: true };
+}
+export function qwen2NormTensor(config: Qwen2Config): ExpectedTensor {
+  return { name: "model.norm.weight", shape: [config.hidden_size], required: true };
+}
+export function qwen2HeadTensor(config: Qwen2Config): ExpectedTensor {
+  return { name: "lm_head.weight", shape: [config.vocab_size, config.hidden_size], required: !config.tie_word_embeddings };
 }
 
 /**
@@ -55,10 +73,9 @@ export function qwen2LayerTensors(config: Qwen2Config, layer: number): ExpectedT
  * `lm_head.weight` is listed as optional (some exporters store a copy anyway).
  */
 export function qwen2ExpectedTensors(config: Qwen2Config): ExpectedTensor[] {
-  const out: ExpectedTensor[] = [{ name: "model.embed_tokens.weight", shape: [config.vocab_size, config.hidden_size], required: true }];
+  const out: ExpectedTensor[] = [qwen2EmbedTensor(config)];
   for (let i = 0; i < config.num_hidden_layers; i++) out.push(...qwen2LayerTensors(config, i));
-  out.push({ name: "model.norm.weight", shape: [config.hidden_size], required: true });
-  out.push({ name: "lm_head.weight", shape: [config.vocab_size, config.hidden_size], required: !config.tie_word_embeddings });
+  out.push(qwen2NormTensor(config), qwen2HeadTensor(config));
   return out;
 }
 
@@ -81,8 +98,19 @@ export interface Qwen2WeightReport {
 
 const FLOAT_DTYPES = new Set(["f32", "f16", "bf16", "f64", "q8_0", "q4_0"]);
 
-/** Compares a weight source with the expected tensors; never throws for a mismatch. */
-export function checkQwen2Weights(config: Qwen2Config, source: WeightSource): Qwen2WeightReport {
+export interface ValidateOptions {
+  /** Where warnings go (unused extra tensors). */
+  readonly warnings?: string[];
+  /** "throw" (default): a FormatError for missing or mis-shaped tensors; "report": only the report, for `inspect`. */
+  readonly onMismatch?: "throw" | "report";
+}
+
+/**
+ * Compares a weight source with the expected tensors. By default throws a FormatError naming
+ * the source and every missing or mis-shaped tensor (up to a readable number); unexpected
+ * extra tensors become warnings, never errors.
+ */
+export function validateQwen2Weights(config: Qwen2Config, source: WeightSource, options: ValidateOptions = {}): Qwen2WeightReport {
   const expected = qwen2ExpectedTensors(config);
   const expectedNames = new Set(expected.map((e) => e.name));
   const missing: string[] = [];
@@ -104,23 +132,15 @@ export function checkQwen2Weights(config: Qwen2Config, source: WeightSource): Qw
     if (isIgnoredQwen2Tensor(name)) ignored.push(name);
     else unexpected.push(name);
   }
-  return { missing, misshaped, unexpected, ignored, tiedHead: !source.has("lm_head.weight") };
-}
-
-/**
- * Throws a FormatError naming the source and every missing or mis-shaped tensor (up to a
- * readable number). Unexpected extra tensors are returned as warnings, not errors.
- */
-export function validateQwen2Weights(config: Qwen2Config, source: WeightSource, warnings: string[] = []): Qwen2WeightReport {
-  const report = checkQwen2Weights(config, source);
-  const problems = [...report.missing.map((n) => `missing tensor '${n}'`), ...report.misshaped.map((m) => `mis-shaped tensor ${m}`)];
-  if (problems.length > 0) {
+  const report = { missing, misshaped, unexpected, ignored, tiedHead: !source.has("lm_head.weight") };
+  const problems = [...missing.map((n) => `missing tensor '${n}'`), ...misshaped.map((m) => `mis-shaped tensor ${m}`)];
+  if (problems.length > 0 && options.onMismatch !== "report") {
     const shown = problems.slice(0, 12);
     const more = problems.length > shown.length ? `; and ${problems.length - shown.length} more` : "";
     throw new FormatError(source.location, `weights do not match config.json: ${shown.join("; ")}${more}`);
   }
-  if (report.unexpected.length > 0) {
-    warnings.push(`${source.location}: ${report.unexpected.length} tensor(s) not used by Qwen2ForCausalLM are ignored: ${report.unexpected.slice(0, 5).join(", ")}${report.unexpected.length > 5 ? ", ..." : ""}`);
+  if (unexpected.length > 0) {
+    options.warnings?.push(`${source.location}: ${unexpected.length} tensor(s) not used by Qwen2ForCausalLM are ignored: ${unexpected.slice(0, 5).join(", ")}${unexpected.length > 5 ? ", ..." : ""}`);
   }
   return report;
 }

@@ -6,18 +6,18 @@
  * [begin, end) relative to the start of the data section; `__metadata__` is an optional
  * string → string map.
  *
- * Opening a file reads only the header. Tensor bytes are read on demand with positioned
- * reads through a file descriptor, so a 1 GB model never sits in the JS heap as one copy:
- * each tensor lands in its own freshly allocated (hence 8-byte aligned) buffer, or straight
- * into a caller's buffer with `readInto` (e.g. a WebAssembly memory).
+ * Opening a file reads only the header. Tensor bytes are read on demand through a
+ * ByteSource (a file, a URL with range requests, a Blob), so a 1 GB model never sits in the
+ * JS heap as one copy: each tensor lands in its own freshly allocated (hence 8-byte aligned)
+ * buffer, or straight into a caller's buffer with `readInto` (e.g. a WebAssembly memory).
  *
  * Every defect is reported as a FormatError naming the file and, where one is involved,
  * the tensor: a truncated file, a header that is not JSON, an unknown dtype, a shape that
  * disagrees with its byte range, ranges that overlap or run past the end of the file, and
  * headers larger than {@link MAX_HEADER_BYTES} (refused before allocating them).
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { FormatError } from "../errors.js";
+import type { ByteSource } from "../io/byte_source.js";
 import { byteSize, type DType } from "../tensor/dtype.js";
 import type { HostTensor, TensorInfo, WeightSource } from "./weights.js";
 
@@ -170,53 +170,38 @@ export function parseHeaderJson(json: string, headerBytes: number, fileSize: num
   return { headerBytes, dataStart, entries, metadata };
 }
 
-/** Reads `length` bytes at `position` into `dest`, looping because one read is capped near 2 GiB. */
-function readFully(fd: number, dest: Uint8Array, position: number, file: string, what: string): void {
-  const CHUNK = 1 << 30;
-  let done = 0;
-  while (done < dest.byteLength) {
-    const want = Math.min(CHUNK, dest.byteLength - done);
-    const got = readSync(fd, dest, done, want, position + done);
-    if (got <= 0) throw new FormatError(file, `${what}: unexpected end of file at byte ${position + done}`);
-    done += got;
-  }
-}
-
 /** One open safetensors file. Implements WeightSource over its tensors. */
 export class SafetensorsFile implements WeightSource {
   readonly location: string;
   readonly header: SafetensorsHeader;
   readonly fileSize: number;
-  private fd: number | null;
+  private source: ByteSource | null;
   private readonly byName: Map<string, SafetensorsEntry>;
 
-  private constructor(path: string, fd: number, fileSize: number, header: SafetensorsHeader) {
-    this.location = path;
-    this.fd = fd;
-    this.fileSize = fileSize;
+  private constructor(source: ByteSource, header: SafetensorsHeader) {
+    this.location = source.name;
+    this.source = source;
+    this.fileSize = source.size;
     this.header = header;
     this.byName = new Map(header.entries.map((e) => [e.name, e]));
   }
 
-  /** Opens a file and validates its header. Throws FormatError for any defect. */
-  static open(path: string): SafetensorsFile {
-    let fd: number;
+  /**
+   * Reads and validates the header of a safetensors file. Throws FormatError for any defect;
+   * the file is closed then. On success the SafetensorsFile owns the source.
+   */
+  static async open(source: ByteSource, signal?: AbortSignal): Promise<SafetensorsFile> {
     try {
-      fd = openSync(path, "r");
-    } catch (err) {
-      throw new FormatError(path, `cannot open: ${(err as Error).message}`);
-    }
-    try {
-      const fileSize = fstatSync(fd).size;
+      const fileSize = source.size;
       const prefix = new Uint8Array(8);
-      if (fileSize >= 8) readFully(fd, prefix, 0, path, "header length");
-      const len = parseHeaderLength(prefix, fileSize, path);
-      const headerBuf = Buffer.allocUnsafe(len);
-      readFully(fd, headerBuf, 8, path, "header");
-      const header = parseHeaderJson(headerBuf.toString("utf8"), len, fileSize, path);
-      return new SafetensorsFile(path, fd, fileSize, header);
+      if (fileSize >= 8) await source.readInto(prefix, 0, signal);
+      const len = parseHeaderLength(prefix, fileSize, source.name);
+      const headerBuf = new Uint8Array(len);
+      await source.readInto(headerBuf, 8, signal);
+      const header = parseHeaderJson(new TextDecoder().decode(headerBuf), len, fileSize, source.name);
+      return new SafetensorsFile(source, header);
     } catch (err) {
-      closeSync(fd);
+      source.close();
       throw err;
     }
   }
@@ -240,27 +225,25 @@ export class SafetensorsFile implements WeightSource {
   }
 
   /** Reads a tensor into a new buffer (its own ArrayBuffer, so typed views are aligned). */
-  read(name: string): HostTensor {
+  async read(name: string): Promise<HostTensor> {
     const e = this.info(name);
     const data = new Uint8Array(e.byteLength);
-    this.readInto(name, data);
+    await this.readInto(name, data);
     return { name, dtype: e.dtype, shape: e.shape, data };
   }
 
   /** Reads bytes [offset, offset + dest.byteLength) of a tensor into `dest`, e.g. a WebAssembly memory view. */
-  readInto(name: string, dest: Uint8Array, offset = 0): void {
+  async readInto(name: string, dest: Uint8Array, offset = 0, signal?: AbortSignal): Promise<void> {
     const e = this.info(name);
     if (!(Number.isInteger(offset) && offset >= 0 && offset + dest.byteLength <= e.byteLength)) {
       throw new RangeError(`readInto('${name}'): bytes [${offset}, ${offset + dest.byteLength}) are outside the tensor's ${e.byteLength} bytes`);
     }
-    if (this.fd === null) throw new FormatError(this.location, `tensor '${name}': file already closed`);
-    readFully(this.fd, dest, e.fileOffset + offset, this.location, `tensor '${name}'`);
+    if (this.source === null) throw new FormatError(this.location, `tensor '${name}': file already closed`);
+    await this.source.readInto(dest, e.fileOffset + offset, signal);
   }
 
   close(): void {
-    if (this.fd !== null) {
-      closeSync(this.fd);
-      this.fd = null;
-    }
+    this.source?.close();
+    this.source = null;
   }
 }

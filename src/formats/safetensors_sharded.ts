@@ -4,9 +4,8 @@
  * loaded, so every inconsistency between index and shards is reported up front, naming the
  * index, the shard and the tensor.
  */
-import { readFileSync } from "node:fs";
-import { basename, dirname, isAbsolute, join, normalize } from "node:path";
 import { FormatError } from "../errors.js";
+import { joinName, parseJson, type ModelFiles } from "../io/byte_source.js";
 import { SafetensorsFile, type SafetensorsEntry } from "./safetensors.js";
 import type { HostTensor, WeightSource } from "./weights.js";
 
@@ -26,26 +25,17 @@ export class ShardedSafetensors implements WeightSource {
     this.metadata = metadata;
   }
 
-  /** Opens the index file and every shard it names. */
-  static open(indexPath: string): ShardedSafetensors {
-    let text: string;
-    try {
-      text = readFileSync(indexPath, "utf8");
-    } catch (err) {
-      throw new FormatError(indexPath, `cannot read: ${(err as Error).message}`);
-    }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch (err) {
-      throw new FormatError(indexPath, `not valid JSON: ${(err as Error).message}`);
-    }
+  /** Opens the index file of a folder and every shard it names (headers only). */
+  static async open(files: ModelFiles, indexName = SAFETENSORS_INDEX, signal?: AbortSignal): Promise<ShardedSafetensors> {
+    const indexPath = joinName(files.location, indexName);
+    const text = await files.text(indexName);
+    if (text === null) throw new FormatError(indexPath, "file not found");
+    const raw = parseJson(text, indexPath);
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new FormatError(indexPath, "must be a JSON object");
     const { weight_map: weightMap, metadata } = raw as Record<string, unknown>;
     if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap)) {
       throw new FormatError(indexPath, "weight_map: missing, or not an object of tensor name → shard file");
     }
-    const dir = dirname(indexPath);
     const shards = new Map<string, SafetensorsFile>();
     const owner = new Map<string, SafetensorsFile>();
     try {
@@ -54,12 +44,15 @@ export class ShardedSafetensors implements WeightSource {
           throw new FormatError(indexPath, `weight_map['${name}']: shard must be a file name, got ${JSON.stringify(shardName)}`);
         }
         // A shard must live in the model folder: refuse paths that climb out of it.
-        if (isAbsolute(shardName) || normalize(shardName).startsWith("..")) {
+        if (!isPlainFileName(shardName)) {
           throw new FormatError(indexPath, `weight_map['${name}']: shard '${shardName}' is outside the model folder`);
         }
         let shard = shards.get(shardName);
         if (!shard) {
-          shard = SafetensorsFile.open(join(dir, shardName));
+          signal?.throwIfAborted();
+          const source = await files.open(shardName);
+          if (source === null) throw new FormatError(joinName(files.location, shardName), `file not found (named by ${indexName})`);
+          shard = await SafetensorsFile.open(source, signal);
           shards.set(shardName, shard);
         }
         if (!shard.has(name)) {
@@ -73,7 +66,7 @@ export class ShardedSafetensors implements WeightSource {
         for (const name of shard.names()) {
           const o = owner.get(name);
           if (o === undefined) throw new FormatError(indexPath, `tensor '${name}' is in shard '${shardName}' but missing from weight_map`);
-          if (o !== shard) throw new FormatError(indexPath, `tensor '${name}' is stored in two shards: '${basename(o.location)}' and '${shardName}'`);
+          if (o !== shard) throw new FormatError(indexPath, `tensor '${name}' is stored in two shards: '${shardNameOf(shards, o)}' and '${shardName}'`);
         }
       }
     } catch (err) {
@@ -102,12 +95,12 @@ export class ShardedSafetensors implements WeightSource {
     return this.shardOf(name).info(name);
   }
 
-  read(name: string): HostTensor {
+  read(name: string): Promise<HostTensor> {
     return this.shardOf(name).read(name);
   }
 
-  readInto(name: string, dest: Uint8Array, offset = 0): void {
-    this.shardOf(name).readInto(name, dest, offset);
+  readInto(name: string, dest: Uint8Array, offset = 0, signal?: AbortSignal): Promise<void> {
+    return this.shardOf(name).readInto(name, dest, offset, signal);
   }
 
   /** The file a tensor is stored in (for `inspect`). */
@@ -118,4 +111,15 @@ export class ShardedSafetensors implements WeightSource {
   close(): void {
     for (const s of this.shards.values()) s.close();
   }
+}
+
+/** A name inside the folder: not absolute, no drive letter, no `..` segment. */
+function isPlainFileName(name: string): boolean {
+  if (name.startsWith("/") || name.startsWith("\\") || /^[A-Za-z]:/.test(name)) return false;
+  return !name.split(/[\\/]/).includes("..");
+}
+
+function shardNameOf(shards: ReadonlyMap<string, SafetensorsFile>, file: SafetensorsFile): string {
+  for (const [name, s] of shards) if (s === file) return name;
+  return file.location;
 }

@@ -32,14 +32,14 @@ export interface WeightSource {
   has(name: string): boolean;
   /** Throws a FormatError naming the tensor and the location when it is absent. */
   info(name: string): TensorInfo;
-  /** Reads a tensor's bytes. Throws a FormatError naming the tensor when absent or broken. */
-  read(name: string): HostTensor;
+  /** Reads a tensor's bytes. Rejects with a FormatError naming the tensor when absent or broken. */
+  read(name: string): Promise<HostTensor>;
   /**
    * Reads bytes [offset, offset + dest.byteLength) of a tensor into dest (e.g. a view of a
    * WebAssembly memory). File-backed sources offer it so that weights need no whole-tensor
    * buffer on the way to a backend.
    */
-  readInto?(name: string, dest: Uint8Array, offset?: number): void;
+  readInto?(name: string, dest: Uint8Array, offset?: number, signal?: AbortSignal): Promise<void>;
   /** Releases file handles. Tensors already read stay valid. */
   close(): void;
 }
@@ -51,7 +51,7 @@ export interface WeightSource {
  */
 export interface TensorReader extends TensorInfo {
   /** Copies bytes [offset, offset + dest.byteLength) of the tensor into dest. */
-  readInto(dest: Uint8Array, offset: number): void;
+  readInto(dest: Uint8Array, offset: number): Promise<void>;
 }
 
 /** What a backend uploads: a tensor already in memory or one read on demand. */
@@ -64,7 +64,7 @@ export function memoryReader(t: HostTensor): TensorReader {
     dtype: t.dtype,
     shape: t.shape,
     byteLength: t.data.byteLength,
-    readInto(dest: Uint8Array, offset: number): void {
+    async readInto(dest: Uint8Array, offset: number): Promise<void> {
       if (!(offset >= 0 && offset + dest.byteLength <= t.data.byteLength)) {
         throw new RangeError(`tensor ${t.name}: bytes [${offset}, ${offset + dest.byteLength}) are outside its ${t.data.byteLength} bytes`);
       }
@@ -78,18 +78,25 @@ export function asReader(t: UploadSource): TensorReader {
   return "data" in t ? memoryReader(t) : t;
 }
 
-/** Reader for tensor `name` of a source: streamed from its file when the source can, else read whole. */
-export function tensorReader(source: WeightSource, name: string): TensorReader {
-  if (source.readInto === undefined) return memoryReader(source.read(name));
+/**
+ * Reader for tensor `name` of a source: streamed from its file when the source can, else read
+ * whole on the first read. `signal` aborts the reads.
+ */
+export function tensorReader(source: WeightSource, name: string, signal?: AbortSignal): TensorReader {
   const info = source.info(name);
+  const base = { name, dtype: info.dtype, shape: info.shape, byteLength: info.byteLength };
+  if (source.readInto === undefined) {
+    let whole: Promise<TensorReader> | null = null;
+    return { ...base, readInto: async (dest, offset) => (await (whole ??= source.read(name).then(memoryReader))).readInto(dest, offset) };
+  }
   const readInto = source.readInto.bind(source);
-  return { name, dtype: info.dtype, shape: info.shape, byteLength: info.byteLength, readInto: (dest, offset) => readInto(name, dest, offset) };
+  return { ...base, readInto: (dest, offset) => readInto(name, dest, offset, signal) };
 }
 
 /** A reader's whole contents as a HostTensor (for backends that keep tensors in JS memory). */
-export function readWhole(t: UploadSource): HostTensor {
+export async function readWhole(t: UploadSource): Promise<HostTensor> {
   if ("data" in t) return t;
   const data = new Uint8Array(t.byteLength);
-  t.readInto(data, 0);
+  await t.readInto(data, 0);
   return { name: t.name, dtype: t.dtype, shape: t.shape, data };
 }

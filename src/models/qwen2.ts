@@ -17,6 +17,7 @@
 import { FormatError, InvalidArgumentError } from "../errors.js";
 import type { AttentionSegment, Backend, Mat, Weight } from "../backends/ops.js";
 import { layerWindows, type Qwen2Config } from "../formats/config.js";
+import { qwen2EmbedTensor, qwen2HeadTensor, qwen2LayerTensors, qwen2NormTensor, type ExpectedTensor, type Qwen2LayerKey } from "../formats/qwen2_tensors.js";
 import { tensorReader, type WeightSource } from "../formats/weights.js";
 import { KVCache, type KVLayout } from "./kv_cache.js";
 import type { CausalLM, ForwardItem, ForwardOptions, SequenceCache } from "./causal_lm.js";
@@ -33,6 +34,10 @@ export interface Qwen2Source {
 export interface Qwen2LoadOptions {
   /** Most rows (tokens over all sequences) per step; also sizes sliding-window rings. */
   readonly chunkSize?: number;
+  /** Aborts the upload between (and during) tensor reads. */
+  readonly signal?: AbortSignal;
+  /** Called after each tensor is uploaded with the weight bytes done and in all. */
+  readonly onTensor?: (done: number, total: number) => void;
 }
 
 /** Where a step's rows came from: rows [row, row + count) are tokens start.. of item `item`. */
@@ -67,14 +72,37 @@ interface LayerWeights {
   readonly down: Weight; // [hidden, intermediate]
 }
 
-/** Reads one tensor, checking its shape, and uploads it. */
-function uploadChecked(backend: Backend, source: WeightSource, name: string, shape: readonly number[]): Weight {
+/** Reads one tensor, checking its shape against the spec, and uploads it. */
+async function uploadChecked(backend: Backend, source: WeightSource, { name, shape }: ExpectedTensor, signal?: AbortSignal): Promise<Weight> {
   if (!source.has(name)) throw new FormatError(source.location, `missing tensor ${name} (expected shape [${shape.join(", ")}])`);
   const info = source.info(name);
   if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
     throw new FormatError(source.location, `tensor ${name} has shape [${info.shape.join(", ")}], expected [${shape.join(", ")}]`);
   }
-  return backend.upload(tensorReader(source, name));
+  signal?.throwIfAborted();
+  return backend.upload(tensorReader(source, name, signal));
+}
+
+/** Uploads tensors in order, counting bytes for progress. */
+class Uploader {
+  private done = 0;
+  readonly total: number;
+  constructor(
+    private readonly backend: Backend,
+    private readonly source: WeightSource,
+    specs: readonly ExpectedTensor[],
+    private readonly options: Qwen2LoadOptions,
+  ) {
+    let total = 0;
+    for (const e of specs) if (source.has(e.name)) total += source.info(e.name).byteLength;
+    this.total = total;
+  }
+  async upload(spec: ExpectedTensor): Promise<Weight> {
+    const w = await uploadChecked(this.backend, this.source, spec, this.options.signal);
+    this.done += this.source.info(spec.name).byteLength;
+    this.options.onTensor?.(this.done, this.total);
+    return w;
+  }
 }
 
 /** Activations for up to `rows` rows, allocated once. */
@@ -145,41 +173,42 @@ export class Qwen2Model {
     this.layout = { kvHeads: config.num_key_value_heads, headDim: config.head_dim, windows: this.windows, chunk: chunkSize };
   }
 
-  /** Uploads the decoder weights (Hugging Face names) from `source` onto `backend`. */
-  static load(source: Qwen2Source, backend: Backend, options: Qwen2LoadOptions = {}): Qwen2Model {
+  /** Uploads the decoder weights (Hugging Face names, shapes from formats/qwen2_tensors.ts) from `source` onto `backend`. */
+  static async load(source: Qwen2Source, backend: Backend, options: Qwen2LoadOptions = {}): Promise<Qwen2Model> {
+    return (await Qwen2Model.loadWithHead(source, backend, options, null)).model;
+  }
+
+  /**
+   * load(), then `head` (the LM head, when not tied) as the last tensor, all counted in one
+   * progress total. Used by Qwen2ForCausalLM.load.
+   */
+  static async loadWithHead(source: Qwen2Source, backend: Backend, options: Qwen2LoadOptions, head: ExpectedTensor | null): Promise<{ model: Qwen2Model; head: Weight | null }> {
     const c = source.config;
     const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     if (!Number.isInteger(chunk) || chunk < 1) throw new InvalidArgumentError(`chunkSize must be a positive integer, got ${chunk}`);
     if (c.num_attention_heads % c.num_key_value_heads !== 0) {
       throw new FormatError(source.weights.location, `num_attention_heads ${c.num_attention_heads} is not a multiple of num_key_value_heads ${c.num_key_value_heads}`);
     }
-    const w = source.weights;
-    const hidden = c.hidden_size;
-    const qDim = c.num_attention_heads * c.head_dim;
-    const kvDim = c.num_key_value_heads * c.head_dim;
-    const inter = c.intermediate_size;
-    const up = (name: string, shape: readonly number[]): Weight => uploadChecked(backend, w, name, shape);
-    const embed = up("model.embed_tokens.weight", [c.vocab_size, hidden]);
+    const layerSpecs = Array.from({ length: c.num_hidden_layers }, (_, i) => qwen2LayerTensors(c, i));
+    const embedSpec = qwen2EmbedTensor(c);
+    const normSpec = qwen2NormTensor(c);
+    const up = new Uploader(backend, source.weights, [embedSpec, ...layerSpecs.flat(), normSpec, ...(head ? [head] : [])], options);
+    const embed = await up.upload(embedSpec);
     const layers: LayerWeights[] = [];
-    for (let i = 0; i < c.num_hidden_layers; i++) {
-      const p = `model.layers.${i}.`;
-      layers.push({
-        inputNorm: up(`${p}input_layernorm.weight`, [hidden]),
-        q: up(`${p}self_attn.q_proj.weight`, [qDim, hidden]),
-        qBias: up(`${p}self_attn.q_proj.bias`, [qDim]),
-        k: up(`${p}self_attn.k_proj.weight`, [kvDim, hidden]),
-        kBias: up(`${p}self_attn.k_proj.bias`, [kvDim]),
-        v: up(`${p}self_attn.v_proj.weight`, [kvDim, hidden]),
-        vBias: up(`${p}self_attn.v_proj.bias`, [kvDim]),
-        o: up(`${p}self_attn.o_proj.weight`, [hidden, qDim]),
-        postNorm: up(`${p}post_attention_layernorm.weight`, [hidden]),
-        gate: up(`${p}mlp.gate_proj.weight`, [inter, hidden]),
-        up: up(`${p}mlp.up_proj.weight`, [inter, hidden]),
-        down: up(`${p}mlp.down_proj.weight`, [hidden, inter]),
-      });
+    for (const specs of layerSpecs) {
+      const layer: Partial<Record<Qwen2LayerKey, Weight>> = {};
+      for (const spec of specs) layer[spec.key] = await up.upload(spec);
+      layers.push(layer as LayerWeights);
     }
-    const norm = up("model.norm.weight", [hidden]);
-    return new Qwen2Model(backend, c, embed, layers, norm, chunk);
+    const norm = await up.upload(normSpec);
+    const model = new Qwen2Model(backend, c, embed, layers, norm, chunk);
+    if (head === null) return { model, head: null };
+    try {
+      return { model, head: await up.upload(head) };
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
   }
 
   get hiddenSize(): number {
@@ -358,17 +387,10 @@ export class Qwen2ForCausalLM implements CausalLM {
    * `lm_head.weight` stored while tied) the head is the embedding table;
    * `rotary_emb.inv_freq` tensors are ignored.
    */
-  static load(source: Qwen2Source, backend: Backend, options: Qwen2LoadOptions = {}): Qwen2ForCausalLM {
-    const model = Qwen2Model.load(source, backend, options);
+  static async load(source: Qwen2Source, backend: Backend, options: Qwen2LoadOptions = {}): Promise<Qwen2ForCausalLM> {
     const c = source.config;
-    if (c.tie_word_embeddings) return new Qwen2ForCausalLM(model, model.embedTokens, true);
-    try {
-      const head = uploadChecked(backend, source.weights, "lm_head.weight", [c.vocab_size, c.hidden_size]);
-      return new Qwen2ForCausalLM(model, head, false);
-    } catch (err) {
-      model.dispose();
-      throw err;
-    }
+    const { model, head } = await Qwen2Model.loadWithHead(source, backend, options, c.tie_word_embeddings ? null : qwen2HeadTensor(c));
+    return head === null ? new Qwen2ForCausalLM(model, model.embedTokens, true) : new Qwen2ForCausalLM(model, head, false);
   }
 
   get config(): Qwen2Config {

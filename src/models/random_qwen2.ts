@@ -49,7 +49,7 @@ export class RandomQwen2Weights implements WeightSource {
     return { name, dtype: this.dtype, shape, byteLength: byteSize(this.dtype, shape) };
   }
 
-  read(name: string): HostTensor {
+  async read(name: string): Promise<HostTensor> {
     const { shape } = this.info(name);
     const n = shape.reduce((a, b) => a * b, 1);
     // Each tensor gets its own stream, keyed by name, so read order does not matter.

@@ -3,6 +3,8 @@
  * for the web. Implements src/platform/types.ts with web APIs only; the globals it needs are
  * typed locally because the project compiles without the DOM library.
  */
+import { UnsupportedError } from "../errors.js";
+import type { ByteSource, ModelFiles } from "../io/byte_source.js";
 import type { ComputeWorker, ParentPort, SpawnOptions } from "./types.js";
 
 export type { ComputeWorker, ParentPort, SpawnOptions } from "./types.js";
@@ -109,4 +111,22 @@ export function sharedMemoryAvailable(): boolean {
 
 export function environmentVariable(_name: string): string | undefined {
   return undefined;
+}
+
+export const hasLocalFiles = false;
+
+function noPaths(path: string): UnsupportedError {
+  return new UnsupportedError(`${path}: local paths cannot be opened here (no file system); pass a URL, a File/Blob, a list of Files or a ModelFiles`);
+}
+
+export async function openLocalFile(path: string): Promise<ByteSource> {
+  throw noPaths(path);
+}
+
+export async function localPathKind(_path: string): Promise<"folder" | "file" | null> {
+  return null;
+}
+
+export function localFolder(path: string): ModelFiles {
+  throw noPaths(path);
 }

@@ -7,6 +7,9 @@ import { Worker, parentPort as nodeParentPort } from "node:worker_threads";
 import type { ComputeWorker, ParentPort, SpawnOptions } from "./types.js";
 
 export type { ComputeWorker, ParentPort, SpawnOptions } from "./types.js";
+export { localFolder, localPathKind, openLocalFile } from "./node_files.js";
+
+export const hasLocalFiles = true;
 
 export function spawnWorker(url: URL, options: SpawnOptions = {}): ComputeWorker {
   const worker = new Worker(url, options.name !== undefined ? { name: options.name } : {});

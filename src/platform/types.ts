@@ -5,6 +5,7 @@
  * both implement, and what TypeScript sees. Everything above imports `#platform`, never a
  * runtime module (`node:*`, `window`) directly.
  */
+import type { ByteSource, ModelFiles } from "../io/byte_source.js";
 
 /** A compute worker as the spawning thread sees it: a worker_threads Worker or a Web Worker. */
 export interface ComputeWorker {
@@ -59,3 +60,15 @@ export declare function sharedMemoryAvailable(): boolean;
 
 /** An environment variable of the process (Node), or undefined where there is none (browsers). */
 export declare function environmentVariable(name: string): string | undefined;
+
+/** True where local paths can be opened (Node, Deno, Bun); false in browsers. */
+export declare const hasLocalFiles: boolean;
+
+/** Opens a local file for positioned reads. Rejects with FormatError naming the path when it cannot. */
+export declare function openLocalFile(path: string): Promise<ByteSource>;
+
+/** What a local path is: a folder, a file, or nothing (missing or unreadable). */
+export declare function localPathKind(path: string): Promise<"folder" | "file" | null>;
+
+/** A local folder as ModelFiles (its path resolved to an absolute one). */
+export declare function localFolder(path: string): ModelFiles;

@@ -24,7 +24,9 @@ import { createWasmBackend } from "../backends/wasm/sharded.js";
 import type { WeightSource } from "../formats/weights.js";
 import { loadModelFolder } from "../formats/model_folder.js";
 import { Qwen2ForCausalLM } from "../models/qwen2.js";
-import { isGGUFFile, openGGUF, type GGUFTokenizerData } from "../formats/gguf_qwen2.js";
+import { openGGUF, type GGUFTokenizerData } from "../formats/gguf_qwen2.js";
+import { isGGUF } from "../formats/gguf.js";
+import { localFolder, openLocalFile } from "#platform";
 
 export type BackendName = "reference" | "wasm";
 export const BACKENDS: readonly BackendName[] = ["reference", "wasm"];
@@ -84,8 +86,17 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   }
   if (isDir) return loadHfFolder(full, backend, options);
   // By name, or by the magic bytes for a GGUF file saved under another name.
-  if (full.toLowerCase().endsWith(".gguf") || isGGUFFile(full)) return loadGguf(full, backend, options);
+  if (full.toLowerCase().endsWith(".gguf") || (await isGgufPath(full))) return loadGguf(full, backend, options);
   throw new FormatError(full, "not a model: expected a folder with config.json and *.safetensors, or a .gguf file");
+}
+
+async function isGgufPath(path: string): Promise<boolean> {
+  const file = await openLocalFile(path);
+  try {
+    return await isGGUF(file);
+  } finally {
+    file.close();
+  }
 }
 
 /** True when a folder's config.json carries the label `qwen2 create-random` writes. */
@@ -138,7 +149,7 @@ async function buildModel(
   try {
     compute = await createBackend(backend, options, source.weights);
     options.onProgress?.({ phase: "weights" });
-    const model = Qwen2ForCausalLM.load({ config: source.config, weights: source.weights }, compute);
+    const model = await Qwen2ForCausalLM.load({ config: source.config, weights: source.weights }, compute);
     const owned = compute;
     return {
       model,
@@ -161,7 +172,7 @@ async function buildModel(
 
 async function loadHfFolder(dir: string, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
   options.onProgress?.({ phase: "config" });
-  const folder = loadModelFolder(dir);
+  const folder = await loadModelFolder(localFolder(dir));
   const built = await buildModel(
     { config: folder.config, weights: folder.weights, generationConfig: Object.keys(folder.generationConfig).length > 0 ? folder.generationConfig : null, warnings: folder.warnings },
     backend,
@@ -197,7 +208,7 @@ export async function loadTokenizerFor(dir: string): Promise<TextTokenizer> {
  */
 async function loadGguf(file: string, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
   options.onProgress?.({ phase: "config" });
-  const g = openGGUF(file);
+  const g = await openGGUF(await openLocalFile(file));
   let tokenizer: TextTokenizer;
   try {
     options.onProgress?.({ phase: "tokenizer" });

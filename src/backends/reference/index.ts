@@ -75,8 +75,8 @@ function rowView(what: string, m: RefMat, row: number, rows: number): Float32Arr
 export class ReferenceBackend implements Backend {
   readonly name = "reference";
 
-  upload(tensor: UploadSource): Weight {
-    return new RefWeight(readWhole(tensor));
+  async upload(tensor: UploadSource): Promise<Weight> {
+    return new RefWeight(await readWhole(tensor));
   }
 
   alloc(rows: number, cols: number): Mat {

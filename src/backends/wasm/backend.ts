@@ -175,7 +175,7 @@ export class WasmBackend implements Backend {
 
   // ---- memory -------------------------------------------------------------------------
 
-  upload(source: UploadSource): Weight {
+  async upload(source: UploadSource): Promise<Weight> {
     const tensor = asReader(source);
     const { name, dtype, shape, byteLength } = tensor;
     if (!(dtype in KIND)) throw new UnsupportedError(`wasm backend: tensor ${name} has dtype ${dtype}; weights must be f32, f16, bf16, q8_0 or q4_0`);
@@ -190,7 +190,7 @@ export class WasmBackend implements Backend {
     if (byteLength !== expected) throw new InvalidArgumentError(`wasm backend: tensor ${name} [${shape.join(", ")}] ${dtype} has ${byteLength} bytes, expected ${expected}`);
     if (shape.length === 1) {
       // Vectors (norm weights, biases) are tiny: keep them as float32 for the kernels.
-      const values = toFloat32(wdt as FloatDType, readWhole(tensor).data); // quantised vectors were refused above
+      const values = toFloat32(wdt as FloatDType, (await readWhole(tensor)).data); // quantised vectors were refused above
       const bytes = values.length * 4;
       const ptr = this.heap.alloc(bytes, `tensor ${name}`);
       this.heap.f32.set(values, ptr / 4);
@@ -211,7 +211,8 @@ export class WasmBackend implements Backend {
     const staging = this.staging.ensure(chunkRows * rowBytes);
     for (let r = 0; r < rows; r += chunkRows) {
       const count = Math.min(chunkRows, rows - r);
-      tensor.readInto(this.heap.u8.subarray(staging, staging + count * rowBytes), r * rowBytes);
+      // A fresh view each chunk: the memory may have grown since the last one.
+      await tensor.readInto(this.heap.u8.subarray(staging, staging + count * rowBytes), r * rowBytes);
       const dst = ptr + (r / 2) * pairBytes;
       if (float) this.kernels.pack_float(dst, staging, count, cols, elemBytes);
       else this.kernels.pack_blocks(dst, staging, count, cols, qBytes);

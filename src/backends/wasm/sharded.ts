@@ -101,7 +101,7 @@ export class ShardedWasmBackend implements Backend {
     return this.used.filter((u) => u > 0).length;
   }
 
-  upload(source: UploadSource): Weight {
+  async upload(source: UploadSource): Promise<Weight> {
     const tensor = asReader(source);
     const bytes = tensor.byteLength;
     while (this.used[this.current]! > 0 && this.used[this.current]! + bytes > this.budget) {
@@ -115,7 +115,7 @@ export class ShardedWasmBackend implements Backend {
     if (this.used[this.current] === 0 && this.expected > 0) this.shards[this.current]!.prefault(Math.min(this.budget, this.expected));
     this.used[this.current]! += bytes;
     this.expected = Math.max(0, this.expected - bytes);
-    return new ShardWeight(this.current, this.shards[this.current]!.upload(tensor));
+    return new ShardWeight(this.current, await this.shards[this.current]!.upload(tensor));
   }
 
   alloc(rows: number, cols: number): Mat {

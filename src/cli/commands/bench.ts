@@ -19,8 +19,8 @@ import { intFlag, parseFlags } from "../flags.js";
 import { loadModelFor, MODEL_FLAGS, MODEL_FLAGS_USAGE, readModelFlags, type ModelFlags } from "../model_flags.js";
 import { benchPromptIds } from "../bench_prompts.js";
 import { relaxedSimdAvailable } from "../../backends/wasm/features.js";
-import { isGGUFFile } from "../../formats/gguf.js";
 import { openGGUF } from "../../formats/gguf_qwen2.js";
+import { localPathKind, openLocalFile } from "#platform";
 import type { CausalLM } from "../../models/causal_lm.js";
 
 const usage = `Usage: qwen2 bench --model DIR|FILE.gguf [options]
@@ -68,9 +68,9 @@ function argmax(x: Float32Array): number {
   return best;
 }
 
-function dtypeOf(path: string): string {
-  if (isGGUFFile(path)) {
-    const g = openGGUF(path);
+async function dtypeOf(path: string): Promise<string> {
+  if ((await localPathKind(path)) === "file") {
+    const g = await openGGUF(await openLocalFile(path));
     g.close();
     return g.dtype;
   }
@@ -142,7 +142,7 @@ export async function benchModel(io: CliIO, flags: ModelFlags & { readonly threa
     return {
       model: path,
       backend: loaded.engine ?? loaded.backend,
-      dtype: dtypeOf(path),
+      dtype: await dtypeOf(path),
       threads: flags.threads,
       relaxed_simd_available: relaxedSimdAvailable(),
       prompt_tokens: o.promptTokens,

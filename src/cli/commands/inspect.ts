@@ -9,7 +9,8 @@ import { parseFlags, requiredFlag } from "../flags.js";
 import { layerWindows, type Qwen2Config } from "../../formats/config.js";
 import { loadGenerationConfig, loadQwen2Config } from "../../formats/config_parse.js";
 import { openSafetensorsWeights } from "../../formats/model_folder.js";
-import { checkQwen2Weights } from "../../formats/qwen2_tensors.js";
+import { validateQwen2Weights } from "../../formats/qwen2_tensors.js";
+import { localFolder } from "#platform";
 import { SAFETENSORS_DTYPE_NAMES } from "../../formats/safetensors.js";
 import { ShardedSafetensors } from "../../formats/safetensors_sharded.js";
 import { numel } from "../../tensor/dtype.js";
@@ -74,11 +75,12 @@ async function run(args: string[], io: CliIO): Promise<number> {
   const { values } = parseFlags(args, { model: { type: "string" }, json: { type: "boolean", default: false } });
   const dir = requiredFlag(values, "model", "DIR (a Hugging Face model folder)");
   const warnings: string[] = [];
-  const config = loadQwen2Config(dir, warnings);
-  const generation = loadGenerationConfig(dir, warnings);
-  const weights = openSafetensorsWeights(dir);
+  const files = localFolder(dir);
+  const config = await loadQwen2Config(files, warnings);
+  const generation = await loadGenerationConfig(files, warnings);
+  const weights = await openSafetensorsWeights(files);
   try {
-    const report = checkQwen2Weights(config, weights);
+    const report = validateQwen2Weights(config, weights, { onMismatch: "report" });
     const tensors = naturalSort(weights.names()).map((name) => {
       const info = weights.info(name);
       const file = weights instanceof ShardedSafetensors ? basename(weights.fileOf(name)) : basename(weights.location);

@@ -11,6 +11,7 @@ import { GGUF_EXPORT_TYPES, writeQwen2GGUF } from "../../formats/gguf_qwen2_expo
 import { localTextFiles } from "../../node/tokenizer.js";
 import { readTokenizerFolder } from "../../tokenizer/folder.js";
 import { loadModelFolder } from "../../formats/model_folder.js";
+import { localFolder } from "#platform";
 import type { WeightSource } from "../../formats/weights.js";
 
 const usage = `Usage: qwen2 quantize --model DIR --type TYPE --out FILE.gguf [--tokenizer DIR]
@@ -31,7 +32,7 @@ Options:
 /** What the command needs from a model folder (tests pass a toy one). */
 export type FolderLoader = (dir: string) => Promise<{ config: Qwen2Config; weights: WeightSource }> | { config: Qwen2Config; weights: WeightSource };
 
-export async function runQuantize(args: string[], io: CliIO, load: FolderLoader = loadModelFolder): Promise<number> {
+export async function runQuantize(args: string[], io: CliIO, load: FolderLoader = (dir) => loadModelFolder(localFolder(dir))): Promise<number> {
   const { values } = parseFlags(args, {
     model: { type: "string" },
     type: { type: "string" },
@@ -53,7 +54,7 @@ export async function runQuantize(args: string[], io: CliIO, load: FolderLoader 
     if (!tokenizer) {
       io.stderr.write(`warning: ${values.tokenizer ?? dir} has no tokenizer files (tokenizer.json or vocab.json + merges.txt): the GGUF will have no tokenizer, and llama.cpp will not load it. Pass --tokenizer DIR.\n`);
     }
-    const summary = writeQwen2GGUF(out, {
+    const summary = await writeQwen2GGUF(out, {
       config,
       weights,
       tokenizer,
