@@ -99,8 +99,12 @@ async function measure(dtype: WeightDType, build: "simd" | "relaxed", threads: n
   try {
     const protos = new Map(LAYER_SHAPES.map(([n, r, c]) => [n, randomTensor(n, dtype, r, c)]));
     const layers: Weight[][] = [];
-    for (let l = 0; l < LAYERS; l++) layers.push(LAYER_SHAPES.map(([n]) => be.upload(protos.get(n)!)));
-    const head = be.upload(randomTensor("embed", dtype, VOCAB, HIDDEN));
+    for (let l = 0; l < LAYERS; l++) {
+      const layer: Weight[] = [];
+      for (const [n] of LAYER_SHAPES) layer.push(await be.upload(protos.get(n)!));
+      layers.push(layer);
+    }
+    const head = await be.upload(randomTensor("embed", dtype, VOCAB, HIDDEN));
     let weightBytes = byteSize(dtype, [VOCAB, HIDDEN]);
     for (const [, r, c] of LAYER_SHAPES) weightBytes += LAYERS * byteSize(dtype, [r, c]);
 

@@ -36,7 +36,7 @@ const decodeSteps = Number(values.decode);
 const config = parseQwen2Config(randomPresetConfig("qwen2.5-0.5b", "bf16", 151936, 0), "<qwen2.5-0.5b preset>");
 
 const t0 = performance.now();
-const model = Qwen2ForCausalLM.load({ config, weights: new RandomQwen2Weights(config, 0, "bf16") }, new ReferenceBackend());
+const model = await Qwen2ForCausalLM.load({ config, weights: new RandomQwen2Weights(config, 0, "bf16") }, new ReferenceBackend());
 const loadS = (performance.now() - t0) / 1000;
 console.log(`built and uploaded random bf16 weights in ${loadS.toFixed(1)} s`);
 

@@ -36,6 +36,7 @@ import { loadModel, type BackendName } from "../src/runtime/load.js";
 import { createServer } from "../src/server/server.js";
 import type { TextTokenizer } from "../src/tokenizer/types.js";
 import { type Llama, type LlamaSequence, loadLlamaCpp } from "./llama_cpp.js";
+import { localFolder } from "#platform";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const { values } = parseArgs({
@@ -68,8 +69,8 @@ async function loadOurs(dir: string): Promise<Loaded> {
     if (!(err instanceof UnsupportedError) || values.backend !== "reference") throw err;
   }
   // loadModel not wired yet in this build: the same pieces by hand.
-  const folder = loadModelFolder(dir);
-  const model = Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, new ReferenceBackend());
+  const folder = await loadModelFolder(localFolder(dir));
+  const model = await Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, new ReferenceBackend());
   const tokenizer = await loadTokenizer(dir);
   return { model, tokenizer, eosIds: collectEosIds({ generationConfig: folder.generationConfig, config: folder.config, tokenizer }), close: () => model.dispose() };
 }
@@ -156,8 +157,8 @@ async function benchOurs(dir: string): Promise<LevelResult[]> {
 
 async function benchLlama(dir: string, tokenizer: TextTokenizer): Promise<LevelResult[] | string> {
   const gguf = join(values.work!, "model.f32.gguf");
-  const folder = loadModelFolder(dir);
-  writeQwen2GGUF(gguf, { config: folder.config, weights: folder.weights, tokenizer: await readTokenizerFolder(localTextFiles(dir)), type: "f32", name: "bench" });
+  const folder = await loadModelFolder(localFolder(dir));
+  await writeQwen2GGUF(gguf, { config: folder.config, weights: folder.weights, tokenizer: await readTokenizerFolder(localTextFiles(dir)), type: "f32", name: "bench" });
   let llama: Llama;
   try {
     llama = await loadLlamaCpp();

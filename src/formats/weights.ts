@@ -79,18 +79,14 @@ export function asReader(t: UploadSource): TensorReader {
 }
 
 /**
- * Reader for tensor `name` of a source: streamed from its file when the source can, else read
- * whole on the first read. `signal` aborts the reads.
+ * What to upload for tensor `name` of a source: a reader streaming from its file when the
+ * source can read ranges, else the tensor read whole. `signal` aborts the reads.
  */
-export function tensorReader(source: WeightSource, name: string, signal?: AbortSignal): TensorReader {
+export async function tensorReader(source: WeightSource, name: string, signal?: AbortSignal): Promise<UploadSource> {
+  if (source.readInto === undefined) return source.read(name);
   const info = source.info(name);
-  const base = { name, dtype: info.dtype, shape: info.shape, byteLength: info.byteLength };
-  if (source.readInto === undefined) {
-    let whole: Promise<TensorReader> | null = null;
-    return { ...base, readInto: async (dest, offset) => (await (whole ??= source.read(name).then(memoryReader))).readInto(dest, offset) };
-  }
   const readInto = source.readInto.bind(source);
-  return { ...base, readInto: (dest, offset) => readInto(name, dest, offset, signal) };
+  return { name, dtype: info.dtype, shape: info.shape, byteLength: info.byteLength, readInto: (dest, offset) => readInto(name, dest, offset, signal) };
 }
 
 /** A reader's whole contents as a HostTensor (for backends that keep tensors in JS memory). */

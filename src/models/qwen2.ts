@@ -80,7 +80,7 @@ async function uploadChecked(backend: Backend, source: WeightSource, { name, sha
     throw new FormatError(source.location, `tensor ${name} has shape [${info.shape.join(", ")}], expected [${shape.join(", ")}]`);
   }
   signal?.throwIfAborted();
-  return backend.upload(tensorReader(source, name, signal));
+  return backend.upload(await tensorReader(source, name, signal));
 }
 
 /** Uploads tensors in order, counting bytes for progress. */

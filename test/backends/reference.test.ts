@@ -59,7 +59,7 @@ function assertClose(actual: Float32Array, expected: ArrayLike<number>, tol: num
 
 const be = new ReferenceBackend();
 
-test("matmul with bias matches a naive product for every weight dtype and awkward shapes", () => {
+test("matmul with bias matches a naive product for every weight dtype and awkward shapes", async () => {
   const r = rng(1);
   for (const dtype of ["f32", "f16", "bf16", "q8_0", "q4_0"] as const) {
     for (const [n, inDim, outDim] of [
@@ -72,11 +72,11 @@ test("matmul with bias matches a naive product for every weight dtype and awkwar
       const { t, exact } = tensorOf("w", dtype, [outDim, inDim], wv);
       const bias = tensorOf("b", "f32", [outDim], randn(outDim, r));
       const xv = randn(n * inDim, r);
-      const w = be.upload(t);
+      const w = await be.upload(t);
       const x = be.alloc(n + 1, inDim); // one spare row: ops must honour n
       const out = be.alloc(n + 1, outDim);
       be.write(x, xv);
-      be.matmul(out, x, w, be.upload(bias.t), n);
+      be.matmul(out, x, w, (await be.upload(bias.t)), n);
       const expected = new Float64Array(n * outDim);
       for (let i = 0; i < n; i++)
         for (let o = 0; o < outDim; o++) {
@@ -95,7 +95,7 @@ test("matmul with bias matches a naive product for every weight dtype and awkwar
     const x = be.alloc(3, 17);
     const out = be.alloc(3, 5);
     be.write(x, xv);
-    be.matmul(out, x, be.upload(t), null, 3);
+    be.matmul(out, x, (await be.upload(t)), null, 3);
     const expected: number[] = [];
     for (let i = 0; i < 3; i++)
       for (let o = 0; o < 5; o++) {
@@ -107,14 +107,14 @@ test("matmul with bias matches a naive product for every weight dtype and awkwar
   }
 });
 
-test("quantised rows decode as GGUF defines them (low nibbles first, (q - 8) * d)", () => {
+test("quantised rows decode as GGUF defines them (low nibbles first, (q - 8) * d)", async () => {
   // One Q4_0 block built by hand: scale 0.5 (f16 0x3800), byte j = (j % 16) | (15 - j % 16) << 4.
   const block = new Uint8Array(18);
   block[0] = 0x00;
   block[1] = 0x38;
   for (let j = 0; j < 16; j++) block[2 + j] = j | ((15 - j) << 4);
-  const w = be.upload({ name: "q4", dtype: "q4_0", shape: [1, 32], data: block });
-  const table = be.upload({ name: "t", dtype: "q4_0", shape: [1, 32], data: block });
+  const w = await be.upload({ name: "q4", dtype: "q4_0", shape: [1, 32], data: block });
+  const table = await be.upload({ name: "t", dtype: "q4_0", shape: [1, 32], data: block });
   const out = be.alloc(1, 32);
   be.embed(out, table, new Int32Array([0]));
   const got = be.read(out);
@@ -127,16 +127,16 @@ test("quantised rows decode as GGUF defines them (low nibbles first, (q - 8) * d
   q8[0] = 0x00;
   q8[1] = 0x34; // f16 0.25
   for (let j = 0; j < 32; j++) q8[2 + j] = (j * 9 - 128) & 0xff;
-  be.embed(out, be.upload({ name: "q8", dtype: "q8_0", shape: [1, 32], data: q8 }), new Int32Array([0]));
+  be.embed(out, (await be.upload({ name: "q8", dtype: "q8_0", shape: [1, 32], data: q8 })), new Int32Array([0]));
   const got8 = be.read(out);
   for (let j = 0; j < 32; j++) assert.equal(got8[j], (((j * 9 - 128) << 24) >> 24) * 0.25);
   assert.ok(w.shape[1] === 32);
 });
 
-test("embed gathers rows and names an id outside the table", () => {
+test("embed gathers rows and names an id outside the table", async () => {
   const r = rng(2);
   const { t, exact } = tensorOf("emb", "bf16", [11, 7], randn(77, r));
-  const table = be.upload(t);
+  const table = await be.upload(t);
   const out = be.alloc(4, 7);
   be.embed(out, table, new Int32Array([10, 0, 3, 10]));
   const expected = [10, 0, 3, 10].flatMap((id) => [...exact.subarray(id * 7, id * 7 + 7)]);
@@ -144,7 +144,7 @@ test("embed gathers rows and names an id outside the table", () => {
   assert.throws(() => be.embed(out, table, new Int32Array([11])), (e: unknown) => e instanceof InvalidArgumentError && /11/.test((e as Error).message));
 });
 
-test("rmsnorm matches x / sqrt(mean(x^2) + eps) * w, in place too", () => {
+test("rmsnorm matches x / sqrt(mean(x^2) + eps) * w, in place too", async () => {
   const r = rng(3);
   const d = 37;
   const n = 3;
@@ -154,7 +154,7 @@ test("rmsnorm matches x / sqrt(mean(x^2) + eps) * w, in place too", () => {
   be.write(x, xv);
   const out = be.alloc(n, d);
   for (const eps of [1e-6, 0.5]) {
-    be.rmsnorm(out, x, be.upload(t), eps, n);
+    be.rmsnorm(out, x, (await be.upload(t)), eps, n);
     const expected: number[] = [];
     for (let i = 0; i < n; i++) {
       let ss = 0;
@@ -164,11 +164,11 @@ test("rmsnorm matches x / sqrt(mean(x^2) + eps) * w, in place too", () => {
     }
     assertClose(be.read(out), expected, 1e-6, `rmsnorm eps ${eps}`);
   }
-  be.rmsnorm(x, x, be.upload(t), 0.5, n);
+  be.rmsnorm(x, x, (await be.upload(t)), 0.5, n);
   assertClose(be.read(x), be.read(out), 0, "rmsnorm in place");
 });
 
-test("rope rotates each head's halves by the given cos/sin", () => {
+test("rope rotates each head's halves by the given cos/sin", async () => {
   const r = rng(4);
   const heads = 3;
   const hd = 10;
@@ -194,7 +194,7 @@ test("rope rotates each head's halves by the given cos/sin", () => {
   assertClose(be.read(x), expected, 1e-6, "rope");
 });
 
-test("swiglu, add and copyRows", () => {
+test("swiglu, add and copyRows", async () => {
   const r = rng(5);
   const a = randn(3 * 9, r, 4);
   const b = randn(3 * 9, r, 4);
@@ -245,7 +245,7 @@ function naiveAttention(q: Float32Array, keys: Float32Array, values: Float32Arra
   return out;
 }
 
-test("attention: causal GQA and sliding windows over chunked ring caches equal the naive formula", () => {
+test("attention: causal GQA and sliding windows over chunked ring caches equal the naive formula", async () => {
   const r = rng(6);
   const heads = 6;
   const kvHeads = 2;
@@ -276,7 +276,7 @@ test("attention: causal GQA and sliding windows over chunked ring caches equal t
   }
 });
 
-test("attention handles several segments in one call and refuses a ring that lost needed keys", () => {
+test("attention handles several segments in one call and refuses a ring that lost needed keys", async () => {
   const r = rng(7);
   const hd = 4;
   const kvA = be.allocKV(1, 8, hd);
@@ -314,12 +314,12 @@ test("attention handles several segments in one call and refuses a ring that los
   assert.throws(() => be.attention(Q1, Q1, [{ kv: small, row: 0, count: 1, past: 9 }], params), /slot/);
 });
 
-test("shape mismatches are named errors, not crashes", () => {
-  const w = be.upload({ name: "w", dtype: "f32", shape: [4, 6], data: new Uint8Array(96) });
+test("shape mismatches are named errors, not crashes", async () => {
+  const w = await be.upload({ name: "w", dtype: "f32", shape: [4, 6], data: new Uint8Array(96) });
   const x = be.alloc(2, 5);
   const out = be.alloc(2, 4);
   assert.throws(() => be.matmul(out, x, w, null, 2), (e: unknown) => e instanceof InvalidArgumentError && /x has 5 columns, expected 6/.test((e as Error).message));
-  assert.throws(() => be.upload({ name: "bad", dtype: "f32", shape: [4, 6], data: new Uint8Array(95) }), /bad/);
-  assert.throws(() => be.upload({ name: "q", dtype: "q8_0", shape: [2, 20], data: new Uint8Array(0) }), /q/);
-  assert.throws(() => be.upload({ name: "i", dtype: "i32", shape: [2], data: new Uint8Array(8) }), /i32/);
+  await assert.rejects(() => be.upload({ name: "bad", dtype: "f32", shape: [4, 6], data: new Uint8Array(95) }), /bad/);
+  await assert.rejects(() => be.upload({ name: "q", dtype: "q8_0", shape: [2, 20], data: new Uint8Array(0) }), /q/);
+  await assert.rejects(() => be.upload({ name: "i", dtype: "i32", shape: [2], data: new Uint8Array(8) }), /i32/);
 });

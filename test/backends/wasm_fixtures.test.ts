@@ -12,10 +12,10 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fixturesDir } from "../support/paths.js";
 import { caseBatch, caseGeneration, greedy, loadManifest, maxAbsDiff, readFixtureJson, type CaseInput, type Expected } from "../support/fixtures.js";
-import { loadModelFolder } from "../../src/formats/model_folder.js";
 import { WasmBackend } from "../../src/backends/wasm/index.js";
 import { Qwen2ForCausalLM } from "../../src/models/qwen2.js";
 import { leftPad, PaddedBatchRunner } from "../../src/runtime/padded_batch.js";
+import { openFolder } from "../support/files.js";
 
 const TOL = 1e-4;
 
@@ -26,8 +26,8 @@ test.after(() => backend.dispose());
 
 for (const fx of manifest) {
   test(`wasm backend: fixture ${fx.name}`, async (t) => {
-    const folder = loadModelFolder(join(fixturesDir, fx.model));
-    const model = Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, backend);
+    const folder = await openFolder(join(fixturesDir, fx.model));
+    const model = await Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, backend);
     folder.weights.close();
     t.after(() => model.dispose());
     const expected = readFixtureJson<Expected>(fx.expected);
@@ -37,7 +37,7 @@ for (const fx of manifest) {
 
     for (const c of cases) {
       const exp = expected.cases.find((e) => e.name === c.name)!;
-      await t.test(c.name, () => {
+      await t.test(c.name, async () => {
         const { eos, pad } = caseGeneration(c, config, folder.generationConfig);
         const batch = caseBatch(c, pad);
         const realLens = batch.attentionMask.map((m) => m.filter((v) => v === 1).length);

@@ -23,14 +23,14 @@ for (const threads of threadCounts) {
     t.after(() => be.dispose());
     const rand = rng(1000 + threads);
 
-    await t.test("matmul, float weights, awkward shapes, with and without bias", () => {
+    await t.test("matmul, float weights, awkward shapes, with and without bias", async () => {
       for (const dtype of ["f32", "bf16", "f16"] as const) {
         for (const [N, K, n] of [[7, 45, 1], [9, 64, 5], [33, 96, 3], [4, 31, 2], [130, 200, 7], [1, 3, 1]] as const) {
           for (const withBias of [false, true]) {
             const { tensor, exact } = makeTensor("w", dtype, [N, K], randomFloats(N * K, rand));
-            const w = be.upload(tensor);
+            const w = await be.upload(tensor);
             const biasV = randomFloats(N, rand);
-            const bias = withBias ? be.upload(makeTensor("b", "f32", [N], biasV).tensor) : null;
+            const bias = withBias ? (await be.upload(makeTensor("b", "f32", [N], biasV).tensor)) : null;
             const xv = randomFloats(n * K, rand);
             const x = be.alloc(n + 1, K);
             const out = be.alloc(n + 1, N);
@@ -48,14 +48,14 @@ for (const threads of threadCounts) {
       }
     });
 
-    await t.test("matmul, Q8_0/Q4_0 weights on 8-bit activations", () => {
+    await t.test("matmul, Q8_0/Q4_0 weights on 8-bit activations", async () => {
       for (const dtype of ["q8_0", "q4_0"] as const) {
         // K = 160 and 224: a full group of four blocks and a tail (the paired layout's two paths).
         for (const [N, K, n] of [[7, 64, 1], [9, 96, 5], [5, 32, 2], [66, 256, 3], [3, 32, 1], [7, 160, 4], [10, 224, 3]] as const) {
           const { tensor, exact } = makeTensor("w", dtype, [N, K], randomFloats(N * K, rand));
-          const w = be.upload(tensor);
+          const w = await be.upload(tensor);
           const biasV = randomFloats(N, rand);
-          const bias = be.upload(makeTensor("b", "bf16", [N], biasV).tensor);
+          const bias = await be.upload(makeTensor("b", "bf16", [N], biasV).tensor);
           const biasExact = makeTensor("b", "bf16", [N], biasV).exact;
           const xv = randomFloats(n * K, rand, 3);
           const x = be.alloc(n, K);
@@ -74,12 +74,12 @@ for (const threads of threadCounts) {
       }
     });
 
-    await t.test("embed from every storage type, and bad ids are refused", () => {
+    await t.test("embed from every storage type, and bad ids are refused", async () => {
       for (const dtype of ["f32", "bf16", "f16", "q8_0", "q4_0"] as WeightDType[]) {
         const vocab = 11;
         const dim = dtype.startsWith("q") ? 224 : 37;
         const { tensor, exact } = makeTensor("emb", dtype, [vocab, dim], randomFloats(vocab * dim, rand));
-        const table = be.upload(tensor);
+        const table = await be.upload(tensor);
         const ids = Int32Array.from([3, 0, 10, 3, 7]);
         const out = be.alloc(6, dim);
         be.embed(out, table, ids);
@@ -94,12 +94,12 @@ for (const threads of threadCounts) {
       }
     });
 
-    await t.test("rmsnorm, swiglu, add (in place too), copyRows", () => {
+    await t.test("rmsnorm, swiglu, add (in place too), copyRows", async () => {
       for (const [n, K] of [[1, 7], [3, 64], [5, 133], [40, 896]] as const) {
         const xv = randomFloats(n * K, rand, 2);
         const wv = randomFloats(K, rand);
         const { tensor, exact: wx } = makeTensor("norm", "bf16", [K], wv);
-        const w = be.upload(tensor);
+        const w = await be.upload(tensor);
         const x = be.alloc(n, K);
         const y = be.alloc(n, K);
         be.write(x, xv);
@@ -145,7 +145,7 @@ for (const threads of threadCounts) {
       }
     });
 
-    await t.test("rope, rotate-half layout", () => {
+    await t.test("rope, rotate-half layout", async () => {
       for (const [n, heads, hd] of [[1, 3, 6], [4, 2, 64], [9, 5, 10]] as const) {
         const h = hd / 2;
         const xv = randomFloats(n * heads * hd, rand);
@@ -169,7 +169,7 @@ for (const threads of threadCounts) {
       }
     });
 
-    await t.test("attention: prefill then decode, GQA, full and sliding windows over a ring, batched segments", () => {
+    await t.test("attention: prefill then decode, GQA, full and sliding windows over a ring, batched segments", async () => {
       const heads = 6, kvHeads = 2, hd = 20;
       const group = heads / kvHeads;
       const scale = 1 / Math.sqrt(hd);
@@ -245,7 +245,7 @@ for (const threads of threadCounts) {
       }
     });
 
-    await t.test("upload reads a TensorReader in bounded pieces, equal to upload from memory", () => {
+    await t.test("upload reads a TensorReader in bounded pieces, equal to upload from memory", async () => {
       // Over 4 MiB each, so both go through more than one piece; 4001 rows, so the last
       // quantised row pair has a zero partner.
       for (const [dtype, rows, cols] of [["q4_0", 4001, 2048], ["bf16", 1100, 2048]] as const) {
@@ -253,12 +253,12 @@ for (const threads of threadCounts) {
         const asked: [number, number][] = [];
         const reader = {
           name: tensor.name, dtype: tensor.dtype, shape: tensor.shape, byteLength: tensor.data.byteLength,
-          readInto(dest: Uint8Array, offset: number): void {
+          async readInto(dest: Uint8Array, offset: number): Promise<void> {
             asked.push([offset, dest.byteLength]);
             dest.set(tensor.data.subarray(offset, offset + dest.byteLength));
           },
         };
-        const streamed = be.upload(reader);
+        const streamed = await be.upload(reader);
         assert.ok(asked.length > 1 && asked.every(([, len]) => len <= 4 << 20), `${dtype}: read in ${asked.length} pieces`);
         assert.equal(asked.reduce((s, [, len]) => s + len, 0), tensor.data.byteLength);
         const ids = Int32Array.from([0, 1, rows >> 1, rows - 2, rows - 1]);
@@ -270,18 +270,18 @@ for (const threads of threadCounts) {
         be.free(out);
         be.free(streamed);
       }
-      const bad = { name: "short", dtype: "bf16" as const, shape: [4, 4], byteLength: 30, readInto: (): void => {} };
-      assert.throws(() => be.upload(bad), /short \[4, 4\] bf16 has 30 bytes, expected 32/);
+      const bad = { name: "short", dtype: "bf16" as const, shape: [4, 4], byteLength: 30, readInto: async (): Promise<void> => {} };
+      await assert.rejects(() => be.upload(bad), /short \[4, 4\] bf16 has 30 bytes, expected 32/);
     });
 
-    await t.test("argument errors name the problem", () => {
+    await t.test("argument errors name the problem", async () => {
       const x = be.alloc(2, 8);
       const out = be.alloc(2, 5);
-      const w = be.upload(makeTensor("w", "f32", [5, 9], randomFloats(45, rand)).tensor);
+      const w = await be.upload(makeTensor("w", "f32", [5, 9], randomFloats(45, rand)).tensor);
       assert.throws(() => be.matmul(out, x, w, null, 2), /matmul of x \[2, 8\] by weight \[5, 9\]/);
       assert.throws(() => be.matmul(out, x, w, null, 3), /3 rows/);
-      assert.throws(() => be.upload({ name: "bad", dtype: "q4_0", shape: [2, 30], data: new Uint8Array(36) }), /bad.*30 columns/);
-      assert.throws(() => be.upload({ name: "ints", dtype: "i32", shape: [2], data: new Uint8Array(8) }), /ints has dtype i32/);
+      await assert.rejects(() => be.upload({ name: "bad", dtype: "q4_0", shape: [2, 30], data: new Uint8Array(36) }), /bad.*30 columns/);
+      await assert.rejects(() => be.upload({ name: "ints", dtype: "i32", shape: [2], data: new Uint8Array(8) }), /ints has dtype i32/);
     });
   });
 }

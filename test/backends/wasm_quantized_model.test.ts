@@ -25,8 +25,8 @@ test("Q8_0 and Q4_0 models on the wasm backend match the reference backend on th
     const base = new RandomQwen2Weights(config, 11, "f32", 0.2);
     const seq = Int32Array.from({ length: 9 }, (_, i) => (i * 37 + 5) % 128);
     for (const dtype of ["q8_0", "q4_0"] as const) {
-      const run = (backend: Backend): Float32Array[] => {
-        const m = Qwen2ForCausalLM.load({ config, weights: new QuantizedSource(base, dtype) }, backend);
+      const run = async (backend: Backend): Promise<Float32Array[]> => {
+        const m = await Qwen2ForCausalLM.load({ config, weights: new QuantizedSource(base, dtype) }, backend);
         try {
           // Prefill 6 tokens, then decode 3 one by one (both kernel shapes).
           const cache = m.createCache(seq.length);
@@ -38,8 +38,8 @@ test("Q8_0 and Q4_0 models on the wasm backend match the reference backend on th
           m.dispose();
         }
       };
-      const want = run(new ReferenceBackend());
-      const got = run(wasm);
+      const want = await run(new ReferenceBackend());
+      const got = await run(wasm);
       const vocab = 128;
       want.forEach((w, step) => {
         const g = got[step]!;

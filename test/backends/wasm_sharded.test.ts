@@ -9,14 +9,14 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fixturesDir } from "../support/paths.js";
 import { needsShared } from "../support/shared.js";
-import { loadModelFolder } from "../../src/formats/model_folder.js";
 import { ShardedWasmBackend, WasmBackend } from "../../src/backends/wasm/index.js";
 import type { Backend } from "../../src/backends/ops.js";
 import { Qwen2ForCausalLM } from "../../src/models/qwen2.js";
+import { openFolder } from "../support/files.js";
 
-function run(dir: string, backend: Backend): Float32Array[] {
-  const folder = loadModelFolder(dir);
-  const model = Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, backend);
+async function run(dir: string, backend: Backend): Promise<Float32Array[]> {
+  const folder = await openFolder(dir);
+  const model = await Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, backend);
   folder.weights.close();
   try {
     const vocab = model.vocabSize;
@@ -41,11 +41,11 @@ for (const name of ["a_tiny_f32", "b_tiny_bf16_tied_gqa4", "c_sliding_window"]) 
   test(`sharded wasm backend: ${name} over several memories equals one memory`, { skip: needsShared("fixtures") }, async () => {
     const dir = join(fixturesDir, "models", name);
     const single = await WasmBackend.create({ threads: 1, relaxed: false });
-    const want = run(dir, single);
+    const want = await run(dir, single);
     single.dispose();
     const sharded = await ShardedWasmBackend.create(12, { threads: 1, relaxed: false, maxMemoryMiB: 16, shardWeightBytes: 150_000 });
     try {
-      const got = run(dir, sharded);
+      const got = await run(dir, sharded);
       assert.ok(sharded.shardsUsed >= 2, `only ${sharded.shardsUsed} shard used`);
       assert.equal(got.length, want.length);
       got.forEach((g, i) => assert.deepEqual(g, want[i], `step ${i}`));
@@ -58,15 +58,15 @@ for (const name of ["a_tiny_f32", "b_tiny_bf16_tied_gqa4", "c_sliding_window"]) 
 test("sharded backend sized by forWeights on 2 threads (each shard prefaults its part) equals one memory", { skip: needsShared("fixtures") }, async () => {
   const dir = join(fixturesDir, "models", "b_tiny_bf16_tied_gqa4");
   const threads = Math.min(2, availableParallelism());
-  const folder = loadModelFolder(dir);
+  const folder = await openFolder(dir);
   const total = folder.weights.names().reduce((sum, n) => sum + folder.weights.info(n).byteLength, 0);
   folder.weights.close();
   const single = await WasmBackend.create({ threads, relaxed: false });
-  const want = run(dir, single);
+  const want = await run(dir, single);
   single.dispose();
   const sharded = await ShardedWasmBackend.forWeights(total, { threads, relaxed: false, maxMemoryMiB: 16, shardWeightBytes: 150_000 });
   try {
-    const got = run(dir, sharded);
+    const got = await run(dir, sharded);
     assert.ok(sharded.shardsUsed >= 2, `only ${sharded.shardsUsed} shard used`);
     got.forEach((g, i) => assert.deepEqual(g, want[i], `step ${i}`));
   } finally {

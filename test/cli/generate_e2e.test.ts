@@ -12,10 +12,10 @@ import { main } from "../../src/cli/main.js";
 import { loadModel } from "../../src/runtime/load.js";
 import { SequenceGenerator, stepBatch } from "../../src/generation/sequence_generator.js";
 import { generate } from "../../src/generation/generate.js";
-import { loadModelFolder } from "../../src/formats/model_folder.js";
 import { writeQwen2GGUF } from "../../src/formats/gguf_qwen2_export.js";
 import { tokenizerFolderData } from "../support/tokenizer_folder.js";
 import { captureIO as io } from "../support/cli_io.js";
+import { openFolder } from "../support/files.js";
 
 
 let root = "";
@@ -112,10 +112,10 @@ test("loadModel --backend wasm runs the same folder and releases its workers on 
 
 test("loadModel on a .gguf written from the folder: same tokenizer, same tokens", async (t) => {
   if (!made) return t.skip("create-random is not in this build");
-  const folder = loadModelFolder(modelDir);
+  const folder = await openFolder(modelDir);
   const gguf = join(root, "tiny.gguf");
   try {
-    writeQwen2GGUF(gguf, { config: folder.config, weights: folder.weights, tokenizer: tokenizerFolderData(modelDir), type: "bf16" });
+    await writeQwen2GGUF(gguf, { config: folder.config, weights: folder.weights, tokenizer: tokenizerFolderData(modelDir), type: "bf16" });
   } finally {
     folder.weights.close();
   }

@@ -3,11 +3,11 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SafetensorsFile } from "../../src/formats/safetensors.js";
 import { writeSafetensors } from "../../src/formats/safetensors_writer.js";
 import { fixturesDir } from "../support/paths.js";
 import { needsShared } from "../support/shared.js";
 import { runCli as cli } from "../support/cli_io.js";
+import { openSafetensorsPath } from "../support/files.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "qwen2-cli-formats-"));
 process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
@@ -73,9 +73,11 @@ test("inspect names missing tensors and exits 1; missing --model is a usage erro
   const dir = join(tmp, "broken");
   mkdirSync(dir);
   copyFileSync(join(src, "config.json"), join(dir, "config.json"));
-  const st = SafetensorsFile.open(join(src, "model.safetensors"));
+  const st = await openSafetensorsPath(join(src, "model.safetensors"));
   const kept = st.names().filter((n) => n !== "model.layers.0.self_attn.k_proj.bias");
-  writeSafetensors(join(dir, "model.safetensors"), kept.map((n) => ({ ...st.info(n), data: st.read(n).data })));
+  const tensors = [];
+  for (const n of kept) tensors.push({ ...st.info(n), data: (await st.read(n)).data });
+  writeSafetensors(join(dir, "model.safetensors"), tensors);
   st.close();
   const r = await cli(["inspect", "--model", dir]);
   assert.equal(r.code, 1);

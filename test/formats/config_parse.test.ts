@@ -7,6 +7,7 @@ import { layerWindows } from "../../src/formats/config.js";
 import { loadQwen2Config, parseGenerationConfig, parseQwen2Config, QWEN2_DEFAULTS } from "../../src/formats/config_parse.js";
 import { fixturesDir } from "../support/paths.js";
 import { needsShared, sharedMissing } from "../support/shared.js";
+import { localFolder } from "../../src/platform/node_files.js";
 
 interface ManifestEntry {
   name: string;
@@ -26,14 +27,14 @@ function expectFieldError(fn: () => unknown, pattern: RegExp): void {
   });
 }
 
-test("every fixture config resolves to the expected head_dim, windows and rope type", { skip: needsShared("fixtures") }, () => {
+test("every fixture config resolves to the expected head_dim, windows and rope type", { skip: needsShared("fixtures") }, async () => {
   assert.ok(manifest.length > 0);
   for (const entry of manifest) {
     const expected = JSON.parse(readFileSync(join(fixturesDir, entry.expected), "utf8")) as {
       model: { head_dim: number; layer_windows: (number | null)[]; vocab_size: number; num_key_value_heads: number; rms_norm_eps: number; tie_word_embeddings: boolean; rope: { rope_type: string; rope_theta: number } };
     };
     const warnings: string[] = [];
-    const c = loadQwen2Config(join(fixturesDir, entry.model), warnings);
+    const c = await loadQwen2Config(localFolder(join(fixturesDir, entry.model)), warnings);
     const m = expected.model;
     assert.equal(c.head_dim, m.head_dim, entry.name);
     assert.deepEqual(c.layer_windows, m.layer_windows, entry.name);
@@ -52,7 +53,7 @@ test("every fixture config resolves to the expected head_dim, windows and rope t
   }
 });
 
-test("an empty config gets every Hugging Face default", () => {
+test("an empty config gets every Hugging Face default", async () => {
   const w: string[] = [];
   const c = parseQwen2Config({ model_type: "qwen2" }, "config.json", w);
   assert.equal(c.vocab_size, 151936);
@@ -81,7 +82,7 @@ test("an empty config gets every Hugging Face default", () => {
   assert.equal(QWEN2_DEFAULTS.sliding_window, 4096);
 });
 
-test("sliding windows: layer i slides iff use_sliding_window and i >= max_window_layers; explicit layer_types wins", () => {
+test("sliding windows: layer i slides iff use_sliding_window and i >= max_window_layers; explicit layer_types wins", async () => {
   const base = { model_type: "qwen2", num_hidden_layers: 4, hidden_size: 64, num_attention_heads: 4 };
   let c = parseQwen2Config({ ...base, use_sliding_window: true, sliding_window: 16, max_window_layers: 1 });
   assert.deepEqual(c.layer_windows, [null, 16, 16, 16]);
@@ -98,7 +99,7 @@ test("sliding windows: layer i slides iff use_sliding_window and i >= max_window
   expectFieldError(() => parseQwen2Config({ ...base, use_sliding_window: true, sliding_window: 0 }), /sliding_window: must be a positive integer/);
 });
 
-test("head_dim given explicitly wins over hidden_size / heads", () => {
+test("head_dim given explicitly wins over hidden_size / heads", async () => {
   const w: string[] = [];
   const c = parseQwen2Config({ model_type: "qwen2", hidden_size: 64, num_attention_heads: 4, head_dim: 32 }, "config.json", w);
   assert.equal(c.head_dim, 32);
@@ -106,7 +107,7 @@ test("head_dim given explicitly wins over hidden_size / heads", () => {
   expectFieldError(() => parseQwen2Config({ model_type: "qwen2", hidden_size: 66, num_attention_heads: 4 }), /hidden_size: 66 is not divisible by num_attention_heads 4/);
 });
 
-test("rope scaling: type or rope_type, rope_parameters, required fields, contradictions", () => {
+test("rope scaling: type or rope_type, rope_parameters, required fields, contradictions", async () => {
   const base = { model_type: "qwen2", hidden_size: 64, num_attention_heads: 4, max_position_embeddings: 128 };
   assert.deepEqual(parseQwen2Config({ ...base, rope_scaling: { type: "linear", factor: 2 } }).rope_scaling, { rope_type: "linear", factor: 2 });
   assert.deepEqual(parseQwen2Config({ ...base, rope_scaling: { rope_type: "dynamic", factor: 2 } }).rope_scaling, { rope_type: "dynamic", factor: 2 });
@@ -136,7 +137,7 @@ test("rope scaling: type or rope_type, rope_parameters, required fields, contrad
   assert.match(w2.join("\n"), /factor 2 differs from max_position_embeddings \/ original_max_position_embeddings = 4/);
 });
 
-test("bad values give errors naming config.json and the field", () => {
+test("bad values give errors naming config.json and the field", async () => {
   expectFieldError(() => parseQwen2Config({ model_type: "llama" }), /model_type: 'llama' is not a Qwen2 model/);
   expectFieldError(() => parseQwen2Config({ model_type: "qwen2", hidden_size: "64" }), /hidden_size: expected a number/);
   expectFieldError(() => parseQwen2Config({ model_type: "qwen2", num_hidden_layers: 0 }), /num_hidden_layers: must be a positive integer/);
@@ -154,10 +155,10 @@ test("bad values give errors naming config.json and the field", () => {
   assert.match(w.join("\n"), /bos_token_id 12 is outside the vocabulary/);
   const missing = join(fixturesDir, "no-such-model");
   assert.ok(!existsSync(missing));
-  assert.throws(() => loadQwen2Config(missing), (e: unknown) => e instanceof FormatError && /config\.json$/.test(e.file) && /file not found/.test(e.detail));
+  await assert.rejects(() => loadQwen2Config(localFolder(missing)), (e: unknown) => e instanceof FormatError && /config\.json$/.test(e.file) && /file not found/.test(e.detail));
 });
 
-test("generation_config.json: eos as number or list, sampling fields, validation", () => {
+test("generation_config.json: eos as number or list, sampling fields, validation", async () => {
   assert.deepEqual(parseGenerationConfig({ bos_token_id: 1, eos_token_id: 2, do_sample: false }), { bos_token_id: 1, eos_token_id: [2], do_sample: false });
   const g = parseGenerationConfig({
     eos_token_id: [151645, 151643],

@@ -2,7 +2,7 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { FormatError, UnsupportedError } from "../../src/errors.js";
-import { GGUFFile, isGGUFFile } from "../../src/formats/gguf.js";
+import { openGGUFPath, isGGUFPath } from "../support/files.js";
 import { GGUFValueType } from "../../src/formats/gguf_types.js";
 import { GGUFWriter } from "../../src/formats/gguf_writer.js";
 import { f32ToBf16, f32ToF16 } from "../../src/tensor/convert.js";
@@ -16,7 +16,7 @@ function bytesOf(a: Float32Array | Uint16Array | Int32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-test("every metadata type and every dtype we store survive a write and a read", () => {
+test("every metadata type and every dtype we store survive a write and a read", async () => {
   const f = Float32Array.from({ length: 2 * 3 * 4 }, (_, i) => i * 0.25 - 3);
   const half = Uint16Array.from({ length: 6 }, (_, i) => f32ToF16(i / 3));
   const bf = Uint16Array.from({ length: 64 }, (_, i) => f32ToBf16(Math.sin(i)));
@@ -49,9 +49,9 @@ test("every metadata type and every dtype we store survive a write and a read", 
     .addTensor("q4.3d", "q4_0", [1, 3, 32], () => q4)
     .addTensor("i32", "i32", [3], () => bytesOf(ints));
   const path = dir.file("all.gguf");
-  w.write(path);
+  await w.write(path);
 
-  const g = GGUFFile.open(path);
+  const g = await openGGUFPath(path);
   try {
     assert.equal(g.version, 3);
     assert.equal(g.alignment, 64);
@@ -86,26 +86,26 @@ test("every metadata type and every dtype we store survive a write and a read", 
       ],
     );
     for (const t of g.tensors) assert.equal((t.offset - g.dataOffset) % 64, 0, t.name);
-    assert.deepEqual(g.readTensorData(g.tensor("f32.4d")!), bytesOf(f));
-    assert.deepEqual(g.readTensorData(g.tensor("f16.1d")!), bytesOf(half));
-    assert.deepEqual(g.readTensorData(g.tensor("bf16.2d")!), bytesOf(bf));
-    assert.deepEqual(g.readTensorData(g.tensor("q8.2d")!), q8);
-    assert.deepEqual(g.readTensorData(g.tensor("q4.3d")!), q4);
-    assert.deepEqual(g.readTensorData(g.tensor("i32")!), bytesOf(ints));
+    assert.deepEqual((await g.readTensorData(g.tensor("f32.4d")!)), bytesOf(f));
+    assert.deepEqual((await g.readTensorData(g.tensor("f16.1d")!)), bytesOf(half));
+    assert.deepEqual((await g.readTensorData(g.tensor("bf16.2d")!)), bytesOf(bf));
+    assert.deepEqual((await g.readTensorData(g.tensor("q8.2d")!)), q8);
+    assert.deepEqual((await g.readTensorData(g.tensor("q4.3d")!)), q4);
+    assert.deepEqual((await g.readTensorData(g.tensor("i32")!)), bytesOf(ints));
     // Ranges, as a backend streaming a tensor into its own memory reads them.
     const q8info = g.tensor("q8.2d")!;
     const part = new Uint8Array(20);
-    g.readTensorInto(q8info, part, 7);
+    await g.readTensorInto(q8info, part, 7);
     assert.deepEqual(part, q8.subarray(7, 27));
-    assert.throws(() => g.readTensorInto(q8info, new Uint8Array(8), q8info.byteLength - 4), /bytes \[\d+, \d+\) are outside its \d+ bytes/);
+    await assert.rejects(() => g.readTensorInto(q8info, new Uint8Array(8), q8info.byteLength - 4), /bytes \[\d+, \d+\) are outside its \d+ bytes/);
   } finally {
     g.close();
   }
-  assert.ok(isGGUFFile(path));
-  assert.ok(!isGGUFFile(dir.path));
+  assert.ok((await isGGUFPath(path)));
+  assert.ok(!(await isGGUFPath(dir.path)));
 });
 
-test("a hand-built version 2 file with a nested array and the default alignment reads", () => {
+test("a hand-built version 2 file with a nested array and the default alignment reads", async () => {
   const data = Float32Array.from([1, 2, 3, 4]);
   const b = header(1, 2, 2)
     .str("general.architecture").u32(GGUFValueType.STRING).str("x")
@@ -115,19 +115,19 @@ test("a hand-built version 2 file with a nested array and the default alignment 
     .str("t").u32(2).u64(2).u64(2).u32(0).u64(0);
   b.pad(32).raw(bytesOf(data));
   const path = dir.file("v2.gguf", b.build());
-  const g = GGUFFile.open(path);
+  const g = await openGGUFPath(path);
   assert.equal(g.version, 2);
   assert.deepEqual(g.entry("nested")?.value, [[1, 2], [true]]);
   assert.deepEqual(g.tensor("t")?.shape, [2, 2]);
-  assert.deepEqual(new Float32Array(g.readTensorData(g.tensor("t")!).buffer), data);
+  assert.deepEqual(new Float32Array((await g.readTensorData(g.tensor("t")!)).buffer), data);
   g.close();
 });
 
 /** Writes `bytes` and expects opening it to fail with `kind` and a message matching `pattern`. */
-function rejects(name: string, bytes: Uint8Array, pattern: RegExp, kind: typeof FormatError | typeof UnsupportedError = FormatError): void {
+async function rejects(name: string, bytes: Uint8Array, pattern: RegExp, kind: typeof FormatError | typeof UnsupportedError = FormatError): Promise<void> {
   const path = dir.file(name, bytes);
-  assert.throws(
-    () => GGUFFile.open(path),
+  await assert.rejects(
+    () => openGGUFPath(path),
     (err: unknown) => {
       assert.ok(err instanceof kind, `${name}: expected ${kind.name}, got ${String(err)}`);
       assert.match((err as Error).message, pattern);
@@ -137,20 +137,20 @@ function rejects(name: string, bytes: Uint8Array, pattern: RegExp, kind: typeof 
   );
 }
 
-test("broken headers are reported with the file and the field", () => {
-  rejects("magic.gguf", new Bytes().u32(0x46554746).u32(3).u64(0).u64(0).build(), /not a GGUF file/);
-  rejects("short.gguf", new Uint8Array(10), /too short/);
-  rejects("v1.gguf", header(0, 0, 1).build(), /version 1/, UnsupportedError);
-  rejects("v9.gguf", header(0, 0, 9).build(), /unknown GGUF version 9/);
-  rejects("bigendian.gguf", new Bytes().u32(0x46554747).u32(0x03000000).u64(0).u64(0).build(), /big-endian/, UnsupportedError);
-  rejects("counts.gguf", header(0, 2 ** 40).build(), /metadata count/);
-  rejects("truncated-kv.gguf", header(0, 1).str("general.architecture").u32(GGUFValueType.STRING).u64(100).raw(Buffer.from("qwen2")).build(), /general\.architecture/);
-  rejects("dup.gguf", header(0, 2).str("k").u32(4).u32(1).str("k").u32(4).u32(2).build(), /'k' appears twice/);
-  rejects("valtype.gguf", header(0, 1).str("k").u32(13).u32(1).build(), /'k': unknown value type 13/);
-  rejects("bool.gguf", header(0, 1).str("flag").u32(GGUFValueType.BOOL).u8(2).build(), /'flag'.*0 or 1/);
-  rejects("utf8.gguf", header(0, 1).str("s").u32(GGUFValueType.STRING).str(new Uint8Array([0x68, 0xff, 0x69])).build(), /'s'.*UTF-8/);
-  rejects("align.gguf", header(0, 1).str("general.alignment").u32(GGUFValueType.UINT32).u32(24).build(), /power of two/);
-  rejects("aligntype.gguf", header(0, 1).str("general.alignment").u32(GGUFValueType.UINT64).u64(32).build(), /must be uint32/);
+test("broken headers are reported with the file and the field", async () => {
+  await rejects("magic.gguf", new Bytes().u32(0x46554746).u32(3).u64(0).u64(0).build(), /not a GGUF file/);
+  await rejects("short.gguf", new Uint8Array(10), /too short/);
+  await rejects("v1.gguf", header(0, 0, 1).build(), /version 1/, UnsupportedError);
+  await rejects("v9.gguf", header(0, 0, 9).build(), /unknown GGUF version 9/);
+  await rejects("bigendian.gguf", new Bytes().u32(0x46554747).u32(0x03000000).u64(0).u64(0).build(), /big-endian/, UnsupportedError);
+  await rejects("counts.gguf", header(0, 2 ** 40).build(), /metadata count/);
+  await rejects("truncated-kv.gguf", header(0, 1).str("general.architecture").u32(GGUFValueType.STRING).u64(100).raw(Buffer.from("qwen2")).build(), /general\.architecture/);
+  await rejects("dup.gguf", header(0, 2).str("k").u32(4).u32(1).str("k").u32(4).u32(2).build(), /'k' appears twice/);
+  await rejects("valtype.gguf", header(0, 1).str("k").u32(13).u32(1).build(), /'k': unknown value type 13/);
+  await rejects("bool.gguf", header(0, 1).str("flag").u32(GGUFValueType.BOOL).u8(2).build(), /'flag'.*0 or 1/);
+  await rejects("utf8.gguf", header(0, 1).str("s").u32(GGUFValueType.STRING).str(new Uint8Array([0x68, 0xff, 0x69])).build(), /'s'.*UTF-8/);
+  await rejects("align.gguf", header(0, 1).str("general.alignment").u32(GGUFValueType.UINT32).u32(24).build(), /power of two/);
+  await rejects("aligntype.gguf", header(0, 1).str("general.alignment").u32(GGUFValueType.UINT64).u64(32).build(), /must be uint32/);
 });
 
 /** A file with one metadata entry and the given tensor infos, plus `dataBytes` of data. */
@@ -164,13 +164,13 @@ function withTensors(infos: Array<{ name: string; dims: number[]; type: number; 
   return b.pad(32).raw(new Uint8Array(dataBytes)).build();
 }
 
-test("broken tensor infos name the tensor", () => {
-  rejects("ttype.gguf", withTensors([{ name: "w", dims: [4], type: 99, offset: 0 }], 16), /'w': unknown ggml type id 99/);
-  rejects("tdims.gguf", withTensors([{ name: "w", dims: [1, 1, 1, 1, 1], type: 0, offset: 0 }], 16), /'w': 5 dimensions/);
-  rejects("tblock.gguf", withTensors([{ name: "q", dims: [48, 2], type: 8, offset: 0 }], 256), /'q'.*divisible by 32/);
-  rejects("tmisaligned.gguf", withTensors([{ name: "w", dims: [4], type: 0, offset: 8 }], 64), /'w'.*offset 8 is not a multiple/);
-  rejects("tpast.gguf", withTensors([{ name: "w", dims: [64], type: 0, offset: 0 }], 100), /'w'.*runs past the end/);
-  rejects(
+test("broken tensor infos name the tensor", async () => {
+  await rejects("ttype.gguf", withTensors([{ name: "w", dims: [4], type: 99, offset: 0 }], 16), /'w': unknown ggml type id 99/);
+  await rejects("tdims.gguf", withTensors([{ name: "w", dims: [1, 1, 1, 1, 1], type: 0, offset: 0 }], 16), /'w': 5 dimensions/);
+  await rejects("tblock.gguf", withTensors([{ name: "q", dims: [48, 2], type: 8, offset: 0 }], 256), /'q'.*divisible by 32/);
+  await rejects("tmisaligned.gguf", withTensors([{ name: "w", dims: [4], type: 0, offset: 8 }], 64), /'w'.*offset 8 is not a multiple/);
+  await rejects("tpast.gguf", withTensors([{ name: "w", dims: [64], type: 0, offset: 0 }], 100), /'w'.*runs past the end/);
+  await rejects(
     "toverlap.gguf",
     withTensors(
       [
@@ -181,7 +181,7 @@ test("broken tensor infos name the tensor", () => {
     ),
     /'a' and 'b' overlap/,
   );
-  rejects(
+  await rejects(
     "tdup.gguf",
     withTensors(
       [
@@ -194,38 +194,38 @@ test("broken tensor infos name the tensor", () => {
   );
 });
 
-test("a truncated copy of a valid file fails cleanly at every cut inside the header", () => {
+test("a truncated copy of a valid file fails cleanly at every cut inside the header", async () => {
   const path = dir.file("ok.gguf");
-  new GGUFWriter()
+  await new GGUFWriter()
     .string("general.architecture", "x")
     .strings("list", ["alpha", "beta"])
     .addTensor("w", "f32", [8], () => new Uint8Array(32))
     .write(path);
   const whole = readFileSync(path);
-  const g = GGUFFile.open(path);
+  const g = await openGGUFPath(path);
   const headerEnd = g.dataOffset;
   g.close();
   for (let cut = 0; cut < whole.length; cut += 3) {
     const p = dir.file("cut.gguf");
     writeFileSync(p, whole.subarray(0, cut));
-    assert.throws(() => GGUFFile.open(p), FormatError, `cut at ${cut} of ${whole.length} (header ends at ${headerEnd})`);
+    await assert.rejects(() => openGGUFPath(p), FormatError, `cut at ${cut} of ${whole.length} (header ends at ${headerEnd})`);
   }
 });
 
-test("a closed file refuses to read tensors, naming the tensor", () => {
+test("a closed file refuses to read tensors, naming the tensor", async () => {
   const path = dir.file("closed.gguf");
-  new GGUFWriter().addTensor("w", "f32", [8], () => new Uint8Array(32)).write(path);
-  const g = GGUFFile.open(path);
+  await new GGUFWriter().addTensor("w", "f32", [8], () => new Uint8Array(32)).write(path);
+  const g = await openGGUFPath(path);
   g.close();
-  assert.throws(() => g.readTensorData(g.tensor("w")!), /'w'.*closed/);
+  await assert.rejects(() => g.readTensorData(g.tensor("w")!), /'w'.*closed/);
 });
 
-test("the writer checks values and tensor sizes, and leaves no partial file behind", () => {
+test("the writer checks values and tensor sizes, and leaves no partial file behind", async () => {
   assert.throws(() => new GGUFWriter().set("x", GGUFValueType.UINT8, 256), /'x'/);
   assert.throws(() => new GGUFWriter().u32("x", -1), /'x'/);
   assert.throws(() => new GGUFWriter().addTensor("q", "q8_0", [2, 31], () => new Uint8Array(0)), /divisible by 32/);
   const path = dir.file("bad-size.gguf");
   const w = new GGUFWriter().addTensor("w", "f32", [8], () => new Uint8Array(31));
-  assert.throws(() => w.write(path), /'w': expected 32 bytes/);
-  assert.ok(!isGGUFFile(path));
+  await assert.rejects(() => w.write(path), /'w': expected 32 bytes/);
+  assert.ok(!(await isGGUFPath(path)));
 });

@@ -43,7 +43,7 @@ interface Expected {
   cases: Array<{ name: string; input_ids: number[][] | number[]; rows: Array<{ last_logits: { f64: number[] }; greedy: { f64: number[] } }> }>;
 }
 
-function exportFixture(name: string, type: GGUFExportType): string {
+async function exportFixture(name: string, type: GGUFExportType): Promise<string> {
   const modelDir = join(fixturesDir, "models", name);
   const tokDir = join(dir.path, `tok-${name}`);
   mkdirSync(tokDir, { recursive: true });
@@ -51,7 +51,7 @@ function exportFixture(name: string, type: GGUFExportType): string {
   // The fixtures have no tokenizer; llama.cpp needs one whose size is the embedding's.
   writeTinyTokenizer(tokDir, config.vocab_size - 256 - 4);
   const out = join(dir.path, `${name}.${type}.gguf`);
-  writeQwen2GGUF(out, { config, weights: readSafetensorsForTest(join(modelDir, "model.safetensors")), tokenizer: tokenizerFolderData(tokDir), type, name });
+  await writeQwen2GGUF(out, { config, weights: readSafetensorsForTest(join(modelDir, "model.safetensors")), tokenizer: tokenizerFolderData(tokDir), type, name });
   return out;
 }
 
@@ -67,7 +67,7 @@ function centered(xs: ArrayLike<number>): number[] {
 for (const fixture of ["a_tiny_f32", "b_tiny_bf16_tied_gqa4", "e_mha"]) {
   test(`llama.cpp runs our F32 GGUF of ${fixture} and matches Hugging Face's logits and greedy tokens`, async (t) => {
     if (!llama) return t.skip(unavailable);
-    const path = exportFixture(fixture, "f32");
+    const path = await exportFixture(fixture, "f32");
     const expected = JSON.parse(readFileSync(join(fixturesDir, "expected", `${fixture}.json`), "utf8")) as Expected;
     const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
     // Flash attention on the CPU computes in F16, and the default K/V cache is F16: both off,
@@ -110,10 +110,10 @@ for (const fixture of ["a_tiny_f32", "b_tiny_bf16_tied_gqa4", "e_mha"]) {
 }
 
 /** The same weights after our quantise → dequantise, as float32 tensors. */
-function dequantisedCopy(weights: MemoryWeights, type: "q8_0" | "q4_0"): MemoryWeights {
+async function dequantisedCopy(weights: MemoryWeights, type: "q8_0" | "q4_0"): Promise<MemoryWeights> {
   const out = new Map<string, HostTensor>();
   for (const name of weights.names()) {
-    const src = weights.read(name);
+    const src = await weights.read(name);
     const n = src.shape.reduce((a, b) => a * b, 1);
     const target = src.shape.length === 2 ? type : src.dtype;
     const values = weightToFloat32(target as "f32" | "f16" | "bf16" | "q8_0" | "q4_0", encodeTensor(src, target as WeightDType), n);
@@ -150,8 +150,8 @@ test("llama.cpp reads our Q8_0 and Q4_0 blocks as we dequantise them", async (t)
   for (const type of ["q8_0", "q4_0"] as const) {
     const quant = join(dir.path, `${name}.${type}.gguf`);
     const deq = join(dir.path, `${name}.${type}-dequantised.f32.gguf`);
-    writeQwen2GGUF(quant, { config, weights, tokenizer, type });
-    writeQwen2GGUF(deq, { config, weights: dequantisedCopy(weights, type), tokenizer, type: "f32" });
+    await writeQwen2GGUF(quant, { config, weights, tokenizer, type });
+    await writeQwen2GGUF(deq, { config, weights: (await dequantisedCopy(weights, type)), tokenizer, type: "f32" });
     for (const c of expected.cases.filter((x) => ["short5", "long24"].includes(x.name))) {
       const ids = (Array.isArray(c.input_ids[0]) ? c.input_ids[0] : c.input_ids) as number[];
       const fromBlocks = await centredLogProbs(quant, ids);

@@ -4,9 +4,9 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../../src/cli/command.js";
 import { runQuantize, type FolderLoader } from "../../src/cli/commands/quantize.js";
-import { openGGUF } from "../../src/formats/gguf_qwen2.js";
 import { randomQwen2Weights, TempDir, tinyConfig, writeTinyTokenizer } from "./gguf_test_support.js";
 import { captureIO as io } from "../support/cli_io.js";
+import { openQwen2GGUFPath } from "../support/files.js";
 
 const dir = new TempDir();
 after(() => dir.dispose());
@@ -28,7 +28,7 @@ test("qwen2 quantize writes a GGUF of the folder's weights with its tokenizer", 
   assert.equal(await runQuantize(["--model", folder, "--type", "Q4_0", "--out", out, "--quiet"], t.io, load), 0);
   assert.ok(closed);
   assert.match(t.out(), /wrote .*m\.q4_0\.gguf \(q4_0: 16 q4_0, 11 f32 tensors\)/);
-  const g = openGGUF(out);
+  const g = await openQwen2GGUFPath(out);
   assert.equal(g.dtype, "q4_0");
   assert.equal(g.tokenizerData?.eosToken, "<|im_end|>");
   // Special ids come from the tokenizer metadata (the toy config names none).

@@ -8,21 +8,20 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ReferenceBackend } from "../../src/backends/reference/index.js";
-import { openGGUF } from "../../src/formats/gguf_qwen2.js";
 import { encodeTensor, writeQwen2GGUF, type GGUFExportType } from "../../src/formats/gguf_qwen2_export.js";
-import { loadModelFolder } from "../../src/formats/model_folder.js";
 import type { HostTensor, WeightSource } from "../../src/formats/weights.js";
 import { Qwen2ForCausalLM } from "../../src/models/qwen2.js";
 import type { WeightDType } from "../../src/tensor/dtype.js";
 import { weightToFloat32 } from "../../src/tensor/quant.js";
 import { fixturesDir } from "../support/paths.js";
 import { MemoryWeights, TempDir } from "./gguf_test_support.js";
+import { openFolder, openQwen2GGUFPath } from "../support/files.js";
 
 const dir = new TempDir();
 after(() => dir.dispose());
 
 const FIXTURE = "a_tiny_f32";
-const folder = loadModelFolder(join(fixturesDir, "models", FIXTURE));
+const folder = await openFolder(join(fixturesDir, "models", FIXTURE));
 after(() => folder.weights.close());
 interface Expected {
   cases: Array<{ name: string; input_ids: number[][]; rows: Array<{ last_logits: { f64: number[] }; greedy: { f64: number[]; margins_f64: number[] } }> }>;
@@ -30,9 +29,9 @@ interface Expected {
 const expected = JSON.parse(readFileSync(join(fixturesDir, "expected", `${FIXTURE}.json`), "utf8")) as Expected;
 const cases = expected.cases.filter((c) => ["short5", "medium13", "long24"].includes(c.name));
 
-function lastLogits(path: string, ids: number[]): Float32Array {
-  const g = openGGUF(path);
-  const model = Qwen2ForCausalLM.load({ config: g.config, weights: g.weights }, new ReferenceBackend());
+async function lastLogits(path: string, ids: number[]): Promise<Float32Array> {
+  const g = await openQwen2GGUFPath(path);
+  const model = await Qwen2ForCausalLM.load({ config: g.config, weights: g.weights }, new ReferenceBackend());
   try {
     const cache = model.createCache(ids.length);
     const [logits] = model.forward([{ ids: Int32Array.from(ids), cache }]);
@@ -44,17 +43,17 @@ function lastLogits(path: string, ids: number[]): Float32Array {
   }
 }
 
-function exportAs(type: GGUFExportType, weights: WeightSource = folder.weights, name: string = type): string {
+async function exportAs(type: GGUFExportType, weights: WeightSource = folder.weights, name: string = type): Promise<string> {
   const path = join(dir.path, `${FIXTURE}.${name}.gguf`);
-  writeQwen2GGUF(path, { config: folder.config, weights, tokenizer: null, type });
+  await writeQwen2GGUF(path, { config: folder.config, weights, tokenizer: null, type });
   return path;
 }
 
 /** The fixture's weights after our quantise → dequantise, as float32. */
-function dequantised(type: "q8_0" | "q4_0"): WeightSource {
+async function dequantised(type: "q8_0" | "q4_0"): Promise<WeightSource> {
   const out = new Map<string, HostTensor>();
   for (const name of folder.weights.names()) {
-    const src = folder.weights.read(name);
+    const src = await folder.weights.read(name);
     const n = src.shape.reduce((a, b) => a * b, 1);
     const stored: WeightDType = src.shape.length === 2 ? type : "f32";
     const values = weightToFloat32(stored, encodeTensor(src, stored), n);
@@ -69,28 +68,28 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   return m;
 };
 
-test("an F32 GGUF runs on the reference backend with Hugging Face's logits (1e-4)", () => {
-  const path = exportAs("f32");
+test("an F32 GGUF runs on the reference backend with Hugging Face's logits (1e-4)", async () => {
+  const path = await exportAs("f32");
   for (const c of cases) {
-    const d = maxDiff(lastLogits(path, c.input_ids[0]!), c.rows[0]!.last_logits.f64);
+    const d = maxDiff((await lastLogits(path, c.input_ids[0]!)), c.rows[0]!.last_logits.f64);
     assert.ok(d < 1e-4, `${c.name}: ${d}`);
   }
 });
 
-test("Q8_0 and Q4_0 GGUF models compute the logits of their dequantised weights, within the quantisation margin of float32", () => {
+test("Q8_0 and Q4_0 GGUF models compute the logits of their dequantised weights, within the quantisation margin of float32", async () => {
   // Margins: Q8_0 moves each weight by at most half its block's step (amax/254), Q4_0 by up
   // to a full step (amax/8 on the short side). Through this 2-layer hidden-64 model that
   // moves logits (magnitude ~6) by at most 0.2 for Q8_0 and 2.9 for Q4_0, measured with
   // llama.cpp's float32 path on the same dequantised weights; we allow 2.5x and 1.5x that.
   const margin = { q8_0: 0.5, q4_0: 4.5 };
   for (const type of ["q8_0", "q4_0"] as const) {
-    const quant = exportAs(type);
-    const deq = exportAs("f32", dequantised(type), `${type}-dequantised`);
+    const quant = await exportAs(type);
+    const deq = await exportAs("f32", (await dequantised(type)), `${type}-dequantised`);
     for (const c of cases) {
       const ids = c.input_ids[0]!;
-      const ours = lastLogits(quant, ids);
+      const ours = await lastLogits(quant, ids);
       // Same values, same float32 arithmetic: only the order of decoding differs.
-      assert.ok(maxDiff(ours, lastLogits(deq, ids)) < 1e-5, `${type} ${c.name}: quantised file vs its dequantised copy`);
+      assert.ok(maxDiff(ours, (await lastLogits(deq, ids))) < 1e-5, `${type} ${c.name}: quantised file vs its dequantised copy`);
       const d = maxDiff(ours, c.rows[0]!.last_logits.f64);
       assert.ok(d < margin[type], `${type} ${c.name}: ${d} from float32`);
       assert.ok(d > 1e-4, `${type} ${c.name}: quantisation must change something (${d})`);

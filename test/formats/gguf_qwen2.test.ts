@@ -3,8 +3,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { FormatError, UnsupportedError } from "../../src/errors.js";
-import { GGUFFile } from "../../src/formats/gguf.js";
-import { openGGUF } from "../../src/formats/gguf_qwen2.js";
+import { openGGUFPath, openQwen2GGUFPath } from "../support/files.js";
 import { encodeTensor, ggufTensorType, writeQwen2GGUF, type GGUFExportType } from "../../src/formats/gguf_qwen2_export.js";
 import { ggufToHfName, hfToGgufName } from "../../src/formats/gguf_qwen2_names.js";
 import { tokenizerFolderData } from "../support/tokenizer_folder.js";
@@ -16,7 +15,7 @@ import { header, randomQwen2Weights, TempDir, tinyConfig, writeTinyTokenizer } f
 const dir = new TempDir();
 after(() => dir.dispose());
 
-test("tensor names map both ways, layer numbers included", () => {
+test("tensor names map both ways, layer numbers included", async () => {
   const pairs = [
     ["token_embd.weight", "model.embed_tokens.weight"],
     ["output_norm.weight", "model.norm.weight"],
@@ -36,7 +35,7 @@ test("tensor names map both ways, layer numbers included", () => {
   assert.equal(hfToGgufName("model.layers.0.self_attn.rotary_emb.inv_freq"), undefined);
 });
 
-test("llama.cpp's type choice: 1-D and norms stay F32, unaligned rows fall back to F16", () => {
+test("llama.cpp's type choice: 1-D and norms stay F32, unaligned rows fall back to F16", async () => {
   assert.equal(ggufTensorType("blk.0.attn_q.bias", [64], "q8_0"), "f32");
   assert.equal(ggufTensorType("blk.0.attn_norm.weight", [64], "bf16"), "f32");
   assert.equal(ggufTensorType("blk.0.attn_q.weight", [64, 64], "q4_0"), "q4_0");
@@ -45,38 +44,38 @@ test("llama.cpp's type choice: 1-D and norms stay F32, unaligned rows fall back 
   assert.equal(ggufTensorType("blk.0.ffn_down.weight", [64, 48], "bf16"), "bf16");
 });
 
-function exportTiny(name: string, type: GGUFExportType, config = tinyConfig(), tokenizerDir?: string): { path: string; weights: ReturnType<typeof randomQwen2Weights> } {
+async function exportTiny(name: string, type: GGUFExportType, config = tinyConfig(), tokenizerDir?: string): Promise<{ path: string; weights: ReturnType<typeof randomQwen2Weights> }> {
   const weights = randomQwen2Weights(config, 3);
   const path = join(dir.path, name);
   const tokenizer = tokenizerDir ? tokenizerFolderData(tokenizerDir) : null;
-  writeQwen2GGUF(path, { config, weights, tokenizer, type, name: "tiny" });
+  await writeQwen2GGUF(path, { config, weights, tokenizer, type, name: "tiny" });
   return { path, weights };
 }
 
-test("F32 round trip: Hugging Face weights → GGUF → our reader gives identical tensors and config", () => {
+test("F32 round trip: Hugging Face weights → GGUF → our reader gives identical tensors and config", async () => {
   const config = tinyConfig();
-  const { path, weights } = exportTiny("f32.gguf", "f32", config);
-  const g = openGGUF(path);
+  const { path, weights } = await exportTiny("f32.gguf", "f32", config);
+  const g = await openQwen2GGUFPath(path);
   try {
     assert.deepEqual(g.config, config);
     assert.equal(g.dtype, "f32");
     assert.equal(g.tokenizerData, null);
     assert.deepEqual(g.weights.names().sort(), weights.names().sort());
     for (const name of weights.names()) {
-      const a = weights.read(name);
-      const b = g.weights.read(name);
+      const a = await weights.read(name);
+      const b = await g.weights.read(name);
       assert.equal(b.name, name);
       assert.equal(b.dtype, "f32");
       assert.deepEqual(b.shape, a.shape, name);
       assert.deepEqual(b.data, a.data, name);
       assert.deepEqual(g.weights.info(name), { name, dtype: "f32", shape: a.shape, byteLength: a.data.byteLength });
     }
-    assert.throws(() => g.weights.read("model.layers.9.mlp.up_proj.weight"), /model\.layers\.9\.mlp\.up_proj\.weight/);
+    await assert.rejects(() => g.weights.read("model.layers.9.mlp.up_proj.weight"), /model\.layers\.9\.mlp\.up_proj\.weight/);
   } finally {
     g.close();
   }
   // The metadata llama.cpp reads, under its own keys.
-  const raw = GGUFFile.open(path);
+  const raw = await openGGUFPath(path);
   assert.equal(raw.string("general.architecture"), "qwen2");
   assert.equal(raw.number("general.file_type"), 0);
   assert.equal(raw.number("qwen2.block_count"), 2);
@@ -93,27 +92,27 @@ test("F32 round trip: Hugging Face weights → GGUF → our reader gives identic
   raw.close();
 });
 
-test("each storage type writes the bytes of our quantisers and keeps 1-D tensors in F32", () => {
+test("each storage type writes the bytes of our quantisers and keeps 1-D tensors in F32", async () => {
   for (const type of ["f16", "bf16", "q8_0", "q4_0"] as const) {
-    const { path, weights } = exportTiny(`${type}.gguf`, type);
-    const g = openGGUF(path);
+    const { path, weights } = await exportTiny(`${type}.gguf`, type);
+    const g = await openQwen2GGUFPath(path);
     try {
       assert.equal(g.dtype, type);
       const fileTypes = { f16: 1, bf16: 32, q8_0: 7, q4_0: 2 };
       assert.equal(g.file.number("general.file_type"), fileTypes[type]);
       for (const name of weights.names()) {
-        const src = weights.read(name);
-        const got = g.weights.read(name);
+        const src = await weights.read(name);
+        const got = await g.weights.read(name);
         const want = src.shape.length === 1 ? "f32" : type;
         assert.equal(got.dtype, want, name);
         assert.deepEqual(got.data, encodeTensor(src, want), name);
       }
       // Independent of encodeTensor: the quantised matrix is quantize(values).
       if (type === "q8_0" || type === "q4_0") {
-        const src = weights.read("model.layers.1.mlp.down_proj.weight");
+        const src = await weights.read("model.layers.1.mlp.down_proj.weight");
         const values = new Float32Array(src.data.buffer.slice(src.data.byteOffset, src.data.byteOffset + src.data.byteLength));
         const quant = type === "q8_0" ? quantizeQ8_0(values) : quantizeQ4_0(values);
-        assert.deepEqual(g.weights.read("model.layers.1.mlp.down_proj.weight").data, quant);
+        assert.deepEqual((await g.weights.read("model.layers.1.mlp.down_proj.weight")).data, quant);
       }
     } finally {
       g.close();
@@ -121,10 +120,10 @@ test("each storage type writes the bytes of our quantisers and keeps 1-D tensors
   }
 });
 
-test("tied embeddings write no output tensor and read back tied; head_dim that is not hidden/heads is stored", () => {
+test("tied embeddings write no output tensor and read back tied; head_dim that is not hidden/heads is stored", async () => {
   const config = tinyConfig({ tie_word_embeddings: true, head_dim: 32 });
-  const { path } = exportTiny("tied.gguf", "bf16", config);
-  const g = openGGUF(path);
+  const { path } = await exportTiny("tied.gguf", "bf16", config);
+  const g = await openQwen2GGUFPath(path);
   assert.equal(g.file.tensor("output.weight"), undefined);
   assert.equal(g.weights.has("lm_head.weight"), false);
   assert.deepEqual(g.config, config);
@@ -132,7 +131,7 @@ test("tied embeddings write no output tensor and read back tied; head_dim that i
   g.close();
 });
 
-test("RoPE scaling (linear, yarn) and sliding-window layouts survive the round trip; dynamic NTK is refused", () => {
+test("RoPE scaling (linear, yarn) and sliding-window layouts survive the round trip; dynamic NTK is refused", async () => {
   const yarn = tinyConfig({ rope_scaling: { rope_type: "yarn", factor: 4, original_max_position_embeddings: 32, beta_fast: 32, beta_slow: 1 } });
   const linear = tinyConfig({ rope_scaling: { rope_type: "linear", factor: 2.5 } });
   const sliding = tinyConfig({
@@ -143,27 +142,27 @@ test("RoPE scaling (linear, yarn) and sliding-window layouts survive the round t
     layer_types: ["full_attention", "full_attention", "sliding_attention", "sliding_attention"],
   });
   for (const [name, config] of [["yarn", yarn], ["linear", linear], ["sliding", sliding]] as const) {
-    const { path } = exportTiny(`${name}.gguf`, "f16", config);
-    const g = openGGUF(path);
+    const { path } = await exportTiny(`${name}.gguf`, "f16", config);
+    const g = await openQwen2GGUFPath(path);
     assert.deepEqual(g.config, config, name);
     g.close();
   }
-  const yarnFile = GGUFFile.open(join(dir.path, "yarn.gguf"));
+  const yarnFile = await openGGUFPath(join(dir.path, "yarn.gguf"));
   assert.equal(yarnFile.string("qwen2.rope.scaling.type"), "yarn");
   assert.equal(yarnFile.number("qwen2.rope.scaling.original_context_length"), 32);
   yarnFile.close();
   const dynamic = tinyConfig({ rope_scaling: { rope_type: "dynamic", factor: 2 } });
-  assert.throws(() => exportTiny("dynamic.gguf", "f16", dynamic), UnsupportedError);
+  await assert.rejects(() => exportTiny("dynamic.gguf", "f16", dynamic), UnsupportedError);
   assert.ok(!existsSync(join(dir.path, "dynamic.gguf")));
 });
 
-test("the tokenizer is stored as convert_hf_to_gguf.py stores it and read back in Hugging Face's shapes", () => {
+test("the tokenizer is stored as convert_hf_to_gguf.py stores it and read back in Hugging Face's shapes", async () => {
   const tokDir = join(dir.path, "tok");
   mkdirSync(tokDir);
   const { vocabSize } = writeTinyTokenizer(tokDir, 8);
   const config = tinyConfig({ vocab_size: vocabSize + 4, bos_token_id: 7 }); // 4 padding rows, as real models have
-  const { path } = exportTiny("tok.gguf", "q8_0", config, tokDir);
-  const raw = GGUFFile.open(path);
+  const { path } = await exportTiny("tok.gguf", "q8_0", config, tokDir);
+  const raw = await openGGUFPath(path);
   assert.equal(raw.string("tokenizer.ggml.model"), "gpt2");
   assert.equal(raw.string("tokenizer.ggml.pre"), "qwen2");
   const tokens = raw.strings("tokenizer.ggml.tokens")!;
@@ -179,7 +178,7 @@ test("the tokenizer is stored as convert_hf_to_gguf.py stores it and read back i
   assert.equal(raw.string("tokenizer.chat_template"), "{{ messages }}");
   raw.close();
 
-  const g = openGGUF(path);
+  const g = await openQwen2GGUFPath(path);
   const t = g.tokenizerData!;
   assert.equal(Object.keys(t.vocab).length, 256 + 8);
   assert.equal(t.vocab["aa"], 256);
@@ -202,11 +201,11 @@ test("the tokenizer is stored as convert_hf_to_gguf.py stores it and read back i
   g.close();
 });
 
-test("the Qwen2.5 tokenizer at the real vocabulary size: padding slots, and look-special tokens become CONTROL as convert_hf_to_gguf.py makes them", { skip: !existsSync(join(tokenizersDir, "qwen2.5")) && "shared tokenizers missing" }, () => {
+test("the Qwen2.5 tokenizer at the real vocabulary size: padding slots, and look-special tokens become CONTROL as convert_hf_to_gguf.py makes them", { skip: !existsSync(join(tokenizersDir, "qwen2.5")) && "shared tokenizers missing" }, async () => {
   // A model of the real vocabulary size, tiny otherwise, so the whole vocabulary is written and read.
   const config = tinyConfig({ vocab_size: 151936, hidden_size: 32, head_dim: 8, intermediate_size: 32, num_hidden_layers: 1, layer_types: ["full_attention"], max_window_layers: 1, tie_word_embeddings: true });
-  const { path } = exportTiny("qwen2-vocab.gguf", "bf16", config, join(tokenizersDir, "qwen2.5"));
-  const g = openGGUF(path);
+  const { path } = await exportTiny("qwen2-vocab.gguf", "bf16", config, join(tokenizersDir, "qwen2.5"));
+  const g = await openQwen2GGUFPath(path);
   const t = g.tokenizerData!;
   assert.equal(t.tokens.length, 151936);
   assert.equal(t.tokens[151664], "<|file_sep|>");
@@ -223,27 +222,27 @@ test("the Qwen2.5 tokenizer at the real vocabulary size: padding slots, and look
   g.close();
 });
 
-test("a tensor type we do not run is reported with its type and tensor; a non-qwen2 file is refused", () => {
+test("a tensor type we do not run is reported with its type and tensor; a non-qwen2 file is refused", async () => {
   const qwenHeader = (tensorType: number): Uint8Array => {
     const b = header(1, 1).str("general.architecture").u32(GGUFValueType.STRING).str("qwen2");
     b.str("blk.0.attn_q.weight").u32(2).u64(256).u64(2).u32(tensorType).u64(0);
     return b.pad(32).raw(new Uint8Array(2 * 144)).build();
   };
   const k = dir.file("q4k.gguf", qwenHeader(12));
-  assert.throws(() => openGGUF(k), (err: unknown) => {
+  await assert.rejects(() => openQwen2GGUFPath(k), (err: unknown) => {
     assert.ok(err instanceof UnsupportedError);
     assert.match(err.message, /'blk\.0\.attn_q\.weight' \(model\.layers\.0\.self_attn\.q_proj\.weight\) is stored as Q4_K/);
     return true;
   });
   const llama = header(0, 1).str("general.architecture").u32(GGUFValueType.STRING).str("llama").build();
-  assert.throws(() => openGGUF(dir.file("llama.gguf", llama)), /architecture 'llama'/);
+  await assert.rejects(async () => (await openQwen2GGUFPath(dir.file("llama.gguf", llama))), /architecture 'llama'/);
   const bare = header(0, 1).str("general.architecture").u32(GGUFValueType.STRING).str("qwen2").build();
-  assert.throws(() => openGGUF(dir.file("bare.gguf", bare)), (err: unknown) => err instanceof FormatError && /token_embd\.weight/.test(err.message));
+  await assert.rejects(async () => (await openQwen2GGUFPath(dir.file("bare.gguf", bare))), (err: unknown) => err instanceof FormatError && /token_embd\.weight/.test(err.message));
 });
 
-test("missing hyperparameters are named", () => {
-  const { path } = exportTiny("ok.gguf", "f32");
-  const g = GGUFFile.open(path);
+test("missing hyperparameters are named", async () => {
+  const { path } = await exportTiny("ok.gguf", "f32");
+  const g = await openGGUFPath(path);
   const emb = g.tensor("token_embd.weight")!;
   g.close();
   // Rebuild a header without qwen2.block_count, pointing at the same kind of tensor.
@@ -251,5 +250,5 @@ test("missing hyperparameters are named", () => {
   b.str("qwen2.embedding_length").u32(GGUFValueType.UINT32).u32(64);
   b.str("token_embd.weight").u32(2).u64(emb.dims[0]!).u64(emb.dims[1]!).u32(0).u64(0);
   b.pad(32).raw(new Uint8Array(emb.byteLength));
-  assert.throws(() => openGGUF(dir.file("nolayers.gguf", b.build())), /missing metadata 'qwen2\.(attention\.head_count|block_count)'/);
+  await assert.rejects(async () => (await openQwen2GGUFPath(dir.file("nolayers.gguf", b.build()))), /missing metadata 'qwen2\.(attention\.head_count|block_count)'/);
 });

@@ -84,10 +84,13 @@ export class MemoryWeights implements WeightSource {
     return this.tensors.has(name);
   }
   info(name: string): TensorInfo {
-    const t = this.read(name);
+    const t = this.get(name);
     return { name, dtype: t.dtype, shape: t.shape, byteLength: byteSize(t.dtype, t.shape) };
   }
-  read(name: string): HostTensor {
+  async read(name: string): Promise<HostTensor> {
+    return this.get(name);
+  }
+  private get(name: string): HostTensor {
     const t = this.tensors.get(name);
     if (!t) throw new FormatError(this.location, `tensor '${name}' is missing`);
     return t;

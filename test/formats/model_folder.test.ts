@@ -4,9 +4,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FormatError, UnsupportedError } from "../../src/errors.js";
-import { loadModelFolder } from "../../src/formats/model_folder.js";
+import { openFolder, openSafetensorsPath } from "../support/files.js";
 import { qwen2ExpectedTensors } from "../../src/formats/qwen2_tensors.js";
-import { SafetensorsFile } from "../../src/formats/safetensors.js";
 import { writeSafetensors, type TensorToWrite } from "../../src/formats/safetensors_writer.js";
 import { fixturesDir } from "../support/paths.js";
 import { needsShared, sharedMissing } from "../support/shared.js";
@@ -21,9 +20,9 @@ interface ManifestEntry {
 }
 const manifest = sharedMissing("fixtures") ? [] : (JSON.parse(readFileSync(join(fixturesDir, "MANIFEST.json"), "utf8")) as ManifestEntry[]);
 
-test("every fixture folder loads and its weights match the expected Qwen2 tensors", { skip: needsShared("fixtures") }, () => {
+test("every fixture folder loads and its weights match the expected Qwen2 tensors", { skip: needsShared("fixtures") }, async () => {
   for (const entry of manifest) {
-    const m = loadModelFolder(join(fixturesDir, entry.model));
+    const m = await openFolder(join(fixturesDir, entry.model));
     try {
       const expected = qwen2ExpectedTensors(m.config).filter((e) => m.weights.has(e.name));
       assert.equal(m.weights.names().length, expected.length, entry.name);
@@ -42,59 +41,60 @@ test("every fixture folder loads and its weights match the expected Qwen2 tensor
 });
 
 /** Copies fixture a_tiny_f32's config and rewrites its weights through `edit`. */
-function variant(name: string, edit: (tensors: TensorToWrite[]) => TensorToWrite[]): string {
+async function variant(name: string, edit: (tensors: TensorToWrite[]) => TensorToWrite[]): Promise<string> {
   const src = join(fixturesDir, "models/a_tiny_f32");
   const d = join(tmp, name);
   rmSync(d, { recursive: true, force: true });
   mkdirSync(d);
   copyFileSync(join(src, "config.json"), join(d, "config.json"));
-  const st = SafetensorsFile.open(join(src, "model.safetensors"));
-  const tensors: TensorToWrite[] = st.names().map((n) => {
-    const t = st.read(n);
-    return { name: n, dtype: t.dtype, shape: t.shape, data: t.data };
-  });
+  const st = await openSafetensorsPath(join(src, "model.safetensors"));
+  const tensors: TensorToWrite[] = [];
+  for (const n of st.names()) {
+    const t = await st.read(n);
+    tensors.push({ name: n, dtype: t.dtype, shape: t.shape, data: t.data });
+  }
   st.close();
   writeSafetensors(join(d, "model.safetensors"), edit(tensors));
   return d;
 }
 
-test("missing and mis-shaped tensors are reported by name; inv_freq is ignored; no generation_config is fine", { skip: needsShared("fixtures") }, () => {
-  const missing = variant("missing", (ts) => ts.filter((t) => t.name !== "model.layers.1.mlp.up_proj.weight"));
-  assert.throws(
-    () => loadModelFolder(missing),
+test("missing and mis-shaped tensors are reported by name; inv_freq is ignored; no generation_config is fine", { skip: needsShared("fixtures") }, async () => {
+  const missing = await variant("missing", (ts) => ts.filter((t) => t.name !== "model.layers.1.mlp.up_proj.weight"));
+  await assert.rejects(
+    () => openFolder(missing),
     (e: unknown) => e instanceof FormatError && /missing tensor 'model\.layers\.1\.mlp\.up_proj\.weight'/.test(e.detail),
   );
 
-  const misshaped = variant("misshaped", (ts) =>
+  const misshaped = (await variant("misshaped", (ts) =>
     ts.map((t) => (t.name === "model.norm.weight" ? { ...t, shape: [32], data: new Uint8Array(128) } : t)),
-  );
-  assert.throws(
-    () => loadModelFolder(misshaped),
+  ));
+  await assert.rejects(
+    () => openFolder(misshaped),
     (e: unknown) => e instanceof FormatError && /mis-shaped tensor model\.norm\.weight: expected \[64\], found \[32\]/.test(e.detail),
   );
 
-  const extra = variant("extra", (ts) => [
+  const extra = (await variant("extra", (ts) => [
     ...ts,
     { name: "model.layers.0.self_attn.rotary_emb.inv_freq", dtype: "f32", shape: [8], data: new Uint8Array(32) },
     { name: "something.else", dtype: "f32", shape: [1], data: new Uint8Array(4) },
-  ]);
-  const m = loadModelFolder(extra);
+  ]));
+  const m = await openFolder(extra);
   assert.deepEqual(m.report.ignored, ["model.layers.0.self_attn.rotary_emb.inv_freq"]);
   assert.deepEqual(m.report.unexpected, ["something.else"]);
   assert.match(m.warnings.join("\n"), /not used by Qwen2ForCausalLM.*something\.else/);
   assert.deepEqual(m.generationConfig, {});
   m.weights.close();
 
-  const untiedNoHead = variant("nohead", (ts) => ts.filter((t) => t.name !== "lm_head.weight"));
-  assert.throws(() => loadModelFolder(untiedNoHead), /missing tensor 'lm_head\.weight'/);
+  const untiedNoHead = await variant("nohead", (ts) => ts.filter((t) => t.name !== "lm_head.weight"));
+  await assert.rejects(() => openFolder(untiedNoHead), /missing tensor 'lm_head\.weight'/);
 });
 
-test("folders without safetensors weights give clear errors", { skip: needsShared("fixtures") }, () => {
+test("folders without safetensors weights give clear errors", { skip: needsShared("fixtures") }, async () => {
   const empty = join(tmp, "empty");
   mkdirSync(empty);
   copyFileSync(join(fixturesDir, "models/a_tiny_f32/config.json"), join(empty, "config.json"));
-  assert.throws(() => loadModelFolder(empty), (e: unknown) => e instanceof FormatError && /no model\.safetensors/.test(e.detail));
+  await assert.rejects(() => openFolder(empty), (e: unknown) => e instanceof FormatError && /no model\.safetensors/.test(e.detail));
   writeFileSync(join(empty, "pytorch_model.bin"), "x");
-  assert.throws(() => loadModelFolder(empty), UnsupportedError);
-  assert.throws(() => loadModelFolder(join(tmp, "nowhere")), (e: unknown) => e instanceof FormatError && /model folder not found/.test(e.detail));
+  await assert.rejects(() => openFolder(empty), UnsupportedError);
+  await assert.rejects(() => openFolder(join(tmp, "nowhere")), (e: unknown) => e instanceof FormatError && e.file.endsWith("config.json") && /file not found/.test(e.detail));
 });

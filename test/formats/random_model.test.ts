@@ -3,15 +3,14 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadModelFolder } from "../../src/formats/model_folder.js";
 import { createRandomModel, randomPresetConfig, randomTensorChunks, RANDOM_PRESETS } from "../../src/formats/random_model.js";
-import { SafetensorsFile } from "../../src/formats/safetensors.js";
 import { parseQwen2Config } from "../../src/formats/config_parse.js";
 import { qwen2ExpectedTensors } from "../../src/formats/qwen2_tensors.js";
 import { writeEmbeddedTokenizer } from "../../src/formats/tokenizer_files.js";
 import { bf16ToF32, f16ToF32, toFloat32 } from "../../src/tensor/convert.js";
 import { tokenizersDir } from "../support/paths.js";
 import { needsShared } from "../support/shared.js";
+import { openFolder, openSafetensorsPath } from "../support/files.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "qwen2-random-"));
 process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
@@ -27,7 +26,7 @@ function concat(chunks: Iterable<Uint8Array>): Uint8Array {
   return out;
 }
 
-test("random tensors: deterministic per name and seed, normal(mean, std), rounded to the dtype", () => {
+test("random tensors: deterministic per name and seed, normal(mean, std), rounded to the dtype", async () => {
   const n = (1 << 20) + 3; // crosses a chunk boundary, odd length
   const a = toFloat32("f32", concat(randomTensorChunks("w", n, "f32", 7, 0, 0.02)));
   const again = toFloat32("f32", concat(randomTensorChunks("w", n, "f32", 7, 0, 0.02)));
@@ -56,7 +55,7 @@ test("random tensors: deterministic per name and seed, normal(mean, std), rounde
   }
 });
 
-test("presets resolve to the published shapes", () => {
+test("presets resolve to the published shapes", async () => {
   const sizes: Record<string, number> = {};
   for (const p of RANDOM_PRESETS) {
     const c = parseQwen2Config(randomPresetConfig(p, "bf16", 151665, 0));
@@ -69,7 +68,7 @@ test("presets resolve to the published shapes", () => {
   assert.equal(sizes["qwen2-1.5b"], 1543714304);
 });
 
-test("tiny random model: HF layout, labelled, the tokenizer's full vocabulary, loads and validates", () => {
+test("tiny random model: HF layout, labelled, the tokenizer's full vocabulary, loads and validates", async () => {
   const dir = join(tmp, "tiny");
   const r = createRandomModel({ preset: "tiny", dtype: "f32", outDir: dir, seed: 5 });
   const raw = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
@@ -82,16 +81,16 @@ test("tiny random model: HF layout, labelled, the tokenizer's full vocabulary, l
   assert.equal(r.config.vocab_size, maxId + 1);
   assert.ok(readFileSync(join(dir, "merges.txt"), "utf8").startsWith("#version"));
 
-  const m = loadModelFolder(dir);
+  const m = await openFolder(dir);
   try {
     assert.equal(m.config.qwen2_ts_random_weights, true);
     assert.equal(m.report.tiedHead, true);
     assert.ok(!m.weights.has("lm_head.weight"));
     assert.deepEqual(m.generationConfig.eos_token_id, [151643]);
-    const norm = toFloat32("f32", m.weights.read("model.layers.1.input_layernorm.weight").data);
+    const norm = toFloat32("f32", (await m.weights.read("model.layers.1.input_layernorm.weight")).data);
     const meanNorm = norm.reduce((a, b) => a + b, 0) / norm.length;
     assert.ok(Math.abs(meanNorm - 1) < 0.01, `norm weights ~1, got mean ${meanNorm}`);
-    const st = SafetensorsFile.open(join(dir, "model.safetensors"));
+    const st = await openSafetensorsPath(join(dir, "model.safetensors"));
     assert.equal(st.metadata?.["qwen2_ts_random_weights"], "true");
     st.close();
   } finally {
@@ -102,7 +101,7 @@ test("tiny random model: HF layout, labelled, the tokenizer's full vocabulary, l
   assert.ok(readFileSync(join(dir, "model.safetensors")).equals(readFileSync(join(dir2, "model.safetensors"))), "same seed, same file");
 });
 
-test("embedded tokenizer export: packed (vocab.txt + merges.bin) and tokenizer.json layouts", { skip: needsShared("tokenizers") }, () => {
+test("embedded tokenizer export: packed (vocab.txt + merges.bin) and tokenizer.json layouts", { skip: needsShared("tokenizers") }, async () => {
   const slow = join(tokenizersDir, "qwen2-slow");
   const vocab = JSON.parse(readFileSync(join(slow, "vocab.json"), "utf8")) as Record<string, number>;
   const mergeLines = readFileSync(join(slow, "merges.txt"), "utf8").split("\n").filter((l) => l !== "" && !l.startsWith("#version"));

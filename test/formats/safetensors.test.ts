@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FormatError } from "../../src/errors.js";
-import { MAX_HEADER_BYTES, SafetensorsFile } from "../../src/formats/safetensors.js";
-import { ShardedSafetensors } from "../../src/formats/safetensors_sharded.js";
+import { MAX_HEADER_BYTES } from "../../src/formats/safetensors.js";
+import { openSafetensorsPath, openShardedPath } from "../support/files.js";
 import { safetensorsHeader, writeSafetensors } from "../../src/formats/safetensors_writer.js";
 import { fixturesDir } from "../support/paths.js";
 import { needsShared } from "../support/shared.js";
@@ -24,8 +24,8 @@ function rawFile(header: unknown, data: Uint8Array, lengthOverride?: bigint): st
   return path;
 }
 
-function expectFormatError(fn: () => unknown, file: string, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
+async function expectFormatError(fn: () => Promise<unknown>, file: string, pattern: RegExp): Promise<void> {
+  await assert.rejects(fn, (err: unknown) => {
     assert.ok(err instanceof FormatError, `expected FormatError, got ${String(err)}`);
     assert.equal(err.file, file);
     assert.match(err.detail, pattern);
@@ -33,7 +33,7 @@ function expectFormatError(fn: () => unknown, file: string, pattern: RegExp): vo
   });
 }
 
-test("writer and reader round-trip every dtype, with metadata and 8-byte alignment", () => {
+test("writer and reader round-trip every dtype, with metadata and 8-byte alignment", async () => {
   const path = join(dir, "round.safetensors");
   const f32 = new Float32Array([1.5, -2, 3.25, 0, 7, 8]);
   const i64 = new BigInt64Array([1n, -2n, 3n]);
@@ -53,35 +53,35 @@ test("writer and reader round-trip every dtype, with metadata and 8-byte alignme
   );
   const headerLen = Number(readFileSync(path).readBigUInt64LE(0));
   assert.equal((8 + headerLen) % 8, 0, "data section starts 8-byte aligned");
-  const st = SafetensorsFile.open(path);
+  const st = await openSafetensorsPath(path);
   try {
     assert.deepEqual(st.metadata, { format: "pt" });
     assert.deepEqual(st.names(), ["a.f32", "b.u8", "c.bf16", "d.i64", "e.scalar", "f.empty"]);
-    const a = st.read("a.f32");
+    const a = await st.read("a.f32");
     assert.deepEqual(a.shape, [2, 3]);
     assert.equal(a.data.byteOffset % 8, 0);
     assert.deepEqual(Array.from(new Float32Array(a.data.buffer, a.data.byteOffset, 6)), Array.from(f32));
-    assert.deepEqual(Array.from(st.read("b.u8").data), [1, 2, 3, 4, 5]);
-    assert.deepEqual(Array.from(new Uint16Array(st.read("c.bf16").data.buffer)), [0x3f80, 0xc000]);
-    assert.deepEqual(Array.from(new BigInt64Array(st.read("d.i64").data.buffer)), [1n, -2n, 3n]);
-    assert.equal(new Float32Array(st.read("e.scalar").data.buffer)[0], 42);
+    assert.deepEqual(Array.from((await st.read("b.u8")).data), [1, 2, 3, 4, 5]);
+    assert.deepEqual(Array.from(new Uint16Array((await st.read("c.bf16")).data.buffer)), [0x3f80, 0xc000]);
+    assert.deepEqual(Array.from(new BigInt64Array((await st.read("d.i64")).data.buffer)), [1n, -2n, 3n]);
+    assert.equal(new Float32Array((await st.read("e.scalar")).data.buffer)[0], 42);
     assert.equal(st.info("f.empty").byteLength, 0);
     const into = new Uint8Array(5);
-    st.readInto("b.u8", into);
+    await st.readInto("b.u8", into);
     assert.deepEqual(Array.from(into), [1, 2, 3, 4, 5]);
     // A range of a tensor: what a backend streaming into its own memory reads.
     const part = new Uint8Array(3);
-    st.readInto("b.u8", part, 2);
+    await st.readInto("b.u8", part, 2);
     assert.deepEqual(Array.from(part), [3, 4, 5]);
-    assert.throws(() => st.readInto("b.u8", new Uint8Array(6)), RangeError);
-    assert.throws(() => st.readInto("b.u8", new Uint8Array(2), 4), RangeError);
-    expectFormatError(() => st.read("nope"), path, /tensor 'nope' not found/);
+    await assert.rejects(() => st.readInto("b.u8", new Uint8Array(6)), RangeError);
+    await assert.rejects(() => st.readInto("b.u8", new Uint8Array(2), 4), RangeError);
+    await expectFormatError(() => st.read("nope"), path, /tensor 'nope' not found/);
   } finally {
     st.close();
   }
 });
 
-test("writer rejects data of the wrong size and leaves no file behind", () => {
+test("writer rejects data of the wrong size and leaves no file behind", async () => {
   const path = join(dir, "bad-write.safetensors");
   assert.throws(() => writeSafetensors(path, [{ name: "x", dtype: "f32", shape: [3], data: new Uint8Array(8) }]), /\(12 bytes\)/);
   assert.throws(() => writeSafetensors(path, [{ name: "x", dtype: "f32", shape: [1], data: () => [new Uint8Array(4), new Uint8Array(4)] }]), /\(4 bytes\)/);
@@ -91,52 +91,52 @@ test("writer rejects data of the wrong size and leaves no file behind", () => {
 
 const okEntry = { dtype: "F32", shape: [2], data_offsets: [0, 8] };
 
-test("broken files: truncated, bad JSON, huge header, dtype, shape, overlap, past end", () => {
+test("broken files: truncated, bad JSON, huge header, dtype, shape, overlap, past end", async () => {
   const tiny = join(dir, "tiny.safetensors");
   writeFileSync(tiny, Buffer.from([1, 2, 3]));
-  expectFormatError(() => SafetensorsFile.open(tiny), tiny, /truncated/);
+  await expectFormatError(() => openSafetensorsPath(tiny), tiny, /truncated/);
 
   let p = rawFile({ w: okEntry }, new Uint8Array(8), 5000n);
-  expectFormatError(() => SafetensorsFile.open(p), p, /truncated: header claims 5000 bytes/);
+  await expectFormatError(() => openSafetensorsPath(p), p, /truncated: header claims 5000 bytes/);
 
   p = rawFile("{not json", new Uint8Array(0));
-  expectFormatError(() => SafetensorsFile.open(p), p, /not valid JSON/);
+  await expectFormatError(() => openSafetensorsPath(p), p, /not valid JSON/);
 
   p = rawFile("[1,2]", new Uint8Array(0));
-  expectFormatError(() => SafetensorsFile.open(p), p, /must be a JSON object/);
+  await expectFormatError(() => openSafetensorsPath(p), p, /must be a JSON object/);
 
   p = rawFile({ w: okEntry }, new Uint8Array(8), BigInt(MAX_HEADER_BYTES) + 1n);
-  expectFormatError(() => SafetensorsFile.open(p), p, /exceeds the 100000000-byte limit/);
+  await expectFormatError(() => openSafetensorsPath(p), p, /exceeds the 100000000-byte limit/);
 
   p = rawFile({ w: { ...okEntry, dtype: "F8_E4M3" } }, new Uint8Array(8));
-  expectFormatError(() => SafetensorsFile.open(p), p, /tensor 'w': unsupported dtype 'F8_E4M3'/);
+  await expectFormatError(() => openSafetensorsPath(p), p, /tensor 'w': unsupported dtype 'F8_E4M3'/);
 
   p = rawFile({ w: { ...okEntry, shape: [3] } }, new Uint8Array(12));
-  expectFormatError(() => SafetensorsFile.open(p), p, /tensor 'w': shape \[3\] of F32 needs 12 bytes but data_offsets \[0, 8\] hold 8/);
+  await expectFormatError(() => openSafetensorsPath(p), p, /tensor 'w': shape \[3\] of F32 needs 12 bytes but data_offsets \[0, 8\] hold 8/);
 
   p = rawFile({ w: { ...okEntry, shape: [-1, 2] } }, new Uint8Array(8));
-  expectFormatError(() => SafetensorsFile.open(p), p, /tensor 'w': shape must be a list of non-negative integers/);
+  await expectFormatError(() => openSafetensorsPath(p), p, /tensor 'w': shape must be a list of non-negative integers/);
 
   p = rawFile({ w: { ...okEntry, data_offsets: [8, 0] } }, new Uint8Array(8));
-  expectFormatError(() => SafetensorsFile.open(p), p, /tensor 'w': data_offsets \[8, 0\] end before begin/);
+  await expectFormatError(() => openSafetensorsPath(p), p, /tensor 'w': data_offsets \[8, 0\] end before begin/);
 
   p = rawFile({ a: okEntry, b: { dtype: "F32", shape: [2], data_offsets: [4, 12] } }, new Uint8Array(12));
-  expectFormatError(() => SafetensorsFile.open(p), p, /tensor 'b'.*overlap tensor 'a'/);
+  await expectFormatError(() => openSafetensorsPath(p), p, /tensor 'b'.*overlap tensor 'a'/);
 
   p = rawFile({ w: { dtype: "F32", shape: [4], data_offsets: [0, 16] } }, new Uint8Array(8));
-  expectFormatError(() => SafetensorsFile.open(p), p, /tensor 'w'.*past the end of the file/);
+  await expectFormatError(() => openSafetensorsPath(p), p, /tensor 'w'.*past the end of the file/);
 
   p = rawFile({ __metadata__: { a: 1 }, w: okEntry }, new Uint8Array(8));
-  expectFormatError(() => SafetensorsFile.open(p), p, /__metadata__\.a must be a string/);
+  await expectFormatError(() => openSafetensorsPath(p), p, /__metadata__\.a must be a string/);
 
   p = rawFile({ w: { dtype: "F32", shape: [2] } }, new Uint8Array(8));
-  expectFormatError(() => SafetensorsFile.open(p), p, /tensor 'w': data_offsets must be/);
+  await expectFormatError(() => openSafetensorsPath(p), p, /tensor 'w': data_offsets must be/);
 
   const missing = join(dir, "does-not-exist.safetensors");
-  expectFormatError(() => SafetensorsFile.open(missing), missing, /cannot open/);
+  await expectFormatError(() => openSafetensorsPath(missing), missing, /file not found/);
 });
 
-test("a file cut short inside its data section is reported at open, naming the tensor", () => {
+test("a file cut short inside its data section is reported at open, naming the tensor", async () => {
   const path = join(dir, "cut.safetensors");
   writeSafetensors(path, [
     { name: "first", dtype: "f32", shape: [4], data: new Uint8Array(16) },
@@ -144,26 +144,26 @@ test("a file cut short inside its data section is reported at open, naming the t
   ]);
   const bytes = readFileSync(path);
   writeFileSync(path, bytes.subarray(0, bytes.byteLength - 4));
-  expectFormatError(() => SafetensorsFile.open(path), path, /tensor 'second'.*past the end/);
+  await expectFormatError(() => openSafetensorsPath(path), path, /tensor 'second'.*past the end/);
 });
 
-test("safetensorsHeader pads JSON to a multiple of 8 and refuses duplicate names", () => {
+test("safetensorsHeader pads JSON to a multiple of 8 and refuses duplicate names", async () => {
   const h = safetensorsHeader([{ name: "x", dtype: "f32", shape: [1] }]);
   assert.equal(h.byteLength % 8, 0);
   assert.throws(() => safetensorsHeader([{ name: "x", dtype: "f32", shape: [1] }, { name: "x", dtype: "f32", shape: [1] }]), /repeated/);
   assert.throws(() => safetensorsHeader([{ name: "q", dtype: "q8_0", shape: [32] }]), /cannot be stored/);
 });
 
-test("sharded fixture f_sharded: every weight_map entry reads from its shard", { skip: needsShared("fixtures") }, () => {
+test("sharded fixture f_sharded: every weight_map entry reads from its shard", { skip: needsShared("fixtures") }, async () => {
   const index = join(fixturesDir, "models/f_sharded/model.safetensors.index.json");
   const raw = JSON.parse(readFileSync(index, "utf8")) as { weight_map: Record<string, string> };
-  const sharded = ShardedSafetensors.open(index);
+  const sharded = await openShardedPath(index);
   try {
     assert.equal(sharded.shards.size, 2);
     assert.deepEqual(sharded.names().sort(), Object.keys(raw.weight_map).sort());
     for (const [name, shard] of Object.entries(raw.weight_map)) {
       assert.ok(sharded.fileOf(name).endsWith(shard));
-      const t = sharded.read(name);
+      const t = await sharded.read(name);
       assert.equal(t.data.byteLength, sharded.info(name).byteLength);
     }
   } finally {
@@ -171,28 +171,28 @@ test("sharded fixture f_sharded: every weight_map entry reads from its shard", {
   }
 });
 
-test("sharded index errors name the index and the tensor", () => {
+test("sharded index errors name the index and the tensor", async () => {
   const d = mkdtempSync(join(dir, "shards-"));
   writeSafetensors(join(d, "s1.safetensors"), [{ name: "a", dtype: "f32", shape: [1], data: new Uint8Array(4) }]);
   writeSafetensors(join(d, "s2.safetensors"), [{ name: "b", dtype: "f32", shape: [1], data: new Uint8Array(4) }]);
   const index = join(d, "model.safetensors.index.json");
 
   writeFileSync(index, JSON.stringify({ weight_map: { a: "s1.safetensors", b: "s1.safetensors" } }));
-  expectFormatError(() => ShardedSafetensors.open(index), index, /weight_map\['b'\] names shard 's1.safetensors', which has no tensor 'b'/);
+  await expectFormatError(() => openShardedPath(index), index, /weight_map\['b'\] names shard 's1.safetensors', which has no tensor 'b'/);
 
   writeFileSync(index, JSON.stringify({ weight_map: { a: "s1.safetensors" } }));
-  const ok = ShardedSafetensors.open(index);
+  const ok = await openShardedPath(index);
   ok.close();
 
   writeFileSync(index, JSON.stringify({ weight_map: { a: "s1.safetensors", b: "s3.safetensors" } }));
-  expectFormatError(() => ShardedSafetensors.open(index), join(d, "s3.safetensors"), /cannot open/);
+  await expectFormatError(() => openShardedPath(index), join(d, "s3.safetensors"), /file not found \(named by model.safetensors.index.json\)/);
 
   writeFileSync(index, JSON.stringify({ weight_map: { a: "../x.safetensors" } }));
-  expectFormatError(() => ShardedSafetensors.open(index), index, /outside the model folder/);
+  await expectFormatError(() => openShardedPath(index), index, /outside the model folder/);
 
   writeFileSync(index, "{");
-  expectFormatError(() => ShardedSafetensors.open(index), index, /not valid JSON/);
+  await expectFormatError(() => openShardedPath(index), index, /not valid JSON/);
 
   writeFileSync(index, JSON.stringify({ metadata: {} }));
-  expectFormatError(() => ShardedSafetensors.open(index), index, /weight_map: missing/);
+  await expectFormatError(() => openShardedPath(index), index, /weight_map: missing/);
 });

@@ -10,12 +10,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fixturesDir } from "../support/paths.js";
 import { caseBatch, caseGeneration, greedy, loadManifest, maxAbsDiff, readFixtureJson, type CaseInput, type Expected } from "../support/fixtures.js";
-import { loadModelFolder } from "../../src/formats/model_folder.js";
 import { layerWindows } from "../../src/formats/config.js";
 import { ReferenceBackend } from "../../src/backends/reference/index.js";
 import { Qwen2ForCausalLM } from "../../src/models/qwen2.js";
 import { ropeParameters } from "../../src/models/rope.js";
 import { leftPad, positionIds, PaddedBatchRunner } from "../../src/runtime/padded_batch.js";
+import { openFolder } from "../support/files.js";
 
 const TOL = 1e-4;
 
@@ -23,15 +23,15 @@ const manifest = loadManifest();
 
 for (const fx of manifest) {
   test(`fixture ${fx.name}`, async (t) => {
-    const folder = loadModelFolder(join(fixturesDir, fx.model));
+    const folder = await openFolder(join(fixturesDir, fx.model));
     const backend = new ReferenceBackend();
-    const model = Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, backend);
+    const model = await Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, backend);
     folder.weights.close();
     const expected = readFixtureJson<Expected>(fx.expected);
     const cases = readFixtureJson<CaseInput[]>(fx.cases);
     const config = folder.config;
 
-    await t.test("resolved config: head_dim, layer windows, RoPE", () => {
+    await t.test("resolved config: head_dim, layer windows, RoPE", async () => {
       assert.equal(config.head_dim, expected.model.head_dim);
       assert.deepEqual([...layerWindows(config)], expected.model.layer_windows);
       assert.deepEqual(
@@ -47,7 +47,7 @@ for (const fx of manifest) {
     for (const c of cases) {
       const exp = expected.cases.find((e) => e.name === c.name);
       assert.ok(exp, `${fx.name}: no expected output for case ${c.name}`);
-      await t.test(c.name, () => {
+      await t.test(c.name, async () => {
         const { eos, pad } = caseGeneration(c, config, folder.generationConfig);
         const batch = caseBatch(c, pad);
         assert.deepEqual(batch.inputIds, exp.input_ids, "padded input_ids");
@@ -130,7 +130,7 @@ for (const fx of manifest) {
       });
     }
 
-    await t.test("hidden-state norms per layer (debug hook) match the reference", () => {
+    await t.test("hidden-state norms per layer (debug hook) match the reference", async () => {
       const c = expected.cases.find((e) => e.rows.length === 1 && e.rows[0]!.hidden_norms);
       if (!c) return; // this fixture set records no norms
       const row = c.rows[0]!;

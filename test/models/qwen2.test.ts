@@ -45,13 +45,13 @@ function logitsInPieces(model: Qwen2ForCausalLM, seq: Int32Array, pieces: number
   return out;
 }
 
-test("the sliding config really slides: layer 1 uses window 4, layer 0 full attention", () => {
-  const m = createTinyModel({ vocabSize: VOCAB, config: SLIDING });
+test("the sliding config really slides: layer 1 uses window 4, layer 0 full attention", async () => {
+  const m = await createTinyModel({ vocabSize: VOCAB, config: SLIDING });
   assert.deepEqual(m.model.windows, [null, 4]);
   // A window that covers everything gives the same logits as none; window 4 does not.
   const seq = ids(12, 1);
-  const wide = createTinyModel({ vocabSize: VOCAB, config: { ...SLIDING, sliding_window: 64 } });
-  const full = createTinyModel({ vocabSize: VOCAB });
+  const wide = await createTinyModel({ vocabSize: VOCAB, config: { ...SLIDING, sliding_window: 64 } });
+  const full = await createTinyModel({ vocabSize: VOCAB });
   const a = logitsInPieces(m, seq, [12]);
   const b = logitsInPieces(wide, seq, [12]);
   const c = logitsInPieces(full, seq, [12]);
@@ -61,17 +61,17 @@ test("the sliding config really slides: layer 1 uses window 4, layer 0 full atte
   assert.ok(maxAbsDiff(a.subarray(0, 4 * VOCAB), c.subarray(0, 4 * VOCAB)) < 1e-6);
 });
 
-test("chunked prefill and token-by-token decoding equal one full forward, across ring wrap-around", () => {
+test("chunked prefill and token-by-token decoding equal one full forward, across ring wrap-around", async () => {
   const seq = ids(23, 2);
-  const reference = logitsInPieces(createTinyModel({ vocabSize: VOCAB, config: SLIDING }), seq, [23]);
-  const chunked = createTinyModel({ vocabSize: VOCAB, config: SLIDING, chunkSize: 3 });
+  const reference = logitsInPieces((await createTinyModel({ vocabSize: VOCAB, config: SLIDING })), seq, [23]);
+  const chunked = await createTinyModel({ vocabSize: VOCAB, config: SLIDING, chunkSize: 3 });
   assert.ok(maxAbsDiff(logitsInPieces(chunked, seq, [23]), reference) < 1e-5, "prefill in steps of 3 rows");
   assert.ok(maxAbsDiff(logitsInPieces(chunked, seq, new Array<number>(23).fill(1)), reference) < 1e-5, "one token at a time");
   assert.ok(maxAbsDiff(logitsInPieces(chunked, seq, [5, 1, 7, 1, 1, 8]), reference) < 1e-5, "mixed pieces");
 });
 
-test("a batched forward equals each sequence run alone, prefill and decode", () => {
-  const model = createTinyModel({ vocabSize: VOCAB, config: SLIDING, chunkSize: 8 });
+test("a batched forward equals each sequence run alone, prefill and decode", async () => {
+  const model = await createTinyModel({ vocabSize: VOCAB, config: SLIDING, chunkSize: 8 });
   const seqs = [ids(11, 3), ids(1, 4), ids(6, 5)];
   const alone = seqs.map((s) => {
     const cache = model.createCache(20);
@@ -90,8 +90,8 @@ test("a batched forward equals each sequence run alone, prefill and decode", () 
   });
 });
 
-test("forward({ into }) fills and returns the caller's arrays, and checks their size", () => {
-  const model = createTinyModel({ vocabSize: VOCAB });
+test("forward({ into }) fills and returns the caller's arrays, and checks their size", async () => {
+  const model = await createTinyModel({ vocabSize: VOCAB });
   const a = model.createCache(8);
   const b = model.createCache(8);
   const [plain] = model.forward([{ ids: ids(3, 11), cache: a }]);
@@ -107,8 +107,8 @@ test("forward({ into }) fills and returns the caller's arrays, and checks their 
   b.dispose();
 });
 
-test("truncate reuses a prefix, and refuses when a sliding ring has lost needed tokens", () => {
-  const model = createTinyModel({ vocabSize: VOCAB, config: SLIDING, chunkSize: 4 });
+test("truncate reuses a prefix, and refuses when a sliding ring has lost needed tokens", async () => {
+  const model = await createTinyModel({ vocabSize: VOCAB, config: SLIDING, chunkSize: 4 });
   const prefix = ids(6, 6);
   const tail = ids(4, 7);
   const cache = model.createCache(16);
@@ -125,8 +125,8 @@ test("truncate reuses a prefix, and refuses when a sliding ring has lost needed 
   cache.dispose();
 });
 
-test("padded rows (left or right padding) equal their unpadded sequences; last-token pooling", () => {
-  const model = createTinyModel({ vocabSize: VOCAB, seed: 3 });
+test("padded rows (left or right padding) equal their unpadded sequences; last-token pooling", async () => {
+  const model = await createTinyModel({ vocabSize: VOCAB, seed: 3 });
   const rows = [Array.from(ids(5, 9)), Array.from(ids(2, 10))];
   const left = leftPad(rows, 0);
   assert.deepEqual(left.attentionMask, [
@@ -152,19 +152,19 @@ test("padded rows (left or right padding) equal their unpadded sequences; last-t
   });
 });
 
-test("the LM head is the hidden state times lm_head (or the embedding table when tied)", () => {
+test("the LM head is the hidden state times lm_head (or the embedding table when tied)", async () => {
   for (const tied of [false, true]) {
     const config = tinyConfig(VOCAB, { tie_word_embeddings: tied });
     const weights = new RandomQwen2Weights(config, 4, "f32", 0.2);
     assert.equal(weights.has("lm_head.weight"), !tied);
-    const model = Qwen2ForCausalLM.load({ config, weights }, new ReferenceBackend());
+    const model = await Qwen2ForCausalLM.load({ config, weights }, new ReferenceBackend());
     assert.equal(model.tied, tied);
     const seq = ids(3, 11);
     const cache = model.createCache(6);
     const [h] = model.hiddenStates([{ ids: seq, cache }]);
     cache.truncate(0);
     const [l] = model.forward([{ ids: seq, cache }]);
-    const head = toFloat32("f32", weights.read(tied ? "model.embed_tokens.weight" : "lm_head.weight").data);
+    const head = toFloat32("f32", (await weights.read(tied ? "model.embed_tokens.weight" : "lm_head.weight")).data);
     const last = h!.subarray(2 * 32);
     const want = Array.from({ length: VOCAB }, (_, v) => last.reduce((s, x, k) => s + x * head[v * 32 + k]!, 0));
     assert.ok(maxAbsDiff(l!, want) < 1e-5, `tied=${tied}`);
@@ -172,13 +172,13 @@ test("the LM head is the hidden state times lm_head (or the embedding table when
 });
 
 
-test("Q8_0 and Q4_0 weights give the logits of their dequantised float32 values", () => {
+test("Q8_0 and Q4_0 weights give the logits of their dequantised float32 values", async () => {
   const config = tinyConfig(96); // every matrix width a multiple of 32
   const base = new RandomQwen2Weights(config, 5, "f32", 0.2);
   const seq = Int32Array.from(ids(7, 12), (v) => v % 96);
   for (const dtype of ["q8_0", "q4_0"] as const) {
-    const q = Qwen2ForCausalLM.load({ config, weights: new QuantizedSource(base, dtype, false) }, new ReferenceBackend());
-    const f = Qwen2ForCausalLM.load({ config, weights: new QuantizedSource(base, dtype, true) }, new ReferenceBackend());
+    const q = await Qwen2ForCausalLM.load({ config, weights: new QuantizedSource(base, dtype, false) }, new ReferenceBackend());
+    const f = await Qwen2ForCausalLM.load({ config, weights: new QuantizedSource(base, dtype, true) }, new ReferenceBackend());
     const run = (m: Qwen2ForCausalLM): Float32Array => {
       const cache = m.createCache(7);
       const [l] = m.forward([{ ids: seq, cache }], { allLogits: true });
@@ -188,13 +188,13 @@ test("Q8_0 and Q4_0 weights give the logits of their dequantised float32 values"
   }
 });
 
-test("bad inputs and broken weights give named errors", () => {
-  const model = createTinyModel({ vocabSize: VOCAB });
+test("bad inputs and broken weights give named errors", async () => {
+  const model = await createTinyModel({ vocabSize: VOCAB });
   const cache = model.createCache(4);
   assert.throws(() => model.forward([{ ids: Int32Array.of(1, VOCAB), cache }]), /item 0: token id 97 at position 1/);
   assert.throws(() => model.forward([{ ids: ids(5, 1), cache }]), /exceed the cache capacity 4/);
   assert.throws(() => model.forward([{ ids: new Int32Array(0), cache }]), /no new tokens/);
-  const other = createTinyModel({ vocabSize: VOCAB }).createCache(4);
+  const other = (await createTinyModel({ vocabSize: VOCAB })).createCache(4);
   assert.throws(() => model.forward([{ ids: ids(1, 1), cache: other }]), /not created by this model/);
   assert.throws(() => model.forward([{ ids: ids(1, 1), cache }, { ids: ids(1, 2), cache }]), /same cache/);
   assert.equal(cache.length, 0, "a rejected call stores nothing");
@@ -202,14 +202,14 @@ test("bad inputs and broken weights give named errors", () => {
   const config = tinyConfig(VOCAB);
   const good = new RandomQwen2Weights(config, 1);
   const missing: WeightSource = Object.assign(Object.create(good) as WeightSource, { has: (n: string) => n !== "model.layers.1.mlp.up_proj.weight" && good.has(n) });
-  assert.throws(() => Qwen2Model.load({ config, weights: missing }, new ReferenceBackend()), (e: unknown) => e instanceof FormatError && /missing tensor model\.layers\.1\.mlp\.up_proj\.weight/.test((e as Error).message));
+  await assert.rejects(() => Qwen2Model.load({ config, weights: missing }, new ReferenceBackend()), (e: unknown) => e instanceof FormatError && /missing tensor model\.layers\.1\.mlp\.up_proj\.weight/.test((e as Error).message));
   const wrong = tinyConfig(VOCAB, { intermediate_size: 48 });
-  assert.throws(() => Qwen2Model.load({ config: wrong, weights: good }, new ReferenceBackend()), /model\.layers\.0\.mlp\.gate_proj\.weight has shape \[64, 32\], expected \[48, 32\]/);
+  await assert.rejects(() => Qwen2Model.load({ config: wrong, weights: good }, new ReferenceBackend()), /model\.layers\.0\.mlp\.gate_proj\.weight has shape \[64, 32\], expected \[48, 32\]/);
 });
 
-test("createTinyModel is deterministic per seed", () => {
+test("createTinyModel is deterministic per seed", async () => {
   const seq = ids(4, 13);
-  const run = (seed: number): Float32Array => logitsInPieces(createTinyModel({ vocabSize: VOCAB, seed }), seq, [4]);
-  assert.deepEqual(run(1), run(1));
-  assert.ok(maxAbsDiff(run(1), run(2)) > 1e-3);
+  const run = async (seed: number): Promise<Float32Array> => logitsInPieces(await createTinyModel({ vocabSize: VOCAB, seed }), seq, [4]);
+  assert.deepEqual(await run(1), await run(1));
+  assert.ok(maxAbsDiff(await run(1), await run(2)) > 1e-3);
 });

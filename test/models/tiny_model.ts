@@ -42,7 +42,7 @@ export function tinyConfig(vocabSize: number, overrides: Record<string, unknown>
   }, "<tiny config>");
 }
 
-export function createTinyModel(options: TinyModelOptions): Qwen2ForCausalLM {
+export async function createTinyModel(options: TinyModelOptions): Promise<Qwen2ForCausalLM> {
   const config = tinyConfig(options.vocabSize, options.config);
   // Larger than HF's 0.02 init so that logits are far from uniform and tokens vary.
   const weights = new RandomQwen2Weights(config, options.seed ?? 0, "f32", 0.2);

@@ -14,7 +14,6 @@ import OpenAI from "openai";
 import { main } from "../../src/cli/main.js";
 import { UnsupportedError } from "../../src/errors.js";
 import { ReferenceBackend } from "../../src/backends/reference/index.js";
-import { loadModelFolder } from "../../src/formats/model_folder.js";
 import { collectEosIds } from "../../src/generation/stopping.js";
 import type { CausalLM } from "../../src/models/causal_lm.js";
 import { Qwen2ForCausalLM } from "../../src/models/qwen2.js";
@@ -22,6 +21,7 @@ import { loadModel } from "../../src/runtime/load.js";
 import { loadTokenizer } from "../../src/node/tokenizer.js";
 import type { TextTokenizer } from "../../src/tokenizer/types.js";
 import { createServer, type QwenServer } from "../../src/server/server.js";
+import { openFolder } from "../support/files.js";
 
 let root = "";
 interface Loaded {
@@ -41,8 +41,8 @@ async function load(dir: string): Promise<Loaded> {
   } catch (err) {
     if (!(err instanceof UnsupportedError)) throw err;
   }
-  const folder = loadModelFolder(dir);
-  const model = Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, new ReferenceBackend());
+  const folder = await openFolder(dir);
+  const model = await Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, new ReferenceBackend());
   const tokenizer = await loadTokenizer(dir);
   const eosIds = collectEosIds({ generationConfig: folder.generationConfig, config: folder.config, tokenizer });
   return { model, tokenizer, eosIds, hiddenSize: folder.config.hidden_size, close: () => model.dispose() };

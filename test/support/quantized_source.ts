@@ -25,8 +25,8 @@ export class QuantizedSource implements WeightSource {
   info(name: string): TensorInfo {
     return this.inner.info(name);
   }
-  read(name: string): HostTensor {
-    const t = this.inner.read(name);
+  async read(name: string): Promise<HostTensor> {
+    const t = await this.inner.read(name);
     if (t.shape.length !== 2) return t;
     const values = toFloat32("f32", t.data);
     const q = quantize(this.dtype, values);
