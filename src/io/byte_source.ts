@@ -82,7 +82,10 @@ export function memorySource(bytes: Uint8Array, name: string): ByteSource {
 }
 
 /** A folder held in memory: file name → bytes or text. */
-export function memoryFiles(files: ReadonlyMap<string, Uint8Array | string> | Readonly<Record<string, Uint8Array | string>>, location = "<memory>"): ModelFiles {
+export function memoryFiles(
+  files: ReadonlyMap<string, Uint8Array | string> | Readonly<Record<string, Uint8Array | string>>,
+  location = "<memory>",
+): ModelFiles {
   const map = files instanceof Map ? (files as ReadonlyMap<string, Uint8Array | string>) : new Map(Object.entries(files));
   const bytesOf = (name: string): Uint8Array | null => {
     const v = map.get(name);
@@ -111,5 +114,8 @@ export function joinName(location: string, name: string): string {
 
 /** The error for a read that came back short, naming the source and the bytes asked for. */
 export function shortRead(name: string, offset: number, wanted: number, got: number): FormatError {
-  return new FormatError(name, `truncated: asked for bytes [${offset}, ${offset + wanted}) but got only ${got} (the file ends early or the download was cut short)`);
+  return new FormatError(
+    name,
+    `truncated: asked for bytes [${offset}, ${offset + wanted}) but got only ${got} (the file ends early or the download was cut short)`,
+  );
 }

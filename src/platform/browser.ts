@@ -4,8 +4,7 @@
  * typed locally because the project compiles without the DOM library.
  */
 import { UnsupportedError } from "../errors.js";
-import type { ByteSource, ModelFiles } from "../io/byte_source.js";
-import type { ComputeWorker, ParentPort, SpawnOptions } from "./types.js";
+import type { ComputeWorker, LocalFile, LocalFolder, ParentPort, SpawnOptions } from "./types.js";
 
 export type { ComputeWorker, ParentPort, SpawnOptions } from "./types.js";
 
@@ -119,7 +118,7 @@ function noPaths(path: string): UnsupportedError {
   return new UnsupportedError(`${path}: local paths cannot be opened here (no file system); pass a URL, a File/Blob, a list of Files or a ModelFiles`);
 }
 
-export async function openLocalFile(path: string): Promise<ByteSource> {
+export async function openLocalFile(path: string): Promise<LocalFile> {
   throw noPaths(path);
 }
 
@@ -127,6 +126,6 @@ export async function localPathKind(_path: string): Promise<"folder" | "file" | 
   return null;
 }
 
-export function localFolder(path: string): ModelFiles {
+export function localFolder(path: string): LocalFolder {
   throw noPaths(path);
 }

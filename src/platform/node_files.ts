@@ -1,12 +1,12 @@
 /**
- * Local files for Node (and Deno and Bun, which implement node:fs): a ByteSource over a file
+ * Local files for Node (and Deno and Bun, which implement node:fs): a LocalFile over a file
  * descriptor and a folder of them. Reads are positioned `readSync` calls, so the bytes land
  * in the caller's buffer (a WebAssembly memory view at upload) with no copy in between.
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { FormatError } from "../errors.js";
-import type { ByteSource, ModelFiles } from "../io/byte_source.js";
+import type { LocalFile, LocalFolder } from "./types.js";
 
 /** One read is capped near 2 GiB by Node: bigger ranges loop. */
 const MAX_READ = 1 << 30;
@@ -17,7 +17,7 @@ function openError(path: string, err: unknown): FormatError {
 }
 
 /** Opens a local file for positioned reads. */
-export function openNodeFile(path: string): ByteSource {
+export function openNodeFile(path: string): LocalFile {
   let fd: number | null;
   let size: number;
   try {
@@ -43,7 +43,8 @@ export function openNodeFile(path: string): ByteSource {
       let done = 0;
       while (done < dest.byteLength) {
         const got = readSync(fd, dest, done, Math.min(MAX_READ, dest.byteLength - done), offset + done);
-        if (got <= 0) throw new FormatError(path, `truncated: unexpected end of file at byte ${offset + done} (the file shrank while open?)`);
+        if (got <= 0)
+          throw new FormatError(path, `truncated: unexpected end of file at byte ${offset + done} (the file shrank while open?)`);
         done += got;
       }
     },
@@ -56,7 +57,7 @@ export function openNodeFile(path: string): ByteSource {
   };
 }
 
-export async function openLocalFile(path: string): Promise<ByteSource> {
+export async function openLocalFile(path: string): Promise<LocalFile> {
   return openNodeFile(path);
 }
 
@@ -73,12 +74,12 @@ function isMissing(err: unknown): boolean {
   return code === "ENOENT" || code === "ENOTDIR";
 }
 
-/** A folder on disk as ModelFiles. */
-export function localFolder(path: string): ModelFiles {
+/** A folder on disk as LocalFolder. */
+export function localFolder(path: string): LocalFolder {
   const dir = resolve(path);
   return {
     location: dir,
-    async open(name: string): Promise<ByteSource | null> {
+    async open(name: string): Promise<LocalFile | null> {
       const file = join(dir, name);
       try {
         if (statSync(file).isDirectory()) return null;

@@ -5,8 +5,6 @@
  * both implement, and what TypeScript sees. Everything above imports `#platform`, never a
  * runtime module (`node:*`, `window`) directly.
  */
-import type { ByteSource, ModelFiles } from "../io/byte_source.js";
-
 /** A compute worker as the spawning thread sees it: a worker_threads Worker or a Web Worker. */
 export interface ComputeWorker {
   /** Posts a structured-cloneable message (shared memories and compiled modules included). */
@@ -61,14 +59,33 @@ export declare function sharedMemoryAvailable(): boolean;
 /** An environment variable of the process (Node), or undefined where there is none (browsers). */
 export declare function environmentVariable(name: string): string | undefined;
 
+/**
+ * A local file open for positioned reads: structurally io's ByteSource (io/byte_source.ts),
+ * spelled out here because platform sits below io.
+ */
+export interface LocalFile {
+  readonly name: string;
+  readonly size: number;
+  /** Fills dest with bytes [offset, offset + dest.byteLength); rejects with FormatError naming the file on a short read. */
+  readInto(dest: Uint8Array, offset: number, signal?: AbortSignal): Promise<void>;
+  close(): void;
+}
+
+/** A local folder: structurally io's ModelFiles. */
+export interface LocalFolder {
+  readonly location: string;
+  open(name: string): Promise<LocalFile | null>;
+  text(name: string): Promise<string | null>;
+}
+
 /** True where local paths can be opened (Node, Deno, Bun); false in browsers. */
 export declare const hasLocalFiles: boolean;
 
 /** Opens a local file for positioned reads. Rejects with FormatError naming the path when it cannot. */
-export declare function openLocalFile(path: string): Promise<ByteSource>;
+export declare function openLocalFile(path: string): Promise<LocalFile>;
 
 /** What a local path is: a folder, a file, or nothing (missing or unreadable). */
 export declare function localPathKind(path: string): Promise<"folder" | "file" | null>;
 
-/** A local folder as ModelFiles (its path resolved to an absolute one). */
-export declare function localFolder(path: string): ModelFiles;
+/** A local folder (its path resolved to an absolute one). */
+export declare function localFolder(path: string): LocalFolder;

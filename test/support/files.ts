@@ -29,7 +29,7 @@ export async function openQwen2GGUFPath(path: string): Promise<Qwen2GGUF> {
 
 /** True when a path is a readable file starting with the GGUF magic. */
 export async function isGGUFPath(path: string): Promise<boolean> {
-  let file;
+  let file: ReturnType<typeof openNodeFile>;
   try {
     file = openNodeFile(path);
   } catch {
