@@ -36,7 +36,7 @@ import { loadModel, type BackendName } from "../src/runtime/load.js";
 import { createServer } from "../src/server/server.js";
 import type { TextTokenizer } from "../src/tokenizer/types.js";
 import { type Llama, type LlamaSequence, loadLlamaCpp } from "./llama_cpp.js";
-import { localFolder } from "#platform";
+import { localFolder } from "../src/platform/node_files.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const { values } = parseArgs({
