@@ -23,3 +23,19 @@ it("fitHistory drops the oldest turns first and keeps the system prompt and the 
   );
   assert.equal(fitHistory("sys", turns, "x".repeat(50), count, 20).tokens, -1, "a message that cannot fit alone");
 });
+
+it("chat takes generate's sampling and stopping flags (--stop, --min-p, --repetition-penalty, --max-new-tokens)", async () => {
+  const { main } = await import("../../src/cli/main.js");
+  const { captureIO } = await import("../support/cli_io.js");
+  const { loadModel } = await import("../server/toy_loader.js");
+  process.env.QWEN2_TOY_DELAY_MS = "0";
+  const t = captureIO("say hello\n/exit\n");
+  const args = ["chat", "--model", "toy", "--temperature", "0", "--stop", ", the", "--min-p", "0.05", "--repetition-penalty", "1", "--max-new-tokens", "50"];
+  assert.equal(await main(args, { ...t.io, loadModel }), 0, t.err());
+  assert.match(t.out(), /Hello there\n\[/, "the answer stops before ', the'");
+  assert.match(t.err(), /toy holds RANDOM weights/);
+  assert.doesNotMatch(t.err(), /\r/, "stderr is not a terminal: no carriage returns");
+  const bad = captureIO();
+  assert.equal(await main(["chat", "--model", "toy", "--min-p", "3"], { ...bad.io, loadModel }), 2);
+  assert.match(bad.err(), /--min-p must be a number in \[0, 1\], got "3"/);
+});
