@@ -44,7 +44,8 @@ const TYPES = {
 
 /**
  * Bundles the page into `outdir`. Node built-ins left in the library's browser path are kept
- * external and listed (the page would fail to start on them), rather than failing the build.
+ * external rather than failing the build; the static imports among them are listed (the page
+ * would fail to start on them).
  * @returns {Promise<{ outdir: string, nodeImports: string[] }>}
  */
 export async function buildBrowserChat(outdir = DEFAULT_OUT) {
@@ -72,7 +73,9 @@ export async function buildBrowserChat(outdir = DEFAULT_OUT) {
         setup(b) {
           b.onResolve({ filter: /.*/ }, (args) => {
             if (!args.path.startsWith("node:") && !builtins.has(args.path.split("/")[0])) return undefined;
-            nodeImports.push(`${args.path} (from ${args.importer.slice(root.length + 1)})`);
+            // A dynamic import() runs only on the path that asks for it (Node's); a static one
+            // stops the module from loading at all.
+            if (args.kind !== "dynamic-import") nodeImports.push(`${args.path} (from ${args.importer.slice(root.length + 1)})`);
             return { path: args.path, external: true };
           });
         },
