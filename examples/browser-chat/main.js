@@ -171,19 +171,25 @@ function progressView() {
     row.bar.value = 1;
     if (!row.amount.textContent) row.amount.textContent = "done";
   };
-  /** @param {EngineLoadProgress & { file?: string, loaded?: number }} p */
+  /** @param {EngineLoadProgress & { file?: string, loaded?: number, message?: string }} p */
   return (p) => {
     if (p.phase === "ready") {
       for (const row of rows.values()) complete(row);
+      return;
+    }
+    if (/** @type {string} */ (p.phase) === "warning") {
+      progressList.append(h("li", { class: "warning", role: "note" }, p.message ?? "warning"));
       return;
     }
     const key = p.file ?? p.phase;
     let row = rows.get(key);
     if (!row) {
       if (p.file === undefined) for (const r of rows.values()) complete(r);
-      const bar = /** @type {HTMLProgressElement} */ (h("progress", { "aria-label": key }));
+      // A file is named by its last path segment (the whole URL is its tooltip).
+      const name = p.file?.replace(/\/+$/, "").split("/").pop() || key;
+      const bar = /** @type {HTMLProgressElement} */ (h("progress", { "aria-label": name }));
       const amount = h("span", { class: "amount" });
-      progressList.append(h("li", {}, h("span", { class: "name", title: key }, key), amount, bar));
+      progressList.append(h("li", {}, h("span", { class: "name", title: key }, name), amount, bar));
       row = { bar, amount };
       rows.set(key, row);
     }
