@@ -57,8 +57,6 @@ export { KVCache } from "./models/kv_cache.js";
 export type { KVLayout } from "./models/kv_cache.js";
 export { leftPad, positionIds, unpaddedRows, PaddedBatchRunner, lastTokenPool } from "./runtime/padded_batch.js";
 export type { PaddedBatch } from "./runtime/padded_batch.js";
-export { createServer, QwenServer } from "./server/server.js";
-export type { ServerOptions } from "./server/server.js";
 export { WasmBackend, relaxedSimdAvailable, RELAXED_SIMD_ENV, type WasmBackendOptions } from "./backends/wasm/index.js";
 export { ShardedWasmBackend, createWasmBackend, type ShardedWasmOptions } from "./backends/wasm/index.js";
 export { WorkerEngine } from "./runtime/worker_engine/engine.js";
