@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Packs a byte-level BPE tokenizer folder (tokenizer.json, or vocab.json + merges.txt) into
-// the layout the package embeds (see parsePacked in src/tokenizer/loader.ts): vocab.txt
+// the layout assets/tokenizers/ keeps (scripts/build-tokenizer-data.mjs turns it into the embedded data module): vocab.txt
 // (tokens in id order, one per line) and merges.bin (int32 LE [left, right, merged] per
 // rank), which load without JSON parsing or string lookups.
 //

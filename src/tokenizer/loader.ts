@@ -263,35 +263,23 @@ export function parseTokenizerTexts(location: string, texts: TokenizerTexts): To
 }
 
 /**
- * The packed layout this package embeds its tokenizers in (made by tools/pack-tokenizer.mjs;
- * it loads in a few milliseconds instead of parsing JSON): `vocab.txt`, the byte-level tokens
- * in id order, one per line (they never contain a raw newline); `merges.bin`, little-endian
- * int32 [left id, right id, merged id] per merge in rank order. Added tokens, special tokens
- * and the template come from `tokenizer_config.json` (`configText`).
+ * The packed layout the embedded tokenizers load from (see tokenizer/embedded.ts): the
+ * vocabulary as one string with the end of each token (no 151k small strings are made;
+ * tokens are sliced out when asked for), and the merges already resolved to ids, [left,
+ * right, merged] per rank. Added tokens, special tokens and the template come from
+ * `tokenizer_config.json` (`configText`).
  */
-export function parsePacked(location: string, vocabText: string, mergesBytes: Uint8Array, configText: string): TokenizerData {
+export function packedTokenizerData(location: string, vocab: { readonly text: string; readonly ends: Int32Array }, triples: Int32Array, configText: string): TokenizerData {
   const configFile = fileIn(location, "tokenizer_config.json");
-  const mergesFile = fileIn(location, "merges.bin");
   const cfg = parseJson(configFile, configText);
-  const settings = parseSettings(configFile, cfg);
-  const text = vocabText;
-  let count = 0;
-  for (let at = text.indexOf("\n"); at >= 0; at = text.indexOf("\n", at + 1)) count++;
-  if (text.length > 0 && !text.endsWith("\n")) count++;
-  const ends = new Int32Array(count);
-  for (let i = 0, at = 0; i < count; i++) {
-    const nl = text.indexOf("\n", at);
-    const end = nl < 0 ? text.length : nl;
-    ends[i] = end;
-    at = end + 1;
-  }
-  if (mergesBytes.byteLength % 12 !== 0) throw new FormatError(mergesFile, `size ${mergesBytes.byteLength} is not a multiple of 12 (three int32 per merge)`);
-  // Copied so that the int32 view is aligned whatever the source buffer's offset.
-  const triples = new Int32Array(mergesBytes.byteLength / 4);
-  new Uint8Array(triples.buffer).set(mergesBytes);
-  for (let i = 0; i < triples.length; i++) {
-    const id = triples[i] as number; // i < length
-    if (id < 0 || id >= count) throw new FormatError(mergesFile, `merge ${Math.floor(i / 3)} refers to id ${id}, outside vocab.txt`);
-  }
-  return { vocab: null, packedVocab: { text, ends }, merges: [], mergeTriples: triples, addedTokens: addedTokensFromConfig(configFile, cfg), config: settings, mergesFile, location };
+  return {
+    vocab: null,
+    packedVocab: vocab,
+    merges: [],
+    mergeTriples: triples,
+    addedTokens: addedTokensFromConfig(configFile, cfg),
+    config: parseSettings(configFile, cfg),
+    mergesFile: `${location} (merges)`,
+    location,
+  };
 }
