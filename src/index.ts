@@ -39,14 +39,14 @@ export type { Qwen2Config, GenerationConfig, RopeScaling, RopeType, LayerType } 
 export { layerWindows } from "./formats/config.js";
 export { SafetensorsFile, MAX_HEADER_BYTES } from "./formats/safetensors.js";
 export { ShardedSafetensors } from "./formats/safetensors_sharded.js";
-export { writeSafetensors } from "./formats/safetensors_writer.js";
-export type { TensorToWrite } from "./formats/safetensors_writer.js";
+export { safetensorsChunks, safetensorsHeader } from "./formats/safetensors_writer.js";
+export type { TensorToWrite, TensorBytes } from "./formats/safetensors_writer.js";
 export { parseQwen2Config, loadQwen2Config, parseGenerationConfig, loadGenerationConfig } from "./formats/config_parse.js";
 export { loadModelFolder, openSafetensorsWeights } from "./formats/model_folder.js";
 export type { ModelFolder } from "./formats/model_folder.js";
 export { qwen2ExpectedTensors, validateQwen2Weights } from "./formats/qwen2_tensors.js";
-export { createRandomModel, RANDOM_PRESETS } from "./formats/random_model.js";
-export type { RandomPreset, RandomModelOptions } from "./formats/random_model.js";
+export { randomModel, RANDOM_PRESETS } from "./formats/random_model.js";
+export type { RandomPreset, RandomModelOptions, RandomModel } from "./formats/random_model.js";
 export { ReferenceBackend } from "./backends/reference/index.js";
 export { Qwen2ForCausalLM, Qwen2Model, DEFAULT_CHUNK_SIZE } from "./models/qwen2.js";
 export type { Qwen2Source, Qwen2LoadOptions, LayerHook, StepSegment } from "./models/qwen2.js";

@@ -1,13 +1,14 @@
 /**
- * safetensors writer. The header is computed from the shapes alone, so tensor bytes can be
- * produced one at a time (a callback per tensor) and written straight to disk: writing a
- * 0.5B-parameter model never holds more than one tensor in memory.
+ * safetensors writer, as bytes: the file is produced as a stream of chunks (header, then each
+ * tensor's bytes), which the Node edge writes to disk (`writeSafetensors` in node/) and a
+ * page can turn into a Blob. The header is computed from the shapes alone, so tensor bytes
+ * are produced one at a time (a callback per tensor): writing a 0.5B-parameter model never
+ * holds more than one tensor in memory.
  *
  * Layout as the reference implementation writes it: the JSON header is padded with spaces
  * to a multiple of 8 bytes so every tensor starts 8-byte aligned, and data is contiguous in
  * the order given.
  */
-import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { InvalidArgumentError } from "../errors.js";
 import { byteSize, type DType } from "../tensor/dtype.js";
 import { SAFETENSORS_DTYPE_NAMES } from "./safetensors.js";
@@ -18,10 +19,14 @@ export interface TensorToWrite {
   readonly shape: readonly number[];
   /**
    * The bytes, or a function called when the writer reaches this tensor that returns the
-   * bytes or an iterable of consecutive chunks (so a huge tensor is never whole in memory).
+   * bytes (or a promise of them, e.g. a weight source's read) or an iterable of consecutive
+   * chunks (so a huge tensor is never whole in memory).
    */
-  readonly data: Uint8Array | (() => Uint8Array | Iterable<Uint8Array>);
+  readonly data: Uint8Array | (() => TensorBytes);
 }
+
+/** What a tensor's data callback may return. */
+export type TensorBytes = Uint8Array | Promise<Uint8Array> | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
 
 /** Builds the header bytes (length prefix included) for `tensors` in the given order. */
 export function safetensorsHeader(tensors: readonly Omit<TensorToWrite, "data">[], metadata?: Readonly<Record<string, string>>): Uint8Array {
@@ -38,10 +43,9 @@ export function safetensorsHeader(tensors: readonly Omit<TensorToWrite, "data">[
     header[t.name] = { dtype: st, shape: [...t.shape], data_offsets: [offset, offset + size] };
     offset += size;
   }
-  let json = JSON.stringify(header);
-  const jsonBytes = Buffer.byteLength(json, "utf8");
-  json += " ".repeat((8 - ((8 + jsonBytes) % 8)) % 8);
-  const body = Buffer.from(json, "utf8");
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const body = new Uint8Array(json.byteLength + ((8 - ((8 + json.byteLength) % 8)) % 8)).fill(0x20); // space padding
+  body.set(json);
   const out = new Uint8Array(8 + body.byteLength);
   new DataView(out.buffer).setBigUint64(0, BigInt(body.byteLength), true);
   out.set(body, 8);
@@ -49,39 +53,23 @@ export function safetensorsHeader(tensors: readonly Omit<TensorToWrite, "data">[
 }
 
 /**
- * Writes a safetensors file. It is written to `<path>.partial` first and renamed at the end,
- * so an interrupted write never leaves a file that looks complete.
+ * The whole file as chunks: the header, then each tensor's bytes in order. Rejects with an
+ * InvalidArgumentError naming the tensor whose data does not match its dtype and shape.
  */
-export function writeSafetensors(path: string, tensors: readonly TensorToWrite[], metadata?: Readonly<Record<string, string>>): void {
-  const header = safetensorsHeader(tensors, metadata);
-  const tmp = `${path}.partial`;
-  const fd = openSync(tmp, "w");
-  let ok = false;
-  try {
-    writeAll(fd, header);
-    for (const t of tensors) {
-      const produced = typeof t.data === "function" ? t.data() : t.data;
-      const chunks: Iterable<Uint8Array> = produced instanceof Uint8Array ? [produced] : produced;
-      const size = byteSize(t.dtype, t.shape);
-      let written = 0;
-      for (const chunk of chunks) {
-        written += chunk.byteLength;
-        if (written > size) break; // too much data: reported below
-        writeAll(fd, chunk);
-      }
-      if (written !== size) {
-        throw new InvalidArgumentError(`tensor '${t.name}': data does not match shape [${t.shape.join(", ")}] of ${t.dtype} (${size} bytes)`);
-      }
+export async function* safetensorsChunks(tensors: readonly TensorToWrite[], metadata?: Readonly<Record<string, string>>): AsyncGenerator<Uint8Array> {
+  yield safetensorsHeader(tensors, metadata);
+  for (const t of tensors) {
+    const produced = typeof t.data === "function" ? await t.data() : t.data;
+    const chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array> = produced instanceof Uint8Array ? [produced] : produced;
+    const size = byteSize(t.dtype, t.shape);
+    let written = 0;
+    for await (const chunk of chunks) {
+      written += chunk.byteLength;
+      if (written > size) break; // too much data: reported below
+      yield chunk;
     }
-    ok = true;
-  } finally {
-    closeSync(fd);
-    if (!ok) rmSync(tmp, { force: true });
+    if (written !== size) {
+      throw new InvalidArgumentError(`tensor '${t.name}': data does not match shape [${t.shape.join(", ")}] of ${t.dtype} (${size} bytes)`);
+    }
   }
-  renameSync(tmp, path);
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.byteLength) done += writeSync(fd, bytes, done, Math.min(bytes.byteLength - done, 1 << 30));
 }

@@ -10,7 +10,7 @@ import { f32ToBf16, f32ToF16, bf16ToF32, f16ToF32 } from "../../src/tensor/conve
 import { quantize, dequantize } from "../../src/tensor/quant.js";
 import type { WeightDType } from "../../src/tensor/dtype.js";
 import { InvalidArgumentError } from "../../src/errors.js";
-import { mulberry32 } from "../../src/formats/random_model.js";
+import { mulberry32 } from "../../src/tensor/random.js";
 
 /** Deterministic values in [-1, 1) from the project's PRNG. */
 function rng(seed: number): () => number {

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { main } from "../../src/cli/main.js";
-import { createRandomModel } from "../../src/formats/random_model.js";
+import { createRandomModel } from "../../src/node/random_model.js";
 import { captureIO } from "../support/cli_io.js";
 import { repoRoot } from "../support/paths.js";
 
@@ -22,7 +22,7 @@ let url = "";
 before(async () => {
   root = mkdtempSync(join(tmpdir(), "qwen2-parity-"));
   dir = join(root, "tiny");
-  createRandomModel({ preset: "tiny", dtype: "f32", outDir: dir, seed: 5 });
+  await createRandomModel({ preset: "tiny", dtype: "f32", outDir: dir, seed: 5 });
   // A sampling generation_config.json, so the defaults matter.
   writeFileSync(join(dir, "generation_config.json"), JSON.stringify({ do_sample: true, temperature: 1.3, top_k: 40, top_p: 0.95, repetition_penalty: 1.1, eos_token_id: [151643, 151645] }));
   server = spawn(process.execPath, [resolve(repoRoot, "bin/qwen2.js"), "serve", "--model", dir, "--backend", "reference", "--port", "0", "--parallel", "1"], { stdio: ["ignore", "pipe", "pipe"] });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeSafetensors } from "../../src/formats/safetensors_writer.js";
+import { writeSafetensors } from "../../src/node/safetensors_writer.js";
 import { fixturesDir } from "../support/paths.js";
 import { needsShared } from "../support/shared.js";
 import { runCli as cli } from "../support/cli_io.js";
@@ -77,7 +77,7 @@ test("inspect names missing tensors and exits 1; missing --model is a usage erro
   const kept = st.names().filter((n) => n !== "model.layers.0.self_attn.k_proj.bias");
   const tensors = [];
   for (const n of kept) tensors.push({ ...st.info(n), data: (await st.read(n)).data });
-  writeSafetensors(join(dir, "model.safetensors"), tensors);
+  await writeSafetensors(join(dir, "model.safetensors"), tensors);
   st.close();
   const r = await cli(["inspect", "--model", dir]);
   assert.equal(r.code, 1);

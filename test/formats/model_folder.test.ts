@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { FormatError, UnsupportedError } from "../../src/errors.js";
 import { openFolder, openSafetensorsPath } from "../support/files.js";
 import { qwen2ExpectedTensors } from "../../src/formats/qwen2_tensors.js";
-import { writeSafetensors, type TensorToWrite } from "../../src/formats/safetensors_writer.js";
+import type { TensorToWrite } from "../../src/formats/safetensors_writer.js";
+import { writeSafetensors } from "../../src/node/safetensors_writer.js";
 import { fixturesDir } from "../support/paths.js";
 import { needsShared, sharedMissing } from "../support/shared.js";
 
@@ -54,7 +55,7 @@ async function variant(name: string, edit: (tensors: TensorToWrite[]) => TensorT
     tensors.push({ name: n, dtype: t.dtype, shape: t.shape, data: t.data });
   }
   st.close();
-  writeSafetensors(join(d, "model.safetensors"), edit(tensors));
+  await writeSafetensors(join(d, "model.safetensors"), edit(tensors));
   return d;
 }
 

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { FormatError } from "../../src/errors.js";
 import { MAX_HEADER_BYTES } from "../../src/formats/safetensors.js";
 import { openSafetensorsPath, openShardedPath } from "../support/files.js";
-import { safetensorsHeader, writeSafetensors } from "../../src/formats/safetensors_writer.js";
+import { safetensorsHeader } from "../../src/formats/safetensors_writer.js";
+import { writeSafetensors } from "../../src/node/safetensors_writer.js";
 import { fixturesDir } from "../support/paths.js";
 import { needsShared } from "../support/shared.js";
 
@@ -39,7 +40,7 @@ test("writer and reader round-trip every dtype, with metadata and 8-byte alignme
   const i64 = new BigInt64Array([1n, -2n, 3n]);
   const u8 = new Uint8Array([1, 2, 3, 4, 5]);
   const bf16 = new Uint16Array([0x3f80, 0xc000]);
-  writeSafetensors(
+  await writeSafetensors(
     path,
     [
       { name: "a.f32", dtype: "f32", shape: [2, 3], data: new Uint8Array(f32.buffer) },
@@ -83,8 +84,8 @@ test("writer and reader round-trip every dtype, with metadata and 8-byte alignme
 
 test("writer rejects data of the wrong size and leaves no file behind", async () => {
   const path = join(dir, "bad-write.safetensors");
-  assert.throws(() => writeSafetensors(path, [{ name: "x", dtype: "f32", shape: [3], data: new Uint8Array(8) }]), /\(12 bytes\)/);
-  assert.throws(() => writeSafetensors(path, [{ name: "x", dtype: "f32", shape: [1], data: () => [new Uint8Array(4), new Uint8Array(4)] }]), /\(4 bytes\)/);
+  await assert.rejects(writeSafetensors(path, [{ name: "x", dtype: "f32", shape: [3], data: new Uint8Array(8) }]), /\(12 bytes\)/);
+  await assert.rejects(writeSafetensors(path, [{ name: "x", dtype: "f32", shape: [1], data: () => [new Uint8Array(4), new Uint8Array(4)] }]), /\(4 bytes\)/);
   assert.throws(() => readFileSync(path));
   assert.throws(() => readFileSync(`${path}.partial`));
 });
@@ -138,7 +139,7 @@ test("broken files: truncated, bad JSON, huge header, dtype, shape, overlap, pas
 
 test("a file cut short inside its data section is reported at open, naming the tensor", async () => {
   const path = join(dir, "cut.safetensors");
-  writeSafetensors(path, [
+  await writeSafetensors(path, [
     { name: "first", dtype: "f32", shape: [4], data: new Uint8Array(16) },
     { name: "second", dtype: "f32", shape: [4], data: new Uint8Array(16) },
   ]);
@@ -173,8 +174,8 @@ test("sharded fixture f_sharded: every weight_map entry reads from its shard", {
 
 test("sharded index errors name the index and the tensor", async () => {
   const d = mkdtempSync(join(dir, "shards-"));
-  writeSafetensors(join(d, "s1.safetensors"), [{ name: "a", dtype: "f32", shape: [1], data: new Uint8Array(4) }]);
-  writeSafetensors(join(d, "s2.safetensors"), [{ name: "b", dtype: "f32", shape: [1], data: new Uint8Array(4) }]);
+  await writeSafetensors(join(d, "s1.safetensors"), [{ name: "a", dtype: "f32", shape: [1], data: new Uint8Array(4) }]);
+  await writeSafetensors(join(d, "s2.safetensors"), [{ name: "b", dtype: "f32", shape: [1], data: new Uint8Array(4) }]);
   const index = join(d, "model.safetensors.index.json");
 
   writeFileSync(index, JSON.stringify({ weight_map: { a: "s1.safetensors", b: "s1.safetensors" } }));

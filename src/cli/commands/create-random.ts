@@ -6,7 +6,8 @@
 import { existsSync, readdirSync } from "node:fs";
 import { UsageError, type CliIO, type Command } from "../command.js";
 import { choiceFlag, intFlag, parseFlags, requiredFlag } from "../flags.js";
-import { createRandomModel, RANDOM_PRESETS } from "../../formats/random_model.js";
+import { RANDOM_PRESETS } from "../../formats/random_model.js";
+import { createRandomModel } from "../../node/random_model.js";
 import type { FloatDType } from "../../tensor/dtype.js";
 
 const DTYPES: readonly FloatDType[] = ["f32", "bf16", "f16"];
@@ -45,7 +46,7 @@ async function run(args: string[], io: CliIO): Promise<number> {
   }
 
   const started = Date.now();
-  const r = createRandomModel({ preset, dtype, outDir: out, seed });
+  const r = await createRandomModel({ preset, dtype, outDir: out, seed });
   const c = r.config;
   io.stdout.write(
     `wrote ${values.out}: preset ${preset}, ${dtype}, ${(r.parameters / 1e6).toFixed(2)}M parameters, ` +

@@ -14,7 +14,7 @@ import { loadModelFor, MODEL_FLAGS, readModelFlags } from "../model_flags.js";
 import { stream } from "../../generation/generate.js";
 import type { GenerationResult } from "../../generation/sequence_generator.js";
 import { BACKENDS, hasRandomWeightsLabel } from "../../runtime/load.js";
-import { createRandomModel } from "../../formats/random_model.js";
+import { createRandomModel } from "../../node/random_model.js";
 
 const usage = `Usage: qwen2 demo [--model DIR | --dir DIR [--fresh]] [--prompt TEXT] [--max-new-tokens N] [--seed S] [--backend NAME]
 
@@ -45,7 +45,7 @@ export function defaultDemoDir(env: NodeJS.ProcessEnv = process.env): string {
 
 const createRandomTiny: RandomModelMaker = async (dir) => {
   // What `qwen2 create-random --preset tiny --out DIR` does (it overwrites the model files).
-  createRandomModel({ preset: "tiny", dtype: "bf16", outDir: dir, seed: 0 });
+  await createRandomModel({ preset: "tiny", dtype: "bf16", outDir: dir, seed: 0 });
 };
 
 function looksComplete(dir: string): boolean {

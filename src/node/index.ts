@@ -1,0 +1,8 @@
+/**
+ * qwen2-ts/node: the pieces that need Node's file system. Everything else, the tokenizer and
+ * the byte-producing writers included, comes from the universal entry `qwen2-ts`.
+ */
+export { loadTokenizer, localTextFiles } from "./tokenizer.js";
+export { writeFileAtomic, writeTextAtomic } from "./atomic_write.js";
+export { writeSafetensors } from "./safetensors_writer.js";
+export { createRandomModel, type RandomModelResult } from "./random_model.js";
