@@ -24,7 +24,7 @@ import { parseArgs } from "node:util";
 import { PassThrough } from "node:stream";
 import { ReferenceBackend } from "../src/backends/reference/index.js";
 import { UnsupportedError } from "../src/errors.js";
-import { writeQwen2GGUF } from "../src/formats/gguf_qwen2_export.js";
+import { writeQwen2GGUF } from "../src/node/gguf_writer.js";
 import { loadTokenizer, localTextFiles } from "../src/node/tokenizer.js";
 import { readTokenizerFolder } from "../src/tokenizer/folder.js";
 import { loadModelFolder } from "../src/formats/model_folder.js";

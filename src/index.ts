@@ -14,7 +14,7 @@ export { memoryFiles, memorySource, type ByteSource, type ModelFiles } from "./i
 export { GGUFWriter } from "./formats/gguf_writer.js";
 export { GGUFValueType, type GGUFEntry, type GGUFValue, type GGMLType } from "./formats/gguf_types.js";
 export { openGGUF, type Qwen2GGUF, type GGUFTokenizerData, type GGUFAddedToken } from "./formats/gguf_qwen2.js";
-export { writeQwen2GGUF, GGUF_EXPORT_TYPES, type GGUFExportType, type Qwen2GGUFExportInput } from "./formats/gguf_qwen2_export.js";
+export { buildQwen2GGUF, GGUF_EXPORT_TYPES, type GGUFExportType, type Qwen2GGUFExportInput, type Qwen2GGUFBuild } from "./formats/gguf_qwen2_export.js";
 export { readTokenizerFolder, type TokenizerFiles } from "./tokenizer/folder.js";
 export type { TokenizerData, TokenizerTexts } from "./tokenizer/loader.js";
 export { generate, stream, encodePrompt } from "./generation/generate.js";

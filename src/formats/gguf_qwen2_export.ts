@@ -42,12 +42,11 @@ export interface Qwen2GGUFExportInput {
   readonly type: GGUFExportType;
   /** general.name, e.g. the model folder's name. */
   readonly name?: string;
-  /** Called after each tensor is written. */
-  readonly onTensor?: (name: string, index: number, count: number) => void;
 }
 
-export interface Qwen2GGUFExportSummary {
-  readonly path: string;
+/** A GGUF file ready to stream (`writer.chunks()`), and what it will hold. */
+export interface Qwen2GGUFBuild {
+  readonly writer: GGUFWriter;
   readonly type: GGUFExportType;
   /** GGUF tensor name → storage type written. */
   readonly tensorTypes: ReadonlyMap<string, DType>;
@@ -136,8 +135,11 @@ function writeTokenizer(w: GGUFWriter, config: Qwen2Config, files: TokenizerData
   if (vocab.chatTemplate !== null) w.string("tokenizer.chat_template", vocab.chatTemplate);
 }
 
-/** Writes `input` as a GGUF file at `out`. */
-export async function writeQwen2GGUF(out: string, input: Qwen2GGUFExportInput): Promise<Qwen2GGUFExportSummary> {
+/**
+ * `input` as a GGUF file, ready to stream: tensors are read and encoded only as
+ * `writer.chunks()` reaches them. `writeQwen2GGUF` in node/ writes it to a path.
+ */
+export function buildQwen2GGUF(input: Qwen2GGUFExportInput): Qwen2GGUFBuild {
   const { config, weights, type } = input;
   if (!GGUF_EXPORT_TYPES.includes(type)) throw new InvalidArgumentError(`unknown GGUF type '${type}' (expected one of ${GGUF_EXPORT_TYPES.join(", ")})`);
 
@@ -177,6 +179,5 @@ export async function writeQwen2GGUF(out: string, input: Qwen2GGUFExportInput): 
     tensorTypes.set(g, target);
     w.addTensor(g, target, info.shape, async () => encodeTensor(await weights.read(hf), target));
   }
-  await w.write(out, input.onTensor);
-  return { path: out, type, tensorTypes };
+  return { writer: w, type, tensorTypes };
 }

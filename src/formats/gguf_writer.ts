@@ -1,11 +1,10 @@
 /**
- * GGUF writer (version 3, little-endian). Metadata entries keep their insertion order;
- * tensors are written in the order added, each padded to the alignment, and their bytes
- * are produced one at a time by a callback, so converting a model never holds more than
- * one tensor in memory. The file is written beside the target and renamed into place, so
- * a failed conversion never leaves a truncated model behind.
+ * GGUF writer (version 3, little-endian), as bytes: `chunks()` streams the file (header,
+ * then each tensor padded to the alignment), which the Node edge writes to disk atomically
+ * (`writeGGUF` in node/) and a page can turn into a Blob. Metadata entries keep their
+ * insertion order; tensors come in the order added and their bytes are produced one at a
+ * time by a callback, so converting a model never holds more than one tensor in memory.
  */
-import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { InvalidArgumentError } from "../errors.js";
 import { byteSize, type DType } from "../tensor/dtype.js";
 import { GGML_MAX_DIMS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUFValueType, ggmlTypeOf, type GGUFEntry, type GGUFValue } from "./gguf_types.js";
@@ -21,92 +20,90 @@ interface PendingTensor {
 
 /** Growable little-endian byte sink for the header. */
 class ByteSink {
-  private chunks: Buffer[] = [];
-  private cur = Buffer.allocUnsafe(1 << 16);
+  private chunks: Uint8Array[] = [];
+  private cur = new Uint8Array(1 << 16);
+  private view = new DataView(this.cur.buffer);
   private pos = 0;
   length = 0;
 
-  private room(n: number): void {
-    if (this.pos + n <= this.cur.length) return;
-    this.chunks.push(this.cur.subarray(0, this.pos));
-    this.cur = Buffer.allocUnsafe(Math.max(1 << 16, n));
-    this.pos = 0;
+  /**
+   * Makes room for n bytes and returns where they go. It may start a new chunk, so callers
+   * call it before reading `cur` or `view`.
+   */
+  private take(n: number): number {
+    if (this.pos + n > this.cur.length) {
+      this.chunks.push(this.cur.subarray(0, this.pos));
+      this.cur = new Uint8Array(Math.max(1 << 16, n));
+      this.view = new DataView(this.cur.buffer);
+      this.pos = 0;
+    }
+    const at = this.pos;
+    this.pos += n;
+    this.length += n;
+    return at;
   }
   u8(v: number): void {
-    this.room(1);
-    this.cur.writeUInt8(v, this.pos);
-    this.pos += 1;
-    this.length += 1;
+    const at = this.take(1);
+    this.view.setUint8(at, v);
   }
   i8(v: number): void {
-    this.room(1);
-    this.cur.writeInt8(v, this.pos);
-    this.pos += 1;
-    this.length += 1;
+    const at = this.take(1);
+    this.view.setInt8(at, v);
   }
   u16(v: number): void {
-    this.room(2);
-    this.cur.writeUInt16LE(v, this.pos);
-    this.pos += 2;
-    this.length += 2;
+    const at = this.take(2);
+    this.view.setUint16(at, v, true);
   }
   i16(v: number): void {
-    this.room(2);
-    this.cur.writeInt16LE(v, this.pos);
-    this.pos += 2;
-    this.length += 2;
+    const at = this.take(2);
+    this.view.setInt16(at, v, true);
   }
   u32(v: number): void {
-    this.room(4);
-    this.cur.writeUInt32LE(v, this.pos);
-    this.pos += 4;
-    this.length += 4;
+    const at = this.take(4);
+    this.view.setUint32(at, v, true);
   }
   i32(v: number): void {
-    this.room(4);
-    this.cur.writeInt32LE(v, this.pos);
-    this.pos += 4;
-    this.length += 4;
+    const at = this.take(4);
+    this.view.setInt32(at, v, true);
   }
   f32(v: number): void {
-    this.room(4);
-    this.cur.writeFloatLE(v, this.pos);
-    this.pos += 4;
-    this.length += 4;
+    const at = this.take(4);
+    this.view.setFloat32(at, v, true);
   }
   f64(v: number): void {
-    this.room(8);
-    this.cur.writeDoubleLE(v, this.pos);
-    this.pos += 8;
-    this.length += 8;
+    const at = this.take(8);
+    this.view.setFloat64(at, v, true);
   }
   u64(v: bigint | number): void {
-    this.room(8);
-    this.cur.writeBigUInt64LE(BigInt(v), this.pos);
-    this.pos += 8;
-    this.length += 8;
+    const at = this.take(8);
+    this.view.setBigUint64(at, BigInt(v), true);
   }
   i64(v: bigint | number): void {
-    this.room(8);
-    this.cur.writeBigInt64LE(BigInt(v), this.pos);
-    this.pos += 8;
-    this.length += 8;
+    const at = this.take(8);
+    this.view.setBigInt64(at, BigInt(v), true);
   }
   string(s: string): void {
-    const bytes = Buffer.from(s, "utf8");
+    const bytes = UTF8.encode(s);
     this.u64(bytes.length);
-    this.room(bytes.length);
-    bytes.copy(this.cur, this.pos);
-    this.pos += bytes.length;
-    this.length += bytes.length;
+    const at = this.take(bytes.length); // (may start a new chunk: take first, then set)
+    this.cur.set(bytes, at);
   }
   zeros(n: number): void {
-    for (let i = 0; i < n; i++) this.u8(0);
+    this.take(n); // fresh chunks are zero-filled and bytes are never written twice
   }
-  toBuffer(): Buffer {
-    return Buffer.concat([...this.chunks, this.cur.subarray(0, this.pos)]);
+  bytes(): Uint8Array {
+    const parts = [...this.chunks, this.cur.subarray(0, this.pos)];
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.byteLength;
+    }
+    return out;
   }
 }
+
+const UTF8 = new TextEncoder();
 
 function expect(cond: boolean, key: string, type: GGUFValueType, value: unknown): void {
   if (!cond) throw new InvalidArgumentError(`GGUF metadata '${key}': value ${String(value)} does not fit type ${type}`);
@@ -213,7 +210,7 @@ export class GGUFWriter {
     return this;
   }
 
-  private header(): { header: Buffer; offsets: number[] } {
+  private header(): { header: Uint8Array; offsets: number[] } {
     const sink = new ByteSink();
     sink.u32(GGUF_MAGIC);
     sink.u32(3);
@@ -236,42 +233,26 @@ export class GGUFWriter {
       rel += Math.ceil(t.byteLength / this.alignment) * this.alignment;
     }
     sink.zeros((this.alignment - (sink.length % this.alignment)) % this.alignment);
-    return { header: sink.toBuffer(), offsets };
+    return { header: sink.bytes(), offsets };
   }
 
-  /** Writes the file; `onTensor` is told after each tensor (for progress). */
-  async write(path: string, onTensor?: (name: string, index: number, count: number) => void): Promise<void> {
-    const { header } = this.header();
-    const tmp = `${path}.partial`;
-    const fd = openSync(tmp, "w");
-    try {
-      writeAll(fd, header);
-      const pad = new Uint8Array(this.alignment);
-      for (const [i, t] of this.tensors.entries()) {
-        const data = await t.produce();
-        if (data.byteLength !== t.byteLength) {
-          throw new InvalidArgumentError(`GGUF tensor '${t.name}': expected ${t.byteLength} bytes for ${t.dtype} [${t.shape.join(", ")}], got ${data.byteLength}`);
-        }
-        writeAll(fd, data);
-        const rest = (this.alignment - (data.byteLength % this.alignment)) % this.alignment;
-        if (rest > 0) writeAll(fd, pad.subarray(0, rest));
-        onTensor?.(t.name, i, this.tensors.length);
+  /**
+   * The file as chunks: the header, then each tensor's bytes and padding. `onTensor` is told
+   * after each tensor (for progress). Rejects with an InvalidArgumentError naming a tensor
+   * whose bytes do not match its dtype and shape.
+   */
+  async *chunks(onTensor?: (name: string, index: number, count: number) => void): AsyncGenerator<Uint8Array> {
+    yield this.header().header;
+    const pad = new Uint8Array(this.alignment);
+    for (const [i, t] of this.tensors.entries()) {
+      const data = await t.produce();
+      if (data.byteLength !== t.byteLength) {
+        throw new InvalidArgumentError(`GGUF tensor '${t.name}': expected ${t.byteLength} bytes for ${t.dtype} [${t.shape.join(", ")}], got ${data.byteLength}`);
       }
-      closeSync(fd);
-      renameSync(tmp, path);
-    } catch (err) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already closed
-      }
-      rmSync(tmp, { force: true });
-      throw err;
+      yield data;
+      const rest = (this.alignment - (data.byteLength % this.alignment)) % this.alignment;
+      if (rest > 0) yield pad.subarray(0, rest);
+      onTensor?.(t.name, i, this.tensors.length);
     }
   }
-}
-
-function writeAll(fd: number, data: Uint8Array): void {
-  let done = 0;
-  while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done);
 }

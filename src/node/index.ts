@@ -5,4 +5,5 @@
 export { loadTokenizer, localTextFiles } from "./tokenizer.js";
 export { writeFileAtomic, writeTextAtomic } from "./atomic_write.js";
 export { writeSafetensors } from "./safetensors_writer.js";
+export { writeGGUF, writeQwen2GGUF, type Qwen2GGUFExportSummary, type TensorProgress } from "./gguf_writer.js";
 export { createRandomModel, type RandomModelResult } from "./random_model.js";

@@ -12,7 +12,7 @@ import { main } from "../../src/cli/main.js";
 import { loadModel } from "../../src/runtime/load.js";
 import { SequenceGenerator, stepBatch } from "../../src/generation/sequence_generator.js";
 import { generate } from "../../src/generation/generate.js";
-import { writeQwen2GGUF } from "../../src/formats/gguf_qwen2_export.js";
+import { writeQwen2GGUF } from "../../src/node/gguf_writer.js";
 import { tokenizerFolderData } from "../support/tokenizer_folder.js";
 import { captureIO as io } from "../support/cli_io.js";
 import { openFolder } from "../support/files.js";

@@ -1,10 +1,11 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { FormatError, UnsupportedError } from "../../src/errors.js";
 import { openGGUFPath, isGGUFPath } from "../support/files.js";
 import { GGUFValueType } from "../../src/formats/gguf_types.js";
 import { GGUFWriter } from "../../src/formats/gguf_writer.js";
+import { writeGGUF } from "../../src/node/gguf_writer.js";
 import { f32ToBf16, f32ToF16 } from "../../src/tensor/convert.js";
 import { quantizeQ4_0, quantizeQ8_0 } from "../../src/tensor/quant.js";
 import { Bytes, TempDir, header } from "./gguf_test_support.js";
@@ -49,7 +50,7 @@ test("every metadata type and every dtype we store survive a write and a read", 
     .addTensor("q4.3d", "q4_0", [1, 3, 32], () => q4)
     .addTensor("i32", "i32", [3], () => bytesOf(ints));
   const path = dir.file("all.gguf");
-  await w.write(path);
+  await writeGGUF(path, w);
 
   const g = await openGGUFPath(path);
   try {
@@ -196,11 +197,7 @@ test("broken tensor infos name the tensor", async () => {
 
 test("a truncated copy of a valid file fails cleanly at every cut inside the header", async () => {
   const path = dir.file("ok.gguf");
-  await new GGUFWriter()
-    .string("general.architecture", "x")
-    .strings("list", ["alpha", "beta"])
-    .addTensor("w", "f32", [8], () => new Uint8Array(32))
-    .write(path);
+  await writeGGUF(path, new GGUFWriter().string("general.architecture", "x").strings("list", ["alpha", "beta"]).addTensor("w", "f32", [8], () => new Uint8Array(32)));
   const whole = readFileSync(path);
   const g = await openGGUFPath(path);
   const headerEnd = g.dataOffset;
@@ -214,7 +211,7 @@ test("a truncated copy of a valid file fails cleanly at every cut inside the hea
 
 test("a closed file refuses to read tensors, naming the tensor", async () => {
   const path = dir.file("closed.gguf");
-  await new GGUFWriter().addTensor("w", "f32", [8], () => new Uint8Array(32)).write(path);
+  await writeGGUF(path, new GGUFWriter().addTensor("w", "f32", [8], () => new Uint8Array(32)));
   const g = await openGGUFPath(path);
   g.close();
   await assert.rejects(() => g.readTensorData(g.tensor("w")!), /'w'.*closed/);
@@ -226,6 +223,7 @@ test("the writer checks values and tensor sizes, and leaves no partial file behi
   assert.throws(() => new GGUFWriter().addTensor("q", "q8_0", [2, 31], () => new Uint8Array(0)), /divisible by 32/);
   const path = dir.file("bad-size.gguf");
   const w = new GGUFWriter().addTensor("w", "f32", [8], () => new Uint8Array(31));
-  await assert.rejects(() => w.write(path), /'w': expected 32 bytes/);
+  await assert.rejects(() => writeGGUF(path, w), /'w': expected 32 bytes/);
   assert.ok(!(await isGGUFPath(path)));
+  assert.ok(!existsSync(`${path}.partial`), "no partial file either");
 });
