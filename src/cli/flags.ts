@@ -87,33 +87,28 @@ export interface NumberRange {
 function describeRange(kind: string, r: NumberRange): string {
   const lo = r.min === undefined ? null : `${r.minExclusive ? ">" : ">="} ${r.min}`;
   if (r.min !== undefined && r.max !== undefined && !r.minExclusive) return `${kind} in [${r.min}, ${r.max}]`;
-  return [kind, lo, r.max === undefined ? null : `<= ${r.max}`].filter(Boolean).join(" ").replace(/ (>=|>|<=) /g, " $1 ");
+  return [kind, lo, r.max === undefined ? null : `<= ${r.max}`].filter(Boolean).join(" ");
 }
 
-function checkNumber(name: string, raw: string, n: number, kind: string, r: NumberRange): number {
-  const ok = (r.min === undefined || (r.minExclusive ? n > r.min : n >= r.min)) && (r.max === undefined || n <= r.max);
-  if (!ok) throw new UsageError(`--${name} must be ${describeRange(kind, r)}, got ${JSON.stringify(raw)}`);
+function readNumber(values: FlagValues, name: string, range: NumberRange, integer: boolean): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const text = String(raw);
+  const n = Number(text);
+  const parsed = text.trim() !== "" && (integer ? Number.isSafeInteger(n) : Number.isFinite(n));
+  const inRange = (range.min === undefined || (range.minExclusive ? n > range.min : n >= range.min)) && (range.max === undefined || n <= range.max);
+  if (!parsed || !inRange) throw new UsageError(`--${name} must be ${describeRange(integer ? "an integer" : "a number", range)}, got ${JSON.stringify(text)}`);
   return n;
 }
 
 /** A `type: "string"` flag read as a finite number within `range`; undefined when absent. */
 export function numberFlag(values: FlagValues, name: string, range: NumberRange = {}): number | undefined {
-  const raw = values[name];
-  if (raw === undefined) return undefined;
-  const text = String(raw);
-  const n = Number(text);
-  if (text.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name} must be ${describeRange("a number", range)}, got ${JSON.stringify(text)}`);
-  return checkNumber(name, text, n, "a number", range);
+  return readNumber(values, name, range, false);
 }
 
 /** A `type: "string"` flag read as an integer within `range`; undefined when absent. */
 export function intFlag(values: FlagValues, name: string, range: NumberRange = {}): number | undefined {
-  const raw = values[name];
-  if (raw === undefined) return undefined;
-  const text = String(raw);
-  const n = Number(text);
-  if (text.trim() === "" || !Number.isSafeInteger(n)) throw new UsageError(`--${name} must be ${describeRange("an integer", range)}, got ${JSON.stringify(text)}`);
-  return checkNumber(name, text, n, "an integer", range);
+  return readNumber(values, name, range, true);
 }
 
 /** A flag whose value is one of `choices`; undefined when absent. */

@@ -4,19 +4,18 @@
  * same seed gives the same text, whether it comes as flags or as an HTTP request.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { main } from "../../src/cli/main.js";
 import { createRandomModel } from "../../src/node/random_model.js";
 import { captureIO } from "../support/cli_io.js";
-import { repoRoot } from "../support/paths.js";
+import { startServe, type ServeProcess } from "../support/serve_process.js";
 
 let root = "";
 let dir = "";
-let server: ChildProcess | null = null;
+let server: ServeProcess | null = null;
 let url = "";
 
 before(async () => {
@@ -25,22 +24,12 @@ before(async () => {
   await createRandomModel({ preset: "tiny", dtype: "f32", outDir: dir, seed: 5 });
   // A sampling generation_config.json, so the defaults matter.
   writeFileSync(join(dir, "generation_config.json"), JSON.stringify({ do_sample: true, temperature: 1.3, top_k: 40, top_p: 0.95, repetition_penalty: 1.1, eos_token_id: [151643, 151645] }));
-  server = spawn(process.execPath, [resolve(repoRoot, "bin/qwen2.js"), "serve", "--model", dir, "--backend", "reference", "--port", "0", "--parallel", "1"], { stdio: ["ignore", "pipe", "pipe"] });
-  let err = "";
-  server.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  url = await new Promise<string>((res, rej) => {
-    let out = "";
-    server!.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /^(http:\/\/127\.0\.0\.1:\d+)\n/m.exec(out);
-      if (m) res(m[1]!);
-    });
-    server!.on("exit", () => rej(new Error(`serve exited early: ${err}`)));
-  });
+  server = await startServe(["--model", dir, "--backend", "reference", "--parallel", "1"]);
+  url = server.url;
 });
 
-after(() => {
-  server?.kill("SIGTERM");
+after(async () => {
+  await server?.stop();
   rmSync(root, { recursive: true, force: true });
 });
 

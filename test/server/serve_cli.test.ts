@@ -5,27 +5,13 @@ import { resolve } from "node:path";
 import { it } from "node:test";
 import OpenAI from "openai";
 import { repoRoot } from "../support/paths.js";
+import { startServe } from "../support/serve_process.js";
 import { SCRIPTS } from "./harness.js";
 
 it("qwen2 serve --port 0 --api-key: serves the OpenAI API until SIGTERM", { timeout: 60_000 }, async () => {
-  const child = spawn(process.execPath, [resolve(repoRoot, "dist/test/support/cli_with_loader.js"), resolve(repoRoot, "dist/test/server/toy_loader.js"), "serve", "--model", "some/dir/toy-model", "--port", "0", "--api-key", "k1", "--parallel", "2"], {
-    env: { ...process.env, QWEN2_TOY_DELAY_MS: "0" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  const serve = await startServe(["--model", "some/dir/toy-model", "--api-key", "k1", "--parallel", "2"], { loader: "dist/test/server/toy_loader.js", env: { QWEN2_TOY_DELAY_MS: "0" } });
   try {
-    const url = await new Promise<string>((res, rej) => {
-      let out = "";
-      child.stdout.on("data", (d: Buffer) => {
-        out += d.toString();
-        const m = /^(http:\/\/127\.0\.0\.1:\d+)\n/m.exec(out);
-        if (m) res(m[1]!);
-      });
-      child.on("exit", () => rej(new Error(`serve exited early: ${stderr}`)));
-    });
-    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "k1", maxRetries: 0 });
+    const client = new OpenAI({ baseURL: `${serve.url}/v1`, apiKey: "k1", maxRetries: 0 });
     const models = await client.models.list();
     assert.deepEqual(
       models.data.map((m) => m.id),
@@ -33,13 +19,13 @@ it("qwen2 serve --port 0 --api-key: serves the OpenAI API until SIGTERM", { time
     );
     const r = await client.chat.completions.create({ model: "toy-model", messages: [{ role: "user", content: "say hello" }], temperature: 0 });
     assert.equal(r.choices[0]!.message.content, SCRIPTS.hello);
+    const stderr = serve.stderr();
     assert.match(stderr, /on http:\/\/127\.0\.0\.1:\d+ \(parallel 2/);
     assert.match(stderr, /some\/dir\/toy-model holds RANDOM weights/, "serve says the weights are random, as generate does");
     assert.doesNotMatch(stderr, /\r/, "stderr is a pipe: progress comes as plain lines");
   } finally {
-    child.kill("SIGTERM");
+    assert.equal(await serve.stop(), 0);
   }
-  assert.equal(await exited, 0);
 });
 
 it("qwen2 serve refuses bad options with a usage error", async () => {
