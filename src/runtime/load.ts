@@ -99,17 +99,6 @@ async function isGgufPath(path: string): Promise<boolean> {
   }
 }
 
-/** True when a folder's config.json carries the label `qwen2 create-random` writes. */
-export function hasRandomWeightsLabel(dir: string): boolean {
-  try {
-    const raw = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
-    const label = raw.qwen2_ts_random_weights;
-    return label !== undefined && label !== null && label !== false;
-  } catch {
-    return false;
-  }
-}
-
 /** A model built on a backend, with what it was built from. */
 interface BuiltModel {
   readonly model: CausalLM;
@@ -255,7 +244,8 @@ function assemble(
     format,
     backend,
     engine: built.engine,
-    randomWeights: built.config.qwen2_ts_random_weights === true || (format === "hf-folder" && hasRandomWeightsLabel(path)),
+    // The one reading of the label: config.json's field, or the GGUF key mapped onto it.
+    randomWeights: built.config.qwen2_ts_random_weights === true,
     warnings: built.warnings,
     close() {
       if (closed) return;

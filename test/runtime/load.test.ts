@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadModel, hasRandomWeightsLabel } from "../../src/runtime/load.js";
+import { loadModel } from "../../src/runtime/load.js";
+import { parseQwen2Config } from "../../src/formats/config_parse.js";
 import { FormatError, InvalidArgumentError, UnsupportedError } from "../../src/errors.js";
 
 test("loadModel names the path when it is missing or not a model", async () => {
@@ -24,15 +25,10 @@ test("loadModel names the path when it is missing or not a model", async () => {
   }
 });
 
-test("the random-weights label is read from config.json", () => {
-  const dir = mkdtempSync(join(tmpdir(), "qwen2-label-"));
-  try {
-    assert.equal(hasRandomWeightsLabel(dir), false);
-    writeFileSync(join(dir, "config.json"), JSON.stringify({ model_type: "qwen2", qwen2_ts_random_weights: true }));
-    assert.equal(hasRandomWeightsLabel(dir), true);
-    writeFileSync(join(dir, "config.json"), JSON.stringify({ model_type: "qwen2" }));
-    assert.equal(hasRandomWeightsLabel(dir), false);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+test("the random-weights label has one reading: config.json's field as the config parser reads it", () => {
+  // loadModel's randomWeights, the demo's folder check and inspect all take it from here; a
+  // GGUF file's qwen2_ts.random_weights key is mapped onto the same field by openGGUF.
+  assert.equal(parseQwen2Config({ model_type: "qwen2", qwen2_ts_random_weights: true }).qwen2_ts_random_weights, true);
+  assert.equal(parseQwen2Config({ model_type: "qwen2" }).qwen2_ts_random_weights, false);
+  assert.throws(() => parseQwen2Config({ model_type: "qwen2", qwen2_ts_random_weights: "yes" }), /qwen2_ts_random_weights/);
 });

@@ -5,7 +5,7 @@
  * model → sampler → streamed text) on a fresh machine with no download, and says plainly
  * that the words are noise and how to run a real model instead.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { UsageError, type CliIO, type Command } from "../command.js";
@@ -13,7 +13,8 @@ import { intFlag, parseFlags } from "../flags.js";
 import { loadModelFor, MODEL_FLAGS, readModelFlags } from "../model_flags.js";
 import { stream } from "../../generation/generate.js";
 import type { GenerationResult } from "../../generation/sequence_generator.js";
-import { BACKENDS, hasRandomWeightsLabel } from "../../runtime/load.js";
+import { parseQwen2Config } from "../../formats/config_parse.js";
+import { BACKENDS } from "../../runtime/load.js";
 import { createRandomModel } from "../../node/random_model.js";
 
 const usage = `Usage: qwen2 demo [--model DIR | --dir DIR [--fresh]] [--prompt TEXT] [--max-new-tokens N] [--seed S] [--backend NAME]
@@ -48,8 +49,15 @@ const createRandomTiny: RandomModelMaker = async (dir) => {
   await createRandomModel({ preset: "tiny", dtype: "bf16", outDir: dir, seed: 0 });
 };
 
+/** A folder create-random finished: its config.json parses and carries the random-weights label, beside weights. */
 function looksComplete(dir: string): boolean {
-  if (!existsSync(join(dir, "config.json")) || !hasRandomWeightsLabel(dir)) return false;
+  const file = join(dir, "config.json");
+  if (!existsSync(file)) return false;
+  try {
+    if (parseQwen2Config(JSON.parse(readFileSync(file, "utf8")), file).qwen2_ts_random_weights !== true) return false;
+  } catch {
+    return false;
+  }
   return readdirSync(dir).some((f) => f.endsWith(".safetensors"));
 }
 
