@@ -1,12 +1,13 @@
 /** The web chat's files as `qwen2 serve` sends them: content types, CSP, caching, `--no-webui`. */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CONTENT_SECURITY_POLICY, StaticSite, WEBUI_DIR } from "../../src/server/webui/static_site.js";
 import { startServer, type Harness } from "../server/harness.js";
 import { repoRoot } from "../support/paths.js";
+import { startServe } from "../support/serve_process.js";
 
 describe("web chat static files", () => {
   let h: Harness;
@@ -93,39 +94,13 @@ describe("web chat switched off", () => {
   });
 
   it("qwen2 serve --no-webui: 404 at /, the API still answers", { timeout: 60_000 }, async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        resolve(repoRoot, "dist/test/support/cli_with_loader.js"),
-        resolve(repoRoot, "dist/test/server/toy_loader.js"),
-        "serve",
-        "--model",
-        "toy",
-        "--port",
-        "0",
-        "--no-webui",
-      ],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    const serve = await startServe(["--model", "toy", "--no-webui"], { loader: "dist/test/server/toy_loader.js" });
     try {
-      const url = await new Promise<string>((res, rej) => {
-        let out = "";
-        child.stdout.on("data", (d: Buffer) => {
-          out += d.toString();
-          const m = /^(http:\/\/127\.0\.0\.1:\d+)\n/m.exec(out);
-          if (m) res(m[1]!);
-        });
-        child.on("exit", () => rej(new Error("serve exited before printing its URL")));
-      });
-      assert.equal((await fetch(`${url}/`)).status, 404);
-      assert.equal((await fetch(`${url}/v1/models`)).status, 200);
+      assert.equal((await fetch(`${serve.url}/`)).status, 404);
+      assert.equal((await fetch(`${serve.url}/v1/models`)).status, 200);
     } finally {
-      child.kill("SIGTERM");
+      assert.equal(await serve.stop(), 0);
     }
-    assert.equal(await exited, 0);
   });
 });
 
