@@ -20,7 +20,7 @@ export class RandomQwen2Weights implements WeightSource {
   private readonly shapes: Map<string, number[]>;
 
   constructor(
-    private readonly config: Qwen2Config,
+    config: Qwen2Config,
     private readonly seed = 0,
     private readonly dtype: FloatDType = "f32",
     /** Standard deviation of every entry (norm weights are 1 + std * normal). */
