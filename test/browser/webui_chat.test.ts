@@ -16,7 +16,7 @@ import { basename, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { repoRoot } from "../support/paths.js";
-import { type ServeProcess, startServe } from "../webui/serve_process.js";
+import { type ServeProcess, startServe } from "../support/serve_process.js";
 import { browserSkip, launchChromium } from "./support/index.js";
 
 const skip = browserSkip;
@@ -95,7 +95,7 @@ describe("web chat in Chromium: a tiny random model", { skip, timeout: 300_000 }
 
   after(async () => {
     await browser?.close();
-    if (serve) assert.equal(await serve.stop(), 0, serve.log());
+    if (serve) assert.equal(await serve.stop(), 0, serve.stderr());
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -209,16 +209,13 @@ describe("web chat in Chromium: markdown replies (scripted test model) and the R
   let browser: Browser;
 
   before(async () => {
-    serve = await startServe(
-      ["--model", "scripted", "--name", "scripted-test-model"],
-      resolve(repoRoot, "dist/test/webui/scripted_loader.js"),
-    );
+    serve = await startServe(["--model", "scripted", "--name", "scripted-test-model"], { loader: "dist/test/webui/scripted_loader.js" });
     browser = await launchChromium();
   });
 
   after(async () => {
     await browser?.close();
-    if (serve) assert.equal(await serve.stop(), 0, serve.log());
+    if (serve) assert.equal(await serve.stop(), 0, serve.stderr());
   });
 
   it("shows markup in a reply as text and runs none of it", async () => {
