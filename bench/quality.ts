@@ -20,7 +20,7 @@ import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { type BackendName, loadModel } from "../src/runtime/load.js";
+import { type BackendName, fromPretrained } from "../src/runtime/load.js";
 import { type GenerateNext, loadLlamaCpp } from "./llama_cpp.js";
 import { benchPromptIds } from "./prompt_ids.js";
 
@@ -66,7 +66,7 @@ function argmax(x: ArrayLike<number>): number {
 /** Our log-probabilities at every position of every input: [seq][position] → Float64Array(vocab). */
 async function ours(path: string, backend: BackendName): Promise<Float64Array[][]> {
   const t = performance.now();
-  const m = await loadModel(path, { backend, threads: 2 });
+  const m = await fromPretrained(path, { backend, threads: 2 });
   try {
     const vocab = m.model.vocabSize;
     return inputs.map((ids) => {

@@ -32,7 +32,7 @@ import { collectEosIds } from "../src/generation/stopping.js";
 import type { CausalLM } from "../src/models/causal_lm.js";
 import { Qwen2ForCausalLM } from "../src/models/qwen2.js";
 import { main } from "../src/cli/main.js";
-import { loadModel, type BackendName } from "../src/runtime/load.js";
+import { fromPretrained, type BackendName } from "../src/runtime/load.js";
 import { createServer } from "../src/server/server.js";
 import type { TextTokenizer } from "../src/tokenizer/types.js";
 import { type Llama, type LlamaSequence, loadLlamaCpp } from "./llama_cpp.js";
@@ -63,12 +63,12 @@ interface Loaded {
 
 async function loadOurs(dir: string): Promise<Loaded> {
   try {
-    const m = await loadModel(dir, { backend: values.backend as BackendName });
+    const m = await fromPretrained(dir, { backend: values.backend as BackendName });
     return { model: m.model, tokenizer: m.tokenizer, eosIds: m.eosIds, close: () => m.close() };
   } catch (err) {
     if (!(err instanceof UnsupportedError) || values.backend !== "reference") throw err;
   }
-  // loadModel not wired yet in this build: the same pieces by hand.
+  // fromPretrained not wired yet in this build: the same pieces by hand.
   const folder = await loadModelFolder(localFolder(dir));
   const model = await Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, new ReferenceBackend());
   const tokenizer = await loadTokenizer(dir);

@@ -31,7 +31,7 @@ export { optionsFromGenerationConfig, resolveGenerationOptions } from "./generat
 export type { GenerationDefaults, GenerationOverrides } from "./generation/defaults.js";
 export { JsonConstraint, ToolCallConstraint, VocabIndex, vocabIndex, compileSchema, SchemaError, responseFormatConstraint } from "./generation/constraints/index.js";
 export type { ResponseFormat, SchemaNode, ForcedTool } from "./generation/constraints/index.js";
-export { loadModel } from "./runtime/load.js";
+export { fromPretrained } from "./runtime/load.js";
 export type { LoadedModel, LoadOptions, LoadProgress, BackendName } from "./runtime/load.js";
 export { Tokenizer } from "./tokenizer/tokenizer.js";
 export { renderChatTemplate, ChatTemplateError, type RenderOptions } from "./tokenizer/chat_template.js";

@@ -193,7 +193,7 @@ function progressView() {
       row = { bar, amount };
       rows.set(key, row);
     }
-    const done = p.loaded ?? p.done;
+    const done = p.loaded;
     const total = p.total;
     if (done !== undefined && total !== undefined && total > 0) {
       row.bar.max = total;

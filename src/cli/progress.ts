@@ -10,7 +10,7 @@ export function progressReporter(out: NodeJS.WritableStream, label: string): (p:
 
 function fraction(p: LoadProgress): number {
   if (p.phase === "ready") return 1;
-  return p.total && p.total > 0 ? Math.max(0, Math.min(1, (p.done ?? 0) / p.total)) : 0;
+  return p.total && p.total > 0 ? Math.max(0, Math.min(1, (p.loaded ?? 0) / p.total)) : 0;
 }
 
 /** A one-line bar redrawn in place. */

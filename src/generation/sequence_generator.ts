@@ -32,7 +32,7 @@ export interface GenerationOptions extends SamplingOptions {
   /** Strings that end generation; they are not part of the returned text. */
   readonly stop?: string | readonly string[];
   /**
-   * Ids that end generation. Default: the tokenizer's (see `collectEosIds`); `loadModel`
+   * Ids that end generation. Default: the tokenizer's (see `collectEosIds`); `fromPretrained`
    * returns the full union with the configs as `eosIds`.
    */
   readonly eosIds?: readonly number[];

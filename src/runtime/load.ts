@@ -1,17 +1,22 @@
 /**
- * One call from a path on disk to a ready model and tokenizer:
+ * One call from a model's location to a ready model and tokenizer:
  *
- *   const m = await loadModel("models/Qwen2.5-0.5B-Instruct");
+ *   const m = await fromPretrained("https://host/Qwen2.5-0.5B-Instruct/", { onProgress });
  *   const result = await generate(m.model, m.tokenizer, messages, { eosIds: m.eosIds });
  *   m.close();
  *
- * What a path holds decides how it is read (a Hugging Face folder or a `.gguf` file), and
- * `backend` decides where the weights go (`createBackend`). A new format is a new branch in
- * `loadModel` that yields config + WeightSource + tokenizer; a new backend is a new case in
- * `createBackend`; the model code changes for neither.
+ * The source is a URL (string or URL; in Node, Deno and Bun also a local path or file: URL),
+ * a Blob/File (a `.gguf`), a list of Files (a dropped folder) or any ModelFiles. What it
+ * holds decides how it is read (a Hugging Face folder or a `.gguf` file), and `backend`
+ * decides where the weights go. A new format is a new branch that yields config +
+ * WeightSource + tokenizer; a new backend is a new case in `createBackend`; the model code
+ * changes for neither.
+ *
+ * The phases, each reported through `onProgress`: config (config files and weight headers,
+ * a few requests), a check that the weights fit the backend's memory (before any weight is
+ * downloaded), download (only with `cache`: each weight file stored whole in Cache Storage),
+ * weights (streamed piece by piece into the backend), tokenizer, ready.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { FormatError, InvalidArgumentError, UnsupportedError } from "../errors.js";
 import type { Qwen2Config, GenerationConfig } from "../formats/config.js";
 import type { CausalLM } from "../models/causal_lm.js";
@@ -26,17 +31,21 @@ import { loadModelFolder } from "../formats/model_folder.js";
 import { Qwen2ForCausalLM } from "../models/qwen2.js";
 import { openGGUF, type GGUFTokenizerData } from "../formats/gguf_qwen2.js";
 import { isGGUF } from "../formats/gguf.js";
-import { localFolder, openLocalFile } from "#platform";
+import type { ByteSource, ModelFiles } from "../io/byte_source.js";
+import { blobFiles, blobSource, fileName } from "../io/blob_source.js";
+import { type CacheStorageLike, ModelCache } from "../io/cache.js";
+import type { FetchLike } from "../io/http.js";
+import type { LoadProgress } from "../io/progress.js";
+import { isDownloadable, openUrlFile, urlFiles } from "../io/url_files.js";
+import { hasLocalFiles, localFolder, localPathKind, openLocalFile } from "#platform";
+
+export type { LoadProgress } from "../io/progress.js";
 
 export type BackendName = "reference" | "wasm";
 export const BACKENDS: readonly BackendName[] = ["reference", "wasm"];
 
-export interface LoadProgress {
-  readonly phase: "config" | "tokenizer" | "weights" | "ready";
-  /** Bytes or tensors done and in all, when the phase can count them. */
-  readonly done?: number;
-  readonly total?: number;
-}
+/** Where a model comes from. */
+export type ModelSource = string | URL | Blob | readonly Blob[] | ArrayLike<Blob> | ModelFiles;
 
 export interface LoadOptions {
   /** Where the weights run. Default "wasm" (WebAssembly SIMD kernels on worker threads); "reference" is the plain TypeScript float32 oracle. */
@@ -44,6 +53,20 @@ export interface LoadOptions {
   /** Compute threads for backends that use them (wasm). */
   readonly threads?: number;
   readonly onProgress?: (progress: LoadProgress) => void;
+  /** Aborts the load: pending requests and reads reject with the signal's reason. */
+  readonly signal?: AbortSignal;
+  /**
+   * Keep URL downloads in Cache Storage (browsers), so the next load reads them from there.
+   * `true` uses the default bucket; an object names another bucket or passes a CacheStorage.
+   */
+  readonly cache?: boolean | { readonly cacheName?: string; readonly caches?: CacheStorageLike };
+  /** The fetch used for URLs (tests inject one; gated models need one adding an Authorization header). */
+  readonly fetch?: FetchLike;
+  /**
+   * Most weight bytes the wasm backend may take. Default: no limit where several memories
+   * can be used (Node, Deno, Bun); in browsers the weight budget of one 4 GiB memory.
+   */
+  readonly maxWeightBytes?: number;
 }
 
 export interface LoadedModel {
@@ -54,13 +77,13 @@ export interface LoadedModel {
   readonly generationConfig: GenerationConfig | null;
   /** Union of EOS ids from generation_config.json, config.json and the tokenizer. */
   readonly eosIds: readonly number[];
-  /** What was loaded, for messages: the resolved path and its kind. */
+  /** What was loaded, for messages: the folder or file (path, URL or name) and its kind. */
   readonly path: string;
   readonly format: "hf-folder" | "gguf";
   readonly backend: BackendName;
   /** The compute backend's own name: "reference", "wasm-simd" or "wasm-relaxed" (the build its self-test chose). */
   readonly engine?: string;
-  /** True when config.json says `qwen2_ts_random_weights` (made by `qwen2 create-random`). */
+  /** True when the config says `qwen2_ts_random_weights` (made by `qwen2 create-random`). */
   readonly randomWeights: boolean;
   /** Odd but legal things found in the config files and weights (print them as warnings). */
   readonly warnings?: readonly string[];
@@ -68,8 +91,14 @@ export interface LoadedModel {
   close(): void;
 }
 
+/** One WebAssembly memory is at most 4 GiB; the wasm backend keeps a quarter of it for activations and caches. */
+const ONE_MEMORY_WEIGHT_BYTES = 3 * 2 ** 30;
+
+/** A source resolved to what it holds. */
+type Resolved = { readonly kind: "folder"; readonly files: ModelFiles } | { readonly kind: "gguf"; readonly file: ByteSource };
+
 /** Loads a Hugging Face model folder or a GGUF file onto a backend. */
-export async function loadModel(path: string, options: LoadOptions = {}): Promise<LoadedModel> {
+export async function fromPretrained(source: ModelSource, options: LoadOptions = {}): Promise<LoadedModel> {
   const backend = options.backend ?? "wasm";
   if (!BACKENDS.includes(backend)) {
     throw new InvalidArgumentError(`backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(backend)}`);
@@ -77,26 +106,129 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1)) {
     throw new InvalidArgumentError(`threads must be a positive integer, got ${options.threads}`);
   }
-  const full = resolve(path);
-  let isDir: boolean;
-  try {
-    isDir = statSync(full).isDirectory();
-  } catch {
-    throw new FormatError(full, "no such file or folder (expected a Hugging Face model folder or a .gguf file)");
-  }
-  if (isDir) return loadHfFolder(full, backend, options);
-  // By name, or by the magic bytes for a GGUF file saved under another name.
-  if (full.toLowerCase().endsWith(".gguf") || (await isGgufPath(full))) return loadGguf(full, backend, options);
-  throw new FormatError(full, "not a model: expected a folder with config.json and *.safetensors, or a .gguf file");
+  options.signal?.throwIfAborted();
+  options.onProgress?.({ phase: "config" });
+  const resolved = await resolveSource(source, options);
+  return resolved.kind === "folder" ? loadFolder(resolved.files, backend, options) : loadGguf(resolved.file, backend, options);
 }
 
-async function isGgufPath(path: string): Promise<boolean> {
-  const file = await openLocalFile(path);
-  try {
-    return await isGGUF(file);
-  } finally {
-    file.close();
+/** A URL with a scheme other than a Windows drive letter. */
+function isUrlString(s: string): boolean {
+  return /^[a-z][a-z0-9+.-]+:/i.test(s);
+}
+
+function looksLikeGguf(name: string): boolean {
+  return /\.gguf$/i.test(name.replace(/[?#].*$/, ""));
+}
+
+async function resolveSource(source: ModelSource, options: LoadOptions): Promise<Resolved> {
+  if (typeof source === "string" || source instanceof URL) {
+    const text = source instanceof URL ? source.href : source;
+    if (isUrlString(text) && !text.startsWith("file:")) return resolveUrl(new URL(text).href, options);
+    if (!hasLocalFiles)
+      throw new UnsupportedError(
+        `${text}: local paths cannot be opened here (no file system); pass a URL, a File/Blob, a list of Files or a ModelFiles`,
+      );
+    const path = text.startsWith("file:") ? decodeURIComponent(new URL(text).pathname) : text;
+    return resolvePath(path);
   }
+  if (typeof Blob !== "undefined" && source instanceof Blob) {
+    const file = blobSource(source);
+    if (await isGGUF(file, options.signal)) return { kind: "gguf", file };
+    file.close();
+    throw new FormatError(
+      file.name,
+      "not a GGUF file: pass a .gguf file, or all the files of a model folder (config.json, *.safetensors, tokenizer files)",
+    );
+  }
+  if (isModelFiles(source)) return { kind: "folder", files: source };
+  const blobs = Array.from(source as ArrayLike<Blob>);
+  if (blobs.length === 0) throw new InvalidArgumentError("fromPretrained: an empty list of files");
+  const names = blobs.map((b) => fileName(b) ?? "");
+  if (!names.includes("config.json")) {
+    const ggufs = blobs.filter((_, i) => looksLikeGguf(names[i]!));
+    if (ggufs.length === 1) return { kind: "gguf", file: blobSource(ggufs[0]!) };
+    throw new FormatError("<dropped files>", `no config.json among ${names.join(", ")}: pass a model folder's files or one .gguf file`);
+  }
+  return { kind: "folder", files: blobFiles(blobs) };
+}
+
+function isModelFiles(x: unknown): x is ModelFiles {
+  return (
+    typeof x === "object" && x !== null && typeof (x as ModelFiles).open === "function" && typeof (x as ModelFiles).text === "function"
+  );
+}
+
+async function resolveUrl(url: string, options: LoadOptions): Promise<Resolved> {
+  const cache = options.cache ? await ModelCache.open(url, options.cache === true ? {} : options.cache) : null;
+  const http = {
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    cache,
+  };
+  if (looksLikeGguf(url)) {
+    const file = await openUrlFile(url, http);
+    if (file === null) throw new FormatError(url, "HTTP 404 Not Found: no file at this URL (check the model URL and the file name)");
+    return { kind: "gguf", file };
+  }
+  return { kind: "folder", files: urlFiles(url, http) };
+}
+
+async function resolvePath(path: string): Promise<Resolved> {
+  const kind = await localPathKind(path);
+  if (kind === null) throw new FormatError(path, "no such file or folder (expected a Hugging Face model folder or a .gguf file)");
+  if (kind === "folder") return { kind: "folder", files: localFolder(path) };
+  const file = await openLocalFile(path);
+  // By name, or by the magic bytes for a GGUF file saved under another name.
+  if (looksLikeGguf(path) || (await isGGUF(file))) return { kind: "gguf", file };
+  file.close();
+  throw new FormatError(path, "not a model: expected a folder with config.json and *.safetensors, or a .gguf file");
+}
+
+/** Records the files a loader opens, so their downloads can be started once the model is known to fit. */
+function trackOpens(files: ModelFiles): { files: ModelFiles; opened: ByteSource[] } {
+  const opened: ByteSource[] = [];
+  return {
+    opened,
+    files: {
+      location: files.location,
+      text: (name) => files.text(name),
+      async open(name) {
+        const source = await files.open(name);
+        if (source !== null) opened.push(source);
+        return source;
+      },
+    },
+  };
+}
+
+/** Weight bytes of a source. */
+function weightBytes(weights: WeightSource): number {
+  let bytes = 0;
+  for (const name of weights.names()) bytes += weights.info(name).byteLength;
+  return bytes;
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+}
+
+/** Refuses, before any weight is downloaded or uploaded, a model the backend cannot hold. */
+function checkFits(location: string, bytes: number, backend: BackendName, options: LoadOptions): void {
+  if (backend !== "wasm") return;
+  const limit = options.maxWeightBytes ?? (hasLocalFiles ? Number.POSITIVE_INFINITY : ONE_MEMORY_WEIGHT_BYTES);
+  if (bytes > limit) {
+    throw new UnsupportedError(
+      `${location}: the weights take ${gib(bytes)} (${bytes} bytes) but WebAssembly memory here holds at most ${gib(limit)} (${limit} bytes) of weights` +
+        `${options.maxWeightBytes === undefined ? " (one 4 GiB memory, a quarter kept for activations)" : " (maxWeightBytes)"}; pick a smaller or more quantised model (Q8_0, Q4_0 GGUF)`,
+    );
+  }
+}
+
+/** Downloads (into the cache) every opened file that can be, reporting bytes per file. */
+async function downloadAll(opened: readonly ByteSource[], signal: AbortSignal | undefined): Promise<void> {
+  for (const source of opened) if (isDownloadable(source)) await source.download(signal);
 }
 
 /** A model built on a backend, with what it was built from. */
@@ -115,16 +247,13 @@ interface BuiltModel {
  * EXTENSION POINT (backends): chooses the compute backend for a set of weights. Add a case
  * when a backend lands; the model code itself does not change.
  */
-async function createBackend(backend: BackendName, options: LoadOptions, weights: WeightSource): Promise<Backend> {
+async function createBackend(backend: BackendName, options: LoadOptions, bytes: number): Promise<Backend> {
   switch (backend) {
     case "reference":
       return new ReferenceBackend();
-    case "wasm": {
+    case "wasm":
       // One WebAssembly memory holds at most 4 GiB: larger models are split by layers.
-      let bytes = 0;
-      for (const name of weights.names()) bytes += weights.info(name).byteLength;
       return createWasmBackend(bytes, options.threads !== undefined ? { threads: options.threads } : {});
-    }
   }
 }
 
@@ -136,9 +265,14 @@ async function buildModel(
 ): Promise<BuiltModel> {
   let compute: Backend | null = null;
   try {
-    compute = await createBackend(backend, options, source.weights);
-    options.onProgress?.({ phase: "weights" });
-    const model = await Qwen2ForCausalLM.load({ config: source.config, weights: source.weights }, compute);
+    compute = await createBackend(backend, options, weightBytes(source.weights));
+    options.onProgress?.({ phase: "weights", loaded: 0, total: weightBytes(source.weights) });
+    const model = await Qwen2ForCausalLM.load({ config: source.config, weights: source.weights }, compute, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onProgress
+        ? { onTensor: (loaded: number, total: number) => options.onProgress?.({ phase: "weights", loaded, total }) }
+        : {}),
+    });
     const owned = compute;
     return {
       model,
@@ -159,47 +293,59 @@ async function buildModel(
   }
 }
 
-async function loadHfFolder(dir: string, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
-  options.onProgress?.({ phase: "config" });
-  const folder = await loadModelFolder(localFolder(dir));
+async function loadFolder(given: ModelFiles, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
+  const { files, opened } = trackOpens(given);
+  const folder = await loadModelFolder(files, options.signal);
+  try {
+    checkFits(files.location, weightBytes(folder.weights), backend, options);
+    await downloadAll(opened, options.signal);
+  } catch (err) {
+    folder.weights.close();
+    throw err;
+  }
   const built = await buildModel(
-    { config: folder.config, weights: folder.weights, generationConfig: Object.keys(folder.generationConfig).length > 0 ? folder.generationConfig : null, warnings: folder.warnings },
+    {
+      config: folder.config,
+      weights: folder.weights,
+      generationConfig: Object.keys(folder.generationConfig).length > 0 ? folder.generationConfig : null,
+      warnings: folder.warnings,
+    },
     backend,
     options,
   );
   options.onProgress?.({ phase: "tokenizer" });
   let tokenizer: TextTokenizer;
   try {
-    tokenizer = await loadTokenizerFor(dir);
+    tokenizer = await tokenizerOf(files);
   } catch (err) {
     built.model.dispose();
     built.release();
     throw err;
   }
   options.onProgress?.({ phase: "ready" });
-  return assemble(dir, "hf-folder", backend, built, tokenizer);
+  return assemble(files.location, "hf-folder", backend, built, tokenizer);
 }
 
 /**
  * The folder's own tokenizer (tokenizer.json or vocab.json + merges.txt), else the Qwen2.5
  * tokenizer embedded in the package.
  */
-export async function loadTokenizerFor(dir: string): Promise<TextTokenizer> {
-  const own = ["tokenizer.json", "vocab.json"].some((f) => existsSync(join(dir, f)));
-  if (!own) return Tokenizer.embedded();
-  const text = async (name: string): Promise<string | null> => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), "utf8") : null);
-  return Tokenizer.fromFiles({ location: dir, text });
+async function tokenizerOf(files: ModelFiles): Promise<TextTokenizer> {
+  const [fast, slow] = await Promise.all([files.text("tokenizer.json"), files.text("vocab.json")]);
+  if (fast === null && slow === null) return Tokenizer.embedded();
+  return Tokenizer.fromFiles(files);
 }
 
 /**
  * A .gguf file: config from `qwen2.*` metadata, weights under Hugging Face names, and the
  * tokenizer stored in the file (else the embedded Qwen2.5 one).
  */
-async function loadGguf(file: string, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
-  options.onProgress?.({ phase: "config" });
-  const g = await openGGUF(await openLocalFile(file));
+async function loadGguf(file: ByteSource, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
+  const g = await openGGUF(file, options.signal);
   let tokenizer: TextTokenizer;
   try {
+    checkFits(g.path, weightBytes(g.weights), backend, options);
+    if (isDownloadable(file)) await file.download(options.signal);
     options.onProgress?.({ phase: "tokenizer" });
     tokenizer = g.tokenizerData ? tokenizerFromGguf(g.tokenizerData) : await Tokenizer.embedded();
   } catch (err) {
@@ -208,17 +354,30 @@ async function loadGguf(file: string, backend: BackendName, options: LoadOptions
   }
   const gc = g.generationConfig;
   // The weight source closes the file; buildModel closes it on failure too.
-  const built = await buildModel({ config: g.config, weights: g.weights, generationConfig: Object.keys(gc).length > 0 ? gc : null, warnings: [] }, backend, options);
+  const built = await buildModel(
+    { config: g.config, weights: g.weights, generationConfig: Object.keys(gc).length > 0 ? gc : null, warnings: [] },
+    backend,
+    options,
+  );
   options.onProgress?.({ phase: "ready" });
-  return assemble(file, "gguf", backend, built, tokenizer);
+  return assemble(g.path, "gguf", backend, built, tokenizer);
 }
 
 function tokenizerFromGguf(t: GGUFTokenizerData): TextTokenizer {
-  if (t.model !== "gpt2") throw new UnsupportedError(`GGUF tokenizer model '${t.model}' is not supported (qwen2-ts reads byte-level BPE, 'gpt2')`);
+  if (t.model !== "gpt2")
+    throw new UnsupportedError(`GGUF tokenizer model '${t.model}' is not supported (qwen2-ts reads byte-level BPE, 'gpt2')`);
   return Tokenizer.fromVocabAndMerges({
     vocab: t.tokens,
     merges: t.merges,
-    addedTokens: t.addedTokens.map((a) => ({ id: a.id, content: a.content, special: a.special, lstrip: a.lstrip, rstrip: a.rstrip, normalized: a.normalized, singleWord: a.single_word })),
+    addedTokens: t.addedTokens.map((a) => ({
+      id: a.id,
+      content: a.content,
+      special: a.special,
+      lstrip: a.lstrip,
+      rstrip: a.rstrip,
+      normalized: a.normalized,
+      singleWord: a.single_word,
+    })),
     eosToken: t.eosToken,
     padToken: t.padToken,
     bosToken: t.bosToken,

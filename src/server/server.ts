@@ -41,7 +41,7 @@ export interface ServerOptions {
   readonly contextLength?: number;
   /** Largest request body in bytes (default 4 MiB); larger gets 413. */
   readonly bodyLimit?: number;
-  /** EOS ids (default: the tokenizer's, see collectEosIds); loadModel returns the full union. */
+  /** EOS ids (default: the tokenizer's, see collectEosIds); fromPretrained returns the full union. */
   readonly eosIds?: readonly number[];
   /**
    * The model's generation_config.json: its sampling fields are the defaults a request's

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../src/cli/main.js";
-import { loadModel } from "../../src/runtime/load.js";
+import { fromPretrained } from "../../src/runtime/load.js";
 import { SequenceGenerator, stepBatch } from "../../src/generation/sequence_generator.js";
 import { generate } from "../../src/generation/generate.js";
 import { writeQwen2GGUF } from "../../src/node/gguf_writer.js";
@@ -66,7 +66,7 @@ test("qwen2 generate streams plain-prompt text to stdout through main()", async 
 
 test("loadModel on the random folder: EOS union, label, and batched steps equal solo runs", async (t) => {
   if (!made) return t.skip("create-random is not in this build");
-  const m = await loadModel(modelDir);
+  const m = await fromPretrained(modelDir);
   try {
     assert.equal(m.randomWeights, true);
     const imEnd = m.tokenizer.tokenToId("<|im_end|>")!;
@@ -99,7 +99,7 @@ test("loadModel on the random folder: EOS union, label, and batched steps equal 
 
 test("loadModel --backend wasm runs the same folder and releases its workers on close", async (t) => {
   if (!made) return t.skip("create-random is not in this build");
-  const m = await loadModel(modelDir, { backend: "wasm", threads: 1 });
+  const m = await fromPretrained(modelDir, { backend: "wasm", threads: 1 });
   try {
     assert.equal(m.backend, "wasm");
     const g = new SequenceGenerator(m.model, m.tokenizer, m.tokenizer.encode("Hello"), { maxNewTokens: 2, temperature: 0 });
@@ -119,8 +119,8 @@ test("loadModel on a .gguf written from the folder: same tokenizer, same tokens"
   } finally {
     folder.weights.close();
   }
-  const a = await loadModel(modelDir);
-  const b = await loadModel(gguf);
+  const a = await fromPretrained(modelDir);
+  const b = await fromPretrained(gguf);
   try {
     assert.equal(b.format, "gguf");
     assert.equal(b.randomWeights, true, "the random-weights label survives the GGUF export");

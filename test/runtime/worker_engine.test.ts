@@ -11,7 +11,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../src/cli/main.js";
 import { generate } from "../../src/generation/generate.js";
-import { loadModel } from "../../src/runtime/load.js";
+import { fromPretrained } from "../../src/runtime/load.js";
 import { WorkerEngine, type EngineLoadProgress } from "../../src/runtime/worker_engine/engine.js";
 import { captureIO } from "../support/cli_io.js";
 
@@ -51,7 +51,7 @@ test("the model loads in the worker, with progress events, and reports its backe
 });
 
 test("streamed generation in the worker equals generate() in this thread", async () => {
-  const local = await loadModel(modelDir, { threads: 1 });
+  const local = await fromPretrained(modelDir, { threads: 1 });
   try {
     const want = await generate(local.model, local.tokenizer, chat, { ...sampling, eosIds: local.eosIds });
     const pieces: string[] = [];

@@ -3,7 +3,7 @@
  * entry, tokenizes with the embedded tokenizer, loads a fixture model and decodes greedily on
  * each backend. Input: one JSON argument (SmokeInput); output: one JSON line (SmokeOutput).
  */
-import { generate, loadModel, Tokenizer } from "../../src/index.js";
+import { fromPretrained, generate, Tokenizer } from "../../src/index.js";
 
 export interface SmokeInput {
   text: string;
@@ -21,8 +21,7 @@ const input = JSON.parse(process.argv[2] ?? "") as SmokeInput;
 const encoded = (await Tokenizer.embedded()).encode(input.text);
 const greedy: SmokeOutput["greedy"] = { wasm: [], reference: [] };
 for (const backend of ["wasm", "reference"] as const) {
-  // loadModel takes a path; the file URL is the form a browser-style loader takes.
-  const m = await loadModel(decodeURIComponent(new URL(input.model).pathname), { backend, threads: 2 });
+  const m = await fromPretrained(input.model, { backend, threads: 2 });
   try {
     const r = await generate(m.model, m.tokenizer, { ids: input.ids }, { maxNewTokens: input.maxNewTokens, temperature: 0, eosIds: [] });
     greedy[backend] = r.ids;

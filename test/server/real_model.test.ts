@@ -17,7 +17,7 @@ import { ReferenceBackend } from "../../src/backends/reference/index.js";
 import { collectEosIds } from "../../src/generation/stopping.js";
 import type { CausalLM } from "../../src/models/causal_lm.js";
 import { Qwen2ForCausalLM } from "../../src/models/qwen2.js";
-import { loadModel } from "../../src/runtime/load.js";
+import { fromPretrained } from "../../src/runtime/load.js";
 import { loadTokenizer } from "../../src/node/tokenizer.js";
 import type { TextTokenizer } from "../../src/tokenizer/types.js";
 import { createServer, type QwenServer } from "../../src/server/server.js";
@@ -33,10 +33,10 @@ interface Loaded {
 }
 let loaded: Loaded | null = null;
 
-/** loadModel when it is wired; until then the same pieces by hand. */
+/** fromPretrained when it is wired; until then the same pieces by hand. */
 async function load(dir: string): Promise<Loaded> {
   try {
-    const m = await loadModel(dir);
+    const m = await fromPretrained(dir);
     return { model: m.model, tokenizer: m.tokenizer, eosIds: m.eosIds, hiddenSize: m.config.hidden_size, close: () => m.close() };
   } catch (err) {
     if (!(err instanceof UnsupportedError)) throw err;

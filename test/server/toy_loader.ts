@@ -10,7 +10,7 @@ import { ResponderModel, ServerToyTokenizer, IM_END } from "./toy.js";
 
 export async function loadModel(_path: string, options: LoadOptions): Promise<LoadedModel> {
   for (let i = 0; i <= 4; i++) {
-    options.onProgress?.({ phase: i === 4 ? "ready" : "weights", done: i, total: 4 });
+    options.onProgress?.({ phase: i === 4 ? "ready" : "weights", loaded: i, total: 4 });
     await new Promise((r) => setTimeout(r, 5));
   }
   const tokenizer = new ServerToyTokenizer();

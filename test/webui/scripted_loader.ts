@@ -39,7 +39,7 @@ export const UNSAFE_REPLY =
   '<script>window.pwned = 1</script> <img src=x onerror="window.pwned = 2"> [click](javascript:window.pwned=3) <b>bold?</b>';
 
 export async function loadModel(_path: string, options: LoadOptions): Promise<LoadedModel> {
-  options.onProgress?.({ phase: "ready", done: 1, total: 1 });
+  options.onProgress?.({ phase: "ready", loaded: 1, total: 1 });
   const tokenizer = new ServerToyTokenizer();
   const model = new ResponderModel(tokenizer, scriptFor, 4096);
   const delay = Number(process.env.QWEN2_SCRIPTED_DELAY_MS ?? "4");

@@ -4,9 +4,8 @@
  * only narrows it to what can be posted to a worker: no callbacks, no ModelFiles objects, no
  * custom fetch.
  */
-import { UnsupportedError } from "../../errors.js";
 import type { GenerationOptions } from "../../generation/sequence_generator.js";
-import { loadModel, type BackendName, type LoadProgress, type LoadedModel } from "../load.js";
+import { fromPretrained, type BackendName, type LoadProgress, type LoadedModel } from "../load.js";
 
 /**
  * Where the model comes from, in a form a worker can receive: a URL (or, in Node, a path) of
@@ -32,14 +31,11 @@ export async function loadForEngine(
   onProgress: (p: EngineLoadProgress) => void,
   signal: AbortSignal,
 ): Promise<LoadedModel> {
-  if (typeof source !== "string")
-    throw new UnsupportedError(
-      "WorkerEngine: this build loads models from a path or URL string only (File and Blob sources need fromPretrained)",
-    );
-  signal.throwIfAborted();
-  return loadModel(source, {
+  return fromPretrained(source, {
     ...(options.backend !== undefined ? { backend: options.backend } : {}),
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    ...(options.cache !== undefined ? { cache: options.cache } : {}),
     onProgress,
+    signal,
   });
 }
