@@ -28,6 +28,10 @@ export interface HttpOptions {
   readonly fetch?: FetchLike;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressListener;
+  /** Bytes asked for when a file is opened (default PROBE_BYTES). */
+  readonly probeBytes?: number;
+  /** Read-ahead window for small reads (default WINDOW_BYTES). */
+  readonly windowBytes?: number;
 }
 
 /** Bytes asked for when opening: enough for a config file and most safetensors/GGUF headers. */
@@ -87,6 +91,25 @@ function contentRange(res: Response): { start: number; end: number; total: numbe
   return m ? { start: Number(m[1]), end: Number(m[2]), total: Number(m[3]) } : null;
 }
 
+/** The next chunk of a body; a connection that breaks mid-body is a truncated download naming the URL. */
+async function readChunk(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  url: string,
+  got: number,
+  expected: number | null,
+  signal: AbortSignal | undefined,
+): Promise<Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>> {
+  try {
+    return await reader.read();
+  } catch (err) {
+    if (isAbort(err, signal)) throw signal?.reason ?? err;
+    throw new FormatError(
+      url,
+      `truncated download: the connection failed after ${got}${expected !== null ? ` of ${expected}` : ""} bytes (${(err as Error).message})`,
+    );
+  }
+}
+
 /** Reads a body into dest, failing when it ends early; extra bytes are dropped. */
 async function bodyInto(
   url: string,
@@ -105,7 +128,7 @@ async function bodyInto(
   try {
     while (got < dest.byteLength) {
       throwIfAborted(signal);
-      const { done, value } = await reader.read();
+      const { done, value } = await readChunk(reader, url, got, dest.byteLength, signal);
       if (done) break;
       const n = Math.min(value.byteLength, dest.byteLength - got);
       dest.set(value.subarray(0, n), got);
@@ -138,7 +161,7 @@ export async function bodyToBlob(
     const reader = res.body.getReader();
     for (;;) {
       throwIfAborted(signal);
-      const { done, value } = await reader.read();
+      const { done, value } = await readChunk(reader, url, loaded, expected, signal);
       if (done) break;
       batch.push(value);
       batchBytes += value.byteLength;
@@ -170,7 +193,8 @@ export async function openUrl(url: string, options: HttpOptions = {}): Promise<B
 
 /** openUrl(), or null when the server says 404 (a folder without that file). */
 export async function openUrlIfPresent(url: string, options: HttpOptions = {}): Promise<ByteSource | null> {
-  const res = await request(url, options, { Range: `bytes=0-${PROBE_BYTES - 1}` });
+  const probe = options.probeBytes ?? PROBE_BYTES;
+  const res = await request(url, options, { Range: `bytes=0-${probe - 1}` });
   if (res.status === 404) {
     void res.body?.cancel().catch(() => {});
     return null;
@@ -197,7 +221,7 @@ export async function openUrlIfPresent(url: string, options: HttpOptions = {}): 
   const length = res.headers.get("content-length");
   const size = length !== null && /^\d+$/.test(length) ? Number(length) : null;
   // A file no bigger than the probe came whole anyway: nothing to warn about.
-  if (size === null || size > PROBE_BYTES)
+  if (size === null || size > probe)
     options.onProgress?.({
       phase: "warning",
       file: url,
@@ -242,8 +266,9 @@ class RangeSource implements ByteSource {
       dest.set(w.bytes.subarray(offset - w.start, end - w.start));
       return;
     }
-    if (dest.byteLength < WINDOW_BYTES / 4) {
-      const bytes = new Uint8Array(Math.min(WINDOW_BYTES, this.size - offset));
+    const window = this.options.windowBytes ?? WINDOW_BYTES;
+    if (dest.byteLength < window / 4) {
+      const bytes = new Uint8Array(Math.min(window, this.size - offset));
       await this.fetchRange(bytes, offset, signal);
       this.window = { start: offset, bytes };
       dest.set(bytes.subarray(0, dest.byteLength));
