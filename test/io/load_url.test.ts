@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FormatError, UnsupportedError } from "../../src/errors.js";
-import { writeQwen2GGUF } from "../../src/formats/gguf_qwen2_export.js";
+import { writeQwen2GGUF } from "../../src/node/gguf_writer.js";
 import { deleteCachedModel, listCachedModels } from "../../src/io/cache.js";
 import type { LoadProgress } from "../../src/io/progress.js";
 import { urlFiles } from "../../src/io/url_files.js";
