@@ -25,7 +25,7 @@ import { PassThrough } from "node:stream";
 import { ReferenceBackend } from "../src/backends/reference/index.js";
 import { UnsupportedError } from "../src/errors.js";
 import { writeQwen2GGUF } from "../src/node/gguf_writer.js";
-import { loadTokenizer, localTextFiles } from "../src/node/tokenizer.js";
+import { loadTokenizer } from "../src/node/tokenizer.js";
 import { readTokenizerFolder } from "../src/tokenizer/folder.js";
 import { loadModelFolder } from "../src/formats/model_folder.js";
 import { collectEosIds } from "../src/generation/stopping.js";
@@ -158,7 +158,7 @@ async function benchOurs(dir: string): Promise<LevelResult[]> {
 async function benchLlama(dir: string, tokenizer: TextTokenizer): Promise<LevelResult[] | string> {
   const gguf = join(values.work!, "model.f32.gguf");
   const folder = await loadModelFolder(localFolder(dir));
-  await writeQwen2GGUF(gguf, { config: folder.config, weights: folder.weights, tokenizer: await readTokenizerFolder(localTextFiles(dir)), type: "f32", name: "bench" });
+  await writeQwen2GGUF(gguf, { config: folder.config, weights: folder.weights, tokenizer: await readTokenizerFolder(localFolder(dir)), type: "f32", name: "bench" });
   let llama: Llama;
   try {
     llama = await loadLlamaCpp();

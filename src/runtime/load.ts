@@ -22,6 +22,7 @@ import type { Qwen2Config, GenerationConfig } from "../formats/config.js";
 import type { CausalLM } from "../models/causal_lm.js";
 import type { TextTokenizer } from "../tokenizer/types.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
+import { readTokenizerFolder } from "../tokenizer/folder.js";
 import { collectEosIds } from "../generation/stopping.js";
 import type { Backend } from "../backends/ops.js";
 import { ReferenceBackend } from "../backends/reference/index.js";
@@ -331,9 +332,9 @@ async function loadFolder(given: ModelFiles, backend: BackendName, options: Load
  * tokenizer embedded in the package.
  */
 async function tokenizerOf(files: ModelFiles): Promise<TextTokenizer> {
-  const [fast, slow] = await Promise.all([files.text("tokenizer.json"), files.text("vocab.json")]);
-  if (fast === null && slow === null) return Tokenizer.embedded();
-  return Tokenizer.fromFiles(files);
+  // One read of the folder (tokenizer.json is ~7 MB over the network), null when it has none.
+  const data = await readTokenizerFolder(files);
+  return data === null ? Tokenizer.embedded() : Tokenizer.fromData(data);
 }
 
 /**

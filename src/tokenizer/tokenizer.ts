@@ -180,6 +180,11 @@ export class Tokenizer implements TextTokenizer {
     return new Tokenizer(await embeddedTokenizerData(name));
   }
 
+  /** From a folder already read (`readTokenizerFolder`), e.g. to fall back to another tokenizer when it has none. */
+  static fromData(data: TokenizerData): Tokenizer {
+    return new Tokenizer(data);
+  }
+
   /** From the texts of a tokenizer folder's files, by file name (see {@link TokenizerTexts}). */
   static fromTexts(texts: TokenizerTexts, location = "<tokenizer texts>"): Tokenizer {
     const data = parseTokenizerTexts(location, texts);

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseTokenizerTexts, type TokenizerData } from "../../src/tokenizer/loader.js";
 
-/** As `readTokenizerFolder(localTextFiles(dir))`, without the promise. */
+/** As `readTokenizerFolder(localFolder(dir))`, without the promise. */
 export function tokenizerFolderData(dir: string): TokenizerData | null {
   const read = (name: string): string | null => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), "utf8") : null);
   return parseTokenizerTexts(dir, {

@@ -9,7 +9,6 @@ import { itemProgress } from "../progress.js";
 import type { Qwen2Config } from "../../formats/config.js";
 import { GGUF_EXPORT_TYPES } from "../../formats/gguf_qwen2_export.js";
 import { writeQwen2GGUF } from "../../node/gguf_writer.js";
-import { localTextFiles } from "../../node/tokenizer.js";
 import { readTokenizerFolder } from "../../tokenizer/folder.js";
 import { loadModelFolder } from "../../formats/model_folder.js";
 import { localFolder } from "#platform";
@@ -51,7 +50,7 @@ export async function runQuantize(args: string[], io: CliIO, load: FolderLoader 
   const started = performance.now();
   const { config, weights } = await load(dir);
   try {
-    const tokenizer = await readTokenizerFolder(localTextFiles(values.tokenizer ? resolve(values.tokenizer) : dir));
+    const tokenizer = await readTokenizerFolder(localFolder(values.tokenizer ? resolve(values.tokenizer) : dir));
     if (!tokenizer) {
       io.stderr.write(`warning: ${values.tokenizer ?? dir} has no tokenizer files (tokenizer.json or vocab.json + merges.txt): the GGUF will have no tokenizer, and llama.cpp will not load it. Pass --tokenizer DIR.\n`);
     }
