@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { bundleUniversal } from "../browser/support/bundle.js";
 
-test("the browser bundle of the universal entry imports no Node built-in", { todo: "passes once the node:-free core (H1/H2/H7) lands" }, async () => {
+test("the browser bundle of the universal entry imports no Node built-in", async () => {
   const b = await bundleUniversal();
   try {
     const inputs = Object.keys(b.metafile.inputs);
