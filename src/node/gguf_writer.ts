@@ -23,7 +23,10 @@ export interface Qwen2GGUFExportSummary {
 }
 
 /** Writes Hugging Face Qwen2 weights as a GGUF file llama.cpp runs (see formats/gguf_qwen2_export.ts). */
-export async function writeQwen2GGUF(path: string, input: Qwen2GGUFExportInput & { readonly onTensor?: TensorProgress }): Promise<Qwen2GGUFExportSummary> {
+export async function writeQwen2GGUF(
+  path: string,
+  input: Qwen2GGUFExportInput & { readonly onTensor?: TensorProgress },
+): Promise<Qwen2GGUFExportSummary> {
   const { writer, type, tensorTypes } = buildQwen2GGUF(input);
   await writeGGUF(path, writer, input.onTensor);
   return { path, type, tensorTypes };

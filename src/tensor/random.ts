@@ -59,7 +59,14 @@ export const RANDOM_CHUNK_ELEMENTS = 1 << 20;
  * RANDOM_CHUNK_ELEMENTS elements, as bytes of `dtype` (rounded to nearest even, as
  * PyTorch's casts).
  */
-export function* randomNormalChunks(key: string, count: number, dtype: FloatDType, seed: number, mean: number, std: number): Generator<Uint8Array> {
+export function* randomNormalChunks(
+  key: string,
+  count: number,
+  dtype: FloatDType,
+  seed: number,
+  mean: number,
+  std: number,
+): Generator<Uint8Array> {
   const table = getNormalTable();
   const rng = mulberry32(hashString(key, seed));
   const f32 = new Float32Array(Math.min(RANDOM_CHUNK_ELEMENTS, Math.max(count, 1)));

@@ -48,7 +48,8 @@ function loadPack(): Promise<Pack> {
 function decodePack(byteTokens: string, pairs: Uint8Array): { text: string; ends: Int32Array; triples: Int32Array } {
   const merges = Math.floor(pairs.byteLength / 6);
   const count = 256 + merges;
-  if (byteTokens.length !== 256 || pairs.byteLength % 6 !== 0) throw new Error("the embedded tokenizer data module is corrupt (rebuild with `npm run build`)");
+  if (byteTokens.length !== 256 || pairs.byteLength % 6 !== 0)
+    throw new Error("the embedded tokenizer data module is corrupt (rebuild with `npm run build`)");
   // Token lengths first (a merge's is the sum of its parts'), then every token's UTF-16 units
   // copied into one buffer, each followed by "\n", in id order: no per-token strings at all.
   // Indexes: r < merges keeps `at` inside pairs and 3r inside triples; ids are below count
@@ -104,7 +105,9 @@ export async function embeddedTokenizerData(name: string): Promise<TokenizerData
  * tokenizer_config.json), which transformers' Qwen2Tokenizer and our own loader both read,
  * with the vocabulary size a model needs to embed every id (largest id + 1).
  */
-export async function embeddedTokenizerFiles(name: string): Promise<{ readonly files: Readonly<Record<string, string>>; readonly vocabSize: number }> {
+export async function embeddedTokenizerFiles(
+  name: string,
+): Promise<{ readonly files: Readonly<Record<string, string>>; readonly vocabSize: number }> {
   checkEmbeddedName(name);
   const p = await loadPack();
   const tokens = p.text.split("\n");
@@ -128,7 +131,8 @@ export async function embeddedTokenizerFiles(name: string): Promise<{ readonly f
 
 function configOf(p: Pack, name: EmbeddedTokenizer): string {
   const config = p.configs[name];
-  if (config === undefined) throw new Error(`the embedded tokenizer data module has no tokenizer_config.json for ${name} (rebuild with \`npm run build\`)`);
+  if (config === undefined)
+    throw new Error(`the embedded tokenizer data module has no tokenizer_config.json for ${name} (rebuild with \`npm run build\`)`);
   return config;
 }
 

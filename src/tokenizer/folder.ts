@@ -20,7 +20,11 @@ export interface TokenizerFiles {
  * neither layout's vocabulary; a FormatError naming the file when one is malformed.
  */
 export async function readTokenizerFolder(files: TokenizerFiles): Promise<TokenizerData | null> {
-  const [config, template, fast] = await Promise.all([files.text("tokenizer_config.json"), files.text("chat_template.jinja"), files.text("tokenizer.json")]);
+  const [config, template, fast] = await Promise.all([
+    files.text("tokenizer_config.json"),
+    files.text("chat_template.jinja"),
+    files.text("tokenizer.json"),
+  ]);
   const texts: TokenizerTexts =
     fast !== null
       ? { "tokenizer.json": fast, "tokenizer_config.json": config, "chat_template.jinja": template }

@@ -15,7 +15,16 @@ import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { repoRoot, tokenizerCasesFile, tokenizersDir } from "../support/paths.js";
 import { sharedMissing } from "../support/shared.js";
 import type { TokenizerPageResult } from "./pages/tokenizer_page.js";
-import { browserSkip, type Bundle, bundle, launchChromium, openPage, runInPage, startTestServer, type TestServer } from "./support/index.js";
+import {
+  browserSkip,
+  type Bundle,
+  bundle,
+  launchChromium,
+  openPage,
+  runInPage,
+  startTestServer,
+  type TestServer,
+} from "./support/index.js";
 
 interface PageModule {
   encodeCases(job: { casesUrl: string; folderUrl: string }): Promise<TokenizerPageResult>;
@@ -45,7 +54,9 @@ describe("tokenizer in Chromium", { skip, timeout: 300_000 }, () => {
 
   /** The output file (name only) that holds the embedded tokenizer's data. */
   function dataChunkFile(): string {
-    const holding = Object.entries(pages.metafile.outputs).filter(([, o]) => Object.keys(o.inputs).some((i) => i.endsWith("tokenizer/data/embedded_qwen2.js")));
+    const holding = Object.entries(pages.metafile.outputs).filter(([, o]) =>
+      Object.keys(o.inputs).some((i) => i.endsWith("tokenizer/data/embedded_qwen2.js")),
+    );
     assert.equal(holding.length, 1, "one output holds the embedded data");
     return holding[0]![0].split("/").pop()!;
   }
@@ -61,7 +72,10 @@ describe("tokenizer in Chromium", { skip, timeout: 300_000 }, () => {
   test("every public conformance case: the same ids in the page as in Node (embedded default, and a folder by URL)", async () => {
     const p = await openPage(browser, `${server.origin}/`);
     try {
-      const job = { casesUrl: `${server.origin}/cases/${tokenizerCasesFile.split("/").pop()}`, folderUrl: `${server.origin}/tokenizers/qwen2/` };
+      const job = {
+        casesUrl: `${server.origin}/cases/${tokenizerCasesFile.split("/").pop()}`,
+        folderUrl: `${server.origin}/tokenizers/qwen2/`,
+      };
       const moduleUrl = `${server.origin}/bundle/${pages.files.tokenizer_page}`;
       const dataChunk = dataChunkFile();
       const fetchedData = () => server.requests.some((r) => r.path.endsWith(`/${dataChunk}`));
@@ -69,12 +83,16 @@ describe("tokenizer in Chromium", { skip, timeout: 300_000 }, () => {
       assert.ok(!fetchedData(), "importing the page's module does not fetch the embedded data");
       const got = await runInPage(p.page, moduleUrl, (m: PageModule, j) => m.encodeCases(j), job);
       assert.ok(fetchedData(), "Tokenizer.embedded() fetches it");
-      const lines = readFileSync(tokenizerCasesFile, "utf8").split("\n").filter((l) => l.trim().length > 0);
+      const lines = readFileSync(tokenizerCasesFile, "utf8")
+        .split("\n")
+        .filter((l) => l.trim().length > 0);
       assert.ok(got.ids.length > 0 && got.ids.length <= lines.length, `${got.ids.length} cases of ${lines.length}`);
       const embedded = await Tokenizer.embedded();
       const folder = await loadTokenizer(join(tokenizersDir, "qwen2"));
       assert.equal(got.embeddedVocabSize, embedded.vocabSize);
-      const byId = new Map(lines.map((l) => JSON.parse(l) as { id: string; text?: string; text_repeat?: [string, number][] }).map((c) => [c.id, c]));
+      const byId = new Map(
+        lines.map((l) => JSON.parse(l) as { id: string; text?: string; text_repeat?: [string, number][] }).map((c) => [c.id, c]),
+      );
       let compared = 0;
       got.ids.forEach((id, i) => {
         const c = byId.get(id)!;

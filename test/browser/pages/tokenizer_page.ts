@@ -1,22 +1,11 @@
 /**
  * Page code for test/browser/tokenizer.test.ts: tokenizes every conformance case in the page
  * with the embedded tokenizer (its data a chunk of its own, fetched on first use) and with a
- * tokenizer folder read over HTTP through Tokenizer.fromFiles, and returns the ids.
+ * tokenizer folder read over HTTP (io's urlFiles, as model loading reads it) through
+ * Tokenizer.fromFiles, and returns the ids.
  */
-import { Tokenizer, type TokenizerFiles } from "../../../src/tokenizer/tokenizer.js";
-
-/** A tokenizer folder served over HTTP: a 404 is an absent file. */
-function urlFolder(base: string): TokenizerFiles {
-  return {
-    location: base,
-    async text(name: string): Promise<string | null> {
-      const res = await fetch(new URL(name, base));
-      if (res.status === 404) return null;
-      if (!res.ok) throw new Error(`${res.url}: HTTP ${res.status}`);
-      return res.text();
-    },
-  };
-}
+import { urlFiles } from "../../../src/io/url_files.js";
+import { Tokenizer } from "../../../src/tokenizer/tokenizer.js";
 
 interface Case {
   readonly id: string;
@@ -41,7 +30,7 @@ export async function encodeCases(job: { casesUrl: string; folderUrl: string }):
     .filter((l) => l.trim().length > 0)
     .map((l) => JSON.parse(l) as Case);
   const embedded = await Tokenizer.embedded();
-  const folder = await Tokenizer.fromFiles(urlFolder(job.folderUrl));
+  const folder = await Tokenizer.fromFiles(urlFiles(job.folderUrl));
   const out: { ids: string[]; embedded: number[][]; folder: number[][] } = { ids: [], embedded: [], folder: [] };
   for (const c of cases) {
     const text = c.text ?? c.text_repeat?.map(([unit, count]) => unit.repeat(count)).join("");
