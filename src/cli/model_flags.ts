@@ -4,7 +4,7 @@
  * way to load a model, announcing random weights and showing progress.
  */
 import type { GenerationOverrides } from "../generation/defaults.js";
-import { BACKENDS, type BackendName, type LoadedModel, type LoadOptions } from "../runtime/load.js";
+import { BACKENDS, type BackendName, type LoadedModel, type LoadOptions, type LoadProgress } from "../runtime/load.js";
 import type { CliIO } from "./command.js";
 import { choiceFlag, intFlag, numberFlag, requiredFlag, type FlagOptions, type FlagValues } from "./flags.js";
 import { progressReporter } from "./progress.js";
@@ -88,15 +88,20 @@ export function randomWeightsNote(path: string): string {
 
 /**
  * Loads the model the flags name, through the loader the CLI was given (tests give a toy
- * one; the default is the runtime's), with a progress display on stderr when asked, then
- * says on stderr when the weights are random and what the loader warned about.
+ * one; the default is the runtime's `fromPretrained`), with a progress display on stderr
+ * when asked (else only the loader's warnings, unless quiet), then says on stderr when the
+ * weights are random and what the loader warned about.
  */
 export async function loadModelFor(io: CliIO, flags: ModelFlags, options: { progress?: boolean; quiet?: boolean; announceRandom?: boolean } = {}): Promise<LoadedModel> {
   const load = io.loadModel ?? (await import("../runtime/load.js")).fromPretrained;
   const loadOptions: LoadOptions = {
     ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
     ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
-    ...(options.progress ? { onProgress: progressReporter(io.stderr, "loading") } : {}),
+    ...(options.progress
+      ? { onProgress: progressReporter(io.stderr, "loading") }
+      : options.quiet
+        ? {}
+        : { onProgress: (p: LoadProgress) => void (p.phase === "warning" && io.stderr.write(`warning: ${p.message ?? ""}\n`)) }),
   };
   const loaded = await load(flags.path, loadOptions);
   if (loaded.randomWeights && options.announceRandom !== false) io.stderr.write(randomWeightsNote(flags.path));

@@ -13,28 +13,47 @@ function fraction(p: LoadProgress): number {
   return p.total && p.total > 0 ? Math.max(0, Math.min(1, (p.loaded ?? 0) / p.total)) : 0;
 }
 
-/** A one-line bar redrawn in place. */
+/** A one-line bar redrawn in place (per file while downloading); warnings on lines of their own. */
 export function progressBar(out: NodeJS.WritableStream, label: string): (p: LoadProgress) => void {
-  let last = -1;
+  let last = "";
+  let open = false;
   return (p) => {
+    if (p.phase === "warning") {
+      out.write(`${open ? "\n" : ""}warning: ${p.message ?? ""}\n`);
+      open = false;
+      last = "";
+      return;
+    }
     const f = fraction(p);
     const pct = Math.floor(f * 100);
-    if (pct === last) return;
-    last = pct;
+    const what = p.phase === "download" && p.file ? `download ${baseName(p.file)}` : p.phase;
+    const key = `${what} ${pct}`;
+    if (key === last) return;
+    last = key;
     const width = 30;
     const filled = Math.round(f * width);
-    out.write(`\r${label} ${p.phase.padEnd(9)} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${String(pct).padStart(3)}%${f >= 1 ? "\n" : ""}`);
+    out.write(`\r${label} ${what.padEnd(9)} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${String(pct).padStart(3)}%${f >= 1 ? "\n" : ""}`);
+    open = f < 1;
   };
 }
 
-/** One line when a phase starts, and one at the end: no carriage returns. */
+/** One line when a phase (or a download's file) starts, warnings, and one at the end: no carriage returns. */
 export function progressLines(out: NodeJS.WritableStream, label: string): (p: LoadProgress) => void {
-  let phase = "";
+  let last = "";
   return (p) => {
-    if (p.phase === phase) return;
-    phase = p.phase;
-    out.write(p.phase === "ready" ? `${label}: ready\n` : `${label}: ${p.phase}\n`);
+    if (p.phase === "warning") {
+      out.write(`warning: ${p.message ?? ""}\n`);
+      return;
+    }
+    const what = p.phase === "download" && p.file ? `download ${p.file}` : p.phase;
+    if (what === last) return;
+    last = what;
+    out.write(`${label}: ${what}\n`);
   };
+}
+
+function baseName(file: string): string {
+  return file.replace(/[?#].*$/, "").split("/").filter(Boolean).at(-1) ?? file;
 }
 
 /**

@@ -24,6 +24,20 @@ test("a terminal gets a bar redrawn with \\r; a file or pipe gets one plain line
   }
 });
 
+test("downloads name their file and warnings get lines of their own, on a terminal or not", () => {
+  for (const tty of [true, false]) {
+    const s = sink(tty);
+    const report = progressReporter(s.out, "loading");
+    report({ phase: "download", file: "https://host/m/model.safetensors", loaded: 5, total: 10 });
+    report({ phase: "warning", message: "no range requests: reading the file whole" });
+    report({ phase: "download", file: "https://host/m/model.safetensors", loaded: 10, total: 10 });
+    report({ phase: "ready" });
+    assert.match(s.text(), /\nwarning: no range requests: reading the file whole\n|^loading: download .*\nwarning: no range/);
+    assert.match(s.text(), tty ? /download model\.safetensors/ : /loading: download https:\/\/host\/m\/model\.safetensors\n/);
+    if (!tty) assert.doesNotMatch(s.text(), /\r/);
+  }
+});
+
 test("item progress (quantize's tensors) prints a line at every tenth when not on a terminal", () => {
   const s = sink(false);
   const report = itemProgress(s.out);
