@@ -220,13 +220,11 @@ export async function openUrlIfPresent(url: string, options: HttpOptions = {}): 
   // A 200: the server ignores Range and is sending the whole file.
   const length = res.headers.get("content-length");
   const size = length !== null && /^\d+$/.test(length) ? Number(length) : null;
-  // A file no bigger than the probe came whole anyway: nothing to warn about.
-  if (size === null || size > probe)
-    options.onProgress?.({
-      phase: "warning",
-      file: url,
-      message: `${url}: the server ignores HTTP range requests (it answered 200, not 206), so the whole file${size !== null ? ` (${size} bytes)` : ""} is downloaded once and read from memory outside the JS heap`,
-    });
+  options.onProgress?.({
+    phase: "warning",
+    file: url,
+    message: `${url}: the server ignores HTTP range requests (it answered 200, not 206), so the whole file${size !== null ? ` (${size} bytes)` : ""} is downloaded once and read from memory outside the JS heap`,
+  });
   return wholeBodySource(url, res, size, options);
 }
 
