@@ -159,7 +159,7 @@ interface PageResult {
 interface OursModule {
   WorkerEngine: {
     create(o: { model: string; threads: number; workerUrl: URL }): Promise<{
-      info: Record<string, unknown>;
+      info: { backend: string; warnings: readonly string[] };
       stream(
         input: string,
         o: { maxNewTokens: number; temperature: number; eosIds: number[] },
@@ -188,9 +188,9 @@ async function oursInPage(m: OursModule, a: PageArgs): Promise<PageResult> {
     out.push({ prefill_tps: r.timings.prefillTokensPerSecond, decode_tps: r.timings.decodeTokensPerSecond, prompt_tokens: r.timings.prefillTokens, gen_tokens: r.ids.length });
   }
   const memory = g.performance.measureUserAgentSpecificMemory ? (await g.performance.measureUserAgentSpecificMemory()).bytes : null;
-  const detail = { ...engine.info, crossOriginIsolated: g.crossOriginIsolated };
+  const detail = { backend: engine.info.backend, warnings: engine.info.warnings, threads: a.threads, crossOriginIsolated: g.crossOriginIsolated };
   engine.dispose();
-  return { load_ms: load, memory_bytes: memory, runs: out, detail: JSON.parse(JSON.stringify(detail)) as Record<string, unknown> };
+  return { load_ms: load, memory_bytes: memory, runs: out, detail };
 }
 
 interface WllamaModule {
@@ -245,7 +245,8 @@ async function inBrowser(browser: Browser, server: TestServer, engine: "ours" | 
         : await runInPage(p.page, `${server.origin}/wllama/index.js`, wllamaInPage, args, 900_000);
     const errors = p.errors();
     if (errors.length > 0) log(`  ${engine}: console errors: ${errors.join(" | ").slice(0, 500)}`);
-    return summarise(r.load_ms, r.memory_bytes === null ? null : r.memory_bytes / 2 ** 20, r.runs, r.detail);
+    const warnings = p.console.filter((m) => m.type === "warning").map((m) => m.text);
+    return summarise(r.load_ms, r.memory_bytes === null ? null : r.memory_bytes / 2 ** 20, r.runs, { ...r.detail, ...(warnings.length ? { console_warnings: warnings } : {}) });
   } catch (err) {
     const errors = p.errors();
     return { error: `${(err as Error).message.split("\n")[0]}${errors.length ? ` (console: ${errors.join(" | ").slice(0, 300)})` : ""}` };
