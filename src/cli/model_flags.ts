@@ -16,7 +16,8 @@ export const MODEL_FLAGS = {
   threads: { type: "string" },
 } as const satisfies FlagOptions;
 
-export const MODEL_FLAGS_USAGE = `  --model PATH             Hugging Face model folder (config.json, *.safetensors, tokenizer files) or .gguf file
+export const MODEL_FLAGS_USAGE = `  --model PATH|URL         Hugging Face model folder (config.json, *.safetensors, tokenizer files)
+                           or .gguf file, on disk or at an http(s) URL
   --backend NAME           ${BACKENDS.join(" | ")} (default wasm; reference is the slow float32 oracle)
   --threads N              compute threads (wasm backend; default: all cores)`;
 
