@@ -32,7 +32,11 @@ export type { GenerationDefaults, GenerationOverrides } from "./generation/defau
 export { JsonConstraint, ToolCallConstraint, VocabIndex, vocabIndex, compileSchema, SchemaError, responseFormatConstraint } from "./generation/constraints/index.js";
 export type { ResponseFormat, SchemaNode, ForcedTool } from "./generation/constraints/index.js";
 export { fromPretrained } from "./runtime/load.js";
-export type { LoadedModel, LoadOptions, LoadProgress, BackendName } from "./runtime/load.js";
+export type { LoadedModel, LoadOptions, LoadProgress, BackendName, ModelSource } from "./runtime/load.js";
+export { listCachedModels, deleteCachedModel, DEFAULT_CACHE_NAME, type CachedModel, type CacheOptions } from "./io/cache.js";
+export { urlFiles } from "./io/url_files.js";
+export { openUrl, type FetchLike, type HttpOptions } from "./io/http.js";
+export { blobFiles, blobSource } from "./io/blob_source.js";
 export { Tokenizer } from "./tokenizer/tokenizer.js";
 export { renderChatTemplate, ChatTemplateError, type RenderOptions } from "./tokenizer/chat_template.js";
 export type { Qwen2Config, GenerationConfig, RopeScaling, RopeType, LayerType } from "./formats/config.js";

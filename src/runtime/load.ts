@@ -187,14 +187,26 @@ async function resolvePath(path: string): Promise<Resolved> {
   throw new FormatError(path, "not a model: expected a folder with config.json and *.safetensors, or a .gguf file");
 }
 
-/** Records the files a loader opens, so their downloads can be started once the model is known to fit. */
+/**
+ * The folder as the loader sees it: text files read once (the index, tokenizer.json are
+ * asked for twice: to see whether they are there, then to parse them), and the files it
+ * opens recorded, so their downloads can start once the model is known to fit.
+ */
 function trackOpens(files: ModelFiles): { files: ModelFiles; opened: ByteSource[] } {
   const opened: ByteSource[] = [];
+  const texts = new Map<string, Promise<string | null>>();
   return {
     opened,
     files: {
       location: files.location,
-      text: (name) => files.text(name),
+      text(name) {
+        let text = texts.get(name);
+        if (text === undefined) {
+          text = files.text(name);
+          texts.set(name, text);
+        }
+        return text;
+      },
       async open(name) {
         const source = await files.open(name);
         if (source !== null) opened.push(source);
