@@ -1,7 +1,8 @@
 /**
  * examples/browser-chat in real Chromium: the page bundled as `npm run example:browser-chat`
  * bundles it, served cross-origin isolated, loads a tiny random model by URL (range requests
- * to the example's own /models/ mount), streams a reply inside the page, and stops it.
+ * to the example's own /models/ mount) or from a folder picked with "Choose folder", streams
+ * a reply inside the page, and stops it.
  *
  * While the library's browser path still imports Node built-ins (the bundle lists them), the
  * page cannot start its worker, and this test skips naming them.
@@ -100,6 +101,37 @@ describe("examples/browser-chat in Chromium", { skip, timeout: 300_000 }, () => 
     await page.keyboard.press("Escape");
     await page.waitForSelector(".msg.assistant:last-child:not(.streaming) .meta:not(:empty)", { timeout: 60_000 });
 
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  it("loads a model folder picked with Choose folder (files, nothing fetched) and chats", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(m.text());
+    });
+    page.on("pageerror", (e) => errors.push(e.message));
+    const fetched: string[] = [];
+    page.on("request", (r) => {
+      if (new URL(r.url()).pathname.startsWith("/models/")) fetched.push(r.url());
+    });
+    await page.goto(`${site.url}/`);
+    await page.locator("input[type=file][webkitdirectory]").setInputFiles(join(work, "models/tiny-random"));
+    await page.waitForFunction(() => /^(Ready|Could not)/.test(document.querySelector(".load-status")?.textContent ?? ""), null, {
+      timeout: 180_000,
+    });
+    assert.match((await page.locator(".load-status").textContent()) ?? "", /^Ready: wasm/);
+    assert.equal(await page.locator(".model-name").textContent(), "tiny-random");
+    assert.deepEqual(fetched, []);
+    await page.locator("textarea.input").fill("Hello from a folder");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => (document.querySelector(".msg.assistant .bubble")?.textContent ?? "").length > 0, null, {
+      timeout: 120_000,
+    });
+    await page.keyboard.press("Escape");
+    await page.waitForSelector(".msg.assistant:not(.streaming) .meta:not(:empty)", { timeout: 60_000 });
     assert.deepEqual(errors, []);
     await context.close();
   });
