@@ -6,12 +6,13 @@
  * browser: the model comes from a URL or from files dropped on the page, conversations stay
  * in localStorage, downloads optionally in Cache Storage.
  *
- * `?model=URL` in the address loads that model at once.
+ * `?model=URL` in the address loads that model at once. It imports the library as an app
+ * would, `from "qwen2-ts"` (the bundler resolves the package's own name to its dist/).
  */
 import { mountChat, h } from "../../assets/webui/chat_ui.js";
-import { WorkerEngine } from "../../dist/src/runtime/worker_engine/engine.js";
+import { WorkerEngine } from "qwen2-ts";
 
-/** @typedef {import("../../dist/src/runtime/worker_engine/engine.js").EngineLoadProgress} EngineLoadProgress */
+/** @typedef {import("qwen2-ts").EngineLoadProgress} EngineLoadProgress */
 
 const root = /** @type {HTMLElement} */ (document.getElementById("app"));
 /** @type {WorkerEngine | null} */
