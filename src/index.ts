@@ -1,67 +1,49 @@
 /**
- * qwen2-ts: the public library entry. Everything a user imports comes from here.
+ * qwen2-ts: the universal entry, for browsers, workers, Node, Deno and Bun. Nothing reached
+ * from here imports a Node built-in: runtime differences live behind `#platform`.
+ *
+ * This is what an application needs: load a model (`fromPretrained`, or `WorkerEngine` to keep
+ * a page's main thread free), tokenize, generate. File formats and quantisation are in
+ * `qwen2-ts/formats`; Node's file writers in `qwen2-ts/node`; the HTTP server in
+ * `qwen2-ts/server`; every other module under `qwen2-ts/internal/*` (no stability promise).
  */
 export { FormatError, InvalidArgumentError, UnsupportedError } from "./errors.js";
-export type { DType, WeightDType, FloatDType, QuantDType } from "./tensor/dtype.js";
-export type { HostTensor, TensorInfo, TensorReader, UploadSource, WeightSource } from "./formats/weights.js";
-export { tensorReader } from "./formats/weights.js";
-export type { Backend, Mat, Weight, KVBuffer, AttentionSegment, AttentionParams } from "./backends/ops.js";
-export type { CausalLM, SequenceCache, ForwardItem, ForwardOptions } from "./models/causal_lm.js";
-export type { EncodeOptions, DecodeOptions, ChatMessage, ChatTemplateOptions, StreamDecoder, TextTokenizer } from "./tokenizer/types.js";
-export { quantizeQ8_0, quantizeQ4_0, dequantizeQ8_0, dequantizeQ4_0, quantize, dequantize, weightToFloat32 } from "./tensor/quant.js";
-export { GGUFFile, isGGUF, type GGUFTensorInfo } from "./formats/gguf.js";
-export { memoryFiles, memorySource, type ByteSource, type ModelFiles } from "./io/byte_source.js";
-export { GGUFWriter } from "./formats/gguf_writer.js";
-export { GGUFValueType, type GGUFEntry, type GGUFValue, type GGMLType } from "./formats/gguf_types.js";
-export { openGGUF, type Qwen2GGUF, type GGUFTokenizerData, type GGUFAddedToken } from "./formats/gguf_qwen2.js";
-export { buildQwen2GGUF, GGUF_EXPORT_TYPES, type GGUFExportType, type Qwen2GGUFExportInput, type Qwen2GGUFBuild } from "./formats/gguf_qwen2_export.js";
-export { readTokenizerFolder, type TokenizerFiles } from "./tokenizer/folder.js";
-export type { TokenizerData, TokenizerTexts } from "./tokenizer/loader.js";
-export { generate, stream, encodePrompt } from "./generation/generate.js";
-export type { GenerateInput } from "./generation/generate.js";
-export { SequenceGenerator, stepBatch, ContextOverflowError, DEFAULT_MAX_NEW_TOKENS } from "./generation/sequence_generator.js";
-export type { GenerationOptions, GenerationResult, GenerationTimings, GenerationUsage, TokenEvent, TokenLogprobs } from "./generation/sequence_generator.js";
-export { Sampler } from "./generation/sampler.js";
-export type { SamplingOptions, SampledToken, TokenLogprob } from "./generation/sampler.js";
-export type { LogitsProcessor, ProcessorContext } from "./generation/logits_processors.js";
-export { Rng } from "./generation/rng.js";
-export { StopStringMatcher, collectEosIds } from "./generation/stopping.js";
-export type { FinishReason } from "./generation/stopping.js";
-export { optionsFromGenerationConfig, resolveGenerationOptions } from "./generation/defaults.js";
-export type { GenerationDefaults, GenerationOverrides } from "./generation/defaults.js";
-export { JsonConstraint, ToolCallConstraint, VocabIndex, vocabIndex, compileSchema, SchemaError, responseFormatConstraint } from "./generation/constraints/index.js";
-export type { ResponseFormat, SchemaNode, ForcedTool } from "./generation/constraints/index.js";
+
+// Loading: one entry for URLs, files, paths (Node) and custom sources.
 export { fromPretrained } from "./runtime/load.js";
 export type { LoadedModel, LoadOptions, LoadProgress, BackendName, ModelSource } from "./runtime/load.js";
 export { listCachedModels, deleteCachedModel, DEFAULT_CACHE_NAME, type CachedModel, type CacheOptions } from "./io/cache.js";
+export { memoryFiles, memorySource, type ByteSource, type ModelFiles } from "./io/byte_source.js";
 export { urlFiles } from "./io/url_files.js";
-export { openUrl, type FetchLike, type HttpOptions } from "./io/http.js";
 export { blobFiles, blobSource } from "./io/blob_source.js";
-export { Tokenizer } from "./tokenizer/tokenizer.js";
-export { renderChatTemplate, ChatTemplateError, type RenderOptions } from "./tokenizer/chat_template.js";
-export type { Qwen2Config, GenerationConfig, RopeScaling, RopeType, LayerType } from "./formats/config.js";
-export { layerWindows } from "./formats/config.js";
-export { SafetensorsFile, MAX_HEADER_BYTES } from "./formats/safetensors.js";
-export { ShardedSafetensors } from "./formats/safetensors_sharded.js";
-export { safetensorsChunks, safetensorsHeader } from "./formats/safetensors_writer.js";
-export type { TensorToWrite, TensorBytes } from "./formats/safetensors_writer.js";
-export { parseQwen2Config, loadQwen2Config, parseGenerationConfig, loadGenerationConfig } from "./formats/config_parse.js";
-export { loadModelFolder, openSafetensorsWeights } from "./formats/model_folder.js";
-export type { ModelFolder } from "./formats/model_folder.js";
-export { qwen2ExpectedTensors, validateQwen2Weights } from "./formats/qwen2_tensors.js";
-export { randomModel, RANDOM_PRESETS } from "./formats/random_model.js";
-export type { RandomPreset, RandomModelOptions, RandomModel } from "./formats/random_model.js";
-export { ReferenceBackend } from "./backends/reference/index.js";
-export { Qwen2ForCausalLM, Qwen2Model, DEFAULT_CHUNK_SIZE } from "./models/qwen2.js";
-export type { Qwen2Source, Qwen2LoadOptions, LayerHook, StepSegment } from "./models/qwen2.js";
-export { ropeParameters, RotaryEmbedding } from "./models/rope.js";
-export type { RopeParameters } from "./models/rope.js";
-export { RandomQwen2Weights } from "./models/random_qwen2.js";
-export { KVCache } from "./models/kv_cache.js";
-export type { KVLayout } from "./models/kv_cache.js";
-export { leftPad, positionIds, unpaddedRows, PaddedBatchRunner, lastTokenPool } from "./runtime/padded_batch.js";
-export type { PaddedBatch } from "./runtime/padded_batch.js";
-export { WasmBackend, relaxedSimdAvailable, RELAXED_SIMD_ENV, type WasmBackendOptions } from "./backends/wasm/index.js";
-export { ShardedWasmBackend, createWasmBackend, type ShardedWasmOptions } from "./backends/wasm/index.js";
+export type { FetchLike } from "./io/http.js";
+
+// A model in a dedicated worker: loading and inference never block the calling thread.
 export { WorkerEngine } from "./runtime/worker_engine/engine.js";
 export type { WorkerEngineOptions, WorkerGenerateOptions, EngineTokenEvent, EngineInfo, EngineLoadProgress, EngineModelSource } from "./runtime/worker_engine/engine.js";
+
+// Tokenizer and chat templates.
+export { Tokenizer } from "./tokenizer/tokenizer.js";
+export type { EncodeOptions, DecodeOptions, ChatMessage, ChatTemplateOptions, StreamDecoder, TextTokenizer } from "./tokenizer/types.js";
+export { ChatTemplateError } from "./tokenizer/chat_template.js";
+
+// Generation.
+export { generate, stream } from "./generation/generate.js";
+export type { GenerateInput } from "./generation/generate.js";
+export { SequenceGenerator, stepBatch, ContextOverflowError, DEFAULT_MAX_NEW_TOKENS } from "./generation/sequence_generator.js";
+export type { GenerationOptions, GenerationResult, GenerationTimings, GenerationUsage, TokenEvent, TokenLogprobs } from "./generation/sequence_generator.js";
+export type { SamplingOptions, TokenLogprob } from "./generation/sampler.js";
+export type { LogitsProcessor, ProcessorContext } from "./generation/logits_processors.js";
+export type { FinishReason } from "./generation/stopping.js";
+export { resolveGenerationOptions } from "./generation/defaults.js";
+export type { GenerationDefaults, GenerationOverrides } from "./generation/defaults.js";
+export { SchemaError, type ResponseFormat } from "./generation/constraints/index.js";
+
+// Models and compute backends, for code that drives the forward pass itself.
+export type { Qwen2Config, GenerationConfig } from "./formats/config.js";
+export type { CausalLM, SequenceCache, ForwardItem, ForwardOptions } from "./models/causal_lm.js";
+export { Qwen2ForCausalLM, Qwen2Model } from "./models/qwen2.js";
+export type { Qwen2Source, Qwen2LoadOptions } from "./models/qwen2.js";
+export type { Backend } from "./backends/ops.js";
+export { ReferenceBackend } from "./backends/reference/index.js";
+export { WasmBackend, createWasmBackend, relaxedSimdAvailable, type WasmBackendOptions } from "./backends/wasm/index.js";
