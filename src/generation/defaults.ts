@@ -2,7 +2,10 @@
  * The one place where a model folder's generation_config.json meets what a caller asks for.
  * `qwen2 generate`, `qwen2 chat`, `qwen2 serve` and library users all go through
  * {@link resolveGenerationOptions}, so one folder and one request sample the same tokens
- * whichever way they are run.
+ * whichever way they are run:
+ *
+ *   const options = resolveGenerationOptions(m.generationConfig, { temperature: 0.9 });
+ *   await generate(m.model, m.tokenizer, messages, { ...options, seed: 1, eosIds: m.eosIds });
  *
  * The policy (the way vLLM's `--generation-config auto` works, with transformers' reading
  * of `do_sample`):
@@ -48,9 +51,12 @@ export function optionsFromGenerationConfig(gc: GenerationConfig | null | undefi
   return out;
 }
 
-/** Defaults overridden field by field by what the caller set (rules 2 and 3 above). */
-export function resolveGenerationOptions(defaults: GenerationDefaults, overrides: GenerationOverrides): GenerationDefaults {
-  const out: Mutable<GenerationDefaults> = { ...defaults };
+/**
+ * generation_config.json's defaults (rule 1), overridden field by field by what the caller
+ * set (rules 2 and 3 above).
+ */
+export function resolveGenerationOptions(generationConfig: GenerationConfig | null | undefined, overrides: GenerationOverrides = {}): GenerationDefaults {
+  const out: Mutable<GenerationDefaults> = optionsFromGenerationConfig(generationConfig);
   for (const key of ["temperature", "topK", "topP", "minP", "repetitionPenalty", "maxNewTokens"] as const) {
     const v = overrides[key];
     if (v !== undefined) out[key] = v;

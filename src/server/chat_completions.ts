@@ -50,7 +50,7 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, _
   const messages = readMessages(f);
   const toolSetup = readTools(f);
   const schema = readResponseFormat(f);
-  const sampling = readSampling(f, ctx.model.vocabSize, ctx.defaults, ctx.eosIds);
+  const sampling = readSampling(f, ctx.model.vocabSize, ctx.generationConfig, ctx.eosIds);
   const n = readN(f, ctx.maxChoices);
   const stream = f.boolean("stream") ?? false;
   const includeUsage = f.object("stream_options")?.boolean("include_usage") ?? false;

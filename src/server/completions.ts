@@ -48,7 +48,7 @@ export async function handleCompletions(ctx: ServerContext, body: unknown, _req:
   const f = new Fields(requireObject(body, "body"));
   checkModel(ctx, f.string("model"));
   const prompts = readPrompts(ctx, f.raw("prompt"), "prompt");
-  const sampling = readSampling(f, ctx.model.vocabSize, ctx.defaults, ctx.eosIds);
+  const sampling = readSampling(f, ctx.model.vocabSize, ctx.generationConfig, ctx.eosIds);
   const n = readN(f, ctx.maxChoices);
   if (n * prompts.length > ctx.maxChoices) throw invalidField("n", `n times the number of prompts must be at most ${ctx.maxChoices}`);
   const stream = f.boolean("stream") ?? false;

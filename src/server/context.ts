@@ -1,6 +1,6 @@
 /** What every route handler needs: the model, tokenizer, scheduler and server settings. */
 import { InvalidArgumentError } from "../errors.js";
-import type { GenerationDefaults } from "../generation/defaults.js";
+import type { GenerationConfig } from "../formats/config.js";
 import { ContextOverflowError } from "../generation/sequence_generator.js";
 import type { CausalLM } from "../models/causal_lm.js";
 import type { HiddenStatesModel } from "../runtime/padded_batch.js";
@@ -22,8 +22,8 @@ export interface ServerContext {
   readonly scheduler: Scheduler;
   readonly contextLength: number;
   readonly eosIds: readonly number[];
-  /** From generation_config.json; a request's fields override them. */
-  readonly defaults: GenerationDefaults;
+  /** generation_config.json: the sampling defaults a request's fields override. */
+  readonly generationConfig: GenerationConfig | null;
   /** Most choices (`n` times prompts) one request may ask for. */
   readonly maxChoices: number;
   /** Unix seconds the model was loaded (`created` of /v1/models). */

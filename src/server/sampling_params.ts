@@ -3,7 +3,8 @@
  * from generation_config.json and each field a request sets overrides its default: the
  * policy of generation/defaults.ts, the same that `qwen2 generate` applies to its flags.
  */
-import { resolveGenerationOptions, type GenerationDefaults } from "../generation/defaults.js";
+import type { GenerationConfig } from "../formats/config.js";
+import { resolveGenerationOptions } from "../generation/defaults.js";
 import type { GenerationOptions } from "../generation/sequence_generator.js";
 import { invalidField } from "./errors.js";
 import type { Fields } from "./validate.js";
@@ -14,7 +15,7 @@ export type RequestGeneration = Omit<GenerationOptions, "cache" | "signal" | "ke
  * Reads temperature, top_p, max_tokens/max_completion_tokens, stop, seed, penalties and
  * logit_bias, plus llama.cpp's top_k, min_p, repeat_penalty and ignore_eos extensions.
  */
-export function readSampling(f: Fields, vocabSize: number, defaults: GenerationDefaults, eosIds: readonly number[]): RequestGeneration {
+export function readSampling(f: Fields, vocabSize: number, generationConfig: GenerationConfig | null, eosIds: readonly number[]): RequestGeneration {
   const temperature = f.number("temperature", 0, 2);
   const topP = f.number("top_p", 0, 1);
   const topK = f.integer("top_k", 0, vocabSize);
@@ -28,7 +29,7 @@ export function readSampling(f: Fields, vocabSize: number, defaults: GenerationD
   const logitBias = f.logitBias("logit_bias", vocabSize);
   // llama.cpp's extension, for benchmarks: generate max_tokens whatever the model says.
   const ignoreEos = f.boolean("ignore_eos");
-  const resolved = resolveGenerationOptions(defaults, {
+  const resolved = resolveGenerationOptions(generationConfig, {
     ...(temperature !== undefined ? { temperature } : {}),
     ...(topP !== undefined ? { topP } : {}),
     ...(topK !== undefined ? { topK } : {}),

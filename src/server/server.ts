@@ -14,7 +14,6 @@ import { timingSafeEqual } from "node:crypto";
 import type { CausalLM } from "../models/causal_lm.js";
 import type { TextTokenizer } from "../tokenizer/types.js";
 import { collectEosIds } from "../generation/stopping.js";
-import { optionsFromGenerationConfig } from "../generation/defaults.js";
 import type { GenerationConfig } from "../formats/config.js";
 import { handleChatCompletions } from "./chat_completions.js";
 import { handleCompletions, readPrompts } from "./completions.js";
@@ -91,7 +90,7 @@ export class QwenServer {
       scheduler: this.scheduler,
       contextLength,
       eosIds: options.eosIds ?? collectEosIds({ tokenizer }),
-      defaults: optionsFromGenerationConfig(options.generationConfig),
+      generationConfig: options.generationConfig ?? null,
       maxChoices: options.maxChoices ?? 16,
       created: Math.floor(Date.now() / 1000),
       vocab: makeVocab(tokenizer, model.vocabSize),

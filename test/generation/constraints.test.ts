@@ -79,3 +79,10 @@ it("generate() takes responseFormat: the same JSON constraint as the server's re
     (e: unknown) => e instanceof InvalidArgumentError && /responseFormat\.json_schema\.schema\.type: unknown type "thing"/.test((e as Error).message),
   );
 });
+
+it("the constraints are importable by package name, to pass as logitsProcessors", async () => {
+  const c = await import("qwen2-ts/internal/generation/constraints/index");
+  for (const name of ["JsonConstraint", "ToolCallConstraint", "compileSchema", "vocabIndex", "SchemaError", "responseFormatConstraint"] as const) {
+    assert.equal(typeof c[name], "function", name);
+  }
+});

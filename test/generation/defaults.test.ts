@@ -22,15 +22,16 @@ test("generation_config.json is read as transformers reads it", () => {
 });
 
 test("caller fields override defaults one by one; a sampling field turns sampling on; temperature 0 is greedy", () => {
-  const instruct = optionsFromGenerationConfig({ do_sample: true, temperature: 0.7, top_p: 0.8, top_k: 20, repetition_penalty: 1.05 });
-  assert.deepEqual(resolveGenerationOptions(instruct, {}), instruct);
-  assert.deepEqual(resolveGenerationOptions(instruct, { temperature: 1.2, maxNewTokens: 5 }), { ...instruct, temperature: 1.2, maxNewTokens: 5 });
-  assert.deepEqual(resolveGenerationOptions(instruct, { temperature: 0 }), { doSample: false, repetitionPenalty: 1.05 });
+  const instructConfig = { do_sample: true, temperature: 0.7, top_p: 0.8, top_k: 20, repetition_penalty: 1.05 };
+  const instruct = optionsFromGenerationConfig(instructConfig);
+  assert.deepEqual(resolveGenerationOptions(instructConfig), instruct);
+  assert.deepEqual(resolveGenerationOptions(instructConfig, { temperature: 1.2, maxNewTokens: 5 }), { ...instruct, temperature: 1.2, maxNewTokens: 5 });
+  assert.deepEqual(resolveGenerationOptions(instructConfig, { temperature: 0 }), { doSample: false, repetitionPenalty: 1.05 });
 
-  const base = optionsFromGenerationConfig({ do_sample: false, max_new_tokens: 2048 });
-  assert.equal(isSampling(resolveGenerationOptions(base, {})), false);
+  const base = { do_sample: false, max_new_tokens: 2048 };
+  assert.equal(isSampling(resolveGenerationOptions(base)), false);
   assert.deepEqual(resolveGenerationOptions(base, { topP: 0.9 }), { doSample: true, topP: 0.9, maxNewTokens: 2048 });
   // Nothing anywhere: greedy, as model.generate() is (not OpenAI's temperature 1).
-  assert.equal(isSampling(resolveGenerationOptions({}, {})), false);
-  assert.equal(isSampling(resolveGenerationOptions({}, { temperature: 1 })), true);
+  assert.equal(isSampling(resolveGenerationOptions(null)), false);
+  assert.equal(isSampling(resolveGenerationOptions(null, { temperature: 1 })), true);
 });

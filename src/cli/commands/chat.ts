@@ -9,7 +9,7 @@ import type { CliIO, Command } from "../command.js";
 import { intFlag, parseFlags } from "../flags.js";
 import { loadModelFor, MODEL_FLAGS, MODEL_FLAGS_USAGE, readModelFlags, readSamplingFlags, SAMPLING_FLAGS, SAMPLING_FLAGS_USAGE, type SamplingFlags } from "../model_flags.js";
 import { stream } from "../../generation/generate.js";
-import { optionsFromGenerationConfig, resolveGenerationOptions } from "../../generation/defaults.js";
+import { resolveGenerationOptions } from "../../generation/defaults.js";
 import type { GenerationResult } from "../../generation/sequence_generator.js";
 import type { SequenceCache } from "../../models/causal_lm.js";
 import type { LoadedModel } from "../../runtime/load.js";
@@ -84,7 +84,7 @@ class ChatSession {
 
   async answer(text: string): Promise<void> {
     const { model, tokenizer, eosIds } = this.loaded;
-    const { maxNewTokens = DEFAULT_ANSWER_TOKENS, ...generation } = resolveGenerationOptions(optionsFromGenerationConfig(this.loaded.generationConfig), this.sampling.overrides);
+    const { maxNewTokens = DEFAULT_ANSWER_TOKENS, ...generation } = resolveGenerationOptions(this.loaded.generationConfig, this.sampling.overrides);
     // Keep room for at least a short answer.
     const reserve = Math.min(maxNewTokens, Math.max(16, Math.floor(this.ctx / 4)));
     const fit = fitHistory(this.system, this.turns, text, (m) => this.count(m), this.ctx - reserve);

@@ -7,7 +7,7 @@ import { readAll, UsageError, type CliIO, type Command } from "../command.js";
 import { parseFlags } from "../flags.js";
 import { loadModelFor, MODEL_FLAGS, MODEL_FLAGS_USAGE, readModelFlags, readSamplingFlags, SAMPLING_FLAGS, SAMPLING_FLAGS_USAGE } from "../model_flags.js";
 import { stream, type GenerateInput } from "../../generation/generate.js";
-import { optionsFromGenerationConfig, resolveGenerationOptions } from "../../generation/defaults.js";
+import { resolveGenerationOptions } from "../../generation/defaults.js";
 import type { GenerationOptions, GenerationResult } from "../../generation/sequence_generator.js";
 import type { ChatMessage } from "../../tokenizer/types.js";
 import type { LoadedModel } from "../../runtime/load.js";
@@ -57,7 +57,7 @@ export async function runGenerate(args: string[], io: CliIO): Promise<number> {
     // generation_config.json first, then the flags (the policy of generation/defaults.ts).
     const abort = new AbortController();
     const options: GenerationOptions = {
-      ...resolveGenerationOptions(optionsFromGenerationConfig(loaded.generationConfig), sampling.overrides),
+      ...resolveGenerationOptions(loaded.generationConfig, sampling.overrides),
       ...(sampling.seed !== undefined ? { seed: sampling.seed } : {}),
       ...(sampling.stop !== undefined ? { stop: sampling.stop } : {}),
       eosIds: loaded.eosIds,
