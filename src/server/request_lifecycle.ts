@@ -69,7 +69,7 @@ export class RequestLifecycle {
       object: this.o.chunkObject,
       created: this.created,
       model: this.ctx.modelId,
-      ...(this.o.chunkObject === "chat.completion.chunk" ? { system_fingerprint: null } : {}),
+      system_fingerprint: null,
       choices,
       ...(this.o.includeUsage ? { usage: usage ?? null } : {}),
     };
