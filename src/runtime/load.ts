@@ -192,7 +192,7 @@ async function resolvePath(path: string): Promise<Resolved> {
  * asked for twice: to see whether they are there, then to parse them), and the files it
  * opens recorded, so their downloads can start once the model is known to fit.
  */
-function trackOpens(files: ModelFiles): { files: ModelFiles; opened: ByteSource[] } {
+function trackOpens(files: ModelFiles, onOpen: (opened: readonly ByteSource[]) => void): { files: ModelFiles; opened: ByteSource[] } {
   const opened: ByteSource[] = [];
   const texts = new Map<string, Promise<string | null>>();
   return {
@@ -209,7 +209,15 @@ function trackOpens(files: ModelFiles): { files: ModelFiles; opened: ByteSource[
       },
       async open(name) {
         const source = await files.open(name);
-        if (source !== null) opened.push(source);
+        if (source !== null) {
+          opened.push(source);
+          try {
+            onOpen(opened);
+          } catch (err) {
+            source.close();
+            throw err;
+          }
+        }
         return source;
       },
     },
@@ -227,13 +235,22 @@ function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 }
 
-/** Refuses, before any weight is downloaded or uploaded, a model the backend cannot hold. */
-function checkFits(location: string, bytes: number, backend: BackendName, options: LoadOptions): void {
+/** Headers, tokenizer metadata and tensors a model does not use: file bytes that are not weights, at most. */
+const NON_WEIGHT_SLACK = 64 * 2 ** 20;
+const NON_WEIGHT_SHARE = 0.05;
+
+/**
+ * Refuses, before any weight is downloaded or uploaded, a model the backend cannot hold:
+ * by the weight bytes the headers list, and earlier still (`files: true`) by the sizes of the
+ * weight files as they are opened, which is all a server without range support lets us know
+ * before the whole file comes.
+ */
+function checkFits(location: string, bytes: number, backend: BackendName, options: LoadOptions, files = false): void {
   if (backend !== "wasm") return;
   const limit = options.maxWeightBytes ?? (hasLocalFiles ? Number.POSITIVE_INFINITY : ONE_MEMORY_WEIGHT_BYTES);
-  if (bytes > limit) {
+  if (bytes > limit + (files ? Math.min(NON_WEIGHT_SLACK, limit * NON_WEIGHT_SHARE) : 0)) {
     throw new UnsupportedError(
-      `${location}: the weights take ${gib(bytes)} (${bytes} bytes) but WebAssembly memory here holds at most ${gib(limit)} (${limit} bytes) of weights` +
+      `${location}: the ${files ? "weight files" : "weights"} take ${gib(bytes)} (${bytes} bytes) but WebAssembly memory here holds at most ${gib(limit)} (${limit} bytes) of weights` +
         `${options.maxWeightBytes === undefined ? " (one 4 GiB memory, a quarter kept for activations)" : " (maxWeightBytes)"}; pick a smaller or more quantised model (Q8_0, Q4_0 GGUF)`,
     );
   }
@@ -307,7 +324,9 @@ async function buildModel(
 }
 
 async function loadFolder(given: ModelFiles, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
-  const { files, opened } = trackOpens(given);
+  const { files, opened } = trackOpens(given, (all) =>
+    checkFits(given.location, all.reduce((n, f) => n + f.size, 0), backend, options, true),
+  );
   const folder = await loadModelFolder(files, options.signal);
   try {
     checkFits(files.location, weightBytes(folder.weights), backend, options);
@@ -354,6 +373,12 @@ async function tokenizerOf(files: ModelFiles): Promise<TextTokenizer> {
  * tokenizer stored in the file (else the embedded Qwen2.5 one).
  */
 async function loadGguf(file: ByteSource, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
+  try {
+    checkFits(file.name, file.size, backend, options, true);
+  } catch (err) {
+    file.close();
+    throw err;
+  }
   const g = await openGGUF(file, options.signal);
   let tokenizer: TextTokenizer;
   try {

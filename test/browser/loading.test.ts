@@ -174,7 +174,7 @@ describe("loading models in Chromium", { skip: browserSkip || needsShared("fixtu
     const big = await run({ url: folderUrl(), ids: IDS, backend: "wasm", maxWeightBytes: 1000 });
     assert.match(
       big.error?.message ?? "",
-      new RegExp(`^${folderUrl()}: the weights take .* but WebAssembly memory here holds at most .* \\(1000 bytes\\)`),
+      new RegExp(`^${folderUrl()}: the weight files take .* but WebAssembly memory here holds at most .* \\(1000 bytes\\)`),
     );
 
     const aborted = await run({ url: folderUrl(), ids: IDS, abortAfterDownloads: 2 });
