@@ -37,7 +37,8 @@ export type { LogitsProcessor, ProcessorContext } from "./generation/logits_proc
 export type { FinishReason } from "./generation/stopping.js";
 export { resolveGenerationOptions } from "./generation/defaults.js";
 export type { GenerationDefaults, GenerationOverrides } from "./generation/defaults.js";
-export { SchemaError, type ResponseFormat } from "./generation/constraints/index.js";
+export { JsonConstraint, ToolCallConstraint, compileSchema, responseFormatConstraint, SchemaError } from "./generation/constraints/index.js";
+export type { ResponseFormat, SchemaNode, ForcedTool } from "./generation/constraints/index.js";
 
 // Models and compute backends, for code that drives the forward pass itself.
 export type { Qwen2Config, GenerationConfig } from "./formats/config.js";
