@@ -169,6 +169,15 @@ const command: Command = {
     io.stdout.write(`Chatting with ${modelFlags.path} (context ${ctx} tokens). /reset, /system TEXT, /save FILE, /exit; Ctrl-C stops an answer.\n`);
 
     const rl = createInterface({ input: io.stdin, output: io.stdout, prompt: "> ", terminal: (io.stdin as { isTTY?: boolean }).isTTY === true });
+    // Input that ends (a pipe, a file) closes the interface while lines are still queued or an
+    // answer is streaming; Node 22+ throws on prompt() after close, Node 20 ignored it.
+    let closed = false;
+    rl.on("close", () => {
+      closed = true;
+    });
+    const prompt = (): void => {
+      if (!closed) rl.prompt();
+    };
     let lastIdleInterrupt = 0;
     rl.on("SIGINT", () => {
       if (session.busy) {
@@ -181,15 +190,15 @@ const command: Command = {
       else {
         lastIdleInterrupt = now;
         io.stdout.write("\n(press Ctrl-C again or type /exit to quit)\n");
-        rl.prompt();
+        prompt();
       }
     });
-    rl.prompt();
+    prompt();
     try {
       for await (const raw of rl) {
         const line = raw.trim();
         if (line === "") {
-          rl.prompt();
+          prompt();
           continue;
         }
         if (line === "/exit" || line === "/quit") break;
@@ -216,7 +225,7 @@ const command: Command = {
         } else {
           await session.answer(line);
         }
-        rl.prompt();
+        prompt();
       }
     } finally {
       rl.close();
