@@ -208,14 +208,29 @@ export class WasmBackend implements Backend {
     const bytes = Math.ceil(rows / 2) * pairBytes;
     const ptr = this.heap.alloc(bytes, `tensor ${name}`);
     const chunkRows = Math.max(2, 2 * Math.floor(UPLOAD_CHUNK / (2 * rowBytes)));
-    const staging = this.staging.ensure(chunkRows * rowBytes);
+    const chunkBytes = chunkRows * rowBytes;
+    // Two staging slots, so the next piece is being read (over HTTP: a second request in
+    // flight) while this one waits to be packed.
+    const staging = this.staging.ensure(2 * chunkBytes);
+    const read = (r: number): Promise<void> | null => {
+      if (r >= rows) return null;
+      const at = staging + ((r / chunkRows) % 2) * chunkBytes;
+      // A fresh view each piece: the memory may have grown since the last one.
+      const pending = tensor.readInto(this.heap.u8.subarray(at, at + Math.min(chunkRows, rows - r) * rowBytes), r * rowBytes);
+      // Awaited below; this only keeps a failure of a read never awaited (after an earlier one failed) from going unhandled.
+      pending.catch(() => {});
+      return pending;
+    };
+    const pending = [read(0), read(chunkRows)];
     for (let r = 0; r < rows; r += chunkRows) {
+      const slot = (r / chunkRows) % 2;
+      await pending[slot];
       const count = Math.min(chunkRows, rows - r);
-      // A fresh view each chunk: the memory may have grown since the last one.
-      await tensor.readInto(this.heap.u8.subarray(staging, staging + count * rowBytes), r * rowBytes);
       const dst = ptr + (r / 2) * pairBytes;
-      if (float) this.kernels.pack_float(dst, staging, count, cols, elemBytes);
-      else this.kernels.pack_blocks(dst, staging, count, cols, qBytes);
+      const at = staging + slot * chunkBytes;
+      if (float) this.kernels.pack_float(dst, at, count, cols, elemBytes);
+      else this.kernels.pack_blocks(dst, at, count, cols, qBytes);
+      pending[slot] = read(r + 2 * chunkRows);
     }
     return new WasmWeight(wdt, [rows, cols], kind, ptr, bytes);
   }
