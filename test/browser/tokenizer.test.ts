@@ -8,23 +8,13 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { after, before, describe, test } from "node:test";
-import type { Browser } from "playwright-core";
+import { describe, test } from "node:test";
 import { loadTokenizer } from "../../src/node/tokenizer.js";
 import { Tokenizer } from "../../src/tokenizer/tokenizer.js";
-import { repoRoot, tokenizerCasesFile, tokenizersDir } from "../support/paths.js";
+import { tokenizerCasesFile, tokenizersDir } from "../support/paths.js";
 import { sharedMissing } from "../support/shared.js";
 import type { TokenizerPageResult } from "./pages/tokenizer_page.js";
-import {
-  browserSkip,
-  type Bundle,
-  bundle,
-  launchChromium,
-  openPage,
-  runInPage,
-  startTestServer,
-  type TestServer,
-} from "./support/index.js";
+import { browserSkip, openPage, pageSuite, runInPage } from "./support/index.js";
 
 interface PageModule {
   encodeCases(job: { casesUrl: string; folderUrl: string }): Promise<TokenizerPageResult>;
@@ -33,28 +23,14 @@ interface PageModule {
 const skip = browserSkip || (sharedMissing("tokenizers", "tokenizer cases") ?? false);
 
 describe("tokenizer in Chromium", { skip, timeout: 300_000 }, () => {
-  let browser: Browser;
-  let server: TestServer;
-  let pages: Bundle;
-
-  before(async () => {
-    pages = await bundle({ tokenizer_page: resolve(repoRoot, "dist/test/browser/pages/tokenizer_page.js") }, { splitting: true });
-    const cases = resolve(tokenizerCasesFile, "..");
-    [browser, server] = await Promise.all([
-      launchChromium(),
-      startTestServer({ mounts: { "/bundle/": pages.dir, "/tokenizers/": tokenizersDir, "/cases/": cases } }),
-    ]);
-    server.route("/favicon.ico", (_req, res) => void res.writeHead(204).end());
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    pages?.dispose();
-  });
+  const s = pageSuite(
+    { tokenizer_page: "test/browser/pages/tokenizer_page.js" },
+    { bundle: { splitting: true }, mounts: { "/tokenizers/": tokenizersDir, "/cases/": resolve(tokenizerCasesFile, "..") } },
+  );
 
   /** The output file (name only) that holds the embedded tokenizer's data. */
   function dataChunkFile(): string {
-    const holding = Object.entries(pages.metafile.outputs).filter(([, o]) =>
+    const holding = Object.entries(s.pages.metafile.outputs).filter(([, o]) =>
       Object.keys(o.inputs).some((i) => i.endsWith("tokenizer/data/embedded_qwen2.js")),
     );
     assert.equal(holding.length, 1, "one output holds the embedded data");
@@ -62,23 +38,23 @@ describe("tokenizer in Chromium", { skip, timeout: 300_000 }, () => {
   }
 
   test("the bundle imports no Node built-in; the embedded data is a separate chunk", () => {
-    assert.deepEqual(pages.nodeImports, []);
-    const outputs = Object.entries(pages.metafile.outputs);
-    assert.notEqual(dataChunkFile(), pages.files.tokenizer_page, "the data is not in the page's own file");
-    const page = outputs.find(([file]) => file.endsWith(pages.files.tokenizer_page!));
+    assert.deepEqual(s.pages.nodeImports, []);
+    const outputs = Object.entries(s.pages.metafile.outputs);
+    assert.notEqual(dataChunkFile(), s.pages.files.tokenizer_page, "the data is not in the page's own file");
+    const page = outputs.find(([file]) => file.endsWith(s.pages.files.tokenizer_page!));
     assert.ok(page !== undefined && page[1].bytes < 400_000, `the page's file stays small (${page?.[1].bytes} bytes)`);
   });
 
   test("every public conformance case: the same ids in the page as in Node (embedded default, and a folder by URL)", async () => {
-    const p = await openPage(browser, `${server.origin}/`);
+    const p = await openPage(s.browser, `${s.server.origin}/`);
     try {
       const job = {
-        casesUrl: `${server.origin}/cases/${tokenizerCasesFile.split("/").pop()}`,
-        folderUrl: `${server.origin}/tokenizers/qwen2/`,
+        casesUrl: `${s.server.origin}/cases/${tokenizerCasesFile.split("/").pop()}`,
+        folderUrl: `${s.server.origin}/tokenizers/qwen2/`,
       };
-      const moduleUrl = `${server.origin}/bundle/${pages.files.tokenizer_page}`;
+      const moduleUrl = `${s.server.origin}/bundle/${s.pages.files.tokenizer_page}`;
       const dataChunk = dataChunkFile();
-      const fetchedData = () => server.requests.some((r) => r.path.endsWith(`/${dataChunk}`));
+      const fetchedData = () => s.server.requests.some((r) => r.path.endsWith(`/${dataChunk}`));
       await runInPage(p.page, moduleUrl, () => 0, null);
       assert.ok(!fetchedData(), "importing the page's module does not fetch the embedded data");
       const got = await runInPage(p.page, moduleUrl, (m: PageModule, j) => m.encodeCases(j), job);
@@ -104,7 +80,7 @@ describe("tokenizer in Chromium", { skip, timeout: 300_000 }, () => {
       assert.equal(compared, got.ids.length);
       // The folder reader asks for the optional chat_template.jinja, which this folder lacks:
       // that 404 is the only error the page may log.
-      const missing = server.requests.filter((r) => r.status === 404).map((r) => r.path.split("/").pop());
+      const missing = s.server.requests.filter((r) => r.status === 404).map((r) => r.path.split("/").pop());
       assert.deepEqual(missing, ["chat_template.jinja"]);
       assert.deepEqual(
         p.errors().filter((e) => !/status of 404/.test(e)),

@@ -8,23 +8,12 @@
  */
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join, } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { Browser } from "playwright-core";
 import { type CaseInput, type Expected, loadManifest, maxAbsDiff, readFixtureJson } from "../support/fixtures.js";
-import { fixturesDir, repoRoot } from "../support/paths.js";
+import { fixturesDir, } from "../support/paths.js";
 import type { FixtureJob, FixtureResult } from "./pages/fixture_page.js";
-import {
-  browserSkip,
-  type Bundle,
-  bundle,
-  launchChromium,
-  openPage,
-  runInPage,
-  startTestServer,
-  type TestPage,
-  type TestServer,
-} from "./support/index.js";
+import { browserSkip, openPage, pageSuite, runInPage, type TestPage } from "./support/index.js";
 
 const TOL = 1e-4;
 const manifest = loadManifest();
@@ -35,40 +24,22 @@ const MODES = [
 ] as const;
 
 describe("model fixtures in Chromium", { skip: browserSkip || (manifest.length === 0 && "no fixtures"), timeout: 600_000 }, () => {
-  let browser: Browser;
-  let server: TestServer;
-  let pages: Bundle;
-
-  before(async () => {
-    const dist = (path: string): string => resolve(repoRoot, "dist", path);
-    // The backend finds its compute worker as worker.js beside the bundle that creates it.
-    pages = await bundle({
-      fixture_page: dist("test/browser/pages/fixture_page.js"),
-      fixture_worker: dist("test/browser/pages/fixture_worker.js"),
-      worker: dist("src/backends/wasm/worker.js"),
-    });
-    [browser, server] = await Promise.all([
-      launchChromium(),
-      startTestServer({ mounts: { "/bundle/": pages.dir, "/fixtures/": fixturesDir } }),
-    ]);
-    server.route("/favicon.ico", (_req, res) => void res.writeHead(204).end());
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    pages?.dispose();
-  });
+  // The backend finds its compute worker as worker.js beside the bundle that creates it.
+  const s = pageSuite(
+    { fixture_page: "test/browser/pages/fixture_page.js", fixture_worker: "test/browser/pages/fixture_worker.js", worker: "src/backends/wasm/worker.js" },
+    { mounts: { "/fixtures/": fixturesDir } },
+  );
 
   test("the bundles import no Node built-in", () => {
-    assert.deepEqual(pages.nodeImports, []);
+    assert.deepEqual(s.pages.nodeImports, []);
   });
 
   for (const mode of MODES) {
     describe(mode.title, () => {
       let page: TestPage;
       before(async () => {
-        server.isolated = mode.isolated;
-        page = await openPage(browser, `${server.origin}/`);
+        s.server.isolated = mode.isolated;
+        page = await openPage(s.browser, `${s.server.origin}/`);
       });
       after(() => page?.close());
 
@@ -77,7 +48,7 @@ describe("model fixtures in Chromium", { skip: browserSkip || (manifest.length =
           const cases = readFixtureJson<CaseInput[]>(fx.cases);
           const expected = readFixtureJson<Expected>(fx.expected);
           const job: FixtureJob = {
-            folderUrl: `${server.origin}/fixtures/${fx.model}/`,
+            folderUrl: `${s.server.origin}/fixtures/${fx.model}/`,
             files: readdirSync(join(fixturesDir, fx.model)),
             cases,
             fullLogits: expected.cases.filter((e) => e.rows.some((r) => r.full_logits)).map((e) => e.name),
@@ -87,7 +58,7 @@ describe("model fixtures in Chromium", { skip: browserSkip || (manifest.length =
           const warningsBefore = page.console.filter((m) => m.type === "warning").length;
           const result = await runInPage(
             page.page,
-            `${server.origin}/bundle/${pages.files.fixture_page}`,
+            `${s.server.origin}/bundle/${s.pages.files.fixture_page}`,
             (m: { runFixture(j: FixtureJob): Promise<FixtureResult> }, j) => m.runFixture(j),
             job,
             300_000,

@@ -6,21 +6,8 @@
  * matrix products within float32 rounding of float64.
  */
 import assert from "node:assert/strict";
-import { resolve } from "node:path";
-import { after, before, describe, test } from "node:test";
-import type { Browser } from "playwright-core";
-import { repoRoot } from "../support/paths.js";
-import {
-  browserSkip,
-  type Bundle,
-  bundle,
-  launchChromium,
-  openPage,
-  runInPage,
-  startTestServer,
-  type TestPage,
-  type TestServer,
-} from "./support/index.js";
+import { describe, test } from "node:test";
+import { browserSkip, openPage, pageSuite, runInPage, type TestPage } from "./support/index.js";
 
 interface ProbeResult {
   name: string;
@@ -36,26 +23,11 @@ const COOP = "Cross-Origin-Opener-Policy: same-origin";
 const COEP = "Cross-Origin-Embedder-Policy: require-corp";
 
 describe("wasm backend threads in Chromium", { skip: browserSkip, timeout: 180_000 }, () => {
-  let browser: Browser;
-  let server: TestServer;
-  let pages: Bundle;
-
-  before(async () => {
-    const dist = (path: string): string => resolve(repoRoot, "dist", path);
-    // The backend finds its compute worker as worker.js beside the bundle that creates it.
-    pages = await bundle({
-      wasm_probe: dist("test/browser/pages/wasm_probe.js"),
-      wasm_probe_worker: dist("test/browser/pages/wasm_probe_worker.js"),
-      worker: dist("src/backends/wasm/worker.js"),
-    });
-    [browser, server] = await Promise.all([launchChromium(), startTestServer({ mounts: { "/bundle/": pages.dir } })]);
-    // Chromium asks for a favicon; its 404 would read as a console error.
-    server.route("/favicon.ico", (_req, res) => void res.writeHead(204).end());
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    pages?.dispose();
+  // The backend finds its compute worker as worker.js beside the bundle that creates it.
+  const s = pageSuite({
+    wasm_probe: "test/browser/pages/wasm_probe.js",
+    wasm_probe_worker: "test/browser/pages/wasm_probe_worker.js",
+    worker: "src/backends/wasm/worker.js",
   });
 
   async function run(
@@ -63,15 +35,15 @@ describe("wasm backend threads in Chromium", { skip: browserSkip, timeout: 180_0
     fn: (m: ProbeModule, threads: number | null) => Promise<ProbeResult>,
     threads: number | null,
   ): Promise<{ result: ProbeResult; page: TestPage }> {
-    server.isolated = isolated;
-    const page = await openPage(browser, `${server.origin}/`);
-    const result = await runInPage(page.page, `${server.origin}/bundle/${pages.files.wasm_probe}`, fn, threads);
+    s.server.isolated = isolated;
+    const page = await openPage(s.browser, `${s.server.origin}/`);
+    const result = await runInPage(page.page, `${s.server.origin}/bundle/${s.pages.files.wasm_probe}`, fn, threads);
     return { result, page };
   }
   const warnings = (p: TestPage): string[] => p.console.filter((m) => m.type === "warning").map((m) => m.text);
 
   test("the bundles import no Node built-in", () => {
-    assert.deepEqual(pages.nodeImports, []);
+    assert.deepEqual(s.pages.nodeImports, []);
   });
 
   test("isolated page, in a Worker: two threads sharing one memory, no warning", async () => {

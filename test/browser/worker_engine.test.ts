@@ -6,72 +6,44 @@
  */
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { after, before, describe, test } from "node:test";
-import type { Browser } from "playwright-core";
+import { join, } from "node:path";
+import { describe, test } from "node:test";
 import { type CaseInput, type Expected, readFixtureJson } from "../support/fixtures.js";
-import { fixturesDir, repoRoot } from "../support/paths.js";
+import { fixturesDir, } from "../support/paths.js";
 import { needsShared } from "../support/shared.js";
 import type { EngineJob, EngineReport } from "./pages/engine_page.js";
-import {
-  browserSkip,
-  type Bundle,
-  bundle,
-  launchChromium,
-  openPage,
-  runInPage,
-  startTestServer,
-  type TestServer,
-} from "./support/index.js";
+import { browserSkip, openPage, pageSuite, runInPage } from "./support/index.js";
 
 const FIXTURE = "a_tiny_f32";
 
 describe("WorkerEngine in Chromium", { skip: browserSkip || needsShared("fixtures"), timeout: 300_000 }, () => {
-  let browser: Browser;
-  let server: TestServer;
-  let pages: Bundle;
-
-  before(async () => {
-    const dist = (path: string): string => resolve(repoRoot, "dist", path);
-    // The engine and the backend find their workers beside the bundles that spawn them.
-    pages = await bundle({
-      engine_page: dist("test/browser/pages/engine_page.js"),
-      engine_worker: dist("src/runtime/worker_engine/engine_worker.js"),
-      worker: dist("src/backends/wasm/worker.js"),
-    });
-    [browser, server] = await Promise.all([
-      launchChromium(),
-      startTestServer({ mounts: { "/bundle/": pages.dir, "/fixtures/": fixturesDir } }),
-    ]);
-    server.route("/favicon.ico", (_req, res) => void res.writeHead(204).end());
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    pages?.dispose();
-  });
+  // The engine and the backend find their workers beside the bundles that spawn them.
+  const s = pageSuite(
+    { engine_page: "test/browser/pages/engine_page.js", engine_worker: "src/runtime/worker_engine/engine_worker.js", worker: "src/backends/wasm/worker.js" },
+    { mounts: { "/fixtures/": fixturesDir } },
+  );
 
   test("the bundles import no Node built-in", () => {
-    assert.deepEqual(pages.nodeImports, []);
+    assert.deepEqual(s.pages.nodeImports, []);
   });
 
   test(`wasm, 2 threads, isolated page: fixture ${FIXTURE} through WorkerEngine`, async () => {
     const c = readFixtureJson<CaseInput[]>(`cases/${FIXTURE}.json`).find((x) => x.name === "short5")!;
     const exp = readFixtureJson<Expected>(`expected/${FIXTURE}.json`).cases.find((e) => e.name === c.name)!;
     const job: EngineJob = {
-      modelUrl: `${server.origin}/fixtures/models/${FIXTURE}/`,
+      modelUrl: `${s.server.origin}/fixtures/models/${FIXTURE}/`,
       files: readdirSync(join(fixturesDir, "models", FIXTURE)),
-      missingUrl: `${server.origin}/fixtures/models/no_such_model/`,
+      missingUrl: `${s.server.origin}/fixtures/models/no_such_model/`,
       ids: c.input_ids as number[],
       maxNewTokens: c.max_new_tokens,
       threads: 2,
     };
-    server.isolated = true;
-    const page = await openPage(browser, `${server.origin}/`);
+    s.server.isolated = true;
+    const page = await openPage(s.browser, `${s.server.origin}/`);
     try {
       const report = await runInPage(
         page.page,
-        `${server.origin}/bundle/${pages.files.engine_page}`,
+        `${s.server.origin}/bundle/${s.pages.files.engine_page}`,
         (m: { runEngine(j: EngineJob): Promise<EngineReport> }, j) => m.runEngine(j),
         job,
       );
