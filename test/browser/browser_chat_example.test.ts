@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { after, before, describe, it } from "node:test";
-import type { Browser } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { repoRoot } from "../support/paths.js";
 import { browserSkip, launchChromium } from "./support/index.js";
 
@@ -59,13 +59,7 @@ describe("examples/browser-chat in Chromium", { skip, timeout: 300_000 }, () => 
   });
 
   it("loads a model by URL with per-file progress, streams a reply in the page, stops it; no console errors", async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on("console", (m) => {
-      if (m.type() === "error") errors.push(m.text());
-    });
-    page.on("pageerror", (e) => errors.push(e.message));
+    const { context, page, errors } = await desktopPage(browser);
     const response = await page.goto(`${site.url}/?model=/models/tiny-random/`);
     assert.equal(response?.headers()["content-security-policy"], example.EXAMPLE_CSP);
     assert.equal(await page.evaluate(() => crossOriginIsolated), true);
@@ -93,26 +87,14 @@ describe("examples/browser-chat in Chromium", { skip, timeout: 300_000 }, () => 
     assert.ok(Number(/(\d+) tokens?/.exec(meta)?.[1]) < 2000, meta);
 
     // The model is still usable after a stop: a second reply starts.
-    await page.locator("textarea.input").fill("And again");
-    await page.keyboard.press("Enter");
-    await page.waitForFunction(() => (document.querySelector(".msg.assistant:last-child .bubble")?.textContent ?? "").length > 0, null, {
-      timeout: 120_000,
-    });
-    await page.keyboard.press("Escape");
-    await page.waitForSelector(".msg.assistant:last-child:not(.streaming) .meta:not(:empty)", { timeout: 60_000 });
+    await sendAndStopWithEsc(page, "And again");
 
     assert.deepEqual(errors, []);
     await context.close();
   });
 
   it("loads a model folder picked with Choose folder (files, nothing fetched) and chats", async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on("console", (m) => {
-      if (m.type() === "error") errors.push(m.text());
-    });
-    page.on("pageerror", (e) => errors.push(e.message));
+    const { context, page, errors } = await desktopPage(browser);
     const fetched: string[] = [];
     page.on("request", (r) => {
       if (new URL(r.url()).pathname.startsWith("/models/")) fetched.push(r.url());
@@ -125,14 +107,31 @@ describe("examples/browser-chat in Chromium", { skip, timeout: 300_000 }, () => 
     assert.match((await page.locator(".load-status").textContent()) ?? "", /^Ready: wasm/);
     assert.equal(await page.locator(".model-name").textContent(), "tiny-random");
     assert.deepEqual(fetched, []);
-    await page.locator("textarea.input").fill("Hello from a folder");
-    await page.keyboard.press("Enter");
-    await page.waitForFunction(() => (document.querySelector(".msg.assistant .bubble")?.textContent ?? "").length > 0, null, {
-      timeout: 120_000,
-    });
-    await page.keyboard.press("Escape");
-    await page.waitForSelector(".msg.assistant:not(.streaming) .meta:not(:empty)", { timeout: 60_000 });
+    await sendAndStopWithEsc(page, "Hello from a folder");
     assert.deepEqual(errors, []);
     await context.close();
   });
 });
+
+/** Sends `text`, waits for the reply's first text, ends the reply with Esc and waits for its meta line. */
+async function sendAndStopWithEsc(page: Page, text: string): Promise<void> {
+  await page.locator("textarea.input").fill(text);
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => (document.querySelector(".msg.assistant:last-child .bubble")?.textContent ?? "").length > 0, null, {
+    timeout: 120_000,
+  });
+  await page.keyboard.press("Escape");
+  await page.waitForSelector(".msg.assistant:last-child:not(.streaming) .meta:not(:empty)", { timeout: 60_000 });
+}
+
+/** A desktop-sized page in a context of its own, with its console errors and uncaught exceptions collected. */
+async function desktopPage(browser: Browser): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(e.message));
+  return { context, page, errors };
+}
