@@ -25,7 +25,8 @@ export interface RequestRecord {
   method: string;
   path: string;
   range: string | undefined;
-  status: number;
+  /** 0 until the headers are sent. */
+  readonly status: number;
 }
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -80,10 +81,15 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
-    const record: RequestRecord = { method: req.method ?? "GET", path, range: req.headers.range, status: 0 };
-    requests.push(record);
-    res.on("finish", () => {
-      record.status = res.statusCode;
+    // The status as sent: read from the response when asked, since a page may see the answer
+    // before the server's "finish" event.
+    requests.push({
+      method: req.method ?? "GET",
+      path,
+      range: req.headers.range,
+      get status() {
+        return res.headersSent ? res.statusCode : 0;
+      },
     });
     commonHeaders(res);
     const handler = routes.get(path);
