@@ -70,7 +70,7 @@ const ENTRIES: Entry[] = [
     specifier: "qwen2-ts/node",
     subpath: "./node",
     values: [
-      "createRandomModel", "loadTokenizer", "writeFileAtomic", "writeGGUF", "writeQwen2GGUF", "writeSafetensors",
+      "createRandomModel", "fileSource", "folderFiles", "loadTokenizer", "writeFileAtomic", "writeGGUF", "writeQwen2GGUF", "writeSafetensors",
       "writeTextAtomic"
     ],
     types: [
