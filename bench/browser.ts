@@ -85,7 +85,9 @@ function makeModels(): Record<string, string> {
   mkdirSync(work, { recursive: true });
   if (!existsSync(join(folder, "config.json"))) {
     log(`creating ${folder}`);
-    const r = spawnSync(process.execPath, [cli, "create-random", "--preset", preset, "--dtype", "bf16", "--out", folder], { stdio: "inherit" });
+    const r = spawnSync(process.execPath, [cli, "create-random", "--preset", preset, "--dtype", "bf16", "--out", folder], {
+      stdio: "inherit",
+    });
     if (r.status !== 0) throw new Error(`create-random failed (exit ${r.status})`);
   }
   const files: Record<string, string> = {};
@@ -93,7 +95,9 @@ function makeModels(): Record<string, string> {
     const out = join(work, `${preset}-random.${dtype}.gguf`);
     if (!existsSync(out) || statSync(out).mtimeMs < statSync(join(folder, "config.json")).mtimeMs) {
       log(`quantize → ${out}`);
-      const r = spawnSync(process.execPath, [cli, "quantize", "--model", folder, "--type", dtype, "--out", out, "--quiet"], { stdio: "inherit" });
+      const r = spawnSync(process.execPath, [cli, "quantize", "--model", folder, "--type", dtype, "--out", out, "--quiet"], {
+        stdio: "inherit",
+      });
       if (r.status !== 0) throw new Error(`quantize ${dtype} failed (exit ${r.status})`);
     }
     files[dtype] = out;
@@ -125,7 +129,12 @@ const median = (xs: number[]): number => {
 };
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
 
-function summarise(load: number, memory: number | null, list: Array<{ prefill_tps: number; decode_tps: number; prompt_tokens: number; gen_tokens: number }>, detail: Record<string, unknown>): Figures {
+function summarise(
+  load: number,
+  memory: number | null,
+  list: Array<{ prefill_tps: number; decode_tps: number; prompt_tokens: number; gen_tokens: number }>,
+  detail: Record<string, unknown>,
+): Figures {
   return {
     prefill_tps: round(median(list.map((r) => r.prefill_tps))),
     decode_tps: round(median(list.map((r) => r.decode_tps))),
@@ -163,14 +172,21 @@ interface OursModule {
       stream(
         input: string,
         o: { maxNewTokens: number; temperature: number; eosIds: number[] },
-      ): AsyncGenerator<unknown, { ids: number[]; timings: { prefillTokens: number; prefillTokensPerSecond: number; decodeTokensPerSecond: number } }>;
+      ): AsyncGenerator<
+        unknown,
+        { ids: number[]; timings: { prefillTokens: number; prefillTokensPerSecond: number; decodeTokensPerSecond: number } }
+      >;
       dispose(): void;
     }>;
   };
 }
 
 async function oursInPage(m: OursModule, a: PageArgs): Promise<PageResult> {
-  const g = globalThis as unknown as { crossOriginIsolated: boolean; location: { href: string }; performance: { measureUserAgentSpecificMemory?(): Promise<{ bytes: number }> } };
+  const g = globalThis as unknown as {
+    crossOriginIsolated: boolean;
+    location: { href: string };
+    performance: { measureUserAgentSpecificMemory?(): Promise<{ bytes: number }> };
+  };
   const t0 = performance.now();
   const engine = await m.WorkerEngine.create({ model: a.modelUrl, threads: a.threads, workerUrl: new URL(a.workerUrl, g.location.href) });
   const load = performance.now() - t0;
@@ -185,10 +201,20 @@ async function oursInPage(m: OursModule, a: PageArgs): Promise<PageResult> {
   const out: PageResult["runs"] = [];
   for (let i = 0; i < a.runs; i++) {
     const r = await once(a.gen);
-    out.push({ prefill_tps: r.timings.prefillTokensPerSecond, decode_tps: r.timings.decodeTokensPerSecond, prompt_tokens: r.timings.prefillTokens, gen_tokens: r.ids.length });
+    out.push({
+      prefill_tps: r.timings.prefillTokensPerSecond,
+      decode_tps: r.timings.decodeTokensPerSecond,
+      prompt_tokens: r.timings.prefillTokens,
+      gen_tokens: r.ids.length,
+    });
   }
   const memory = g.performance.measureUserAgentSpecificMemory ? (await g.performance.measureUserAgentSpecificMemory()).bytes : null;
-  const detail = { backend: engine.info.backend, warnings: engine.info.warnings, threads: a.threads, crossOriginIsolated: g.crossOriginIsolated };
+  const detail = {
+    backend: engine.info.backend,
+    warnings: engine.info.warnings,
+    threads: a.threads,
+    crossOriginIsolated: g.crossOriginIsolated,
+  };
   engine.dispose();
   return { load_ms: load, memory_bytes: memory, runs: out, detail };
 }
@@ -199,7 +225,9 @@ interface WllamaModule {
     config: { suppressNativeLog: boolean; parallelDownloads: number },
   ) => {
     loadModelFromUrl(url: string, o: Record<string, unknown>): Promise<void>;
-    createCompletion(o: Record<string, unknown>): Promise<{ timings?: { prompt_n: number; prompt_per_second: number; predicted_n: number; predicted_per_second: number } }>;
+    createCompletion(
+      o: Record<string, unknown>,
+    ): Promise<{ timings?: { prompt_n: number; prompt_per_second: number; predicted_n: number; predicted_per_second: number } }>;
     isMultithread(): boolean;
     getNumThreads(): number;
     exit(): Promise<void>;
@@ -207,19 +235,28 @@ interface WllamaModule {
 }
 
 async function wllamaInPage(m: WllamaModule, a: PageArgs): Promise<PageResult> {
-  const g = globalThis as unknown as { crossOriginIsolated: boolean; performance: { measureUserAgentSpecificMemory?(): Promise<{ bytes: number }> } };
+  const g = globalThis as unknown as {
+    crossOriginIsolated: boolean;
+    performance: { measureUserAgentSpecificMemory?(): Promise<{ bytes: number }> };
+  };
   const w = new m.Wllama({ default: a.wasmUrl }, { suppressNativeLog: true, parallelDownloads: 1 });
   const t0 = performance.now();
   // One batch holds the whole prompt, as our prefill does.
   await w.loadModelFromUrl(a.modelUrl, { n_threads: a.threads, n_ctx: 1024, n_batch: 512, n_ubatch: 512, warmup: false });
   const load = performance.now() - t0;
-  const once = (max_tokens: number) => w.createCompletion({ prompt: a.text, max_tokens, temperature: 0, ignore_eos: true, cache_prompt: false });
+  const once = (max_tokens: number) =>
+    w.createCompletion({ prompt: a.text, max_tokens, temperature: 0, ignore_eos: true, cache_prompt: false });
   await once(4);
   const out: PageResult["runs"] = [];
   for (let i = 0; i < a.runs; i++) {
     const t = (await once(a.gen)).timings;
     if (!t) throw new Error("wllama returned no timings");
-    out.push({ prefill_tps: t.prompt_per_second, decode_tps: t.predicted_per_second, prompt_tokens: t.prompt_n, gen_tokens: t.predicted_n });
+    out.push({
+      prefill_tps: t.prompt_per_second,
+      decode_tps: t.predicted_per_second,
+      prompt_tokens: t.prompt_n,
+      gen_tokens: t.predicted_n,
+    });
   }
   const memory = g.performance.measureUserAgentSpecificMemory ? (await g.performance.measureUserAgentSpecificMemory()).bytes : null;
   const detail = { multithread: w.isMultithread(), threads: w.getNumThreads(), crossOriginIsolated: g.crossOriginIsolated };
@@ -246,7 +283,10 @@ async function inBrowser(browser: Browser, server: TestServer, engine: "ours" | 
     const errors = p.errors();
     if (errors.length > 0) log(`  ${engine}: console errors: ${errors.join(" | ").slice(0, 500)}`);
     const warnings = p.console.filter((m) => m.type === "warning").map((m) => m.text);
-    return summarise(r.load_ms, r.memory_bytes === null ? null : r.memory_bytes / 2 ** 20, r.runs, { ...r.detail, ...(warnings.length ? { console_warnings: warnings } : {}) });
+    return summarise(r.load_ms, r.memory_bytes === null ? null : r.memory_bytes / 2 ** 20, r.runs, {
+      ...r.detail,
+      ...(warnings.length ? { console_warnings: warnings } : {}),
+    });
   } catch (err) {
     const errors = p.errors();
     return { error: `${(err as Error).message.split("\n")[0]}${errors.length ? ` (console: ${errors.join(" | ").slice(0, 300)})` : ""}` };
@@ -262,15 +302,39 @@ function inNode(path: string): Outcome {
   let rss: number | null = null;
   let detail: Record<string, unknown> = {};
   for (let i = 0; i < runs; i++) {
-    const r = spawnSync(process.execPath, [cli, "bench", "--json", "--model", path, "--backend", "wasm", "--threads", String(threads), "--prompt-tokens", String(promptTokens), "--gen-tokens", String(genTokens)], {
-      cwd: repo,
-      encoding: "utf8",
-      timeout: 600_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [
+        cli,
+        "bench",
+        "--json",
+        "--model",
+        path,
+        "--backend",
+        "wasm",
+        "--threads",
+        String(threads),
+        "--prompt-tokens",
+        String(promptTokens),
+        "--gen-tokens",
+        String(genTokens),
+      ],
+      {
+        cwd: repo,
+        encoding: "utf8",
+        timeout: 600_000,
+      },
+    );
     const line = r.stdout?.trim().split("\n").at(-1) ?? "";
-    if (r.status !== 0 || !line.startsWith("{")) return { error: `qwen2 bench exited ${r.status ?? r.signal}: ${(r.stderr ?? "").trim().split("\n").at(-1) ?? ""}` };
+    if (r.status !== 0 || !line.startsWith("{"))
+      return { error: `qwen2 bench exited ${r.status ?? r.signal}: ${(r.stderr ?? "").trim().split("\n").at(-1) ?? ""}` };
     const j = JSON.parse(line) as Record<string, number | string>;
-    list.push({ prefill_tps: Number(j.prefill_tps), decode_tps: Number(j.decode_tps), prompt_tokens: Number(j.prompt_tokens), gen_tokens: Number(j.gen_tokens) });
+    list.push({
+      prefill_tps: Number(j.prefill_tps),
+      decode_tps: Number(j.decode_tps),
+      prompt_tokens: Number(j.prompt_tokens),
+      gen_tokens: Number(j.gen_tokens),
+    });
     load = i === 0 ? Number(j.load_ms) : Math.min(load, Number(j.load_ms));
     rss = typeof j.peak_rss_mb === "number" ? Math.max(rss ?? 0, j.peak_rss_mb) : rss;
     detail = { engine: j.engine ?? j.backend, threads: j.threads, node: process.version };
@@ -297,7 +361,8 @@ else if (!values["skip-ours"] || !values["skip-wllama"]) {
     },
     { minify: true },
   );
-  if (ourBundle.nodeImports.length > 0) log(`our bundle still imports Node built-ins: ${[...new Set(ourBundle.nodeImports.map((i) => i.path))].join(", ")}`);
+  if (ourBundle.nodeImports.length > 0)
+    log(`our bundle still imports Node built-ins: ${[...new Set(ourBundle.nodeImports.map((i) => i.path))].join(", ")}`);
   const mounts: Record<string, string> = { "/models/": work, "/bundle/": ourBundle.dir };
   if (wllamaDir) mounts["/wllama/"] = join(wllamaDir, "esm");
   const server = await startTestServer({ isolated: true, ranges: true, mounts });
@@ -313,7 +378,9 @@ else if (!values["skip-ours"] || !values["skip-wllama"]) {
       }
       if (!values["skip-wllama"]) {
         log(`${dtype} wllama (Chromium, ${threads} threads)`);
-        results[dtype]!.wllama = wllamaDir ? await inBrowser(browser, server, "wllama", file, text) : { error: "@wllama/wllama is not installed (npm run bench:peers)" };
+        results[dtype]!.wllama = wllamaDir
+          ? await inBrowser(browser, server, "wllama", file, text)
+          : { error: "@wllama/wllama is not installed (npm run bench:peers)" };
         log(`  ${JSON.stringify(results[dtype]!.wllama)}`);
       }
     }
@@ -349,11 +416,20 @@ const machine = {
   load_average_at_end: loadavg().map((x) => round(x, 2)),
   date: new Date().toISOString(),
 };
-const setup = { preset, threads, prompt_tokens: promptTokens, gen_tokens: genTokens, runs, files: Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v.slice(work.length + 1)])) };
+const setup = {
+  preset,
+  threads,
+  prompt_tokens: promptTokens,
+  gen_tokens: genTokens,
+  runs,
+  files: Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v.slice(work.length + 1)])),
+};
 
 const ok = (o: Outcome | undefined): o is Figures => o !== undefined && !("error" in o);
-const cell = (o: Outcome | undefined, k: "prefill_tps" | "decode_tps" | "load_ms" | "memory_mb"): string => (ok(o) ? String(o[k] ?? "–") : "–");
-const ratio = (a: Outcome | undefined, b: Outcome | undefined, k: "prefill_tps" | "decode_tps"): string => (ok(a) && ok(b) && b[k] > 0 ? (a[k] / b[k]).toFixed(2) : "–");
+const cell = (o: Outcome | undefined, k: "prefill_tps" | "decode_tps" | "load_ms" | "memory_mb"): string =>
+  ok(o) ? String(o[k] ?? "–") : "–";
+const ratio = (a: Outcome | undefined, b: Outcome | undefined, k: "prefill_tps" | "decode_tps"): string =>
+  ok(a) && ok(b) && b[k] > 0 ? (a[k] / b[k]).toFixed(2) : "–";
 const md: string[] = [
   "# Browser benchmark: qwen2-ts in Chromium vs wllama, and vs qwen2-ts in Node",
   "",
@@ -371,13 +447,21 @@ for (const dtype of dtypes) {
     const o = results[dtype]![engine];
     if (o === undefined) continue;
     const label = engine === "ours" ? "qwen2-ts (Chromium)" : engine === "wllama" ? "wllama (Chromium)" : "qwen2-ts (Node)";
-    md.push(`| ${dtype} | ${label} | ${cell(o, "prefill_tps")} | ${cell(o, "decode_tps")} | ${cell(o, "load_ms")} | ${cell(o, "memory_mb")} |`);
+    md.push(
+      `| ${dtype} | ${label} | ${cell(o, "prefill_tps")} | ${cell(o, "decode_tps")} | ${cell(o, "load_ms")} | ${cell(o, "memory_mb")} |`,
+    );
   }
 }
-md.push("", "| file | ours / wllama prefill | ours / wllama decode | Chromium / Node prefill | Chromium / Node decode |", "|---|---|---|---|---|");
+md.push(
+  "",
+  "| file | ours / wllama prefill | ours / wllama decode | Chromium / Node prefill | Chromium / Node decode |",
+  "|---|---|---|---|---|",
+);
 for (const dtype of dtypes) {
   const r = results[dtype]!;
-  md.push(`| ${dtype} | ${ratio(r.ours, r.wllama, "prefill_tps")} | ${ratio(r.ours, r.wllama, "decode_tps")} | ${ratio(r.ours, r.node, "prefill_tps")} | ${ratio(r.ours, r.node, "decode_tps")} |`);
+  md.push(
+    `| ${dtype} | ${ratio(r.ours, r.wllama, "prefill_tps")} | ${ratio(r.ours, r.wllama, "decode_tps")} | ${ratio(r.ours, r.node, "prefill_tps")} | ${ratio(r.ours, r.node, "decode_tps")} |`,
+  );
 }
 md.push("", "Targets (issue 9): ours ≥ 3× wllama in prefill and decode on both files, and within 10% of our Node figures (ratio ≥ 0.90).");
 const failures = dtypes.flatMap((d) => Object.entries(results[d]!).flatMap(([e, o]) => ("error" in o ? [`- ${d} ${e}: ${o.error}`] : [])));
@@ -386,7 +470,12 @@ if (failures.length > 0) md.push("", "Failed runs:", ...failures);
 const headline = Object.fromEntries(
   dtypes.map((d) => [
     d,
-    Object.fromEntries(Object.entries(results[d]!).map(([e, o]) => [e, ok(o) ? { prefill_tps: o.prefill_tps, decode_tps: o.decode_tps, load_ms: o.load_ms, memory_mb: o.memory_mb } : { error: o.error }])),
+    Object.fromEntries(
+      Object.entries(results[d]!).map(([e, o]) => [
+        e,
+        ok(o) ? { prefill_tps: o.prefill_tps, decode_tps: o.decode_tps, load_ms: o.load_ms, memory_mb: o.memory_mb } : { error: o.error },
+      ]),
+    ),
   ]),
 );
 if (!values["no-write"]) {

@@ -33,17 +33,33 @@ const { values } = parseArgs({
   },
 });
 
-const HIDDEN = 896, INTER = 4864, KV = 128, LAYERS = 24, VOCAB = 151936;
+const HIDDEN = 896,
+  INTER = 4864,
+  KV = 128,
+  LAYERS = 24,
+  VOCAB = 151936;
 const LAYER_SHAPES: [string, number, number][] = [
-  ["q", HIDDEN, HIDDEN], ["k", KV, HIDDEN], ["v", KV, HIDDEN], ["o", HIDDEN, HIDDEN],
-  ["gate", INTER, HIDDEN], ["up", INTER, HIDDEN], ["down", HIDDEN, INTER],
+  ["q", HIDDEN, HIDDEN],
+  ["k", KV, HIDDEN],
+  ["v", KV, HIDDEN],
+  ["o", HIDDEN, HIDDEN],
+  ["gate", INTER, HIDDEN],
+  ["up", INTER, HIDDEN],
+  ["down", HIDDEN, INTER],
 ];
 
 interface Row {
-  dtype: string; build: string; threads: number;
-  decodeMs: number; decodeGBs: number; decodeTps: number; prefillGflops: number; prefillTps: number;
+  dtype: string;
+  build: string;
+  threads: number;
+  decodeMs: number;
+  decodeGBs: number;
+  decodeTps: number;
+  prefillGflops: number;
+  prefillTps: number;
   /** From CPU time (process CPU / threads) instead of wall time: what the run would take with the cores to itself. */
-  decodeTpsCpu: number; prefillTpsCpu: number;
+  decodeTpsCpu: number;
+  prefillTpsCpu: number;
 }
 
 /** Runs f, returning [wall ms, CPU ms per thread]. */
@@ -94,7 +110,13 @@ function makeRandomTensor(name: string, dtype: WeightDType, rows: number, cols: 
   return { name, dtype, shape: [rows, cols], data };
 }
 
-async function measure(dtype: WeightDType, build: "simd" | "relaxed", threads: number, rounds: number, prefillTokens: number): Promise<Row> {
+async function measure(
+  dtype: WeightDType,
+  build: "simd" | "relaxed",
+  threads: number,
+  rounds: number,
+  prefillTokens: number,
+): Promise<Row> {
   const be = await WasmBackend.create({ threads, relaxed: build === "relaxed" });
   try {
     const protos = new Map(LAYER_SHAPES.map(([n, r, c]) => [n, randomTensor(n, dtype, r, c)]));
@@ -109,11 +131,18 @@ async function measure(dtype: WeightDType, build: "simd" | "relaxed", threads: n
     for (const [, r, c] of LAYER_SHAPES) weightBytes += LAYERS * byteSize(dtype, [r, c]);
 
     const P = prefillTokens;
-    const xH = be.alloc(P, HIDDEN), xI = be.alloc(P, INTER);
+    const xH = be.alloc(P, HIDDEN),
+      xI = be.alloc(P, INTER);
     const outs = new Map([HIDDEN, KV, INTER].map((n) => [n, be.alloc(P, n)]));
     const logits = be.alloc(1, VOCAB);
-    be.write(xH, new Float32Array(P * HIDDEN).map((_, i) => Math.sin(i)));
-    be.write(xI, new Float32Array(P * INTER).map((_, i) => Math.cos(i)));
+    be.write(
+      xH,
+      new Float32Array(P * HIDDEN).map((_, i) => Math.sin(i)),
+    );
+    be.write(
+      xI,
+      new Float32Array(P * INTER).map((_, i) => Math.cos(i)),
+    );
     const pass = (n: number): void => {
       for (const ws of layers) {
         for (let j = 0; j < ws.length; j++) be.matmul(outs.get(LAYER_SHAPES[j]![1])!, j === 6 ? xI : xH, ws[j]!, null, n);
@@ -121,14 +150,16 @@ async function measure(dtype: WeightDType, build: "simd" | "relaxed", threads: n
       be.matmul(logits, xH, head, null, 1);
     };
     pass(1);
-    let best = Infinity, bestCpu = Infinity;
+    let best = Infinity,
+      bestCpu = Infinity;
     for (let r = 0; r < rounds; r++) {
       const [w, c] = timed(() => pass(1), threads);
       best = Math.min(best, w);
       bestCpu = Math.min(bestCpu, c);
     }
     // Prefill: fewer rounds, it is long.
-    let bestP = Infinity, bestPCpu = Infinity;
+    let bestP = Infinity,
+      bestPCpu = Infinity;
     for (let r = 0; r < Math.max(1, Math.min(2, rounds)); r++) {
       const [w, c] = timed(() => pass(P), threads);
       bestP = Math.min(bestP, w);
@@ -138,7 +169,9 @@ async function measure(dtype: WeightDType, build: "simd" | "relaxed", threads: n
     for (const [, r, c] of LAYER_SHAPES) layerFlops += 2 * r * c;
     const prefillFlops = P * LAYERS * layerFlops + 2 * VOCAB * HIDDEN;
     return {
-      dtype, build, threads,
+      dtype,
+      build,
+      threads,
       decodeMs: +best.toFixed(2),
       decodeGBs: +(weightBytes / best / 1e6).toFixed(2),
       decodeTps: +(1000 / best).toFixed(1),
@@ -174,7 +207,24 @@ if (values.build) {
     const extra = [RELAXED_SIMD_NODE_FLAG];
     {
       const self = fileURLToPath(import.meta.url);
-      const child = spawnSync(process.execPath, [...extra, self, "--build", "relaxed", "--dtypes", values.dtypes!, "--threads", values.threads!, "--rounds", values.rounds!, "--prefill-tokens", String(P)], { encoding: "utf8", maxBuffer: 1 << 24 });
+      const child = spawnSync(
+        process.execPath,
+        [
+          ...extra,
+          self,
+          "--build",
+          "relaxed",
+          "--dtypes",
+          values.dtypes!,
+          "--threads",
+          values.threads!,
+          "--rounds",
+          values.rounds!,
+          "--prefill-tokens",
+          String(P),
+        ],
+        { encoding: "utf8", maxBuffer: 1 << 24 },
+      );
       if (child.status !== 0) throw new Error(`relaxed child failed: ${child.stderr}`);
       rows.push(...(JSON.parse(child.stdout.trim().split("\n").pop()!) as Row[]));
     }
@@ -182,12 +232,23 @@ if (values.build) {
   rows.sort((a, b) => a.dtype.localeCompare(b.dtype) || a.threads - b.threads || a.build.localeCompare(b.build));
   console.log(`Qwen2-0.5B shapes; decode = matvec pass over all ${LAYERS} layers + LM head; prefill = ${P} tokens`);
   console.log("wall-clock figures, and in brackets the same from CPU time per thread (the machine's other load excluded)");
-  console.log("| dtype | build | threads | decode ms | GB/s | decode tok/s (matvec only) | prefill GFLOP/s | prefill tok/s (matmul only) |");
+  console.log(
+    "| dtype | build | threads | decode ms | GB/s | decode tok/s (matvec only) | prefill GFLOP/s | prefill tok/s (matmul only) |",
+  );
   console.log("|---|---|---|---|---|---|---|---|");
-  for (const r of rows) console.log(`| ${r.dtype} | ${r.build} | ${r.threads} | ${r.decodeMs} | ${r.decodeGBs} | ${r.decodeTps} (${r.decodeTpsCpu}) | ${r.prefillGflops} | ${r.prefillTps} (${r.prefillTpsCpu}) |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.dtype} | ${r.build} | ${r.threads} | ${r.decodeMs} | ${r.decodeGBs} | ${r.decodeTps} (${r.decodeTpsCpu}) | ${r.prefillGflops} | ${r.prefillTps} (${r.prefillTpsCpu}) |`,
+    );
   const out = resolve(dirname(fileURLToPath(import.meta.url)), "../../bench/results/kernels.json");
   mkdirSync(dirname(out), { recursive: true });
-  const machine = { cpu: cpus()[0]?.model, cores: availableParallelism(), node: process.version, date: new Date().toISOString(), note: "2-core shared machine; other jobs may run concurrently: figures are noisy" };
+  const machine = {
+    cpu: cpus()[0]?.model,
+    cores: availableParallelism(),
+    node: process.version,
+    date: new Date().toISOString(),
+    note: "2-core shared machine; other jobs may run concurrently: figures are noisy",
+  };
   writeFileSync(out, JSON.stringify({ machine, rows }, null, 2) + "\n");
   console.log(`written ${out}`);
 }

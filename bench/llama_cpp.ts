@@ -5,7 +5,9 @@
  */
 import { importPeer } from "./peers.js";
 
-export type GenerateNext = { generateNext: { probabilities: true; options: { temperature: number; topK: number; topP: number; minP: number } } };
+export type GenerateNext = {
+  generateNext: { probabilities: true; options: { temperature: number; topK: number; topP: number; minP: number } };
+};
 /** A token to evaluate, or a token followed by a request for the distribution after it. */
 export type ControlledItem = number | readonly [number, GenerateNext];
 

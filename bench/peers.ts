@@ -46,7 +46,9 @@ export function peerSkipReason(name: string): string | undefined {
 export async function importPeer<T>(name: PeerName): Promise<T> {
   const reason = peerSkipReason(name);
   if (reason) throw new Error(reason);
-  const shim = (await import(pathToFileURL(join(benchDir, "import_peer.mjs")).href)) as { importFromBench(specifier: string): Promise<unknown> };
+  const shim = (await import(pathToFileURL(join(benchDir, "import_peer.mjs")).href)) as {
+    importFromBench(specifier: string): Promise<unknown>;
+  };
   return (await shim.importFromBench(name)) as T;
 }
 
@@ -90,5 +92,7 @@ export function runtimeBinary(name: RuntimeName): string | null {
 }
 
 export function runtimeSkipReason(name: RuntimeName): string | undefined {
-  return runtimeBinary(name) === null ? `no ${name} binary for ${process.platform}-${process.arch} in bench/node_modules (an opt-in peer: ${PEERS_INSTALL_HINT})` : undefined;
+  return runtimeBinary(name) === null
+    ? `no ${name} binary for ${process.platform}-${process.arch} in bench/node_modules (an opt-in peer: ${PEERS_INSTALL_HINT})`
+    : undefined;
 }

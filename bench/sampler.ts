@@ -18,7 +18,10 @@ const cases: [string, SamplingOptions][] = [
   ["greedy", {}],
   ["greedy + repetition_penalty 1.05", { repetitionPenalty: 1.05 }],
   ["temperature 0.7 (full vocabulary)", { temperature: 0.7, seed: 1 }],
-  ["Qwen2.5-Instruct defaults (T 0.7, top_k 20, top_p 0.8, rep 1.05)", { temperature: 0.7, topK: 20, topP: 0.8, repetitionPenalty: 1.05, seed: 1 }],
+  [
+    "Qwen2.5-Instruct defaults (T 0.7, top_k 20, top_p 0.8, rep 1.05)",
+    { temperature: 0.7, topK: 20, topP: 0.8, repetitionPenalty: 1.05, seed: 1 },
+  ],
   ["top_p 0.9 alone", { temperature: 1, topP: 0.9, seed: 1 }],
   ["min_p 0.05", { temperature: 1, minP: 0.05, seed: 1 }],
   ["greedy + top_logprobs 5", { topLogprobs: 5 }],
@@ -39,5 +42,9 @@ for (const [name, options] of cases) {
 mkdirSync("bench/results", { recursive: true });
 writeFileSync(
   "bench/results/sampler.json",
-  JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, vocab: VOCAB, rows }, null, 2) + "\n",
+  JSON.stringify(
+    { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, vocab: VOCAB, rows },
+    null,
+    2,
+  ) + "\n",
 );

@@ -72,7 +72,12 @@ async function loadOurs(dir: string): Promise<Loaded> {
   const folder = await loadModelFolder(localFolder(dir));
   const model = await Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, new ReferenceBackend());
   const tokenizer = await loadTokenizer(dir);
-  return { model, tokenizer, eosIds: collectEosIds({ generationConfig: folder.generationConfig, config: folder.config, tokenizer }), close: () => model.dispose() };
+  return {
+    model,
+    tokenizer,
+    eosIds: collectEosIds({ generationConfig: folder.generationConfig, config: folder.config, tokenizer }),
+    close: () => model.dispose(),
+  };
 }
 
 function prompt(i: number): string {
@@ -140,13 +145,26 @@ async function benchOurs(dir: string): Promise<LevelResult[]> {
   const loaded = await loadOurs(dir);
   const out: LevelResult[] = [];
   for (const n of levels) {
-    const server = createServer({ model: loaded.model, tokenizer: loaded.tokenizer, eosIds: loaded.eosIds, modelId: "bench", parallel: n, contextLength: 512, prefixCacheEntries: 0 });
+    const server = createServer({
+      model: loaded.model,
+      tokenizer: loaded.tokenizer,
+      eosIds: loaded.eosIds,
+      modelId: "bench",
+      parallel: n,
+      contextLength: 512,
+      prefixCacheEntries: 0,
+    });
     const url = await server.listen(0);
     await client(url, -1); // warm-up (lazy state, JIT)
     const t0 = performance.now();
     const rs = await Promise.all(Array.from({ length: n }, (_, i) => client(url, i)));
     const wall = performance.now() - t0;
-    const res = summarise(n, rs.reduce((s, r) => s + r.tokens, 0), wall, rs.map((r) => r.ttft));
+    const res = summarise(
+      n,
+      rs.reduce((s, r) => s + r.tokens, 0),
+      wall,
+      rs.map((r) => r.ttft),
+    );
     log(`ours ${n} clients: ${res.aggregate_tps} tok/s, TTFT mean ${res.ttft_ms_mean} ms (max batch ${server.stats().maxBatch})`);
     out.push(res);
     await server.close();
@@ -158,7 +176,13 @@ async function benchOurs(dir: string): Promise<LevelResult[]> {
 async function benchLlama(dir: string, tokenizer: TextTokenizer): Promise<LevelResult[] | string> {
   const gguf = join(values.work!, "model.f32.gguf");
   const folder = await loadModelFolder(localFolder(dir));
-  await writeQwen2GGUF(gguf, { config: folder.config, weights: folder.weights, tokenizer: await readTokenizerFolder(localFolder(dir)), type: "f32", name: "bench" });
+  await writeQwen2GGUF(gguf, {
+    config: folder.config,
+    weights: folder.weights,
+    tokenizer: await readTokenizerFolder(localFolder(dir)),
+    type: "f32",
+    name: "bench",
+  });
   let llama: Llama;
   try {
     llama = await loadLlamaCpp();
@@ -170,7 +194,9 @@ async function benchLlama(dir: string, tokenizer: TextTokenizer): Promise<LevelR
   for (const n of levels) {
     const context = await model.createContext({ sequences: n, contextSize: n * 512, batchSize: 512, threads: { ideal: 2, min: 1 } });
     const prompts = Array.from({ length: n + 1 }, (_, i) =>
-      tokenizer.encode(tokenizer.applyChatTemplate([{ role: "user", content: prompt(i - 1) }], { addGenerationPrompt: true }), { addSpecialTokens: false }),
+      tokenizer.encode(tokenizer.applyChatTemplate([{ role: "user", content: prompt(i - 1) }], { addGenerationPrompt: true }), {
+        addSpecialTokens: false,
+      }),
     );
     const run = async (ids: number[], seq: LlamaSequence): Promise<{ ttft: number; tokens: number }> => {
       const t0 = performance.now();
@@ -189,7 +215,12 @@ async function benchLlama(dir: string, tokenizer: TextTokenizer): Promise<LevelR
     const t0 = performance.now();
     const rs = await Promise.all(seqs.map((s, i) => run(prompts[i + 1]!, s)));
     const wall = performance.now() - t0;
-    const res = summarise(n, rs.reduce((s, r) => s + r.tokens, 0), wall, rs.map((r) => r.ttft));
+    const res = summarise(
+      n,
+      rs.reduce((s, r) => s + r.tokens, 0),
+      wall,
+      rs.map((r) => r.ttft),
+    );
     log(`llama.cpp ${n} sequences: ${res.aggregate_tps} tok/s, TTFT mean ${res.ttft_ms_mean} ms`);
     out.push(res);
     for (const s of seqs) s.dispose();
@@ -205,16 +236,40 @@ let dir = values.model ? resolve(values.model) : join(values.work!, `random-${va
 if (!values.model && !existsSync(join(dir, "config.json"))) {
   log(`creating a random ${values.preset} model in ${dir}`);
   const quiet = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: process.stderr };
-  if ((await main(["create-random", "--preset", values.preset!, "--out", dir, "--seed", "1"], quiet)) !== 0) throw new Error("create-random failed");
+  if ((await main(["create-random", "--preset", values.preset!, "--out", dir, "--seed", "1"], quiet)) !== 0)
+    throw new Error("create-random failed");
 }
 dir = resolve(dir);
 const ours = await benchOurs(dir);
-const llama = values["skip-llama"] ? "skipped (--skip-llama)" : await benchLlama(dir, await loadTokenizer(dir)).catch((err: Error) => `failed: ${err.message}`);
+const llama = values["skip-llama"]
+  ? "skipped (--skip-llama)"
+  : await benchLlama(dir, await loadTokenizer(dir)).catch((err: Error) => `failed: ${err.message}`);
 
-const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", mem_gb: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg_1m: loadavg()[0] ?? 0, date: new Date().toISOString() };
+const machine = {
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model ?? "?",
+  mem_gb: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  loadavg_1m: loadavg()[0] ?? 0,
+  date: new Date().toISOString(),
+};
 const resultsDir = join(repo, "bench/results");
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, "server.json"), JSON.stringify({ machine, model: values.model ?? `create-random --preset ${values.preset}`, backend: values.backend, gen_tokens: genTokens, ours, llama_cpp: llama }, null, 2) + "\n");
+writeFileSync(
+  join(resultsDir, "server.json"),
+  JSON.stringify(
+    {
+      machine,
+      model: values.model ?? `create-random --preset ${values.preset}`,
+      backend: values.backend,
+      gen_tokens: genTokens,
+      ours,
+      llama_cpp: llama,
+    },
+    null,
+    2,
+  ) + "\n",
+);
 const rows = ours.map((o) => {
   const l = Array.isArray(llama) ? llama.find((x) => x.clients === o.clients) : undefined;
   const ratio = l ? ` ${(o.aggregate_tps / l.aggregate_tps).toFixed(2)}x |` : " - |";

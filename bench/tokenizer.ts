@@ -83,7 +83,10 @@ const ENGINES: readonly EngineSpec[] = [
     sameVocabulary: true,
     async importer() {
       const mod = await loadPeer("@huggingface/tokenizers");
-      const Tokenizer = mod.Tokenizer as new (json: object, config: object) => { encode(t: string): { ids: number[] }; decode(ids: number[]): string };
+      const Tokenizer = mod.Tokenizer as new (
+        json: object,
+        config: object,
+      ) => { encode(t: string): { ids: number[] }; decode(ids: number[]): string };
       return async () => {
         const json = JSON.parse(readFileSync(resolve(qwen2Dir, "tokenizer.json"), "utf8")) as object;
         const config = JSON.parse(readFileSync(resolve(qwen2Dir, "tokenizer_config.json"), "utf8")) as object;
@@ -99,7 +102,9 @@ const ENGINES: readonly EngineSpec[] = [
     async importer() {
       const mod = await loadPeer("@huggingface/transformers");
       const env = mod.env as { allowRemoteModels: boolean; allowLocalModels: boolean; localModelPath: string };
-      const AutoTokenizer = mod.AutoTokenizer as { from_pretrained(name: string, options?: object): Promise<{ encode(t: string): number[]; decode(ids: number[]): string }> };
+      const AutoTokenizer = mod.AutoTokenizer as {
+        from_pretrained(name: string, options?: object): Promise<{ encode(t: string): number[]; decode(ids: number[]): string }>;
+      };
       return async () => {
         env.allowRemoteModels = false;
         env.allowLocalModels = true;
@@ -116,7 +121,10 @@ const ENGINES: readonly EngineSpec[] = [
     async importer() {
       const mod = await loadPeer("@anush008/tokenizers");
       const Tokenizer = (mod.Tokenizer ?? (mod.default as Record<string, unknown>).Tokenizer) as {
-        fromFile(file: string): { encode(t: string): Promise<{ getIds(): number[] }>; decode(ids: number[], skip: boolean): Promise<string> };
+        fromFile(file: string): {
+          encode(t: string): Promise<{ getIds(): number[] }>;
+          decode(ids: number[], skip: boolean): Promise<string>;
+        };
       };
       return async () => {
         const tok = Tokenizer.fromFile(resolve(qwen2Dir, "tokenizer.json"));
@@ -303,7 +311,11 @@ async function runChild(name: string, docsMb: number, minSeconds: number, linear
   }, minSeconds);
   if (sink < 0) console.error("unreachable");
 
-  const tp = (bytes: number, t: { seconds: number; passes: number }): Throughput => ({ mbPerS: mb(bytes) / t.seconds, seconds: t.seconds, passes: t.passes });
+  const tp = (bytes: number, t: { seconds: number; passes: number }): Throughput => ({
+    mbPerS: mb(bytes) / t.seconds,
+    seconds: t.seconds,
+    passes: t.passes,
+  });
   const result: ChildResult = {
     name,
     ok: true,
@@ -330,7 +342,11 @@ async function linearCheck(engine: Engine, corpusText: string): Promise<LinearRo
   const inputs: [string, (n: number) => string, number[]][] = [
     ["spaces", (n) => " ".repeat(n), [25_000, 50_000, 100_000]],
     ["digits", (n) => "0123456789".repeat(Math.ceil(n / 10)).slice(0, n), [25_000, 50_000, 100_000]],
-    ["one line (corpus, newlines as spaces)", (n) => Buffer.from(line, "utf8").subarray(0, n).toString("utf8"), [2_500_000, 5_000_000, 10_000_000]],
+    [
+      "one line (corpus, newlines as spaces)",
+      (n) => Buffer.from(line, "utf8").subarray(0, n).toString("utf8"),
+      [2_500_000, 5_000_000, 10_000_000],
+    ],
   ];
   const rows: LinearRow[] = [];
   for (const [label, make, sizes] of inputs) {
@@ -423,7 +439,9 @@ function report(results: ChildResult[], args: Args, docsBytes: number, docsCount
   });
   const lines: string[] = [];
   lines.push("# Tokenizer benchmark", "");
-  lines.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.date} (1-min load average at start ${m.loadAverage1m}).`);
+  lines.push(
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.date} (1-min load average at start ${m.loadAverage1m}).`,
+  );
   lines.push(
     `Corpus: bench_corpus.txt.gz; ${docsCount} documents of ~1 KB (${fmt(mb(docsBytes))} MB, sampled evenly) and one ${fmt(mb(bigBytes))} MB document. ` +
       `Each engine runs in its own Node process, ${args.rounds} round(s) alternating the engines; each figure is an engine's best round, ` +
@@ -433,7 +451,9 @@ function report(results: ChildResult[], args: Args, docsBytes: number, docsCount
     "",
   );
   if (process.env.QWEN2_BENCH_OURS) lines.push(`Our Tokenizer was loaded from ${process.env.QWEN2_BENCH_OURS} (QWEN2_BENCH_OURS).`, "");
-  lines.push("| engine | import ms | load ms | RSS added by load MB | peak RSS at load MB | peak RSS in run MB | encode 1 KB docs MB/s | encode 4 MB MB/s | decode 1 KB docs MB/s | decode 4 MB MB/s | ids vs ours |");
+  lines.push(
+    "| engine | import ms | load ms | RSS added by load MB | peak RSS at load MB | peak RSS in run MB | encode 1 KB docs MB/s | encode 4 MB MB/s | decode 1 KB docs MB/s | decode 4 MB MB/s | ids vs ours |",
+  );
   lines.push("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const { spec, r } of rows) {
     if (!r.ok) {
@@ -467,7 +487,11 @@ function report(results: ChildResult[], args: Args, docsBytes: number, docsCount
     options: args,
     oursModule: process.env.QWEN2_BENCH_OURS ?? "dist/src/node/tokenizer.js",
     corpus: { docs: docsCount, docsBytes, bigBytes },
-    results: results.map(({ docHashes: _h, bigHash: _b, ...rest }) => ({ ...rest, label: ENGINES.find((e) => e.name === rest.name)?.label, idsVsOurs: idAgreement(rest as ChildResult, ours, ENGINES.find((e) => e.name === rest.name)!) })),
+    results: results.map(({ docHashes: _h, bigHash: _b, ...rest }) => ({
+      ...rest,
+      label: ENGINES.find((e) => e.name === rest.name)?.label,
+      idsVsOurs: idAgreement(rest as ChildResult, ours, ENGINES.find((e) => e.name === rest.name)!),
+    })),
   };
   return { md: lines.join("\n") + "\n", json };
 }

@@ -44,7 +44,8 @@ const pairs = new Uint8Array(merges * 6);
 for (let r = 0; r < merges; r++) {
   const [left, right, merged] = [triples[3 * r], triples[3 * r + 1], triples[3 * r + 2]];
   if (merged !== 256 + r) fail(`merge ${r} makes id ${merged}, expected ${256 + r}`);
-  if (!(left < merged && right < merged) || tokens[left] + tokens[right] !== tokens[merged]) fail(`merge ${r} does not join earlier tokens ${left} and ${right}`);
+  if (!(left < merged && right < merged) || tokens[left] + tokens[right] !== tokens[merged])
+    fail(`merge ${r} does not join earlier tokens ${left} and ${right}`);
   for (const [k, id] of [left, right].entries()) {
     pairs[6 * r + 3 * k] = id & 0xff;
     pairs[6 * r + 3 * k + 1] = (id >> 8) & 0xff;

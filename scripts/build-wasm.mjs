@@ -17,18 +17,34 @@ const asc = join(root, "node_modules/assemblyscript/bin/asc.js");
 
 const common = [
   join(srcDir, "index.ts"),
-  "-O3", "--noAssert", "--runtime", "stub", "--use", "abort=",
+  "-O3",
+  "--noAssert",
+  "--runtime",
+  "stub",
+  "--use",
+  "abort=",
   // The host owns the memory: one shared memory, up to 4 GiB, imported by every instance
   // (the main thread's and each worker's).
-  "--importMemory", "--sharedMemory", "--initialMemory", "1", "--maximumMemory", "65536",
-  "--enable", "simd", "--enable", "threads",
+  "--importMemory",
+  "--sharedMemory",
+  "--initialMemory",
+  "1",
+  "--maximumMemory",
+  "65536",
+  "--enable",
+  "simd",
+  "--enable",
+  "threads",
 ];
 const builds = [
   { name: "simd", out: "kernels-simd.wasm", flags: [] },
   { name: "relaxed", out: "kernels-relaxed.wasm", flags: ["--enable", "relaxed-simd"] },
 ];
 
-const newestSource = Math.max(...readdirSync(srcDir).map((f) => statSync(join(srcDir, f)).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
+const newestSource = Math.max(
+  ...readdirSync(srcDir).map((f) => statSync(join(srcDir, f)).mtimeMs),
+  statSync(fileURLToPath(import.meta.url)).mtimeMs,
+);
 mkdirSync(outDir, { recursive: true });
 
 function run(build) {

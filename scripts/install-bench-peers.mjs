@@ -12,7 +12,9 @@ import { fileURLToPath } from "node:url";
 
 const bench = resolve(dirname(fileURLToPath(import.meta.url)), "../bench");
 const stamp = join(bench, "node_modules", ".qwen2-peers.sha256");
-const lock = createHash("sha256").update(readFileSync(join(bench, "package-lock.json"))).digest("hex");
+const lock = createHash("sha256")
+  .update(readFileSync(join(bench, "package-lock.json")))
+  .digest("hex");
 if (existsSync(stamp) && readFileSync(stamp, "utf8").trim() === lock) {
   console.log("bench peers: up to date (bench/node_modules)");
   process.exit(0);

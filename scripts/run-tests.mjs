@@ -37,7 +37,9 @@ if (files.length === 0) {
 }
 const chromium = process.env.QWEN2_CHROMIUM ?? "/usr/bin/chromium";
 if (files.every(isBrowserTest) && !existsSync(chromium)) {
-  console.log(`run-tests: Chromium not found at ${chromium} (apt-get install -y chromium, or set QWEN2_CHROMIUM): ${files.length} browser test files skipped`);
+  console.log(
+    `run-tests: Chromium not found at ${chromium} (apt-get install -y chromium, or set QWEN2_CHROMIUM): ${files.length} browser test files skipped`,
+  );
   process.exit(0);
 }
 const result = spawnSync(process.execPath, ["--test", "--test-reporter=spec", ...files], { stdio: "inherit" });

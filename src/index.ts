@@ -20,7 +20,14 @@ export type { FetchLike } from "./io/http.js";
 
 // A model in a dedicated worker: loading and inference never block the calling thread.
 export { WorkerEngine } from "./runtime/worker_engine/engine.js";
-export type { WorkerEngineOptions, WorkerGenerateOptions, EngineTokenEvent, EngineInfo, EngineLoadProgress, EngineModelSource } from "./runtime/worker_engine/engine.js";
+export type {
+  WorkerEngineOptions,
+  WorkerGenerateOptions,
+  EngineTokenEvent,
+  EngineInfo,
+  EngineLoadProgress,
+  EngineModelSource,
+} from "./runtime/worker_engine/engine.js";
 
 // Tokenizer and chat templates.
 export { Tokenizer } from "./tokenizer/tokenizer.js";
@@ -31,13 +38,26 @@ export { ChatTemplateError } from "./tokenizer/chat_template.js";
 export { generate, stream } from "./generation/generate.js";
 export type { GenerateInput } from "./generation/generate.js";
 export { SequenceGenerator, stepBatch, ContextOverflowError, DEFAULT_MAX_NEW_TOKENS } from "./generation/sequence_generator.js";
-export type { GenerationOptions, GenerationResult, GenerationTimings, GenerationUsage, TokenEvent, TokenLogprobs } from "./generation/sequence_generator.js";
+export type {
+  GenerationOptions,
+  GenerationResult,
+  GenerationTimings,
+  GenerationUsage,
+  TokenEvent,
+  TokenLogprobs,
+} from "./generation/sequence_generator.js";
 export type { SamplingOptions, TokenLogprob } from "./generation/sampler.js";
 export type { LogitsProcessor, ProcessorContext } from "./generation/logits_processors.js";
 export type { FinishReason } from "./generation/stopping.js";
 export { resolveGenerationOptions } from "./generation/defaults.js";
 export type { GenerationDefaults, GenerationOverrides } from "./generation/defaults.js";
-export { JsonConstraint, ToolCallConstraint, compileSchema, responseFormatConstraint, SchemaError } from "./generation/constraints/index.js";
+export {
+  JsonConstraint,
+  ToolCallConstraint,
+  compileSchema,
+  responseFormatConstraint,
+  SchemaError,
+} from "./generation/constraints/index.js";
 export type { ResponseFormat, SchemaNode, ForcedTool } from "./generation/constraints/index.js";
 
 // Models and compute backends, for code that drives the forward pass itself.

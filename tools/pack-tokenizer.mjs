@@ -35,7 +35,9 @@ for (let i = 0; i < tokens.length; i++) if (tokens[i] === undefined) throw new E
 const ids = new Map(tokens.map((t, i) => [t, i]));
 const triples = new Int32Array(merges.length * 3);
 merges.forEach(([a, b], rank) => {
-  const ia = ids.get(a), ib = ids.get(b), im = ids.get(a + b);
+  const ia = ids.get(a),
+    ib = ids.get(b),
+    im = ids.get(a + b);
   if (ia === undefined || ib === undefined || im === undefined) throw new Error(`merge ${rank} (${a} ${b}) is not in the vocabulary`);
   triples.set([ia, ib, im], rank * 3);
 });

@@ -15,7 +15,9 @@ export type FlagValues = Record<string, string | boolean | string[] | boolean[] 
  * parseArgs with every flag declared and positionals allowed or not; its errors become
  * usage errors, a mistyped flag with the closest known one suggested.
  */
-export type ParsedFlags<O extends FlagOptions> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
+export type ParsedFlags<O extends FlagOptions> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>
+>;
 
 export function parseFlags<O extends FlagOptions>(args: readonly string[], options: O, allowPositionals = false): ParsedFlags<O> {
   try {
@@ -38,11 +40,14 @@ function usageErrorFrom(err: unknown, options: FlagOptions): Error {
       const name = /--([\w-]+)/.exec(e.message ?? "")?.[1];
       const spec = name ? options[name] : undefined;
       if (name && spec?.type === "boolean") return new UsageError(`--${name} is a switch and takes no value`);
-      if (name && /ambiguous/.test(e.message ?? "")) return new UsageError(`--${name} needs a value; write one that starts with "-" as --${name}=-1`);
+      if (name && /ambiguous/.test(e.message ?? ""))
+        return new UsageError(`--${name} needs a value; write one that starts with "-" as --${name}=-1`);
       return new UsageError(name ? `--${name} needs a value` : (e.message ?? String(err)));
     }
     case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
-      return new UsageError(`unexpected argument ${JSON.stringify(/'([^']*)'/.exec(e.message ?? "")?.[1] ?? "")}: this command takes only --flags`);
+      return new UsageError(
+        `unexpected argument ${JSON.stringify(/'([^']*)'/.exec(e.message ?? "")?.[1] ?? "")}: this command takes only --flags`,
+      );
     default:
       return err instanceof Error ? err : new Error(String(err));
   }
@@ -96,8 +101,10 @@ function readNumber(values: FlagValues, name: string, range: NumberRange, intege
   const text = String(raw);
   const n = Number(text);
   const parsed = text.trim() !== "" && (integer ? Number.isSafeInteger(n) : Number.isFinite(n));
-  const inRange = (range.min === undefined || (range.minExclusive ? n > range.min : n >= range.min)) && (range.max === undefined || n <= range.max);
-  if (!parsed || !inRange) throw new UsageError(`--${name} must be ${describeRange(integer ? "an integer" : "a number", range)}, got ${JSON.stringify(text)}`);
+  const inRange =
+    (range.min === undefined || (range.minExclusive ? n > range.min : n >= range.min)) && (range.max === undefined || n <= range.max);
+  if (!parsed || !inRange)
+    throw new UsageError(`--${name} must be ${describeRange(integer ? "an integer" : "a number", range)}, got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -116,7 +123,8 @@ export function choiceFlag<T extends string>(values: FlagValues, name: string, c
   const raw = values[name];
   if (raw === undefined) return undefined;
   const v = String(raw);
-  if (!(choices as readonly string[]).includes(v)) throw new UsageError(`--${name} must be one of ${choices.join(", ")}, got ${JSON.stringify(v)}`);
+  if (!(choices as readonly string[]).includes(v))
+    throw new UsageError(`--${name} must be one of ${choices.join(", ")}, got ${JSON.stringify(v)}`);
   return v as T;
 }
 

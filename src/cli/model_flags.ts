@@ -93,7 +93,11 @@ export function randomWeightsNote(path: string): string {
  * when asked (else only the loader's warnings, unless quiet), then says on stderr when the
  * weights are random and what the loader warned about.
  */
-export async function loadModelFor(io: CliIO, flags: ModelFlags, options: { progress?: boolean; quiet?: boolean; announceRandom?: boolean } = {}): Promise<LoadedModel> {
+export async function loadModelFor(
+  io: CliIO,
+  flags: ModelFlags,
+  options: { progress?: boolean; quiet?: boolean; announceRandom?: boolean } = {},
+): Promise<LoadedModel> {
   const load = io.loadModel ?? (await import("../runtime/load.js")).fromPretrained;
   const loadOptions: LoadOptions = {
     ...(flags.backend !== undefined ? { backend: flags.backend } : {}),

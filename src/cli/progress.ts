@@ -32,7 +32,9 @@ export function progressBar(out: NodeJS.WritableStream, label: string): (p: Load
     last = key;
     const width = 30;
     const filled = Math.round(f * width);
-    out.write(`\r${label} ${what.padEnd(9)} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${String(pct).padStart(3)}%${f >= 1 ? "\n" : ""}`);
+    out.write(
+      `\r${label} ${what.padEnd(9)} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${String(pct).padStart(3)}%${f >= 1 ? "\n" : ""}`,
+    );
     open = f < 1;
   };
 }
@@ -53,7 +55,13 @@ export function progressLines(out: NodeJS.WritableStream, label: string): (p: Lo
 }
 
 function baseName(file: string): string {
-  return file.replace(/[?#].*$/, "").split("/").filter(Boolean).at(-1) ?? file;
+  return (
+    file
+      .replace(/[?#].*$/, "")
+      .split("/")
+      .filter(Boolean)
+      .at(-1) ?? file
+  );
 }
 
 /**

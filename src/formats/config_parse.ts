@@ -128,7 +128,8 @@ class Fields {
     if (v === undefined || v === null) return [];
     const list = Array.isArray(v) ? v : [v];
     for (const x of list) {
-      if (typeof x !== "number" || !Number.isSafeInteger(x) || x < 0) this.fail(field, `expected a token id or a list of token ids, got ${JSON.stringify(v)}`);
+      if (typeof x !== "number" || !Number.isSafeInteger(x) || x < 0)
+        this.fail(field, `expected a token id or a list of token ids, got ${JSON.stringify(v)}`);
     }
     return list as number[];
   }
@@ -146,7 +147,16 @@ const ROPE_KEYS: Record<RopeType, readonly string[]> = {
   default: [],
   linear: ["factor"],
   dynamic: ["factor", "original_max_position_embeddings"],
-  yarn: ["factor", "original_max_position_embeddings", "attention_factor", "beta_fast", "beta_slow", "mscale", "mscale_all_dim", "truncate"],
+  yarn: [
+    "factor",
+    "original_max_position_embeddings",
+    "attention_factor",
+    "beta_fast",
+    "beta_slow",
+    "mscale",
+    "mscale_all_dim",
+    "truncate",
+  ],
 };
 /** Keys allowed in any rope dict: v5 folds rope_theta (and partial_rotary_factor) into rope_parameters. */
 const ROPE_COMMON_KEYS = ["rope_type", "type", "rope_theta"];
@@ -194,7 +204,8 @@ function parseRope(root: Fields, maxPositions: number, warnings: string[]): Rope
 
   const known = new Set([...ROPE_COMMON_KEYS, ...ROPE_KEYS[ropeType], "partial_rotary_factor"]);
   const unknown = Object.keys(raw).filter((k) => !known.has(k));
-  if (unknown.length > 0) warnings.push(`${root.file}: ${field}: keys ${unknown.join(", ")} are not used by rope_type '${ropeType}' and are ignored`);
+  if (unknown.length > 0)
+    warnings.push(`${root.file}: ${field}: keys ${unknown.join(", ")} are not used by rope_type '${ropeType}' and are ignored`);
   if (f.present("partial_rotary_factor") && f.num("partial_rotary_factor", 1) !== 1) {
     f.fail("partial_rotary_factor", "only 1.0 is supported for Qwen2");
   }
@@ -203,19 +214,25 @@ function parseRope(root: Fields, maxPositions: number, warnings: string[]): Rope
 
   if (!f.present("factor")) f.fail("factor", `required for rope_type '${ropeType}'`);
   const factor = f.positiveNum("factor", 1);
-  if (factor < 1) warnings.push(`${root.file}: ${field}.factor ${factor} is below 1 (transformers warns: it compresses rather than extends the context)`);
+  if (factor < 1)
+    warnings.push(`${root.file}: ${field}.factor ${factor} is below 1 (transformers warns: it compresses rather than extends the context)`);
 
   if (ropeType === "linear") return { scaling: { rope_type: "linear", factor }, theta };
 
   const origGiven = f.present("original_max_position_embeddings");
   const original = f.positiveInt("original_max_position_embeddings", maxPositions);
   if (ropeType === "dynamic") {
-    return { scaling: origGiven ? { rope_type: "dynamic", factor, original_max_position_embeddings: original } : { rope_type: "dynamic", factor }, theta };
+    return {
+      scaling: origGiven ? { rope_type: "dynamic", factor, original_max_position_embeddings: original } : { rope_type: "dynamic", factor },
+      theta,
+    };
   }
 
   // yarn
   if (!origGiven) {
-    warnings.push(`${root.file}: ${field}.original_max_position_embeddings is missing for yarn; using max_position_embeddings ${maxPositions}`);
+    warnings.push(
+      `${root.file}: ${field}.original_max_position_embeddings is missing for yarn; using max_position_embeddings ${maxPositions}`,
+    );
   } else if (Math.abs(maxPositions / original - factor) > 1e-9) {
     warnings.push(
       `${root.file}: ${field}.factor ${factor} differs from max_position_embeddings / original_max_position_embeddings = ${maxPositions / original}; ` +
@@ -295,7 +312,9 @@ export function parseQwen2Config(json: unknown, file = "config.json", warnings: 
   if (f.present("head_dim")) {
     headDim = f.positiveInt("head_dim", 1);
     if (headDim * heads !== hidden) {
-      warnings.push(`${file}: head_dim ${headDim} x num_attention_heads ${heads} = ${headDim * heads} differs from hidden_size ${hidden} (legal: o_proj maps back to hidden_size)`);
+      warnings.push(
+        `${file}: head_dim ${headDim} x num_attention_heads ${heads} = ${headDim * heads} differs from hidden_size ${hidden} (legal: o_proj maps back to hidden_size)`,
+      );
     }
   } else {
     if (hidden % heads !== 0) f.fail("hidden_size", `${hidden} is not divisible by num_attention_heads ${heads}; give head_dim explicitly`);
@@ -318,15 +337,20 @@ export function parseQwen2Config(json: unknown, file = "config.json", warnings: 
   if (rawWindow !== null && rawWindow < 1) f.fail("sliding_window", `must be a positive integer or null, got ${rawWindow}`);
   // As transformers' __post_init__: the window only exists when use_sliding_window is on.
   const window = useSliding ? rawWindow : null;
-  if (useSliding && rawWindow === null) warnings.push(`${file}: use_sliding_window is true but sliding_window is null: every layer attends fully`);
+  if (useSliding && rawWindow === null)
+    warnings.push(`${file}: use_sliding_window is true but sliding_window is null: every layer attends fully`);
   const maxWindowLayers = f.nonNegativeInt("max_window_layers", QWEN2_DEFAULTS.max_window_layers);
   const layerTypes = parseLayerTypes(f, layers, window, maxWindowLayers);
   const explicitTypes = f.present("layer_types");
   if (useSliding && window !== null && !explicitTypes && maxWindowLayers >= layers) {
-    warnings.push(`${file}: use_sliding_window is true but max_window_layers ${maxWindowLayers} >= num_hidden_layers ${layers}: no layer slides`);
+    warnings.push(
+      `${file}: use_sliding_window is true but max_window_layers ${maxWindowLayers} >= num_hidden_layers ${layers}: no layer slides`,
+    );
   }
   if (explicitTypes && window === null && layerTypes.includes("sliding_attention")) {
-    warnings.push(`${file}: layer_types marks sliding layers but ${useSliding ? "sliding_window is null" : "use_sliding_window is false"}: those layers attend fully (as in transformers)`);
+    warnings.push(
+      `${file}: layer_types marks sliding layers but ${useSliding ? "sliding_window is null" : "use_sliding_window is false"}: those layers attend fully (as in transformers)`,
+    );
   }
   const layerWindows = layerTypes.map((t) => (t === "sliding_attention" ? window : null));
 
@@ -335,7 +359,10 @@ export function parseQwen2Config(json: unknown, file = "config.json", warnings: 
   const eos = f.idList("eos_token_id");
   const bos = f.optionalId("bos_token_id");
   const pad = f.optionalId("pad_token_id");
-  for (const [name, id] of [["bos_token_id", bos], ["pad_token_id", pad]] as const) {
+  for (const [name, id] of [
+    ["bos_token_id", bos],
+    ["pad_token_id", pad],
+  ] as const) {
     if (id !== null && id >= vocab) warnings.push(`${file}: ${name} ${id} is outside the vocabulary (vocab_size ${vocab})`);
   }
   for (const id of eos) if (id >= vocab) warnings.push(`${file}: eos_token_id ${id} is outside the vocabulary (vocab_size ${vocab})`);

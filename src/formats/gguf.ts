@@ -268,7 +268,8 @@ export class GGUFFile {
       throw new FormatError(path, `not a GGUF file: magic is 0x${magic.toString(16).padStart(8, "0")}, expected "GGUF"`);
     }
     const version = c.u32("version");
-    if (version === 1) throw new UnsupportedError(`${path}: GGUF version 1 (32-bit counts) is not supported; convert the file with a current llama.cpp`);
+    if (version === 1)
+      throw new UnsupportedError(`${path}: GGUF version 1 (32-bit counts) is not supported; convert the file with a current llama.cpp`);
     if (version > 0xffff && (version & 0xffff) === 0) {
       throw new UnsupportedError(`${path}: big-endian GGUF files are not supported`);
     }
@@ -322,7 +323,8 @@ export class GGUFFile {
       names.add(name);
       await c.need(4, `tensor '${name}' dimension count`);
       const nDims = c.u32(`tensor '${name}' dimension count`);
-      if (nDims < 1 || nDims > GGML_MAX_DIMS) throw new FormatError(path, `tensor '${name}': ${nDims} dimensions, expected 1 to ${GGML_MAX_DIMS}`);
+      if (nDims < 1 || nDims > GGML_MAX_DIMS)
+        throw new FormatError(path, `tensor '${name}': ${nDims} dimensions, expected 1 to ${GGML_MAX_DIMS}`);
       await c.need(nDims * 8 + 4 + 8, `tensor '${name}' dimensions, type and offset`);
       const dims: number[] = [];
       for (let d = 0; d < nDims; d++) dims.push(c.count(`tensor '${name}' dimension ${d}`, Number.MAX_SAFE_INTEGER));
@@ -330,12 +332,16 @@ export class GGUFFile {
       const type = ggmlType(typeId);
       if (!type) throw new FormatError(path, `tensor '${name}': unknown ggml type id ${typeId}`);
       const rel = c.count(`tensor '${name}' offset`, size);
-      if (rel % alignment !== 0) throw new FormatError(path, `tensor '${name}': data offset ${rel} is not a multiple of the alignment ${alignment}`);
+      if (rel % alignment !== 0)
+        throw new FormatError(path, `tensor '${name}': data offset ${rel} is not a multiple of the alignment ${alignment}`);
       let n = 1;
       for (const d of dims) n *= d;
       if (!Number.isSafeInteger(n)) throw new FormatError(path, `tensor '${name}': shape [${dims.join(", ")}] is too large`);
       if (dims[0]! % type.blockSize !== 0) {
-        throw new FormatError(path, `tensor '${name}': ${type.name} needs a row length (ne[0]) divisible by ${type.blockSize}, found ${dims[0]}`);
+        throw new FormatError(
+          path,
+          `tensor '${name}': ${type.name} needs a row length (ne[0]) divisible by ${type.blockSize}, found ${dims[0]}`,
+        );
       }
       raw.push({ name, type, dims, rel, byteLength: (n / type.blockSize) * type.typeSize });
     }
@@ -351,7 +357,10 @@ export class GGUFFile {
     }));
     for (const t of tensors) {
       if (t.offset + t.byteLength > size) {
-        throw new FormatError(path, `tensor '${t.name}': data [${t.offset}, ${t.offset + t.byteLength}) runs past the end of the file (${size} bytes)`);
+        throw new FormatError(
+          path,
+          `tensor '${t.name}': data [${t.offset}, ${t.offset + t.byteLength}) runs past the end of the file (${size} bytes)`,
+        );
       }
     }
     const byOffset = [...tensors].sort((a, b) => a.offset - b.offset);
@@ -383,7 +392,9 @@ export class GGUFFile {
   async readTensorInto(info: GGUFTensorInfo, dest: Uint8Array, offset: number, signal?: AbortSignal): Promise<void> {
     if (this.source === null) throw new FormatError(this.path, `cannot read tensor '${info.name}': the file was closed`);
     if (!(Number.isInteger(offset) && offset >= 0 && offset + dest.byteLength <= info.byteLength)) {
-      throw new RangeError(`tensor '${info.name}': bytes [${offset}, ${offset + dest.byteLength}) are outside its ${info.byteLength} bytes`);
+      throw new RangeError(
+        `tensor '${info.name}': bytes [${offset}, ${offset + dest.byteLength}) are outside its ${info.byteLength} bytes`,
+      );
     }
     await this.source.readInto(dest, info.offset + offset, signal);
   }
@@ -409,14 +420,16 @@ export class GGUFFile {
   string(key: string): string | undefined {
     const e = this.metadata.get(key);
     if (e === undefined) return undefined;
-    if (typeof e.value !== "string") throw new FormatError(this.path, `metadata '${key}' must be a string, found ${GGUF_VALUE_TYPE_NAMES[e.type]}`);
+    if (typeof e.value !== "string")
+      throw new FormatError(this.path, `metadata '${key}' must be a string, found ${GGUF_VALUE_TYPE_NAMES[e.type]}`);
     return e.value;
   }
 
   bool(key: string): boolean | undefined {
     const e = this.metadata.get(key);
     if (e === undefined) return undefined;
-    if (typeof e.value !== "boolean") throw new FormatError(this.path, `metadata '${key}' must be a bool, found ${GGUF_VALUE_TYPE_NAMES[e.type]}`);
+    if (typeof e.value !== "boolean")
+      throw new FormatError(this.path, `metadata '${key}' must be a bool, found ${GGUF_VALUE_TYPE_NAMES[e.type]}`);
     return e.value;
   }
 
@@ -434,7 +447,8 @@ export class GGUFFile {
   numbers(key: string): readonly number[] | undefined {
     const e = this.metadata.get(key);
     if (e === undefined) return undefined;
-    if (e.type !== GGUFValueType.ARRAY || !Array.isArray(e.value)) throw new FormatError(this.path, `metadata '${key}' must be an array of numbers`);
+    if (e.type !== GGUFValueType.ARRAY || !Array.isArray(e.value))
+      throw new FormatError(this.path, `metadata '${key}' must be an array of numbers`);
     const items = e.value as readonly GGUFValue[];
     return items.map((v, i) => {
       if (typeof v === "number") return v;

@@ -105,18 +105,27 @@ function ropeScaling(file: GGUFFile, arch: string): RopeScaling | null {
       ...(betaSlow !== undefined ? { beta_slow: shortestF32(betaSlow) } : {}),
     };
   }
-  throw new UnsupportedError(`${file.path}: metadata '${arch}.rope.scaling.type' is '${type}', which qwen2-ts does not run (supported: none, linear, yarn)`);
+  throw new UnsupportedError(
+    `${file.path}: metadata '${arch}.rope.scaling.type' is '${type}', which qwen2-ts does not run (supported: none, linear, yarn)`,
+  );
 }
 
 /** Sliding-window layout, stored by our exporter (llama.cpp ignores these keys for qwen2 and attends fully). */
-function slidingLayout(file: GGUFFile, arch: string, layers: number): { window: number | null; types: LayerType[]; maxWindowLayers: number } {
+function slidingLayout(
+  file: GGUFFile,
+  arch: string,
+  layers: number,
+): { window: number | null; types: LayerType[]; maxWindowLayers: number } {
   const window = file.number(`${arch}.attention.sliding_window`);
   const pattern = file.numbers(`${arch}.attention.sliding_window_pattern`);
   if (window === undefined || pattern === undefined) {
     return { window: null, types: new Array<LayerType>(layers).fill("full_attention"), maxWindowLayers: layers };
   }
   if (pattern.length !== layers) {
-    throw new FormatError(file.path, `metadata '${arch}.attention.sliding_window_pattern' has ${pattern.length} entries for ${layers} layers`);
+    throw new FormatError(
+      file.path,
+      `metadata '${arch}.attention.sliding_window_pattern' has ${pattern.length} entries for ${layers} layers`,
+    );
   }
   const types = pattern.map((p): LayerType => (p ? "sliding_attention" : "full_attention"));
   const first = types.indexOf("sliding_attention");
@@ -126,7 +135,8 @@ function slidingLayout(file: GGUFFile, arch: string, layers: number): { window: 
 function optionalId(file: GGUFFile, key: string, vocab: number): number | null {
   const v = file.number(key);
   if (v === undefined) return null;
-  if (!Number.isInteger(v) || v < 0 || v >= vocab) throw new FormatError(file.path, `metadata '${key}' is ${v}, outside the vocabulary [0, ${vocab})`);
+  if (!Number.isInteger(v) || v < 0 || v >= vocab)
+    throw new FormatError(file.path, `metadata '${key}' is ${v}, outside the vocabulary [0, ${vocab})`);
   return v;
 }
 
@@ -146,7 +156,15 @@ function readTokenizer(file: GGUFFile): GGUFTokenizerData | null {
     const type = types[id]!;
     const token = tokens[id]!;
     if (type === TokenType.CONTROL || type === TokenType.USER_DEFINED) {
-      addedTokens.push({ id, content: token, special: type === TokenType.CONTROL, lstrip: false, rstrip: false, normalized: false, single_word: false });
+      addedTokens.push({
+        id,
+        content: token,
+        special: type === TokenType.CONTROL,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        single_word: false,
+      });
     } else if (type !== TokenType.UNUSED) {
       vocab[token] = id;
     }
@@ -178,7 +196,8 @@ function readConfig(file: GGUFFile, tokenizer: GGUFTokenizerData | null): Qwen2C
   const arch = "qwen2";
   const embd = file.tensor("token_embd.weight");
   if (!embd) throw new FormatError(file.path, "tensor 'token_embd.weight' (model.embed_tokens.weight) is missing");
-  if (embd.shape.length !== 2) throw new FormatError(file.path, `tensor 'token_embd.weight' must be 2-D, found shape [${embd.shape.join(", ")}]`);
+  if (embd.shape.length !== 2)
+    throw new FormatError(file.path, `tensor 'token_embd.weight' must be 2-D, found shape [${embd.shape.join(", ")}]`);
   const hidden = positiveInt(file, `${arch}.embedding_length`, required(file, `${arch}.embedding_length`));
   const heads = positiveInt(file, `${arch}.attention.head_count`, required(file, `${arch}.attention.head_count`));
   const kvHeads = positiveInt(file, `${arch}.attention.head_count_kv`, file.number(`${arch}.attention.head_count_kv`) ?? heads);
@@ -186,7 +205,8 @@ function readConfig(file: GGUFFile, tokenizer: GGUFTokenizerData | null): Qwen2C
   const keyLength = file.number(`${arch}.attention.key_length`);
   const headDim = keyLength !== undefined ? positiveInt(file, `${arch}.attention.key_length`, keyLength) : hidden / heads;
   if (!Number.isInteger(headDim)) throw new FormatError(file.path, `embedding_length ${hidden} is not divisible by head_count ${heads}`);
-  if (heads % kvHeads !== 0) throw new FormatError(file.path, `metadata '${arch}.attention.head_count' ${heads} is not a multiple of head_count_kv ${kvHeads}`);
+  if (heads % kvHeads !== 0)
+    throw new FormatError(file.path, `metadata '${arch}.attention.head_count' ${heads} is not a multiple of head_count_kv ${kvHeads}`);
   const sliding = slidingLayout(file, arch, layers);
   const eos = tokenizer?.eosTokenId ?? null;
   return {

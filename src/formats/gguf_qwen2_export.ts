@@ -102,13 +102,19 @@ function writeHyperparameters(w: GGUFWriter, config: Qwen2Config): void {
     if (rs.rope_type === "dynamic") {
       throw new UnsupportedError("rope_scaling type 'dynamic' (dynamic NTK) has no GGUF representation; llama.cpp cannot run it");
     }
-    if (rs.rope_type === "yarn" && (rs.attention_factor !== undefined || rs.mscale !== undefined || rs.mscale_all_dim !== undefined || rs.truncate === false)) {
-      throw new UnsupportedError("yarn rope_scaling with attention_factor, mscale, mscale_all_dim or truncate=false has no GGUF representation for qwen2");
+    if (
+      rs.rope_type === "yarn" &&
+      (rs.attention_factor !== undefined || rs.mscale !== undefined || rs.mscale_all_dim !== undefined || rs.truncate === false)
+    ) {
+      throw new UnsupportedError(
+        "yarn rope_scaling with attention_factor, mscale, mscale_all_dim or truncate=false has no GGUF representation for qwen2",
+      );
     }
     w.string(`${a}.rope.scaling.type`, rs.rope_type);
     w.f32(`${a}.rope.scaling.factor`, rs.factor);
     if (rs.rope_type === "yarn") {
-      if (rs.original_max_position_embeddings !== undefined) w.u32(`${a}.rope.scaling.original_context_length`, rs.original_max_position_embeddings);
+      if (rs.original_max_position_embeddings !== undefined)
+        w.u32(`${a}.rope.scaling.original_context_length`, rs.original_max_position_embeddings);
       if (rs.beta_fast !== undefined) w.f32(`${a}.rope.scaling.yarn_beta_fast`, rs.beta_fast);
       if (rs.beta_slow !== undefined) w.f32(`${a}.rope.scaling.yarn_beta_slow`, rs.beta_slow);
     }
@@ -116,13 +122,22 @@ function writeHyperparameters(w: GGUFWriter, config: Qwen2Config): void {
   if (config.layer_types.includes("sliding_attention")) {
     if (config.sliding_window === null) throw new InvalidArgumentError("config has sliding layers but no sliding_window");
     w.u32(`${a}.attention.sliding_window`, config.sliding_window);
-    w.set(`${a}.attention.sliding_window_pattern`, GGUFValueType.ARRAY, config.layer_types.map((t) => t === "sliding_attention"), GGUFValueType.BOOL);
+    w.set(
+      `${a}.attention.sliding_window_pattern`,
+      GGUFValueType.ARRAY,
+      config.layer_types.map((t) => t === "sliding_attention"),
+      GGUFValueType.BOOL,
+    );
   }
 }
 
 function writeTokenizer(w: GGUFWriter, config: Qwen2Config, files: TokenizerData): void {
   const single = (ids: readonly number[]): number | null => (ids.length === 1 ? ids[0]! : null);
-  const vocab = buildGGUFVocab(files, config.vocab_size, { eos: single(config.eos_token_id), bos: config.bos_token_id, pad: config.pad_token_id });
+  const vocab = buildGGUFVocab(files, config.vocab_size, {
+    eos: single(config.eos_token_id),
+    bos: config.bos_token_id,
+    pad: config.pad_token_id,
+  });
   w.string("tokenizer.ggml.model", "gpt2");
   w.string("tokenizer.ggml.pre", "qwen2");
   w.strings("tokenizer.ggml.tokens", vocab.tokens);
@@ -141,7 +156,8 @@ function writeTokenizer(w: GGUFWriter, config: Qwen2Config, files: TokenizerData
  */
 export function buildQwen2GGUF(input: Qwen2GGUFExportInput): Qwen2GGUFBuild {
   const { config, weights, type } = input;
-  if (!GGUF_EXPORT_TYPES.includes(type)) throw new InvalidArgumentError(`unknown GGUF type '${type}' (expected one of ${GGUF_EXPORT_TYPES.join(", ")})`);
+  if (!GGUF_EXPORT_TYPES.includes(type))
+    throw new InvalidArgumentError(`unknown GGUF type '${type}' (expected one of ${GGUF_EXPORT_TYPES.join(", ")})`);
 
   // Map every stored tensor; anything llama.cpp has no name for is an error, not a silent drop.
   const hfByGguf = new Map<string, string>();
@@ -152,11 +168,14 @@ export function buildQwen2GGUF(input: Qwen2GGUFExportInput): Qwen2GGUFBuild {
     if (g === undefined) throw new UnsupportedError(`${weights.location}: tensor '${name}' has no llama.cpp name for qwen2`);
     const layer = /^blk\.(\d+)\./.exec(g);
     if (layer && Number(layer[1]) >= config.num_hidden_layers) {
-      throw new InvalidArgumentError(`${weights.location}: tensor '${name}' belongs to layer ${layer[1]}, but the config has ${config.num_hidden_layers} layers`);
+      throw new InvalidArgumentError(
+        `${weights.location}: tensor '${name}' belongs to layer ${layer[1]}, but the config has ${config.num_hidden_layers} layers`,
+      );
     }
     hfByGguf.set(g, name);
   }
-  if (!hfByGguf.has("token_embd.weight")) throw new InvalidArgumentError(`${weights.location}: tensor 'model.embed_tokens.weight' is missing`);
+  if (!hfByGguf.has("token_embd.weight"))
+    throw new InvalidArgumentError(`${weights.location}: tensor 'model.embed_tokens.weight' is missing`);
 
   const w = new GGUFWriter();
   w.string("general.architecture", "qwen2");

@@ -54,7 +54,10 @@ export function buildGGUFVocab(data: TokenizerData, vocabSize: number, fromConfi
   const types = new Array<number>(vocabSize).fill(TokenType.UNUSED);
   const place = (token: string, id: number, type: number): void => {
     if (id >= vocabSize) {
-      throw new FormatError(where, `token ${JSON.stringify(token)} has id ${id}, but the model's embedding has only ${vocabSize} rows (config vocab_size)`);
+      throw new FormatError(
+        where,
+        `token ${JSON.stringify(token)} has id ${id}, but the model's embedding has only ${vocabSize} rows (config vocab_size)`,
+      );
     }
     tokens[id] = token;
     types[id] = type;

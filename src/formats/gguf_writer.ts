@@ -7,7 +7,15 @@
  */
 import { InvalidArgumentError } from "../errors.js";
 import { byteSize, type DType } from "../tensor/dtype.js";
-import { GGML_MAX_DIMS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUFValueType, ggmlTypeOf, type GGUFEntry, type GGUFValue } from "./gguf_types.js";
+import {
+  GGML_MAX_DIMS,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUFValueType,
+  ggmlTypeOf,
+  type GGUFEntry,
+  type GGUFValue,
+} from "./gguf_types.js";
 
 interface PendingTensor {
   readonly name: string;
@@ -149,7 +157,8 @@ function writeValue(sink: ByteSink, key: string, type: GGUFValueType, value: GGU
       expect(typeof value === "string", key, type, value);
       return sink.string(value as string);
     case GGUFValueType.ARRAY: {
-      if (!Array.isArray(value) || itemType === undefined) throw new InvalidArgumentError(`GGUF metadata '${key}': an array needs an array value and an item type`);
+      if (!Array.isArray(value) || itemType === undefined)
+        throw new InvalidArgumentError(`GGUF metadata '${key}': an array needs an array value and an item type`);
       sink.u32(itemType);
       sink.u64(value.length);
       for (const item of value as readonly GGUFValue[]) writeValue(sink, key, itemType, item);
@@ -164,7 +173,8 @@ export class GGUFWriter {
   private readonly tensorNames = new Set<string>();
 
   constructor(readonly alignment: number = GGUF_DEFAULT_ALIGNMENT) {
-    if (alignment <= 0 || (alignment & (alignment - 1)) !== 0) throw new InvalidArgumentError(`GGUF alignment must be a power of two, got ${alignment}`);
+    if (alignment <= 0 || (alignment & (alignment - 1)) !== 0)
+      throw new InvalidArgumentError(`GGUF alignment must be a power of two, got ${alignment}`);
     if (alignment !== GGUF_DEFAULT_ALIGNMENT) this.set("general.alignment", GGUFValueType.UINT32, alignment);
   }
 
@@ -203,7 +213,8 @@ export class GGUFWriter {
    */
   addTensor(name: string, dtype: DType, shape: readonly number[], produce: () => Uint8Array | Promise<Uint8Array>): this {
     if (this.tensorNames.has(name)) throw new InvalidArgumentError(`GGUF tensor '${name}' added twice`);
-    if (shape.length < 1 || shape.length > GGML_MAX_DIMS) throw new InvalidArgumentError(`GGUF tensor '${name}': ${shape.length} dimensions, expected 1 to ${GGML_MAX_DIMS}`);
+    if (shape.length < 1 || shape.length > GGML_MAX_DIMS)
+      throw new InvalidArgumentError(`GGUF tensor '${name}': ${shape.length} dimensions, expected 1 to ${GGML_MAX_DIMS}`);
     ggmlTypeOf(dtype); // throws for a dtype GGUF cannot store
     this.tensorNames.add(name);
     this.tensors.push({ name, dtype, shape: [...shape], byteLength: byteSize(dtype, shape), produce });
@@ -247,7 +258,9 @@ export class GGUFWriter {
     for (const [i, t] of this.tensors.entries()) {
       const data = await t.produce();
       if (data.byteLength !== t.byteLength) {
-        throw new InvalidArgumentError(`GGUF tensor '${t.name}': expected ${t.byteLength} bytes for ${t.dtype} [${t.shape.join(", ")}], got ${data.byteLength}`);
+        throw new InvalidArgumentError(
+          `GGUF tensor '${t.name}': expected ${t.byteLength} bytes for ${t.dtype} [${t.shape.join(", ")}], got ${data.byteLength}`,
+        );
       }
       yield data;
       const rest = (this.alignment - (data.byteLength % this.alignment)) % this.alignment;

@@ -18,5 +18,11 @@ export { GGUFFile, isGGUF, type GGUFTensorInfo } from "./gguf.js";
 export { GGUFWriter } from "./gguf_writer.js";
 export { GGUFValueType, type GGUFEntry, type GGUFValue, type GGMLType } from "./gguf_types.js";
 export { openGGUF, type Qwen2GGUF, type GGUFTokenizerData, type GGUFAddedToken } from "./gguf_qwen2.js";
-export { buildQwen2GGUF, GGUF_EXPORT_TYPES, type GGUFExportType, type Qwen2GGUFExportInput, type Qwen2GGUFBuild } from "./gguf_qwen2_export.js";
+export {
+  buildQwen2GGUF,
+  GGUF_EXPORT_TYPES,
+  type GGUFExportType,
+  type Qwen2GGUFExportInput,
+  type Qwen2GGUFBuild,
+} from "./gguf_qwen2_export.js";
 export { randomModel, RANDOM_PRESETS, type RandomPreset, type RandomModelOptions, type RandomModel } from "./random_model.js";

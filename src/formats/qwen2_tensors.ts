@@ -140,7 +140,9 @@ export function validateQwen2Weights(config: Qwen2Config, source: WeightSource, 
     throw new FormatError(source.location, `weights do not match config.json: ${shown.join("; ")}${more}`);
   }
   if (unexpected.length > 0) {
-    options.warnings?.push(`${source.location}: ${unexpected.length} tensor(s) not used by Qwen2ForCausalLM are ignored: ${unexpected.slice(0, 5).join(", ")}${unexpected.length > 5 ? ", ..." : ""}`);
+    options.warnings?.push(
+      `${source.location}: ${unexpected.length} tensor(s) not used by Qwen2ForCausalLM are ignored: ${unexpected.slice(0, 5).join(", ")}${unexpected.length > 5 ? ", ..." : ""}`,
+    );
   }
   return report;
 }

@@ -163,7 +163,9 @@ export async function randomModel(opts: RandomModelOptions): Promise<RandomModel
   const configJson = randomPresetConfig(opts.preset, opts.dtype, tokenizer.vocabSize, seed);
   const config = parseQwen2Config(configJson, "config.json");
   if (config.vocab_size < tokenizer.vocabSize) {
-    throw new InvalidArgumentError(`preset ${opts.preset}: vocab_size ${config.vocab_size} is smaller than the tokenizer's ${tokenizer.vocabSize} ids`);
+    throw new InvalidArgumentError(
+      `preset ${opts.preset}: vocab_size ${config.vocab_size} is smaller than the tokenizer's ${tokenizer.vocabSize} ids`,
+    );
   }
 
   const tensors: TensorToWrite[] = [];
@@ -174,7 +176,12 @@ export async function randomModel(opts: RandomModelOptions): Promise<RandomModel
     const count = e.shape.reduce((a, b) => a * b, 1);
     parameters += count;
     bytes += count * (opts.dtype === "f32" ? 4 : 2);
-    tensors.push({ name: e.name, dtype: opts.dtype, shape: e.shape, data: () => randomWeightChunks(e.name, count, opts.dtype, seed, DEFAULT_RANDOM_STD) });
+    tensors.push({
+      name: e.name,
+      dtype: opts.dtype,
+      shape: e.shape,
+      data: () => randomWeightChunks(e.name, count, opts.dtype, seed, DEFAULT_RANDOM_STD),
+    });
   }
   return {
     config,

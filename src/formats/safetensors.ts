@@ -236,7 +236,9 @@ export class SafetensorsFile implements WeightSource {
   async readInto(name: string, dest: Uint8Array, offset = 0, signal?: AbortSignal): Promise<void> {
     const e = this.info(name);
     if (!(Number.isInteger(offset) && offset >= 0 && offset + dest.byteLength <= e.byteLength)) {
-      throw new RangeError(`readInto('${name}'): bytes [${offset}, ${offset + dest.byteLength}) are outside the tensor's ${e.byteLength} bytes`);
+      throw new RangeError(
+        `readInto('${name}'): bytes [${offset}, ${offset + dest.byteLength}) are outside the tensor's ${e.byteLength} bytes`,
+      );
     }
     if (this.source === null) throw new FormatError(this.location, `tensor '${name}': file already closed`);
     await this.source.readInto(dest, e.fileOffset + offset, signal);

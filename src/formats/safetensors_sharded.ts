@@ -18,7 +18,12 @@ export class ShardedSafetensors implements WeightSource {
   readonly metadata: Readonly<Record<string, unknown>> | null;
   private readonly owner: Map<string, SafetensorsFile>;
 
-  private constructor(location: string, shards: Map<string, SafetensorsFile>, owner: Map<string, SafetensorsFile>, metadata: Record<string, unknown> | null) {
+  private constructor(
+    location: string,
+    shards: Map<string, SafetensorsFile>,
+    owner: Map<string, SafetensorsFile>,
+    metadata: Record<string, unknown> | null,
+  ) {
     this.location = location;
     this.shards = shards;
     this.owner = owner;
@@ -66,14 +71,16 @@ export class ShardedSafetensors implements WeightSource {
         for (const name of shard.names()) {
           const o = owner.get(name);
           if (o === undefined) throw new FormatError(indexPath, `tensor '${name}' is in shard '${shardName}' but missing from weight_map`);
-          if (o !== shard) throw new FormatError(indexPath, `tensor '${name}' is stored in two shards: '${shardNameOf(shards, o)}' and '${shardName}'`);
+          if (o !== shard)
+            throw new FormatError(indexPath, `tensor '${name}' is stored in two shards: '${shardNameOf(shards, o)}' and '${shardName}'`);
         }
       }
     } catch (err) {
       for (const s of shards.values()) s.close();
       throw err;
     }
-    const meta = typeof metadata === "object" && metadata !== null && !Array.isArray(metadata) ? (metadata as Record<string, unknown>) : null;
+    const meta =
+      typeof metadata === "object" && metadata !== null && !Array.isArray(metadata) ? (metadata as Record<string, unknown>) : null;
     return new ShardedSafetensors(indexPath, shards, owner, meta);
   }
 

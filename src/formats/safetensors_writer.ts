@@ -29,7 +29,10 @@ export interface TensorToWrite {
 export type TensorBytes = Uint8Array | Promise<Uint8Array> | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
 
 /** Builds the header bytes (length prefix included) for `tensors` in the given order. */
-export function safetensorsHeader(tensors: readonly Omit<TensorToWrite, "data">[], metadata?: Readonly<Record<string, string>>): Uint8Array {
+export function safetensorsHeader(
+  tensors: readonly Omit<TensorToWrite, "data">[],
+  metadata?: Readonly<Record<string, string>>,
+): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) header["__metadata__"] = metadata;
   let offset = 0;
@@ -56,7 +59,10 @@ export function safetensorsHeader(tensors: readonly Omit<TensorToWrite, "data">[
  * The whole file as chunks: the header, then each tensor's bytes in order. Rejects with an
  * InvalidArgumentError naming the tensor whose data does not match its dtype and shape.
  */
-export async function* safetensorsChunks(tensors: readonly TensorToWrite[], metadata?: Readonly<Record<string, string>>): AsyncGenerator<Uint8Array> {
+export async function* safetensorsChunks(
+  tensors: readonly TensorToWrite[],
+  metadata?: Readonly<Record<string, string>>,
+): AsyncGenerator<Uint8Array> {
   yield safetensorsHeader(tensors, metadata);
   for (const t of tensors) {
     const produced = typeof t.data === "function" ? await t.data() : t.data;

@@ -86,7 +86,13 @@ export async function tensorReader(source: WeightSource, name: string, signal?: 
   if (source.readInto === undefined) return source.read(name);
   const info = source.info(name);
   const readInto = source.readInto.bind(source);
-  return { name, dtype: info.dtype, shape: info.shape, byteLength: info.byteLength, readInto: (dest, offset) => readInto(name, dest, offset, signal) };
+  return {
+    name,
+    dtype: info.dtype,
+    shape: info.shape,
+    byteLength: info.byteLength,
+    readInto: (dest, offset) => readInto(name, dest, offset, signal),
+  };
 }
 
 /** A reader's whole contents as a HostTensor (for backends that keep tensors in JS memory). */

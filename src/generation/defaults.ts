@@ -26,7 +26,10 @@ import type { GenerationOptions } from "./sequence_generator.js";
 export const HF_DEFAULT_TOP_K = 50;
 
 /** The fields generation_config.json can set. */
-export type GenerationDefaults = Pick<GenerationOptions, "doSample" | "temperature" | "topK" | "topP" | "minP" | "repetitionPenalty" | "maxNewTokens">;
+export type GenerationDefaults = Pick<
+  GenerationOptions,
+  "doSample" | "temperature" | "topK" | "topP" | "minP" | "repetitionPenalty" | "maxNewTokens"
+>;
 
 /** What a caller sets explicitly; `undefined` means "not given, use the default". */
 export type GenerationOverrides = Pick<GenerationOptions, "temperature" | "topK" | "topP" | "minP" | "repetitionPenalty" | "maxNewTokens">;
@@ -55,13 +58,17 @@ export function optionsFromGenerationConfig(gc: GenerationConfig | null | undefi
  * generation_config.json's defaults (rule 1), overridden field by field by what the caller
  * set (rules 2 and 3 above).
  */
-export function resolveGenerationOptions(generationConfig: GenerationConfig | null | undefined, overrides: GenerationOverrides = {}): GenerationDefaults {
+export function resolveGenerationOptions(
+  generationConfig: GenerationConfig | null | undefined,
+  overrides: GenerationOverrides = {},
+): GenerationDefaults {
   const out: Mutable<GenerationDefaults> = optionsFromGenerationConfig(generationConfig);
   for (const key of ["temperature", "topK", "topP", "minP", "repetitionPenalty", "maxNewTokens"] as const) {
     const v = overrides[key];
     if (v !== undefined) out[key] = v;
   }
-  const asksToSample = overrides.temperature !== undefined || overrides.topK !== undefined || overrides.topP !== undefined || overrides.minP !== undefined;
+  const asksToSample =
+    overrides.temperature !== undefined || overrides.topK !== undefined || overrides.topP !== undefined || overrides.minP !== undefined;
   if (asksToSample) out.doSample = overrides.temperature !== 0;
   // Greedy needs no warpers; dropping them keeps the options honest about what runs.
   if (out.doSample === false || out.temperature === 0) {

@@ -91,7 +91,8 @@ export function validateSamplingOptions(o: SamplingOptions, vocabSize: number): 
     if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
       throw new InvalidArgumentError(`logitBias: token id ${id} is outside the vocabulary [0, ${vocabSize})`);
     }
-    if (typeof bias !== "number" || Number.isNaN(bias)) throw new InvalidArgumentError(`logitBias[${id}] must be a number, got ${String(bias)}`);
+    if (typeof bias !== "number" || Number.isNaN(bias))
+      throw new InvalidArgumentError(`logitBias[${id}] must be a number, got ${String(bias)}`);
   }
 }
 
@@ -189,7 +190,10 @@ export class Sampler {
     let result: SampledToken = { id };
     if (o.logprobs || (o.topLogprobs ?? 0) > 0) {
       const lse = logSumExp(x, candidates);
-      const top = (o.topLogprobs ?? 0) > 0 ? Array.from(topIndices(x, o.topLogprobs!, candidates), (t) => ({ id: t, logprob: x[t]! - lse })) : undefined;
+      const top =
+        (o.topLogprobs ?? 0) > 0
+          ? Array.from(topIndices(x, o.topLogprobs!, candidates), (t) => ({ id: t, logprob: x[t]! - lse }))
+          : undefined;
       result = top ? { id, logprob: x[id]! - lse, topLogprobs: top } : { id, logprob: x[id]! - lse };
     }
     this.record(id);

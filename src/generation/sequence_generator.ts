@@ -176,16 +176,24 @@ export class SequenceGenerator {
     this.promptIds = Int32Array.from(promptIds);
     for (let i = 0; i < n; i++) {
       const id = this.promptIds[i]!;
-      if (id < 0 || id >= model.vocabSize) throw new InvalidArgumentError(`prompt token ${i} is id ${id}, outside the model's vocabulary [0, ${model.vocabSize})`);
+      if (id < 0 || id >= model.vocabSize)
+        throw new InvalidArgumentError(`prompt token ${i} is id ${id}, outside the model's vocabulary [0, ${model.vocabSize})`);
     }
     const maxNew = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
     if (!Number.isInteger(maxNew) || maxNew < 0) throw new InvalidArgumentError(`maxNewTokens must be an integer >= 0, got ${maxNew}`);
     const chunk = options.prefillChunk;
-    if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1)) throw new InvalidArgumentError(`prefillChunk must be a positive integer, got ${chunk}`);
+    if (chunk !== undefined && (!Number.isInteger(chunk) || chunk < 1))
+      throw new InvalidArgumentError(`prefillChunk must be a positive integer, got ${chunk}`);
     this.eosIds = new Set(options.ignoreEos ? [] : (options.eosIds ?? collectEosIds({ tokenizer })));
-    const constraint = options.responseFormat ? responseFormatConstraint(options.responseFormat, tokenizer, model.vocabSize, [...this.eosIds]) : null;
+    const constraint = options.responseFormat
+      ? responseFormatConstraint(options.responseFormat, tokenizer, model.vocabSize, [...this.eosIds])
+      : null;
     // Validates the sampling options, before any cache memory is taken.
-    this.sampler = new Sampler(model.vocabSize, options, constraint ? [...(options.logitsProcessors ?? []), constraint] : (options.logitsProcessors ?? []));
+    this.sampler = new Sampler(
+      model.vocabSize,
+      options,
+      constraint ? [...(options.logitsProcessors ?? []), constraint] : (options.logitsProcessors ?? []),
+    );
     this.sampler.setPrompt(this.promptIds);
 
     if (options.cache) {
@@ -272,7 +280,9 @@ export class SequenceGenerator {
     const id = sampled.id;
     this.generated.push(id);
     if (sampled.logprob !== undefined) {
-      this.tokenLogprobs.push(sampled.topLogprobs ? { id, logprob: sampled.logprob, topLogprobs: sampled.topLogprobs } : { id, logprob: sampled.logprob });
+      this.tokenLogprobs.push(
+        sampled.topLogprobs ? { id, logprob: sampled.logprob, topLogprobs: sampled.topLogprobs } : { id, logprob: sampled.logprob },
+      );
     }
     let text = "";
     let reason: FinishReason | null = null;
@@ -299,7 +309,12 @@ export class SequenceGenerator {
     this.text += text;
     this.pending = Int32Array.of(id);
     if (reason !== null) text += this.finish(reason);
-    const extra = sampled.logprob === undefined ? {} : sampled.topLogprobs ? { logprob: sampled.logprob, topLogprobs: sampled.topLogprobs } : { logprob: sampled.logprob };
+    const extra =
+      sampled.logprob === undefined
+        ? {}
+        : sampled.topLogprobs
+          ? { logprob: sampled.logprob, topLogprobs: sampled.topLogprobs }
+          : { logprob: sampled.logprob };
     return { id, text, ...extra, done: this.done, finishReason: this._finishReason };
   }
 

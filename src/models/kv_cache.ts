@@ -31,8 +31,10 @@ export class KVCache implements SequenceCache {
     readonly layout: KVLayout,
     readonly capacity: number,
   ) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new InvalidArgumentError(`cache capacity must be a positive integer, got ${capacity}`);
-    if (!Number.isInteger(layout.chunk) || layout.chunk < 1) throw new InvalidArgumentError(`cache chunk must be a positive integer, got ${layout.chunk}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new InvalidArgumentError(`cache capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(layout.chunk) || layout.chunk < 1)
+      throw new InvalidArgumentError(`cache chunk must be a positive integer, got ${layout.chunk}`);
     this.layers = layout.windows.map((w) => backend.allocKV(layout.kvHeads, KVCache.ringSize(w, layout.chunk, capacity), layout.headDim));
   }
 
@@ -48,7 +50,8 @@ export class KVCache implements SequenceCache {
   /** Records that the model stored `count` more tokens (called by the model after each step). */
   advance(count: number): void {
     this.check();
-    if (this.len + count > this.capacity) throw new InvalidArgumentError(`cache holds ${this.len} of ${this.capacity} tokens; ${count} more do not fit`);
+    if (this.len + count > this.capacity)
+      throw new InvalidArgumentError(`cache holds ${this.len} of ${this.capacity} tokens; ${count} more do not fit`);
     this.len += count;
   }
 

@@ -17,7 +17,14 @@
 import { FormatError, InvalidArgumentError } from "../errors.js";
 import type { AttentionSegment, Backend, Mat, Weight } from "../backends/ops.js";
 import { layerWindows, type Qwen2Config } from "../formats/config.js";
-import { qwen2EmbedTensor, qwen2HeadTensor, qwen2LayerTensors, qwen2NormTensor, type ExpectedTensor, type Qwen2LayerKey } from "../formats/qwen2_tensors.js";
+import {
+  qwen2EmbedTensor,
+  qwen2HeadTensor,
+  qwen2LayerTensors,
+  qwen2NormTensor,
+  type ExpectedTensor,
+  type Qwen2LayerKey,
+} from "../formats/qwen2_tensors.js";
 import { tensorReader, type WeightSource } from "../formats/weights.js";
 import { KVCache, type KVLayout } from "./kv_cache.js";
 import type { CausalLM, ForwardItem, ForwardOptions, SequenceCache } from "./causal_lm.js";
@@ -73,7 +80,12 @@ interface LayerWeights {
 }
 
 /** Reads one tensor, checking its shape against the spec, and uploads it. */
-async function uploadChecked(backend: Backend, source: WeightSource, { name, shape }: ExpectedTensor, signal?: AbortSignal): Promise<Weight> {
+async function uploadChecked(
+  backend: Backend,
+  source: WeightSource,
+  { name, shape }: ExpectedTensor,
+  signal?: AbortSignal,
+): Promise<Weight> {
   if (!source.has(name)) throw new FormatError(source.location, `missing tensor ${name} (expected shape [${shape.join(", ")}])`);
   const info = source.info(name);
   if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
@@ -118,7 +130,11 @@ class Scratch {
   readonly ids: Int32Array;
   readonly cos: Float32Array; // [rows, d / 2]
   readonly sin: Float32Array;
-  constructor(backend: Backend, c: Qwen2Config, readonly rows: number) {
+  constructor(
+    backend: Backend,
+    c: Qwen2Config,
+    readonly rows: number,
+  ) {
     const d = c.head_dim;
     this.x = backend.alloc(rows, c.hidden_size);
     this.h = backend.alloc(rows, c.hidden_size);
@@ -182,12 +198,20 @@ export class Qwen2Model {
    * load(), then `head` (the LM head, when not tied) as the last tensor, all counted in one
    * progress total. Used by Qwen2ForCausalLM.load.
    */
-  static async loadWithHead(source: Qwen2Source, backend: Backend, options: Qwen2LoadOptions, head: ExpectedTensor | null): Promise<{ model: Qwen2Model; head: Weight | null }> {
+  static async loadWithHead(
+    source: Qwen2Source,
+    backend: Backend,
+    options: Qwen2LoadOptions,
+    head: ExpectedTensor | null,
+  ): Promise<{ model: Qwen2Model; head: Weight | null }> {
     const c = source.config;
     const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     if (!Number.isInteger(chunk) || chunk < 1) throw new InvalidArgumentError(`chunkSize must be a positive integer, got ${chunk}`);
     if (c.num_attention_heads % c.num_key_value_heads !== 0) {
-      throw new FormatError(source.weights.location, `num_attention_heads ${c.num_attention_heads} is not a multiple of num_key_value_heads ${c.num_key_value_heads}`);
+      throw new FormatError(
+        source.weights.location,
+        `num_attention_heads ${c.num_attention_heads} is not a multiple of num_key_value_heads ${c.num_key_value_heads}`,
+      );
     }
     const layerSpecs = Array.from({ length: c.num_hidden_layers }, (_, i) => qwen2LayerTensors(c, i));
     const embedSpec = qwen2EmbedTensor(c);
@@ -254,7 +278,12 @@ export class Qwen2Model {
     items.forEach((it, i) => (longest = Math.max(longest, caches[i]!.length + it.ids.length)));
     const ropeParams = this.rope.parameters(longest);
     const done = new Array<number>(items.length).fill(0);
-    const s = this.scratchFor(Math.min(this.chunkSize, items.reduce((sum, it) => sum + it.ids.length, 0)));
+    const s = this.scratchFor(
+      Math.min(
+        this.chunkSize,
+        items.reduce((sum, it) => sum + it.ids.length, 0),
+      ),
+    );
     for (;;) {
       const segments: StepSegment[] = [];
       let n = 0;
@@ -276,7 +305,8 @@ export class Qwen2Model {
         const offset = done[seg.item]!;
         done[seg.item] = offset + seg.count;
         if (keep === "all") kept.push({ item: seg.item, row: seg.row, offset, count: seg.count });
-        else if (done[seg.item] === items[seg.item]!.ids.length) kept.push({ item: seg.item, row: seg.row + seg.count - 1, offset: 0, count: 1 });
+        else if (done[seg.item] === items[seg.item]!.ids.length)
+          kept.push({ item: seg.item, row: seg.row + seg.count - 1, offset: 0, count: 1 });
       }
       if (kept.length > 0) onStep(s.h, n, kept);
     }
@@ -316,7 +346,13 @@ export class Qwen2Model {
         b.storeKV(kv, s.k, s.v, seg.row, seg.count, seg.position);
         return { kv, row: seg.row, count: seg.count, past: seg.position };
       });
-      b.attention(s.attn, s.q, attnSegments, { heads: c.num_attention_heads, kvHeads: c.num_key_value_heads, headDim: d, scale, window: this.windows[l]! });
+      b.attention(s.attn, s.q, attnSegments, {
+        heads: c.num_attention_heads,
+        kvHeads: c.num_key_value_heads,
+        headDim: d,
+        scale,
+        window: this.windows[l]!,
+      });
       b.matmul(s.h, s.attn, L.o, null, n);
       this.emitHook("attn_out", l, s.h, n, segments);
       b.add(s.x, s.x, s.h, n);
@@ -345,12 +381,15 @@ export class Qwen2Model {
     }
     if (item.ids.length === 0) throw new InvalidArgumentError(`item ${index}: no new tokens`);
     if (cache.length + item.ids.length > cache.capacity) {
-      throw new InvalidArgumentError(`item ${index}: ${item.ids.length} new tokens after ${cache.length} cached exceed the cache capacity ${cache.capacity}`);
+      throw new InvalidArgumentError(
+        `item ${index}: ${item.ids.length} new tokens after ${cache.length} cached exceed the cache capacity ${cache.capacity}`,
+      );
     }
     const vocab = this.config.vocab_size;
     for (let t = 0; t < item.ids.length; t++) {
       const id = item.ids[t]!;
-      if (!(id >= 0 && id < vocab)) throw new InvalidArgumentError(`item ${index}: token id ${id} at position ${t} is outside the vocabulary [0, ${vocab})`);
+      if (!(id >= 0 && id < vocab))
+        throw new InvalidArgumentError(`item ${index}: token id ${id} at position ${t} is outside the vocabulary [0, ${vocab})`);
     }
     return cache;
   }
@@ -437,7 +476,11 @@ export class Qwen2ForCausalLM implements CausalLM {
       } else {
         // Only the last rows: gather them so the head multiplies those rows, not the chunk.
         const picked = this.pickedFor(kept.length);
-        b.copyRows(picked, normed, Int32Array.from(kept, (k) => k.row));
+        b.copyRows(
+          picked,
+          normed,
+          Int32Array.from(kept, (k) => k.row),
+        );
         const logits = this.logitsFor(kept.length);
         b.matmul(logits, picked, this.lmHead, null, kept.length);
         kept.forEach((k, i) => b.readInto(logits, i, 1, out[k.item]!));

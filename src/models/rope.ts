@@ -48,7 +48,8 @@ function yarnParameters(theta: number, dim: number, maxPositions: number, s: Rop
   const factor = s.factor;
   let attentionScaling = s.attention_factor;
   if (attentionScaling === undefined) {
-    attentionScaling = s.mscale && s.mscale_all_dim ? yarnMscale(factor, s.mscale) / yarnMscale(factor, s.mscale_all_dim) : yarnMscale(factor);
+    attentionScaling =
+      s.mscale && s.mscale_all_dim ? yarnMscale(factor, s.mscale) / yarnMscale(factor, s.mscale_all_dim) : yarnMscale(factor);
   }
   // `or` defaults as transformers: a 0 means the default too.
   const betaFast = s.beta_fast || 32;
@@ -98,7 +99,9 @@ export function ropeParameters(config: RopeConfig, seqLen = 0): RopeParameters {
     case "yarn":
       return yarnParameters(theta, dim, config.max_position_embeddings, s);
     default:
-      throw new UnsupportedError(`rope_scaling.rope_type ${JSON.stringify((s as RopeScaling).rope_type)} is not supported (default, linear, dynamic, yarn are)`);
+      throw new UnsupportedError(
+        `rope_scaling.rope_type ${JSON.stringify((s as RopeScaling).rope_type)} is not supported (default, linear, dynamic, yarn are)`,
+      );
   }
 }
 
@@ -113,7 +116,8 @@ export class RotaryEmbedding {
   private cached: RopeParameters;
 
   constructor(private readonly config: RopeConfig) {
-    if (config.head_dim % 2 !== 0) throw new UnsupportedError(`head_dim ${config.head_dim} is odd; rotary embeddings need an even head dimension`);
+    if (config.head_dim % 2 !== 0)
+      throw new UnsupportedError(`head_dim ${config.head_dim} is odd; rotary embeddings need an even head dimension`);
     this.half = config.head_dim / 2;
     this.dynamic = config.rope_scaling?.rope_type === "dynamic";
     this.cached = ropeParameters(config, 0);

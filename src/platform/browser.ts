@@ -115,7 +115,9 @@ export function environmentVariable(_name: string): string | undefined {
 export const hasLocalFiles = false;
 
 function noPaths(path: string): UnsupportedError {
-  return new UnsupportedError(`${path}: local paths cannot be opened here (no file system); pass a URL, a File/Blob, a list of Files or a ModelFiles`);
+  return new UnsupportedError(
+    `${path}: local paths cannot be opened here (no file system); pass a URL, a File/Blob, a list of Files or a ModelFiles`,
+  );
 }
 
 export async function openLocalFile(path: string): Promise<LocalFile> {

@@ -325,7 +325,13 @@ async function buildModel(
 
 async function loadFolder(given: ModelFiles, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
   const { files, opened } = trackOpens(given, (all) =>
-    checkFits(given.location, all.reduce((n, f) => n + f.size, 0), backend, options, true),
+    checkFits(
+      given.location,
+      all.reduce((n, f) => n + f.size, 0),
+      backend,
+      options,
+      true,
+    ),
   );
   const folder = await loadModelFolder(files, options.signal);
   try {

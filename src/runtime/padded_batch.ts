@@ -41,10 +41,12 @@ export function positionIds(attentionMask: readonly (readonly number[])[]): numb
 
 function checkBatch(batch: PaddedBatch): void {
   const { inputIds, attentionMask } = batch;
-  if (inputIds.length !== attentionMask.length) throw new InvalidArgumentError(`input_ids has ${inputIds.length} rows, attention_mask ${attentionMask.length}`);
+  if (inputIds.length !== attentionMask.length)
+    throw new InvalidArgumentError(`input_ids has ${inputIds.length} rows, attention_mask ${attentionMask.length}`);
   inputIds.forEach((row, r) => {
     const mask = attentionMask[r]!;
-    if (mask.length !== row.length) throw new InvalidArgumentError(`row ${r}: input_ids has ${row.length} columns, attention_mask ${mask.length}`);
+    if (mask.length !== row.length)
+      throw new InvalidArgumentError(`row ${r}: input_ids has ${row.length} columns, attention_mask ${mask.length}`);
     mask.forEach((m, c) => {
       if (m !== 0 && m !== 1) throw new InvalidArgumentError(`attention_mask[${r}][${c}] is ${m}, expected 0 or 1`);
     });
@@ -99,7 +101,8 @@ export class PaddedBatchRunner {
 
   /** Appends one token per row (Hugging Face feeds pad tokens to finished rows too) and returns each row's logits. */
   step(next: readonly number[]): Float32Array[] {
-    if (next.length !== this.rows.length) throw new InvalidArgumentError(`step needs ${this.rows.length} tokens, one per row, got ${next.length}`);
+    if (next.length !== this.rows.length)
+      throw new InvalidArgumentError(`step needs ${this.rows.length} tokens, one per row, got ${next.length}`);
     const items: ForwardItem[] = next.map((id, i) => ({ ids: Int32Array.of(id), cache: this.caches[i]! }));
     return this.model.forward(items);
   }

@@ -60,14 +60,24 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, _
 
   let prompt: string;
   try {
-    prompt = ctx.tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true, ...(toolSetup.tools.length > 0 ? { tools: toolSetup.tools } : {}) });
+    prompt = ctx.tokenizer.applyChatTemplate(messages, {
+      addGenerationPrompt: true,
+      ...(toolSetup.tools.length > 0 ? { tools: toolSetup.tools } : {}),
+    });
   } catch (err) {
     throw invalidField("messages", `the chat template refused these messages: ${(err as Error).message}`);
   }
   const promptIds = ctx.tokenizer.encode(prompt, { addSpecialTokens: false });
   checkPromptFits(ctx, promptIds.length, "messages");
 
-  const life = new RequestLifecycle(ctx, res, { idPrefix: "chatcmpl", chunkObject: "chat.completion.chunk", choices: n, promptTokens: promptIds.length, includeUsage, errorParam: "messages" });
+  const life = new RequestLifecycle(ctx, res, {
+    idPrefix: "chatcmpl",
+    chunkObject: "chat.completion.chunk",
+    choices: n,
+    promptTokens: promptIds.length,
+    includeUsage,
+    errorParam: "messages",
+  });
   const parseTools = toolSetup.parse && schema === null;
   const choices = Array.from({ length: n }, (_, i) => new Choice(i, parseTools ? new ToolCallParser() : null));
 
@@ -82,13 +92,31 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, _
         }
       } else {
         const k = c.toolCalls.length;
-        const call: ToolCallOut = { id: `call_${requestId("").slice(1)}`, type: "function", function: { name: s.call.name, arguments: s.call.arguments } };
+        const call: ToolCallOut = {
+          id: `call_${requestId("").slice(1)}`,
+          type: "function",
+          function: { name: s.call.name, arguments: s.call.arguments },
+        };
         c.toolCalls.push(call);
         if (life.streaming) {
-          life.send([{ index: c.index, delta: { tool_calls: [{ index: k, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] }, logprobs: null, finish_reason: null }]);
+          life.send([
+            {
+              index: c.index,
+              delta: { tool_calls: [{ index: k, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] },
+              logprobs: null,
+              finish_reason: null,
+            },
+          ]);
           for (let at = 0; at < call.function.arguments.length; at += ARGUMENT_CHUNK) {
             const piece = call.function.arguments.slice(at, at + ARGUMENT_CHUNK);
-            life.send([{ index: c.index, delta: { tool_calls: [{ index: k, function: { arguments: piece } }] }, logprobs: null, finish_reason: null }]);
+            life.send([
+              {
+                index: c.index,
+                delta: { tool_calls: [{ index: k, function: { arguments: piece } }] },
+                logprobs: null,
+                finish_reason: null,
+              },
+            ]);
           }
         }
       }
@@ -144,6 +172,7 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, _
     });
   });
   life.submit(requests, stream, answer, () => {
-    for (const c of choices) life.send([{ index: c.index, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]);
+    for (const c of choices)
+      life.send([{ index: c.index, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]);
   });
 }

@@ -10,7 +10,8 @@ const ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
 /** Message content: a string, null, or text parts (`[{type:"text", text}]`) joined. */
 function readContent(v: Json | undefined, param: string, role: string): string | null {
   if (v === undefined || v === null) {
-    if (role === "user" || role === "system" || role === "developer" || role === "tool") throw invalidField(param, `a ${role} message needs content`, "missing_required_parameter");
+    if (role === "user" || role === "system" || role === "developer" || role === "tool")
+      throw invalidField(param, `a ${role} message needs content`, "missing_required_parameter");
     return null;
   }
   if (typeof v === "string") return v;
@@ -18,14 +19,15 @@ function readContent(v: Json | undefined, param: string, role: string): string |
   return v
     .map((part, i) => {
       const pf = new Fields(isObject(part) ? part : {}, `${param}[${i}]`);
-      if (!isObject(part) || pf.string("type") !== "text") throw invalidField(`${param}[${i}]`, "only {type: \"text\", text} parts are supported (this model reads text only)");
+      if (!isObject(part) || pf.string("type") !== "text")
+        throw invalidField(`${param}[${i}]`, 'only {type: "text", text} parts are supported (this model reads text only)');
       return pf.requiredString("text");
     })
     .join("");
 }
 
 /** Assistant `tool_calls` as the Qwen template reads them: arguments as an object. */
-function readToolCalls(v: Json[] , param: string): unknown[] {
+function readToolCalls(v: Json[], param: string): unknown[] {
   return v.map((tc, i) => {
     const p = `${param}[${i}]`;
     if (!isObject(tc)) throw invalidField(p, `expected an object, got ${describe(tc)}`, "invalid_type");
@@ -63,7 +65,8 @@ export function readMessages(f: Fields): ChatMessage[] {
     if (role === "assistant") {
       const calls = mf.array("tool_calls");
       if (calls && calls.length > 0) msg.tool_calls = readToolCalls(calls, `${p}.tool_calls`);
-      else if (content === null) throw invalidField(`${p}.content`, "an assistant message needs content or tool_calls", "missing_required_parameter");
+      else if (content === null)
+        throw invalidField(`${p}.content`, "an assistant message needs content or tool_calls", "missing_required_parameter");
       if (msg.content === null) msg.content = "";
     }
     if (role === "tool") {

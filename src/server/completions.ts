@@ -18,11 +18,13 @@ export function readPrompts(ctx: ServerContext, v: Json | undefined, param: stri
   const tok = ctx.tokenizer;
   const idsOf = (arr: Json[], p: string): number[] =>
     arr.map((x, i) => {
-      if (typeof x !== "number" || !Number.isInteger(x) || x < 0 || x >= ctx.model.vocabSize) throw invalidField(`${p}[${i}]`, `expected a token id in [0, ${ctx.model.vocabSize}), got ${describe(x)}`);
+      if (typeof x !== "number" || !Number.isInteger(x) || x < 0 || x >= ctx.model.vocabSize)
+        throw invalidField(`${p}[${i}]`, `expected a token id in [0, ${ctx.model.vocabSize}), got ${describe(x)}`);
       return x;
     });
   if (typeof v === "string") return [{ ids: tok.encode(v), text: v }];
-  if (!Array.isArray(v) || v.length === 0) throw invalidField(param, `expected a string, an array of strings or token ids, got ${describe(v)}`, "invalid_type");
+  if (!Array.isArray(v) || v.length === 0)
+    throw invalidField(param, `expected a string, an array of strings or token ids, got ${describe(v)}`, "invalid_type");
   if (v.every((x) => typeof x === "number")) {
     const ids = idsOf(v, param);
     return [{ ids, text: tok.decode(ids) }];
@@ -70,7 +72,12 @@ export async function handleCompletions(ctx: ServerContext, body: unknown, _req:
   });
   const texts: string[] = new Array<string>(total).fill("");
   const finish: (string | null)[] = new Array<string | null>(total).fill(null);
-  const lps: LegacyLogprobs[] = Array.from({ length: total }, () => ({ tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] }));
+  const lps: LegacyLogprobs[] = Array.from({ length: total }, () => ({
+    tokens: [],
+    token_logprobs: [],
+    top_logprobs: [],
+    text_offset: [],
+  }));
 
   const requests: SequenceRequest[] = [];
   prompts.forEach((p, pi) => {
@@ -78,7 +85,11 @@ export async function handleCompletions(ctx: ServerContext, body: unknown, _req:
       const index = pi * n + k;
       if (echo) texts[index] = p.text;
       let offset = texts[index]!.length;
-      const options = { ...seedForChoice(sampling, k), maxNewTokens: maxTokens, ...(logprobsN !== undefined ? { logprobs: true, topLogprobs: logprobsN } : {}) };
+      const options = {
+        ...seedForChoice(sampling, k),
+        maxNewTokens: maxTokens,
+        ...(logprobsN !== undefined ? { logprobs: true, topLogprobs: logprobsN } : {}),
+      };
       requests.push(
         life.sequence(index, p.ids, options, (event: TokenEvent) => {
           if (event.id !== null && event.logprob !== undefined) {

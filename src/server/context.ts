@@ -74,7 +74,12 @@ export interface LogprobEntry {
   top_logprobs: { token: string; logprob: number; bytes: number[] }[];
 }
 
-export function logprobEntry(tok: TextTokenizer, id: number, logprob: number, top: readonly { id: number; logprob: number }[] | undefined): LogprobEntry {
+export function logprobEntry(
+  tok: TextTokenizer,
+  id: number,
+  logprob: number,
+  top: readonly { id: number; logprob: number }[] | undefined,
+): LogprobEntry {
   const one = (i: number, lp: number) => ({ token: tok.decode([i]), logprob: lp, bytes: Array.from(tok.idToBytes(i) ?? []) });
   return { ...one(id, logprob), top_logprobs: (top ?? []).map((t) => one(t.id, t.logprob)) };
 }

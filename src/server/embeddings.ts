@@ -27,7 +27,14 @@ export async function handleEmbeddings(ctx: ServerContext, body: unknown, _req: 
   const format = f.string("encoding_format") ?? "float";
   if (format !== "float" && format !== "base64") throw invalidField("encoding_format", `expected "float" or "base64", got '${format}'`);
   const model = ctx.model;
-  if (!hasHiddenStates(model)) throw new ApiError(501, "This model does not expose hidden states, so it cannot embed.", "invalid_request_error", null, "embeddings_unsupported");
+  if (!hasHiddenStates(model))
+    throw new ApiError(
+      501,
+      "This model does not expose hidden states, so it cannot embed.",
+      "invalid_request_error",
+      null,
+      "embeddings_unsupported",
+    );
   const hidden = model.config.hidden_size;
   const dims = f.integer("dimensions", 1, hidden);
   inputs.forEach((p, i) => checkPromptFits(ctx, p.ids.length, inputs.length > 1 ? `input[${i}]` : "input"));

@@ -29,13 +29,29 @@ export function invalidField(param: string, message: string, code: string | null
 }
 
 export const errors = {
-  badJson: (detail: string) => new ApiError(400, `the request body is not valid JSON: ${detail}`, "invalid_request_error", null, "invalid_json"),
-  unauthorized: () => new ApiError(401, "Incorrect or missing API key: send it as 'Authorization: Bearer KEY'.", "authentication_error", null, "invalid_api_key"),
+  badJson: (detail: string) =>
+    new ApiError(400, `the request body is not valid JSON: ${detail}`, "invalid_request_error", null, "invalid_json"),
+  unauthorized: () =>
+    new ApiError(
+      401,
+      "Incorrect or missing API key: send it as 'Authorization: Bearer KEY'.",
+      "authentication_error",
+      null,
+      "invalid_api_key",
+    ),
   unknownModel: (model: string, served: string) =>
-    new ApiError(404, `The model '${model}' does not exist; this server serves '${served}'.`, "not_found_error", "model", "model_not_found"),
+    new ApiError(
+      404,
+      `The model '${model}' does not exist; this server serves '${served}'.`,
+      "not_found_error",
+      "model",
+      "model_not_found",
+    ),
   notFound: (method: string, path: string) => new ApiError(404, `No route for ${method} ${path}.`, "not_found_error", null, "unknown_url"),
-  methodNotAllowed: (method: string, path: string) => new ApiError(405, `${path} does not accept ${method}.`, "invalid_request_error", null, "method_not_allowed"),
-  tooLarge: (limit: number) => new ApiError(413, `The request body exceeds the limit of ${limit} bytes.`, "invalid_request_error", null, "request_too_large"),
+  methodNotAllowed: (method: string, path: string) =>
+    new ApiError(405, `${path} does not accept ${method}.`, "invalid_request_error", null, "method_not_allowed"),
+  tooLarge: (limit: number) =>
+    new ApiError(413, `The request body exceeds the limit of ${limit} bytes.`, "invalid_request_error", null, "request_too_large"),
   contextOverflow: (param: string, promptTokens: number, ctx: number) =>
     new ApiError(
       400,
@@ -44,7 +60,8 @@ export const errors = {
       param,
       "context_length_exceeded",
     ),
-  queueFull: (bound: number) => new ApiError(429, `The server is busy: ${bound} requests are already waiting. Retry later.`, "rate_limit_error", null, "queue_full"),
+  queueFull: (bound: number) =>
+    new ApiError(429, `The server is busy: ${bound} requests are already waiting. Retry later.`, "rate_limit_error", null, "queue_full"),
   unavailable: (why: string) => new ApiError(503, why, "server_error", null, "unavailable"),
   internal: (why: string) => new ApiError(500, why, "server_error", null, "internal_error"),
 };

@@ -90,7 +90,12 @@ export class RequestLifecycle {
    * after a failure); tokens are counted before it runs, and once every choice has finished
    * the answer goes out. A choice ended by the client leaving finishes nothing.
    */
-  sequence(index: number, promptIds: readonly number[], options: SequenceRequest["options"], onEvent: (event: TokenEvent) => void): SequenceRequest {
+  sequence(
+    index: number,
+    promptIds: readonly number[],
+    options: SequenceRequest["options"],
+    onEvent: (event: TokenEvent) => void,
+  ): SequenceRequest {
     return {
       promptIds,
       options,

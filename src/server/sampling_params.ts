@@ -15,7 +15,12 @@ export type RequestGeneration = Omit<GenerationOptions, "cache" | "signal" | "ke
  * Reads temperature, top_p, max_tokens/max_completion_tokens, stop, seed, penalties and
  * logit_bias, plus llama.cpp's top_k, min_p, repeat_penalty and ignore_eos extensions.
  */
-export function readSampling(f: Fields, vocabSize: number, generationConfig: GenerationConfig | null, eosIds: readonly number[]): RequestGeneration {
+export function readSampling(
+  f: Fields,
+  vocabSize: number,
+  generationConfig: GenerationConfig | null,
+  eosIds: readonly number[],
+): RequestGeneration {
   const temperature = f.number("temperature", 0, 2);
   const topP = f.number("top_p", 0, 1);
   const topK = f.integer("top_k", 0, vocabSize);

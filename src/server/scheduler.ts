@@ -166,7 +166,11 @@ export class Scheduler {
   }
 
   private generatorFor(a: Active): SequenceGenerator {
-    return new SequenceGenerator(this.model, this.tokenizer, a.request.promptIds, { ...a.request.options, cache: a.cache, signal: a.request.signal });
+    return new SequenceGenerator(this.model, this.tokenizer, a.request.promptIds, {
+      ...a.request.options,
+      cache: a.cache,
+      signal: a.request.signal,
+    });
   }
 
   /**
@@ -208,7 +212,10 @@ export class Scheduler {
     if (batch.length === 0) return;
     let events: ReturnType<typeof stepBatch>;
     try {
-      events = stepBatch(this.model, batch.map((a) => a.generator!));
+      events = stepBatch(
+        this.model,
+        batch.map((a) => a.generator!),
+      );
     } catch (err) {
       // A model failure fails every sequence of the batch, not the server.
       for (const a of batch) this.retire(a, false);

@@ -195,7 +195,14 @@ async function handleModel(ctx: ServerContext, _b: unknown, req: IncomingMessage
 }
 
 function modelCard(ctx: ServerContext): unknown {
-  return { id: ctx.modelId, object: "model", created: ctx.created, owned_by: "qwen2-ts", context_length: ctx.contextLength, ...(ctx.randomWeights ? { random_weights: true } : {}) };
+  return {
+    id: ctx.modelId,
+    object: "model",
+    created: ctx.created,
+    owned_by: "qwen2-ts",
+    context_length: ctx.contextLength,
+    ...(ctx.randomWeights ? { random_weights: true } : {}),
+  };
 }
 
 async function handleHealth(ctx: ServerContext, _b: unknown, _q: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -66,7 +66,8 @@ export class Fields {
   number(key: string, min: number, max: number): number | undefined {
     const v = this.raw(key);
     if (v === undefined) return undefined;
-    if (typeof v !== "number" || !Number.isFinite(v)) throw invalidField(this.name(key), `expected a number, got ${describe(v)}`, "invalid_type");
+    if (typeof v !== "number" || !Number.isFinite(v))
+      throw invalidField(this.name(key), `expected a number, got ${describe(v)}`, "invalid_type");
     if (v < min || v > max) throw invalidField(this.name(key), `must be between ${min} and ${max}, got ${v}`);
     return v;
   }
@@ -99,7 +100,8 @@ export class Fields {
     if (list === null) throw invalidField(this.name(key), `expected a string or an array of strings, got ${describe(v)}`, "invalid_type");
     if (list.length > 4) throw invalidField(this.name(key), `at most 4 stop sequences, got ${list.length}`);
     return list.map((s, i) => {
-      if (typeof s !== "string" || s.length === 0) throw invalidField(`${this.name(key)}[${i}]`, "expected a non-empty string", "invalid_type");
+      if (typeof s !== "string" || s.length === 0)
+        throw invalidField(`${this.name(key)}[${i}]`, "expected a non-empty string", "invalid_type");
       return s;
     });
   }
@@ -112,7 +114,8 @@ export class Fields {
     for (const [k, v] of Object.entries(f.obj)) {
       const id = Number(k);
       if (!/^\d+$/.test(k) || id >= vocabSize) throw invalidField(`${f.name(k)}`, `'${k}' is not a token id in [0, ${vocabSize})`);
-      if (typeof v !== "number" || !Number.isFinite(v) || v < -100 || v > 100) throw invalidField(f.name(k), "expected a number between -100 and 100");
+      if (typeof v !== "number" || !Number.isFinite(v) || v < -100 || v > 100)
+        throw invalidField(f.name(k), "expected a number between -100 and 100");
       out.set(id, v);
     }
     return out;

@@ -49,7 +49,8 @@ export function byteSize(dtype: DType, shape: readonly number[]): number {
   const n = numel(shape);
   if (isQuantized(dtype)) {
     const last = shape[shape.length - 1] ?? 1;
-    if (last % QUANT_BLOCK !== 0) throw new RangeError(`${dtype} needs a last dimension divisible by ${QUANT_BLOCK}, got shape [${shape.join(", ")}]`);
+    if (last % QUANT_BLOCK !== 0)
+      throw new RangeError(`${dtype} needs a last dimension divisible by ${QUANT_BLOCK}, got shape [${shape.join(", ")}]`);
     return (n / QUANT_BLOCK) * BLOCK_BYTES[dtype];
   }
   return n * ELEMENT_BYTES[dtype];

@@ -149,9 +149,15 @@ function bpeMergeLong(pairs: PairTable, syms: Int32Array, n: number): number {
     return ra < rb || (ra === rb && heapPos[a]! < heapPos[b]!);
   };
   const swap = (a: number, b: number): void => {
-    let t = heapRank[a]!; heapRank[a] = heapRank[b]!; heapRank[b] = t;
-    t = heapPos[a]!; heapPos[a] = heapPos[b]!; heapPos[b] = t;
-    t = heapMerged[a]!; heapMerged[a] = heapMerged[b]!; heapMerged[b] = t;
+    let t = heapRank[a]!;
+    heapRank[a] = heapRank[b]!;
+    heapRank[b] = t;
+    t = heapPos[a]!;
+    heapPos[a] = heapPos[b]!;
+    heapPos[b] = t;
+    t = heapMerged[a]!;
+    heapMerged[a] = heapMerged[b]!;
+    heapMerged[b] = t;
   };
   const push = (pos: number): void => {
     const nx = next[pos]!;

@@ -54,21 +54,36 @@ function strftimeNow(format: string): string {
   const days = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
   return format.replace(/%[YmdBbHMSAajyIp%]/g, (t) => {
     switch (t) {
-      case "%Y": return String(d.getFullYear());
-      case "%y": return pad(d.getFullYear() % 100);
-      case "%m": return pad(d.getMonth() + 1);
-      case "%d": return pad(d.getDate());
-      case "%B": return months[d.getMonth()]!;
-      case "%b": return months[d.getMonth()]!.slice(0, 3);
-      case "%A": return days[d.getDay()]!;
-      case "%a": return days[d.getDay()]!.slice(0, 3);
-      case "%H": return pad(d.getHours());
-      case "%I": return pad(d.getHours() % 12 === 0 ? 12 : d.getHours() % 12);
-      case "%p": return d.getHours() < 12 ? "AM" : "PM";
-      case "%M": return pad(d.getMinutes());
-      case "%S": return pad(d.getSeconds());
-      case "%j": return pad(Math.floor((d.getTime() - new Date(d.getFullYear(), 0, 1).getTime()) / 86400000) + 1, 3);
-      default: return "%";
+      case "%Y":
+        return String(d.getFullYear());
+      case "%y":
+        return pad(d.getFullYear() % 100);
+      case "%m":
+        return pad(d.getMonth() + 1);
+      case "%d":
+        return pad(d.getDate());
+      case "%B":
+        return months[d.getMonth()]!;
+      case "%b":
+        return months[d.getMonth()]!.slice(0, 3);
+      case "%A":
+        return days[d.getDay()]!;
+      case "%a":
+        return days[d.getDay()]!.slice(0, 3);
+      case "%H":
+        return pad(d.getHours());
+      case "%I":
+        return pad(d.getHours() % 12 === 0 ? 12 : d.getHours() % 12);
+      case "%p":
+        return d.getHours() < 12 ? "AM" : "PM";
+      case "%M":
+        return pad(d.getMinutes());
+      case "%S":
+        return pad(d.getSeconds());
+      case "%j":
+        return pad(Math.floor((d.getTime() - new Date(d.getFullYear(), 0, 1).getTime()) / 86400000) + 1, 3);
+      default:
+        return "%";
     }
   });
 }
@@ -92,10 +107,17 @@ function range(start: number, stop?: number, step = 1): number[] {
  * `template` null/undefined/empty means the tokenizer has no chat template: the error names
  * the tokenizer_config.json field to fill.
  */
-export function renderChatTemplate(template: string | null | undefined, messages: readonly ChatMessage[], options: RenderOptions = {}): string {
+export function renderChatTemplate(
+  template: string | null | undefined,
+  messages: readonly ChatMessage[],
+  options: RenderOptions = {},
+): string {
   const source = options.source ?? "tokenizer_config.json";
   if (typeof template !== "string" || template.length === 0) {
-    throw new FormatError(source, "field chat_template is missing, so chat messages cannot be formatted; add a chat_template (a Jinja template) or format the prompt yourself");
+    throw new FormatError(
+      source,
+      "field chat_template is missing, so chat messages cannot be formatted; add a chat_template (a Jinja template) or format the prompt yourself",
+    );
   }
   if (!Array.isArray(messages)) throw new InvalidArgumentError("renderChatTemplate: messages must be an array of {role, content} objects");
   const program = compile(template, source);

@@ -201,8 +201,16 @@ export function pyRepr(v: JValue): string {
 /** Python's type name of a value, for error messages. */
 function pyTypeName(v: JValue): string {
   const names: Record<string, string> = {
-    NullValue: "NoneType", UndefinedValue: "Undefined", BooleanValue: "bool", IntegerValue: "int", FloatValue: "float",
-    StringValue: "str", ArrayValue: "list", TupleValue: "tuple", ObjectValue: "dict", NamespaceValue: "Namespace",
+    NullValue: "NoneType",
+    UndefinedValue: "Undefined",
+    BooleanValue: "bool",
+    IntegerValue: "int",
+    FloatValue: "float",
+    StringValue: "str",
+    ArrayValue: "list",
+    TupleValue: "tuple",
+    ObjectValue: "dict",
+    NamespaceValue: "Namespace",
   };
   return names[v.type] ?? v.type;
 }
@@ -335,7 +343,8 @@ function tojsonFilter(operand: JValue, positional: JValue[], kwargs: Map<string,
   }
   let indentValue: number | string | null = null;
   if (indent !== undefined && indent.type !== "NullValue") {
-    if (indent.type !== "IntegerValue" && indent.type !== "StringValue") throw new TypeError("tojson: indent must be an integer or a string");
+    if (indent.type !== "IntegerValue" && indent.type !== "StringValue")
+      throw new TypeError("tojson: indent must be an integer or a string");
     indentValue = indent.value as number | string;
   }
   return str(
@@ -448,7 +457,15 @@ function stringMethod(s: string, name: string): JValue | undefined {
         return int(at);
       });
     case "splitlines":
-      return fn(() => new classes.Array(s.split(/\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/u).filter((_, i, a) => i < a.length - 1 || a[i] !== "").map(str)));
+      return fn(
+        () =>
+          new classes.Array(
+            s
+              .split(/\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/u)
+              .filter((_, i, a) => i < a.length - 1 || a[i] !== "")
+              .map(str),
+          ),
+      );
     case "isdigit":
       return fn(() => bool(s.length > 0 && /^\p{Nd}+$/u.test(s)));
     case "isspace":
@@ -468,8 +485,15 @@ function stringMethod(s: string, name: string): JValue | undefined {
 interface InterpreterInternals {
   evaluate(node: unknown, env: Environment): JValue;
   evaluateBlock(statements: unknown[], env: Environment): JValue;
-  applyFilter(operand: JValue, filterNode: { type: string; value?: string; callee?: { type: string; value: string }; args?: unknown[] }, env: Environment): JValue;
-  evaluateMemberExpression(expr: { object: unknown; computed: boolean; property: { type: string; value: unknown } }, env: Environment): JValue;
+  applyFilter(
+    operand: JValue,
+    filterNode: { type: string; value?: string; callee?: { type: string; value: string }; args?: unknown[] },
+    env: Environment,
+  ): JValue;
+  evaluateMemberExpression(
+    expr: { object: unknown; computed: boolean; property: { type: string; value: unknown } },
+    env: Environment,
+  ): JValue;
   evaluateArguments(args: unknown[], env: Environment): [JValue[], Map<string, JValue>];
   evaluateTestExpression(node: { operand: unknown; test: { value: string }; negate: boolean }, env: Environment): JValue;
   evaluateBinaryExpression(node: { operator: { value: string }; left: unknown; right: unknown }, env: Environment): JValue;
@@ -497,9 +521,22 @@ const PYTHON_TESTS = new Map<string, (v: JValue) => boolean>([
 
 /** Node types that are expressions: printing one that is None prints "None". */
 const EXPRESSIONS = new Set([
-  "Identifier", "MemberExpression", "CallExpression", "BinaryExpression", "UnaryExpression", "FilterExpression",
-  "TestExpression", "SelectExpression", "Ternary", "NullLiteral", "StringLiteral", "IntegerLiteral", "FloatLiteral",
-  "ArrayLiteral", "TupleLiteral", "ObjectLiteral",
+  "Identifier",
+  "MemberExpression",
+  "CallExpression",
+  "BinaryExpression",
+  "UnaryExpression",
+  "FilterExpression",
+  "TestExpression",
+  "SelectExpression",
+  "Ternary",
+  "NullLiteral",
+  "StringLiteral",
+  "IntegerLiteral",
+  "FloatLiteral",
+  "ArrayLiteral",
+  "TupleLiteral",
+  "ObjectLiteral",
 ]);
 
 /** A node standing for an already evaluated value (to reuse the library's member access). */
@@ -585,19 +622,25 @@ export function createPythonInterpreter(env: Environment): Interpreter {
       return tojsonFilter(operand, args, kwargs);
     }
     if (filterNode.type === "Identifier" && filterNode.value === "string") return str(pyStr(operand));
-    const isJoin = (filterNode.type === "Identifier" && filterNode.value === "join") || (filterNode.type === "CallExpression" && filterNode.callee?.value === "join");
+    const isJoin =
+      (filterNode.type === "Identifier" && filterNode.value === "join") ||
+      (filterNode.type === "CallExpression" && filterNode.callee?.value === "join");
     if (isJoin && (operand.type === "ArrayValue" || operand.type === "TupleValue")) {
       // join prints items with Python's str(); the library prints JavaScript's.
-      const [args, kwargs] = filterNode.type === "CallExpression" ? self.evaluateArguments(filterNode.args ?? [], scope) : [[], new Map<string, JValue>()];
+      const [args, kwargs] =
+        filterNode.type === "CallExpression" ? self.evaluateArguments(filterNode.args ?? [], scope) : [[], new Map<string, JValue>()];
       const sep = kwargs.get("d") ?? args[0];
       const attribute = kwargs.get("attribute") ?? args[1];
       const items = (operand.value as JValue[]).map((x) =>
-        attribute !== undefined && x.type === "ObjectValue" ? ((x.value as Map<string, JValue>).get(attribute.value as string) ?? str("")) : x,
+        attribute !== undefined && x.type === "ObjectValue"
+          ? ((x.value as Map<string, JValue>).get(attribute.value as string) ?? str(""))
+          : x,
       );
       return str(items.map(pyStr).join(sep === undefined ? "" : pyStr(sep)));
     }
     // Python counts a str in code points, not UTF-16 units.
-    if (filterNode.type === "Identifier" && filterNode.value === "length" && operand.type === "StringValue") return int([...(operand.value as string)].length);
+    if (filterNode.type === "Identifier" && filterNode.value === "length" && operand.type === "StringValue")
+      return int([...(operand.value as string)].length);
     return base.applyFilter(operand, filterNode, scope);
   };
 

@@ -27,7 +27,8 @@ export class ByteSink {
       next.set(this.buf.subarray(0, this.length));
       this.buf = next;
     }
-    if (bytes.length === 1) this.buf[this.length] = bytes[0]!; // length 1
+    if (bytes.length === 1)
+      this.buf[this.length] = bytes[0]!; // length 1
     else this.buf.set(bytes, this.length);
     this.length += bytes.length;
   }

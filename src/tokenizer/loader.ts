@@ -96,7 +96,16 @@ function chatTemplateField(file: string, obj: JsonObject): string | null {
 
 export function parseSettings(file: string, cfg: Json | undefined, fallbackTemplate: string | null = null): TokenizerSettings {
   if (cfg === undefined) {
-    return { eosToken: null, padToken: null, bosToken: null, unkToken: null, chatTemplate: fallbackTemplate, addBosToken: false, addEosToken: false, additionalSpecialTokens: [] };
+    return {
+      eosToken: null,
+      padToken: null,
+      bosToken: null,
+      unkToken: null,
+      chatTemplate: fallbackTemplate,
+      addBosToken: false,
+      addEosToken: false,
+      additionalSpecialTokens: [],
+    };
   }
   if (!isObject(cfg)) throw new FormatError(file, "expected a JSON object at the top level");
   const extra = cfg.additional_special_tokens;
@@ -145,7 +154,8 @@ function parseVocab(file: string, field: string, v: Json | undefined): { vocabOb
   const idToToken: string[] = [];
   for (const key in v) {
     const id = v[key];
-    if (typeof id !== "number" || !Number.isInteger(id) || id < 0) throw new FormatError(file, `${field}[${JSON.stringify(key)}] must be a non-negative integer id`);
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0)
+      throw new FormatError(file, `${field}[${JSON.stringify(key)}] must be a non-negative integer id`);
     if (idToToken[id] === undefined) idToToken[id] = key;
   }
   return { vocabObject: v, idToToken };
@@ -162,7 +172,8 @@ export function parseTokenizerJson(file: string, json: Json, settings: Tokenizer
   if (!isObject(json)) throw new FormatError(file, "expected a JSON object at the top level");
   const model = json.model;
   if (!isObject(model)) throw new FormatError(file, `field "model" is missing or not an object`);
-  if (model.type !== undefined && model.type !== "BPE") throw new UnsupportedError(`${file}: model.type ${JSON.stringify(model.type)} is not supported (only BPE)`);
+  if (model.type !== undefined && model.type !== "BPE")
+    throw new UnsupportedError(`${file}: model.type ${JSON.stringify(model.type)} is not supported (only BPE)`);
   checkPipeline(file, json);
   const { vocabObject, idToToken } = parseVocab(file, "model.vocab", model.vocab);
   const merges = checkMerges(file, "model.merges", model.merges);
@@ -173,7 +184,16 @@ export function parseTokenizerJson(file: string, json: Json, settings: Tokenizer
     const id = isObject(t) ? t.id : undefined;
     added.push(addedTokenFrom(file, `added_tokens[${i}]`, t, typeof id === "number" ? id : -1));
   });
-  return { vocab: null, vocabObject, idToToken, merges, addedTokens: added, config: settings, mergesFile: `${file} (model.merges)`, location: file };
+  return {
+    vocab: null,
+    vocabObject,
+    idToToken,
+    merges,
+    addedTokens: added,
+    config: settings,
+    mergesFile: `${file} (model.merges)`,
+    location: file,
+  };
 }
 
 /** Rejects pipelines this implementation would tokenise differently. */
@@ -248,7 +268,8 @@ export function parseTokenizerTexts(location: string, texts: TokenizerTexts): To
   const vocabFile = fileIn(location, "vocab.json");
   const mergesFile = fileIn(location, "merges.txt");
   const mergesText = texts["merges.txt"];
-  if (mergesText === undefined || mergesText === null) throw new FormatError(mergesFile, "missing: the slow layout needs merges.txt beside vocab.json");
+  if (mergesText === undefined || mergesText === null)
+    throw new FormatError(mergesFile, "missing: the slow layout needs merges.txt beside vocab.json");
   const { vocabObject, idToToken } = parseVocab(vocabFile, "(top level)", parseJson(vocabFile, vocabText));
   return {
     vocab: null,
@@ -269,7 +290,12 @@ export function parseTokenizerTexts(location: string, texts: TokenizerTexts): To
  * right, merged] per rank. Added tokens, special tokens and the template come from
  * `tokenizer_config.json` (`configText`).
  */
-export function packedTokenizerData(location: string, vocab: { readonly text: string; readonly ends: Int32Array }, triples: Int32Array, configText: string): TokenizerData {
+export function packedTokenizerData(
+  location: string,
+  vocab: { readonly text: string; readonly ends: Int32Array },
+  triples: Int32Array,
+  configText: string,
+): TokenizerData {
   const configFile = fileIn(location, "tokenizer_config.json");
   const cfg = parseJson(configFile, configText);
   return {

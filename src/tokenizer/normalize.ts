@@ -82,7 +82,6 @@ function nfcStretch(s: string): string {
   return out + s.slice(start).normalize("NFC");
 }
 
-
 /**
  * NFC with an alignment to the input, for offsets: the text is cut before every code point
  * that NFC can never join with what precedes it (ASCII, Latin-1, CJK ideographs, Hangul

@@ -97,7 +97,8 @@ export function splitQwen2(s: string, ends: number[] = []): number[] {
     // 5. \s*[\r\n]+ : up to the last newline of the run
     if (lastNewline >= 0) i = lastNewline + 1;
     // 6. \s+(?!\S) : the run, less its last space when a non-space follows
-    else if (j === n || j - i === 1) i = j; // 7. \s+ : a single space before a non-space
+    else if (j === n || j - i === 1)
+      i = j; // 7. \s+ : a single space before a non-space
     else i = j - 1;
     ends.push(i);
   }

@@ -10,7 +10,16 @@ import { renderChatTemplate } from "./chat_template.js";
 import { ByteStreamDecoder, decodeUtf8 } from "./decoder.js";
 import { DEFAULT_EMBEDDED_TOKENIZER, type EmbeddedTokenizer, embeddedTokenizerData } from "./embedded.js";
 import { readTokenizerFolder, type TokenizerFiles } from "./folder.js";
-import { parseJson, parseSettings, parseTokenizerJson, parseTokenizerTexts, type RawMerge, type TokenizerData, type TokenizerSettings, type TokenizerTexts } from "./loader.js";
+import {
+  parseJson,
+  parseSettings,
+  parseTokenizerJson,
+  parseTokenizerTexts,
+  type RawMerge,
+  type TokenizerData,
+  type TokenizerSettings,
+  type TokenizerTexts,
+} from "./loader.js";
 import { nfc, nfcAligned, toWellFormed } from "./normalize.js";
 import { splitQwen2 } from "./pretokenize.js";
 import { WordCache } from "./word_cache.js";
@@ -143,7 +152,7 @@ export class Tokenizer implements TextTokenizer {
         if (b >= 0 && this.byteIds[b]! < 0) this.byteIds[b] = id; // a byte: b < 256
       }
     }
-    const idOf = (tok: string | null): number | null => (tok === null ? null : this.tokenToId(tok) ?? null);
+    const idOf = (tok: string | null): number | null => (tok === null ? null : (this.tokenToId(tok) ?? null));
     this.eosToken = data.config.eosToken;
     this.eosTokenId = idOf(this.eosToken);
     this.padToken = data.config.padToken;
@@ -195,7 +204,10 @@ export class Tokenizer implements TextTokenizer {
   /** From the parsed (or unparsed) contents of tokenizer.json and tokenizer_config.json. */
   static fromJSON(tokenizerJson: unknown, tokenizerConfig?: unknown): Tokenizer {
     const toJson = (name: string, v: unknown) => (typeof v === "string" ? parseJson(name, v) : (v as Parameters<typeof parseSettings>[1]));
-    const settings = parseSettings("tokenizer_config.json", tokenizerConfig === undefined ? undefined : toJson("tokenizer_config.json", tokenizerConfig));
+    const settings = parseSettings(
+      "tokenizer_config.json",
+      tokenizerConfig === undefined ? undefined : toJson("tokenizer_config.json", tokenizerConfig),
+    );
     return new Tokenizer(parseTokenizerJson("tokenizer.json", toJson("tokenizer.json", tokenizerJson)!, settings));
   }
 
@@ -272,7 +284,10 @@ export class Tokenizer implements TextTokenizer {
       const ib = idOf(b);
       const im = idOf(a + b);
       if (ia === undefined || ib === undefined || im === undefined) {
-        throw new FormatError(this.mergesFile, `merge ${rank} (${JSON.stringify(a)} + ${JSON.stringify(b)}) uses a token missing from the vocabulary`);
+        throw new FormatError(
+          this.mergesFile,
+          `merge ${rank} (${JSON.stringify(a)} + ${JSON.stringify(b)}) uses a token missing from the vocabulary`,
+        );
       }
       table.add(ia, ib, rank, im);
     }
@@ -383,7 +398,8 @@ export class Tokenizer implements TextTokenizer {
         const len = this.idToBytes(out[t]!)?.length ?? 0; // t < out.length
         const firstChar = charOfByte[byte];
         const lastChar = charOfByte[byte + len - 1];
-        if (firstChar === undefined || lastChar === undefined) throw new Error(`offsets: token ${out[t]} does not cover bytes ${byte}..${byte + len} of its word`);
+        if (firstChar === undefined || lastChar === undefined)
+          throw new Error(`offsets: token ${out[t]} does not cover bytes ${byte}..${byte + len} of its word`);
         const cp = s.codePointAt(lastChar)!;
         const b = from + lastChar + (cp > 0xffff ? 2 : 1);
         offsets.push(map(from + firstChar, b));
@@ -450,7 +466,8 @@ export class Tokenizer implements TextTokenizer {
    */
   encodeBatch(texts: readonly string[], options: BatchEncodeOptions = {}): BatchEncoding {
     const { padding = false, maxLength, truncation = false, returnOffsets = false } = options;
-    if (truncation && (maxLength === undefined || !(maxLength >= 0))) throw new InvalidArgumentError("encodeBatch: truncation needs a non-negative maxLength");
+    if (truncation && (maxLength === undefined || !(maxLength >= 0)))
+      throw new InvalidArgumentError("encodeBatch: truncation needs a non-negative maxLength");
     const ids: number[][] = [];
     const offsets: [number, number][][] = [];
     for (const text of texts) {
@@ -536,7 +553,7 @@ export class Tokenizer implements TextTokenizer {
     let total = 0;
     for (let id = 0; id < n; id++) {
       const tok = this.idToToken(id);
-      const bytes = tok === undefined ? undefined : tokenToBytes(tok) ?? new TextEncoder().encode(tok);
+      const bytes = tok === undefined ? undefined : (tokenToBytes(tok) ?? new TextEncoder().encode(tok));
       parts[id] = bytes;
       offsets[id] = total;
       total += bytes?.length ?? 0;
@@ -635,7 +652,8 @@ export class Tokenizer implements TextTokenizer {
   applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateCallOptions & { tokenize?: false }): string;
   applyChatTemplate(messages: readonly ChatMessage[], options?: ChatTemplateCallOptions): string | number[];
   applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateCallOptions = {}): string | number[] {
-    if (this.chatTemplate === null) throw new InvalidArgumentError("this tokenizer has no chat template (tokenizer_config.json has no chat_template)");
+    if (this.chatTemplate === null)
+      throw new InvalidArgumentError("this tokenizer has no chat template (tokenizer_config.json has no chat_template)");
     // transformers passes the special-tokens map to the template as well (only set ones).
     const specials: Record<string, unknown> = {};
     if (this.unkToken !== null) specials.unk_token = this.unkToken;

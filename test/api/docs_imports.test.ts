@@ -11,7 +11,10 @@ import { join, resolve } from "node:path";
 import { declaredExports } from "../support/declared_exports.js";
 import { repoRoot } from "../support/paths.js";
 
-const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { name: string; exports: Record<string, string | { types?: string }> };
+const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as {
+  name: string;
+  exports: Record<string, string | { types?: string }>;
+};
 
 /** The declaration file behind a specifier: an entry's `types`, or the module a `/internal/*` path maps to. */
 function declarationFile(specifier: string): string | null {
@@ -46,7 +49,11 @@ test("every name the docs import from qwen2-ts is exported by that entry", () =>
         }
         const exported = declaredExports(file);
         for (const part of (m[1] ?? "").split(",")) {
-          const name = part.trim().replace(/^type\s+/, "").split(/\s+as\s+/)[0]?.trim();
+          const name = part
+            .trim()
+            .replace(/^type\s+/, "")
+            .split(/\s+as\s+/)[0]
+            ?.trim();
           if (!name) continue;
           checked++;
           if (!exported.has(name)) problems.push(`${doc}: ${name} is not exported by "${specifier}"`);

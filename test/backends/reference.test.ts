@@ -76,7 +76,7 @@ test("matmul with bias matches a naive product for every weight dtype and awkwar
       const x = be.alloc(n + 1, inDim); // one spare row: ops must honour n
       const out = be.alloc(n + 1, outDim);
       be.write(x, xv);
-      be.matmul(out, x, w, (await be.upload(bias.t)), n);
+      be.matmul(out, x, w, await be.upload(bias.t), n);
       const expected = new Float64Array(n * outDim);
       for (let i = 0; i < n; i++)
         for (let o = 0; o < outDim; o++) {
@@ -95,7 +95,7 @@ test("matmul with bias matches a naive product for every weight dtype and awkwar
     const x = be.alloc(3, 17);
     const out = be.alloc(3, 5);
     be.write(x, xv);
-    be.matmul(out, x, (await be.upload(t)), null, 3);
+    be.matmul(out, x, await be.upload(t), null, 3);
     const expected: number[] = [];
     for (let i = 0; i < 3; i++)
       for (let o = 0; o < 5; o++) {
@@ -127,7 +127,7 @@ test("quantised rows decode as GGUF defines them (low nibbles first, (q - 8) * d
   q8[0] = 0x00;
   q8[1] = 0x34; // f16 0.25
   for (let j = 0; j < 32; j++) q8[2 + j] = (j * 9 - 128) & 0xff;
-  be.embed(out, (await be.upload({ name: "q8", dtype: "q8_0", shape: [1, 32], data: q8 })), new Int32Array([0]));
+  be.embed(out, await be.upload({ name: "q8", dtype: "q8_0", shape: [1, 32], data: q8 }), new Int32Array([0]));
   const got8 = be.read(out);
   for (let j = 0; j < 32; j++) assert.equal(got8[j], (((j * 9 - 128) << 24) >> 24) * 0.25);
   assert.ok(w.shape[1] === 32);
@@ -141,7 +141,10 @@ test("embed gathers rows and names an id outside the table", async () => {
   be.embed(out, table, new Int32Array([10, 0, 3, 10]));
   const expected = [10, 0, 3, 10].flatMap((id) => [...exact.subarray(id * 7, id * 7 + 7)]);
   assertClose(be.read(out), expected, 0, "embed");
-  assert.throws(() => be.embed(out, table, new Int32Array([11])), (e: unknown) => e instanceof InvalidArgumentError && /11/.test((e as Error).message));
+  assert.throws(
+    () => be.embed(out, table, new Int32Array([11])),
+    (e: unknown) => e instanceof InvalidArgumentError && /11/.test((e as Error).message),
+  );
 });
 
 test("rmsnorm matches x / sqrt(mean(x^2) + eps) * w, in place too", async () => {
@@ -154,7 +157,7 @@ test("rmsnorm matches x / sqrt(mean(x^2) + eps) * w, in place too", async () => 
   be.write(x, xv);
   const out = be.alloc(n, d);
   for (const eps of [1e-6, 0.5]) {
-    be.rmsnorm(out, x, (await be.upload(t)), eps, n);
+    be.rmsnorm(out, x, await be.upload(t), eps, n);
     const expected: number[] = [];
     for (let i = 0; i < n; i++) {
       let ss = 0;
@@ -164,7 +167,7 @@ test("rmsnorm matches x / sqrt(mean(x^2) + eps) * w, in place too", async () => 
     }
     assertClose(be.read(out), expected, 1e-6, `rmsnorm eps ${eps}`);
   }
-  be.rmsnorm(x, x, (await be.upload(t)), 0.5, n);
+  be.rmsnorm(x, x, await be.upload(t), 0.5, n);
   assertClose(be.read(x), be.read(out), 0, "rmsnorm in place");
 });
 
@@ -207,7 +210,12 @@ test("swiglu, add and copyRows", async () => {
   const expected = [...a].map((v, i) => (i < 18 ? (v / (1 + Math.exp(-v))) * b[i]! : 0));
   assertClose(be.read(O), expected, 1e-6, "swiglu");
   be.add(O, A, B, 3);
-  assertClose(be.read(O), [...a].map((v, i) => v + b[i]!), 1e-7, "add");
+  assertClose(
+    be.read(O),
+    [...a].map((v, i) => v + b[i]!),
+    1e-7,
+    "add",
+  );
   const C = be.alloc(2, 9);
   be.copyRows(C, A, new Int32Array([2, 0]));
   assertClose(be.read(C), [...a.subarray(18, 27), ...a.subarray(0, 9)], 0, "copyRows");
@@ -218,7 +226,18 @@ test("swiglu, add and copyRows", async () => {
 });
 
 /** Naive GQA attention over explicit key/value lists (no ring), optionally windowed. */
-function naiveAttention(q: Float32Array, keys: Float32Array, values: Float32Array, total: number, past: number, count: number, heads: number, kvHeads: number, hd: number, window: number | null): Float64Array {
+function naiveAttention(
+  q: Float32Array,
+  keys: Float32Array,
+  values: Float32Array,
+  total: number,
+  past: number,
+  count: number,
+  heads: number,
+  kvHeads: number,
+  hd: number,
+  window: number | null,
+): Float64Array {
   const out = new Float64Array(count * heads * hd);
   const scale = 1 / Math.sqrt(hd);
   for (let i = 0; i < count; i++) {
@@ -296,10 +315,15 @@ test("attention handles several segments in one call and refuses a ring that los
   be.write(Q, q);
   const O = be.alloc(5, 2 * hd);
   const params = { heads: 2, kvHeads: 1, headDim: hd, scale: 0.5, window: null };
-  be.attention(O, Q, [
-    { kv: kvA, row: 0, count: 3, past: 0 },
-    { kv: kvB, row: 3, count: 2, past: 0 },
-  ], params);
+  be.attention(
+    O,
+    Q,
+    [
+      { kv: kvA, row: 0, count: 3, past: 0 },
+      { kv: kvB, row: 3, count: 2, past: 0 },
+    ],
+    params,
+  );
   // params.scale 0.5 = 1/sqrt(4), the scale naiveAttention uses.
   const expectA = naiveAttention(q.subarray(0, 3 * 2 * hd), kA, vA, 3, 0, 3, 2, 1, hd, null);
   const expectB = naiveAttention(q.subarray(3 * 2 * hd), kB, vB, 2, 0, 2, 2, 1, hd, null);
@@ -318,7 +342,10 @@ test("shape mismatches are named errors, not crashes", async () => {
   const w = await be.upload({ name: "w", dtype: "f32", shape: [4, 6], data: new Uint8Array(96) });
   const x = be.alloc(2, 5);
   const out = be.alloc(2, 4);
-  assert.throws(() => be.matmul(out, x, w, null, 2), (e: unknown) => e instanceof InvalidArgumentError && /x has 5 columns, expected 6/.test((e as Error).message));
+  assert.throws(
+    () => be.matmul(out, x, w, null, 2),
+    (e: unknown) => e instanceof InvalidArgumentError && /x has 5 columns, expected 6/.test((e as Error).message),
+  );
   await assert.rejects(() => be.upload({ name: "bad", dtype: "f32", shape: [4, 6], data: new Uint8Array(95) }), /bad/);
   await assert.rejects(() => be.upload({ name: "q", dtype: "q8_0", shape: [2, 20], data: new Uint8Array(0) }), /q/);
   await assert.rejects(() => be.upload({ name: "i", dtype: "i32", shape: [2], data: new Uint8Array(8) }), /i32/);

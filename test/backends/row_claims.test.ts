@@ -29,7 +29,10 @@ test("every row is claimed exactly once, in 4-aligned chunks, own range first an
             }
           });
         }
-        assert.ok(seen.every((c) => c === 1), `threads=${threads} N=${N} first=${first}: rows claimed ${seen.findIndex((c) => c !== 1)} not once`);
+        assert.ok(
+          seen.every((c) => c === 1),
+          `threads=${threads} N=${N} first=${first}: rows claimed ${seen.findIndex((c) => c !== 1)} not once`,
+        );
       }
     }
   }

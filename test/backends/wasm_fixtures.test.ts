@@ -11,7 +11,16 @@ import assert from "node:assert/strict";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fixturesDir } from "../support/paths.js";
-import { caseBatch, caseGeneration, greedy, loadManifest, maxAbsDiff, readFixtureJson, type CaseInput, type Expected } from "../support/fixtures.js";
+import {
+  caseBatch,
+  caseGeneration,
+  greedy,
+  loadManifest,
+  maxAbsDiff,
+  readFixtureJson,
+  type CaseInput,
+  type Expected,
+} from "../support/fixtures.js";
 import { WasmBackend } from "../../src/backends/wasm/index.js";
 import { Qwen2ForCausalLM } from "../../src/models/qwen2.js";
 import { leftPad, PaddedBatchRunner } from "../../src/runtime/padded_batch.js";
@@ -21,7 +30,10 @@ const TOL = 1e-4;
 
 const manifest = loadManifest();
 // QWEN2_WASM_BUILD=relaxed (under `node --experimental-wasm-relaxed-simd` on Node 20) runs the relaxed build.
-const backend = await WasmBackend.create({ threads: Math.min(2, availableParallelism()), relaxed: process.env.QWEN2_WASM_BUILD === "relaxed" });
+const backend = await WasmBackend.create({
+  threads: Math.min(2, availableParallelism()),
+  relaxed: process.env.QWEN2_WASM_BUILD === "relaxed",
+});
 test.after(() => backend.dispose());
 
 for (const fx of manifest) {
@@ -61,7 +73,14 @@ for (const fx of manifest) {
 
           if ((exp.checks?.kv_vs_full_max_abs_diff_f64 ?? 0) < 1e-6) {
             const unpadded = batch.inputIds.map((ids, r) => ids.filter((_, i) => batch.attentionMask[r]![i] === 1));
-            const full = new PaddedBatchRunner(model, leftPad(unpadded.map((p, r) => [...p, ...tokens[r]!.slice(0, stepLogits[r]!.length - 1)]), pad), capacity);
+            const full = new PaddedBatchRunner(
+              model,
+              leftPad(
+                unpadded.map((p, r) => [...p, ...tokens[r]!.slice(0, stepLogits[r]!.length - 1)]),
+                pad,
+              ),
+              capacity,
+            );
             try {
               const all = full.prefill({ allLogits: true });
               let worst = 0;

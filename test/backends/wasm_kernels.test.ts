@@ -25,12 +25,19 @@ for (const threads of threadCounts) {
 
     await t.test("matmul, float weights, awkward shapes, with and without bias", async () => {
       for (const dtype of ["f32", "bf16", "f16"] as const) {
-        for (const [N, K, n] of [[7, 45, 1], [9, 64, 5], [33, 96, 3], [4, 31, 2], [130, 200, 7], [1, 3, 1]] as const) {
+        for (const [N, K, n] of [
+          [7, 45, 1],
+          [9, 64, 5],
+          [33, 96, 3],
+          [4, 31, 2],
+          [130, 200, 7],
+          [1, 3, 1],
+        ] as const) {
           for (const withBias of [false, true]) {
             const { tensor, exact } = makeTensor("w", dtype, [N, K], randomFloats(N * K, rand));
             const w = await be.upload(tensor);
             const biasV = randomFloats(N, rand);
-            const bias = withBias ? (await be.upload(makeTensor("b", "f32", [N], biasV).tensor)) : null;
+            const bias = withBias ? await be.upload(makeTensor("b", "f32", [N], biasV).tensor) : null;
             const xv = randomFloats(n * K, rand);
             const x = be.alloc(n + 1, K);
             const out = be.alloc(n + 1, N);
@@ -51,7 +58,15 @@ for (const threads of threadCounts) {
     await t.test("matmul, Q8_0/Q4_0 weights on 8-bit activations", async () => {
       for (const dtype of ["q8_0", "q4_0"] as const) {
         // K = 160 and 224: a full group of four blocks and a tail (the paired layout's two paths).
-        for (const [N, K, n] of [[7, 64, 1], [9, 96, 5], [5, 32, 2], [66, 256, 3], [3, 32, 1], [7, 160, 4], [10, 224, 3]] as const) {
+        for (const [N, K, n] of [
+          [7, 64, 1],
+          [9, 96, 5],
+          [5, 32, 2],
+          [66, 256, 3],
+          [3, 32, 1],
+          [7, 160, 4],
+          [10, 224, 3],
+        ] as const) {
           const { tensor, exact } = makeTensor("w", dtype, [N, K], randomFloats(N * K, rand));
           const w = await be.upload(tensor);
           const biasV = randomFloats(N, rand);
@@ -95,7 +110,12 @@ for (const threads of threadCounts) {
     });
 
     await t.test("rmsnorm, swiglu, add (in place too), copyRows", async () => {
-      for (const [n, K] of [[1, 7], [3, 64], [5, 133], [40, 896]] as const) {
+      for (const [n, K] of [
+        [1, 7],
+        [3, 64],
+        [5, 133],
+        [40, 896],
+      ] as const) {
         const xv = randomFloats(n * K, rand, 2);
         const wv = randomFloats(K, rand);
         const { tensor, exact: wx } = makeTensor("norm", "bf16", [K], wv);
@@ -128,7 +148,13 @@ for (const threads of threadCounts) {
         assert.ok(maxAbsDiff(be.read(x), sw) < 1e-5, `swiglu in place`);
         be.write(x, gv);
         be.add(x, x, y, n);
-        assert.ok(maxAbsDiff(be.read(x), Float64Array.from(gv, (g, i) => Math.fround(g + uv[i]!))) === 0, `add n=${n} K=${K}`);
+        assert.ok(
+          maxAbsDiff(
+            be.read(x),
+            Float64Array.from(gv, (g, i) => Math.fround(g + uv[i]!)),
+          ) === 0,
+          `add n=${n} K=${K}`,
+        );
 
         const rows = Int32Array.from({ length: n }, (_, i) => (i * 7 + 3) % n);
         be.copyRows(z, y, rows);
@@ -146,7 +172,11 @@ for (const threads of threadCounts) {
     });
 
     await t.test("rope, rotate-half layout", async () => {
-      for (const [n, heads, hd] of [[1, 3, 6], [4, 2, 64], [9, 5, 10]] as const) {
+      for (const [n, heads, hd] of [
+        [1, 3, 6],
+        [4, 2, 64],
+        [9, 5, 10],
+      ] as const) {
         const h = hd / 2;
         const xv = randomFloats(n * heads * hd, rand);
         const cos = randomFloats(n * h, rand);
@@ -159,8 +189,10 @@ for (const threads of threadCounts) {
           for (let hh = 0; hh < heads; hh++)
             for (let d = 0; d < h; d++) {
               const base = i * heads * hd + hh * hd;
-              const a = xv[base + d]!, b = xv[base + d + h]!;
-              const c = cos[i * h + d]!, s = sin[i * h + d]!;
+              const a = xv[base + d]!,
+                b = xv[base + d + h]!;
+              const c = cos[i * h + d]!,
+                s = sin[i * h + d]!;
               want[base + d] = a * c - b * s;
               want[base + d + h] = b * c + a * s;
             }
@@ -170,7 +202,9 @@ for (const threads of threadCounts) {
     });
 
     await t.test("attention: prefill then decode, GQA, full and sliding windows over a ring, batched segments", async () => {
-      const heads = 6, kvHeads = 2, hd = 20;
+      const heads = 6,
+        kvHeads = 2,
+        hd = 20;
       const group = heads / kvHeads;
       const scale = 1 / Math.sqrt(hd);
       for (const window of [null, 5]) {
@@ -248,11 +282,17 @@ for (const threads of threadCounts) {
     await t.test("upload reads a TensorReader in bounded pieces, equal to upload from memory", async () => {
       // Over 4 MiB each, so both go through more than one piece; 4001 rows, so the last
       // quantised row pair has a zero partner.
-      for (const [dtype, rows, cols] of [["q4_0", 4001, 2048], ["bf16", 1100, 2048]] as const) {
+      for (const [dtype, rows, cols] of [
+        ["q4_0", 4001, 2048],
+        ["bf16", 1100, 2048],
+      ] as const) {
         const { tensor, exact } = makeTensor("big", dtype, [rows, cols], randomFloats(rows * cols, rand));
         const asked: [number, number][] = [];
         const reader = {
-          name: tensor.name, dtype: tensor.dtype, shape: tensor.shape, byteLength: tensor.data.byteLength,
+          name: tensor.name,
+          dtype: tensor.dtype,
+          shape: tensor.shape,
+          byteLength: tensor.data.byteLength,
           async readInto(dest: Uint8Array, offset: number): Promise<void> {
             asked.push([offset, dest.byteLength]);
             dest.set(tensor.data.subarray(offset, offset + dest.byteLength));
@@ -260,7 +300,10 @@ for (const threads of threadCounts) {
         };
         const streamed = await be.upload(reader);
         assert.ok(asked.length > 1 && asked.every(([, len]) => len <= 4 << 20), `${dtype}: read in ${asked.length} pieces`);
-        assert.equal(asked.reduce((s, [, len]) => s + len, 0), tensor.data.byteLength);
+        assert.equal(
+          asked.reduce((s, [, len]) => s + len, 0),
+          tensor.data.byteLength,
+        );
         const ids = Int32Array.from([0, 1, rows >> 1, rows - 2, rows - 1]);
         const out = be.alloc(ids.length, cols);
         be.embed(out, streamed, ids);

@@ -17,7 +17,6 @@ import { RandomQwen2Weights } from "../../src/models/random_qwen2.js";
 import { tinyConfig } from "../models/tiny_model.js";
 import { QuantizedSource } from "../support/quantized_source.js";
 
-
 test("Q8_0 and Q4_0 models on the wasm backend match the reference backend on the same weights", async () => {
   const wasm = await WasmBackend.create({ threads: 2 <= (await import("node:os")).availableParallelism() ? 2 : 1, relaxed: false });
   try {
@@ -52,7 +51,8 @@ test("Q8_0 and Q4_0 models on the wasm backend match the reference backend on th
           const bound = 0.03 * range;
           assert.ok(diff <= bound, `${dtype} step ${step} position ${p}: logits differ by ${diff} (bound ${bound}, range ${range})`);
           const sorted = [...wr].sort((a, b) => b - a);
-          if (sorted[0]! - sorted[1]! > 2 * bound) assert.equal(gr.indexOf(Math.max(...gr)), wr.indexOf(sorted[0]!), `${dtype} step ${step}: greedy token`);
+          if (sorted[0]! - sorted[1]! > 2 * bound)
+            assert.equal(gr.indexOf(Math.max(...gr)), wr.indexOf(sorted[0]!), `${dtype} step ${step}: greedy token`);
         }
       });
     }

@@ -55,7 +55,9 @@ for (const name of ["a_tiny_f32", "b_tiny_bf16_tied_gqa4", "c_sliding_window"]) 
   });
 }
 
-test("sharded backend sized by forWeights on 2 threads (each shard prefaults its part) equals one memory", { skip: needsShared("fixtures") }, async () => {
+test("sharded backend sized by forWeights on 2 threads (each shard prefaults its part) equals one memory", {
+  skip: needsShared("fixtures"),
+}, async () => {
   const dir = join(fixturesDir, "models", "b_tiny_bf16_tied_gqa4");
   const threads = Math.min(2, availableParallelism());
   const folder = await openFolder(dir);

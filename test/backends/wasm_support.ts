@@ -26,7 +26,12 @@ export function randomFloats(count: number, rand: () => number, scale = 1): Floa
 }
 
 /** A host tensor of `values` stored as `dtype`, and the values it really holds (after rounding/quantisation). */
-export function makeTensor(name: string, dtype: WeightDType, shape: number[], values: Float32Array): { tensor: HostTensor; exact: Float64Array } {
+export function makeTensor(
+  name: string,
+  dtype: WeightDType,
+  shape: number[],
+  values: Float32Array,
+): { tensor: HostTensor; exact: Float64Array } {
   const n = values.length;
   const exact = new Float64Array(n);
   let data: Uint8Array;
@@ -98,7 +103,14 @@ export function quantizeActivations(x: Float32Array): Float64Array {
 }
 
 /** out[i, o] = sum_k x[i, k] w[o, k] + bias[o], in float64. */
-export function refMatmul(x: ArrayLike<number>, w: ArrayLike<number>, bias: ArrayLike<number> | null, n: number, K: number, N: number): Float64Array {
+export function refMatmul(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  bias: ArrayLike<number> | null,
+  n: number,
+  K: number,
+  N: number,
+): Float64Array {
   const out = new Float64Array(n * N);
   for (let i = 0; i < n; i++) {
     for (let o = 0; o < N; o++) {

@@ -8,10 +8,10 @@
  */
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
-import { join, } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type CaseInput, type Expected, loadManifest, maxAbsDiff, readFixtureJson } from "../support/fixtures.js";
-import { fixturesDir, } from "../support/paths.js";
+import { fixturesDir } from "../support/paths.js";
 import type { FixtureJob, FixtureResult } from "./pages/fixture_page.js";
 import { browserSkip, openPage, pageSuite, runInPage, type TestPage } from "./support/index.js";
 
@@ -26,7 +26,11 @@ const MODES = [
 describe("model fixtures in Chromium", { skip: browserSkip || (manifest.length === 0 && "no fixtures"), timeout: 600_000 }, () => {
   // The backend finds its compute worker as worker.js beside the bundle that creates it.
   const s = pageSuite(
-    { fixture_page: "test/browser/pages/fixture_page.js", fixture_worker: "test/browser/pages/fixture_worker.js", worker: "src/backends/wasm/worker.js" },
+    {
+      fixture_page: "test/browser/pages/fixture_page.js",
+      fixture_worker: "test/browser/pages/fixture_worker.js",
+      worker: "src/backends/wasm/worker.js",
+    },
     { mounts: { "/fixtures/": fixturesDir } },
   );
 

@@ -6,10 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
-import { join, } from "node:path";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { type CaseInput, type Expected, readFixtureJson } from "../support/fixtures.js";
-import { fixturesDir, } from "../support/paths.js";
+import { fixturesDir } from "../support/paths.js";
 import { needsShared } from "../support/shared.js";
 import type { EngineJob, EngineReport } from "./pages/engine_page.js";
 import { browserSkip, openPage, pageSuite, runInPage } from "./support/index.js";
@@ -19,7 +19,11 @@ const FIXTURE = "a_tiny_f32";
 describe("WorkerEngine in Chromium", { skip: browserSkip || needsShared("fixtures"), timeout: 300_000 }, () => {
   // The engine and the backend find their workers beside the bundles that spawn them.
   const s = pageSuite(
-    { engine_page: "test/browser/pages/engine_page.js", engine_worker: "src/runtime/worker_engine/engine_worker.js", worker: "src/backends/wasm/worker.js" },
+    {
+      engine_page: "test/browser/pages/engine_page.js",
+      engine_worker: "src/runtime/worker_engine/engine_worker.js",
+      worker: "src/backends/wasm/worker.js",
+    },
     { mounts: { "/fixtures/": fixturesDir } },
   );
 

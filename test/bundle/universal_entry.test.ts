@@ -11,7 +11,10 @@ test("the browser bundle of the universal entry imports no Node built-in", async
   const b = await bundleUniversal();
   try {
     const inputs = Object.keys(b.metafile.inputs);
-    assert.ok(inputs.some((f) => f.endsWith("dist/src/index.js")), "the bundle holds the entry itself");
+    assert.ok(
+      inputs.some((f) => f.endsWith("dist/src/index.js")),
+      "the bundle holds the entry itself",
+    );
     const lines = [...new Set(b.nodeImports.map((i) => `${i.importer} imports ${i.path}`))].sort();
     assert.deepEqual(lines, [], `Node built-ins reached from the universal entry:\n${lines.join("\n")}`);
   } finally {

@@ -8,7 +8,19 @@ import { hashModel, ToyTokenizer, type ToyModel, type ToyCache } from "../genera
 
 /** What the runtime's loader returns, around a toy model; `engine` names the backend. */
 function loaded(model: ToyModel, path: string, engine: string, close = () => {}): LoadedModel {
-  return { model, tokenizer: new ToyTokenizer(), config: {} as LoadedModel["config"], generationConfig: null, eosIds: [], path, format: "hf-folder", backend: "reference", engine, randomWeights: false, close };
+  return {
+    model,
+    tokenizer: new ToyTokenizer(),
+    config: {} as LoadedModel["config"],
+    generationConfig: null,
+    eosIds: [],
+    path,
+    format: "hf-folder",
+    backend: "reference",
+    engine,
+    randomWeights: false,
+    close,
+  };
 }
 
 function io() {
@@ -28,20 +40,41 @@ test("qwen2 bench --json runs prefill and decode the way it says and prints one 
     return loaded(model, path, `toy-${options.backend}`, () => void (closed = true));
   };
   const t = io();
-  const code = await runBench(["--model", "nowhere", "--backend", "reference", "--threads", "1", "--prompt-tokens", "20", "--gen-tokens", "5", "--context", "7", "--json"], { ...t.io, loadModel: load });
+  const code = await runBench(
+    [
+      "--model",
+      "nowhere",
+      "--backend",
+      "reference",
+      "--threads",
+      "1",
+      "--prompt-tokens",
+      "20",
+      "--gen-tokens",
+      "5",
+      "--context",
+      "7",
+      "--json",
+    ],
+    { ...t.io, loadModel: load },
+  );
   assert.equal(code, 0);
   assert.deepEqual(asked, [{ path: "nowhere", backend: "reference", threads: 1 }]);
   assert.ok(closed);
   const lines = t.out().trim().split("\n");
   assert.equal(lines.length, 1);
   const r = JSON.parse(lines[0]!) as Record<string, unknown>;
-  for (const key of ["prefill_tps", "decode_tps", "load_ms", "peak_rss_mb", "ttft_ms"]) assert.ok(typeof r[key] === "number" && (r[key] as number) > 0, key);
+  for (const key of ["prefill_tps", "decode_tps", "load_ms", "peak_rss_mb", "ttft_ms"])
+    assert.ok(typeof r[key] === "number" && (r[key] as number) > 0, key);
   assert.equal(r.backend, "toy-reference");
   assert.equal(r.threads, 1);
   assert.equal(typeof r.dtype, "string");
   // Calls: warm-up (8), prefill (20); the context (7) is shorter than the prompt, so the
   // prompt's cache continues with one more token; then 5 single-token steps.
-  assert.deepEqual(model.calls.map((c) => c[0]!.length), [8, 20, 1, 1, 1, 1, 1, 1]);
+  assert.deepEqual(
+    model.calls.map((c) => c[0]!.length),
+    [8, 20, 1, 1, 1, 1, 1, 1],
+  );
   assert.ok(model.calls.flat(2).every((id) => id >= 0 && id < model.vocabSize));
   const decodeCache = model.caches[1] as ToyCache;
   assert.equal(decodeCache.ids.length, 26);
@@ -61,8 +94,15 @@ test("qwen2 bench continues the prompt to a longer context, and decodes from a f
   ] as const) {
     const model = hashModel();
     const load: ModelLoader = async (path) => loaded(model, path, "toy");
-    await runBench(["--model", "m", "--threads", "1", "--prompt-tokens", "4", "--gen-tokens", "2", "--context", context, "--json"], { ...io().io, loadModel: load });
-    assert.deepEqual(model.calls.map((c) => c[0]!.length), [...calls], `context ${context}`);
+    await runBench(["--model", "m", "--threads", "1", "--prompt-tokens", "4", "--gen-tokens", "2", "--context", context, "--json"], {
+      ...io().io,
+      loadModel: load,
+    });
+    assert.deepEqual(
+      model.calls.map((c) => c[0]!.length),
+      [...calls],
+      `context ${context}`,
+    );
     // The decode steps run on the cache that holds the context.
     assert.equal((model.caches.at(-1) as ToyCache).ids.length, context === "0" ? 2 : 12);
   }

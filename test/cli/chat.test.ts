@@ -62,11 +62,29 @@ function hasPython(): boolean {
   return spawnSync("python3", ["-c", "import pty"], { stdio: "ignore" }).status === 0;
 }
 
-it("chat through a pseudo-terminal: stream, Ctrl-C, /save, /system, /reset, trimmed history", { skip: !hasPython(), timeout: 60_000 }, () => {
+it("chat through a pseudo-terminal: stream, Ctrl-C, /save, /system, /reset, trimmed history", {
+  skip: !hasPython(),
+  timeout: 60_000,
+}, () => {
   const dir = mkdtempSync(join(tmpdir(), "qwen2-chat-"));
   const saved = join(dir, "chat.json");
   try {
-    const argv = [process.execPath, resolve(repoRoot, "dist/test/support/cli_with_loader.js"), resolve(repoRoot, "dist/test/server/toy_loader.js"), "chat", "--model", "toy-model", "--ctx", "160", "--system", "Hi.", "--max-new-tokens", "3000", "--temperature", "0"];
+    const argv = [
+      process.execPath,
+      resolve(repoRoot, "dist/test/support/cli_with_loader.js"),
+      resolve(repoRoot, "dist/test/server/toy_loader.js"),
+      "chat",
+      "--model",
+      "toy-model",
+      "--ctx",
+      "160",
+      "--system",
+      "Hi.",
+      "--max-new-tokens",
+      "3000",
+      "--temperature",
+      "0",
+    ];
     const steps: unknown[] = [
       ["expect", "\\] 100%", 20],
       ["expect", "> ", 20],
@@ -111,7 +129,10 @@ it("chat through a pseudo-terminal: stream, Ctrl-C, /save, /system, /reset, trim
     );
     assert.equal(conv.messages[2]!.content, "Hello there, the world.");
     const partial = conv.messages[4]!.content;
-    assert.ok(partial.startsWith("1 2 3 4 5 ") && partial.length < 1400, `the interrupted answer keeps what was shown: ${partial.length} chars`);
+    assert.ok(
+      partial.startsWith("1 2 3 4 5 ") && partial.length < 1400,
+      `the interrupted answer keeps what was shown: ${partial.length} chars`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

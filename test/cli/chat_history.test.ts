@@ -30,7 +30,21 @@ it("chat takes generate's sampling and stopping flags (--stop, --min-p, --repeti
   const { loadModel } = await import("../server/toy_loader.js");
   process.env.QWEN2_TOY_DELAY_MS = "0";
   const t = captureIO("say hello\n/exit\n");
-  const args = ["chat", "--model", "toy", "--temperature", "0", "--stop", ", the", "--min-p", "0.05", "--repetition-penalty", "1", "--max-new-tokens", "50"];
+  const args = [
+    "chat",
+    "--model",
+    "toy",
+    "--temperature",
+    "0",
+    "--stop",
+    ", the",
+    "--min-p",
+    "0.05",
+    "--repetition-penalty",
+    "1",
+    "--max-new-tokens",
+    "50",
+  ];
   assert.equal(await main(args, { ...t.io, loadModel }), 0, t.err());
   assert.match(t.out(), /Hello there\n\[/, "the answer stops before ', the'");
   assert.match(t.err(), /toy holds RANDOM weights/);

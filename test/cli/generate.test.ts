@@ -8,7 +8,6 @@ import { ToyTokenizer, scriptedModel, hashModel, IM_END, type ToyModel } from ".
 import { captureIO as io } from "../support/cli_io.js";
 import { main } from "../../src/cli/main.js";
 
-
 /** A loader that hands out a toy model and records what it was asked for. */
 function toyLoader(model: ToyModel, extra: { randomWeights?: boolean; generationConfig?: GenerationConfig } = {}) {
   const calls: { path: string; closed: boolean }[] = [];
@@ -48,12 +47,18 @@ test("--chat renders the chat template with the system message", async () => {
   const t = io();
   await runGenerate(["--model", "m", "--system", "Be brief.", "Hi"], { ...t.io, loadModel: toyLoader(model).load });
   const tok = new ToyTokenizer();
-  assert.equal(tok.decode(model.calls[0]![0]!), "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  assert.equal(
+    tok.decode(model.calls[0]![0]!),
+    "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
+  );
 });
 
 test("--json prints one object with ids, text, finish reason, usage and timings", async () => {
   const t = io();
-  await runGenerate(["--model", "m", "--json", "--max-new-tokens", "4", "x"], { ...t.io, loadModel: toyLoader(scriptedModel("abcdef")).load });
+  await runGenerate(["--model", "m", "--json", "--max-new-tokens", "4", "x"], {
+    ...t.io,
+    loadModel: toyLoader(scriptedModel("abcdef")).load,
+  });
   const obj = JSON.parse(t.out()) as Record<string, unknown>;
   assert.equal(obj.text, "abcd");
   assert.deepEqual(obj.ids, [97, 98, 99, 100]);
@@ -80,7 +85,10 @@ test("random weights are announced on stderr", async () => {
 test("same --seed, same text; generation_config sampling defaults apply and flags override them", async () => {
   const run = async (args: string[], gc?: GenerationConfig) => {
     const t = io();
-    await runGenerate(["--model", "m", "--json", "--max-new-tokens", "16", ...args, "x"], { ...t.io, loadModel: toyLoader(hashModel(), gc ? { generationConfig: gc } : {}).load });
+    await runGenerate(["--model", "m", "--json", "--max-new-tokens", "16", ...args, "x"], {
+      ...t.io,
+      loadModel: toyLoader(hashModel(), gc ? { generationConfig: gc } : {}).load,
+    });
     return JSON.parse(t.out()) as { ids: number[]; seed: number };
   };
   const a = await run(["--temperature", "1", "--seed", "7"]);
@@ -97,8 +105,14 @@ test("same --seed, same text; generation_config sampling defaults apply and flag
 
 test("bad flags are usage errors naming the flag", async () => {
   const { load } = toyLoader(scriptedModel("a"));
-  await assert.rejects(runGenerate(["x"], { ...io().io, loadModel: load }), (e: unknown) => e instanceof UsageError && /--model/.test(e.message));
-  await assert.rejects(runGenerate(["--model", "m", "--top-k", "2.5", "x"], { ...io().io, loadModel: load }), /--top-k must be an integer >= 0, got "2.5"/);
+  await assert.rejects(
+    runGenerate(["x"], { ...io().io, loadModel: load }),
+    (e: unknown) => e instanceof UsageError && /--model/.test(e.message),
+  );
+  await assert.rejects(
+    runGenerate(["--model", "m", "--top-k", "2.5", "x"], { ...io().io, loadModel: load }),
+    /--top-k must be an integer >= 0, got "2.5"/,
+  );
   await assert.rejects(runGenerate(["--model", "m", "--backend", "gpu", "x"], { ...io().io, loadModel: load }), /--backend/);
   await assert.rejects(runGenerate(["--model", "m", "--nope", "x"], { ...io().io, loadModel: load }), UsageError);
 });

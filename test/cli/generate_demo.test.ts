@@ -9,11 +9,17 @@ import type { Qwen2Config } from "../../src/formats/config.js";
 import { ToyTokenizer, scriptedModel, IM_END } from "../generation/toy.js";
 import { captureIO as io } from "../support/cli_io.js";
 
-
 const load: ModelLoader = async (path) => ({
   model: scriptedModel("noise noise"),
   tokenizer: new ToyTokenizer(),
-  config: { num_hidden_layers: 2, hidden_size: 64, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 259, eos_token_id: [IM_END] } as unknown as Qwen2Config,
+  config: {
+    num_hidden_layers: 2,
+    hidden_size: 64,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    vocab_size: 259,
+    eos_token_id: [IM_END],
+  } as unknown as Qwen2Config,
   generationConfig: null,
   eosIds: [IM_END],
   path,
@@ -55,11 +61,17 @@ test("demo makes the random model once, then reuses it, and says the weights are
 test("demo --model runs a given folder without making a random one", async () => {
   let made = 0;
   const t = io();
-  assert.equal(await runDemo(["--model", "/some/real/folder", "--prompt", "Hey"], { ...t.io, loadModel: load }, async () => void made++), 0);
+  assert.equal(
+    await runDemo(["--model", "/some/real/folder", "--prompt", "Hey"], { ...t.io, loadModel: load }, async () => void made++),
+    0,
+  );
   assert.equal(made, 0);
   assert.match(t.out(), /qwen2 demo — \/some\/real\/folder/);
   assert.match(t.out(), /user> Hey/);
-  await assert.rejects(runDemo(["--model", "x", "--fresh"], { ...io().io, loadModel: load }, async () => {}), /--fresh/);
+  await assert.rejects(
+    runDemo(["--model", "x", "--fresh"], { ...io().io, loadModel: load }, async () => {}),
+    /--fresh/,
+  );
 });
 
 test("the demo cache folder follows QWEN2_CACHE_DIR, then XDG_CACHE_HOME", () => {

@@ -17,7 +17,6 @@ import { tokenizerFolderData } from "../support/tokenizer_folder.js";
 import { captureIO as io } from "../support/cli_io.js";
 import { openFolder } from "../support/files.js";
 
-
 let root = "";
 let modelDir = "";
 let made = false;
@@ -39,7 +38,17 @@ test("create-random tiny, then qwen2 generate --chat with the real tokenizer and
     const c = io();
     const code = await main(["generate", "--model", modelDir, "--json", ...args], c.io);
     assert.equal(code, 0, c.err());
-    return { obj: JSON.parse(c.out()) as { text: string; ids: number[]; finish_reason: string; usage: { prompt_tokens: number; completion_tokens: number }; random_weights: boolean; seed: number }, err: c.err() };
+    return {
+      obj: JSON.parse(c.out()) as {
+        text: string;
+        ids: number[];
+        finish_reason: string;
+        usage: { prompt_tokens: number; completion_tokens: number };
+        random_weights: boolean;
+        seed: number;
+      },
+      err: c.err(),
+    };
   };
   const args = (seed: number) => ["--chat", "--max-new-tokens", "6", "--temperature", "1.5", "--seed", String(seed), "Hello there"];
   const a = await run(args(11));
@@ -81,7 +90,10 @@ test("loadModel on the random folder: EOS union, label, and batched steps equal 
     });
     const gens = prompts.map((ids, i) => new SequenceGenerator(m.model, m.tokenizer, ids, opts(i)));
     while (gens.some((g) => !g.done)) stepBatch(m.model, gens);
-    assert.deepEqual(gens.map((g) => g.result().ids), solo);
+    assert.deepEqual(
+      gens.map((g) => g.result().ids),
+      solo,
+    );
     // A cache that already holds the prompt's first tokens gives the same continuation.
     const cache = m.model.createCache(64);
     const prefix = new SequenceGenerator(m.model, m.tokenizer, prompts[0]!.slice(0, 2), { cache, maxNewTokens: 1, temperature: 0 });

@@ -23,7 +23,10 @@ before(async () => {
   dir = join(root, "tiny");
   await createRandomModel({ preset: "tiny", dtype: "f32", outDir: dir, seed: 5 });
   // A sampling generation_config.json, so the defaults matter.
-  writeFileSync(join(dir, "generation_config.json"), JSON.stringify({ do_sample: true, temperature: 1.3, top_k: 40, top_p: 0.95, repetition_penalty: 1.1, eos_token_id: [151643, 151645] }));
+  writeFileSync(
+    join(dir, "generation_config.json"),
+    JSON.stringify({ do_sample: true, temperature: 1.3, top_k: 40, top_p: 0.95, repetition_penalty: 1.1, eos_token_id: [151643, 151645] }),
+  );
   server = await startServe(["--model", dir, "--backend", "reference", "--parallel", "1"]);
   url = server.url;
 });
@@ -41,7 +44,11 @@ async function viaGenerate(flags: string[]): Promise<string> {
 }
 
 async function viaServe(body: Record<string, unknown>): Promise<string> {
-  const r = await fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "Once upon a time", ...body }) });
+  const r = await fetch(`${url}/v1/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ prompt: "Once upon a time", ...body }),
+  });
   const j = (await r.json()) as { choices: { text: string }[] };
   assert.equal(r.status, 200, JSON.stringify(j));
   return j.choices[0]!.text;
@@ -54,8 +61,25 @@ test("defaults from generation_config.json: same seed, same text from generate a
 });
 
 test("fields override the defaults the same way as flags", { timeout: 120_000 }, async () => {
-  const flags = ["--seed", "3", "--max-new-tokens", "10", "--temperature", "0.8", "--top-k", "5", "--min-p", "0.02", "--repetition-penalty", "1.3"];
+  const flags = [
+    "--seed",
+    "3",
+    "--max-new-tokens",
+    "10",
+    "--temperature",
+    "0.8",
+    "--top-k",
+    "5",
+    "--min-p",
+    "0.02",
+    "--repetition-penalty",
+    "1.3",
+  ];
   const body = { seed: 3, max_tokens: 10, temperature: 0.8, top_k: 5, min_p: 0.02, repetition_penalty: 1.3 };
   assert.equal(await viaServe(body), await viaGenerate(flags));
-  assert.equal(await viaServe({ max_tokens: 10, temperature: 0 }), await viaGenerate(["--max-new-tokens", "10", "--temperature", "0"]), "greedy");
+  assert.equal(
+    await viaServe({ max_tokens: 10, temperature: 0 }),
+    await viaGenerate(["--max-new-tokens", "10", "--temperature", "0"]),
+    "greedy",
+  );
 });

@@ -12,7 +12,6 @@ import { openSafetensorsPath } from "../support/files.js";
 const tmp = mkdtempSync(join(tmpdir(), "qwen2-cli-formats-"));
 process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
 
-
 test("create-random tiny, then inspect it (text and JSON)", async () => {
   const dir = join(tmp, "tiny");
   const made = await cli(["create-random", "--preset", "tiny", "--dtype", "bf16", "--out", dir, "--seed", "2"]);
@@ -29,7 +28,13 @@ test("create-random tiny, then inspect it (text and JSON)", async () => {
 
   const json = await cli(["inspect", "--model", dir, "--json"]);
   assert.equal(json.code, 0);
-  const info = JSON.parse(json.out) as { random_weights: boolean; parameters: number; weight_bytes: number; tensors: { shape: number[] }[]; kv_bytes_per_token_f32: number };
+  const info = JSON.parse(json.out) as {
+    random_weights: boolean;
+    parameters: number;
+    weight_bytes: number;
+    tensors: { shape: number[] }[];
+    kv_bytes_per_token_f32: number;
+  };
   assert.equal(info.random_weights, true);
   const counted = info.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
   assert.equal(info.parameters, counted);

@@ -4,7 +4,6 @@ import { main } from "../../src/cli/main.js";
 import { PassThrough } from "node:stream";
 import { captureIO as io } from "../support/cli_io.js";
 
-
 test("unknown command exits 2 and names the command", async () => {
   const t = io();
   assert.equal(await main(["frobnicate"], t.io), 2);

@@ -31,7 +31,15 @@ test("every fixture config resolves to the expected head_dim, windows and rope t
   assert.ok(manifest.length > 0);
   for (const entry of manifest) {
     const expected = JSON.parse(readFileSync(join(fixturesDir, entry.expected), "utf8")) as {
-      model: { head_dim: number; layer_windows: (number | null)[]; vocab_size: number; num_key_value_heads: number; rms_norm_eps: number; tie_word_embeddings: boolean; rope: { rope_type: string; rope_theta: number } };
+      model: {
+        head_dim: number;
+        layer_windows: (number | null)[];
+        vocab_size: number;
+        num_key_value_heads: number;
+        rms_norm_eps: number;
+        tie_word_embeddings: boolean;
+        rope: { rope_type: string; rope_theta: number };
+      };
     };
     const warnings: string[] = [];
     const c = await loadQwen2Config(localFolder(join(fixturesDir, entry.model)), warnings);
@@ -88,15 +96,34 @@ test("sliding windows: layer i slides iff use_sliding_window and i >= max_window
   assert.deepEqual(c.layer_windows, [null, 16, 16, 16]);
   c = parseQwen2Config({ ...base, use_sliding_window: false, sliding_window: 16, max_window_layers: 1 });
   assert.deepEqual(c.layer_windows, [null, null, null, null]);
-  c = parseQwen2Config({ ...base, use_sliding_window: true, sliding_window: 16, max_window_layers: 0, layer_types: ["full_attention", "sliding_attention", "full_attention", "full_attention"] });
+  c = parseQwen2Config({
+    ...base,
+    use_sliding_window: true,
+    sliding_window: 16,
+    max_window_layers: 0,
+    layer_types: ["full_attention", "sliding_attention", "full_attention", "full_attention"],
+  });
   assert.deepEqual(c.layer_windows, [null, 16, null, null]);
   const w: string[] = [];
-  c = parseQwen2Config({ ...base, use_sliding_window: false, layer_types: ["sliding_attention", "full_attention", "full_attention", "full_attention"] }, "config.json", w);
+  c = parseQwen2Config(
+    { ...base, use_sliding_window: false, layer_types: ["sliding_attention", "full_attention", "full_attention", "full_attention"] },
+    "config.json",
+    w,
+  );
   assert.deepEqual(c.layer_windows, [null, null, null, null]);
   assert.match(w.join("\n"), /layer_types marks sliding layers but use_sliding_window is false/);
-  expectFieldError(() => parseQwen2Config({ ...base, layer_types: ["full_attention"] }), /layer_types: has 1 entries but num_hidden_layers is 4/);
-  expectFieldError(() => parseQwen2Config({ ...base, layer_types: ["full_attention", "x", "full_attention", "full_attention"] }), /layer_types\[1\]/);
-  expectFieldError(() => parseQwen2Config({ ...base, use_sliding_window: true, sliding_window: 0 }), /sliding_window: must be a positive integer/);
+  expectFieldError(
+    () => parseQwen2Config({ ...base, layer_types: ["full_attention"] }),
+    /layer_types: has 1 entries but num_hidden_layers is 4/,
+  );
+  expectFieldError(
+    () => parseQwen2Config({ ...base, layer_types: ["full_attention", "x", "full_attention", "full_attention"] }),
+    /layer_types\[1\]/,
+  );
+  expectFieldError(
+    () => parseQwen2Config({ ...base, use_sliding_window: true, sliding_window: 0 }),
+    /sliding_window: must be a positive integer/,
+  );
 });
 
 test("head_dim given explicitly wins over hidden_size / heads", async () => {
@@ -104,25 +131,57 @@ test("head_dim given explicitly wins over hidden_size / heads", async () => {
   const c = parseQwen2Config({ model_type: "qwen2", hidden_size: 64, num_attention_heads: 4, head_dim: 32 }, "config.json", w);
   assert.equal(c.head_dim, 32);
   assert.match(w.join("\n"), /head_dim 32 x num_attention_heads 4 = 128 differs from hidden_size 64/);
-  expectFieldError(() => parseQwen2Config({ model_type: "qwen2", hidden_size: 66, num_attention_heads: 4 }), /hidden_size: 66 is not divisible by num_attention_heads 4/);
+  expectFieldError(
+    () => parseQwen2Config({ model_type: "qwen2", hidden_size: 66, num_attention_heads: 4 }),
+    /hidden_size: 66 is not divisible by num_attention_heads 4/,
+  );
 });
 
 test("rope scaling: type or rope_type, rope_parameters, required fields, contradictions", async () => {
   const base = { model_type: "qwen2", hidden_size: 64, num_attention_heads: 4, max_position_embeddings: 128 };
-  assert.deepEqual(parseQwen2Config({ ...base, rope_scaling: { type: "linear", factor: 2 } }).rope_scaling, { rope_type: "linear", factor: 2 });
-  assert.deepEqual(parseQwen2Config({ ...base, rope_scaling: { rope_type: "dynamic", factor: 2 } }).rope_scaling, { rope_type: "dynamic", factor: 2 });
+  assert.deepEqual(parseQwen2Config({ ...base, rope_scaling: { type: "linear", factor: 2 } }).rope_scaling, {
+    rope_type: "linear",
+    factor: 2,
+  });
+  assert.deepEqual(parseQwen2Config({ ...base, rope_scaling: { rope_type: "dynamic", factor: 2 } }).rope_scaling, {
+    rope_type: "dynamic",
+    factor: 2,
+  });
   assert.deepEqual(parseQwen2Config({ ...base, rope_scaling: { rope_type: "default" } }).rope_scaling, null);
-  const yarn = parseQwen2Config({ ...base, rope_scaling: { type: "yarn", factor: 4, original_max_position_embeddings: 32, attention_factor: 1.5 } }).rope_scaling;
-  assert.deepEqual(yarn, { rope_type: "yarn", factor: 4, original_max_position_embeddings: 32, beta_fast: 32, beta_slow: 1, truncate: true, attention_factor: 1.5 });
+  const yarn = parseQwen2Config({
+    ...base,
+    rope_scaling: { type: "yarn", factor: 4, original_max_position_embeddings: 32, attention_factor: 1.5 },
+  }).rope_scaling;
+  assert.deepEqual(yarn, {
+    rope_type: "yarn",
+    factor: 4,
+    original_max_position_embeddings: 32,
+    beta_fast: 32,
+    beta_slow: 1,
+    truncate: true,
+    attention_factor: 1.5,
+  });
 
   const v5 = parseQwen2Config({ ...base, rope_parameters: { rope_type: "default", rope_theta: 1e6 } });
   assert.equal(v5.rope_theta, 1e6);
   assert.equal(v5.rope_scaling, null);
-  expectFieldError(() => parseQwen2Config({ ...base, rope_theta: 1e4, rope_parameters: { rope_type: "default", rope_theta: 1e6 } }), /rope_theta: 10000 contradicts rope_parameters.rope_theta 1000000/);
+  expectFieldError(
+    () => parseQwen2Config({ ...base, rope_theta: 1e4, rope_parameters: { rope_type: "default", rope_theta: 1e6 } }),
+    /rope_theta: 10000 contradicts rope_parameters.rope_theta 1000000/,
+  );
 
-  expectFieldError(() => parseQwen2Config({ ...base, rope_scaling: { type: "linear" } }), /rope_scaling.factor: required for rope_type 'linear'/);
-  expectFieldError(() => parseQwen2Config({ ...base, rope_scaling: { type: "longrope", factor: 2 } }), /rope_scaling.rope_type: unsupported 'longrope'/);
-  expectFieldError(() => parseQwen2Config({ ...base, rope_scaling: { type: "yarn", rope_type: "linear", factor: 2 } }), /'linear' contradicts type 'yarn'/);
+  expectFieldError(
+    () => parseQwen2Config({ ...base, rope_scaling: { type: "linear" } }),
+    /rope_scaling.factor: required for rope_type 'linear'/,
+  );
+  expectFieldError(
+    () => parseQwen2Config({ ...base, rope_scaling: { type: "longrope", factor: 2 } }),
+    /rope_scaling.rope_type: unsupported 'longrope'/,
+  );
+  expectFieldError(
+    () => parseQwen2Config({ ...base, rope_scaling: { type: "yarn", rope_type: "linear", factor: 2 } }),
+    /'linear' contradicts type 'yarn'/,
+  );
   expectFieldError(() => parseQwen2Config({ ...base, rope_scaling: { factor: 2 } }), /rope_scaling.rope_type: missing/);
   expectFieldError(() => parseQwen2Config({ ...base, rope_scaling: { type: "linear", factor: -1 } }), /rope_scaling.factor: must be > 0/);
   expectFieldError(() => parseQwen2Config({ ...base, rope_scaling: "yarn" }), /rope_scaling: expected an object/);
@@ -142,24 +201,41 @@ test("bad values give errors naming config.json and the field", async () => {
   expectFieldError(() => parseQwen2Config({ model_type: "qwen2", hidden_size: "64" }), /hidden_size: expected a number/);
   expectFieldError(() => parseQwen2Config({ model_type: "qwen2", num_hidden_layers: 0 }), /num_hidden_layers: must be a positive integer/);
   expectFieldError(() => parseQwen2Config({ model_type: "qwen2", vocab_size: 1.5 }), /vocab_size: expected an integer/);
-  expectFieldError(() => parseQwen2Config({ model_type: "qwen2", num_attention_heads: 32, num_key_value_heads: 5 }), /num_key_value_heads: 5 does not divide/);
+  expectFieldError(
+    () => parseQwen2Config({ model_type: "qwen2", num_attention_heads: 32, num_key_value_heads: 5 }),
+    /num_key_value_heads: 5 does not divide/,
+  );
   expectFieldError(() => parseQwen2Config({ model_type: "qwen2", hidden_act: "gelu" }), /hidden_act: 'gelu' is not supported/);
-  expectFieldError(() => parseQwen2Config({ model_type: "qwen2", tie_word_embeddings: "yes" }), /tie_word_embeddings: expected true or false/);
+  expectFieldError(
+    () => parseQwen2Config({ model_type: "qwen2", tie_word_embeddings: "yes" }),
+    /tie_word_embeddings: expected true or false/,
+  );
   expectFieldError(() => parseQwen2Config({ model_type: "qwen2", eos_token_id: ["a"] }), /eos_token_id: expected a token id/);
   expectFieldError(() => parseQwen2Config("{oops"), /not valid JSON/);
   expectFieldError(() => parseQwen2Config([1]), /must be a JSON object/);
   const w: string[] = [];
-  const c = parseQwen2Config({ hidden_size: 64, num_attention_heads: 4, eos_token_id: [1, 2], vocab_size: 10, bos_token_id: 12 }, "config.json", w);
+  const c = parseQwen2Config(
+    { hidden_size: 64, num_attention_heads: 4, eos_token_id: [1, 2], vocab_size: 10, bos_token_id: 12 },
+    "config.json",
+    w,
+  );
   assert.deepEqual(c.eos_token_id, [1, 2]);
   assert.match(w.join("\n"), /model_type is missing/);
   assert.match(w.join("\n"), /bos_token_id 12 is outside the vocabulary/);
   const missing = join(fixturesDir, "no-such-model");
   assert.ok(!existsSync(missing));
-  await assert.rejects(() => loadQwen2Config(localFolder(missing)), (e: unknown) => e instanceof FormatError && /config\.json$/.test(e.file) && /file not found/.test(e.detail));
+  await assert.rejects(
+    () => loadQwen2Config(localFolder(missing)),
+    (e: unknown) => e instanceof FormatError && /config\.json$/.test(e.file) && /file not found/.test(e.detail),
+  );
 });
 
 test("generation_config.json: eos as number or list, sampling fields, validation", async () => {
-  assert.deepEqual(parseGenerationConfig({ bos_token_id: 1, eos_token_id: 2, do_sample: false }), { bos_token_id: 1, eos_token_id: [2], do_sample: false });
+  assert.deepEqual(parseGenerationConfig({ bos_token_id: 1, eos_token_id: 2, do_sample: false }), {
+    bos_token_id: 1,
+    eos_token_id: [2],
+    do_sample: false,
+  });
   const g = parseGenerationConfig({
     eos_token_id: [151645, 151643],
     pad_token_id: 151643,
@@ -171,7 +247,16 @@ test("generation_config.json: eos as number or list, sampling fields, validation
     max_new_tokens: 512,
     transformers_version: "4.37.0",
   });
-  assert.deepEqual(g, { eos_token_id: [151645, 151643], pad_token_id: 151643, do_sample: true, temperature: 0.7, top_p: 0.8, top_k: 20, repetition_penalty: 1.05, max_new_tokens: 512 });
+  assert.deepEqual(g, {
+    eos_token_id: [151645, 151643],
+    pad_token_id: 151643,
+    do_sample: true,
+    temperature: 0.7,
+    top_p: 0.8,
+    top_k: 20,
+    repetition_penalty: 1.05,
+    max_new_tokens: 512,
+  });
   assert.throws(() => parseGenerationConfig({ top_p: 1.5 }, "generation_config.json"), /generation_config.json: top_p: must be within/);
   assert.throws(() => parseGenerationConfig({ temperature: -1 }), /temperature: must be >= 0/);
   const w: string[] = [];

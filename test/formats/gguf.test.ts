@@ -87,33 +87,51 @@ test("every metadata type and every dtype we store survive a write and a read", 
       ],
     );
     for (const t of g.tensors) assert.equal((t.offset - g.dataOffset) % 64, 0, t.name);
-    assert.deepEqual((await g.readTensorData(g.tensor("f32.4d")!)), bytesOf(f));
-    assert.deepEqual((await g.readTensorData(g.tensor("f16.1d")!)), bytesOf(half));
-    assert.deepEqual((await g.readTensorData(g.tensor("bf16.2d")!)), bytesOf(bf));
-    assert.deepEqual((await g.readTensorData(g.tensor("q8.2d")!)), q8);
-    assert.deepEqual((await g.readTensorData(g.tensor("q4.3d")!)), q4);
-    assert.deepEqual((await g.readTensorData(g.tensor("i32")!)), bytesOf(ints));
+    assert.deepEqual(await g.readTensorData(g.tensor("f32.4d")!), bytesOf(f));
+    assert.deepEqual(await g.readTensorData(g.tensor("f16.1d")!), bytesOf(half));
+    assert.deepEqual(await g.readTensorData(g.tensor("bf16.2d")!), bytesOf(bf));
+    assert.deepEqual(await g.readTensorData(g.tensor("q8.2d")!), q8);
+    assert.deepEqual(await g.readTensorData(g.tensor("q4.3d")!), q4);
+    assert.deepEqual(await g.readTensorData(g.tensor("i32")!), bytesOf(ints));
     // Ranges, as a backend streaming a tensor into its own memory reads them.
     const q8info = g.tensor("q8.2d")!;
     const part = new Uint8Array(20);
     await g.readTensorInto(q8info, part, 7);
     assert.deepEqual(part, q8.subarray(7, 27));
-    await assert.rejects(() => g.readTensorInto(q8info, new Uint8Array(8), q8info.byteLength - 4), /bytes \[\d+, \d+\) are outside its \d+ bytes/);
+    await assert.rejects(
+      () => g.readTensorInto(q8info, new Uint8Array(8), q8info.byteLength - 4),
+      /bytes \[\d+, \d+\) are outside its \d+ bytes/,
+    );
   } finally {
     g.close();
   }
-  assert.ok((await isGGUFPath(path)));
+  assert.ok(await isGGUFPath(path));
   assert.ok(!(await isGGUFPath(dir.path)));
 });
 
 test("a hand-built version 2 file with a nested array and the default alignment reads", async () => {
   const data = Float32Array.from([1, 2, 3, 4]);
   const b = header(1, 2, 2)
-    .str("general.architecture").u32(GGUFValueType.STRING).str("x")
-    .str("nested").u32(GGUFValueType.ARRAY).u32(GGUFValueType.ARRAY).u64(2)
-    .u32(GGUFValueType.UINT8).u64(2).u8(1).u8(2)
-    .u32(GGUFValueType.BOOL).u64(1).u8(1)
-    .str("t").u32(2).u64(2).u64(2).u32(0).u64(0);
+    .str("general.architecture")
+    .u32(GGUFValueType.STRING)
+    .str("x")
+    .str("nested")
+    .u32(GGUFValueType.ARRAY)
+    .u32(GGUFValueType.ARRAY)
+    .u64(2)
+    .u32(GGUFValueType.UINT8)
+    .u64(2)
+    .u8(1)
+    .u8(2)
+    .u32(GGUFValueType.BOOL)
+    .u64(1)
+    .u8(1)
+    .str("t")
+    .u32(2)
+    .u64(2)
+    .u64(2)
+    .u32(0)
+    .u64(0);
   b.pad(32).raw(bytesOf(data));
   const path = dir.file("v2.gguf", b.build());
   const g = await openGGUFPath(path);
@@ -125,7 +143,12 @@ test("a hand-built version 2 file with a nested array and the default alignment 
 });
 
 /** Writes `bytes` and expects opening it to fail with `kind` and a message matching `pattern`. */
-async function rejects(name: string, bytes: Uint8Array, pattern: RegExp, kind: typeof FormatError | typeof UnsupportedError = FormatError): Promise<void> {
+async function rejects(
+  name: string,
+  bytes: Uint8Array,
+  pattern: RegExp,
+  kind: typeof FormatError | typeof UnsupportedError = FormatError,
+): Promise<void> {
   const path = dir.file(name, bytes);
   await assert.rejects(
     () => openGGUFPath(path),
@@ -145,11 +168,23 @@ test("broken headers are reported with the file and the field", async () => {
   await rejects("v9.gguf", header(0, 0, 9).build(), /unknown GGUF version 9/);
   await rejects("bigendian.gguf", new Bytes().u32(0x46554747).u32(0x03000000).u64(0).u64(0).build(), /big-endian/, UnsupportedError);
   await rejects("counts.gguf", header(0, 2 ** 40).build(), /metadata count/);
-  await rejects("truncated-kv.gguf", header(0, 1).str("general.architecture").u32(GGUFValueType.STRING).u64(100).raw(Buffer.from("qwen2")).build(), /general\.architecture/);
+  await rejects(
+    "truncated-kv.gguf",
+    header(0, 1).str("general.architecture").u32(GGUFValueType.STRING).u64(100).raw(Buffer.from("qwen2")).build(),
+    /general\.architecture/,
+  );
   await rejects("dup.gguf", header(0, 2).str("k").u32(4).u32(1).str("k").u32(4).u32(2).build(), /'k' appears twice/);
   await rejects("valtype.gguf", header(0, 1).str("k").u32(13).u32(1).build(), /'k': unknown value type 13/);
   await rejects("bool.gguf", header(0, 1).str("flag").u32(GGUFValueType.BOOL).u8(2).build(), /'flag'.*0 or 1/);
-  await rejects("utf8.gguf", header(0, 1).str("s").u32(GGUFValueType.STRING).str(new Uint8Array([0x68, 0xff, 0x69])).build(), /'s'.*UTF-8/);
+  await rejects(
+    "utf8.gguf",
+    header(0, 1)
+      .str("s")
+      .u32(GGUFValueType.STRING)
+      .str(new Uint8Array([0x68, 0xff, 0x69]))
+      .build(),
+    /'s'.*UTF-8/,
+  );
   await rejects("align.gguf", header(0, 1).str("general.alignment").u32(GGUFValueType.UINT32).u32(24).build(), /power of two/);
   await rejects("aligntype.gguf", header(0, 1).str("general.alignment").u32(GGUFValueType.UINT64).u64(32).build(), /must be uint32/);
 });
@@ -197,7 +232,13 @@ test("broken tensor infos name the tensor", async () => {
 
 test("a truncated copy of a valid file fails cleanly at every cut inside the header", async () => {
   const path = dir.file("ok.gguf");
-  await writeGGUF(path, new GGUFWriter().string("general.architecture", "x").strings("list", ["alpha", "beta"]).addTensor("w", "f32", [8], () => new Uint8Array(32)));
+  await writeGGUF(
+    path,
+    new GGUFWriter()
+      .string("general.architecture", "x")
+      .strings("list", ["alpha", "beta"])
+      .addTensor("w", "f32", [8], () => new Uint8Array(32)),
+  );
   const whole = readFileSync(path);
   const g = await openGGUFPath(path);
   const headerEnd = g.dataOffset;
@@ -211,7 +252,10 @@ test("a truncated copy of a valid file fails cleanly at every cut inside the hea
 
 test("a closed file refuses to read tensors, naming the tensor", async () => {
   const path = dir.file("closed.gguf");
-  await writeGGUF(path, new GGUFWriter().addTensor("w", "f32", [8], () => new Uint8Array(32)));
+  await writeGGUF(
+    path,
+    new GGUFWriter().addTensor("w", "f32", [8], () => new Uint8Array(32)),
+  );
   const g = await openGGUFPath(path);
   g.close();
   await assert.rejects(() => g.readTensorData(g.tensor("w")!), /'w'.*closed/);

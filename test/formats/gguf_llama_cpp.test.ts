@@ -41,7 +41,11 @@ after(async () => {
 });
 
 interface Expected {
-  cases: Array<{ name: string; input_ids: number[][] | number[]; rows: Array<{ last_logits: { f64: number[] }; greedy: { f64: number[] } }> }>;
+  cases: Array<{
+    name: string;
+    input_ids: number[][] | number[];
+    rows: Array<{ last_logits: { f64: number[] }; greedy: { f64: number[] } }>;
+  }>;
 }
 
 async function exportFixture(name: string, type: GGUFExportType): Promise<string> {
@@ -52,7 +56,13 @@ async function exportFixture(name: string, type: GGUFExportType): Promise<string
   // The fixtures have no tokenizer; llama.cpp needs one whose size is the embedding's.
   writeTinyTokenizer(tokDir, config.vocab_size - 256 - 4);
   const out = join(dir.path, `${name}.${type}.gguf`);
-  await writeQwen2GGUF(out, { config, weights: readSafetensorsForTest(join(modelDir, "model.safetensors")), tokenizer: tokenizerFolderData(tokDir), type, name });
+  await writeQwen2GGUF(out, {
+    config,
+    weights: readSafetensorsForTest(join(modelDir, "model.safetensors")),
+    tokenizer: tokenizerFolderData(tokDir),
+    type,
+    name,
+  });
   return out;
 }
 
@@ -75,13 +85,24 @@ for (const fixture of ["a_tiny_f32", "b_tiny_bf16_tied_gqa4", "e_mha"]) {
     // llama.cpp computes in float32 and must agree with Hugging Face's float64 logits to float32
     // accuracy (the fixtures' own tolerance, 1e-4).
     const newContext = () =>
-      model.createContext({ contextSize: 64, threads: 1, sequences: 1, flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" });
+      model.createContext({
+        contextSize: 64,
+        threads: 1,
+        sequences: 1,
+        flashAttention: false,
+        experimentalKvCacheKeyType: "F32",
+        experimentalKvCacheValueType: "F32",
+      });
     try {
       for (const c of expected.cases.filter((x) => ["short5", "medium13", "long24"].includes(x.name))) {
         const ids = (Array.isArray(c.input_ids[0]) ? c.input_ids[0] : c.input_ids) as number[]; // expected files hold rows
         const row = c.rows[0]!;
         const context = await newContext();
-        const items = ids.map((id, i) => (i === ids.length - 1 ? ([id, { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } }] as const) : id));
+        const items = ids.map((id, i) =>
+          i === ids.length - 1
+            ? ([id, { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } }] as const)
+            : id,
+        );
         const out = await context.getSequence().controlledEvaluate(items);
         await context.dispose();
         const probs = out[ids.length - 1]!.next.probabilities!;
@@ -137,8 +158,19 @@ test("llama.cpp reads our Q8_0 and Q4_0 blocks as we dequantise them", async (t)
 
   async function centredLogProbs(path: string, ids: number[]): Promise<number[]> {
     const model = await llama!.loadModel({ modelPath: path, gpuLayers: 0 });
-    const context = await model.createContext({ contextSize: 64, threads: 1, sequences: 1, flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" });
-    const items = ids.map((id, i) => (i === ids.length - 1 ? ([id, { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } }] as const) : id));
+    const context = await model.createContext({
+      contextSize: 64,
+      threads: 1,
+      sequences: 1,
+      flashAttention: false,
+      experimentalKvCacheKeyType: "F32",
+      experimentalKvCacheValueType: "F32",
+    });
+    const items = ids.map((id, i) =>
+      i === ids.length - 1
+        ? ([id, { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } }] as const)
+        : id,
+    );
     const out = await context.getSequence().controlledEvaluate(items);
     await context.dispose();
     await model.dispose();
@@ -152,7 +184,7 @@ test("llama.cpp reads our Q8_0 and Q4_0 blocks as we dequantise them", async (t)
     const quant = join(dir.path, `${name}.${type}.gguf`);
     const deq = join(dir.path, `${name}.${type}-dequantised.f32.gguf`);
     await writeQwen2GGUF(quant, { config, weights, tokenizer, type });
-    await writeQwen2GGUF(deq, { config, weights: (await dequantisedCopy(weights, type)), tokenizer, type: "f32" });
+    await writeQwen2GGUF(deq, { config, weights: await dequantisedCopy(weights, type), tokenizer, type: "f32" });
     for (const c of expected.cases.filter((x) => ["short5", "long24"].includes(x.name))) {
       const ids = (Array.isArray(c.input_ids[0]) ? c.input_ids[0] : c.input_ids) as number[];
       const fromBlocks = await centredLogProbs(quant, ids);
@@ -164,7 +196,8 @@ test("llama.cpp reads our Q8_0 and Q4_0 blocks as we dequantise them", async (t)
       // step itself: Q4_0's is visible here as a 1.5–2.9 gap to Hugging Face's logits.
       const d = maxDiff(fromBlocks, fromOurValues);
       assert.ok(d < 0.35, `${type} ${c.name}: llama.cpp on our blocks vs on our dequantised values differ by ${d}`);
-      if (type === "q4_0") assert.ok(maxDiff(fromOurValues, hf) > 3 * d, `${type} ${c.name}: the test can tell quantisation error from activation rounding`);
+      if (type === "q4_0")
+        assert.ok(maxDiff(fromOurValues, hf) > 3 * d, `${type} ${c.name}: the test can tell quantisation error from activation rounding`);
     }
   }
 });

@@ -11,7 +11,6 @@ import { openQwen2GGUFPath } from "../support/files.js";
 const dir = new TempDir();
 after(() => dir.dispose());
 
-
 test("qwen2 quantize writes a GGUF of the folder's weights with its tokenizer", async () => {
   const folder = join(dir.path, "model");
   mkdirSync(folder);
@@ -21,7 +20,18 @@ test("qwen2 quantize writes a GGUF of the folder's weights with its tokenizer", 
   const weights = randomQwen2Weights(config);
   const load: FolderLoader = (d) => {
     assert.equal(d, folder);
-    return { config, weights: { ...weights, names: () => weights.names(), has: (n: string) => weights.has(n), info: (n: string) => weights.info(n), read: (n: string) => weights.read(n), location: folder, close: () => void (closed = true) } };
+    return {
+      config,
+      weights: {
+        ...weights,
+        names: () => weights.names(),
+        has: (n: string) => weights.has(n),
+        info: (n: string) => weights.info(n),
+        read: (n: string) => weights.read(n),
+        location: folder,
+        close: () => void (closed = true),
+      },
+    };
   };
   const out = join(dir.path, "m.q4_0.gguf");
   const t = io();
@@ -44,7 +54,10 @@ test("qwen2 quantize warns when there is no tokenizer and rejects bad options", 
   assert.equal(await runQuantize(["--model", dir.path, "--type", "f16", "--out", out, "--quiet"], t.io, load), 0);
   assert.match(t.err(), /no tokenizer files.*llama\.cpp will not load it/);
   assert.ok(existsSync(out));
-  await assert.rejects(runQuantize(["--model", "m", "--type", "q5_k", "--out", "x"], io().io, load), (e: unknown) => e instanceof UsageError && /--type must be one of f32, f16, bf16, q8_0, q4_0/.test(e.message));
+  await assert.rejects(
+    runQuantize(["--model", "m", "--type", "q5_k", "--out", "x"], io().io, load),
+    (e: unknown) => e instanceof UsageError && /--type must be one of f32, f16, bf16, q8_0, q4_0/.test(e.message),
+  );
   await assert.rejects(runQuantize(["--type", "q8_0", "--out", "x"], io().io, load), /--model/);
   await assert.rejects(runQuantize(["--model", "m", "--type", "q8_0"], io().io, load), /--out/);
 });

@@ -24,7 +24,11 @@ after(() => dir.dispose());
 
 const FIXTURE = "a_tiny_f32";
 interface Expected {
-  cases: Array<{ name: string; input_ids: number[][]; rows: Array<{ last_logits: { f64: number[] }; greedy: { f64: number[]; margins_f64: number[] } }> }>;
+  cases: Array<{
+    name: string;
+    input_ids: number[][];
+    rows: Array<{ last_logits: { f64: number[] }; greedy: { f64: number[]; margins_f64: number[] } }>;
+  }>;
 }
 // Loaded before the tests, so that a plain clone (no shared fixtures) skips them instead of failing at import.
 const skip = needsShared("fixtures");
@@ -80,12 +84,14 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 test("an F32 GGUF runs on the reference backend with Hugging Face's logits (1e-4)", { skip }, async () => {
   const path = await exportAs("f32");
   for (const c of cases) {
-    const d = maxDiff((await lastLogits(path, c.input_ids[0]!)), c.rows[0]!.last_logits.f64);
+    const d = maxDiff(await lastLogits(path, c.input_ids[0]!), c.rows[0]!.last_logits.f64);
     assert.ok(d < 1e-4, `${c.name}: ${d}`);
   }
 });
 
-test("Q8_0 and Q4_0 GGUF models compute the logits of their dequantised weights, within the quantisation margin of float32", { skip }, async () => {
+test("Q8_0 and Q4_0 GGUF models compute the logits of their dequantised weights, within the quantisation margin of float32", {
+  skip,
+}, async () => {
   // Margins: Q8_0 moves each weight by at most half its block's step (amax/254), Q4_0 by up
   // to a full step (amax/8 on the short side). Through this 2-layer hidden-64 model that
   // moves logits (magnitude ~6) by at most 0.2 for Q8_0 and 2.9 for Q4_0, measured with
@@ -93,12 +99,12 @@ test("Q8_0 and Q4_0 GGUF models compute the logits of their dequantised weights,
   const margin = { q8_0: 0.5, q4_0: 4.5 };
   for (const type of ["q8_0", "q4_0"] as const) {
     const quant = await exportAs(type);
-    const deq = await exportAs("f32", (await dequantised(type)), `${type}-dequantised`);
+    const deq = await exportAs("f32", await dequantised(type), `${type}-dequantised`);
     for (const c of cases) {
       const ids = c.input_ids[0]!;
       const ours = await lastLogits(quant, ids);
       // Same values, same float32 arithmetic: only the order of decoding differs.
-      assert.ok(maxDiff(ours, (await lastLogits(deq, ids))) < 1e-5, `${type} ${c.name}: quantised file vs its dequantised copy`);
+      assert.ok(maxDiff(ours, await lastLogits(deq, ids)) < 1e-5, `${type} ${c.name}: quantised file vs its dequantised copy`);
       const d = maxDiff(ours, c.rows[0]!.last_logits.f64);
       assert.ok(d < margin[type], `${type} ${c.name}: ${d} from float32`);
       assert.ok(d > 1e-4, `${type} ${c.name}: quantisation must change something (${d})`);

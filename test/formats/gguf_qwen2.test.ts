@@ -45,7 +45,12 @@ test("llama.cpp's type choice: 1-D and norms stay F32, unaligned rows fall back 
   assert.equal(ggufTensorType("blk.0.ffn_down.weight", [64, 48], "bf16"), "bf16");
 });
 
-async function exportTiny(name: string, type: GGUFExportType, config = tinyConfig(), tokenizerDir?: string): Promise<{ path: string; weights: ReturnType<typeof randomQwen2Weights> }> {
+async function exportTiny(
+  name: string,
+  type: GGUFExportType,
+  config = tinyConfig(),
+  tokenizerDir?: string,
+): Promise<{ path: string; weights: ReturnType<typeof randomQwen2Weights> }> {
   const weights = randomQwen2Weights(config, 3);
   const path = join(dir.path, name);
   const tokenizer = tokenizerDir ? tokenizerFolderData(tokenizerDir) : null;
@@ -133,7 +138,9 @@ test("tied embeddings write no output tensor and read back tied; head_dim that i
 });
 
 test("RoPE scaling (linear, yarn) and sliding-window layouts survive the round trip; dynamic NTK is refused", async () => {
-  const yarn = tinyConfig({ rope_scaling: { rope_type: "yarn", factor: 4, original_max_position_embeddings: 32, beta_fast: 32, beta_slow: 1 } });
+  const yarn = tinyConfig({
+    rope_scaling: { rope_type: "yarn", factor: 4, original_max_position_embeddings: 32, beta_fast: 32, beta_slow: 1 },
+  });
   const linear = tinyConfig({ rope_scaling: { rope_type: "linear", factor: 2.5 } });
   const sliding = tinyConfig({
     num_hidden_layers: 4,
@@ -142,7 +149,11 @@ test("RoPE scaling (linear, yarn) and sliding-window layouts survive the round t
     max_window_layers: 2,
     layer_types: ["full_attention", "full_attention", "sliding_attention", "sliding_attention"],
   });
-  for (const [name, config] of [["yarn", yarn], ["linear", linear], ["sliding", sliding]] as const) {
+  for (const [name, config] of [
+    ["yarn", yarn],
+    ["linear", linear],
+    ["sliding", sliding],
+  ] as const) {
     const { path } = await exportTiny(`${name}.gguf`, "f16", config);
     const g = await openQwen2GGUFPath(path);
     assert.deepEqual(g.config, config, name);
@@ -202,9 +213,20 @@ test("the tokenizer is stored as convert_hf_to_gguf.py stores it and read back i
   g.close();
 });
 
-test("the Qwen2.5 tokenizer at the real vocabulary size: padding slots, and look-special tokens become CONTROL as convert_hf_to_gguf.py makes them", { skip: !existsSync(join(tokenizersDir, "qwen2.5")) && "shared tokenizers missing" }, async () => {
+test("the Qwen2.5 tokenizer at the real vocabulary size: padding slots, and look-special tokens become CONTROL as convert_hf_to_gguf.py makes them", {
+  skip: !existsSync(join(tokenizersDir, "qwen2.5")) && "shared tokenizers missing",
+}, async () => {
   // A model of the real vocabulary size, tiny otherwise, so the whole vocabulary is written and read.
-  const config = tinyConfig({ vocab_size: 151936, hidden_size: 32, head_dim: 8, intermediate_size: 32, num_hidden_layers: 1, layer_types: ["full_attention"], max_window_layers: 1, tie_word_embeddings: true });
+  const config = tinyConfig({
+    vocab_size: 151936,
+    hidden_size: 32,
+    head_dim: 8,
+    intermediate_size: 32,
+    num_hidden_layers: 1,
+    layer_types: ["full_attention"],
+    max_window_layers: 1,
+    tie_word_embeddings: true,
+  });
   const { path } = await exportTiny("qwen2-vocab.gguf", "bf16", config, join(tokenizersDir, "qwen2.5"));
   const g = await openQwen2GGUFPath(path);
   const t = g.tokenizerData!;
@@ -227,18 +249,27 @@ test("a tensor type we do not run is reported with its type and tensor; a non-qw
   const qwenHeader = (tensorType: number): Uint8Array => {
     const b = header(1, 1).str("general.architecture").u32(GGUFValueType.STRING).str("qwen2");
     b.str("blk.0.attn_q.weight").u32(2).u64(256).u64(2).u32(tensorType).u64(0);
-    return b.pad(32).raw(new Uint8Array(2 * 144)).build();
+    return b
+      .pad(32)
+      .raw(new Uint8Array(2 * 144))
+      .build();
   };
   const k = dir.file("q4k.gguf", qwenHeader(12));
-  await assert.rejects(() => openQwen2GGUFPath(k), (err: unknown) => {
-    assert.ok(err instanceof UnsupportedError);
-    assert.match(err.message, /'blk\.0\.attn_q\.weight' \(model\.layers\.0\.self_attn\.q_proj\.weight\) is stored as Q4_K/);
-    return true;
-  });
+  await assert.rejects(
+    () => openQwen2GGUFPath(k),
+    (err: unknown) => {
+      assert.ok(err instanceof UnsupportedError);
+      assert.match(err.message, /'blk\.0\.attn_q\.weight' \(model\.layers\.0\.self_attn\.q_proj\.weight\) is stored as Q4_K/);
+      return true;
+    },
+  );
   const llama = header(0, 1).str("general.architecture").u32(GGUFValueType.STRING).str("llama").build();
-  await assert.rejects(async () => (await openQwen2GGUFPath(dir.file("llama.gguf", llama))), /architecture 'llama'/);
+  await assert.rejects(async () => await openQwen2GGUFPath(dir.file("llama.gguf", llama)), /architecture 'llama'/);
   const bare = header(0, 1).str("general.architecture").u32(GGUFValueType.STRING).str("qwen2").build();
-  await assert.rejects(async () => (await openQwen2GGUFPath(dir.file("bare.gguf", bare))), (err: unknown) => err instanceof FormatError && /token_embd\.weight/.test(err.message));
+  await assert.rejects(
+    async () => await openQwen2GGUFPath(dir.file("bare.gguf", bare)),
+    (err: unknown) => err instanceof FormatError && /token_embd\.weight/.test(err.message),
+  );
 });
 
 test("missing hyperparameters are named", async () => {
@@ -251,5 +282,8 @@ test("missing hyperparameters are named", async () => {
   b.str("qwen2.embedding_length").u32(GGUFValueType.UINT32).u32(64);
   b.str("token_embd.weight").u32(2).u64(emb.dims[0]!).u64(emb.dims[1]!).u32(0).u64(0);
   b.pad(32).raw(new Uint8Array(emb.byteLength));
-  await assert.rejects(async () => (await openQwen2GGUFPath(dir.file("nolayers.gguf", b.build()))), /missing metadata 'qwen2\.(attention\.head_count|block_count)'/);
+  await assert.rejects(
+    async () => await openQwen2GGUFPath(dir.file("nolayers.gguf", b.build())),
+    /missing metadata 'qwen2\.(attention\.head_count|block_count)'/,
+  );
 });

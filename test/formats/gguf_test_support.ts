@@ -196,7 +196,10 @@ export function writeTinyTokenizer(dir: string, merges = 8): { vocabSize: number
     { id: base + 2, content: "<|im_end|>", special: true },
     { id: base + 3, content: "<tool>", special: false },
   ].map((t) => ({ ...t, single_word: false, lstrip: false, rstrip: false, normalized: false }));
-  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify({ version: "1.0", added_tokens: added, model: { type: "BPE", vocab, merges: mergeList } }));
+  writeFileSync(
+    join(dir, "tokenizer.json"),
+    JSON.stringify({ version: "1.0", added_tokens: added, model: { type: "BPE", vocab, merges: mergeList } }),
+  );
   writeFileSync(
     join(dir, "tokenizer_config.json"),
     JSON.stringify({ eos_token: "<|im_end|>", pad_token: { content: "<|endoftext|>" }, bos_token: null, chat_template: "{{ messages }}" }),
@@ -211,7 +214,10 @@ export function writeTinyTokenizer(dir: string, merges = 8): { vocabSize: number
 export function readSafetensorsForTest(file: string): MemoryWeights {
   const bytes = readFileSync(file);
   const headerLength = Number(bytes.readBigUInt64LE(0));
-  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString("utf8")) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString("utf8")) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const dtypes: Record<string, DType> = { F32: "f32", F16: "f16", BF16: "bf16" };
   const tensors = new Map<string, HostTensor>();
   for (const [name, t] of Object.entries(header)) {

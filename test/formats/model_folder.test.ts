@@ -59,26 +59,28 @@ async function variant(name: string, edit: (tensors: TensorToWrite[]) => TensorT
   return d;
 }
 
-test("missing and mis-shaped tensors are reported by name; inv_freq is ignored; no generation_config is fine", { skip: needsShared("fixtures") }, async () => {
+test("missing and mis-shaped tensors are reported by name; inv_freq is ignored; no generation_config is fine", {
+  skip: needsShared("fixtures"),
+}, async () => {
   const missing = await variant("missing", (ts) => ts.filter((t) => t.name !== "model.layers.1.mlp.up_proj.weight"));
   await assert.rejects(
     () => openFolder(missing),
     (e: unknown) => e instanceof FormatError && /missing tensor 'model\.layers\.1\.mlp\.up_proj\.weight'/.test(e.detail),
   );
 
-  const misshaped = (await variant("misshaped", (ts) =>
+  const misshaped = await variant("misshaped", (ts) =>
     ts.map((t) => (t.name === "model.norm.weight" ? { ...t, shape: [32], data: new Uint8Array(128) } : t)),
-  ));
+  );
   await assert.rejects(
     () => openFolder(misshaped),
     (e: unknown) => e instanceof FormatError && /mis-shaped tensor model\.norm\.weight: expected \[64\], found \[32\]/.test(e.detail),
   );
 
-  const extra = (await variant("extra", (ts) => [
+  const extra = await variant("extra", (ts) => [
     ...ts,
     { name: "model.layers.0.self_attn.rotary_emb.inv_freq", dtype: "f32", shape: [8], data: new Uint8Array(32) },
     { name: "something.else", dtype: "f32", shape: [1], data: new Uint8Array(4) },
-  ]));
+  ]);
   const m = await openFolder(extra);
   assert.deepEqual(m.report.ignored, ["model.layers.0.self_attn.rotary_emb.inv_freq"]);
   assert.deepEqual(m.report.unexpected, ["something.else"]);
@@ -94,8 +96,14 @@ test("folders without safetensors weights give clear errors", { skip: needsShare
   const empty = join(tmp, "empty");
   mkdirSync(empty);
   copyFileSync(join(fixturesDir, "models/a_tiny_f32/config.json"), join(empty, "config.json"));
-  await assert.rejects(() => openFolder(empty), (e: unknown) => e instanceof FormatError && /no model\.safetensors/.test(e.detail));
+  await assert.rejects(
+    () => openFolder(empty),
+    (e: unknown) => e instanceof FormatError && /no model\.safetensors/.test(e.detail),
+  );
   writeFileSync(join(empty, "pytorch_model.bin"), "x");
   await assert.rejects(() => openFolder(empty), UnsupportedError);
-  await assert.rejects(() => openFolder(join(tmp, "nowhere")), (e: unknown) => e instanceof FormatError && e.file.endsWith("config.json") && /file not found/.test(e.detail));
+  await assert.rejects(
+    () => openFolder(join(tmp, "nowhere")),
+    (e: unknown) => e instanceof FormatError && e.file.endsWith("config.json") && /file not found/.test(e.detail),
+  );
 });

@@ -63,7 +63,9 @@ test("presets resolve to the published shapes", async () => {
   for (const p of RANDOM_PRESETS) {
     const c = parseQwen2Config(randomPresetConfig(p, "bf16", 151665, 0));
     assert.equal(c.tie_word_embeddings, true);
-    sizes[p] = qwen2ExpectedTensors(c).filter((e) => e.required).reduce((a, e) => a + e.shape.reduce((x, y) => x * y, 1), 0);
+    sizes[p] = qwen2ExpectedTensors(c)
+      .filter((e) => e.required)
+      .reduce((a, e) => a + e.shape.reduce((x, y) => x * y, 1), 0);
   }
   // Qwen2-0.5B / Qwen2.5-0.5B: 494,032,768 parameters; Qwen2-1.5B: 1,543,714,304.
   assert.equal(sizes["qwen2-0.5b"], 494032768);
@@ -117,7 +119,11 @@ test("one generator: a seed gives the same weights in memory (RandomQwen2Weights
       disk.close();
     }
     const other = new RandomQwen2Weights(r.config, 12, dtype);
-    assert.notDeepEqual((await other.read("model.norm.weight")).data, (await memory.read("model.norm.weight")).data, "another seed, other weights");
+    assert.notDeepEqual(
+      (await other.read("model.norm.weight")).data,
+      (await memory.read("model.norm.weight")).data,
+      "another seed, other weights",
+    );
   }
 });
 

@@ -85,7 +85,10 @@ test("writer and reader round-trip every dtype, with metadata and 8-byte alignme
 test("writer rejects data of the wrong size and leaves no file behind", async () => {
   const path = join(dir, "bad-write.safetensors");
   await assert.rejects(writeSafetensors(path, [{ name: "x", dtype: "f32", shape: [3], data: new Uint8Array(8) }]), /\(12 bytes\)/);
-  await assert.rejects(writeSafetensors(path, [{ name: "x", dtype: "f32", shape: [1], data: () => [new Uint8Array(4), new Uint8Array(4)] }]), /\(4 bytes\)/);
+  await assert.rejects(
+    writeSafetensors(path, [{ name: "x", dtype: "f32", shape: [1], data: () => [new Uint8Array(4), new Uint8Array(4)] }]),
+    /\(4 bytes\)/,
+  );
   assert.throws(() => readFileSync(path));
   assert.throws(() => readFileSync(`${path}.partial`));
 });
@@ -113,7 +116,11 @@ test("broken files: truncated, bad JSON, huge header, dtype, shape, overlap, pas
   await expectFormatError(() => openSafetensorsPath(p), p, /tensor 'w': unsupported dtype 'F8_E4M3'/);
 
   p = rawFile({ w: { ...okEntry, shape: [3] } }, new Uint8Array(12));
-  await expectFormatError(() => openSafetensorsPath(p), p, /tensor 'w': shape \[3\] of F32 needs 12 bytes but data_offsets \[0, 8\] hold 8/);
+  await expectFormatError(
+    () => openSafetensorsPath(p),
+    p,
+    /tensor 'w': shape \[3\] of F32 needs 12 bytes but data_offsets \[0, 8\] hold 8/,
+  );
 
   p = rawFile({ w: { ...okEntry, shape: [-1, 2] } }, new Uint8Array(8));
   await expectFormatError(() => openSafetensorsPath(p), p, /tensor 'w': shape must be a list of non-negative integers/);
@@ -151,7 +158,14 @@ test("a file cut short inside its data section is reported at open, naming the t
 test("safetensorsHeader pads JSON to a multiple of 8 and refuses duplicate names", async () => {
   const h = safetensorsHeader([{ name: "x", dtype: "f32", shape: [1] }]);
   assert.equal(h.byteLength % 8, 0);
-  assert.throws(() => safetensorsHeader([{ name: "x", dtype: "f32", shape: [1] }, { name: "x", dtype: "f32", shape: [1] }]), /repeated/);
+  assert.throws(
+    () =>
+      safetensorsHeader([
+        { name: "x", dtype: "f32", shape: [1] },
+        { name: "x", dtype: "f32", shape: [1] },
+      ]),
+    /repeated/,
+  );
   assert.throws(() => safetensorsHeader([{ name: "q", dtype: "q8_0", shape: [32] }]), /cannot be stored/);
 });
 
@@ -186,7 +200,11 @@ test("sharded index errors name the index and the tensor", async () => {
   ok.close();
 
   writeFileSync(index, JSON.stringify({ weight_map: { a: "s1.safetensors", b: "s3.safetensors" } }));
-  await expectFormatError(() => openShardedPath(index), join(d, "s3.safetensors"), /file not found \(named by model.safetensors.index.json\)/);
+  await expectFormatError(
+    () => openShardedPath(index),
+    join(d, "s3.safetensors"),
+    /file not found \(named by model.safetensors.index.json\)/,
+  );
 
   writeFileSync(index, JSON.stringify({ weight_map: { a: "../x.safetensors" } }));
   await expectFormatError(() => openShardedPath(index), index, /outside the model folder/);

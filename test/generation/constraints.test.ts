@@ -10,8 +10,10 @@ const run = (text: string, root = ANY_VALUE): JsonState | null => stepBytes(init
 const accepts = (text: string, root = ANY_VALUE): boolean => run(text, root)?.complete ?? false;
 
 it("accepts valid JSON documents and refuses invalid ones", () => {
-  for (const ok of ['{"a": [1, -2.5e+3, true, false, null, "x\\n\\u00e9"]}', "[]", "{}", "0", '"é✓"', "[[[1]]]", '{"a":{"b":{}}}']) assert.ok(accepts(ok), ok);
-  for (const bad of ["{", '{"a" 1}', "[1,]", "01", "1.", '"\\x"', "tru", "{,}", '{"a":1,}', "[1 2]", '"a\u0001"']) assert.ok(!accepts(bad), bad);
+  for (const ok of ['{"a": [1, -2.5e+3, true, false, null, "x\\n\\u00e9"]}', "[]", "{}", "0", '"é✓"', "[[[1]]]", '{"a":{"b":{}}}'])
+    assert.ok(accepts(ok), ok);
+  for (const bad of ["{", '{"a" 1}', "[1,]", "01", "1.", '"\\x"', "tru", "{,}", '{"a":1,}', "[1 2]", '"a\u0001"'])
+    assert.ok(!accepts(bad), bad);
   assert.equal(run('{"a": 1} x'), null, "nothing after the document");
   assert.equal(run("[1]", ANY_OBJECT), null, "json_object needs an object");
 });
@@ -55,7 +57,10 @@ it("masks the vocabulary token by token, EOS only when complete", () => {
   }
   const done = new Float32Array(tok.vocabSize);
   c.process(done, { prompt: new Int32Array(0), generated: tok.encode('{"a": [1, 2]}') });
-  assert.deepEqual([...done.keys()].filter((i) => done[i] !== -Infinity), [IM_END]);
+  assert.deepEqual(
+    [...done.keys()].filter((i) => done[i] !== -Infinity),
+    [IM_END],
+  );
 });
 
 it("generate() takes responseFormat: the same JSON constraint as the server's response_format", async () => {
@@ -72,17 +77,29 @@ it("generate() takes responseFormat: the same JSON constraint as the server's re
   assert.deepEqual(JSON.parse(json.text), { answer: 42 });
   assert.equal(json.finishReason, "stop");
   const schema = { type: "object", properties: { answer: { type: "string" } }, required: ["answer"] };
-  const typed = await generate(model, tok, messages, { eosIds: [IM_END], maxNewTokens: 100, responseFormat: { type: "json_schema", json_schema: { schema } } });
+  const typed = await generate(model, tok, messages, {
+    eosIds: [IM_END],
+    maxNewTokens: 100,
+    responseFormat: { type: "json_schema", json_schema: { schema } },
+  });
   assert.equal(typeof (JSON.parse(typed.text) as { answer: unknown }).answer, "string", `the schema wins over the script: ${typed.text}`);
   await assert.rejects(
     generate(model, tok, messages, { responseFormat: { type: "json_schema", json_schema: { schema: { type: "thing" } } } }),
-    (e: unknown) => e instanceof InvalidArgumentError && /responseFormat\.json_schema\.schema\.type: unknown type "thing"/.test((e as Error).message),
+    (e: unknown) =>
+      e instanceof InvalidArgumentError && /responseFormat\.json_schema\.schema\.type: unknown type "thing"/.test((e as Error).message),
   );
 });
 
 it("the constraints are importable by package name, to pass as logitsProcessors", async () => {
   const c = await import("qwen2-ts/internal/generation/constraints/index");
-  for (const name of ["JsonConstraint", "ToolCallConstraint", "compileSchema", "vocabIndex", "SchemaError", "responseFormatConstraint"] as const) {
+  for (const name of [
+    "JsonConstraint",
+    "ToolCallConstraint",
+    "compileSchema",
+    "vocabIndex",
+    "SchemaError",
+    "responseFormatConstraint",
+  ] as const) {
     assert.equal(typeof c[name], "function", name);
   }
 });

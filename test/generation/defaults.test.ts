@@ -25,7 +25,11 @@ test("caller fields override defaults one by one; a sampling field turns samplin
   const instructConfig = { do_sample: true, temperature: 0.7, top_p: 0.8, top_k: 20, repetition_penalty: 1.05 };
   const instruct = optionsFromGenerationConfig(instructConfig);
   assert.deepEqual(resolveGenerationOptions(instructConfig), instruct);
-  assert.deepEqual(resolveGenerationOptions(instructConfig, { temperature: 1.2, maxNewTokens: 5 }), { ...instruct, temperature: 1.2, maxNewTokens: 5 });
+  assert.deepEqual(resolveGenerationOptions(instructConfig, { temperature: 1.2, maxNewTokens: 5 }), {
+    ...instruct,
+    temperature: 1.2,
+    maxNewTokens: 5,
+  });
   assert.deepEqual(resolveGenerationOptions(instructConfig, { temperature: 0 }), { doSample: false, repetitionPenalty: 1.05 });
 
   const base = { do_sample: false, max_new_tokens: 2048 };

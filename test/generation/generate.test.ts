@@ -23,11 +23,18 @@ test("prefill runs the whole prompt in one forward call, then one token per step
   assert.deepEqual(r.stoppedBy, { eosId: IM_END });
   assert.deepEqual(r.ids, [...Buffer.from("hi!"), IM_END], "ids include the EOS id, the text does not");
   assert.deepEqual(model.calls[0], [[...Buffer.from("abcd")]]);
-  assert.deepEqual(model.calls.slice(1).map((c) => c[0]), [[104], [105], [33]], "decode steps feed the previous token");
+  assert.deepEqual(
+    model.calls.slice(1).map((c) => c[0]),
+    [[104], [105], [33]],
+    "decode steps feed the previous token",
+  );
   assert.deepEqual(r.usage, { promptTokens: 4, completionTokens: 4, totalTokens: 8 });
   assert.equal(r.timings.prefillTokens, 4);
   assert.equal(r.timings.decodeTokens, 3);
-  assert.ok(model.caches.every((c) => c.disposed), "the generator's own cache is released");
+  assert.ok(
+    model.caches.every((c) => c.disposed),
+    "the generator's own cache is released",
+  );
 });
 
 test("every EOS id of the union stops, and ignoreEos keeps going", async () => {
@@ -146,7 +153,11 @@ test("stepBatch runs several sequences in one forward call with the results of r
   }
   assert.equal(steps, 6);
   assert.equal(model.calls.length, 6, "one forward call per step");
-  assert.deepEqual(model.calls[0]!.map((ids) => ids.length), prompts.map((p) => p.length), "the first call prefills all prompts");
+  assert.deepEqual(
+    model.calls[0]!.map((ids) => ids.length),
+    prompts.map((p) => p.length),
+    "the first call prefills all prompts",
+  );
   assert.deepEqual(model.calls[4]!.length, 2, "finished sequences drop out of the batch");
   gens.forEach((g, i) => {
     const r = g.result();
@@ -204,13 +215,22 @@ test("logprobs are collected per token when asked for", async () => {
 
 test("prefillChunk runs a long prompt in pieces, interleaved with other sequences' decoding", () => {
   const model = hashModel();
-  const long = new SequenceGenerator(model, tok, tok.encode("0123456789"), { prefillChunk: 4, maxNewTokens: 2, ignoreEos: true, seed: 1, temperature: 1 });
+  const long = new SequenceGenerator(model, tok, tok.encode("0123456789"), {
+    prefillChunk: 4,
+    maxNewTokens: 2,
+    ignoreEos: true,
+    seed: 1,
+    temperature: 1,
+  });
   const short = new SequenceGenerator(model, tok, tok.encode("ab"), { maxNewTokens: 3, ignoreEos: true });
   const first = stepBatch(model, [long, short]);
   assert.equal(first[0]!.id, null, "no token after the first prompt piece");
   assert.notEqual(first[1]!.id, null);
   while (!long.done || !short.done) stepBatch(model, [long, short]);
-  assert.deepEqual(model.calls.map((c) => c[0]!.length), [4, 4, 2, 1]);
+  assert.deepEqual(
+    model.calls.map((c) => c[0]!.length),
+    [4, 4, 2, 1],
+  );
   // Same tokens as an unchunked run.
   const m2 = hashModel();
   const whole = new SequenceGenerator(m2, tok, tok.encode("0123456789"), { maxNewTokens: 2, ignoreEos: true, seed: 1, temperature: 1 });

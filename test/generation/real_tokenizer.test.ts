@@ -38,7 +38,10 @@ test("chat generation with the Qwen2 template: text streams whole characters and
   assert.equal(result.finishReason, "stop");
   for (const p of pieces) assert.ok(!p.includes("\uFFFD"), `piece ${JSON.stringify(p)}`);
   const prompt = tok.decode(model.calls[0]![0]!);
-  assert.equal(prompt, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nSay hello in French.<|im_end|>\n<|im_start|>assistant\n");
+  assert.equal(
+    prompt,
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nSay hello in French.<|im_end|>\n<|im_start|>assistant\n",
+  );
   assert.deepEqual(model.calls[0]![0], encodePrompt(tok, messages));
 });
 

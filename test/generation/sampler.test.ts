@@ -1,14 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Rng } from "../../src/generation/rng.js";
-import {
-  applyPresenceFrequency,
-  applyRepetitionPenalty,
-  minP,
-  topIndices,
-  topK,
-  topP,
-} from "../../src/generation/logits_processors.js";
+import { applyPresenceFrequency, applyRepetitionPenalty, minP, topIndices, topK, topP } from "../../src/generation/logits_processors.js";
 import { Sampler, isSampling } from "../../src/generation/sampler.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 
@@ -49,7 +42,10 @@ test("rng: same seed gives the same stream, different seeds differ, values in [0
   assert.deepEqual(sa, sb);
   assert.notDeepEqual(sa, sc);
   for (const v of sa) assert.ok(v >= 0 && v < 1);
-  assert.notDeepEqual(Array.from({ length: 4 }, () => new Rng(0).next()), [0, 0, 0, 0]);
+  assert.notDeepEqual(
+    Array.from({ length: 4 }, () => new Rng(0).next()),
+    [0, 0, 0, 0],
+  );
   assert.notEqual(new Rng(2 ** 32).next(), new Rng(0).next(), "high seed bits matter");
   // A rough uniformity check on 20000 draws: each decile holds about a tenth.
   const r = new Rng(7);
@@ -66,7 +62,15 @@ test("repetition penalty divides positive and multiplies negative logits, once p
 
 test("presence and frequency penalties follow OpenAI's formula", () => {
   const x = Float32Array.from([1, 1, 1]);
-  applyPresenceFrequency(x, new Map([[0, 3], [2, 1]]), 0.5, 0.25);
+  applyPresenceFrequency(
+    x,
+    new Map([
+      [0, 3],
+      [2, 1],
+    ]),
+    0.5,
+    0.25,
+  );
   assert.deepEqual(Array.from(x), [1 - 0.75 - 0.5, 1, 1 - 0.25 - 0.5]);
 });
 
@@ -90,7 +94,11 @@ test("top-p keeps exactly Hugging Face's nucleus on random rows", () => {
     for (const p of [0.05, 0.3, 0.5, 0.8, 0.9, 0.95, 0.999]) {
       const ours = new Set(topP(x, p, null).ids);
       const theirs = hfTopP(x, p);
-      assert.deepEqual([...ours].sort((a, b) => a - b), [...theirs].sort((a, b) => a - b), `trial ${trial} n=${n} p=${p}`);
+      assert.deepEqual(
+        [...ours].sort((a, b) => a - b),
+        [...theirs].sort((a, b) => a - b),
+        `trial ${trial} n=${n} p=${p}`,
+      );
     }
   }
 });
@@ -155,7 +163,10 @@ test("logprobs are the log-softmax of the processed distribution", () => {
   const p = softmax(logits);
   assert.equal(t.id, 1);
   assert.ok(Math.abs(t.logprob! - Math.log(p[1]!)) < 1e-6);
-  assert.deepEqual(t.topLogprobs!.map((e) => e.id), [1, 3, 0, 2]);
+  assert.deepEqual(
+    t.topLogprobs!.map((e) => e.id),
+    [1, 3, 0, 2],
+  );
   // With top_k = 2 at temperature 0.5 only two ids remain, renormalised.
   const warped = new Sampler(4, { temperature: 0.5, topK: 2, topLogprobs: 3, seed: 0 });
   const w = warped.sample(logits);
@@ -167,7 +178,10 @@ test("logprobs are the log-softmax of the processed distribution", () => {
 });
 
 test("bad sampling options are rejected with the option named", () => {
-  assert.throws(() => new Sampler(4, { temperature: -1 }), (e: unknown) => e instanceof InvalidArgumentError && /temperature/.test(e.message));
+  assert.throws(
+    () => new Sampler(4, { temperature: -1 }),
+    (e: unknown) => e instanceof InvalidArgumentError && /temperature/.test(e.message),
+  );
   assert.throws(() => new Sampler(4, { topP: 1.5 }), /topP/);
   assert.throws(() => new Sampler(4, { topK: 1.5 }), /topK/);
   assert.throws(() => new Sampler(4, { logitBias: { 9: 1 } }), /token id 9/);

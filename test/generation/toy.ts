@@ -135,7 +135,8 @@ export class ToyModel implements CausalLM {
     return items.map((it) => {
       const cache = it.cache as ToyCache;
       if (cache.disposed) throw new Error("forward on a disposed cache");
-      if (cache.length + it.ids.length > cache.capacity) throw new Error(`cache overflow: ${cache.length} + ${it.ids.length} > ${cache.capacity}`);
+      if (cache.length + it.ids.length > cache.capacity)
+        throw new Error(`cache overflow: ${cache.length} + ${it.ids.length} > ${cache.capacity}`);
       cache.ids.push(...it.ids);
       if (cache.promptLength < 0) cache.promptLength = cache.ids.length;
       return this.next(cache.ids, cache.promptLength);

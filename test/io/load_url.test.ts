@@ -229,20 +229,33 @@ test("a model too big for the memory is refused with its size and the limit, bef
     e.message.startsWith(url) &&
     e.message.includes(`the ${what} take 0.00 GiB (${bytes} bytes) but WebAssembly memory here holds at most 0.00 GiB (${limit} bytes)`);
   // By the file's size, known from the first range answer: nothing but that answer is read.
-  await assert.rejects(fromPretrained(urlFiles(url, SMALL), { backend: "wasm", maxWeightBytes: 100_000 }), tooBig(100_000, "weight files", size));
+  await assert.rejects(
+    fromPretrained(urlFiles(url, SMALL), { backend: "wasm", maxWeightBytes: 100_000 }),
+    tooBig(100_000, "weight files", size),
+  );
   assert.equal(server.bytesSent("/a_tiny_f32/model.safetensors"), SMALL.probeBytes);
   // Within the files' slack but over the limit by the header's tensor list.
   const folder = await openFolder(join(modelsDir, "a_tiny_f32"));
-  const weights = folder.report.missing.length === 0 ? folder.weights.names().reduce((n, t) => n + folder.weights.info(t).byteLength, 0) : 0;
+  const weights =
+    folder.report.missing.length === 0 ? folder.weights.names().reduce((n, t) => n + folder.weights.info(t).byteLength, 0) : 0;
   folder.weights.close();
   server.log.length = 0;
-  await assert.rejects(fromPretrained(urlFiles(url, SMALL), { backend: "wasm", maxWeightBytes: weights - 1 }), tooBig(weights - 1, "weights", weights));
+  await assert.rejects(
+    fromPretrained(urlFiles(url, SMALL), { backend: "wasm", maxWeightBytes: weights - 1 }),
+    tooBig(weights - 1, "weights", weights),
+  );
   assert.ok(server.bytesSent("/a_tiny_f32/model.safetensors") < size / 10, "only the header was read");
   // A server without ranges: refused by Content-Length before the body is read.
   server.ranges = false;
   const events: LoadProgress[] = [];
-  await assert.rejects(fromPretrained(urlFiles(url, { ...SMALL, onProgress: (e) => events.push(e) }), { backend: "wasm", maxWeightBytes: 100_000 }), tooBig(100_000, "weight files", size));
-  assert.deepEqual(events.filter((e) => e.phase === "download" && e.file === file), []);
+  await assert.rejects(
+    fromPretrained(urlFiles(url, { ...SMALL, onProgress: (e) => events.push(e) }), { backend: "wasm", maxWeightBytes: 100_000 }),
+    tooBig(100_000, "weight files", size),
+  );
+  assert.deepEqual(
+    events.filter((e) => e.phase === "download" && e.file === file),
+    [],
+  );
 });
 
 test("Blob and File sources: a dropped folder (by name or webkitRelativePath) and a .gguf give the same logits", { skip }, async () => {

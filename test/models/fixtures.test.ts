@@ -9,7 +9,16 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fixturesDir } from "../support/paths.js";
-import { caseBatch, caseGeneration, greedy, loadManifest, maxAbsDiff, readFixtureJson, type CaseInput, type Expected } from "../support/fixtures.js";
+import {
+  caseBatch,
+  caseGeneration,
+  greedy,
+  loadManifest,
+  maxAbsDiff,
+  readFixtureJson,
+  type CaseInput,
+  type Expected,
+} from "../support/fixtures.js";
 import { layerWindows } from "../../src/formats/config.js";
 import { ReferenceBackend } from "../../src/backends/reference/index.js";
 import { Qwen2ForCausalLM } from "../../src/models/qwen2.js";
@@ -39,7 +48,10 @@ for (const fx of manifest) {
         fx.sliding_layers,
       );
       const rope = ropeParameters(config, 0);
-      assert.ok(Math.abs(rope.attentionScaling - expected.model.rope.attention_scaling) < 1e-12, `attention scaling ${rope.attentionScaling}`);
+      assert.ok(
+        Math.abs(rope.attentionScaling - expected.model.rope.attention_scaling) < 1e-12,
+        `attention scaling ${rope.attentionScaling}`,
+      );
       const rel = Math.max(...expected.model.rope.inv_freq.map((f, i) => Math.abs(rope.invFreq[i]! - f) / f));
       assert.ok(rel < 1e-12, `inv_freq relative error ${rel}`);
     });
@@ -54,7 +66,11 @@ for (const fx of manifest) {
         assert.deepEqual(batch.attentionMask, exp.attention_mask, "attention_mask");
         assert.deepEqual(positionIds(batch.attentionMask), exp.position_ids, "position_ids");
         if (exp.generation && !c.ignore_eos) {
-          assert.deepEqual(eos, exp.generation.eos_token_id === null ? [] : ([] as number[]).concat(exp.generation.eos_token_id), "eos_token_id");
+          assert.deepEqual(
+            eos,
+            exp.generation.eos_token_id === null ? [] : ([] as number[]).concat(exp.generation.eos_token_id),
+            "eos_token_id",
+          );
           assert.equal(pad, exp.generation.pad_token_id, "pad_token_id");
         }
 
@@ -87,7 +103,10 @@ for (const fx of manifest) {
           const unpadded = batch.inputIds.map((ids, r) => ids.filter((_, i) => batch.attentionMask[r]![i] === 1));
           const full = new PaddedBatchRunner(
             model,
-            leftPad(unpadded.map((p, r) => [...p, ...tokens[r]!.slice(0, stepLogits[r]!.length - 1)]), pad),
+            leftPad(
+              unpadded.map((p, r) => [...p, ...tokens[r]!.slice(0, stepLogits[r]!.length - 1)]),
+              pad,
+            ),
             capacity,
           );
           try {
@@ -102,14 +121,19 @@ for (const fx of manifest) {
             if (hfKvEqualsFull) assert.ok(worst <= TOL, `KV-cache decoding differs from a full forward by ${worst}`);
             // Dynamic NTK RoPE past max_position_embeddings: transformers' cached keys keep the
             // frequencies they were rotated with, so decoding differs from a full forward there too.
-            else assert.ok(worst > 1e-3, `Hugging Face's KV decoding differs from its full forward here (${exp.checks!.kv_vs_full_max_abs_diff_f64}); ours by only ${worst}`);
+            else
+              assert.ok(
+                worst > 1e-3,
+                `Hugging Face's KV decoding differs from its full forward here (${exp.checks!.kv_vs_full_max_abs_diff_f64}); ours by only ${worst}`,
+              );
           } finally {
             full.dispose();
           }
 
           // Padded rows equal the same rows run alone (unless the batch couples them through
           // dynamic RoPE's longest-sequence rule).
-          const coupled = config.rope_scaling?.rope_type === "dynamic" && Math.max(...realLens) + c.max_new_tokens > config.max_position_embeddings;
+          const coupled =
+            config.rope_scaling?.rope_type === "dynamic" && Math.max(...realLens) + c.max_new_tokens > config.max_position_embeddings;
           if (batch.inputIds.length > 1 && !coupled) {
             unpadded.forEach((ids, r) => {
               const alone = new PaddedBatchRunner(model, leftPad([ids], pad), capacity);

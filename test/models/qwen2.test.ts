@@ -63,7 +63,7 @@ test("the sliding config really slides: layer 1 uses window 4, layer 0 full atte
 
 test("chunked prefill and token-by-token decoding equal one full forward, across ring wrap-around", async () => {
   const seq = ids(23, 2);
-  const reference = logitsInPieces((await createTinyModel({ vocabSize: VOCAB, config: SLIDING })), seq, [23]);
+  const reference = logitsInPieces(await createTinyModel({ vocabSize: VOCAB, config: SLIDING }), seq, [23]);
   const chunked = await createTinyModel({ vocabSize: VOCAB, config: SLIDING, chunkSize: 3 });
   assert.ok(maxAbsDiff(logitsInPieces(chunked, seq, [23]), reference) < 1e-5, "prefill in steps of 3 rows");
   assert.ok(maxAbsDiff(logitsInPieces(chunked, seq, new Array<number>(23).fill(1)), reference) < 1e-5, "one token at a time");
@@ -102,7 +102,10 @@ test("forward({ into }) fills and returns the caller's arrays, and checks their 
   const all = new Float32Array(2 * VOCAB);
   const [full] = model.forward([{ ids: ids(2, 12), cache: b }], { allLogits: true, into: [all] });
   assert.equal(full, all);
-  assert.throws(() => model.forward([{ ids: ids(1, 13), cache: b }], { into: [new Float32Array(VOCAB - 1)] }), /item 0: the logits array has \d+ floats, expected \d+/);
+  assert.throws(
+    () => model.forward([{ ids: ids(1, 13), cache: b }], { into: [new Float32Array(VOCAB - 1)] }),
+    /item 0: the logits array has \d+ floats, expected \d+/,
+  );
   a.dispose();
   b.dispose();
 });
@@ -120,7 +123,12 @@ test("truncate reuses a prefix, and refuses when a sliding ring has lost needed 
   const fresh = logitsInPieces(model, Int32Array.from([...prefix, ...tail]), [10]);
   assert.ok(maxAbsDiff(reused!, fresh.subarray(6 * VOCAB)) < 1e-5);
   // Ring of window 4 + chunk 4 - 1 = 7 slots holds slots 3..9; truncating to 3 needs slot 0.
-  assert.throws(() => cache.truncate(3), (e: unknown) => e instanceof InvalidArgumentError && /sliding layer 1 \(window 4\) keeps only slots 3\.\.9 and would need slot 0/.test((e as Error).message));
+  assert.throws(
+    () => cache.truncate(3),
+    (e: unknown) =>
+      e instanceof InvalidArgumentError &&
+      /sliding layer 1 \(window 4\) keeps only slots 3\.\.9 and would need slot 0/.test((e as Error).message),
+  );
   assert.throws(() => cache.truncate(11), InvalidArgumentError);
   cache.dispose();
 });
@@ -133,7 +141,10 @@ test("padded rows (left or right padding) equal their unpadded sequences; last-t
     [1, 1, 1, 1, 1],
     [0, 0, 0, 1, 1],
   ]);
-  const right = { inputIds: rows.map((r) => [...r, ...new Array<number>(5 - r.length).fill(0)]), attentionMask: rows.map((r) => [...r.map(() => 1), ...new Array<number>(5 - r.length).fill(0)]) };
+  const right = {
+    inputIds: rows.map((r) => [...r, ...new Array<number>(5 - r.length).fill(0)]),
+    attentionMask: rows.map((r) => [...r.map(() => 1), ...new Array<number>(5 - r.length).fill(0)]),
+  };
   const runner = new PaddedBatchRunner(model, left, 8);
   const logits = runner.prefill();
   runner.dispose();
@@ -171,7 +182,6 @@ test("the LM head is the hidden state times lm_head (or the embedding table when
   }
 });
 
-
 test("Q8_0 and Q4_0 weights give the logits of their dequantised float32 values", async () => {
   const config = tinyConfig(96); // every matrix width a multiple of 32
   const base = new RandomQwen2Weights(config, 5, "f32", 0.2);
@@ -196,15 +206,30 @@ test("bad inputs and broken weights give named errors", async () => {
   assert.throws(() => model.forward([{ ids: new Int32Array(0), cache }]), /no new tokens/);
   const other = (await createTinyModel({ vocabSize: VOCAB })).createCache(4);
   assert.throws(() => model.forward([{ ids: ids(1, 1), cache: other }]), /not created by this model/);
-  assert.throws(() => model.forward([{ ids: ids(1, 1), cache }, { ids: ids(1, 2), cache }]), /same cache/);
+  assert.throws(
+    () =>
+      model.forward([
+        { ids: ids(1, 1), cache },
+        { ids: ids(1, 2), cache },
+      ]),
+    /same cache/,
+  );
   assert.equal(cache.length, 0, "a rejected call stores nothing");
 
   const config = tinyConfig(VOCAB);
   const good = new RandomQwen2Weights(config, 1);
-  const missing: WeightSource = Object.assign(Object.create(good) as WeightSource, { has: (n: string) => n !== "model.layers.1.mlp.up_proj.weight" && good.has(n) });
-  await assert.rejects(() => Qwen2Model.load({ config, weights: missing }, new ReferenceBackend()), (e: unknown) => e instanceof FormatError && /missing tensor model\.layers\.1\.mlp\.up_proj\.weight/.test((e as Error).message));
+  const missing: WeightSource = Object.assign(Object.create(good) as WeightSource, {
+    has: (n: string) => n !== "model.layers.1.mlp.up_proj.weight" && good.has(n),
+  });
+  await assert.rejects(
+    () => Qwen2Model.load({ config, weights: missing }, new ReferenceBackend()),
+    (e: unknown) => e instanceof FormatError && /missing tensor model\.layers\.1\.mlp\.up_proj\.weight/.test((e as Error).message),
+  );
   const wrong = tinyConfig(VOCAB, { intermediate_size: 48 });
-  await assert.rejects(() => Qwen2Model.load({ config: wrong, weights: good }, new ReferenceBackend()), /model\.layers\.0\.mlp\.gate_proj\.weight has shape \[64, 32\], expected \[48, 32\]/);
+  await assert.rejects(
+    () => Qwen2Model.load({ config: wrong, weights: good }, new ReferenceBackend()),
+    /model\.layers\.0\.mlp\.gate_proj\.weight has shape \[64, 32\], expected \[48, 32\]/,
+  );
 });
 
 test("createTinyModel is deterministic per seed", async () => {

@@ -12,7 +12,8 @@ function cfg(scaling: RopeScaling | null, max = 32): RopeConfig {
   return { head_dim: 16, rope_theta: 10000, rope_scaling: scaling, max_position_embeddings: max };
 }
 
-const close = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+const close = (a: number, b: number, what: string): void =>
+  assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
 
 test("yarn with truncate false keeps fractional correction dims", () => {
   const p = ropeParameters(cfg({ rope_type: "yarn", factor: 4, original_max_position_embeddings: 32, truncate: false }, 128));
@@ -27,7 +28,11 @@ test("yarn with truncate false keeps fractional correction dims", () => {
 });
 
 test("yarn attention factor: explicit, or mscale / mscale_all_dim", () => {
-  close(ropeParameters(cfg({ rope_type: "yarn", factor: 4, original_max_position_embeddings: 32, attention_factor: 0.7 })).attentionScaling, 0.7, "explicit");
+  close(
+    ropeParameters(cfg({ rope_type: "yarn", factor: 4, original_max_position_embeddings: 32, attention_factor: 0.7 })).attentionScaling,
+    0.7,
+    "explicit",
+  );
   const m = ropeParameters(cfg({ rope_type: "yarn", factor: 4, original_max_position_embeddings: 32, mscale: 1, mscale_all_dim: 0.5 }));
   close(m.attentionScaling, (0.1 * Math.log(4) + 1) / (0.05 * Math.log(4) + 1), "mscale ratio");
 });

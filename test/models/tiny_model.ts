@@ -23,28 +23,35 @@ export interface TinyModelOptions {
 
 /** config.json of the tiny shape: hidden 32, 2 layers, 4 heads / 2 KV heads, head_dim 8. */
 export function tinyConfig(vocabSize: number, overrides: Record<string, unknown> = {}): Qwen2Config {
-  return parseQwen2Config({
-    model_type: "qwen2",
-    architectures: ["Qwen2ForCausalLM"],
-    vocab_size: vocabSize,
-    hidden_size: 32,
-    intermediate_size: 64,
-    num_hidden_layers: 2,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    max_position_embeddings: 4096,
-    rms_norm_eps: 1e-6,
-    rope_theta: 10000,
-    tie_word_embeddings: false,
-    bos_token_id: null,
-    eos_token_id: vocabSize - 1,
-    ...overrides,
-  }, "<tiny config>");
+  return parseQwen2Config(
+    {
+      model_type: "qwen2",
+      architectures: ["Qwen2ForCausalLM"],
+      vocab_size: vocabSize,
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      max_position_embeddings: 4096,
+      rms_norm_eps: 1e-6,
+      rope_theta: 10000,
+      tie_word_embeddings: false,
+      bos_token_id: null,
+      eos_token_id: vocabSize - 1,
+      ...overrides,
+    },
+    "<tiny config>",
+  );
 }
 
 export async function createTinyModel(options: TinyModelOptions): Promise<Qwen2ForCausalLM> {
   const config = tinyConfig(options.vocabSize, options.config);
   // Larger than HF's 0.02 init so that logits are far from uniform and tokens vary.
   const weights = new RandomQwen2Weights(config, options.seed ?? 0, "f32", 0.2);
-  return Qwen2ForCausalLM.load({ config, weights }, options.backend ?? new ReferenceBackend(), options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize });
+  return Qwen2ForCausalLM.load(
+    { config, weights },
+    options.backend ?? new ReferenceBackend(),
+    options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize },
+  );
 }

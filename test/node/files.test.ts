@@ -30,7 +30,10 @@ test(`fileSource and folderFiles read fixture ${MODEL} as the bytes on disk`, { 
   st.close();
 
   const folder = await loadModelFolder(files);
-  assert.equal(folder.config.hidden_size, (JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as { hidden_size: number }).hidden_size);
+  assert.equal(
+    folder.config.hidden_size,
+    (JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as { hidden_size: number }).hidden_size,
+  );
   folder.weights.close();
 });
 

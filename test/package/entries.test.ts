@@ -37,7 +37,9 @@ test("every entry imports by the package's name", () => {
 const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
 const requireEsm = major > 22 || (major === 22 && minor >= 12) || (major === 20 && minor >= 19);
 
-test("require() loads the entries (Node >= 20.19, 22.12)", { skip: requireEsm ? false : `Node ${process.versions.node} cannot require() ES modules` }, () => {
+test("require() loads the entries (Node >= 20.19, 22.12)", {
+  skip: requireEsm ? false : `Node ${process.versions.node} cannot require() ES modules`,
+}, () => {
   const code = `const q = require("qwen2-ts"); const s = require("qwen2-ts/server"); console.log(typeof q.fromPretrained, typeof q.Tokenizer, typeof s.createServer);`;
   const r = runAsUser(code, "commonjs");
   assert.equal(r.status, 0, r.stderr);

@@ -21,7 +21,9 @@ const CASE = "short5";
 const TEXT = "Hello, world! 你好 — tokens in Deno and Bun.";
 const script = join(repoRoot, "dist/test/runtimes/smoke_script.js");
 const modelDir = join(fixturesDir, "models", FIXTURE);
-const fixtureMissing = existsSync(join(modelDir, "config.json")) ? undefined : `fixture ${FIXTURE} not found under ${fixturesDir} (the shared fixtures, QWEN2_FIXTURES)`;
+const fixtureMissing = existsSync(join(modelDir, "config.json"))
+  ? undefined
+  : `fixture ${FIXTURE} not found under ${fixturesDir} (the shared fixtures, QWEN2_FIXTURES)`;
 
 /** How each runtime runs a script of this repository (Deno finds node_modules through package.json). */
 const COMMANDS: Record<"deno" | "bun", (bin: string, arg: string) => string[]> = {
@@ -31,12 +33,20 @@ const COMMANDS: Record<"deno" | "bun", (bin: string, arg: string) => string[]> =
 
 for (const runtime of ["deno", "bun"] as const satisfies readonly RuntimeName[]) {
   const skip = runtimeSkipReason(runtime) ?? fixtureMissing ?? false;
-  test(`${runtime}: the universal entry tokenizes and decodes ${FIXTURE}/${CASE} greedily as Hugging Face does (wasm, reference)`, { skip, timeout: 180_000 }, async () => {
+  test(`${runtime}: the universal entry tokenizes and decodes ${FIXTURE}/${CASE} greedily as Hugging Face does (wasm, reference)`, {
+    skip,
+    timeout: 180_000,
+  }, async () => {
     const cases = JSON.parse(readFileSync(join(fixturesDir, "cases", `${FIXTURE}.json`), "utf8")) as CaseInput[];
     const expected = JSON.parse(readFileSync(join(fixturesDir, "expected", `${FIXTURE}.json`), "utf8")) as Expected;
     const c = cases.find((x) => x.name === CASE)!;
     const greedy = expected.cases.find((x) => x.name === CASE)!.rows[0]!.greedy!.f64;
-    const input: SmokeInput = { text: TEXT, model: pathToFileURL(modelDir).href, ids: c.input_ids as number[], maxNewTokens: c.max_new_tokens };
+    const input: SmokeInput = {
+      text: TEXT,
+      model: pathToFileURL(modelDir).href,
+      ids: c.input_ids as number[],
+      maxNewTokens: c.max_new_tokens,
+    };
     const [bin, ...args] = COMMANDS[runtime](runtimeBinary(runtime)!, JSON.stringify(input));
     const r = spawnSync(bin!, args, { cwd: repoRoot, encoding: "utf8", timeout: 150_000, env: { ...process.env, NO_COLOR: "1" } });
     assert.equal(r.status, 0, `${runtime} exited with ${r.status ?? r.signal}:\n${r.stderr}`);

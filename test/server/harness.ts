@@ -53,7 +53,12 @@ export async function startServer(options: Partial<ServerOptions> = {}, maxConte
 }
 
 /** POSTs raw text (for malformed bodies the SDK would never send). */
-export async function postRaw(url: string, path: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; json: unknown }> {
+export async function postRaw(
+  url: string,
+  path: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: unknown }> {
   const res = await fetch(url + path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
   const text = await res.text();
   let json: unknown = null;

@@ -23,12 +23,22 @@ it("32 streaming clients, 8 disconnecting, plus malformed bodies: all good reque
   const h = await startServer({ parallel: 8, maxQueue: 64, prefixCacheEntries: 0 });
   try {
     // Warm up every code path once so lazily built state is in the baseline.
-    const warm = await h.client.chat.completions.create({ model: "toy", messages: [{ role: "user", content: "say hello" }], temperature: 0, stream: true });
+    const warm = await h.client.chat.completions.create({
+      model: "toy",
+      messages: [{ role: "user", content: "say hello" }],
+      temperature: 0,
+      stream: true,
+    });
     for await (const _ of warm);
     const baseline = heapAfterGc();
 
     const complete = async (i: number): Promise<string> => {
-      const s = await h.client.chat.completions.create({ model: "toy", messages: [{ role: "user", content: `client ${i}: say hello` }], temperature: 0, stream: true });
+      const s = await h.client.chat.completions.create({
+        model: "toy",
+        messages: [{ role: "user", content: `client ${i}: say hello` }],
+        temperature: 0,
+        stream: true,
+      });
       let text = "";
       let finish: string | null = null;
       for await (const c of s) {
@@ -62,7 +72,8 @@ it("32 streaming clients, 8 disconnecting, plus malformed bodies: all good reque
       "\u0000garbage",
       JSON.stringify({ model: "toy", messages: [{ role: "user", content: "x" }], n: "two" }),
     ];
-    const bad = async (i: number): Promise<number> => (await postRaw(h.url, "/v1/chat/completions", malformed[i % malformed.length]!)).status;
+    const bad = async (i: number): Promise<number> =>
+      (await postRaw(h.url, "/v1/chat/completions", malformed[i % malformed.length]!)).status;
 
     const jobs: Promise<unknown>[] = [];
     for (let i = 0; i < 32; i++) jobs.push(i % 4 === 3 ? disconnect(i) : complete(i));
@@ -86,7 +97,10 @@ it("32 streaming clients, 8 disconnecting, plus malformed bodies: all good reque
     const after = await complete(99);
     assert.equal(after, SCRIPTS.hello);
     const end = heapAfterGc();
-    assert.ok(end < baseline + 8 * 1024 * 1024, `heap back near baseline: ${(baseline / 1e6).toFixed(1)} MB → ${(end / 1e6).toFixed(1)} MB`);
+    assert.ok(
+      end < baseline + 8 * 1024 * 1024,
+      `heap back near baseline: ${(baseline / 1e6).toFixed(1)} MB → ${(end / 1e6).toFixed(1)} MB`,
+    );
   } finally {
     await h.close();
   }

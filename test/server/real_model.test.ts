@@ -56,7 +56,14 @@ before(async () => {
   const quiet = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() };
   if ((await main(["create-random", "--preset", "tiny", "--out", dir, "--seed", "5"], quiet)) !== 0) return;
   loaded = await load(dir);
-  server = createServer({ model: loaded.model, tokenizer: loaded.tokenizer, eosIds: loaded.eosIds, modelId: "tiny", parallel: 4, contextLength: 512 });
+  server = createServer({
+    model: loaded.model,
+    tokenizer: loaded.tokenizer,
+    eosIds: loaded.eosIds,
+    modelId: "tiny",
+    parallel: 4,
+    contextLength: 512,
+  });
   const url = await server.listen(0);
   client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "none", maxRetries: 0 });
 });
@@ -81,7 +88,13 @@ it("chat completions on a real tiny model: concurrent, seeded, streamed", async 
 
 it("json_object over the full 151k vocabulary gives a JSON prefix, valid when it stops", async (t) => {
   if (!server) return t.skip("create-random is not in this build");
-  const r = await client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "JSON" }], max_tokens: 6, temperature: 0, response_format: { type: "json_object" } });
+  const r = await client.chat.completions.create({
+    model: "tiny",
+    messages: [{ role: "user", content: "JSON" }],
+    max_tokens: 6,
+    temperature: 0,
+    response_format: { type: "json_object" },
+  });
   const text = r.choices[0]!.message.content!;
   assert.ok(text.trimStart().startsWith("{"), JSON.stringify(text));
   if (r.choices[0]!.finish_reason === "stop") JSON.parse(text);

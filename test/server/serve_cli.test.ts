@@ -9,7 +9,10 @@ import { startServe } from "../support/serve_process.js";
 import { SCRIPTS } from "./harness.js";
 
 it("qwen2 serve --port 0 --api-key: serves the OpenAI API until SIGTERM", { timeout: 60_000 }, async () => {
-  const serve = await startServe(["--model", "some/dir/toy-model", "--api-key", "k1", "--parallel", "2"], { loader: "dist/test/server/toy_loader.js", env: { QWEN2_TOY_DELAY_MS: "0" } });
+  const serve = await startServe(["--model", "some/dir/toy-model", "--api-key", "k1", "--parallel", "2"], {
+    loader: "dist/test/server/toy_loader.js",
+    env: { QWEN2_TOY_DELAY_MS: "0" },
+  });
   try {
     const client = new OpenAI({ baseURL: `${serve.url}/v1`, apiKey: "k1", maxRetries: 0 });
     const models = await client.models.list();
@@ -17,7 +20,11 @@ it("qwen2 serve --port 0 --api-key: serves the OpenAI API until SIGTERM", { time
       models.data.map((m) => m.id),
       ["toy-model"],
     );
-    const r = await client.chat.completions.create({ model: "toy-model", messages: [{ role: "user", content: "say hello" }], temperature: 0 });
+    const r = await client.chat.completions.create({
+      model: "toy-model",
+      messages: [{ role: "user", content: "say hello" }],
+      temperature: 0,
+    });
     assert.equal(r.choices[0]!.message.content, SCRIPTS.hello);
     const stderr = serve.stderr();
     assert.match(stderr, /on http:\/\/127\.0\.0\.1:\d+ \(parallel 2/);
@@ -29,7 +36,9 @@ it("qwen2 serve --port 0 --api-key: serves the OpenAI API until SIGTERM", { time
 });
 
 it("qwen2 serve refuses bad options with a usage error", async () => {
-  const child = spawn(process.execPath, [resolve(repoRoot, "bin/qwen2.js"), "serve", "--model", "x", "--parallel", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [resolve(repoRoot, "bin/qwen2.js"), "serve", "--model", "x", "--parallel", "0"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));

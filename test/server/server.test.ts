@@ -8,7 +8,11 @@ import { IM_END, ResponderModel } from "./toy.js";
 const tools = [
   {
     type: "function" as const,
-    function: { name: "get_weather", description: "Current weather of a city", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } },
+    function: {
+      name: "get_weather",
+      description: "Current weather of a city",
+      parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+    },
   },
 ];
 
@@ -35,7 +39,10 @@ describe("chat completions", () => {
   it("streams deltas as OpenAI does, with a usage chunk on request", async () => {
     const stream = await h.client.chat.completions.create({
       model: "toy",
-      messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "unicode please" }],
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "unicode please" },
+      ],
       temperature: 0,
       stream: true,
       stream_options: { include_usage: true },
@@ -77,14 +84,26 @@ describe("chat completions", () => {
   });
 
   it("finishes with length at max_tokens", async () => {
-    const r = await h.client.chat.completions.create({ model: "toy", messages: [{ role: "user", content: "say hello" }], temperature: 0, max_tokens: 3 });
+    const r = await h.client.chat.completions.create({
+      model: "toy",
+      messages: [{ role: "user", content: "say hello" }],
+      temperature: 0,
+      max_tokens: 3,
+    });
     assert.equal(r.choices[0]!.finish_reason, "length");
     assert.equal(r.usage!.completion_tokens, 3);
     assert.equal(r.choices[0]!.message.content, h.tokenizer.decode(h.tokenizer.encode(SCRIPTS.hello).slice(0, 3)));
   });
 
   it("reproduces a sampled answer from its seed; other seeds and n choices differ", async () => {
-    const req = { model: "toy", messages: [{ role: "user" as const, content: "babble" }], temperature: 1, top_p: 0.95, max_tokens: 20, seed: 42 };
+    const req = {
+      model: "toy",
+      messages: [{ role: "user" as const, content: "babble" }],
+      temperature: 1,
+      top_p: 0.95,
+      max_tokens: 20,
+      seed: 42,
+    };
     const a = await h.client.chat.completions.create(req);
     const b = await h.client.chat.completions.create(req);
     const c = await h.client.chat.completions.create({ ...req, seed: 43 });
@@ -92,7 +111,10 @@ describe("chat completions", () => {
     assert.notEqual(a.choices[0]!.message.content, c.choices[0]!.message.content);
     const n = await h.client.chat.completions.create({ ...req, n: 3 });
     assert.equal(n.choices.length, 3);
-    assert.deepEqual(n.choices.map((x) => x.index), [0, 1, 2]);
+    assert.deepEqual(
+      n.choices.map((x) => x.index),
+      [0, 1, 2],
+    );
     assert.equal(n.choices[0]!.message.content, a.choices[0]!.message.content);
     assert.notEqual(n.choices[1]!.message.content, n.choices[0]!.message.content);
     assert.equal(n.usage!.completion_tokens, 60);
@@ -109,7 +131,13 @@ describe("chat completions", () => {
   });
 
   it("returns logprobs and top_logprobs per token", async () => {
-    const r = await h.client.chat.completions.create({ model: "toy", messages: [{ role: "user", content: "say hello" }], temperature: 0, logprobs: true, top_logprobs: 3 });
+    const r = await h.client.chat.completions.create({
+      model: "toy",
+      messages: [{ role: "user", content: "say hello" }],
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 3,
+    });
     const lp = r.choices[0]!.logprobs!.content!;
     assert.equal(lp.length, r.usage!.completion_tokens);
     for (const e of lp) {
@@ -117,7 +145,13 @@ describe("chat completions", () => {
       assert.equal(e.top_logprobs.length, 3);
       assert.equal(e.top_logprobs[0]!.logprob, e.logprob); // greedy: the chosen token is the most likely
     }
-    assert.equal(lp.slice(0, -1).map((e) => e.token).join(""), SCRIPTS.hello);
+    assert.equal(
+      lp
+        .slice(0, -1)
+        .map((e) => e.token)
+        .join(""),
+      SCRIPTS.hello,
+    );
   });
 });
 
@@ -149,7 +183,13 @@ describe("tool calls", () => {
   });
 
   it("streams tool calls as deltas (id and name, then argument pieces), never as content", async () => {
-    const stream = await h.client.chat.completions.create({ model: "toy", messages: [{ role: "user", content: "two calls please" }], tools, temperature: 0, stream: true });
+    const stream = await h.client.chat.completions.create({
+      model: "toy",
+      messages: [{ role: "user", content: "two calls please" }],
+      tools,
+      temperature: 0,
+      stream: true,
+    });
     let content = "";
     const calls: { id?: string; name?: string; args: string }[] = [];
     let finish: string | null = null;
@@ -178,7 +218,12 @@ describe("tool calls", () => {
   });
 
   it("degrades a malformed call to content", async () => {
-    const r = await h.client.chat.completions.create({ model: "toy", messages: [{ role: "user", content: "broken call" }], tools, temperature: 0 });
+    const r = await h.client.chat.completions.create({
+      model: "toy",
+      messages: [{ role: "user", content: "broken call" }],
+      tools,
+      temperature: 0,
+    });
     assert.equal(r.choices[0]!.message.content, SCRIPTS.broken);
     assert.equal(r.choices[0]!.message.tool_calls, undefined);
     assert.equal(r.choices[0]!.finish_reason, "stop");
@@ -187,12 +232,26 @@ describe("tool calls", () => {
   it("tool_choice required / named forces one well-formed call, arguments following the schema", async () => {
     const two = [
       ...tools,
-      { type: "function" as const, function: { name: "add", parameters: { type: "object", properties: { a: { type: "integer" }, b: { type: "integer" } }, required: ["a", "b"] } } },
+      {
+        type: "function" as const,
+        function: {
+          name: "add",
+          parameters: { type: "object", properties: { a: { type: "integer" }, b: { type: "integer" } }, required: ["a", "b"] },
+        },
+      },
     ];
     let calls = 0;
     for (const seed of [1, 2, 3]) {
       // A babbling model (no script for this prompt) still produces a valid call.
-      const r = await h.client.chat.completions.create({ model: "toy", messages: [{ role: "user", content: "anything at all" }], tools: two, tool_choice: "required", temperature: 1, seed, max_tokens: 300 });
+      const r = await h.client.chat.completions.create({
+        model: "toy",
+        messages: [{ role: "user", content: "anything at all" }],
+        tools: two,
+        tool_choice: "required",
+        temperature: 1,
+        seed,
+        max_tokens: 300,
+      });
       const c = r.choices[0]!;
       if (c.finish_reason === "length") continue; // a string argument may run long
       assert.equal(c.finish_reason, "tool_calls");
@@ -219,7 +278,14 @@ describe("tool calls", () => {
   });
 
   it("tool_choice none leaves tools out of the prompt", async () => {
-    const r = await h.client.chat.completions.create({ model: "toy", messages: [{ role: "user", content: "weather?" }], tools, tool_choice: "none", temperature: 0, max_tokens: 5 });
+    const r = await h.client.chat.completions.create({
+      model: "toy",
+      messages: [{ role: "user", content: "weather?" }],
+      tools,
+      tool_choice: "none",
+      temperature: 0,
+      max_tokens: 5,
+    });
     assert.equal(r.choices[0]!.message.tool_calls, undefined);
   });
 });
@@ -247,7 +313,15 @@ describe("JSON output", () => {
       temperature: 0,
       response_format: {
         type: "json_schema",
-        json_schema: { name: "place", schema: { type: "object", properties: { city: { type: "string" }, n: { type: "integer" } }, required: ["city", "n"], additionalProperties: false } },
+        json_schema: {
+          name: "place",
+          schema: {
+            type: "object",
+            properties: { city: { type: "string" }, n: { type: "integer" } },
+            required: ["city", "n"],
+            additionalProperties: false,
+          },
+        },
       },
     });
     // The script's "extra" key is refused, so the model leaves the script after "n": 12 and
@@ -261,7 +335,14 @@ describe("JSON output", () => {
   it("a babbling model still writes valid JSON when it stops", async () => {
     let stopped = 0;
     for (const seed of [1, 2, 3, 4, 5, 6]) {
-      const r = await h.client.chat.completions.create({ model: "toy", messages: [{ role: "user", content: "anything" }], temperature: 1, seed, max_tokens: 40, response_format: { type: "json_object" } });
+      const r = await h.client.chat.completions.create({
+        model: "toy",
+        messages: [{ role: "user", content: "anything" }],
+        temperature: 1,
+        seed,
+        max_tokens: 40,
+        response_format: { type: "json_object" },
+      });
       const text = r.choices[0]!.message.content!;
       if (r.choices[0]!.finish_reason === "stop") {
         stopped++;
@@ -344,13 +425,25 @@ describe("scheduling", () => {
     const h = await startServer({ parallel: 4 });
     try {
       await Promise.all(
-        [1, 2, 3, 4].map((seed) => h.client.chat.completions.create({ model: "toy", messages: [{ role: "user", content: `babble ${seed}` }], seed, temperature: 1, max_tokens: 12 })),
+        [1, 2, 3, 4].map((seed) =>
+          h.client.chat.completions.create({
+            model: "toy",
+            messages: [{ role: "user", content: `babble ${seed}` }],
+            seed,
+            temperature: 1,
+            max_tokens: 12,
+          }),
+        ),
       );
       assert.ok(h.model.maxBatch >= 2, `sequences were batched (max batch ${h.model.maxBatch})`);
 
       const turn1: OpenAI.ChatCompletionMessageParam[] = [{ role: "user", content: "say hello" }];
       const r1 = await h.client.chat.completions.create({ model: "toy", messages: turn1, temperature: 0 });
-      const turn2: OpenAI.ChatCompletionMessageParam[] = [...turn1, r1.choices[0]!.message as OpenAI.ChatCompletionMessageParam, { role: "user", content: "say hello again" }];
+      const turn2: OpenAI.ChatCompletionMessageParam[] = [
+        ...turn1,
+        r1.choices[0]!.message as OpenAI.ChatCompletionMessageParam,
+        { role: "user", content: "say hello again" },
+      ];
       const before = h.model.computedTokens;
       const r2 = await h.client.chat.completions.create({ model: "toy", messages: turn2, temperature: 0 });
       const computed = h.model.computedTokens - before;
@@ -365,7 +458,14 @@ describe("scheduling", () => {
   it("prefills long prompts in chunks while other sequences keep decoding", async () => {
     const h = await startServer({ parallel: 4, prefillChunk: 16 });
     try {
-      const long = { model: "toy", messages: [{ role: "system" as const, content: "x ".repeat(60) }, { role: "user" as const, content: "say hello" }], temperature: 0 };
+      const long = {
+        model: "toy",
+        messages: [
+          { role: "system" as const, content: "x ".repeat(60) },
+          { role: "user" as const, content: "say hello" },
+        ],
+        temperature: 0,
+      };
       const [a, b] = await Promise.all([
         h.client.chat.completions.create(long),
         h.client.chat.completions.create({ model: "toy", messages: [{ role: "user", content: "unicode please" }], temperature: 0 }),
@@ -431,7 +531,10 @@ describe("errors", () => {
   });
 
   it("404 for an unknown model or route", async () => {
-    await assert.rejects(h.client.chat.completions.create({ ...good, model: "gpt-4" }), (e: unknown) => e instanceof OpenAI.NotFoundError && (e.error as { param: string }).param === "model");
+    await assert.rejects(
+      h.client.chat.completions.create({ ...good, model: "gpt-4" }),
+      (e: unknown) => e instanceof OpenAI.NotFoundError && (e.error as { param: string }).param === "model",
+    );
     const r = await fetch(`${h.url}/v1/nothing`, { headers: { authorization: "Bearer secret" } });
     assert.equal(r.status, 404);
   });
@@ -468,21 +571,32 @@ describe("errors", () => {
     const r = await postRaw(h.url, "/v1/chat/completions", "{not json", auth);
     assert.equal(r.status, 400);
     assert.equal(errorOf(r.json).code, "invalid_json");
-    const big = await postRaw(h.url, "/v1/chat/completions", JSON.stringify({ ...good, messages: [{ role: "user", content: "x".repeat(10_000) }] }), auth);
+    const big = await postRaw(
+      h.url,
+      "/v1/chat/completions",
+      JSON.stringify({ ...good, messages: [{ role: "user", content: "x".repeat(10_000) }] }),
+      auth,
+    );
     assert.equal(big.status, 413);
   });
 
   it("400 context_length_exceeded when the prompt does not fit", async () => {
     const client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: "secret", maxRetries: 0 });
-    await assert.rejects(client.chat.completions.create({ ...good, messages: [{ role: "user", content: "a b ".repeat(400) }] }), (e: unknown) => {
-      return e instanceof OpenAI.BadRequestError && (e.error as { code: string }).code === "context_length_exceeded";
-    });
+    await assert.rejects(
+      client.chat.completions.create({ ...good, messages: [{ role: "user", content: "a b ".repeat(400) }] }),
+      (e: unknown) => {
+        return e instanceof OpenAI.BadRequestError && (e.error as { code: string }).code === "context_length_exceeded";
+      },
+    );
   });
 
   it("429 when the queue is full, and the server goes on", async () => {
     const client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: "secret", maxRetries: 0 });
     const controller = new AbortController();
-    const long = await client.chat.completions.create({ model: "toy", messages: [{ role: "user", content: "babble" }], temperature: 1, max_tokens: 200, stream: true }, { signal: controller.signal });
+    const long = await client.chat.completions.create(
+      { model: "toy", messages: [{ role: "user", content: "babble" }], temperature: 1, max_tokens: 200, stream: true },
+      { signal: controller.signal },
+    );
     const it = long[Symbol.asyncIterator]();
     await it.next();
     await assert.rejects(client.chat.completions.create(good), (e: unknown) => e instanceof OpenAI.RateLimitError && e.status === 429);

@@ -16,7 +16,14 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { CausalLM, ForwardItem, SequenceCache } from "../../src/models/causal_lm.js";
 import { renderChatTemplate } from "../../src/tokenizer/chat_template.js";
-import type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions, StreamDecoder, TextTokenizer } from "../../src/tokenizer/types.js";
+import type {
+  ChatMessage,
+  ChatTemplateOptions,
+  DecodeOptions,
+  EncodeOptions,
+  StreamDecoder,
+  TextTokenizer,
+} from "../../src/tokenizer/types.js";
 import { repoRoot } from "../support/paths.js";
 
 export const EOT = 256;
@@ -28,7 +35,9 @@ const MERGES = ['{"', '"}', '": ', '", "', "name", "arguments", " the", "Hello",
 const enc = new TextEncoder();
 
 function qwen25Template(): string {
-  const cfg = JSON.parse(readFileSync(resolve(repoRoot, "assets/tokenizers/qwen2.5/tokenizer_config.json"), "utf8")) as { chat_template: string };
+  const cfg = JSON.parse(readFileSync(resolve(repoRoot, "assets/tokenizers/qwen2.5/tokenizer_config.json"), "utf8")) as {
+    chat_template: string;
+  };
   return cfg.chat_template;
 }
 
@@ -94,7 +103,9 @@ export class ServerToyTokenizer implements TextTokenizer {
   }
 
   tokenToId(token: string): number | undefined {
-    return this.pieces.find((p) => p.text === token)?.id ?? (token.length === 1 && token.charCodeAt(0) < 256 ? token.charCodeAt(0) : undefined);
+    return (
+      this.pieces.find((p) => p.text === token)?.id ?? (token.length === 1 && token.charCodeAt(0) < 256 ? token.charCodeAt(0) : undefined)
+    );
   }
 
   idToBytes(id: number): Uint8Array | undefined {
@@ -177,7 +188,8 @@ export class ResponderModel implements CausalLM {
     return items.map((it) => {
       const cache = it.cache as ResponderCache;
       if (cache.disposed) throw new Error("forward on a disposed cache");
-      if (cache.length + it.ids.length > cache.capacity) throw new Error(`cache overflow: ${cache.length} + ${it.ids.length} > ${cache.capacity}`);
+      if (cache.length + it.ids.length > cache.capacity)
+        throw new Error(`cache overflow: ${cache.length} + ${it.ids.length} > ${cache.capacity}`);
       this.computedTokens += it.ids.length;
       this.maxItemTokens = Math.max(this.maxItemTokens, it.ids.length);
       let info = this.scripts.get(cache);

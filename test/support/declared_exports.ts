@@ -9,14 +9,23 @@ export function declaredExports(file: string, seen = new Set<string>()): Set<str
   if (seen.has(file)) return names;
   seen.add(file);
   assert.ok(existsSync(file), `${file} is missing (run npm run build)`);
-  const text = readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+  const text = readFileSync(file, "utf8")
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/\/\/.*$/gm, "");
   for (const m of text.matchAll(/export\s+(?:type\s+)?\{([^}]*)\}/g)) {
     for (const part of (m[1] ?? "").split(",")) {
-      const name = part.trim().replace(/^type\s+/, "").split(/\s+as\s+/).pop()?.trim();
+      const name = part
+        .trim()
+        .replace(/^type\s+/, "")
+        .split(/\s+as\s+/)
+        .pop()
+        ?.trim();
       if (name) names.add(name);
     }
   }
-  for (const m of text.matchAll(/export\s+(?:declare\s+)?(?:abstract\s+)?(?:const|let|var|function|class|interface|type|enum|namespace)\s+([A-Za-z_$][\w$]*)/g)) {
+  for (const m of text.matchAll(
+    /export\s+(?:declare\s+)?(?:abstract\s+)?(?:const|let|var|function|class|interface|type|enum|namespace)\s+([A-Za-z_$][\w$]*)/g,
+  )) {
     names.add(m[1]!);
   }
   for (const m of text.matchAll(/export\s+\*\s+from\s+"([^"]+)"/g)) {
@@ -25,4 +34,3 @@ export function declaredExports(file: string, seen = new Set<string>()): Set<str
   }
   return names;
 }
-

@@ -15,7 +15,10 @@ export interface ServeProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startServe(args: readonly string[], options: { loader?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ServeProcess> {
+export async function startServe(
+  args: readonly string[],
+  options: { loader?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<ServeProcess> {
   const entry = options.loader
     ? [resolve(repoRoot, "dist/test/support/cli_with_loader.js"), resolve(repoRoot, options.loader)]
     : [resolve(repoRoot, "bin/qwen2.js")];

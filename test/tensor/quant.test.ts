@@ -94,7 +94,7 @@ test("dequantised values stay within half a step of the input (random blocks of 
   const r = rng(7);
   const n = 32 * 200;
   const x = new Float32Array(n);
-  for (let i = 0; i < n; i++) x[i] = (r() - 0.5) * 10 ** Math.floor((i / 32) % 7 - 3);
+  for (let i = 0; i < n; i++) x[i] = (r() - 0.5) * 10 ** Math.floor(((i / 32) % 7) - 3);
   const q8 = quantizeQ8_0(x);
   const q4 = quantizeQ4_0(x);
   const b8 = dequantizeQ8_0(q8, n);

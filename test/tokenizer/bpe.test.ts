@@ -12,7 +12,19 @@ function referenceEncode(text: string): number[] {
 }
 
 test("BPE matches textbook BPE on words short and long (heap path above 128 bytes)", { skip: needsShared("tokenizers") }, () => {
-  const words = ["hello", " world", "ĠĠ", "Straße", " 中文分词测试", "😀👍🏽", "a".repeat(300), "ab".repeat(200), "的".repeat(150), "xyz".repeat(90), "antidisestablishmentarianism"];
+  const words = [
+    "hello",
+    " world",
+    "ĠĠ",
+    "Straße",
+    " 中文分词测试",
+    "😀👍🏽",
+    "a".repeat(300),
+    "ab".repeat(200),
+    "的".repeat(150),
+    "xyz".repeat(90),
+    "antidisestablishmentarianism",
+  ];
   for (const w of words) assert.deepEqual(tok.encode(w), referenceEncode(w), w.slice(0, 20));
   for (const n of [1, 2, 3, 7, 64, 129, 500, 2000]) {
     const s = " ".repeat(n);
@@ -37,7 +49,10 @@ test("long inputs: 100k spaces, 100k digits and a 10 MB line tokenise correctly"
   const digits = "1234567890".repeat(10_000);
   const digitIds = tok.encode(digits);
   assert.equal(digitIds.length, 100_000);
-  assert.deepEqual(digitIds.slice(0, 10), [..."1234567890"].map((d) => tok.tokenToId(d)));
+  assert.deepEqual(
+    digitIds.slice(0, 10),
+    [..."1234567890"].map((d) => tok.tokenToId(d)),
+  );
 
   const unit = " the quick brown fox jumps over the lazy dog,";
   const count = Math.ceil(10_000_000 / unit.length);

@@ -77,7 +77,9 @@ test("chat vectors: every Jinja2-rendered vector is reproduced exactly", () => {
       const exp = v.expected ?? "";
       let i = 0;
       while (i < got.length && got[i] === exp[i]) i++;
-      failures.push(`${v.name}: differs at ${i}: got ${JSON.stringify(got.slice(Math.max(0, i - 20), i + 40))} want ${JSON.stringify(exp.slice(Math.max(0, i - 20), i + 40))}`);
+      failures.push(
+        `${v.name}: differs at ${i}: got ${JSON.stringify(got.slice(Math.max(0, i - 20), i + 40))} want ${JSON.stringify(exp.slice(Math.max(0, i - 20), i + 40))}`,
+      );
     }
   }
   assert.deepEqual(failures, [], `${failures.length} of ${data.vectors.length} vectors differ:\n${failures.join("\n")}`);

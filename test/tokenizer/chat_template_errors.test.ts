@@ -38,7 +38,8 @@ test("raise_exception in a template becomes a ChatTemplateError carrying the tem
 });
 
 test("renders of one cached template are independent (namespace and loop state do not leak)", () => {
-  const template = "{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}{% if loop.index == 2 %}{% break %}{% endif %}{% endfor %}{{ ns.n }}";
+  const template =
+    "{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}{% if loop.index == 2 %}{% break %}{% endif %}{% endfor %}{{ ns.n }}";
   assert.equal(renderChatTemplate(template, [{ role: "user" }, { role: "user" }, { role: "user" }]), "2");
   assert.equal(renderChatTemplate(template, [{ role: "user" }]), "1");
   assert.equal(renderChatTemplate(template, [{ role: "user" }, { role: "user" }, { role: "user" }]), "2");
@@ -46,7 +47,10 @@ test("renders of one cached template are independent (namespace and loop state d
 
 test("variables: tools absent is none, extra variables reach the template, named options win over extra", () => {
   const template = "{{ tools is none }}|{{ enable_thinking }}|{{ add_generation_prompt }}|{{ eos_token is defined }}";
-  assert.equal(renderChatTemplate(template, [], { extra: { enable_thinking: false, add_generation_prompt: "overridden?" } }), "True|False|False|False");
+  assert.equal(
+    renderChatTemplate(template, [], { extra: { enable_thinking: false, add_generation_prompt: "overridden?" } }),
+    "True|False|False|False",
+  );
   assert.equal(renderChatTemplate(template, [], { tools: [], eosToken: "<|im_end|>", addGenerationPrompt: true }), "False||True|True");
 });
 

@@ -31,11 +31,19 @@ const data = JSON.parse(readFileSync(resolve(repoRoot, "test/tokenizer/data/chat
 for (const folder of ["qwen2", "qwen2.5", "qwen3"]) {
   test(`Tokenizer.applyChatTemplate (${folder}) reproduces the Jinja2 vectors of its template`, { skip: sharedSkip }, async () => {
     const tokenizer = await loadTokenizer(resolve(tokenizersDir, folder));
-    assert.equal(tokenizer.chatTemplate, data.templates[folder], "the vector file was made from another template; rerun tools/make-chat-vectors.py");
+    assert.equal(
+      tokenizer.chatTemplate,
+      data.templates[folder],
+      "the vector file was made from another template; rerun tools/make-chat-vectors.py",
+    );
     const vectors = data.vectors.filter((v) => v.template === folder && v.expected !== undefined);
     assert.ok(vectors.length > 50);
     for (const v of vectors) {
-      const got = tokenizer.applyChatTemplate(v.messages ?? [], { addGenerationPrompt: v.add_generation_prompt, tools: v.tools, extra: v.extra });
+      const got = tokenizer.applyChatTemplate(v.messages ?? [], {
+        addGenerationPrompt: v.add_generation_prompt,
+        tools: v.tools,
+        extra: v.extra,
+      });
       assert.equal(got, v.expected, v.name);
     }
     // tokenize: the rendered text's ids, with the chat markers as their special ids.
@@ -44,7 +52,9 @@ for (const folder of ["qwen2", "qwen2.5", "qwen3"]) {
   });
 }
 
-test("a tokenizer folder without chat_template gives an error naming tokenizer_config.json and chat_template", { skip: sharedSkip }, async () => {
+test("a tokenizer folder without chat_template gives an error naming tokenizer_config.json and chat_template", {
+  skip: sharedSkip,
+}, async () => {
   const tokenizer = await loadTokenizer(resolve(tokenizersDir, "qwen2-plain"));
   assert.equal(tokenizer.chatTemplate, null);
   assert.throws(

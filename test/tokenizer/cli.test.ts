@@ -6,7 +6,6 @@ import { tokenizersDir } from "../support/paths.js";
 import { needsShared } from "../support/shared.js";
 import { runCli as run } from "../support/cli_io.js";
 
-
 const tok = await Tokenizer.embedded("qwen2");
 
 test("qwen2 tokenize: arguments, stdin, --count, --split-special", async () => {
@@ -25,7 +24,13 @@ test("qwen2 tokenize --jsonl: one JSON string in, one JSON array out, per line",
   const lines = ["a b", "<|im_start|>x", "line\nbreak", ""];
   const r = await run(["tokenize", "--jsonl"], lines.map((l) => JSON.stringify(l)).join("\n") + "\n\n");
   assert.equal(r.code, 0);
-  assert.deepEqual(r.out.trimEnd().split("\n").map((l) => JSON.parse(l) as number[]), lines.map((l) => tok.encode(l)));
+  assert.deepEqual(
+    r.out
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as number[]),
+    lines.map((l) => tok.encode(l)),
+  );
   const counts = await run(["tokenize", "--jsonl", "--count"], JSON.stringify("a b c") + "\n");
   assert.equal(counts.out, `${tok.encode("a b c").length}\n`);
   const bad = await run(["tokenize", "--jsonl"], "not json\n");
@@ -45,7 +50,13 @@ test("qwen2 detokenize: JSON array or whitespace-separated ids, args or stdin, -
   assert.equal((await run(["detokenize", "--skip-special"], ids.join(" ") + "\n")).out, "Hi 中文");
   assert.equal((await run(["detokenize"], JSON.stringify(ids))).out, "Hi 中文<|im_end|>");
   const jl = await run(["detokenize", "--jsonl"], JSON.stringify(ids) + "\n" + JSON.stringify([]) + "\n");
-  assert.deepEqual(jl.out.trimEnd().split("\n").map((l) => JSON.parse(l) as string), ["Hi 中文<|im_end|>", ""]);
+  assert.deepEqual(
+    jl.out
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as string),
+    ["Hi 中文<|im_end|>", ""],
+  );
   const bad = await run(["detokenize", "1", "x"]);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /item 2/);

@@ -18,7 +18,9 @@ const skip = missing === undefined ? false : `needs ${missing} (../shared beside
 const cases = missing === undefined ? loadCases(tokenizerCasesFile) : [];
 const load = (name: string) => loadTokenizer(join(tokenizersDir, name));
 type Five = [Tokenizer, Tokenizer, Tokenizer, Tokenizer, Tokenizer];
-const [qwen2, plain, slow, qwen25, qwen3] = (missing === undefined ? await Promise.all(["qwen2", "qwen2-plain", "qwen2-slow", "qwen2.5", "qwen3"].map(load)) : []) as Five;
+const [qwen2, plain, slow, qwen25, qwen3] = (
+  missing === undefined ? await Promise.all(["qwen2", "qwen2-plain", "qwen2-slow", "qwen2.5", "qwen3"].map(load)) : []
+) as Five;
 
 function firstDefined(c: TokenizerCase, ...fields: string[]): string | undefined {
   for (const f of fields) if (typeof c[f] === "string") return c[f] as string;
@@ -58,24 +60,44 @@ for (const [category, list] of byCategory) {
         check(c, "ids_qwen2_with_special", qwen2.encode(text), withSpecial);
         check(c, "ids_qwen2_with_special (slow layout)", slow.encode(text), withSpecial);
         check(c, "ids_qwen2_5_with_special", qwen25.encode(text), idsField(c, "ids_qwen2_5_with_special") ?? withSpecial);
-        check(c, "ids_qwen3_with_special", qwen3.encode(text), idsField(c, "ids_qwen3_with_special") ?? idsField(c, "ids_qwen2_5_with_special") ?? withSpecial);
+        check(
+          c,
+          "ids_qwen3_with_special",
+          qwen3.encode(text),
+          idsField(c, "ids_qwen3_with_special") ?? idsField(c, "ids_qwen2_5_with_special") ?? withSpecial,
+        );
         if (withSpecial !== undefined) {
           const decoded = firstDefined(c, "decoded") ?? (c.roundtrip === true ? text : undefined);
           check(c, "decode", qwen2.decode(withSpecial), decoded);
-          check(c, "decode skipSpecialTokens", qwen2.decode(withSpecial, { skipSpecialTokens: true }), firstDefined(c, "decoded_skip_special") ?? decoded);
+          check(
+            c,
+            "decode skipSpecialTokens",
+            qwen2.decode(withSpecial, { skipSpecialTokens: true }),
+            firstDefined(c, "decoded_skip_special") ?? decoded,
+          );
           // Each later tokenizer's fields are present only where they differ from the previous one.
           const skip2 = firstDefined(c, "decoded_skip_special") ?? decoded;
           const ids25 = idsField(c, "ids_qwen2_5_with_special") ?? withSpecial;
           const skip25 = firstDefined(c, "decoded_skip_special_qwen2_5") ?? skip2;
           check(c, "decode skipSpecialTokens (qwen2.5)", qwen25.decode(ids25, { skipSpecialTokens: true }), skip25);
           const ids3 = idsField(c, "ids_qwen3_with_special") ?? ids25;
-          check(c, "decode skipSpecialTokens (qwen3)", qwen3.decode(ids3, { skipSpecialTokens: true }), firstDefined(c, "decoded_skip_special_qwen3") ?? skip25);
+          check(
+            c,
+            "decode skipSpecialTokens (qwen3)",
+            qwen3.decode(ids3, { skipSpecialTokens: true }),
+            firstDefined(c, "decoded_skip_special_qwen3") ?? skip25,
+          );
         }
         if (plainIds !== undefined) check(c, "decoded_plain", plain.decode(plainIds), firstDefined(c, "decoded_plain"));
       }
       if (c.decode_ids !== undefined) {
         check(c, "decode(decode_ids)", qwen2.decode(c.decode_ids), firstDefined(c, "decoded"));
-        check(c, "decode(decode_ids, skipSpecialTokens)", qwen2.decode(c.decode_ids, { skipSpecialTokens: true }), firstDefined(c, "decoded_skip_special", "decoded"));
+        check(
+          c,
+          "decode(decode_ids, skipSpecialTokens)",
+          qwen2.decode(c.decode_ids, { skipSpecialTokens: true }),
+          firstDefined(c, "decoded_skip_special", "decoded"),
+        );
       }
     }
     assert.equal(failures.length, 0, `${failures.length} failures:\n${failures.slice(0, 20).join("\n")}`);

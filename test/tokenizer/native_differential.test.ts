@@ -34,14 +34,75 @@ function loadNative(): NativeModule | null {
 const native = loadNative();
 
 const POOL = [
-  ..."abcXYZ '\"sStTrReEvVmMlLdD’", "'s", "'LL", "'Re", " ", "  ", "\t", "\n", "\r\n", "\u0085", "\ufeff", "\u00a0", "\u3000", "\u2028", "\u200b",
-  ..."0123456789", "٣", "①", "Ⅻ", "½", "𝟙", "é", "e\u0301", "\u0301", "\u0316", "\u089f", "\u1ac1", "\u1dfa", "a\u0345", "\u0334", "ſ",
-  ..."中文日本語한국어", "\u1100\u1161\u11a8", "😀", "👍🏽", "\ud800", "\udfff", "<|im_end|>", "<|im_start|>", "<|endoftext|>", "<tool_call>", "</tool_call>",
-  ..."!?.,;:()[]{}<>|/\\-_=+*&^%$#@~`", "\u0000", "\u007f", "\u00ad", "ก", "\u0e31", "क", "\u093c", "\u0b47", "\u0b3e", "\u{16121}", "\u{1611e}", "\u{113c2}",
-  "\u1c89", "\u{16ff4}", "Ꟑ", "\u{1e900}",
+  ..."abcXYZ '\"sStTrReEvVmMlLdD’",
+  "'s",
+  "'LL",
+  "'Re",
+  " ",
+  "  ",
+  "\t",
+  "\n",
+  "\r\n",
+  "\u0085",
+  "\ufeff",
+  "\u00a0",
+  "\u3000",
+  "\u2028",
+  "\u200b",
+  ..."0123456789",
+  "٣",
+  "①",
+  "Ⅻ",
+  "½",
+  "𝟙",
+  "é",
+  "e\u0301",
+  "\u0301",
+  "\u0316",
+  "\u089f",
+  "\u1ac1",
+  "\u1dfa",
+  "a\u0345",
+  "\u0334",
+  "ſ",
+  ..."中文日本語한국어",
+  "\u1100\u1161\u11a8",
+  "😀",
+  "👍🏽",
+  "\ud800",
+  "\udfff",
+  "<|im_end|>",
+  "<|im_start|>",
+  "<|endoftext|>",
+  "<tool_call>",
+  "</tool_call>",
+  ..."!?.,;:()[]{}<>|/\\-_=+*&^%$#@~`",
+  "\u0000",
+  "\u007f",
+  "\u00ad",
+  "ก",
+  "\u0e31",
+  "क",
+  "\u093c",
+  "\u0b47",
+  "\u0b3e",
+  "\u{16121}",
+  "\u{1611e}",
+  "\u{113c2}",
+  "\u1c89",
+  "\u{16ff4}",
+  "Ꟑ",
+  "\u{1e900}",
 ];
 
-test("ids and decodes agree with native Hugging Face tokenizers on random text", { skip: native === null ? (peerSkipReason("@anush008/tokenizers") ?? "native @anush008/tokenizers has no binary for this platform") : !existsSync(tokenizersDir) ? `needs the shared tokenizer folders (${tokenizersDir}; set QWEN2_SHARED)` : false }, async () => {
+test("ids and decodes agree with native Hugging Face tokenizers on random text", {
+  skip:
+    native === null
+      ? (peerSkipReason("@anush008/tokenizers") ?? "native @anush008/tokenizers has no binary for this platform")
+      : !existsSync(tokenizersDir)
+        ? `needs the shared tokenizer folders (${tokenizersDir}; set QWEN2_SHARED)`
+        : false,
+}, async () => {
   let x = 2024;
   const r = (n: number): number => {
     x = (Math.imul(x, 1103515245) + 12345) & 0x7fffffff;

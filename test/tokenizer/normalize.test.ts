@@ -25,7 +25,24 @@ test("nfcAligned: the parts join to nfc(s) and map every output unit into the in
     x = (Math.imul(x, 1103515245) + 12345) & 0x7fffffff;
     return x % n;
   };
-  const pool = ["a", "e", "\u0301", "\u0327", " ", "中", "\u1100", "\u1161", "\u11a8", "\u0b47", "\u0b3e", "\u1dfa", "Å", "ﬁ", "😀", "\u0345"];
+  const pool = [
+    "a",
+    "e",
+    "\u0301",
+    "\u0327",
+    " ",
+    "中",
+    "\u1100",
+    "\u1161",
+    "\u11a8",
+    "\u0b47",
+    "\u0b3e",
+    "\u1dfa",
+    "Å",
+    "ﬁ",
+    "😀",
+    "\u0345",
+  ];
   for (let i = 0; i < 2000; i++) {
     let s = "";
     for (let k = 0, n = 1 + r(12); k < n; k++) s += pool[r(pool.length)];
@@ -55,7 +72,34 @@ test("nfc equals the plain definition (cut at table code points, Node NFC betwee
     x = (Math.imul(x, 1103515245) + 12345) & 0x7fffffff;
     return x % n;
   };
-  const pool = ["a", "e", "A", " ", "\n", "ß", "\u02ff", "\u0301", "\u0327", "\u0345", "\u0316", "\u1dfa", "\u089f", "\u1100", "\u1161", "\u11a8", "\uac00", "\u0b47", "\u0b3e", "中", "😀", "\u{1611e}", "\u{16121}", "Å", "\u212b", "\u0344"];
+  const pool = [
+    "a",
+    "e",
+    "A",
+    " ",
+    "\n",
+    "ß",
+    "\u02ff",
+    "\u0301",
+    "\u0327",
+    "\u0345",
+    "\u0316",
+    "\u1dfa",
+    "\u089f",
+    "\u1100",
+    "\u1161",
+    "\u11a8",
+    "\uac00",
+    "\u0b47",
+    "\u0b3e",
+    "中",
+    "😀",
+    "\u{1611e}",
+    "\u{16121}",
+    "Å",
+    "\u212b",
+    "\u0344",
+  ];
   for (let i = 0; i < 5000; i++) {
     let s = "";
     for (let k = 0, n = 1 + r(16); k < n; k++) s += pool[r(pool.length)];

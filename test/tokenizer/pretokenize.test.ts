@@ -21,7 +21,33 @@ function rng(seed: number): (n: number) => number {
   };
 }
 
-const FIXED = [..."aZ'sStTrReEvVmMlLdD", "'ll", "'RE", " ", "  ", "\t", "\n", "\r", "\r\n", "\u0085", "\ufeff", "\u00a0", "\u3000", "\u2028", "\u200b", ..."09٣①½", "é", "\u0301", "中", "😀", "𝟙", "𝐀", ..."!?.,()<>|_-", "\u0000", "ſ"];
+const FIXED = [
+  ..."aZ'sStTrReEvVmMlLdD",
+  "'ll",
+  "'RE",
+  " ",
+  "  ",
+  "\t",
+  "\n",
+  "\r",
+  "\r\n",
+  "\u0085",
+  "\ufeff",
+  "\u00a0",
+  "\u3000",
+  "\u2028",
+  "\u200b",
+  ..."09٣①½",
+  "é",
+  "\u0301",
+  "中",
+  "😀",
+  "𝟙",
+  "𝐀",
+  ..."!?.,()<>|_-",
+  "\u0000",
+  "ſ",
+];
 
 test("scanner matches the reference regex on random text", () => {
   const r = rng(42);
@@ -52,7 +78,14 @@ test("Oniguruma's classes: U+0085 is a space, U+FEFF is not, digits split one by
 
 test("pathological inputs split like the reference and in one pass", () => {
   for (const n of [1, 2, 3, 1000, 20000]) {
-    for (const s of [" ".repeat(n), "a" + " ".repeat(n) + "b", "1".repeat(n), "\n ".repeat(n) + "x", "!".repeat(n) + "a", " \t".repeat(n) + "\n"]) {
+    for (const s of [
+      " ".repeat(n),
+      "a" + " ".repeat(n) + "b",
+      "1".repeat(n),
+      "\n ".repeat(n) + "x",
+      "!".repeat(n) + "a",
+      " \t".repeat(n) + "\n",
+    ]) {
       assert.deepEqual(preTokenize(s), referenceSplit(s), `${JSON.stringify(s.slice(0, 8))}... (${s.length})`);
     }
   }

@@ -35,7 +35,10 @@ test("encode options: splitSpecialTokens, addSpecialTokens, countTokens", () => 
   assert.ok(split.length > 1 && !split.includes(151645));
   assert.equal(tok.decode(split), "<|im_end|>");
   assert.equal(tok.countTokens(SAMPLES[1]!), tok.encode(SAMPLES[1]!).length);
-  const tiny = { model: { type: "BPE", vocab: { h: 0, i: 1, hi: 2 }, merges: ["h i"] }, added_tokens: [{ id: 3, content: "<s>", special: true }] };
+  const tiny = {
+    model: { type: "BPE", vocab: { h: 0, i: 1, hi: 2 }, merges: ["h i"] },
+    added_tokens: [{ id: 3, content: "<s>", special: true }],
+  };
   const withBos = Tokenizer.fromJSON(JSON.stringify(tiny), { bos_token: "<s>", add_bos_token: true });
   assert.equal(withBos.bosTokenId, 3);
   assert.deepEqual(withBos.encode("hi"), [3, 2]);
@@ -72,7 +75,10 @@ test("fromVocabAndMerges (the GGUF shape) gives the same ids as the folder", () 
     assert.deepEqual(g.encode(s), tok.encode(s), s);
     assert.equal(g.decode(g.encode(s), { skipSpecialTokens: true }), tok.decode(tok.encode(s), { skipSpecialTokens: true }));
   }
-  const pairs = Tokenizer.fromVocabAndMerges({ vocab: vocab.slice(0, 151643), merges: json.model.merges.map((m) => m.split(" ") as [string, string]) });
+  const pairs = Tokenizer.fromVocabAndMerges({
+    vocab: vocab.slice(0, 151643),
+    merges: json.model.merges.map((m) => m.split(" ") as [string, string]),
+  });
   assert.deepEqual(pairs.encode(SAMPLES[2]!), tok.encode(SAMPLES[2]!));
 });
 
@@ -85,7 +91,10 @@ test("encodeBatch: padding, truncation, attention masks", () => {
   assert.deepEqual(right.attentionMask[1], [...b.map(() => 1), ...Array(a.length - b.length).fill(0)]);
   const left = tok.encodeBatch(texts, { padding: "left" });
   assert.deepEqual(left.ids[1], [...Array(a.length - b.length).fill(151643), ...b]);
-  assert.deepEqual(left.attentionMask[0], a.map(() => 1));
+  assert.deepEqual(
+    left.attentionMask[0],
+    a.map(() => 1),
+  );
   const cut = tok.encodeBatch(texts, { truncation: true, maxLength: 3, padding: "right" });
   assert.deepEqual(cut.ids, [a.slice(0, 3), [...b, 151643, 151643].slice(0, 3)]);
   assert.deepEqual(tok.encodeBatch(texts).ids, [a, b]);
@@ -135,15 +144,32 @@ test("loaders: slow layout with merges as pairs; malformed files name the file a
     for (const [f, text] of Object.entries(files)) writeFileSync(join(d, f), text);
     return d;
   };
-  const vocab = { a: 0, b: 1, ab: 2, c: 3, abc: 4, "Ġ": 5 };
-  const tiny = (merges: unknown) => JSON.stringify({ model: { type: "BPE", vocab, merges }, added_tokens: [{ id: 6, content: "<x>", special: true }] });
-  const t1 = await loadTokenizer(mk("pairs", { "tokenizer.json": tiny([["a", "b"], ["ab", "c"]]) }));
+  const vocab = { a: 0, b: 1, ab: 2, c: 3, abc: 4, Ġ: 5 };
+  const tiny = (merges: unknown) =>
+    JSON.stringify({ model: { type: "BPE", vocab, merges }, added_tokens: [{ id: 6, content: "<x>", special: true }] });
+  const t1 = await loadTokenizer(
+    mk("pairs", {
+      "tokenizer.json": tiny([
+        ["a", "b"],
+        ["ab", "c"],
+      ]),
+    }),
+  );
   const t2 = await loadTokenizer(mk("strings", { "tokenizer.json": tiny(["a b", "ab c"]) }));
-  const t3 = await loadTokenizer(mk("slow", { "vocab.json": JSON.stringify(vocab), "merges.txt": "#version: 0.2\na b\nab c\n", "tokenizer_config.json": JSON.stringify({ added_tokens_decoder: { "6": { content: "<x>", special: true } }, eos_token: "<x>" }) }));
+  const t3 = await loadTokenizer(
+    mk("slow", {
+      "vocab.json": JSON.stringify(vocab),
+      "merges.txt": "#version: 0.2\na b\nab c\n",
+      "tokenizer_config.json": JSON.stringify({ added_tokens_decoder: { "6": { content: "<x>", special: true } }, eos_token: "<x>" }),
+    }),
+  );
   for (const t of [t1, t2, t3]) assert.deepEqual(t.encode("abc<x>ab ab"), [4, 6, 2, 5, 2]);
   assert.equal(t3.eosTokenId, 6);
   // Files under other names: their texts, given by role.
-  const t4 = Tokenizer.fromTexts({ "tokenizer.json": tiny(["a b", "ab c"]), "tokenizer_config.json": JSON.stringify({ eos_token: "<x>", chat_template: "{{ messages[0].content }}!" }) });
+  const t4 = Tokenizer.fromTexts({
+    "tokenizer.json": tiny(["a b", "ab c"]),
+    "tokenizer_config.json": JSON.stringify({ eos_token: "<x>", chat_template: "{{ messages[0].content }}!" }),
+  });
   assert.deepEqual(t4.encode("abc<x>"), [4, 6]);
   assert.equal(t4.eosTokenId, 6);
   assert.equal(t4.applyChatTemplate([{ role: "user", content: "yo" }]), "yo!");
@@ -152,7 +178,8 @@ test("loaders: slow layout with merges as pairs; malformed files name the file a
   assert.equal(t5.applyChatTemplate([{ role: "user", content: "yo" }]), "yo?");
 
   const isFormat = (file: RegExp, detail: RegExp) => (e: unknown) => e instanceof FormatError && file.test(e.file) && detail.test(e.detail);
-  const expectFormat = (files: Record<string, string>, file: RegExp, detail: RegExp) => assert.rejects(loadTokenizer(mk(`bad${++bad}`, files)), isFormat(file, detail), `${String(file)} ${String(detail)}`);
+  const expectFormat = (files: Record<string, string>, file: RegExp, detail: RegExp) =>
+    assert.rejects(loadTokenizer(mk(`bad${++bad}`, files)), isFormat(file, detail), `${String(file)} ${String(detail)}`);
   let bad = 0;
   await assert.rejects(loadTokenizer(mk("empty", {})), isFormat(/empty$/, /tokenizer\.json/));
   await expectFormat({ "tokenizer.json": "{ nope" }, /tokenizer\.json$/, /not valid JSON/);
@@ -160,8 +187,16 @@ test("loaders: slow layout with merges as pairs; malformed files name the file a
   await expectFormat({ "tokenizer.json": tiny(["a zz"]) }, /tokenizer\.json/, /merge 0/);
   await expectFormat({ "tokenizer.json": tiny([["a"]]) }, /tokenizer\.json/, /merge 0/);
   await expectFormat({ "vocab.json": "{}" }, /merges\.txt$/, /missing/);
-  await expectFormat({ "tokenizer.json": tiny([]), "tokenizer_config.json": JSON.stringify({ eos_token: 5 }) }, /tokenizer_config\.json$/, /eos_token/);
-  await expectFormat({ "tokenizer.json": JSON.stringify({ model: { vocab, merges: [] }, added_tokens: [{ id: 9 }] }) }, /tokenizer\.json$/, /added_tokens\[0\]/);
+  await expectFormat(
+    { "tokenizer.json": tiny([]), "tokenizer_config.json": JSON.stringify({ eos_token: 5 }) },
+    /tokenizer_config\.json$/,
+    /eos_token/,
+  );
+  await expectFormat(
+    { "tokenizer.json": JSON.stringify({ model: { vocab, merges: [] }, added_tokens: [{ id: 9 }] }) },
+    /tokenizer\.json$/,
+    /added_tokens\[0\]/,
+  );
   assert.throws(() => Tokenizer.fromTexts({ "tokenizer_config.json": "{}" }, "my texts"), isFormat(/^my texts$/, /no tokenizer\.json/));
 });
 
@@ -192,12 +227,24 @@ test("embedded: the default is Qwen2.5 (its template renders tools); an unknown 
   assert.equal(def.vocabSize, 151665);
   assert.equal(def.chatTemplate, q25.chatTemplate);
   assert.deepEqual(EMBEDDED_TOKENIZERS, ["qwen2", "qwen2.5"]);
-  const tools = [{ type: "function", function: { name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
+  const tools = [
+    {
+      type: "function",
+      function: {
+        name: "get_weather",
+        description: "Weather for a city",
+        parameters: { type: "object", properties: { city: { type: "string" } } },
+      },
+    },
+  ];
   const messages = [{ role: "user", content: "Weather in Paris?" }];
   const withTools = def.applyChatTemplate(messages, { tools, addGenerationPrompt: true });
   assert.match(withTools, /<tools>\n\{"type": "function", "function": \{"name": "get_weather"/);
   assert.match(withTools, /<tool_call>/);
   // Qwen2's template has no tools section: the tools vanish, which is why it is not the default.
   assert.doesNotMatch((await Tokenizer.embedded("qwen2")).applyChatTemplate(messages, { tools, addGenerationPrompt: true }), /get_weather/);
-  await assert.rejects(Tokenizer.embedded("foo" as EmbeddedTokenizer), (e: unknown) => e instanceof InvalidArgumentError && /"foo"/.test(e.message) && /qwen2, qwen2\.5/.test(e.message));
+  await assert.rejects(
+    Tokenizer.embedded("foo" as EmbeddedTokenizer),
+    (e: unknown) => e instanceof InvalidArgumentError && /"foo"/.test(e.message) && /qwen2, qwen2\.5/.test(e.message),
+  );
 });

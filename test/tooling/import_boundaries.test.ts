@@ -12,7 +12,20 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { repoRoot } from "../support/paths.js";
 
-const LAYERS = ["cli", "server", "runtime", "generation", "models", "backends", "formats", "tokenizer", "io", "platform", "tensor", "errors"];
+const LAYERS = [
+  "cli",
+  "server",
+  "runtime",
+  "generation",
+  "models",
+  "backends",
+  "formats",
+  "tokenizer",
+  "io",
+  "platform",
+  "tensor",
+  "errors",
+];
 const biome = join(repoRoot, "node_modules/.bin/biome");
 
 /** Lints `files` (path → source) under a fresh root with the repository's rule set; returns the paths flagged by the boundary rule. */
@@ -33,7 +46,10 @@ function flagged(files: Record<string, string>): Set<string> {
 }
 
 function lint(cwd: string, paths: string[]): Set<string> {
-  const r = spawnSync(biome, ["lint", "--only=style/noRestrictedImports", "--reporter=json", "--max-diagnostics=none", ...paths], { cwd, encoding: "utf8" });
+  const r = spawnSync(biome, ["lint", "--only=style/noRestrictedImports", "--reporter=json", "--max-diagnostics=none", ...paths], {
+    cwd,
+    encoding: "utf8",
+  });
   assert.ok(r.stdout.trim().startsWith("{"), `biome printed no JSON report (exit ${r.status}): ${r.stderr}`);
   const report = JSON.parse(r.stdout) as { diagnostics: { category: string; location?: { path?: string } }[] };
   const out = new Set<string>();

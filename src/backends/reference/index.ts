@@ -68,7 +68,8 @@ function checkCols(what: string, m: RefMat, cols: number, role: string): void {
 
 /** Rows [row, row + rows) of m's data, checked (for read and readInto). */
 function rowView(what: string, m: RefMat, row: number, rows: number): Float32Array {
-  if (row < 0 || rows < 0 || row + rows > m.rows) throw new InvalidArgumentError(`${what}: rows [${row}, ${row + rows}) outside a matrix of ${m.rows} rows`);
+  if (row < 0 || rows < 0 || row + rows > m.rows)
+    throw new InvalidArgumentError(`${what}: rows [${row}, ${row + rows}) outside a matrix of ${m.rows} rows`);
   return m.data.subarray(row * m.cols, (row + rows) * m.cols);
 }
 
@@ -99,7 +100,8 @@ export class ReferenceBackend implements Backend {
 
   write(dst: Mat, src: Float32Array, row = 0): void {
     const d = mat(dst, "write");
-    if (src.length % d.cols !== 0) throw new InvalidArgumentError(`write: ${src.length} values is not a whole number of ${d.cols}-wide rows`);
+    if (src.length % d.cols !== 0)
+      throw new InvalidArgumentError(`write: ${src.length} values is not a whole number of ${d.cols}-wide rows`);
     if (row < 0 || row * d.cols + src.length > d.data.length) {
       throw new InvalidArgumentError(`write: rows [${row}, ${row + src.length / d.cols}) outside a matrix of ${d.rows} rows`);
     }
@@ -113,7 +115,8 @@ export class ReferenceBackend implements Backend {
 
   readInto(src: Mat, row: number, rows: number, dst: Float32Array, at = 0): void {
     const view = rowView("readInto", mat(src, "readInto"), row, rows);
-    if (at < 0 || at + view.length > dst.length) throw new InvalidArgumentError(`readInto: ${view.length} floats at ${at} do not fit a destination of ${dst.length}`);
+    if (at < 0 || at + view.length > dst.length)
+      throw new InvalidArgumentError(`readInto: ${view.length} floats at ${at} do not fit a destination of ${dst.length}`);
     dst.set(view, at);
   }
 
@@ -124,7 +127,8 @@ export class ReferenceBackend implements Backend {
     checkCols("embed", o, t.cols, "out");
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
-      if (!Number.isInteger(id) || id < 0 || id >= t.rows) throw new InvalidArgumentError(`embed: token id ${id} at position ${i} is outside the vocabulary [0, ${t.rows})`);
+      if (!Number.isInteger(id) || id < 0 || id >= t.rows)
+        throw new InvalidArgumentError(`embed: token id ${id} at position ${i} is outside the vocabulary [0, ${t.rows})`);
       t.decodeRow(id, o.data.subarray(i * o.cols, (i + 1) * o.cols));
     }
   }
@@ -180,7 +184,8 @@ export class ReferenceBackend implements Backend {
     checkCols("rope", xs, heads * headDim, "x");
     if (headDim % 2 !== 0) throw new InvalidArgumentError(`rope: head dimension ${headDim} is odd`);
     const h = headDim / 2;
-    if (cos.length < n * h || sin.length < n * h) throw new InvalidArgumentError(`rope: cos/sin need ${n * h} values, got ${cos.length}/${sin.length}`);
+    if (cos.length < n * h || sin.length < n * h)
+      throw new InvalidArgumentError(`rope: cos/sin need ${n * h} values, got ${cos.length}/${sin.length}`);
     const d = xs.data;
     for (let i = 0; i < n; i++) {
       for (let hd = 0; hd < heads; hd++) {
@@ -226,7 +231,8 @@ export class ReferenceBackend implements Backend {
     if (heads % kvHeads !== 0) throw new InvalidArgumentError(`attention: ${heads} heads is not a multiple of ${kvHeads} KV heads`);
     checkCols("attention", qs, heads * headDim, "q");
     checkCols("attention", o, heads * headDim, "out");
-    if (window !== null && (!Number.isInteger(window) || window < 1)) throw new InvalidArgumentError(`attention: window must be a positive integer or null, got ${window}`);
+    if (window !== null && (!Number.isInteger(window) || window < 1))
+      throw new InvalidArgumentError(`attention: window must be a positive integer or null, got ${window}`);
     const group = heads / kvHeads;
     const scores = new Float64Array(0 + maxKeys(segments, window));
     const acc = new Float64Array(headDim);
@@ -242,7 +248,9 @@ export class ReferenceBackend implements Backend {
         const s = seg.past + i;
         const first = window === null ? 0 : Math.max(0, s - window + 1);
         if (first < oldestKept) {
-          throw new InvalidArgumentError(`attention: query at slot ${s} needs key slot ${first}, but a ring of ${c.capacity} holding ${end} tokens only keeps slots from ${oldestKept}`);
+          throw new InvalidArgumentError(
+            `attention: query at slot ${s} needs key slot ${first}, but a ring of ${c.capacity} holding ${end} tokens only keeps slots from ${oldestKept}`,
+          );
         }
         const qRow = (seg.row + i) * qs.cols;
         for (let h = 0; h < heads; h++) {

@@ -57,7 +57,9 @@ export class RefWeight implements Weight {
       throw new InvalidArgumentError(`weight ${name}: ${(err as Error).message}`);
     }
     if (tensor.data.byteLength !== expected) {
-      throw new InvalidArgumentError(`weight ${name}: ${dtype} [${shape.join(", ")}] needs ${expected} bytes, got ${tensor.data.byteLength}`);
+      throw new InvalidArgumentError(
+        `weight ${name}: ${dtype} [${shape.join(", ")}] needs ${expected} bytes, got ${tensor.data.byteLength}`,
+      );
     }
     // A private aligned copy: the source may be a view into a file buffer that is reused.
     this.bytes = tensor.data.slice();

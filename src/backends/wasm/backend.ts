@@ -118,7 +118,8 @@ export class WasmBackend implements Backend {
   static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
     const threads = chooseThreads(options.threads);
     const maxMiB = options.maxMemoryMiB ?? 4096;
-    if (!(maxMiB >= 16 && maxMiB <= 4096)) throw new InvalidArgumentError(`wasm backend: maxMemoryMiB must be between 16 and 4096, got ${maxMiB}`);
+    if (!(maxMiB >= 16 && maxMiB <= 4096))
+      throw new InvalidArgumentError(`wasm backend: maxMemoryMiB must be between 16 and 4096, got ${maxMiB}`);
     // Where threads cannot share memory (a page that is not cross-origin isolated), threads
     // is 1 and the kernels run on an ordinary memory (see memory_import.ts).
     const shared = sharedMemoryAvailable();
@@ -139,10 +140,14 @@ export class WasmBackend implements Backend {
           module = m;
           kernels = k;
         } else if (want === true) {
-          throw new UnsupportedError(`wasm backend: the relaxed-SIMD kernels compute wrong results on this engine (${failure}); use relaxed: false (or ${RELAXED_SIMD_ENV}=0)`);
+          throw new UnsupportedError(
+            `wasm backend: the relaxed-SIMD kernels compute wrong results on this engine (${failure}); use relaxed: false (or ${RELAXED_SIMD_ENV}=0)`,
+          );
         }
       } else if (want === true) {
-        throw new UnsupportedError(`wasm backend: this engine does not offer relaxed SIMD (on Node 20 run node with ${RELAXED_SIMD_NODE_FLAG})`);
+        throw new UnsupportedError(
+          `wasm backend: this engine does not offer relaxed SIMD (on Node 20 run node with ${RELAXED_SIMD_NODE_FLAG})`,
+        );
       }
     }
     if (!module || !kernels) {
@@ -178,16 +183,21 @@ export class WasmBackend implements Backend {
   async upload(source: UploadSource): Promise<Weight> {
     const tensor = asReader(source);
     const { name, dtype, shape, byteLength } = tensor;
-    if (!(dtype in KIND)) throw new UnsupportedError(`wasm backend: tensor ${name} has dtype ${dtype}; weights must be f32, f16, bf16, q8_0 or q4_0`);
+    if (!(dtype in KIND))
+      throw new UnsupportedError(`wasm backend: tensor ${name} has dtype ${dtype}; weights must be f32, f16, bf16, q8_0 or q4_0`);
     const wdt = dtype as WeightDType;
-    if (shape.length !== 1 && shape.length !== 2) throw new UnsupportedError(`wasm backend: tensor ${name} has shape [${shape.join(", ")}]; weights must be 1-D or 2-D`);
+    if (shape.length !== 1 && shape.length !== 2)
+      throw new UnsupportedError(`wasm backend: tensor ${name} has shape [${shape.join(", ")}]; weights must be 1-D or 2-D`);
     const float = wdt === "f32" || wdt === "f16" || wdt === "bf16";
     if (!float && shape.length === 1) throw new UnsupportedError(`wasm backend: 1-D tensor ${name} is ${dtype}; vectors must be float`);
     if (!float && shape[1]! % QUANT_BLOCK !== 0) {
       throw new InvalidArgumentError(`wasm backend: tensor ${name} is ${dtype} with ${shape[1]} columns, not a multiple of ${QUANT_BLOCK}`);
     }
     const expected = byteSize(wdt, shape);
-    if (byteLength !== expected) throw new InvalidArgumentError(`wasm backend: tensor ${name} [${shape.join(", ")}] ${dtype} has ${byteLength} bytes, expected ${expected}`);
+    if (byteLength !== expected)
+      throw new InvalidArgumentError(
+        `wasm backend: tensor ${name} [${shape.join(", ")}] ${dtype} has ${byteLength} bytes, expected ${expected}`,
+      );
     if (shape.length === 1) {
       // Vectors (norm weights, biases) are tiny: keep them as float32 for the kernels.
       const values = toFloat32(wdt as FloatDType, (await readWhole(tensor)).data); // quantised vectors were refused above
@@ -248,7 +258,8 @@ export class WasmBackend implements Backend {
     const ptr = this.heap.alloc(size, "pages faulted in ahead of the weights");
     try {
       const a = this.args;
-      a[0] = ptr; a[1] = size;
+      a[0] = ptr;
+      a[1] = size;
       this.pool.run(Op.TouchPages);
     } finally {
       this.heap.free(ptr, size);
@@ -256,7 +267,8 @@ export class WasmBackend implements Backend {
   }
 
   alloc(rows: number, cols: number): Mat {
-    if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) throw new InvalidArgumentError(`wasm backend: cannot allocate a [${rows}, ${cols}] matrix`);
+    if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1)
+      throw new InvalidArgumentError(`wasm backend: cannot allocate a [${rows}, ${cols}] matrix`);
     const ptr = this.heap.alloc(rows * cols * 4, `a [${rows}, ${cols}] activation`);
     this.heap.f32.fill(0, ptr / 4, ptr / 4 + rows * cols);
     return new WasmMat(rows, cols, ptr);
@@ -264,7 +276,8 @@ export class WasmBackend implements Backend {
 
   allocKV(kvHeads: number, capacity: number, headDim: number): KVBuffer {
     const floats = kvHeads * capacity * headDim;
-    if (!(floats > 0)) throw new InvalidArgumentError(`wasm backend: cannot allocate a K/V cache of ${kvHeads} heads x ${capacity} slots x ${headDim}`);
+    if (!(floats > 0))
+      throw new InvalidArgumentError(`wasm backend: cannot allocate a K/V cache of ${kvHeads} heads x ${capacity} slots x ${headDim}`);
     const k = this.heap.alloc(floats * 4, "a K cache");
     const v = this.heap.alloc(floats * 4, "a V cache");
     this.heap.f32.fill(0, k / 4, k / 4 + floats);
@@ -285,7 +298,9 @@ export class WasmBackend implements Backend {
   write(dst: Mat, src: Float32Array, row = 0): void {
     const m = mat(dst, "write dst");
     if (src.length % m.cols !== 0 || row < 0 || row + src.length / m.cols > m.rows) {
-      throw new InvalidArgumentError(`wasm backend: write of ${src.length} floats at row ${row} does not fit a [${m.rows}, ${m.cols}] matrix`);
+      throw new InvalidArgumentError(
+        `wasm backend: write of ${src.length} floats at row ${row} does not fit a [${m.rows}, ${m.cols}] matrix`,
+      );
     }
     this.heap.f32.set(src, m.ptr / 4 + row * m.cols);
   }
@@ -298,7 +313,8 @@ export class WasmBackend implements Backend {
   readInto(src: Mat, row: number, rows: number, dst: Float32Array, at = 0): void {
     const m = mat(src, "readInto src");
     const view = this.rowView("readInto", m, row, rows);
-    if (at < 0 || at + view.length > dst.length) throw new InvalidArgumentError(`wasm backend: readInto of ${view.length} floats at ${at} into a destination of ${dst.length}`);
+    if (at < 0 || at + view.length > dst.length)
+      throw new InvalidArgumentError(`wasm backend: readInto of ${view.length} floats at ${at} into a destination of ${dst.length}`);
     dst.set(view, at);
   }
 
@@ -309,17 +325,25 @@ export class WasmBackend implements Backend {
     const t = weight(table, "embed table");
     const [vocab, dim] = t.shape as [number, number];
     if (t.shape.length !== 2 || o.cols !== dim || ids.length > o.rows) {
-      throw new InvalidArgumentError(`wasm backend: embed of ${ids.length} ids from a [${t.shape.join(", ")}] table into a [${o.rows}, ${o.cols}] matrix`);
+      throw new InvalidArgumentError(
+        `wasm backend: embed of ${ids.length} ids from a [${t.shape.join(", ")}] table into a [${o.rows}, ${o.cols}] matrix`,
+      );
     }
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
-      if (!(id >= 0 && id < vocab)) throw new InvalidArgumentError(`wasm backend: embed: token id ${id} at position ${i} is outside the vocabulary [0, ${vocab})`);
+      if (!(id >= 0 && id < vocab))
+        throw new InvalidArgumentError(`wasm backend: embed: token id ${id} at position ${i} is outside the vocabulary [0, ${vocab})`);
     }
     if (ids.length === 0) return;
     const idp = this.small.ensure(ids.length * 4);
     this.heap.i32.set(ids, idp / 4);
     const a = this.args;
-    a[0] = o.ptr; a[1] = t.ptr; a[2] = t.kind; a[3] = idp; a[4] = dim; a[5] = ids.length;
+    a[0] = o.ptr;
+    a[1] = t.ptr;
+    a[2] = t.kind;
+    a[3] = idp;
+    a[4] = dim;
+    a[5] = ids.length;
     this.dispatch(Op.Embed, ids.length * dim);
   }
 
@@ -329,10 +353,17 @@ export class WasmBackend implements Backend {
     const wt = weight(w, "rmsnorm weight");
     checkRows("rmsnorm", n, o, xi);
     if (o.cols !== xi.cols || wt.shape.length !== 1 || wt.shape[0] !== xi.cols) {
-      throw new InvalidArgumentError(`wasm backend: rmsnorm of [${xi.rows}, ${xi.cols}] with weight [${wt.shape.join(", ")}] into [${o.rows}, ${o.cols}]`);
+      throw new InvalidArgumentError(
+        `wasm backend: rmsnorm of [${xi.rows}, ${xi.cols}] with weight [${wt.shape.join(", ")}] into [${o.rows}, ${o.cols}]`,
+      );
     }
     const a = this.args;
-    a[0] = o.ptr; a[1] = xi.ptr; a[2] = wt.ptr; a[3] = eps; a[4] = xi.cols; a[5] = n;
+    a[0] = o.ptr;
+    a[1] = xi.ptr;
+    a[2] = wt.ptr;
+    a[3] = eps;
+    a[4] = xi.cols;
+    a[5] = n;
     this.dispatch(Op.RmsNorm, n * xi.cols);
   }
 
@@ -343,12 +374,15 @@ export class WasmBackend implements Backend {
     checkRows("matmul", n, o, xi);
     const [N, K] = wt.shape as [number, number];
     if (wt.shape.length !== 2 || xi.cols !== K || o.cols !== N) {
-      throw new InvalidArgumentError(`wasm backend: matmul of x [${xi.rows}, ${xi.cols}] by weight [${wt.shape.join(", ")}] into [${o.rows}, ${o.cols}]`);
+      throw new InvalidArgumentError(
+        `wasm backend: matmul of x [${xi.rows}, ${xi.cols}] by weight [${wt.shape.join(", ")}] into [${o.rows}, ${o.cols}]`,
+      );
     }
     let biasPtr = 0;
     if (bias) {
       const b = weight(bias, "matmul bias");
-      if (b.shape.length !== 1 || b.shape[0] !== N) throw new InvalidArgumentError(`wasm backend: matmul bias [${b.shape.join(", ")}] does not match ${N} outputs`);
+      if (b.shape.length !== 1 || b.shape[0] !== N)
+        throw new InvalidArgumentError(`wasm backend: matmul bias [${b.shape.join(", ")}] does not match ${N} outputs`);
       biasPtr = b.ptr;
     }
     if (n === 0) return;
@@ -357,20 +391,50 @@ export class WasmBackend implements Backend {
       const blocks = (n * K) / QUANT_BLOCK;
       const qb = align64(n * K);
       const base = this.xq.ensure(3 * qb + 2 * align64(blocks * 4));
-      const xq = base, xq16 = base + qb, xd = xq16 + 2 * qb, xs = xd + align64(blocks * 4);
-      a[0] = xi.ptr; a[1] = xq; a[2] = xq16; a[3] = xd; a[4] = xs; a[5] = K; a[6] = n;
+      const xq = base,
+        xq16 = base + qb,
+        xd = xq16 + 2 * qb,
+        xs = xd + align64(blocks * 4);
+      a[0] = xi.ptr;
+      a[1] = xq;
+      a[2] = xq16;
+      a[3] = xd;
+      a[4] = xs;
+      a[5] = K;
+      a[6] = n;
       this.dispatch(Op.Quantize, n * K);
-      a[0] = wt.kind; a[1] = o.ptr; a[2] = xq; a[3] = xq16; a[4] = xd; a[5] = xs; a[6] = wt.ptr; a[7] = biasPtr; a[8] = n; a[9] = K; a[10] = N;
+      a[0] = wt.kind;
+      a[1] = o.ptr;
+      a[2] = xq;
+      a[3] = xq16;
+      a[4] = xd;
+      a[5] = xs;
+      a[6] = wt.ptr;
+      a[7] = biasPtr;
+      a[8] = n;
+      a[9] = K;
+      a[10] = N;
       this.pool.run(Op.MatmulQuant);
     } else {
       // bf16 rows past the 4-row tiles take the decode kernel, which wants x permuted (permute8).
       let xp = 0;
       if (wt.kind === Kind.BF16 && K % 8 === 0 && n % 4 !== 0) {
         xp = this.xq.ensure(n * K * 4);
-        a[0] = xp; a[1] = xi.ptr; a[2] = K; a[3] = n;
+        a[0] = xp;
+        a[1] = xi.ptr;
+        a[2] = K;
+        a[3] = n;
         this.dispatch(Op.Permute8, n * K);
       }
-      a[0] = wt.kind; a[1] = o.ptr; a[2] = xi.ptr; a[3] = wt.ptr; a[4] = biasPtr; a[5] = n; a[6] = K; a[7] = N; a[8] = xp;
+      a[0] = wt.kind;
+      a[1] = o.ptr;
+      a[2] = xi.ptr;
+      a[3] = wt.ptr;
+      a[4] = biasPtr;
+      a[5] = n;
+      a[6] = K;
+      a[7] = N;
+      a[8] = xp;
       this.pool.run(Op.MatmulFloat);
     }
   }
@@ -379,7 +443,9 @@ export class WasmBackend implements Backend {
     const xi = mat(x, "rope x");
     const h = headDim / 2;
     if (n < 0 || n > xi.rows || xi.cols !== heads * headDim || headDim % 2 !== 0 || cos.length < n * h || sin.length < n * h) {
-      throw new InvalidArgumentError(`wasm backend: rope on [${xi.rows}, ${xi.cols}] with n=${n}, ${heads} heads of ${headDim}, cos/sin of ${cos.length}/${sin.length}`);
+      throw new InvalidArgumentError(
+        `wasm backend: rope on [${xi.rows}, ${xi.cols}] with n=${n}, ${heads} heads of ${headDim}, cos/sin of ${cos.length}/${sin.length}`,
+      );
     }
     if (n === 0) return;
     const bytes = align64(n * h * 4);
@@ -388,7 +454,12 @@ export class WasmBackend implements Backend {
     f32.set(cos.subarray(0, n * h), base / 4);
     f32.set(sin.subarray(0, n * h), (base + bytes) / 4);
     const a = this.args;
-    a[0] = xi.ptr; a[1] = base; a[2] = base + bytes; a[3] = heads; a[4] = headDim; a[5] = n;
+    a[0] = xi.ptr;
+    a[1] = base;
+    a[2] = base + bytes;
+    a[3] = heads;
+    a[4] = headDim;
+    a[5] = n;
     this.dispatch(Op.Rope, n * xi.cols);
   }
 
@@ -397,8 +468,18 @@ export class WasmBackend implements Backend {
     const km = mat(k, "storeKV k");
     const vm = mat(v, "storeKV v");
     const width = c.kvHeads * c.headDim;
-    if (km.cols !== width || vm.cols !== width || row < 0 || row + count > km.rows || row + count > vm.rows || slot < 0 || count > c.capacity) {
-      throw new InvalidArgumentError(`wasm backend: storeKV of rows [${row}, ${row + count}) of k [${km.rows}, ${km.cols}] into a cache of ${c.kvHeads} x ${c.capacity} x ${c.headDim} at slot ${slot}`);
+    if (
+      km.cols !== width ||
+      vm.cols !== width ||
+      row < 0 ||
+      row + count > km.rows ||
+      row + count > vm.rows ||
+      slot < 0 ||
+      count > c.capacity
+    ) {
+      throw new InvalidArgumentError(
+        `wasm backend: storeKV of rows [${row}, ${row + count}) of k [${km.rows}, ${km.cols}] into a cache of ${c.kvHeads} x ${c.capacity} x ${c.headDim} at slot ${slot}`,
+      );
     }
     const f32 = this.heap.f32;
     const hd = c.headDim;
@@ -420,9 +501,12 @@ export class WasmBackend implements Backend {
     const { heads, kvHeads, headDim, scale, window } = params;
     const width = heads * headDim;
     if (qm.cols !== width || o.cols !== width || heads % kvHeads !== 0) {
-      throw new InvalidArgumentError(`wasm backend: attention with ${heads} heads / ${kvHeads} kv heads of ${headDim} on q [${qm.rows}, ${qm.cols}] into [${o.rows}, ${o.cols}]`);
+      throw new InvalidArgumentError(
+        `wasm backend: attention with ${heads} heads / ${kvHeads} kv heads of ${headDim} on q [${qm.rows}, ${qm.cols}] into [${o.rows}, ${o.cols}]`,
+      );
     }
-    if (window !== null && !(Number.isInteger(window) && window >= 1)) throw new InvalidArgumentError(`wasm backend: attention window must be a positive integer or null, got ${window}`);
+    if (window !== null && !(Number.isInteger(window) && window >= 1))
+      throw new InvalidArgumentError(`wasm backend: attention window must be a positive integer or null, got ${window}`);
     if (segments.length === 0) return;
     const desc = this.small.ensure(segments.length * 24);
     const i32 = this.heap.i32;
@@ -431,23 +515,50 @@ export class WasmBackend implements Backend {
     for (let s = 0; s < segments.length; s++) {
       const seg = segments[s]!;
       const c = cache(seg.kv, `attention segment ${s} cache`);
-      if (c.kvHeads !== kvHeads || c.headDim !== headDim || seg.row < 0 || seg.count < 0 || seg.row + seg.count > Math.min(qm.rows, o.rows) || seg.past < 0) {
-        throw new InvalidArgumentError(`wasm backend: attention segment ${s} (rows [${seg.row}, ${seg.row + seg.count}), past ${seg.past}) does not fit q [${qm.rows}, ${qm.cols}] or its cache (${c.kvHeads} x ${c.capacity} x ${c.headDim})`);
+      if (
+        c.kvHeads !== kvHeads ||
+        c.headDim !== headDim ||
+        seg.row < 0 ||
+        seg.count < 0 ||
+        seg.row + seg.count > Math.min(qm.rows, o.rows) ||
+        seg.past < 0
+      ) {
+        throw new InvalidArgumentError(
+          `wasm backend: attention segment ${s} (rows [${seg.row}, ${seg.row + seg.count}), past ${seg.past}) does not fit q [${qm.rows}, ${qm.cols}] or its cache (${c.kvHeads} x ${c.capacity} x ${c.headDim})`,
+        );
       }
       const seen = window === null ? seg.past + seg.count : Math.min(window, seg.past + seg.count);
       const needed = window === null ? seg.past + seg.count : Math.min(seg.past + seg.count, window + seg.count - 1);
-      if (c.capacity < needed) throw new InvalidArgumentError(`wasm backend: attention segment ${s} needs ${needed} cached slots but its cache holds ${c.capacity}`);
+      if (c.capacity < needed)
+        throw new InvalidArgumentError(
+          `wasm backend: attention segment ${s} needs ${needed} cached slots but its cache holds ${c.capacity}`,
+        );
       longest = Math.max(longest, seen);
       const d = desc / 4 + s * 6;
-      i32[d] = c.k; i32[d + 1] = c.v; i32[d + 2] = c.capacity; i32[d + 3] = seg.row; i32[d + 4] = seg.count; i32[d + 5] = seg.past;
+      i32[d] = c.k;
+      i32[d + 1] = c.v;
+      i32[d + 2] = c.capacity;
+      i32[d + 3] = seg.row;
+      i32[d + 4] = seg.count;
+      i32[d + 5] = seg.past;
       items += heads * seg.count;
     }
     if (items === 0) return;
     const stride = align64(longest * 4);
     const scores = this.scores.ensure(stride * this.threads);
     const a = this.args;
-    a[0] = o.ptr; a[1] = qm.ptr; a[2] = desc; a[3] = segments.length; a[4] = heads; a[5] = kvHeads; a[6] = headDim; a[7] = scale; a[8] = window ?? 0;
-    a[9] = items; a[10] = scores; a[11] = stride;
+    a[0] = o.ptr;
+    a[1] = qm.ptr;
+    a[2] = desc;
+    a[3] = segments.length;
+    a[4] = heads;
+    a[5] = kvHeads;
+    a[6] = headDim;
+    a[7] = scale;
+    a[8] = window ?? 0;
+    a[9] = items;
+    a[10] = scores;
+    a[11] = stride;
     this.pool.run(Op.Attention);
   }
 
@@ -462,11 +573,15 @@ export class WasmBackend implements Backend {
   copyRows(out: Mat, x: Mat, rows: Int32Array): void {
     const o = mat(out, "copyRows out");
     const xi = mat(x, "copyRows x");
-    if (o.cols !== xi.cols || rows.length > o.rows) throw new InvalidArgumentError(`wasm backend: copyRows of ${rows.length} rows of [${xi.rows}, ${xi.cols}] into [${o.rows}, ${o.cols}]`);
+    if (o.cols !== xi.cols || rows.length > o.rows)
+      throw new InvalidArgumentError(
+        `wasm backend: copyRows of ${rows.length} rows of [${xi.rows}, ${xi.cols}] into [${o.rows}, ${o.cols}]`,
+      );
     const f32 = this.heap.f32;
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
-      if (!(r >= 0 && r < xi.rows)) throw new InvalidArgumentError(`wasm backend: copyRows: row ${r} at position ${i} is outside [0, ${xi.rows})`);
+      if (!(r >= 0 && r < xi.rows))
+        throw new InvalidArgumentError(`wasm backend: copyRows: row ${r} at position ${i} is outside [0, ${xi.rows})`);
       const src = xi.ptr / 4 + r * xi.cols;
       f32.copyWithin(o.ptr / 4 + i * o.cols, src, src + xi.cols);
     }
@@ -486,16 +601,23 @@ export class WasmBackend implements Backend {
     const bm = mat(b, `${what} b`);
     checkRows(what, n, o, am);
     checkRows(what, n, o, bm);
-    if (o.cols !== am.cols || o.cols !== bm.cols) throw new InvalidArgumentError(`wasm backend: ${what} of [${am.rows}, ${am.cols}] and [${bm.rows}, ${bm.cols}] into [${o.rows}, ${o.cols}]`);
+    if (o.cols !== am.cols || o.cols !== bm.cols)
+      throw new InvalidArgumentError(
+        `wasm backend: ${what} of [${am.rows}, ${am.cols}] and [${bm.rows}, ${bm.cols}] into [${o.rows}, ${o.cols}]`,
+      );
     if (n === 0) return;
     const args = this.args;
-    args[0] = o.ptr; args[1] = am.ptr; args[2] = bm.ptr; args[3] = n * o.cols;
+    args[0] = o.ptr;
+    args[1] = am.ptr;
+    args[2] = bm.ptr;
+    args[3] = n * o.cols;
     this.dispatch(op, n * o.cols);
   }
 
   /** Rows [row, row + rows) of m as a view of the memory, checked (for read and readInto). */
   private rowView(what: string, m: WasmMat, row: number, rows: number): Float32Array {
-    if (row < 0 || rows < 0 || row + rows > m.rows) throw new InvalidArgumentError(`wasm backend: ${what} of rows [${row}, ${row + rows}) from a [${m.rows}, ${m.cols}] matrix`);
+    if (row < 0 || rows < 0 || row + rows > m.rows)
+      throw new InvalidArgumentError(`wasm backend: ${what} of rows [${row}, ${row + rows}) from a [${m.rows}, ${m.cols}] matrix`);
     const start = m.ptr / 4 + row * m.cols;
     return this.heap.f32.subarray(start, start + rows * m.cols);
   }
@@ -531,8 +653,7 @@ function cache(x: KVBuffer, what: string): WasmKV {
 
 function checkRows(what: string, n: number, ...mats: WasmMat[]): void {
   for (const m of mats) {
-    if (!Number.isInteger(n) || n < 0 || n > m.rows) throw new InvalidArgumentError(`wasm backend: ${what} of ${n} rows on a matrix of ${m.rows} rows`);
+    if (!Number.isInteger(n) || n < 0 || n > m.rows)
+      throw new InvalidArgumentError(`wasm backend: ${what} of ${n} rows on a matrix of ${m.rows} rows`);
   }
 }
-
-

@@ -32,5 +32,7 @@ export function relaxedPreference(): boolean | "auto" {
   if (value === undefined || value === "") return "auto";
   if (value === "0") return false;
   if (value === "1") return true;
-  throw new InvalidArgumentError(`${RELAXED_SIMD_ENV} must be 0 (baseline SIMD build) or 1 (relaxed SIMD build), got ${JSON.stringify(value)}`);
+  throw new InvalidArgumentError(
+    `${RELAXED_SIMD_ENV} must be 0 (baseline SIMD build) or 1 (relaxed SIMD build), got ${JSON.stringify(value)}`,
+  );
 }

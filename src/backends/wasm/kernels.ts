@@ -22,8 +22,34 @@ export interface KernelExports {
   float_pair_bytes(K: number, elemBytes: number): number;
   matmul_f16(out: number, x: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
   /** Quantised weights w in the paired layout of assembly/matmul_quant.ts (written by pack_blocks). */
-  matmul_q8_0(out: number, xq: number, xq16: number, xd: number, xs: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
-  matmul_q4_0(out: number, xq: number, xq16: number, xd: number, xs: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
+  matmul_q8_0(
+    out: number,
+    xq: number,
+    xq16: number,
+    xd: number,
+    xs: number,
+    w: number,
+    bias: number,
+    n: number,
+    K: number,
+    N: number,
+    r0: number,
+    r1: number,
+  ): void;
+  matmul_q4_0(
+    out: number,
+    xq: number,
+    xq16: number,
+    xd: number,
+    xs: number,
+    w: number,
+    bias: number,
+    n: number,
+    K: number,
+    N: number,
+    r0: number,
+    r1: number,
+  ): void;
   quantize_q8(x: number, xq: number, xq16: number, xd: number, xs: number, K: number, i0: number, i1: number): void;
   rmsnorm(out: number, x: number, w: number, eps: number, K: number, i0: number, i1: number): void;
   rope(x: number, cos: number, sin: number, heads: number, hd: number, i0: number, i1: number): void;
@@ -35,7 +61,20 @@ export interface KernelExports {
   pack_blocks(dst: number, src: number, rows: number, K: number, qBytes: number): void;
   /** Bytes of one row pair in the paired layout. */
   pair_bytes(K: number, qBytes: number): number;
-  attention(out: number, q: number, desc: number, nseg: number, heads: number, kvHeads: number, hd: number, scale: number, window: number, it0: number, it1: number, scores: number): void;
+  attention(
+    out: number,
+    q: number,
+    desc: number,
+    nseg: number,
+    heads: number,
+    kvHeads: number,
+    hd: number,
+    scale: number,
+    window: number,
+    it0: number,
+    it1: number,
+    scores: number,
+  ): void;
 }
 
 export type KernelBuild = "simd" | "relaxed";
@@ -108,7 +147,8 @@ export function execute(k: KernelExports, op: number, a: Float64Array, t: number
     case Op.MatmulFloat: {
       // kind, out, x, w, bias, n, K, N, xp (bf16 only)
       const N = a[7]!;
-      if (a[0] === Kind.BF16) forClaimedRows(ctl, N, t, threads, (r0, r1) => k.matmul_bf16(a[1]!, a[2]!, a[8]!, a[3]!, a[4]!, a[5]!, a[6]!, N, r0, r1));
+      if (a[0] === Kind.BF16)
+        forClaimedRows(ctl, N, t, threads, (r0, r1) => k.matmul_bf16(a[1]!, a[2]!, a[8]!, a[3]!, a[4]!, a[5]!, a[6]!, N, r0, r1));
       else {
         const f = a[0] === Kind.F32 ? k.matmul_f32 : k.matmul_f16;
         forClaimedRows(ctl, N, t, threads, (r0, r1) => f(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, N, r0, r1));

@@ -46,7 +46,14 @@ export class ThreadPool {
    * Starts `threads - 1` workers running `workerUrl` (worker.js beside this module unless a
    * bundle puts it elsewhere) on `memory` and resolves when every one has instantiated the kernels.
    */
-  static async start(kernels: KernelExports, module: WasmModule, memory: WasmMemory, control: number, threads: number, workerUrl?: URL): Promise<ThreadPool> {
+  static async start(
+    kernels: KernelExports,
+    module: WasmModule,
+    memory: WasmMemory,
+    control: number,
+    threads: number,
+    workerUrl?: URL,
+  ): Promise<ThreadPool> {
     const pool = new ThreadPool(kernels, memory, control, threads);
     const url = workerUrl ?? new URL("./worker.js", import.meta.url);
     const ready: Promise<void>[] = [];
@@ -59,7 +66,9 @@ export class ThreadPool {
       ready.push(
         new Promise((ok, fail) => {
           detach.push(worker.onMessage(() => ok()));
-          detach.push(worker.onError((err) => fail(new Error(`wasm worker ${index} failed before starting: ${err.message}`, { cause: err }))));
+          detach.push(
+            worker.onError((err) => fail(new Error(`wasm worker ${index} failed before starting: ${err.message}`, { cause: err }))),
+          );
         }),
       );
       const init: WorkerInit = { memory, module, control, index, threads };

@@ -52,11 +52,15 @@ export function selfTest(k: KernelExports, heap: Heap): string | null {
     for (let i = 0; i < N * K; i++) f32[wf / 4 + i] = wv[i] = Math.fround(rand() * 2 - 1);
     k.pack_float(wq, wf, N, K, 4);
     k.matmul_f32(out, x, wq, 0, n, K, N, 0, N);
-    let err = check("matmul_f32", (i, o) => {
-      let s = 0;
-      for (let c = 0; c < K; c++) s += xv[i * K + c]! * wv[o * K + c]!;
-      return s;
-    }, 1e-5);
+    let err = check(
+      "matmul_f32",
+      (i, o) => {
+        let s = 0;
+        for (let c = 0; c < K; c++) s += xv[i * K + c]! * wv[o * K + c]!;
+        return s;
+      },
+      1e-5,
+    );
     if (err) return err;
 
     // Q4_0 matmul on quantised activations (the relaxed 8-bit dot in the relaxed build)
@@ -85,15 +89,19 @@ export function selfTest(k: KernelExports, heap: Heap): string | null {
     k.pack_blocks(wq, wf, N, K, 16);
     k.matmul_q4_0(out, xq, xq16, xd, xs, wq, 0, n, K, N, 0, N);
     const xq8 = new Int8Array(heap.u8.buffer, xq, n * K);
-    err = check("matmul_q4_0", (i, o) => {
-      let s = 0;
-      for (let b = 0; b < nb; b++) {
-        let d = 0;
-        for (let j = 0; j < 32; j++) d += nib[o * K + b * 32 + j]! * xq8[i * K + b * 32 + j]!;
-        s += d * scale[o * nb + b]! * f32[xd / 4 + i * nb + b]!;
-      }
-      return s;
-    }, 1e-5);
+    err = check(
+      "matmul_q4_0",
+      (i, o) => {
+        let s = 0;
+        for (let b = 0; b < nb; b++) {
+          let d = 0;
+          for (let j = 0; j < 32; j++) d += nib[o * K + b * 32 + j]! * xq8[i * K + b * 32 + j]!;
+          s += d * scale[o * nb + b]! * f32[xd / 4 + i * nb + b]!;
+        }
+        return s;
+      },
+      1e-5,
+    );
     if (err) return err;
     // ...and the quantisation itself: every value within half a step of its source.
     for (let i = 0; i < n * K; i++) {

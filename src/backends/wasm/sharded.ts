@@ -71,7 +71,8 @@ export class ShardedWasmBackend implements Backend {
 
   /** Creates `count` shards, each a WasmBackend with the given options. */
   static async create(count: number, options: ShardedWasmOptions = {}): Promise<ShardedWasmBackend> {
-    if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError(`sharded wasm backend: shard count must be a positive integer, got ${count}`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new InvalidArgumentError(`sharded wasm backend: shard count must be a positive integer, got ${count}`);
     const shards: WasmBackend[] = [];
     try {
       for (let i = 0; i < count; i++) shards.push(await WasmBackend.create(options));
@@ -106,7 +107,9 @@ export class ShardedWasmBackend implements Backend {
     const bytes = tensor.byteLength;
     while (this.used[this.current]! > 0 && this.used[this.current]! + bytes > this.budget) {
       if (this.current + 1 >= this.shards.length) {
-        throw new InvalidArgumentError(`sharded wasm backend: tensor ${tensor.name} (${bytes} bytes) does not fit: all ${this.shards.length} shards hold their budget of ${this.budget} bytes of weights`);
+        throw new InvalidArgumentError(
+          `sharded wasm backend: tensor ${tensor.name} (${bytes} bytes) does not fit: all ${this.shards.length} shards hold their budget of ${this.budget} bytes of weights`,
+        );
       }
       this.current++;
     }
@@ -119,14 +122,16 @@ export class ShardedWasmBackend implements Backend {
   }
 
   alloc(rows: number, cols: number): Mat {
-    if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) throw new InvalidArgumentError(`sharded wasm backend: cannot allocate a [${rows}, ${cols}] matrix`);
+    if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1)
+      throw new InvalidArgumentError(`sharded wasm backend: cannot allocate a [${rows}, ${cols}] matrix`);
     const m = new ShardMat(rows, cols, this.shards.length);
     m.copies[0] = this.shards[0]!.alloc(rows, cols);
     return m;
   }
 
   allocKV(kvHeads: number, capacity: number, headDim: number): KVBuffer {
-    if (!(kvHeads * capacity * headDim > 0)) throw new InvalidArgumentError(`sharded wasm backend: cannot allocate a K/V cache of ${kvHeads} x ${capacity} x ${headDim}`);
+    if (!(kvHeads * capacity * headDim > 0))
+      throw new InvalidArgumentError(`sharded wasm backend: cannot allocate a K/V cache of ${kvHeads} x ${capacity} x ${headDim}`);
     return new ShardKV(kvHeads, capacity, headDim);
   }
 
@@ -171,7 +176,8 @@ export class ShardedWasmBackend implements Backend {
     let b: Weight | null = null;
     if (bias) {
       const sb = sweight(bias);
-      if (sb.shard !== s) throw new InvalidArgumentError("sharded wasm backend: a bias must be uploaded right after its weight (it landed in another shard)");
+      if (sb.shard !== s)
+        throw new InvalidArgumentError("sharded wasm backend: a bias must be uploaded right after its weight (it landed in another shard)");
       b = sb.inner;
     }
     this.shards[s]!.matmul(this.output(out, s, x), this.input(x, s), sw.inner, b, n);
@@ -197,7 +203,8 @@ export class ShardedWasmBackend implements Backend {
     if (segments.length === 0) return;
     const caches = segments.map((seg) => skv(seg.kv));
     const s = caches[0]!.shard;
-    if (caches.some((c) => c.inner === null || c.shard !== s)) throw new InvalidArgumentError("sharded wasm backend: attention over caches never stored to, or in different shards");
+    if (caches.some((c) => c.inner === null || c.shard !== s))
+      throw new InvalidArgumentError("sharded wasm backend: attention over caches never stored to, or in different shards");
     const inner = segments.map((seg, i) => ({ ...seg, kv: caches[i]!.inner! }));
     this.shards[s]!.attention(this.output(out, s, q), this.input(q, s), inner, params);
   }

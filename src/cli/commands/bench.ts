@@ -76,7 +76,9 @@ async function dtypeOf(path: string): Promise<string> {
   }
   try {
     const j = JSON.parse(readFileSync(join(path, "config.json"), "utf8")) as { torch_dtype?: string };
-    return ({ float32: "f32", float16: "f16", bfloat16: "bf16" } as Record<string, string>)[j.torch_dtype ?? ""] ?? j.torch_dtype ?? "unknown";
+    return (
+      ({ float32: "f32", float16: "f16", bfloat16: "bf16" } as Record<string, string>)[j.torch_dtype ?? ""] ?? j.torch_dtype ?? "unknown"
+    );
   } catch {
     return "unknown";
   }
@@ -181,7 +183,10 @@ export async function runBench(args: string[], io: CliIO): Promise<number> {
   } else {
     const rows: Array<[string, string]> = [
       ["model", result.model],
-      ["backend", `${result.backend} (${result.threads} thread${result.threads > 1 ? "s" : ""}${result.relaxed_simd_available ? ", relaxed SIMD available" : ""})`],
+      [
+        "backend",
+        `${result.backend} (${result.threads} thread${result.threads > 1 ? "s" : ""}${result.relaxed_simd_available ? ", relaxed SIMD available" : ""})`,
+      ],
       ["dtype", result.dtype],
       ["load", `${result.load_ms} ms`],
       [`prefill ${result.prompt_tokens}`, `${result.prefill_tps} tok/s (TTFT ${result.ttft_ms} ms)`],

@@ -7,7 +7,16 @@ import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { CliIO, Command } from "../command.js";
 import { intFlag, parseFlags } from "../flags.js";
-import { loadModelFor, MODEL_FLAGS, MODEL_FLAGS_USAGE, readModelFlags, readSamplingFlags, SAMPLING_FLAGS, SAMPLING_FLAGS_USAGE, type SamplingFlags } from "../model_flags.js";
+import {
+  loadModelFor,
+  MODEL_FLAGS,
+  MODEL_FLAGS_USAGE,
+  readModelFlags,
+  readSamplingFlags,
+  SAMPLING_FLAGS,
+  SAMPLING_FLAGS_USAGE,
+  type SamplingFlags,
+} from "../model_flags.js";
 import { stream } from "../../generation/generate.js";
 import { resolveGenerationOptions } from "../../generation/defaults.js";
 import type { GenerationResult } from "../../generation/sequence_generator.js";
@@ -84,7 +93,10 @@ class ChatSession {
 
   async answer(text: string): Promise<void> {
     const { model, tokenizer, eosIds } = this.loaded;
-    const { maxNewTokens = DEFAULT_ANSWER_TOKENS, ...generation } = resolveGenerationOptions(this.loaded.generationConfig, this.sampling.overrides);
+    const { maxNewTokens = DEFAULT_ANSWER_TOKENS, ...generation } = resolveGenerationOptions(
+      this.loaded.generationConfig,
+      this.sampling.overrides,
+    );
     // Keep room for at least a short answer.
     const reserve = Math.min(maxNewTokens, Math.max(16, Math.floor(this.ctx / 4)));
     const fit = fitHistory(this.system, this.turns, text, (m) => this.count(m), this.ctx - reserve);
@@ -94,7 +106,9 @@ class ChatSession {
     }
     if (fit.dropped > 0) {
       this.turns = this.turns.slice(fit.dropped);
-      this.io.stdout.write(`(dropped the ${fit.dropped} oldest turn${fit.dropped > 1 ? "s" : ""} to stay within the ${this.ctx}-token context)\n`);
+      this.io.stdout.write(
+        `(dropped the ${fit.dropped} oldest turn${fit.dropped > 1 ? "s" : ""} to stay within the ${this.ctx}-token context)\n`,
+      );
     }
     const ids = tokenizer.encode(tokenizer.applyChatTemplate(fit.messages, { addGenerationPrompt: true }), { addSpecialTokens: false });
     this.cache ??= model.createCache(this.ctx);
@@ -111,15 +125,20 @@ class ChatSession {
     const abort = new AbortController();
     this.busy = abort;
     const turn: Turn = { user: text, assistant: "" };
-    const it = stream(model, tokenizer, { ids }, {
-      ...generation,
-      ...(this.sampling.seed !== undefined ? { seed: this.sampling.seed } : {}),
-      ...(this.sampling.stop !== undefined ? { stop: this.sampling.stop } : {}),
-      eosIds,
-      maxNewTokens: Math.min(maxNewTokens, this.ctx - ids.length),
-      cache: this.cache,
-      signal: abort.signal,
-    });
+    const it = stream(
+      model,
+      tokenizer,
+      { ids },
+      {
+        ...generation,
+        ...(this.sampling.seed !== undefined ? { seed: this.sampling.seed } : {}),
+        ...(this.sampling.stop !== undefined ? { stop: this.sampling.stop } : {}),
+        eosIds,
+        maxNewTokens: Math.min(maxNewTokens, this.ctx - ids.length),
+        cache: this.cache,
+        signal: abort.signal,
+      },
+    );
     let result: GenerationResult | null = null;
     try {
       for (;;) {
@@ -138,7 +157,9 @@ class ChatSession {
     this.turns.push(turn);
     const t = result.timings;
     const stopped = result.finishReason === "abort" ? " (stopped)" : result.finishReason === "length" ? " (length limit)" : "";
-    this.io.stdout.write(`\n[${result.usage.completionTokens} tokens, ${t.decodeTokensPerSecond.toFixed(1)} tok/s, first token ${t.timeToFirstTokenMs.toFixed(0)} ms]${stopped}\n`);
+    this.io.stdout.write(
+      `\n[${result.usage.completionTokens} tokens, ${t.decodeTokensPerSecond.toFixed(1)} tok/s, first token ${t.timeToFirstTokenMs.toFixed(0)} ms]${stopped}\n`,
+    );
   }
 
   dispose(): void {
@@ -166,9 +187,16 @@ const command: Command = {
     const loaded = await loadModelFor(io, modelFlags, { progress: true });
     const ctx = Math.min(ctxFlag ?? 4096, loaded.model.maxContext);
     const session = new ChatSession(loaded, io, ctx, sampling, values.system ?? null);
-    io.stdout.write(`Chatting with ${modelFlags.path} (context ${ctx} tokens). /reset, /system TEXT, /save FILE, /exit; Ctrl-C stops an answer.\n`);
+    io.stdout.write(
+      `Chatting with ${modelFlags.path} (context ${ctx} tokens). /reset, /system TEXT, /save FILE, /exit; Ctrl-C stops an answer.\n`,
+    );
 
-    const rl = createInterface({ input: io.stdin, output: io.stdout, prompt: "> ", terminal: (io.stdin as { isTTY?: boolean }).isTTY === true });
+    const rl = createInterface({
+      input: io.stdin,
+      output: io.stdout,
+      prompt: "> ",
+      terminal: (io.stdin as { isTTY?: boolean }).isTTY === true,
+    });
     // Input that ends (a pipe, a file) closes the interface while lines are still queued or an
     // answer is streaming; Node 22+ throws on prompt() after close, Node 20 ignored it.
     let closed = false;
@@ -208,7 +236,9 @@ const command: Command = {
         } else if (line === "/system" || line.startsWith("/system ")) {
           session.system = line.slice("/system".length).trim() || null;
           session.turns = [];
-          io.stdout.write(session.system ? "(system prompt set; conversation cleared)\n" : "(system prompt removed; conversation cleared)\n");
+          io.stdout.write(
+            session.system ? "(system prompt set; conversation cleared)\n" : "(system prompt removed; conversation cleared)\n",
+          );
         } else if (line.startsWith("/save")) {
           const file = line.slice("/save".length).trim();
           if (!file) io.stdout.write("(usage: /save FILE)\n");

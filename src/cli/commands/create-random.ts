@@ -53,7 +53,9 @@ async function run(args: string[], io: CliIO): Promise<number> {
       `${(r.bytes / 2 ** 20).toFixed(1)} MiB of weights (vocab ${c.vocab_size}, hidden ${c.hidden_size}, ${c.num_hidden_layers} layers) ` +
       `in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
   );
-  io.stderr.write(`note: these weights are RANDOM (seed ${seed}): anything generated from them is noise. config.json is labelled "qwen2_ts_random_weights": true.\n`);
+  io.stderr.write(
+    `note: these weights are RANDOM (seed ${seed}): anything generated from them is noise. config.json is labelled "qwen2_ts_random_weights": true.\n`,
+  );
   return 0;
 }
 

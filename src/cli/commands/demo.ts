@@ -73,7 +73,8 @@ export async function runDemo(args: string[], io: CliIO, make: RandomModelMaker 
   // Every flag is checked here, before anything is made or loaded.
   const maxNewTokens = intFlag(v, "max-new-tokens", { min: 1 }) ?? 24;
   const seed = intFlag(v, "seed") ?? 0;
-  if (v.model !== undefined && (v.dir !== undefined || v.fresh)) throw new UsageError("--model runs a real folder; --dir and --fresh are for the random one");
+  if (v.model !== undefined && (v.dir !== undefined || v.fresh))
+    throw new UsageError("--model runs a real folder; --dir and --fresh are for the random one");
   const dir = resolve(v.model ?? v.dir ?? defaultDemoDir());
   const modelFlags = readModelFlags({ ...v, model: dir });
   const w = (s: string): void => void io.stdout.write(s);
@@ -95,15 +96,25 @@ export async function runDemo(args: string[], io: CliIO, make: RandomModelMaker 
   const loaded = await loadModelFor(io, modelFlags, { announceRandom: v.model !== undefined });
   try {
     const c = loaded.config;
-    w(`Model: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${c.num_attention_heads} heads (${c.num_key_value_heads} KV), vocabulary ${c.vocab_size}; backend ${loaded.engine ?? loaded.backend}\n`);
+    w(
+      `Model: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${c.num_attention_heads} heads (${c.num_key_value_heads} KV), vocabulary ${c.vocab_size}; backend ${loaded.engine ?? loaded.backend}\n`,
+    );
     const messages = [
       { role: "system", content: "You are a helpful assistant." },
       { role: "user", content: v.prompt ?? "Hello! Can you tell me a short story?" },
     ];
     const rendered = loaded.tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
-    w(`\nChat template output (what the model reads, ${loaded.tokenizer.encode(rendered, { addSpecialTokens: false }).length} tokens):\n${rendered}\n`);
+    w(
+      `\nChat template output (what the model reads, ${loaded.tokenizer.encode(rendered, { addSpecialTokens: false }).length} tokens):\n${rendered}\n`,
+    );
     w(`\nuser> ${messages[1]!.content}\nassistant${loaded.randomWeights ? " (random weights)" : ""}> `);
-    const it = stream(loaded.model, loaded.tokenizer, messages, { maxNewTokens, temperature: 0.8, topP: 0.95, seed, eosIds: loaded.eosIds });
+    const it = stream(loaded.model, loaded.tokenizer, messages, {
+      maxNewTokens,
+      temperature: 0.8,
+      topP: 0.95,
+      seed,
+      eosIds: loaded.eosIds,
+    });
     let result: GenerationResult;
     for (;;) {
       const step = await it.next();

@@ -29,7 +29,8 @@ export function parseIds(text: string, where: string): number[] {
     if (!Array.isArray(parts)) throw new UsageError(`${where}: expected a JSON array of ids`);
   } else parts = trimmed.split(/[\s,]+/).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
   return parts.map((p, i) => {
-    if (typeof p !== "number" || !Number.isInteger(p) || p < 0) throw new UsageError(`${where}: item ${i + 1} (${JSON.stringify(p)}) is not a token id`);
+    if (typeof p !== "number" || !Number.isInteger(p) || p < 0)
+      throw new UsageError(`${where}: item ${i + 1} (${JSON.stringify(p)}) is not a token id`);
     return p;
   });
 }
@@ -38,7 +39,11 @@ const command: Command = {
   summary: "Token ids to text",
   usage,
   async run(args: string[], io: CliIO): Promise<number> {
-    const { values, positionals: rest } = parseFlags(args, { tokenizer: { type: "string" }, "skip-special": { type: "boolean" }, jsonl: { type: "boolean" } }, true);
+    const { values, positionals: rest } = parseFlags(
+      args,
+      { tokenizer: { type: "string" }, "skip-special": { type: "boolean" }, jsonl: { type: "boolean" } },
+      true,
+    );
     const dir = values.tokenizer;
     const skip = values["skip-special"] === true;
     const jsonl = values.jsonl === true;

@@ -5,7 +5,15 @@
  */
 import { readAll, UsageError, type CliIO, type Command } from "../command.js";
 import { parseFlags } from "../flags.js";
-import { loadModelFor, MODEL_FLAGS, MODEL_FLAGS_USAGE, readModelFlags, readSamplingFlags, SAMPLING_FLAGS, SAMPLING_FLAGS_USAGE } from "../model_flags.js";
+import {
+  loadModelFor,
+  MODEL_FLAGS,
+  MODEL_FLAGS_USAGE,
+  readModelFlags,
+  readSamplingFlags,
+  SAMPLING_FLAGS,
+  SAMPLING_FLAGS_USAGE,
+} from "../model_flags.js";
 import { stream, type GenerateInput } from "../../generation/generate.js";
 import { resolveGenerationOptions } from "../../generation/defaults.js";
 import type { GenerationOptions, GenerationResult } from "../../generation/sequence_generator.js";
@@ -32,7 +40,14 @@ export const EXIT_INTERRUPTED = 130;
 export async function runGenerate(args: string[], io: CliIO): Promise<number> {
   const parsed = parseFlags(
     args,
-    { ...MODEL_FLAGS, ...SAMPLING_FLAGS, chat: { type: "boolean" }, system: { type: "string" }, json: { type: "boolean" }, quiet: { type: "boolean" } },
+    {
+      ...MODEL_FLAGS,
+      ...SAMPLING_FLAGS,
+      chat: { type: "boolean" },
+      system: { type: "string" },
+      json: { type: "boolean" },
+      quiet: { type: "boolean" },
+    },
     true,
   );
   const v = parsed.values;
@@ -51,7 +66,10 @@ export async function runGenerate(args: string[], io: CliIO): Promise<number> {
   const loaded = await loadModelFor(io, modelFlags, { quiet: v.quiet === true });
   try {
     const input: GenerateInput = chat
-      ? [...(v.system !== undefined ? [{ role: "system", content: v.system }] : []), { role: "user", content: prompt }] satisfies ChatMessage[]
+      ? ([
+          ...(v.system !== undefined ? [{ role: "system", content: v.system }] : []),
+          { role: "user", content: prompt },
+        ] satisfies ChatMessage[])
       : prompt;
 
     // generation_config.json first, then the flags (the policy of generation/defaults.ts).

@@ -125,7 +125,10 @@ async function run(args: string[], io: CliIO): Promise<number> {
     }
 
     const c = config;
-    const rope = c.rope_scaling ? `${c.rope_scaling.rope_type} x${c.rope_scaling.factor}` + (c.rope_scaling.original_max_position_embeddings ? ` (original ${c.rope_scaling.original_max_position_embeddings})` : "") : "none";
+    const rope = c.rope_scaling
+      ? `${c.rope_scaling.rope_type} x${c.rope_scaling.factor}` +
+        (c.rope_scaling.original_max_position_embeddings ? ` (original ${c.rope_scaling.original_max_position_embeddings})` : "")
+      : "none";
     const lines = [
       `model        ${dir}${c.qwen2_ts_random_weights ? "   [RANDOM WEIGHTS: made by qwen2 create-random, outputs are noise]" : ""}`,
       `architecture Qwen2ForCausalLM (model_type qwen2), torch_dtype ${c.torch_dtype ?? "unset"}`,
@@ -145,7 +148,9 @@ async function run(args: string[], io: CliIO): Promise<number> {
     const sharded = weights instanceof ShardedSafetensors;
     for (const t of tensors) {
       const dt = (SAFETENSORS_DTYPE_NAMES[t.dtype] ?? t.dtype).padEnd(5);
-      lines.push(`  ${t.name.padEnd(nameWidth)}  ${dt} [${t.shape.join(", ")}]${sharded ? `  ${t.file}` : ""}${ignored.has(t.name) ? "  (ignored)" : ""}`);
+      lines.push(
+        `  ${t.name.padEnd(nameWidth)}  ${dt} [${t.shape.join(", ")}]${sharded ? `  ${t.file}` : ""}${ignored.has(t.name) ? "  (ignored)" : ""}`,
+      );
     }
     lines.push(
       "",

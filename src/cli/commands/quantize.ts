@@ -30,9 +30,15 @@ Options:
 `;
 
 /** What the command needs from a model folder (tests pass a toy one). */
-export type FolderLoader = (dir: string) => Promise<{ config: Qwen2Config; weights: WeightSource }> | { config: Qwen2Config; weights: WeightSource };
+export type FolderLoader = (
+  dir: string,
+) => Promise<{ config: Qwen2Config; weights: WeightSource }> | { config: Qwen2Config; weights: WeightSource };
 
-export async function runQuantize(args: string[], io: CliIO, load: FolderLoader = (dir) => loadModelFolder(localFolder(dir))): Promise<number> {
+export async function runQuantize(
+  args: string[],
+  io: CliIO,
+  load: FolderLoader = (dir) => loadModelFolder(localFolder(dir)),
+): Promise<number> {
   const { values } = parseFlags(args, {
     model: { type: "string" },
     type: { type: "string" },
@@ -42,7 +48,8 @@ export async function runQuantize(args: string[], io: CliIO, load: FolderLoader 
   });
   const model = requiredFlag(values, "model", "DIR (a Hugging Face model folder)");
   const outFlag = requiredFlag(values, "out", "FILE.gguf (the file to write)");
-  if (values.type === undefined) throw new UsageError(`--type is required: one of ${GGUF_EXPORT_TYPES.join(", ")} (q8_0 is the usual choice)`);
+  if (values.type === undefined)
+    throw new UsageError(`--type is required: one of ${GGUF_EXPORT_TYPES.join(", ")} (q8_0 is the usual choice)`);
   const type = choiceFlag({ type: values.type.toLowerCase() }, "type", GGUF_EXPORT_TYPES)!;
 
   const dir = resolve(model);
@@ -52,7 +59,9 @@ export async function runQuantize(args: string[], io: CliIO, load: FolderLoader 
   try {
     const tokenizer = await readTokenizerFolder(localFolder(values.tokenizer ? resolve(values.tokenizer) : dir));
     if (!tokenizer) {
-      io.stderr.write(`warning: ${values.tokenizer ?? dir} has no tokenizer files (tokenizer.json or vocab.json + merges.txt): the GGUF will have no tokenizer, and llama.cpp will not load it. Pass --tokenizer DIR.\n`);
+      io.stderr.write(
+        `warning: ${values.tokenizer ?? dir} has no tokenizer files (tokenizer.json or vocab.json + merges.txt): the GGUF will have no tokenizer, and llama.cpp will not load it. Pass --tokenizer DIR.\n`,
+      );
     }
     const summary = await writeQwen2GGUF(out, {
       config,

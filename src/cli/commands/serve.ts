@@ -76,7 +76,9 @@ const command: Command = {
     // rather than stalling every stream at the first JSON request.
     server.context.vocab();
     const url = await server.listen(port, host);
-    io.stderr.write(`qwen2 serve: '${server.context.modelId}' on ${url} (parallel ${parallel}, context ${server.context.contextLength})${apiKey ? ", API key required" : ""}\n`);
+    io.stderr.write(
+      `qwen2 serve: '${server.context.modelId}' on ${url} (parallel ${parallel}, context ${server.context.contextLength})${apiKey ? ", API key required" : ""}\n`,
+    );
     io.stdout.write(`${url}\n`);
     await new Promise<void>((resolve) => {
       process.once("SIGINT", () => resolve());

@@ -44,7 +44,9 @@ export function parseTokenizeArgs(args: string[]): TokenizeArgs {
 /** Standard input, unless it is a terminal nobody is typing a document into: then say how to use the command. */
 async function readInput(io: CliIO, what: string): Promise<string> {
   if ((io.stdin as { isTTY?: boolean }).isTTY === true) {
-    throw new UsageError(`give ${what} as arguments or pipe it on stdin, e.g. qwen2 tokenize "Hello world" or echo "Hello" | qwen2 tokenize`);
+    throw new UsageError(
+      `give ${what} as arguments or pipe it on stdin, e.g. qwen2 tokenize "Hello world" or echo "Hello" | qwen2 tokenize`,
+    );
   }
   return readAll(io.stdin);
 }

@@ -34,7 +34,10 @@ export class VocabIndex {
   /** Bytes of every id (empty for ids left out: special tokens, unknown ids). */
   readonly tokenBytes: (Uint8Array | null)[];
 
-  constructor(readonly vocabSize: number, tokenizer: TextTokenizer) {
+  constructor(
+    readonly vocabSize: number,
+    tokenizer: TextTokenizer,
+  ) {
     const list: { id: number; b: Uint8Array }[] = [];
     this.tokenBytes = new Array<Uint8Array | null>(vocabSize).fill(null);
     for (let id = 0; id < vocabSize; id++) {
@@ -180,9 +183,9 @@ export class JsonConstraint implements LogitsProcessor {
     const eosLogits = this.eosIds.map((id) => logits[id] ?? -Infinity);
     for (let id = 0; id < logits.length; id++) if (!mask || mask[id] === 0) logits[id] = -Infinity;
     // EOS keeps its own logit once the document is complete (and is the only way out of Done).
-    if (endOk) this.eosIds.forEach((id, i) => {
-      if (id < logits.length) logits[id] = Number.isFinite(eosLogits[i]!) ? eosLogits[i]! : 0;
-    });
+    if (endOk)
+      this.eosIds.forEach((id, i) => {
+        if (id < logits.length) logits[id] = Number.isFinite(eosLogits[i]!) ? eosLogits[i]! : 0;
+      });
   }
 }
-

@@ -137,7 +137,14 @@ function requiredMet(frame: Frame): boolean {
   return frame.node.required.every((k) => frame.seen.includes(k));
 }
 
-function literalState(texts: readonly string[], pos: number, first: number, frame: Frame | null, node: SchemaNode | null, keys: readonly string[] | null): JsonState | null {
+function literalState(
+  texts: readonly string[],
+  pos: number,
+  first: number,
+  frame: Frame | null,
+  node: SchemaNode | null,
+  keys: readonly string[] | null,
+): JsonState | null {
   const cands: Uint8Array[] = [];
   const keep: string[] = [];
   texts.forEach((t, i) => {
@@ -240,7 +247,7 @@ function stepString(s: JsonState, b: number): JsonState | null {
   if (st >= 10) return b >= 0x80 && b <= 0xbf ? next(st === 11 ? 0 : st - 1) : null;
   if (st === 1) {
     if (b === 0x75) return next(5); // \u: four hex digits
-    return "\"\\/bfnrt".includes(String.fromCharCode(b)) ? next(0) : null;
+    return '"\\/bfnrt'.includes(String.fromCharCode(b)) ? next(0) : null;
   }
   if (st >= 2) {
     const hex = isDigit(b) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
@@ -287,7 +294,10 @@ function stepLiteral(s: JsonState, b: number): JsonState | null {
       if (lit.keys) keys.push(lit.keys[i]!);
     }
   });
-  if (cands.length > 0) return settleLiteral(new JsonState(Mode.Lit, s.frame, s.node, 0, 0, { cands, pos: lit.pos + 1, keys: lit.keys ? keys : null }, s.isKey));
+  if (cands.length > 0)
+    return settleLiteral(
+      new JsonState(Mode.Lit, s.frame, s.node, 0, 0, { cands, pos: lit.pos + 1, keys: lit.keys ? keys : null }, s.isKey),
+    );
   // A complete literal that others extend (enum 1 and 12) ends on a byte none of them takes.
   const done = lit.cands.findIndex((c) => c.length === lit.pos);
   if (done < 0) return null;

@@ -85,19 +85,22 @@ export function compileSchema(schema: unknown, param: string, depth = 0): Schema
   else {
     const list = Array.isArray(s.type) ? s.type : [s.type];
     types = list.map((t, i) => {
-      if (!ALL_TYPES.includes(t as JsonType)) throw invalidField(`${param}.type${Array.isArray(s.type) ? `[${i}]` : ""}`, `unknown type ${JSON.stringify(t)}`);
+      if (!ALL_TYPES.includes(t as JsonType))
+        throw invalidField(`${param}.type${Array.isArray(s.type) ? `[${i}]` : ""}`, `unknown type ${JSON.stringify(t)}`);
       return t as JsonType;
     });
   }
   let properties: Map<string, SchemaNode> | null = null;
   if (s.properties !== undefined) {
-    if (typeof s.properties !== "object" || s.properties === null || Array.isArray(s.properties)) throw invalidField(`${param}.properties`, "must be an object");
+    if (typeof s.properties !== "object" || s.properties === null || Array.isArray(s.properties))
+      throw invalidField(`${param}.properties`, "must be an object");
     properties = new Map();
     for (const [k, v] of Object.entries(s.properties)) properties.set(k, compileSchema(v, `${param}.properties.${k}`, depth + 1));
   }
   let required: string[] = [];
   if (s.required !== undefined) {
-    if (!Array.isArray(s.required) || s.required.some((r) => typeof r !== "string")) throw invalidField(`${param}.required`, "must be an array of strings");
+    if (!Array.isArray(s.required) || s.required.some((r) => typeof r !== "string"))
+      throw invalidField(`${param}.required`, "must be an array of strings");
     required = s.required as string[];
     if (properties) {
       for (const r of required) if (!properties.has(r)) throw invalidField(`${param}.required`, `'${r}' is not among the properties`);

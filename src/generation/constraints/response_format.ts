@@ -16,7 +16,10 @@ import { ANY_OBJECT, compileSchema, type SchemaNode } from "./json_schema.js";
 export type ResponseFormat =
   | { readonly type: "text" }
   | { readonly type: "json_object" }
-  | { readonly type: "json_schema"; readonly json_schema: { readonly name?: string; readonly schema?: unknown; readonly strict?: boolean } };
+  | {
+      readonly type: "json_schema";
+      readonly json_schema: { readonly name?: string; readonly schema?: unknown; readonly strict?: boolean };
+    };
 
 /** The schema a response format asks for; null for free text. */
 export function responseFormatSchema(format: ResponseFormat): SchemaNode | null {
@@ -25,7 +28,8 @@ export function responseFormatSchema(format: ResponseFormat): SchemaNode | null 
   if (type === "json_object") return ANY_OBJECT;
   if (type === "json_schema") {
     const js = (format as { json_schema?: unknown }).json_schema;
-    if (typeof js !== "object" || js === null) throw new InvalidArgumentError("responseFormat.json_schema: expected an object with a `schema`");
+    if (typeof js !== "object" || js === null)
+      throw new InvalidArgumentError("responseFormat.json_schema: expected an object with a `schema`");
     const schema = (js as { schema?: unknown }).schema;
     return schema === undefined ? ANY_OBJECT : compileSchema(schema, "responseFormat.json_schema.schema");
   }
@@ -36,7 +40,12 @@ export function responseFormatSchema(format: ResponseFormat): SchemaNode | null 
  * The processor that keeps output within a response format, or null for free text. The
  * tokenizer's vocabulary is sorted once (about a second for 151k tokens) and reused.
  */
-export function responseFormatConstraint(format: ResponseFormat, tokenizer: TextTokenizer, vocabSize: number, eosIds: readonly number[]): LogitsProcessor | null {
+export function responseFormatConstraint(
+  format: ResponseFormat,
+  tokenizer: TextTokenizer,
+  vocabSize: number,
+  eosIds: readonly number[],
+): LogitsProcessor | null {
   const schema = responseFormatSchema(format);
   return schema ? new JsonConstraint(vocabIndex(tokenizer, vocabSize), schema, eosIds) : null;
 }

@@ -50,7 +50,12 @@ export class ToolCallConstraint implements LogitsProcessor {
     private readonly eosIds: readonly number[],
   ) {
     this.heads = tools.map((t) => enc.encode(`<tool_call>\n{"name": ${JSON.stringify(t.name)}, "arguments": `));
-    this.state = new ToolState(0, tools.map((_, i) => i), 0, null);
+    this.state = new ToolState(
+      0,
+      tools.map((_, i) => i),
+      0,
+      null,
+    );
     this.cache = sharedMasks(index);
     // Masks depend on the tool set (names and schemas), so keys carry it.
     this.id = tools.map((t) => `${t.name}#${t.parameters.id}`).join("|");
@@ -100,8 +105,9 @@ export class ToolCallConstraint implements LogitsProcessor {
     const endOk = !s || s.phase === 3;
     const eos = this.eosIds.map((id) => logits[id] ?? -Infinity);
     for (let id = 0; id < logits.length; id++) if (!mask || mask[id] === 0) logits[id] = -Infinity;
-    if (endOk) this.eosIds.forEach((id, i) => {
-      if (id < logits.length) logits[id] = Number.isFinite(eos[i]!) ? eos[i]! : 0;
-    });
+    if (endOk)
+      this.eosIds.forEach((id, i) => {
+        if (id < logits.length) logits[id] = Number.isFinite(eos[i]!) ? eos[i]! : 0;
+      });
   }
 }
