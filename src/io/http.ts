@@ -2,8 +2,11 @@
  * Files over HTTP, read with range requests. Opening a URL asks for its first bytes with
  * `Range: bytes=0-…`: a 206 answer gives the size (Content-Range) and the bytes every format
  * header starts with; later reads fetch only the ranges asked for and stream them straight
- * into the caller's buffer (a WebAssembly memory at upload). Small reads go through one
- * read-ahead window, so a run of small tensors costs one request, not one each.
+ * into the caller's buffer (a WebAssembly memory at upload). Reads beyond that go through
+ * aligned windows of the file, and each read also starts fetching the windows after it: a
+ * model loads tensor by tensor in file order, so the next bytes are usually on their way
+ * before they are asked for, and a run of small tensors costs one request, not one each.
+ * (A request's round trip, not its bandwidth, is what a page pays most for.)
  *
  * A server that ignores Range (a 200 with the whole body) still works: the file is
  * downloaded once into a Blob (kept out of the JS heap; browsers spill large Blobs to disk)
@@ -30,14 +33,18 @@ export interface HttpOptions {
   readonly onProgress?: ProgressListener;
   /** Bytes asked for when a file is opened (default PROBE_BYTES). */
   readonly probeBytes?: number;
-  /** Read-ahead window for small reads (default WINDOW_BYTES). */
+  /** Size of the aligned windows reads are fetched in (default WINDOW_BYTES). */
   readonly windowBytes?: number;
 }
 
 /** Bytes asked for when opening: enough for a config file and most safetensors/GGUF headers. */
 export const PROBE_BYTES = 1 << 20;
-/** Reads smaller than a quarter of this fetch the whole window and serve the next reads from it. */
+/** Reads are fetched in aligned windows of this size. */
 export const WINDOW_BYTES = 8 << 20;
+/** Windows fetched ahead of the last one a read needs. */
+const READ_AHEAD = 2;
+/** Windows kept (fetched or on their way), the least recently used dropped first: reads jump back within a layer. */
+const KEPT_WINDOWS = 4;
 /** A fallback download is gathered in Blob parts of this size, so the JS heap never holds more. */
 const BLOB_PART_BYTES = 16 << 20;
 
@@ -239,7 +246,8 @@ function downloadProgress(url: string, total: number, options: HttpOptions): (n:
 
 /** A file behind a server that honours ranges. */
 class RangeSource implements ByteSource {
-  private window: { start: number; bytes: Uint8Array } | null = null;
+  /** Windows by index (offset / windowBytes), fetched or on their way, least recently used first. */
+  private readonly windows = new Map<number, Promise<Uint8Array>>();
   private open = true;
 
   constructor(
@@ -259,20 +267,44 @@ class RangeSource implements ByteSource {
       dest.set(this.head.subarray(offset, end));
       return;
     }
-    const w = this.window;
-    if (w !== null && offset >= w.start && end <= w.start + w.bytes.byteLength) {
-      dest.set(w.bytes.subarray(offset - w.start, end - w.start));
-      return;
+    const size = this.options.windowBytes ?? WINDOW_BYTES;
+    const first = Math.floor(offset / size);
+    const last = Math.floor((end - 1) / size);
+    // Taken before anything is dropped, so a read's own windows stay in reach whatever later reads evict.
+    const parts: [number, Promise<Uint8Array>][] = [];
+    for (let k = first; k <= last; k++) parts.push([k, this.window(k, size)]);
+    for (let k = last + 1; k <= last + READ_AHEAD && k * size < this.size; k++) this.window(k, size);
+    for (const k of this.windows.keys()) {
+      if (this.windows.size <= KEPT_WINDOWS) break;
+      this.windows.delete(k);
     }
-    const window = this.options.windowBytes ?? WINDOW_BYTES;
-    if (dest.byteLength < window / 4) {
-      const bytes = new Uint8Array(Math.min(window, this.size - offset));
-      await this.fetchRange(bytes, offset, signal);
-      this.window = { start: offset, bytes };
-      dest.set(bytes.subarray(0, dest.byteLength));
-      return;
+    for (const [k, part] of parts) {
+      const bytes = await abortable(part, signal);
+      const start = k * size;
+      const a = Math.max(offset, start);
+      const b = Math.min(end, start + bytes.byteLength);
+      dest.set(bytes.subarray(a - start, b - start), a - offset);
     }
-    await this.fetchRange(dest, offset, signal);
+  }
+
+  /** Window k's bytes (the last one may be short), fetched once; marked as just used. */
+  private window(k: number, size: number): Promise<Uint8Array> {
+    let part = this.windows.get(k);
+    if (part !== undefined) {
+      this.windows.delete(k);
+    } else {
+      const start = k * size;
+      const bytes = new Uint8Array(Math.min(size, this.size - start));
+      // Windows serve every later read, so they follow the load's signal, not one read's.
+      const fetched = this.fetchRange(bytes, start, this.options.signal).then(() => bytes);
+      // A failed window is fetched again by the next read that needs it.
+      fetched.catch(() => {
+        if (this.windows.get(k) === fetched) this.windows.delete(k);
+      });
+      part = fetched;
+    }
+    this.windows.set(k, part);
+    return part;
   }
 
   private async fetchRange(dest: Uint8Array, offset: number, signal: AbortSignal | undefined): Promise<void> {
@@ -294,7 +326,7 @@ class RangeSource implements ByteSource {
 
   close(): void {
     this.open = false;
-    this.window = null;
+    this.windows.clear();
   }
 }
 
@@ -336,4 +368,15 @@ function wholeBodySource(url: string, res: Response, size: number | null, option
       if (blob === null) void res.body?.cancel().catch(() => {});
     },
   };
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  throwIfAborted(signal);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
