@@ -4,11 +4,8 @@
  * The declarations are checked too (skipLibCheck off), since that is where such a leak shows.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
-import { repoRoot } from "../support/paths.js";
+import { typeCheckProject } from "../support/typecheck.js";
 
 const PAGE = `import { fromPretrained, Tokenizer, WorkerEngine, type LoadProgress } from "qwen2-ts";
 import { openGGUF } from "qwen2-ts/formats";
@@ -25,27 +22,19 @@ export async function run(file: File): Promise<string> {
 `;
 
 test("the universal entries type-check in a browser project without @types/node", () => {
-  const dir = join(repoRoot, "tmp", `browser-types-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
-  try {
-    writeFileSync(join(dir, "page.ts"), PAGE);
-    const tsconfig = {
-      compilerOptions: {
-        target: "ES2022",
-        lib: ["ES2023", "DOM", "DOM.Iterable"],
-        module: "ESNext",
-        moduleResolution: "Bundler",
-        types: [],
-        strict: true,
-        noEmit: true,
-        skipLibCheck: false,
-      },
-      include: ["page.ts"],
-    };
-    writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(tsconfig, null, 2));
-    const tsc = spawnSync(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", dir], { encoding: "utf8" });
-    assert.equal(tsc.status, 0, `a browser project does not type-check against qwen2-ts:\n${tsc.stdout}${tsc.stderr}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const tsc = typeCheckProject(
+    "browser-types",
+    { "page.ts": PAGE },
+    {
+      target: "ES2022",
+      lib: ["ES2023", "DOM", "DOM.Iterable"],
+      module: "ESNext",
+      moduleResolution: "Bundler",
+      types: [],
+      strict: true,
+      noEmit: true,
+      skipLibCheck: false,
+    },
+  );
+  assert.equal(tsc.status, 0, `a browser project does not type-check against qwen2-ts:\n${tsc.output}`);
 });
