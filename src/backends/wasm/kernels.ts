@@ -9,6 +9,25 @@ import { unsharedMemoryImport } from "./memory_import.js";
 import { forClaimedRows, resetClaims } from "./row_claims.js";
 import { share } from "./share.js";
 
+/**
+ * A matrix product over quantised weights w in the paired layout of assembly/matmul_quant.ts
+ * (written by pack_blocks), with x already quantised by quantize_q8 into xq/xq16/xd/xs.
+ */
+type QuantMatmul = (
+  out: number,
+  xq: number,
+  xq16: number,
+  xd: number,
+  xs: number,
+  w: number,
+  bias: number,
+  n: number,
+  K: number,
+  N: number,
+  r0: number,
+  r1: number,
+) => void;
+
 /** Exports of src/backends/wasm/assembly/index.ts (pointers are byte offsets into the shared memory). */
 export interface KernelExports {
   /** Float weights w in the paired layout of assembly/matmul_float.ts (written by pack_float). */
@@ -21,35 +40,8 @@ export interface KernelExports {
   /** Bytes of one row pair in the float paired layout. */
   float_pair_bytes(K: number, elemBytes: number): number;
   matmul_f16(out: number, x: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
-  /** Quantised weights w in the paired layout of assembly/matmul_quant.ts (written by pack_blocks). */
-  matmul_q8_0(
-    out: number,
-    xq: number,
-    xq16: number,
-    xd: number,
-    xs: number,
-    w: number,
-    bias: number,
-    n: number,
-    K: number,
-    N: number,
-    r0: number,
-    r1: number,
-  ): void;
-  matmul_q4_0(
-    out: number,
-    xq: number,
-    xq16: number,
-    xd: number,
-    xs: number,
-    w: number,
-    bias: number,
-    n: number,
-    K: number,
-    N: number,
-    r0: number,
-    r1: number,
-  ): void;
+  matmul_q8_0: QuantMatmul;
+  matmul_q4_0: QuantMatmul;
   quantize_q8(x: number, xq: number, xq16: number, xd: number, xs: number, K: number, i0: number, i1: number): void;
   rmsnorm(out: number, x: number, w: number, eps: number, K: number, i0: number, i1: number): void;
   rope(x: number, cos: number, sin: number, heads: number, hd: number, i0: number, i1: number): void;
