@@ -10,7 +10,7 @@
  * back under their GGUF names; see gguf_qwen2.ts for the Qwen2 view.
  */
 import { FormatError, UnsupportedError } from "../errors.js";
-import type { ByteSource } from "../io/byte_source.js";
+import { type ByteSource, readBytes } from "../io/byte_source.js";
 import {
   GGML_MAX_DIMS,
   GGUF_DEFAULT_ALIGNMENT,
@@ -467,7 +467,6 @@ export class GGUFFile {
 /** True when a source starts with the GGUF magic (for choosing a reader by content, not by name). */
 export async function isGGUF(source: ByteSource, signal?: AbortSignal): Promise<boolean> {
   if (source.size < 4) return false;
-  const head = new Uint8Array(4);
-  await source.readInto(head, 0, signal);
+  const head = await readBytes(source, 0, 4, signal);
   return new DataView(head.buffer).getUint32(0, true) === GGUF_MAGIC;
 }

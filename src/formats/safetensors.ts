@@ -17,7 +17,7 @@
  * headers larger than {@link MAX_HEADER_BYTES} (refused before allocating them).
  */
 import { FormatError } from "../errors.js";
-import type { ByteSource } from "../io/byte_source.js";
+import { type ByteSource, readBytes } from "../io/byte_source.js";
 import { byteSize, type DType } from "../tensor/dtype.js";
 import type { HostTensor, TensorInfo, WeightSource } from "./weights.js";
 
@@ -196,9 +196,7 @@ export class SafetensorsFile implements WeightSource {
       const prefix = new Uint8Array(8);
       if (fileSize >= 8) await source.readInto(prefix, 0, signal);
       const len = parseHeaderLength(prefix, fileSize, source.name);
-      const headerBuf = new Uint8Array(len);
-      await source.readInto(headerBuf, 8, signal);
-      const header = parseHeaderJson(new TextDecoder().decode(headerBuf), len, fileSize, source.name);
+      const header = parseHeaderJson(new TextDecoder().decode(await readBytes(source, 8, len, signal)), len, fileSize, source.name);
       return new SafetensorsFile(source, header);
     } catch (err) {
       source.close();

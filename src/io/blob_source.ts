@@ -74,8 +74,3 @@ export function blobFiles(files: Iterable<Blob> | ArrayLike<Blob>): ModelFiles {
     },
   };
 }
-
-/** The names a folder's blobs answer to (for messages). */
-export function blobNames(files: Iterable<Blob> | ArrayLike<Blob>): string[] {
-  return Array.from(files as ArrayLike<Blob>).map(relativePath);
-}

@@ -44,11 +44,6 @@ export async function readBytes(source: ByteSource, offset: number, length: numb
 
 const utf8 = new TextDecoder("utf-8");
 
-/** A whole source as UTF-8 text (for config and tokenizer files, which are small). */
-export async function readText(source: ByteSource, signal?: AbortSignal): Promise<string> {
-  return utf8.decode(await readBytes(source, 0, source.size, signal));
-}
-
 /** Parses JSON text, naming the file when it is not JSON. */
 export function parseJson(text: string, file: string): unknown {
   try {
