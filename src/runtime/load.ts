@@ -294,9 +294,10 @@ async function buildModel(
   options: LoadOptions,
 ): Promise<BuiltModel> {
   let compute: Backend | null = null;
+  const bytes = weightBytes(source.weights);
   try {
-    compute = await createBackend(backend, options, weightBytes(source.weights));
-    options.onProgress?.({ phase: "weights", loaded: 0, total: weightBytes(source.weights) });
+    compute = await createBackend(backend, options, bytes);
+    options.onProgress?.({ phase: "weights", loaded: 0, total: bytes });
     const model = await Qwen2ForCausalLM.load({ config: source.config, weights: source.weights }, compute, {
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onProgress
