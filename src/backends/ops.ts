@@ -115,6 +115,12 @@ export interface Backend {
   add(out: Mat, a: Mat, b: Mat, n: number): void;
   /** out[i, :] = x[rows[i], :]. out must not alias x. */
   copyRows(out: Mat, x: Mat, rows: Int32Array): void;
+  /**
+   * out[rows[i], :] += scale * x[i, :] for i < rows.length, each sum rounded once to float32
+   * (a scatter-add: a LoRA delta computed for some rows of a batch goes back to those rows).
+   * out must not alias x.
+   */
+  addScaledRows(out: Mat, x: Mat, rows: Int32Array, scale: number): void;
 
   /** Stops worker threads and releases everything. */
   dispose(): void;

@@ -2,6 +2,7 @@
  * What generation, the server and the CLI need from a causal language model, whatever
  * its architecture or backend.
  */
+import type { AdapterChoice } from "./lora.js";
 
 /** The K/V cache of one sequence across all layers. The caller owns it; the model only fills it. */
 export interface SequenceCache {
@@ -22,6 +23,12 @@ export interface SequenceCache {
 export interface ForwardItem {
   readonly ids: Int32Array;
   readonly cache: SequenceCache;
+  /**
+   * LoRA adapters (loaded for this model) applied to this sequence's tokens, summed when
+   * several; none by default. A cache filled with one choice holds keys and values of that
+   * choice: reuse it only with the same adapters.
+   */
+  readonly adapters?: readonly AdapterChoice[];
 }
 
 export interface ForwardOptions {

@@ -11,6 +11,9 @@
  *     x += (silu(rmsnorm(x) Wgate) * rmsnorm(x) Wup) Wdown   SwiGLU MLP
  *   logits = rmsnorm(x) Wlm                                 Wlm = embed table when tied
  *
+ * Each linear layer may carry LoRA adapters chosen per sequence (`ForwardItem.adapters`,
+ * models/lora.ts): x W + scale * (x A) B next to a base weight of any type.
+ *
  * Several sequences (each with its own cache) run through the same matrix products; long
  * inputs are processed in chunks of `chunkSize` rows so activations stay preallocated.
  */
@@ -28,6 +31,8 @@ import {
 import { tensorReader, type WeightSource } from "../formats/weights.js";
 import { KVCache, type KVLayout } from "./kv_cache.js";
 import type { CausalLM, ForwardItem, ForwardOptions, SequenceCache } from "./causal_lm.js";
+import { LoraStep, type AdapterChoice } from "./lora.js";
+import type { LoraLinearKey } from "../formats/peft_adapter.js";
 import { RotaryEmbedding } from "./rope.js";
 
 /** Rows processed per step when a forward call has more new tokens than that. */
@@ -173,6 +178,8 @@ export class Qwen2Model {
   private scratch: Scratch | null = null;
   private readonly layout: KVLayout;
   private hook: LayerHook | null = null;
+  /** The LoRA adapters of the current step (models/lora.ts); inactive when no item chose one. */
+  private readonly lora: LoraStep;
   private disposed = false;
 
   private constructor(
@@ -187,6 +194,7 @@ export class Qwen2Model {
     this.chunkSize = chunkSize;
     this.rope = new RotaryEmbedding(config);
     this.layout = { kvHeads: config.num_key_value_heads, headDim: config.head_dim, windows: this.windows, chunk: chunkSize };
+    this.lora = new LoraStep(backend);
   }
 
   /** Uploads the decoder weights (Hugging Face names, shapes from formats/qwen2_tensors.ts) from `source` onto `backend`. */
@@ -272,6 +280,8 @@ export class Qwen2Model {
   run(items: readonly ForwardItem[], keep: Keep, onStep: (normed: Mat, n: number, kept: readonly KeptRows[]) => void): void {
     this.check();
     const caches = items.map((it, i) => this.validate(it, i));
+    const adapters = items.map((it, i) => this.validateAdapters(it.adapters, i));
+    const anyAdapter = adapters.some((a) => a.length > 0);
     if (new Set(caches).size !== caches.length) throw new InvalidArgumentError("the same cache appears in two items of one forward call");
     // Dynamic NTK RoPE depends on the longest sequence of the whole call, as in transformers.
     let longest = 0;
@@ -298,6 +308,11 @@ export class Qwen2Model {
         n += count;
       }
       if (n === 0) break;
+      this.lora.plan(
+        n,
+        s.rows,
+        anyAdapter ? segments.map((seg) => ({ row: seg.row, count: seg.count, choices: adapters[seg.item]! })) : [],
+      );
       this.step(n, segments, caches);
       const kept: KeptRows[] = [];
       for (const seg of segments) {
@@ -336,9 +351,9 @@ export class Qwen2Model {
     this.layers.forEach((L, l) => {
       // Attention block.
       b.rmsnorm(s.h, s.x, L.inputNorm, eps, n);
-      b.matmul(s.q, s.h, L.q, L.qBias, n);
-      b.matmul(s.k, s.h, L.k, L.kBias, n);
-      b.matmul(s.v, s.h, L.v, L.vBias, n);
+      this.linear(s.q, s.h, L.q, L.qBias, n, l, "q");
+      this.linear(s.k, s.h, L.k, L.kBias, n, l, "k");
+      this.linear(s.v, s.h, L.v, L.vBias, n, l, "v");
       b.rope(s.q, n, c.num_attention_heads, d, s.cos, s.sin);
       b.rope(s.k, n, c.num_key_value_heads, d, s.cos, s.sin);
       const attnSegments: AttentionSegment[] = segments.map((seg) => {
@@ -353,21 +368,27 @@ export class Qwen2Model {
         scale,
         window: this.windows[l]!,
       });
-      b.matmul(s.h, s.attn, L.o, null, n);
+      this.linear(s.h, s.attn, L.o, null, n, l, "o");
       this.emitHook("attn_out", l, s.h, n, segments);
       b.add(s.x, s.x, s.h, n);
       // MLP block.
       b.rmsnorm(s.h, s.x, L.postNorm, eps, n);
-      b.matmul(s.gate, s.h, L.gate, null, n);
-      b.matmul(s.up, s.h, L.up, null, n);
+      this.linear(s.gate, s.h, L.gate, null, n, l, "gate");
+      this.linear(s.up, s.h, L.up, null, n, l, "up");
       b.swiglu(s.gate, s.gate, s.up, n);
-      b.matmul(s.h, s.gate, L.down, null, n);
+      this.linear(s.h, s.gate, L.down, null, n, l, "down");
       this.emitHook("mlp_out", l, s.h, n, segments);
       b.add(s.x, s.x, s.h, n);
       this.emitHook("layer_out", l, s.x, n, segments);
     });
     b.rmsnorm(s.h, s.x, this.norm, eps, n);
     this.emitHook("final_norm", null, s.h, n, segments);
+  }
+
+  /** out = x W^T (+ bias), plus the deltas of the step's LoRA adapters on this layer. */
+  private linear(out: Mat, x: Mat, w: Weight, bias: Weight | null, n: number, layer: number, key: LoraLinearKey): void {
+    this.backend.matmul(out, x, w, bias, n);
+    if (this.lora.active) this.lora.apply(out, x, layer, key);
   }
 
   private emitHook(name: string, layer: number | null, m: Mat, n: number, segments: readonly StepSegment[]): void {
@@ -394,6 +415,18 @@ export class Qwen2Model {
     return cache;
   }
 
+  private validateAdapters(choices: readonly AdapterChoice[] | undefined, index: number): readonly AdapterChoice[] {
+    if (choices === undefined) return [];
+    for (const c of choices) {
+      if (c.adapter.isDisposed) throw new InvalidArgumentError(`item ${index}: LoRA adapter ${c.adapter.name} used after dispose()`);
+      if (!c.adapter.fits(this.backend, this.config))
+        throw new InvalidArgumentError(`item ${index}: LoRA adapter ${c.adapter.name} was not loaded for this model`);
+      if (c.scale !== undefined && !Number.isFinite(c.scale))
+        throw new InvalidArgumentError(`item ${index}: LoRA adapter ${c.adapter.name}: scale must be a finite number, got ${c.scale}`);
+    }
+    return choices;
+  }
+
   private check(): void {
     if (this.disposed) throw new InvalidArgumentError("model used after dispose()");
   }
@@ -402,6 +435,7 @@ export class Qwen2Model {
     if (this.disposed) return;
     this.disposed = true;
     this.scratch?.free(this.backend);
+    this.lora.free();
     this.backend.free(this.embedTokens);
     this.backend.free(this.norm);
     for (const L of this.layers) for (const w of Object.values(L)) this.backend.free(w);

@@ -10,5 +10,6 @@ import { fileURLToPath } from "node:url";
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const sharedDir = process.env.QWEN2_SHARED ?? resolve(repoRoot, "../shared");
 export const fixturesDir = process.env.QWEN2_FIXTURES ?? resolve(sharedDir, "fixtures/qwen2");
+export const loraFixturesDir = process.env.QWEN2_LORA_FIXTURES ?? resolve(sharedDir, "fixtures/qwen2-lora");
 export const tokenizersDir = resolve(sharedDir, "tokenizers");
 export const tokenizerCasesFile = process.env.QWEN2_TOKENIZER_CASES ?? resolve(tokenizersDir, "public_cases.jsonl");

@@ -8,13 +8,14 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fixturesDir, tokenizerCasesFile, tokenizersDir } from "./paths.js";
+import { fixturesDir, loraFixturesDir, tokenizerCasesFile, tokenizersDir } from "./paths.js";
 
-export type SharedData = "fixtures" | "tokenizers" | "tokenizer cases";
+export type SharedData = "fixtures" | "lora fixtures" | "tokenizers" | "tokenizer cases";
 
 /** What proves each set is there, and the variable that moves it. */
 const WHERE: Record<SharedData, { probe: string; shown: string; variable: string }> = {
   fixtures: { probe: join(fixturesDir, "MANIFEST.json"), shown: fixturesDir, variable: "QWEN2_FIXTURES" },
+  "lora fixtures": { probe: join(loraFixturesDir, "MANIFEST.json"), shown: loraFixturesDir, variable: "QWEN2_LORA_FIXTURES" },
   tokenizers: { probe: join(tokenizersDir, "qwen2", "tokenizer.json"), shown: tokenizersDir, variable: "QWEN2_SHARED" },
   "tokenizer cases": { probe: tokenizerCasesFile, shown: tokenizerCasesFile, variable: "QWEN2_TOKENIZER_CASES" },
 };

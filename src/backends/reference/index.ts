@@ -323,6 +323,20 @@ export class ReferenceBackend implements Backend {
     }
   }
 
+  addScaledRows(out: Mat, x: Mat, rows: Int32Array, scale: number): void {
+    const o = mat(out, "addScaledRows");
+    const xs = mat(x, "addScaledRows");
+    if (o === xs) throw new InvalidArgumentError("addScaledRows: out must not alias x");
+    checkRows("addScaledRows", rows.length, xs);
+    checkCols("addScaledRows", o, xs.cols, "out");
+    const cols = o.cols;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (!(r >= 0 && r < o.rows)) throw new InvalidArgumentError(`addScaledRows: row ${r} outside a matrix of ${o.rows} rows`);
+      for (let k = 0; k < cols; k++) o.data[r * cols + k] = o.data[r * cols + k]! + scale * xs.data[i * cols + k]!;
+    }
+  }
+
   dispose(): void {
     // Nothing to stop: all memory is garbage-collected typed arrays.
   }

@@ -587,6 +587,27 @@ export class WasmBackend implements Backend {
     }
   }
 
+  addScaledRows(out: Mat, x: Mat, rows: Int32Array, scale: number): void {
+    const o = mat(out, "addScaledRows out");
+    const xi = mat(x, "addScaledRows x");
+    if (o === xi || o.cols !== xi.cols || rows.length > xi.rows)
+      throw new InvalidArgumentError(
+        `wasm backend: addScaledRows of ${rows.length} rows of [${xi.rows}, ${xi.cols}] into [${o.rows}, ${o.cols}]`,
+      );
+    // Small (a LoRA delta: the rows of a batch times one layer's outputs): plain JavaScript,
+    // the same arithmetic as the reference (one rounding per sum).
+    const f32 = this.heap.f32;
+    const cols = o.cols;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (!(r >= 0 && r < o.rows))
+        throw new InvalidArgumentError(`wasm backend: addScaledRows: row ${r} at position ${i} is outside [0, ${o.rows})`);
+      const dst = o.ptr / 4 + r * cols;
+      const src = xi.ptr / 4 + i * cols;
+      for (let k = 0; k < cols; k++) f32[dst + k] = f32[dst + k]! + scale * f32[src + k]!;
+    }
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

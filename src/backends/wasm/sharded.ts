@@ -224,6 +224,11 @@ export class ShardedWasmBackend implements Backend {
     this.shards[s]!.copyRows(this.output(out, s), this.input(x, s), rows);
   }
 
+  addScaledRows(out: Mat, x: Mat, rows: Int32Array, scale: number): void {
+    const s = smat(x).valid;
+    this.shards[s]!.addScaledRows(this.output(out, s), this.input(x, s), rows, scale);
+  }
+
   dispose(): void {
     for (const s of this.shards) s.dispose();
   }
