@@ -15,7 +15,7 @@ import { ToolCallConstraint } from "../generation/constraints/tool_constraint.js
 import { readN, readSampling, seedForChoice } from "./sampling_params.js";
 import type { SequenceRequest } from "./scheduler.js";
 import { ToolCallParser, type Segment } from "./tool_calls.js";
-import { Fields, requireObject } from "./validate.js";
+import { Fields, MAX_LOGPROBS, requireObject } from "./validate.js";
 
 const ARGUMENT_CHUNK = 24;
 
@@ -55,7 +55,7 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, _
   const stream = f.boolean("stream") ?? false;
   const includeUsage = f.object("stream_options")?.boolean("include_usage") ?? false;
   const logprobs = f.boolean("logprobs") ?? false;
-  const topLogprobs = f.integer("top_logprobs", 0, 20);
+  const topLogprobs = f.integer("top_logprobs", 0, MAX_LOGPROBS);
   if (topLogprobs !== undefined && topLogprobs > 0 && !logprobs) throw invalidField("top_logprobs", "requires logprobs: true");
 
   let prompt: string;

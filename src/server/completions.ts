@@ -1,16 +1,26 @@
 /**
  * POST /v1/completions (the legacy text API): prompt(s) as text or token ids, `n` choices
- * each, streamed as `text_completion` chunks or answered at once; `echo` and integer
- * `logprobs` (OpenAI's legacy logprobs shape) supported.
+ * each, streamed as `text_completion` chunks or answered at once, with OpenAI's legacy
+ * `logprobs` (tokens, token_logprobs, top_logprobs, text_offset) in answers and chunks alike.
+ *
+ * `echo` puts the prompt in front of the text, and with `logprobs` the prompt tokens' own
+ * logprobs in front of the generated ones (null for the first token), from one scoring pass
+ * over the prompt (prompt_logprobs.ts): what evaluation harnesses sum to score a
+ * continuation. `max_tokens: 0` with `echo` scores without generating. `suffix` asks for
+ * fill-in-the-middle in the model's own FIM tokens. Usage counts each prompt once, however
+ * many choices it has (the choices share it).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TokenEvent } from "../generation/sequence_generator.js";
-import { checkModel, checkPromptFits, type ServerContext } from "./context.js";
+import type { TextTokenizer } from "../tokenizer/types.js";
+import { checkModel, checkPromptFits, requestId, type ServerContext } from "./context.js";
 import { invalidField } from "./errors.js";
+import { SseWriter, sendJson } from "./http_util.js";
+import { scorePrompt, type PromptTokenLogprob } from "./prompt_logprobs.js";
 import { RequestLifecycle } from "./request_lifecycle.js";
 import { readN, readSampling, seedForChoice } from "./sampling_params.js";
 import type { SequenceRequest } from "./scheduler.js";
-import { Fields, describe, requireObject, type Json } from "./validate.js";
+import { Fields, MAX_LOGPROBS, describe, requireObject, type Json } from "./validate.js";
 
 /** prompt: string | string[] | number[] | number[][] → lists of ids (and their text). */
 export function readPrompts(ctx: ServerContext, v: Json | undefined, param: string): { ids: number[]; text: string }[] {
@@ -39,45 +49,133 @@ export function readPrompts(ctx: ServerContext, v: Json | undefined, param: stri
   });
 }
 
+/** Qwen2.5-Coder's fill-in-the-middle tokens: prefix, then suffix, then the middle to write. */
+export const FIM_TOKENS = ["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"] as const;
+
+/** `<|fim_prefix|>prompt<|fim_suffix|>suffix<|fim_middle|>` as ids; a 400 naming `suffix` without the tokens. */
+export function fimPrompt(tok: TextTokenizer, prompt: readonly number[], suffix: string): number[] {
+  const ids = FIM_TOKENS.map((t) => tok.tokenToId(t));
+  if (ids.some((id) => id === undefined))
+    throw invalidField(
+      "suffix",
+      `this model's tokenizer has no fill-in-the-middle tokens (${FIM_TOKENS.join(", ")}), so it cannot complete between a prompt and a suffix`,
+    );
+  const [pre, suf, mid] = ids as number[];
+  return [pre!, ...prompt, suf!, ...tok.encode(suffix, { addSpecialTokens: false }), mid!];
+}
+
+/** OpenAI's legacy logprobs of one choice. */
 interface LegacyLogprobs {
   tokens: string[];
-  token_logprobs: number[];
-  top_logprobs: Record<string, number>[];
+  token_logprobs: (number | null)[];
+  top_logprobs: (Record<string, number> | null)[];
   text_offset: number[];
+}
+
+function emptyLogprobs(): LegacyLogprobs {
+  return { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A token as the legacy format names it: its text, or `bytes:\xe2\x80` (OpenAI's spelling)
+ * when its bytes are not whole UTF-8 characters, so that two such tokens never share a
+ * `top_logprobs` key.
+ */
+export function legacyTokenString(tok: TextTokenizer, id: number): string {
+  const bytes = tok.idToBytes(id);
+  if (bytes === undefined) return tok.decode([id]);
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return `bytes:${Array.from(bytes, (b) => `\\x${b.toString(16).padStart(2, "0")}`).join("")}`;
+  }
+}
+
+/** Appends one token to `l`; `offset` is where its text starts in the choice's text. */
+function addToken(
+  tok: TextTokenizer,
+  l: LegacyLogprobs,
+  id: number,
+  logprob: number | null,
+  top: readonly { id: number; logprob: number }[] | null,
+  offset: number,
+): void {
+  l.tokens.push(legacyTokenString(tok, id));
+  l.token_logprobs.push(logprob);
+  l.top_logprobs.push(top === null ? null : Object.fromEntries(top.map((t) => [legacyTokenString(tok, t.id), t.logprob])));
+  l.text_offset.push(offset);
+}
+
+/** The prompt's tokens as legacy logprobs (null for the first), offsets into the prompt's text. */
+function promptLogprobs(tok: TextTokenizer, ids: readonly number[], scored: readonly (PromptTokenLogprob | null)[]): LegacyLogprobs {
+  const l = emptyLogprobs();
+  const decoder = tok.createStreamDecoder();
+  let offset = 0;
+  ids.forEach((id, i) => {
+    const s = scored[i] ?? null;
+    addToken(tok, l, id, s === null ? null : s.logprob, s === null ? null : s.top, offset);
+    offset += decoder.push(id).length;
+  });
+  return l;
+}
+
+function concat(a: LegacyLogprobs, b: LegacyLogprobs): LegacyLogprobs {
+  return {
+    tokens: [...a.tokens, ...b.tokens],
+    token_logprobs: [...a.token_logprobs, ...b.token_logprobs],
+    top_logprobs: [...a.top_logprobs, ...b.top_logprobs],
+    text_offset: [...a.text_offset, ...b.text_offset],
+  };
 }
 
 export async function handleCompletions(ctx: ServerContext, body: unknown, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const f = new Fields(requireObject(body, "body"));
   checkModel(ctx, f.string("model"));
-  const prompts = readPrompts(ctx, f.raw("prompt"), "prompt");
-  const sampling = readSampling(f, ctx.model.vocabSize, ctx.generationConfig, ctx.eosIds);
+  const given = readPrompts(ctx, f.raw("prompt"), "prompt");
+  const sampling = readSampling(f, ctx.model.vocabSize, ctx.generationConfig, ctx.eosIds, { minTokens: 0 });
   const n = readN(f, ctx.maxChoices);
-  if (n * prompts.length > ctx.maxChoices) throw invalidField("n", `n times the number of prompts must be at most ${ctx.maxChoices}`);
+  if (n * given.length > ctx.maxChoices) throw invalidField("n", `n times the number of prompts must be at most ${ctx.maxChoices}`);
   const stream = f.boolean("stream") ?? false;
   const includeUsage = f.object("stream_options")?.boolean("include_usage") ?? false;
   const echo = f.boolean("echo") ?? false;
-  const logprobsN = f.integer("logprobs", 0, 5);
+  const logprobsN = f.integer("logprobs", 0, MAX_LOGPROBS);
+  const suffix = f.string("suffix");
+  if (suffix !== undefined && echo) throw invalidField("suffix", "echo is not supported together with suffix");
   // OpenAI's default for this endpoint is 16 tokens.
   const maxTokens = sampling.maxNewTokens ?? 16;
+  if (maxTokens === 0 && !echo) throw invalidField("max_tokens", "0 tokens is allowed only with echo: true (to score the prompt)");
+  const prompts = suffix === undefined ? given : given.map((p) => ({ ids: fimPrompt(ctx.tokenizer, p.ids, suffix), text: p.text }));
   prompts.forEach((p, i) => checkPromptFits(ctx, p.ids.length, prompts.length > 1 ? `prompt[${i}]` : "prompt"));
 
+  // Each prompt is scored once, with the model to itself, before its choices generate.
+  const echoed: (LegacyLogprobs | null)[] = [];
+  for (const p of prompts) {
+    if (!echo || logprobsN === undefined) echoed.push(null);
+    else echoed.push(promptLogprobs(ctx.tokenizer, p.ids, await ctx.scheduler.exclusive(() => scorePrompt(ctx.model, p.ids, logprobsN))));
+  }
+  const promptTokens = prompts.reduce((s, p) => s + p.ids.length, 0);
   const total = prompts.length * n;
+  const promptOf = (index: number) => Math.floor(index / n);
+  if (maxTokens === 0) {
+    scoreOnly(ctx, res, { prompts, n, echoed, logprobs: logprobsN !== undefined, stream, includeUsage, promptTokens });
+    return;
+  }
+
   const life = new RequestLifecycle(ctx, res, {
     idPrefix: "cmpl",
     chunkObject: "text_completion",
     choices: total,
-    promptTokens: prompts.reduce((s, p) => s + p.ids.length, 0) * n,
+    promptTokens,
     includeUsage,
     errorParam: "prompt",
   });
   const texts: string[] = new Array<string>(total).fill("");
   const finish: (string | null)[] = new Array<string | null>(total).fill(null);
-  const lps: LegacyLogprobs[] = Array.from({ length: total }, () => ({
-    tokens: [],
-    token_logprobs: [],
-    top_logprobs: [],
-    text_offset: [],
-  }));
+  const lps: LegacyLogprobs[] = Array.from({ length: total }, () => emptyLogprobs());
+  // Generated tokens' logprobs not yet sent: a token's text can be held back (a possible stop string).
+  const pending: LegacyLogprobs[] = Array.from({ length: total }, () => emptyLogprobs());
 
   const requests: SequenceRequest[] = [];
   prompts.forEach((p, pi) => {
@@ -93,17 +191,18 @@ export async function handleCompletions(ctx: ServerContext, body: unknown, _req:
       requests.push(
         life.sequence(index, p.ids, options, (event: TokenEvent) => {
           if (event.id !== null && event.logprob !== undefined) {
-            const l = lps[index]!;
-            l.tokens.push(ctx.tokenizer.decode([event.id]));
-            l.token_logprobs.push(event.logprob);
-            l.top_logprobs.push(Object.fromEntries((event.topLogprobs ?? []).map((t) => [ctx.tokenizer.decode([t.id]), t.logprob])));
-            l.text_offset.push(offset);
+            for (const l of [lps[index]!, pending[index]!])
+              addToken(ctx.tokenizer, l, event.id, event.logprob, event.topLogprobs ?? [], offset);
           }
           offset += event.text.length;
           texts[index] += event.text;
           if (event.done && event.finishReason === "abort") return;
           if (event.done) finish[index] = event.finishReason === "length" ? "length" : "stop";
-          if (event.text.length > 0 || event.done) life.send([{ index, text: event.text, logprobs: null, finish_reason: finish[index] }]);
+          if (event.text.length > 0 || event.done) {
+            const l = logprobsN !== undefined ? pending[index]! : null;
+            pending[index] = emptyLogprobs();
+            life.send([{ index, text: event.text, logprobs: l, finish_reason: finish[index] }]);
+          }
         }),
       );
     }
@@ -114,10 +213,51 @@ export async function handleCompletions(ctx: ServerContext, body: unknown, _req:
     created: life.created,
     model: ctx.modelId,
     system_fingerprint: null,
-    choices: texts.map((text, i) => ({ index: i, text, logprobs: logprobsN !== undefined ? lps[i] : null, finish_reason: finish[i] })),
+    choices: texts.map((text, i) => ({
+      index: i,
+      text,
+      logprobs: logprobsN === undefined ? null : echoed[promptOf(i)] ? concat(echoed[promptOf(i)]!, lps[i]!) : lps[i]!,
+      finish_reason: finish[i],
+    })),
     usage: life.usage(),
   });
   life.submit(requests, stream, answer, () => {
-    if (echo) texts.forEach((t, index) => life.send([{ index, text: t, logprobs: null, finish_reason: null }]));
+    if (echo) texts.forEach((t, index) => life.send([{ index, text: t, logprobs: echoed[promptOf(index)], finish_reason: null }]));
   });
+}
+
+/** `max_tokens: 0` with `echo`: the prompts (and their logprobs) come back, nothing is generated. */
+function scoreOnly(
+  ctx: ServerContext,
+  res: ServerResponse,
+  o: {
+    prompts: { ids: number[]; text: string }[];
+    n: number;
+    echoed: (LegacyLogprobs | null)[];
+    logprobs: boolean;
+    stream: boolean;
+    includeUsage: boolean;
+    promptTokens: number;
+  },
+): void {
+  const id = requestId("cmpl");
+  const created = Math.floor(Date.now() / 1000);
+  const usage = { prompt_tokens: o.promptTokens, completion_tokens: 0, total_tokens: o.promptTokens };
+  const choices = o.prompts.flatMap((p, pi) =>
+    Array.from({ length: o.n }, (_, k) => ({
+      index: pi * o.n + k,
+      text: p.text,
+      logprobs: o.logprobs ? o.echoed[pi] : null,
+      finish_reason: "length",
+    })),
+  );
+  const head = { id, object: "text_completion", created, model: ctx.modelId, system_fingerprint: null };
+  if (!o.stream) {
+    sendJson(res, 200, { ...head, choices, usage });
+    return;
+  }
+  const sse = new SseWriter(res);
+  for (const c of choices) sse.send({ ...head, choices: [c], ...(o.includeUsage ? { usage: null } : {}) });
+  if (o.includeUsage) sse.send({ ...head, choices: [], usage });
+  sse.end();
 }

@@ -7,6 +7,7 @@ import type { HiddenStatesModel } from "../runtime/padded_batch.js";
 import type { TextTokenizer } from "../tokenizer/types.js";
 import { ApiError, errors } from "./errors.js";
 import { vocabIndex, type VocabIndex } from "../generation/constraints/json_constraint.js";
+import type { ReasoningFormat } from "./reasoning.js";
 import type { Scheduler } from "./scheduler.js";
 
 /** Whether the model exposes final-normed hidden states (Qwen2ForCausalLM does): /v1/embeddings needs them. */
@@ -19,6 +20,12 @@ export interface ServerContext {
   readonly model: CausalLM;
   readonly tokenizer: TextTokenizer;
   readonly modelId: string;
+  /** Other names clients may pass as `model` (`--model-alias`). */
+  readonly modelAliases: readonly string[];
+  /** Any `model` name gets this model (`--accept-any-model`, llama.cpp's behaviour). */
+  readonly acceptAnyModel: boolean;
+  /** How `<think>…</think>` reaches clients (see reasoning.ts): split out, or inline. */
+  readonly reasoningFormat: ReasoningFormat;
   readonly scheduler: Scheduler;
   readonly contextLength: number;
   readonly eosIds: readonly number[];
@@ -47,8 +54,9 @@ export function toApiError(err: unknown, param: string | null = null): ApiError 
 
 /**
  * One model per server: a request without `model` gets it (as with vLLM and llama.cpp), and
- * so does its id with or without a `.gguf` ending. Any other name is a 404 naming the model
- * served, rather than a silent answer from a model the client did not ask for.
+ * so do its id and aliases with or without a `.gguf` ending. Any other name is a 404 naming
+ * the model served, rather than a silent answer from a model the client did not ask for,
+ * unless the server accepts any name (`acceptAnyModel`, for clients that hard-code one).
  */
 export function checkModel(ctx: ServerContext, model: string | undefined): void {
   if (model === undefined || servesModel(ctx, model)) return;
@@ -56,8 +64,9 @@ export function checkModel(ctx: ServerContext, model: string | undefined): void 
 }
 
 export function servesModel(ctx: ServerContext, model: string): boolean {
+  if (ctx.acceptAnyModel) return true;
   const bare = (s: string): string => s.replace(/\.gguf$/i, "");
-  return model === ctx.modelId || bare(model) === bare(ctx.modelId);
+  return [ctx.modelId, ...ctx.modelAliases].some((name) => model === name || bare(model) === bare(name));
 }
 
 /** Refuses prompts that leave no room for one new token. */

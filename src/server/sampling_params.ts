@@ -15,18 +15,29 @@ export type RequestGeneration = Omit<GenerationOptions, "cache" | "signal" | "ke
  * Reads temperature, top_p, max_tokens/max_completion_tokens, stop, seed, penalties and
  * logit_bias, plus llama.cpp's top_k, min_p, repeat_penalty and ignore_eos extensions.
  */
+export interface SamplingFieldOptions {
+  /** Fields that set the token budget, first present wins (default max_completion_tokens, max_tokens). */
+  readonly maxTokenFields?: readonly string[];
+  /** The smallest budget allowed (default 1; /v1/completions allows 0 to score only). */
+  readonly minTokens?: number;
+}
+
 export function readSampling(
   f: Fields,
   vocabSize: number,
   generationConfig: GenerationConfig | null,
   eosIds: readonly number[],
+  fieldOptions: SamplingFieldOptions = {},
 ): RequestGeneration {
   const temperature = f.number("temperature", 0, 2);
   const topP = f.number("top_p", 0, 1);
   const topK = f.integer("top_k", 0, vocabSize);
   const minP = f.number("min_p", 0, 1);
   const repetitionPenalty = f.number("repetition_penalty", 0.01, 10) ?? f.number("repeat_penalty", 0.01, 10);
-  const maxTokens = f.integer("max_completion_tokens", 1, 1 << 30) ?? f.integer("max_tokens", 1, 1 << 30);
+  const minTokens = fieldOptions.minTokens ?? 1;
+  let maxTokens: number | undefined;
+  for (const field of fieldOptions.maxTokenFields ?? ["max_completion_tokens", "max_tokens"])
+    maxTokens ??= f.integer(field, minTokens, 1 << 30);
   const seed = f.integer("seed", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   const presencePenalty = f.number("presence_penalty", -2, 2);
   const frequencyPenalty = f.number("frequency_penalty", -2, 2);

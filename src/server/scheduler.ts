@@ -68,6 +68,8 @@ export class Scheduler {
   private readonly queue: { request: SequenceRequest; detach: () => void }[] = [];
   private readonly active: Active[] = [];
   private readonly pool: PrefixPool;
+  /** Work that needs the model to itself (scoring a prompt), run between steps. */
+  private readonly tasks: (() => Promise<void>)[] = [];
   private running = false;
   private closed = false;
   private steps = 0;
@@ -106,6 +108,24 @@ export class Scheduler {
     }
     // Never step inside submit: the caller sets up its response before the first event.
     setImmediate(() => void this.run());
+  }
+
+  /**
+   * Runs `task` between two steps, with the model to itself: model calls never overlap, and a
+   * task (a prompt's scoring pass, say) need not know what the batch is doing.
+   */
+  exclusive<T>(task: () => T | Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(errors.unavailable("The server is shutting down."));
+    return new Promise<T>((resolve, reject) => {
+      this.tasks.push(async () => {
+        try {
+          resolve(await task());
+        } catch (err) {
+          reject(err);
+        }
+      });
+      setImmediate(() => void this.run());
+    });
   }
 
   /** Stops everything: queued and active sequences end with "abort", caches are freed. */
@@ -196,8 +216,12 @@ export class Scheduler {
     this.running = true;
     try {
       for (;;) {
+        while (this.tasks.length > 0) await this.tasks.shift()!();
         this.admit();
-        if (this.active.length === 0) break;
+        if (this.active.length === 0) {
+          if (this.tasks.length === 0) break;
+          continue;
+        }
         this.step();
         await nextTick();
       }

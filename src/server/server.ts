@@ -21,6 +21,7 @@ import { makeVocab, servesModel, toApiError, type ServerContext } from "./contex
 import { handleEmbeddings } from "./embeddings.js";
 import { ApiError, errors, invalidField } from "./errors.js";
 import { readJsonBody, sendError, sendJson } from "./http_util.js";
+import type { ReasoningFormat } from "./reasoning.js";
 import { Scheduler, type SchedulerStats } from "./scheduler.js";
 import { Fields, describe, requireObject } from "./validate.js";
 import { StaticSite } from "./webui/static_site.js";
@@ -30,6 +31,12 @@ export interface ServerOptions {
   readonly tokenizer: TextTokenizer;
   /** The name clients pass as `model` (default "qwen2"). */
   readonly modelId?: string;
+  /** More names for the same model (listed by /v1/models too). */
+  readonly modelAliases?: readonly string[];
+  /** Answer whatever `model` a request names (default false: an unknown name is a 404). */
+  readonly acceptAnyModel?: boolean;
+  /** `<think>…</think>` as `reasoning_content` ("deepseek", the default) or inline ("none"); a request's `reasoning_format` overrides it. */
+  readonly reasoningFormat?: ReasoningFormat;
   /** When set, every route but /health needs `Authorization: Bearer KEY`. */
   readonly apiKey?: string;
   /** Sequences decoded together in one batched step (default 4). */
@@ -87,6 +94,9 @@ export class QwenServer {
       model,
       tokenizer,
       modelId: options.modelId ?? "qwen2",
+      modelAliases: options.modelAliases ?? [],
+      acceptAnyModel: options.acceptAnyModel === true,
+      reasoningFormat: options.reasoningFormat ?? "deepseek",
       scheduler: this.scheduler,
       contextLength,
       eosIds: options.eosIds ?? collectEosIds({ tokenizer }),
@@ -185,18 +195,18 @@ export function createServer(options: ServerOptions): QwenServer {
 }
 
 async function handleModels(ctx: ServerContext, _b: unknown, _q: IncomingMessage, res: ServerResponse): Promise<void> {
-  sendJson(res, 200, { object: "list", data: [modelCard(ctx)] });
+  sendJson(res, 200, { object: "list", data: [ctx.modelId, ...ctx.modelAliases].map((id) => modelCard(ctx, id)) });
 }
 
 async function handleModel(ctx: ServerContext, _b: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const id = decodeURIComponent((req.url ?? "").split("?")[0]!.slice("/v1/models/".length));
   if (!servesModel(ctx, id)) throw errors.unknownModel(id, ctx.modelId);
-  sendJson(res, 200, modelCard(ctx));
+  sendJson(res, 200, modelCard(ctx, id));
 }
 
-function modelCard(ctx: ServerContext): unknown {
+function modelCard(ctx: ServerContext, id = ctx.modelId): unknown {
   return {
-    id: ctx.modelId,
+    id,
     object: "model",
     created: ctx.created,
     owned_by: "qwen2-ts",

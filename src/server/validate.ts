@@ -4,6 +4,11 @@
  */
 import { invalidField } from "./errors.js";
 
+/** Most stop strings one request may give. */
+export const MAX_STOP_SEQUENCES = 32;
+/** Most alternatives per token in `logprobs`/`top_logprobs` (vLLM's default `max_logprobs`). */
+export const MAX_LOGPROBS = 20;
+
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
@@ -92,13 +97,18 @@ export class Fields {
     return v;
   }
 
-  /** `stop`: a string or up to 4 strings (OpenAI's limit), empty strings refused. */
+  /**
+   * `stop`: a string or up to {@link MAX_STOP_SEQUENCES} strings, empty strings refused.
+   * OpenAI allows 4 and vLLM any number; evaluation harnesses send more than 4, and a bound
+   * keeps the per-token stop matching cheap.
+   */
   stop(key: string): string[] | undefined {
     const v = this.raw(key);
     if (v === undefined) return undefined;
     const list = typeof v === "string" ? [v] : Array.isArray(v) ? v : null;
     if (list === null) throw invalidField(this.name(key), `expected a string or an array of strings, got ${describe(v)}`, "invalid_type");
-    if (list.length > 4) throw invalidField(this.name(key), `at most 4 stop sequences, got ${list.length}`);
+    if (list.length > MAX_STOP_SEQUENCES)
+      throw invalidField(this.name(key), `at most ${MAX_STOP_SEQUENCES} stop sequences, got ${list.length}`);
     return list.map((s, i) => {
       if (typeof s !== "string" || s.length === 0)
         throw invalidField(`${this.name(key)}[${i}]`, "expected a non-empty string", "invalid_type");

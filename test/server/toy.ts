@@ -14,7 +14,7 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import type { CausalLM, ForwardItem, SequenceCache } from "../../src/models/causal_lm.js";
+import type { CausalLM, ForwardItem, ForwardOptions, SequenceCache } from "../../src/models/causal_lm.js";
 import { renderChatTemplate } from "../../src/tokenizer/chat_template.js";
 import type {
   ChatMessage,
@@ -42,19 +42,26 @@ function qwen25Template(): string {
 }
 
 export class ServerToyTokenizer implements TextTokenizer {
-  readonly vocabSize = 256 + ADDED.length + MERGES.length;
+  readonly vocabSize: number;
   readonly eosToken = "<|im_end|>";
   readonly eosTokenId = IM_END;
   readonly padToken = "<|endoftext|>";
   readonly padTokenId = EOT;
   readonly bosToken = null;
   readonly bosTokenId = null;
-  readonly chatTemplate = qwen25Template();
+  readonly chatTemplate: string;
   private readonly pieces: { id: number; bytes: Uint8Array; text: string }[] = [];
 
-  constructor() {
+  /**
+   * @param extra more added tokens (e.g. Qwen2.5-Coder's `<|fim_prefix|>`), ids after the merges
+   * @param chatTemplate default: the real Qwen2.5 template
+   */
+  constructor(extra: readonly string[] = [], chatTemplate = qwen25Template()) {
+    this.chatTemplate = chatTemplate;
+    this.vocabSize = 256 + ADDED.length + MERGES.length + extra.length;
     ADDED.forEach((t, i) => this.pieces.push({ id: 256 + i, bytes: enc.encode(t), text: t }));
     MERGES.forEach((t, i) => this.pieces.push({ id: 256 + ADDED.length + i, bytes: enc.encode(t), text: t }));
+    extra.forEach((t, i) => this.pieces.push({ id: 256 + ADDED.length + MERGES.length + i, bytes: enc.encode(t), text: t }));
     // Longest first, so encoding is greedy longest-match.
     this.pieces.sort((a, b) => b.bytes.length - a.bytes.length);
   }
@@ -153,6 +160,8 @@ function hash(ids: readonly number[], salt = 0): number {
   return h;
 }
 
+const NO_SCRIPT = { prompt: 0, seen: 0, script: null };
+
 /** Decides the answer to a prompt (its decoded text); null: babble. */
 export type Responder = (promptText: string) => string | null;
 
@@ -182,7 +191,7 @@ export class ResponderModel implements CausalLM {
     return new ResponderCache(capacity, this.live);
   }
 
-  forward(items: readonly ForwardItem[]): Float32Array[] {
+  forward(items: readonly ForwardItem[], options: ForwardOptions = {}): Float32Array[] {
     this.forwardCalls++;
     this.maxBatch = Math.max(this.maxBatch, items.length);
     return items.map((it) => {
@@ -205,7 +214,14 @@ export class ResponderModel implements CausalLM {
         cache.ids.push(...it.ids);
       }
       info.seen = cache.ids.length;
-      return this.logits(cache.ids, info);
+      const last = this.logits(cache.ids, info);
+      if (!options.allLogits) return last;
+      // Every new token's row; those before the last are prompt positions, where no script applies.
+      const rows = new Float32Array(it.ids.length * this.vocabSize);
+      const before = cache.ids.length - it.ids.length;
+      for (let j = 0; j + 1 < it.ids.length; j++) rows.set(this.logits(cache.ids.slice(0, before + j + 1), NO_SCRIPT), j * this.vocabSize);
+      rows.set(last, (it.ids.length - 1) * this.vocabSize);
+      return rows;
     });
   }
 

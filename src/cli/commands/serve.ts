@@ -1,12 +1,13 @@
 import { basename } from "node:path";
-import type { CliIO, Command } from "../command.js";
+import { UsageError, type CliIO, type Command } from "../command.js";
 import { intFlag, parseFlags } from "../flags.js";
 import { loadModelFor, MODEL_FLAGS, MODEL_FLAGS_USAGE, readModelFlags } from "../model_flags.js";
+import { isReasoningFormat, REASONING_FORMATS } from "../../server/reasoning.js";
 import { createServer } from "../../server/server.js";
 
 const usage = `Usage: qwen2 serve --model DIR|FILE.gguf [options]
 
-An OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, /v1/embeddings,
+An OpenAI-compatible HTTP server: /v1/chat/completions, /v1/responses, /v1/completions, /v1/embeddings,
 /v1/models, /tokenize, /detokenize, /health, and a web chat at / (open the URL it prints).
 
 Options:
@@ -19,6 +20,11 @@ ${MODEL_FLAGS_USAGE}
   --ctx N             context length per sequence (default: the model's, at most 4096)
   --name NAME         model id clients pass as "model" (default: the folder/file name;
                       a request without "model" gets this model too)
+  --model-alias NAME  another name clients may pass as "model" (repeatable)
+  --accept-any-model  answer whatever "model" a request names (llama.cpp's behaviour;
+                      default: an unknown name is a 404 naming the model served)
+  --reasoning-format F  deepseek (default): <think>…</think> goes to reasoning_content;
+                      none: it stays inline in content (a request's reasoning_format wins)
   --body-limit BYTES  largest request body (default 4 MiB)
   --prefill-chunk N   longest piece of a prompt computed in one step (default 512)
   --no-webui          serve the API only (no chat page at /)
@@ -40,6 +46,9 @@ const command: Command = {
       queue: { type: "string" },
       ctx: { type: "string" },
       name: { type: "string" },
+      "model-alias": { type: "string", multiple: true },
+      "accept-any-model": { type: "boolean" },
+      "reasoning-format": { type: "string" },
       "body-limit": { type: "string" },
       "prefill-chunk": { type: "string" },
       "no-webui": { type: "boolean" },
@@ -53,6 +62,9 @@ const command: Command = {
     const ctx = intFlag(values, "ctx", { min: 16 });
     const bodyLimit = intFlag(values, "body-limit", { min: 1024 });
     const prefillChunk = intFlag(values, "prefill-chunk", { min: 1 });
+    const reasoningFormat = values["reasoning-format"] ?? "deepseek";
+    if (!isReasoningFormat(reasoningFormat))
+      throw new UsageError(`--reasoning-format must be one of ${REASONING_FORMATS.join(", ")}, got '${reasoningFormat}'`);
     const loaded = await loadModelFor(io, modelFlags, { progress: true });
     const path = modelFlags.path;
     const apiKey = values["api-key"] ?? process.env.QWEN2_API_KEY;
@@ -60,6 +72,9 @@ const command: Command = {
       model: loaded.model,
       tokenizer: loaded.tokenizer,
       modelId: values.name ?? basename(path.replace(/\/+$/, "")),
+      modelAliases: values["model-alias"] ?? [],
+      acceptAnyModel: values["accept-any-model"] === true,
+      reasoningFormat,
       eosIds: loaded.eosIds,
       generationConfig: loaded.generationConfig,
       parallel,
