@@ -29,6 +29,9 @@ export interface RopeScaling {
 
 export type LayerType = "full_attention" | "sliding_attention";
 
+/** How a sequence-classification pipeline turns logits into scores (config.json `problem_type`). */
+export type ProblemType = "regression" | "single_label_classification" | "multi_label_classification";
+
 export interface Qwen2Config {
   readonly model_type: "qwen2";
   readonly vocab_size: number;
@@ -67,6 +70,16 @@ export interface Qwen2Config {
   /** Set by parseQwen2Config (HF defaults 0.02 and true); optional for hand-built configs. */
   readonly initializer_range?: number;
   readonly use_cache?: boolean;
+  /** config.json `architectures` (empty when absent); the first one names the class a folder loads as. */
+  readonly architectures?: readonly string[];
+  /**
+   * Task-head labels by index: `id2label` when given (num_labels follows it, as in
+   * transformers), else `LABEL_0`..`LABEL_{num_labels-1}`, else transformers' default of two.
+   * Optional for hand-built configs; read it through `headLabels(config)`.
+   */
+  readonly id2label?: readonly string[];
+  /** config.json `problem_type`, or null when absent. */
+  readonly problem_type?: ProblemType | null;
   /** True when config.json carries `qwen2_ts_random_weights: true` (made by `qwen2 create-random`). */
   readonly qwen2_ts_random_weights?: boolean;
 }
@@ -79,6 +92,11 @@ export interface Qwen2Config {
 export function layerWindows(config: Qwen2Config): readonly (number | null)[] {
   if (config.layer_windows) return config.layer_windows;
   return config.layer_types.map((t) => (t === "sliding_attention" ? config.sliding_window : null));
+}
+
+/** The task-head labels of a config (see `id2label`). */
+export function headLabels(config: Qwen2Config): readonly string[] {
+  return config.id2label ?? ["LABEL_0", "LABEL_1"];
 }
 
 /** generation_config.json, normalised. Absent fields are undefined. */

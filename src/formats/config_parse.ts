@@ -29,7 +29,7 @@
  */
 import { joinName, parseJson, type ModelFiles } from "../io/byte_source.js";
 import { FormatError } from "../errors.js";
-import type { GenerationConfig, LayerType, Qwen2Config, RopeScaling, RopeType } from "./config.js";
+import type { GenerationConfig, LayerType, ProblemType, Qwen2Config, RopeScaling, RopeType } from "./config.js";
 
 /** Hugging Face Qwen2Config defaults (transformers' configuration_qwen2.py). */
 export const QWEN2_DEFAULTS = {
@@ -367,6 +367,12 @@ export function parseQwen2Config(json: unknown, file = "config.json", warnings: 
   }
   for (const id of eos) if (id >= vocab) warnings.push(`${file}: eos_token_id ${id} is outside the vocabulary (vocab_size ${vocab})`);
 
+  const architectures = parseArchitectures(f);
+  const id2label = parseLabels(f, warnings);
+  const problemType = f.str("problem_type", null);
+  if (problemType !== null && !PROBLEM_TYPES.includes(problemType as ProblemType))
+    f.fail("problem_type", `'${problemType}' is not one of ${PROBLEM_TYPES.join(", ")}`);
+
   return {
     model_type: "qwen2",
     vocab_size: vocab,
@@ -394,8 +400,47 @@ export function parseQwen2Config(json: unknown, file = "config.json", warnings: 
     torch_dtype: f.str("torch_dtype", null) ?? f.str("dtype", null),
     initializer_range: initRange,
     use_cache: useCache,
+    architectures,
+    id2label,
+    problem_type: problemType as ProblemType | null,
     qwen2_ts_random_weights: f.bool("qwen2_ts_random_weights", false),
   };
+}
+
+const PROBLEM_TYPES: readonly ProblemType[] = ["regression", "single_label_classification", "multi_label_classification"];
+
+function parseArchitectures(f: Fields): string[] {
+  const v = f.obj["architectures"];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string"))
+    f.fail("architectures", `expected a list of class names, got ${JSON.stringify(v)}`);
+  return v as string[];
+}
+
+/**
+ * Task-head labels as transformers resolves them: `id2label` (keys "0".."n-1") decides
+ * num_labels; without it, `num_labels` names them LABEL_i; without either, two labels.
+ */
+function parseLabels(f: Fields, warnings: string[]): string[] {
+  const raw = f.obj["id2label"];
+  const numLabels = f.present("num_labels") ? f.positiveInt("num_labels", 1) : null;
+  if (raw === undefined || raw === null) {
+    return Array.from({ length: numLabels ?? 2 }, (_, i) => `LABEL_${i}`);
+  }
+  if (!isObj(raw)) f.fail("id2label", `expected an object of index to label, got ${JSON.stringify(raw)}`);
+  const entries = Object.entries(raw);
+  const labels = new Array<string>(entries.length);
+  for (const [key, label] of entries) {
+    const i = Number(key);
+    if (!/^\d+$/.test(key) || i >= entries.length) f.fail("id2label", `keys must be the indices 0..${entries.length - 1}, found '${key}'`);
+    if (typeof label !== "string") f.fail("id2label", `label of ${key} must be a string, got ${JSON.stringify(label)}`);
+    labels[i] = label;
+  }
+  if (numLabels !== null && numLabels !== labels.length)
+    warnings.push(
+      `${f.file}: num_labels ${numLabels} differs from the ${labels.length} labels of id2label; id2label wins (as in transformers)`,
+    );
+  return labels;
 }
 
 /** Reads and resolves a folder's `config.json`. */

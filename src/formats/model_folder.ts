@@ -8,6 +8,7 @@ import type { ModelFiles } from "../io/byte_source.js";
 import type { GenerationConfig, Qwen2Config } from "./config.js";
 import { loadGenerationConfig, loadQwen2Config } from "./config_parse.js";
 import { validateQwen2Weights, type Qwen2WeightReport } from "./qwen2_tensors.js";
+import { backboneView, configArchitecture, type Qwen2Architecture } from "./qwen2_architectures.js";
 import { SafetensorsFile } from "./safetensors.js";
 import { SAFETENSORS_INDEX, ShardedSafetensors } from "./safetensors_sharded.js";
 import type { WeightSource } from "./weights.js";
@@ -25,6 +26,9 @@ export interface ModelFolder {
   readonly location: string;
   readonly config: Qwen2Config;
   readonly generationConfig: GenerationConfig;
+  /** The class the weights were checked for: the one asked for, else config.json's `architectures`. */
+  readonly architecture: Qwen2Architecture;
+  /** The weights, the backbone seen under `model.` whichever prefix the class stored it under. */
   readonly weights: SafetensorsSource;
   /** Result of checking the weights against the config (missing/mis-shaped already threw). */
   readonly report: Qwen2WeightReport;
@@ -47,17 +51,25 @@ export async function openSafetensorsWeights(files: ModelFiles, signal?: AbortSi
   throw new FormatError(files.location, `no ${SAFETENSORS_SINGLE} or ${SAFETENSORS_INDEX} found`);
 }
 
+export interface ModelFolderOptions {
+  /** The class to check the weights for (default: the first Qwen2 class of config.json `architectures`, else Qwen2ForCausalLM). */
+  readonly architecture?: Qwen2Architecture;
+}
+
 /** Loads config, generation config and (lazily) the weights, validating names and shapes. */
-export async function loadModelFolder(files: ModelFiles, signal?: AbortSignal): Promise<ModelFolder> {
+export async function loadModelFolder(files: ModelFiles, signal?: AbortSignal, options: ModelFolderOptions = {}): Promise<ModelFolder> {
   const warnings: string[] = [];
   const config = await loadQwen2Config(files, warnings);
   const generationConfig = await loadGenerationConfig(files, warnings);
-  const weights = await openSafetensorsWeights(files, signal);
+  const stored = await openSafetensorsWeights(files, signal);
+  const architecture = options.architecture ?? configArchitecture(config);
   try {
-    const report = validateQwen2Weights(config, weights, { warnings });
-    return { location: files.location, config, generationConfig, weights, report, warnings };
+    const report = validateQwen2Weights(config, stored, { warnings, architecture });
+    // Both safetensors sources read into buffers, and so does a view over them.
+    const weights = backboneView(stored, config, architecture) as SafetensorsSource;
+    return { location: files.location, config, generationConfig, architecture, weights, report, warnings };
   } catch (err) {
-    weights.close();
+    stored.close();
     throw err;
   }
 }

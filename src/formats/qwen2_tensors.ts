@@ -18,6 +18,14 @@
 import { FormatError } from "../errors.js";
 import type { Qwen2Config } from "./config.js";
 import type { WeightSource } from "./weights.js";
+import {
+  BackboneView,
+  backbonePrefix,
+  backboneView,
+  qwen2HeadTensors,
+  storedBackbonePrefix,
+  type Qwen2Architecture,
+} from "./qwen2_architectures.js";
 
 export interface ExpectedTensor {
   readonly name: string;
@@ -69,13 +77,14 @@ export function qwen2HeadTensor(config: Qwen2Config): ExpectedTensor {
 }
 
 /**
- * Every tensor of a Qwen2ForCausalLM checkpoint for `config`. With tied embeddings,
- * `lm_head.weight` is listed as optional (some exporters store a copy anyway).
+ * Every tensor of a checkpoint of `architecture` (default Qwen2ForCausalLM) for `config`,
+ * the backbone under `model.`. With tied embeddings, `lm_head.weight` is listed as optional
+ * (some exporters store a copy anyway).
  */
-export function qwen2ExpectedTensors(config: Qwen2Config): ExpectedTensor[] {
+export function qwen2ExpectedTensors(config: Qwen2Config, architecture: Qwen2Architecture = "Qwen2ForCausalLM"): ExpectedTensor[] {
   const out: ExpectedTensor[] = [qwen2EmbedTensor(config)];
   for (let i = 0; i < config.num_hidden_layers; i++) out.push(...qwen2LayerTensors(config, i));
-  out.push(qwen2NormTensor(config), qwen2HeadTensor(config));
+  out.push(qwen2NormTensor(config), ...qwen2HeadTensors(config, architecture));
   return out;
 }
 
@@ -88,7 +97,7 @@ export interface Qwen2WeightReport {
   readonly missing: string[];
   /** "name: expected [a, b], found [c, d]" */
   readonly misshaped: string[];
-  /** Tensors present that a Qwen2ForCausalLM does not use (besides ignored ones). */
+  /** Tensors present that the class does not use (besides ignored ones). */
   readonly unexpected: string[];
   /** Tensors skipped on purpose (rotary_emb.inv_freq). */
   readonly ignored: string[];
@@ -103,46 +112,67 @@ export interface ValidateOptions {
   readonly warnings?: string[];
   /** "throw" (default): a FormatError for missing or mis-shaped tensors; "report": only the report, for `inspect`. */
   readonly onMismatch?: "throw" | "report";
+  /** The class the weights are checked for (default Qwen2ForCausalLM); see formats/qwen2_architectures.ts. */
+  readonly architecture?: Qwen2Architecture;
 }
 
 /**
- * Compares a weight source with the expected tensors. By default throws a FormatError naming
- * the source and every missing or mis-shaped tensor (up to a readable number); unexpected
- * extra tensors become warnings, never errors.
+ * Compares a weight source with the tensors of `options.architecture` (the backbone under
+ * the class's prefix or bare, as transformers accepts). By default throws a FormatError naming
+ * the source and every missing or mis-shaped tensor (up to a readable number), by the names the
+ * class stores them under; unexpected extra tensors become warnings, never errors.
  */
-export function validateQwen2Weights(config: Qwen2Config, source: WeightSource, options: ValidateOptions = {}): Qwen2WeightReport {
-  const expected = qwen2ExpectedTensors(config);
+export function validateQwen2Weights(config: Qwen2Config, given: WeightSource, options: ValidateOptions = {}): Qwen2WeightReport {
+  const architecture = options.architecture ?? "Qwen2ForCausalLM";
+  const source = backboneView(given, config, architecture);
+  const stored = (name: string): string => (source instanceof BackboneView ? source.storedName(name) : name);
+  const expected = qwen2ExpectedTensors(config, architecture);
   const expectedNames = new Set(expected.map((e) => e.name));
   const missing: string[] = [];
   const misshaped: string[] = [];
   for (const e of expected) {
     if (!source.has(e.name)) {
-      if (e.required) missing.push(e.name);
+      if (e.required) missing.push(stored(e.name));
       continue;
     }
     const info = source.info(e.name);
     const same = info.shape.length === e.shape.length && info.shape.every((d, i) => d === e.shape[i]);
-    if (!same) misshaped.push(`${e.name}: expected [${e.shape.join(", ")}], found [${info.shape.join(", ")}]`);
-    else if (!FLOAT_DTYPES.has(info.dtype)) misshaped.push(`${e.name}: dtype ${info.dtype} is not a float or quantised type`);
+    if (!same) misshaped.push(`${stored(e.name)}: expected [${e.shape.join(", ")}], found [${info.shape.join(", ")}]`);
+    else if (!FLOAT_DTYPES.has(info.dtype)) misshaped.push(`${stored(e.name)}: dtype ${info.dtype} is not a float or quantised type`);
   }
   const unexpected: string[] = [];
   const ignored: string[] = [];
   for (const name of source.names()) {
     if (expectedNames.has(name)) continue;
-    if (isIgnoredQwen2Tensor(name)) ignored.push(name);
-    else unexpected.push(name);
+    if (isIgnoredQwen2Tensor(name)) ignored.push(stored(name));
+    else unexpected.push(stored(name));
   }
   const report = { missing, misshaped, unexpected, ignored, tiedHead: !source.has("lm_head.weight") };
-  const problems = [...missing.map((n) => `missing tensor '${n}'`), ...misshaped.map((m) => `mis-shaped tensor ${m}`)];
+  // Head tensors first: with a whole backbone missing they would fall past the shown dozen.
+  const heads = new Set(qwen2HeadTensors(config, architecture).map((t) => t.name));
+  const headFirst = (names: string[]): string[] => [...names.filter((n) => heads.has(n)), ...names.filter((n) => !heads.has(n))];
+  const problems = [...headFirst(missing).map((n) => `missing tensor '${n}'`), ...misshaped.map((m) => `mis-shaped tensor ${m}`)];
+  const elsewhere = backboneElsewhere(given, architecture);
+  if (elsewhere !== null) problems.unshift(elsewhere);
   if (problems.length > 0 && options.onMismatch !== "report") {
     const shown = problems.slice(0, 12);
     const more = problems.length > shown.length ? `; and ${problems.length - shown.length} more` : "";
-    throw new FormatError(source.location, `weights do not match config.json: ${shown.join("; ")}${more}`);
+    throw new FormatError(source.location, `weights do not match config.json for ${architecture}: ${shown.join("; ")}${more}`);
   }
   if (unexpected.length > 0) {
     options.warnings?.push(
-      `${source.location}: ${unexpected.length} tensor(s) not used by Qwen2ForCausalLM are ignored: ${unexpected.slice(0, 5).join(", ")}${unexpected.length > 5 ? ", ..." : ""}`,
+      `${source.location}: ${unexpected.length} tensor(s) not used by ${architecture} are ignored: ${unexpected.slice(0, 5).join(", ")}${unexpected.length > 5 ? ", ..." : ""}`,
     );
   }
   return report;
+}
+
+/** When the backbone is absent where `architecture` looks but present under another class's prefix, a sentence saying so. */
+function backboneElsewhere(source: WeightSource, architecture: Qwen2Architecture): string | null {
+  const used = storedBackbonePrefix(source, architecture);
+  if (source.has(`${used}embed_tokens.weight`)) return null;
+  const found = ["model.", "transformer.", ""].find((p) => source.has(`${p}embed_tokens.weight`));
+  if (found === undefined) return null;
+  const own = backbonePrefix(architecture);
+  return `the decoder stack is stored under '${found || "(no prefix)"}' but ${architecture} keeps it under '${own || "(no prefix)"}'${own ? " or bare" : " or 'model.'"} (check config.json architectures)`;
 }

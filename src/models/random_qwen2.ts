@@ -9,6 +9,7 @@ import type { Qwen2Config } from "../formats/config.js";
 import type { HostTensor, TensorInfo, WeightSource } from "../formats/weights.js";
 import { byteSize, type FloatDType } from "../tensor/dtype.js";
 import { qwen2ExpectedTensors } from "../formats/qwen2_tensors.js";
+import { backbonePrefix, configArchitecture } from "../formats/qwen2_architectures.js";
 import { DEFAULT_RANDOM_STD, randomWeightBytes } from "../tensor/random.js";
 
 /**
@@ -27,10 +28,14 @@ export class RandomQwen2Weights implements WeightSource {
     private readonly std = DEFAULT_RANDOM_STD,
   ) {
     this.location = `<random qwen2 weights, seed ${seed}>`;
+    // The class config.json names decides the head tensors and where the backbone is stored.
+    const architecture = configArchitecture(config);
+    const prefix = backbonePrefix(architecture);
+    const stored = (name: string): string => (name.startsWith("model.") ? prefix + name.slice("model.".length) : name);
     this.shapes = new Map(
-      qwen2ExpectedTensors(config)
+      qwen2ExpectedTensors(config, architecture)
         .filter((t) => t.required)
-        .map((t): [string, number[]] => [t.name, [...t.shape]]),
+        .map((t): [string, number[]] => [stored(t.name), [...t.shape]]),
     );
   }
 
