@@ -1,7 +1,7 @@
 /**
  * The ONE way tests and benchmarks reach the opt-in peers of bench/package.json
  * (llama.cpp through node-llama-cpp, transformers.js, native tokenizers, tiktoken, wllama,
- * and the deno, bun and Node 24 binaries). They install into bench/node_modules with
+ * koffi to call ggml's C functions, and the deno, bun and Node 24 binaries). They install into bench/node_modules with
  * `npm run bench:peers`, never with the root install, so a plain clone stays small; whoever
  * needs one asks here and skips with `peerSkipReason(...)` when it is absent.
  */
@@ -21,7 +21,8 @@ export type PeerName =
   | "@huggingface/tokenizers"
   | "@anush008/tokenizers"
   | "tiktoken"
-  | "@wllama/wllama";
+  | "@wllama/wllama"
+  | "koffi";
 
 /** Where a package lives: bench/node_modules, else the root node_modules (an older install). */
 export function peerDir(name: string): string | null {
@@ -95,4 +96,16 @@ export function runtimeSkipReason(name: RuntimeName): string | undefined {
   return runtimeBinary(name) === null
     ? `no ${name} binary for ${process.platform}-${process.arch} in bench/node_modules (an opt-in peer: ${PEERS_INSTALL_HINT})`
     : undefined;
+}
+
+/**
+ * The directory of llama.cpp's shared libraries inside node-llama-cpp's prebuilt CPU package
+ * (libggml-base.so, libllama.so), or null when that package is not installed here.
+ */
+export function llamaCppLibDir(): string | null {
+  const platform = `${process.platform}-${process.arch}`;
+  const pkg = peerDir(`@node-llama-cpp/${platform}`);
+  if (pkg === null) return null;
+  const dir = join(pkg, "bins", platform);
+  return existsSync(dir) ? dir : null;
 }

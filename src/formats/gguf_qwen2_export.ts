@@ -18,7 +18,7 @@ import { InvalidArgumentError, UnsupportedError } from "../errors.js";
 import { f32ToBf16, f32ToF16 } from "../tensor/convert.js";
 import type { DType, WeightDType } from "../tensor/dtype.js";
 import { QUANT_BLOCK } from "../tensor/dtype.js";
-import { quantize, weightToFloat32 } from "../tensor/quant.js";
+import { canQuantize, quantize, weightToFloat32 } from "../tensor/quant/index.js";
 import type { Qwen2Config } from "./config.js";
 import { GGUFWriter } from "./gguf_writer.js";
 import { GGUFValueType, LLAMA_FILE_TYPE } from "./gguf_types.js";
@@ -79,6 +79,7 @@ export function encodeTensor(src: HostTensor, target: WeightDType): Uint8Array {
       return new Uint8Array(half.buffer);
     }
     default:
+      if (!canQuantize(target)) throw new UnsupportedError(`tensor '${src.name}': cannot write ${target}`);
       return quantize(target, values);
   }
 }

@@ -5,7 +5,15 @@
 export type { HostTensor, TensorInfo, TensorReader, UploadSource, WeightSource } from "./weights.js";
 export { tensorReader } from "./weights.js";
 export type { DType, WeightDType, FloatDType, QuantDType } from "../tensor/dtype.js";
-export { quantizeQ8_0, quantizeQ4_0, dequantizeQ8_0, dequantizeQ4_0, quantize, dequantize, weightToFloat32 } from "../tensor/quant.js";
+export {
+  quantizeQ8_0,
+  quantizeQ4_0,
+  dequantizeQ8_0,
+  dequantizeQ4_0,
+  quantize,
+  dequantize,
+  weightToFloat32,
+} from "../tensor/quant/index.js";
 export type { Qwen2Config, GenerationConfig, RopeScaling, RopeType, LayerType } from "./config.js";
 export { layerWindows } from "./config.js";
 export { parseQwen2Config, loadQwen2Config, parseGenerationConfig, loadGenerationConfig } from "./config_parse.js";

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { ReferenceBackend } from "../../src/backends/reference/index.js";
 import type { HostTensor } from "../../src/formats/weights.js";
 import { f32ToBf16, f32ToF16, bf16ToF32, f16ToF32 } from "../../src/tensor/convert.js";
-import { quantize, dequantize } from "../../src/tensor/quant.js";
+import { canQuantize, quantize, dequantize } from "../../src/tensor/quant/index.js";
+import { QUANT_DTYPES } from "../../src/tensor/dtype.js";
 import type { WeightDType } from "../../src/tensor/dtype.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { mulberry32 } from "../../src/tensor/random.js";
@@ -40,8 +41,8 @@ function tensorOf(name: string, dtype: WeightDType, shape: number[], values: Flo
       }
       return { t: { name, dtype, shape, data: new Uint8Array(bits.buffer) }, exact };
     }
-    case "q8_0":
-    case "q4_0": {
+    default: {
+      if (!canQuantize(dtype)) throw new Error(`tensorOf: cannot write ${dtype}`);
       const data = quantize(dtype, values);
       return { t: { name, dtype, shape, data }, exact: dequantize(dtype, data, n) };
     }
@@ -58,6 +59,34 @@ function assertClose(actual: Float32Array, expected: ArrayLike<number>, tol: num
 }
 
 const be = new ReferenceBackend();
+
+test("matmul and embed decode every ggml block type row by row (K-quants on 256-wide rows, legacy on 32-wide blocks)", async () => {
+  const r = rng(5);
+  const blockTypes = QUANT_DTYPES.filter((d) => d !== "q8_k" && canQuantize(d));
+  assert.ok(blockTypes.length >= 10);
+  for (const dtype of blockTypes) {
+    const [n, inDim, outDim] = [2, 512, 3];
+    const { t, exact } = tensorOf("w", dtype, [outDim, inDim], randn(outDim * inDim, r));
+    const xv = randn(n * inDim, r);
+    const w = await be.upload(t);
+    const x = be.alloc(n, inDim);
+    const out = be.alloc(n, outDim);
+    be.write(x, xv);
+    be.matmul(out, x, w, null, n);
+    const expected = new Float64Array(n * outDim);
+    for (let i = 0; i < n; i++)
+      for (let o = 0; o < outDim; o++)
+        for (let k = 0; k < inDim; k++) expected[i * outDim + o]! += xv[i * inDim + k]! * exact[o * inDim + k]!;
+    assertClose(await be.read(out, 0, n), expected, 1e-5, `matmul ${dtype}`);
+    const rows = be.alloc(2, inDim);
+    be.embed(rows, w, new Int32Array([2, 0]));
+    assert.deepEqual(
+      [...(await be.read(rows, 0, 2))],
+      [...exact.subarray(2 * inDim, 3 * inDim), ...exact.subarray(0, inDim)],
+      `embed ${dtype}`,
+    );
+  }
+});
 
 test("matmul with bias matches a naive product for every weight dtype and awkward shapes", async () => {
   const r = rng(1);

@@ -7,7 +7,7 @@ import { GGUFValueType } from "../../src/formats/gguf_types.js";
 import { GGUFWriter } from "../../src/formats/gguf_writer.js";
 import { writeGGUF } from "../../src/node/gguf_writer.js";
 import { f32ToBf16, f32ToF16 } from "../../src/tensor/convert.js";
-import { quantizeQ4_0, quantizeQ8_0 } from "../../src/tensor/quant.js";
+import { quantizeQ4_0, quantizeQ8_0 } from "../../src/tensor/quant/index.js";
 import { Bytes, TempDir, header } from "./gguf_test_support.js";
 
 const dir = new TempDir();

@@ -11,7 +11,7 @@ import { encodeTensor, type GGUFExportType } from "../../src/formats/gguf_qwen2_
 import { writeQwen2GGUF } from "../../src/node/gguf_writer.js";
 import type { HostTensor } from "../../src/formats/weights.js";
 import type { WeightDType } from "../../src/tensor/dtype.js";
-import { weightToFloat32 } from "../../src/tensor/quant.js";
+import { weightToFloat32 } from "../../src/tensor/quant/index.js";
 import { tokenizerFolderData } from "../support/tokenizer_folder.js";
 import { type Llama, loadLlamaCpp } from "../../bench/llama_cpp.js";
 import { peerSkipReason } from "../../bench/peers.js";

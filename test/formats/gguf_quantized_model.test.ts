@@ -13,7 +13,7 @@ import { writeQwen2GGUF } from "../../src/node/gguf_writer.js";
 import type { HostTensor, WeightSource } from "../../src/formats/weights.js";
 import { Qwen2ForCausalLM } from "../../src/models/qwen2.js";
 import type { WeightDType } from "../../src/tensor/dtype.js";
-import { weightToFloat32 } from "../../src/tensor/quant.js";
+import { weightToFloat32 } from "../../src/tensor/quant/index.js";
 import { fixturesDir } from "../support/paths.js";
 import { needsShared } from "../support/shared.js";
 import { MemoryWeights, TempDir } from "./gguf_test_support.js";

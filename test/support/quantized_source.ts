@@ -4,7 +4,7 @@
  * test tell quantisation error from kernel error.
  */
 import type { HostTensor, TensorInfo, WeightSource } from "../../src/formats/weights.js";
-import { dequantize, quantize } from "../../src/tensor/quant.js";
+import { dequantize, quantize } from "../../src/tensor/quant/index.js";
 import { toFloat32 } from "../../src/tensor/convert.js";
 
 export class QuantizedSource implements WeightSource {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { f16ToF32, f32ToF16 } from "../../src/tensor/convert.js";
 import { byteSize } from "../../src/tensor/dtype.js";
-import { dequantizeQ4_0, dequantizeQ8_0, quantizeQ4_0, quantizeQ8_0, weightToFloat32 } from "../../src/tensor/quant.js";
+import { dequantizeQ4_0, dequantizeQ8_0, quantizeQ4_0, quantizeQ8_0, weightToFloat32 } from "../../src/tensor/quant/index.js";
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
