@@ -8,12 +8,13 @@ import { FormatError, UnsupportedError } from "../errors.js";
 import type { GenerationConfig, LayerType, Qwen2Config, RopeScaling } from "./config.js";
 import type { ByteSource } from "../io/byte_source.js";
 import { GGUFFile, type GGUFTensorInfo } from "./gguf.js";
-import { TokenType } from "./gguf_types.js";
+import { TokenType, weightTypes } from "./gguf_types.js";
 import { ggufToHfName } from "./gguf_qwen2_names.js";
 import type { HostTensor, TensorInfo, WeightSource } from "./weights.js";
 
 /** Storage types we compute with (the others are reported by name). */
-const RUNNABLE = new Set(["F32", "F16", "BF16", "Q8_0", "Q4_0"]);
+/** The ggml types a Qwen2 weight may be stored in: the float types and every block type we dequantise. */
+const RUNNABLE = new Set(weightTypes().map((t) => t.name));
 
 /** An added (special or user-defined) token, in tokenizer.json's `added_tokens` shape. */
 export interface GGUFAddedToken {
@@ -279,8 +280,8 @@ class GGUFWeightSource implements WeightSource {
 function unsupportedType(path: string, t: GGUFTensorInfo): UnsupportedError {
   const hf = ggufToHfName(t.name);
   return new UnsupportedError(
-    `${path}: tensor '${t.name}'${hf ? ` (${hf})` : ""} is stored as ${t.type.name}, which qwen2-ts does not run yet ` +
-      `(supported: F32, F16, BF16, Q8_0, Q4_0). Re-quantise the original model with 'qwen2 quantize --type q8_0|q4_0'.`,
+    `${path}: tensor '${t.name}'${hf ? ` (${hf})` : ""} is stored as ${t.type.name}, which qwen2-ts does not run ` +
+      `(supported: ${[...RUNNABLE].join(", ")}). Re-quantise the original model with 'qwen2 quantize --type q4_k_m' (or another preset).`,
   );
 }
 

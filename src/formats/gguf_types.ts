@@ -11,7 +11,7 @@
  * A string is a u64 byte length then UTF-8 bytes; an array is u32 item type, u64 count, items.
  * ne[0] is the innermost (contiguous) dimension: the reverse of a PyTorch shape.
  */
-import type { DType } from "../tensor/dtype.js";
+import { type DType, isWeightDType } from "../tensor/dtype.js";
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 export const GGUF_DEFAULT_ALIGNMENT = 32;
@@ -84,22 +84,22 @@ const GGML_TYPE_LIST: readonly GGMLType[] = [
   t(0, "F32", 1, 4, "f32"),
   t(1, "F16", 1, 2, "f16"),
   t(2, "Q4_0", 32, 18, "q4_0"),
-  t(3, "Q4_1", 32, 20),
-  t(6, "Q5_0", 32, 22),
-  t(7, "Q5_1", 32, 24),
+  t(3, "Q4_1", 32, 20, "q4_1"),
+  t(6, "Q5_0", 32, 22, "q5_0"),
+  t(7, "Q5_1", 32, 24, "q5_1"),
   t(8, "Q8_0", 32, 34, "q8_0"),
   t(9, "Q8_1", 32, 36),
-  t(10, "Q2_K", 256, 84),
-  t(11, "Q3_K", 256, 110),
-  t(12, "Q4_K", 256, 144),
-  t(13, "Q5_K", 256, 176),
-  t(14, "Q6_K", 256, 210),
+  t(10, "Q2_K", 256, 84, "q2_k"),
+  t(11, "Q3_K", 256, 110, "q3_k"),
+  t(12, "Q4_K", 256, 144, "q4_k"),
+  t(13, "Q5_K", 256, 176, "q5_k"),
+  t(14, "Q6_K", 256, 210, "q6_k"),
   t(15, "Q8_K", 256, 292),
   t(16, "IQ2_XXS", 256, 66),
   t(17, "IQ2_XS", 256, 74),
   t(18, "IQ3_XXS", 256, 98),
   t(19, "IQ1_S", 256, 50),
-  t(20, "IQ4_NL", 32, 18),
+  t(20, "IQ4_NL", 32, 18, "iq4_nl"),
   t(21, "IQ3_S", 256, 110),
   t(22, "IQ2_S", 256, 82),
   t(23, "IQ4_XS", 256, 136),
@@ -125,6 +125,11 @@ const GGML_TYPES = new Map<number, GGMLType>(GGML_TYPE_LIST.map((x) => [x.id, x]
 
 export function ggmlType(id: number): GGMLType | undefined {
   return GGML_TYPES.get(id);
+}
+
+/** The ggml types a weight can be stored in and we run (float and block types; Q8_K is activations only). */
+export function weightTypes(): GGMLType[] {
+  return GGML_TYPE_LIST.filter((t) => t.dtype !== null && isWeightDType(t.dtype));
 }
 
 /** The ggml type that stores one of our weight dtypes. */

@@ -9,7 +9,7 @@ import { writeQwen2GGUF } from "../../src/node/gguf_writer.js";
 import { ggufToHfName, hfToGgufName } from "../../src/formats/gguf_qwen2_names.js";
 import { tokenizerFolderData } from "../support/tokenizer_folder.js";
 import { GGUFValueType, TokenType } from "../../src/formats/gguf_types.js";
-import { quantizeQ4_0, quantizeQ8_0 } from "../../src/tensor/quant.js";
+import { quantizeQ4_0, quantizeQ8_0 } from "../../src/tensor/quant/index.js";
 import { tokenizersDir } from "../support/paths.js";
 import { header, randomQwen2Weights, TempDir, tinyConfig, writeTinyTokenizer } from "./gguf_test_support.js";
 
@@ -251,15 +251,15 @@ test("a tensor type we do not run is reported with its type and tensor; a non-qw
     b.str("blk.0.attn_q.weight").u32(2).u64(256).u64(2).u32(tensorType).u64(0);
     return b
       .pad(32)
-      .raw(new Uint8Array(2 * 144))
+      .raw(new Uint8Array(2 * 66))
       .build();
   };
-  const k = dir.file("q4k.gguf", qwenHeader(12));
+  const k = dir.file("iq2xxs.gguf", qwenHeader(16)); // IQ2_XXS: 66 bytes per 256 weights
   await assert.rejects(
     () => openQwen2GGUFPath(k),
     (err: unknown) => {
       assert.ok(err instanceof UnsupportedError);
-      assert.match(err.message, /'blk\.0\.attn_q\.weight' \(model\.layers\.0\.self_attn\.q_proj\.weight\) is stored as Q4_K/);
+      assert.match(err.message, /'blk\.0\.attn_q\.weight' \(model\.layers\.0\.self_attn\.q_proj\.weight\) is stored as IQ2_XXS/);
       return true;
     },
   );

@@ -1,16 +1,17 @@
 /**
  * Weights as the reference backend keeps them: the storage bytes unchanged (f32, f16,
- * bf16, q8_0, q4_0), decoded to float32 one row at a time when an op needs them. Keeping
+ * bf16, or any ggml block type), decoded to float32 one row at a time when an op needs them. Keeping
  * the storage dtype means a bf16 model takes the memory it takes on disk, and decoding a
  * row at a time keeps every op a plain loop over float32 values.
  */
 import { InvalidArgumentError } from "../../errors.js";
 import type { HostTensor } from "../../formats/weights.js";
 import type { Weight } from "../ops.js";
-import { byteSize, QUANT_BLOCK, type WeightDType } from "../../tensor/dtype.js";
+import { byteSize, isWeightDType, QUANT_BLOCK, QUANT_DTYPES, type WeightDType } from "../../tensor/dtype.js";
 import { f16ToF32 } from "../../tensor/convert.js";
+import { type Dequantizer, dequantizer } from "../../tensor/quant/index.js";
 
-const WEIGHT_DTYPES: readonly WeightDType[] = ["f32", "f16", "bf16", "q8_0", "q4_0"];
+const WEIGHT_DTYPES: readonly string[] = ["f32", "f16", "bf16", ...QUANT_DTYPES.filter((d) => isWeightDType(d))];
 
 /** f16 bits → float32 for all 65536 patterns: one table lookup per weight instead of a branchy decode. */
 let f16Table: Float32Array | null = null;
@@ -40,7 +41,7 @@ export class RefWeight implements Weight {
 
   constructor(tensor: HostTensor) {
     const { name, dtype, shape } = tensor;
-    if (!(WEIGHT_DTYPES as readonly string[]).includes(dtype)) {
+    if (!WEIGHT_DTYPES.includes(dtype)) {
       throw new InvalidArgumentError(`weight ${name}: dtype ${dtype} cannot be uploaded (expected one of ${WEIGHT_DTYPES.join(", ")})`);
     }
     if (shape.length !== 1 && shape.length !== 2) {
@@ -100,8 +101,16 @@ export class RefWeight implements Weight {
       case "q4_0":
         this.decodeQ4Row(r, out);
         return;
+      default: {
+        // The other block types through their reference dequantisers, one row of blocks at a time.
+        this.dequantize ??= dequantizer(this.dtype);
+        const o = r * this.rowBytes;
+        this.dequantize(this.bytes.subarray(o, o + this.rowBytes), n, out);
+      }
     }
   }
+
+  private dequantize: Dequantizer | null = null;
 
   /** Q8_0 block: f16 scale d, then 32 int8 quants; x = q * d. */
   private decodeQ8Row(r: number, out: Float32Array): void {
