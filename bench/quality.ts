@@ -69,12 +69,14 @@ async function ours(path: string, backend: BackendName): Promise<Float64Array[][
   const m = await fromPretrained(path, { backend, threads: 2 });
   try {
     const vocab = m.model.vocabSize;
-    return inputs.map((ids) => {
+    const out: Float64Array[][] = [];
+    for (const ids of inputs) {
       const cache = m.model.createCache(ids.length);
-      const [all] = m.model.forward([{ ids: Int32Array.from(ids), cache }], { allLogits: true });
+      const [all] = await m.model.forward([{ ids: Int32Array.from(ids), cache }], { allLogits: true });
       cache.dispose();
-      return ids.map((_, p) => logSoftmax(all!.subarray(p * vocab, (p + 1) * vocab)));
-    });
+      out.push(ids.map((_, p) => logSoftmax(all!.subarray(p * vocab, (p + 1) * vocab))));
+    }
+    return out;
   } finally {
     m.close();
     log(`ours ${path} (${backend}): ${((performance.now() - t) / 1000).toFixed(1)} s`);

@@ -43,7 +43,7 @@ console.log(`built and uploaded random bf16 weights in ${loadS.toFixed(1)} s`);
 const ids = benchPromptIds(promptLen, 1, config.vocab_size);
 const cache = model.createCache(promptLen + decodeSteps);
 const t1 = performance.now();
-const [last] = model.forward([{ ids, cache }]);
+const [last] = await model.forward([{ ids, cache }]);
 const prefillS = (performance.now() - t1) / 1000;
 console.log(`prefill ${promptLen} tokens: ${(promptLen / prefillS).toFixed(2)} tok/s`);
 
@@ -51,7 +51,7 @@ let next = 0;
 for (let i = 1; i < last!.length; i++) if (last![i]! > last![next]!) next = i;
 const t2 = performance.now();
 for (let s = 0; s < decodeSteps; s++) {
-  const [l] = model.forward([{ ids: Int32Array.of(next), cache }]);
+  const [l] = await model.forward([{ ids: Int32Array.of(next), cache }]);
   next = 0;
   for (let i = 1; i < l!.length; i++) if (l![i]! > l![next]!) next = i;
 }

@@ -13,7 +13,10 @@ import type { WeightDType } from "../tensor/dtype.js";
  * - Weights keep their storage dtype (f32, f16, bf16, q8_0, q4_0). A 2-D weight is
  *   [out, in] as in Hugging Face's Linear; a 1-D weight is a vector (norm scale, bias).
  * - `out` may alias an input only where an op says so.
- * - Ops are synchronous. A backend that uses worker threads blocks until they finish.
+ * - Compute ops are synchronous calls that return nothing: a CPU backend performs the work at
+ *   once (blocking on its worker threads), a GPU backend records it and submits at the next
+ *   read. Only `read` and `readInto` return data, and they are async, because a GPU hands
+ *   results back only through a promise (`mapAsync`); a CPU backend resolves at once.
  */
 
 /** A weight tensor uploaded to a backend, in its storage dtype. */
@@ -85,10 +88,13 @@ export interface Backend {
   free(x: Mat | KVBuffer | Weight): void;
   /** Copies `src` into `dst` starting at row `row` (src.length must be a multiple of cols). */
   write(dst: Mat, src: Float32Array, row?: number): void;
-  /** Copies `rows` rows of `src` starting at `row` into a new Float32Array. */
-  read(src: Mat, row?: number, rows?: number): Float32Array;
-  /** Copies `rows` rows of `src` starting at `row` into `dst` at element `at` (no allocation: per-token logits). */
-  readInto(src: Mat, row: number, rows: number, dst: Float32Array, at?: number): void;
+  /** Copies `rows` rows of `src` starting at `row` into a new Float32Array, once the work before it is done. */
+  read(src: Mat, row?: number, rows?: number): Promise<Float32Array>;
+  /**
+   * Copies `rows` rows of `src` starting at `row` into `dst` at element `at` (no allocation:
+   * per-token logits), once the work before it is done.
+   */
+  readInto(src: Mat, row: number, rows: number, dst: Float32Array, at?: number): Promise<void>;
 
   /** out[i, :] = table[ids[i], :] as float32. Throws on an id outside the table. */
   embed(out: Mat, table: Weight, ids: Int32Array): void;

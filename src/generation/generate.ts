@@ -54,7 +54,7 @@ export async function* stream(
   const gen = new SequenceGenerator(model, tokenizer, encodePrompt(tokenizer, input, options), options);
   try {
     while (!gen.done) {
-      const [event] = stepBatch(model, [gen]);
+      const [event] = await stepBatch(model, [gen]);
       if (event && event.text.length > 0) yield event.text;
       if (!gen.done) await yieldToEventLoop();
     }

@@ -5,7 +5,7 @@
  *
  *   const g = new SequenceGenerator(model, tokenizer, promptIds, options);
  *   while (!g.done) {
- *     const [logits] = model.forward([{ ids: g.nextInput()!, cache: g.cache }], { into: [g.logitsBuffer] });
+ *     const [logits] = await model.forward([{ ids: g.nextInput()!, cache: g.cache }], { into: [g.logitsBuffer] });
  *     const event = g.accept(logits);      // sampled id, text now safe to show, done?
  *   }
  *
@@ -385,7 +385,7 @@ export class SequenceGenerator {
  * next token. Aborted generators finish with "abort" without running. Returns one event per
  * generator, in order; null for those that were already finished.
  */
-export function stepBatch(model: CausalLM, generators: readonly SequenceGenerator[]): (TokenEvent | null)[] {
+export async function stepBatch(model: CausalLM, generators: readonly SequenceGenerator[]): Promise<(TokenEvent | null)[]> {
   const events: (TokenEvent | null)[] = generators.map(() => null);
   const running: number[] = [];
   const items: { ids: Int32Array; cache: SequenceCache }[] = [];
@@ -400,9 +400,10 @@ export function stepBatch(model: CausalLM, generators: readonly SequenceGenerato
     running.push(i);
   });
   if (items.length === 0) return events;
-  const logits = model.forward(items, { into: running.map((gi) => generators[gi]!.logitsBuffer) });
+  const logits = await model.forward(items, { into: running.map((gi) => generators[gi]!.logitsBuffer) });
   running.forEach((gi, k) => {
-    events[gi] = generators[gi]!.accept(logits[k]!);
+    // A generator finished while the forward pass ran (an abort) takes no token.
+    if (!generators[gi]!.done) events[gi] = generators[gi]!.accept(logits[k]!);
   });
   return events;
 }

@@ -51,9 +51,10 @@ export interface CausalLM {
   /**
    * Runs the new tokens of one or more sequences together (their matrix products are
    * batched), appends their keys and values to each item's cache, and returns for each item
-   * the logits of its last token ([vocab]) or of all its tokens (`allLogits`).
+   * the logits of its last token ([vocab]) or of all its tokens (`allLogits`). Async because
+   * a GPU backend hands results back only through a promise; call it once at a time per model.
    */
-  forward(items: readonly ForwardItem[], options?: ForwardOptions): Float32Array[];
+  forward(items: readonly ForwardItem[], options?: ForwardOptions): Promise<Float32Array[]>;
   /** Releases the weights and worker threads. */
   dispose(): void;
 }

@@ -180,6 +180,8 @@ export class Qwen2Model {
   private hook: LayerHook | null = null;
   /** The LoRA adapters of the current step (models/lora.ts); inactive when no item chose one. */
   private readonly lora: LoraStep;
+  /** Intermediates snapshotted during the current step for the hook. */
+  private readonly taps: { name: string; layer: number | null; copy: Mat }[] = [];
   private disposed = false;
 
   private constructor(
@@ -262,11 +264,11 @@ export class Qwen2Model {
    * Final-normed hidden states of every new token of each item ([count * hidden]), appending
    * the tokens to each cache. For embedding models; see `lastTokenPool` for pooling.
    */
-  hiddenStates(items: readonly ForwardItem[]): Float32Array[] {
+  async hiddenStates(items: readonly ForwardItem[]): Promise<Float32Array[]> {
     const hidden = this.hiddenSize;
     const out = items.map((it) => new Float32Array(it.ids.length * hidden));
-    this.run(items, "all", (normed, _n, kept) => {
-      for (const k of kept) this.backend.readInto(normed, k.row, k.count, out[k.item]!, k.offset * hidden);
+    await this.run(items, "all", async (normed, _n, kept) => {
+      for (const k of kept) await this.backend.readInto(normed, k.row, k.count, out[k.item]!, k.offset * hidden);
     });
     return out;
   }
@@ -274,10 +276,15 @@ export class Qwen2Model {
   /**
    * Runs the new tokens of all items in steps of at most `chunkSize` rows. After each step
    * `onStep(finalNormed, n, kept)` receives the rows to keep: the last token of an item
-   * (keep "last", on the step that finishes it) or all rows (keep "all").
+   * (keep "last", on the step that finishes it) or all rows (keep "all"); the next step
+   * starts once it resolves, since the scratch is reused.
    * @internal used by Qwen2ForCausalLM
    */
-  run(items: readonly ForwardItem[], keep: Keep, onStep: (normed: Mat, n: number, kept: readonly KeptRows[]) => void): void {
+  async run(
+    items: readonly ForwardItem[],
+    keep: Keep,
+    onStep: (normed: Mat, n: number, kept: readonly KeptRows[]) => Promise<void>,
+  ): Promise<void> {
     this.check();
     const caches = items.map((it, i) => this.validate(it, i));
     const adapters = items.map((it, i) => this.validateAdapters(it.adapters, i));
@@ -314,6 +321,7 @@ export class Qwen2Model {
         anyAdapter ? segments.map((seg) => ({ row: seg.row, count: seg.count, choices: adapters[seg.item]! })) : [],
       );
       this.step(n, segments, caches);
+      if (this.taps.length > 0) await this.deliverTaps(segments);
       const kept: KeptRows[] = [];
       for (const seg of segments) {
         caches[seg.item]!.advance(seg.count);
@@ -323,7 +331,7 @@ export class Qwen2Model {
         else if (done[seg.item] === items[seg.item]!.ids.length)
           kept.push({ item: seg.item, row: seg.row + seg.count - 1, offset: 0, count: 1 });
       }
-      if (kept.length > 0) onStep(s.h, n, kept);
+      if (kept.length > 0) await onStep(s.h, n, kept);
     }
   }
 
@@ -346,7 +354,7 @@ export class Qwen2Model {
     const eps = c.rms_norm_eps;
     const d = c.head_dim;
     b.embed(s.x, this.embedTokens, s.ids.subarray(0, n));
-    this.emitHook("embed", null, s.x, n, segments);
+    this.tap("embed", null, s.x, n);
     const scale = 1 / Math.sqrt(d);
     this.layers.forEach((L, l) => {
       // Attention block.
@@ -369,7 +377,7 @@ export class Qwen2Model {
         window: this.windows[l]!,
       });
       this.linear(s.h, s.attn, L.o, null, n, l, "o");
-      this.emitHook("attn_out", l, s.h, n, segments);
+      this.tap("attn_out", l, s.h, n);
       b.add(s.x, s.x, s.h, n);
       // MLP block.
       b.rmsnorm(s.h, s.x, L.postNorm, eps, n);
@@ -377,12 +385,12 @@ export class Qwen2Model {
       this.linear(s.up, s.h, L.up, null, n, l, "up");
       b.swiglu(s.gate, s.gate, s.up, n);
       this.linear(s.h, s.gate, L.down, null, n, l, "down");
-      this.emitHook("mlp_out", l, s.h, n, segments);
+      this.tap("mlp_out", l, s.h, n);
       b.add(s.x, s.x, s.h, n);
-      this.emitHook("layer_out", l, s.x, n, segments);
+      this.tap("layer_out", l, s.x, n);
     });
     b.rmsnorm(s.h, s.x, this.norm, eps, n);
-    this.emitHook("final_norm", null, s.h, n, segments);
+    this.tap("final_norm", null, s.h, n);
   }
 
   /** out = x W^T (+ bias), plus the deltas of the step's LoRA adapters on this layer. */
@@ -391,8 +399,32 @@ export class Qwen2Model {
     if (this.lora.active) this.lora.apply(out, x, layer, key);
   }
 
-  private emitHook(name: string, layer: number | null, m: Mat, n: number, segments: readonly StepSegment[]): void {
-    if (this.hook !== null) this.hook(name, layer, this.backend.read(m, 0, n), m.cols, segments);
+  /**
+   * With a hook set, snapshots an intermediate into its own matrix (the step keeps running
+   * without waiting for a read, which a GPU backend could only give asynchronously).
+   */
+  private tap(name: string, layer: number | null, m: Mat, n: number): void {
+    if (this.hook === null) return;
+    const copy = this.backend.alloc(n, m.cols);
+    this.backend.copyRows(
+      copy,
+      m,
+      Int32Array.from({ length: n }, (_, i) => i),
+    );
+    this.taps.push({ name, layer, copy });
+  }
+
+  /** Reads the step's snapshots back and hands them to the hook, in the order they were taken. */
+  private async deliverTaps(segments: readonly StepSegment[]): Promise<void> {
+    const taps = this.taps.splice(0);
+    try {
+      for (const t of taps) {
+        const values = await this.backend.read(t.copy);
+        this.hook?.(t.name, t.layer, values, t.copy.cols, segments);
+      }
+    } finally {
+      for (const t of taps) this.backend.free(t.copy);
+    }
   }
 
   private validate(item: ForwardItem, index: number): KVCache {
@@ -486,11 +518,11 @@ export class Qwen2ForCausalLM implements CausalLM {
     this.model.setHook(hook);
   }
 
-  hiddenStates(items: readonly ForwardItem[]): Float32Array[] {
+  hiddenStates(items: readonly ForwardItem[]): Promise<Float32Array[]> {
     return this.model.hiddenStates(items);
   }
 
-  forward(items: readonly ForwardItem[], options: ForwardOptions = {}): Float32Array[] {
+  async forward(items: readonly ForwardItem[], options: ForwardOptions = {}): Promise<Float32Array[]> {
     if (this.disposed) throw new InvalidArgumentError("model used after dispose()");
     const b = this.model.backend;
     const vocab = this.vocabSize;
@@ -502,11 +534,11 @@ export class Qwen2ForCausalLM implements CausalLM {
       if (given.length !== size) throw new InvalidArgumentError(`item ${i}: the logits array has ${given.length} floats, expected ${size}`);
       return given;
     });
-    this.model.run(items, keep, (normed, n, kept) => {
+    await this.model.run(items, keep, async (normed, n, kept) => {
       if (keep === "all") {
         const logits = this.logitsFor(n);
         b.matmul(logits, normed, this.lmHead, null, n);
-        for (const k of kept) b.readInto(logits, k.row, k.count, out[k.item]!, k.offset * vocab);
+        for (const k of kept) await b.readInto(logits, k.row, k.count, out[k.item]!, k.offset * vocab);
       } else {
         // Only the last rows: gather them so the head multiplies those rows, not the chunk.
         const picked = this.pickedFor(kept.length);
@@ -517,7 +549,7 @@ export class Qwen2ForCausalLM implements CausalLM {
         );
         const logits = this.logitsFor(kept.length);
         b.matmul(logits, picked, this.lmHead, null, kept.length);
-        kept.forEach((k, i) => b.readInto(logits, i, 1, out[k.item]!));
+        for (let i = 0; i < kept.length; i++) await b.readInto(logits, i, 1, out[kept[i]!.item]!);
       }
     });
     return out;

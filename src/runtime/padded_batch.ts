@@ -94,13 +94,13 @@ export class PaddedBatchRunner {
    * Runs the prompts. Returns per row the logits of its last real token ([vocab]), or with
    * `allLogits` those of every real token ([realCount * vocab], in order).
    */
-  prefill(options: { allLogits?: boolean } = {}): Float32Array[] {
+  prefill(options: { allLogits?: boolean } = {}): Promise<Float32Array[]> {
     const items: ForwardItem[] = this.rows.map((ids, i) => ({ ids, cache: this.caches[i]! }));
     return this.model.forward(items, { allLogits: options.allLogits ?? false });
   }
 
   /** Appends one token per row (Hugging Face feeds pad tokens to finished rows too) and returns each row's logits. */
-  step(next: readonly number[]): Float32Array[] {
+  step(next: readonly number[]): Promise<Float32Array[]> {
     if (next.length !== this.rows.length)
       throw new InvalidArgumentError(`step needs ${this.rows.length} tokens, one per row, got ${next.length}`);
     const items: ForwardItem[] = next.map((id, i) => ({ ids: Int32Array.of(id), cache: this.caches[i]! }));
@@ -116,21 +116,21 @@ export class PaddedBatchRunner {
 export interface HiddenStatesModel {
   readonly config: { readonly hidden_size: number };
   createCache(capacity: number): SequenceCache;
-  hiddenStates(items: readonly ForwardItem[]): Float32Array[];
+  hiddenStates(items: readonly ForwardItem[]): Promise<Float32Array[]>;
 }
 
 /**
  * Last-token pooling for embedding models: each row's final-normed hidden state at its last
  * real token (whatever the padding side). Returns [batch] vectors of hidden_size.
  */
-export function lastTokenPool(model: HiddenStatesModel, batch: PaddedBatch): Float32Array[] {
+export async function lastTokenPool(model: HiddenStatesModel, batch: PaddedBatch): Promise<Float32Array[]> {
   const rows = unpaddedRows(batch);
   const caches = rows.map((r, i) => {
     if (r.length === 0) throw new InvalidArgumentError(`row ${i} has no real token`);
     return model.createCache(r.length);
   });
   try {
-    const hidden = model.hiddenStates(rows.map((ids, i) => ({ ids, cache: caches[i]! })));
+    const hidden = await model.hiddenStates(rows.map((ids, i) => ({ ids, cache: caches[i]! })));
     const d = model.config.hidden_size;
     return hidden.map((h, i) => h.slice((rows[i]!.length - 1) * d, rows[i]!.length * d));
   } finally {

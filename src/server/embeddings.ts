@@ -42,7 +42,7 @@ export async function handleEmbeddings(ctx: ServerContext, body: unknown, _req: 
   const caches = inputs.map((p) => model.createCache(p.ids.length));
   let states: Float32Array[];
   try {
-    states = model.hiddenStates(inputs.map((p, i) => ({ ids: Int32Array.from(p.ids), cache: caches[i]! })));
+    states = await model.hiddenStates(inputs.map((p, i) => ({ ids: Int32Array.from(p.ids), cache: caches[i]! })));
   } finally {
     for (const c of caches) c.dispose();
   }

@@ -74,6 +74,12 @@ export class Scheduler {
   private closed = false;
   private steps = 0;
   private maxBatch = 0;
+  /**
+   * Caches of sequences cancelled while a forward pass that uses them is in flight (a GPU
+   * backend still reads them): freed once it resolves.
+   */
+  private readonly inFlight = new Set<SequenceCache>();
+  private readonly freeAfterStep: SequenceCache[] = [];
 
   constructor(
     readonly model: CausalLM,
@@ -135,7 +141,7 @@ export class Scheduler {
     for (const a of this.active.splice(0)) {
       a.detach();
       a.generator?.finish("abort");
-      a.cache.dispose();
+      this.release(a.cache);
     }
     this.pool.clear();
   }
@@ -151,7 +157,7 @@ export class Scheduler {
     const [a] = this.active.splice(ai, 1);
     a!.detach();
     const text = a!.generator?.finish("abort") ?? "";
-    a!.cache.dispose();
+    this.release(a!.cache);
     try {
       request.onEvent({ id: null, text, done: true, finishReason: "abort" });
     } catch {
@@ -197,18 +203,36 @@ export class Scheduler {
    * One chunk of one long prompt (the oldest waiting), logits discarded; then every
    * sequence whose rest fits a chunk gets its generator.
    */
-  private prefillStep(): void {
+  private async prefillStep(): Promise<void> {
     const a = this.active.find((x) => x.generator === null);
     if (!a) return;
     const start = a.cache.length;
     const ids = Int32Array.from(a.request.promptIds.slice(start, start + this.chunk));
     try {
-      this.model.forward([{ ids, cache: a.cache }]);
+      await this.inFlightWith([a.cache], () => this.model.forward([{ ids, cache: a.cache }]));
+      if (!this.active.includes(a)) return; // cancelled meanwhile
       if (this.remaining(a) <= this.chunk) a.generator = this.generatorFor(a);
     } catch (err) {
       this.retire(a, false);
       a.request.onError(err as Error);
     }
+  }
+
+  /** Runs a forward pass over `caches`, marking them in use so a cancel defers freeing them. */
+  private async inFlightWith<T>(caches: readonly SequenceCache[], run: () => Promise<T>): Promise<T> {
+    for (const c of caches) this.inFlight.add(c);
+    try {
+      return await run();
+    } finally {
+      for (const c of caches) this.inFlight.delete(c);
+      for (const c of this.freeAfterStep.splice(0)) c.dispose();
+    }
+  }
+
+  /** Frees a cache now, or after the forward pass that is using it. */
+  private release(cache: SequenceCache): void {
+    if (this.inFlight.has(cache)) this.freeAfterStep.push(cache);
+    else cache.dispose();
   }
 
   private async run(): Promise<void> {
@@ -222,7 +246,7 @@ export class Scheduler {
           if (this.tasks.length === 0) break;
           continue;
         }
-        this.step();
+        await this.step();
         await nextTick();
       }
     } finally {
@@ -230,15 +254,19 @@ export class Scheduler {
     }
   }
 
-  private step(): void {
-    this.prefillStep();
+  private async step(): Promise<void> {
+    await this.prefillStep();
     const batch = this.active.filter((a) => a.generator !== null);
     if (batch.length === 0) return;
-    let events: ReturnType<typeof stepBatch>;
+    let events: Awaited<ReturnType<typeof stepBatch>>;
     try {
-      events = stepBatch(
-        this.model,
-        batch.map((a) => a.generator!),
+      events = await this.inFlightWith(
+        batch.map((a) => a.cache),
+        () =>
+          stepBatch(
+            this.model,
+            batch.map((a) => a.generator!),
+          ),
       );
     } catch (err) {
       // A model failure fails every sequence of the batch, not the server.
@@ -250,7 +278,7 @@ export class Scheduler {
     this.maxBatch = Math.max(this.maxBatch, batch.length);
     batch.forEach((a, i) => {
       const event = events[i];
-      if (!event) return;
+      if (!event || !this.active.includes(a)) return;
       if (event.done) this.retire(a, event.finishReason !== "abort");
       try {
         a.request.onEvent(event);
@@ -272,6 +300,6 @@ export class Scheduler {
     a.detach();
     if (a.generator && !a.generator.done) a.generator.finish("abort");
     if (keep && a.generator) this.pool.put([...a.generator.promptIds, ...a.generator.generatedIds], a.cache);
-    else a.cache.dispose();
+    else this.release(a.cache);
   }
 }

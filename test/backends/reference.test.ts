@@ -113,8 +113,8 @@ test("matmul with bias matches a naive product for every weight dtype and awkwar
           for (let k = 0; k < inDim; k++) s += xv[i * inDim + k]! * exact[o * inDim + k]!;
           expected[i * outDim + o] = s;
         }
-      assertClose(be.read(out, 0, n), expected, 1e-6, `matmul ${dtype} [${n}x${inDim}]x[${outDim}]`);
-      assert.deepEqual([...be.read(out, n, 1)], new Array(outDim).fill(0), "spare row untouched");
+      assertClose(await be.read(out, 0, n), expected, 1e-6, `matmul ${dtype} [${n}x${inDim}]x[${outDim}]`);
+      assert.deepEqual([...(await be.read(out, n, 1))], new Array(outDim).fill(0), "spare row untouched");
     }
   }
   // Float types need no block alignment.
@@ -132,7 +132,7 @@ test("matmul with bias matches a naive product for every weight dtype and awkwar
         for (let k = 0; k < 17; k++) s += xv[i * 17 + k]! * exact[o * 17 + k]!;
         expected.push(s);
       }
-    assertClose(be.read(out), expected, 1e-6, `matmul ${dtype} width 17`);
+    assertClose(await be.read(out), expected, 1e-6, `matmul ${dtype} width 17`);
   }
 });
 
@@ -146,7 +146,7 @@ test("quantised rows decode as GGUF defines them (low nibbles first, (q - 8) * d
   const table = await be.upload({ name: "t", dtype: "q4_0", shape: [1, 32], data: block });
   const out = be.alloc(1, 32);
   be.embed(out, table, new Int32Array([0]));
-  const got = be.read(out);
+  const got = await be.read(out);
   for (let j = 0; j < 16; j++) {
     assert.equal(got[j], (j - 8) * 0.5);
     assert.equal(got[16 + j], (15 - j - 8) * 0.5);
@@ -157,7 +157,7 @@ test("quantised rows decode as GGUF defines them (low nibbles first, (q - 8) * d
   q8[1] = 0x34; // f16 0.25
   for (let j = 0; j < 32; j++) q8[2 + j] = (j * 9 - 128) & 0xff;
   be.embed(out, await be.upload({ name: "q8", dtype: "q8_0", shape: [1, 32], data: q8 }), new Int32Array([0]));
-  const got8 = be.read(out);
+  const got8 = await be.read(out);
   for (let j = 0; j < 32; j++) assert.equal(got8[j], (((j * 9 - 128) << 24) >> 24) * 0.25);
   assert.ok(w.shape[1] === 32);
 });
@@ -169,7 +169,7 @@ test("embed gathers rows and names an id outside the table", async () => {
   const out = be.alloc(4, 7);
   be.embed(out, table, new Int32Array([10, 0, 3, 10]));
   const expected = [10, 0, 3, 10].flatMap((id) => [...exact.subarray(id * 7, id * 7 + 7)]);
-  assertClose(be.read(out), expected, 0, "embed");
+  assertClose(await be.read(out), expected, 0, "embed");
   assert.throws(
     () => be.embed(out, table, new Int32Array([11])),
     (e: unknown) => e instanceof InvalidArgumentError && /11/.test((e as Error).message),
@@ -194,10 +194,10 @@ test("rmsnorm matches x / sqrt(mean(x^2) + eps) * w, in place too", async () => 
       const inv = 1 / Math.sqrt(ss / d + eps);
       for (let k = 0; k < d; k++) expected.push(xv[i * d + k]! * inv * g[k]!);
     }
-    assertClose(be.read(out), expected, 1e-6, `rmsnorm eps ${eps}`);
+    assertClose(await be.read(out), expected, 1e-6, `rmsnorm eps ${eps}`);
   }
   be.rmsnorm(x, x, await be.upload(t), 0.5, n);
-  assertClose(be.read(x), be.read(out), 0, "rmsnorm in place");
+  assertClose(await be.read(x), await be.read(out), 0, "rmsnorm in place");
 });
 
 test("rope rotates each head's halves by the given cos/sin", async () => {
@@ -223,7 +223,7 @@ test("rope rotates each head's halves by the given cos/sin", async () => {
         expected[b + j] = a1 * Math.cos(th) - a2 * Math.sin(th);
         expected[b + j + 5] = a2 * Math.cos(th) + a1 * Math.sin(th);
       }
-  assertClose(be.read(x), expected, 1e-6, "rope");
+  assertClose(await be.read(x), expected, 1e-6, "rope");
 });
 
 test("swiglu, add and copyRows", async () => {
@@ -237,21 +237,21 @@ test("swiglu, add and copyRows", async () => {
   be.write(B, b);
   be.swiglu(O, A, B, 2);
   const expected = [...a].map((v, i) => (i < 18 ? (v / (1 + Math.exp(-v))) * b[i]! : 0));
-  assertClose(be.read(O), expected, 1e-6, "swiglu");
+  assertClose(await be.read(O), expected, 1e-6, "swiglu");
   be.add(O, A, B, 3);
   assertClose(
-    be.read(O),
+    await be.read(O),
     [...a].map((v, i) => v + b[i]!),
     1e-7,
     "add",
   );
   const C = be.alloc(2, 9);
   be.copyRows(C, A, new Int32Array([2, 0]));
-  assertClose(be.read(C), [...a.subarray(18, 27), ...a.subarray(0, 9)], 0, "copyRows");
+  assertClose(await be.read(C), [...a.subarray(18, 27), ...a.subarray(0, 9)], 0, "copyRows");
   const into = new Float32Array(12).fill(-1);
-  be.readInto(C, 1, 1, into, 3);
+  await be.readInto(C, 1, 1, into, 3);
   assertClose(into, [-1, -1, -1, ...a.subarray(0, 9)], 0, "readInto");
-  assert.throws(() => be.readInto(C, 1, 1, into, 4), /do not fit/);
+  await assert.rejects(() => be.readInto(C, 1, 1, into, 4), /do not fit/);
 });
 
 /** Naive GQA attention over explicit key/value lists (no ring), optionally windowed. */
@@ -318,7 +318,7 @@ test("attention: causal GQA and sliding windows over chunked ring caches equal t
         be.storeKV(kv, K, V, 0, count, past);
         be.attention(O, Q, [{ kv, row: 0, count, past }], { heads, kvHeads, headDim: hd, scale: 1 / Math.sqrt(hd), window });
         const expected = naiveAttention(queries.subarray(past * heads * hd), keys, values, total, past, count, heads, kvHeads, hd, window);
-        assertClose(be.read(O, 0, count), expected, 1e-6, `attention window ${window} chunk ${chunk} past ${past}`);
+        assertClose(await be.read(O, 0, count), expected, 1e-6, `attention window ${window} chunk ${chunk} past ${past}`);
       }
     }
   }
@@ -356,7 +356,7 @@ test("attention handles several segments in one call and refuses a ring that los
   // params.scale 0.5 = 1/sqrt(4), the scale naiveAttention uses.
   const expectA = naiveAttention(q.subarray(0, 3 * 2 * hd), kA, vA, 3, 0, 3, 2, 1, hd, null);
   const expectB = naiveAttention(q.subarray(3 * 2 * hd), kB, vB, 2, 0, 2, 2, 1, hd, null);
-  assertClose(be.read(O), [...expectA, ...expectB], 1e-6, "two sequences in one call");
+  assertClose(await be.read(O), [...expectA, ...expectB], 1e-6, "two sequences in one call");
   // A full-attention query at slot 9 in a ring of 8 has lost slots 0 and 1.
   const small = be.allocKV(1, 8, hd);
   const Kt = be.alloc(10, hd);

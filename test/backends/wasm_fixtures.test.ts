@@ -57,7 +57,7 @@ for (const fx of manifest) {
         const wantFull = exp.rows.some((r) => r.full_logits);
         const runner = new PaddedBatchRunner(model, batch, capacity);
         try {
-          const prefill = runner.prefill({ allLogits: wantFull });
+          const prefill = await runner.prefill({ allLogits: wantFull });
           const logits = prefill.map((l, r) => (wantFull ? l.slice((realLens[r]! - 1) * vocab, realLens[r]! * vocab) : l));
           for (const row of exp.rows) {
             const d = maxAbsDiff(logits[row.row]!, row.last_logits.f64);
@@ -68,7 +68,7 @@ for (const fx of manifest) {
             });
           }
           if (c.max_new_tokens === 0) return;
-          const { tokens, stepLogits } = greedy(runner, logits, c.max_new_tokens, eos, pad);
+          const { tokens, stepLogits } = await greedy(runner, logits, c.max_new_tokens, eos, pad);
           for (const row of exp.rows) assert.deepEqual(tokens[row.row], row.greedy!.f64, `row ${row.row}: greedy tokens`);
 
           if ((exp.checks?.kv_vs_full_max_abs_diff_f64 ?? 0) < 1e-6) {
@@ -82,7 +82,7 @@ for (const fx of manifest) {
               capacity,
             );
             try {
-              const all = full.prefill({ allLogits: true });
+              const all = await full.prefill({ allLogits: true });
               let worst = 0;
               stepLogits.forEach((steps, r) =>
                 steps.forEach((l, s) => {

@@ -43,11 +43,11 @@ for (const threads of threadCounts) {
             const out = be.alloc(n + 1, N);
             be.write(x, xv);
             be.matmul(out, x, w, bias, n);
-            const got = be.read(out, 0, n);
+            const got = await be.read(out, 0, n);
             const want = refMatmul(xv, exact, withBias ? biasV : null, n, K, N);
             assert.ok(maxAbsDiff(got, want) < 1e-4, `${dtype} N=${N} K=${K} n=${n} bias=${withBias}: max diff ${maxAbsDiff(got, want)}`);
             // Rows past n are left alone.
-            assert.ok(be.read(out, n, 1).every((v) => v === 0));
+            assert.ok((await be.read(out, n, 1)).every((v) => v === 0));
             for (const m of [x, out, w]) be.free(m);
             if (bias) be.free(bias);
           }
@@ -77,7 +77,7 @@ for (const threads of threadCounts) {
           const out = be.alloc(n, N);
           be.write(x, xv);
           be.matmul(out, x, w, bias, n);
-          const got = be.read(out);
+          const got = await be.read(out);
           // Exact: the integer path equals float64 arithmetic on the quantised activations.
           const want = refMatmul(quantizeActivations(xv), exact, biasExact, n, K, N);
           assert.ok(maxAbsDiff(got, want) < 1e-4, `${dtype} N=${N} K=${K} n=${n}: max diff ${maxAbsDiff(got, want)}`);
@@ -98,7 +98,7 @@ for (const threads of threadCounts) {
         const ids = Int32Array.from([3, 0, 10, 3, 7]);
         const out = be.alloc(6, dim);
         be.embed(out, table, ids);
-        const got = be.read(out, 0, ids.length);
+        const got = await be.read(out, 0, ids.length);
         const want = new Float64Array(ids.length * dim);
         ids.forEach((id, i) => want.set(exact.subarray(id * dim, id * dim + dim), i * dim));
         assert.ok(maxAbsDiff(got, want) < 1e-6, `${dtype}: ${maxAbsDiff(got, want)}`);
@@ -132,9 +132,9 @@ for (const threads of threadCounts) {
           const inv = 1 / Math.sqrt(ss / K + eps);
           for (let k = 0; k < K; k++) want[i * K + k] = xv[i * K + k]! * inv * wx[k]!;
         }
-        assert.ok(maxAbsDiff(be.read(y), want) < 1e-5, `rmsnorm n=${n} K=${K}`);
+        assert.ok(maxAbsDiff(await be.read(y), want) < 1e-5, `rmsnorm n=${n} K=${K}`);
         be.rmsnorm(x, x, w, eps, n); // aliasing
-        assert.ok(maxAbsDiff(be.read(x), want) < 1e-5, `rmsnorm in place n=${n} K=${K}`);
+        assert.ok(maxAbsDiff(await be.read(x), want) < 1e-5, `rmsnorm in place n=${n} K=${K}`);
 
         const gv = randomFloats(n * K, rand, 4);
         const uv = randomFloats(n * K, rand, 4);
@@ -143,14 +143,14 @@ for (const threads of threadCounts) {
         const z = be.alloc(n, K);
         be.swiglu(z, x, y, n);
         const sw = Float64Array.from(gv, (g, i) => (g / (1 + Math.exp(-g))) * uv[i]!);
-        assert.ok(maxAbsDiff(be.read(z), sw) < 1e-5, `swiglu n=${n} K=${K}`);
+        assert.ok(maxAbsDiff(await be.read(z), sw) < 1e-5, `swiglu n=${n} K=${K}`);
         be.swiglu(x, x, y, n);
-        assert.ok(maxAbsDiff(be.read(x), sw) < 1e-5, `swiglu in place`);
+        assert.ok(maxAbsDiff(await be.read(x), sw) < 1e-5, `swiglu in place`);
         be.write(x, gv);
         be.add(x, x, y, n);
         assert.ok(
           maxAbsDiff(
-            be.read(x),
+            await be.read(x),
             Float64Array.from(gv, (g, i) => Math.fround(g + uv[i]!)),
           ) === 0,
           `add n=${n} K=${K}`,
@@ -160,13 +160,13 @@ for (const threads of threadCounts) {
         be.copyRows(z, y, rows);
         const cr = new Float32Array(n * K);
         rows.forEach((r, i) => cr.set(uv.subarray(r * K, r * K + K), i * K));
-        assert.deepEqual(be.read(z), cr);
+        assert.deepEqual(await be.read(z), cr);
         // readInto: the same rows into a caller's array at an offset, the rest untouched.
         const dst = new Float32Array(n * K + 5).fill(-1);
-        be.readInto(z, 0, n, dst, 5);
+        await be.readInto(z, 0, n, dst, 5);
         assert.deepEqual(dst.subarray(5), cr);
         assert.ok(dst.subarray(0, 5).every((v) => v === -1));
-        assert.throws(() => be.readInto(z, 0, n, dst, 6), /do not fit|into a destination/);
+        await assert.rejects(() => be.readInto(z, 0, n, dst, 6), /do not fit|into a destination/);
         for (const m of [x, y, z, w]) be.free(m);
       }
     });
@@ -196,7 +196,7 @@ for (const threads of threadCounts) {
               want[base + d] = a * c - b * s;
               want[base + d + h] = b * c + a * s;
             }
-        assert.ok(maxAbsDiff(be.read(x), want) < 1e-6, `rope n=${n} heads=${heads} hd=${hd}`);
+        assert.ok(maxAbsDiff(await be.read(x), want) < 1e-6, `rope n=${n} heads=${heads} hd=${hd}`);
         be.free(x);
       }
     });
@@ -270,7 +270,7 @@ for (const threads of threadCounts) {
               }
             }
           }
-          assert.ok(maxAbsDiff(be.read(out), want) < 1e-5, `window=${window} step=${step}: ${maxAbsDiff(be.read(out), want)}`);
+          assert.ok(maxAbsDiff(await be.read(out), want) < 1e-5, `window=${window} step=${step}: ${maxAbsDiff(await be.read(out), want)}`);
           past[0]! += counts[0]!;
           past[1]! += counts[1]!;
           for (const m of [q, k, v, out]) be.free(m);
@@ -309,7 +309,7 @@ for (const threads of threadCounts) {
         be.embed(out, streamed, ids);
         const want = new Float64Array(ids.length * cols);
         ids.forEach((id, i) => want.set(exact.subarray(id * cols, id * cols + cols), i * cols));
-        assert.ok(maxAbsDiff(be.read(out), want) < 1e-6, `${dtype}: streamed rows differ`);
+        assert.ok(maxAbsDiff(await be.read(out), want) < 1e-6, `${dtype}: streamed rows differ`);
         be.free(out);
         be.free(streamed);
       }
@@ -346,7 +346,7 @@ test("wasm backend options and lifecycle", async () => {
   const x = be.alloc(4, 4096);
   be.write(x, new Float32Array(4 * 4096).fill(1));
   be.add(x, x, x, 4);
-  assert.equal(be.read(x)[4095], 2);
+  assert.equal((await be.read(x))[4095], 2);
   be.dispose();
   assert.throws(() => be.add(x, x, x, 4), /after dispose/);
 });

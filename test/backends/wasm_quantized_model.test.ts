@@ -29,8 +29,8 @@ test("Q8_0 and Q4_0 models on the wasm backend match the reference backend on th
         try {
           // Prefill 6 tokens, then decode 3 one by one (both kernel shapes).
           const cache = m.createCache(seq.length);
-          const out = [m.forward([{ ids: seq.subarray(0, 6), cache }], { allLogits: true })[0]!];
-          for (let i = 6; i < seq.length; i++) out.push(m.forward([{ ids: seq.subarray(i, i + 1), cache }])[0]!);
+          const out = [(await m.forward([{ ids: seq.subarray(0, 6), cache }], { allLogits: true }))[0]!];
+          for (let i = 6; i < seq.length; i++) out.push((await m.forward([{ ids: seq.subarray(i, i + 1), cache }]))[0]!);
           cache.dispose();
           return out;
         } finally {

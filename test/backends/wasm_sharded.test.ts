@@ -22,13 +22,13 @@ async function run(dir: string, backend: Backend): Promise<Float32Array[]> {
     const vocab = model.vocabSize;
     const ids = Int32Array.from({ length: 11 }, (_, i) => (i * 97 + 3) % vocab);
     const cache = model.createCache(16);
-    const out = [model.forward([{ ids, cache }], { allLogits: true })[0]!];
+    const out = [(await model.forward([{ ids, cache }], { allLogits: true }))[0]!];
     for (let step = 0; step < 4; step++) {
       const last = out[out.length - 1]!;
       const row = last.subarray(last.length - vocab);
       let best = 0;
       for (let v = 1; v < vocab; v++) if (row[v]! > row[best]!) best = v;
-      out.push(model.forward([{ ids: Int32Array.of(best), cache }])[0]!);
+      out.push((await model.forward([{ ids: Int32Array.of(best), cache }]))[0]!);
     }
     cache.dispose();
     return out;

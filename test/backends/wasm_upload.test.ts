@@ -41,7 +41,7 @@ test("upload starts reading the next piece before the current one is done, and u
     be.embed(out, w, ids);
     const want = new Float64Array(ids.length * cols);
     ids.forEach((id, i) => want.set(exact.subarray(id * cols, id * cols + cols), i * cols));
-    assert.ok(maxAbsDiff(be.read(out), want) < 1e-6);
+    assert.ok(maxAbsDiff(await be.read(out), want) < 1e-6);
     be.free(out);
     be.free(w);
   } finally {

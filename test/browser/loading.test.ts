@@ -55,7 +55,7 @@ describe("loading models in Chromium", { skip: browserSkip || needsShared("fixtu
     server.page("/load.html", FILE_PAGE);
     const m = await fromPretrained(join(fixturesDir, "models", MODEL), { backend: "reference" });
     const cache = m.model.createCache(IDS.length);
-    want = Array.from(m.model.forward([{ ids: Int32Array.from(IDS), cache }])[0]!);
+    want = Array.from((await m.model.forward([{ ids: Int32Array.from(IDS), cache }]))[0]!);
     m.close();
     page = await openPage(browser, `${server.origin}/load.html`);
   });

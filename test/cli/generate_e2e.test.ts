@@ -83,13 +83,14 @@ test("loadModel on the random folder: EOS union, label, and batched steps equal 
     assert.ok(m.eosIds.includes(imEnd) && m.eosIds.includes(eot), `eosIds ${m.eosIds.join(",")}`);
     const prompts = ["The quick brown fox", "Hi", "1 2 3 4 5 6 7 8 9"].map((p) => m.tokenizer.encode(p));
     const opts = (i: number) => ({ maxNewTokens: 4, temperature: 1.2, seed: 100 + i, ignoreEos: true });
-    const solo = prompts.map((ids, i) => {
+    const solo: number[][] = [];
+    for (const [i, ids] of prompts.entries()) {
       const g = new SequenceGenerator(m.model, m.tokenizer, ids, opts(i));
-      while (!g.done) stepBatch(m.model, [g]);
-      return g.result().ids;
-    });
+      while (!g.done) await stepBatch(m.model, [g]);
+      solo.push(g.result().ids);
+    }
     const gens = prompts.map((ids, i) => new SequenceGenerator(m.model, m.tokenizer, ids, opts(i)));
-    while (gens.some((g) => !g.done)) stepBatch(m.model, gens);
+    while (gens.some((g) => !g.done)) await stepBatch(m.model, gens);
     assert.deepEqual(
       gens.map((g) => g.result().ids),
       solo,
@@ -97,11 +98,11 @@ test("loadModel on the random folder: EOS union, label, and batched steps equal 
     // A cache that already holds the prompt's first tokens gives the same continuation.
     const cache = m.model.createCache(64);
     const prefix = new SequenceGenerator(m.model, m.tokenizer, prompts[0]!.slice(0, 2), { cache, maxNewTokens: 1, temperature: 0 });
-    while (!prefix.done) stepBatch(m.model, [prefix]);
+    while (!prefix.done) await stepBatch(m.model, [prefix]);
     cache.truncate(2);
     const reuse = new SequenceGenerator(m.model, m.tokenizer, prompts[0]!, { ...opts(0), cache });
     assert.equal(reuse.nextInput()!.length, prompts[0]!.length - 2);
-    while (!reuse.done) stepBatch(m.model, [reuse]);
+    while (!reuse.done) await stepBatch(m.model, [reuse]);
     assert.deepEqual(reuse.result().ids, solo[0]);
     cache.dispose();
   } finally {
@@ -115,7 +116,7 @@ test("loadModel --backend wasm runs the same folder and releases its workers on 
   try {
     assert.equal(m.backend, "wasm");
     const g = new SequenceGenerator(m.model, m.tokenizer, m.tokenizer.encode("Hello"), { maxNewTokens: 2, temperature: 0 });
-    while (!g.done) stepBatch(m.model, [g]);
+    while (!g.done) await stepBatch(m.model, [g]);
     assert.equal(g.result().ids.length, 2);
   } finally {
     m.close();

@@ -47,7 +47,7 @@ async function lastLogits(path: string, ids: number[]): Promise<Float32Array> {
   const model = await Qwen2ForCausalLM.load({ config: g.config, weights: g.weights }, new ReferenceBackend());
   try {
     const cache = model.createCache(ids.length);
-    const [logits] = model.forward([{ ids: Int32Array.from(ids), cache }]);
+    const [logits] = await model.forward([{ ids: Int32Array.from(ids), cache }]);
     cache.dispose();
     return logits!;
   } finally {

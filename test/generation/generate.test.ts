@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { generate, stream, encodePrompt } from "../../src/generation/generate.js";
-import { SequenceGenerator, stepBatch, ContextOverflowError } from "../../src/generation/sequence_generator.js";
+import { SequenceGenerator, stepBatch, ContextOverflowError, type GenerationResult } from "../../src/generation/sequence_generator.js";
 import { ToyTokenizer, ToyModel, type ToyCache, scriptedModel, hashModel, EOT, IM_END } from "./toy.js";
 
 const tok = new ToyTokenizer();
@@ -135,20 +135,21 @@ test("same seed, same text; the seed is reported for replay", async () => {
   assert.deepEqual(e.ids, d.ids);
 });
 
-test("stepBatch runs several sequences in one forward call with the results of running each alone", () => {
+test("stepBatch runs several sequences in one forward call with the results of running each alone", async () => {
   const prompts = ["one", "second prompt", "3"];
   const options = { temperature: 0.8, seed: 5, maxNewTokens: 6, ignoreEos: true } as const;
-  const alone = prompts.map((p) => {
+  const alone: GenerationResult[] = [];
+  for (const p of prompts) {
     const m = hashModel();
     const g = new SequenceGenerator(m, tok, tok.encode(p), options);
-    while (!g.done) stepBatch(m, [g]);
-    return g.result();
-  });
+    while (!g.done) await stepBatch(m, [g]);
+    alone.push(g.result());
+  }
   const model = hashModel();
   const gens = prompts.map((p, i) => new SequenceGenerator(model, tok, tok.encode(p), { ...options, maxNewTokens: 4 + i }));
   let steps = 0;
   while (gens.some((g) => !g.done)) {
-    stepBatch(model, gens);
+    await stepBatch(model, gens);
     steps++;
   }
   assert.equal(steps, 6);
@@ -166,14 +167,14 @@ test("stepBatch runs several sequences in one forward call with the results of r
   });
 });
 
-test("an aborted sequence leaves the batch without running", () => {
+test("an aborted sequence leaves the batch without running", async () => {
   const model = hashModel();
   const ac = new AbortController();
   const a = new SequenceGenerator(model, tok, tok.encode("a"), { signal: ac.signal, ignoreEos: true });
   const b = new SequenceGenerator(model, tok, tok.encode("b"), { ignoreEos: true, maxNewTokens: 3 });
-  stepBatch(model, [a, b]);
+  await stepBatch(model, [a, b]);
   ac.abort();
-  const events = stepBatch(model, [a, b]);
+  const events = await stepBatch(model, [a, b]);
   assert.equal(events[0]!.finishReason, "abort");
   assert.equal(events[0]!.id, null);
   assert.equal(model.calls[1]!.length, 1);
@@ -213,7 +214,7 @@ test("logprobs are collected per token when asked for", async () => {
   assert.equal(r.logprobs![0]!.topLogprobs![0]!.id, 97);
 });
 
-test("prefillChunk runs a long prompt in pieces, interleaved with other sequences' decoding", () => {
+test("prefillChunk runs a long prompt in pieces, interleaved with other sequences' decoding", async () => {
   const model = hashModel();
   const long = new SequenceGenerator(model, tok, tok.encode("0123456789"), {
     prefillChunk: 4,
@@ -223,10 +224,10 @@ test("prefillChunk runs a long prompt in pieces, interleaved with other sequence
     temperature: 1,
   });
   const short = new SequenceGenerator(model, tok, tok.encode("ab"), { maxNewTokens: 3, ignoreEos: true });
-  const first = stepBatch(model, [long, short]);
+  const first = await stepBatch(model, [long, short]);
   assert.equal(first[0]!.id, null, "no token after the first prompt piece");
   assert.notEqual(first[1]!.id, null);
-  while (!long.done || !short.done) stepBatch(model, [long, short]);
+  while (!long.done || !short.done) await stepBatch(model, [long, short]);
   assert.deepEqual(
     model.calls.map((c) => c[0]!.length),
     [4, 4, 2, 1],
@@ -234,7 +235,7 @@ test("prefillChunk runs a long prompt in pieces, interleaved with other sequence
   // Same tokens as an unchunked run.
   const m2 = hashModel();
   const whole = new SequenceGenerator(m2, tok, tok.encode("0123456789"), { maxNewTokens: 2, ignoreEos: true, seed: 1, temperature: 1 });
-  while (!whole.done) stepBatch(m2, [whole]);
+  while (!whole.done) await stepBatch(m2, [whole]);
   assert.deepEqual(long.result().ids, whole.result().ids);
   assert.equal(long.result().timings.prefillTokens, 10);
 });

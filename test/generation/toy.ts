@@ -130,7 +130,7 @@ export class ToyModel implements CausalLM {
     return c;
   }
 
-  forward(items: readonly ForwardItem[]): Float32Array[] {
+  async forward(items: readonly ForwardItem[]): Promise<Float32Array[]> {
     this.calls.push(items.map((it) => Array.from(it.ids)));
     return items.map((it) => {
       const cache = it.cache as ToyCache;

@@ -50,7 +50,7 @@ async function logits(source: Parameters<typeof fromPretrained>[0], options: Loa
   const m = await fromPretrained(source, { backend: "reference", ...options });
   try {
     const cache = m.model.createCache(IDS.length);
-    const [out] = m.model.forward([{ ids: IDS, cache }]);
+    const [out] = await m.model.forward([{ ids: IDS, cache }]);
     cache.dispose();
     return out!;
   } finally {

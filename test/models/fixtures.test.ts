@@ -79,7 +79,7 @@ for (const fx of manifest) {
         const wantFull = exp.rows.some((r) => r.full_logits);
         const runner = new PaddedBatchRunner(model, batch, capacity);
         try {
-          const prefill = runner.prefill({ allLogits: wantFull });
+          const prefill = await runner.prefill({ allLogits: wantFull });
           const vocab = model.vocabSize;
           const last = prefill.map((l, r) => (wantFull ? l.slice((realLens[r]! - 1) * vocab, realLens[r]! * vocab) : l));
           for (const row of exp.rows) {
@@ -95,7 +95,7 @@ for (const fx of manifest) {
           }
           if (c.max_new_tokens === 0) return;
 
-          const { tokens, stepLogits } = greedy(runner, last, c.max_new_tokens, eos, pad);
+          const { tokens, stepLogits } = await greedy(runner, last, c.max_new_tokens, eos, pad);
           for (const row of exp.rows) assert.deepEqual(tokens[row.row], row.greedy!.f64, `row ${row.row}: greedy tokens`);
 
           // KV-cache decoding against one full forward over prompt + generated tokens.
@@ -110,7 +110,7 @@ for (const fx of manifest) {
             capacity,
           );
           try {
-            const all = full.prefill({ allLogits: true });
+            const all = await full.prefill({ allLogits: true });
             let worst = 0;
             stepLogits.forEach((steps, r) => {
               steps.forEach((l, s) => {
@@ -135,18 +135,18 @@ for (const fx of manifest) {
           const coupled =
             config.rope_scaling?.rope_type === "dynamic" && Math.max(...realLens) + c.max_new_tokens > config.max_position_embeddings;
           if (batch.inputIds.length > 1 && !coupled) {
-            unpadded.forEach((ids, r) => {
+            for (const [r, ids] of unpadded.entries()) {
               const alone = new PaddedBatchRunner(model, leftPad([ids], pad), capacity);
               try {
-                const [l] = alone.prefill();
+                const [l] = await alone.prefill();
                 assert.ok(maxAbsDiff(l!, last[r]!) <= 1e-5, `row ${r}: padded and unpadded last logits differ`);
-                const g = greedy(alone, [l!], c.max_new_tokens, eos, pad);
+                const g = await greedy(alone, [l!], c.max_new_tokens, eos, pad);
                 const mine = tokens[r]!.slice(0, g.tokens[0]!.length);
                 assert.deepEqual(g.tokens[0], mine, `row ${r}: padded and unpadded greedy tokens differ`);
               } finally {
                 alone.dispose();
               }
-            });
+            }
           }
         } finally {
           runner.dispose();
@@ -173,7 +173,7 @@ for (const fx of manifest) {
       });
       const cache = model.createCache(ids.length);
       try {
-        model.forward([{ ids, cache }]);
+        await model.forward([{ ids, cache }]);
       } finally {
         model.setHook(null);
         cache.dispose();

@@ -31,12 +31,12 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Logits of every token of `seq`, fed one chunk at a time of the given sizes. */
-function logitsInPieces(model: Qwen2ForCausalLM, seq: Int32Array, pieces: number[]): Float32Array {
+async function logitsInPieces(model: Qwen2ForCausalLM, seq: Int32Array, pieces: number[]): Promise<Float32Array> {
   const cache = model.createCache(seq.length);
   const out = new Float32Array(seq.length * model.vocabSize);
   let at = 0;
   for (const p of pieces) {
-    const [l] = model.forward([{ ids: seq.subarray(at, at + p), cache }], { allLogits: true });
+    const [l] = await model.forward([{ ids: seq.subarray(at, at + p), cache }], { allLogits: true });
     out.set(l!, at * model.vocabSize);
     at += p;
   }
@@ -52,9 +52,9 @@ test("the sliding config really slides: layer 1 uses window 4, layer 0 full atte
   const seq = ids(12, 1);
   const wide = await createTinyModel({ vocabSize: VOCAB, config: { ...SLIDING, sliding_window: 64 } });
   const full = await createTinyModel({ vocabSize: VOCAB });
-  const a = logitsInPieces(m, seq, [12]);
-  const b = logitsInPieces(wide, seq, [12]);
-  const c = logitsInPieces(full, seq, [12]);
+  const a = await logitsInPieces(m, seq, [12]);
+  const b = await logitsInPieces(wide, seq, [12]);
+  const c = await logitsInPieces(full, seq, [12]);
   assert.equal(maxAbsDiff(b, c), 0);
   assert.ok(maxAbsDiff(a, c) > 1e-3);
   // The first 4 tokens see the same keys either way.
@@ -63,26 +63,27 @@ test("the sliding config really slides: layer 1 uses window 4, layer 0 full atte
 
 test("chunked prefill and token-by-token decoding equal one full forward, across ring wrap-around", async () => {
   const seq = ids(23, 2);
-  const reference = logitsInPieces(await createTinyModel({ vocabSize: VOCAB, config: SLIDING }), seq, [23]);
+  const reference = await logitsInPieces(await createTinyModel({ vocabSize: VOCAB, config: SLIDING }), seq, [23]);
   const chunked = await createTinyModel({ vocabSize: VOCAB, config: SLIDING, chunkSize: 3 });
-  assert.ok(maxAbsDiff(logitsInPieces(chunked, seq, [23]), reference) < 1e-5, "prefill in steps of 3 rows");
-  assert.ok(maxAbsDiff(logitsInPieces(chunked, seq, new Array<number>(23).fill(1)), reference) < 1e-5, "one token at a time");
-  assert.ok(maxAbsDiff(logitsInPieces(chunked, seq, [5, 1, 7, 1, 1, 8]), reference) < 1e-5, "mixed pieces");
+  assert.ok(maxAbsDiff(await logitsInPieces(chunked, seq, [23]), reference) < 1e-5, "prefill in steps of 3 rows");
+  assert.ok(maxAbsDiff(await logitsInPieces(chunked, seq, new Array<number>(23).fill(1)), reference) < 1e-5, "one token at a time");
+  assert.ok(maxAbsDiff(await logitsInPieces(chunked, seq, [5, 1, 7, 1, 1, 8]), reference) < 1e-5, "mixed pieces");
 });
 
 test("a batched forward equals each sequence run alone, prefill and decode", async () => {
   const model = await createTinyModel({ vocabSize: VOCAB, config: SLIDING, chunkSize: 8 });
   const seqs = [ids(11, 3), ids(1, 4), ids(6, 5)];
-  const alone = seqs.map((s) => {
+  const alone: Float32Array[][] = [];
+  for (const s of seqs) {
     const cache = model.createCache(20);
-    const [l] = model.forward([{ ids: s, cache }]);
-    const [d] = model.forward([{ ids: Int32Array.of(7), cache }]);
+    const [l] = await model.forward([{ ids: s, cache }]);
+    const [d] = await model.forward([{ ids: Int32Array.of(7), cache }]);
     cache.dispose();
-    return [l!, d!];
-  });
+    alone.push([l!, d!]);
+  }
   const caches = seqs.map(() => model.createCache(20));
-  const batched = model.forward(seqs.map((s, i) => ({ ids: s, cache: caches[i]! })));
-  const decoded = model.forward(seqs.map((_, i) => ({ ids: Int32Array.of(7), cache: caches[i]! })));
+  const batched = await model.forward(seqs.map((s, i) => ({ ids: s, cache: caches[i]! })));
+  const decoded = await model.forward(seqs.map((_, i) => ({ ids: Int32Array.of(7), cache: caches[i]! })));
   seqs.forEach((_, i) => {
     assert.ok(maxAbsDiff(batched[i]!, alone[i]![0]!) < 1e-5, `sequence ${i} prefill`);
     assert.ok(maxAbsDiff(decoded[i]!, alone[i]![1]!) < 1e-5, `sequence ${i} decode`);
@@ -94,15 +95,15 @@ test("forward({ into }) fills and returns the caller's arrays, and checks their 
   const model = await createTinyModel({ vocabSize: VOCAB });
   const a = model.createCache(8);
   const b = model.createCache(8);
-  const [plain] = model.forward([{ ids: ids(3, 11), cache: a }]);
+  const [plain] = await model.forward([{ ids: ids(3, 11), cache: a }]);
   const into = new Float32Array(VOCAB).fill(Number.NaN);
-  const [filled] = model.forward([{ ids: ids(3, 11), cache: b }], { into: [into] });
+  const [filled] = await model.forward([{ ids: ids(3, 11), cache: b }], { into: [into] });
   assert.equal(filled, into);
   assert.deepEqual(into, plain);
   const all = new Float32Array(2 * VOCAB);
-  const [full] = model.forward([{ ids: ids(2, 12), cache: b }], { allLogits: true, into: [all] });
+  const [full] = await model.forward([{ ids: ids(2, 12), cache: b }], { allLogits: true, into: [all] });
   assert.equal(full, all);
-  assert.throws(
+  await assert.rejects(
     () => model.forward([{ ids: ids(1, 13), cache: b }], { into: [new Float32Array(VOCAB - 1)] }),
     /item 0: the logits array has \d+ floats, expected \d+/,
   );
@@ -115,12 +116,12 @@ test("truncate reuses a prefix, and refuses when a sliding ring has lost needed 
   const prefix = ids(6, 6);
   const tail = ids(4, 7);
   const cache = model.createCache(16);
-  model.forward([{ ids: prefix, cache }]);
-  model.forward([{ ids: ids(3, 8), cache }]); // a branch we abandon
+  await model.forward([{ ids: prefix, cache }]);
+  await model.forward([{ ids: ids(3, 8), cache }]); // a branch we abandon
   cache.truncate(6);
   assert.equal(cache.length, 6);
-  const [reused] = model.forward([{ ids: tail, cache }], { allLogits: true });
-  const fresh = logitsInPieces(model, Int32Array.from([...prefix, ...tail]), [10]);
+  const [reused] = await model.forward([{ ids: tail, cache }], { allLogits: true });
+  const fresh = await logitsInPieces(model, Int32Array.from([...prefix, ...tail]), [10]);
   assert.ok(maxAbsDiff(reused!, fresh.subarray(6 * VOCAB)) < 1e-5);
   // Ring of window 4 + chunk 4 - 1 = 7 slots holds slots 3..9; truncating to 3 needs slot 0.
   assert.throws(
@@ -146,21 +147,21 @@ test("padded rows (left or right padding) equal their unpadded sequences; last-t
     attentionMask: rows.map((r) => [...r.map(() => 1), ...new Array<number>(5 - r.length).fill(0)]),
   };
   const runner = new PaddedBatchRunner(model, left, 8);
-  const logits = runner.prefill();
+  const logits = await runner.prefill();
   runner.dispose();
-  rows.forEach((r, i) => {
-    const alone = logitsInPieces(model, Int32Array.from(r), [r.length]);
+  for (const [i, r] of rows.entries()) {
+    const alone = await logitsInPieces(model, Int32Array.from(r), [r.length]);
     assert.ok(maxAbsDiff(logits[i]!, alone.subarray((r.length - 1) * VOCAB)) < 1e-5, `row ${i}`);
-  });
-  const pooledLeft = lastTokenPool(model, left);
-  const pooledRight = lastTokenPool(model, right);
-  rows.forEach((r, i) => {
+  }
+  const pooledLeft = await lastTokenPool(model, left);
+  const pooledRight = await lastTokenPool(model, right);
+  for (const [i, r] of rows.entries()) {
     const cache = model.createCache(r.length);
-    const [h] = model.hiddenStates([{ ids: Int32Array.from(r), cache }]);
+    const [h] = await model.hiddenStates([{ ids: Int32Array.from(r), cache }]);
     cache.dispose();
     assert.deepEqual(pooledLeft[i], h!.slice((r.length - 1) * 32));
     assert.deepEqual(pooledRight[i], pooledLeft[i]);
-  });
+  }
 });
 
 test("the LM head is the hidden state times lm_head (or the embedding table when tied)", async () => {
@@ -172,9 +173,9 @@ test("the LM head is the hidden state times lm_head (or the embedding table when
     assert.equal(model.tied, tied);
     const seq = ids(3, 11);
     const cache = model.createCache(6);
-    const [h] = model.hiddenStates([{ ids: seq, cache }]);
+    const [h] = await model.hiddenStates([{ ids: seq, cache }]);
     cache.truncate(0);
-    const [l] = model.forward([{ ids: seq, cache }]);
+    const [l] = await model.forward([{ ids: seq, cache }]);
     const head = toFloat32("f32", (await weights.read(tied ? "model.embed_tokens.weight" : "lm_head.weight")).data);
     const last = h!.subarray(2 * 32);
     const want = Array.from({ length: VOCAB }, (_, v) => last.reduce((s, x, k) => s + x * head[v * 32 + k]!, 0));
@@ -189,24 +190,24 @@ test("Q8_0 and Q4_0 weights give the logits of their dequantised float32 values"
   for (const dtype of ["q8_0", "q4_0"] as const) {
     const q = await Qwen2ForCausalLM.load({ config, weights: new QuantizedSource(base, dtype, false) }, new ReferenceBackend());
     const f = await Qwen2ForCausalLM.load({ config, weights: new QuantizedSource(base, dtype, true) }, new ReferenceBackend());
-    const run = (m: Qwen2ForCausalLM): Float32Array => {
+    const run = async (m: Qwen2ForCausalLM): Promise<Float32Array> => {
       const cache = m.createCache(7);
-      const [l] = m.forward([{ ids: seq, cache }], { allLogits: true });
+      const [l] = await m.forward([{ ids: seq, cache }], { allLogits: true });
       return l!;
     };
-    assert.ok(maxAbsDiff(run(q), run(f)) < 1e-5, dtype);
+    assert.ok(maxAbsDiff(await run(q), await run(f)) < 1e-5, dtype);
   }
 });
 
 test("bad inputs and broken weights give named errors", async () => {
   const model = await createTinyModel({ vocabSize: VOCAB });
   const cache = model.createCache(4);
-  assert.throws(() => model.forward([{ ids: Int32Array.of(1, VOCAB), cache }]), /item 0: token id 97 at position 1/);
-  assert.throws(() => model.forward([{ ids: ids(5, 1), cache }]), /exceed the cache capacity 4/);
-  assert.throws(() => model.forward([{ ids: new Int32Array(0), cache }]), /no new tokens/);
+  await assert.rejects(() => model.forward([{ ids: Int32Array.of(1, VOCAB), cache }]), /item 0: token id 97 at position 1/);
+  await assert.rejects(() => model.forward([{ ids: ids(5, 1), cache }]), /exceed the cache capacity 4/);
+  await assert.rejects(() => model.forward([{ ids: new Int32Array(0), cache }]), /no new tokens/);
   const other = (await createTinyModel({ vocabSize: VOCAB })).createCache(4);
-  assert.throws(() => model.forward([{ ids: ids(1, 1), cache: other }]), /not created by this model/);
-  assert.throws(
+  await assert.rejects(() => model.forward([{ ids: ids(1, 1), cache: other }]), /not created by this model/);
+  await assert.rejects(
     () =>
       model.forward([
         { ids: ids(1, 1), cache },
@@ -234,7 +235,7 @@ test("bad inputs and broken weights give named errors", async () => {
 
 test("createTinyModel is deterministic per seed", async () => {
   const seq = ids(4, 13);
-  const run = async (seed: number): Promise<Float32Array> => logitsInPieces(await createTinyModel({ vocabSize: VOCAB, seed }), seq, [4]);
+  const run = async (seed: number): Promise<Float32Array> => await logitsInPieces(await createTinyModel({ vocabSize: VOCAB, seed }), seq, [4]);
   assert.deepEqual(await run(1), await run(1));
   assert.ok(maxAbsDiff(await run(1), await run(2)) > 1e-3);
 });

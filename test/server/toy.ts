@@ -191,7 +191,7 @@ export class ResponderModel implements CausalLM {
     return new ResponderCache(capacity, this.live);
   }
 
-  forward(items: readonly ForwardItem[], options: ForwardOptions = {}): Float32Array[] {
+  async forward(items: readonly ForwardItem[], options: ForwardOptions = {}): Promise<Float32Array[]> {
     this.forwardCalls++;
     this.maxBatch = Math.max(this.maxBatch, items.length);
     return items.map((it) => {
@@ -250,7 +250,7 @@ export class ResponderModel implements CausalLM {
   }
 
   /** "Hidden states": row t is a pseudo-random vector of the history up to token t. */
-  hiddenStates(items: readonly ForwardItem[]): Float32Array[] {
+  async hiddenStates(items: readonly ForwardItem[]): Promise<Float32Array[]> {
     const d = this.config.hidden_size;
     return items.map((it) => {
       const cache = it.cache as ResponderCache;

@@ -47,13 +47,13 @@ export function caseGeneration(c: CaseInput, config: Qwen2Config, gc: Generation
  * Greedy decoding as Hugging Face's generate(do_sample=False): every row steps together;
  * a row that produced EOS gets pad tokens from then on; stops when all rows are done.
  */
-export function greedy(
+export async function greedy(
   runner: PaddedBatchRunner,
   first: Float32Array[],
   maxNew: number,
   eos: readonly number[],
   pad: number,
-): { tokens: number[][]; stepLogits: Float32Array[][] } {
+): Promise<{ tokens: number[][]; stepLogits: Float32Array[][] }> {
   const rows = first.length;
   const tokens: number[][] = first.map(() => []);
   const stepLogits: Float32Array[][] = first.map(() => []);
@@ -67,7 +67,7 @@ export function greedy(
       if (eos.includes(t)) done[r] = true;
     });
     if (done.every(Boolean) || step === maxNew - 1) break;
-    logits = runner.step(next);
+    logits = await runner.step(next);
   }
   return { tokens, stepLogits };
 }

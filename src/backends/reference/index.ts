@@ -108,12 +108,12 @@ export class ReferenceBackend implements Backend {
     d.data.set(src, row * d.cols);
   }
 
-  read(src: Mat, row = 0, rows?: number): Float32Array {
+  async read(src: Mat, row = 0, rows?: number): Promise<Float32Array> {
     const s = mat(src, "read");
     return rowView("read", s, row, rows ?? s.rows - row).slice();
   }
 
-  readInto(src: Mat, row: number, rows: number, dst: Float32Array, at = 0): void {
+  async readInto(src: Mat, row: number, rows: number, dst: Float32Array, at = 0): Promise<void> {
     const view = rowView("readInto", mat(src, "readInto"), row, rows);
     if (at < 0 || at + view.length > dst.length)
       throw new InvalidArgumentError(`readInto: ${view.length} floats at ${at} do not fit a destination of ${dst.length}`);

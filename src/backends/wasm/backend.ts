@@ -306,12 +306,12 @@ export class WasmBackend implements Backend {
     this.heap.f32.set(src, m.ptr / 4 + row * m.cols);
   }
 
-  read(src: Mat, row = 0, rows?: number): Float32Array {
+  async read(src: Mat, row = 0, rows?: number): Promise<Float32Array> {
     const m = mat(src, "read src");
     return this.rowView("read", m, row, rows ?? m.rows - row).slice();
   }
 
-  readInto(src: Mat, row: number, rows: number, dst: Float32Array, at = 0): void {
+  async readInto(src: Mat, row: number, rows: number, dst: Float32Array, at = 0): Promise<void> {
     const m = mat(src, "readInto src");
     const view = this.rowView("readInto", m, row, rows);
     if (at < 0 || at + view.length > dst.length)

@@ -149,14 +149,14 @@ export class ShardedWasmBackend implements Backend {
     this.shards[s]!.write(this.at(m, s), src, row);
   }
 
-  read(src: Mat, row?: number, rows?: number): Float32Array {
+  async read(src: Mat, row?: number, rows?: number): Promise<Float32Array> {
     const m = smat(src);
     return this.shards[m.valid]!.read(m.copies[m.valid]!, row, rows);
   }
 
-  readInto(src: Mat, row: number, rows: number, dst: Float32Array, at?: number): void {
+  async readInto(src: Mat, row: number, rows: number, dst: Float32Array, at?: number): Promise<void> {
     const m = smat(src);
-    this.shards[m.valid]!.readInto(m.copies[m.valid]!, row, rows, dst, at);
+    return this.shards[m.valid]!.readInto(m.copies[m.valid]!, row, rows, dst, at);
   }
 
   embed(out: Mat, table: Weight, ids: Int32Array): void {

@@ -104,7 +104,7 @@ export async function benchModel(io: CliIO, flags: ModelFlags & { readonly threa
     const vocab = model.vocabSize;
     // Warm-up: compiles kernels and touches every weight once, untimed.
     const warm = model.createCache(16);
-    model.forward([{ ids: benchPromptIds(8, 3, vocab), cache: warm }]);
+    await model.forward([{ ids: benchPromptIds(8, 3, vocab), cache: warm }]);
     warm.dispose();
 
     // Prefill: `promptTokens` new tokens in an empty cache. With `context`, the cache is kept
@@ -114,7 +114,7 @@ export async function benchModel(io: CliIO, flags: ModelFlags & { readonly threa
     const extra = o.context > 0 ? Math.max(1, o.context - o.promptTokens) : 0;
     const pcache = model.createCache(o.promptTokens + extra + o.genTokens + 1);
     const tp = performance.now();
-    const [plogits] = model.forward([{ ids: prompt, cache: pcache }]);
+    const [plogits] = await model.forward([{ ids: prompt, cache: pcache }]);
     const prefillMs = performance.now() - tp;
     argmax(plogits!);
     const ttftMs = performance.now() - tp;
@@ -122,7 +122,7 @@ export async function benchModel(io: CliIO, flags: ModelFlags & { readonly threa
     let cache = pcache;
     let next: number;
     if (extra > 0) {
-      const [fill] = model.forward([{ ids: benchPromptIds(extra, 2, vocab), cache }]);
+      const [fill] = await model.forward([{ ids: benchPromptIds(extra, 2, vocab), cache }]);
       next = argmax(fill!);
     } else {
       pcache.dispose();
@@ -135,7 +135,7 @@ export async function benchModel(io: CliIO, flags: ModelFlags & { readonly threa
     const td = performance.now();
     for (let i = 0; i < o.genTokens; i++) {
       one[0] = next;
-      const [logits] = model.forward([{ ids: one, cache }], { into });
+      const [logits] = await model.forward([{ ids: one, cache }], { into });
       next = argmax(logits!);
     }
     const decodeMs = performance.now() - td;

@@ -62,12 +62,12 @@ async function run(job: FixtureJob): Promise<FixtureResult> {
       const wantFull = job.fullLogits.includes(c.name);
       const runner = new PaddedBatchRunner(model, batch, Math.max(...realLens) + c.max_new_tokens);
       try {
-        const prefill = runner.prefill({ allLogits: wantFull });
+        const prefill = await runner.prefill({ allLogits: wantFull });
         const last = prefill.map((l, r) => (wantFull ? l.slice((realLens[r]! - 1) * vocab, realLens[r]! * vocab) : l));
         const full = wantFull
           ? prefill.map((l, r) => Array.from({ length: realLens[r]! }, (_, p) => Array.from(l.subarray(p * vocab, (p + 1) * vocab))))
           : null;
-        const tokens = c.max_new_tokens === 0 ? last.map(() => []) : greedy(runner, last, c.max_new_tokens, eos, pad).tokens;
+        const tokens = c.max_new_tokens === 0 ? last.map(() => []) : (await greedy(runner, last, c.max_new_tokens, eos, pad)).tokens;
         cases.push({ name: c.name, last: last.map((l) => Array.from(l)), full, tokens });
       } finally {
         runner.dispose();

@@ -47,7 +47,7 @@ export async function load(job: LoadJob): Promise<LoadResult> {
     const m = await fromPretrained(source, options);
     try {
       const cache = m.model.createCache(job.ids.length);
-      const [logits] = m.model.forward([{ ids: Int32Array.from(job.ids), cache }]);
+      const [logits] = await m.model.forward([{ ids: Int32Array.from(job.ids), cache }]);
       cache.dispose();
       return { logits: Array.from(logits!), events };
     } finally {

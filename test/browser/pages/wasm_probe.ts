@@ -32,7 +32,7 @@ export async function probe(threads?: number): Promise<ProbeResult> {
       const out = be.alloc(n, N);
       be.write(xm, x);
       be.matmul(out, xm, weight, null, n);
-      const got = be.read(out);
+      const got = await be.read(out);
       for (let i = 0; i < n; i++) {
         for (let o = 0; o < N; o++) {
           let s = 0;
