@@ -1,20 +1,20 @@
 /**
  * POST /v1/chat/completions: messages → chat template (with tools) → n sequences in the
  * scheduler → one JSON answer, or server-sent events as OpenAI streams them:
- * a role chunk per choice, content deltas, tool-call deltas (id and name first, then the
- * arguments in pieces), a chunk with the finish_reason, an optional usage chunk, [DONE].
+ * a role chunk per choice, content deltas (`reasoning_content` deltas for a reasoning
+ * model's `<think>` part), tool-call deltas (id and name first, then the arguments in
+ * pieces), a chunk with the finish_reason, an optional usage chunk, [DONE].
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TokenEvent } from "../generation/sequence_generator.js";
-import { readMessages, readResponseFormat, readTools } from "./chat_request.js";
+import { outputConstraints, readMessages, readResponseFormat, readTools } from "./chat_request.js";
 import { checkModel, checkPromptFits, logprobEntry, requestId, type LogprobEntry, type ServerContext } from "./context.js";
 import { invalidField } from "./errors.js";
 import { RequestLifecycle } from "./request_lifecycle.js";
-import { JsonConstraint } from "../generation/constraints/json_constraint.js";
-import { ToolCallConstraint } from "../generation/constraints/tool_constraint.js";
 import { readN, readSampling, seedForChoice } from "./sampling_params.js";
 import type { SequenceRequest } from "./scheduler.js";
-import { ToolCallParser, type Segment } from "./tool_calls.js";
+import { AnswerParser, type AnswerSegment } from "./answer_parser.js";
+import { promptOpensThink, readReasoningFormat } from "./reasoning.js";
 import { Fields, MAX_LOGPROBS, requireObject } from "./validate.js";
 
 const ARGUMENT_CHUNK = 24;
@@ -27,6 +27,7 @@ interface ToolCallOut {
 
 class Choice {
   content = "";
+  reasoning = "";
   readonly toolCalls: ToolCallOut[] = [];
   logprobs: LogprobEntry[] = [];
   /** Logprobs not yet sent in a stream chunk. */
@@ -34,12 +35,12 @@ class Choice {
   finishReason: string | null = null;
   constructor(
     readonly index: number,
-    readonly parser: ToolCallParser | null,
+    readonly parser: AnswerParser,
   ) {}
 
-  segments(text: string, done: boolean): Segment[] {
-    const out: Segment[] = this.parser ? this.parser.push(text) : text ? [{ type: "content", text }] : [];
-    if (done && this.parser) out.push(...this.parser.flush());
+  segments(text: string, done: boolean, truncated: boolean): AnswerSegment[] {
+    const out = this.parser.push(text);
+    if (done) out.push(...this.parser.finish(truncated));
     return out;
   }
 }
@@ -57,6 +58,7 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, _
   const logprobs = f.boolean("logprobs") ?? false;
   const topLogprobs = f.integer("top_logprobs", 0, MAX_LOGPROBS);
   if (topLogprobs !== undefined && topLogprobs > 0 && !logprobs) throw invalidField("top_logprobs", "requires logprobs: true");
+  const reasoningFormat = readReasoningFormat(f) ?? ctx.reasoningFormat;
 
   let prompt: string;
   try {
@@ -79,11 +81,24 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, _
     errorParam: "messages",
   });
   const parseTools = toolSetup.parse && schema === null;
-  const choices = Array.from({ length: n }, (_, i) => new Choice(i, parseTools ? new ToolCallParser() : null));
+  const toolNames = toolSetup.tools.map((t) => (t as { function: { name: string } }).function.name);
+  // Constrained output starts at once with JSON or a call, never inside a prompt-opened <think>.
+  const thinkOpened = schema === null && toolSetup.force === null && promptOpensThink(prompt);
+  const choices = Array.from(
+    { length: n },
+    (_, i) => new Choice(i, new AnswerParser({ reasoningFormat, thinkOpened, tools: parseTools ? toolNames : null })),
+  );
 
-  const emitSegments = (c: Choice, segs: Segment[]) => {
+  const emitSegments = (c: Choice, segs: AnswerSegment[]) => {
     for (const s of segs) {
-      if (s.type === "content") {
+      if (s.type === "reasoning") {
+        c.reasoning += s.text;
+        if (life.streaming) {
+          const lp = c.pendingLogprobs.length > 0 ? { content: c.pendingLogprobs } : null;
+          c.pendingLogprobs = [];
+          life.send([{ index: c.index, delta: { reasoning_content: s.text }, logprobs: lp, finish_reason: null }]);
+        }
+      } else if (s.type === "content") {
         c.content += s.text;
         if (life.streaming) {
           const lp = c.pendingLogprobs.length > 0 ? { content: c.pendingLogprobs } : null;
@@ -134,6 +149,7 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, _
       message: {
         role: "assistant",
         content: c.toolCalls.length > 0 && c.content === "" ? null : c.content,
+        ...(c.reasoning !== "" ? { reasoning_content: c.reasoning } : {}),
         ...(c.toolCalls.length > 0 ? { tool_calls: c.toolCalls } : {}),
         refusal: null,
       },
@@ -144,12 +160,7 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, _
   });
 
   const requests: SequenceRequest[] = choices.map((c) => {
-    // JSON mode wins over a forced tool call (the answer cannot be both).
-    const processors = schema
-      ? [new JsonConstraint(ctx.vocab(), schema, ctx.eosIds)]
-      : toolSetup.force
-        ? [new ToolCallConstraint(ctx.vocab(), toolSetup.force, ctx.eosIds)]
-        : [];
+    const processors = outputConstraints(ctx, schema, toolSetup.force);
     const options = {
       ...seedForChoice(sampling, c.index),
       maxNewTokens: sampling.maxNewTokens ?? ctx.contextLength - promptIds.length,
@@ -162,7 +173,7 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, _
         c.logprobs.push(e);
         c.pendingLogprobs.push(e);
       }
-      emitSegments(c, c.segments(event.text, event.done));
+      emitSegments(c, c.segments(event.text, event.done, event.finishReason === "length"));
       if (!event.done || event.finishReason === "abort") return; // abort: the client left, nobody to answer
       c.finishReason = event.finishReason === "length" ? "length" : c.toolCalls.length > 0 ? "tool_calls" : "stop";
       if (life.streaming) {

@@ -2,7 +2,10 @@
 import type { ChatMessage } from "../tokenizer/types.js";
 import { invalidField } from "./errors.js";
 import { ANY_OBJECT, compileSchema as compileAnySchema, SchemaError, type SchemaNode } from "../generation/constraints/json_schema.js";
-import type { ForcedTool } from "../generation/constraints/tool_constraint.js";
+import { JsonConstraint } from "../generation/constraints/json_constraint.js";
+import { ToolCallConstraint, type ForcedTool } from "../generation/constraints/tool_constraint.js";
+import type { LogitsProcessor } from "../generation/logits_processors.js";
+import type { ServerContext } from "./context.js";
 import { Fields, describe, isObject, type Json } from "./validate.js";
 
 const ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
@@ -146,4 +149,15 @@ export function readResponseFormat(f: Fields): SchemaNode | null {
     return compileSchema(schema, "response_format.json_schema.schema");
   }
   throw invalidField("response_format.type", `expected "text", "json_object" or "json_schema", got '${type}'`);
+}
+
+/**
+ * The logits processors that hold one sequence to the request's output shape: the JSON
+ * schema, else the forced tool call, else none. JSON mode wins over a forced call (the
+ * answer cannot be both). /v1/chat/completions and /v1/responses both build theirs here.
+ */
+export function outputConstraints(ctx: ServerContext, schema: SchemaNode | null, force: ForcedTool[] | null): LogitsProcessor[] {
+  if (schema) return [new JsonConstraint(ctx.vocab(), schema, ctx.eosIds)];
+  if (force) return [new ToolCallConstraint(ctx.vocab(), force, ctx.eosIds)];
+  return [];
 }

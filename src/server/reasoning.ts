@@ -18,11 +18,22 @@
  * back until it is decided, so no tag ever reaches a client in pieces.
  */
 
+import { invalidField } from "./errors.js";
+import type { Fields } from "./validate.js";
+
 export type ReasoningFormat = "none" | "deepseek";
 export const REASONING_FORMATS: readonly ReasoningFormat[] = ["none", "deepseek"];
 
 export function isReasoningFormat(v: string): v is ReasoningFormat {
   return (REASONING_FORMATS as readonly string[]).includes(v);
+}
+
+/** A request's `reasoning_format` (llama.cpp's field), when it gives one. */
+export function readReasoningFormat(f: Fields): ReasoningFormat | undefined {
+  const v = f.string("reasoning_format");
+  if (v === undefined) return undefined;
+  if (!isReasoningFormat(v)) throw invalidField("reasoning_format", `expected one of ${REASONING_FORMATS.join(", ")}, got '${v}'`);
+  return v;
 }
 
 export const THINK_OPEN = "<think>";

@@ -1,7 +1,7 @@
 /**
  * The OpenAI-compatible HTTP server:
  *
- *   POST /v1/chat/completions   POST /v1/completions   POST /v1/embeddings
+ *   POST /v1/chat/completions   POST /v1/responses   POST /v1/completions   POST /v1/embeddings
  *   GET  /v1/models[/ID]        POST /tokenize         POST /detokenize      GET /health
  *   GET  /                      the web chat (webui/static_site.ts), unless `webui: false`
  *
@@ -19,6 +19,7 @@ import { handleChatCompletions } from "./chat_completions.js";
 import { handleCompletions, readPrompts } from "./completions.js";
 import { makeVocab, servesModel, toApiError, type ServerContext } from "./context.js";
 import { handleEmbeddings } from "./embeddings.js";
+import { handleResponses } from "./responses.js";
 import { ApiError, errors, invalidField } from "./errors.js";
 import { readJsonBody, sendError, sendJson } from "./http_util.js";
 import type { ReasoningFormat } from "./reasoning.js";
@@ -152,6 +153,7 @@ export class QwenServer {
     const post: Record<string, Handler> = {
       "/v1/chat/completions": handleChatCompletions,
       "/v1/completions": handleCompletions,
+      "/v1/responses": handleResponses,
       "/v1/embeddings": handleEmbeddings,
       "/tokenize": handleTokenize,
       "/detokenize": handleDetokenize,

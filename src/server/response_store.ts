@@ -1,0 +1,44 @@
+/**
+ * What `store: true` (the Responses API default) keeps: the last few responses, in memory,
+ * so a client can continue from one (`previous_response_id`) or point at one of its output
+ * items (`{type: "item_reference", id}`, which @ai-sdk/openai sends for earlier assistant
+ * text). Nothing is written to disk; a restart forgets everything, and the oldest response
+ * goes once `capacity` are kept. A miss is a 400 that says so.
+ */
+import type { JsonObject } from "./validate.js";
+
+export interface StoredResponse {
+  /** The conversation the response answered, as input items (its own instructions excluded). */
+  readonly input: readonly JsonObject[];
+  /** Its output items (message, function_call, reasoning), as returned. */
+  readonly output: readonly JsonObject[];
+}
+
+export class ResponseStore {
+  private readonly responses = new Map<string, StoredResponse>();
+  private readonly items = new Map<string, JsonObject>();
+
+  constructor(readonly capacity = 256) {}
+
+  get size(): number {
+    return this.responses.size;
+  }
+
+  put(id: string, response: StoredResponse): void {
+    this.responses.set(id, response);
+    for (const item of response.output) if (typeof item.id === "string") this.items.set(item.id, item);
+    while (this.responses.size > this.capacity) {
+      const [oldest, r] = this.responses.entries().next().value as [string, StoredResponse];
+      this.responses.delete(oldest);
+      for (const item of r.output) if (typeof item.id === "string") this.items.delete(item.id);
+    }
+  }
+
+  response(id: string): StoredResponse | undefined {
+    return this.responses.get(id);
+  }
+
+  item(id: string): JsonObject | undefined {
+    return this.items.get(id);
+  }
+}
