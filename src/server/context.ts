@@ -8,6 +8,7 @@ import type { TextTokenizer } from "../tokenizer/types.js";
 import { ApiError, errors } from "./errors.js";
 import { vocabIndex, type VocabIndex } from "../generation/constraints/json_constraint.js";
 import type { ReasoningFormat } from "./reasoning.js";
+import type { ServerLimits } from "./limits.js";
 import type { Scheduler } from "./scheduler.js";
 
 /** Whether the model exposes final-normed hidden states (Qwen2ForCausalLM does): /v1/embeddings needs them. */
@@ -37,6 +38,8 @@ export interface ServerContext {
   readonly created: number;
   /** The weights are random (`qwen2 create-random`); /v1/models says so. */
   readonly randomWeights?: boolean;
+  /** What one request may cost (limits.ts). */
+  readonly limits: ServerLimits;
   vocab(): VocabIndex;
 }
 

@@ -3,7 +3,13 @@
  * HTTP status OpenAI uses for the same situation, so SDKs raise their usual error classes.
  */
 
-export type ApiErrorType = "invalid_request_error" | "authentication_error" | "not_found_error" | "rate_limit_error" | "server_error";
+export type ApiErrorType =
+  | "invalid_request_error"
+  | "authentication_error"
+  | "permission_error"
+  | "not_found_error"
+  | "rate_limit_error"
+  | "server_error";
 
 export class ApiError extends Error {
   override readonly name = "ApiError";
@@ -51,7 +57,78 @@ export const errors = {
   methodNotAllowed: (method: string, path: string) =>
     new ApiError(405, `${path} does not accept ${method}.`, "invalid_request_error", null, "method_not_allowed"),
   tooLarge: (limit: number) =>
-    new ApiError(413, `The request body exceeds the limit of ${limit} bytes.`, "invalid_request_error", null, "request_too_large"),
+    new ApiError(
+      413,
+      `The request body exceeds the limit of ${limit} bytes (--body-limit).`,
+      "invalid_request_error",
+      null,
+      "request_too_large",
+    ),
+  unsupportedMediaType: (given: string | undefined) =>
+    new ApiError(
+      415,
+      `${given ? `Content-Type '${given}' is not accepted` : "The request has no Content-Type"}: send the body as JSON with 'Content-Type: application/json'.`,
+      "invalid_request_error",
+      null,
+      "unsupported_media_type",
+    ),
+  badUri: (detail: string) => new ApiError(400, `The request URL is malformed: ${detail}`, "invalid_request_error", null, "invalid_url"),
+  tooDeep: (limit: number) =>
+    new ApiError(
+      400,
+      `The request body nests JSON deeper than ${limit} levels (the server's JSON depth limit).`,
+      "invalid_request_error",
+      null,
+      "json_too_deep",
+    ),
+  readTimeout: (seconds: number) =>
+    new ApiError(
+      408,
+      `The request body did not arrive within ${seconds} s (--read-timeout).`,
+      "invalid_request_error",
+      null,
+      "request_timeout",
+    ),
+  deadline: (seconds: number) =>
+    new ApiError(
+      408,
+      `The request did not finish within its deadline of ${seconds} s (--request-timeout).`,
+      "invalid_request_error",
+      null,
+      "deadline_exceeded",
+    ),
+  tooManyConnections: (limit: number) =>
+    new ApiError(
+      503,
+      `The server holds its limit of ${limit} open connections (--max-connections). Retry later.`,
+      "server_error",
+      null,
+      "too_many_connections",
+    ),
+  hostNotAllowed: (host: string) =>
+    new ApiError(
+      403,
+      `Host '${host}' is not allowed: this server answers only the names it was bound to (add more with --allowed-host).`,
+      "permission_error",
+      null,
+      "host_not_allowed",
+    ),
+  tooManyInputs: (param: string, given: number, limit: number) =>
+    new ApiError(
+      400,
+      `${param}: at most ${limit} inputs per request (--max-embedding-inputs), got ${given}.`,
+      "invalid_request_error",
+      param,
+      "too_many_inputs",
+    ),
+  tokenizeOutputTooLarge: (tokens: number, limit: number) =>
+    new ApiError(
+      400,
+      `content: the text has ${tokens} tokens, over this server's /tokenize limit of ${limit} (--max-tokenize-tokens).`,
+      "invalid_request_error",
+      "content",
+      "too_many_tokens",
+    ),
   contextOverflow: (param: string, promptTokens: number, ctx: number) =>
     new ApiError(
       400,

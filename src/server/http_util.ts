@@ -2,35 +2,126 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type ApiError, errors } from "./errors.js";
 
+/** The client closed the connection before its body arrived: nobody is left to answer. */
+export class ClientGoneError extends Error {
+  override readonly name = "ClientGoneError";
+  constructor(readonly bytesRead: number) {
+    super(`the client closed the connection during the upload (${bytesRead} bytes read)`);
+  }
+}
+
+export interface BodyLimits {
+  /** Most bytes; more is a 413. */
+  readonly bodyLimit: number;
+  /** Deepest array/object nesting; deeper is a 400 before anything parses it. */
+  readonly maxJsonDepth: number;
+  /** Epoch ms by which the whole body must have arrived (0: none); later is a 408. */
+  readonly deadline: number;
+  /** Seconds the deadline stands for, for the 408's message. */
+  readonly readTimeoutSeconds: number;
+}
+
 /**
- * Reads the body as UTF-8 JSON, refusing more than `limit` bytes: a declared
- * Content-Length over the limit is refused before reading anything, and a chunked body
- * is cut off as soon as it passes the limit.
+ * Reads the body as UTF-8 JSON, refusing more than `bodyLimit` bytes: a declared
+ * Content-Length over the limit is refused before reading anything, and a chunked body is
+ * cut off as soon as it passes the limit. On any refusal the request is left paused, not
+ * drained: the caller answers and closes the connection (see closeAfterReply), so an
+ * unwanted body costs no more than what had already arrived.
  */
-export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+export function readJsonBody(req: IncomingMessage, limits: BodyLimits): Promise<unknown> {
   const declared = Number(req.headers["content-length"] ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
-    throw errors.tooLarge(limit);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const b = chunk as Buffer;
-    size += b.length;
-    if (size > limit) {
-      req.resume();
-      throw errors.tooLarge(limit);
+  if (Number.isFinite(declared) && declared > limits.bodyLimit) return Promise.reject(errors.tooLarge(limits.bodyLimit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const wait = limits.deadline > 0 ? Math.max(0, limits.deadline - Date.now()) : -1;
+    const timer = wait >= 0 ? setTimeout(() => finish(errors.readTimeout(limits.readTimeoutSeconds)), wait) : null;
+    const onData = (b: Buffer): void => {
+      size += b.length;
+      if (size > limits.bodyLimit) finish(errors.tooLarge(limits.bodyLimit));
+      else chunks.push(b);
+    };
+    const onEnd = (): void => finish(null);
+    const onClose = (): void => {
+      if (!req.complete) finish(new ClientGoneError(size));
+    };
+    const onError = (): void => finish(new ClientGoneError(size));
+    function finish(err: Error | null): void {
+      if (timer) clearTimeout(timer);
+      req.off("data", onData).off("end", onEnd).off("close", onClose).off("error", onError);
+      if (err) {
+        req.pause();
+        // A stream error after this must not go unhandled.
+        req.on("error", () => {});
+        reject(err);
+        return;
+      }
+      try {
+        resolve(parseJson(Buffer.concat(chunks).toString("utf8"), limits.maxJsonDepth));
+      } catch (e) {
+        reject(e as Error);
+      }
     }
-    chunks.push(b);
-  }
-  const text = Buffer.concat(chunks).toString("utf8");
+    req.on("data", onData).on("end", onEnd).on("close", onClose).on("error", onError);
+  });
+}
+
+/** JSON.parse behind a nesting-depth check, so no later recursion over the value can overflow the stack. */
+export function parseJson(text: string, maxDepth: number): unknown {
   if (text.trim() === "") throw errors.badJson("the body is empty");
+  if (jsonDepth(text) > maxDepth) throw errors.tooDeep(maxDepth);
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
     throw errors.badJson((err as Error).message);
   }
+}
+
+/** Deepest nesting of `[`/`{` outside strings (of well-formed or not JSON text); one pass, no recursion. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > deepest) deepest = depth;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
+}
+
+/** Whether a Content-Type names JSON: application/json or any `+json` type, parameters allowed. */
+export function isJsonContentType(value: string | undefined): boolean {
+  if (!value) return false;
+  const type = value.split(";")[0]!.trim().toLowerCase();
+  return type === "application/json" || /^application\/[\w.+-]+\+json$/.test(type);
+}
+
+/**
+ * Marks the answer as the connection's last and, once it is written, closes the socket: a
+ * little more of an unwanted body (64 KiB at most, 1 s at most) is read and dropped first,
+ * so the client sees the answer rather than a connection reset.
+ */
+export function closeAfterReply(req: IncomingMessage, res: ServerResponse): void {
+  if (!res.headersSent) res.setHeader("connection", "close");
+  res.once("finish", () => {
+    const socket = req.socket;
+    let dropped = 0;
+    req.on("data", (b: Buffer) => {
+      dropped += b.length;
+      if (dropped > 64 * 1024) socket.destroy();
+    });
+    req.on("error", () => {});
+    req.resume();
+    socket.end();
+    setTimeout(() => socket.destroy(), 1000).unref();
+  });
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -10,3 +10,4 @@
  */
 export { createServer, QwenServer, ApiError, type ServerOptions } from "./server.js";
 export type { SchedulerStats } from "./scheduler.js";
+export { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";

@@ -11,6 +11,7 @@ import type { ServerResponse } from "node:http";
 import type { TokenEvent } from "../generation/sequence_generator.js";
 import { requestId, toApiError, type ServerContext } from "./context.js";
 import { SseWriter, sendError, sendJson } from "./http_util.js";
+import { inFlightOf, type InFlight } from "./in_flight.js";
 import type { SequenceRequest } from "./scheduler.js";
 
 export interface LifecycleOptions {
@@ -43,6 +44,7 @@ export class RequestLifecycle {
   private failed = false;
   private sse: SseWriter | null = null;
   private answer: (() => unknown) | null = null;
+  private readonly flight: InFlight | undefined;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -56,6 +58,9 @@ export class RequestLifecycle {
     res.on("close", () => {
       if (!res.writableEnded) this.abort.abort();
     });
+    // The server ends a request early (deadline, shutdown) through its in-flight record.
+    this.flight = inFlightOf(res);
+    this.flight?.signal.addEventListener("abort", () => this.abort.abort(), { once: true });
   }
 
   get streaming(): boolean {
@@ -103,7 +108,10 @@ export class RequestLifecycle {
       onError: (err) => this.fail(err),
       onEvent: (event) => {
         if (this.failed) return;
-        if (event.id !== null) this.completionTokens[index]!++;
+        if (event.id !== null) {
+          this.completionTokens[index]!++;
+          this.flight?.token(index);
+        }
         onEvent(event);
         if (!event.done || event.finishReason === "abort") return;
         if (--this.remaining === 0) this.complete();
@@ -119,6 +127,7 @@ export class RequestLifecycle {
   submit(requests: SequenceRequest[], stream: boolean, answer: () => unknown, opening?: () => void): void {
     this.answer = answer;
     this.ctx.scheduler.submit(requests);
+    this.flight?.prompt(this.o.promptTokens);
     if (stream) {
       this.sse = new SseWriter(this.res);
       opening?.();

@@ -3,28 +3,39 @@
  *
  *   POST /v1/chat/completions   POST /v1/responses   POST /v1/completions   POST /v1/embeddings
  *   GET  /v1/models[/ID]        POST /tokenize         POST /detokenize      GET /health
+ *   GET  /metrics               Prometheus text format (metrics.ts)
  *   GET  /                      the web chat (webui/static_site.ts), unless `webui: false`
  *
- * Requests are validated into typed options (400 naming the field), generation goes through
- * the continuous-batching {@link Scheduler}, and every error has OpenAI's JSON shape.
+ * Every request passes the same gate before a route handler sees it: a request id, the
+ * connection cap, the Host allow-list, CORS, the API key, a JSON content type, a bounded
+ * body read in time, and a deadline for the whole request (limits.ts). Requests are validated
+ * into typed options (400 naming the field), generation goes through the continuous-batching
+ * {@link Scheduler}, and every error has OpenAI's JSON shape. The server keeps no state
+ * between requests but a prompt-prefix cache, so replicas behind a load balancer need no
+ * affinity.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { timingSafeEqual } from "node:crypto";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo, Socket } from "node:net";
 import type { CausalLM } from "../models/causal_lm.js";
 import type { TextTokenizer } from "../tokenizer/types.js";
 import { collectEosIds } from "../generation/stopping.js";
 import type { GenerationConfig } from "../formats/config.js";
+import { ApiKeys, Cors, HostAllowList } from "./access.js";
 import { handleChatCompletions } from "./chat_completions.js";
-import { handleCompletions, readPrompts } from "./completions.js";
+import { handleCompletions } from "./completions.js";
 import { makeVocab, servesModel, toApiError, type ServerContext } from "./context.js";
 import { handleEmbeddings } from "./embeddings.js";
 import { handleResponses } from "./responses.js";
-import { ApiError, errors, invalidField } from "./errors.js";
-import { readJsonBody, sendError, sendJson } from "./http_util.js";
+import { ApiError, errors } from "./errors.js";
+import { ClientGoneError, closeAfterReply, isJsonContentType, readJsonBody, sendError, sendJson } from "./http_util.js";
 import type { ReasoningFormat } from "./reasoning.js";
+import { InFlight, newRequestId, saneRequestId } from "./in_flight.js";
+import { resolveLimits, type ServerLimits } from "./limits.js";
+import { ServerMetrics } from "./metrics.js";
 import { Scheduler, type SchedulerStats } from "./scheduler.js";
-import { Fields, describe, requireObject } from "./validate.js";
+import { handleDetokenize, handleTokenize } from "./tokenize.js";
+import { unreadFields } from "./validate.js";
 import { StaticSite } from "./webui/static_site.js";
 
 export interface ServerOptions {
@@ -40,14 +51,28 @@ export interface ServerOptions {
   readonly reasoningFormat?: ReasoningFormat;
   /** When set, every route but /health needs `Authorization: Bearer KEY`. */
   readonly apiKey?: string;
+  /** Several keys, any of which is accepted (with `apiKey`, that one too). */
+  readonly apiKeys?: readonly string[];
   /** Sequences decoded together in one batched step (default 4). */
   readonly parallel?: number;
   /** Sequences allowed to wait for a slot; more get 429 (default 64). */
   readonly maxQueue?: number;
   /** Tokens per sequence, prompt included (default: the model's, capped at 4096). */
   readonly contextLength?: number;
-  /** Largest request body in bytes (default 4 MiB); larger gets 413. */
+  /** Largest request body in bytes (default 4 MiB); larger gets 413. Same as `limits.bodyLimit`. */
   readonly bodyLimit?: number;
+  /** Timeouts and sizes (limits.ts; defaults in DEFAULT_LIMITS). */
+  readonly limits?: Partial<ServerLimits>;
+  /** Origins allowed to call the API from a browser (CORS); "*" for any. Default: none (CORS off). */
+  readonly corsOrigins?: readonly string[];
+  /**
+   * Host names requests may name besides localhost/127.0.0.1/[::1]. For a loopback bind the
+   * allow-list is on by default; for any other bind it is on only when this is given.
+   * "*" switches it off.
+   */
+  readonly allowedHosts?: readonly string[];
+  /** Serve HTTPS with this PEM certificate chain and private key. */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** EOS ids (default: the tokenizer's, see collectEosIds); fromPretrained returns the full union. */
   readonly eosIds?: readonly number[];
   /**
@@ -65,7 +90,10 @@ export interface ServerOptions {
   readonly webui?: boolean;
   /** The weights are random (`qwen2 create-random`): /v1/models says so, and the web chat too. */
   readonly randomWeights?: boolean;
-  /** Called with each unexpected error (default: none). */
+  /**
+   * Receives log lines, each starting with the request id in brackets: unexpected errors
+   * (with a stack), ignored request fields, clients that left mid-upload (default: none).
+   */
   readonly log?: (message: string) => void;
 }
 
@@ -75,15 +103,22 @@ export class QwenServer {
   readonly http: Server;
   readonly scheduler: Scheduler;
   readonly context: ServerContext;
-  private readonly apiKey: Buffer | null;
-  private readonly bodyLimit: number;
+  readonly metrics = new ServerMetrics();
+  readonly limits: ServerLimits;
+  private readonly keys: ApiKeys;
+  private readonly cors: Cors;
+  private hosts: HostAllowList;
   private readonly webui: StaticSite | null;
+  private readonly connections = new Set<Socket>();
+  private readonly inFlight = new Set<InFlight>();
+  private closing = false;
 
   constructor(readonly options: ServerOptions) {
     const { model, tokenizer } = options;
     const contextLength = Math.min(options.contextLength ?? Math.min(model.maxContext, 4096), model.maxContext);
     const parallel = options.parallel ?? 4;
     if (!Number.isInteger(parallel) || parallel < 1) throw new RangeError(`parallel must be a positive integer, got ${parallel}`);
+    this.limits = resolveLimits({ ...options.limits, ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}) });
     this.scheduler = new Scheduler(model, tokenizer, {
       parallel,
       maxQueue: options.maxQueue ?? 64,
@@ -106,23 +141,31 @@ export class QwenServer {
       created: Math.floor(Date.now() / 1000),
       vocab: makeVocab(tokenizer, model.vocabSize),
       randomWeights: options.randomWeights === true,
+      limits: this.limits,
     };
-    this.apiKey = options.apiKey ? Buffer.from(options.apiKey) : null;
-    this.bodyLimit = options.bodyLimit ?? 4 * 1024 * 1024;
+    this.keys = new ApiKeys([...(options.apiKey ? [options.apiKey] : []), ...(options.apiKeys ?? [])]);
+    this.cors = new Cors(options.corsOrigins ?? []);
+    this.hosts = HostAllowList.for("127.0.0.1", options.allowedHosts ?? []);
     this.webui = options.webui === false ? null : new StaticSite();
-    this.http = createHttpServer((req, res) => void this.handle(req, res));
-    // Long generations must not be cut by Node's default request timeout.
-    this.http.requestTimeout = 0;
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    this.http = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createHttpServer(onRequest);
+    // Node's own whole-request timer is a backstop a little after ours (readJsonBody answers 408 in JSON).
+    this.http.requestTimeout = this.limits.readTimeoutMs > 0 ? this.limits.readTimeoutMs + 5_000 : 0;
+    this.http.headersTimeout = this.limits.headersTimeoutMs;
+    this.http.keepAliveTimeout = this.limits.idleTimeoutMs;
+    this.http.on("connection", (socket: Socket) => this.admitConnection(socket));
   }
 
   /** Listens (port 0: a free port) and resolves to the base URL, e.g. http://127.0.0.1:8080. */
   listen(port = 8080, host = "127.0.0.1"): Promise<string> {
+    this.hosts = HostAllowList.for(host, this.options.allowedHosts ?? []);
     return new Promise((resolve, reject) => {
       this.http.once("error", reject);
       this.http.listen(port, host, () => {
         this.http.off("error", reject);
         const a = this.http.address() as AddressInfo;
-        resolve(`http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`);
+        const scheme = this.options.tls ? "https" : "http";
+        resolve(`${scheme}://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`);
       });
     });
   }
@@ -133,6 +176,7 @@ export class QwenServer {
 
   /** Stops accepting connections, ends running generations and frees every cache. */
   async close(): Promise<void> {
+    this.closing = true;
     this.scheduler.close();
     await new Promise<void>((resolve) => {
       this.http.close(() => resolve());
@@ -140,13 +184,59 @@ export class QwenServer {
     });
   }
 
-  private authorised(req: IncomingMessage): boolean {
-    if (!this.apiKey) return true;
-    const header = req.headers.authorization ?? "";
-    const m = /^Bearer\s+(.+)$/i.exec(header);
-    if (!m) return false;
-    const given = Buffer.from(m[1]!.trim());
-    return given.length === this.apiKey.length && timingSafeEqual(given, this.apiKey);
+  /**
+   * Graceful shutdown: stops accepting connections, answers new requests on open ones with
+   * 503, lets in-flight requests finish for up to `graceMs`, then ends the rest (a 503, or an
+   * error event on a stream) and closes everything. Resolves to the number of requests cut.
+   */
+  async shutdown(graceMs: number): Promise<number> {
+    this.closing = true;
+    this.http.close();
+    this.http.closeIdleConnections();
+    const until = Date.now() + graceMs;
+    while (this.inFlight.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    const cut = this.inFlight.size;
+    for (const f of [...this.inFlight]) this.endEarly(f, errors.unavailable("The server is shutting down."));
+    await this.close();
+    return cut;
+  }
+
+  /** The connection cap: one over it gets a 503 naming the limit (plain HTTP) or is dropped (TLS). */
+  private admitConnection(socket: Socket): void {
+    if (this.connections.size >= this.limits.maxConnections || this.closing) {
+      const err = this.closing ? errors.unavailable("The server is shutting down.") : errors.tooManyConnections(this.limits.maxConnections);
+      this.metrics.error(err.code ?? err.type);
+      if (this.options.tls) {
+        socket.destroy();
+        return;
+      }
+      const body = JSON.stringify(err.toJSON());
+      socket.on("error", () => {});
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nretry-after: 1\r\nconnection: close\r\n\r\n${body}`,
+      );
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    this.connections.add(socket);
+    socket.once("close", () => this.connections.delete(socket));
+  }
+
+  /** Open connections, requests being handled and the scheduler's gauges, for /metrics. */
+  private renderMetrics(): string {
+    const s = this.scheduler.stats();
+    return this.metrics.render({
+      queued: s.queued,
+      active: s.active,
+      paused: (s as { paused?: number }).paused ?? 0,
+      slots: this.scheduler.options.parallel,
+      connections: this.connections.size,
+      inFlight: this.inFlight.size,
+    });
+  }
+
+  private log(id: string, message: string): void {
+    this.options.log?.(`[${id}] ${message}`);
   }
 
   private route(method: string, path: string): Handler | null {
@@ -158,7 +248,11 @@ export class QwenServer {
       "/tokenize": handleTokenize,
       "/detokenize": handleDetokenize,
     };
-    const get: Record<string, Handler> = { "/v1/models": handleModels, "/health": handleHealth };
+    const get: Record<string, Handler> = {
+      "/v1/models": handleModels,
+      "/health": handleHealth,
+      "/metrics": async (_c, _b, _q, res) => sendText(res, this.renderMetrics()),
+    };
     if (method === "POST" && post[path]) return post[path]!;
     if (method === "GET" && get[path]) return get[path]!;
     if (method === "GET" && path.startsWith("/v1/models/")) return handleModel;
@@ -166,29 +260,121 @@ export class QwenServer {
     return null;
   }
 
+  /** The methods a path accepts (for OPTIONS), or null for an unknown path. */
+  private methodsOf(path: string): string | null {
+    const can = (m: string): boolean => {
+      try {
+        return this.route(m, path) !== null;
+      } catch {
+        return false;
+      }
+    };
+    const methods = ["GET", "POST"].filter(can);
+    return methods.length > 0 ? [...methods, "OPTIONS"].join(", ") : null;
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? "/").split("?")[0]!.replace(/\/+$/, "") || "/";
+    const id = saneRequestId(req.headers["x-request-id"]) ?? newRequestId();
+    const flight = new InFlight(id, res, this.metrics);
+    res.setHeader("x-request-id", id);
+    const rawPath = (req.url ?? "/").split("?")[0]!.replace(/\/+$/, "") || "/";
+    const method = req.method ?? "GET";
+    let routeLabel = "other";
+    this.inFlight.add(flight);
+    const deadlineMs = this.limits.requestDeadlineMs;
+    const deadline = deadlineMs > 0 ? setTimeout(() => this.endEarly(flight, errors.deadline(deadlineMs / 1000)), deadlineMs) : null;
+    res.once("close", () => {
+      if (deadline) clearTimeout(deadline);
+      this.inFlight.delete(flight);
+      this.metrics.request(routeLabel, res.statusCode, (performance.now() - flight.started) / 1000);
+      // The client left before its answer was complete: its work stops.
+      if (!res.writableFinished) flight.stop(new ClientGoneError(0));
+    });
     try {
-      if (this.webui?.serve(req, res, path)) return;
-      const handler = this.route(req.method ?? "GET", path);
-      if (!handler) throw errors.notFound(req.method ?? "GET", path);
-      if (path !== "/health" && !this.authorised(req)) {
-        req.resume();
+      this.cors.decorate(req, res);
+      if (this.closing) {
+        closeAfterReply(req, res);
+        throw errors.unavailable("The server is shutting down.");
+      }
+      if (!this.hosts.allows(req.headers.host)) {
+        closeAfterReply(req, res);
+        throw errors.hostNotAllowed(req.headers.host ?? "");
+      }
+      try {
+        decodeURIComponent(rawPath);
+      } catch {
+        closeAfterReply(req, res);
+        throw errors.badUri(`'${rawPath.slice(0, 200)}' has a malformed percent-escape`);
+      }
+      if (method === "OPTIONS") {
+        const methods = this.methodsOf(rawPath);
+        if (methods === null) throw errors.notFound(method, rawPath);
+        routeLabel = rawPath;
+        this.cors.preflight(req, res, methods);
+        return;
+      }
+      if (this.webui?.serve(req, res, rawPath)) {
+        routeLabel = "/ (web chat)";
+        return;
+      }
+      const handler = this.route(method, rawPath);
+      if (!handler) throw errors.notFound(method, rawPath);
+      routeLabel = rawPath.startsWith("/v1/models/") ? "/v1/models/{id}" : rawPath;
+      if (rawPath !== "/health" && !this.keys.allows(req)) {
+        closeAfterReply(req, res);
         throw errors.unauthorized();
       }
-      const body = req.method === "POST" ? await readJsonBody(req, this.bodyLimit) : undefined;
+      let body: unknown;
+      if (method === "POST") {
+        if (!isJsonContentType(req.headers["content-type"])) {
+          closeAfterReply(req, res);
+          throw errors.unsupportedMediaType(req.headers["content-type"]);
+        }
+        try {
+          body = await readJsonBody(req, {
+            bodyLimit: this.limits.bodyLimit,
+            maxJsonDepth: this.limits.maxJsonDepth,
+            deadline: this.limits.readTimeoutMs > 0 ? Date.now() - (performance.now() - flight.started) + this.limits.readTimeoutMs : 0,
+            readTimeoutSeconds: this.limits.readTimeoutMs / 1000,
+          });
+        } catch (err) {
+          if (!(err instanceof ApiError && err.status === 400)) closeAfterReply(req, res);
+          throw err;
+        }
+      }
       await handler(this.context, body, req, res);
+      const ignored = unreadFields(body);
+      if (ignored.length > 0) this.log(id, `${method} ${rawPath}: ignored fields ${ignored.map((k) => JSON.stringify(k)).join(", ")}`);
     } catch (err) {
+      if (err instanceof ClientGoneError) {
+        this.log(id, `${method} ${rawPath}: ${err.message}`);
+        return;
+      }
       const apiErr = toApiError(err);
-      if (apiErr.status >= 500) this.options.log?.(`${req.method} ${path}: ${(err as Error)?.stack ?? String(err)}`);
+      this.metrics.error(apiErr.code ?? apiErr.type);
+      if (apiErr.status >= 500) this.log(id, `${method} ${rawPath}: ${(err as Error)?.stack ?? String(err)}`);
       if (res.headersSent) {
         res.end();
         return;
       }
-      // A body we refused unread would otherwise keep the socket busy.
-      if (apiErr.status === 413) res.setHeader("connection", "close");
       sendError(res, apiErr);
     }
+  }
+
+  /**
+   * Ends a request before its work is done (deadline, shutdown): a JSON error when nothing
+   * was sent yet, else an error event closing the stream; then its work stops.
+   */
+  private endEarly(flight: InFlight, err: ApiError): void {
+    const res = flight.res;
+    if (res.writableEnded) return;
+    this.metrics.error(err.code ?? err.type);
+    if (!res.headersSent) sendError(res, err);
+    else if (String(res.getHeader("content-type") ?? "").startsWith("text/event-stream")) {
+      res.write(`data: ${JSON.stringify(err.toJSON())}\n\n`);
+      res.end("data: [DONE]\n\n");
+    } else res.end();
+    flight.stop(err);
   }
 }
 
@@ -201,7 +387,13 @@ async function handleModels(ctx: ServerContext, _b: unknown, _q: IncomingMessage
 }
 
 async function handleModel(ctx: ServerContext, _b: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const id = decodeURIComponent((req.url ?? "").split("?")[0]!.slice("/v1/models/".length));
+  const raw = (req.url ?? "").split("?")[0]!.slice("/v1/models/".length);
+  let id: string;
+  try {
+    id = decodeURIComponent(raw);
+  } catch {
+    throw errors.badUri(`'${raw.slice(0, 200)}' has a malformed percent-escape`);
+  }
   if (!servesModel(ctx, id)) throw errors.unknownModel(id, ctx.modelId);
   sendJson(res, 200, modelCard(ctx, id));
 }
@@ -221,26 +413,9 @@ async function handleHealth(ctx: ServerContext, _b: unknown, _q: IncomingMessage
   sendJson(res, 200, { status: "ok", model: ctx.modelId, ...ctx.scheduler.stats() });
 }
 
-/** llama.cpp's shape: {content, add_special?, with_pieces?} → {tokens}. */
-async function handleTokenize(ctx: ServerContext, body: unknown, _q: IncomingMessage, res: ServerResponse): Promise<void> {
-  const f = new Fields(requireObject(body, "body"));
-  const content = f.string("content") ?? f.string("text");
-  if (content === undefined) throw invalidField("content", "is required", "missing_required_parameter");
-  const ids = ctx.tokenizer.encode(content, { addSpecialTokens: f.boolean("add_special") ?? false });
-  if (f.boolean("with_pieces")) {
-    sendJson(res, 200, { tokens: ids.map((id) => ({ id, piece: ctx.tokenizer.decode([id]) })) });
-    return;
-  }
-  sendJson(res, 200, { tokens: ids, count: ids.length });
-}
-
-async function handleDetokenize(ctx: ServerContext, body: unknown, _q: IncomingMessage, res: ServerResponse): Promise<void> {
-  const f = new Fields(requireObject(body, "body"));
-  const tokens = f.raw("tokens");
-  if (tokens === undefined) throw invalidField("tokens", "is required", "missing_required_parameter");
-  if (!Array.isArray(tokens)) throw invalidField("tokens", `expected an array of token ids, got ${describe(tokens)}`, "invalid_type");
-  const [{ text }] = tokens.length === 0 ? [{ text: "" }] : readPrompts(ctx, tokens, "tokens");
-  sendJson(res, 200, { content: text });
+function sendText(res: ServerResponse, text: string): void {
+  res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(text);
 }
 
 export { ApiError };

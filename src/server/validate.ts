@@ -28,6 +28,22 @@ export function requireObject(v: unknown, param: string): JsonObject {
   return v;
 }
 
+/** The keys of each request object that a Fields has looked at (to tell which fields went unread). */
+const readKeys = new WeakMap<object, Set<string>>();
+
+function markRead(obj: object, key: string): void {
+  let keys = readKeys.get(obj);
+  if (!keys) readKeys.set(obj, (keys = new Set()));
+  keys.add(key);
+}
+
+/** Top-level fields of `obj` that no Fields read: the ones a handler ignored. */
+export function unreadFields(obj: unknown): string[] {
+  if (!isObject(obj)) return [];
+  const keys = readKeys.get(obj);
+  return Object.keys(obj).filter((k) => !keys?.has(k));
+}
+
 /** Reads optional fields of one object, naming each as `prefix.field` in errors. */
 export class Fields {
   constructor(
@@ -40,10 +56,12 @@ export class Fields {
   }
 
   has(key: string): boolean {
+    markRead(this.obj, key);
     return this.obj[key] !== undefined && this.obj[key] !== null;
   }
 
   raw(key: string): Json | undefined {
+    markRead(this.obj, key);
     const v = this.obj[key];
     return v === null ? undefined : v;
   }

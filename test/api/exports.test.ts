@@ -203,8 +203,8 @@ const ENTRIES: Entry[] = [
   {
     specifier: "qwen2-ts/server",
     subpath: "./server",
-    values: ["ApiError", "QwenServer", "createServer"],
-    types: ["SchedulerStats", "ServerOptions"],
+    values: ["ApiError", "DEFAULT_LIMITS", "QwenServer", "createServer"],
+    types: ["SchedulerStats", "ServerLimits", "ServerOptions"],
   },
 ];
 // @api-lists-end

@@ -1,7 +1,9 @@
 /** `qwen2 serve` as a process: binds 127.0.0.1, prints its URL, answers, stops on SIGTERM. */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { resolve } from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { it } from "node:test";
 import OpenAI from "openai";
 import { repoRoot } from "../support/paths.js";
@@ -44,4 +46,46 @@ it("qwen2 serve refuses bad options with a usage error", async () => {
   const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
   assert.equal(code, 2);
   assert.match(stderr, /--parallel must be an integer >= 1/);
+});
+
+it("qwen2 serve --api-key-file accepts each key of the file; SIGTERM drains and exits 0", { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "qwen2-keys-"));
+  const keyFile = join(dir, "keys.txt");
+  writeFileSync(keyFile, "# operators\nkey-one\n\nkey-two\n");
+  const serve = await startServe(
+    ["--model", "some/dir/toy-model", "--api-key-file", keyFile, "--cors-origin", "http://app.example", "--request-timeout", "30"],
+    { loader: "dist/test/server/toy_loader.js", env: { QWEN2_TOY_DELAY_MS: "0" } },
+  );
+  try {
+    for (const key of ["key-one", "key-two"])
+      assert.equal(
+        (await fetch(`${serve.url}/v1/models`, { headers: { authorization: `Bearer ${key}`, origin: "http://app.example" } })).status,
+        200,
+      );
+    const r = await fetch(`${serve.url}/v1/models`, { headers: { authorization: "Bearer nope" } });
+    assert.equal(r.status, 401);
+  } finally {
+    assert.equal(await serve.stop(), 0);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.match(serve.stderr(), /SIGTERM: no new connections; finishing running requests \(up to 30 s\)/);
+  assert.match(serve.stderr(), /qwen2 serve: stopped\n/);
+});
+
+it("qwen2 serve refuses bad operations flags before loading anything", async () => {
+  for (const [args, message] of [
+    [["--read-timeout=-1"], /--read-timeout must be a number >= 0/],
+    [["--max-connections", "0"], /--max-connections must be an integer >= 1/],
+    [["--tls-cert", "c.pem"], /--tls-cert and --tls-key go together/],
+    [["--api-key-file", "/nonexistent/keys"], /--api-key-file: cannot read \/nonexistent\/keys/],
+  ] as const) {
+    const child = spawn(process.execPath, [resolve(repoRoot, "bin/qwen2.js"), "serve", "--model", "x", ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, message);
+  }
 });

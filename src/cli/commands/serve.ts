@@ -1,8 +1,11 @@
+import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { UsageError, type CliIO, type Command } from "../command.js";
-import { intFlag, parseFlags } from "../flags.js";
+import { intFlag, numberFlag, parseFlags, type FlagValues } from "../flags.js";
 import { loadModelFor, MODEL_FLAGS, MODEL_FLAGS_USAGE, readModelFlags } from "../model_flags.js";
 import { isReasoningFormat, REASONING_FORMATS } from "../../server/reasoning.js";
+import { parseApiKeyFile } from "../../server/access.js";
+import type { ServerLimits } from "../../server/limits.js";
 import { createServer } from "../../server/server.js";
 
 const usage = `Usage: qwen2 serve --model DIR|FILE.gguf [options]
@@ -15,6 +18,7 @@ ${MODEL_FLAGS_USAGE}
   --host HOST         address to bind (default 127.0.0.1: this machine only)
   --port N            port (default 8080; 0 picks a free one)
   --api-key KEY       require 'Authorization: Bearer KEY' (or set QWEN2_API_KEY)
+  --api-key-file PATH accept any key of this file (one per line, # comments)
   --parallel N        sequences decoded together in one batched step (default 4)
   --queue N           requests allowed to wait for a slot before 429 (default 64)
   --ctx N             context length per sequence (default: the model's, at most 4096)
@@ -25,9 +29,22 @@ ${MODEL_FLAGS_USAGE}
                       default: an unknown name is a 404 naming the model served)
   --reasoning-format F  deepseek (default): <think>…</think> goes to reasoning_content;
                       none: it stays inline in content (a request's reasoning_format wins)
-  --body-limit BYTES  largest request body (default 4 MiB)
   --prefill-chunk N   longest piece of a prompt computed in one step (default 512)
   --no-webui          serve the API only (no chat page at /)
+
+Operations (docs/server.md#operations):
+  --body-limit BYTES        largest request body (default 4 MiB; more: 413)
+  --read-timeout S          headers and body must arrive within S seconds (default 600; 0: none)
+  --idle-timeout S          close keep-alive connections idle this long (default 5)
+  --request-timeout S       end a request still running after S seconds with 408 (default 600; 0: none)
+  --max-connections N       open connections at once; more get 503 (default 512)
+  --max-embedding-inputs N  inputs per /v1/embeddings request (default 2048)
+  --max-tokenize-tokens N   tokens one /tokenize answer may hold (default 131072)
+  --cors-origin ORIGIN      let browser pages from ORIGIN call the API (repeatable; * for any)
+  --allowed-host HOST       a Host name to answer besides localhost/127.0.0.1/[::1] (repeatable;
+                            * switches the check off; on by default for loopback binds)
+  --tls-cert PEM --tls-key PEM  serve HTTPS
+  --shutdown-timeout S      on SIGTERM/SIGINT, let running requests finish this long (default 30)
 
 Sampling defaults come from the folder's generation_config.json; each request field
 overrides one (see docs/server.md).
@@ -42,6 +59,7 @@ const command: Command = {
       host: { type: "string" },
       port: { type: "string" },
       "api-key": { type: "string" },
+      "api-key-file": { type: "string" },
       parallel: { type: "string" },
       queue: { type: "string" },
       ctx: { type: "string" },
@@ -52,6 +70,17 @@ const command: Command = {
       "body-limit": { type: "string" },
       "prefill-chunk": { type: "string" },
       "no-webui": { type: "boolean" },
+      "read-timeout": { type: "string" },
+      "idle-timeout": { type: "string" },
+      "request-timeout": { type: "string" },
+      "max-connections": { type: "string" },
+      "max-embedding-inputs": { type: "string" },
+      "max-tokenize-tokens": { type: "string" },
+      "cors-origin": { type: "string", multiple: true },
+      "allowed-host": { type: "string", multiple: true },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      "shutdown-timeout": { type: "string" },
     });
     // Every flag is checked here, before the model loads.
     const modelFlags = readModelFlags(values);
@@ -65,6 +94,10 @@ const command: Command = {
     const reasoningFormat = values["reasoning-format"] ?? "deepseek";
     if (!isReasoningFormat(reasoningFormat))
       throw new UsageError(`--reasoning-format must be one of ${REASONING_FORMATS.join(", ")}, got '${reasoningFormat}'`);
+    const limits = readLimitFlags(values);
+    const shutdownMs = (numberFlag(values, "shutdown-timeout", { min: 0 }) ?? 30) * 1000;
+    const apiKeys = values["api-key-file"] ? readKeyFile(values["api-key-file"]) : [];
+    const tls = readTls(values["tls-cert"], values["tls-key"]);
     const loaded = await loadModelFor(io, modelFlags, { progress: true });
     const path = modelFlags.path;
     const apiKey = values["api-key"] ?? process.env.QWEN2_API_KEY;
@@ -81,7 +114,12 @@ const command: Command = {
       maxQueue,
       ...(ctx !== undefined ? { contextLength: ctx } : {}),
       ...(apiKey ? { apiKey } : {}),
+      apiKeys,
       ...(bodyLimit !== undefined ? { bodyLimit } : {}),
+      limits,
+      corsOrigins: values["cors-origin"] ?? [],
+      allowedHosts: values["allowed-host"] ?? [],
+      ...(tls ? { tls } : {}),
       ...(prefillChunk !== undefined ? { prefillChunk } : {}),
       log: (m) => io.stderr.write(m + "\n"),
       webui: values["no-webui"] !== true,
@@ -92,18 +130,68 @@ const command: Command = {
     server.context.vocab();
     const url = await server.listen(port, host);
     io.stderr.write(
-      `qwen2 serve: '${server.context.modelId}' on ${url} (parallel ${parallel}, context ${server.context.contextLength})${apiKey ? ", API key required" : ""}\n`,
+      `qwen2 serve: '${server.context.modelId}' on ${url} (parallel ${parallel}, context ${server.context.contextLength})${apiKey || apiKeys.length > 0 ? ", API key required" : ""}\n`,
     );
     io.stdout.write(`${url}\n`);
-    await new Promise<void>((resolve) => {
-      process.once("SIGINT", () => resolve());
-      process.once("SIGTERM", () => resolve());
+    const signal = await new Promise<string>((resolve) => {
+      process.once("SIGINT", () => resolve("SIGINT"));
+      process.once("SIGTERM", () => resolve("SIGTERM"));
     });
-    io.stderr.write("qwen2 serve: shutting down\n");
-    await server.close();
+    io.stderr.write(`qwen2 serve: ${signal}: no new connections; finishing running requests (up to ${shutdownMs / 1000} s)\n`);
+    // A second signal stops at once.
+    const hurry = (): void => void server.shutdown(0);
+    process.once("SIGINT", hurry).once("SIGTERM", hurry);
+    const cut = await server.shutdown(shutdownMs);
+    process.off("SIGINT", hurry).off("SIGTERM", hurry);
+    io.stderr.write(`qwen2 serve: stopped${cut > 0 ? ` (${cut} unfinished requests ended)` : ""}\n`);
     await loaded.close();
     return 0;
   },
 };
+
+/** The --*-timeout and size flags as ServerLimits (seconds become milliseconds). */
+function readLimitFlags(values: FlagValues): Partial<ServerLimits> {
+  const seconds = (name: string, min: number): number | undefined => {
+    const s = numberFlag(values, name, { min });
+    return s === undefined ? undefined : Math.round(s * 1000);
+  };
+  const out: { -readonly [K in keyof ServerLimits]?: number } = {
+    readTimeoutMs: seconds("read-timeout", 0),
+    idleTimeoutMs: seconds("idle-timeout", 0.001),
+    requestDeadlineMs: seconds("request-timeout", 0),
+    maxConnections: intFlag(values, "max-connections", { min: 1 }),
+    maxEmbeddingInputs: intFlag(values, "max-embedding-inputs", { min: 1 }),
+    maxTokenizeTokens: intFlag(values, "max-tokenize-tokens", { min: 1 }),
+  };
+  for (const k of Object.keys(out) as (keyof ServerLimits)[]) if (out[k] === undefined) delete out[k];
+  return out;
+}
+
+function readKeyFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new UsageError(`--api-key-file: cannot read ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return parseApiKeyFile(text, path);
+  } catch (err) {
+    throw new UsageError(`--api-key-file: ${(err as Error).message}`);
+  }
+}
+
+function readTls(cert: string | undefined, key: string | undefined): { cert: Buffer; key: Buffer } | null {
+  if (cert === undefined && key === undefined) return null;
+  if (cert === undefined || key === undefined) throw new UsageError("--tls-cert and --tls-key go together");
+  const read = (flag: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new UsageError(`--${flag}: cannot read ${path}: ${(err as Error).message}`);
+    }
+  };
+  return { cert: read("tls-cert", cert), key: read("tls-key", key) };
+}
 
 export default command;

@@ -1,0 +1,358 @@
+/**
+ * The server's gate and operators' features, on 127.0.0.1 with small limits so every case
+ * runs in well under a second: timeouts, body and connection limits, content types, request
+ * ids, malformed URLs and JSON, quiet client aborts, API keys, CORS, the Host allow-list,
+ * ignored fields, /metrics, /tokenize's cap and graceful shutdown.
+ */
+import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
+import { connect, type Socket } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { SCRIPTS, errorOf, postRaw, startServer, type Harness } from "./harness.js";
+import type { ServerOptions } from "../../src/server/server.js";
+
+const chat = (content: string, extra: Record<string, unknown> = {}): string =>
+  JSON.stringify({ model: "toy", messages: [{ role: "user", content }], temperature: 0, ...extra });
+
+/** Makes every forward call take at least `ms`, so a generation lasts long enough to interrupt. */
+function slowDown(h: Harness, ms: number): void {
+  const forward = h.model.forward.bind(h.model);
+  h.model.forward = ((...args: Parameters<typeof forward>) => {
+    const until = Date.now() + ms;
+    while (Date.now() < until);
+    return forward(...args);
+  }) as typeof h.model.forward;
+}
+
+/** A raw socket to the server, with everything it receives collected and a promise of its end. */
+function rawSocket(url: string): { socket: Socket; received: () => string; ended: Promise<void> } {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  let data = "";
+  socket.on("data", (d: Buffer) => (data += d.toString()));
+  socket.on("error", () => {});
+  const ended = new Promise<void>((r) => socket.once("close", () => r()));
+  return { socket, received: () => data, ended };
+}
+
+/** A plain http.request with full control over headers (Host included). */
+function get(
+  url: string,
+  path: string,
+  headers: Record<string, string>,
+  method = "GET",
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: hostname, port: Number(port), path, method, headers, agent: false }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("limits: bodies, timeouts, connections", () => {
+  let h: Harness;
+  const logs: string[] = [];
+  before(async () => {
+    h = await startServer({
+      apiKey: "k1",
+      log: (m) => logs.push(m),
+      limits: { readTimeoutMs: 300, idleTimeoutMs: 200, maxConnections: 6, bodyLimit: 64 * 1024, maxTokenizeTokens: 5 },
+    });
+  });
+  after(() => h.close());
+  const auth = { authorization: "Bearer k1" };
+
+  it("a 401 stops reading an endless body and closes the connection", { timeout: 10_000 }, async () => {
+    const { socket, received, ended } = rawSocket(h.url);
+    socket.write(
+      "POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+    );
+    const chunk = `10000\r\n${"x".repeat(0x10000)}\r\n`;
+    let sent = 0;
+    let stop = false;
+    const pump = (): void => {
+      while (!stop && !socket.destroyed && socket.write(chunk)) sent += 0x10000;
+      if (!stop && !socket.destroyed) socket.once("drain", pump);
+    };
+    pump();
+    await ended;
+    stop = true;
+    assert.match(received(), /^HTTP\/1\.1 401 /);
+    assert.match(received(), /connection: close/i);
+    assert.match(received(), /invalid_api_key/);
+    assert.ok(sent < 64 * 1024 * 1024, `the server closed after at most a few MB, not ${sent} bytes`);
+  });
+
+  it("413 for a declared or a chunked body over --body-limit, naming it, and the connection closes", async () => {
+    const big = chat("x".repeat(70 * 1024));
+    const r = await postRaw(h.url, "/v1/chat/completions", big, auth);
+    assert.equal(r.status, 413);
+    assert.equal(errorOf(r.json).code, "request_too_large");
+    assert.match(errorOf(r.json).message, /65536 bytes \(--body-limit\)/);
+    const { socket, received, ended } = rawSocket(h.url);
+    socket.write(
+      "POST /tokenize HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer k1\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+    );
+    for (let i = 0; i < 3; i++) socket.write(`8000\r\n${" ".repeat(0x8000)}\r\n`);
+    await ended;
+    assert.match(received(), /^HTTP\/1\.1 413 /);
+    assert.match(received(), /connection: close/i);
+  });
+
+  it("415 for a text/plain or missing content type (cross-site simple requests)", async () => {
+    for (const type of ["text/plain", "application/x-www-form-urlencoded", undefined]) {
+      const res = await fetch(`${h.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { ...auth, ...(type ? { "content-type": type } : {}) },
+        body: type ? chat("say hello") : new Blob([chat("say hello")]),
+      });
+      assert.equal(res.status, 415, String(type));
+      const e = errorOf(await res.json());
+      assert.equal(e.code, "unsupported_media_type");
+      assert.match(e.message, /application\/json/);
+    }
+    const ok = await postRaw(h.url, "/v1/chat/completions", chat("say hello"), {
+      ...auth,
+      "content-type": "application/json; charset=utf-8",
+    });
+    assert.equal(ok.status, 200);
+  });
+
+  it("408 naming --read-timeout when a body stalls, then the connection closes", { timeout: 10_000 }, async () => {
+    const { socket, received, ended } = rawSocket(h.url);
+    socket.write(
+      'POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer k1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"mod',
+    );
+    await ended;
+    assert.match(received(), /^HTTP\/1\.1 408 /);
+    assert.match(received(), /request_timeout/);
+    assert.match(received(), /--read-timeout/);
+  });
+
+  it("closes a keep-alive connection idle past --idle-timeout", { timeout: 10_000 }, async () => {
+    const { socket, received, ended } = rawSocket(h.url);
+    socket.write("GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n");
+    const t0 = Date.now();
+    await ended;
+    assert.match(received(), /^HTTP\/1\.1 200 /);
+    assert.ok(Date.now() - t0 < 5000, "closed by the idle timeout, not left open");
+  });
+
+  it("503 naming --max-connections for one connection over the cap", { timeout: 10_000 }, async () => {
+    const held = Array.from({ length: 6 }, () => rawSocket(h.url));
+    await new Promise((r) => setTimeout(r, 100));
+    const extra = rawSocket(h.url);
+    await extra.ended;
+    assert.match(extra.received(), /^HTTP\/1\.1 503 /);
+    assert.match(extra.received(), /too_many_connections/);
+    assert.match(extra.received(), /--max-connections/);
+    for (const s of held) s.socket.destroy();
+    await Promise.all(held.map((s) => s.ended));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await fetch(`${h.url}/health`)).status, 200, "served again once connections closed");
+  });
+
+  it("400 (not 500) for malformed percent-escapes and for JSON nested past the depth limit", async () => {
+    for (const path of ["/v1/models/%", "/v1/models/%E0%A4%A", "/v1/%zz"]) {
+      const r = await fetch(h.url + path, { headers: auth });
+      assert.equal(r.status, 400, path);
+      assert.equal(errorOf(await r.json()).code, "invalid_url");
+    }
+    const deep = await postRaw(h.url, "/v1/chat/completions", `${"[".repeat(5000)}${"]".repeat(5000)}`, auth);
+    assert.equal(deep.status, 400);
+    assert.equal(errorOf(deep.json).code, "json_too_deep");
+    // A schema `const` nested to just under the limit is an ordinary request, not a 500.
+    let schema: unknown = "x";
+    for (let i = 0; i < 28; i++) schema = { const: [schema] };
+    const nested = await postRaw(
+      h.url,
+      "/v1/chat/completions",
+      chat("schema please", { max_tokens: 4, response_format: { type: "json_schema", json_schema: { name: "n", schema } } }),
+      auth,
+    );
+    assert.notEqual(nested.status, 500, JSON.stringify(nested.json));
+  });
+
+  it("logs a client that leaves mid-upload as one quiet line, without a stack", { timeout: 10_000 }, async () => {
+    logs.length = 0;
+    const { socket, ended } = rawSocket(h.url);
+    socket.write(
+      'POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer k1\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"model"',
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    socket.destroy();
+    await ended;
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(logs.length, 1, logs.join("\n"));
+    assert.match(
+      logs[0]!,
+      /^\[req-[\w-]+\] POST \/v1\/chat\/completions: the client closed the connection during the upload \(8 bytes read\)$/,
+    );
+  });
+
+  it("/tokenize refuses a text of more tokens than --max-tokenize-tokens", async () => {
+    const r = await postRaw(h.url, "/tokenize", JSON.stringify({ content: "abcdefgh", with_pieces: true }), auth);
+    assert.equal(r.status, 400);
+    assert.equal(errorOf(r.json).code, "too_many_tokens");
+    assert.match(errorOf(r.json).message, /--max-tokenize-tokens/);
+    assert.equal((await postRaw(h.url, "/tokenize", JSON.stringify({ content: "abc" }), auth)).status, 200);
+  });
+});
+
+describe("request ids, keys, CORS, Host, ignored fields, /metrics", () => {
+  let h: Harness;
+  const logs: string[] = [];
+  before(async () => {
+    h = await startServer({ apiKeys: ["k1", "k2-longer"], corsOrigins: ["http://app.example"], log: (m) => logs.push(m) });
+  });
+  after(() => h.close());
+
+  it("every answer carries x-request-id: the client's when it is sane, a new one otherwise", async () => {
+    const mine = await fetch(`${h.url}/health`, { headers: { "x-request-id": "abc-123" } });
+    assert.equal(mine.headers.get("x-request-id"), "abc-123");
+    const odd = await fetch(`${h.url}/health`, { headers: { "x-request-id": "a b<script>" } });
+    assert.match(odd.headers.get("x-request-id") ?? "", /^req-[\w-]{12}$/);
+    const err = await fetch(`${h.url}/v1/models`);
+    assert.equal(err.status, 401);
+    assert.match(err.headers.get("x-request-id") ?? "", /^req-/);
+  });
+
+  it("accepts any of several API keys and no other", async () => {
+    for (const key of ["k1", "k2-longer"])
+      assert.equal((await fetch(`${h.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status, 200);
+    for (const key of ["k2", "k1x", ""])
+      assert.equal((await fetch(`${h.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status, 401);
+  });
+
+  it("answers an allowed origin's preflight and tags its responses; other origins get no CORS headers", async () => {
+    const pre = await fetch(`${h.url}/v1/chat/completions`, {
+      method: "OPTIONS",
+      headers: {
+        origin: "http://app.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type, x-stainless-os",
+      },
+    });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get("access-control-allow-origin"), "http://app.example");
+    assert.match(pre.headers.get("access-control-allow-methods") ?? "", /POST/);
+    assert.match(pre.headers.get("access-control-allow-headers") ?? "", /x-stainless-os/);
+    const r = await fetch(`${h.url}/v1/models`, { headers: { origin: "http://app.example", authorization: "Bearer k1" } });
+    assert.equal(r.headers.get("access-control-allow-origin"), "http://app.example");
+    assert.match(r.headers.get("access-control-expose-headers") ?? "", /x-request-id/);
+    const other = await fetch(`${h.url}/v1/models`, { headers: { origin: "http://evil.example", authorization: "Bearer k1" } });
+    assert.equal(other.headers.get("access-control-allow-origin"), null);
+    const otherPre = await fetch(`${h.url}/v1/models`, { method: "OPTIONS", headers: { origin: "http://evil.example" } });
+    assert.equal(otherPre.status, 204);
+    assert.equal(otherPre.headers.get("access-control-allow-origin"), null);
+    assert.equal((await fetch(`${h.url}/nowhere`, { method: "OPTIONS" })).status, 404);
+  });
+
+  it("refuses a Host that is not this loopback server's (DNS rebinding), with 403", async () => {
+    const port = new URL(h.url).port;
+    const evil = await get(h.url, "/health", { host: `evil.example:${port}` });
+    assert.equal(evil.status, 403);
+    assert.equal(errorOf(JSON.parse(evil.body)).code, "host_not_allowed");
+    assert.match(errorOf(JSON.parse(evil.body)).message, /--allowed-host/);
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, "localhost"])
+      assert.equal((await get(h.url, "/health", { host })).status, 200, host);
+  });
+
+  it("ignores unknown top-level fields (as vLLM does) and logs them once with the request id", async () => {
+    logs.length = 0;
+    const r = await postRaw(h.url, "/v1/chat/completions", chat("say hello", { frobnicate: 1, user: "u1" }), {
+      authorization: "Bearer k1",
+      "x-request-id": "fields-1",
+    });
+    assert.equal(r.status, 200);
+    assert.deepEqual(logs, ['[fields-1] POST /v1/chat/completions: ignored fields "frobnicate", "user"']);
+  });
+
+  it("/metrics: Prometheus text with requests, tokens, latencies, slots and errors", async () => {
+    const client = h.client.withOptions({ apiKey: "k1" });
+    const s = await client.chat.completions.create({
+      model: "toy",
+      messages: [{ role: "user", content: "say hello" }],
+      temperature: 0,
+      stream: true,
+    });
+    for await (const _ of s);
+    await fetch(`${h.url}/v1/models`);
+    const res = await fetch(`${h.url}/metrics`, { headers: { authorization: "Bearer k1" } });
+    assert.equal(res.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+    const text = await res.text();
+    const value = (line: string): number => {
+      const m = new RegExp(`^${line.replace(/[{}"+.]/g, "\\$&")} (\\S+)$`, "m").exec(text);
+      assert.ok(m, `${line} in\n${text}`);
+      return Number(m[1]);
+    };
+    assert.ok(value('qwen2_http_requests_total{route="/v1/chat/completions",status="200"}') >= 1);
+    assert.ok(value('qwen2_http_requests_total{route="/v1/models",status="401"}') >= 1);
+    assert.ok(value('qwen2_errors_total{code="invalid_api_key"}') >= 1);
+    const generated = h.tokenizer.encode(SCRIPTS.hello).length + 1;
+    assert.ok(value("qwen2_generation_tokens_total") >= generated);
+    assert.ok(value("qwen2_prompt_tokens_total") > 0);
+    assert.ok(value("qwen2_time_to_first_token_seconds_count") >= 1);
+    assert.ok(value("qwen2_inter_token_latency_seconds_count") >= generated - 1);
+    assert.equal(value('qwen2_inter_token_latency_seconds_bucket{le="+Inf"}'), value("qwen2_inter_token_latency_seconds_count"));
+    assert.equal(value("qwen2_slots_total"), 4);
+    assert.equal(value("qwen2_queue_depth"), 0);
+    assert.match(text, /^# TYPE qwen2_time_to_first_token_seconds histogram$/m);
+    assert.equal((await fetch(`${h.url}/metrics`)).status, 401, "/metrics needs the key when one is set");
+  });
+});
+
+describe("deadlines and graceful shutdown", () => {
+  const start = async (o: Partial<ServerOptions>): Promise<Harness> => {
+    const h = await startServer(o);
+    slowDown(h, 2);
+    return h;
+  };
+
+  it("ends a request past --request-timeout: 408 before any byte, an error event in a stream", { timeout: 20_000 }, async () => {
+    const h = await start({ limits: { requestDeadlineMs: 250 } });
+    try {
+      const r = await postRaw(h.url, "/v1/chat/completions", chat("count slowly"));
+      assert.equal(r.status, 408);
+      assert.equal(errorOf(r.json).code, "deadline_exceeded");
+      assert.match(errorOf(r.json).message, /--request-timeout/);
+      const s = await postRaw(h.url, "/v1/chat/completions", chat("count slowly", { stream: true }));
+      assert.equal(s.status, 200);
+      const text = String(s.json);
+      assert.match(text, /deadline_exceeded/);
+      assert.match(text, /data: \[DONE\]\n\n$/);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(h.model.live.size <= h.server.stats().cachedPrefixes, true, "the cut sequences freed their caches");
+      assert.equal(h.server.stats().active, 0);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("shutdown: refuses new connections, lets a running stream finish within the grace time", { timeout: 20_000 }, async () => {
+    const h = await start({});
+    const running = postRaw(h.url, "/v1/chat/completions", chat("count slowly", { stream: true, max_tokens: 60 }));
+    await new Promise((r) => setTimeout(r, 100));
+    const cut = h.server.shutdown(10_000);
+    await new Promise((r) => setTimeout(r, 20));
+    await assert.rejects(fetch(`${h.url}/health`));
+    const r = await running;
+    assert.match(String(r.json), /"finish_reason":"length"/);
+    assert.equal(await cut, 0);
+  });
+
+  it("shutdown: cuts what is still running when the grace time is over, with an error event", { timeout: 20_000 }, async () => {
+    const h = await start({});
+    const running = postRaw(h.url, "/v1/chat/completions", chat("count slowly", { stream: true }));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await h.server.shutdown(50), 1);
+    const text = String((await running).json);
+    assert.match(text, /The server is shutting down/);
+    assert.doesNotMatch(text, /"finish_reason":"stop"/);
+  });
+});
