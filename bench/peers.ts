@@ -38,9 +38,23 @@ export function peerVersion(name: string): string | null {
   return dir === null ? null : (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version: string }).version;
 }
 
+/** True when QWEN2_REQUIRE_PEERS=1 (CI sets it): a missing peer fails its test instead of skipping it. */
+export const peersRequired = process.env.QWEN2_REQUIRE_PEERS === "1";
+
+/**
+ * The one gate every "X is missing here, skipping" reason goes through: the reason itself
+ * (or undefined when nothing is missing), except under QWEN2_REQUIRE_PEERS=1, where a
+ * missing peer, binary, browser or shared data set throws, so that CI proves every
+ * cross-check ran instead of passing with it skipped.
+ */
+export function skipReasonUnlessRequired(reason: string | undefined): string | undefined {
+  if (reason !== undefined && peersRequired) throw new Error(`QWEN2_REQUIRE_PEERS=1, but ${reason}`);
+  return reason;
+}
+
 /** One line saying why `name` cannot be used, or undefined when it is installed. */
 export function peerSkipReason(name: string): string | undefined {
-  return peerDir(name) === null ? `${name} is not installed (an opt-in peer: ${PEERS_INSTALL_HINT})` : undefined;
+  return skipReasonUnlessRequired(peerDir(name) === null ? `${name} is not installed (an opt-in peer: ${PEERS_INSTALL_HINT})` : undefined);
 }
 
 /** Imports a peer as an ES module would (any `exports` conditions applied), from bench/node_modules. */
@@ -93,9 +107,11 @@ export function runtimeBinary(name: RuntimeName): string | null {
 }
 
 export function runtimeSkipReason(name: RuntimeName): string | undefined {
-  return runtimeBinary(name) === null
-    ? `no ${name} binary for ${process.platform}-${process.arch} in bench/node_modules (an opt-in peer: ${PEERS_INSTALL_HINT})`
-    : undefined;
+  return skipReasonUnlessRequired(
+    runtimeBinary(name) === null
+      ? `no ${name} binary for ${process.platform}-${process.arch} in bench/node_modules (an opt-in peer: ${PEERS_INSTALL_HINT})`
+      : undefined,
+  );
 }
 
 /**

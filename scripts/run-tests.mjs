@@ -40,7 +40,8 @@ if (files.every(isBrowserTest) && !existsSync(chromium)) {
   console.log(
     `run-tests: Chromium not found at ${chromium} (apt-get install -y chromium, or set QWEN2_CHROMIUM): ${files.length} browser test files skipped`,
   );
-  process.exit(0);
+  // Under QWEN2_REQUIRE_PEERS=1 (CI) a missing browser fails the run instead of skipping it.
+  process.exit(process.env.QWEN2_REQUIRE_PEERS === "1" ? 1 : 0);
 }
 const result = spawnSync(process.execPath, ["--test", "--test-reporter=spec", ...files], { stdio: "inherit" });
 process.exit(result.status ?? 1);

@@ -14,7 +14,7 @@ import type { WeightDType } from "../../src/tensor/dtype.js";
 import { weightToFloat32 } from "../../src/tensor/quant/index.js";
 import { tokenizerFolderData } from "../support/tokenizer_folder.js";
 import { type Llama, loadLlamaCpp } from "../../bench/llama_cpp.js";
-import { peerSkipReason } from "../../bench/peers.js";
+import { peerSkipReason, skipReasonUnlessRequired } from "../../bench/peers.js";
 import { fixturesDir } from "../support/paths.js";
 import { sharedMissing } from "../support/shared.js";
 import { MemoryWeights, plainConfigForTest, readSafetensorsForTest, TempDir, writeTinyTokenizer } from "./gguf_test_support.js";
@@ -32,7 +32,7 @@ before(async () => {
   try {
     llama = await loadLlamaCpp();
   } catch (err) {
-    unavailable = `node-llama-cpp is not usable here: ${(err as Error).message.split("\n")[0]}`;
+    unavailable = skipReasonUnlessRequired(`node-llama-cpp is not usable here: ${(err as Error).message.split("\n")[0]}`)!;
   }
 });
 after(async () => {

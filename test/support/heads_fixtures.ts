@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { skipReasonUnlessRequired } from "../../bench/peers.js";
 import { sharedDir } from "./paths.js";
 
 export const headsFixturesDir = process.env.QWEN2_HEADS_FIXTURES ?? resolve(sharedDir, "fixtures/qwen2-heads");
@@ -55,7 +56,9 @@ export interface HeadExpected {
 /** Why the head fixtures cannot run here, or undefined when they can. */
 export function headsFixturesMissing(): string | undefined {
   if (existsSync(join(headsFixturesDir, "MANIFEST.json"))) return undefined;
-  return `needs the shared task-head fixtures (${headsFixturesDir}; set QWEN2_HEADS_FIXTURES), which a plain clone lacks`;
+  return skipReasonUnlessRequired(
+    `needs the shared task-head fixtures (${headsFixturesDir}; set QWEN2_HEADS_FIXTURES), which a plain clone lacks`,
+  );
 }
 
 export function readHeadsJson<T>(relative: string): T {

@@ -8,6 +8,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { skipReasonUnlessRequired } from "../../bench/peers.js";
 import { fixturesDir, loraFixturesDir, tokenizerCasesFile, tokenizersDir } from "./paths.js";
 
 export type SharedData = "fixtures" | "lora fixtures" | "tokenizers" | "tokenizer cases";
@@ -24,7 +25,7 @@ const WHERE: Record<SharedData, { probe: string; shown: string; variable: string
 export function sharedMissing(...needs: SharedData[]): string | undefined {
   const missing = needs.filter((n) => !existsSync(WHERE[n].probe));
   if (missing.length === 0) return undefined;
-  return `needs the shared ${missing.map((n) => `${n} (${WHERE[n].shown}; set ${WHERE[n].variable})`).join(" and ")}, which a plain clone lacks`;
+  return skipReasonUnlessRequired(`needs the shared ${missing.map((n) => `${n} (${WHERE[n].shown}; set ${WHERE[n].variable})`).join(" and ")}, which a plain clone lacks`);
 }
 
 /** For a test's `skip` option: the reason, or false when the data is there. */

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadTokenizer } from "../../src/node/tokenizer.js";
-import { peerSkipReason, requirePeer } from "../../bench/peers.js";
+import { peerSkipReason, requirePeer, skipReasonUnlessRequired } from "../../bench/peers.js";
 import { tokenizersDir } from "../support/paths.js";
 
 interface NativeEncoding {
@@ -98,7 +98,7 @@ const POOL = [
 test("ids and decodes agree with native Hugging Face tokenizers on random text", {
   skip:
     native === null
-      ? (peerSkipReason("@anush008/tokenizers") ?? "native @anush008/tokenizers has no binary for this platform")
+      ? (peerSkipReason("@anush008/tokenizers") ?? skipReasonUnlessRequired("native @anush008/tokenizers has no binary for this platform"))
       : !existsSync(tokenizersDir)
         ? `needs the shared tokenizer folders (${tokenizersDir}; set QWEN2_SHARED)`
         : false,

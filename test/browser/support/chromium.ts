@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { type Browser, chromium } from "playwright-core";
+import { skipReasonUnlessRequired } from "../../../bench/peers.js";
 
 /** Where Chromium lives; QWEN2_CHROMIUM overrides it. */
 export const chromiumPath = process.env.QWEN2_CHROMIUM ?? "/usr/bin/chromium";
@@ -12,7 +13,9 @@ export const chromiumPath = process.env.QWEN2_CHROMIUM ?? "/usr/bin/chromium";
 /** Why browser tests cannot run here, or undefined when they can. */
 export function browserSkipReason(): string | undefined {
   if (!existsSync(chromiumPath))
-    return `Chromium not found at ${chromiumPath} (apt-get install -y chromium, or set QWEN2_CHROMIUM): browser tests skipped`;
+    return skipReasonUnlessRequired(
+      `Chromium not found at ${chromiumPath} (apt-get install -y chromium, or set QWEN2_CHROMIUM): browser tests skipped`,
+    );
   return undefined;
 }
 
