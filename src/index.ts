@@ -55,10 +55,12 @@ export {
   JsonConstraint,
   ToolCallConstraint,
   compileSchema,
+  compileSchemaAsync,
   responseFormatConstraint,
   SchemaError,
+  SchemaLimitError,
 } from "./generation/constraints/index.js";
-export type { ResponseFormat, SchemaNode, ForcedTool } from "./generation/constraints/index.js";
+export type { ResponseFormat, SchemaNode, ForcedTool, ConstraintLimits, CompileOptions } from "./generation/constraints/index.js";
 
 // Models and compute backends, for code that drives the forward pass itself.
 export type { Qwen2Config, GenerationConfig } from "./formats/config.js";

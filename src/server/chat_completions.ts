@@ -49,8 +49,8 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, _
   const f = new Fields(requireObject(body, "body"));
   checkModel(ctx, f.string("model"));
   const messages = readMessages(f);
-  const toolSetup = readTools(f);
-  const schema = readResponseFormat(f);
+  const toolSetup = await readTools(f);
+  const schema = await readResponseFormat(f);
   const sampling = readSampling(f, ctx.model.vocabSize, ctx.generationConfig, ctx.eosIds);
   const n = readN(f, ctx.maxChoices);
   const stream = f.boolean("stream") ?? false;

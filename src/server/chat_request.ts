@@ -1,7 +1,8 @@
 /** Validation of a /v1/chat/completions body into what the template and generator need. */
 import type { ChatMessage } from "../tokenizer/types.js";
 import { invalidField } from "./errors.js";
-import { ANY_OBJECT, compileSchema as compileAnySchema, SchemaError, type SchemaNode } from "../generation/constraints/json_schema.js";
+import { ANY_OBJECT, SchemaError, type SchemaNode } from "../generation/constraints/json_schema.js";
+import { compileSchemaAsync } from "../generation/constraints/schema_cache.js";
 import { JsonConstraint } from "../generation/constraints/json_constraint.js";
 import { ToolCallConstraint, type ForcedTool } from "../generation/constraints/tool_constraint.js";
 import type { LogitsProcessor } from "../generation/logits_processors.js";
@@ -80,10 +81,14 @@ export function readMessages(f: Fields): ChatMessage[] {
   });
 }
 
-/** A request's JSON schema, compiled; a schema the subset refuses is a 400 naming the field. */
-function compileSchema(schema: unknown, param: string): SchemaNode {
+/**
+ * A request's JSON schema, compiled (or found in the compiled-schema cache) in slices that
+ * leave the event loop free; a schema the subset refuses, or one over a compilation budget,
+ * is a 400 naming the field (and the limit).
+ */
+async function compileSchema(schema: unknown, param: string): Promise<SchemaNode> {
   try {
-    return compileAnySchema(schema, param);
+    return await compileSchemaAsync(schema, param);
   } catch (err) {
     if (err instanceof SchemaError) throw invalidField(err.path, err.detail);
     throw err;
@@ -99,9 +104,9 @@ export interface ToolSetup {
   readonly force: ForcedTool[] | null;
 }
 
-export function readTools(f: Fields): ToolSetup {
+export async function readTools(f: Fields): Promise<ToolSetup> {
   const list = f.array("tools") ?? [];
-  const forced: ForcedTool[] = [];
+  const schemas: { name: string; schema: unknown; param: string }[] = [];
   const tools = list.map((t, i) => {
     const p = `tools[${i}]`;
     if (!isObject(t)) throw invalidField(p, `expected an object, got ${describe(t)}`, "invalid_type");
@@ -113,9 +118,12 @@ export function readTools(f: Fields): ToolSetup {
     const name = fn.requiredString("name");
     fn.string("description");
     const params = fn.object("parameters");
-    forced.push({ name, parameters: compileSchema(params ? params.obj : { type: "object" }, `${p}.function.parameters`) });
+    schemas.push({ name, schema: params ? params.obj : { type: "object" }, param: `${p}.function.parameters` });
     return t;
   });
+  // Compiled after every field is read, so a later field's 400 leaves no compilation behind.
+  const forced: ForcedTool[] = [];
+  for (const s of schemas) forced.push({ name: s.name, parameters: await compileSchema(s.schema, s.param) });
   const choice = f.raw("tool_choice");
   if (choice === undefined || choice === "auto") return { tools, parse: tools.length > 0, force: null };
   if (choice === "required") {
@@ -134,7 +142,7 @@ export function readTools(f: Fields): ToolSetup {
 }
 
 /** `response_format`: null for free text, else the schema output must follow. */
-export function readResponseFormat(f: Fields): SchemaNode | null {
+export async function readResponseFormat(f: Fields): Promise<SchemaNode | null> {
   const rf = f.object("response_format");
   if (!rf) return null;
   const type = rf.requiredString("type");

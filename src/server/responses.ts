@@ -76,9 +76,9 @@ function chatResponseFormat(f: Fields): Fields {
 }
 
 /** Runs a reader written for chat fields, naming the Responses field in its errors. */
-function renamed<T>(read: () => T, from: string, to: string): T {
+async function renamed<T>(read: () => Promise<T>, from: string, to: string): Promise<T> {
   try {
-    return read();
+    return await read();
   } catch (err) {
     if (!(err instanceof ApiError) || err.param === null || !err.param.startsWith(from)) throw err;
     const param = to + err.param.slice(from.length);
@@ -111,8 +111,8 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
   const given = readInputItems(f.raw("input"), store);
   const items = previous ? [...previous.input, ...previous.output, ...given] : given;
   const messages: ChatMessage[] = itemsToMessages(items, instructions);
-  const toolSetup = renamed(() => readTools(chatToolFields(f)), "tools[", "tools[");
-  const schema = renamed(() => readResponseFormat(chatResponseFormat(f)), "response_format.json_schema", "text.format");
+  const toolSetup = await renamed(() => readTools(chatToolFields(f)), "tools[", "tools[");
+  const schema = await renamed(() => readResponseFormat(chatResponseFormat(f)), "response_format.json_schema", "text.format");
   const sampling = readSampling(f, ctx.model.vocabSize, ctx.generationConfig, ctx.eosIds, { maxTokenFields: ["max_output_tokens"] });
   const reasoningFormat = readReasoningFormat(f) ?? ctx.reasoningFormat;
   const stream = f.boolean("stream") ?? false;

@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { JsonConstraint, VocabIndex } from "../../src/generation/constraints/json_constraint.js";
-import { initialState, stepBytes, type JsonState } from "../../src/generation/constraints/json_grammar.js";
+import type { Grammar, ParseState } from "../../src/generation/constraints/json_grammar.js";
 import { ANY_OBJECT, ANY_VALUE, compileSchema } from "../../src/generation/constraints/json_schema.js";
 import { IM_END, ServerToyTokenizer } from "../server/toy.js";
 
 const enc = new TextEncoder();
-const run = (text: string, root = ANY_VALUE): JsonState | null => stepBytes(initialState(root), enc.encode(text));
-const accepts = (text: string, root = ANY_VALUE): boolean => run(text, root)?.complete ?? false;
+const run = (text: string, g: Grammar = ANY_VALUE): ParseState | null => g.stepBytes(g.initial(), enc.encode(text));
+const accepts = (text: string, g: Grammar = ANY_VALUE): boolean => {
+  const s = run(text, g);
+  return s !== null && g.complete(s);
+};
 
 it("accepts valid JSON documents and refuses invalid ones", () => {
   for (const ok of ['{"a": [1, -2.5e+3, true, false, null, "x\\n\\u00e9"]}', "[]", "{}", "0", '"é✓"', "[[[1]]]", '{"a":{"b":{}}}'])
@@ -28,7 +31,8 @@ it("enforces the schema subset: keys, required, types, enum, items", () => {
     "schema",
   );
   assert.ok(accepts('{"name": "x", "age": 3}', schema));
-  assert.ok(accepts('{"age": 3, "tags": ["a", "b"], "name": "x"}', schema));
+  assert.ok(accepts('{"name": "x", "age": 3, "tags": ["a", "b"]}', schema));
+  assert.equal(run('{"age": 3', schema), null, "keys in the schema's order");
   assert.ok(!accepts('{"name": "x"}', schema), "required age");
   assert.equal(run('{"nick"', schema), null, "unknown key");
   assert.equal(run('{"age": 3.5', schema), null, "integer only");
@@ -52,7 +56,7 @@ it("masks the vocabulary token by token, EOS only when complete", () => {
   const state = run('{"a": [1, ', ANY_OBJECT)!;
   for (let id = 0; id < tok.vocabSize; id++) {
     const b = tok.isSpecialId(id) ? null : tok.idToBytes(id)!;
-    const ok = b !== null && stepBytes(state, b) !== null;
+    const ok = b !== null && ANY_OBJECT.stepBytes(state, b) !== null;
     assert.equal(l2[id] !== -Infinity, ok, `token ${id} ${JSON.stringify(tok.decode([id]))}`);
   }
   const done = new Float32Array(tok.vocabSize);

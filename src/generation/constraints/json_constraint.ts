@@ -1,21 +1,22 @@
 /**
  * Constrained decoding over the token vocabulary: before each sample, every token whose
- * bytes the JSON grammar would refuse gets -Infinity, and EOS is allowed only once the
- * document is complete.
+ * bytes the grammar would refuse gets -Infinity, and EOS is allowed only once the document
+ * is complete.
  *
- * Testing 151k tokens byte by byte at every step would be slow, so:
- * - the vocabulary is sorted by bytes once per tokenizer ({@link VocabIndex}); walking it
- *   in order, each token starts from the grammar state of the prefix it shares with the
- *   previous token, and a refused prefix refuses every following token sharing it. That
- *   is a walk of the byte trie without building one;
- * - the resulting set of allowed ids is cached per grammar state key (LRU, shared by all
- *   requests), and most steps of a document revisit a few states (inside a string, after a
- *   comma, ...).
+ * The cost per generated token does not grow with the schema:
+ * - the vocabulary becomes a byte trie once per tokenizer ({@link VocabIndex}); the set of
+ *   allowed tokens in a grammar state is one walk of that trie, pruning every subtree whose
+ *   prefix the grammar refuses (llguidance and xgrammar walk a token trie the same way);
+ * - the result is a bitset cached under the state's key (a few interned integers,
+ *   json_grammar.ts) in a process-wide LRU bounded by bytes ({@link maskCache}), so a state
+ *   seen before costs one map lookup. A document revisits few states: inside a string, after
+ *   a comma, the same enum or key position, ...
+ * - advancing the state by the sampled token's bytes is O(bytes) with O(log n) table lookups.
  */
 import type { LogitsProcessor, ProcessorContext } from "../logits_processors.js";
 import type { TextTokenizer } from "../../tokenizer/types.js";
-import { initialState, step, stepBytes, type JsonState } from "./json_grammar.js";
-import type { SchemaNode } from "./json_schema.js";
+import { ByteLru } from "./byte_lru.js";
+import type { Grammar, ParseState } from "./json_grammar.js";
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
@@ -23,16 +24,24 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+/** A bitset over token ids: bit (id & 31) of word id >> 5. */
+export type TokenMask = Uint32Array;
+
+let nextIndexUid = 1;
+
 export class VocabIndex {
-  /** Token ids sorted by their bytes. */
-  readonly order: Int32Array;
-  /** Bytes of each id in `order`, concatenated, with offsets ([n + 1]). */
-  readonly bytes: Uint8Array;
-  readonly offsets: Int32Array;
-  /** Length of the prefix shared with the previous token in `order`. */
-  readonly lcp: Int32Array;
-  /** Bytes of every id (empty for ids left out: special tokens, unknown ids). */
+  readonly uid = nextIndexUid++;
+  /** Bytes of every id (null for ids left out: special tokens, unknown ids). */
   readonly tokenBytes: (Uint8Array | null)[];
+  // The byte trie of the vocabulary; node 0 is the root.
+  private readonly firstChild: Int32Array;
+  private readonly nextSibling: Int32Array;
+  private readonly edge: Uint8Array;
+  /** The token ending at a node (-1: none); more ids with the same bytes in `sameBytes`. */
+  private readonly tokenAt: Int32Array;
+  private readonly sameBytes = new Map<number, number[]>();
+  /** Trie walks done (one per mask computed), for tests and metrics. */
+  walks = 0;
 
   constructor(
     readonly vocabSize: number,
@@ -48,63 +57,73 @@ export class VocabIndex {
       list.push({ id, b });
     }
     list.sort((x, y) => compareBytes(x.b, y.b));
-    const n = list.length;
-    this.order = new Int32Array(n);
-    this.offsets = new Int32Array(n + 1);
-    this.lcp = new Int32Array(n);
-    let total = 0;
-    for (const t of list) total += t.b.length;
-    this.bytes = new Uint8Array(total);
-    let at = 0;
-    list.forEach((t, i) => {
-      this.order[i] = t.id;
-      this.offsets[i] = at;
-      this.bytes.set(t.b, at);
-      at += t.b.length;
-      if (i > 0) {
-        const p = list[i - 1]!.b;
-        let k = 0;
-        while (k < p.length && k < t.b.length && p[k] === t.b[k]) k++;
-        this.lcp[i] = k;
+    // Sorted insertion: each token shares a prefix with the path of the one before it.
+    const first: number[] = [-1];
+    const next: number[] = [-1];
+    const last: number[] = [-1];
+    const edge: number[] = [0];
+    const token: number[] = [-1];
+    const path: number[] = [0];
+    let prev: Uint8Array = new Uint8Array(0);
+    for (const { id, b } of list) {
+      let k = 0;
+      while (k < prev.length && k < b.length && prev[k] === b[k]) k++;
+      path.length = k + 1;
+      for (let d = k; d < b.length; d++) {
+        const parent = path[d]!;
+        const node = edge.length;
+        first.push(-1);
+        next.push(-1);
+        last.push(-1);
+        edge.push(b[d]!);
+        token.push(-1);
+        if (first[parent] === -1) first[parent] = node;
+        else next[last[parent]!] = node;
+        last[parent] = node;
+        path.push(node);
       }
-    });
-    this.offsets[n] = at;
-  }
-
-  /** Ids whose bytes the grammar accepts from `state` (as a bitset over ids). */
-  allowed(state: JsonState): Uint8Array {
-    return this.allowedBy(state, step);
-  }
-
-  /** The same walk for any byte grammar with immutable states. */
-  allowedBy<S>(state: S, stepFn: (s: S, b: number) => S | null): Uint8Array {
-    const out = new Uint8Array(this.vocabSize);
-    const states: (S | null)[] = [state];
-    // Depth of the shortest refused prefix of the previous token (Infinity: none).
-    let dead = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < this.order.length; i++) {
-      const start = this.offsets[i]!;
-      const len = this.offsets[i + 1]! - start;
-      const shared = this.lcp[i]!;
-      if (dead <= shared) continue; // a refused prefix of the previous token is ours too
-      dead = Number.POSITIVE_INFINITY;
-      let s = states[shared]!;
-      let d = shared;
-      for (; d < len; d++) {
-        const next = stepFn(s, this.bytes[start + d]!);
-        if (!next) break;
-        s = next;
-        states[d + 1] = s;
-      }
-      if (d === len) out[this.order[i]!] = 1;
-      else dead = d + 1;
+      const end = path[b.length]!;
+      if (token[end] === -1) token[end] = id;
+      else this.sameBytes.set(end, [...(this.sameBytes.get(end) ?? []), id]);
+      prev = b;
     }
-    return out;
+    this.firstChild = Int32Array.from(first);
+    this.nextSibling = Int32Array.from(next);
+    this.edge = Uint8Array.from(edge);
+    this.tokenAt = Int32Array.from(token);
+  }
+
+  /** Trie nodes (for memory accounting). */
+  get nodes(): number {
+    return this.edge.length;
+  }
+
+  /** Ids whose bytes `step` accepts from `state`, as a bitset over ids. */
+  allowedBy<S>(state: S, step: (s: S, b: number) => S | null): TokenMask {
+    this.walks++;
+    const bits = new Uint32Array((this.vocabSize + 31) >>> 5);
+    this.walk(0, state, step, bits);
+    return bits;
+  }
+
+  private walk<S>(node: number, state: S, step: (s: S, b: number) => S | null, bits: Uint32Array): void {
+    for (let c = this.firstChild[node]!; c !== -1; c = this.nextSibling[c]!) {
+      const s = step(state, this.edge[c]!);
+      if (s === null) continue;
+      const t = this.tokenAt[c]!;
+      if (t >= 0) {
+        bits[t >>> 5]! |= 1 << (t & 31);
+        const more = this.sameBytes.get(c);
+        if (more) for (const id of more) bits[id >>> 5]! |= 1 << (id & 31);
+      }
+      if (this.firstChild[c] !== -1) this.walk(c, s, step, bits);
+    }
   }
 }
 
 const indexes = new WeakMap<TextTokenizer, VocabIndex>();
 
+/** The vocabulary index of a tokenizer, built once (about a second for 151k tokens). */
 export function vocabIndex(tokenizer: TextTokenizer, vocabSize: number): VocabIndex {
   let idx = indexes.get(tokenizer);
   if (!idx || idx.vocabSize !== vocabSize) {
@@ -114,78 +133,71 @@ export function vocabIndex(tokenizer: TextTokenizer, vocabSize: number): VocabIn
   return idx;
 }
 
-/** Allowed-id sets by state key, shared by every request on a vocabulary. */
-export class MaskCache {
-  private readonly map = new Map<string, Uint8Array>();
-  constructor(private readonly limit: number) {}
-  get(key: string): Uint8Array | undefined {
-    const v = this.map.get(key);
-    if (v) {
-      this.map.delete(key);
-      this.map.set(key, v);
+/** Default bytes of token masks kept (a 151k-token mask is 19 KB: about 13,000 masks). */
+export const DEFAULT_MASK_CACHE_BYTES = 256 << 20;
+
+/** Token masks by (vocabulary, grammar state), shared by every request in the process. */
+export const maskCache = new ByteLru<TokenMask>(DEFAULT_MASK_CACHE_BYTES, (m) => m.byteLength + 96);
+
+/** The mask of a state, from the cache or one trie walk. */
+export function maskFor(index: VocabIndex, grammar: Grammar, state: ParseState): TokenMask {
+  const key = `${index.uid}/${grammar.stateKey(state)}`;
+  let mask = maskCache.get(key);
+  if (!mask) {
+    mask = index.allowedBy(state, (s, b) => grammar.step(s, b));
+    maskCache.set(key, mask);
+  }
+  return mask;
+}
+
+/**
+ * Writes -Infinity over every id the mask refuses (ids beyond the vocabulary included);
+ * when `endOk`, the EOS ids keep their logits (0 if they were -Infinity).
+ */
+export function applyMask(logits: Float32Array, mask: TokenMask | null, eosIds: readonly number[], endOk: boolean): void {
+  const eos = endOk ? eosIds.map((id) => logits[id] ?? -Infinity) : [];
+  const n = logits.length;
+  if (!mask) logits.fill(-Infinity);
+  else
+    for (let w = 0; w * 32 < n; w++) {
+      const word = w < mask.length ? mask[w]! : 0;
+      if (word === 0xffffffff) continue;
+      const end = Math.min(n, w * 32 + 32);
+      for (let id = w * 32, bit = 0; id < end; id++, bit++) if (((word >>> bit) & 1) === 0) logits[id] = -Infinity;
     }
-    return v;
-  }
-  set(key: string, v: Uint8Array): void {
-    this.map.set(key, v);
-    while (this.map.size > this.limit) this.map.delete(this.map.keys().next().value!);
-  }
+  if (endOk)
+    eosIds.forEach((id, i) => {
+      if (id < n) logits[id] = Number.isFinite(eos[i]!) ? eos[i]! : 0;
+    });
 }
 
-const masks = new WeakMap<VocabIndex, MaskCache>();
-
-/** The mask cache shared by every request on this vocabulary. */
-export function sharedMasks(index: VocabIndex): MaskCache {
-  let c = masks.get(index);
-  if (!c) {
-    c = new MaskCache(256);
-    masks.set(index, c);
-  }
-  return c;
-}
-
-/** A logits processor that keeps a sequence's output a JSON document of `schema`. */
+/** A logits processor that keeps a sequence's output a document of a compiled schema. */
 export class JsonConstraint implements LogitsProcessor {
-  private state: JsonState | null;
+  private state: ParseState | null;
   private consumed = 0;
-  private readonly cache: MaskCache;
 
   constructor(
     private readonly index: VocabIndex,
-    schema: SchemaNode,
+    private readonly grammar: Grammar,
     private readonly eosIds: readonly number[],
   ) {
-    this.state = initialState(schema);
-    this.cache = sharedMasks(index);
+    this.state = grammar.initial();
   }
 
   /** True when the output so far is a complete document. */
   get complete(): boolean {
-    return this.state?.complete ?? false;
+    return this.state !== null && this.grammar.complete(this.state);
   }
 
   process(logits: Float32Array, context: ProcessorContext): void {
     const gen = context.generated;
     for (; this.consumed < gen.length; this.consumed++) {
       const b = this.index.tokenBytes[gen[this.consumed]!];
-      this.state = b ? stepBytes(this.state, b) : null;
+      this.state = b && this.state ? this.grammar.stepBytes(this.state, b) : null;
     }
     const s = this.state;
-    let mask: Uint8Array | undefined;
-    if (s) {
-      mask = this.cache.get(s.key);
-      if (!mask) {
-        mask = this.index.allowed(s);
-        this.cache.set(s.key, mask);
-      }
-    }
-    const endOk = !s || s.complete;
-    const eosLogits = this.eosIds.map((id) => logits[id] ?? -Infinity);
-    for (let id = 0; id < logits.length; id++) if (!mask || mask[id] === 0) logits[id] = -Infinity;
-    // EOS keeps its own logit once the document is complete (and is the only way out of Done).
-    if (endOk)
-      this.eosIds.forEach((id, i) => {
-        if (id < logits.length) logits[id] = Number.isFinite(eosLogits[i]!) ? eosLogits[i]! : 0;
-      });
+    // Off the grammar (a token forced from elsewhere): only the end of sequence is left.
+    const mask = s ? maskFor(this.index, this.grammar, s) : null;
+    applyMask(logits, mask, this.eosIds, !s || this.grammar.complete(s));
   }
 }

@@ -11,7 +11,8 @@ import { InvalidArgumentError } from "../../errors.js";
 import type { TextTokenizer } from "../../tokenizer/types.js";
 import type { LogitsProcessor } from "../logits_processors.js";
 import { JsonConstraint, vocabIndex } from "./json_constraint.js";
-import { ANY_OBJECT, compileSchema, type SchemaNode } from "./json_schema.js";
+import { ANY_OBJECT, type SchemaNode } from "./json_schema.js";
+import { compileSchemaAsync, compileSchemaCached, type CompileOptions } from "./schema_cache.js";
 
 export type ResponseFormat =
   | { readonly type: "text" }
@@ -21,8 +22,7 @@ export type ResponseFormat =
       readonly json_schema: { readonly name?: string; readonly schema?: unknown; readonly strict?: boolean };
     };
 
-/** The schema a response format asks for; null for free text. */
-export function responseFormatSchema(format: ResponseFormat): SchemaNode | null {
+function schemaOf(format: ResponseFormat): { schema: unknown } | SchemaNode | null {
   const type = (format as { type?: unknown } | null)?.type;
   if (type === "text") return null;
   if (type === "json_object") return ANY_OBJECT;
@@ -31,9 +31,23 @@ export function responseFormatSchema(format: ResponseFormat): SchemaNode | null 
     if (typeof js !== "object" || js === null)
       throw new InvalidArgumentError("responseFormat.json_schema: expected an object with a `schema`");
     const schema = (js as { schema?: unknown }).schema;
-    return schema === undefined ? ANY_OBJECT : compileSchema(schema, "responseFormat.json_schema.schema");
+    return schema === undefined ? ANY_OBJECT : { schema };
   }
   throw new InvalidArgumentError(`responseFormat.type: expected "text", "json_object" or "json_schema", got ${JSON.stringify(type)}`);
+}
+
+const PARAM = "responseFormat.json_schema.schema";
+
+/** The compiled schema a response format asks for; null for free text. */
+export function responseFormatSchema(format: ResponseFormat, options: CompileOptions = {}): SchemaNode | null {
+  const s = schemaOf(format);
+  return s === null || !("schema" in s) ? s : compileSchemaCached(s.schema, PARAM, options);
+}
+
+/** The same without blocking the event loop for long (see compileSchemaAsync). */
+export async function responseFormatSchemaAsync(format: ResponseFormat, options: CompileOptions = {}): Promise<SchemaNode | null> {
+  const s = schemaOf(format);
+  return s === null || !("schema" in s) ? s : compileSchemaAsync(s.schema, PARAM, options);
 }
 
 /**

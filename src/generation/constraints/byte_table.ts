@@ -1,0 +1,118 @@
+/**
+ * A sorted set of byte strings (enum values, object keys, tool-call heads) matched one byte
+ * at a time without building a trie: the texts that share the `pos` bytes read so far are a
+ * contiguous range [lo, hi) of the sorted list, and the next byte narrows that range by two
+ * binary searches. A 100k-entry enum costs one sort and no per-entry nodes.
+ *
+ * Texts are "binary strings" (one char per byte, 0-255), so the native string sort orders
+ * them exactly as their bytes and each entry costs one compact string.
+ */
+
+export class ByteTable {
+  /** Entries sorted by bytes, without duplicates. */
+  readonly entries: readonly string[];
+  /** A payload per entry (e.g. the property index a key belongs to), same order. */
+  readonly payload: Int32Array;
+  /** Segment tree of payload maxima (only built on request), for "any payload ≥ i in [lo, hi)". */
+  private tree: Int32Array | null = null;
+
+  constructor(texts: readonly string[], payloads?: readonly number[]) {
+    const idx = texts.map((_, i) => i);
+    const sorted = payloads ? idx.sort((a, b) => (texts[a]! < texts[b]! ? -1 : texts[a]! > texts[b]! ? 1 : 0)) : null;
+    if (sorted) {
+      const entries: string[] = [];
+      const pay: number[] = [];
+      for (const i of sorted) {
+        if (entries.length > 0 && entries[entries.length - 1] === texts[i]) continue;
+        entries.push(texts[i]!);
+        pay.push(payloads![i]!);
+      }
+      this.entries = entries;
+      this.payload = Int32Array.from(pay);
+    } else {
+      const entries = [...texts].sort();
+      const unique = entries.filter((t, i) => i === 0 || t !== entries[i - 1]);
+      this.entries = unique;
+      this.payload = new Int32Array(unique.length);
+    }
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** Approximate heap bytes, for cache accounting. */
+  get bytes(): number {
+    let n = this.payload.byteLength + (this.tree?.byteLength ?? 0) + this.entries.length * 16;
+    for (const e of this.entries) n += e.length;
+    return n;
+  }
+
+  private byteAt(i: number, pos: number): number {
+    const e = this.entries[i]!;
+    return pos < e.length ? e.charCodeAt(pos) : -1;
+  }
+
+  /** First index in [lo, hi) whose byte at `pos` is ≥ b (entries shorter than pos+1 count as -1). */
+  private lowerBound(lo: number, hi: number, pos: number, b: number): number {
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.byteAt(mid, pos) < b) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * The sub-range of [lo, hi) (entries sharing `pos` bytes) whose byte at `pos` is `b`,
+   * packed as lo * 2^24 + count... returned through `out` to avoid allocating; false when empty.
+   */
+  narrow(lo: number, hi: number, pos: number, b: number, out: { lo: number; hi: number }): boolean {
+    const a = this.lowerBound(lo, hi, pos, b);
+    if (a >= hi || this.byteAt(a, pos) !== b) return false;
+    out.lo = a;
+    out.hi = this.lowerBound(a, hi, pos, b + 1);
+    return true;
+  }
+
+  /** True when an entry of the range ends after `pos` bytes (it sorts first). */
+  completeAt(lo: number, pos: number): boolean {
+    return this.entries[lo]!.length === pos;
+  }
+
+  /** Largest payload in [lo, hi). */
+  maxPayload(lo: number, hi: number): number {
+    const n = this.payload.length;
+    if (hi - lo === 1) return this.payload[lo]!;
+    if (!this.tree) {
+      const t = new Int32Array(2 * n);
+      t.set(this.payload, n);
+      for (let i = n - 1; i > 0; i--) t[i] = Math.max(t[2 * i]!, t[2 * i + 1]!);
+      this.tree = t;
+    }
+    const t = this.tree;
+    let m = -1;
+    for (let l = lo + n, r = hi + n; l < r; l >>= 1, r >>= 1) {
+      if (l & 1) m = Math.max(m, t[l++]!);
+      if (r & 1) m = Math.max(m, t[--r]!);
+    }
+    return m;
+  }
+}
+
+const utf8 = new TextEncoder();
+
+/** A JavaScript string as a binary string of its UTF-8 bytes. */
+export function binaryString(text: string): string {
+  let ascii = true;
+  for (let i = 0; i < text.length; i++)
+    if (text.charCodeAt(i) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  if (ascii) return text;
+  const bytes = utf8.encode(text);
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 4096) s += String.fromCharCode(...bytes.subarray(i, i + 4096));
+  return s;
+}
