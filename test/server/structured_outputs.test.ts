@@ -54,9 +54,8 @@ describe("structured outputs through the server", () => {
     const body = `{"model": "toy", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema", "json_schema": {"name": "d", "schema": {"const": ${deep}}}}}`;
     const r = await postRaw(h.url, "/v1/chat/completions", body);
     assert.equal(r.status, 400, JSON.stringify(r.json).slice(0, 300));
-    const e = errorOf(r.json);
-    assert.equal(e.param, "response_format.json_schema.schema");
-    assert.match(e.message, /maxNesting/);
+    // The body's JSON depth guard or the schema compiler's maxNesting, whichever reads it first.
+    assert.match(errorOf(r.json).message, /deeper than 64 levels|maxNesting/);
   });
 
   it("a schema over a budget is a 400 naming the limit", async () => {
