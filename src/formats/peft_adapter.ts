@@ -11,7 +11,9 @@
 import { FormatError, UnsupportedError } from "../errors.js";
 import { parseJson, type ModelFiles, joinName } from "../io/byte_source.js";
 import type { DType } from "../tensor/dtype.js";
+import { bf16ToF32, f16ToF32 } from "../tensor/convert.js";
 import type { Qwen2Config } from "./config.js";
+import type { HostTensor } from "./weights.js";
 import { loraModuleParams, loraTargets, parseLoraConfig, type LoraConfig } from "./peft_config.js";
 import { SafetensorsFile } from "./safetensors.js";
 
@@ -216,4 +218,19 @@ export async function openPeftAdapter(files: ModelFiles, base: Qwen2Config, sign
     weights.close();
     throw err;
   }
+}
+
+/** A LoRA tensor (f32, f16, bf16 or f64) as float32 values; adapters are small, so this happens once at load. */
+export function loraFloat32(t: HostTensor): Float32Array {
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  if (t.dtype === "f32") return new Float32Array(t.data.slice().buffer, 0, n);
+  const out = new Float32Array(n);
+  const view = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  for (let i = 0; i < n; i++) {
+    if (t.dtype === "f64") out[i] = view.getFloat64(i * 8, true);
+    else if (t.dtype === "bf16") out[i] = bf16ToF32(view.getUint16(i * 2, true));
+    else if (t.dtype === "f16") out[i] = f16ToF32(view.getUint16(i * 2, true));
+    else throw new FormatError(t.name, `LoRA tensor is ${t.dtype}, not a float type`);
+  }
+  return out;
 }

@@ -16,13 +16,11 @@
  * multiply-adds (the base costs g * in * out: 2r / hidden more for square layers), plus
  * reading A and B (r * (in + out) floats) once per group.
  */
-import { InvalidArgumentError } from "../errors.js";
 import type { Backend, Mat, Weight } from "../backends/ops.js";
 import type { CausalLM } from "./causal_lm.js";
 import type { Qwen2Config } from "../formats/config.js";
-import type { LoraLinearKey, LoraModuleSpec, PeftAdapter } from "../formats/peft_adapter.js";
+import { loraFloat32, type LoraLinearKey, type LoraModuleSpec, type PeftAdapter } from "../formats/peft_adapter.js";
 import type { HostTensor } from "../formats/weights.js";
-import { bf16ToF32, f16ToF32 } from "../tensor/convert.js";
 
 /** One adapted linear layer on a backend. */
 export interface LoraModule {
@@ -104,19 +102,10 @@ export interface AdapterChoice {
   readonly scale?: number;
 }
 
-/** A HostTensor of any float dtype as float32 (adapters are small: converted once at load). */
+/** A LoRA tensor as a float32 HostTensor (adapters are small: converted once at load). */
 function asFloat32(t: HostTensor): HostTensor {
   if (t.dtype === "f32") return t;
-  const n = t.shape.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(n);
-  const view = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-  for (let i = 0; i < n; i++) {
-    if (t.dtype === "f64") out[i] = view.getFloat64(i * 8, true);
-    else if (t.dtype === "bf16") out[i] = bf16ToF32(view.getUint16(i * 2, true));
-    else if (t.dtype === "f16") out[i] = f16ToF32(view.getUint16(i * 2, true));
-    else throw new InvalidArgumentError(`LoRA tensor ${t.name} is ${t.dtype}, not a float type`);
-  }
-  return { name: t.name, dtype: "f32", shape: t.shape, data: new Uint8Array(out.buffer) };
+  return { name: t.name, dtype: "f32", shape: t.shape, data: new Uint8Array(loraFloat32(t).buffer) };
 }
 
 /** The rows of one step that use one (adapter, scale). */
