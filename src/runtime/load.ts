@@ -39,6 +39,9 @@ import type { FetchLike } from "../io/http.js";
 import type { LoadProgress } from "../io/progress.js";
 import { isDownloadable, openUrlFile, urlFiles } from "../io/url_files.js";
 import { hasLocalFiles, localFolder, localPathKind, openLocalFile } from "#platform";
+import { mergeLoraWeights } from "../formats/lora_merge.js";
+import type { PeftAdapter } from "../formats/peft_adapter.js";
+import { mergeSpec, openAdapter, type MergeAdapterSpec } from "./adapters.js";
 
 export type { LoadProgress } from "../io/progress.js";
 
@@ -68,6 +71,12 @@ export interface LoadOptions {
    * can be used (Node, Deno, Bun); in browsers the weight budget of one 4 GiB memory.
    */
   readonly maxWeightBytes?: number;
+  /**
+   * PEFT LoRA adapters merged into the weights at load (W + scale B A, float32: adapted
+   * weights of a bf16 or quantised base become float32). For adapters chosen per request
+   * instead, see `loadAdapter` (runtime/adapters.ts).
+   */
+  readonly mergeAdapters?: readonly MergeAdapterSpec[];
 }
 
 export interface LoadedModel {
@@ -294,22 +303,37 @@ async function buildModel(
   options: LoadOptions,
 ): Promise<BuiltModel> {
   let compute: Backend | null = null;
-  const bytes = weightBytes(source.weights);
+  const merged: PeftAdapter[] = [];
+  const warnings = [...source.warnings];
   try {
+    const specs = (options.mergeAdapters ?? []).map(mergeSpec);
+    for (const spec of specs) {
+      merged.push(
+        await openAdapter(spec.source, source.config, {
+          ...(options.fetch ? { fetch: options.fetch } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+          onWarning: (w) => warnings.push(w),
+        }),
+      );
+    }
+    const weights =
+      merged.length === 0 ? source.weights : mergeLoraWeights(source.weights, merged.map((adapter, i) => ({ adapter, scale: specs[i]!.scale })));
+    const bytes = weightBytes(weights);
     compute = await createBackend(backend, options, bytes);
     options.onProgress?.({ phase: "weights", loaded: 0, total: bytes });
-    const model = await Qwen2ForCausalLM.load({ config: source.config, weights: source.weights }, compute, {
+    const model = await Qwen2ForCausalLM.load({ config: source.config, weights }, compute, {
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onProgress
         ? { onTensor: (loaded: number, total: number) => options.onProgress?.({ phase: "weights", loaded, total }) }
         : {}),
     });
+    for (const a of merged) a.close();
     const owned = compute;
     return {
       model,
       config: source.config,
       generationConfig: source.generationConfig,
-      warnings: source.warnings,
+      warnings,
       engine: owned.name,
       // The backend goes last: it may own worker threads the model's buffers live in.
       release: () => {
@@ -319,6 +343,7 @@ async function buildModel(
     };
   } catch (err) {
     source.weights.close();
+    for (const a of merged) a.close();
     compute?.dispose();
     throw err;
   }
