@@ -16,7 +16,8 @@
  * generator unless the caller passed one in (then the caller keeps it, for prefix reuse).
  */
 import { InvalidArgumentError } from "../errors.js";
-import type { CausalLM, SequenceCache } from "../models/causal_lm.js";
+import type { CausalLM, ForwardItem, SequenceCache } from "../models/causal_lm.js";
+import type { AdapterChoice } from "../models/lora.js";
 import type { StreamDecoder, TextTokenizer } from "../tokenizer/types.js";
 import { responseFormatConstraint, type ResponseFormat } from "./constraints/response_format.js";
 import type { LogitsProcessor } from "./logits_processors.js";
@@ -68,6 +69,11 @@ export interface GenerationOptions extends SamplingOptions {
    * a batch other sequences keep decoding meanwhile. Default: the whole prompt in one call.
    */
   readonly prefillChunk?: number;
+  /**
+   * LoRA adapters loaded for this model (`loadAdapter`), applied to this sequence with their
+   * scale multipliers. A reused `cache` must have been filled with the same adapters.
+   */
+  readonly adapters?: readonly AdapterChoice[];
 }
 
 /** What one step produced. */
@@ -388,7 +394,7 @@ export class SequenceGenerator {
 export async function stepBatch(model: CausalLM, generators: readonly SequenceGenerator[]): Promise<(TokenEvent | null)[]> {
   const events: (TokenEvent | null)[] = generators.map(() => null);
   const running: number[] = [];
-  const items: { ids: Int32Array; cache: SequenceCache }[] = [];
+  const items: ForwardItem[] = [];
   generators.forEach((g, i) => {
     if (g.done) return;
     if (g.abortRequested) {
@@ -396,7 +402,8 @@ export async function stepBatch(model: CausalLM, generators: readonly SequenceGe
       events[i] = { id: null, text, done: true, finishReason: "abort" };
       return;
     }
-    items.push({ ids: g.nextInput()!, cache: g.cache });
+    const adapters = g.options.adapters;
+    items.push({ ids: g.nextInput()!, cache: g.cache, ...(adapters && adapters.length > 0 ? { adapters } : {}) });
     running.push(i);
   });
   if (items.length === 0) return events;

@@ -39,6 +39,9 @@ export interface LoraLoadOptions {
 
 /** A LoRA adapter uploaded to the backend of one model; choose it per sequence with {@link AdapterChoice}. */
 export class LoraAdapter {
+  private static loaded = 0;
+  /** Unique per adapter loaded in this thread: what caches are keyed by (names may repeat). */
+  readonly id = ++LoraAdapter.loaded;
   private disposed = false;
 
   private constructor(

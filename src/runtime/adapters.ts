@@ -40,7 +40,9 @@ export interface AdapterLoadOptions {
 }
 
 function isModelFiles(x: unknown): x is ModelFiles {
-  return typeof x === "object" && x !== null && typeof (x as ModelFiles).open === "function" && typeof (x as ModelFiles).text === "function";
+  return (
+    typeof x === "object" && x !== null && typeof (x as ModelFiles).open === "function" && typeof (x as ModelFiles).text === "function"
+  );
 }
 
 /** The adapter folder a source names. */
@@ -55,11 +57,15 @@ export async function adapterFiles(source: AdapterSource, options: { fetch?: Fet
         ...(options.signal ? { signal: options.signal } : {}),
       });
     }
-    if (!hasLocalFiles) throw new UnsupportedError(`${text}: local paths cannot be opened here; pass a URL, the folder's Files or a ModelFiles`);
+    if (!hasLocalFiles)
+      throw new UnsupportedError(`${text}: local paths cannot be opened here; pass a URL, the folder's Files or a ModelFiles`);
     const path = text.startsWith("file:") ? decodeURIComponent(new URL(text).pathname) : text;
     const kind = await localPathKind(path);
     if (kind !== "folder")
-      throw new FormatError(path, kind === null ? "no such folder (expected a PEFT adapter folder)" : "expected a PEFT adapter folder, not a file");
+      throw new FormatError(
+        path,
+        kind === null ? "no such folder (expected a PEFT adapter folder)" : "expected a PEFT adapter folder, not a file",
+      );
     return localFolder(path);
   }
   const blobs = Array.from(source as ArrayLike<Blob>);
@@ -106,6 +112,7 @@ export async function loadAdapter(
 
 /** A merge spec's source and multiplier. */
 export function mergeSpec(spec: MergeAdapterSpec): { source: AdapterSource; scale: number } {
-  if (typeof spec === "object" && spec !== null && "source" in spec && !isModelFiles(spec)) return { source: spec.source, scale: spec.scale ?? 1 };
+  if (typeof spec === "object" && spec !== null && "source" in spec && !isModelFiles(spec))
+    return { source: spec.source, scale: spec.scale ?? 1 };
   return { source: spec as AdapterSource, scale: 1 };
 }

@@ -317,7 +317,12 @@ async function buildModel(
       );
     }
     const weights =
-      merged.length === 0 ? source.weights : mergeLoraWeights(source.weights, merged.map((adapter, i) => ({ adapter, scale: specs[i]!.scale })));
+      merged.length === 0
+        ? source.weights
+        : mergeLoraWeights(
+            source.weights,
+            merged.map((adapter, i) => ({ adapter, scale: specs[i]!.scale })),
+          );
     const bytes = weightBytes(weights);
     compute = await createBackend(backend, options, bytes);
     options.onProgress?.({ phase: "weights", loaded: 0, total: bytes });

@@ -8,7 +8,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TokenEvent } from "../generation/sequence_generator.js";
 import { outputConstraints, readMessages, readResponseFormat, readTools } from "./chat_request.js";
-import { checkModel, checkPromptFits, logprobEntry, requestId, type LogprobEntry, type ServerContext } from "./context.js";
+import { checkPromptFits, logprobEntry, requestId, type LogprobEntry, type ServerContext } from "./context.js";
+import { requestAdapters } from "./adapters.js";
 import { invalidField } from "./errors.js";
 import { RequestLifecycle } from "./request_lifecycle.js";
 import { readN, readSampling, seedForChoice } from "./sampling_params.js";
@@ -47,7 +48,7 @@ class Choice {
 
 export async function handleChatCompletions(ctx: ServerContext, body: unknown, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const f = new Fields(requireObject(body, "body"));
-  checkModel(ctx, f.string("model"));
+  const adapters = requestAdapters(ctx, f.string("model"));
   const messages = readMessages(f);
   const toolSetup = await readTools(f);
   const schema = await readResponseFormat(f);
@@ -163,6 +164,7 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, _
     const processors = outputConstraints(ctx, schema, toolSetup.force);
     const options = {
       ...seedForChoice(sampling, c.index),
+      ...(adapters.length > 0 ? { adapters } : {}),
       maxNewTokens: sampling.maxNewTokens ?? ctx.contextLength - promptIds.length,
       logitsProcessors: processors,
       ...(logprobs ? { logprobs: true, topLogprobs: topLogprobs ?? 0 } : {}),

@@ -13,7 +13,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TokenEvent } from "../generation/sequence_generator.js";
 import type { TextTokenizer } from "../tokenizer/types.js";
-import { checkModel, checkPromptFits, requestId, type ServerContext } from "./context.js";
+import { checkPromptFits, requestId, type ServerContext } from "./context.js";
+import { requestAdapters } from "./adapters.js";
+import { withAdapters } from "../models/lora.js";
 import { invalidField } from "./errors.js";
 import { SseWriter, sendJson } from "./http_util.js";
 import { scorePrompt, type PromptTokenLogprob } from "./prompt_logprobs.js";
@@ -132,7 +134,7 @@ function concat(a: LegacyLogprobs, b: LegacyLogprobs): LegacyLogprobs {
 
 export async function handleCompletions(ctx: ServerContext, body: unknown, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const f = new Fields(requireObject(body, "body"));
-  checkModel(ctx, f.string("model"));
+  const adapters = requestAdapters(ctx, f.string("model"));
   const given = readPrompts(ctx, f.raw("prompt"), "prompt");
   const sampling = readSampling(f, ctx.model.vocabSize, ctx.generationConfig, ctx.eosIds, { minTokens: 0 });
   const n = readN(f, ctx.maxChoices);
@@ -151,9 +153,10 @@ export async function handleCompletions(ctx: ServerContext, body: unknown, _req:
 
   // Each prompt is scored once, with the model to itself, before its choices generate.
   const echoed: (LegacyLogprobs | null)[] = [];
+  const scorer = adapters.length > 0 ? withAdapters(ctx.model, adapters) : ctx.model;
   for (const p of prompts) {
     if (!echo || logprobsN === undefined) echoed.push(null);
-    else echoed.push(promptLogprobs(ctx.tokenizer, p.ids, await ctx.scheduler.exclusive(() => scorePrompt(ctx.model, p.ids, logprobsN))));
+    else echoed.push(promptLogprobs(ctx.tokenizer, p.ids, await ctx.scheduler.exclusive(() => scorePrompt(scorer, p.ids, logprobsN))));
   }
   const promptTokens = prompts.reduce((s, p) => s + p.ids.length, 0);
   const total = prompts.length * n;
@@ -185,6 +188,7 @@ export async function handleCompletions(ctx: ServerContext, body: unknown, _req:
       let offset = texts[index]!.length;
       const options = {
         ...seedForChoice(sampling, k),
+        ...(adapters.length > 0 ? { adapters } : {}),
         maxNewTokens: maxTokens,
         ...(logprobsN !== undefined ? { logprobs: true, topLogprobs: logprobsN } : {}),
       };

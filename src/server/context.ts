@@ -10,6 +10,7 @@ import { vocabIndex, type VocabIndex } from "../generation/constraints/json_cons
 import type { ReasoningFormat } from "./reasoning.js";
 import type { ServerLimits } from "./limits.js";
 import type { Scheduler } from "./scheduler.js";
+import type { ServedAdapter } from "./adapters.js";
 
 /** Whether the model exposes final-normed hidden states (Qwen2ForCausalLM does): /v1/embeddings needs them. */
 export function hasHiddenStates(m: unknown): m is HiddenStatesModel {
@@ -25,6 +26,8 @@ export interface ServerContext {
   readonly modelAliases: readonly string[];
   /** Any `model` name gets this model (`--accept-any-model`, llama.cpp's behaviour). */
   readonly acceptAnyModel: boolean;
+  /** LoRA adapters requests may choose by name (server/adapters.ts). */
+  readonly adapters: ReadonlyMap<string, ServedAdapter>;
   /** How `<think>…</think>` reaches clients (see reasoning.ts): split out, or inline. */
   readonly reasoningFormat: ReasoningFormat;
   readonly scheduler: Scheduler;

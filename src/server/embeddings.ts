@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { checkModel, checkPromptFits, hasHiddenStates, type ServerContext } from "./context.js";
+import { refuseAdapter } from "./adapters.js";
 import { ApiError, invalidField } from "./errors.js";
 import { readPrompts } from "./completions.js";
 import { sendJson } from "./http_util.js";
@@ -22,6 +23,7 @@ export function normalise(v: Float32Array): Float32Array {
 
 export async function handleEmbeddings(ctx: ServerContext, body: unknown, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const f = new Fields(requireObject(body, "body"));
+  refuseAdapter(ctx, f.string("model"), "/v1/embeddings");
   checkModel(ctx, f.string("model"));
   const inputs = readPrompts(ctx, f.raw("input"), "input");
   const format = f.string("encoding_format") ?? "float";

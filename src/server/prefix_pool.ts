@@ -10,6 +10,8 @@ import type { CausalLM, SequenceCache } from "../models/causal_lm.js";
 interface Entry {
   readonly tokens: Int32Array;
   readonly cache: SequenceCache;
+  /** What else the cache's keys and values depend on (the LoRA adapters: server/adapters.ts adapterKey); "" for the base model. */
+  readonly key: string;
 }
 
 function commonPrefix(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -39,10 +41,11 @@ export class PrefixPool {
    * A cache for a prompt: the stored one sharing the longest prefix (truncated to it), or a
    * fresh one. The caller owns the result until it gives it back with `put` or disposes it.
    */
-  acquire(prompt: ArrayLike<number>): SequenceCache {
+  acquire(prompt: ArrayLike<number>, key = ""): SequenceCache {
     let best = -1;
     let bestLen = 0;
     this.entries.forEach((e, i) => {
+      if (e.key !== key) return;
       const n = commonPrefix(e.tokens, prompt);
       if (n > bestLen) {
         best = i;
@@ -64,12 +67,12 @@ export class PrefixPool {
   }
 
   /** Keeps a finished sequence's cache; `tokens` are the ids it holds, oldest first. */
-  put(tokens: ArrayLike<number>, cache: SequenceCache): void {
+  put(tokens: ArrayLike<number>, cache: SequenceCache, key = ""): void {
     if (this.maxEntries <= 0) {
       cache.dispose();
       return;
     }
-    this.entries.push({ tokens: Int32Array.from(tokens).subarray(0, cache.length), cache });
+    this.entries.push({ tokens: Int32Array.from(tokens).subarray(0, cache.length), cache, key });
     while (this.entries.length > this.maxEntries) this.entries.shift()!.cache.dispose();
   }
 

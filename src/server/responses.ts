@@ -22,7 +22,8 @@ import type { TokenEvent } from "../generation/sequence_generator.js";
 import type { ChatMessage } from "../tokenizer/types.js";
 import { AnswerParser, type AnswerSegment } from "./answer_parser.js";
 import { outputConstraints, readResponseFormat, readTools } from "./chat_request.js";
-import { checkModel, checkPromptFits, requestId, toApiError, type ServerContext } from "./context.js";
+import { requestAdapters } from "./adapters.js";
+import { checkPromptFits, requestId, toApiError, type ServerContext } from "./context.js";
 import { ApiError, invalidField } from "./errors.js";
 import { sendError, sendJson } from "./http_util.js";
 import { promptOpensThink, readReasoningFormat } from "./reasoning.js";
@@ -93,7 +94,7 @@ interface OutputItem extends JsonObject {
 
 export async function handleResponses(ctx: ServerContext, body: unknown, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const f = new Fields(requireObject(body, "body"));
-  checkModel(ctx, f.string("model"));
+  const adapters = requestAdapters(ctx, f.string("model"));
   for (const unsupported of ["background", "conversation", "prompt"] as const) {
     if (f.has(unsupported) && f.raw(unsupported) !== false)
       throw invalidField(unsupported, "is not supported by this server (it runs one model locally and keeps no conversations)");
@@ -291,6 +292,7 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
       promptIds,
       options: {
         ...sampling,
+        ...(adapters.length > 0 ? { adapters } : {}),
         maxNewTokens: sampling.maxNewTokens ?? ctx.contextLength - promptIds.length,
         logitsProcessors: outputConstraints(ctx, schema, toolSetup.force),
       },

@@ -20,6 +20,7 @@ import type { TextTokenizer } from "../tokenizer/types.js";
 import { SequenceGenerator, stepBatch, type GenerationOptions, type TokenEvent } from "../generation/sequence_generator.js";
 import { errors } from "./errors.js";
 import { PrefixPool } from "./prefix_pool.js";
+import { adapterKey } from "./adapters.js";
 
 export interface SequenceRequest {
   readonly promptIds: readonly number[];
@@ -170,7 +171,7 @@ export class Scheduler {
       const { request, detach } = this.queue.shift()!;
       let cache: SequenceCache | null = null;
       try {
-        cache = this.pool.acquire(request.promptIds);
+        cache = this.pool.acquire(request.promptIds, adapterKey(request.options.adapters));
         const a: Active = { request, generator: null, cache, detach };
         if (this.remaining(a) <= this.chunk) a.generator = this.generatorFor(a);
         this.active.push(a);
@@ -209,7 +210,9 @@ export class Scheduler {
     const start = a.cache.length;
     const ids = Int32Array.from(a.request.promptIds.slice(start, start + this.chunk));
     try {
-      await this.inFlightWith([a.cache], () => this.model.forward([{ ids, cache: a.cache }]));
+      const adapters = a.request.options.adapters;
+      const item = { ids, cache: a.cache, ...(adapters && adapters.length > 0 ? { adapters } : {}) };
+      await this.inFlightWith([a.cache], () => this.model.forward([item]));
       if (!this.active.includes(a)) return; // cancelled meanwhile
       if (this.remaining(a) <= this.chunk) a.generator = this.generatorFor(a);
     } catch (err) {
@@ -299,7 +302,8 @@ export class Scheduler {
     this.active.splice(i, 1);
     a.detach();
     if (a.generator && !a.generator.done) a.generator.finish("abort");
-    if (keep && a.generator) this.pool.put([...a.generator.promptIds, ...a.generator.generatedIds], a.cache);
+    if (keep && a.generator)
+      this.pool.put([...a.generator.promptIds, ...a.generator.generatedIds], a.cache, adapterKey(a.request.options.adapters));
     else this.release(a.cache);
   }
 }

@@ -34,6 +34,7 @@ import { InFlight, newRequestId, saneRequestId } from "./in_flight.js";
 import { resolveLimits, type ServerLimits } from "./limits.js";
 import { ServerMetrics } from "./metrics.js";
 import { Scheduler, type SchedulerStats } from "./scheduler.js";
+import { adapterCard, adapterCards, adapterTable, type ServedAdapter } from "./adapters.js";
 import { handleDetokenize, handleTokenize } from "./tokenize.js";
 import { unreadFields } from "./validate.js";
 import { StaticSite } from "./webui/static_site.js";
@@ -47,6 +48,11 @@ export interface ServerOptions {
   readonly modelAliases?: readonly string[];
   /** Answer whatever `model` a request names (default false: an unknown name is a 404). */
   readonly acceptAnyModel?: boolean;
+  /**
+   * LoRA adapters loaded on `model` (`loadAdapter`), chosen per request by `model`: the
+   * adapter's name or `<modelId>:<name>` (server/adapters.ts); listed by /v1/models.
+   */
+  readonly adapters?: readonly ServedAdapter[];
   /** `<think>…</think>` as `reasoning_content` ("deepseek", the default) or inline ("none"); a request's `reasoning_format` overrides it. */
   readonly reasoningFormat?: ReasoningFormat;
   /** When set, every route but /health needs `Authorization: Bearer KEY`. */
@@ -132,6 +138,7 @@ export class QwenServer {
       modelId: options.modelId ?? "qwen2",
       modelAliases: options.modelAliases ?? [],
       acceptAnyModel: options.acceptAnyModel === true,
+      adapters: adapterTable(options.adapters ?? [], options.modelId ?? "qwen2"),
       reasoningFormat: options.reasoningFormat ?? "deepseek",
       scheduler: this.scheduler,
       contextLength,
@@ -383,7 +390,10 @@ export function createServer(options: ServerOptions): QwenServer {
 }
 
 async function handleModels(ctx: ServerContext, _b: unknown, _q: IncomingMessage, res: ServerResponse): Promise<void> {
-  sendJson(res, 200, { object: "list", data: [ctx.modelId, ...ctx.modelAliases].map((id) => modelCard(ctx, id)) });
+  sendJson(res, 200, {
+    object: "list",
+    data: [...[ctx.modelId, ...ctx.modelAliases].map((id) => modelCard(ctx, id)), ...adapterCards(ctx)],
+  });
 }
 
 async function handleModel(ctx: ServerContext, _b: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -394,6 +404,8 @@ async function handleModel(ctx: ServerContext, _b: unknown, req: IncomingMessage
   } catch {
     throw errors.badUri(`'${raw.slice(0, 200)}' has a malformed percent-escape`);
   }
+  const adapter = adapterCard(ctx, id);
+  if (adapter !== null) return sendJson(res, 200, adapter);
   if (!servesModel(ctx, id)) throw errors.unknownModel(id, ctx.modelId);
   sendJson(res, 200, modelCard(ctx, id));
 }

@@ -19,6 +19,7 @@ import { resolveGenerationOptions } from "../../generation/defaults.js";
 import type { GenerationOptions, GenerationResult } from "../../generation/sequence_generator.js";
 import type { ChatMessage } from "../../tokenizer/types.js";
 import type { LoadedModel } from "../../runtime/load.js";
+import { LORA_FLAG, loadLoraFlags, readLoraFlags } from "../lora_flags.js";
 
 const usage = `Usage: qwen2 generate --model DIR|FILE.gguf [options] "prompt"
 
@@ -29,6 +30,8 @@ Options:
 ${MODEL_FLAGS_USAGE}
   --chat                   treat the prompt as a user message and use the chat template
   --system TEXT            system message (implies --chat)
+  --lora DIR[:SCALE]       PEFT LoRA adapter folder applied unmerged (repeatable: summed);
+                           SCALE multiplies its alpha / r (default 1)
 ${SAMPLING_FLAGS_USAGE}
   --json                   print one JSON object (text, ids, finish reason, usage, timings)
   --quiet                  no statistics line or loader warnings on stderr
@@ -43,6 +46,7 @@ export async function runGenerate(args: string[], io: CliIO): Promise<number> {
     {
       ...MODEL_FLAGS,
       ...SAMPLING_FLAGS,
+      ...LORA_FLAG,
       chat: { type: "boolean" },
       system: { type: "string" },
       json: { type: "boolean" },
@@ -54,6 +58,7 @@ export async function runGenerate(args: string[], io: CliIO): Promise<number> {
   // Every flag is checked here, before the model loads.
   const modelFlags = readModelFlags(v);
   const sampling = readSamplingFlags(v);
+  const loraFlags = readLoraFlags(v, false);
 
   let prompt = parsed.positionals.join(" ");
   if (parsed.positionals.length === 0) {
@@ -64,7 +69,9 @@ export async function runGenerate(args: string[], io: CliIO): Promise<number> {
   const chat = v.chat === true || v.system !== undefined;
 
   const loaded = await loadModelFor(io, modelFlags, { quiet: v.quiet === true });
+  const loras: Awaited<ReturnType<typeof loadLoraFlags>> = [];
   try {
+    loras.push(...(await loadLoraFlags(io, loaded, loraFlags, v.quiet === true)));
     const input: GenerateInput = chat
       ? ([
           ...(v.system !== undefined ? [{ role: "system", content: v.system }] : []),
@@ -80,6 +87,7 @@ export async function runGenerate(args: string[], io: CliIO): Promise<number> {
       ...(sampling.stop !== undefined ? { stop: sampling.stop } : {}),
       eosIds: loaded.eosIds,
       signal: abort.signal,
+      ...(loras.length > 0 ? { adapters: loras.map((l) => ({ adapter: l.adapter, scale: l.flag.scale })) } : {}),
     };
 
     // Ctrl-C ends the answer cleanly (finish reason "abort") instead of killing the process.
@@ -121,6 +129,7 @@ export async function runGenerate(args: string[], io: CliIO): Promise<number> {
     }
     return interrupted ? EXIT_INTERRUPTED : 0;
   } finally {
+    for (const l of loras) l.adapter.dispose();
     loaded.close();
   }
 }

@@ -13,8 +13,12 @@ import { readTokenizerFolder } from "../../tokenizer/folder.js";
 import { loadModelFolder } from "../../formats/model_folder.js";
 import { localFolder } from "#platform";
 import type { WeightSource } from "../../formats/weights.js";
+import { mergeLoraWeights } from "../../formats/lora_merge.js";
+import type { PeftAdapter } from "../../formats/peft_adapter.js";
+import { openAdapter } from "../../runtime/adapters.js";
+import { LORA_FLAG, readLoraFlags } from "../lora_flags.js";
 
-const usage = `Usage: qwen2 quantize --model DIR --type TYPE --out FILE.gguf [--tokenizer DIR]
+const usage = `Usage: qwen2 quantize --model DIR --type TYPE --out FILE.gguf [--tokenizer DIR] [--lora DIR[:SCALE]]
 
 Converts a Hugging Face Qwen2 model folder to GGUF, the file format of llama.cpp:
 llama.cpp's tensor names and metadata, the tokenizer stored inside.
@@ -26,6 +30,8 @@ Options:
                      reference quantisers; norms and biases stay f32 as llama.cpp expects
   --out FILE.gguf    output file (written beside, then renamed into place)
   --tokenizer DIR    tokenizer folder, when the model folder has none
+  --lora DIR[:SCALE] bake a PEFT LoRA adapter into the weights (W + SCALE * alpha/r * B A,
+                     in float32 before quantising; repeatable)
   --quiet            no progress on stderr
 `;
 
@@ -45,7 +51,9 @@ export async function runQuantize(
     out: { type: "string" },
     tokenizer: { type: "string" },
     quiet: { type: "boolean" },
+    ...LORA_FLAG,
   });
+  const loras = readLoraFlags(values, false);
   const model = requiredFlag(values, "model", "DIR (a Hugging Face model folder)");
   const outFlag = requiredFlag(values, "out", "FILE.gguf (the file to write)");
   if (values.type === undefined)
@@ -55,8 +63,18 @@ export async function runQuantize(
   const dir = resolve(model);
   const out = resolve(outFlag);
   const started = performance.now();
-  const { config, weights } = await load(dir);
+  const folder = await load(dir);
+  const { config } = folder;
+  const adapters: PeftAdapter[] = [];
+  let weights = folder.weights;
   try {
+    for (const l of loras)
+      adapters.push(await openAdapter(resolve(l.path), config, { onWarning: (w) => io.stderr.write(`warning: ${w}\n`) }));
+    if (adapters.length > 0)
+      weights = mergeLoraWeights(
+        weights,
+        adapters.map((adapter, i) => ({ adapter, scale: loras[i]!.scale })),
+      );
     const tokenizer = await readTokenizerFolder(localFolder(values.tokenizer ? resolve(values.tokenizer) : dir));
     if (!tokenizer) {
       io.stderr.write(
@@ -78,6 +96,7 @@ export async function runQuantize(
     return 0;
   } finally {
     weights.close();
+    for (const a of adapters) a.close();
   }
 }
 

@@ -7,6 +7,7 @@ import { isReasoningFormat, REASONING_FORMATS } from "../../server/reasoning.js"
 import { parseApiKeyFile } from "../../server/access.js";
 import type { ServerLimits } from "../../server/limits.js";
 import { createServer } from "../../server/server.js";
+import { LORA_FLAG, loadLoraFlags, readLoraFlags } from "../lora_flags.js";
 
 const usage = `Usage: qwen2 serve --model DIR|FILE.gguf [options]
 
@@ -27,6 +28,9 @@ ${MODEL_FLAGS_USAGE}
   --model-alias NAME  another name clients may pass as "model" (repeatable)
   --accept-any-model  answer whatever "model" a request names (llama.cpp's behaviour;
                       default: an unknown name is a 404 naming the model served)
+  --lora NAME=DIR[:SCALE]  PEFT LoRA adapter (repeatable): a request's "model" NAME (or
+                      "<name>:NAME") gets it, unmerged, batched with the others; listed
+                      in /v1/models with "parent". SCALE multiplies its alpha / r
   --reasoning-format F  deepseek (default): <think>…</think> goes to reasoning_content;
                       none: it stays inline in content (a request's reasoning_format wins)
   --prefill-chunk N   longest piece of a prompt computed in one step (default 512)
@@ -66,6 +70,7 @@ const command: Command = {
       name: { type: "string" },
       "model-alias": { type: "string", multiple: true },
       "accept-any-model": { type: "boolean" },
+      ...LORA_FLAG,
       "reasoning-format": { type: "string" },
       "body-limit": { type: "string" },
       "prefill-chunk": { type: "string" },
@@ -98,7 +103,9 @@ const command: Command = {
     const shutdownMs = (numberFlag(values, "shutdown-timeout", { min: 0 }) ?? 30) * 1000;
     const apiKeys = values["api-key-file"] ? readKeyFile(values["api-key-file"]) : [];
     const tls = readTls(values["tls-cert"], values["tls-key"]);
+    const loraFlags = readLoraFlags(values, true);
     const loaded = await loadModelFor(io, modelFlags, { progress: true });
+    const loras = await loadLoraFlags(io, loaded, loraFlags);
     const path = modelFlags.path;
     const apiKey = values["api-key"] ?? process.env.QWEN2_API_KEY;
     const server = createServer({
@@ -107,6 +114,7 @@ const command: Command = {
       modelId: values.name ?? basename(path.replace(/\/+$/, "")),
       modelAliases: values["model-alias"] ?? [],
       acceptAnyModel: values["accept-any-model"] === true,
+      adapters: loras.map((l) => ({ name: l.flag.name!, adapter: l.adapter, scale: l.flag.scale, source: l.flag.path })),
       reasoningFormat,
       eosIds: loaded.eosIds,
       generationConfig: loaded.generationConfig,
@@ -144,6 +152,7 @@ const command: Command = {
     const cut = await server.shutdown(shutdownMs);
     process.off("SIGINT", hurry).off("SIGTERM", hurry);
     io.stderr.write(`qwen2 serve: stopped${cut > 0 ? ` (${cut} unfinished requests ended)` : ""}\n`);
+    for (const l of loras) l.adapter.dispose();
     await loaded.close();
     return 0;
   },
