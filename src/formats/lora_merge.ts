@@ -9,7 +9,7 @@
  * (quantise them again to keep the size).
  */
 import { FormatError } from "../errors.js";
-import { weightToFloat32 } from "../tensor/quant.js";
+import { weightToFloat32 } from "../tensor/quant/index.js";
 import type { WeightDType } from "../tensor/dtype.js";
 import { loraFloat32, type LoraModuleSpec, type PeftAdapter } from "./peft_adapter.js";
 import type { HostTensor, TensorInfo, WeightSource } from "./weights.js";
