@@ -70,3 +70,8 @@ export type { Qwen2Source, Qwen2LoadOptions } from "./models/qwen2.js";
 export type { Backend } from "./backends/ops.js";
 export { ReferenceBackend } from "./backends/reference/index.js";
 export { WasmBackend, createWasmBackend, relaxedSimdAvailable, type WasmBackendOptions } from "./backends/wasm/index.js";
+
+// PEFT LoRA adapters: several on one model, chosen per sequence (or merged at load: LoadOptions.mergeAdapters).
+export { loadAdapter } from "./runtime/adapters.js";
+export type { AdapterSource, AdapterLoadOptions, MergeAdapterSpec } from "./runtime/adapters.js";
+export { LoraAdapter, withAdapters, type AdapterChoice } from "./models/lora.js";

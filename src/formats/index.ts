@@ -33,4 +33,7 @@ export {
   type Qwen2GGUFExportInput,
   type Qwen2GGUFBuild,
 } from "./gguf_qwen2_export.js";
+export { parseLoraConfig, type LoraConfig } from "./peft_config.js";
+export { openPeftAdapter, resolveLoraModules, type PeftAdapter, type LoraModuleSpec } from "./peft_adapter.js";
+export { mergeLoraWeights, type MergedAdapter } from "./lora_merge.js";
 export { randomModel, RANDOM_PRESETS, type RandomPreset, type RandomModelOptions, type RandomModel } from "./random_model.js";

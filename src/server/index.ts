@@ -10,4 +10,5 @@
  */
 export { createServer, QwenServer, ApiError, type ServerOptions } from "./server.js";
 export type { SchedulerStats } from "./scheduler.js";
+export type { ServedAdapter } from "./adapters.js";
 export { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
