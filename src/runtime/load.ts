@@ -29,7 +29,11 @@ import { ReferenceBackend } from "../backends/reference/index.js";
 import { createWasmBackend } from "../backends/wasm/sharded.js";
 import type { WeightSource } from "../formats/weights.js";
 import { loadModelFolder } from "../formats/model_folder.js";
-import { Qwen2ForCausalLM } from "../models/qwen2.js";
+import { loadQwen2Config } from "../formats/config_parse.js";
+import { configArchitecture } from "../formats/qwen2_architectures.js";
+import { Qwen2ForCausalLM, Qwen2Model, type Qwen2LoadOptions, type Qwen2Source } from "../models/qwen2.js";
+import { Qwen2ForQuestionAnswering, Qwen2ForSequenceClassification, Qwen2ForTokenClassification } from "../models/qwen2_heads.js";
+import type { Qwen2Architecture } from "../formats/qwen2_architectures.js";
 import { openGGUF, type GGUFTokenizerData } from "../formats/gguf_qwen2.js";
 import { isGGUF } from "../formats/gguf.js";
 import type { ByteSource, ModelFiles } from "../io/byte_source.js";
@@ -79,8 +83,39 @@ export interface LoadOptions {
   readonly mergeAdapters?: readonly MergeAdapterSpec[];
 }
 
-export interface LoadedModel {
-  readonly model: CausalLM;
+/** A class the loader builds: the causal LM, or the decoder stack alone or with a task head. */
+export type Qwen2TaskModel =
+  | Qwen2ForCausalLM
+  | Qwen2Model
+  | Qwen2ForSequenceClassification
+  | Qwen2ForTokenClassification
+  | Qwen2ForQuestionAnswering;
+
+/** Which class to load: one by name, or "auto" for the one config.json `architectures` names. */
+export type ArchitectureChoice = Qwen2Architecture | "auto";
+
+/** EXTENSION POINT (architectures): each class by the name config.json gives it. */
+const CONSTRUCT: {
+  readonly [A in Qwen2Architecture]: (source: Qwen2Source, backend: Backend, options: Qwen2LoadOptions) => Promise<Qwen2TaskModel>;
+} = {
+  Qwen2ForCausalLM: (s, b, o) => Qwen2ForCausalLM.load(s, b, o),
+  Qwen2Model: (s, b, o) => Qwen2Model.load(s, b, o),
+  Qwen2ForSequenceClassification: (s, b, o) => Qwen2ForSequenceClassification.load(s, b, o),
+  Qwen2ForTokenClassification: (s, b, o) => Qwen2ForTokenClassification.load(s, b, o),
+  Qwen2ForQuestionAnswering: (s, b, o) => Qwen2ForQuestionAnswering.load(s, b, o),
+};
+
+/** The task heads, which a causal LM load refuses (their folders have no LM head to speak of). */
+const HEAD_CLASSES: ReadonlySet<Qwen2Architecture> = new Set([
+  "Qwen2ForSequenceClassification",
+  "Qwen2ForTokenClassification",
+  "Qwen2ForQuestionAnswering",
+]);
+
+export interface LoadedModel<M = CausalLM> {
+  readonly model: M;
+  /** The class loaded (Qwen2ForCausalLM for a GGUF file); set by the loader, optional for hand-made ones. */
+  readonly architecture?: Qwen2Architecture;
   readonly tokenizer: TextTokenizer;
   readonly config: Qwen2Config;
   /** generation_config.json, or null when the folder has none. */
@@ -107,8 +142,25 @@ const ONE_MEMORY_WEIGHT_BYTES = 3 * 2 ** 30;
 /** A source resolved to what it holds. */
 type Resolved = { readonly kind: "folder"; readonly files: ModelFiles } | { readonly kind: "gguf"; readonly file: ByteSource };
 
-/** Loads a Hugging Face model folder or a GGUF file onto a backend. */
+/**
+ * Loads a Hugging Face model folder or a GGUF file onto a backend as a causal LM. A folder
+ * whose config.json names a task head (sequence or token classification, question
+ * answering) is refused with a pointer to `AutoModel.fromPretrained`.
+ */
 export async function fromPretrained(source: ModelSource, options: LoadOptions = {}): Promise<LoadedModel> {
+  return (await loadPretrained(source, options, "Qwen2ForCausalLM")) as LoadedModel;
+}
+
+/**
+ * The one loader behind `fromPretrained` and the classes' `fromPretrained`: source → format
+ * → memory check → backend → the class asked for (or named by config.json) + tokenizer.
+ * @internal
+ */
+export async function loadPretrained(
+  source: ModelSource,
+  options: LoadOptions,
+  want: ArchitectureChoice,
+): Promise<LoadedModel<Qwen2TaskModel>> {
   const backend = options.backend ?? "wasm";
   if (!BACKENDS.includes(backend)) {
     throw new InvalidArgumentError(`backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(backend)}`);
@@ -119,7 +171,7 @@ export async function fromPretrained(source: ModelSource, options: LoadOptions =
   options.signal?.throwIfAborted();
   options.onProgress?.({ phase: "config" });
   const resolved = await resolveSource(source, options);
-  return resolved.kind === "folder" ? loadFolder(resolved.files, backend, options) : loadGguf(resolved.file, backend, options);
+  return resolved.kind === "folder" ? loadFolder(resolved.files, backend, options, want) : loadGguf(resolved.file, backend, options, want);
 }
 
 /** A URL with a scheme other than a Windows drive letter. */
@@ -272,7 +324,8 @@ async function downloadAll(opened: readonly ByteSource[], signal: AbortSignal | 
 
 /** A model built on a backend, with what it was built from. */
 interface BuiltModel {
-  readonly model: CausalLM;
+  readonly model: Qwen2TaskModel;
+  readonly architecture: Qwen2Architecture;
   readonly config: Qwen2Config;
   readonly generationConfig: GenerationConfig | null;
   readonly warnings: readonly string[];
@@ -296,9 +349,10 @@ async function createBackend(backend: BackendName, options: LoadOptions, bytes: 
   }
 }
 
-/** config + weights (from any format) → Qwen2ForCausalLM on the chosen backend. */
+/** config + weights (from any format) → the class `architecture` on the chosen backend. */
 async function buildModel(
   source: { config: Qwen2Config; weights: WeightSource; generationConfig: GenerationConfig | null; warnings: readonly string[] },
+  architecture: Qwen2Architecture,
   backend: BackendName,
   options: LoadOptions,
 ): Promise<BuiltModel> {
@@ -326,7 +380,7 @@ async function buildModel(
     const bytes = weightBytes(weights);
     compute = await createBackend(backend, options, bytes);
     options.onProgress?.({ phase: "weights", loaded: 0, total: bytes });
-    const model = await Qwen2ForCausalLM.load({ config: source.config, weights }, compute, {
+    const model = await CONSTRUCT[architecture]({ config: source.config, weights }, compute, {
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onProgress
         ? { onTensor: (loaded: number, total: number) => options.onProgress?.({ phase: "weights", loaded, total }) }
@@ -336,6 +390,7 @@ async function buildModel(
     const owned = compute;
     return {
       model,
+      architecture,
       config: source.config,
       generationConfig: source.generationConfig,
       warnings,
@@ -354,7 +409,12 @@ async function buildModel(
   }
 }
 
-async function loadFolder(given: ModelFiles, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
+async function loadFolder(
+  given: ModelFiles,
+  backend: BackendName,
+  options: LoadOptions,
+  want: ArchitectureChoice,
+): Promise<LoadedModel<Qwen2TaskModel>> {
   const { files, opened } = trackOpens(given, (all) =>
     checkFits(
       given.location,
@@ -364,7 +424,13 @@ async function loadFolder(given: ModelFiles, backend: BackendName, options: Load
       true,
     ),
   );
-  const folder = await loadModelFolder(files, options.signal);
+  const named = configArchitecture(await loadQwen2Config(files));
+  if (want === "Qwen2ForCausalLM" && HEAD_CLASSES.has(named)) {
+    throw new UnsupportedError(
+      `${files.location}: config.json architectures names ${named}, a task head without an LM head: load it with AutoModel.fromPretrained or ${named}.fromPretrained`,
+    );
+  }
+  const folder = await loadModelFolder(files, options.signal, { architecture: want === "auto" ? named : want });
   try {
     checkFits(files.location, weightBytes(folder.weights), backend, options);
     await downloadAll(opened, options.signal);
@@ -379,6 +445,7 @@ async function loadFolder(given: ModelFiles, backend: BackendName, options: Load
       generationConfig: Object.keys(folder.generationConfig).length > 0 ? folder.generationConfig : null,
       warnings: folder.warnings,
     },
+    folder.architecture,
     backend,
     options,
   );
@@ -409,8 +476,17 @@ async function tokenizerOf(files: ModelFiles): Promise<TextTokenizer> {
  * A .gguf file: config from `qwen2.*` metadata, weights under Hugging Face names, and the
  * tokenizer stored in the file (else the embedded Qwen2.5 one).
  */
-async function loadGguf(file: ByteSource, backend: BackendName, options: LoadOptions): Promise<LoadedModel> {
+async function loadGguf(
+  file: ByteSource,
+  backend: BackendName,
+  options: LoadOptions,
+  want: ArchitectureChoice,
+): Promise<LoadedModel<Qwen2TaskModel>> {
   try {
+    if (want !== "auto" && want !== "Qwen2ForCausalLM" && want !== "Qwen2Model")
+      throw new UnsupportedError(
+        `${file.name}: a GGUF file holds a causal LM; ${want} loads from a Hugging Face folder (config.json + safetensors)`,
+      );
     checkFits(file.name, file.size, backend, options, true);
   } catch (err) {
     file.close();
@@ -431,6 +507,7 @@ async function loadGguf(file: ByteSource, backend: BackendName, options: LoadOpt
   // The weight source closes the file; buildModel closes it on failure too.
   const built = await buildModel(
     { config: g.config, weights: g.weights, generationConfig: Object.keys(gc).length > 0 ? gc : null, warnings: [] },
+    want === "Qwen2Model" ? "Qwen2Model" : "Qwen2ForCausalLM",
     backend,
     options,
   );
@@ -466,10 +543,11 @@ function assemble(
   backend: BackendName,
   built: BuiltModel,
   tokenizer: TextTokenizer,
-): LoadedModel {
+): LoadedModel<Qwen2TaskModel> {
   let closed = false;
   return {
     model: built.model,
+    architecture: built.architecture,
     tokenizer,
     config: built.config,
     generationConfig: built.generationConfig,
