@@ -182,6 +182,8 @@ export class Qwen2Model {
   private readonly lora: LoraStep;
   /** Intermediates snapshotted during the current step for the hook. */
   private readonly taps: { name: string; layer: number | null; copy: Mat }[] = [];
+  /** During a run that keeps every layer: the embeddings and the outputs of layers 0..L-2, [rows, hidden] each. */
+  private layerStates: readonly Mat[] | null = null;
   private disposed = false;
 
   private constructor(
@@ -274,33 +276,82 @@ export class Qwen2Model {
   }
 
   /**
+   * transformers' `output_hidden_states` for every new token of each item: per item
+   * num_hidden_layers + 1 arrays of [count * hidden], the embeddings, the output of each
+   * layer but the last, and the final-normed states (which replace the last layer's output,
+   * as in transformers). Appends the tokens to each cache.
+   */
+  async allHiddenStates(items: readonly ForwardItem[]): Promise<Float32Array[][]> {
+    const hidden = this.hiddenSize;
+    const layers = this.config.num_hidden_layers;
+    const out = items.map((it) => Array.from({ length: layers + 1 }, () => new Float32Array(it.ids.length * hidden)));
+    await this.run(
+      items,
+      "all",
+      async (normed, _n, kept, states) => {
+        for (const k of kept) {
+          const at = k.offset * hidden;
+          for (let l = 0; l < layers; l++) await this.backend.readInto(states[l]!, k.row, k.count, out[k.item]![l]!, at);
+          await this.backend.readInto(normed, k.row, k.count, out[k.item]![layers]!, at);
+        }
+      },
+      { everyLayer: true },
+    );
+    return out;
+  }
+
+  /**
    * Runs the new tokens of all items in steps of at most `chunkSize` rows. After each step
-   * `onStep(finalNormed, n, kept)` receives the rows to keep: the last token of an item
-   * (keep "last", on the step that finishes it) or all rows (keep "all"); the next step
-   * starts once it resolves, since the scratch is reused.
+   * `onStep(finalNormed, n, kept, layerStates)` receives the rows to keep: the last token of
+   * an item (keep "last", on the step that finishes it) or all rows (keep "all"), and with
+   * `everyLayer` the step's embeddings and outputs of layers 0..L-2 (else an empty list); the
+   * next step starts once it resolves, since the scratch is reused.
    * @internal used by Qwen2ForCausalLM
    */
   async run(
     items: readonly ForwardItem[],
     keep: Keep,
-    onStep: (normed: Mat, n: number, kept: readonly KeptRows[]) => Promise<void>,
+    onStep: (normed: Mat, n: number, kept: readonly KeptRows[], layerStates: readonly Mat[]) => Promise<void>,
+    options: { readonly everyLayer?: boolean } = {},
   ): Promise<void> {
     this.check();
     const caches = items.map((it, i) => this.validate(it, i));
     const adapters = items.map((it, i) => this.validateAdapters(it.adapters, i));
-    const anyAdapter = adapters.some((a) => a.length > 0);
     if (new Set(caches).size !== caches.length) throw new InvalidArgumentError("the same cache appears in two items of one forward call");
     // Dynamic NTK RoPE depends on the longest sequence of the whole call, as in transformers.
     let longest = 0;
     items.forEach((it, i) => (longest = Math.max(longest, caches[i]!.length + it.ids.length)));
     const ropeParams = this.rope.parameters(longest);
-    const done = new Array<number>(items.length).fill(0);
     const s = this.scratchFor(
       Math.min(
         this.chunkSize,
         items.reduce((sum, it) => sum + it.ids.length, 0),
       ),
     );
+    const states = options.everyLayer
+      ? Array.from({ length: this.config.num_hidden_layers }, () => this.backend.alloc(s.rows, this.config.hidden_size))
+      : [];
+    this.layerStates = options.everyLayer ? states : null;
+    try {
+      await this.runSteps(items, keep, onStep, caches, adapters, ropeParams, s, states);
+    } finally {
+      this.layerStates = null;
+      for (const m of states) this.backend.free(m);
+    }
+  }
+
+  private async runSteps(
+    items: readonly ForwardItem[],
+    keep: Keep,
+    onStep: (normed: Mat, n: number, kept: readonly KeptRows[], layerStates: readonly Mat[]) => Promise<void>,
+    caches: readonly KVCache[],
+    adapters: readonly (readonly AdapterChoice[])[],
+    ropeParams: ReturnType<RotaryEmbedding["parameters"]>,
+    s: Scratch,
+    states: readonly Mat[],
+  ): Promise<void> {
+    const anyAdapter = adapters.some((a) => a.length > 0);
+    const done = new Array<number>(items.length).fill(0);
     for (;;) {
       const segments: StepSegment[] = [];
       let n = 0;
@@ -331,7 +382,7 @@ export class Qwen2Model {
         else if (done[seg.item] === items[seg.item]!.ids.length)
           kept.push({ item: seg.item, row: seg.row + seg.count - 1, offset: 0, count: 1 });
       }
-      if (kept.length > 0) await onStep(s.h, n, kept);
+      if (kept.length > 0) await onStep(s.h, n, kept, states);
     }
   }
 
@@ -355,6 +406,7 @@ export class Qwen2Model {
     const d = c.head_dim;
     b.embed(s.x, this.embedTokens, s.ids.subarray(0, n));
     this.tap("embed", null, s.x, n);
+    this.keepLayerState(0, s.x, n);
     const scale = 1 / Math.sqrt(d);
     this.layers.forEach((L, l) => {
       // Attention block.
@@ -388,6 +440,7 @@ export class Qwen2Model {
       this.tap("mlp_out", l, s.h, n);
       b.add(s.x, s.x, s.h, n);
       this.tap("layer_out", l, s.x, n);
+      this.keepLayerState(l + 1, s.x, n);
     });
     b.rmsnorm(s.h, s.x, this.norm, eps, n);
     this.tap("final_norm", null, s.h, n);
@@ -397,6 +450,17 @@ export class Qwen2Model {
   private linear(out: Mat, x: Mat, w: Weight, bias: Weight | null, n: number, layer: number, key: LoraLinearKey): void {
     this.backend.matmul(out, x, w, bias, n);
     if (this.lora.active) this.lora.apply(out, x, layer, key);
+  }
+
+  /** In a run that keeps every layer, copies the residual stream into state `index` (the last layer's is not kept: the final-normed rows replace it). */
+  private keepLayerState(index: number, x: Mat, n: number): void {
+    const dst = this.layerStates?.[index];
+    if (dst === undefined) return;
+    this.backend.copyRows(
+      dst,
+      x,
+      Int32Array.from({ length: n }, (_, i) => i),
+    );
   }
 
   /**
