@@ -1,7 +1,8 @@
 /**
  * The ONE way tests and benchmarks reach the opt-in peers of bench/package.json
  * (llama.cpp through node-llama-cpp, transformers.js, native tokenizers, tiktoken, wllama,
- * koffi to call ggml's C functions, and the deno, bun and Node 24 binaries). They install into bench/node_modules with
+ * koffi to call ggml's C functions, the deno, bun and Node 24 binaries, and the client libraries
+ * the server is tested with: the Vercel AI SDK, LangChain.js, zod). They install into bench/node_modules with
  * `npm run bench:peers`, never with the root install, so a plain clone stays small; whoever
  * needs one asks here and skips with `peerSkipReason(...)` when it is absent.
  */
@@ -22,7 +23,13 @@ export type PeerName =
   | "@anush008/tokenizers"
   | "tiktoken"
   | "@wllama/wllama"
-  | "koffi";
+  | "koffi"
+  | "ai"
+  | "@ai-sdk/openai"
+  | "@ai-sdk/openai-compatible"
+  | "@langchain/openai"
+  | "@langchain/core"
+  | "zod";
 
 /** Where a package lives: bench/node_modules, else the root node_modules (an older install). */
 export function peerDir(name: string): string | null {

@@ -187,7 +187,8 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
     if (!open) return;
     const { item, kind, text } = open;
     open = null;
-    const part: JsonObject = kind === "message" ? { type: "output_text", text, annotations: [], logprobs: [] } : { type: "reasoning_text", text };
+    const part: JsonObject =
+      kind === "message" ? { type: "output_text", text, annotations: [], logprobs: [] } : { type: "reasoning_text", text };
     item.content = [part];
     item.status = "completed";
     if (!events) return;
@@ -212,7 +213,8 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
       if (events) {
         const at = { item_id: item.id, output_index: output.length - 1, content_index: 0 };
         events.send("response.output_item.added", { output_index: at.output_index, item: { ...item } });
-        const part = kind === "message" ? { type: "output_text", text: "", annotations: [], logprobs: [] } : { type: "reasoning_text", text: "" };
+        const part =
+          kind === "message" ? { type: "output_text", text: "", annotations: [], logprobs: [] } : { type: "reasoning_text", text: "" };
         events.send("response.content_part.added", { ...at, part });
       }
     }

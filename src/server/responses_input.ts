@@ -45,7 +45,8 @@ function readText(v: Json | undefined, param: string): string {
       const pf = new Fields(part, pp);
       const type = pf.requiredString("type");
       if (type === "refusal") return pf.requiredString("refusal");
-      if (!TEXT_PARTS.has(type)) throw invalidField(`${pp}.type`, `only text parts are supported (this model reads text only), got '${type}'`);
+      if (!TEXT_PARTS.has(type))
+        throw invalidField(`${pp}.type`, `only text parts are supported (this model reads text only), got '${type}'`);
       return pf.requiredString("text");
     })
     .join("");

@@ -34,7 +34,10 @@ describe("completions: logprobs", () => {
     assert.equal(lp.tokens!.length, ids.length + 3);
     assert.equal(lp.token_logprobs![0], null);
     assert.equal(lp.top_logprobs![0], null);
-    assert.deepEqual(lp.tokens!.slice(0, ids.length), ids.map((id) => h.tokenizer.decode([id])));
+    assert.deepEqual(
+      lp.tokens!.slice(0, ids.length),
+      ids.map((id) => h.tokenizer.decode([id])),
+    );
     assert.ok(c.text.startsWith(prompt));
     // Offsets point into the text: each token's text starts where its offset says.
     lp.text_offset!.forEach((o, i) => {
@@ -73,7 +76,14 @@ describe("completions: logprobs", () => {
   });
 
   it("streamed chunks carry their tokens' logprobs, and their texts add up", async () => {
-    const stream = await h.client.completions.create({ model: "toy", prompt: "say hello", logprobs: 1, max_tokens: 6, stream: true, temperature: 0 });
+    const stream = await h.client.completions.create({
+      model: "toy",
+      prompt: "say hello",
+      logprobs: 1,
+      max_tokens: 6,
+      stream: true,
+      temperature: 0,
+    });
     let text = "";
     const tokens: string[] = [];
     for await (const chunk of stream) {
@@ -114,7 +124,14 @@ describe("completions: fill in the middle (a Coder-style toy tokenizer)", () => 
     const server = createServer({ model, tokenizer, modelId: "coder" });
     const url = await server.listen(0, "127.0.0.1");
     const { default: OpenAI } = await import("openai");
-    h = { server, model, tokenizer, url, client: new OpenAI({ baseURL: `${url}/v1`, apiKey: "none", maxRetries: 0 }), close: () => server.close() };
+    h = {
+      server,
+      model,
+      tokenizer,
+      url,
+      client: new OpenAI({ baseURL: `${url}/v1`, apiKey: "none", maxRetries: 0 }),
+      close: () => server.close(),
+    };
   });
   after(() => h.close());
 

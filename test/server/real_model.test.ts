@@ -91,3 +91,54 @@ it("embeddings from the model's last-token hidden state", async () => {
   for (const d of r.data) assert.ok(Math.abs(Math.hypot(...d.embedding) - 1) < 1e-4);
   assert.notDeepEqual(r.data[0]!.embedding, r.data[1]!.embedding);
 });
+
+it("echo logprobs of the prompt sum to its log-likelihood from the model's own token-by-token forward", async (t) => {
+  if (!server) return t.skip("create-random is not in this build");
+  const context = "Question: what is two plus two?\nAnswer:";
+  const continuation = " four, of course";
+  const prompt = context + continuation;
+  const ids = loaded!.tokenizer.encode(prompt);
+  // Directly: one token at a time on a fresh cache, the next token's log softmax each time.
+  const m = loaded!.model;
+  const cache = m.createCache(ids.length);
+  let direct = 0;
+  try {
+    for (let i = 0; i + 1 < ids.length; i++) {
+      const [row] = await m.forward([{ ids: Int32Array.of(ids[i]!), cache }]);
+      let max = -Infinity;
+      for (const x of row!) max = Math.max(max, x);
+      let sum = 0;
+      for (const x of row!) sum += Math.exp(x - max);
+      direct += row![ids[i + 1]!]! - max - Math.log(sum);
+    }
+  } finally {
+    cache.dispose();
+  }
+  // As lm-evaluation-harness asks (echo, one new token, logprobs 1), and score-only (max_tokens 0).
+  for (const max_tokens of [1, 0]) {
+    const r = await client.completions.create({ model: "tiny", prompt, echo: true, logprobs: 1, max_tokens, temperature: 0 });
+    const lp = r.choices[0]!.logprobs!;
+    const promptPart = lp.token_logprobs!.slice(0, ids.length);
+    assert.equal(promptPart[0], null);
+    const served = promptPart.slice(1).reduce<number>((s, x) => s + x!, 0);
+    assert.ok(Math.abs(served - direct) < 1e-3 * ids.length, `max_tokens ${max_tokens}: ${served} vs ${direct}`);
+    assert.equal(lp.tokens!.length, ids.length + max_tokens);
+    assert.equal(r.usage!.prompt_tokens, ids.length);
+  }
+});
+
+it("suffix uses Qwen2.5's fill-in-the-middle tokens", async (t) => {
+  if (!server) return t.skip("create-random is not in this build");
+  const prefix = "def add(a, b):\n    ";
+  const suffix = "\n\nprint(add(1, 2))";
+  const fim = await client.completions.create({ model: "tiny", prompt: prefix, suffix, max_tokens: 4, temperature: 0 });
+  const spelled = await client.completions.create({
+    model: "tiny",
+    prompt: `<|fim_prefix|>${prefix}<|fim_suffix|>${suffix}<|fim_middle|>`,
+    max_tokens: 4,
+    temperature: 0,
+  });
+  assert.equal(fim.usage!.prompt_tokens, spelled.usage!.prompt_tokens);
+  assert.equal(fim.usage!.prompt_tokens, loaded!.tokenizer.encode(prefix).length + loaded!.tokenizer.encode(suffix).length + 3);
+  assert.equal(fim.choices[0]!.text, spelled.choices[0]!.text);
+});

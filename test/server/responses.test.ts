@@ -156,7 +156,11 @@ describe("responses", () => {
     assert.ok(follow.usage!.input_tokens > first.usage!.input_tokens + first.usage!.output_tokens);
     const byRef = await h.client.responses.create({
       model: "toy",
-      input: [{ role: "user", content: "Please say hello" }, { type: "item_reference", id: first.output[0]!.id! }, { role: "user", content: "unicode please" }],
+      input: [
+        { role: "user", content: "Please say hello" },
+        { type: "item_reference", id: first.output[0]!.id! },
+        { role: "user", content: "unicode please" },
+      ],
       temperature: 0,
     });
     assert.equal(byRef.usage!.input_tokens, follow.usage!.input_tokens);
@@ -181,7 +185,10 @@ function thinkingTemplate(): string {
   const cfg = JSON.parse(readFileSync(resolve(repoRoot, "assets/tokenizers/qwen2.5/tokenizer_config.json"), "utf8")) as {
     chat_template: string;
   };
-  const opened = cfg.chat_template.replace("'<|im_start|>assistant\\n' }}\n{%- endif %}", "'<|im_start|>assistant\\n<think>\\n' }}\n{%- endif %}");
+  const opened = cfg.chat_template.replace(
+    "'<|im_start|>assistant\\n' }}\n{%- endif %}",
+    "'<|im_start|>assistant\\n<think>\\n' }}\n{%- endif %}",
+  );
   assert.notEqual(opened, cfg.chat_template);
   return opened;
 }
@@ -304,14 +311,25 @@ describe("tool calls: Qwen2.5-Coder's forms and truncation", () => {
   }
 
   it("a fenced call naming an undeclared tool stays content", async () => {
-    const r = await h.client.chat.completions.create({ model: "toy", messages: [{ role: "user", content: "form other" }], tools: [chatTool], temperature: 0 });
+    const r = await h.client.chat.completions.create({
+      model: "toy",
+      messages: [{ role: "user", content: "form other" }],
+      tools: [chatTool],
+      temperature: 0,
+    });
     assert.equal(r.choices[0]!.message.content, SCRIPT.other);
     assert.equal(r.choices[0]!.message.tool_calls, undefined);
   });
 
   it("a call cut by max_tokens finishes with length: no tool_calls and no raw tag in content", async () => {
     for (const stream of [false, true]) {
-      const body = { model: "toy", messages: [{ role: "user" as const, content: "form long" }], tools: [chatTool], temperature: 0, max_tokens: 12 };
+      const body = {
+        model: "toy",
+        messages: [{ role: "user" as const, content: "form long" }],
+        tools: [chatTool],
+        temperature: 0,
+        max_tokens: 12,
+      };
       if (!stream) {
         const r = await h.client.chat.completions.create(body);
         const c = r.choices[0]!;
