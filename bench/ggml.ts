@@ -3,8 +3,9 @@
  * that node-llama-cpp ships: the bit-exact oracle for src/tensor/quant/. Opt-in like every
  * peer (bench/peers.ts); `ggmlSkipReason()` says in one line why it is unavailable.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { llamaCppLibDir, peerSkipReason, requirePeer } from "./peers.js";
 
 /** ggml's type names as its function names spell them (`dequantize_row_q4_K`). */
@@ -12,6 +13,7 @@ export type GgmlTypeName = "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q8_0" | "q2_K" |
 
 interface Koffi {
   load(path: string): { func(signature: string): (...args: unknown[]) => unknown };
+  struct(name: string, fields: Record<string, string>): unknown;
 }
 
 export interface Ggml {
@@ -28,6 +30,14 @@ function libggmlBase(): string | null {
   if (dir === null) return null;
   const path = join(dir, process.platform === "darwin" ? "libggml-base.dylib" : "libggml-base.so");
   return existsSync(path) ? path : null;
+}
+
+/** libllama: its file name carries node-llama-cpp's release (libllama.v0.4.0.so). */
+function libllama(): string | null {
+  const dir = llamaCppLibDir();
+  if (dir === null) return null;
+  const name = readdirSync(dir).find((f) => /^libllama(\.v[\d.]+)?\.(so|dylib)$/.test(f));
+  return name === undefined ? null : join(dir, name);
 }
 
 /** One line saying why the ggml oracle cannot be used here, or undefined when it can. */
@@ -81,4 +91,73 @@ export function loadGgml(): Ggml {
     },
   };
   return loaded;
+}
+
+let quantizeFn: ((input: string, output: string, ftype: number) => number) | null = null;
+
+/**
+ * llama.cpp's `llama_model_quantize(input, output, params)` in this process, with its default
+ * parameters (no importance matrix, one thread) and `ftype`, a `general.file_type` value
+ * (15 = Q4_K_M). Returns llama.cpp's status (0 on success). It logs every tensor to stderr:
+ * tests call `llamaQuantizeFiles` instead, which runs it in a quiet child process.
+ */
+export function llamaModelQuantize(input: string, output: string, ftype: number): number {
+  if (quantizeFn === null) {
+    const reason = ggmlSkipReason();
+    if (reason) throw new Error(reason);
+    const path = libllama();
+    if (path === null) throw new Error(`no libllama in ${llamaCppLibDir()}`);
+    const koffi = requirePeer<Koffi>("koffi");
+    // llama.h's llama_model_quantize_params of the bundled release (field order matters).
+    koffi.struct("llama_model_quantize_params", {
+      nthread: "int32_t",
+      ftype: "int32_t",
+      output_tensor_type: "int32_t",
+      token_embedding_type: "int32_t",
+      allow_requantize: "bool",
+      quantize_output_tensor: "bool",
+      only_copy: "bool",
+      pure: "bool",
+      keep_split: "bool",
+      dry_run: "bool",
+      imatrix: "void *",
+      kv_overrides: "void *",
+      tt_overrides: "void *",
+      prune_layers: "void *",
+      max_buf_size: "size_t",
+    });
+    const lib = koffi.load(path);
+    const defaults = lib.func("llama_model_quantize_params llama_model_quantize_default_params()");
+    const quantize = lib.func("uint32_t llama_model_quantize(const char *inp, const char *out, const llama_model_quantize_params *p)");
+    quantizeFn = (i, o, ftype) => quantize(i, o, { ...(defaults() as object), ftype, nthread: 1 }) as number;
+  }
+  return quantizeFn(input, output, ftype);
+}
+
+/** One llama-quantize run: input GGUF, output GGUF, llama_ftype. */
+export interface LlamaQuantizeJob {
+  readonly input: string;
+  readonly output: string;
+  readonly ftype: number;
+}
+
+/**
+ * Runs `llamaModelQuantize` for each job in one child process whose log is kept only to
+ * explain a failure. Resolves when every file is written; rejects naming the failed job.
+ */
+export async function llamaQuantizeFiles(jobs: readonly LlamaQuantizeJob[]): Promise<void> {
+  const child = fileURLToPath(new URL("./llama_quantize_child.js", import.meta.url));
+  const { spawn } = await import("node:child_process");
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn(process.execPath, [child, JSON.stringify(jobs)], { stdio: ["ignore", "pipe", "pipe"] });
+    const log: Buffer[] = [];
+    p.stdout.on("data", (b: Buffer) => log.push(b));
+    p.stderr.on("data", (b: Buffer) => log.push(b));
+    p.on("error", reject);
+    p.on("close", (code) => {
+      if (code === 0) resolve();
+      else
+        reject(new Error(`llama-quantize child exited with ${code}:\n${Buffer.concat(log).toString().split("\n").slice(-15).join("\n")}`));
+    });
+  });
 }

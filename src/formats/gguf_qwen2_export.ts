@@ -1,13 +1,14 @@
 /**
- * Hugging Face Qwen2 weights → a GGUF file llama.cpp runs, in F32, F16, BF16, Q8_0 or Q4_0,
- * with the metadata llama.cpp's convert_hf_to_gguf.py writes for `qwen2`:
+ * Hugging Face Qwen2 weights → a GGUF file llama.cpp runs, in any of llama-quantize's presets
+ * (F32, F16, BF16, Q8_0, the legacy Q4_0 … Q5_1 and the K-quant mixtures Q2_K … Q6_K), with
+ * the metadata llama.cpp's convert_hf_to_gguf.py writes for `qwen2`:
  *
  * - `general.architecture` "qwen2"; `qwen2.*` hyperparameters; RoPE scaling (linear, yarn);
  * - llama.cpp's tensor names, no Q/K permutation (Qwen2 needs none);
- * - 1-D tensors (norms, biases) stay F32, as llama.cpp expects; every 2-D weight, the
- *   embedding and the head included, takes the requested type (for Q4_0 that is
- *   llama-quantize's `--pure`); a matrix whose rows are not a multiple of 32 falls back to
- *   F16, as convert_hf_to_gguf.py does;
+ * - each tensor in the type llama-quantize's preset gives it (gguf_quant_presets.ts: norms
+ *   and biases f32, the head Q6_K, more bits for attn_v/ffn_down in the _M mixtures, block
+ *   fallbacks for rows that are not a multiple of 256); `pure` gives every quantised tensor
+ *   the preset's base type, as llama-quantize's `--pure`;
  * - the tokenizer in `tokenizer.*` metadata (see gguf_qwen2_vocab.ts).
  *
  * Sliding-window layouts are stored under `qwen2.attention.sliding_window(_pattern)` so our
@@ -16,20 +17,30 @@
  */
 import { InvalidArgumentError, UnsupportedError } from "../errors.js";
 import { f32ToBf16, f32ToF16 } from "../tensor/convert.js";
-import type { DType, WeightDType } from "../tensor/dtype.js";
-import { QUANT_BLOCK } from "../tensor/dtype.js";
+import { bitsPerWeight, type DType, isQuantized, isWeightDType, type WeightDType } from "../tensor/dtype.js";
 import { canQuantize, quantize, weightToFloat32 } from "../tensor/quant/index.js";
 import type { Qwen2Config } from "./config.js";
 import { GGUFWriter } from "./gguf_writer.js";
-import { GGUFValueType, LLAMA_FILE_TYPE } from "./gguf_types.js";
+import { type GGUFEntry, GGUFValueType } from "./gguf_types.js";
 import { ggufTensorOrder, hfToGgufName } from "./gguf_qwen2_names.js";
 import type { TokenizerData } from "../tokenizer/loader.js";
 import { buildGGUFVocab } from "./gguf_qwen2_vocab.js";
 import { RANDOM_WEIGHTS_KEY } from "./gguf_qwen2.js";
+import {
+  isQuantizable,
+  LLAMA_FTYPE,
+  type PresetModel,
+  presetBaseType,
+  presetModelOf,
+  presetTensorType,
+  QUANT_PRESETS,
+  type QuantPreset,
+  shapeFallback,
+} from "./gguf_quant_presets.js";
 import type { HostTensor, WeightSource } from "./weights.js";
 
-export type GGUFExportType = "f32" | "f16" | "bf16" | "q8_0" | "q4_0";
-export const GGUF_EXPORT_TYPES: readonly GGUFExportType[] = ["f32", "f16", "bf16", "q8_0", "q4_0"];
+export type GGUFExportType = QuantPreset;
+export const GGUF_EXPORT_TYPES: readonly GGUFExportType[] = QUANT_PRESETS;
 
 export interface Qwen2GGUFExportInput {
   readonly config: Qwen2Config;
@@ -40,6 +51,19 @@ export interface Qwen2GGUFExportInput {
    */
   readonly tokenizer: TokenizerData | null;
   readonly type: GGUFExportType;
+  /** Every quantised tensor in the preset's base type (llama-quantize's `--pure`), shape fallbacks aside. */
+  readonly pure?: boolean;
+  /**
+   * When re-quantising a GGUF file: its metadata, copied as llama-quantize copies it (the
+   * tokenizer and hyperparameters as they are) instead of being written from `config` and
+   * `tokenizer`; only general.file_type and general.quantization_version change.
+   */
+  readonly metadata?: ReadonlyMap<string, GGUFEntry>;
+  /**
+   * Allows writing a block-quantised tensor in a type with more bits per weight than it has
+   * (llama-quantize's `--allow-requantize`): the bits lost are not restored, the file only grows.
+   */
+  readonly allowRequantize?: boolean;
   /** general.name, e.g. the model folder's name. */
   readonly name?: string;
 }
@@ -50,19 +74,40 @@ export interface Qwen2GGUFBuild {
   readonly type: GGUFExportType;
   /** GGUF tensor name → storage type written. */
   readonly tensorTypes: ReadonlyMap<string, DType>;
+  /** GGUF tensor name → shape (PyTorch order). */
+  readonly tensorShapes: ReadonlyMap<string, readonly number[]>;
 }
 
-/** The storage type llama.cpp's converter picks for a tensor. */
-export function ggufTensorType(ggufName: string, shape: readonly number[], type: GGUFExportType): WeightDType {
-  if (shape.length <= 1 || ggufName.endsWith("_norm.weight")) return "f32";
-  if ((type === "q8_0" || type === "q4_0") && shape[shape.length - 1]! % QUANT_BLOCK !== 0) return "f16";
-  return type;
+/**
+ * The storage type `type` gives a tensor: llama-quantize's per-tensor choice for qwen2
+ * (gguf_quant_presets.ts). Without the model's facts (layers, heads, tied head) it answers
+ * as for a one-layer model with an untied head.
+ */
+export function ggufTensorType(
+  ggufName: string,
+  shape: readonly number[],
+  type: GGUFExportType,
+  model: PresetModel = { layers: 1, heads: 1, kvHeads: 1, tiedHead: false },
+  pure = false,
+): WeightDType {
+  if (!pure) return presetTensorType(type, ggufName, shape, model);
+  if (!isQuantizable(ggufName, shape)) return "f32";
+  return shapeFallback(presetBaseType(type), shape[shape.length - 1]!);
+}
+
+/**
+ * The order llama-quantize writes tensors in: by layer (the global tensors first), then by
+ * name within a layer, as its loader's tensor map sorts them.
+ */
+export function llamaQuantizeOrder(names: readonly string[]): string[] {
+  const layer = (n: string): number => Number(/^blk\.(\d+)\./.exec(n)?.[1] ?? -1);
+  return [...names].sort((a, b) => layer(a) - layer(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** Re-encodes a tensor's values in `target` (a plain copy when it already is). */
 export function encodeTensor(src: HostTensor, target: WeightDType): Uint8Array {
   if (src.dtype === target) return src.data;
-  if (src.dtype !== "f32" && src.dtype !== "f16" && src.dtype !== "bf16" && src.dtype !== "q8_0" && src.dtype !== "q4_0") {
+  if (!isWeightDType(src.dtype)) {
     throw new UnsupportedError(`tensor '${src.name}': cannot convert ${src.dtype} to ${target}`);
   }
   let n = 1;
@@ -157,6 +202,7 @@ function writeTokenizer(w: GGUFWriter, config: Qwen2Config, files: TokenizerData
  */
 export function buildQwen2GGUF(input: Qwen2GGUFExportInput): Qwen2GGUFBuild {
   const { config, weights, type } = input;
+  const model = presetModelOf(config);
   if (!GGUF_EXPORT_TYPES.includes(type))
     throw new InvalidArgumentError(`unknown GGUF type '${type}' (expected one of ${GGUF_EXPORT_TYPES.join(", ")})`);
 
@@ -179,25 +225,40 @@ export function buildQwen2GGUF(input: Qwen2GGUFExportInput): Qwen2GGUFBuild {
     throw new InvalidArgumentError(`${weights.location}: tensor 'model.embed_tokens.weight' is missing`);
 
   const w = new GGUFWriter();
-  w.string("general.architecture", "qwen2");
-  w.string("general.type", "model");
-  if (input.name) w.string("general.name", input.name);
-  // Random weights stay labelled across formats, so a GGUF made from a create-random folder
-  // is flagged wherever its output is shown (a key of our own; llama.cpp ignores it).
-  if (config.qwen2_ts_random_weights === true) w.bool(RANDOM_WEIGHTS_KEY, true);
-  writeHyperparameters(w, config);
-  w.u32("general.file_type", LLAMA_FILE_TYPE[type]);
+  if (input.metadata) {
+    for (const [key, e] of input.metadata) if (key !== "general.alignment") w.set(key, e.type, e.value, e.itemType);
+  } else {
+    w.string("general.architecture", "qwen2");
+    w.string("general.type", "model");
+    if (input.name) w.string("general.name", input.name);
+    // Random weights stay labelled across formats, so a GGUF made from a create-random folder
+    // is flagged wherever its output is shown (a key of our own; llama.cpp ignores it).
+    if (config.qwen2_ts_random_weights === true) w.bool(RANDOM_WEIGHTS_KEY, true);
+    writeHyperparameters(w, config);
+  }
+  w.u32("general.file_type", LLAMA_FTYPE[type]);
   w.u32("general.quantization_version", 2);
-  if (input.tokenizer) writeTokenizer(w, config, input.tokenizer);
+  if (!input.metadata && input.tokenizer) writeTokenizer(w, config, input.tokenizer);
 
   const tensorTypes = new Map<string, DType>();
-  for (const g of ggufTensorOrder(config.num_hidden_layers)) {
+  const tensorShapes = new Map<string, readonly number[]>();
+  // Float files in the order convert_hf_to_gguf.py writes them, quantised ones in llama-quantize's.
+  const convertOrder = ggufTensorOrder(config.num_hidden_layers);
+  const order = presetBaseType(type) === type && !isQuantized(type) ? convertOrder : llamaQuantizeOrder(convertOrder);
+  for (const g of order) {
     const hf = hfByGguf.get(g);
     if (hf === undefined) continue;
     const info = weights.info(hf);
-    const target = ggufTensorType(g, info.shape, type);
+    const target = ggufTensorType(g, info.shape, type, model, input.pure === true);
+    if (isQuantized(info.dtype) && target !== info.dtype && bitsPerWeight(target) > bitsPerWeight(info.dtype) && !input.allowRequantize) {
+      throw new InvalidArgumentError(
+        `${weights.location}: tensor '${g}' is stored as ${info.dtype}; ${type} would write it as ${target}, ` +
+          `which spends more bits without restoring what ${info.dtype} lost. Quantise the original model instead, or allow re-quantising (--allow-requantize).`,
+      );
+    }
     tensorTypes.set(g, target);
+    tensorShapes.set(g, info.shape);
     w.addTensor(g, target, info.shape, async () => encodeTensor(await weights.read(hf), target));
   }
-  return { writer: w, type, tensorTypes };
+  return { writer: w, type, tensorTypes, tensorShapes };
 }

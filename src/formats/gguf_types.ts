@@ -139,18 +139,6 @@ export function ggmlTypeOf(dtype: DType): GGMLType {
   return found;
 }
 
-/**
- * llama.cpp's `general.file_type` (enum llama_ftype) for a file whose large matrices are
- * stored as `dtype`.
- */
-export const LLAMA_FILE_TYPE: Record<"f32" | "f16" | "bf16" | "q8_0" | "q4_0", number> = {
-  f32: 0,
-  f16: 1,
-  q4_0: 2,
-  q8_0: 7,
-  bf16: 32,
-};
-
 /** llama.cpp's token types (tokenizer.ggml.token_type). */
 export const TokenType = {
   NORMAL: 1,

@@ -20,6 +20,8 @@ export interface Qwen2GGUFExportSummary {
   readonly type: GGUFExportType;
   /** GGUF tensor name → storage type written. */
   readonly tensorTypes: ReadonlyMap<string, DType>;
+  /** GGUF tensor name → shape (PyTorch order). */
+  readonly tensorShapes: ReadonlyMap<string, readonly number[]>;
 }
 
 /** Writes Hugging Face Qwen2 weights as a GGUF file llama.cpp runs (see formats/gguf_qwen2_export.ts). */
@@ -27,7 +29,7 @@ export async function writeQwen2GGUF(
   path: string,
   input: Qwen2GGUFExportInput & { readonly onTensor?: TensorProgress },
 ): Promise<Qwen2GGUFExportSummary> {
-  const { writer, type, tensorTypes } = buildQwen2GGUF(input);
+  const { writer, type, tensorTypes, tensorShapes } = buildQwen2GGUF(input);
   await writeGGUF(path, writer, input.onTensor);
-  return { path, type, tensorTypes };
+  return { path, type, tensorTypes, tensorShapes };
 }

@@ -26,10 +26,10 @@ test("--version prints the package version", async () => {
 test("quantize without --type says what is missing and lists the types", async () => {
   const t = io();
   assert.equal(await main(["quantize", "--model", "m", "--out", "x.gguf"], t.io), 2);
-  assert.match(t.err(), /--type is required: one of f32, f16, bf16, q8_0, q4_0/);
+  assert.match(t.err(), /--type is required: one of f32, f16, bf16, q8_0, q6_k, q5_k_m, .*q4_k_m.*q2_k/);
   const bad = io();
   assert.equal(await main(["quantize", "--model", "m", "--out", "x.gguf", "--type", "q5"], bad.io), 2);
-  assert.match(bad.err(), /--type must be one of .*q4_0, got "q5"/);
+  assert.match(bad.err(), /--type must be one of .*q4_0, .*q2_k, got "q5"/);
 });
 
 test("tokenize and detokenize with nothing to read on a terminal say how to use them instead of waiting", async () => {

@@ -183,7 +183,7 @@ test("llama.cpp reads our Q8_0 and Q4_0 blocks as we dequantise them", async (t)
   for (const type of ["q8_0", "q4_0"] as const) {
     const quant = join(dir.path, `${name}.${type}.gguf`);
     const deq = join(dir.path, `${name}.${type}-dequantised.f32.gguf`);
-    await writeQwen2GGUF(quant, { config, weights, tokenizer, type });
+    await writeQwen2GGUF(quant, { config, weights, tokenizer, type, pure: true });
     await writeQwen2GGUF(deq, { config, weights: await dequantisedCopy(weights, type), tokenizer, type: "f32" });
     for (const c of expected.cases.filter((x) => ["short5", "long24"].includes(x.name))) {
       const ids = (Array.isArray(c.input_ids[0]) ? c.input_ids[0] : c.input_ids) as number[];

@@ -58,7 +58,8 @@ async function lastLogits(path: string, ids: number[]): Promise<Float32Array> {
 
 async function exportAs(type: GGUFExportType, weights?: WeightSource, name: string = type): Promise<string> {
   const path = join(dir.path, `${FIXTURE}.${name}.gguf`);
-  await writeQwen2GGUF(path, { config: folder.config, weights: weights ?? folder.weights, tokenizer: null, type });
+  // --pure: every matrix in the block type under test (the presets give the head Q6_K/Q8_0).
+  await writeQwen2GGUF(path, { config: folder.config, weights: weights ?? folder.weights, tokenizer: null, type, pure: true });
   return path;
 }
 

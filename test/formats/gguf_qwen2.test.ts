@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { FormatError, UnsupportedError } from "../../src/errors.js";
 import { openGGUFPath, openQwen2GGUFPath } from "../support/files.js";
 import { encodeTensor, ggufTensorType, type GGUFExportType } from "../../src/formats/gguf_qwen2_export.js";
+import { presetModelOf } from "../../src/formats/gguf_quant_presets.js";
 import { writeQwen2GGUF } from "../../src/node/gguf_writer.js";
 import { ggufToHfName, hfToGgufName } from "../../src/formats/gguf_qwen2_names.js";
 import { tokenizerFolderData } from "../support/tokenizer_folder.js";
@@ -98,18 +99,19 @@ test("F32 round trip: Hugging Face weights → GGUF → our reader gives identic
   raw.close();
 });
 
-test("each storage type writes the bytes of our quantisers and keeps 1-D tensors in F32", async () => {
-  for (const type of ["f16", "bf16", "q8_0", "q4_0"] as const) {
+test("each storage type writes the bytes of our quantisers in the type its preset chooses, and keeps 1-D tensors in F32", async () => {
+  const fileTypes = { f16: 1, bf16: 32, q8_0: 7, q4_0: 2, q5_1: 9, q4_k_m: 15, q6_k: 18 };
+  for (const type of ["f16", "bf16", "q8_0", "q4_0", "q5_1", "q4_k_m", "q6_k"] as const) {
     const { path, weights } = await exportTiny(`${type}.gguf`, type);
     const g = await openQwen2GGUFPath(path);
     try {
-      assert.equal(g.dtype, type);
-      const fileTypes = { f16: 1, bf16: 32, q8_0: 7, q4_0: 2 };
       assert.equal(g.file.number("general.file_type"), fileTypes[type]);
+      const model = presetModelOf(g.config);
       for (const name of weights.names()) {
         const src = await weights.read(name);
         const got = await g.weights.read(name);
-        const want = src.shape.length === 1 ? "f32" : type;
+        const want = ggufTensorType(hfToGgufName(name)!, src.shape, type, model);
+        if (src.shape.length === 1) assert.equal(want, "f32");
         assert.equal(got.dtype, want, name);
         assert.deepEqual(got.data, encodeTensor(src, want), name);
       }
