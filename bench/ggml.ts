@@ -6,7 +6,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { llamaCppLibDir, peerSkipReason, requirePeer } from "./peers.js";
+import { llamaCppLibDir, peerSkipReason, requirePeer, skipReasonUnlessRequired } from "./peers.js";
 
 /** ggml's type names as its function names spell them (`dequantize_row_q4_K`). */
 export type GgmlTypeName = "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q8_0" | "q2_K" | "q3_K" | "q4_K" | "q5_K" | "q6_K" | "q8_K" | "iq4_nl";
