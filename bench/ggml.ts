@@ -44,9 +44,9 @@ function libllama(): string | null {
 export function ggmlSkipReason(): string | undefined {
   const missing = peerSkipReason("koffi") ?? peerSkipReason("node-llama-cpp");
   if (missing) return missing;
-  return libggmlBase() === null
-    ? `no libggml-base for ${process.platform}-${process.arch} in node-llama-cpp's prebuilt binaries`
-    : undefined;
+  return skipReasonUnlessRequired(
+    libggmlBase() === null ? `no libggml-base for ${process.platform}-${process.arch} in node-llama-cpp's prebuilt binaries` : undefined,
+  );
 }
 
 let loaded: Ggml | null = null;
