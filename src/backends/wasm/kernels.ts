@@ -11,7 +11,9 @@ import { share } from "./share.js";
 
 /**
  * A matrix product over quantised weights w in the paired layout of assembly/matmul_quant.ts
- * (written by pack_blocks), with x already quantised by quantize_q8 into xq/xq16/xd/xs.
+ * (written by pack_blocks; x already quantised by quantize_q8 into xq/xq16/xd/xs) or of
+ * assembly/matmul_kquant.ts (written by pack_superblocks; x quantised by quantize_q8_k, with
+ * its 16-sums in xs).
  */
 type QuantMatmul = (
   out: number,
@@ -42,17 +44,35 @@ export interface KernelExports {
   matmul_f16(out: number, x: number, w: number, bias: number, n: number, K: number, N: number, r0: number, r1: number): void;
   matmul_q8_0: QuantMatmul;
   matmul_q4_0: QuantMatmul;
+  matmul_q5_0: QuantMatmul;
+  matmul_q4_1: QuantMatmul;
+  matmul_q5_1: QuantMatmul;
+  matmul_iq4_nl: QuantMatmul;
+  matmul_q2_k: QuantMatmul;
+  matmul_q3_k: QuantMatmul;
+  matmul_q4_k: QuantMatmul;
+  matmul_q5_k: QuantMatmul;
+  matmul_q6_k: QuantMatmul;
   quantize_q8(x: number, xq: number, xq16: number, xd: number, xs: number, K: number, i0: number, i1: number): void;
+  /** Q8_K: xd one f32 per 256 values, xb one int16 sum per 16. */
+  quantize_q8_k(x: number, xq: number, xq16: number, xd: number, xb: number, K: number, i0: number, i1: number): void;
   rmsnorm(out: number, x: number, w: number, eps: number, K: number, i0: number, i1: number): void;
   rope(x: number, cos: number, sin: number, heads: number, hd: number, i0: number, i1: number): void;
   swiglu(out: number, g: number, u: number, e0: number, e1: number): void;
   add(out: number, a: number, b: number, e0: number, e1: number): void;
   embed(out: number, table: number, kind: number, ids: number, K: number, i0: number, i1: number): void;
   touch_pages(p0: number, p1: number): void;
-  /** Writes `rows` rows of GGUF blocks at src in the paired layout at dst (the first row's pair). */
-  pack_blocks(dst: number, src: number, rows: number, K: number, qBytes: number): void;
+  /**
+   * Writes `rows` rows of GGUF 32-weight blocks (`halves` f16 values, then `qBytes` payload
+   * bytes each) at src in the paired layout at dst (the first row's pair).
+   */
+  pack_blocks(dst: number, src: number, rows: number, K: number, qBytes: number, halves: number): void;
   /** Bytes of one row pair in the paired layout. */
-  pair_bytes(K: number, qBytes: number): number;
+  pair_bytes(K: number, qBytes: number, halves: number): number;
+  /** Writes `rows` rows of GGUF K-quant super-blocks (`bb` bytes each) at src in the paired layout at dst. */
+  pack_superblocks(dst: number, src: number, rows: number, K: number, bb: number): void;
+  /** Bytes of one row pair in the paired super-block layout. */
+  superpair_bytes(K: number, bb: number): number;
   attention(
     out: number,
     q: number,
@@ -111,12 +131,56 @@ export const Op = {
   Attention: 9,
   Permute8: 10,
   TouchPages: 11,
+  QuantizeK: 12,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
-/** Weight kinds as the kernels number them. */
-export const Kind = { F32: 0, BF16: 1, F16: 2, Q8_0: 3, Q4_0: 4 } as const;
+/** Weight kinds as the kernels number them (assembly/elementwise.ts embed). */
+export const Kind = {
+  F32: 0,
+  BF16: 1,
+  F16: 2,
+  Q8_0: 3,
+  Q4_0: 4,
+  Q5_0: 5,
+  Q4_1: 6,
+  Q5_1: 7,
+  IQ4_NL: 8,
+  Q2_K: 9,
+  Q3_K: 10,
+  Q4_K: 11,
+  Q5_K: 12,
+  Q6_K: 13,
+} as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
+
+/** The matrix product of each quantised kind. */
+function quantMatmul(k: KernelExports, kind: number): QuantMatmul {
+  switch (kind) {
+    case Kind.Q8_0:
+      return k.matmul_q8_0;
+    case Kind.Q4_0:
+      return k.matmul_q4_0;
+    case Kind.Q5_0:
+      return k.matmul_q5_0;
+    case Kind.Q4_1:
+      return k.matmul_q4_1;
+    case Kind.Q5_1:
+      return k.matmul_q5_1;
+    case Kind.IQ4_NL:
+      return k.matmul_iq4_nl;
+    case Kind.Q2_K:
+      return k.matmul_q2_k;
+    case Kind.Q3_K:
+      return k.matmul_q3_k;
+    case Kind.Q4_K:
+      return k.matmul_q4_k;
+    case Kind.Q5_K:
+      return k.matmul_q5_k;
+    default:
+      return k.matmul_q6_k;
+  }
+}
 
 /** Rows of a matrix product op (the N of its arguments), or -1 for other ops. */
 function productRows(op: number, a: Float64Array): number {
@@ -150,14 +214,15 @@ export function execute(k: KernelExports, op: number, a: Float64Array, t: number
     case Op.MatmulQuant: {
       // kind, out, xq, xq16, xd, xs, w, bias, n, K, N (chunks start at even rows: the layout pairs rows)
       const N = a[10]!;
-      const f = a[0] === Kind.Q8_0 ? k.matmul_q8_0 : k.matmul_q4_0;
+      const f = quantMatmul(k, a[0]!);
       forClaimedRows(ctl, N, t, threads, (r0, r1) => f(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, N, r0, r1));
       return;
     }
-    case Op.Quantize: {
+    case Op.Quantize:
+    case Op.QuantizeK: {
       // x, xq, xq16, xd, xs, K, n
       const [i0, i1] = share(a[6]!, t, threads, 1);
-      if (i0 < i1) k.quantize_q8(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, i0, i1);
+      if (i0 < i1) (op === Op.Quantize ? k.quantize_q8 : k.quantize_q8_k)(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, i0, i1);
       return;
     }
     case Op.TouchPages: {

@@ -86,7 +86,7 @@ export function selfTest(k: KernelExports, heap: Heap): string | null {
         }
       }
     }
-    k.pack_blocks(wq, wf, N, K, 16);
+    k.pack_blocks(wq, wf, N, K, 16, 1);
     k.matmul_q4_0(out, xq, xq16, xd, xs, wq, 0, n, K, N, 0, N);
     const xq8 = new Int8Array(heap.u8.buffer, xq, n * K);
     err = check(

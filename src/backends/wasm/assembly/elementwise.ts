@@ -3,6 +3,7 @@
 // for the flat ops) so that threads can split the work.
 import { fma, hsum, f16ToF32, exp4 } from "./simd";
 import { dequant_row } from "./matmul_quant";
+import { dequant_row_k } from "./matmul_kquant";
 import { float_row } from "./matmul_float";
 
 /** out[i] = x[i] / sqrt(mean(x[i]^2) + eps) * w, float32 statistics. out may alias x. */
@@ -98,14 +99,16 @@ export function add(out: usize, a: usize, b: usize, e0: i32, e1: i32): void {
 
 /**
  * out[i, :] = table[ids[i], :] as float32 for rows [i0, i1). kind: 0 f32, 1 bf16, 2 f16,
- * 3 q8_0, 4 q4_0 (tables in the paired layouts of matmul_float.ts and matmul_quant.ts).
+ * 3 q8_0, 4 q4_0, 5 q5_0, 6 q4_1, 7 q5_1, 8 iq4_nl, 9 q2_k, 10 q3_k, 11 q4_k, 12 q5_k,
+ * 13 q6_k (tables in the paired layouts of matmul_float.ts, matmul_quant.ts, matmul_kquant.ts).
  */
 export function embed(out: usize, table: usize, kind: i32, ids: usize, K: i32, i0: i32, i1: i32): void {
   for (let i = i0; i < i1; i++) {
     const id = load<i32>(ids + (<usize>i << 2));
     const orow = out + ((<usize>i * K) << 2);
     if (kind <= 2) float_row(orow, table, kind, id, K);
-    else dequant_row(orow, table, kind == 3, id, K);
+    else if (kind <= 8) dequant_row(orow, table, kind - 3, id, K);
+    else dequant_row_k(orow, table, kind - 7, id, K);
   }
 }
 

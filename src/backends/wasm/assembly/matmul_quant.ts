@@ -1,33 +1,97 @@
-// Matrix products with block-quantised weights (GGUF Q8_0 / Q4_0, 32 weights per block)
-// against activations quantised to 8 bits per 32-element block, as llama.cpp does: the
-// inner products are exact integer dot products, scaled once per block.
+// Matrix products with GGML's 32-weight block-quantised weights (Q8_0, Q4_0, Q5_0, Q4_1,
+// Q5_1, IQ4_NL) against activations quantised to 8 bits per 32-element block, as ggml-cpu
+// does for these types (vec_dot_type Q8_0 for Q8_0/Q4_0/Q5_0/IQ4_NL, Q8_1 for Q4_1/Q5_1:
+// the same quants, plus the block sum that the mins need): the inner products are exact
+// integer dot products, scaled once per block.
 //
 // Weight layout in memory ("paired blocks", written by pack_blocks at upload). Rows go in
 // pairs (a = row 2p, b = row 2p + 1; an odd last row is paired with a zero row), because every
 // kernel computes two rows at a time. A pair is a run of groups of four blocks per row:
-//   [f16 scales a0 a1 a2 a3 b0 b1 b2 b3 (16 bytes)][quants a0..a3][quants b0..b3]
-// and a last group of t < 4 blocks keeps the 16-byte scale header (unused lanes zero) with
-// t blocks per row. Quants per block: Q8_0 32 x i8; Q4_0 16 bytes (low nibbles elements 0..15,
-// high nibbles 16..31, value = nibble - 8). So a matrix-vector product reads one sequential
-// stream (the hardware prefetcher's best case; separate rows and scale arrays made four short
-// streams), and the memory holds exactly GGUF's 34 or 18 bytes per block.
+//   [f16 scales a0 a1 a2 a3 b0 b1 b2 b3 (16 bytes)]([f16 mins, the same, for Q4_1/Q5_1])
+//   [payload a0..a3][payload b0..b3]
+// and a last group of t < 4 blocks keeps the header (unused lanes zero) with t blocks per
+// row. Payload per block, as GGUF stores it after the scale (and min):
+//   Q8_0   32 x i8                                  value = q * d
+//   Q4_0   16 bytes: low nibbles elements 0..15, high nibbles 16..31     (q - 8) * d
+//   Q4_1   the same nibbles                                              q * d + m
+//   Q5_0   4 bytes qh (bit j: the 5th bit of element j), then Q4_0's 16  (q - 16) * d
+//   Q5_1   the same as Q5_0                                              q * d + m
+//   IQ4_NL Q4_0's nibbles, each an index into a 16-value table           table[q] * d
+// So a matrix-vector product reads one sequential stream (the hardware prefetcher's best
+// case), and the memory holds exactly GGUF's bytes per block.
 //
 // Activations: xq i8 [n, K] and the same as int16 xq16 [n, K], xd f32 [n, K/32] (block scale),
-// xs f32 [n, K/32] (scale * sum of the block's quants, used to apply Q4_0's -8 offset once per
-// block). The tag type picks the format: i8 = Q8_0, u8 = Q4_0.
+// xs f32 [n, K/32] (scale * sum of the block's quants: applies an offset or a min once per
+// block). The constant `f` (one of the F* below) picks the format in the inlined kernels.
 import { fma, hsum, hsumi, dotI8x32, dotI8I16x32, dotQ4I16x32, dotQ4x32, loadF16x4, f16ToF32 } from "./simd";
 
-/** Quant bytes per block. */
+const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
+
+/** Payload bytes per block (after the f16 scale, and min). */
 // @ts-ignore: decorator
-@inline function qbytes<T>(): usize {
-  return isSigned<T>() ? 32 : 16;
+@inline function qbytes(f: i32): usize {
+  return f == FQ8_0 ? 32 : f == FQ5_0 || f == FQ5_1 ? 20 : 16;
 }
 
-/** Bytes of one row pair of `nb` blocks per row with `qb` quant bytes per block. */
-export function pairBytes(nb: i32, qb: usize): usize {
+/** Bytes of a group's header: four f16 scales per row (and four mins). */
+// @ts-ignore: decorator
+@inline function hbytes(f: i32): usize {
+  return f == FQ4_1 || f == FQ5_1 ? 32 : 16;
+}
+
+/**
+ * What the block sum of the activations (xs) contributes: Q4_0 and Q5_0 subtract their offset
+ * times the weight scale (-8, -16), Q4_1 and Q5_1 add their min (1 x m), the others nothing.
+ */
+// @ts-ignore: decorator
+@inline function offset(f: i32): f32 {
+  return f == FQ4_0 ? -8 : f == FQ5_0 ? -16 : f == FQ4_1 || f == FQ5_1 ? 1 : 0;
+}
+
+/** Bytes of one row pair of `nb` blocks per row with `qb` payload bytes per block and an `hb`-byte group header. */
+// @ts-ignore: decorator
+@inline export function pairBytes(nb: i32, qb: usize, hb: usize): usize {
   const full = <usize>(nb >> 2);
   const t = <usize>(nb & 3);
-  return full * (16 + 8 * qb) + (t > 0 ? 16 + 2 * t * qb : 0);
+  return full * (hb + 8 * qb) + (t > 0 ? hb + 2 * t * qb : 0);
+}
+
+/** The 32 five-bit weights of a Q5_0/Q5_1 payload at w (qh then nibbles) as bytes: elements 0..15 / 16..31. */
+// @ts-ignore: decorator
+@inline function q5lo(w: usize): v128 {
+  const qs = v128.load(w, 4);
+  const bits = i8x16.swizzle(i32x4.splat(load<u32>(w)), i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  return v128.or(v128.and(qs, i8x16.splat(0x0f)), highBit(bits));
+}
+// @ts-ignore: decorator
+@inline function q5hi(w: usize): v128 {
+  const qs = v128.load(w, 4);
+  const bits = i8x16.swizzle(i32x4.splat(load<u32>(w)), i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  return v128.or(v128.and(i16x8.shr_u(qs, 4), i8x16.splat(0x0f)), highBit(bits));
+}
+/** 16 in byte j where bit (j mod 8) of byte j of `bits` is set, else 0. */
+// @ts-ignore: decorator
+@inline function highBit(bits: v128): v128 {
+  const m = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+  return v128.and(i8x16.eq(v128.and(bits, m), m), i8x16.splat(0x10));
+}
+
+/** IQ4_NL's 16 values (kvalues_iq4nl). */
+// @ts-ignore: decorator
+@inline function iq4Table(): v128 {
+  return i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+}
+
+/**
+ * Dot of 32 unsigned weights below 32 (elements 0..15 in lo, 16..31 in hi) with 32 int8
+ * activations, as four int32 lanes: the relaxed 8 x 7-bit dot (two products of at most
+ * 31 * 127 fit int16 pair sums), else exact 8-bit products.
+ */
+// @ts-ignore: decorator
+@inline function dotU5x32(lo: v128, hi: v128, x0: v128, x1: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD)
+    return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, lo), i16x8.relaxed_dot_i8x16_i7x16_s(x1, hi)));
+  return dotI8x32(lo, hi, x0, x1);
 }
 
 /**
@@ -36,8 +100,16 @@ export function pairBytes(nb: i32, qb: usize): usize {
  * relaxed Q4_0 the int8 copy and the 8-bit relaxed dot.
  */
 // @ts-ignore: decorator
-@inline function tileDot<T>(w: usize, x8: usize, x16: usize): v128 {
-  if (isSigned<T>()) return dotI8I16x32(w, x16);
+@inline function tileDot(f: i32, w: usize, x8: usize, x16: usize): v128 {
+  if (f == FQ8_0) return dotI8I16x32(w, x16);
+  if (f == FQ5_0 || f == FQ5_1) return dotU5x32(q5lo(w), q5hi(w), v128.load(x8), v128.load(x8, 16));
+  if (f == FIQ4_NL) {
+    const qs = v128.load(w);
+    const lo = i8x16.swizzle(iq4Table(), v128.and(qs, i8x16.splat(0x0f)));
+    const hi = i8x16.swizzle(iq4Table(), v128.and(i16x8.shr_u(qs, 4), i8x16.splat(0x0f)));
+    return dotI8x32(lo, hi, v128.load(x8), v128.load(x8, 16));
+  }
+  // Q4_0, Q4_1: unsigned nibbles.
   if (ASC_FEATURE_RELAXED_SIMD) return dotQ4x32(v128.load(w), v128.load(x8), v128.load(x8, 16));
   return dotQ4I16x32(v128.load(w), x16);
 }
@@ -47,9 +119,9 @@ export function pairBytes(nb: i32, qb: usize): usize {
  * int8 activations (measured 30 vs 24 GFLOP/s), the prefill tile with the int16 dot.
  */
 // @ts-ignore: decorator
-@inline function vecDot<T>(w: usize, x8: usize, x16: usize): v128 {
-  if (isSigned<T>()) return dotI8x32(v128.load(w), v128.load(w, 16), v128.load(x8), v128.load(x8, 16));
-  return tileDot<T>(w, x8, x16);
+@inline function vecDot(f: i32, w: usize, x8: usize, x16: usize): v128 {
+  if (f == FQ8_0) return dotI8x32(v128.load(w), v128.load(w, 16), v128.load(x8), v128.load(x8, 16));
+  return tileDot(f, w, x8, x16);
 }
 
 // @ts-ignore: decorator
@@ -67,11 +139,11 @@ export function pairBytes(nb: i32, qb: usize): usize {
 
 /** Four consecutive blocks of one row (quants at w) against one activation row, as float lanes. */
 // @ts-ignore: decorator
-@inline function group4<T>(w: usize, x8: usize, x16: usize): v128 {
-  const qb = qbytes<T>();
+@inline function group4(f: i32, w: usize, x8: usize, x16: usize): v128 {
+  const qb = qbytes(f);
   return f32x4.convert_i32x4_s(reduce4(
-    vecDot<T>(w, x8, x16), vecDot<T>(w + qb, x8 + 32, x16 + 64),
-    vecDot<T>(w + 2 * qb, x8 + 64, x16 + 128), vecDot<T>(w + 3 * qb, x8 + 96, x16 + 192),
+    vecDot(f, w, x8, x16), vecDot(f, w + qb, x8 + 32, x16 + 64),
+    vecDot(f, w + 2 * qb, x8 + 64, x16 + 128), vecDot(f, w + 3 * qb, x8 + 96, x16 + 192),
   ));
 }
 
@@ -87,13 +159,15 @@ export function pairBytes(nb: i32, qb: usize): usize {
 
 /**
  * One row pair against one activation row (the decode kernel). A group's four integer sums
- * per row are gathered into one vector, so that scales (and Q4_0's offset) cost one vector
+ * per row are gathered into one vector, so that scales (and the offset or min) cost one vector
  * multiply-add per four blocks. Stores row b's result before row a's, so that ob == oa keeps
  * row a (the odd last row of a matrix).
  */
 // @ts-ignore: decorator
-@inline function q2x1<T>(pair: usize, xq: usize, xq16: usize, xd: usize, xs: usize, nb: i32, oa: usize, ob: usize, ba: f32, bb: f32): void {
-  const qb = qbytes<T>();
+@inline function q2x1(f: i32, pair: usize, xq: usize, xq16: usize, xd: usize, xs: usize, nb: i32, oa: usize, ob: usize, ba: f32, bb: f32): void {
+  const qb = qbytes(f), hb = hbytes(f);
+  const useXs = offset(f) != 0;
+  const hasMin = hb == 32;
   let aa = f32x4.splat(0), ab = f32x4.splat(0);
   let va = f32x4.splat(0), vb = f32x4.splat(0);
   let p = pair;
@@ -103,33 +177,35 @@ export function pairBytes(nb: i32, qb: usize): usize {
     const bo = <usize>b << 2;
     const sa = loadF16x4(p), sb = loadF16x4(p + 8);
     const dx = v128.load(xd + bo);
-    aa = fma(group4<T>(p + 16, x8, x16), f32x4.mul(sa, dx), aa);
-    ab = fma(group4<T>(p + 16 + 4 * qb, x8, x16), f32x4.mul(sb, dx), ab);
-    if (!isSigned<T>()) {
+    aa = fma(group4(f, p + hb, x8, x16), f32x4.mul(sa, dx), aa);
+    ab = fma(group4(f, p + hb + 4 * qb, x8, x16), f32x4.mul(sb, dx), ab);
+    if (useXs) {
       const sx = v128.load(xs + bo);
-      va = fma(sa, sx, va);
-      vb = fma(sb, sx, vb);
+      va = fma(hasMin ? loadF16x4(p + 16) : sa, sx, va);
+      vb = fma(hasMin ? loadF16x4(p + 24) : sb, sx, vb);
     }
-    p += 16 + 8 * qb;
+    p += hb + 8 * qb;
   }
-  let ca: f32 = isSigned<T>() ? 0 : hsum(va), cb: f32 = isSigned<T>() ? 0 : hsum(vb);
+  let ca: f32 = useXs ? hsum(va) : 0, cb: f32 = useXs ? hsum(vb) : 0;
   const t = nb - b;
   for (let j = 0; j < t; j++, b++) {
     const x8 = xq + (<usize>b << 5), x16 = xq16 + (<usize>b << 6);
     const bo = <usize>b << 2;
     const dx = load<f32>(xd + bo);
-    const da = f16ToF32(<u32>load<u16>(p + (<usize>j << 1))), db = f16ToF32(<u32>load<u16>(p + 8 + (<usize>j << 1)));
-    const wa = p + 16 + <usize>j * qb, wb = wa + <usize>t * qb;
-    aa = fma(f32x4.convert_i32x4_s(vecDot<T>(wa, x8, x16)), f32x4.splat(da * dx), aa);
-    ab = fma(f32x4.convert_i32x4_s(vecDot<T>(wb, x8, x16)), f32x4.splat(db * dx), ab);
-    if (!isSigned<T>()) {
+    const jo = <usize>j << 1;
+    const da = f16ToF32(<u32>load<u16>(p + jo)), db = f16ToF32(<u32>load<u16>(p + 8 + jo));
+    const wa = p + hb + <usize>j * qb, wb = wa + <usize>t * qb;
+    aa = fma(f32x4.convert_i32x4_s(vecDot(f, wa, x8, x16)), f32x4.splat(da * dx), aa);
+    ab = fma(f32x4.convert_i32x4_s(vecDot(f, wb, x8, x16)), f32x4.splat(db * dx), ab);
+    if (useXs) {
       const s = load<f32>(xs + bo);
-      ca += da * s;
-      cb += db * s;
+      ca += (hasMin ? f16ToF32(<u32>load<u16>(p + 16 + jo)) : da) * s;
+      cb += (hasMin ? f16ToF32(<u32>load<u16>(p + 24 + jo)) : db) * s;
     }
   }
-  store<f32>(ob, hsum(ab) - 8 * cb + bb);
-  store<f32>(oa, hsum(aa) - 8 * ca + ba);
+  const off = offset(f);
+  store<f32>(ob, hsum(ab) + off * cb + bb);
+  store<f32>(oa, hsum(aa) + off * ca + ba);
 }
 
 /**
@@ -137,8 +213,10 @@ export function pairBytes(nb: i32, qb: usize): usize {
  * products. Results for token 1 go to oa/ob, for token 2 to oa + on / ob + on; row b first.
  */
 // @ts-ignore: decorator
-@inline function q2x2<T>(pair: usize, xq: usize, xq16: usize, xd: usize, xs: usize, nb: i32, K: i32, oa: usize, ob: usize, on: usize, ba: f32, bb: f32): void {
-  const qb = qbytes<T>();
+@inline function q2x2(f: i32, pair: usize, xq: usize, xq16: usize, xd: usize, xs: usize, nb: i32, K: i32, oa: usize, ob: usize, on: usize, ba: f32, bb: f32): void {
+  const qb = qbytes(f), hb = hbytes(f);
+  const useXs = offset(f) != 0;
+  const hasMin = hb == 32;
   const yq = xq + <usize>K, yq16 = xq16 + (<usize>K << 1);
   const bs = <usize>nb << 2;
   const yd = xd + bs, ys = xs + bs;
@@ -151,36 +229,37 @@ export function pairBytes(nb: i32, qb: usize): usize {
     const bo = <usize>b << 2;
     const sa = loadF16x4(p), sb = loadF16x4(p + 8);
     const dx = v128.load(xd + bo), dy = v128.load(yd + bo);
-    const wa = p + 16, wb = wa + 4 * qb;
+    const wa = p + hb, wb = wa + 4 * qb;
     const x8 = xq + o8, x16 = xq16 + o16, y8 = yq + o8, y16 = yq16 + o16;
     // Per block, each product is scaled as soon as it is made: gathering four blocks first
     // (as the decode kernel does) keeps too many vectors live for this tile and spills.
     const sax = f32x4.mul(sa, dx), sbx = f32x4.mul(sb, dx), say = f32x4.mul(sa, dy), sby = f32x4.mul(sb, dy);
-    ax = fma(f32x4.convert_i32x4_s(tileDot<T>(wa, x8, x16)), lane0(sax), ax);
-    bx = fma(f32x4.convert_i32x4_s(tileDot<T>(wb, x8, x16)), lane0(sbx), bx);
-    ay = fma(f32x4.convert_i32x4_s(tileDot<T>(wa, y8, y16)), lane0(say), ay);
-    by = fma(f32x4.convert_i32x4_s(tileDot<T>(wb, y8, y16)), lane0(sby), by);
-    ax = fma(f32x4.convert_i32x4_s(tileDot<T>(wa + qb, x8 + 32, x16 + 64)), lane1(sax), ax);
-    bx = fma(f32x4.convert_i32x4_s(tileDot<T>(wb + qb, x8 + 32, x16 + 64)), lane1(sbx), bx);
-    ay = fma(f32x4.convert_i32x4_s(tileDot<T>(wa + qb, y8 + 32, y16 + 64)), lane1(say), ay);
-    by = fma(f32x4.convert_i32x4_s(tileDot<T>(wb + qb, y8 + 32, y16 + 64)), lane1(sby), by);
-    ax = fma(f32x4.convert_i32x4_s(tileDot<T>(wa + 2 * qb, x8 + 64, x16 + 128)), lane2(sax), ax);
-    bx = fma(f32x4.convert_i32x4_s(tileDot<T>(wb + 2 * qb, x8 + 64, x16 + 128)), lane2(sbx), bx);
-    ay = fma(f32x4.convert_i32x4_s(tileDot<T>(wa + 2 * qb, y8 + 64, y16 + 128)), lane2(say), ay);
-    by = fma(f32x4.convert_i32x4_s(tileDot<T>(wb + 2 * qb, y8 + 64, y16 + 128)), lane2(sby), by);
-    ax = fma(f32x4.convert_i32x4_s(tileDot<T>(wa + 3 * qb, x8 + 96, x16 + 192)), lane3(sax), ax);
-    bx = fma(f32x4.convert_i32x4_s(tileDot<T>(wb + 3 * qb, x8 + 96, x16 + 192)), lane3(sbx), bx);
-    ay = fma(f32x4.convert_i32x4_s(tileDot<T>(wa + 3 * qb, y8 + 96, y16 + 192)), lane3(say), ay);
-    by = fma(f32x4.convert_i32x4_s(tileDot<T>(wb + 3 * qb, y8 + 96, y16 + 192)), lane3(sby), by);
-    if (!isSigned<T>()) {
+    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa, x8, x16)), lane0(sax), ax);
+    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb, x8, x16)), lane0(sbx), bx);
+    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa, y8, y16)), lane0(say), ay);
+    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb, y8, y16)), lane0(sby), by);
+    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa + qb, x8 + 32, x16 + 64)), lane1(sax), ax);
+    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb + qb, x8 + 32, x16 + 64)), lane1(sbx), bx);
+    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa + qb, y8 + 32, y16 + 64)), lane1(say), ay);
+    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb + qb, y8 + 32, y16 + 64)), lane1(sby), by);
+    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 2 * qb, x8 + 64, x16 + 128)), lane2(sax), ax);
+    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 2 * qb, x8 + 64, x16 + 128)), lane2(sbx), bx);
+    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 2 * qb, y8 + 64, y16 + 128)), lane2(say), ay);
+    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 2 * qb, y8 + 64, y16 + 128)), lane2(sby), by);
+    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 3 * qb, x8 + 96, x16 + 192)), lane3(sax), ax);
+    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 3 * qb, x8 + 96, x16 + 192)), lane3(sbx), bx);
+    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 3 * qb, y8 + 96, y16 + 192)), lane3(say), ay);
+    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 3 * qb, y8 + 96, y16 + 192)), lane3(sby), by);
+    if (useXs) {
       const sx = v128.load(xs + bo), sy = v128.load(ys + bo);
-      vax = fma(sa, sx, vax); vbx = fma(sb, sx, vbx);
-      vay = fma(sa, sy, vay); vby = fma(sb, sy, vby);
+      const ma = hasMin ? loadF16x4(p + 16) : sa, mb = hasMin ? loadF16x4(p + 24) : sb;
+      vax = fma(ma, sx, vax); vbx = fma(mb, sx, vbx);
+      vay = fma(ma, sy, vay); vby = fma(mb, sy, vby);
     }
-    p += 16 + 8 * qb;
+    p += hb + 8 * qb;
   }
   let cax: f32 = 0, cbx: f32 = 0, cay: f32 = 0, cby: f32 = 0;
-  if (!isSigned<T>()) {
+  if (useXs) {
     cax = hsum(vax); cbx = hsum(vbx); cay = hsum(vay); cby = hsum(vby);
   }
   const t = nb - b;
@@ -188,27 +267,31 @@ export function pairBytes(nb: i32, qb: usize): usize {
     const o8 = <usize>b << 5, o16 = <usize>b << 6;
     const bo = <usize>b << 2;
     const dx = load<f32>(xd + bo), dy = load<f32>(yd + bo);
-    const da = f16ToF32(<u32>load<u16>(p + (<usize>j << 1))), db = f16ToF32(<u32>load<u16>(p + 8 + (<usize>j << 1)));
-    const wa = p + 16 + <usize>j * qb, wb = wa + <usize>t * qb;
-    ax = fma(f32x4.convert_i32x4_s(tileDot<T>(wa, xq + o8, xq16 + o16)), f32x4.splat(da * dx), ax);
-    bx = fma(f32x4.convert_i32x4_s(tileDot<T>(wb, xq + o8, xq16 + o16)), f32x4.splat(db * dx), bx);
-    ay = fma(f32x4.convert_i32x4_s(tileDot<T>(wa, yq + o8, yq16 + o16)), f32x4.splat(da * dy), ay);
-    by = fma(f32x4.convert_i32x4_s(tileDot<T>(wb, yq + o8, yq16 + o16)), f32x4.splat(db * dy), by);
-    if (!isSigned<T>()) {
+    const jo = <usize>j << 1;
+    const da = f16ToF32(<u32>load<u16>(p + jo)), db = f16ToF32(<u32>load<u16>(p + 8 + jo));
+    const wa = p + hb + <usize>j * qb, wb = wa + <usize>t * qb;
+    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa, xq + o8, xq16 + o16)), f32x4.splat(da * dx), ax);
+    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb, xq + o8, xq16 + o16)), f32x4.splat(db * dx), bx);
+    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa, yq + o8, yq16 + o16)), f32x4.splat(da * dy), ay);
+    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb, yq + o8, yq16 + o16)), f32x4.splat(db * dy), by);
+    if (useXs) {
       const sx = load<f32>(xs + bo), sy = load<f32>(ys + bo);
-      cax += da * sx; cbx += db * sx; cay += da * sy; cby += db * sy;
+      const ma = hasMin ? f16ToF32(<u32>load<u16>(p + 16 + jo)) : da, mb = hasMin ? f16ToF32(<u32>load<u16>(p + 24 + jo)) : db;
+      cax += ma * sx; cbx += mb * sx; cay += ma * sy; cby += mb * sy;
     }
   }
-  store<f32>(ob, hsum(bx) - 8 * cbx + bb);
-  store<f32>(oa, hsum(ax) - 8 * cax + ba);
-  store<f32>(ob + on, hsum(by) - 8 * cby + bb);
-  store<f32>(oa + on, hsum(ay) - 8 * cay + ba);
+  const off = offset(f);
+  store<f32>(ob, hsum(bx) + off * cbx + bb);
+  store<f32>(oa, hsum(ax) + off * cax + ba);
+  store<f32>(ob + on, hsum(by) + off * cby + bb);
+  store<f32>(oa + on, hsum(ay) + off * cay + ba);
 }
 
 /** Output rows [r0, r1) (r0 even) of out [n, N] = x [n, K] w^T, pairs of rows at a time. */
-function matmulQuant<T>(out: usize, xq: usize, xq16: usize, xd: usize, xs: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+// @ts-ignore: decorator
+@inline function matmulQuant(f: i32, out: usize, xq: usize, xq16: usize, xd: usize, xs: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
   const nb = K >> 5;
-  const pb = pairBytes(nb, qbytes<T>());
+  const pb = pairBytes(nb, qbytes(f), hbytes(f));
   const dRow = <usize>nb << 2;
   const on = <usize>N << 2;
   for (let o = r0; o < r1; o += 2) {
@@ -220,32 +303,46 @@ function matmulQuant<T>(out: usize, xq: usize, xq16: usize, xd: usize, xs: usize
     let i = 0;
     for (; i + 2 <= n; i += 2) {
       const oa = out + <usize>i * on + (<usize>o << 2);
-      q2x2<T>(pair, xq + <usize>i * K, xq16 + ((<usize>i * K) << 1), xd + <usize>i * dRow, xs + <usize>i * dRow, nb, K, oa, oa + bOff, on, ba, bb);
+      q2x2(f, pair, xq + <usize>i * K, xq16 + ((<usize>i * K) << 1), xd + <usize>i * dRow, xs + <usize>i * dRow, nb, K, oa, oa + bOff, on, ba, bb);
     }
     if (i < n) {
       const oa = out + <usize>i * on + (<usize>o << 2);
-      q2x1<T>(pair, xq + <usize>i * K, xq16 + ((<usize>i * K) << 1), xd + <usize>i * dRow, xs + <usize>i * dRow, nb, oa, oa + bOff, ba, bb);
+      q2x1(f, pair, xq + <usize>i * K, xq16 + ((<usize>i * K) << 1), xd + <usize>i * dRow, xs + <usize>i * dRow, nb, oa, oa + bOff, ba, bb);
     }
   }
 }
 
 export function matmul_q8_0(out: usize, xq: usize, xq16: usize, xd: usize, xs: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
-  matmulQuant<i8>(out, xq, xq16, xd, xs, w, bias, n, K, N, r0, r1);
+  matmulQuant(FQ8_0, out, xq, xq16, xd, xs, w, bias, n, K, N, r0, r1);
 }
 export function matmul_q4_0(out: usize, xq: usize, xq16: usize, xd: usize, xs: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
-  matmulQuant<u8>(out, xq, xq16, xd, xs, w, bias, n, K, N, r0, r1);
+  matmulQuant(FQ4_0, out, xq, xq16, xd, xs, w, bias, n, K, N, r0, r1);
+}
+export function matmul_q5_0(out: usize, xq: usize, xq16: usize, xd: usize, xs: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+  matmulQuant(FQ5_0, out, xq, xq16, xd, xs, w, bias, n, K, N, r0, r1);
+}
+export function matmul_q4_1(out: usize, xq: usize, xq16: usize, xd: usize, xs: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+  matmulQuant(FQ4_1, out, xq, xq16, xd, xs, w, bias, n, K, N, r0, r1);
+}
+export function matmul_q5_1(out: usize, xq: usize, xq16: usize, xd: usize, xs: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+  matmulQuant(FQ5_1, out, xq, xq16, xd, xs, w, bias, n, K, N, r0, r1);
+}
+export function matmul_iq4_nl(out: usize, xq: usize, xq16: usize, xd: usize, xs: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+  matmulQuant(FIQ4_NL, out, xq, xq16, xd, xs, w, bias, n, K, N, r0, r1);
 }
 
 /**
- * Writes `rows` rows of GGUF blocks at src (each block an f16 scale then `qBytes` quant bytes;
- * rows of K/32 blocks, row-major) in the paired layout at dst, which is where the pair of the
- * first row goes (the first row is even). An odd count pairs the last row with a zero row.
- * Runs at upload, one staged chunk of rows at a time.
+ * Writes `rows` rows of GGUF blocks at src (each block `halves` f16 values, the scale and for
+ * Q4_1/Q5_1 the min, then `qBytes` payload bytes; rows of K/32 blocks, row-major) in the
+ * paired layout at dst, which is where the pair of the first row goes (the first row is even).
+ * An odd count pairs the last row with a zero row. Runs at upload, one staged chunk of rows
+ * at a time.
  */
-export function pack_blocks(dst: usize, src: usize, rows: i32, K: i32, qBytes: i32): void {
+export function pack_blocks(dst: usize, src: usize, rows: i32, K: i32, qBytes: i32, halves: i32): void {
   const nb = K >> 5;
   const qb = <usize>qBytes;
-  const bb = qb + 2;
+  const hb: usize = halves == 2 ? 32 : 16;
+  const bb = qb + 2 * <usize>halves;
   const rowBytes = <usize>nb * bb;
   let p = dst;
   for (let r = 0; r < rows; r += 2) {
@@ -254,48 +351,78 @@ export function pack_blocks(dst: usize, src: usize, rows: i32, K: i32, qBytes: i
     const sb = sa + rowBytes;
     for (let b = 0; b < nb; b += 4) {
       const t = min(4, nb - b);
-      v128.store(p, v128.splat<i32>(0));
+      memory.fill(p, 0, hb);
       for (let j = 0; j < t; j++) {
         const ba = sa + <usize>(b + j) * bb, bbk = sb + <usize>(b + j) * bb;
-        const qa = p + 16 + <usize>j * qb, qbp = qa + <usize>t * qb;
-        store<u16>(p + (<usize>j << 1), load<u16>(ba));
-        memory.copy(qa, ba + 2, qb);
-        if (hasB) {
-          store<u16>(p + 8 + (<usize>j << 1), load<u16>(bbk));
-          memory.copy(qbp, bbk + 2, qb);
-        } else {
-          memory.fill(qbp, 0, qb);
+        const qa = p + hb + <usize>j * qb, qbp = qa + <usize>t * qb;
+        const jo = <usize>j << 1;
+        for (let h = 0; h < halves; h++) {
+          const ho = <usize>h << 4, so = <usize>h << 1;
+          store<u16>(p + ho + jo, load<u16>(ba + so));
+          if (hasB) store<u16>(p + ho + 8 + jo, load<u16>(bbk + so));
         }
+        memory.copy(qa, ba + 2 * <usize>halves, qb);
+        if (hasB) memory.copy(qbp, bbk + 2 * <usize>halves, qb);
+        else memory.fill(qbp, 0, qb);
       }
-      p += 16 + 2 * <usize>t * qb;
+      p += hb + 2 * <usize>t * qb;
     }
   }
 }
 
-/** Row `id` of a paired-layout Q8_0 / Q4_0 table as float32 at out (the embedding lookup). */
-export function dequant_row(out: usize, table: usize, isQ8: bool, id: i32, K: i32): void {
+/**
+ * Row `id` of a paired-layout table of format f (0 Q8_0, 1 Q4_0, 2 Q5_0, 3 Q4_1, 4 Q5_1,
+ * 5 IQ4_NL) as float32 at out (the embedding lookup), computed as ggml's dequantize_row_*.
+ */
+export function dequant_row(out: usize, table: usize, f: i32, id: i32, K: i32): void {
   const nb = K >> 5;
-  const qb: usize = isQ8 ? 32 : 16;
-  let p = table + <usize>(id >> 1) * pairBytes(nb, qb);
+  const qb = qbytes(f), hb = hbytes(f);
+  let p = table + <usize>(id >> 1) * pairBytes(nb, qb, hb);
   const side = <usize>(id & 1);
   for (let b = 0; b < nb; b += 4) {
     const t = min(4, nb - b);
     for (let j = 0; j < t; j++) {
-      const d = f16ToF32(<u32>load<u16>(p + (side << 3) + (<usize>j << 1)));
-      const q = p + 16 + side * <usize>t * qb + <usize>j * qb;
+      const jo = (side << 3) + (<usize>j << 1);
+      const d = f16ToF32(<u32>load<u16>(p + jo));
+      const m = hb == 32 ? f16ToF32(<u32>load<u16>(p + 16 + jo)) : <f32>0;
+      const q = p + hb + side * <usize>t * qb + <usize>j * qb;
       const o = out + (<usize>(b + j) << 7);
-      if (isQ8) {
+      if (f == FQ8_0) {
         for (let k = 0; k < 32; k++) store<f32>(o + (<usize>k << 2), <f32>load<i8>(q + k) * d);
-      } else {
-        for (let k = 0; k < 16; k++) {
-          const byte = <i32>load<u8>(q + k);
-          store<f32>(o + (<usize>k << 2), <f32>((byte & 15) - 8) * d);
-          store<f32>(o + (<usize>(k + 16) << 2), <f32>((byte >> 4) - 8) * d);
+        continue;
+      }
+      const five = f == FQ5_0 || f == FQ5_1;
+      const qh = five ? load<u32>(q) : 0;
+      const qs = five ? q + 4 : q;
+      for (let k = 0; k < 16; k++) {
+        const byte = <i32>load<u8>(qs + k);
+        let lo = byte & 15, hi = byte >> 4;
+        if (five) {
+          lo |= <i32>((qh >> k) & 1) << 4;
+          hi |= <i32>((qh >> (k + 16)) & 1) << 4;
         }
+        let vl: f32, vh: f32;
+        if (f == FIQ4_NL) {
+          vl = d * <f32>iq4Value(lo);
+          vh = d * <f32>iq4Value(hi);
+        } else if (f == FQ4_1 || f == FQ5_1) {
+          vl = <f32>lo * d + m;
+          vh = <f32>hi * d + m;
+        } else {
+          const off = f == FQ4_0 ? 8 : 16;
+          vl = <f32>(lo - off) * d;
+          vh = <f32>(hi - off) * d;
+        }
+        store<f32>(o + (<usize>k << 2), vl);
+        store<f32>(o + (<usize>(k + 16) << 2), vh);
       }
     }
-    p += 16 + 2 * <usize>t * qb;
+    p += hb + 2 * <usize>t * qb;
   }
+}
+
+function iq4Value(i: i32): i32 {
+  return i8x16.extract_lane_s(i8x16.swizzle(iq4Table(), i8x16.splat(<i8>i)), 0);
 }
 
 /**
@@ -341,6 +468,6 @@ export function quantize_q8(x: usize, xq: usize, xq16: usize, xd: usize, xs: usi
 }
 
 /** pairBytes for the host, which sizes weights with it: the layout is defined in one place. */
-export function pair_bytes(K: i32, qBytes: i32): i32 {
-  return <i32>pairBytes(K >> 5, <usize>qBytes);
+export function pair_bytes(K: i32, qBytes: i32, halves: i32): i32 {
+  return <i32>pairBytes(K >> 5, <usize>qBytes, halves == 2 ? 32 : 16);
 }

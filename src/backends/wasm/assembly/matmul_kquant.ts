@@ -1,0 +1,450 @@
+// Matrix products with GGML's K-quant weights (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K: super-blocks
+// of 256 weights) against activations quantised to Q8_K, as ggml-cpu does for these types
+// (their vec_dot_type): per super-block the integer sums below are exactly ggml's, and they
+// are scaled to float once per super-block.
+//
+// Every K-quant super-block, once unpacked, is 16 groups of 16 consecutive weights in element
+// order; group g has an integer scale sc[g] (Q4_K/Q5_K: one 6-bit scale per 32 weights, so
+// two groups share it) and the weights are small unsigned integers q (0..63). With x the
+// block's int8 activations and bs[g] the sum of group g's activations, the super-block gives
+//   d_w * d_x * (sum_g sc[g] * dot(q_g, x_g) - off * sum_g sc[g] * bs[g])  - dmin_w * d_x * sum_g m[g] * bs[g]
+// where off is Q6_K's 32 and Q3_K's 4 (their signed values stored with an offset), and m[g]
+// the 4- or 6-bit mins of Q2_K/Q4_K/Q5_K. The dot of 16 unsigned weights with 16 int8
+// activations is one 8-by-7-bit relaxed dot in the relaxed build (weights are below 128) and
+// 16-bit multiplies on the int16 copy in the baseline build; either gives pair sums in 16-bit
+// lanes (|sum| <= 2 * 63 * 127), which one 16-bit dot with the broadcast scale widens.
+//
+// Weight layout ("paired super-blocks", written by pack_superblocks at upload): rows in pairs
+// (an odd last row paired with a zero row), and a pair is the two rows' super-blocks
+// interleaved, a0 b0 a1 b1 ..., each exactly as GGUF stores it (so the memory holds GGUF's
+// bytes, read as one sequential stream by a row-pair kernel).
+//
+// Activations (quantize_q8_k): xq i8 [n, K], xq16 i16 [n, K] (baseline build), xd f32
+// [n, K/256] (d = max / -127, the signed extreme as ggml chooses it), xb i16 [n, K/16] (sums
+// of 16 quants, ggml's bsums).
+import { fma, hsum, hsumi, f16ToF32 } from "./simd";
+
+/** Type tags, passed as compile-time constants to the inlined kernels. */
+const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
+
+// @ts-ignore: decorator
+@inline function blockBytes(t: i32): usize {
+  return t == Q2K ? 84 : t == Q3K ? 110 : t == Q4K ? 144 : t == Q5K ? 176 : 210;
+}
+
+/** Bytes of one row pair in the paired super-block layout. */
+// @ts-ignore: decorator
+@inline function pairBytesK(K: i32, bb: usize): usize {
+  return <usize>(K >> 8) * 2 * bb;
+}
+
+// @ts-ignore: decorator
+@inline function splat8(v: i32): v128 { return i8x16.splat(<i8>v); }
+
+/**
+ * The 32 weights of unit k (elements 32k .. 32k + 31 of the super-block at p) as two
+ * vectors of unsigned bytes (elements 0..15 and 16..31 of the unit).
+ */
+// @ts-ignore: decorator
+@inline function unitLo(t: i32, p: usize, k: i32): v128 {
+  return unit(t, p, k, 0);
+}
+// @ts-ignore: decorator
+@inline function unitHi(t: i32, p: usize, k: i32): v128 {
+  return unit(t, p, k, 16);
+}
+
+// @ts-ignore: decorator
+@inline function unit(t: i32, p: usize, k: i32, half: usize): v128 {
+  const m0f = splat8(0x0f);
+  if (t == Q4K) {
+    // qs at 16: 32 bytes per 64 weights, low nibbles the first 32, high nibbles the next.
+    const b = v128.load(p + 16 + (<usize>(k >> 1) << 5) + half);
+    return (k & 1) == 0 ? v128.and(b, m0f) : v128.and(i16x8.shr_u(b, 4), m0f);
+  }
+  if (t == Q5K) {
+    // qh at 16 (bit k of byte l: the high bit of weight l of unit k), qs at 48 as in Q4_K.
+    const b = v128.load(p + 48 + (<usize>(k >> 1) << 5) + half);
+    const lo = (k & 1) == 0 ? v128.and(b, m0f) : v128.and(i16x8.shr_u(b, 4), m0f);
+    const h = v128.load(p + 16 + half);
+    return v128.or(lo, v128.and(i16x8.shl(i16x8.shr_u(h, k), 4), splat8(0x10)));
+  }
+  if (t == Q6K) {
+    // ql at 0 (64 bytes per 128 weights: units 4n, 4n+1 low nibbles, 4n+2, 4n+3 high),
+    // qh at 128 (32 bytes per 128 weights, 2 bits per unit), i8 scales at 192, d at 208.
+    const n = <usize>(k >> 2), j = k & 3;
+    const b = v128.load(p + (n << 6) + (<usize>(j & 1) << 5) + half);
+    const lo = (j >> 1) == 0 ? v128.and(b, m0f) : v128.and(i16x8.shr_u(b, 4), m0f);
+    const h = v128.load(p + 128 + (n << 5) + half);
+    return v128.or(lo, v128.and(i16x8.shl(i16x8.shr_u(h, 2 * j), 4), splat8(0x30)));
+  }
+  if (t == Q3K) {
+    // hmask at 0 (bit k of byte l: weight l of unit k is >= 4 before the -4 offset), qs at
+    // 32 (2 bits per weight: units 4n+j at shift 2j of bytes 32n..32n+31), scales at 96, d at 108.
+    const n = <usize>(k >> 2), j = k & 3;
+    const b = v128.load(p + 32 + (n << 5) + half);
+    const lo = v128.and(i16x8.shr_u(b, 2 * j), splat8(3));
+    const h = v128.load(p + half);
+    return v128.or(lo, v128.and(i16x8.shl(i16x8.shr_u(h, k), 2), splat8(4)));
+  }
+  // Q2_K: scales at 0 (low nibble scale, high nibble min per group), qs at 16, d at 80, dmin at 82.
+  const n = <usize>(k >> 2), j = k & 3;
+  const b = v128.load(p + 16 + (n << 5) + half);
+  return v128.and(i16x8.shr_u(b, 2 * j), splat8(3));
+}
+
+/** Pair sums (8 x int16) of 16 unsigned weights w with 16 int8 activations at x8 (int16 copy at x16). */
+// @ts-ignore: decorator
+@inline function dot16(w: v128, x8: usize, x16: usize): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x8), w);
+  return i16x8.add(
+    i16x8.mul(i16x8.extend_low_i8x16_u(w), v128.load(x16)),
+    i16x8.mul(i16x8.extend_high_i8x16_u(w), v128.load(x16, 16)),
+  );
+}
+
+/** Lane 0 (int16) of v in every lane. */
+// @ts-ignore: decorator
+@inline function bcast0(v: v128): v128 { return v128.shuffle<i16>(v, v, 0, 0, 0, 0, 0, 0, 0, 0); }
+// @ts-ignore: decorator
+@inline function bcast1(v: v128): v128 { return v128.shuffle<i16>(v, v, 1, 1, 1, 1, 1, 1, 1, 1); }
+/** v moved down by one / two int16 lanes (the next unit's scales in lanes 0 and 1). */
+// @ts-ignore: decorator
+@inline function next1(v: v128): v128 { return v128.shuffle<i16>(v, v, 1, 2, 3, 4, 5, 6, 7, 7); }
+// @ts-ignore: decorator
+@inline function next2(v: v128): v128 { return v128.shuffle<i16>(v, v, 2, 3, 4, 5, 6, 7, 7, 7); }
+
+/** Four int32 lanes as one 128-bit vector. */
+// @ts-ignore: decorator
+@inline function i32x4of(a: u32, b: u32, c: u32, d: u32): v128 {
+  return i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(a), 1, b), 2, c), 3, d);
+}
+
+/**
+ * A super-block's scale bytes, unpacked: Q4_K/Q5_K the eight 6-bit scales then the eight
+ * 6-bit mins; Q3_K the sixteen 6-bit scales (+32); Q6_K the sixteen int8 scales; Q2_K the
+ * sixteen bytes scale | min << 4.
+ */
+// @ts-ignore: decorator
+@inline function scalesOf(t: i32, p: usize): v128 {
+  if (t == Q4K || t == Q5K) {
+    const u0 = load<u32>(p + 4), u1 = load<u32>(p + 8), u2 = load<u32>(p + 12);
+    // get_scale_min_k4: scales 0..3 and mins 0..3 are the low 6 bits of bytes 0..7; scales
+    // and mins 4..7 take their low 4 bits from bytes 8..11 and their top 2 from bytes 0..7.
+    const sc0 = u0 & 0x3f3f3f3f, m0 = u1 & 0x3f3f3f3f;
+    const sc1 = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
+    const m1 = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
+    return i32x4of(sc0, sc1, m0, m1); // bytes: scales 0..7, mins 0..7
+  }
+  if (t == Q3K) {
+    const a0 = load<u32>(p + 96), a1 = load<u32>(p + 100), a2 = load<u32>(p + 104);
+    return i32x4of(
+      (a0 & 0x0f0f0f0f) | ((a2 & 0x03030303) << 4),
+      (a1 & 0x0f0f0f0f) | (((a2 >> 2) & 0x03030303) << 4),
+      ((a0 >> 4) & 0x0f0f0f0f) | (((a2 >> 4) & 0x03030303) << 4),
+      ((a1 >> 4) & 0x0f0f0f0f) | (((a2 >> 6) & 0x03030303) << 4),
+    ); // 16 six-bit scales, +32
+  }
+  if (t == Q6K) return v128.load(p + 192); // 16 int8 scales
+  return v128.load(p); // Q2_K: 16 bytes, scale | min << 4
+}
+
+/**
+ * S = sum_g sc[g] dot(q_g, x_g) of one row's super-block (at p, scale bytes `raw`) against
+ * one activation block, as int32 lanes; Q6_K and Q3_K fold in their offset's correction
+ * -off * sum_g sc[g] bs[g].
+ */
+// @ts-ignore: decorator
+@inline function superDot(t: i32, p: usize, raw: v128, x8: usize, x16: usize, xb: usize): v128 {
+  let s = i32x4.splat(0);
+  if (t == Q4K || t == Q5K) {
+    let sc = i16x8.extend_low_i8x16_u(raw);
+    for (let k = 0; k < 8; k++) {
+      const o = <usize>k << 5;
+      const q = i16x8.add(dot16(unitLo(t, p, k), x8 + o, x16 + (o << 1)), dot16(unitHi(t, p, k), x8 + o + 16, x16 + (o << 1) + 32));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(q, bcast0(sc)));
+      sc = next1(sc);
+    }
+    return s;
+  }
+  let scLo: v128, scHi: v128;
+  if (t == Q6K) {
+    scLo = i16x8.extend_low_i8x16_s(raw);
+    scHi = i16x8.extend_high_i8x16_s(raw);
+  } else if (t == Q3K) {
+    scLo = i16x8.sub(i16x8.extend_low_i8x16_u(raw), i16x8.splat(32));
+    scHi = i16x8.sub(i16x8.extend_high_i8x16_u(raw), i16x8.splat(32));
+  } else {
+    const sc = v128.and(raw, splat8(0x0f));
+    scLo = i16x8.extend_low_i8x16_u(sc);
+    scHi = i16x8.extend_high_i8x16_u(sc);
+  }
+  let sc = scLo;
+  for (let k = 0; k < 8; k++) {
+    if (k == 4) sc = scHi;
+    const o = <usize>k << 5;
+    s = i32x4.add(s, i32x4.dot_i16x8_s(dot16(unitLo(t, p, k), x8 + o, x16 + (o << 1)), bcast0(sc)));
+    s = i32x4.add(s, i32x4.dot_i16x8_s(dot16(unitHi(t, p, k), x8 + o + 16, x16 + (o << 1) + 32), bcast1(sc)));
+    sc = next2(sc);
+  }
+  if (t == Q2K) return s;
+  // Q6_K / Q3_K: sum_g sc[g] * bs[g], times the offset 32 / 4.
+  const c = i32x4.add(i32x4.dot_i16x8_s(scLo, v128.load(xb)), i32x4.dot_i16x8_s(scHi, v128.load(xb, 16)));
+  return i32x4.sub(s, i32x4.shl(c, t == Q6K ? 5 : 2));
+}
+
+/** M = sum_g m[g] bs[g] of a type with mins (Q2_K, Q4_K, Q5_K), as int32 lanes. */
+// @ts-ignore: decorator
+@inline function minsDot(t: i32, raw: v128, xb: usize): v128 {
+  let mLo: v128, mHi: v128;
+  if (t == Q2K) {
+    const mn = v128.and(i16x8.shr_u(raw, 4), splat8(0x0f));
+    mLo = i16x8.extend_low_i8x16_u(mn);
+    mHi = i16x8.extend_high_i8x16_u(mn);
+  } else {
+    // Each 32-weight min covers two 16-sums.
+    const mins = i16x8.extend_high_i8x16_u(raw);
+    mLo = v128.shuffle<i16>(mins, mins, 0, 0, 1, 1, 2, 2, 3, 3);
+    mHi = v128.shuffle<i16>(mins, mins, 4, 4, 5, 5, 6, 6, 7, 7);
+  }
+  return i32x4.add(i32x4.dot_i16x8_s(mLo, v128.load(xb)), i32x4.dot_i16x8_s(mHi, v128.load(xb, 16)));
+}
+
+/** The super-block's d and dmin (dmin 0 for the types without mins). */
+// @ts-ignore: decorator
+@inline function superD(t: i32, p: usize): f32 {
+  return f16ToF32(<u32>load<u16>(p + (t == Q2K ? 80 : t == Q3K ? 108 : t == Q6K ? 208 : 0)));
+}
+// @ts-ignore: decorator
+@inline function superDmin(t: i32, p: usize): f32 {
+  return t == Q2K ? f16ToF32(<u32>load<u16>(p + 82)) : t == Q4K || t == Q5K ? f16ToF32(<u32>load<u16>(p + 2)) : <f32>0;
+}
+
+// @ts-ignore: decorator
+@inline function hasMins(t: i32): bool {
+  return t == Q2K || t == Q4K || t == Q5K;
+}
+
+// @ts-ignore: decorator
+@inline function biasAt(bias: usize, o: i32): f32 {
+  return bias == 0 ? <f32>0 : load<f32>(bias + (<usize>o << 2));
+}
+
+/**
+ * One row pair (super-blocks interleaved at pair) against `tokens` (1 or 2) activation rows;
+ * token 2's activations are a row (K quants, K/256 scales, K/16 sums) after token 1's. Stores
+ * row b before row a, so that ob == oa keeps row a (the odd last row of a matrix).
+ */
+// @ts-ignore: decorator
+@inline function pairKernel(t: i32, tokens: i32, pair: usize, xq: usize, xq16: usize, xd: usize, xb: usize, K: i32, oa: usize, ob: usize, on: usize, ba: f32, bb: f32): void {
+  const bb_ = blockBytes(t);
+  const nsb = K >> 8;
+  const two = tokens == 2;
+  const yq = xq + <usize>K, yq16 = xq16 + (<usize>K << 1), yd = xd + (<usize>nsb << 2), yb = xb + (<usize>nsb << 5);
+  let ax = f32x4.splat(0), bx = f32x4.splat(0), ay = f32x4.splat(0), by = f32x4.splat(0);
+  let p = pair;
+  for (let s = 0; s < nsb; s++) {
+    const pa = p, pb = p + bb_;
+    const o8 = <usize>s << 8, o16 = <usize>s << 9, od = <usize>s << 2, ob_ = <usize>s << 5;
+    const rawA = scalesOf(t, pa), rawB = scalesOf(t, pb);
+    const da = superD(t, pa), db = superD(t, pb);
+    const ma = superDmin(t, pa), mb = superDmin(t, pb);
+    const dx = load<f32>(xd + od);
+    ax = fma(f32x4.convert_i32x4_s(superDot(t, pa, rawA, xq + o8, xq16 + o16, xb + ob_)), f32x4.splat(da * dx), ax);
+    bx = fma(f32x4.convert_i32x4_s(superDot(t, pb, rawB, xq + o8, xq16 + o16, xb + ob_)), f32x4.splat(db * dx), bx);
+    if (hasMins(t)) {
+      ax = fma(f32x4.convert_i32x4_s(minsDot(t, rawA, xb + ob_)), f32x4.splat(-ma * dx), ax);
+      bx = fma(f32x4.convert_i32x4_s(minsDot(t, rawB, xb + ob_)), f32x4.splat(-mb * dx), bx);
+    }
+    if (two) {
+      const dy = load<f32>(yd + od);
+      ay = fma(f32x4.convert_i32x4_s(superDot(t, pa, rawA, yq + o8, yq16 + o16, yb + ob_)), f32x4.splat(da * dy), ay);
+      by = fma(f32x4.convert_i32x4_s(superDot(t, pb, rawB, yq + o8, yq16 + o16, yb + ob_)), f32x4.splat(db * dy), by);
+      if (hasMins(t)) {
+        ay = fma(f32x4.convert_i32x4_s(minsDot(t, rawA, yb + ob_)), f32x4.splat(-ma * dy), ay);
+        by = fma(f32x4.convert_i32x4_s(minsDot(t, rawB, yb + ob_)), f32x4.splat(-mb * dy), by);
+      }
+    }
+    p += 2 * bb_;
+  }
+  store<f32>(ob, hsum(bx) + bb);
+  store<f32>(oa, hsum(ax) + ba);
+  if (two) {
+    store<f32>(ob + on, hsum(by) + bb);
+    store<f32>(oa + on, hsum(ay) + ba);
+  }
+}
+
+/** Output rows [r0, r1) (r0 even) of out [n, N] = x [n, K] w^T, a row pair at a time. */
+// @ts-ignore: decorator
+@inline function matmulK(t: i32, out: usize, xq: usize, xq16: usize, xd: usize, xb: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+  const nsb = K >> 8;
+  const pb = pairBytesK(K, blockBytes(t));
+  const on = <usize>N << 2;
+  for (let o = r0; o < r1; o += 2) {
+    const pair = w + <usize>(o >> 1) * pb;
+    const two = o + 1 < r1;
+    const ba = biasAt(bias, o), bb = two ? biasAt(bias, o + 1) : <f32>0;
+    const bOff: usize = two ? 4 : 0;
+    let i = 0;
+    for (; i + 2 <= n; i += 2) {
+      const oa = out + <usize>i * on + (<usize>o << 2);
+      pairKernel(t, 2, pair, xq + <usize>i * K, xq16 + ((<usize>i * K) << 1), xd + ((<usize>i * nsb) << 2), xb + ((<usize>i * nsb) << 5), K, oa, oa + bOff, on, ba, bb);
+    }
+    if (i < n) {
+      const oa = out + <usize>i * on + (<usize>o << 2);
+      pairKernel(t, 1, pair, xq + <usize>i * K, xq16 + ((<usize>i * K) << 1), xd + ((<usize>i * nsb) << 2), xb + ((<usize>i * nsb) << 5), K, oa, oa + bOff, on, ba, bb);
+    }
+  }
+}
+
+export function matmul_q2_k(out: usize, xq: usize, xq16: usize, xd: usize, xb: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+  matmulK(Q2K, out, xq, xq16, xd, xb, w, bias, n, K, N, r0, r1);
+}
+export function matmul_q3_k(out: usize, xq: usize, xq16: usize, xd: usize, xb: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+  matmulK(Q3K, out, xq, xq16, xd, xb, w, bias, n, K, N, r0, r1);
+}
+export function matmul_q4_k(out: usize, xq: usize, xq16: usize, xd: usize, xb: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+  matmulK(Q4K, out, xq, xq16, xd, xb, w, bias, n, K, N, r0, r1);
+}
+export function matmul_q5_k(out: usize, xq: usize, xq16: usize, xd: usize, xb: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+  matmulK(Q5K, out, xq, xq16, xd, xb, w, bias, n, K, N, r0, r1);
+}
+export function matmul_q6_k(out: usize, xq: usize, xq16: usize, xd: usize, xb: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+  matmulK(Q6K, out, xq, xq16, xd, xb, w, bias, n, K, N, r0, r1);
+}
+
+/**
+ * Writes `rows` rows of GGUF super-blocks (`bb` bytes each, K/256 per row) at src in the
+ * paired layout at dst, where the pair of the first (even) row goes. An odd count pairs the
+ * last row with a zero row.
+ */
+export function pack_superblocks(dst: usize, src: usize, rows: i32, K: i32, bb: i32): void {
+  const nsb = K >> 8;
+  const b = <usize>bb;
+  const rowBytes = <usize>nsb * b;
+  let p = dst;
+  for (let r = 0; r < rows; r += 2) {
+    const sa = src + <usize>r * rowBytes;
+    const hasB = r + 1 < rows;
+    for (let s = 0; s < nsb; s++) {
+      memory.copy(p, sa + <usize>s * b, b);
+      if (hasB) memory.copy(p + b, sa + rowBytes + <usize>s * b, b);
+      else memory.fill(p + b, 0, b);
+      p += 2 * b;
+    }
+  }
+}
+
+/** Bytes of one row pair of a K-quant type with `bb`-byte super-blocks. */
+export function superpair_bytes(K: i32, bb: i32): i32 {
+  return <i32>pairBytesK(K, <usize>bb);
+}
+
+/**
+ * Quantises rows [i0, i1) of x [n, K] (K a multiple of 256) to Q8_K as ggml's
+ * quantize_row_q8_K_ref does: per 256 values, the value of largest magnitude (the first if
+ * several) sets iscale = -127 / max, q = min(127, nearest(iscale * x)) (ties to even, as
+ * ggml's nearest_int), d = 1 / iscale, and the sums of each 16 quants.
+ */
+export function quantize_q8_k(x: usize, xq: usize, xq16: usize, xd: usize, xb: usize, K: i32, i0: i32, i1: i32): void {
+  const nsb = K >> 8;
+  for (let i = i0; i < i1; i++) {
+    for (let s = 0; s < nsb; s++) {
+      const e = <usize>i * K + (<usize>s << 8);
+      const p = x + (e << 2);
+      let m = f32x4.splat(0);
+      for (let j: usize = 0; j < 1024; j += 16) m = f32x4.max(m, f32x4.abs(v128.load(p + j)));
+      const amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+      const bo = (<usize>i * nsb + s) << 2;
+      const so = (<usize>i * nsb + s) << 5;
+      if (amax == 0) {
+        memory.fill(xq + e, 0, 256);
+        memory.fill(xq16 + (e << 1), 0, 512);
+        memory.fill(xb + so, 0, 32);
+        store<f32>(xd + bo, 0);
+        continue;
+      }
+      let mx: f32 = 0;
+      for (let j: usize = 0; j < 256; j++) {
+        const v = load<f32>(p + (j << 2));
+        if (abs(v) == amax) {
+          mx = v;
+          break;
+        }
+      }
+      const iscale: f32 = <f32>-127 / mx;
+      const is = f32x4.splat(iscale);
+      const cap = i32x4.splat(127);
+      for (let g: usize = 0; g < 16; g++) {
+        const q = p + (g << 6);
+        const q0 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(q), is))), cap);
+        const q1 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(q, 16), is))), cap);
+        const q2 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(q, 32), is))), cap);
+        const q3 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(q, 48), is))), cap);
+        const h0 = i16x8.narrow_i32x4_s(q0, q1), h1 = i16x8.narrow_i32x4_s(q2, q3);
+        const o = e + (g << 4);
+        v128.store(xq + o, i8x16.narrow_i16x8_s(h0, h1));
+        v128.store(xq16 + (o << 1), h0);
+        v128.store(xq16 + (o << 1), h1, 16);
+        store<i16>(xb + so + (g << 1), <i16>hsumi(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3))));
+      }
+      store<f32>(xd + bo, <f32>1 / iscale);
+    }
+  }
+}
+
+/** Row `id` of a paired K-quant table (type tag t) as float32 at out (the embedding lookup). */
+export function dequant_row_k(out: usize, table: usize, t: i32, id: i32, K: i32): void {
+  const bb = blockBytes(t);
+  const nsb = K >> 8;
+  let p = table + <usize>(id >> 1) * pairBytesK(K, bb) + <usize>(id & 1) * bb;
+  for (let s = 0; s < nsb; s++, p += 2 * bb) {
+    const o = out + (<usize>s << 10);
+    const d = superD(t, p), dmin = superDmin(t, p);
+    for (let e = 0; e < 256; e++) {
+      const g = e >> 4, k = e >> 5, l = e & 31;
+      let q: i32, sc: i32, mn: i32 = 0;
+      if (t == Q4K || t == Q5K) {
+        q = (<i32>load<u8>(p + (t == Q4K ? 16 : 48) + ((k >> 1) << 5) + l) >> ((k & 1) << 2)) & 15;
+        if (t == Q5K) q |= ((<i32>load<u8>(p + 16 + l) >> k) & 1) << 4;
+        sc = scaleMinK4(p + 4, k, false);
+        mn = scaleMinK4(p + 4, k, true);
+      } else if (t == Q6K) {
+        const n = k >> 2, j = k & 3;
+        q = ((<i32>load<u8>(p + (n << 6) + ((j & 1) << 5) + l) >> ((j >> 1) << 2)) & 15) | (((<i32>load<u8>(p + 128 + (n << 5) + l) >> (2 * j)) & 3) << 4);
+        q -= 32;
+        sc = <i32>load<i8>(p + 192 + g);
+      } else if (t == Q3K) {
+        const n = k >> 2, j = k & 3;
+        q = ((<i32>load<u8>(p + 32 + (n << 5) + l) >> (2 * j)) & 3) | (((<i32>load<u8>(p + l) >> k) & 1) << 2);
+        q -= 4;
+        sc = q3Scale(p + 96, g) - 32;
+      } else {
+        const n = k >> 2, j = k & 3;
+        q = (<i32>load<u8>(p + 16 + (n << 5) + l) >> (2 * j)) & 3;
+        const b = <i32>load<u8>(p + g);
+        sc = b & 15;
+        mn = b >> 4;
+      }
+      // As ggml's dequantize_row_*: the float scale d * sc (and dmin * m) first, in float32.
+      const dl: f32 = d * <f32>sc, ml: f32 = dmin * <f32>mn;
+      store<f32>(o + (<usize>e << 2), dl * <f32>q - ml);
+    }
+  }
+}
+
+/** get_scale_min_k4: scale (or min) j of a Q4_K/Q5_K super-block's 12 scale bytes at q. */
+function scaleMinK4(q: usize, j: i32, min: bool): i32 {
+  const o: usize = min ? 4 : 0;
+  if (j < 4) return <i32>load<u8>(q + o + j) & 63;
+  const lo = <i32>load<u8>(q + 4 + j);
+  return (min ? lo >> 4 : lo & 15) | ((<i32>load<u8>(q + o + j - 4) >> 6) << 4);
+}
+
+/** Q3_K's 6-bit scale g (0..63, before the -32) from its 12 scale bytes at q. */
+function q3Scale(q: usize, g: i32): i32 {
+  const low = (<i32>load<u8>(q + (g & 7)) >> ((g >> 3) << 2)) & 15;
+  const high = (<i32>load<u8>(q + 8 + (g & 3)) >> ((g >> 2) << 1)) & 3;
+  return low | (high << 4);
+}
