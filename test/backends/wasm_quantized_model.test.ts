@@ -9,7 +9,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { WasmBackend } from "../../src/backends/wasm/index.js";
+import { availableParallelism } from "node:os";
+import { WasmBackend, relaxedSimdAvailable } from "../../src/backends/wasm/index.js";
+import type { HostTensor, TensorInfo, WeightSource } from "../../src/formats/weights.js";
+import { toFloat32 } from "../../src/tensor/convert.js";
+import { dequantize, quantize, type WritableQuantDType } from "../../src/tensor/quant/index.js";
 import { ReferenceBackend } from "../../src/backends/reference/index.js";
 import type { Backend } from "../../src/backends/ops.js";
 import { Qwen2ForCausalLM } from "../../src/models/qwen2.js";
@@ -58,5 +62,112 @@ test("Q8_0 and Q4_0 models on the wasm backend match the reference backend on th
     }
   } finally {
     wasm.dispose();
+  }
+});
+
+/**
+ * A WeightSource that stores each matrix of another in the block type `pick` names for it,
+ * or with `asFloat` as the float32 values those blocks decode to (the same weights for the
+ * reference backend). Vectors stay float32.
+ */
+class MixtureSource implements WeightSource {
+  constructor(
+    private readonly inner: WeightSource,
+    private readonly pick: (name: string) => WritableQuantDType,
+    private readonly asFloat: boolean,
+  ) {}
+  get location(): string {
+    return this.inner.location;
+  }
+  names(): string[] {
+    return this.inner.names();
+  }
+  has(name: string): boolean {
+    return this.inner.has(name);
+  }
+  info(name: string): TensorInfo {
+    return this.inner.info(name);
+  }
+  async read(name: string): Promise<HostTensor> {
+    const t = await this.inner.read(name);
+    if (t.shape.length !== 2) return t;
+    const dtype = this.pick(name);
+    const values = toFloat32("f32", t.data);
+    const q = quantize(dtype, values);
+    if (this.asFloat) return { ...t, data: new Uint8Array(dequantize(dtype, q, values.length).buffer) };
+    return { ...t, dtype, data: q };
+  }
+  close(): void {}
+}
+
+/**
+ * Layer 0 as llama.cpp's Q4_K_M stores a layer (Q4_K, with V and down projections in Q6_K),
+ * layer 1 one matrix of each other type we write, a Q4_K embedding and a Q6_K LM head.
+ */
+function kQuantMixture(name: string): WritableQuantDType {
+  if (name === "model.embed_tokens.weight") return "q4_k";
+  if (name === "lm_head.weight") return "q6_k";
+  const layer1: Record<string, WritableQuantDType> = {
+    q_proj: "q5_k",
+    k_proj: "q3_k",
+    v_proj: "q2_k",
+    o_proj: "q5_0",
+    gate_proj: "q4_1",
+    up_proj: "q5_1",
+    down_proj: "q4_k",
+  };
+  const proj = /\.(\w+_proj)\.weight$/.exec(name)?.[1] ?? "";
+  if (name.startsWith("model.layers.1.")) return layer1[proj] ?? "q4_k";
+  return proj === "v_proj" || proj === "down_proj" ? "q6_k" : "q4_k";
+}
+
+/**
+ * Logits within 8% of their range everywhere and 2% on average: the activations' Q8_K
+ * rounding (one scale per 256 values) moves this random model's logits more than per-32
+ * rounding does (up to 5.5% of the range at one position here, against 2.4% for Q8_0 weights);
+ * the arithmetic itself is exact (wasm_quant_types.test.ts).
+ */
+test("a K-quant mixture on the wasm backend matches the reference backend on the same (dequantised) weights", async () => {
+  const threads = Math.min(2, availableParallelism());
+  const config = tinyConfig(256, { hidden_size: 256, intermediate_size: 512, num_attention_heads: 4, num_key_value_heads: 2 });
+  const base = new RandomQwen2Weights(config, 12, "f32", 0.2);
+  const seq = Int32Array.from({ length: 9 }, (_, i) => (i * 53 + 7) % 256);
+  const run = async (backend: Backend, asFloat: boolean): Promise<Float32Array[]> => {
+    const m = await Qwen2ForCausalLM.load({ config, weights: new MixtureSource(base, kQuantMixture, asFloat) }, backend);
+    try {
+      const cache = m.createCache(seq.length);
+      const out = [(await m.forward([{ ids: seq.subarray(0, 6), cache }], { allLogits: true }))[0]!];
+      for (let i = 6; i < seq.length; i++) out.push((await m.forward([{ ids: seq.subarray(i, i + 1), cache }]))[0]!);
+      cache.dispose();
+      return out;
+    } finally {
+      m.dispose();
+    }
+  };
+  const want = await run(new ReferenceBackend(), true);
+  for (const relaxed of [false, ...(relaxedSimdAvailable() ? [true] : [])]) {
+    const wasm = await WasmBackend.create({ threads, relaxed });
+    try {
+      const got = await run(wasm, false);
+      want.forEach((w, step) => {
+        const g = got[step]!;
+        const vocab = 256;
+        for (let p = 0; p < w.length / vocab; p++) {
+          const wr = w.subarray(p * vocab, (p + 1) * vocab);
+          const gr = g.subarray(p * vocab, (p + 1) * vocab);
+          const range = Math.max(...wr) - Math.min(...wr);
+          let diff = 0;
+          let sum = 0;
+          for (let v = 0; v < vocab; v++) {
+            diff = Math.max(diff, Math.abs(wr[v]! - gr[v]!));
+            sum += Math.abs(wr[v]! - gr[v]!);
+          }
+          assert.ok(diff <= 0.08 * range, `${wasm.name} step ${step} position ${p}: logits differ by up to ${diff} (bound ${0.08 * range})`);
+          assert.ok(sum / vocab <= 0.02 * range, `${wasm.name} step ${step} position ${p}: logits differ by ${sum / vocab} on average (bound ${0.02 * range})`);
+        }
+      });
+    } finally {
+      wasm.dispose();
+    }
   }
 });

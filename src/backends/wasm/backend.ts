@@ -13,11 +13,12 @@ import { wasm, type WasmModule } from "./wasm_api.js";
 import { InvalidArgumentError, UnsupportedError } from "../../errors.js";
 import { asReader, readWhole, type UploadSource } from "../../formats/weights.js";
 import { toFloat32 } from "../../tensor/convert.js";
-import { byteSize, QUANT_BLOCK, type FloatDType, type WeightDType } from "../../tensor/dtype.js";
+import { byteSize, isQuantized, type FloatDType, type WeightDType } from "../../tensor/dtype.js";
 import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight } from "../ops.js";
 import { Heap } from "./heap.js";
 import { instantiateKernels, Kind, Op, readKernelBytes, type KernelBuild, type KernelExports } from "./kernels.js";
 import { CONTROL_BYTES, ThreadPool } from "./pool.js";
+import { QUANT_FORMATS, usesQ8K } from "./quant_formats.js";
 import { relaxedPreference, relaxedSimdAvailable, RELAXED_SIMD_ENV, RELAXED_SIMD_NODE_FLAG } from "./features.js";
 import { selfTest } from "./selftest.js";
 import { chooseThreads } from "./threads.js";
@@ -64,14 +65,17 @@ class WasmWeight implements Weight {
     readonly dtype: WeightDType,
     readonly shape: readonly number[],
     readonly kind: Kind,
-    /** Float data as stored, float32 for 1-D weights, or Q8_0/Q4_0 blocks in the paired layout. */
+    /** Float data as stored, float32 for 1-D weights, or quantised blocks in their paired layout. */
     readonly ptr: number,
     readonly bytes: number,
   ) {}
 }
 
-// The block types without a wasm kernel yet are absent: upload refuses them by name.
-const KIND: Partial<Record<WeightDType, Kind>> = { f32: Kind.F32, bf16: Kind.BF16, f16: Kind.F16, q8_0: Kind.Q8_0, q4_0: Kind.Q4_0 };
+const FLOAT_KIND: Record<FloatDType, Kind> = { f32: Kind.F32, bf16: Kind.BF16, f16: Kind.F16 };
+
+function kindOf(dtype: WeightDType): Kind | undefined {
+  return isQuantized(dtype) ? QUANT_FORMATS[dtype]?.kind : FLOAT_KIND[dtype as FloatDType];
+}
 
 /** A grow-only scratch area of the heap. */
 class Scratch {
@@ -184,15 +188,19 @@ export class WasmBackend implements Backend {
   async upload(source: UploadSource): Promise<Weight> {
     const tensor = asReader(source);
     const { name, dtype, shape, byteLength } = tensor;
-    if (!(dtype in KIND))
-      throw new UnsupportedError(`wasm backend: tensor ${name} has dtype ${dtype}; weights must be f32, f16, bf16, q8_0 or q4_0`);
+    const kind = kindOf(dtype as WeightDType);
+    if (kind === undefined)
+      throw new UnsupportedError(
+        `wasm backend: tensor ${name} has dtype ${dtype}; weights must be f32, f16, bf16 or one of ${Object.keys(QUANT_FORMATS).join(", ")}`,
+      );
     const wdt = dtype as WeightDType;
     if (shape.length !== 1 && shape.length !== 2)
       throw new UnsupportedError(`wasm backend: tensor ${name} has shape [${shape.join(", ")}]; weights must be 1-D or 2-D`);
     const float = wdt === "f32" || wdt === "f16" || wdt === "bf16";
     if (!float && shape.length === 1) throw new UnsupportedError(`wasm backend: 1-D tensor ${name} is ${dtype}; vectors must be float`);
-    if (!float && shape[1]! % QUANT_BLOCK !== 0) {
-      throw new InvalidArgumentError(`wasm backend: tensor ${name} is ${dtype} with ${shape[1]} columns, not a multiple of ${QUANT_BLOCK}`);
+    const format = float ? null : QUANT_FORMATS[wdt as keyof typeof QUANT_FORMATS];
+    if (format && shape[1]! % format.blockSize !== 0) {
+      throw new InvalidArgumentError(`wasm backend: tensor ${name} is ${dtype} with ${shape[1]} columns, not a multiple of ${format.blockSize}`);
     }
     const expected = byteSize(wdt, shape);
     if (byteLength !== expected)
@@ -208,14 +216,18 @@ export class WasmBackend implements Backend {
       return new WasmWeight(wdt, [...shape], Kind.F32, ptr, bytes);
     }
     const [rows, cols] = shape as [number, number];
-    const kind = KIND[wdt]!;
-    // Rows go into the paired layouts of assembly/matmul_float.ts and matmul_quant.ts (GGUF
-    // blocks: f16 scale, then quants), read from the source a chunk of rows at a time
-    // through a small staging area: no buffer of the whole tensor, each page touched once.
+    // Rows go into the paired layouts of assembly/matmul_float.ts, matmul_quant.ts and
+    // matmul_kquant.ts (GGUF blocks as stored), read from the source a chunk of rows at a
+    // time through a small staging area: no buffer of the whole tensor, each page touched once.
     const elemBytes = wdt === "f32" ? 4 : 2;
-    const qBytes = wdt === "q8_0" ? 32 : 16;
+    const k = this.kernels;
+    const payload = format ? format.blockBytes - 2 * format.halves : 0;
     const rowBytes = byteSize(wdt, [1, cols]);
-    const pairBytes = float ? this.kernels.float_pair_bytes(cols, elemBytes) : this.kernels.pair_bytes(cols, qBytes);
+    const pairBytes = !format
+      ? k.float_pair_bytes(cols, elemBytes)
+      : format.blockSize === 256
+        ? k.superpair_bytes(cols, format.blockBytes)
+        : k.pair_bytes(cols, payload, format.halves);
     const bytes = Math.ceil(rows / 2) * pairBytes;
     const ptr = this.heap.alloc(bytes, `tensor ${name}`);
     const chunkRows = Math.max(2, 2 * Math.floor(UPLOAD_CHUNK / (2 * rowBytes)));
@@ -239,8 +251,9 @@ export class WasmBackend implements Backend {
       const count = Math.min(chunkRows, rows - r);
       const dst = ptr + (r / 2) * pairBytes;
       const at = staging + slot * chunkBytes;
-      if (float) this.kernels.pack_float(dst, at, count, cols, elemBytes);
-      else this.kernels.pack_blocks(dst, at, count, cols, qBytes);
+      if (!format) k.pack_float(dst, at, count, cols, elemBytes);
+      else if (format.blockSize === 256) k.pack_superblocks(dst, at, count, cols, format.blockBytes);
+      else k.pack_blocks(dst, at, count, cols, payload, format.halves);
       pending[slot] = read(r + 2 * chunkRows);
     }
     return new WasmWeight(wdt, [rows, cols], kind, ptr, bytes);
@@ -388,14 +401,18 @@ export class WasmBackend implements Backend {
     }
     if (n === 0) return;
     const a = this.args;
-    if (wt.kind === Kind.Q8_0 || wt.kind === Kind.Q4_0) {
-      const blocks = (n * K) / QUANT_BLOCK;
+    if (wt.kind >= Kind.Q8_0) {
+      // Activations quantised as ggml pairs them with the weight type: per 32 values (scale
+      // and scale x sum per block) or Q8_K (one scale per 256 values, one int16 sum per 16).
+      const k8 = usesQ8K(wt.kind);
       const qb = align64(n * K);
-      const base = this.xq.ensure(3 * qb + 2 * align64(blocks * 4));
+      const scales = align64(((n * K) / (k8 ? 256 : 32)) * 4);
+      const sums = k8 ? align64(((n * K) / 16) * 2) : scales;
+      const base = this.xq.ensure(3 * qb + scales + sums);
       const xq = base,
         xq16 = base + qb,
         xd = xq16 + 2 * qb,
-        xs = xd + align64(blocks * 4);
+        xs = xd + scales;
       a[0] = xi.ptr;
       a[1] = xq;
       a[2] = xq16;
@@ -403,7 +420,7 @@ export class WasmBackend implements Backend {
       a[4] = xs;
       a[5] = K;
       a[6] = n;
-      this.dispatch(Op.Quantize, n * K);
+      this.dispatch(k8 ? Op.QuantizeK : Op.Quantize, n * K);
       a[0] = wt.kind;
       a[1] = o.ptr;
       a[2] = xq;
