@@ -230,10 +230,60 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
   return bias == 0 ? <f32>0 : load<f32>(bias + (<usize>o << 2));
 }
 
+/** Lane j (int16) of v in every lane. */
+// @ts-ignore: decorator
+@inline function bc2(v: v128): v128 { return v128.shuffle<i16>(v, v, 2, 2, 2, 2, 2, 2, 2, 2); }
+// @ts-ignore: decorator
+@inline function bc3(v: v128): v128 { return v128.shuffle<i16>(v, v, 3, 3, 3, 3, 3, 3, 3, 3); }
+// @ts-ignore: decorator
+@inline function bc4(v: v128): v128 { return v128.shuffle<i16>(v, v, 4, 4, 4, 4, 4, 4, 4, 4); }
+// @ts-ignore: decorator
+@inline function bc5(v: v128): v128 { return v128.shuffle<i16>(v, v, 5, 5, 5, 5, 5, 5, 5, 5); }
+// @ts-ignore: decorator
+@inline function bc6(v: v128): v128 { return v128.shuffle<i16>(v, v, 6, 6, 6, 6, 6, 6, 6, 6); }
+// @ts-ignore: decorator
+@inline function bc7(v: v128): v128 { return v128.shuffle<i16>(v, v, 7, 7, 7, 7, 7, 7, 7, 7); }
+
+/** sum_i sc * (a_i + b_i) over int16 pair sums a, b, as int32 lanes. */
+// @ts-ignore: decorator
+@inline function scaled2(a: v128, b: v128, sc: v128): v128 {
+  return i32x4.dot_i16x8_s(i16x8.add(a, b), sc);
+}
+
+/**
+ * Byte masks for the unpacking, made from a runtime zero (`z`, which no optimiser can fold):
+ * V8 11 rebuilds a v128 constant at every use (four instructions; it hoists nothing out of
+ * loops), while a value made once per call stays in a register or one load away.
+ */
+// @ts-ignore: decorator
+@inline function mask(z: i32, byte: i32): v128 {
+  return i8x16.splat(<i8>(byte + z));
+}
+
+/** Q4_K/Q5_K: the 32 weights of unit 2c (low) / 2c + 1 (high) at p, byte half 0 or 16. */
+// @ts-ignore: decorator
+@inline function q45lo(t: i32, p: usize, c: i32, half: usize, qh: v128, m0f: v128, m10: v128): v128 {
+  const b = v128.load(p + (t == Q5K ? 48 : 16) + (<usize>c << 5) + half);
+  const lo = v128.and(b, m0f);
+  if (t == Q4K) return lo;
+  return v128.or(lo, v128.and(i16x8.shl(i16x8.shr_u(qh, 2 * c), 4), m10));
+}
+// @ts-ignore: decorator
+@inline function q45hi(t: i32, p: usize, c: i32, half: usize, qh: v128, m0f: v128, m10: v128): v128 {
+  const b = v128.load(p + (t == Q5K ? 48 : 16) + (<usize>c << 5) + half);
+  const hi = v128.and(i16x8.shr_u(b, 4), m0f);
+  if (t == Q4K) return hi;
+  return v128.or(hi, v128.and(i16x8.shl(i16x8.shr_u(qh, 2 * c + 1), 4), m10));
+}
+
 /**
  * One row pair (super-blocks interleaved at pair) against `tokens` (1 or 2) activation rows;
  * token 2's activations are a row (K quants, K/256 scales, K/16 sums) after token 1's. Stores
  * row b before row a, so that ob == oa keeps row a (the odd last row of a matrix).
+ *
+ * Q4_K, Q5_K and Q6_K (the types of llama.cpp's Q4_K_M/Q5_K_M files) unpack each chunk of
+ * weights once for both tokens, with their scales broadcast by constant shuffles; Q2_K and Q3_K
+ * take the generic per-row path (superDot).
  */
 // @ts-ignore: decorator
 @inline function pairKernel(t: i32, tokens: i32, pair: usize, xq: usize, xq16: usize, xd: usize, xb: usize, K: i32, oa: usize, ob: usize, on: usize, ba: f32, bb: f32): void {
@@ -242,25 +292,132 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
   const two = tokens == 2;
   const yq = xq + <usize>K, yq16 = xq16 + (<usize>K << 1), yd = xd + (<usize>nsb << 2), yb = xb + (<usize>nsb << 5);
   let ax = f32x4.splat(0), bx = f32x4.splat(0), ay = f32x4.splat(0), by = f32x4.splat(0);
+  const z = K >> 31; // 0
+  const m0f = mask(z, 0x0f), m10 = mask(z, 0x10), m30 = mask(z, 0x30);
   let p = pair;
   for (let s = 0; s < nsb; s++) {
     const pa = p, pb = p + bb_;
     const o8 = <usize>s << 8, o16 = <usize>s << 9, od = <usize>s << 2, ob_ = <usize>s << 5;
     const rawA = scalesOf(t, pa), rawB = scalesOf(t, pb);
     const da = superD(t, pa), db = superD(t, pb);
-    const ma = superDmin(t, pa), mb = superDmin(t, pb);
-    const dx = load<f32>(xd + od);
-    ax = fma(f32x4.convert_i32x4_s(superDot(t, pa, rawA, xq + o8, xq16 + o16, xb + ob_)), f32x4.splat(da * dx), ax);
-    bx = fma(f32x4.convert_i32x4_s(superDot(t, pb, rawB, xq + o8, xq16 + o16, xb + ob_)), f32x4.splat(db * dx), bx);
+    const dx = load<f32>(xd + od), dy = two ? load<f32>(yd + od) : <f32>0;
+    const x8 = xq + o8, x16 = xq16 + o16, y8 = yq + o8, y16 = yq16 + o16;
+    let sax = i32x4.splat(0), sbx = i32x4.splat(0), say = i32x4.splat(0), sby = i32x4.splat(0);
+    if (t == Q4K || t == Q5K) {
+      let ca = i16x8.extend_low_i8x16_u(rawA), cb = i16x8.extend_low_i8x16_u(rawB);
+      const ha0 = t == Q5K ? v128.load(pa + 16) : i32x4.splat(0), ha1 = t == Q5K ? v128.load(pa + 32) : i32x4.splat(0);
+      const hb0 = t == Q5K ? v128.load(pb + 16) : i32x4.splat(0), hb1 = t == Q5K ? v128.load(pb + 32) : i32x4.splat(0);
+      for (let c = 0; c < 4; c++) {
+        const e = <usize>c << 6;
+        const la0 = q45lo(t, pa, c, 0, ha0, m0f, m10), la1 = q45lo(t, pa, c, 16, ha1, m0f, m10);
+        const ua0 = q45hi(t, pa, c, 0, ha0, m0f, m10), ua1 = q45hi(t, pa, c, 16, ha1, m0f, m10);
+        const lb0 = q45lo(t, pb, c, 0, hb0, m0f, m10), lb1 = q45lo(t, pb, c, 16, hb1, m0f, m10);
+        const ub0 = q45hi(t, pb, c, 0, hb0, m0f, m10), ub1 = q45hi(t, pb, c, 16, hb1, m0f, m10);
+        const a0 = bcast0(ca), a1 = bcast1(ca), b0 = bcast0(cb), b1 = bcast1(cb);
+        sax = i32x4.add(sax, i32x4.add(
+          scaled2(dot16(la0, x8 + e, x16 + 2 * e), dot16(la1, x8 + e + 16, x16 + 2 * e + 32), a0),
+          scaled2(dot16(ua0, x8 + e + 32, x16 + 2 * e + 64), dot16(ua1, x8 + e + 48, x16 + 2 * e + 96), a1)));
+        sbx = i32x4.add(sbx, i32x4.add(
+          scaled2(dot16(lb0, x8 + e, x16 + 2 * e), dot16(lb1, x8 + e + 16, x16 + 2 * e + 32), b0),
+          scaled2(dot16(ub0, x8 + e + 32, x16 + 2 * e + 64), dot16(ub1, x8 + e + 48, x16 + 2 * e + 96), b1)));
+        if (two) {
+          say = i32x4.add(say, i32x4.add(
+            scaled2(dot16(la0, y8 + e, y16 + 2 * e), dot16(la1, y8 + e + 16, y16 + 2 * e + 32), a0),
+            scaled2(dot16(ua0, y8 + e + 32, y16 + 2 * e + 64), dot16(ua1, y8 + e + 48, y16 + 2 * e + 96), a1)));
+          sby = i32x4.add(sby, i32x4.add(
+            scaled2(dot16(lb0, y8 + e, y16 + 2 * e), dot16(lb1, y8 + e + 16, y16 + 2 * e + 32), b0),
+            scaled2(dot16(ub0, y8 + e + 32, y16 + 2 * e + 64), dot16(ub1, y8 + e + 48, y16 + 2 * e + 96), b1)));
+        }
+        ca = next2(ca);
+        cb = next2(cb);
+      }
+    } else if (t == Q6K) {
+      for (let n = 0; n < 2; n++) {
+        const ca = n == 0 ? i16x8.extend_low_i8x16_s(rawA) : i16x8.extend_high_i8x16_s(rawA);
+        const cb = n == 0 ? i16x8.extend_low_i8x16_s(rawB) : i16x8.extend_high_i8x16_s(rawB);
+        const e = <usize>n << 7;
+        const qa = pa + (<usize>n << 6), qb = pb + (<usize>n << 6);
+        const hA = pa + 128 + (<usize>n << 5), hB = pb + 128 + (<usize>n << 5);
+        // Units j = 0..3 of this half (written out: each takes its own constant shifts and
+        // scale lanes): ql bytes 0..31 (j even) or 32..63 (j odd), low nibbles for j < 2,
+        // high for j >= 2; qh bits 2j, 2j + 1 as the weights' bits 4 and 5.
+        const hA0 = v128.load(hA), hA1 = v128.load(hA, 16), hB0 = v128.load(hB), hB1 = v128.load(hB, 16);
+        {
+          const wa0 = q6w(qa + 0, hA0, 0, m0f, m30), wa1 = q6w(qa + 16, hA1, 0, m0f, m30);
+          const wb0 = q6w(qb + 0, hB0, 0, m0f, m30), wb1 = q6w(qb + 16, hB1, 0, m0f, m30);
+          const u = e + 0;
+          const sa0 = bcast0(ca), sa1 = bcast1(ca), sb0 = bcast0(cb), sb1 = bcast1(cb);
+          sax = i32x4.add(sax, i32x4.add(i32x4.dot_i16x8_s(dot16(wa0, x8 + u, x16 + 2 * u), sa0), i32x4.dot_i16x8_s(dot16(wa1, x8 + u + 16, x16 + 2 * u + 32), sa1)));
+          sbx = i32x4.add(sbx, i32x4.add(i32x4.dot_i16x8_s(dot16(wb0, x8 + u, x16 + 2 * u), sb0), i32x4.dot_i16x8_s(dot16(wb1, x8 + u + 16, x16 + 2 * u + 32), sb1)));
+          if (two) {
+            say = i32x4.add(say, i32x4.add(i32x4.dot_i16x8_s(dot16(wa0, y8 + u, y16 + 2 * u), sa0), i32x4.dot_i16x8_s(dot16(wa1, y8 + u + 16, y16 + 2 * u + 32), sa1)));
+            sby = i32x4.add(sby, i32x4.add(i32x4.dot_i16x8_s(dot16(wb0, y8 + u, y16 + 2 * u), sb0), i32x4.dot_i16x8_s(dot16(wb1, y8 + u + 16, y16 + 2 * u + 32), sb1)));
+          }
+        }
+        {
+          const wa0 = q6w(qa + 32, hA0, 1, m0f, m30), wa1 = q6w(qa + 48, hA1, 1, m0f, m30);
+          const wb0 = q6w(qb + 32, hB0, 1, m0f, m30), wb1 = q6w(qb + 48, hB1, 1, m0f, m30);
+          const u = e + 32;
+          const sa0 = bc2(ca), sa1 = bc3(ca), sb0 = bc2(cb), sb1 = bc3(cb);
+          sax = i32x4.add(sax, i32x4.add(i32x4.dot_i16x8_s(dot16(wa0, x8 + u, x16 + 2 * u), sa0), i32x4.dot_i16x8_s(dot16(wa1, x8 + u + 16, x16 + 2 * u + 32), sa1)));
+          sbx = i32x4.add(sbx, i32x4.add(i32x4.dot_i16x8_s(dot16(wb0, x8 + u, x16 + 2 * u), sb0), i32x4.dot_i16x8_s(dot16(wb1, x8 + u + 16, x16 + 2 * u + 32), sb1)));
+          if (two) {
+            say = i32x4.add(say, i32x4.add(i32x4.dot_i16x8_s(dot16(wa0, y8 + u, y16 + 2 * u), sa0), i32x4.dot_i16x8_s(dot16(wa1, y8 + u + 16, y16 + 2 * u + 32), sa1)));
+            sby = i32x4.add(sby, i32x4.add(i32x4.dot_i16x8_s(dot16(wb0, y8 + u, y16 + 2 * u), sb0), i32x4.dot_i16x8_s(dot16(wb1, y8 + u + 16, y16 + 2 * u + 32), sb1)));
+          }
+        }
+        {
+          const wa0 = q6w(qa + 0, hA0, 2, m0f, m30), wa1 = q6w(qa + 16, hA1, 2, m0f, m30);
+          const wb0 = q6w(qb + 0, hB0, 2, m0f, m30), wb1 = q6w(qb + 16, hB1, 2, m0f, m30);
+          const u = e + 64;
+          const sa0 = bc4(ca), sa1 = bc5(ca), sb0 = bc4(cb), sb1 = bc5(cb);
+          sax = i32x4.add(sax, i32x4.add(i32x4.dot_i16x8_s(dot16(wa0, x8 + u, x16 + 2 * u), sa0), i32x4.dot_i16x8_s(dot16(wa1, x8 + u + 16, x16 + 2 * u + 32), sa1)));
+          sbx = i32x4.add(sbx, i32x4.add(i32x4.dot_i16x8_s(dot16(wb0, x8 + u, x16 + 2 * u), sb0), i32x4.dot_i16x8_s(dot16(wb1, x8 + u + 16, x16 + 2 * u + 32), sb1)));
+          if (two) {
+            say = i32x4.add(say, i32x4.add(i32x4.dot_i16x8_s(dot16(wa0, y8 + u, y16 + 2 * u), sa0), i32x4.dot_i16x8_s(dot16(wa1, y8 + u + 16, y16 + 2 * u + 32), sa1)));
+            sby = i32x4.add(sby, i32x4.add(i32x4.dot_i16x8_s(dot16(wb0, y8 + u, y16 + 2 * u), sb0), i32x4.dot_i16x8_s(dot16(wb1, y8 + u + 16, y16 + 2 * u + 32), sb1)));
+          }
+        }
+        {
+          const wa0 = q6w(qa + 32, hA0, 3, m0f, m30), wa1 = q6w(qa + 48, hA1, 3, m0f, m30);
+          const wb0 = q6w(qb + 32, hB0, 3, m0f, m30), wb1 = q6w(qb + 48, hB1, 3, m0f, m30);
+          const u = e + 96;
+          const sa0 = bc6(ca), sa1 = bc7(ca), sb0 = bc6(cb), sb1 = bc7(cb);
+          sax = i32x4.add(sax, i32x4.add(i32x4.dot_i16x8_s(dot16(wa0, x8 + u, x16 + 2 * u), sa0), i32x4.dot_i16x8_s(dot16(wa1, x8 + u + 16, x16 + 2 * u + 32), sa1)));
+          sbx = i32x4.add(sbx, i32x4.add(i32x4.dot_i16x8_s(dot16(wb0, x8 + u, x16 + 2 * u), sb0), i32x4.dot_i16x8_s(dot16(wb1, x8 + u + 16, x16 + 2 * u + 32), sb1)));
+          if (two) {
+            say = i32x4.add(say, i32x4.add(i32x4.dot_i16x8_s(dot16(wa0, y8 + u, y16 + 2 * u), sa0), i32x4.dot_i16x8_s(dot16(wa1, y8 + u + 16, y16 + 2 * u + 32), sa1)));
+            sby = i32x4.add(sby, i32x4.add(i32x4.dot_i16x8_s(dot16(wb0, y8 + u, y16 + 2 * u), sb0), i32x4.dot_i16x8_s(dot16(wb1, y8 + u + 16, y16 + 2 * u + 32), sb1)));
+          }
+        }
+      }
+
+      // The -32 offset: sum_g sc[g] * bs[g] * 32.
+      sax = i32x4.sub(sax, i32x4.shl(offsetDot(rawA, xb + ob_), 5));
+      sbx = i32x4.sub(sbx, i32x4.shl(offsetDot(rawB, xb + ob_), 5));
+      if (two) {
+        say = i32x4.sub(say, i32x4.shl(offsetDot(rawA, yb + ob_), 5));
+        sby = i32x4.sub(sby, i32x4.shl(offsetDot(rawB, yb + ob_), 5));
+      }
+    } else {
+      sax = superDot(t, pa, rawA, x8, x16, xb + ob_);
+      sbx = superDot(t, pb, rawB, x8, x16, xb + ob_);
+      if (two) {
+        say = superDot(t, pa, rawA, y8, y16, yb + ob_);
+        sby = superDot(t, pb, rawB, y8, y16, yb + ob_);
+      }
+    }
+    ax = fma(f32x4.convert_i32x4_s(sax), f32x4.splat(da * dx), ax);
+    bx = fma(f32x4.convert_i32x4_s(sbx), f32x4.splat(db * dx), bx);
+    if (two) {
+      ay = fma(f32x4.convert_i32x4_s(say), f32x4.splat(da * dy), ay);
+      by = fma(f32x4.convert_i32x4_s(sby), f32x4.splat(db * dy), by);
+    }
     if (hasMins(t)) {
+      const ma = superDmin(t, pa), mb = superDmin(t, pb);
       ax = fma(f32x4.convert_i32x4_s(minsDot(t, rawA, xb + ob_)), f32x4.splat(-ma * dx), ax);
       bx = fma(f32x4.convert_i32x4_s(minsDot(t, rawB, xb + ob_)), f32x4.splat(-mb * dx), bx);
-    }
-    if (two) {
-      const dy = load<f32>(yd + od);
-      ay = fma(f32x4.convert_i32x4_s(superDot(t, pa, rawA, yq + o8, yq16 + o16, yb + ob_)), f32x4.splat(da * dy), ay);
-      by = fma(f32x4.convert_i32x4_s(superDot(t, pb, rawB, yq + o8, yq16 + o16, yb + ob_)), f32x4.splat(db * dy), by);
-      if (hasMins(t)) {
+      if (two) {
         ay = fma(f32x4.convert_i32x4_s(minsDot(t, rawA, yb + ob_)), f32x4.splat(-ma * dy), ay);
         by = fma(f32x4.convert_i32x4_s(minsDot(t, rawB, yb + ob_)), f32x4.splat(-mb * dy), by);
       }
@@ -273,6 +430,25 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
     store<f32>(ob + on, hsum(by) + bb);
     store<f32>(oa + on, hsum(ay) + ba);
   }
+}
+
+/** Q6_K: 16 weights of unit j (a constant) from 16 ql bytes at q and their 16 qh bytes hv. */
+// @ts-ignore: decorator
+@inline function q6w(q: usize, hv: v128, j: i32, m0f: v128, m30: v128): v128 {
+  const b = v128.load(q);
+  const lo = j < 2 ? v128.and(b, m0f) : v128.and(i16x8.shr_u(b, 4), m0f);
+  // Bits 2j, 2j + 1 of each qh byte to bits 4, 5.
+  const hi = j == 0 ? i16x8.shl(hv, 4) : j == 1 ? i16x8.shl(hv, 2) : j == 2 ? hv : i16x8.shr_u(hv, 2);
+  return v128.or(lo, v128.and(hi, m30));
+}
+
+/** Q6_K: sum_g sc[g] * bs[g] over the sixteen int8 scales in raw, as int32 lanes. */
+// @ts-ignore: decorator
+@inline function offsetDot(raw: v128, xb: usize): v128 {
+  return i32x4.add(
+    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(raw), v128.load(xb)),
+    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(raw), v128.load(xb, 16)),
+  );
 }
 
 /** Output rows [r0, r1) (r0 even) of out [n, N] = x [n, K] w^T, a row pair at a time. */

@@ -56,24 +56,38 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
   return full * (hb + 8 * qb) + (t > 0 ? hb + 2 * t * qb : 0);
 }
 
+/**
+ * Vector constants of the Q5 unpacking (M: the 0x0f and 0x10 byte masks, the bit of each byte
+ * lane, the byte indices of qh for elements 0..15 and 16..31), made once per row pair from a
+ * runtime zero no optimiser can fold and passed down: V8 11 rebuilds a v128 constant at every
+ * use (four instructions; it hoists nothing out of loops), which made them the main cost of a
+ * Q5_0 block.
+ */
+// @ts-ignore: decorator
+@inline function maskOf(z: i32, v: v128): v128 {
+  return i8x16.add(v, i8x16.splat(<i8>z));
+}
+
+/** Bytes of v at the (in-range) indices idx: a plain byte shuffle in the relaxed build. */
+// @ts-ignore: decorator
+@inline function pick(v: v128, idx: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(v, idx);
+  return i8x16.swizzle(v, idx);
+}
+
 /** The 32 five-bit weights of a Q5_0/Q5_1 payload at w (qh then nibbles) as bytes: elements 0..15 / 16..31. */
 // @ts-ignore: decorator
-@inline function q5lo(w: usize): v128 {
-  const qs = v128.load(w, 4);
-  const bits = i8x16.swizzle(i32x4.splat(load<u32>(w)), i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
-  return v128.or(v128.and(qs, i8x16.splat(0x0f)), highBit(bits));
+@inline function q5lo(w: usize, qh: v128, m0f: v128, m10: v128, bits: v128, idxLo: v128): v128 {
+  return v128.or(v128.and(v128.load(w, 4), m0f), highBit(pick(qh, idxLo), bits, m10));
 }
 // @ts-ignore: decorator
-@inline function q5hi(w: usize): v128 {
-  const qs = v128.load(w, 4);
-  const bits = i8x16.swizzle(i32x4.splat(load<u32>(w)), i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-  return v128.or(v128.and(i16x8.shr_u(qs, 4), i8x16.splat(0x0f)), highBit(bits));
+@inline function q5hi(w: usize, qh: v128, m0f: v128, m10: v128, bits: v128, idxHi: v128): v128 {
+  return v128.or(v128.and(i16x8.shr_u(v128.load(w, 4), 4), m0f), highBit(pick(qh, idxHi), bits, m10));
 }
 /** 16 in byte j where bit (j mod 8) of byte j of `bits` is set, else 0. */
 // @ts-ignore: decorator
-@inline function highBit(bits: v128): v128 {
-  const m = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
-  return v128.and(i8x16.eq(v128.and(bits, m), m), i8x16.splat(0x10));
+@inline function highBit(v: v128, bits: v128, m10: v128): v128 {
+  return v128.and(i8x16.eq(v128.and(v, bits), bits), m10);
 }
 
 /** IQ4_NL's 16 values (kvalues_iq4nl). */
@@ -100,9 +114,12 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
  * relaxed Q4_0 the int8 copy and the 8-bit relaxed dot.
  */
 // @ts-ignore: decorator
-@inline function tileDot(f: i32, w: usize, x8: usize, x16: usize): v128 {
+@inline function tileDot(f: i32, w: usize, x8: usize, x16: usize, m0f: v128, m10: v128, bits: v128, idxLo: v128, idxHi: v128): v128 {
   if (f == FQ8_0) return dotI8I16x32(w, x16);
-  if (f == FQ5_0 || f == FQ5_1) return dotU5x32(q5lo(w), q5hi(w), v128.load(x8), v128.load(x8, 16));
+  if (f == FQ5_0 || f == FQ5_1) {
+    const qh = i32x4.splat(load<u32>(w));
+    return dotU5x32(q5lo(w, qh, m0f, m10, bits, idxLo), q5hi(w, qh, m0f, m10, bits, idxHi), v128.load(x8), v128.load(x8, 16));
+  }
   if (f == FIQ4_NL) {
     const qs = v128.load(w);
     const lo = i8x16.swizzle(iq4Table(), v128.and(qs, i8x16.splat(0x0f)));
@@ -119,9 +136,9 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
  * int8 activations (measured 30 vs 24 GFLOP/s), the prefill tile with the int16 dot.
  */
 // @ts-ignore: decorator
-@inline function vecDot(f: i32, w: usize, x8: usize, x16: usize): v128 {
+@inline function vecDot(f: i32, w: usize, x8: usize, x16: usize, m0f: v128, m10: v128, bits: v128, idxLo: v128, idxHi: v128): v128 {
   if (f == FQ8_0) return dotI8x32(v128.load(w), v128.load(w, 16), v128.load(x8), v128.load(x8, 16));
-  return tileDot(f, w, x8, x16);
+  return tileDot(f, w, x8, x16, m0f, m10, bits, idxLo, idxHi);
 }
 
 // @ts-ignore: decorator
@@ -139,11 +156,11 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
 
 /** Four consecutive blocks of one row (quants at w) against one activation row, as float lanes. */
 // @ts-ignore: decorator
-@inline function group4(f: i32, w: usize, x8: usize, x16: usize): v128 {
+@inline function group4(f: i32, w: usize, x8: usize, x16: usize, m0f: v128, m10: v128, bits: v128, idxLo: v128, idxHi: v128): v128 {
   const qb = qbytes(f);
   return f32x4.convert_i32x4_s(reduce4(
-    vecDot(f, w, x8, x16), vecDot(f, w + qb, x8 + 32, x16 + 64),
-    vecDot(f, w + 2 * qb, x8 + 64, x16 + 128), vecDot(f, w + 3 * qb, x8 + 96, x16 + 192),
+    vecDot(f, w, x8, x16, m0f, m10, bits, idxLo, idxHi), vecDot(f, w + qb, x8 + 32, x16 + 64, m0f, m10, bits, idxLo, idxHi),
+    vecDot(f, w + 2 * qb, x8 + 64, x16 + 128, m0f, m10, bits, idxLo, idxHi), vecDot(f, w + 3 * qb, x8 + 96, x16 + 192, m0f, m10, bits, idxLo, idxHi),
   ));
 }
 
@@ -165,6 +182,11 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
  */
 // @ts-ignore: decorator
 @inline function q2x1(f: i32, pair: usize, xq: usize, xq16: usize, xd: usize, xs: usize, nb: i32, oa: usize, ob: usize, ba: f32, bb: f32): void {
+  const z = nb >> 31; // 0, opaque (see maskOf)
+  const m0f = maskOf(z, i8x16.splat(0x0f)), m10 = maskOf(z, i8x16.splat(0x10));
+  const bits = maskOf(z, i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128));
+  const idxLo = maskOf(z, i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  const idxHi = maskOf(z, i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
   const qb = qbytes(f), hb = hbytes(f);
   const useXs = offset(f) != 0;
   const hasMin = hb == 32;
@@ -177,8 +199,8 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
     const bo = <usize>b << 2;
     const sa = loadF16x4(p), sb = loadF16x4(p + 8);
     const dx = v128.load(xd + bo);
-    aa = fma(group4(f, p + hb, x8, x16), f32x4.mul(sa, dx), aa);
-    ab = fma(group4(f, p + hb + 4 * qb, x8, x16), f32x4.mul(sb, dx), ab);
+    aa = fma(group4(f, p + hb, x8, x16, m0f, m10, bits, idxLo, idxHi), f32x4.mul(sa, dx), aa);
+    ab = fma(group4(f, p + hb + 4 * qb, x8, x16, m0f, m10, bits, idxLo, idxHi), f32x4.mul(sb, dx), ab);
     if (useXs) {
       const sx = v128.load(xs + bo);
       va = fma(hasMin ? loadF16x4(p + 16) : sa, sx, va);
@@ -195,8 +217,8 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
     const jo = <usize>j << 1;
     const da = f16ToF32(<u32>load<u16>(p + jo)), db = f16ToF32(<u32>load<u16>(p + 8 + jo));
     const wa = p + hb + <usize>j * qb, wb = wa + <usize>t * qb;
-    aa = fma(f32x4.convert_i32x4_s(vecDot(f, wa, x8, x16)), f32x4.splat(da * dx), aa);
-    ab = fma(f32x4.convert_i32x4_s(vecDot(f, wb, x8, x16)), f32x4.splat(db * dx), ab);
+    aa = fma(f32x4.convert_i32x4_s(vecDot(f, wa, x8, x16, m0f, m10, bits, idxLo, idxHi)), f32x4.splat(da * dx), aa);
+    ab = fma(f32x4.convert_i32x4_s(vecDot(f, wb, x8, x16, m0f, m10, bits, idxLo, idxHi)), f32x4.splat(db * dx), ab);
     if (useXs) {
       const s = load<f32>(xs + bo);
       ca += (hasMin ? f16ToF32(<u32>load<u16>(p + 16 + jo)) : da) * s;
@@ -214,6 +236,11 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
  */
 // @ts-ignore: decorator
 @inline function q2x2(f: i32, pair: usize, xq: usize, xq16: usize, xd: usize, xs: usize, nb: i32, K: i32, oa: usize, ob: usize, on: usize, ba: f32, bb: f32): void {
+  const z = nb >> 31; // 0, opaque (see maskOf)
+  const m0f = maskOf(z, i8x16.splat(0x0f)), m10 = maskOf(z, i8x16.splat(0x10));
+  const bits = maskOf(z, i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128));
+  const idxLo = maskOf(z, i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  const idxHi = maskOf(z, i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
   const qb = qbytes(f), hb = hbytes(f);
   const useXs = offset(f) != 0;
   const hasMin = hb == 32;
@@ -234,22 +261,22 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
     // Per block, each product is scaled as soon as it is made: gathering four blocks first
     // (as the decode kernel does) keeps too many vectors live for this tile and spills.
     const sax = f32x4.mul(sa, dx), sbx = f32x4.mul(sb, dx), say = f32x4.mul(sa, dy), sby = f32x4.mul(sb, dy);
-    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa, x8, x16)), lane0(sax), ax);
-    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb, x8, x16)), lane0(sbx), bx);
-    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa, y8, y16)), lane0(say), ay);
-    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb, y8, y16)), lane0(sby), by);
-    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa + qb, x8 + 32, x16 + 64)), lane1(sax), ax);
-    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb + qb, x8 + 32, x16 + 64)), lane1(sbx), bx);
-    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa + qb, y8 + 32, y16 + 64)), lane1(say), ay);
-    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb + qb, y8 + 32, y16 + 64)), lane1(sby), by);
-    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 2 * qb, x8 + 64, x16 + 128)), lane2(sax), ax);
-    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 2 * qb, x8 + 64, x16 + 128)), lane2(sbx), bx);
-    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 2 * qb, y8 + 64, y16 + 128)), lane2(say), ay);
-    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 2 * qb, y8 + 64, y16 + 128)), lane2(sby), by);
-    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 3 * qb, x8 + 96, x16 + 192)), lane3(sax), ax);
-    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 3 * qb, x8 + 96, x16 + 192)), lane3(sbx), bx);
-    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 3 * qb, y8 + 96, y16 + 192)), lane3(say), ay);
-    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 3 * qb, y8 + 96, y16 + 192)), lane3(sby), by);
+    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa, x8, x16, m0f, m10, bits, idxLo, idxHi)), lane0(sax), ax);
+    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb, x8, x16, m0f, m10, bits, idxLo, idxHi)), lane0(sbx), bx);
+    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa, y8, y16, m0f, m10, bits, idxLo, idxHi)), lane0(say), ay);
+    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb, y8, y16, m0f, m10, bits, idxLo, idxHi)), lane0(sby), by);
+    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa + qb, x8 + 32, x16 + 64, m0f, m10, bits, idxLo, idxHi)), lane1(sax), ax);
+    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb + qb, x8 + 32, x16 + 64, m0f, m10, bits, idxLo, idxHi)), lane1(sbx), bx);
+    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa + qb, y8 + 32, y16 + 64, m0f, m10, bits, idxLo, idxHi)), lane1(say), ay);
+    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb + qb, y8 + 32, y16 + 64, m0f, m10, bits, idxLo, idxHi)), lane1(sby), by);
+    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 2 * qb, x8 + 64, x16 + 128, m0f, m10, bits, idxLo, idxHi)), lane2(sax), ax);
+    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 2 * qb, x8 + 64, x16 + 128, m0f, m10, bits, idxLo, idxHi)), lane2(sbx), bx);
+    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 2 * qb, y8 + 64, y16 + 128, m0f, m10, bits, idxLo, idxHi)), lane2(say), ay);
+    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 2 * qb, y8 + 64, y16 + 128, m0f, m10, bits, idxLo, idxHi)), lane2(sby), by);
+    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 3 * qb, x8 + 96, x16 + 192, m0f, m10, bits, idxLo, idxHi)), lane3(sax), ax);
+    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 3 * qb, x8 + 96, x16 + 192, m0f, m10, bits, idxLo, idxHi)), lane3(sbx), bx);
+    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 3 * qb, y8 + 96, y16 + 192, m0f, m10, bits, idxLo, idxHi)), lane3(say), ay);
+    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 3 * qb, y8 + 96, y16 + 192, m0f, m10, bits, idxLo, idxHi)), lane3(sby), by);
     if (useXs) {
       const sx = v128.load(xs + bo), sy = v128.load(ys + bo);
       const ma = hasMin ? loadF16x4(p + 16) : sa, mb = hasMin ? loadF16x4(p + 24) : sb;
@@ -270,10 +297,10 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
     const jo = <usize>j << 1;
     const da = f16ToF32(<u32>load<u16>(p + jo)), db = f16ToF32(<u32>load<u16>(p + 8 + jo));
     const wa = p + hb + <usize>j * qb, wb = wa + <usize>t * qb;
-    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa, xq + o8, xq16 + o16)), f32x4.splat(da * dx), ax);
-    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb, xq + o8, xq16 + o16)), f32x4.splat(db * dx), bx);
-    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa, yq + o8, yq16 + o16)), f32x4.splat(da * dy), ay);
-    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb, yq + o8, yq16 + o16)), f32x4.splat(db * dy), by);
+    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa, xq + o8, xq16 + o16, m0f, m10, bits, idxLo, idxHi)), f32x4.splat(da * dx), ax);
+    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb, xq + o8, xq16 + o16, m0f, m10, bits, idxLo, idxHi)), f32x4.splat(db * dx), bx);
+    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa, yq + o8, yq16 + o16, m0f, m10, bits, idxLo, idxHi)), f32x4.splat(da * dy), ay);
+    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb, yq + o8, yq16 + o16, m0f, m10, bits, idxLo, idxHi)), f32x4.splat(db * dy), by);
     if (useXs) {
       const sx = load<f32>(xs + bo), sy = load<f32>(ys + bo);
       const ma = hasMin ? f16ToF32(<u32>load<u16>(p + 16 + jo)) : da, mb = hasMin ? f16ToF32(<u32>load<u16>(p + 24 + jo)) : db;

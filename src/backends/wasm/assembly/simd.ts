@@ -28,23 +28,28 @@
 }
 
 /**
- * Four IEEE half values at p as float32 lanes. Shifting the 15 magnitude bits into a
- * float32's exponent/mantissa position and multiplying by 2^112 rebias the exponent; this is
- * exact for normal and subnormal halves (weights hold no infinities or NaNs).
+ * Four IEEE half values at p as float32 lanes (weights hold no infinities or NaNs). Normal
+ * halves are rebiased with an integer add; subnormal ones (exponent 0) are their mantissa
+ * times 2^-24, converted from an integer: no float operation sees a subnormal operand, which
+ * x86 handles in a slow microcode assist, and K-quant super-block scales are often subnormal
+ * halves (a Q6_K d is about max|w| / 4096).
  */
 // @ts-ignore: decorator
 @inline export function loadF16x4(p: usize): v128 {
   const h = v128.load16x4_u(p);
-  const mag = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
+  const mag = v128.and(h, i32x4.splat(0x7fff));
   const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
-  return v128.or(f32x4.mul(mag, f32x4.splat(reinterpret<f32>(0x77800000))), sign);
+  const normal = i32x4.add(i32x4.shl(mag, 13), i32x4.splat(0x38000000));
+  const sub = f32x4.mul(f32x4.convert_i32x4_s(mag), f32x4.splat(reinterpret<f32>(0x33800000)));
+  return v128.or(v128.bitselect(sub, normal, i32x4.lt_s(mag, i32x4.splat(0x400))), sign);
 }
 
 /** One IEEE half as float32 (scalar twin of loadF16x4). */
 // @ts-ignore: decorator
 @inline export function f16ToF32(h: u32): f32 {
-  const mag = reinterpret<f32>((h & 0x7fff) << 13) * reinterpret<f32>(0x77800000);
-  return reinterpret<f32>(reinterpret<u32>(mag) | ((h & 0x8000) << 16));
+  const mag = h & 0x7fff;
+  const bits = mag < 0x400 ? reinterpret<u32>(<f32>mag * reinterpret<f32>(0x33800000)) : (mag << 13) + 0x38000000;
+  return reinterpret<f32>(bits | ((h & 0x8000) << 16));
 }
 
 /**
