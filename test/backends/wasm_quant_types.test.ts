@@ -31,7 +31,12 @@ const K_QUANTS = ["q4_k", "q6_k", "q5_k", "q3_k", "q2_k"] as const;
 type Tested = (typeof LEGACY)[number] | (typeof K_QUANTS)[number];
 
 /** GGUF bytes of random values in `dtype`, and the float values they decode to (the reference's dequantisation). */
-function quantTensor(name: string, dtype: Tested, shape: [number, number], rand: () => number): { tensor: HostTensor; exact: Float32Array } {
+function quantTensor(
+  name: string,
+  dtype: Tested,
+  shape: [number, number],
+  rand: () => number,
+): { tensor: HostTensor; exact: Float32Array } {
   const n = shape[0] * shape[1];
   let data: Uint8Array;
   if (dtype === "iq4_nl") {
@@ -101,13 +106,16 @@ for (const threads of threadCounts) {
           const out = be.alloc(n + 1, N);
           be.write(x, xv);
           be.matmul(out, x, w, bias, n);
-          const got = be.read(out, 0, n);
+          const got = await be.read(out, 0, n);
           const act = kq ? q8kActivations(xv) : quantizeActivations(xv);
           const want = refMatmul(act, exact, biasV, n, K, N);
           const bound = 1e-5 * (1 + maxAbs(want));
           assert.ok(maxDiff(got, want) <= bound, `${dtype} N=${N} K=${K} n=${n}: max diff ${maxDiff(got, want)} (bound ${bound})`);
           // The row past n is left alone.
-          assert.ok(be.read(out, n, 1).every((v) => v === 0), `${dtype}: wrote past n`);
+          assert.ok(
+            (await be.read(out, n, 1)).every((v) => v === 0),
+            `${dtype}: wrote past n`,
+          );
           for (const m of [x, out, w, bias]) be.free(m);
         }
       }
@@ -122,7 +130,7 @@ for (const threads of threadCounts) {
         const ids = Int32Array.from([8, 0, 3, 3, 7, 1]);
         const out = be.alloc(ids.length, dim);
         be.embed(out, table, ids);
-        const got = be.read(out);
+        const got = await be.read(out);
         ids.forEach((id, i) => {
           for (let j = 0; j < dim; j++) {
             if (!Object.is(got[i * dim + j], exact[id * dim + j]))
@@ -135,7 +143,12 @@ for (const threads of threadCounts) {
     });
 
     await t.test("K-quant rows that are not whole super-blocks are refused by name", async () => {
-      const bad: HostTensor = { name: "blk.0.ffn_down.weight", dtype: "q4_k" as WeightQuantDType, shape: [2, 288], data: new Uint8Array(0) };
+      const bad: HostTensor = {
+        name: "blk.0.ffn_down.weight",
+        dtype: "q4_k" as WeightQuantDType,
+        shape: [2, 288],
+        data: new Uint8Array(0),
+      };
       await assert.rejects(be.upload(bad), /blk\.0\.ffn_down\.weight is q4_k with 288 columns, not a multiple of 256/);
     });
   });

@@ -162,8 +162,14 @@ test("a K-quant mixture on the wasm backend matches the reference backend on the
             diff = Math.max(diff, Math.abs(wr[v]! - gr[v]!));
             sum += Math.abs(wr[v]! - gr[v]!);
           }
-          assert.ok(diff <= 0.08 * range, `${wasm.name} step ${step} position ${p}: logits differ by up to ${diff} (bound ${0.08 * range})`);
-          assert.ok(sum / vocab <= 0.02 * range, `${wasm.name} step ${step} position ${p}: logits differ by ${sum / vocab} on average (bound ${0.02 * range})`);
+          assert.ok(
+            diff <= 0.08 * range,
+            `${wasm.name} step ${step} position ${p}: logits differ by up to ${diff} (bound ${0.08 * range})`,
+          );
+          assert.ok(
+            sum / vocab <= 0.02 * range,
+            `${wasm.name} step ${step} position ${p}: logits differ by ${sum / vocab} on average (bound ${0.02 * range})`,
+          );
         }
       });
     } finally {

@@ -200,7 +200,9 @@ export class WasmBackend implements Backend {
     if (!float && shape.length === 1) throw new UnsupportedError(`wasm backend: 1-D tensor ${name} is ${dtype}; vectors must be float`);
     const format = float ? null : QUANT_FORMATS[wdt as keyof typeof QUANT_FORMATS];
     if (format && shape[1]! % format.blockSize !== 0) {
-      throw new InvalidArgumentError(`wasm backend: tensor ${name} is ${dtype} with ${shape[1]} columns, not a multiple of ${format.blockSize}`);
+      throw new InvalidArgumentError(
+        `wasm backend: tensor ${name} is ${dtype} with ${shape[1]} columns, not a multiple of ${format.blockSize}`,
+      );
     }
     const expected = byteSize(wdt, shape);
     if (byteLength !== expected)
