@@ -17,6 +17,11 @@ export const SCRIPTS = {
   count: Array.from({ length: 400 }, (_, i) => String(i + 1)).join(" "),
 };
 
+/** The answer to "client N: who am I?": each load-test client checks it got its own. */
+export function whoAmI(client: number): string {
+  return `You are client number ${client}.`;
+}
+
 /** Answers by the last user turn (tool results first), so multi-turn prompts get the right script. */
 export const respond: Responder = (prompt) => {
   const lastUser = prompt.lastIndexOf("<|im_start|>user");
@@ -31,6 +36,8 @@ export const respond: Responder = (prompt) => {
   if (turn.includes("stop test")) return SCRIPTS.stop;
   if (turn.includes("unicode")) return SCRIPTS.unicode;
   if (turn.includes("count slowly")) return SCRIPTS.count;
+  const client = /client (\d+): who am I\?/.exec(turn);
+  if (client) return whoAmI(Number(client[1]));
   return null;
 };
 

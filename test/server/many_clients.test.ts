@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { SCRIPTS, postRaw, startServer } from "./harness.js";
+import { postRaw, startServer, whoAmI } from "./harness.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -35,7 +35,7 @@ it("32 streaming clients, 8 disconnecting, plus malformed bodies: all good reque
     const complete = async (i: number): Promise<string> => {
       const s = await h.client.chat.completions.create({
         model: "toy",
-        messages: [{ role: "user", content: `client ${i}: say hello` }],
+        messages: [{ role: "user", content: `client ${i}: who am I?` }],
         temperature: 0,
         stream: true,
       });
@@ -82,7 +82,10 @@ it("32 streaming clients, 8 disconnecting, plus malformed bodies: all good reque
 
     const texts = results.slice(0, 32).filter((_, i) => i % 4 !== 3);
     assert.equal(texts.length, 24);
-    for (const t of texts) assert.equal(t, SCRIPTS.hello);
+    // Each client gets the answer to its own prompt, not a neighbour's from the same batch.
+    results.slice(0, 32).forEach((t, i) => {
+      if (i % 4 !== 3) assert.equal(t, whoAmI(i), `client ${i}`);
+    });
     for (const [i, c] of results.slice(0, 32).entries()) if (i % 4 === 3) assert.equal(c, 4);
     for (const status of results.slice(32)) assert.equal(status, 400);
 
@@ -95,7 +98,7 @@ it("32 streaming clients, 8 disconnecting, plus malformed bodies: all good reque
     assert.ok(health.maxBatch > 1, "requests were batched");
     assert.equal(h.model.live.size, 0);
     const after = await complete(99);
-    assert.equal(after, SCRIPTS.hello);
+    assert.equal(after, whoAmI(99));
     const end = heapAfterGc();
     assert.ok(
       end < baseline + 8 * 1024 * 1024,
