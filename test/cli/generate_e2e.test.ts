@@ -106,16 +106,25 @@ test("loadModel on the random folder: EOS union, label, and batched steps equal 
   }
 });
 
-test("loadModel --backend wasm runs the same folder and releases its workers on close", async () => {
-  const m = await fromPretrained(modelDir, { backend: "wasm", threads: 1 });
-  try {
-    assert.equal(m.backend, "wasm");
-    const g = new SequenceGenerator(m.model, m.tokenizer, m.tokenizer.encode("Hello"), { maxNewTokens: 2, temperature: 0 });
-    while (!g.done) await stepBatch(m.model, [g]);
-    assert.equal(g.result().ids.length, 2);
-  } finally {
-    m.close();
-  }
+test("loadModel --backend wasm runs the same folder to the same greedy tokens as the reference backend, and releases its workers on close", async () => {
+  const greedyIds = async (backend: "wasm" | "reference"): Promise<number[]> => {
+    const m = await fromPretrained(modelDir, { backend, threads: 1 });
+    try {
+      assert.equal(m.backend, backend);
+      const g = new SequenceGenerator(m.model, m.tokenizer, m.tokenizer.encode("Hello, tiny model"), {
+        maxNewTokens: 8,
+        temperature: 0,
+        ignoreEos: true,
+      });
+      while (!g.done) await stepBatch(m.model, [g]);
+      return g.result().ids;
+    } finally {
+      m.close();
+    }
+  };
+  const wasm = await greedyIds("wasm");
+  assert.equal(wasm.length, 8);
+  assert.deepEqual(wasm, await greedyIds("reference"));
 });
 
 test("loadModel on a .gguf written from the folder: same tokenizer, same tokens", async () => {

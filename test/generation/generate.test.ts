@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { generate, stream, encodePrompt } from "../../src/generation/generate.js";
 import { SequenceGenerator, stepBatch, ContextOverflowError, type GenerationResult } from "../../src/generation/sequence_generator.js";
+import { collectEosIds } from "../../src/generation/stopping.js";
 import { ToyTokenizer, ToyModel, type ToyCache, scriptedModel, hashModel, EOT, IM_END } from "./toy.js";
 
 const tok = new ToyTokenizer();
@@ -45,6 +46,20 @@ test("every EOS id of the union stops, and ignoreEos keeps going", async () => {
   assert.equal(r2.finishReason, "length");
   assert.deepEqual(r2.ids, [97, 98, EOT, 97, 98]);
   assert.equal(r2.text, "abab", "special tokens are skipped in the text by default");
+});
+
+test("an EOS id from generation_config that is not the tokenizer's own EOS stops generation", async () => {
+  // The tokenizer's EOS is <|im_end|>; generation_config adds byte 7, which the model emits.
+  const BELL = 7;
+  const eosIds = collectEosIds({ generationConfig: { eos_token_id: [BELL] }, tokenizer: tok });
+  assert.ok(eosIds.includes(BELL) && eosIds.includes(IM_END));
+  const r = await generate(scriptedModel("ab", BELL), tok, "x", { eosIds, maxNewTokens: 10 });
+  assert.deepEqual(r.ids, [97, 98, BELL]);
+  assert.equal(r.finishReason, "stop");
+  assert.equal(r.text, "ab", "the EOS token is not part of the text");
+  // The tokenizer's EOS alone does not know byte 7: the same model runs to the length limit.
+  const alone = await generate(scriptedModel("ab", BELL), tok, "x", { maxNewTokens: 10 });
+  assert.equal(alone.finishReason, "length");
 });
 
 test("max_new_tokens ends with finish reason length", async () => {
