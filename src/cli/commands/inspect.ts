@@ -1,7 +1,9 @@
 /**
- * `qwen2 inspect --model DIR [--json]`: what a model folder holds, without loading weights:
+ * `qwen2 inspect --model DIR|FILE.gguf [--json]`: what a model holds, without loading weights:
  * the resolved config, each layer's attention kind, every tensor with dtype and shape,
- * the parameter count and a memory estimate (weights + KV cache per token).
+ * the parameter count and a memory estimate (weights + KV cache per token). For a GGUF file
+ * also each tensor's ggml type and bits per weight, the per-type counts and the file's
+ * effective bits per weight.
  */
 import { basename } from "node:path";
 import type { CliIO, Command } from "../command.js";
@@ -10,20 +12,23 @@ import { layerWindows, type Qwen2Config } from "../../formats/config.js";
 import { loadGenerationConfig, loadQwen2Config } from "../../formats/config_parse.js";
 import { openSafetensorsWeights } from "../../formats/model_folder.js";
 import { validateQwen2Weights } from "../../formats/qwen2_tensors.js";
-import { localFolder } from "#platform";
+import { localFolder, localPathKind } from "#platform";
+import { inspectGGUF } from "./inspect_gguf.js";
 import { SAFETENSORS_DTYPE_NAMES } from "../../formats/safetensors.js";
 import { ShardedSafetensors } from "../../formats/safetensors_sharded.js";
 import { numel } from "../../tensor/dtype.js";
 
-const usage = `Usage: qwen2 inspect --model DIR [--json]
+const usage = `Usage: qwen2 inspect --model DIR|FILE.gguf [--json]
 
-Shows a Hugging Face Qwen2 model folder: resolved config (with Hugging Face defaults
-filled in), per-layer attention kind, every tensor with dtype and shape, the parameter
-count and a memory estimate. Reads only headers, never the weights.
+Shows a Qwen2 model (a Hugging Face folder or a GGUF file): resolved config (with Hugging
+Face defaults filled in), per-layer attention kind, every tensor with dtype and shape, the
+parameter count and a memory estimate. For a GGUF file, each tensor's ggml type and bits per
+weight, the count of tensors per type and the file's effective bits per weight.
+Reads only headers, never the weights.
 Exits 1 when tensors are missing or mis-shaped (each is named).
 
 Options:
-  --model DIR   model folder (config.json, model.safetensors or a sharded index)
+  --model PATH  model folder (config.json, model.safetensors or a sharded index) or a .gguf file
   --json        one JSON object instead of text
 `;
 
@@ -73,7 +78,8 @@ function mib(bytes: number): string {
 
 async function run(args: string[], io: CliIO): Promise<number> {
   const { values } = parseFlags(args, { model: { type: "string" }, json: { type: "boolean", default: false } });
-  const dir = requiredFlag(values, "model", "DIR (a Hugging Face model folder)");
+  const dir = requiredFlag(values, "model", "DIR|FILE.gguf (a Hugging Face model folder or a GGUF file)");
+  if (/\.gguf$/i.test(dir) || (await localPathKind(dir)) === "file") return inspectGGUF(dir, values.json === true, io);
   const warnings: string[] = [];
   const files = localFolder(dir);
   const config = await loadQwen2Config(files, warnings);
