@@ -16,7 +16,7 @@ import { sharedMissing } from "../support/shared.js";
 import { caseBatch, caseGeneration, greedy, maxAbsDiff, type CaseInput, type Expected } from "../support/fixtures.js";
 import { openFolder } from "../support/files.js";
 import { ReferenceBackend } from "../../src/backends/reference/index.js";
-import { WasmBackend } from "../../src/backends/wasm/index.js";
+import { ShardedWasmBackend, WasmBackend } from "../../src/backends/wasm/index.js";
 import type { Backend } from "../../src/backends/ops.js";
 import { Qwen2ForCausalLM } from "../../src/models/qwen2.js";
 import { LoraAdapter, withAdapters } from "../../src/models/lora.js";
@@ -46,13 +46,15 @@ const missing = sharedMissing("lora fixtures");
 const manifest: LoraManifestEntry[] = missing ? [] : readJson<LoraManifestEntry[]>("MANIFEST.json");
 if (missing) test("LoRA fixtures", { skip: missing }, () => {});
 
-const backends: [string, () => Promise<Backend>][] = [
-  ["reference", async () => new ReferenceBackend()],
-  ["wasm", () => WasmBackend.create({ threads: 2 })],
+/** [name, backend, first fixture only]: the sharded one (layers over several memories, adapters in the last) runs one fixture. */
+const backends: [string, () => Promise<Backend>, boolean][] = [
+  ["reference", async () => new ReferenceBackend(), false],
+  ["wasm", () => WasmBackend.create({ threads: 2 }), false],
+  ["sharded wasm", () => ShardedWasmBackend.create(12, { threads: 1, relaxed: false, maxMemoryMiB: 16, shardWeightBytes: 150_000 }), true],
 ];
 
-for (const [backendName, makeBackend] of backends) {
-  for (const fx of manifest) {
+for (const [backendName, makeBackend, firstOnly] of backends) {
+  for (const fx of firstOnly ? manifest.slice(0, 1) : manifest) {
     test(`LoRA fixture ${fx.name} (${fx.weights_dtype} base) on the ${backendName} backend`, async (t) => {
       const backend = await makeBackend();
       t.after(() => backend.dispose());
@@ -66,6 +68,7 @@ for (const [backendName, makeBackend] of backends) {
       peft.close();
       t.after(() => adapter.dispose());
       assert.equal(adapter.modules.length, fx.lora_modules, "adapted modules");
+      if (backend instanceof ShardedWasmBackend) assert.ok(backend.shardsUsed >= 3, `only ${backend.shardsUsed} shards used`);
 
       const expected = readJson<Expected>(fx.expected);
       const cases = readJson<CaseInput[]>(fx.cases);
