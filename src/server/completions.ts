@@ -151,12 +151,15 @@ export async function handleCompletions(ctx: ServerContext, body: unknown, _req:
   const prompts = suffix === undefined ? given : given.map((p) => ({ ids: fimPrompt(ctx.tokenizer, p.ids, suffix), text: p.text }));
   prompts.forEach((p, i) => checkPromptFits(ctx, p.ids.length, prompts.length > 1 ? `prompt[${i}]` : "prompt"));
 
-  // Each prompt is scored once, with the model to itself, before its choices generate.
+  // Each prompt is scored once, before its choices generate; its pieces take turns with the running batch.
   const echoed: (LegacyLogprobs | null)[] = [];
   const scorer = adapters.length > 0 ? withAdapters(ctx.model, adapters) : ctx.model;
   for (const p of prompts) {
     if (!echo || logprobsN === undefined) echoed.push(null);
-    else echoed.push(promptLogprobs(ctx.tokenizer, p.ids, await ctx.scheduler.exclusive(() => scorePrompt(scorer, p.ids, logprobsN))));
+    else
+      echoed.push(
+        promptLogprobs(ctx.tokenizer, p.ids, await scorePrompt(scorer, p.ids, logprobsN, (work) => ctx.scheduler.exclusive(work))),
+      );
   }
   const promptTokens = prompts.reduce((s, p) => s + p.ids.length, 0);
   const total = prompts.length * n;

@@ -20,11 +20,19 @@ export interface PromptTokenLogprob {
 /** Logits of at most this many floats per forward piece. */
 const LOGITS_BUDGET = 1 << 24;
 
+/** Runs one piece of work with the model to itself (the server passes Scheduler.exclusive). */
+export type Exclusive = <T>(work: () => Promise<T>) => Promise<T>;
+
 /**
  * One entry per prompt token: null for the first, then each token's logprob and the `top`
- * alternatives. Call it with the model to itself (Scheduler.exclusive).
+ * alternatives. Each piece runs through `exclusive`, so running streams go on between pieces.
  */
-export async function scorePrompt(model: CausalLM, ids: readonly number[], top: number): Promise<(PromptTokenLogprob | null)[]> {
+export async function scorePrompt(
+  model: CausalLM,
+  ids: readonly number[],
+  top: number,
+  exclusive: Exclusive = (work) => work(),
+): Promise<(PromptTokenLogprob | null)[]> {
   const out: (PromptTokenLogprob | null)[] = [null];
   if (ids.length < 2) return out;
   const vocab = model.vocabSize;
@@ -35,7 +43,7 @@ export async function scorePrompt(model: CausalLM, ids: readonly number[], top: 
   try {
     for (let start = 0; start < inputs.length; start += piece) {
       const chunk = Int32Array.from(inputs.slice(start, start + piece));
-      const [logits] = await model.forward([{ ids: chunk, cache }], { allLogits: true });
+      const [logits] = await exclusive(() => model.forward([{ ids: chunk, cache }], { allLogits: true }));
       for (let r = 0; r < chunk.length; r++) {
         const row = logits!.subarray(r * vocab, (r + 1) * vocab);
         const next = ids[start + r + 1]!;
