@@ -73,6 +73,13 @@ describe("JSON schema features", () => {
       ],
     );
     sampleValid(schema);
+    // At a small depth limit, recursion stops where it still can finish (no dead end).
+    const shallow = compileSchema(schema, "schema", { ...LIMITS, maxRefDepth: 4 });
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const text = sampleDocument(shallow, vocab, seed);
+      assert.deepEqual(validate(schema, JSON.parse(text!)), [], `depth 4, seed ${seed}: ${text}`);
+    }
+    assert.throws(() => compileSchema(schema, "schema", { ...LIMITS, maxRefDepth: 1 }), /maxRefDepth/);
   });
 
   it("anyOf / oneOf with enum, const and null branches keep their values (a nullable enum)", () => {

@@ -17,18 +17,15 @@ export class ByteTable {
   private tree: Int32Array | null = null;
 
   constructor(texts: readonly string[], payloads?: readonly number[]) {
-    const idx = texts.map((_, i) => i);
-    const sorted = payloads ? idx.sort((a, b) => (texts[a]! < texts[b]! ? -1 : texts[a]! > texts[b]! ? 1 : 0)) : null;
-    if (sorted) {
-      const entries: string[] = [];
-      const pay: number[] = [];
-      for (const i of sorted) {
-        if (entries.length > 0 && entries[entries.length - 1] === texts[i]) continue;
-        entries.push(texts[i]!);
-        pay.push(payloads![i]!);
-      }
+    if (payloads) {
+      // The native sort (no comparator) is several times faster; payloads follow by lookup.
+      const payloadOf = new Map<string, number>();
+      texts.forEach((t, i) => {
+        if (!payloadOf.has(t)) payloadOf.set(t, payloads[i]!);
+      });
+      const entries = [...payloadOf.keys()].sort();
       this.entries = entries;
-      this.payload = Int32Array.from(pay);
+      this.payload = Int32Array.from(entries, (t) => payloadOf.get(t)!);
     } else {
       const entries = [...texts].sort();
       const unique = entries.filter((t, i) => i === 0 || t !== entries[i - 1]);

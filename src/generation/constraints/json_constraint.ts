@@ -18,12 +18,6 @@ import type { TextTokenizer } from "../../tokenizer/types.js";
 import { ByteLru } from "./byte_lru.js";
 import type { Grammar, ParseState } from "./json_grammar.js";
 
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return a.length - b.length;
-}
-
 /** A bitset over token ids: bit (id & 31) of word id >> 5. */
 export type TokenMask = Uint32Array;
 
@@ -40,6 +34,8 @@ export class VocabIndex {
   /** The token ending at a node (-1: none); more ids with the same bytes in `sameBytes`. */
   private readonly tokenAt: Int32Array;
   private readonly sameBytes = new Map<number, number[]>();
+  /** Ids made only of whitespace bytes (masked once a run of layout whitespace is long enough). */
+  readonly whitespaceIds: Int32Array;
   /** Trie walks done (one per mask computed), for tests and metrics. */
   walks = 0;
 
@@ -47,16 +43,32 @@ export class VocabIndex {
     readonly vocabSize: number,
     tokenizer: TextTokenizer,
   ) {
-    const list: { id: number; b: Uint8Array }[] = [];
+    // Tokens as binary strings (one char per byte): the native sort orders them by bytes.
+    const keys: string[] = [];
+    const idOf = new Map<string, number[]>();
+    const ws: number[] = [];
     this.tokenBytes = new Array<Uint8Array | null>(vocabSize).fill(null);
     for (let id = 0; id < vocabSize; id++) {
       if (tokenizer.isSpecialId(id)) continue;
       const b = tokenizer.idToBytes(id);
       if (!b || b.length === 0) continue;
       this.tokenBytes[id] = b;
-      list.push({ id, b });
+      let key = "";
+      let allWs = true;
+      for (let i = 0; i < b.length; i++) {
+        key += String.fromCharCode(b[i]!);
+        if (b[i] !== 0x20 && b[i] !== 0x0a && b[i] !== 0x0d && b[i] !== 0x09) allWs = false;
+      }
+      if (allWs) ws.push(id);
+      const same = idOf.get(key);
+      if (same) same.push(id);
+      else {
+        idOf.set(key, [id]);
+        keys.push(key);
+      }
     }
-    list.sort((x, y) => compareBytes(x.b, y.b));
+    this.whitespaceIds = Int32Array.from(ws);
+    keys.sort();
     // Sorted insertion: each token shares a prefix with the path of the one before it.
     const first: number[] = [-1];
     const next: number[] = [-1];
@@ -64,28 +76,29 @@ export class VocabIndex {
     const edge: number[] = [0];
     const token: number[] = [-1];
     const path: number[] = [0];
-    let prev: Uint8Array = new Uint8Array(0);
-    for (const { id, b } of list) {
+    let prev = "";
+    for (const key of keys) {
       let k = 0;
-      while (k < prev.length && k < b.length && prev[k] === b[k]) k++;
+      while (k < prev.length && k < key.length && prev.charCodeAt(k) === key.charCodeAt(k)) k++;
       path.length = k + 1;
-      for (let d = k; d < b.length; d++) {
+      for (let d = k; d < key.length; d++) {
         const parent = path[d]!;
         const node = edge.length;
         first.push(-1);
         next.push(-1);
         last.push(-1);
-        edge.push(b[d]!);
+        edge.push(key.charCodeAt(d));
         token.push(-1);
         if (first[parent] === -1) first[parent] = node;
         else next[last[parent]!] = node;
         last[parent] = node;
         path.push(node);
       }
-      const end = path[b.length]!;
-      if (token[end] === -1) token[end] = id;
-      else this.sameBytes.set(end, [...(this.sameBytes.get(end) ?? []), id]);
-      prev = b;
+      const end = path[key.length]!;
+      const ids = idOf.get(key)!;
+      token[end] = ids[0]!;
+      if (ids.length > 1) this.sameBytes.set(end, ids.slice(1));
+      prev = key;
     }
     this.firstChild = Int32Array.from(first);
     this.nextSibling = Int32Array.from(next);
@@ -171,10 +184,21 @@ export function applyMask(logits: Float32Array, mask: TokenMask | null, eosIds: 
     });
 }
 
+/**
+ * Layout whitespace allowed in a row (between tokens). The grammar state does not count it
+ * (so whitespace costs no mask computation); the constraint masks whitespace-only tokens
+ * once a run is this long, so a model cannot loop on newlines.
+ */
+export const MAX_WHITESPACE_RUN = 16;
+
+const isWs = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+
 /** A logits processor that keeps a sequence's output a document of a compiled schema. */
 export class JsonConstraint implements LogitsProcessor {
   private state: ParseState | null;
   private consumed = 0;
+  /** Whitespace bytes at the end of the output so far. */
+  private wsRun = 0;
 
   constructor(
     private readonly index: VocabIndex,
@@ -194,10 +218,13 @@ export class JsonConstraint implements LogitsProcessor {
     for (; this.consumed < gen.length; this.consumed++) {
       const b = this.index.tokenBytes[gen[this.consumed]!];
       this.state = b && this.state ? this.grammar.stepBytes(this.state, b) : null;
+      if (b) for (let i = 0; i < b.length; i++) this.wsRun = isWs(b[i]!) ? this.wsRun + 1 : 0;
     }
     const s = this.state;
     // Off the grammar (a token forced from elsewhere): only the end of sequence is left.
     const mask = s ? maskFor(this.index, this.grammar, s) : null;
     applyMask(logits, mask, this.eosIds, !s || this.grammar.complete(s));
+    if (s && this.wsRun >= MAX_WHITESPACE_RUN && !this.grammar.inString(s))
+      for (const id of this.index.whitespaceIds) if (id < logits.length) logits[id] = -Infinity;
   }
 }

@@ -14,8 +14,9 @@
  * ({@link Grammar.stateKey}): a state's key is a few integers whatever the depth, which is
  * what makes the per-state mask cache O(1) per token.
  *
- * Whitespace: at most {@link MAX_WS} bytes in a row where JSON allows it, none after the
- * top-level value. Containers nest at most `maxDepth` deep.
+ * Whitespace is allowed where JSON allows it (none after the top-level value) and leaves the
+ * state unchanged, so it costs no mask computation; the length of a run is bounded by the
+ * constraint (json_constraint.ts), not by the state. Containers nest at most `maxDepth` deep.
  */
 import {
   type GNode,
@@ -30,7 +31,6 @@ import {
 import type { ByteTable } from "./byte_table.js";
 import { MAX_EXPONENT_DIGITS, MAX_FRACTION_DIGITS, digitFits, feasible, magnitudeKey, type Side } from "./number_range.js";
 
-export const MAX_WS = 12;
 /** Threads kept at once (ambiguous anyOf options); more are dropped. */
 const MAX_THREADS = 32;
 /** Interned frames kept per grammar before the table is cleared (masks then recompute). */
@@ -78,7 +78,6 @@ export class Frame {
     readonly x: number,
     readonly y: number,
     readonly z: number,
-    readonly ws: number,
     readonly depth: number,
   ) {}
 }
@@ -87,7 +86,7 @@ export class Frame {
 export type ParseState = readonly Frame[];
 
 function moved(f: Frame, p: number, x = f.x, y = f.y, z = f.z): Frame {
-  return new Frame(f.parent, f.tag, f.node, p, x, y, z, 0, f.depth);
+  return new Frame(f.parent, f.tag, f.node, p, x, y, z, f.depth);
 }
 
 const isWs = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
@@ -102,6 +101,8 @@ export class Grammar {
   readonly uid = Grammar.nextUid++;
   private ids = new Map<string, number>();
   private gen = 0;
+  /** Fewest nested containers a value of each node needs (see {@link minimumDepthSteps}). */
+  private readonly depthNeeded: Map<GNode, number>;
 
   constructor(
     readonly root: GNode,
@@ -111,10 +112,23 @@ export class Grammar {
     readonly bytes: number,
     /** Whitespace may lead a JSON document, not a raw sequence (a tool call starts with its tag). */
     readonly leadingWhitespace = true,
-  ) {}
+    depths?: Map<GNode, number>,
+  ) {
+    this.depthNeeded = depths ?? runToEnd(minimumDepthSteps(root));
+  }
+
+  /** Whether a value of `node` can start (and finish) inside a container at `depth`. */
+  fits(depth: number, node: GNode): boolean {
+    return depth + (this.depthNeeded.get(node) ?? 0) <= this.maxDepth;
+  }
+
+  /** True when the document needs more nesting than allowed (a schema no output can satisfy). */
+  get tooDeep(): boolean {
+    return !this.fits(0, this.root);
+  }
 
   initial(): ParseState {
-    return [new Frame(null, Tag.Root, this.root, 0, 0, 0, 0, 0, 0)];
+    return [new Frame(null, Tag.Root, this.root, 0, 0, 0, 0, 0)];
   }
 
   /** The state after one byte, or null when the byte is refused. */
@@ -134,6 +148,11 @@ export class Grammar {
   /** True when the text so far is a complete document (end of sequence allowed). */
   complete(state: ParseState): boolean {
     return state.some(endable);
+  }
+
+  /** True when some thread is inside a string (where whitespace is content, not layout). */
+  inString(state: ParseState): boolean {
+    return state.some((f) => f.tag === Tag.Str);
   }
 
   /** A short key: states with equal keys accept exactly the same continuations. */
@@ -170,7 +189,7 @@ export class Grammar {
       this.gen++;
     }
     const parent = f.parent ? this.internId(f.parent) : 0;
-    const key = `${parent}:${f.tag}:${f.node.id}:${f.p}:${localKey(f)}:${f.ws}`;
+    const key = `${parent}:${f.tag}:${f.node.id}:${f.p}:${localKey(f)}`;
     let id = this.ids.get(key);
     if (id === undefined) {
       id = this.ids.size + 1;
@@ -179,6 +198,95 @@ export class Grammar {
     f.id = id;
     f.gen = this.gen;
     return id;
+  }
+}
+
+/**
+ * For every node reachable from `root`, the fewest containers a complete value of it nests
+ * (a string: 0; `{"a": []}` with `a` required: 2), by fixpoint iteration since `$ref`s recurse.
+ * Containers open only when their value can still finish within the depth limit, so a
+ * recursive schema never writes itself into a corner at the limit.
+ */
+export function* minimumDepthSteps(root: GNode): Generator<void, Map<GNode, number>> {
+  const nodes: GNode[] = [];
+  const seen = new Set<GNode>();
+  const stack: GNode[] = [root];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if ((nodes.length & 4095) === 4095) yield;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    nodes.push(n);
+    switch (n.kind) {
+      case "object":
+        stack.push(...n.values);
+        break;
+      case "map":
+        stack.push(n.value);
+        break;
+      case "array":
+        stack.push(...n.prefix, n.items);
+        break;
+      case "union":
+        stack.push(...n.options);
+        break;
+      case "seq":
+        stack.push(...n.items);
+        break;
+      case "ref":
+        if (n.target) stack.push(n.target);
+        break;
+      default:
+        break;
+    }
+  }
+  const need = new Map<GNode, number>(nodes.map((n) => [n, Infinity]));
+  const get = (n: GNode) => need.get(n) ?? Infinity;
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let k = 0; k < nodes.length; k++) {
+      const n = nodes[k]!;
+      if ((k & 4095) === 4095) yield;
+      let v: number;
+      switch (n.kind) {
+        case "object": {
+          v = 1;
+          for (let i = n.nextRequired[0]!; i < n.n; i = n.nextRequired[i + 1]!) v = Math.max(v, 1 + get(n.values[i]!));
+          break;
+        }
+        case "map":
+          v = 1;
+          break;
+        case "array": {
+          v = 1;
+          for (let i = 0; i < n.min; i++) v = Math.max(v, 1 + get(i < n.prefix.length ? n.prefix[i]! : n.items));
+          break;
+        }
+        case "union":
+          v = Math.min(...n.options.map(get));
+          break;
+        case "seq":
+          v = Math.max(0, ...n.items.map(get));
+          break;
+        case "ref":
+          v = n.target ? get(n.target) : Infinity;
+          break;
+        default:
+          v = 0;
+      }
+      if (v < get(n)) {
+        need.set(n, v);
+        changed = true;
+      }
+    }
+  }
+  return need;
+}
+
+function runToEnd<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
   }
 }
 
@@ -195,7 +303,7 @@ function localKey(f: Frame): string {
 }
 
 function withWs(f: Frame, out: Frame[]): void {
-  if (f.ws < MAX_WS) out.push(new Frame(f.parent, f.tag, f.node, f.p, f.x, f.y, f.z, f.ws + 1, f.depth));
+  out.push(f);
 }
 
 function endable(f: Frame): boolean {
@@ -220,14 +328,14 @@ function expectValue(g: Grammar, after: Frame, node: GNode, b: number, out: Fram
       return;
     case "object":
     case "map":
-      if (b === 0x7b && after.depth < g.maxDepth)
-        out.push(new Frame(after, n.kind === "object" ? Tag.Obj : Tag.Map, n, OPEN, 0, 0, 0, 0, after.depth + 1));
+      if (b === 0x7b && g.fits(after.depth, n))
+        out.push(new Frame(after, n.kind === "object" ? Tag.Obj : Tag.Map, n, OPEN, 0, 0, 0, after.depth + 1));
       return;
     case "array":
-      if (b === 0x5b && after.depth < g.maxDepth) out.push(new Frame(after, Tag.Arr, n, OPEN, 0, 0, 0, 0, after.depth + 1));
+      if (b === 0x5b && g.fits(after.depth, n)) out.push(new Frame(after, Tag.Arr, n, OPEN, 0, 0, 0, after.depth + 1));
       return;
     case "string":
-      if (b === 0x22) out.push(new Frame(after, Tag.Str, n, S_NORMAL, 0, n.regex ? n.regex.startId : -1, 0, 0, after.depth));
+      if (b === 0x22) out.push(new Frame(after, Tag.Str, n, S_NORMAL, 0, n.regex ? n.regex.startId : -1, 0, after.depth));
       return;
     case "number":
       startNumber(after, n, b, out);
@@ -237,11 +345,11 @@ function expectValue(g: Grammar, after: Frame, node: GNode, b: number, out: Fram
       const t = n.table;
       if (!t.narrow(0, t.size, 0, b, NARROW)) return;
       if (NARROW.hi - NARROW.lo === 1 && t.completeAt(NARROW.lo, 1)) out.push(after);
-      else out.push(new Frame(after, Tag.Lit, n, 0, NARROW.lo, NARROW.hi, 1, 0, after.depth));
+      else out.push(new Frame(after, Tag.Lit, n, 0, NARROW.lo, NARROW.hi, 1, after.depth));
       return;
     }
     case "seq":
-      stepFrame(g, new Frame(after, Tag.Seq, n, 0, 0, 0, 0, 0, after.depth), b, out);
+      stepFrame(g, new Frame(after, Tag.Seq, n, 0, 0, 0, 0, after.depth), b, out);
       return;
     case "ref":
       return; // deref never returns a ref
@@ -278,7 +386,7 @@ function stepFrame(g: Grammar, f: Frame, b: number, out: Frame[]): void {
       const t = (f.node as { table: ByteTable }).table;
       if (t.narrow(f.x, f.y, f.z, b, NARROW)) {
         if (NARROW.hi - NARROW.lo === 1 && t.completeAt(NARROW.lo, f.z + 1)) out.push(f.parent!);
-        else out.push(new Frame(f.parent, Tag.Lit, f.node, 0, NARROW.lo, NARROW.hi, f.z + 1, 0, f.depth));
+        else out.push(new Frame(f.parent, Tag.Lit, f.node, 0, NARROW.lo, NARROW.hi, f.z + 1, f.depth));
       } else if (t.completeAt(f.x, f.z)) {
         // A complete text that others extend (enum 1 and 12) ends on a byte none of them takes.
         stepFrame(g, f.parent!, b, out);
@@ -307,7 +415,7 @@ function stepObject(g: Grammar, f: Frame, b: number, out: Frame[]): void {
       if (b === 0x22 && i < node.n) {
         const t = node.segments[node.segmentOf[i]!]!;
         if (t.narrow(0, t.size, 0, b, NARROW) && t.maxPayload(NARROW.lo, NARROW.hi) >= i)
-          out.push(new Frame(f, Tag.Key, node, i, NARROW.lo, NARROW.hi, 1, 0, f.depth));
+          out.push(new Frame(f, Tag.Key, node, i, NARROW.lo, NARROW.hi, 1, f.depth));
       } else if (phase === OPEN && b === 0x7d && node.nextRequired[0]! >= node.n) out.push(f.parent!);
       return;
     case AFTER:
@@ -330,7 +438,7 @@ function stepKey(f: Frame, b: number, out: Frame[]): void {
   if (t.completeAt(NARROW.lo, f.z + 1)) {
     // Keys end with their closing quote, so a complete key is the only one left.
     out.push(moved(f.parent!, (t.payload[NARROW.lo]! << 3) | COLON));
-  } else out.push(new Frame(f.parent, Tag.Key, node, f.p, NARROW.lo, NARROW.hi, f.z + 1, 0, f.depth));
+  } else out.push(new Frame(f.parent, Tag.Key, node, f.p, NARROW.lo, NARROW.hi, f.z + 1, f.depth));
 }
 
 function stepMap(g: Grammar, f: Frame, b: number, out: Frame[]): void {
@@ -339,11 +447,11 @@ function stepMap(g: Grammar, f: Frame, b: number, out: Frame[]): void {
   switch (f.p) {
     case OPEN:
     case COMMA:
-      if (b === 0x22) out.push(new Frame(moved(f, COLON), Tag.Str, node.key, S_NORMAL, 0, -1, 0, 0, f.depth));
+      if (b === 0x22 && g.fits(f.depth, node.value)) out.push(new Frame(moved(f, COLON), Tag.Str, node.key, S_NORMAL, 0, -1, 0, f.depth));
       else if (f.p === OPEN && b === 0x7d) out.push(f.parent!);
       return;
     case AFTER:
-      if (b === 0x2c) out.push(moved(f, COMMA));
+      if (b === 0x2c && g.fits(f.depth, node.value)) out.push(moved(f, COMMA));
       else if (b === 0x7d) out.push(f.parent!);
       return;
     case COLON:
@@ -374,7 +482,7 @@ function stepArray(g: Grammar, f: Frame, b: number, out: Frame[]): void {
     case AFTER:
       if (b === 0x5d) {
         if (count >= node.min) out.push(f.parent!);
-      } else if (b === 0x2c && count < node.max) out.push(moved(f, COMMA));
+      } else if (b === 0x2c && count < node.max && g.fits(f.depth, item(count))) out.push(moved(f, COMMA));
       return;
     case COMMA:
       expectValue(g, moved(f, AFTER, Math.min(count + 1, countCap(node))), item(count), b, out);
@@ -500,9 +608,9 @@ function sideOf(f: Frame): Side {
 function startNumber(after: Frame, n: NumberNode, b: number, out: Frame[]): void {
   const spec = n.spec;
   if (b === 0x2d) {
-    if (spec.negative) out.push(new Frame(after, Tag.Num, n, SIGN, 0, 0, 1, 0, after.depth));
+    if (spec.negative) out.push(new Frame(after, Tag.Num, n, SIGN, 0, 0, 1, after.depth));
   } else if (isDigit(b) && spec.positive && feasible(b - 0x30, 1, spec.positive))
-    out.push(new Frame(after, Tag.Num, n, INT, 1, b - 0x30, 0, 0, after.depth));
+    out.push(new Frame(after, Tag.Num, n, INT, 1, b - 0x30, 0, after.depth));
 }
 
 function numberCanEnd(f: Frame): boolean {

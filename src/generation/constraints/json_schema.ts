@@ -25,7 +25,7 @@
 import { InvalidArgumentError } from "../../errors.js";
 import { ByteTable, binaryString } from "./byte_table.js";
 import { type GNode, type LiteralNode, type ObjectNode, type StringNode, newNodeId, type RefNode } from "./grammar_nodes.js";
-import { Grammar } from "./json_grammar.js";
+import { Grammar, minimumDepthSteps } from "./json_grammar.js";
 import { numberSpec } from "./number_range.js";
 import { PatternError, Regex } from "./regex.js";
 
@@ -478,43 +478,66 @@ export const ANY_VALUE: SchemaNode = new Grammar(ANY_NODE, DEFAULT_DEPTH, 0);
 export const ANY_OBJECT: SchemaNode = new Grammar(ANY_MAP, DEFAULT_DEPTH, 0);
 
 /**
- * Checks size and nesting without recursion (a 100k-deep `const` must be a clear error, not
- * a stack overflow) and returns the canonical text (sorted keys) the cache hashes.
+ * Checks a schema's size and nesting without recursion (a 100k-deep `const` must be a clear
+ * error, not a stack overflow) and hashes a canonical form of it (object keys sorted, strings
+ * length-prefixed) without building it: two 32-bit lanes plus the length, the key of the
+ * compiled-schema cache.
  */
-export function canonicalSchema(schema: unknown, param: string, limits: ConstraintLimits = DEFAULT_LIMITS): string {
-  const stack: [unknown, number][] = [[schema, 0]];
-  let bytes = 0;
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (depth > limits.maxNesting)
+export function* schemaKeySteps(schema: unknown, param: string, limits: ConstraintLimits = DEFAULT_LIMITS): Generator<void, string> {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9e3779b9;
+  let length = 0;
+  const add = (text: string) => {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+      h2 ^= h2 >>> 15;
+    }
+    length += text.length;
+    if (length > limits.maxSchemaBytes)
+      throw new SchemaLimitError(param, "maxSchemaBytes", `the schema is larger than ${limits.maxSchemaBytes} bytes`);
+  };
+  // The walk's stack: values with their depth, or (depth -1) text to hash as is.
+  const values: unknown[] = [schema];
+  const depths: number[] = [0];
+  let units = 0;
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
+    if (++units === SLICE_UNITS) {
+      units = 0;
+      yield;
+    }
+    if (depth < 0) add(v as string);
+    else if (depth > limits.maxNesting)
       throw new SchemaLimitError(
         param,
         "maxNesting",
         `the schema (or a const/enum value in it) nests deeper than ${limits.maxNesting} levels`,
       );
-    if (typeof v === "string") bytes += v.length + 2;
+    else if (typeof v === "string") add(`"${v.length}:${v}`);
     else if (Array.isArray(v)) {
-      bytes += 2 + v.length;
-      for (const x of v) stack.push([x, depth + 1]);
-    } else if (isObj(v)) {
-      bytes += 2;
-      for (const [k, x] of Object.entries(v)) {
-        bytes += k.length + 4;
-        stack.push([x, depth + 1]);
+      add("[");
+      values.push("]");
+      depths.push(-1);
+      for (let i = v.length - 1; i >= 0; i--) {
+        values.push(v[i]);
+        depths.push(depth + 1);
       }
-    } else bytes += 8;
-    if (bytes > limits.maxSchemaBytes)
-      throw new SchemaLimitError(param, "maxSchemaBytes", `the schema is larger than ${limits.maxSchemaBytes} bytes`);
+    } else if (isObj(v)) {
+      add("{");
+      values.push("}");
+      depths.push(-1);
+      const keys = Object.keys(v).sort();
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const k = keys[i]!;
+        values.push(v[k], `${k.length}:${k}`);
+        depths.push(depth + 1, -1);
+      }
+    } else add(`${String(v)},`);
   }
-  const text = JSON.stringify(schema, (_k, v: unknown) => {
-    if (!isObj(v)) return v;
-    const sorted: Obj = {};
-    for (const k of Object.keys(v).sort()) sorted[k] = v[k];
-    return sorted;
-  });
-  if (text.length > limits.maxSchemaBytes)
-    throw new SchemaLimitError(param, "maxSchemaBytes", `the schema is larger than ${limits.maxSchemaBytes} bytes`);
-  return text;
+  return `${(h1 >>> 0).toString(36)}${(h2 >>> 0).toString(36)}:${length}`;
 }
 
 /** The compilation as a generator: it yields between slices of work. */
@@ -522,7 +545,11 @@ export function* compileSteps(schema: unknown, param: string, limits: Constraint
   if (schema === undefined || schema === true) return ANY_VALUE;
   const c = new Compiler(schema, limits);
   const root = yield* c.node(schema, param, 0);
-  return new Grammar(root, limits.maxRefDepth, c.bytes + c.states * 64);
+  const depths = yield* minimumDepthSteps(root);
+  const g = new Grammar(root, limits.maxRefDepth, c.bytes + c.states * 64, true, depths);
+  if (g.tooDeep)
+    throw new SchemaLimitError(param, "maxRefDepth", `every value of the schema nests deeper than ${limits.maxRefDepth} levels`);
+  return g;
 }
 
 function now(): number {
@@ -538,8 +565,12 @@ function timeLimit(param: string, limits: ConstraintLimits): SchemaLimitError {
  * {@link compileSchemaAsync}). `param` names where it came from in errors.
  */
 export function compileSchema(schema: unknown, param: string, limits: ConstraintLimits = DEFAULT_LIMITS): SchemaNode {
-  canonicalSchema(schema, param, limits);
-  return runSync(compileSteps(schema, param, limits), param, limits);
+  return runSync(checkedCompileSteps(schema, param, limits), param, limits);
+}
+
+function* checkedCompileSteps(schema: unknown, param: string, limits: ConstraintLimits): Generator<void, Grammar> {
+  yield* schemaKeySteps(schema, param, limits);
+  return yield* compileSteps(schema, param, limits);
 }
 
 export function runSync<T>(steps: Generator<void, T>, param: string, limits: ConstraintLimits): T {

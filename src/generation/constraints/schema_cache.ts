@@ -8,30 +8,26 @@
  * {@link ConstraintLimits}.
  */
 import { ByteLru } from "./byte_lru.js";
-import { type ConstraintLimits, DEFAULT_LIMITS, type SchemaNode, canonicalSchema, compileSteps, runAsync, runSync } from "./json_schema.js";
+import { type ConstraintLimits, DEFAULT_LIMITS, type SchemaNode, compileSteps, runAsync, runSync, schemaKeySteps } from "./json_schema.js";
 
 /** Default bytes of compiled schemas kept. */
 export const DEFAULT_SCHEMA_CACHE_BYTES = 64 << 20;
 
 export const schemaCache = new ByteLru<SchemaNode>(DEFAULT_SCHEMA_CACHE_BYTES, (g) => g.bytes + 256);
 
-/** Two 32-bit FNV-1a-style hashes with different seeds and mixing: 64 bits of key. */
-function hashText(text: string): string {
-  let h1 = 0x811c9dc5;
-  let h2 = 0x9e3779b9;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193);
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
-    h2 ^= h2 >>> 15;
-  }
-  return `${(h1 >>> 0).toString(36)}${(h2 >>> 0).toString(36)}:${text.length}`;
+function limitsKey(l: ConstraintLimits): string {
+  // A schema accepted under generous limits must not bypass stricter ones.
+  return `${l.maxSchemaBytes},${l.maxEnumEntries},${l.maxProperties},${l.maxStates},${l.maxNesting},${l.maxRefDepth}`;
 }
 
-function cacheKey(canonical: string, limits: ConstraintLimits): string {
-  const l = limits;
-  // A schema accepted under generous limits must not bypass stricter ones.
-  return `${hashText(canonical)}/${l.maxSchemaBytes},${l.maxEnumEntries},${l.maxProperties},${l.maxStates},${l.maxNesting},${l.maxRefDepth}`;
+/** Hash (checking size and nesting), then the cache, then compilation, as one sliced run. */
+function* cachedSteps(schema: unknown, param: string, limits: ConstraintLimits, useCache: boolean): Generator<void, SchemaNode> {
+  const key = `${yield* schemaKeySteps(schema, param, limits)}/${limitsKey(limits)}`;
+  const known = useCache ? schemaCache.get(key) : undefined;
+  if (known) return known;
+  const g = yield* compileSteps(schema, param, limits);
+  if (useCache) schemaCache.set(key, g);
+  return g;
 }
 
 export interface CompileOptions {
@@ -51,25 +47,11 @@ function limitsOf(options: CompileOptions): ConstraintLimits {
  */
 export async function compileSchemaAsync(schema: unknown, param: string, options: CompileOptions = {}): Promise<SchemaNode> {
   const limits = limitsOf(options);
-  const canonical = canonicalSchema(schema, param, limits);
-  const key = cacheKey(canonical, limits);
-  const useCache = options.cache ?? true;
-  const known = useCache ? schemaCache.get(key) : undefined;
-  if (known) return known;
-  const g = await runAsync(compileSteps(schema, param, limits), param, limits);
-  if (useCache) schemaCache.set(key, g);
-  return g;
+  return runAsync(cachedSteps(schema, param, limits, options.cache ?? true), param, limits);
 }
 
 /** The same, synchronously (for library calls that compile once before generating). */
 export function compileSchemaCached(schema: unknown, param: string, options: CompileOptions = {}): SchemaNode {
   const limits = limitsOf(options);
-  const canonical = canonicalSchema(schema, param, limits);
-  const key = cacheKey(canonical, limits);
-  const useCache = options.cache ?? true;
-  const known = useCache ? schemaCache.get(key) : undefined;
-  if (known) return known;
-  const g = runSync(compileSteps(schema, param, limits), param, limits);
-  if (useCache) schemaCache.set(key, g);
-  return g;
+  return runSync(cachedSteps(schema, param, limits, options.cache ?? true), param, limits);
 }
