@@ -4,7 +4,9 @@
  */
 export type { HostTensor, TensorInfo, TensorReader, UploadSource, WeightSource } from "./weights.js";
 export { tensorReader } from "./weights.js";
-export type { DType, WeightDType, FloatDType, QuantDType } from "../tensor/dtype.js";
+export type { DType, WeightDType, FloatDType, QuantDType, BlockLayout } from "../tensor/dtype.js";
+export { QUANT_LAYOUT, bitsPerWeight } from "../tensor/dtype.js";
+export { QUANT_PRESETS, presetTensorType, type QuantPreset, type PresetModel } from "./gguf_quant_presets.js";
 export {
   quantizeQ8_0,
   quantizeQ4_0,

@@ -139,7 +139,7 @@ test(`qwen2 quantize of an F32 GGUF writes each tensor byte for byte as llama-qu
 let llama: Llama | null = null;
 after(async () => llama?.dispose());
 
-test("llama.cpp loads our Q4_K_M file and its next-token distribution is ours", { skip }, async () => {
+test("llama.cpp loads our Q4_K_M file and its next-token distribution is ours (KL ≤ 1e-3)", { skip }, async (t) => {
   const { path } = f32Files.get("h256")!;
   const ours = join(dir.path, "h256.ours.q4_k_m.gguf");
   assert.equal(await runQuantize(["--model", path, "--type", "q4_k_m", "--out", ours, "--quiet"], captureIO().io), 0);
@@ -164,5 +164,6 @@ test("llama.cpp loads our Q4_K_M file and its next-token distribution is ours", 
   // Both read the same bits; llama.cpp quantises activations to 8 bits for its dot products.
   let kl = 0;
   for (let i = 0; i < e.length; i++) if (theirs[i]! > 0) kl += theirs[i]! * Math.log(theirs[i]! / (e[i]! / z));
-  assert.ok(kl < 1e-2, `KL(llama.cpp || ours) = ${kl}`);
+  t.diagnostic(`KL(llama.cpp || ours) on our Q4_K_M file: ${kl.toExponential(2)}`); // 1.0e-4 when written
+  assert.ok(kl < 1e-3, `KL(llama.cpp || ours) = ${kl}`);
 });
