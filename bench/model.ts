@@ -1,6 +1,8 @@
 /**
- * `npm run bench:model`: qwen2-ts against llama.cpp on one model of the real Qwen2-0.5B
- * shape (random weights from `qwen2 create-random`), written as GGUF BF16, Q8_0 and Q4_0.
+ * `npm run bench:model`: qwen2-ts against llama.cpp on one model of a real Qwen2 shape
+ * (random weights from `qwen2 create-random`, Qwen2-0.5B by default, --shape qwen2-1.5b for
+ * hidden 1536, where K-quants are used whole), written as GGUF files by `qwen2 quantize`
+ * (BF16, Q8_0, Q4_0, or llama.cpp's presets: q4_k_m, q5_k_m, q6_k, q5_0 ...).
  *
  * Every measurement is a child process, so load time and peak memory are its own:
  *   ours       QWEN2_RELAXED_SIMD=0|1 node bin/qwen2.js bench --json ...
@@ -12,8 +14,10 @@
  * llama.cpp at equal threads. 512/1024 run at 2 threads only, and the reference backend
  * runs a short prompt only, to keep the whole run near 10 minutes on 2 cores.
  *
- * Options: --work DIR (default .models/bench), --dtypes bf16,q8_0,q4_0, --quick (fewer runs),
- * --skip-llama, --skip-ours. Results: bench/results/model.json and model.md.
+ * Options: --work DIR (default .models/bench), --shape qwen2-0.5b|qwen2-1.5b, --dtypes
+ * bf16,q8_0,q4_0 (GGUF types or presets), --quick (only the summary's runs: 2 threads, the
+ * 128-token prompt, llama.cpp and our relaxed build), --skip-llama,
+ * --skip-ours, --out NAME (default model). Results: bench/results/NAME.json and NAME.md.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -31,6 +35,8 @@ const { values } = parseArgs({
   options: {
     work: { type: "string", default: join(repo, ".models/bench") },
     dtypes: { type: "string", default: "bf16,q8_0,q4_0" },
+    shape: { type: "string", default: "qwen2-0.5b" },
+    out: { type: "string", default: "model" },
     quick: { type: "boolean", default: false },
     "skip-llama": { type: "boolean", default: false },
     "skip-ours": { type: "boolean", default: false },
@@ -39,7 +45,10 @@ const { values } = parseArgs({
   },
 });
 const work = resolve(values.work!);
-const dtypes = values.dtypes!.split(",") as Array<"bf16" | "q8_0" | "q4_0">;
+const dtypes = values.dtypes!.split(",");
+const shape = values.shape!;
+if (!["qwen2-0.5b", "qwen2-1.5b"].includes(shape)) throw new Error(`--shape must be qwen2-0.5b or qwen2-1.5b, got ${shape}`);
+const outName = values.out!;
 mkdirSync(work, { recursive: true });
 
 type Json = Record<string, unknown>;
@@ -82,13 +91,13 @@ function child(args: string[], timeoutS: number, env: Record<string, string> = {
   return { error: why.slice(0, 500), wall };
 }
 
-const folder = join(work, "qwen2-0.5b-random");
+const folder = join(work, `${shape}-random`);
 const ggufs: Record<string, string> = {};
 let runs: Run[] = [];
 let lastMachine: Json | null = null;
 if (values["render-only"]) {
   // Re-render the tables from the last run's JSON (e.g. after changing this file).
-  const last = JSON.parse(readFileSync(join(repo, "bench/results/model.json"), "utf8")) as {
+  const last = JSON.parse(readFileSync(join(repo, `bench/results/${outName}.json`), "utf8")) as {
     runs: Run[];
     machine: Json;
     model: { ggufs: Record<string, string> };
@@ -97,16 +106,16 @@ if (values["render-only"]) {
   lastMachine = last.machine;
   Object.assign(ggufs, last.model.ggufs);
 } else {
-  // 1. The model: a random Qwen2-0.5B-shaped folder in BF16, then GGUF files.
+  // 1. The model: a random folder of the shape in BF16, then GGUF files.
   if (!existsSync(join(folder, "config.json"))) {
     log(`creating ${folder}`);
-    const r = spawnSync(process.execPath, [cli, "create-random", "--preset", "qwen2-0.5b", "--dtype", "bf16", "--out", folder], {
+    const r = spawnSync(process.execPath, [cli, "create-random", "--preset", shape, "--dtype", "bf16", "--out", folder], {
       stdio: "inherit",
     });
     if (r.status !== 0) throw new Error(`create-random failed (exit ${r.status}); is 'qwen2 create-random' in this build?`);
   }
   for (const dtype of dtypes) {
-    const out = join(work, `qwen2-0.5b-random.${dtype}.gguf`);
+    const out = join(work, `${shape}-random.${dtype}.gguf`);
     if (!existsSync(out) || statSync(out).mtimeMs < statSync(join(folder, "config.json")).mtimeMs) {
       log(`quantize → ${out}`);
       const tok =
@@ -130,19 +139,20 @@ if (values["render-only"]) {
     gen: number;
   }
   const plans: Plan[] = [];
+  // --quick: the summary's runs only (2 threads, the 128-token prompt, llama.cpp and our relaxed build).
   const threadList = values.quick ? [2] : [1, 2];
   for (const threads of threadList) {
-    const long = threads === 2;
+    const long = threads === 2 && !values.quick;
     const variants = [{ prompt: 128, context: 0, gen: 16 }, ...(long ? [{ prompt: 512, context: 1024, gen: 16 }] : [])];
     for (const v of variants) {
       if (!values["skip-llama"]) plans.push({ engine: "llama.cpp", threads, prompt: v.prompt, context: v.context, gen: v.gen });
       if (!values["skip-ours"]) {
-        plans.push({ engine: "wasm", threads, prompt: v.prompt, context: v.context, gen: v.gen });
+        if (!values.quick) plans.push({ engine: "wasm", threads, prompt: v.prompt, context: v.context, gen: v.gen });
         plans.push({ engine: "wasm-relaxed", threads, prompt: v.prompt, context: v.context, gen: v.gen });
       }
     }
   }
-  if (!values["skip-ours"]) plans.push({ engine: "reference", threads: 1, prompt: 16, context: 0, gen: 4 });
+  if (!values["skip-ours"] && !values.quick) plans.push({ engine: "reference", threads: 1, prompt: 16, context: 0, gen: 4 });
 
   for (const dtype of dtypes) {
     for (const p of plans) {
@@ -198,7 +208,7 @@ const fmt = (x: number | undefined, digits = 1): string => (x === undefined ? "�
 const ratio = (a: number | undefined, b: number | undefined): string =>
   a === undefined || b === undefined || b === 0 ? "–" : (a / b).toFixed(2);
 
-// KV cache at 1024 + 16 tokens for Qwen2-0.5B: 24 layers × 2 kv heads × 64 dims × K and V, float32.
+// KV cache bytes per token: layers × kv heads × head dims × K and V, float32.
 const config = JSON.parse(readFileSync(join(folder, "config.json"), "utf8")) as Json;
 const kvBytesPerToken =
   2 *
@@ -235,7 +245,7 @@ const machine = (lastMachine as typeof measuredMachine | null) ?? measuredMachin
 md("# Model benchmark: qwen2-ts vs llama.cpp");
 md();
 md(
-  `Random weights of the real Qwen2-0.5B shape (\`qwen2 create-random --preset qwen2-0.5b\`), as GGUF files written by \`qwen2 quantize\`; the same files go to llama.cpp (node-llama-cpp ${machine.node_llama_cpp}, CPU).`,
+  `Random weights of the real ${shape === "qwen2-1.5b" ? "Qwen2-1.5B" : "Qwen2-0.5B"} shape (\`qwen2 create-random --preset ${shape}\`), as GGUF files written by \`qwen2 quantize --type\` (presets: llama.cpp's per-tensor types); the same files go to llama.cpp (node-llama-cpp ${machine.node_llama_cpp}, CPU).`,
 );
 md(
   `Machine: ${machine.cpu}, ${machine.cores} cores (${flags.join(", ")}), ${machine.memory_gib} GiB, ${machine.os}, Node ${machine.node}. ${machine.date}.`,
@@ -251,6 +261,11 @@ const TARGETS: Record<string, { decode: number; prefill?: number }> = {
   bf16: { decode: 0.75, prefill: 0.3 },
   q8_0: { decode: 0.75, prefill: 0.2 },
   q4_0: { decode: 0.9 },
+  // Issue 14: the K-quant presets and Q5_0.
+  q4_k_m: { decode: 0.9, prefill: 0.4 },
+  q5_k_m: { decode: 0.9, prefill: 0.4 },
+  q6_k: { decode: 0.9, prefill: 0.4 },
+  q5_0: { decode: 0.9, prefill: 0.4 },
 };
 md();
 md("## Summary: 2 threads, ours (relaxed SIMD) / llama.cpp, against the targets");
@@ -307,8 +322,8 @@ if (failed.length > 0) {
 const resultsDir = join(repo, "bench/results");
 mkdirSync(resultsDir, { recursive: true });
 writeFileSync(
-  join(resultsDir, "model.json"),
-  JSON.stringify({ machine, model: { folder, ggufs, kv_bytes_per_token: kvBytesPerToken }, runs }, null, 2) + "\n",
+  join(resultsDir, `${outName}.json`),
+  JSON.stringify({ machine, model: { shape, folder, ggufs, kv_bytes_per_token: kvBytesPerToken }, runs }, null, 2) + "\n",
 );
-writeFileSync(join(resultsDir, "model.md"), lines.join("\n") + "\n");
+writeFileSync(join(resultsDir, `${outName}.md`), lines.join("\n") + "\n");
 process.stdout.write(lines.join("\n") + "\n");

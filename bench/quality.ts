@@ -1,9 +1,10 @@
 /**
- * Quality of quantised models: how far Q8_0 and Q4_0 move the next-token distributions
- * from our float32 path on the same inputs, for qwen2-ts and for llama.cpp on the same GGUF
- * files.
+ * Quality of quantised models: how far each quantised GGUF (Q8_0 and Q4_0 by default, or the
+ * K-quant presets: --types q4_k_m,q5_k_m,q6_k,q5_0) moves the next-token distributions from
+ * our float32 path on the same inputs, for qwen2-ts and for llama.cpp on the same files.
  *
- *   node dist/bench/quality.js [--work DIR] [--seqs 2] [--len 32] [--backend wasm|reference]
+ *   node dist/bench/quality.js [--work DIR] [--shape qwen2-0.5b|qwen2-1.5b] [--types q8_0,q4_0]
+ *     [--seqs 2] [--len 32] [--backend wasm|reference] [--out quality]
  *
  * Reference: our model on the unquantised weights (the BF16 GGUF: bf16 weights, float32
  * arithmetic). For each of our Q8_0/Q4_0 runs and each llama.cpp run (BF16, Q8_0, Q4_0), at
@@ -11,7 +12,8 @@
  * the same. llama.cpp's distributions come from node-llama-cpp's `controlledEvaluate`
  * (temperature 1, no top-k/top-p/min-p: the full softmax), with its default context settings.
  *
- * The model is the random Qwen2-0.5B-shaped one bench/model.ts makes (run that first).
+ * The model is the random one of that shape bench/model.ts makes (run that first, with bf16
+ * among its --dtypes). Issue 14's target: our KL within 10% of llama.cpp's on each file.
  * Random weights give flatter distributions than a trained model, so these figures compare
  * engines and formats with each other; they do not predict a trained model's degradation.
  */
@@ -32,13 +34,20 @@ const { values } = parseArgs({
     len: { type: "string", default: "32" },
     backend: { type: "string", default: "wasm" },
     "skip-llama": { type: "boolean", default: false },
+    shape: { type: "string", default: "qwen2-0.5b" },
+    types: { type: "string", default: "q8_0,q4_0" },
+    out: { type: "string", default: "quality" },
   },
 });
+const shape = values.shape!;
+const types = values.types!.split(",");
 const work = resolve(values.work!);
 const seqs = Number(values.seqs);
 const len = Number(values.len);
-const gguf = (t: string): string => join(work, `qwen2-0.5b-random.${t}.gguf`);
-for (const t of ["bf16", "q8_0", "q4_0"]) if (!existsSync(gguf(t))) throw new Error(`${gguf(t)} is missing: run npm run bench:model first`);
+const gguf = (t: string): string => join(work, `${shape}-random.${t}.gguf`);
+for (const t of ["bf16", ...types])
+  if (!existsSync(gguf(t)))
+    throw new Error(`${gguf(t)} is missing: run npm run bench:model -- --shape ${shape} --dtypes bf16,${types.join(",")} first`);
 const inputs = Array.from({ length: seqs }, (_, s) => benchPromptIds(len, 100 + s));
 
 function log(msg: string): void {
@@ -144,7 +153,7 @@ function compare(ref: Float64Array[][], other: Float64Array[][]): Score {
 const backend = values.backend as BackendName;
 const ref = await ours(gguf("bf16"), backend);
 const rows: Array<{ engine: string; file: string; score: Score | null; error?: string }> = [];
-for (const t of ["q8_0", "q4_0"]) {
+for (const t of types) {
   try {
     rows.push({ engine: `qwen2-ts (${backend})`, file: t, score: compare(ref, await ours(gguf(t), backend)) });
   } catch (err) {
@@ -152,7 +161,7 @@ for (const t of ["q8_0", "q4_0"]) {
   }
 }
 if (!values["skip-llama"]) {
-  for (const t of ["bf16", "q8_0", "q4_0"]) {
+  for (const t of ["bf16", ...types]) {
     try {
       rows.push({ engine: "llama.cpp", file: t, score: compare(ref, await llamaCpp(gguf(t), ref[0]![0]!.length)) });
     } catch (err) {
@@ -166,7 +175,7 @@ const md: string[] = [
   "# Quantisation quality: next-token distributions against our float32 path",
   "",
   `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}.`,
-  `${seqs} sequences × ${len} positions of pseudo-random token ids on the random Qwen2-0.5B-shaped model; reference: qwen2-ts (${backend}) on the BF16 GGUF (bf16 weights, float32 arithmetic).`,
+  `${seqs} sequences × ${len} positions of pseudo-random token ids on the random ${shape}-shaped model; reference: qwen2-ts (${backend}) on the BF16 GGUF (bf16 weights, float32 arithmetic).`,
   "KL = KL(P_ref ‖ P) in nats, averaged over positions; top-1 = share of positions whose most likely token is the reference's.",
   "Random weights make flat distributions: compare rows with each other, not with figures for trained models.",
   "",
@@ -178,8 +187,22 @@ const md: string[] = [
       : `| ${r.engine} | ${r.file} | – | – | failed: ${r.error?.slice(0, 120)} |`,
   ),
 ];
+if (!values["skip-llama"]) {
+  md.push("", "Ours against llama.cpp on the same file (issue 14's target: mean KL within 10%, ratio ≤ 1.10):", "");
+  md.push("| GGUF | ours mean KL | llama.cpp mean KL | ratio |", "|---|---|---|---|");
+  for (const t of types) {
+    const o = rows.find((r) => r.file === t && r.engine !== "llama.cpp")?.score;
+    const l = rows.find((r) => r.file === t && r.engine === "llama.cpp")?.score;
+    md.push(
+      `| ${t} | ${o ? o.mean_kl.toExponential(3) : "–"} | ${l ? l.mean_kl.toExponential(3) : "–"} | ${o && l ? (o.mean_kl / l.mean_kl).toFixed(2) : "–"} |`,
+    );
+  }
+}
 const resultsDir = join(repo, "bench/results");
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, "quality.json"), JSON.stringify({ seqs, len, backend, machine, date: machine.date, rows }, null, 2) + "\n");
-writeFileSync(join(resultsDir, "quality.md"), md.join("\n") + "\n");
+writeFileSync(
+  join(resultsDir, `${values.out}.json`),
+  JSON.stringify({ shape, seqs, len, backend, machine, date: machine.date, rows }, null, 2) + "\n",
+);
+writeFileSync(join(resultsDir, `${values.out}.md`), md.join("\n") + "\n");
 process.stdout.write(md.join("\n") + "\n");
