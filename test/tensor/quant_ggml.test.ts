@@ -11,6 +11,7 @@ import { type GgmlTypeName, ggmlSkipReason, loadGgml } from "../../bench/ggml.js
 import { QUANT_DTYPES, QUANT_LAYOUT, type QuantDType } from "../../src/tensor/dtype.js";
 import { canQuantize, dequantize, quantize } from "../../src/tensor/quant/index.js";
 import { quantizeQ8_K } from "../../src/tensor/quant/q8_k.js";
+import { quantizeIQ4_NL } from "../../src/tensor/quant/iq4_nl.js";
 
 const skip = ggmlSkipReason() ?? false;
 
@@ -157,7 +158,7 @@ function awkwardValues(blockSize: number, blocks: number, seed: number): Float32
   return x;
 }
 
-const WRITTEN = QUANT_DTYPES.filter((d) => canQuantize(d) && d !== "q8_k");
+const WRITTEN = QUANT_DTYPES.filter((d) => canQuantize(d) && d !== "q8_k" && d !== "iq4_nl");
 
 for (const dtype of WRITTEN) {
   test(`${dtype}: quantisation equals ggml's quantize_row_${GGML_NAME[dtype]}_ref byte for byte`, { skip }, () => {
@@ -185,4 +186,15 @@ test("q8_k: activation quantisation equals ggml's quantize_row_q8_K_ref byte for
   const x = awkwardValues(256, blocks, 5);
   // ggml leaves an all-zero block's sums as they were; the buffer it writes into starts zeroed.
   assert.deepEqual(quantizeQ8_K(x), ggml.quantizeRowRef("q8_K", x, blocks * 292));
+});
+
+test("iq4_nl: quantisation equals ggml's quantize_iq4_nl (llama-quantize's, 7 tries) and quantize_row_iq4_nl_ref (no tries) byte for byte", {
+  skip,
+}, () => {
+  const ggml = loadGgml();
+  const blocks = 480;
+  // Block 0 is not the all-zero kind: ggml's reference leaves an all-zero first block's levels uninitialised.
+  const x = awkwardValues(32, blocks + 1, 77).subarray(32);
+  assert.deepEqual(quantizeIQ4_NL(x), ggml.quantizeChunk("iq4_nl", x, 1, blocks * 18));
+  assert.deepEqual(quantizeIQ4_NL(x, -1), ggml.quantizeRowRef("iq4_nl", x, blocks * 18));
 });

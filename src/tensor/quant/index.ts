@@ -5,7 +5,7 @@
  */
 import { toFloat32 } from "../convert.js";
 import type { FloatDType, QuantDType, WeightDType } from "../dtype.js";
-import { dequantizeIQ4_NL } from "./iq4_nl.js";
+import { dequantizeIQ4_NL, quantizeIQ4_NL } from "./iq4_nl.js";
 import {
   dequantizeQ2_K,
   dequantizeQ3_K,
@@ -64,6 +64,7 @@ const QUANTIZERS = {
   q4_1: quantizeQ4_1,
   q5_0: quantizeQ5_0,
   q5_1: quantizeQ5_1,
+  iq4_nl: (x: Float32Array) => quantizeIQ4_NL(x),
   q2_k: quantizeQ2_K,
   q3_k: quantizeQ3_K,
   q4_k: quantizeQ4_K,
