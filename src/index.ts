@@ -65,8 +65,34 @@ export type { ResponseFormat, SchemaNode, ForcedTool, ConstraintLimits, CompileO
 // Models and compute backends, for code that drives the forward pass itself.
 export type { Qwen2Config, GenerationConfig } from "./formats/config.js";
 export type { CausalLM, SequenceCache, ForwardItem, ForwardOptions } from "./models/causal_lm.js";
-export { Qwen2ForCausalLM, Qwen2Model } from "./models/qwen2.js";
 export type { Qwen2Source, Qwen2LoadOptions } from "./models/qwen2.js";
+
+// The Qwen2 classes as transformers names them, each with fromPretrained (folder, URL, GGUF for
+// the causal LM) and load (the bare model on a backend of your own); AutoModel picks the class
+// config.json names.
+export {
+  AutoModel,
+  Qwen2ForCausalLM,
+  Qwen2Model,
+  Qwen2ForSequenceClassification,
+  Qwen2ForTokenClassification,
+  Qwen2ForQuestionAnswering,
+} from "./runtime/pretrained.js";
+export type {
+  Qwen2Pretrained,
+  TextInput,
+  LabelScore,
+  ClassifyOptions,
+  RerankOptions,
+  RerankResult,
+  TokenLabel,
+  QuestionAnswer,
+} from "./runtime/pretrained.js";
+export { QWEN_RERANKER_TEMPLATE, rerankPairIds, type RerankFormat } from "./runtime/rerank_format.js";
+export type { PaddedInput, SequenceClassification, TokenClassification, QuestionAnsweringLogits } from "./models/qwen2_heads.js";
+export type { ScoreFunction, SpanOptions, AnswerSpan } from "./models/head_outputs.js";
+export type { Qwen2Architecture } from "./formats/qwen2_architectures.js";
+export type { ProblemType } from "./formats/config.js";
 export type { Backend } from "./backends/ops.js";
 export { ReferenceBackend } from "./backends/reference/index.js";
 export { WasmBackend, createWasmBackend, relaxedSimdAvailable, type WasmBackendOptions } from "./backends/wasm/index.js";
