@@ -21,6 +21,7 @@ import { fixturesDir } from "../support/paths.js";
 import {
   caseBatch,
   caseGeneration,
+  assertStepLogits,
   greedy,
   loadManifest,
   maxAbsDiff,
@@ -108,7 +109,10 @@ async function checkFixture(
         }
         if (c.max_new_tokens === 0) return;
         const { tokens, stepLogits } = await greedy(runner, logits, c.max_new_tokens, eos, pad);
-        for (const row of exp.rows) assert.deepEqual(tokens[row.row], row.greedy!.f64, `row ${row.row}: greedy tokens`);
+        for (const row of exp.rows) {
+          assert.deepEqual(tokens[row.row], row.greedy!.f64, `row ${row.row}: greedy tokens`);
+          assertStepLogits(row, stepLogits[row.row]!, TOL);
+        }
 
         if ((exp.checks?.kv_vs_full_max_abs_diff_f64 ?? 0) < 1e-6) {
           const unpadded = batch.inputIds.map((ids, r) => ids.filter((_, i) => batch.attentionMask[r]![i] === 1));

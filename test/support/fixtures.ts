@@ -26,7 +26,24 @@ export interface ExpectedRow {
   last_logits: { f64: number[] };
   full_logits?: { f64: number[][] };
   hidden_norms?: Record<string, number[]>;
-  greedy?: { f64: number[] };
+  greedy?: { f64: number[]; step_topk?: { ids: number[]; f64: number[] }[] };
+}
+
+/**
+ * Our logits at every greedy step against the reference's recorded top-k logits of that step
+ * (`greedy.step_topk`, where present): a per-step oracle, so decoding that drifts without yet
+ * flipping a token still fails. Steps past the row's end (filled with pad) are not recorded.
+ */
+export function assertStepLogits(row: ExpectedRow, steps: readonly Float32Array[], tol: number): void {
+  const recorded = row.greedy?.step_topk;
+  if (!recorded) return;
+  assert.ok(steps.length >= 1, `row ${row.row}: no decoding step to compare`);
+  recorded.slice(0, steps.length).forEach((want, s) => {
+    want.ids.forEach((id, k) => {
+      const d = Math.abs(steps[s]![id]! - want.f64[k]!);
+      assert.ok(d <= tol, `row ${row.row} step ${s}: logit of token ${id} differs from f64 by ${d}`);
+    });
+  });
 }
 export interface ExpectedCase {
   name: string;
