@@ -151,6 +151,8 @@ export class ToolCallParser {
    */
   flush(truncated = false): Segment[] {
     const out: Segment[] = [];
+    // Whitespace before a dropped call was its layout, not content.
+    const dropped = this.inside !== null && truncated;
     if (this.bare) {
       const calls = this.knownCalls(parseToolCallBodies(this.buffer), true);
       if (calls) this.emitCalls(out, calls);
@@ -163,7 +165,7 @@ export class ToolCallParser {
       this.content(out, this.buffer);
     }
     this.buffer = "";
-    if (this.calls === 0 && this.heldWhitespace) out.push({ type: "content", text: this.heldWhitespace });
+    if (this.calls === 0 && !dropped && this.heldWhitespace) out.push({ type: "content", text: this.heldWhitespace });
     this.heldWhitespace = "";
     return out;
   }
