@@ -12,7 +12,7 @@ import { PassThrough } from "node:stream";
 import { after, before, it } from "node:test";
 import OpenAI from "openai";
 import { main } from "../../src/cli/main.js";
-import type { CausalLM } from "../../src/models/causal_lm.js";
+import type { CausalLM, ForwardItem } from "../../src/models/causal_lm.js";
 import { fromPretrained } from "../../src/runtime/load.js";
 import type { TextTokenizer } from "../../src/tokenizer/types.js";
 import { createServer, type QwenServer } from "../../src/server/server.js";
@@ -71,11 +71,43 @@ it("chat completions on a real tiny model: concurrent, seeded, streamed", async 
   assert.equal(text, a.choices[0]!.message.content);
 });
 
-it("json_object over the full 151k vocabulary gives a JSON prefix, valid when it stops", async () => {
+it("json_schema over the full 151k vocabulary: with bounded fields, every answer completes and satisfies the schema", async () => {
+  const schema = {
+    type: "object",
+    properties: {
+      name: { type: "string", maxLength: 12 },
+      age: { type: "integer", minimum: 0, maximum: 120 },
+      tags: { type: "array", items: { type: "string", maxLength: 8 }, maxItems: 3 },
+      kind: { enum: ["cat", "dog", null] },
+    },
+    required: ["name", "age", "tags", "kind"],
+    additionalProperties: false,
+  };
+  for (const seed of [1, 2, 3]) {
+    const r = await client.chat.completions.create({
+      model: "tiny",
+      messages: [{ role: "user", content: "JSON" }],
+      max_tokens: 400,
+      temperature: 0.7,
+      seed,
+      response_format: { type: "json_schema", json_schema: { name: "person", schema } },
+    });
+    const text = r.choices[0]!.message.content!;
+    assert.equal(r.choices[0]!.finish_reason, "stop", `seed ${seed}: the object completes within the budget: ${JSON.stringify(text)}`);
+    const v = JSON.parse(text) as { name: string; age: number; tags: string[]; kind: string | null };
+    assert.deepEqual(Object.keys(v), ["name", "age", "tags", "kind"], text);
+    assert.ok(typeof v.name === "string" && [...v.name].length <= 12, text);
+    assert.ok(Number.isInteger(v.age) && v.age >= 0 && v.age <= 120, text);
+    assert.ok(Array.isArray(v.tags) && v.tags.length <= 3 && v.tags.every((t) => typeof t === "string" && [...t].length <= 8), text);
+    assert.ok(["cat", "dog", null].includes(v.kind), text);
+  }
+});
+
+it("json_object over the full 151k vocabulary: the answer is a JSON object prefix", async () => {
   const r = await client.chat.completions.create({
     model: "tiny",
     messages: [{ role: "user", content: "JSON" }],
-    max_tokens: 6,
+    max_tokens: 40,
     temperature: 0,
     response_format: { type: "json_object" },
   });
@@ -90,6 +122,22 @@ it("embeddings from the model's last-token hidden state", async () => {
   assert.equal(r.data[0]!.embedding.length, loaded!.hiddenSize);
   for (const d of r.data) assert.ok(Math.abs(Math.hypot(...d.embedding) - 1) < 1e-4);
   assert.notDeepEqual(r.data[0]!.embedding, r.data[1]!.embedding);
+  // Each vector is the input's final-normed hidden state at its last token, L2-normalised,
+  // computed here directly from the model.
+  const model = loaded!.model as CausalLM & { hiddenStates(items: readonly ForwardItem[]): Promise<Float32Array[]> };
+  const d = loaded!.hiddenSize;
+  for (const [i, text] of ["one", "two words"].entries()) {
+    const ids = Int32Array.from(loaded!.tokenizer.encode(text));
+    const cache = model.createCache(ids.length);
+    const [states] = await model.hiddenStates([{ ids, cache }]);
+    cache.dispose();
+    const last = states!.subarray((ids.length - 1) * d, ids.length * d);
+    const norm = Math.hypot(...last);
+    const got = r.data[i]!.embedding;
+    let worst = 0;
+    last.forEach((v, k) => (worst = Math.max(worst, Math.abs(v / norm - got[k]!))));
+    assert.ok(worst < 1e-6, `input ${i}: the embedding differs from the normalised hidden state by ${worst}`);
+  }
 });
 
 it("echo logprobs of the prompt sum to its log-likelihood from the model's own token-by-token forward", async (t) => {
