@@ -291,13 +291,26 @@ describe("token masks", () => {
     assert.ok(!allowed(afterColon, "12"), "a multi-byte token that overshoots");
     const inEnum = mask('{"n": 3, "s": "');
     assert.ok(allowed(inEnum, "y") && allowed(inEnum, "n") && !allowed(inEnum, "a"));
-    // Brute force: the trie walk agrees with stepping every token alone.
-    const state = run(g, '{"n": 3, "s": ')!;
-    const m = maskFor(vocab.index, g, state);
-    vocab.tokens.forEach((t, id) => {
-      if (id === 0) return;
-      const ok = g.stepBytes(state, t) !== null;
-      assert.equal(((m[id >>> 5]! >>> (id & 31)) & 1) === 1, ok, `token ${id} ${JSON.stringify(new TextDecoder().decode(t))}`);
-    });
+    // Brute force: the trie walks agree with stepping every token alone, inside strings too
+    // (where the mask is the string's own part plus a walk of the tokens with a quote).
+    const strings = compile({ type: "array", items: { type: "string" }, maxItems: 2 });
+    for (const [grammar, prefix] of [
+      [g, '{"n": 3, "s": '],
+      [strings, '["ab", "c'],
+      [strings, '["ab'],
+      [compile({ type: "object", properties: { a: { type: "string", pattern: "^[a-c]+$" } } }), '{"a": "b'],
+    ] as const) {
+      const state = run(grammar, prefix)!;
+      const m = maskFor(vocab.index, grammar, state);
+      vocab.tokens.forEach((t, id) => {
+        if (id === 0) return;
+        const ok = grammar.stepBytes(state, t) !== null;
+        assert.equal(
+          ((m[id >>> 5]! >>> (id & 31)) & 1) === 1,
+          ok,
+          `${prefix} then token ${id} ${JSON.stringify(new TextDecoder().decode(t))}`,
+        );
+      });
+    }
   });
 });

@@ -23,17 +23,83 @@ export type TokenMask = Uint32Array;
 
 let nextIndexUid = 1;
 
-export class VocabIndex {
-  readonly uid = nextIndexUid++;
-  /** Bytes of every id (null for ids left out: special tokens, unknown ids). */
-  readonly tokenBytes: (Uint8Array | null)[];
-  // The byte trie of the vocabulary; node 0 is the root.
+/** A byte trie over token texts (binary strings), walked to find the tokens a grammar state accepts. */
+class TokenTrie {
+  // Node 0 is the root.
   private readonly firstChild: Int32Array;
   private readonly nextSibling: Int32Array;
   private readonly edge: Uint8Array;
   /** The token ending at a node (-1: none); more ids with the same bytes in `sameBytes`. */
   private readonly tokenAt: Int32Array;
   private readonly sameBytes = new Map<number, number[]>();
+
+  /** `keys` sorted; `idsOf(key)` the ids with those bytes. */
+  constructor(keys: readonly string[], idsOf: (key: string) => readonly number[]) {
+    // Sorted insertion: each token shares a prefix with the path of the one before it.
+    const first: number[] = [-1];
+    const next: number[] = [-1];
+    const last: number[] = [-1];
+    const edge: number[] = [0];
+    const token: number[] = [-1];
+    const path: number[] = [0];
+    let prev = "";
+    for (const key of keys) {
+      let k = 0;
+      while (k < prev.length && k < key.length && prev.charCodeAt(k) === key.charCodeAt(k)) k++;
+      path.length = k + 1;
+      for (let d = k; d < key.length; d++) {
+        const parent = path[d]!;
+        const node = edge.length;
+        first.push(-1);
+        next.push(-1);
+        last.push(-1);
+        edge.push(key.charCodeAt(d));
+        token.push(-1);
+        if (first[parent] === -1) first[parent] = node;
+        else next[last[parent]!] = node;
+        last[parent] = node;
+        path.push(node);
+      }
+      const end = path[key.length]!;
+      const ids = idsOf(key);
+      token[end] = ids[0]!;
+      if (ids.length > 1) this.sameBytes.set(end, ids.slice(1));
+      prev = key;
+    }
+    this.firstChild = Int32Array.from(first);
+    this.nextSibling = Int32Array.from(next);
+    this.edge = Uint8Array.from(edge);
+    this.tokenAt = Int32Array.from(token);
+  }
+
+  get nodes(): number {
+    return this.edge.length;
+  }
+
+  /** Sets the bit of every token whose bytes `step` accepts from `state`. */
+  walk<S>(node: number, state: S, step: (s: S, b: number) => S | null, bits: Uint32Array): void {
+    for (let c = this.firstChild[node]!; c !== -1; c = this.nextSibling[c]!) {
+      const s = step(state, this.edge[c]!);
+      if (s === null) continue;
+      const t = this.tokenAt[c]!;
+      if (t >= 0) {
+        bits[t >>> 5]! |= 1 << (t & 31);
+        const more = this.sameBytes.get(c);
+        if (more) for (const id of more) bits[id >>> 5]! |= 1 << (id & 31);
+      }
+      if (this.firstChild[c] !== -1) this.walk(c, s, step, bits);
+    }
+  }
+}
+
+export class VocabIndex {
+  readonly uid = nextIndexUid++;
+  /** Bytes of every id (null for ids left out: special tokens, unknown ids). */
+  readonly tokenBytes: (Uint8Array | null)[];
+  /** Every token. */
+  private readonly all: TokenTrie;
+  /** Tokens with a '"' byte: the only ones that can leave a string (see {@link maskFor}). */
+  private readonly quoted: TokenTrie;
   /** Ids made only of whitespace bytes (masked once a run of layout whitespace is long enough). */
   readonly whitespaceIds: Int32Array;
   /** Trie walks done (one per mask computed), for tests and metrics. */
@@ -69,68 +135,31 @@ export class VocabIndex {
     }
     this.whitespaceIds = Int32Array.from(ws);
     keys.sort();
-    // Sorted insertion: each token shares a prefix with the path of the one before it.
-    const first: number[] = [-1];
-    const next: number[] = [-1];
-    const last: number[] = [-1];
-    const edge: number[] = [0];
-    const token: number[] = [-1];
-    const path: number[] = [0];
-    let prev = "";
-    for (const key of keys) {
-      let k = 0;
-      while (k < prev.length && k < key.length && prev.charCodeAt(k) === key.charCodeAt(k)) k++;
-      path.length = k + 1;
-      for (let d = k; d < key.length; d++) {
-        const parent = path[d]!;
-        const node = edge.length;
-        first.push(-1);
-        next.push(-1);
-        last.push(-1);
-        edge.push(key.charCodeAt(d));
-        token.push(-1);
-        if (first[parent] === -1) first[parent] = node;
-        else next[last[parent]!] = node;
-        last[parent] = node;
-        path.push(node);
-      }
-      const end = path[key.length]!;
-      const ids = idOf.get(key)!;
-      token[end] = ids[0]!;
-      if (ids.length > 1) this.sameBytes.set(end, ids.slice(1));
-      prev = key;
-    }
-    this.firstChild = Int32Array.from(first);
-    this.nextSibling = Int32Array.from(next);
-    this.edge = Uint8Array.from(edge);
-    this.tokenAt = Int32Array.from(token);
+    const idsOf = (key: string) => idOf.get(key)!;
+    this.all = new TokenTrie(keys, idsOf);
+    this.quoted = new TokenTrie(
+      keys.filter((k) => k.includes('"')),
+      idsOf,
+    );
   }
 
   /** Trie nodes (for memory accounting). */
   get nodes(): number {
-    return this.edge.length;
+    return this.all.nodes + this.quoted.nodes;
   }
 
   /** Ids whose bytes `step` accepts from `state`, as a bitset over ids. */
   allowedBy<S>(state: S, step: (s: S, b: number) => S | null): TokenMask {
     this.walks++;
     const bits = new Uint32Array((this.vocabSize + 31) >>> 5);
-    this.walk(0, state, step, bits);
+    this.all.walk(0, state, step, bits);
     return bits;
   }
 
-  private walk<S>(node: number, state: S, step: (s: S, b: number) => S | null, bits: Uint32Array): void {
-    for (let c = this.firstChild[node]!; c !== -1; c = this.nextSibling[c]!) {
-      const s = step(state, this.edge[c]!);
-      if (s === null) continue;
-      const t = this.tokenAt[c]!;
-      if (t >= 0) {
-        bits[t >>> 5]! |= 1 << (t & 31);
-        const more = this.sameBytes.get(c);
-        if (more) for (const id of more) bits[id >>> 5]! |= 1 << (id & 31);
-      }
-      if (this.firstChild[c] !== -1) this.walk(c, s, step, bits);
-    }
+  /** Like {@link allowedBy}, over the tokens containing a '"' only, adding to `bits`. */
+  addQuotedAllowed<S>(state: S, step: (s: S, b: number) => S | null, bits: TokenMask): void {
+    this.walks++;
+    this.quoted.walk(0, state, step, bits);
   }
 }
 
@@ -146,20 +175,35 @@ export function vocabIndex(tokenizer: TextTokenizer, vocabSize: number): VocabIn
   return idx;
 }
 
-/** Default bytes of token masks kept (a 151k-token mask is 19 KB: about 13,000 masks). */
-export const DEFAULT_MASK_CACHE_BYTES = 256 << 20;
+/** Default bytes of token masks kept (a 151k-token mask is 19 KB: about 3,400 masks). */
+export const DEFAULT_MASK_CACHE_BYTES = 64 << 20;
 
 /** Token masks by (vocabulary, grammar state), shared by every request in the process. */
 export const maskCache = new ByteLru<TokenMask>(DEFAULT_MASK_CACHE_BYTES, (m) => m.byteLength + 96);
 
-/** The mask of a state, from the cache or one trie walk. */
+/**
+ * The mask of a state, from the cache or trie walks. Inside a string, tokens without a '"'
+ * byte cannot leave it, so their part of the mask depends on the string's own state only
+ * (shared by every string of that kind, in every schema: one walk of the whole vocabulary per
+ * process for plain strings); the tokens with a '"' are walked from the full state.
+ */
 export function maskFor(index: VocabIndex, grammar: Grammar, state: ParseState): TokenMask {
   const key = `${index.uid}/${grammar.stateKey(state)}`;
   let mask = maskCache.get(key);
-  if (!mask) {
-    mask = index.allowedBy(state, (s, b) => grammar.step(s, b));
-    maskCache.set(key, mask);
-  }
+  if (mask) return mask;
+  const step = (s: ParseState, b: number) => grammar.step(s, b);
+  const inString = grammar.stringAlone(state);
+  if (inString) {
+    const localKey = `${index.uid}/${inString.key}`;
+    let local = maskCache.get(localKey);
+    if (!local) {
+      local = index.allowedBy(inString.state, step);
+      maskCache.set(localKey, local);
+    }
+    mask = local.slice();
+    index.addQuotedAllowed(state, step, mask);
+  } else mask = index.allowedBy(state, step);
+  maskCache.set(key, mask);
   return mask;
 }
 

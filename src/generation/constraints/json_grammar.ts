@@ -27,14 +27,15 @@ import {
   type MapNode,
   type SeqNode,
   deref,
+  newNodeId,
 } from "./grammar_nodes.js";
-import type { ByteTable } from "./byte_table.js";
+import { ByteTable } from "./byte_table.js";
 import { MAX_EXPONENT_DIGITS, MAX_FRACTION_DIGITS, digitFits, feasible, magnitudeKey, type Side } from "./number_range.js";
 
 /** Threads kept at once (ambiguous anyOf options); more are dropped. */
 const MAX_THREADS = 32;
 /** Interned frames kept per grammar before the table is cleared (masks then recompute). */
-const MAX_INTERNED = 1 << 18;
+const MAX_INTERNED = 1 << 16;
 
 export const Tag = { Root: 0, Obj: 1, Key: 2, Map: 3, Arr: 4, Str: 5, Num: 6, Lit: 7, Seq: 8 } as const;
 export type Tag = (typeof Tag)[keyof typeof Tag];
@@ -81,6 +82,10 @@ export class Frame {
     readonly depth: number,
   ) {}
 }
+
+/** Where a detached string returns when it closes: a finished document that takes no byte. */
+const DETACHED_NODE: GNode = { kind: "literal", id: newNodeId(), table: new ByteTable([""]) };
+const DETACHED = new Frame(null, Tag.Root, DETACHED_NODE, 1, 0, 0, 0, 0);
 
 /** A parse state: the live threads (usually one). */
 export type ParseState = readonly Frame[];
@@ -148,6 +153,20 @@ export class Grammar {
   /** True when the text so far is a complete document (end of sequence allowed). */
   complete(state: ParseState): boolean {
     return state.some(endable);
+  }
+
+  /**
+   * For a state inside a string (one thread): the same string detached from its container
+   * (closing it ends everything) and a key naming only the string's own state. Tokens
+   * without a '"' byte are accepted by both alike.
+   */
+  stringAlone(state: ParseState): { key: string; state: ParseState } | null {
+    if (state.length !== 1 || state[0]!.tag !== Tag.Str) return null;
+    const f = state[0]!;
+    return {
+      key: `str:${f.node.id}:${f.p}:${f.x}:${f.y}:${f.z}`,
+      state: [new Frame(DETACHED, Tag.Str, f.node, f.p, f.x, f.y, f.z, f.depth)],
+    };
   }
 
   /** True when some thread is inside a string (where whitespace is content, not layout). */

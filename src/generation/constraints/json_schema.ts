@@ -262,6 +262,8 @@ class Compiler {
         throw new SchemaError(where, `no string of at most maxLength ${max} characters matches ${JSON.stringify(source)}`);
       if (regex.distance(regex.startId) >= 0x3fffffff) throw new SchemaError(where, `no string matches ${JSON.stringify(source)}`);
     }
+    // Plain strings share one node, so their token masks are shared by every schema.
+    if (min === 0 && max === Infinity && !regex) return FREE_STRING;
     return { kind: "string", id: this.state(path), min, max, regex };
   }
 

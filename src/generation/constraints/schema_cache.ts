@@ -11,7 +11,7 @@ import { ByteLru } from "./byte_lru.js";
 import { type ConstraintLimits, DEFAULT_LIMITS, type SchemaNode, compileSteps, runAsync, runSync, schemaKeySteps } from "./json_schema.js";
 
 /** Default bytes of compiled schemas kept. */
-export const DEFAULT_SCHEMA_CACHE_BYTES = 64 << 20;
+export const DEFAULT_SCHEMA_CACHE_BYTES = 32 << 20;
 
 export const schemaCache = new ByteLru<SchemaNode>(DEFAULT_SCHEMA_CACHE_BYTES, (g) => g.bytes + 256);
 
