@@ -5,7 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { spawnSync } from "node:child_process";
+import { resolve } from "node:path";
 import { createServer } from "../../src/server/server.js";
+import { repoRoot } from "../support/paths.js";
+import { startServe } from "../support/serve_process.js";
 import { errorOf, postRaw, startServer, type Harness } from "./harness.js";
 import { ResponderModel, ServerToyTokenizer } from "./toy.js";
 
@@ -162,5 +166,36 @@ describe("model names", () => {
     } finally {
       await any.close();
     }
+  });
+});
+
+describe("qwen2 serve: model-name and reasoning flags", () => {
+  it("--model-alias (repeated) and --accept-any-model reach the server", { timeout: 60_000 }, async () => {
+    const serve = await startServe(
+      ["--model", "dir/toy-model", "--model-alias", "gpt-3.5-turbo", "--model-alias", "qwen", "--accept-any-model"],
+      {
+        loader: "dist/test/server/toy_loader.js",
+        env: { QWEN2_TOY_DELAY_MS: "0" },
+      },
+    );
+    try {
+      const models = (await (await fetch(`${serve.url}/v1/models`)).json()) as { data: { id: string }[] };
+      assert.deepEqual(
+        models.data.map((m) => m.id),
+        ["toy-model", "gpt-3.5-turbo", "qwen"],
+      );
+      const r = await postRaw(serve.url, "/v1/completions", JSON.stringify({ model: "anything-at-all", prompt: "x", max_tokens: 1 }));
+      assert.equal(r.status, 200);
+    } finally {
+      assert.equal(await serve.stop(), 0);
+    }
+  });
+
+  it("--reasoning-format takes deepseek or none, and says so otherwise before loading anything", () => {
+    const r = spawnSync(process.execPath, [resolve(repoRoot, "bin/qwen2.js"), "serve", "--model", "x", "--reasoning-format", "raw"], {
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--reasoning-format must be one of none, deepseek, got 'raw'/);
   });
 });
