@@ -7,7 +7,11 @@
  * Every measurement is a child process, so load time and peak memory are its own:
  *   ours       QWEN2_RELAXED_SIMD=0|1 node bin/qwen2.js bench --json ...
  *   llama.cpp  node dist/bench/llama_cpp_child.js ...   (node-llama-cpp 3.21.1, CPU build)
- * Both take the same prompt ids (bench/prompt_ids.ts) and the same thread count.
+ * Both take the same prompt ids (bench/prompt_ids.ts) and the same thread count, warm up the
+ * same way (one untimed 8-token pass), time TTFT the same way (prefill plus picking the first
+ * token), include their tokenizer/vocabulary in load time, and measure prefill, TTFT and
+ * decode --repeats times (default 5) in the same process: the tables give the median and
+ * [min, max], and a ratio whose ranges overlap is reported as "on par".
  *
  * Per dtype and engine: prefill tok/s at 128 and 512 tokens, decode tok/s at context 0 and
  * 1024, time to first token (128-token prompt), load time, peak RSS; and our ratio to
@@ -38,6 +42,7 @@ const { values } = parseArgs({
     shape: { type: "string", default: "qwen2-0.5b" },
     out: { type: "string", default: "model" },
     quick: { type: "boolean", default: false },
+    repeats: { type: "string", default: "5" },
     "skip-llama": { type: "boolean", default: false },
     "skip-ours": { type: "boolean", default: false },
     "render-only": { type: "boolean", default: false },
@@ -165,6 +170,8 @@ if (values["render-only"]) {
         String(p.gen),
         "--context",
         String(p.context),
+        "--repeats",
+        values.repeats!,
       ];
       let args: string[];
       if (p.engine === "llama.cpp") args = [llamaChild, "--model", ggufs[dtype]!, ...common];
@@ -178,7 +185,7 @@ if (values["render-only"]) {
       // backend takes QWEN2_RELAXED_SIMD as its choice (0: baseline, 1: relaxed or fail).
       const env: Record<string, string> =
         p.engine === "wasm" ? { QWEN2_RELAXED_SIMD: "0" } : p.engine === "wasm-relaxed" ? { QWEN2_RELAXED_SIMD: "1" } : {};
-      const r = child(args, p.engine === "reference" ? 300 : p.context > 0 ? 420 : 240, env);
+      const r = child(args, p.engine === "reference" ? 600 : p.context > 0 ? 600 : 420, env);
       const run: Run = {
         engine: p.engine,
         dtype,
@@ -207,8 +214,25 @@ const num = (j: Json | undefined, k: string): number | undefined => (j && typeof
 const fmt = (x: number | undefined, digits = 1): string => (x === undefined ? "–" : x.toFixed(digits));
 const ratio = (a: number | undefined, b: number | undefined): string =>
   a === undefined || b === undefined || b === 0 ? "–" : (a / b).toFixed(2);
+const range = (j: Json | undefined, k: string): [number, number] | undefined => {
+  const r = j?.[`${k}_range`];
+  return Array.isArray(r) && r.length === 2 ? [r[0] as number, r[1] as number] : undefined;
+};
+/** A median with its [min–max] over the repeats. */
+const cell = (j: Json | undefined, k: string, digits = 1): string => {
+  const r = range(j, k);
+  return r ? `${fmt(num(j, k), digits)} [${fmt(r[0], digits)}–${fmt(r[1], digits)}]` : fmt(num(j, k), digits);
+};
+/** ours / theirs of the medians, "on par" when the two ranges overlap. */
+const compare = (ours: Json | undefined, theirs: Json | undefined, k: string): string => {
+  const text = ratio(num(ours, k), num(theirs, k));
+  const a = range(ours, k);
+  const b = range(theirs, k);
+  return a && b && a[0] <= b[1] && b[0] <= a[1] ? `${text} (on par)` : text;
+};
 
-// KV cache bytes per token: layers × kv heads × head dims × K and V, float32.
+// KV cache bytes per token: layers × kv heads × head dims × K and V, float32 (ours);
+// llama.cpp's cache is F16 by default, half that.
 const config = JSON.parse(readFileSync(join(folder, "config.json"), "utf8")) as Json;
 const kvBytesPerToken =
   2 *
@@ -254,7 +278,9 @@ md(
   `Load average at the end: ${machine.load_average_at_end.join(" / ")} — other jobs shared these 2 cores, so absolute figures are noisy; ratios come from the same run.`,
 );
 md();
-md("tok/s; TTFT for the 128-token prompt; load and peak RSS from the 128-token run. Ratio = ours / llama.cpp at the same threads.");
+md(
+  `tok/s and ms as median [min–max] of ${runs.find((r) => r.result?.repeats)?.result?.repeats ?? "the"} repeats in one process after an untimed warm-up; TTFT for the 128-token prompt; load (once) and peak RSS from the 128-token run. Ratio = ours / llama.cpp medians at the same threads, "on par" where the ranges overlap. Memory budget: weights + KV cache (float32 for ours, F16 for llama.cpp's default cache).`,
+);
 
 // The issue's targets, at 2 threads, for our relaxed build (the baseline build where relaxed did not run).
 const TARGETS: Record<string, { decode: number; prefill?: number }> = {
@@ -279,10 +305,10 @@ for (const dtype of dtypes) {
   const ll = find("llama.cpp", dtype, 2, 128, 0);
   const llLong = find("llama.cpp", dtype, 2, 512, 1024);
   const t = TARGETS[dtype];
-  const mem = (j: Json | undefined): string =>
-    ratio(num(j, "peak_rss_mb"), (size + kvBytesPerToken * ((num(j, "prompt_tokens") ?? 0) + 16)) / 2 ** 20);
+  const mem = (j: Json | undefined, kvBytes: number): string =>
+    ratio(num(j, "peak_rss_mb"), (size + kvBytes * ((num(j, "prompt_tokens") ?? 0) + 16)) / 2 ** 20);
   md(
-    `| ${dtype.toUpperCase()} | ${ratio(num(ours, "prefill_tps"), num(ll, "prefill_tps"))} (${t?.prefill !== undefined ? `≥ ${t.prefill}` : "none"}) | ${ratio(num(ours, "decode_tps"), num(ll, "decode_tps"))} (≥ ${t?.decode ?? "–"}) | ${ratio(num(oursLong, "decode_tps"), num(llLong, "decode_tps"))} | ${mem(ours)} (${mem(ll)}) |`,
+    `| ${dtype.toUpperCase()} | ${compare(ours, ll, "prefill_tps")} (${t?.prefill !== undefined ? `≥ ${t.prefill}` : "none"}) | ${compare(ours, ll, "decode_tps")} (≥ ${t?.decode ?? "–"}) | ${compare(oursLong, llLong, "decode_tps")} | ${mem(ours, kvBytesPerToken)} (${mem(ll, kvBytesPerToken / 2)}) |`,
   );
 }
 for (const dtype of dtypes) {
@@ -302,11 +328,11 @@ for (const dtype of dtypes) {
       if (!short && !long) continue;
       const rss = num(short, "peak_rss_mb");
       const ctxTokens = (short ? (num(short, "prompt_tokens") ?? 0) : 0) + 16;
-      const budget = (size + kvBytesPerToken * ctxTokens) / 2 ** 20;
+      const budget = (size + (engine === "llama.cpp" ? kvBytesPerToken / 2 : kvBytesPerToken) * ctxTokens) / 2 ** 20;
       const measured = String((short ?? long)!.backend ?? engine);
       const label = measured === engine || engine === "llama.cpp" ? engine : `${engine} (ran as ${measured})`;
       md(
-        `| ${label}${engine === "reference" ? " (16-token prompt)" : ""} | ${threads} | ${fmt(num(short, "prefill_tps"))} | ${fmt(num(long, "prefill_tps"))} | ${fmt(num(short, "decode_tps"))} | ${fmt(num(long, "decode_tps"))} | ${fmt(num(short, "ttft_ms"), 0)} | ${fmt(num(short, "load_ms"), 0)} | ${fmt(rss, 0)} | ${ratio(rss, budget)} | ${engine === "llama.cpp" || engine === "reference" ? "" : ratio(num(short, "prefill_tps"), num(ll, "prefill_tps"))} | ${engine === "llama.cpp" || engine === "reference" ? "" : ratio(num(short, "decode_tps"), num(ll, "decode_tps"))} |`,
+        `| ${label}${engine === "reference" ? " (16-token prompt)" : ""} | ${threads} | ${cell(short, "prefill_tps")} | ${cell(long, "prefill_tps")} | ${cell(short, "decode_tps")} | ${cell(long, "decode_tps")} | ${cell(short, "ttft_ms", 0)} | ${fmt(num(short, "load_ms"), 0)} | ${fmt(rss, 0)} | ${ratio(rss, budget)} | ${engine === "llama.cpp" || engine === "reference" ? "" : compare(short, ll, "prefill_tps")} | ${engine === "llama.cpp" || engine === "reference" ? "" : compare(short, ll, "decode_tps")} |`,
       );
     }
   }

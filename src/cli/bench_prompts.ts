@@ -1,4 +1,6 @@
 /**
+ * What every engine's benchmark shares, so that they measure the same way.
+ *
  * Deterministic benchmark prompts: `n` ordinary token ids (below the first added token of
  * the Qwen2 vocabulary), the same for every engine given the same seed, so every engine
  * does the same work. Random ids, not text: speed does not depend on the content. Ids are
@@ -18,4 +20,13 @@ export function benchPromptIds(n: number, seed: number, vocab = Infinity): Int32
     ids[i] = id < vocab ? id : id % vocab;
   }
   return ids;
+}
+
+/** Median and [min, max] of a non-empty list of measurements, rounded to 0.01. */
+export function medianAndRange(xs: readonly number[]): { median: number; range: [number, number] } {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  const median = s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  const round = (x: number): number => Math.round(x * 100) / 100;
+  return { median: round(median), range: [round(s[0]!), round(s[s.length - 1]!)] };
 }

@@ -54,6 +54,8 @@ test("qwen2 bench --json runs prefill and decode the way it says and prints one 
       "5",
       "--context",
       "7",
+      "--repeats",
+      "3",
       "--json",
     ],
     { ...t.io, loadModel: load },
@@ -66,18 +68,26 @@ test("qwen2 bench --json runs prefill and decode the way it says and prints one 
   const r = JSON.parse(lines[0]!) as Record<string, unknown>;
   for (const key of ["prefill_tps", "decode_tps", "load_ms", "peak_rss_mb", "ttft_ms"])
     assert.ok(typeof r[key] === "number" && (r[key] as number) > 0, key);
+  // Medians with their [min, max] over the repeats.
+  assert.equal(r.repeats, 3);
+  for (const key of ["prefill_tps", "decode_tps", "ttft_ms"]) {
+    const [lo, hi] = r[`${key}_range`] as [number, number];
+    assert.ok(lo <= (r[key] as number) && (r[key] as number) <= hi, `${key} inside its range`);
+  }
   assert.equal(r.backend, "toy-reference");
   assert.equal(r.threads, 1);
   assert.equal(typeof r.dtype, "string");
-  // Calls: warm-up (8), prefill (20); the context (7) is shorter than the prompt, so the
-  // prompt's cache continues with one more token; then 5 single-token steps.
+  // Calls: warm-up (8); then per repeat the prefill (20), the context (7, shorter than the
+  // prompt, so the prompt's cache continues with one more token), then one untimed and 5
+  // timed single-token steps.
+  const repeat = [20, 1, 1, 1, 1, 1, 1, 1];
   assert.deepEqual(
     model.calls.map((c) => c[0]!.length),
-    [8, 20, 1, 1, 1, 1, 1, 1],
+    [8, ...repeat, ...repeat, ...repeat],
   );
   assert.ok(model.calls.flat(2).every((id) => id >= 0 && id < model.vocabSize));
   const decodeCache = model.caches[1] as ToyCache;
-  assert.equal(decodeCache.ids.length, 26);
+  assert.equal(decodeCache.ids.length, 27);
   assert.ok(model.caches.every((c) => (c as ToyCache).disposed));
 });
 
@@ -89,21 +99,24 @@ test("qwen2 bench rejects a missing model and bad numbers", async () => {
 
 test("qwen2 bench continues the prompt to a longer context, and decodes from a fresh cache without one", async () => {
   for (const [context, calls] of [
-    ["10", [8, 4, 6, 1, 1]],
-    ["0", [8, 4, 1, 1]],
+    ["10", [8, 4, 6, 1, 1, 1]],
+    ["0", [8, 4, 1, 1, 1]],
   ] as const) {
     const model = hashModel();
     const load: ModelLoader = async (path) => loaded(model, path, "toy");
-    await runBench(["--model", "m", "--threads", "1", "--prompt-tokens", "4", "--gen-tokens", "2", "--context", context, "--json"], {
-      ...io().io,
-      loadModel: load,
-    });
+    await runBench(
+      ["--model", "m", "--threads", "1", "--prompt-tokens", "4", "--gen-tokens", "2", "--context", context, "--repeats", "1", "--json"],
+      {
+        ...io().io,
+        loadModel: load,
+      },
+    );
     assert.deepEqual(
       model.calls.map((c) => c[0]!.length),
       [...calls],
       `context ${context}`,
     );
     // The decode steps run on the cache that holds the context.
-    assert.equal((model.caches.at(-1) as ToyCache).ids.length, context === "0" ? 2 : 12);
+    assert.equal((model.caches.at(-1) as ToyCache).ids.length, context === "0" ? 3 : 13);
   }
 });

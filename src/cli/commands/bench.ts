@@ -2,22 +2,26 @@
  * `qwen2 bench --model DIR|FILE.gguf --json`: measures one model the way bench/model.ts and
  * the llama.cpp child (bench/llama_cpp_child.ts) do, so anyone can compare engines:
  *
- * - load_ms: from the path to a model ready to run (weights on the backend, tokenizer read);
+ * - load_ms: from the path to a model ready to run (weights on the backend, tokenizer read:
+ *   llama.cpp's load reads its vocabulary from the GGUF too);
  * - prefill: one forward pass over `--prompt-tokens` new tokens in an empty cache;
  * - ttft_ms: that prefill plus picking the first token (greedy);
  * - decode: `--gen-tokens` greedy steps of one token each, after `--context` tokens of context
- *   (the prompt continued to that length; 0 = a fresh cache);
+ *   (the prompt continued to that length; 0 = a fresh cache), timed after one untimed step;
  * - peak_rss_mb: the process's peak resident memory (VmHWM on Linux).
  *
  * Prompts are pseudo-random ordinary token ids (bench/prompt_ids.ts), the same for every
- * engine. One short untimed warm-up pass runs first (it compiles the WebAssembly kernels).
+ * engine. One untimed 8-token warm-up pass runs first (it compiles the WebAssembly kernels);
+ * the llama.cpp child warms up the same way. Prefill, TTFT and decode are measured
+ * `--repeats` times (default 5), each from a fresh cache, and reported as the median with
+ * the range ([min, max]); load time is measured once.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CliIO, Command } from "../command.js";
 import { intFlag, parseFlags } from "../flags.js";
 import { loadModelFor, MODEL_FLAGS, MODEL_FLAGS_USAGE, readModelFlags, type ModelFlags } from "../model_flags.js";
-import { benchPromptIds } from "../bench_prompts.js";
+import { benchPromptIds, medianAndRange } from "../bench_prompts.js";
 import { relaxedSimdAvailable } from "../../backends/wasm/features.js";
 import { openGGUF } from "../../formats/gguf_qwen2.js";
 import { localPathKind, openLocalFile } from "#platform";
@@ -32,6 +36,7 @@ ${MODEL_FLAGS_USAGE}
   --prompt-tokens N        prefill length (default 128)
   --gen-tokens N           decode steps (default 32)
   --context N              tokens already in the cache before decoding (default 0)
+  --repeats N              measurements of prefill and decode, reported as median and range (default 5)
   --json                   print one JSON object instead of a table
 `;
 
@@ -45,9 +50,14 @@ export interface BenchResult {
   readonly gen_tokens: number;
   readonly context: number;
   readonly load_ms: number;
+  readonly repeats: number;
+  /** Medians over the repeats; each `_range` is [min, max]. */
   readonly prefill_tps: number;
+  readonly prefill_tps_range: readonly [number, number];
   readonly ttft_ms: number;
+  readonly ttft_ms_range: readonly [number, number];
   readonly decode_tps: number;
+  readonly decode_tps_range: readonly [number, number];
   readonly peak_rss_mb: number;
 }
 
@@ -88,6 +98,7 @@ export interface BenchOptions {
   readonly promptTokens: number;
   readonly genTokens: number;
   readonly context: number;
+  readonly repeats: number;
 }
 
 /**
@@ -107,39 +118,50 @@ export async function benchModel(io: CliIO, flags: ModelFlags & { readonly threa
     await model.forward([{ ids: benchPromptIds(8, 3, vocab), cache: warm }]);
     warm.dispose();
 
-    // Prefill: `promptTokens` new tokens in an empty cache. With `context`, the cache is kept
-    // and continued to `context` tokens before decoding (one long prefill, not two), as the
-    // llama.cpp child does.
-    const prompt = benchPromptIds(o.promptTokens, 1, vocab);
-    const extra = o.context > 0 ? Math.max(1, o.context - o.promptTokens) : 0;
-    const pcache = model.createCache(o.promptTokens + extra + o.genTokens + 1);
-    const tp = performance.now();
-    const [plogits] = await model.forward([{ ids: prompt, cache: pcache }]);
-    const prefillMs = performance.now() - tp;
-    argmax(plogits!);
-    const ttftMs = performance.now() - tp;
+    const prefillTps: number[] = [];
+    const ttfts: number[] = [];
+    const decodeTps: number[] = [];
+    for (let r = 0; r < o.repeats; r++) {
+      // Prefill: `promptTokens` new tokens in an empty cache. With `context`, the cache is kept
+      // and continued to `context` tokens before decoding (one long prefill, not two), as the
+      // llama.cpp child does.
+      const prompt = benchPromptIds(o.promptTokens, 1, vocab);
+      const extra = o.context > 0 ? Math.max(1, o.context - o.promptTokens) : 0;
+      const pcache = model.createCache(o.promptTokens + extra + o.genTokens + 2);
+      const tp = performance.now();
+      const [plogits] = await model.forward([{ ids: prompt, cache: pcache }]);
+      const prefillMs = performance.now() - tp;
+      argmax(plogits!);
+      ttfts.push(performance.now() - tp);
+      prefillTps.push((o.promptTokens / prefillMs) * 1000);
 
-    let cache = pcache;
-    let next: number;
-    if (extra > 0) {
-      const [fill] = await model.forward([{ ids: benchPromptIds(extra, 2, vocab), cache }]);
-      next = argmax(fill!);
-    } else {
-      pcache.dispose();
-      cache = model.createCache(o.genTokens + 1);
-      next = benchPromptIds(1, 2, vocab)[0]!;
+      let cache = pcache;
+      let next: number;
+      if (extra > 0) {
+        const [fill] = await model.forward([{ ids: benchPromptIds(extra, 2, vocab), cache }]);
+        next = argmax(fill!);
+      } else {
+        pcache.dispose();
+        cache = model.createCache(o.genTokens + 2);
+        next = benchPromptIds(1, 2, vocab)[0]!;
+      }
+      const one = new Int32Array(1);
+      // One logits array reused every step, as generation does.
+      const into = [new Float32Array(vocab)];
+      let td = 0;
+      // Step 0 is untimed, as the llama.cpp child leaves out its first generated token.
+      for (let i = 0; i <= o.genTokens; i++) {
+        if (i === 1) td = performance.now();
+        one[0] = next;
+        const [logits] = await model.forward([{ ids: one, cache }], { into });
+        next = argmax(logits!);
+      }
+      decodeTps.push((o.genTokens / (performance.now() - td)) * 1000);
+      cache.dispose();
     }
-    const one = new Int32Array(1);
-    // One logits array reused every step, as generation does.
-    const into = [new Float32Array(vocab)];
-    const td = performance.now();
-    for (let i = 0; i < o.genTokens; i++) {
-      one[0] = next;
-      const [logits] = await model.forward([{ ids: one, cache }], { into });
-      next = argmax(logits!);
-    }
-    const decodeMs = performance.now() - td;
-    cache.dispose();
+    const prefill = medianAndRange(prefillTps);
+    const ttft = medianAndRange(ttfts);
+    const decode = medianAndRange(decodeTps);
     const round = (x: number): number => Math.round(x * 100) / 100;
     return {
       model: path,
@@ -151,9 +173,13 @@ export async function benchModel(io: CliIO, flags: ModelFlags & { readonly threa
       gen_tokens: o.genTokens,
       context: o.context,
       load_ms: round(loadMs),
-      prefill_tps: round((o.promptTokens / prefillMs) * 1000),
-      ttft_ms: round(ttftMs),
-      decode_tps: round((o.genTokens / decodeMs) * 1000),
+      repeats: o.repeats,
+      prefill_tps: prefill.median,
+      prefill_tps_range: prefill.range,
+      ttft_ms: ttft.median,
+      ttft_ms_range: ttft.range,
+      decode_tps: decode.median,
+      decode_tps_range: decode.range,
       peak_rss_mb: round(peakRssMb()),
     };
   } finally {
@@ -167,6 +193,7 @@ export async function runBench(args: string[], io: CliIO): Promise<number> {
     "prompt-tokens": { type: "string" },
     "gen-tokens": { type: "string" },
     context: { type: "string" },
+    repeats: { type: "string" },
     json: { type: "boolean" },
   });
   const flags = readModelFlags(values);
@@ -174,6 +201,7 @@ export async function runBench(args: string[], io: CliIO): Promise<number> {
     promptTokens: intFlag(values, "prompt-tokens", { min: 1 }) ?? 128,
     genTokens: intFlag(values, "gen-tokens", { min: 1 }) ?? 32,
     context: intFlag(values, "context", { min: 0 }) ?? 0,
+    repeats: intFlag(values, "repeats", { min: 1, max: 100 }) ?? 5,
   };
   const { availableParallelism } = await import("node:os");
   // The thread count is part of the result, so it is fixed here rather than left to the backend.
@@ -189,8 +217,12 @@ export async function runBench(args: string[], io: CliIO): Promise<number> {
       ],
       ["dtype", result.dtype],
       ["load", `${result.load_ms} ms`],
-      [`prefill ${result.prompt_tokens}`, `${result.prefill_tps} tok/s (TTFT ${result.ttft_ms} ms)`],
-      [`decode ${result.gen_tokens} @ ctx ${result.context}`, `${result.decode_tps} tok/s`],
+      [
+        `prefill ${result.prompt_tokens}`,
+        `${result.prefill_tps} tok/s [${result.prefill_tps_range.join(", ")}] (TTFT ${result.ttft_ms} ms [${result.ttft_ms_range.join(", ")}])`,
+      ],
+      [`decode ${result.gen_tokens} @ ctx ${result.context}`, `${result.decode_tps} tok/s [${result.decode_tps_range.join(", ")}]`],
+      ["repeats", `${result.repeats} (median [min, max])`],
       ["peak RSS", `${result.peak_rss_mb} MiB`],
     ];
     for (const [k, v] of rows) io.stdout.write(`${k.padEnd(22)} ${v}\n`);
