@@ -16,22 +16,40 @@ export class ByteTable {
   /** Segment tree of payload maxima (only built on request), for "any payload ≥ i in [lo, hi)". */
   private tree: Int32Array | null = null;
 
-  constructor(texts: readonly string[], payloads?: readonly number[]) {
-    if (payloads) {
-      // The native sort (no comparator) is several times faster; payloads follow by lookup.
-      const payloadOf = new Map<string, number>();
-      texts.forEach((t, i) => {
-        if (!payloadOf.has(t)) payloadOf.set(t, payloads[i]!);
-      });
-      const entries = [...payloadOf.keys()].sort();
-      this.entries = entries;
-      this.payload = Int32Array.from(entries, (t) => payloadOf.get(t)!);
+  /** Texts (duplicates dropped) with no payload. */
+  constructor(texts: readonly string[]);
+  /** Already sorted, unique entries and their payloads (see {@link ByteTable.build}). */
+  constructor(texts: readonly string[], payload: Int32Array);
+  constructor(texts: readonly string[], payload?: Int32Array) {
+    if (payload) {
+      this.entries = texts;
+      this.payload = payload;
     } else {
       const entries = [...texts].sort();
       const unique = entries.filter((t, i) => i === 0 || t !== entries[i - 1]);
       this.entries = unique;
       this.payload = new Int32Array(unique.length);
     }
+  }
+
+  /** A table with a payload per text (the first one for duplicates), built in slices. */
+  static *build(texts: readonly string[], payloads: readonly number[]): Generator<void, ByteTable> {
+    // The native sort (no comparator) is several times faster; payloads follow by lookup.
+    const payloadOf = new Map<string, number>();
+    for (let i = 0; i < texts.length; i++) {
+      if (!payloadOf.has(texts[i]!)) payloadOf.set(texts[i]!, payloads[i]!);
+      if ((i & 8191) === 8191) yield;
+    }
+    const entries = [...payloadOf.keys()];
+    yield;
+    entries.sort();
+    yield;
+    const payload = new Int32Array(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      payload[i] = payloadOf.get(entries[i]!)!;
+      if ((i & 8191) === 8191) yield;
+    }
+    return new ByteTable(entries, payload);
   }
 
   get size(): number {

@@ -328,12 +328,18 @@ class Compiler {
     this.properties += keys.length;
     if (this.properties > this.limits.maxProperties)
       throw new SchemaLimitError(`${path}.properties`, "maxProperties", `the schema has more than ${this.limits.maxProperties} properties`);
-    const index = new Map(keys.map((k, i) => [k, i]));
     const isRequired = new Uint8Array(keys.length);
-    for (const r of required as string[]) {
-      const i = index.get(r);
-      if (i === undefined) throw new SchemaError(`${path}.required`, `'${r}' is not among the properties`);
-      isRequired[i] = 1;
+    if (required.length > 0) {
+      const index = new Map<string, number>();
+      for (let i = 0; i < keys.length; i++) {
+        index.set(keys[i]!, i);
+        if (this.tick()) yield;
+      }
+      for (const r of required as string[]) {
+        const i = index.get(r);
+        if (i === undefined) throw new SchemaError(`${path}.required`, `'${r}' is not among the properties`);
+        isRequired[i] = 1;
+      }
     }
     const values: GNode[] = [];
     for (const k of keys) {
@@ -359,7 +365,7 @@ class Compiler {
           this.bytes += text.length + 24;
           if (this.tick()) yield;
         }
-        segments.push(new ByteTable(texts, payload));
+        segments.push(yield* ByteTable.build(texts, payload));
         start = i + 1;
       }
     }
@@ -536,6 +542,7 @@ export function* schemaKeySteps(schema: unknown, param: string, limits: Constrai
         const k = keys[i]!;
         values.push(v[k], `${k.length}:${k}`);
         depths.push(depth + 1, -1);
+        if ((i & 4095) === 4095) yield;
       }
     } else add(`${String(v)},`);
   }
