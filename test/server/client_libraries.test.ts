@@ -7,9 +7,9 @@
  * `npm run bench:peers`); without them the suite skips with one line, and fails instead when
  * QWEN2_REQUIRE_PEERS=1.
  *
- * Structured output (generateObject, withStructuredOutput) runs with no scripted answer, so
- * the JSON comes from the constraint alone over the toy model's random logits: the parsed
- * object must satisfy the schema on every seed tried.
+ * Structured output (generateObject, withStructuredOutput) runs with no scripted answer and
+ * sampling at temperature 1, so the JSON comes from the constraint alone over the toy model's
+ * random logits: the parsed object must satisfy the schema on every seed tried.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -214,12 +214,6 @@ function textOf(content: unknown): string {
   return "";
 }
 
-/**
- * These need the schema engine's $ref/$defs, anyOf-with-enum and numeric bounds (issue 13
- * item 8, helper constraint's part); until they land the cases run as todo.
- */
-const SCHEMA_FEATURES_TODO = "needs $ref/$defs, nullable enums and integer bounds in the JSON-schema engine (issue 13 item 8)";
-
 describe("client libraries: structured output from the constraint alone", { skip }, () => {
   let lib: Libraries;
   let server: QwenServer;
@@ -246,9 +240,7 @@ describe("client libraries: structured output from the constraint alone", { skip
   };
 
   for (const api of ["responses", "chat"] as const) {
-    it(`ai generateObject with a nested zod schema ($defs), nullable enums and integer bounds, through ${api}`, {
-      todo: SCHEMA_FEATURES_TODO,
-    }, async () => {
+    it(`ai generateObject with a nested zod schema ($defs), nullable enums and integer bounds, through ${api}`, async () => {
       const openai = lib.createOpenAI({ baseURL: `${url}/v1`, apiKey: "none" });
       const model = api === "responses" ? openai("toy") : openai.chat("toy");
       const zod = schema();
@@ -269,7 +261,7 @@ describe("client libraries: structured output from the constraint alone", { skip
     });
   }
 
-  it("langchain withStructuredOutput (json schema and function calling)", { todo: SCHEMA_FEATURES_TODO }, async () => {
+  it("langchain withStructuredOutput (json schema and function calling)", async () => {
     const chat = new lib.ChatOpenAI({
       model: "toy",
       apiKey: "none",
