@@ -21,7 +21,9 @@
  * Options: --work DIR (default .models/bench), --shape qwen2-0.5b|qwen2-1.5b, --dtypes
  * bf16,q8_0,q4_0 (GGUF types or presets), --quick (only the summary's runs: 2 threads, the
  * 128-token prompt, llama.cpp and our relaxed build), --skip-llama,
- * --skip-ours, --out NAME (default model). Results: bench/results/NAME.json and NAME.md.
+ * --skip-ours, --out NAME (default model), --quantizer qwen2|llama.cpp (who writes the quantised
+ * files: `qwen2 quantize --type`, or llama.cpp's own llama_model_quantize from our BF16 GGUF,
+ * through koffi, as llama-quantize would). Results: bench/results/NAME.json and NAME.md.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -40,6 +42,7 @@ const { values } = parseArgs({
     work: { type: "string", default: join(repo, ".models/bench") },
     dtypes: { type: "string", default: "bf16,q8_0,q4_0" },
     shape: { type: "string", default: "qwen2-0.5b" },
+    quantizer: { type: "string", default: "qwen2" },
     out: { type: "string", default: "model" },
     quick: { type: "boolean", default: false },
     repeats: { type: "string", default: "5" },
@@ -57,6 +60,24 @@ const outName = values.out!;
 mkdirSync(work, { recursive: true });
 
 type Json = Record<string, unknown>;
+
+/** llama.h's llama_ftype of each preset llama.cpp can write for --quantizer llama.cpp. */
+const LLAMA_FTYPE: Record<string, number> = {
+  q4_0: 2,
+  q4_1: 3,
+  q8_0: 7,
+  q5_0: 8,
+  q5_1: 9,
+  q2_k: 10,
+  q3_k_s: 11,
+  q3_k_m: 12,
+  q3_k_l: 13,
+  q4_k_s: 14,
+  q4_k_m: 15,
+  q5_k_s: 16,
+  q5_k_m: 17,
+  q6_k: 18,
+};
 
 interface Run {
   engine: string; // "llama.cpp", "wasm", "wasm-relaxed", "reference"
@@ -119,20 +140,34 @@ if (values["render-only"]) {
     });
     if (r.status !== 0) throw new Error(`create-random failed (exit ${r.status}); is 'qwen2 create-random' in this build?`);
   }
+  const quantizeOurs = (dtype: string, out: string): void => {
+    log(`quantize → ${out}`);
+    const tok =
+      existsSync(join(folder, "tokenizer.json")) || existsSync(join(folder, "vocab.json")) ? [] : ["--tokenizer", values.tokenizer!];
+    const t = performance.now();
+    const r = spawnSync(process.execPath, [cli, "quantize", "--model", folder, "--type", dtype, "--out", out, "--quiet", ...tok], {
+      stdio: "inherit",
+    });
+    if (r.status !== 0) throw new Error(`quantize ${dtype} failed (exit ${r.status})`);
+    log(`  ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  };
+  const stale = (out: string): boolean => !existsSync(out) || statSync(out).mtimeMs < statSync(join(folder, "config.json")).mtimeMs;
+  const llamaJobs: { input: string; output: string; ftype: number }[] = [];
   for (const dtype of dtypes) {
     const out = join(work, `${shape}-random.${dtype}.gguf`);
-    if (!existsSync(out) || statSync(out).mtimeMs < statSync(join(folder, "config.json")).mtimeMs) {
-      log(`quantize → ${out}`);
-      const tok =
-        existsSync(join(folder, "tokenizer.json")) || existsSync(join(folder, "vocab.json")) ? [] : ["--tokenizer", values.tokenizer!];
-      const t = performance.now();
-      const r = spawnSync(process.execPath, [cli, "quantize", "--model", folder, "--type", dtype, "--out", out, "--quiet", ...tok], {
-        stdio: "inherit",
-      });
-      if (r.status !== 0) throw new Error(`quantize ${dtype} failed (exit ${r.status})`);
-      log(`  ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    }
     ggufs[dtype] = out;
+    if (!stale(out)) continue;
+    const ftype = LLAMA_FTYPE[dtype];
+    if (values.quantizer === "llama.cpp" && ftype !== undefined) {
+      const bf16 = join(work, `${shape}-random.bf16.gguf`);
+      if (stale(bf16)) quantizeOurs("bf16", bf16);
+      llamaJobs.push({ input: bf16, output: out, ftype });
+    } else quantizeOurs(dtype, out);
+  }
+  if (llamaJobs.length > 0) {
+    log(`llama_model_quantize → ${llamaJobs.map((j) => j.output).join(", ")}`);
+    const { llamaQuantizeFiles } = await import("./ggml.js");
+    await llamaQuantizeFiles(llamaJobs);
   }
 
   // 2. The runs.
@@ -269,7 +304,7 @@ const machine = (lastMachine as typeof measuredMachine | null) ?? measuredMachin
 md("# Model benchmark: qwen2-ts vs llama.cpp");
 md();
 md(
-  `Random weights of the real ${shape === "qwen2-1.5b" ? "Qwen2-1.5B" : "Qwen2-0.5B"} shape (\`qwen2 create-random --preset ${shape}\`), as GGUF files written by \`qwen2 quantize --type\` (presets: llama.cpp's per-tensor types); the same files go to llama.cpp (node-llama-cpp ${machine.node_llama_cpp}, CPU).`,
+  `Random weights of the real ${shape === "qwen2-1.5b" ? "Qwen2-1.5B" : "Qwen2-0.5B"} shape (\`qwen2 create-random --preset ${shape}\`), as GGUF files written by ${values.quantizer === "llama.cpp" ? "llama.cpp's own \`llama_model_quantize\` from our BF16 GGUF" : "\`qwen2 quantize --type\` (presets: llama.cpp's per-tensor types)"}; the same files go to llama.cpp (node-llama-cpp ${machine.node_llama_cpp}, CPU).`,
 );
 md(
   `Machine: ${machine.cpu}, ${machine.cores} cores (${flags.join(", ")}), ${machine.memory_gib} GiB, ${machine.os}, Node ${machine.node}. ${machine.date}.`,

@@ -261,22 +261,70 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
     // Per block, each product is scaled as soon as it is made: gathering four blocks first
     // (as the decode kernel does) keeps too many vectors live for this tile and spills.
     const sax = f32x4.mul(sa, dx), sbx = f32x4.mul(sb, dx), say = f32x4.mul(sa, dy), sby = f32x4.mul(sb, dy);
-    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa, x8, x16, m0f, m10, bits, idxLo, idxHi)), lane0(sax), ax);
-    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb, x8, x16, m0f, m10, bits, idxLo, idxHi)), lane0(sbx), bx);
-    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa, y8, y16, m0f, m10, bits, idxLo, idxHi)), lane0(say), ay);
-    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb, y8, y16, m0f, m10, bits, idxLo, idxHi)), lane0(sby), by);
-    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa + qb, x8 + 32, x16 + 64, m0f, m10, bits, idxLo, idxHi)), lane1(sax), ax);
-    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb + qb, x8 + 32, x16 + 64, m0f, m10, bits, idxLo, idxHi)), lane1(sbx), bx);
-    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa + qb, y8 + 32, y16 + 64, m0f, m10, bits, idxLo, idxHi)), lane1(say), ay);
-    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb + qb, y8 + 32, y16 + 64, m0f, m10, bits, idxLo, idxHi)), lane1(sby), by);
-    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 2 * qb, x8 + 64, x16 + 128, m0f, m10, bits, idxLo, idxHi)), lane2(sax), ax);
-    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 2 * qb, x8 + 64, x16 + 128, m0f, m10, bits, idxLo, idxHi)), lane2(sbx), bx);
-    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 2 * qb, y8 + 64, y16 + 128, m0f, m10, bits, idxLo, idxHi)), lane2(say), ay);
-    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 2 * qb, y8 + 64, y16 + 128, m0f, m10, bits, idxLo, idxHi)), lane2(sby), by);
-    ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 3 * qb, x8 + 96, x16 + 192, m0f, m10, bits, idxLo, idxHi)), lane3(sax), ax);
-    bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 3 * qb, x8 + 96, x16 + 192, m0f, m10, bits, idxLo, idxHi)), lane3(sbx), bx);
-    ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 3 * qb, y8 + 96, y16 + 192, m0f, m10, bits, idxLo, idxHi)), lane3(say), ay);
-    by = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 3 * qb, y8 + 96, y16 + 192, m0f, m10, bits, idxLo, idxHi)), lane3(sby), by);
+    if (f == FQ5_0 || f == FQ5_1) {
+      // Each block is unpacked once for both tokens (tileDot would unpack it per token).
+      {
+        const wa0 = wa, wb0 = wb;
+        const qa = i32x4.splat(load<u32>(wa0)), qb_ = i32x4.splat(load<u32>(wb0));
+        const la = q5lo(wa0, qa, m0f, m10, bits, idxLo), ha = q5hi(wa0, qa, m0f, m10, bits, idxHi);
+        const lb = q5lo(wb0, qb_, m0f, m10, bits, idxLo), hb_ = q5hi(wb0, qb_, m0f, m10, bits, idxHi);
+        const x0 = v128.load(x8), x1 = v128.load(x8, 16), y0 = v128.load(y8), y1 = v128.load(y8, 16);
+        ax = fma(f32x4.convert_i32x4_s(dotU5x32(la, ha, x0, x1)), lane0(sax), ax);
+        bx = fma(f32x4.convert_i32x4_s(dotU5x32(lb, hb_, x0, x1)), lane0(sbx), bx);
+        ay = fma(f32x4.convert_i32x4_s(dotU5x32(la, ha, y0, y1)), lane0(say), ay);
+        by = fma(f32x4.convert_i32x4_s(dotU5x32(lb, hb_, y0, y1)), lane0(sby), by);
+      }
+      {
+        const wa1 = wa + 1 * qb, wb1 = wb + 1 * qb;
+        const qa = i32x4.splat(load<u32>(wa1)), qb_ = i32x4.splat(load<u32>(wb1));
+        const la = q5lo(wa1, qa, m0f, m10, bits, idxLo), ha = q5hi(wa1, qa, m0f, m10, bits, idxHi);
+        const lb = q5lo(wb1, qb_, m0f, m10, bits, idxLo), hb_ = q5hi(wb1, qb_, m0f, m10, bits, idxHi);
+        const x0 = v128.load(x8, 32), x1 = v128.load(x8, 48), y0 = v128.load(y8, 32), y1 = v128.load(y8, 48);
+        ax = fma(f32x4.convert_i32x4_s(dotU5x32(la, ha, x0, x1)), lane1(sax), ax);
+        bx = fma(f32x4.convert_i32x4_s(dotU5x32(lb, hb_, x0, x1)), lane1(sbx), bx);
+        ay = fma(f32x4.convert_i32x4_s(dotU5x32(la, ha, y0, y1)), lane1(say), ay);
+        by = fma(f32x4.convert_i32x4_s(dotU5x32(lb, hb_, y0, y1)), lane1(sby), by);
+      }
+      {
+        const wa2 = wa + 2 * qb, wb2 = wb + 2 * qb;
+        const qa = i32x4.splat(load<u32>(wa2)), qb_ = i32x4.splat(load<u32>(wb2));
+        const la = q5lo(wa2, qa, m0f, m10, bits, idxLo), ha = q5hi(wa2, qa, m0f, m10, bits, idxHi);
+        const lb = q5lo(wb2, qb_, m0f, m10, bits, idxLo), hb_ = q5hi(wb2, qb_, m0f, m10, bits, idxHi);
+        const x0 = v128.load(x8, 64), x1 = v128.load(x8, 80), y0 = v128.load(y8, 64), y1 = v128.load(y8, 80);
+        ax = fma(f32x4.convert_i32x4_s(dotU5x32(la, ha, x0, x1)), lane2(sax), ax);
+        bx = fma(f32x4.convert_i32x4_s(dotU5x32(lb, hb_, x0, x1)), lane2(sbx), bx);
+        ay = fma(f32x4.convert_i32x4_s(dotU5x32(la, ha, y0, y1)), lane2(say), ay);
+        by = fma(f32x4.convert_i32x4_s(dotU5x32(lb, hb_, y0, y1)), lane2(sby), by);
+      }
+      {
+        const wa3 = wa + 3 * qb, wb3 = wb + 3 * qb;
+        const qa = i32x4.splat(load<u32>(wa3)), qb_ = i32x4.splat(load<u32>(wb3));
+        const la = q5lo(wa3, qa, m0f, m10, bits, idxLo), ha = q5hi(wa3, qa, m0f, m10, bits, idxHi);
+        const lb = q5lo(wb3, qb_, m0f, m10, bits, idxLo), hb_ = q5hi(wb3, qb_, m0f, m10, bits, idxHi);
+        const x0 = v128.load(x8, 96), x1 = v128.load(x8, 112), y0 = v128.load(y8, 96), y1 = v128.load(y8, 112);
+        ax = fma(f32x4.convert_i32x4_s(dotU5x32(la, ha, x0, x1)), lane3(sax), ax);
+        bx = fma(f32x4.convert_i32x4_s(dotU5x32(lb, hb_, x0, x1)), lane3(sbx), bx);
+        ay = fma(f32x4.convert_i32x4_s(dotU5x32(la, ha, y0, y1)), lane3(say), ay);
+        by = fma(f32x4.convert_i32x4_s(dotU5x32(lb, hb_, y0, y1)), lane3(sby), by);
+      }
+    } else {
+      ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa, x8, x16, m0f, m10, bits, idxLo, idxHi)), lane0(sax), ax);
+      bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb, x8, x16, m0f, m10, bits, idxLo, idxHi)), lane0(sbx), bx);
+      ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa, y8, y16, m0f, m10, bits, idxLo, idxHi)), lane0(say), ay);
+      by = fma(f32x4.convert_i32x4_s(tileDot(f, wb, y8, y16, m0f, m10, bits, idxLo, idxHi)), lane0(sby), by);
+      ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa + qb, x8 + 32, x16 + 64, m0f, m10, bits, idxLo, idxHi)), lane1(sax), ax);
+      bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb + qb, x8 + 32, x16 + 64, m0f, m10, bits, idxLo, idxHi)), lane1(sbx), bx);
+      ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa + qb, y8 + 32, y16 + 64, m0f, m10, bits, idxLo, idxHi)), lane1(say), ay);
+      by = fma(f32x4.convert_i32x4_s(tileDot(f, wb + qb, y8 + 32, y16 + 64, m0f, m10, bits, idxLo, idxHi)), lane1(sby), by);
+      ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 2 * qb, x8 + 64, x16 + 128, m0f, m10, bits, idxLo, idxHi)), lane2(sax), ax);
+      bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 2 * qb, x8 + 64, x16 + 128, m0f, m10, bits, idxLo, idxHi)), lane2(sbx), bx);
+      ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 2 * qb, y8 + 64, y16 + 128, m0f, m10, bits, idxLo, idxHi)), lane2(say), ay);
+      by = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 2 * qb, y8 + 64, y16 + 128, m0f, m10, bits, idxLo, idxHi)), lane2(sby), by);
+      ax = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 3 * qb, x8 + 96, x16 + 192, m0f, m10, bits, idxLo, idxHi)), lane3(sax), ax);
+      bx = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 3 * qb, x8 + 96, x16 + 192, m0f, m10, bits, idxLo, idxHi)), lane3(sbx), bx);
+      ay = fma(f32x4.convert_i32x4_s(tileDot(f, wa + 3 * qb, y8 + 96, y16 + 192, m0f, m10, bits, idxLo, idxHi)), lane3(say), ay);
+      by = fma(f32x4.convert_i32x4_s(tileDot(f, wb + 3 * qb, y8 + 96, y16 + 192, m0f, m10, bits, idxLo, idxHi)), lane3(sby), by);
+    }
     if (useXs) {
       const sx = v128.load(xs + bo), sy = v128.load(ys + bo);
       const ma = hasMin ? loadF16x4(p + 16) : sa, mb = hasMin ? loadF16x4(p + 24) : sb;
