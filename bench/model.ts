@@ -304,7 +304,7 @@ const machine = (lastMachine as typeof measuredMachine | null) ?? measuredMachin
 md("# Model benchmark: qwen2-ts vs llama.cpp");
 md();
 md(
-  `Random weights of the real ${shape === "qwen2-1.5b" ? "Qwen2-1.5B" : "Qwen2-0.5B"} shape (\`qwen2 create-random --preset ${shape}\`), as GGUF files written by ${values.quantizer === "llama.cpp" ? "llama.cpp's own \`llama_model_quantize\` from our BF16 GGUF" : "\`qwen2 quantize --type\` (presets: llama.cpp's per-tensor types)"}; the same files go to llama.cpp (node-llama-cpp ${machine.node_llama_cpp}, CPU).`,
+  `Random weights of the real ${shape === "qwen2-1.5b" ? "Qwen2-1.5B" : "Qwen2-0.5B"} shape (\`qwen2 create-random --preset ${shape}\`), as GGUF files written by ${values.quantizer === "llama.cpp" ? "llama.cpp's own `llama_model_quantize` from our BF16 GGUF" : "`qwen2 quantize --type` (presets: llama.cpp's per-tensor types)"}; the same files go to llama.cpp (node-llama-cpp ${machine.node_llama_cpp}, CPU).`,
 );
 md(
   `Machine: ${machine.cpu}, ${machine.cores} cores (${flags.join(", ")}), ${machine.memory_gib} GiB, ${machine.os}, Node ${machine.node}. ${machine.date}.`,
