@@ -23,6 +23,8 @@ import type { GenerationResult } from "../../generation/sequence_generator.js";
 import type { SequenceCache } from "../../models/causal_lm.js";
 import type { LoadedModel } from "../../runtime/load.js";
 import type { ChatMessage } from "../../tokenizer/types.js";
+import { withAdapters } from "../../models/lora.js";
+import { LORA_FLAG, loadLoraFlags, readLoraFlags } from "../lora_flags.js";
 
 /** Longest answer when neither --max-new-tokens nor generation_config.json says. */
 const DEFAULT_ANSWER_TOKENS = 1024;
@@ -38,6 +40,7 @@ Interactive chat in the terminal. Commands inside the chat:
 Options:
 ${MODEL_FLAGS_USAGE}
   --system TEXT            system prompt
+  --lora DIR[:SCALE]       PEFT LoRA adapter applied unmerged (repeatable; see generate)
   --ctx N                  context length (default: the model's, at most 4096)
 ${SAMPLING_FLAGS_USAGE}
   Each answer is at most --max-new-tokens long (default: generation_config.json, else ${DEFAULT_ANSWER_TOKENS}).
@@ -179,14 +182,33 @@ const command: Command = {
   summary: "Interactive chat in the terminal (streaming, /reset, /system, /save)",
   usage,
   async run(args: string[], io: CliIO): Promise<number> {
-    const { values } = parseFlags(args, { ...MODEL_FLAGS, ...SAMPLING_FLAGS, system: { type: "string" }, ctx: { type: "string" } });
+    const { values } = parseFlags(args, {
+      ...MODEL_FLAGS,
+      ...SAMPLING_FLAGS,
+      ...LORA_FLAG,
+      system: { type: "string" },
+      ctx: { type: "string" },
+    });
     // Every flag is checked here, before the model loads.
     const modelFlags = readModelFlags(values);
     const sampling = readSamplingFlags(values);
     const ctxFlag = intFlag(values, "ctx", { min: 32 });
+    const loraFlags = readLoraFlags(values, false);
     const loaded = await loadModelFor(io, modelFlags, { progress: true });
+    const loras = await loadLoraFlags(io, loaded, loraFlags);
     const ctx = Math.min(ctxFlag ?? 4096, loaded.model.maxContext);
-    const session = new ChatSession(loaded, io, ctx, sampling, values.system ?? null);
+    // With adapters, every answer runs through a view of the model that applies them (caches included).
+    const adapted =
+      loras.length > 0
+        ? {
+            ...loaded,
+            model: withAdapters(
+              loaded.model,
+              loras.map((l) => ({ adapter: l.adapter, scale: l.flag.scale })),
+            ),
+          }
+        : loaded;
+    const session = new ChatSession(adapted, io, ctx, sampling, values.system ?? null);
     io.stdout.write(
       `Chatting with ${modelFlags.path} (context ${ctx} tokens). /reset, /system TEXT, /save FILE, /exit; Ctrl-C stops an answer.\n`,
     );
@@ -260,6 +282,7 @@ const command: Command = {
     } finally {
       rl.close();
       session.dispose();
+      for (const l of loras) l.adapter.dispose();
       await loaded.close();
     }
     io.stdout.write("\n");
