@@ -17,6 +17,7 @@ import type { SequenceRequest } from "./scheduler.js";
 import { AnswerParser, type AnswerSegment } from "./answer_parser.js";
 import { promptOpensThink, readReasoningFormat } from "./reasoning.js";
 import { Fields, MAX_LOGPROBS, requireObject } from "./validate.js";
+import { encodeChecked } from "./prompt_tokens.js";
 
 const ARGUMENT_CHUNK = 24;
 
@@ -70,7 +71,7 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, _
   } catch (err) {
     throw invalidField("messages", `the chat template refused these messages: ${(err as Error).message}`);
   }
-  const promptIds = ctx.tokenizer.encode(prompt, { addSpecialTokens: false });
+  const promptIds = await encodeChecked(ctx.tokenizer, prompt, { addSpecialTokens: false }, ctx.contextLength, "messages");
   checkPromptFits(ctx, promptIds.length, "messages");
 
   const life = new RequestLifecycle(ctx, res, {

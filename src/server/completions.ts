@@ -19,13 +19,14 @@ import { withAdapters } from "../models/lora.js";
 import { invalidField } from "./errors.js";
 import { SseWriter, sendJson } from "./http_util.js";
 import { scorePrompt, type PromptTokenLogprob } from "./prompt_logprobs.js";
+import { encodeChecked } from "./prompt_tokens.js";
 import { RequestLifecycle } from "./request_lifecycle.js";
 import { readN, readSampling, seedForChoice } from "./sampling_params.js";
 import type { SequenceRequest } from "./scheduler.js";
 import { Fields, MAX_LOGPROBS, describe, requireObject, type Json } from "./validate.js";
 
 /** prompt: string | string[] | number[] | number[][] → lists of ids (and their text). */
-export function readPrompts(ctx: ServerContext, v: Json | undefined, param: string): { ids: number[]; text: string }[] {
+export async function readPrompts(ctx: ServerContext, v: Json | undefined, param: string): Promise<{ ids: number[]; text: string }[]> {
   if (v === undefined) throw invalidField(param, "is required", "missing_required_parameter");
   const tok = ctx.tokenizer;
   const idsOf = (arr: Json[], p: string): number[] =>
@@ -34,21 +35,24 @@ export function readPrompts(ctx: ServerContext, v: Json | undefined, param: stri
         throw invalidField(`${p}[${i}]`, `expected a token id in [0, ${ctx.model.vocabSize}), got ${describe(x)}`);
       return x;
     });
-  if (typeof v === "string") return [{ ids: tok.encode(v), text: v }];
+  // Long texts are tokenized in pieces, refused once past the context (prompt_tokens.ts).
+  const encode = (text: string, p: string): Promise<number[]> => encodeChecked(tok, text, {}, ctx.contextLength, p);
+  if (typeof v === "string") return [{ ids: await encode(v, param), text: v }];
   if (!Array.isArray(v) || v.length === 0)
     throw invalidField(param, `expected a string, an array of strings or token ids, got ${describe(v)}`, "invalid_type");
   if (v.every((x) => typeof x === "number")) {
     const ids = idsOf(v, param);
     return [{ ids, text: tok.decode(ids) }];
   }
-  return v.map((p, i) => {
-    if (typeof p === "string") return { ids: tok.encode(p), text: p };
-    if (Array.isArray(p)) {
+  const out: { ids: number[]; text: string }[] = [];
+  for (const [i, p] of v.entries()) {
+    if (typeof p === "string") out.push({ ids: await encode(p, `${param}[${i}]`), text: p });
+    else if (Array.isArray(p)) {
       const ids = idsOf(p, `${param}[${i}]`);
-      return { ids, text: tok.decode(ids) };
-    }
-    throw invalidField(`${param}[${i}]`, `expected a string or an array of token ids, got ${describe(p)}`, "invalid_type");
-  });
+      out.push({ ids, text: tok.decode(ids) });
+    } else throw invalidField(`${param}[${i}]`, `expected a string or an array of token ids, got ${describe(p)}`, "invalid_type");
+  }
+  return out;
 }
 
 /** Qwen2.5-Coder's fill-in-the-middle tokens: prefix, then suffix, then the middle to write. */
@@ -135,7 +139,7 @@ function concat(a: LegacyLogprobs, b: LegacyLogprobs): LegacyLogprobs {
 export async function handleCompletions(ctx: ServerContext, body: unknown, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const f = new Fields(requireObject(body, "body"));
   const adapters = requestAdapters(ctx, f.string("model"));
-  const given = readPrompts(ctx, f.raw("prompt"), "prompt");
+  const given = await readPrompts(ctx, f.raw("prompt"), "prompt");
   const sampling = readSampling(f, ctx.model.vocabSize, ctx.generationConfig, ctx.eosIds, { minTokens: 0 });
   const n = readN(f, ctx.maxChoices);
   if (n * given.length > ctx.maxChoices) throw invalidField("n", `n times the number of prompts must be at most ${ctx.maxChoices}`);

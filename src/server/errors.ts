@@ -124,7 +124,7 @@ export const errors = {
   tokenizeOutputTooLarge: (tokens: number, limit: number) =>
     new ApiError(
       400,
-      `content: the text has ${tokens} tokens, over this server's /tokenize limit of ${limit} (--max-tokenize-tokens).`,
+      `content: the text has ${tokens} tokens or more, over this server's /tokenize limit of ${limit} (--max-tokenize-tokens).`,
       "invalid_request_error",
       "content",
       "too_many_tokens",
@@ -133,6 +133,14 @@ export const errors = {
     new ApiError(
       400,
       `This model's maximum context length is ${ctx} tokens, but the prompt has ${promptTokens} tokens (at least one more is needed to answer).`,
+      "invalid_request_error",
+      param,
+      "context_length_exceeded",
+    ),
+  contextOverflowAtLeast: (param: string, atLeast: number, ctx: number) =>
+    new ApiError(
+      400,
+      `This model's maximum context length is ${ctx} tokens, but the prompt has at least ${atLeast} tokens (counted before tokenizing all of it).`,
       "invalid_request_error",
       param,
       "context_length_exceeded",

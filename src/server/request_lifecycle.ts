@@ -61,6 +61,7 @@ export class RequestLifecycle {
     // The server ends a request early (deadline, shutdown) through its in-flight record.
     this.flight = inFlightOf(res);
     this.flight?.signal.addEventListener("abort", () => this.abort.abort(), { once: true });
+    res.on("drain", () => ctx.scheduler.wake());
   }
 
   get streaming(): boolean {
@@ -106,6 +107,8 @@ export class RequestLifecycle {
       options,
       signal: this.abort.signal,
       onError: (err) => this.fail(err),
+      // A stream whose socket buffer is full pauses its sequences until 'drain' (scheduler.ts).
+      blocked: () => this.sse !== null && this.res.writableNeedDrain,
       onEvent: (event) => {
         if (this.failed) return;
         if (event.id !== null) {

@@ -31,6 +31,8 @@ import { ResponseStore } from "./response_store.js";
 import { itemsToMessages, readInputItems } from "./responses_input.js";
 import { readSampling } from "./sampling_params.js";
 import { Fields, describe, isObject, requireObject, type Json, type JsonObject } from "./validate.js";
+import { encodeChecked } from "./prompt_tokens.js";
+import { inFlightOf } from "./in_flight.js";
 
 const ARGUMENT_CHUNK = 24;
 
@@ -127,7 +129,7 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
   } catch (err) {
     throw invalidField("input", `the chat template refused these messages: ${(err as Error).message}`);
   }
-  const promptIds = ctx.tokenizer.encode(prompt, { addSpecialTokens: false });
+  const promptIds = await encodeChecked(ctx.tokenizer, prompt, { addSpecialTokens: false }, ctx.contextLength, "input");
   checkPromptFits(ctx, promptIds.length, "input");
   const parseTools = toolSetup.parse && schema === null;
   const toolNames = toolSetup.tools.map((t) => (t as { function: { name: string } }).function.name);
@@ -263,6 +265,9 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
   };
 
   const abort = new AbortController();
+  // Deadline and shutdown end the request through its in-flight record (server.ts); a full socket pauses it.
+  inFlightOf(res)?.signal.addEventListener("abort", () => abort.abort(), { once: true });
+  res.on("drain", () => ctx.scheduler.wake());
   res.on("close", () => {
     if (!res.writableEnded) abort.abort();
   });
@@ -300,6 +305,7 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
       },
       signal: abort.signal,
       onError: fail,
+      blocked: () => events !== null && res.writableNeedDrain,
       onEvent: (event: TokenEvent) => {
         if (failed) return;
         if (event.id !== null) {

@@ -11,6 +11,12 @@
  * per step instead of by its whole length. The generator is created once the rest of the
  * prompt fits one chunk; its first input is that rest.
  *
+ * Backpressure: a streaming request says when its client's socket is full (`blocked`). Such
+ * a sequence is parked instead of stepped: it leaves its slot (a waiting request may take it)
+ * and keeps its cache and generator; `wake()` (called on the socket's 'drain') puts it back at
+ * the head of the queue. So a slow reader costs its cache, never tokens generated ahead into
+ * memory, and never a slot others wait for. Parked sequences count against `maxQueue`.
+ *
  * Cancellation: when a sequence's signal fires it is finished with "abort" and its cache is
  * disposed immediately (between steps, since a step is synchronous), or it is dropped from
  * the queue if it had not started.
@@ -31,6 +37,8 @@ export interface SequenceRequest {
   onEvent(event: TokenEvent): void;
   /** The sequence could not start or the model failed. */
   onError(err: Error): void;
+  /** True while the client cannot take more output (its socket buffer is full): the sequence is parked. */
+  blocked?(): boolean;
 }
 
 interface Active {
@@ -55,6 +63,8 @@ export interface SchedulerOptions {
 export interface SchedulerStats {
   readonly active: number;
   readonly queued: number;
+  /** Sequences parked because their client reads slower than they generate. */
+  readonly paused: number;
   readonly cachedPrefixes: number;
   readonly reusedPromptTokens: number;
   readonly steps: number;
@@ -66,8 +76,10 @@ function nextTick(): Promise<void> {
 }
 
 export class Scheduler {
-  private readonly queue: { request: SequenceRequest; detach: () => void }[] = [];
+  /** Waiting sequences; `resumed` ones were parked and come back with their cache and generator. */
+  private readonly queue: { request: SequenceRequest; detach: () => void; resumed?: Active }[] = [];
   private readonly active: Active[] = [];
+  private readonly parked: Active[] = [];
   private readonly pool: PrefixPool;
   /** Work that needs the model to itself (scoring a prompt), run between steps. */
   private readonly tasks: (() => Promise<void>)[] = [];
@@ -94,6 +106,7 @@ export class Scheduler {
     return {
       active: this.active.length,
       queued: this.queue.length,
+      paused: this.parked.length,
       cachedPrefixes: this.pool.size,
       reusedPromptTokens: this.pool.reusedTokens,
       steps: this.steps,
@@ -105,7 +118,8 @@ export class Scheduler {
   submit(requests: readonly SequenceRequest[]): void {
     if (this.closed) throw errors.unavailable("The server is shutting down.");
     const free = Math.max(0, this.options.parallel - this.active.length);
-    if (this.queue.length + requests.length - free > this.options.maxQueue) throw errors.queueFull(this.options.maxQueue);
+    if (this.queue.length + this.parked.length + requests.length - free > this.options.maxQueue)
+      throw errors.queueFull(this.options.maxQueue);
     for (const request of requests) {
       const entry = { request, detach: () => {} };
       const onAbort = (): void => this.cancel(request);
@@ -123,6 +137,7 @@ export class Scheduler {
    */
   exclusive<T>(task: () => T | Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(errors.unavailable("The server is shutting down."));
+    if (this.tasks.length >= this.options.maxQueue) return Promise.reject(errors.queueFull(this.options.maxQueue));
     return new Promise<T>((resolve, reject) => {
       this.tasks.push(async () => {
         try {
@@ -135,11 +150,23 @@ export class Scheduler {
     });
   }
 
+  /** Parked sequences whose client can take output again go back to the head of the queue. */
+  wake(): void {
+    const ready = this.parked.filter((a) => !a.request.blocked?.());
+    if (ready.length === 0) return;
+    for (const a of ready) this.parked.splice(this.parked.indexOf(a), 1);
+    this.queue.unshift(...ready.map((a) => ({ request: a.request, detach: a.detach, resumed: a })));
+    setImmediate(() => void this.run());
+  }
+
   /** Stops everything: queued and active sequences end with "abort", caches are freed. */
   close(): void {
     this.closed = true;
-    for (const q of this.queue.splice(0)) q.detach();
-    for (const a of this.active.splice(0)) {
+    for (const q of this.queue.splice(0)) {
+      q.detach();
+      if (q.resumed) this.release(q.resumed.cache);
+    }
+    for (const a of [...this.active.splice(0), ...this.parked.splice(0)]) {
       a.detach();
       a.generator?.finish("abort");
       this.release(a.cache);
@@ -149,13 +176,20 @@ export class Scheduler {
 
   private cancel(request: SequenceRequest): void {
     const qi = this.queue.findIndex((q) => q.request === request);
+    let a: Active | undefined;
     if (qi >= 0) {
-      this.queue.splice(qi, 1)[0]!.detach();
-      return;
+      const [q] = this.queue.splice(qi, 1);
+      if (!q!.resumed) {
+        q!.detach();
+        return;
+      }
+      a = q!.resumed;
+    } else {
+      const list = this.active.some((x) => x.request === request) ? this.active : this.parked;
+      const ai = list.findIndex((x) => x.request === request);
+      if (ai < 0) return;
+      [a] = list.splice(ai, 1);
     }
-    const ai = this.active.findIndex((a) => a.request === request);
-    if (ai < 0) return;
-    const [a] = this.active.splice(ai, 1);
     a!.detach();
     const text = a!.generator?.finish("abort") ?? "";
     this.release(a!.cache);
@@ -168,7 +202,11 @@ export class Scheduler {
 
   private admit(): void {
     while (this.active.length < this.options.parallel && this.queue.length > 0) {
-      const { request, detach } = this.queue.shift()!;
+      const { request, detach, resumed } = this.queue.shift()!;
+      if (resumed) {
+        this.active.push(resumed);
+        continue;
+      }
       let cache: SequenceCache | null = null;
       try {
         cache = this.pool.acquire(request.promptIds, adapterKey(request.options.adapters));
@@ -244,6 +282,7 @@ export class Scheduler {
     try {
       for (;;) {
         while (this.tasks.length > 0) await this.tasks.shift()!();
+        this.park();
         this.admit();
         if (this.active.length === 0) {
           if (this.tasks.length === 0) break;
@@ -257,8 +296,17 @@ export class Scheduler {
     }
   }
 
+  /** Moves sequences whose client is not reading out of the active set, freeing their slots. */
+  private park(): void {
+    for (const a of this.active.filter((x) => x.generator !== null && x.request.blocked?.())) {
+      this.active.splice(this.active.indexOf(a), 1);
+      this.parked.push(a);
+    }
+  }
+
   private async step(): Promise<void> {
     await this.prefillStep();
+    this.park();
     const batch = this.active.filter((a) => a.generator !== null);
     if (batch.length === 0) return;
     let events: Awaited<ReturnType<typeof stepBatch>>;

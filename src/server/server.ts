@@ -235,7 +235,7 @@ export class QwenServer {
     return this.metrics.render({
       queued: s.queued,
       active: s.active,
-      paused: (s as { paused?: number }).paused ?? 0,
+      paused: s.paused,
       slots: this.scheduler.options.parallel,
       connections: this.connections.size,
       inFlight: this.inFlight.size,

@@ -9,6 +9,7 @@ import type { ServerContext } from "./context.js";
 import { readPrompts } from "./completions.js";
 import { errors, invalidField } from "./errors.js";
 import { sendJson } from "./http_util.js";
+import { encodeChecked } from "./prompt_tokens.js";
 import { Fields, describe, requireObject } from "./validate.js";
 
 export async function handleTokenize(ctx: ServerContext, body: unknown, _q: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -18,7 +19,10 @@ export async function handleTokenize(ctx: ServerContext, body: unknown, _q: Inco
   if (content === undefined) throw invalidField("content", "is required", "missing_required_parameter");
   const addSpecial = f.boolean("add_special") ?? false;
   const withPieces = f.boolean("with_pieces") ?? false;
-  const ids = ctx.tokenizer.encode(content, { addSpecialTokens: addSpecial });
+  // In pieces, refused as soon as the count passes the cap (prompt_tokens.ts).
+  const ids = await encodeChecked(ctx.tokenizer, content, { addSpecialTokens: addSpecial }, maxTokens + 1, "content", (n) =>
+    errors.tokenizeOutputTooLarge(n, maxTokens),
+  );
   if (ids.length > maxTokens) throw errors.tokenizeOutputTooLarge(ids.length, maxTokens);
   if (withPieces) {
     sendJson(res, 200, { tokens: ids.map((id) => ({ id, piece: ctx.tokenizer.decode([id]) })) });
@@ -32,6 +36,6 @@ export async function handleDetokenize(ctx: ServerContext, body: unknown, _q: In
   const tokens = f.raw("tokens");
   if (tokens === undefined) throw invalidField("tokens", "is required", "missing_required_parameter");
   if (!Array.isArray(tokens)) throw invalidField("tokens", `expected an array of token ids, got ${describe(tokens)}`, "invalid_type");
-  const [{ text }] = tokens.length === 0 ? [{ text: "" }] : readPrompts(ctx, tokens, "tokens");
+  const [{ text }] = tokens.length === 0 ? [{ text: "" }] : await readPrompts(ctx, tokens, "tokens");
   sendJson(res, 200, { content: text });
 }

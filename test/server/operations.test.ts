@@ -356,3 +356,110 @@ describe("deadlines and graceful shutdown", () => {
     assert.doesNotMatch(text, /"finish_reason":"stop"/);
   });
 });
+
+describe("slow readers, embeddings and large inputs", () => {
+  it("a stream whose client stops reading is paused (not stepped, its slot given to others) and resumes on drain", {
+    timeout: 60_000,
+  }, async () => {
+    // Eight choices of ~1 KB per token each outgrow the kernel's socket buffers (a few MB on loopback) quickly.
+    const h = await startServer({ parallel: 8 });
+    try {
+      const { socket, received, ended } = rawSocket(h.url);
+      const body = JSON.stringify({
+        model: "toy",
+        messages: [{ role: "user", content: "babble on" }],
+        temperature: 1,
+        max_tokens: 1500,
+        n: 8,
+        logprobs: true,
+        top_logprobs: 20,
+        stream: true,
+      });
+      socket.write(
+        `POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      await new Promise((r) => setTimeout(r, 30));
+      socket.pause();
+      const until = async (what: string, cond: () => boolean): Promise<void> => {
+        const t0 = Date.now();
+        for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
+        assert.ok(cond(), what);
+        if (process.env.QWEN2_DEBUG_TIMES) console.log(what, Date.now() - t0);
+      };
+      await until("the stream is paused once its socket is full", () => h.server.stats().paused === 8);
+      const calls = h.model.forwardCalls;
+      // Their slots are free: another request runs to completion meanwhile.
+      const other = await postRaw(h.url, "/v1/chat/completions", chat("say hello"));
+      assert.equal(other.status, 200);
+      const afterOther = h.model.forwardCalls;
+      assert.ok(afterOther > calls);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(h.model.forwardCalls, afterOther, "a paused sequence is not stepped");
+      assert.equal(h.server.stats().paused, 8);
+      const metrics = await (await fetch(`${h.url}/metrics`)).text();
+      assert.match(metrics, /^qwen2_slots_paused 8$/m);
+      socket.resume();
+      await until("generation resumes once the client reads", () => h.model.forwardCalls > afterOther + 20);
+      socket.destroy();
+      await ended;
+      await until("the cut stream frees its cache", () => h.server.stats().active === 0 && h.server.stats().paused === 0);
+      assert.ok(received().length > 0);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("embeddings: more inputs than --max-embedding-inputs is a 400 naming it; batches go through the scheduler", async () => {
+    const h = await startServer({ limits: { maxEmbeddingInputs: 3 } });
+    try {
+      const many = await postRaw(h.url, "/v1/embeddings", JSON.stringify({ model: "toy", input: ["a", "b", "c", "d"] }));
+      assert.equal(many.status, 400);
+      assert.equal(errorOf(many.json).code, "too_many_inputs");
+      assert.equal(errorOf(many.json).param, "input");
+      assert.match(errorOf(many.json).message, /--max-embedding-inputs/);
+      const ids = await postRaw(h.url, "/v1/embeddings", JSON.stringify({ model: "toy", input: [1, 2, 3, 4, 5] }));
+      assert.equal(ids.status, 200, "a flat list of ids is one input");
+      let turns = 0;
+      const exclusive = h.server.scheduler.exclusive.bind(h.server.scheduler);
+      h.server.scheduler.exclusive = ((task: () => unknown) => {
+        turns++;
+        return exclusive(task);
+      }) as typeof exclusive;
+      const long = "word ".repeat(60);
+      const r = await postRaw(
+        h.url,
+        "/v1/embeddings",
+        JSON.stringify({ model: "toy", input: [long, long, "short"], encoding_format: "float" }),
+      );
+      assert.equal(r.status, 200);
+      assert.equal((r.json as { data: unknown[] }).data.length, 3);
+      assert.equal(turns, 2, "two batches of at most 512 tokens, each a scheduler turn");
+      assert.equal(h.model.live.size, 0, "the batches' caches are freed");
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("a prompt far past the context is refused before it is tokenized; a long one is tokenized in pieces and cut at the context", async () => {
+    const h = await startServer({ contextLength: 100_000 }, 200_000);
+    try {
+      let calls = 0;
+      const encode = h.tokenizer.encode.bind(h.tokenizer);
+      h.tokenizer.encode = ((...a: Parameters<typeof encode>) => {
+        calls++;
+        return encode(...a);
+      }) as typeof encode;
+      const huge = await postRaw(h.url, "/v1/completions", JSON.stringify({ model: "toy", prompt: "word ".repeat(800_000) }));
+      assert.equal(huge.status, 400);
+      assert.equal(errorOf(huge.json).code, "context_length_exceeded");
+      assert.match(errorOf(huge.json).message, /at least \d+ tokens/);
+      assert.equal(calls, 0, "the 4 MB prompt was refused from its length");
+      const long = await postRaw(h.url, "/v1/chat/completions", chat("ab ".repeat(200_000)));
+      assert.equal(long.status, 400);
+      assert.equal(errorOf(long.json).param, "messages");
+      assert.ok(calls >= 2 && calls < 15, `tokenized ${calls} pieces of 32K characters, not all 19`);
+    } finally {
+      await h.close();
+    }
+  });
+});
