@@ -24,6 +24,11 @@ function slowDown(h: Harness, ms: number): void {
   }) as typeof h.model.forward;
 }
 
+/** Resolves once the server is generating (a request is active). */
+async function generating(h: Harness): Promise<void> {
+  for (let i = 0; i < 400 && h.server.stats().active === 0; i++) await new Promise((r) => setTimeout(r, 10));
+}
+
 /** A raw socket to the server, with everything it receives collected and a promise of its end. */
 function rawSocket(url: string): { socket: Socket; received: () => string; ended: Promise<void> } {
   const { hostname, port } = new URL(url);
@@ -337,7 +342,7 @@ describe("deadlines and graceful shutdown", () => {
   it("shutdown: refuses new connections, lets a running stream finish within the grace time", { timeout: 20_000 }, async () => {
     const h = await start({});
     const running = postRaw(h.url, "/v1/chat/completions", chat("count slowly", { stream: true, max_tokens: 60 }));
-    await new Promise((r) => setTimeout(r, 100));
+    await generating(h);
     const cut = h.server.shutdown(10_000);
     await new Promise((r) => setTimeout(r, 20));
     await assert.rejects(fetch(`${h.url}/health`));
@@ -349,7 +354,7 @@ describe("deadlines and graceful shutdown", () => {
   it("shutdown: cuts what is still running when the grace time is over, with an error event", { timeout: 20_000 }, async () => {
     const h = await start({});
     const running = postRaw(h.url, "/v1/chat/completions", chat("count slowly", { stream: true }));
-    await new Promise((r) => setTimeout(r, 100));
+    await generating(h);
     assert.equal(await h.server.shutdown(50), 1);
     const text = String((await running).json);
     assert.match(text, /The server is shutting down/);
