@@ -2,7 +2,7 @@
  * What `store: true` (the Responses API default) keeps: the last few responses, in memory,
  * so a client can continue from one (`previous_response_id`) or point at one of its output
  * items (`{type: "item_reference", id}`, which @ai-sdk/openai sends for earlier assistant
- * text). Nothing is written to disk; a restart forgets everything, and the oldest response
+ * text), or fetch it again (GET /v1/responses/ID). Nothing is written to disk; a restart forgets everything, and the oldest response
  * goes once `capacity` are kept. A miss is a 400 that says so.
  */
 import type { JsonObject } from "./validate.js";
@@ -12,6 +12,8 @@ export interface StoredResponse {
   readonly input: readonly JsonObject[];
   /** Its output items (message, function_call, reasoning), as returned. */
   readonly output: readonly JsonObject[];
+  /** The whole response object, for GET /v1/responses/ID. */
+  readonly response: JsonObject;
 }
 
 export class ResponseStore {

@@ -286,7 +286,7 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
     closeOpen();
     const status = truncated ? "incomplete" : "completed";
     const response = envelope(status, truncated);
-    if (keep) store.put(id, { input: items, output });
+    if (keep) store.put(id, { input: items, output, response });
     if (events) {
       events.send(truncated ? "response.incomplete" : "response.completed", { response });
       events.end();
@@ -346,4 +346,19 @@ class EventWriter {
   end(): void {
     if (!this.res.writableEnded) this.res.end();
   }
+}
+
+/** GET /v1/responses/ID: a response kept by `store: true`, as it was returned. */
+export async function handleGetResponse(ctx: ServerContext, _b: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const id = decodeURIComponent((req.url ?? "").split("?")[0]!.replace(/\/+$/, "").slice("/v1/responses/".length));
+  const stored = storeOf(ctx).response(id);
+  if (!stored)
+    throw new ApiError(
+      404,
+      `No response '${id}': this server keeps its last ${storeOf(ctx).capacity} responses created with store: true, in memory only.`,
+      "not_found_error",
+      "response_id",
+      "response_not_found",
+    );
+  sendJson(res, 200, stored.response);
 }

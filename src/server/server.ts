@@ -2,7 +2,7 @@
  * The OpenAI-compatible HTTP server:
  *
  *   POST /v1/chat/completions   POST /v1/responses   POST /v1/completions   POST /v1/embeddings
- *   GET  /v1/models[/ID]        POST /tokenize         POST /detokenize      GET /health
+ *   GET  /v1/models[/ID]        GET  /v1/responses/ID   POST /tokenize   POST /detokenize   GET /health
  *   GET  /metrics               Prometheus text format (metrics.ts)
  *   GET  /                      the web chat (webui/static_site.ts), unless `webui: false`
  *
@@ -26,7 +26,7 @@ import { handleChatCompletions } from "./chat_completions.js";
 import { handleCompletions } from "./completions.js";
 import { makeVocab, servesModel, toApiError, type ServerContext } from "./context.js";
 import { handleEmbeddings } from "./embeddings.js";
-import { handleResponses } from "./responses.js";
+import { handleGetResponse, handleResponses } from "./responses.js";
 import { ApiError, errors } from "./errors.js";
 import { ClientGoneError, closeAfterReply, isJsonContentType, readJsonBody, sendError, sendJson } from "./http_util.js";
 import type { ReasoningFormat } from "./reasoning.js";
@@ -263,6 +263,7 @@ export class QwenServer {
     if (method === "POST" && post[path]) return post[path]!;
     if (method === "GET" && get[path]) return get[path]!;
     if (method === "GET" && path.startsWith("/v1/models/")) return handleModel;
+    if (method === "GET" && path.startsWith("/v1/responses/")) return handleGetResponse;
     if (post[path] || get[path]) throw errors.methodNotAllowed(method, path);
     return null;
   }
@@ -326,7 +327,11 @@ export class QwenServer {
       }
       const handler = this.route(method, rawPath);
       if (!handler) throw errors.notFound(method, rawPath);
-      routeLabel = rawPath.startsWith("/v1/models/") ? "/v1/models/{id}" : rawPath;
+      routeLabel = rawPath.startsWith("/v1/models/")
+        ? "/v1/models/{id}"
+        : rawPath.startsWith("/v1/responses/")
+          ? "/v1/responses/{id}"
+          : rawPath;
       if (rawPath !== "/health" && !this.keys.allows(req)) {
         closeAfterReply(req, res);
         throw errors.unauthorized();

@@ -142,7 +142,7 @@ describe("responses", () => {
     assert.match(errorOf(bad.json).param ?? "", /^text\.format/);
   });
 
-  it("stores responses: previous_response_id and item_reference continue them; unknown ids are a 400", async () => {
+  it("stores responses: previous_response_id, item_reference and GET continue or fetch them; unknown ids are refused", async () => {
     const first = await h.client.responses.create({ model: "toy", input: "Please say hello", temperature: 0 });
     const follow = await h.client.responses.create({
       model: "toy",
@@ -164,12 +164,15 @@ describe("responses", () => {
       temperature: 0,
     });
     assert.equal(byRef.usage!.input_tokens, follow.usage!.input_tokens);
+    const again = await h.client.responses.retrieve(first.id);
+    assert.deepEqual(again.output, first.output);
     const missing = await postRaw(h.url, "/v1/responses", JSON.stringify({ input: "x", previous_response_id: "resp_nope" }));
     assert.equal(missing.status, 400);
     assert.equal(errorOf(missing.json).param, "previous_response_id");
     const unstored = await h.client.responses.create({ model: "toy", input: "Please say hello", store: false });
     const gone = await postRaw(h.url, "/v1/responses", JSON.stringify({ input: "x", previous_response_id: unstored.id }));
     assert.equal(gone.status, 400);
+    assert.equal((await fetch(`${h.url}/v1/responses/${unstored.id}`)).status, 404);
   });
 
   it("max_output_tokens cuts the answer: status incomplete, reason max_output_tokens", async () => {
