@@ -17,6 +17,8 @@ export interface LlamaSequence {
   evaluate(tokens: number[], options: { temperature: number }): AsyncIterable<number>;
   /** Per input item; `next.probabilities` (token → probability) where asked for. */
   controlledEvaluate(items: readonly ControlledItem[]): Promise<Array<{ next: { probabilities?: Map<number, number> } } | undefined>>;
+  /** Forgets every token of the sequence, keeping its slot in the context. */
+  clearHistory(): Promise<void>;
   dispose(): void;
 }
 

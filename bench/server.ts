@@ -1,20 +1,21 @@
 /**
- * `npm run bench:server`: aggregate decode throughput and time to first token of the
- * OpenAI-compatible server at 1, 4 and 16 concurrent streaming clients, beside llama.cpp
- * doing the same work through node-llama-cpp (one context with N sequences, which
- * llama.cpp decodes together in one batch: the engine of llama-server's continuous
- * batching, without its HTTP layer; llama-server itself is not on npm).
+ * `npm run bench:server`: aggregate decode throughput and time to first token of continuous
+ * batching at 1, 4 and 16 concurrent sequences, ours beside llama.cpp doing the same work.
  *
- * Model: `--model DIR` (a Hugging Face folder), default a random-weight model made with
- * `qwen2 create-random --preset PRESET` (default "tiny": the real 151k vocabulary with tiny
- * layers, so the figures measure serving overhead, batching and the LM head rather than
- * big matrix products). The same weights go to llama.cpp as an F32 GGUF written by our
- * exporter. Every client sends its own prompt (no prefix reuse), greedy, `ignore_eos`,
- * `max_tokens` fixed, so both engines do the same work.
+ * Equal work: both engines run the SAME GGUF file (default: random weights of the real
+ * Qwen2-0.5B shape, `qwen2 create-random --preset qwen2-0.5b`, written as Q8_0 by
+ * `qwen2 quantize`), 2 threads, the same chat-templated prompts (one per client, no prefix
+ * reuse), greedy, `ignore_eos`, the same `--tokens`. Both are measured in-process: ours
+ * through the server's scheduler (the continuous batching behind every endpoint),
+ * llama.cpp through node-llama-cpp (one context with N sequences, which llama.cpp decodes
+ * together: the engine of llama-server, which is not on npm). Each level runs `--runs` times
+ * (default 5) after a warm-up; tables give the median and [min–max], and a ratio whose ranges
+ * overlap is "on par". Our HTTP figures (streaming clients against `qwen2 serve`'s server in
+ * this process) are reported beside, as our own HTTP overhead, with no ratio to llama.cpp.
  *
- * Options: --model DIR | --preset NAME, --tokens N (default 32), --levels 1,4,16,
- * --backend wasm|reference (default wasm), --skip-llama, --work DIR. Results:
- * bench/results/server.{json,md}.
+ * Options: --model FILE.gguf | --preset NAME (default qwen2-0.5b) with --type (default
+ * q8_0), --tokens N (default 32), --levels 1,4,16, --runs N (default 5), --skip-llama,
+ * --skip-http, --work DIR. Results: bench/results/server.{json,md}.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -22,87 +23,138 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { PassThrough } from "node:stream";
-import { ReferenceBackend } from "../src/backends/reference/index.js";
-import { UnsupportedError } from "../src/errors.js";
-import { writeQwen2GGUF } from "../src/node/gguf_writer.js";
-import { loadTokenizer } from "../src/node/tokenizer.js";
-import { readTokenizerFolder } from "../src/tokenizer/folder.js";
-import { loadModelFolder } from "../src/formats/model_folder.js";
-import { collectEosIds } from "../src/generation/stopping.js";
-import type { CausalLM } from "../src/models/causal_lm.js";
-import { Qwen2ForCausalLM } from "../src/models/qwen2.js";
+import { medianAndRange } from "../src/cli/bench_prompts.js";
 import { main } from "../src/cli/main.js";
-import { fromPretrained, type BackendName } from "../src/runtime/load.js";
+import { fromPretrained, type LoadedModel } from "../src/runtime/load.js";
+import { Scheduler } from "../src/server/scheduler.js";
 import { createServer } from "../src/server/server.js";
 import type { TextTokenizer } from "../src/tokenizer/types.js";
-import { type Llama, type LlamaSequence, loadLlamaCpp } from "./llama_cpp.js";
-import { localFolder } from "../src/platform/node_files.js";
+import { type LlamaSequence, loadLlamaCpp } from "./llama_cpp.js";
+import { peerVersion } from "./peers.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const { values } = parseArgs({
   options: {
     model: { type: "string" },
-    preset: { type: "string", default: "tiny" },
+    preset: { type: "string", default: "qwen2-0.5b" },
+    type: { type: "string", default: "q8_0" },
     tokens: { type: "string", default: "32" },
     levels: { type: "string", default: "1,4,16" },
-    backend: { type: "string", default: "wasm" },
+    runs: { type: "string", default: "5" },
     "skip-llama": { type: "boolean", default: false },
+    "skip-http": { type: "boolean", default: false },
     work: { type: "string", default: join(repo, ".models/bench-server") },
   },
 });
 const genTokens = Number(values.tokens);
 const levels = values.levels!.split(",").map(Number);
+const runs = Number(values.runs);
+const THREADS = 2;
 const log = (m: string): void => void process.stderr.write(`[bench:server] ${m}\n`);
-
-interface Loaded {
-  model: CausalLM;
-  tokenizer: TextTokenizer;
-  eosIds: readonly number[];
-  close(): void;
-}
-
-async function loadOurs(dir: string): Promise<Loaded> {
-  try {
-    const m = await fromPretrained(dir, { backend: values.backend as BackendName });
-    return { model: m.model, tokenizer: m.tokenizer, eosIds: m.eosIds, close: () => m.close() };
-  } catch (err) {
-    if (!(err instanceof UnsupportedError) || values.backend !== "reference") throw err;
-  }
-  // fromPretrained not wired yet in this build: the same pieces by hand.
-  const folder = await loadModelFolder(localFolder(dir));
-  const model = await Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, new ReferenceBackend());
-  const tokenizer = await loadTokenizer(dir);
-  return {
-    model,
-    tokenizer,
-    eosIds: collectEosIds({ generationConfig: folder.generationConfig, config: folder.config, tokenizer }),
-    close: () => model.dispose(),
-  };
-}
 
 function prompt(i: number): string {
   return `Request ${i}: write a short story about a lighthouse keeper and the sea.`;
 }
 
-interface LevelResult {
-  clients: number;
-  completion_tokens: number;
-  wall_s: number;
-  aggregate_tps: number;
-  ttft_ms_mean: number;
-  ttft_ms_max: number;
+/** One run of one level: aggregate tokens/s and each sequence's time to first token. */
+interface Sample {
+  tps: number;
+  ttftMean: number;
 }
 
-function summarise(clients: number, tokens: number, wallMs: number, ttfts: number[]): LevelResult {
-  const r = (x: number): number => Math.round(x * 100) / 100;
+/** Per level: medians and [min, max] over the runs. */
+interface LevelResult {
+  clients: number;
+  runs: number;
+  aggregate_tps: number;
+  aggregate_tps_range: [number, number];
+  ttft_ms_mean: number;
+  ttft_ms_mean_range: [number, number];
+}
+
+function summarise(clients: number, samples: readonly Sample[]): LevelResult {
+  const tps = medianAndRange(samples.map((x) => x.tps));
+  const ttft = medianAndRange(samples.map((x) => x.ttftMean));
   return {
     clients,
-    completion_tokens: tokens,
-    wall_s: r(wallMs / 1000),
-    aggregate_tps: r((tokens * 1000) / wallMs),
-    ttft_ms_mean: r(ttfts.reduce((a, b) => a + b, 0) / ttfts.length),
-    ttft_ms_max: r(Math.max(...ttfts)),
+    runs: samples.length,
+    aggregate_tps: tps.median,
+    aggregate_tps_range: tps.range,
+    ttft_ms_mean: ttft.median,
+    ttft_ms_mean_range: ttft.range,
   };
+}
+
+function sample(tokens: number, wallMs: number, ttfts: readonly number[]): Sample {
+  return { tps: (tokens * 1000) / wallMs, ttftMean: ttfts.reduce((a, b) => a + b, 0) / ttfts.length };
+}
+
+/** Runs `measure` once untimed, then `runs` times. */
+async function repeated(label: string, n: number, measure: (run: number) => Promise<Sample>): Promise<LevelResult> {
+  await measure(-1);
+  const samples: Sample[] = [];
+  for (let r = 0; r < runs; r++) samples.push(await measure(r));
+  const res = summarise(n, samples);
+  log(`${label} ${n}: ${res.aggregate_tps} tok/s [${res.aggregate_tps_range.join("–")}], TTFT ${res.ttft_ms_mean} ms`);
+  return res;
+}
+
+function chatIds(tokenizer: TextTokenizer, i: number): number[] {
+  return tokenizer.encode(tokenizer.applyChatTemplate([{ role: "user", content: prompt(i) }], { addGenerationPrompt: true }), {
+    addSpecialTokens: false,
+  });
+}
+
+/** Ours in-process: the server's scheduler, N sequences submitted together. */
+async function benchScheduler(loaded: LoadedModel): Promise<LevelResult[]> {
+  const out: LevelResult[] = [];
+  for (const n of levels) {
+    const scheduler = new Scheduler(loaded.model, loaded.tokenizer, {
+      parallel: n,
+      maxQueue: n,
+      contextLength: 512,
+      prefixCacheEntries: 0,
+    });
+    out.push(
+      await repeated("ours (scheduler)", n, async (run) => {
+        const signal = new AbortController().signal;
+        const t0 = performance.now();
+        const results = await Promise.all(
+          Array.from(
+            { length: n },
+            (_, i) =>
+              new Promise<{ ttft: number; tokens: number }>((done, fail) => {
+                let ttft = -1;
+                let tokens = 0;
+                scheduler.submit([
+                  {
+                    // Distinct prompts per run and client: no prefix is shared.
+                    promptIds: chatIds(loaded.tokenizer, run * 100 + i),
+                    options: { maxNewTokens: genTokens, temperature: 0, ignoreEos: true },
+                    signal,
+                    onEvent(e) {
+                      if (e.id !== null) {
+                        tokens++;
+                        if (ttft < 0) ttft = performance.now() - t0;
+                      }
+                      if (e.done) done({ ttft, tokens });
+                    },
+                    onError: fail,
+                  },
+                ]);
+              }),
+          ),
+        );
+        return sample(
+          results.reduce((a, r) => a + r.tokens, 0),
+          performance.now() - t0,
+          results.map((r) => r.ttft),
+        );
+      }),
+    );
+    scheduler.close();
+  }
+  return out;
 }
 
 /** One streaming client over HTTP: time to the first content delta, tokens from usage. */
@@ -141,8 +193,8 @@ async function client(url: string, i: number): Promise<{ ttft: number; tokens: n
   return { ttft: ttft < 0 ? performance.now() - t0 : ttft, tokens };
 }
 
-async function benchOurs(dir: string): Promise<LevelResult[]> {
-  const loaded = await loadOurs(dir);
+/** Ours over HTTP: streaming clients against the server in this process (our HTTP overhead). */
+async function benchHttp(loaded: LoadedModel): Promise<LevelResult[]> {
   const out: LevelResult[] = [];
   for (const n of levels) {
     const server = createServer({
@@ -155,51 +207,35 @@ async function benchOurs(dir: string): Promise<LevelResult[]> {
       prefixCacheEntries: 0,
     });
     const url = await server.listen(0);
-    await client(url, -1); // warm-up (lazy state, JIT)
-    const t0 = performance.now();
-    const rs = await Promise.all(Array.from({ length: n }, (_, i) => client(url, i)));
-    const wall = performance.now() - t0;
-    const res = summarise(
-      n,
-      rs.reduce((s, r) => s + r.tokens, 0),
-      wall,
-      rs.map((r) => r.ttft),
+    out.push(
+      await repeated("ours (HTTP)", n, async (run) => {
+        const t0 = performance.now();
+        const rs = await Promise.all(Array.from({ length: n }, (_, i) => client(url, run * 100 + i)));
+        return sample(
+          rs.reduce((a, r) => a + r.tokens, 0),
+          performance.now() - t0,
+          rs.map((r) => r.ttft),
+        );
+      }),
     );
-    log(`ours ${n} clients: ${res.aggregate_tps} tok/s, TTFT mean ${res.ttft_ms_mean} ms (max batch ${server.stats().maxBatch})`);
-    out.push(res);
     await server.close();
   }
-  loaded.close();
   return out;
 }
 
-async function benchLlama(dir: string, tokenizer: TextTokenizer): Promise<LevelResult[] | string> {
-  const gguf = join(values.work!, "model.f32.gguf");
-  const folder = await loadModelFolder(localFolder(dir));
-  await writeQwen2GGUF(gguf, {
-    config: folder.config,
-    weights: folder.weights,
-    tokenizer: await readTokenizerFolder(localFolder(dir)),
-    type: "f32",
-    name: "bench",
-  });
-  let llama: Llama;
-  try {
-    llama = await loadLlamaCpp();
-  } catch (err) {
-    return `node-llama-cpp unavailable: ${(err as Error).message}`;
-  }
+/** llama.cpp in-process: one context with N sequences evaluated concurrently. */
+async function benchLlama(gguf: string, tokenizer: TextTokenizer): Promise<LevelResult[]> {
+  const llama = await loadLlamaCpp();
   const model = await llama.loadModel({ modelPath: gguf, gpuLayers: 0 });
   const out: LevelResult[] = [];
   for (const n of levels) {
-    const context = await model.createContext({ sequences: n, contextSize: n * 512, batchSize: 512, threads: { ideal: 2, min: 1 } });
-    const prompts = Array.from({ length: n + 1 }, (_, i) =>
-      tokenizer.encode(tokenizer.applyChatTemplate([{ role: "user", content: prompt(i - 1) }], { addGenerationPrompt: true }), {
-        addSpecialTokens: false,
-      }),
-    );
-    const run = async (ids: number[], seq: LlamaSequence): Promise<{ ttft: number; tokens: number }> => {
-      const t0 = performance.now();
+    const context = await model.createContext({
+      sequences: n,
+      contextSize: n * 512,
+      batchSize: 512,
+      threads: { ideal: THREADS, min: THREADS },
+    });
+    const one = async (ids: number[], seq: LlamaSequence, t0: number): Promise<{ ttft: number; tokens: number }> => {
       let ttft = -1;
       let tokens = 0;
       for await (const _t of seq.evaluate(ids, { temperature: 0 })) {
@@ -208,22 +244,21 @@ async function benchLlama(dir: string, tokenizer: TextTokenizer): Promise<LevelR
       }
       return { ttft, tokens };
     };
-    const warm = context.getSequence();
-    await run(prompts[0]!, warm);
-    warm.dispose();
+    // The context's N sequences, emptied before each run.
     const seqs = Array.from({ length: n }, () => context.getSequence());
-    const t0 = performance.now();
-    const rs = await Promise.all(seqs.map((s, i) => run(prompts[i + 1]!, s)));
-    const wall = performance.now() - t0;
-    const res = summarise(
-      n,
-      rs.reduce((s, r) => s + r.tokens, 0),
-      wall,
-      rs.map((r) => r.ttft),
+    out.push(
+      await repeated("llama.cpp", n, async (run) => {
+        for (const s of seqs) await s.clearHistory();
+        const t0 = performance.now();
+        const rs = await Promise.all(seqs.map((s, i) => one(chatIds(tokenizer, run * 100 + i), s, t0)));
+        const wall = performance.now() - t0;
+        return sample(
+          rs.reduce((a, r) => a + r.tokens, 0),
+          wall,
+          rs.map((r) => r.ttft),
+        );
+      }),
     );
-    log(`llama.cpp ${n} sequences: ${res.aggregate_tps} tok/s, TTFT mean ${res.ttft_ms_mean} ms`);
-    out.push(res);
-    for (const s of seqs) s.dispose();
     await context.dispose();
   }
   await model.dispose();
@@ -232,24 +267,39 @@ async function benchLlama(dir: string, tokenizer: TextTokenizer): Promise<LevelR
 }
 
 mkdirSync(values.work!, { recursive: true });
-let dir = values.model ? resolve(values.model) : join(values.work!, `random-${values.preset}`);
-if (!values.model && !existsSync(join(dir, "config.json"))) {
-  log(`creating a random ${values.preset} model in ${dir}`);
+let gguf: string;
+if (values.model) gguf = resolve(values.model);
+else {
+  const dir = join(values.work!, `random-${values.preset}`);
+  gguf = join(values.work!, `random-${values.preset}.${values.type}.gguf`);
   const quiet = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: process.stderr };
-  if ((await main(["create-random", "--preset", values.preset!, "--out", dir, "--seed", "1"], quiet)) !== 0)
-    throw new Error("create-random failed");
+  if (!existsSync(join(dir, "config.json"))) {
+    log(`creating a random ${values.preset} model in ${dir}`);
+    if ((await main(["create-random", "--preset", values.preset!, "--dtype", "bf16", "--out", dir, "--seed", "1"], quiet)) !== 0)
+      throw new Error("create-random failed");
+  }
+  if (!existsSync(gguf)) {
+    log(`quantize → ${gguf}`);
+    if ((await main(["quantize", "--model", dir, "--type", values.type!, "--out", gguf, "--quiet"], quiet)) !== 0)
+      throw new Error("quantize failed");
+  }
 }
-dir = resolve(dir);
-const ours = await benchOurs(dir);
-const llama = values["skip-llama"]
+
+const loaded = await fromPretrained(gguf, { backend: "wasm", threads: THREADS });
+const oursScheduler = await benchScheduler(loaded);
+const oursHttp = values["skip-http"] ? [] : await benchHttp(loaded);
+const tokenizer = loaded.tokenizer;
+const llama: LevelResult[] | string = values["skip-llama"]
   ? "skipped (--skip-llama)"
-  : await benchLlama(dir, await loadTokenizer(dir)).catch((err: Error) => `failed: ${err.message}`);
+  : await benchLlama(gguf, tokenizer).catch((err: Error) => `failed: ${err.message}`);
+loaded.close();
 
 const machine = {
   cpus: cpus().length,
   cpu: cpus()[0]?.model ?? "?",
   mem_gb: Math.round(totalmem() / 2 ** 30),
   node: process.version,
+  node_llama_cpp: peerVersion("node-llama-cpp") ?? "not installed",
   loadavg_1m: loadavg()[0] ?? 0,
   date: new Date().toISOString(),
 };
@@ -260,31 +310,36 @@ writeFileSync(
   JSON.stringify(
     {
       machine,
-      model: values.model ?? `create-random --preset ${values.preset}`,
-      backend: values.backend,
+      model: values.model ?? `create-random --preset ${values.preset}, quantized ${values.type}`,
+      threads: THREADS,
       gen_tokens: genTokens,
-      ours,
+      ours_scheduler: oursScheduler,
+      ours_http: oursHttp,
       llama_cpp: llama,
     },
     null,
     2,
   ) + "\n",
 );
-const rows = ours.map((o) => {
+const cell = (v: number, r: [number, number], digits = 1): string =>
+  `${v.toFixed(digits)} [${r[0].toFixed(digits)}–${r[1].toFixed(digits)}]`;
+const rows = oursScheduler.map((o) => {
   const l = Array.isArray(llama) ? llama.find((x) => x.clients === o.clients) : undefined;
-  const ratio = l ? ` ${(o.aggregate_tps / l.aggregate_tps).toFixed(2)}x |` : " - |";
-  return `| ${o.clients} | ${o.aggregate_tps} | ${o.ttft_ms_mean} (max ${o.ttft_ms_max}) | ${l ? l.aggregate_tps : "-"} | ${l ? `${l.ttft_ms_mean} (max ${l.ttft_ms_max})` : "-"} |${ratio}`;
+  const h = oursHttp.find((x) => x.clients === o.clients);
+  const overlap = l && o.aggregate_tps_range[0] <= l.aggregate_tps_range[1] && l.aggregate_tps_range[0] <= o.aggregate_tps_range[1];
+  const ratio = l ? `${(o.aggregate_tps / l.aggregate_tps).toFixed(2)}x${overlap ? " (on par)" : ""}` : "–";
+  return `| ${o.clients} | ${cell(o.aggregate_tps, o.aggregate_tps_range)} | ${cell(o.ttft_ms_mean, o.ttft_ms_mean_range, 0)} | ${l ? cell(l.aggregate_tps, l.aggregate_tps_range) : "–"} | ${l ? cell(l.ttft_ms_mean, l.ttft_ms_mean_range, 0) : "–"} | ${ratio} | ${h ? cell(h.aggregate_tps, h.aggregate_tps_range) : "–"} | ${h ? cell(h.ttft_ms_mean, h.ttft_ms_mean_range, 0) : "–"} |`;
 });
 const md = [
   "# Server benchmark (`npm run bench:server`)",
   "",
-  `Model: ${values.model ?? `random weights, \`qwen2 create-random --preset ${values.preset}\``}; our backend: ${values.backend}; ${genTokens} tokens per client (greedy, ignore_eos), distinct prompts.`,
-  `Machine: ${machine.cpus} × ${machine.cpu}, Node ${machine.node}, ${machine.date}, load average ${machine.loadavg_1m.toFixed(2)} at the start (other jobs share the cores: figures are noisy).`,
+  `Model: ${values.model ?? `random weights of the real ${values.preset} shape (\`qwen2 create-random --preset ${values.preset}\`), one GGUF file (${values.type.toUpperCase()}) read by both engines`}; ${THREADS} threads; ${genTokens} tokens per sequence (greedy, ignore_eos), a distinct chat prompt per sequence and run.`,
+  `Machine: ${machine.cpus} × ${machine.cpu}, Node ${machine.node}, node-llama-cpp ${machine.node_llama_cpp}, ${machine.date}, load average ${machine.loadavg_1m.toFixed(2)} at the start (other jobs may share the cores).`,
   "",
-  "Ours: streaming HTTP clients against the server in the same process (continuous batching, `--parallel` = clients). llama.cpp: node-llama-cpp, one context with N sequences evaluated concurrently (batched by llama.cpp), no HTTP.",
+  `Both engines in-process, the same work: ours through the server's continuous-batching scheduler, llama.cpp through one context with N sequences decoded together. Median [min–max] of ${runs} runs after a warm-up; "on par" where the ranges overlap. TTFT: mean over the sequences of a run. The last two columns are ours again through HTTP (streaming clients against the server in this process): our HTTP overhead, not compared with llama.cpp.`,
   "",
-  "| clients | ours tok/s | ours TTFT ms | llama.cpp tok/s | llama.cpp TTFT ms | ours / llama.cpp |",
-  "|---|---|---|---|---|---|",
+  "| sequences | ours tok/s | ours TTFT ms | llama.cpp tok/s | llama.cpp TTFT ms | ours / llama.cpp | ours over HTTP tok/s | ours over HTTP TTFT ms |",
+  "|---|---|---|---|---|---|---|---|",
   ...rows,
   "",
   Array.isArray(llama) ? "" : `llama.cpp: ${llama}`,
