@@ -6,10 +6,12 @@
  *   node dist/bench/quality.js [--work DIR] [--shape qwen2-0.5b|qwen2-1.5b] [--types q8_0,q4_0]
  *     [--seqs 2] [--len 32] [--backend wasm|reference] [--out quality]
  *
- * Reference: our model on the unquantised weights (the BF16 GGUF: bf16 weights, float32
- * arithmetic). For each of our Q8_0/Q4_0 runs and each llama.cpp run (BF16, Q8_0, Q4_0), at
- * every position of every sequence: KL(P_ref || P), and whether the most likely token is
- * the same. llama.cpp's distributions come from node-llama-cpp's `controlledEvaluate`
+ * Two references, so that no figure rests on our own arithmetic alone: our model on the
+ * unquantised weights (the BF16 GGUF: bf16 weights, float32 arithmetic), and llama.cpp's own
+ * float path on the same values (an F32 GGUF of the BF16 weights, exact). For each of our
+ * runs and each llama.cpp run (BF16, the quantised files), at every position of every
+ * sequence: KL(P_ref || P) against each reference, and whether the most likely token is the
+ * same. llama.cpp's distributions come from node-llama-cpp's `controlledEvaluate`
  * (temperature 1, no top-k/top-p/min-p: the full softmax), with its default context settings.
  *
  * The model is the random one of that shape bench/model.ts makes (run that first, with bf16
@@ -17,6 +19,7 @@
  * Random weights give flatter distributions than a trained model, so these figures compare
  * engines and formats with each other; they do not predict a trained model's degradation.
  */
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -48,6 +51,18 @@ const gguf = (t: string): string => join(work, `${shape}-random.${t}.gguf`);
 for (const t of ["bf16", ...types])
   if (!existsSync(gguf(t)))
     throw new Error(`${gguf(t)} is missing: run npm run bench:model -- --shape ${shape} --dtypes bf16,${types.join(",")} first`);
+// llama.cpp's float32 reference: the BF16 weights written as F32 (exact), made once.
+if (!existsSync(gguf("f32")) && !values["skip-llama"]) {
+  const folder = join(work, `${shape}-random`);
+  const r = spawnSync(
+    process.execPath,
+    [join(repo, "bin/qwen2.js"), "quantize", "--model", folder, "--type", "f32", "--out", gguf("f32"), "--quiet"],
+    {
+      stdio: "inherit",
+    },
+  );
+  if (r.status !== 0) throw new Error(`writing ${gguf("f32")} from ${folder} failed (exit ${r.status})`);
+}
 const inputs = Array.from({ length: seqs }, (_, s) => benchPromptIds(len, 100 + s));
 
 function log(msg: string): void {
@@ -152,39 +167,44 @@ function compare(ref: Float64Array[][], other: Float64Array[][]): Score {
 
 const backend = values.backend as BackendName;
 const ref = await ours(gguf("bf16"), backend);
-const rows: Array<{ engine: string; file: string; score: Score | null; error?: string }> = [];
+const vocab = ref[0]![0]!.length;
+const refLlama = values["skip-llama"] ? null : await llamaCpp(gguf("f32"), vocab);
+const rows: Array<{ engine: string; file: string; score: Score | null; vs_llama_f32: Score | null; error?: string }> = [];
+const score = (dists: Float64Array[][]) => ({ score: compare(ref, dists), vs_llama_f32: refLlama ? compare(refLlama, dists) : null });
 for (const t of types) {
   try {
-    rows.push({ engine: `qwen2-ts (${backend})`, file: t, score: compare(ref, await ours(gguf(t), backend)) });
+    rows.push({ engine: `qwen2-ts (${backend})`, file: t, ...score(await ours(gguf(t), backend)) });
   } catch (err) {
-    rows.push({ engine: `qwen2-ts (${backend})`, file: t, score: null, error: (err as Error).message });
+    rows.push({ engine: `qwen2-ts (${backend})`, file: t, score: null, vs_llama_f32: null, error: (err as Error).message });
   }
 }
-if (!values["skip-llama"]) {
+if (refLlama) {
+  // Our float path against llama.cpp's: the two references against each other.
+  rows.push({ engine: `qwen2-ts (${backend})`, file: "bf16", score: compare(ref, ref), vs_llama_f32: compare(refLlama, ref) });
   for (const t of ["bf16", ...types]) {
     try {
-      rows.push({ engine: "llama.cpp", file: t, score: compare(ref, await llamaCpp(gguf(t), ref[0]![0]!.length)) });
+      rows.push({ engine: "llama.cpp", file: t, ...score(await llamaCpp(gguf(t), vocab)) });
     } catch (err) {
-      rows.push({ engine: "llama.cpp", file: t, score: null, error: (err as Error).message });
+      rows.push({ engine: "llama.cpp", file: t, score: null, vs_llama_f32: null, error: (err as Error).message });
     }
   }
 }
 
 const machine = { cpu: cpus()[0]?.model ?? "?", cores: cpus().length, node: process.version, date: new Date().toISOString() };
 const md: string[] = [
-  "# Quantisation quality: next-token distributions against our float32 path",
+  "# Quantisation quality: next-token distributions against two float32 references",
   "",
   `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}.`,
-  `${seqs} sequences × ${len} positions of pseudo-random token ids on the random ${shape}-shaped model; reference: qwen2-ts (${backend}) on the BF16 GGUF (bf16 weights, float32 arithmetic).`,
+  `${seqs} sequences × ${len} positions of pseudo-random token ids on the random ${shape}-shaped model. References: qwen2-ts (${backend}) on the BF16 GGUF (bf16 weights, float32 arithmetic), and llama.cpp on an F32 GGUF of the same weights (its own float path).`,
   "KL = KL(P_ref ‖ P) in nats, averaged over positions; top-1 = share of positions whose most likely token is the reference's.",
   "Random weights make flat distributions: compare rows with each other, not with figures for trained models.",
   "",
-  "| engine | GGUF | mean KL | max KL | top-1 agreement |",
-  "|---|---|---|---|---|",
+  "| engine | GGUF | mean KL vs ours F32 | max KL | top-1 agreement | mean KL vs llama.cpp F32 | top-1 agreement |",
+  "|---|---|---|---|---|---|---|",
   ...rows.map((r) =>
     r.score
-      ? `| ${r.engine} | ${r.file} | ${r.score.mean_kl.toExponential(3)} | ${r.score.max_kl.toExponential(3)} | ${(r.score.top1_agreement * 100).toFixed(1)}% |`
-      : `| ${r.engine} | ${r.file} | – | – | failed: ${r.error?.slice(0, 120)} |`,
+      ? `| ${r.engine} | ${r.file} | ${r.score.mean_kl.toExponential(3)} | ${r.score.max_kl.toExponential(3)} | ${(r.score.top1_agreement * 100).toFixed(1)}% | ${r.vs_llama_f32 ? r.vs_llama_f32.mean_kl.toExponential(3) : "–"} | ${r.vs_llama_f32 ? `${(r.vs_llama_f32.top1_agreement * 100).toFixed(1)}%` : "–"} |`
+      : `| ${r.engine} | ${r.file} | – | – | failed: ${r.error?.slice(0, 120)} | – | – |`,
   ),
 ];
 if (!values["skip-llama"]) {
