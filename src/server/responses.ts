@@ -23,14 +23,14 @@ import type { ChatMessage } from "../tokenizer/types.js";
 import { AnswerParser, type AnswerSegment } from "./answer_parser.js";
 import { outputConstraints, readResponseFormat, readTools } from "./chat_request.js";
 import { requestAdapters } from "./adapters.js";
-import { checkPromptFits, requestId, toApiError, type ServerContext } from "./context.js";
+import { checkPromptFits, logprobEntry, requestId, toApiError, type LogprobEntry, type ServerContext } from "./context.js";
 import { ApiError, invalidField } from "./errors.js";
 import { sendError, sendJson } from "./http_util.js";
 import { promptOpensThink, readReasoningFormat } from "./reasoning.js";
 import { ResponseStore } from "./response_store.js";
 import { itemsToMessages, readInputItems } from "./responses_input.js";
 import { readSampling } from "./sampling_params.js";
-import { Fields, describe, isObject, requireObject, type Json, type JsonObject } from "./validate.js";
+import { Fields, MAX_LOGPROBS, describe, isObject, requireObject, type Json, type JsonObject } from "./validate.js";
 import { encodeChecked } from "./prompt_tokens.js";
 import { inFlightOf } from "./in_flight.js";
 
@@ -119,6 +119,10 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
   const sampling = readSampling(f, ctx.model.vocabSize, ctx.generationConfig, ctx.eosIds, { maxTokenFields: ["max_output_tokens"] });
   const reasoningFormat = readReasoningFormat(f) ?? ctx.reasoningFormat;
   const stream = f.boolean("stream") ?? false;
+  // OpenAI returns the text's logprobs only when `include` asks for them.
+  const include = (f.array("include") ?? []).filter((x): x is string => typeof x === "string");
+  const logprobs = include.includes("message.output_text.logprobs");
+  const topLogprobs = f.integer("top_logprobs", 0, MAX_LOGPROBS) ?? 0;
 
   let prompt: string;
   try {
@@ -167,6 +171,7 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
     tool_choice: f.raw("tool_choice") ?? "auto",
     tools: echoTools,
     top_p: sampling.topP ?? 1,
+    top_logprobs: topLogprobs,
     truncation: "disabled",
     usage:
       status === "in_progress"
@@ -184,13 +189,16 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
   // Opened once the scheduler has taken the request (a full queue is still a plain 429).
   let events: EventWriter | null = null;
   // The item being written (reasoning or message text), open until another kind follows.
-  let open: { item: OutputItem; kind: "reasoning" | "message"; text: string } | null = null;
+  let open: { item: OutputItem; kind: "reasoning" | "message"; text: string; logprobs: LogprobEntry[] } | null = null;
+  // Logprobs of tokens whose text has not come out of the parsers yet.
+  let pendingLogprobs: LogprobEntry[] = [];
   const closeOpen = () => {
     if (!open) return;
     const { item, kind, text } = open;
+    const lp = open.logprobs as unknown as Json[];
     open = null;
     const part: JsonObject =
-      kind === "message" ? { type: "output_text", text, annotations: [], logprobs: [] } : { type: "reasoning_text", text };
+      kind === "message" ? { type: "output_text", text, annotations: [], logprobs: lp } : { type: "reasoning_text", text };
     item.content = [part];
     item.status = "completed";
     if (!events) return;
@@ -198,7 +206,7 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
     events.send(kind === "message" ? "response.output_text.done" : "response.reasoning_text.done", {
       ...at,
       text,
-      ...(kind === "message" ? { logprobs: [] } : {}),
+      ...(kind === "message" ? { logprobs: lp } : {}),
     });
     events.send("response.content_part.done", { ...at, part });
     events.send("response.output_item.done", { output_index: at.output_index, item });
@@ -211,7 +219,7 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
           ? { id: requestId("msg"), type: "message", status: "in_progress", role: "assistant", content: [] }
           : { id: requestId("rs"), type: "reasoning", status: "in_progress", summary: [], content: [] };
       output.push(item);
-      open = { item, kind, text: "" };
+      open = { item, kind, text: "", logprobs: [] };
       if (events) {
         const at = { item_id: item.id, output_index: output.length - 1, content_index: 0 };
         events.send("response.output_item.added", { output_index: at.output_index, item: { ...item } });
@@ -221,12 +229,16 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
       }
     }
     open.text += text;
+    // A delta carries the logprobs of the tokens that brought its text (reasoning's are dropped).
+    const lp = kind === "message" ? pendingLogprobs : [];
+    pendingLogprobs = [];
+    open.logprobs.push(...lp);
     events?.send(kind === "message" ? "response.output_text.delta" : "response.reasoning_text.delta", {
       item_id: open.item.id,
       output_index: output.indexOf(open.item),
       content_index: 0,
       delta: text,
-      ...(kind === "message" ? { logprobs: [] } : {}),
+      ...(kind === "message" ? { logprobs: lp } : {}),
     });
   };
   const emit = (segments: AnswerSegment[]) => {
@@ -302,6 +314,7 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
         ...(adapters.length > 0 ? { adapters } : {}),
         maxNewTokens: sampling.maxNewTokens ?? ctx.contextLength - promptIds.length,
         logitsProcessors: outputConstraints(ctx, schema, toolSetup.force),
+        ...(logprobs ? { logprobs: true, topLogprobs } : {}),
       },
       signal: abort.signal,
       onError: fail,
@@ -313,6 +326,8 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
           if (inReasoning) reasoningTokens++;
         }
         if (event.done && event.finishReason === "abort") return;
+        if (logprobs && event.id !== null && event.logprob !== undefined)
+          pendingLogprobs.push(logprobEntry(ctx.tokenizer, event.id, event.logprob, event.topLogprobs));
         const truncated = event.done && event.finishReason === "length";
         const segments = parser.push(event.text);
         if (event.done) segments.push(...parser.finish(truncated));

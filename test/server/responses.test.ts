@@ -175,6 +175,31 @@ describe("responses", () => {
     assert.equal((await fetch(`${h.url}/v1/responses/${unstored.id}`)).status, 404);
   });
 
+  it("include message.output_text.logprobs gives each token's logprob and top_logprobs, streamed with the deltas", async () => {
+    const body = {
+      model: "toy",
+      input: "Please say hello",
+      temperature: 0,
+      top_logprobs: 2,
+      include: ["message.output_text.logprobs" as const],
+    };
+    const r = await h.client.responses.create(body);
+    const part = (r.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText;
+    const lp = part.logprobs!;
+    assert.equal(lp.map((t) => t.token).join(""), SCRIPTS.hello);
+    assert.ok(lp.every((t) => t.logprob <= 0 && t.top_logprobs.length === 2));
+    let streamed = 0;
+    for await (const e of await h.client.responses.create({ ...body, stream: true }))
+      if (e.type === "response.output_text.delta") streamed += e.logprobs.length;
+    assert.equal(streamed, lp.length);
+    const plain = await h.client.responses.create({ model: "toy", input: "Please say hello", temperature: 0 });
+    assert.deepEqual(
+      (plain.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0]!.type === "output_text" &&
+        (plain.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0]!,
+      { type: "output_text", text: SCRIPTS.hello, annotations: [], logprobs: [] },
+    );
+  });
+
   it("max_output_tokens cuts the answer: status incomplete, reason max_output_tokens", async () => {
     const r = await h.client.responses.create({ model: "toy", input: "count slowly", max_output_tokens: 5, temperature: 0 });
     assert.equal(r.status, "incomplete");
