@@ -18,7 +18,7 @@
 import { InvalidArgumentError, UnsupportedError } from "../errors.js";
 import { f32ToBf16, f32ToF16 } from "../tensor/convert.js";
 import { bitsPerWeight, type DType, isQuantized, isWeightDType, type WeightDType } from "../tensor/dtype.js";
-import { canQuantize, quantize, weightToFloat32 } from "../tensor/quant/index.js";
+import { canQuantize, quantize, weightToFloat32, type WritableQuantDType } from "../tensor/quant/index.js";
 import type { Qwen2Config } from "./config.js";
 import { GGUFWriter } from "./gguf_writer.js";
 import { type GGUFEntry, GGUFValueType } from "./gguf_types.js";
@@ -64,6 +64,12 @@ export interface Qwen2GGUFExportInput {
    * (llama-quantize's `--allow-requantize`): the bits lost are not restored, the file only grows.
    */
   readonly allowRequantize?: boolean;
+  /**
+   * Quantises float32 rows (`cols` weights each) as `quantize(dtype, values)` does, e.g. on
+   * worker threads (src/node/quantize_pool.ts). When given, the next two tensors are read
+   * and encoded while one is written.
+   */
+  readonly quantizer?: (dtype: WritableQuantDType, values: Float32Array, cols: number) => Promise<Uint8Array>;
   /** general.name, e.g. the model folder's name. */
   readonly name?: string;
 }
@@ -106,6 +112,13 @@ export function llamaQuantizeOrder(names: readonly string[]): string[] {
 
 /** Re-encodes a tensor's values in `target` (a plain copy when it already is). */
 export function encodeTensor(src: HostTensor, target: WeightDType): Uint8Array {
+  return encodeWith(src, target, null) as Uint8Array;
+}
+
+type Quantizer = NonNullable<Qwen2GGUFExportInput["quantizer"]>;
+
+/** encodeTensor with block quantisation handed to `quantizer` when there is one. */
+function encodeWith(src: HostTensor, target: WeightDType, quantizer: Quantizer | null): Uint8Array | Promise<Uint8Array> {
   if (src.dtype === target) return src.data;
   if (!isWeightDType(src.dtype)) {
     throw new UnsupportedError(`tensor '${src.name}': cannot convert ${src.dtype} to ${target}`);
@@ -125,7 +138,7 @@ export function encodeTensor(src: HostTensor, target: WeightDType): Uint8Array {
     }
     default:
       if (!canQuantize(target)) throw new UnsupportedError(`tensor '${src.name}': cannot write ${target}`);
-      return quantize(target, values);
+      return quantizer ? quantizer(target, values, src.shape[src.shape.length - 1]!) : quantize(target, values);
   }
 }
 
@@ -245,6 +258,19 @@ export function buildQwen2GGUF(input: Qwen2GGUFExportInput): Qwen2GGUFBuild {
   // Float files in the order convert_hf_to_gguf.py writes them, quantised ones in llama-quantize's.
   const convertOrder = ggufTensorOrder(config.num_hidden_layers);
   const order = presetBaseType(type) === type && !isQuantized(type) ? convertOrder : llamaQuantizeOrder(convertOrder);
+  // Tensor encoders, started in order; with a parallel quantiser the next ones start early.
+  const jobs: Array<() => Promise<Uint8Array>> = [];
+  const started = new Map<number, Promise<Uint8Array>>();
+  const ahead = input.quantizer ? 2 : 0;
+  const start = (k: number): Promise<Uint8Array> => {
+    let p = started.get(k);
+    if (!p) {
+      p = jobs[k]!();
+      p.catch(() => {}); // awaited when its turn comes; not an unhandled rejection meanwhile
+      started.set(k, p);
+    }
+    return p;
+  };
   for (const g of order) {
     const hf = hfByGguf.get(g);
     if (hf === undefined) continue;
@@ -258,7 +284,14 @@ export function buildQwen2GGUF(input: Qwen2GGUFExportInput): Qwen2GGUFBuild {
     }
     tensorTypes.set(g, target);
     tensorShapes.set(g, info.shape);
-    w.addTensor(g, target, info.shape, async () => encodeTensor(await weights.read(hf), target));
+    jobs.push(async () => encodeWith(await weights.read(hf), target, input.quantizer ?? null));
+    const i = jobs.length - 1;
+    w.addTensor(g, target, info.shape, () => {
+      for (let k = i; k < Math.min(jobs.length, i + 1 + ahead); k++) start(k);
+      const p = start(i);
+      started.delete(i);
+      return p;
+    });
   }
   return { writer: w, type, tensorTypes, tensorShapes };
 }

@@ -6,13 +6,15 @@
  */
 import { basename, resolve } from "node:path";
 import { UsageError, type CliIO, type Command } from "../command.js";
-import { choiceFlag, parseFlags, requiredFlag } from "../flags.js";
+import { choiceFlag, intFlag, parseFlags, requiredFlag } from "../flags.js";
 import { itemProgress } from "../progress.js";
 import type { Qwen2Config } from "../../formats/config.js";
 import { GGUF_EXPORT_TYPES } from "../../formats/gguf_qwen2_export.js";
 import { openGGUF } from "../../formats/gguf_qwen2.js";
 import type { GGUFEntry } from "../../formats/gguf_types.js";
 import { writeQwen2GGUF } from "../../node/gguf_writer.js";
+import { QuantizePool } from "../../node/quantize_pool.js";
+import { availableParallelism } from "node:os";
 import { readTokenizerFolder } from "../../tokenizer/folder.js";
 import { loadModelFolder } from "../../formats/model_folder.js";
 import { localFolder, localPathKind, openLocalFile } from "#platform";
@@ -43,6 +45,7 @@ Options:
   --tokenizer DIR    tokenizer folder, when the model folder has none
   --lora DIR[:SCALE] bake a PEFT LoRA adapter into the weights (W + SCALE * alpha/r * B A,
                      in float32 before quantising; repeatable)
+  --threads N        worker threads for the block quantisers (default: cores - 1; 1 = none)
   --quiet            no progress on stderr
 `;
 
@@ -97,6 +100,7 @@ export async function runQuantize(
     pure: { type: "boolean" },
     "allow-requantize": { type: "boolean" },
     quiet: { type: "boolean" },
+    threads: { type: "string" },
     ...LORA_FLAG,
   });
   const loras = readLoraFlags(values, false);
@@ -110,7 +114,10 @@ export async function runQuantize(
   const out = resolve(outFlag);
   if (out === path) throw new UsageError(`--out ${outFlag} is the model file itself; write to another file`);
   const started = performance.now();
+  const threads =
+    values.threads === undefined ? Math.max(1, availableParallelism() - 1) : intFlag(values, "threads", { min: 1, max: 256 })!;
   const source = await openSource(path, load);
+  const pool = threads > 1 ? new QuantizePool(threads) : null;
   const { config, metadata } = source;
   const adapters: PeftAdapter[] = [];
   let weights = source.weights;
@@ -136,6 +143,7 @@ export async function runQuantize(
       pure: values.pure === true,
       metadata,
       allowRequantize: values["allow-requantize"] === true,
+      quantizer: pool ? (dtype, v, cols) => pool.quantize(dtype, v, cols) : undefined,
       name: basename(path).replace(/\.gguf$/i, ""),
       onTensor: values.quiet ? undefined : itemProgress(io.stderr),
     });
@@ -143,6 +151,7 @@ export async function runQuantize(
     io.stdout.write(`wrote ${out} (${type}: ${typeSummary(summary.tensorTypes, summary.tensorShapes)}) in ${seconds} s\n`);
     return 0;
   } finally {
+    await pool?.close();
     weights.close();
     for (const a of adapters) a.close();
   }
