@@ -24,6 +24,8 @@ export interface PageSuiteOptions {
   /** COOP/COEP at the start (default true); tests may flip `server.isolated`. */
   readonly isolated?: boolean;
   readonly bundle?: BundleOptions;
+  /** Launch Chromium with WebGPU on SwiftShader (software), for the WebGPU backend's tests. */
+  readonly webgpu?: boolean;
 }
 
 /** `entries`: output name → a compiled module's path under dist/ (e.g. "test/browser/pages/x.js"). */
@@ -34,7 +36,7 @@ export function pageSuite(entries: Readonly<Record<string, string>>, options: Pa
     suite.pages = await bundle(inDist, options.bundle);
     const mounts = { "/bundle/": suite.pages.dir, ...options.mounts };
     [suite.browser, suite.server] = await Promise.all([
-      launchChromium(),
+      launchChromium({ webgpu: options.webgpu ?? false }),
       startTestServer({ mounts, ...(options.isolated !== undefined ? { isolated: options.isolated } : {}) }),
     ]);
   });
