@@ -19,9 +19,10 @@ import { BufferUsage, type GPUBufferLike, type GPUComputePipelineLike, type GPUD
 import { type Binding, Recorder } from "./recorder.js";
 import { ATTENTION, MAX_HEAD_DIM } from "./wgsl/attention.js";
 import { MATVEC_ROWS, matvecShader, tiledShader } from "./wgsl/matmul.js";
-import { DTYPE_CODE } from "./wgsl/weights.js";
+import { DTYPE_CODE, type WebGPUDType } from "./wgsl/weights.js";
 import {
   ADD_EXPR,
+  ADD_SCALED_ROWS,
   type BinaryAlias,
   binaryShader,
   COPY_ROWS,
@@ -33,7 +34,7 @@ import {
 } from "./wgsl/rows.js";
 
 /** Storage dtypes the kernels read. Anything else is refused at upload, naming the tensor. */
-export const WEBGPU_DTYPES: readonly WeightDType[] = ["f32", "f16", "bf16", "q8_0", "q4_0"];
+export const WEBGPU_DTYPES: readonly WebGPUDType[] = ["f32", "f16", "bf16", "q8_0", "q4_0"];
 
 /** Bytes read from a tensor source per piece on the way to the GPU (no whole-tensor copy on the CPU). */
 const UPLOAD_PIECE = 8 * 2 ** 20;
@@ -84,7 +85,7 @@ class GpuWeight implements Weight {
     /** The storage dtype as uploaded. */
     readonly dtype: WeightDType,
     /** The dtype in GPU memory (f32 for vectors, else the storage dtype). */
-    readonly gpuDtype: WeightDType,
+    readonly gpuDtype: WebGPUDType,
     readonly shape: readonly number[],
     readonly rows: number,
     readonly cols: number,
@@ -252,7 +253,7 @@ export class WebGPUBackend /* implements Backend: restored with the async read c
     if (shape.length !== 1 && shape.length !== 2) {
       throw new InvalidArgumentError(`weight ${name}: expected a 1-D or 2-D tensor, got shape [${shape.join(", ")}]`);
     }
-    const wdtype = dtype as WeightDType;
+    const wdtype = dtype as WebGPUDType;
     let expected: number;
     try {
       expected = byteSize(wdtype, shape);
@@ -615,6 +616,23 @@ export class WebGPUBackend /* implements Backend: restored with the async read c
       [p, this.staged(rows), xs.buffer, o.buffer],
       ...grid(Math.ceil((rows.length * o.cols) / 256), this.perDim),
     );
+  }
+
+  addScaledRows(out: Mat, x: Mat, rows: Int32Array, scale: number): void {
+    this.check();
+    const o = mat(out, "addScaledRows");
+    const xs = mat(x, "addScaledRows");
+    if (o === xs) throw new InvalidArgumentError("addScaledRows: out must not alias x");
+    checkRows("addScaledRows", rows.length, xs);
+    checkCols("addScaledRows", o, xs.cols, "out");
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (!(r >= 0 && r < o.rows)) throw new InvalidArgumentError(`addScaledRows: row ${r} outside a matrix of ${o.rows} rows`);
+    }
+    if (rows.length === 0 || o.cols === 0) return;
+    const pipe = this.pipeline("addScaledRows", () => ADD_SCALED_ROWS);
+    const p = this.params([rows.length, o.cols, scale], [2]);
+    this.recorder.dispatch(pipe, [p, this.staged(rows), xs.buffer, o.buffer], ...grid(Math.ceil(o.cols / 256), this.perDim));
   }
 
   /** Submits recorded work and resolves when the GPU has finished it (benchmarks time with it). */

@@ -198,6 +198,20 @@ export async function runKernelChecks(): Promise<KernelReport> {
       });
     }
 
+    // addScaledRows, a row listed twice included.
+    {
+      const ov = randomFloats(5 * 300, rand);
+      const xv = randomFloats(4 * 300, rand);
+      await compare("addScaledRows", async (b) => {
+        const out = b.alloc(5, 300);
+        const x = b.alloc(4, 300);
+        b.write(out, ov);
+        b.write(x, xv);
+        b.addScaledRows(out, x, Int32Array.from([4, 0, 4, 2]), 0.375);
+        return readAll(b, out);
+      });
+    }
+
     // Attention: several sequences in one call, GQA, full and sliding windows with rings that
     // wrap, decoding after prefill, head dimensions around the kernel's 64-thread split.
     for (const [heads, kvHeads, hd] of [

@@ -185,3 +185,26 @@ ${ENTRY} {
   vc[dst] = v[src];
 }
 `;
+
+/**
+ * out[rows[i], :] += scale * x[i, :]. One thread per column walks the rows in order, so a row
+ * listed twice gets both additions, as in the reference.
+ */
+export const ADD_SCALED_ROWS = /* wgsl */ `
+struct Params { n: u32, cols: u32, scale: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> rows: array<u32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+${LINEAR}
+${ENTRY} {
+  let k = linear(wg, nwg, lid);
+  if (k >= p.cols) {
+    return;
+  }
+  for (var i = 0u; i < p.n; i++) {
+    let o = rows[i] * p.cols + k;
+    out[o] = out[o] + p.scale * x[i * p.cols + k];
+  }
+}
+`;

@@ -13,10 +13,11 @@
  * aligned, so a scale is always one half of a u32 word. `row` counts from the first row of
  * the buffer (a part of a split tensor).
  */
-import type { WeightDType } from "../../../tensor/dtype.js";
+/** The storage dtypes the kernels read; other block types are refused at upload. */
+export type WebGPUDType = "f32" | "f16" | "bf16" | "q8_0" | "q4_0";
 
 /** The dtype codes the kernels switch on. */
-export const DTYPE_CODE: Readonly<Record<WeightDType, number>> = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4_0: 4 };
+export const DTYPE_CODE: Readonly<Record<WebGPUDType, number>> = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4_0: 4 };
 
 /** f16 bits → f32, exact for every pattern (subnormals included: some devices flush them in `unpack2x16float`). */
 export const F16_TO_F32 = /* wgsl */ `
