@@ -96,6 +96,7 @@ export type { ProblemType } from "./formats/config.js";
 export type { Backend } from "./backends/ops.js";
 export { ReferenceBackend } from "./backends/reference/index.js";
 export { WasmBackend, createWasmBackend, relaxedSimdAvailable, type WasmBackendOptions } from "./backends/wasm/index.js";
+export { WebGPUBackend, type WebGPUBackendOptions } from "./backends/webgpu/index.js";
 
 // PEFT LoRA adapters: several on one model, chosen per sequence (or merged at load: LoadOptions.mergeAdapters).
 export { loadAdapter } from "./runtime/adapters.js";

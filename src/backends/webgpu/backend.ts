@@ -12,13 +12,13 @@
 import { InvalidArgumentError, UnsupportedError } from "../../errors.js";
 import { asReader, readWhole, type UploadSource } from "../../formats/weights.js";
 import { byteSize, type WeightDType } from "../../tensor/dtype.js";
-import type { AttentionParams, AttentionSegment, KVBuffer, Mat, Weight } from "../ops.js";
+import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight } from "../ops.js";
 import { RefWeight } from "../reference/weights.js";
 import { type AcquiredDevice, acquireDevice, type DeviceOptions } from "./device.js";
 import { BufferUsage, type GPUBufferLike, type GPUComputePipelineLike, type GPUDeviceLike, MAP_READ } from "./gpu_types.js";
 import { type Binding, Recorder } from "./recorder.js";
 import { ATTENTION, MAX_HEAD_DIM } from "./wgsl/attention.js";
-import { MATVEC_ROWS, matvecShader, tiledShader } from "./wgsl/matmul.js";
+import { MATVEC_ROWS, matvecRowsShader, matvecShader, tiledShader } from "./wgsl/matmul.js";
 import { DTYPE_CODE, type WebGPUDType } from "./wgsl/weights.js";
 import {
   ADD_EXPR,
@@ -47,9 +47,19 @@ export interface WebGPUBackendOptions extends DeviceOptions {
    * force the split of a tensor into several buffers).
    */
   readonly maxBufferBytes?: number;
+  /**
+   * The decode-time matrix-vector kernel: "lanes" (32 threads per weight row, for GPUs) or
+   * "rows" (a thread per row, for CPU implementations of WebGPU). Default: "rows" on
+   * SwiftShader, else "lanes".
+   */
+  readonly matvec?: MatvecKernel;
 }
 
+export type MatvecKernel = "lanes" | "rows";
+
 const EMPTY_SHAPE_MIN = 16;
+/** Matrices up to this size are read back whole when a few rows are asked (see `snapshot`). */
+const SNAPSHOT_BYTES = 4 * 2 ** 20;
 
 class GpuMat implements Mat {
   freed = false;
@@ -131,12 +141,14 @@ function notAVector(w: GpuWeight): never {
   throw new InvalidArgumentError(`weight ${w.name}: expected a vector, got shape [${w.shape.join(", ")}]`);
 }
 
-export class WebGPUBackend /* implements Backend: restored with the async read contract */ {
+export class WebGPUBackend implements Backend {
   readonly name = "webgpu";
   /** The adapter, in words ("google swiftshader", "nvidia ampere ..."). */
   readonly adapterDescription: string;
   /** Whether the adapter offers shader-f16 (the kernels compute in f32 either way). */
   readonly shaderF16: boolean;
+  /** The decode-time matrix-vector kernel in use. */
+  readonly matvecKernel: MatvecKernel;
   private readonly recorder: Recorder;
   private readonly pipelines = new Map<string, GPUComputePipelineLike>();
   private readonly readbacks: GPUBufferLike[] = [];
@@ -159,8 +171,10 @@ export class WebGPUBackend /* implements Backend: restored with the async read c
     acquired: Pick<AcquiredDevice, "description" | "shaderF16">,
     private readonly ownsDevice: boolean,
     maxBufferBytes: number | undefined,
+    matvec: MatvecKernel | undefined,
   ) {
     this.adapterDescription = acquired.description;
+    this.matvecKernel = matvec ?? (/swiftshader/i.test(acquired.description) ? "rows" : "lanes");
     this.shaderF16 = acquired.shaderF16;
     const lim = device.limits;
     this.maxBufferBytes = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
@@ -188,10 +202,11 @@ export class WebGPUBackend /* implements Backend: restored with the async read c
         { description: "given device", shaderF16: options.device.features.has("shader-f16") },
         false,
         options.maxBufferBytes,
+        options.matvec,
       );
     }
     const acquired = await acquireDevice(options);
-    return new WebGPUBackend(acquired.device, acquired, true, options.maxBufferBytes);
+    return new WebGPUBackend(acquired.device, acquired, true, options.maxBufferBytes, options.matvec);
   }
 
   /** Dispatches and submits recorded so far (benchmarks: dispatches per decoded token). */
@@ -387,18 +402,42 @@ export class WebGPUBackend /* implements Backend: restored with the async read c
       throw new InvalidArgumentError(`${what}: rows [${row}, ${row + rows}) outside a matrix of ${m.rows} rows`);
   }
 
+  /**
+   * The last matrix read back whole, while nothing has been recorded since: a forward call
+   * reads each sequence's logits row by row, awaiting each, and this turns those reads into
+   * one round trip.
+   */
+  private snapshot: { mat: GpuMat; version: number; data: Float32Array } | null = null;
+
   /** Submits the recorded work with a copy of the rows at its end, then maps the copy. */
   private async readBack(m: GpuMat, row: number, rows: number, dst: Float32Array, at: number): Promise<void> {
     this.check();
-    const bytes = rows * m.cols * 4;
-    if (bytes === 0) return;
+    const cols = m.cols;
+    if (rows * cols === 0) return;
+    const snap = this.snapshot;
+    if (snap !== null && snap.mat === m && snap.version === this.recorder.version) {
+      dst.set(snap.data.subarray(row * cols, (row + rows) * cols), at);
+      return;
+    }
+    // A small matrix comes back whole (for the reads of its other rows that usually follow).
+    const whole = m.rows * cols * 4 <= SNAPSHOT_BYTES;
+    const [first, count] = whole ? [0, m.rows] : [row, rows];
+    const bytes = count * cols * 4;
     const staging = this.takeReadback(bytes);
-    this.recorder.copy(m.buffer, row * m.cols * 4, staging, 0, bytes);
+    this.recorder.copy(m.buffer, first * cols * 4, staging, 0, bytes);
     this.recorder.flush();
+    const version = this.recorder.version;
     try {
       await Promise.race([staging.mapAsync(MAP_READ, 0, bytes), this.lostSignal]);
       if (this.gpuError !== null) throw new UnsupportedError(`WebGPU error: ${this.gpuError}`);
-      dst.set(new Float32Array(staging.getMappedRange(0, bytes)), at);
+      const mapped = new Float32Array(staging.getMappedRange(0, bytes));
+      if (whole) {
+        const data = mapped.slice();
+        this.snapshot = { mat: m, version, data };
+        dst.set(data.subarray(row * cols, (row + rows) * cols), at);
+      } else {
+        dst.set(mapped, at);
+      }
       staging.unmap();
       this.readbacks.push(staging);
     } catch (err) {
@@ -474,12 +513,17 @@ export class WebGPUBackend /* implements Backend: restored with the async read c
       throw new InvalidArgumentError(`matmul: bias has shape [${b.shape.join(", ")}], expected [${wt.rows}]`);
     if (n === 0) return;
     const matvec = n <= MATVEC_ROWS;
-    const pipe = matvec ? this.pipeline("matvec", matvecShader) : this.pipeline("tiled", tiledShader);
+    const rowsKernel = this.matvecKernel === "rows";
+    const pipe = !matvec
+      ? this.pipeline("tiled", tiledShader)
+      : rowsKernel
+        ? this.pipeline("matvecRows", matvecRowsShader)
+        : this.pipeline("matvec", matvecShader);
     for (const part of wt.parts) {
       if (part.rows === 0) continue;
       const p = this.params([n, wt.cols, wt.rows, part.rows, part.rowOffset, b === null ? 0 : 1, DTYPE_CODE[wt.gpuDtype]]);
       const bindings = [p, xs.buffer, part.buffer, b === null ? this.zeros : b.parts[0]!.buffer, o.buffer];
-      if (matvec) this.recorder.dispatch(pipe, bindings, ...grid(Math.ceil(part.rows / 8), this.perDim));
+      if (matvec) this.recorder.dispatch(pipe, bindings, ...grid(Math.ceil(part.rows / (rowsKernel ? 64 : 8)), this.perDim));
       else this.recorder.dispatch(pipe, bindings, Math.ceil(part.rows / 64), Math.ceil(n / 64));
     }
   }

@@ -39,6 +39,8 @@ export class Recorder {
   /** Dispatches and submits so far (for benchmarks: dispatches per decoded token). */
   dispatches = 0;
   submits = 0;
+  /** Counts recorded commands: results read back stay current while it does not change. */
+  version = 0;
   /** Counts arena resets: an arena range is valid only within the epoch it was reserved in. */
   epoch = 0;
 
@@ -104,12 +106,14 @@ export class Recorder {
     pass.setBindGroup(0, group);
     pass.dispatchWorkgroups(x, y);
     this.dispatches++;
+    this.version++;
   }
 
   /** Records a copy between buffers (offsets and size multiples of 4). */
   copy(src: GPUBufferLike, srcOffset: number, dst: GPUBufferLike, dstOffset: number, size: number): void {
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+    this.version++;
   }
 
   /** Records a copy from an arena range (filled by the caller) into a buffer. */

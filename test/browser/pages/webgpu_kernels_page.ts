@@ -35,13 +35,16 @@ async function readAll(b: B, m: Mat, rows?: number): Promise<Float32Array> {
 export async function runKernelChecks(): Promise<KernelReport> {
   const ref = new ReferenceBackend();
   const gpu = await WebGPUBackend.create();
+  // Both decode-time matrix-vector kernels, whichever this adapter defaults to.
+  const other = await WebGPUBackend.create({ matvec: gpu.matvecKernel === "rows" ? "lanes" : "rows" });
   const cases: KernelCase[] = [];
   const rand = rng(20261205);
   /** Runs `run` on both backends and records the largest difference. */
-  async function compare(name: string, run: (b: B) => Promise<Float32Array>): Promise<void> {
+  async function compare(name: string, run: (b: B) => Promise<Float32Array>, both = false): Promise<void> {
     const want = await run(ref);
-    const got = await run(gpu);
-    cases.push({ name, diff: maxAbsDiff(got, want) });
+    for (const g of both ? [gpu, other] : [gpu]) {
+      cases.push({ name: `${name}${both ? ` (${g.matvecKernel})` : ""}`, diff: maxAbsDiff(await run(g), want) });
+    }
   }
   try {
     // Matrix products: matrix-vector (n <= 8) and tiled (n > 8) kernels, with and without bias.
@@ -63,16 +66,20 @@ export async function runKernelChecks(): Promise<KernelReport> {
         const bias = makeTensor("b", "bf16", [N], randomFloats(N, rand)).tensor;
         const xv = randomFloats(n * K, rand);
         for (const withBias of [false, true]) {
-          await compare(`matmul ${dtype} N=${N} K=${K} n=${n}${withBias ? " +bias" : ""}`, async (b) => {
-            const wt = await b.upload(w);
-            const bt = withBias ? await b.upload(bias) : null;
-            const x = b.alloc(n + 1, K);
-            const out = b.alloc(n + 1, N);
-            b.write(x, xv);
-            b.matmul(out, x, wt, bt, n);
-            // Row n must stay zero: the kernels touch only n rows.
-            return readAll(b, out);
-          });
+          await compare(
+            `matmul ${dtype} N=${N} K=${K} n=${n}${withBias ? " +bias" : ""}`,
+            async (b) => {
+              const wt = await b.upload(w);
+              const bt = withBias ? await b.upload(bias) : null;
+              const x = b.alloc(n + 1, K);
+              const out = b.alloc(n + 1, N);
+              b.write(x, xv);
+              b.matmul(out, x, wt, bt, n);
+              // Row n must stay zero: the kernels touch only n rows.
+              return readAll(b, out);
+            },
+            n <= 8,
+          );
         }
       }
     }
@@ -292,6 +299,7 @@ export async function runKernelChecks(): Promise<KernelReport> {
     return { adapter: gpu.adapterDescription, cases, splitParts, shaderF16: gpu.shaderF16 };
   } finally {
     gpu.dispose();
+    other.dispose();
   }
 }
 

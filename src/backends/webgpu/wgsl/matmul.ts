@@ -2,10 +2,14 @@
  * out[i, rowOffset + r] = sum_k x[i, k] * w[r, k] (+ bias[rowOffset + r]) for the rows r of
  * one weight buffer (a whole weight, or one part of a weight split by rows).
  *
- * Two shapes of the same product:
+ * Three shapes of the same product:
  * - `matvec` (decode, up to MATVEC_ROWS input rows): 8 weight rows per workgroup, 32 lanes
  *   per row striding along k, so every weight value is read once for all input rows; lanes
- *   then sum through workgroup memory.
+ *   then sum through workgroup memory. For GPUs: neighbouring lanes read neighbouring bytes.
+ * - `matvecRows` (decode on a CPU implementation of WebGPU such as SwiftShader): one thread
+ *   per weight row and no workgroup barrier. SwiftShader runs a workgroup's threads as
+ *   fibres on a CPU core, where each barrier is a switch through all of them: this shape is
+ *   some 20x faster there, and far slower on a GPU (its reads do not coalesce).
  * - `tiled` (prefill): 64x64 output tiles, 16 values of k at a time staged in workgroup
  *   memory, 4x4 outputs per thread, so each weight value is read once per 64 input rows.
  * Both accumulate in float32.
@@ -64,6 +68,30 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       s += bias[o];
     }
     out[lane * p.outDim + o] = s;
+  }
+}
+`;
+}
+
+export function matvecRowsShader(): string {
+  return `${PARAMS}${weightReader(2, "p.cols", "p.dtype")}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let r = (wg.y * nwg.x + wg.x) * 64u + lid;
+  if (r >= p.partRows) {
+    return;
+  }
+  let o = p.rowOffset + r;
+  for (var i = 0u; i < p.n; i++) {
+    var s = 0.0;
+    for (var k = 0u; k < p.cols; k++) {
+      s += w_at(r, k) * x[i * p.cols + k];
+    }
+    if (p.hasBias != 0u) {
+      s += bias[o];
+    }
+    out[i * p.outDim + o] = s;
   }
 }
 `;
