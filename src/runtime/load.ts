@@ -27,6 +27,9 @@ import { collectEosIds } from "../generation/stopping.js";
 import type { Backend } from "../backends/ops.js";
 import { ReferenceBackend } from "../backends/reference/index.js";
 import { createWasmBackend } from "../backends/wasm/sharded.js";
+import { findAdapter } from "../backends/webgpu/device.js";
+import type { GPULike } from "../backends/webgpu/gpu_types.js";
+import { WEBGPU_DTYPES, WebGPUBackend } from "../backends/webgpu/backend.js";
 import type { WeightSource } from "../formats/weights.js";
 import { loadModelFolder } from "../formats/model_folder.js";
 import { loadQwen2Config } from "../formats/config_parse.js";
@@ -49,15 +52,29 @@ import { mergeSpec, openAdapter, type MergeAdapterSpec } from "./adapters.js";
 
 export type { LoadProgress } from "../io/progress.js";
 
-export type BackendName = "reference" | "wasm";
-export const BACKENDS: readonly BackendName[] = ["reference", "wasm"];
+export type BackendName = "reference" | "wasm" | "webgpu" | "auto";
+export const BACKENDS: readonly BackendName[] = ["reference", "wasm", "webgpu", "auto"];
+
+/** A backend as chosen: "auto" resolved, with the reason when it was chosen automatically. */
+interface BackendChoice {
+  readonly name: Exclude<BackendName, "auto">;
+  /** Why "auto" chose this backend, or null when the caller named it. */
+  readonly reason: string | null;
+}
 
 /** Where a model comes from. */
 export type ModelSource = string | URL | Blob | readonly Blob[] | ArrayLike<Blob> | ModelFiles;
 
 export interface LoadOptions {
-  /** Where the weights run. Default "wasm" (WebAssembly SIMD kernels on worker threads); "reference" is the plain TypeScript float32 oracle. */
+  /**
+   * Where the weights run. Default "wasm" (WebAssembly SIMD kernels on worker threads);
+   * "webgpu" (WGSL kernels on the GPU); "auto" takes WebGPU when an adapter exists and the
+   * model's weights fit it, else wasm, and logs why (console.info, and `backendReason`);
+   * "reference" is the plain TypeScript float32 oracle.
+   */
   readonly backend?: BackendName;
+  /** The WebGPU entry point when it is not `navigator.gpu` (in Node: `create([])` of the `webgpu` package). */
+  readonly gpu?: GPULike;
   /** Compute threads for backends that use them (wasm). */
   readonly threads?: number;
   readonly onProgress?: (progress: LoadProgress) => void;
@@ -125,7 +142,9 @@ export interface LoadedModel<M = CausalLM> {
   /** What was loaded, for messages: the folder or file (path, URL or name) and its kind. */
   readonly path: string;
   readonly format: "hf-folder" | "gguf";
-  readonly backend: BackendName;
+  readonly backend: Exclude<BackendName, "auto">;
+  /** Why `backend: "auto"` chose this backend (absent when the caller named it). */
+  readonly backendReason?: string;
   /** The compute backend's own name: "reference", "wasm-simd" or "wasm-relaxed" (the build its self-test chose). */
   readonly engine?: string;
   /** True when the config says `qwen2_ts_random_weights` (made by `qwen2 create-random`). */
@@ -161,9 +180,9 @@ export async function loadPretrained(
   options: LoadOptions,
   want: ArchitectureChoice,
 ): Promise<LoadedModel<Qwen2TaskModel>> {
-  const backend = options.backend ?? "wasm";
-  if (!BACKENDS.includes(backend)) {
-    throw new InvalidArgumentError(`backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(backend)}`);
+  const requested = options.backend ?? "wasm";
+  if (!BACKENDS.includes(requested)) {
+    throw new InvalidArgumentError(`backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(requested)}`);
   }
   if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1)) {
     throw new InvalidArgumentError(`threads must be a positive integer, got ${options.threads}`);
@@ -171,6 +190,7 @@ export async function loadPretrained(
   options.signal?.throwIfAborted();
   options.onProgress?.({ phase: "config" });
   const resolved = await resolveSource(source, options);
+  const backend: BackendChoice = requested === "auto" ? await chooseAuto(options) : { name: requested, reason: null };
   return resolved.kind === "folder" ? loadFolder(resolved.files, backend, options, want) : loadGguf(resolved.file, backend, options, want);
 }
 
@@ -306,8 +326,9 @@ const NON_WEIGHT_SHARE = 0.05;
  * weight files as they are opened, which is all a server without range support lets us know
  * before the whole file comes.
  */
-function checkFits(location: string, bytes: number, backend: BackendName, options: LoadOptions, files = false): void {
-  if (backend !== "wasm") return;
+function checkFits(location: string, bytes: number, backend: BackendChoice, options: LoadOptions, files = false): void {
+  // WebGPU's limits are per buffer (weights split across buffers); it cannot say how much memory a GPU has.
+  if (backend.name !== "wasm") return;
   const limit = options.maxWeightBytes ?? (hasLocalFiles ? Number.POSITIVE_INFINITY : ONE_MEMORY_WEIGHT_BYTES);
   if (bytes > limit + (files ? Math.min(NON_WEIGHT_SLACK, limit * NON_WEIGHT_SHARE) : 0)) {
     throw new UnsupportedError(
@@ -331,6 +352,8 @@ interface BuiltModel {
   readonly warnings: readonly string[];
   /** The compute backend's own name, e.g. "wasm-relaxed". */
   readonly engine: string;
+  /** The backend the model runs on (auto's fallback may differ from its first choice). */
+  readonly backend: BackendChoice;
   /** Releases the weight files and the backend once the model is disposed. */
   readonly release: () => void;
 }
@@ -339,8 +362,10 @@ interface BuiltModel {
  * EXTENSION POINT (backends): chooses the compute backend for a set of weights. Add a case
  * when a backend lands; the model code itself does not change.
  */
-async function createBackend(backend: BackendName, options: LoadOptions, bytes: number): Promise<Backend> {
-  switch (backend) {
+async function createBackend(backend: BackendChoice, options: LoadOptions, bytes: number): Promise<Backend> {
+  switch (backend.name) {
+    case "webgpu":
+      return WebGPUBackend.create(options.gpu ? { gpu: options.gpu } : {});
     case "reference":
       return new ReferenceBackend();
     case "wasm":
@@ -349,12 +374,86 @@ async function createBackend(backend: BackendName, options: LoadOptions, bytes: 
   }
 }
 
-/** config + weights (from any format) → the class `architecture` on the chosen backend. */
+/**
+ * "auto": WebGPU when this runtime offers an adapter (whether the weights fit is known only
+ * once their dtypes are read: see `buildModel`), else wasm.
+ */
+async function chooseAuto(options: LoadOptions): Promise<BackendChoice> {
+  const found = await findAdapter(options.gpu ? { gpu: options.gpu } : {});
+  if ("reason" in found) return { name: "wasm", reason: found.reason };
+  return { name: "webgpu", reason: "a WebGPU adapter is available" };
+}
+
+function logChoice(backend: BackendChoice): void {
+  console.info(`qwen2-ts: backend "auto" chose ${backend.name}: ${backend.reason}`);
+}
+
+/** Where auto's WebGPU choice falls back to wasm, and why it is told. */
+function autoFallback(reason: string): BackendChoice {
+  return { name: "wasm", reason: `WebGPU cannot hold this model (${reason}); using wasm` };
+}
+
+/** Weights whose dtype the WebGPU kernels do not read, as "name (dtype)", at most three. */
+function unsupportedOnWebGPU(weights: WeightSource): string[] {
+  const bad: string[] = [];
+  for (const name of weights.names()) {
+    const dtype = weights.info(name).dtype;
+    if (!(WEBGPU_DTYPES as readonly string[]).includes(dtype) && /\.weight$/.test(name)) bad.push(`${name} (${dtype})`);
+  }
+  return bad.slice(0, 3);
+}
+
+type SourceParts = { config: Qwen2Config; weights: WeightSource; generationConfig: GenerationConfig | null; warnings: readonly string[] };
+
+/**
+ * config + weights (from any format) → the class `architecture` on the chosen backend. When
+ * "auto" chose WebGPU but the weights have a dtype it lacks, or a buffer limit refuses them,
+ * the model loads on wasm instead (the reason logged and kept in `backendReason`).
+ */
 async function buildModel(
-  source: { config: Qwen2Config; weights: WeightSource; generationConfig: GenerationConfig | null; warnings: readonly string[] },
+  source: SourceParts,
   architecture: Qwen2Architecture,
-  backend: BackendName,
+  location: string,
+  chosen: BackendChoice,
   options: LoadOptions,
+): Promise<BuiltModel> {
+  let backend = chosen;
+  if (backend.reason !== null && backend.name === "webgpu") {
+    const bad = unsupportedOnWebGPU(source.weights);
+    if (bad.length > 0) backend = autoFallback(`no WebGPU kernel for ${bad.join(", ")}`);
+  }
+  if (backend.reason !== null && backend.name === "webgpu") {
+    try {
+      const built = await buildOn(source, architecture, backend, options, false);
+      logChoice(backend);
+      return built;
+    } catch (err) {
+      if (!(err instanceof UnsupportedError)) {
+        source.weights.close();
+        throw err;
+      }
+      backend = autoFallback(err.message);
+    }
+  }
+  if (backend.reason !== null) {
+    logChoice(backend);
+    try {
+      checkFits(location, weightBytes(source.weights), backend, options);
+    } catch (err) {
+      source.weights.close();
+      throw err;
+    }
+  }
+  return buildOn(source, architecture, backend, options, true);
+}
+
+/** Builds on one backend; `closeOnError`: close the weight files when it fails (not while auto may still retry). */
+async function buildOn(
+  source: SourceParts,
+  architecture: Qwen2Architecture,
+  backend: BackendChoice,
+  options: LoadOptions,
+  closeOnError: boolean,
 ): Promise<BuiltModel> {
   let compute: Backend | null = null;
   const merged: PeftAdapter[] = [];
@@ -395,6 +494,7 @@ async function buildModel(
       generationConfig: source.generationConfig,
       warnings,
       engine: owned.name,
+      backend,
       // The backend goes last: it may own worker threads the model's buffers live in.
       release: () => {
         source.weights.close();
@@ -402,7 +502,7 @@ async function buildModel(
       },
     };
   } catch (err) {
-    source.weights.close();
+    if (closeOnError) source.weights.close();
     for (const a of merged) a.close();
     compute?.dispose();
     throw err;
@@ -411,7 +511,7 @@ async function buildModel(
 
 async function loadFolder(
   given: ModelFiles,
-  backend: BackendName,
+  backend: BackendChoice,
   options: LoadOptions,
   want: ArchitectureChoice,
 ): Promise<LoadedModel<Qwen2TaskModel>> {
@@ -446,6 +546,7 @@ async function loadFolder(
       warnings: folder.warnings,
     },
     folder.architecture,
+    files.location,
     backend,
     options,
   );
@@ -459,7 +560,7 @@ async function loadFolder(
     throw err;
   }
   options.onProgress?.({ phase: "ready" });
-  return assemble(files.location, "hf-folder", backend, built, tokenizer);
+  return assemble(files.location, "hf-folder", built, tokenizer);
 }
 
 /**
@@ -478,7 +579,7 @@ async function tokenizerOf(files: ModelFiles): Promise<TextTokenizer> {
  */
 async function loadGguf(
   file: ByteSource,
-  backend: BackendName,
+  backend: BackendChoice,
   options: LoadOptions,
   want: ArchitectureChoice,
 ): Promise<LoadedModel<Qwen2TaskModel>> {
@@ -508,11 +609,12 @@ async function loadGguf(
   const built = await buildModel(
     { config: g.config, weights: g.weights, generationConfig: Object.keys(gc).length > 0 ? gc : null, warnings: [] },
     want === "Qwen2Model" ? "Qwen2Model" : "Qwen2ForCausalLM",
+    g.path,
     backend,
     options,
   );
   options.onProgress?.({ phase: "ready" });
-  return assemble(g.path, "gguf", backend, built, tokenizer);
+  return assemble(g.path, "gguf", built, tokenizer);
 }
 
 function tokenizerFromGguf(t: GGUFTokenizerData): TextTokenizer {
@@ -537,13 +639,7 @@ function tokenizerFromGguf(t: GGUFTokenizerData): TextTokenizer {
   });
 }
 
-function assemble(
-  path: string,
-  format: LoadedModel["format"],
-  backend: BackendName,
-  built: BuiltModel,
-  tokenizer: TextTokenizer,
-): LoadedModel<Qwen2TaskModel> {
+function assemble(path: string, format: LoadedModel["format"], built: BuiltModel, tokenizer: TextTokenizer): LoadedModel<Qwen2TaskModel> {
   let closed = false;
   return {
     model: built.model,
@@ -554,7 +650,8 @@ function assemble(
     eosIds: collectEosIds({ generationConfig: built.generationConfig, config: built.config, tokenizer }),
     path,
     format,
-    backend,
+    backend: built.backend.name,
+    ...(built.backend.reason !== null ? { backendReason: built.backend.reason } : {}),
     engine: built.engine,
     // The one reading of the label: config.json's field, or the GGUF key mapped onto it.
     randomWeights: built.config.qwen2_ts_random_weights === true,
