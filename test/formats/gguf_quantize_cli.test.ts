@@ -1,6 +1,6 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../../src/cli/command.js";
 import { runQuantize, type FolderLoader } from "../../src/cli/commands/quantize.js";
@@ -8,7 +8,8 @@ import inspectCommand from "../../src/cli/commands/inspect.js";
 import type { CliIO } from "../../src/cli/command.js";
 
 const runInspect = (args: string[], cliIO: CliIO): Promise<number> => inspectCommand.run(args, cliIO);
-import { randomQwen2Weights, TempDir, tinyConfig, writeTinyTokenizer } from "./gguf_test_support.js";
+import { header, randomQwen2Weights, TempDir, tinyConfig, writeTinyTokenizer } from "./gguf_test_support.js";
+import { GGUFValueType } from "../../src/formats/gguf_types.js";
 import { captureIO as io } from "../support/cli_io.js";
 import { openQwen2GGUFPath } from "../support/files.js";
 
@@ -113,4 +114,21 @@ test("qwen2 inspect on a GGUF shows each tensor's type and bits per weight; quan
   const up = join(dir.path, "up.gguf");
   assert.equal(await runQuantize(["--model", q4km, "--type", "q8_0", "--out", up, "--quiet", "--allow-requantize"], io().io), 0);
   assert.ok(existsSync(up));
+});
+
+test("qwen2 inspect shows a GGUF holding a type we do not run, marks the tensor and exits 1 naming it", async () => {
+  const b = header(1, 1).str("general.architecture").u32(GGUFValueType.STRING).str("qwen2");
+  b.str("blk.0.attn_q.weight").u32(2).u64(256).u64(2).u32(16).u64(0); // IQ2_XXS, 66 bytes per 256
+  const path = join(dir.path, "iq2xxs.gguf");
+  writeFileSync(
+    path,
+    b
+      .pad(32)
+      .raw(new Uint8Array(2 * 66))
+      .build(),
+  );
+  const t = io();
+  assert.equal(await runInspect(["--model", path], t.io), 1);
+  assert.match(t.out(), /blk\.0\.attn_q\.weight +IQ2_XXS +2\.06 bpw +\[2, 256\] +\(qwen2-ts does not run this type\)/);
+  assert.match(t.out(), /ERROR .*'blk\.0\.attn_q\.weight'.*is stored as IQ2_XXS/);
 });
