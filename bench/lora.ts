@@ -7,11 +7,12 @@
  * - a batch of 4 sequences decoding together: all base, all one adapter, two adapters (2 + 2),
  *   and one adapter + base (2 + 2): a step with several adapters gathers each group's rows.
  *
- *   node dist/bench/lora.js [--rank 16] [--prompt 128] [--decode 16] [--rounds 3] [--threads N]
+ *   node dist/bench/lora.js [--rank 16] [--prompt 128] [--decode 16] [--rounds 5] [--threads N]
  *
- * Every scenario runs once per round, rounds interleaved, and the best round counts: on a
- * machine shared with other jobs that is the figure least disturbed by them (the load average
- * is recorded). Results: bench/results/lora.{json,md}.
+ * Every scenario runs once per round; figures are medians over rounds, and each ratio to the
+ * base is taken within a round (the base run of the same batch size moments before), which
+ * a machine shared with other jobs disturbs least (the load average is recorded).
+ * Results: bench/results/lora.{json,md}.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -39,7 +40,7 @@ const { values } = parseArgs({
     prompt: { type: "string", default: "128" },
     decode: { type: "string", default: "16" },
     threads: { type: "string" },
-    rounds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "5" },
   },
 });
 const rank = Number(values.rank);
@@ -161,18 +162,29 @@ const scenarios: [string, (readonly AdapterChoice[])[]][] = [
   ["4 sequences, two adapters (2 + 2)", [A, A, B, B]],
   ["4 sequences, adapter + base (interleaved)", [A, [], A, []]],
 ];
-const rows = scenarios.map(([scenario]) => ({ scenario, prefill: 0, decode: 0 }));
+/** Per scenario, each round's figures; a scenario's base is the base run of the same batch size in the same round. */
+const runs = scenarios.map(() => [] as { prefill: number; decode: number }[]);
+const baseOf = (i: number) => (scenarios[i]![1].length === 1 ? 0 : 2);
 for (let round = 0; round < rounds; round++) {
   for (const [i, [scenario, choices]] of scenarios.entries()) {
     const r = await measure(choices);
-    const row = rows[i]!;
-    row.prefill = Math.max(row.prefill, r.prefill);
-    row.decode = Math.max(row.decode, r.decode);
+    runs[i]!.push(r);
     console.log(
       `round ${round + 1}: ${scenario.padEnd(42)} prefill ${r.prefill.toFixed(1).padStart(7)} tok/s   decode ${r.decode.toFixed(2).padStart(6)} tok/s`,
     );
   }
 }
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const rows = scenarios.map(([scenario], i) => ({
+  scenario,
+  prefill: median(runs[i]!.map((r) => r.prefill)),
+  decode: median(runs[i]!.map((r) => r.decode)),
+  prefillVsBase: median(runs[i]!.map((r, k) => r.prefill / runs[baseOf(i)]![k]!.prefill)),
+  decodeVsBase: median(runs[i]!.map((r, k) => r.decode / runs[baseOf(i)]![k]!.decode)),
+}));
 for (const a of adapters) a.dispose();
 model.dispose();
 backend.dispose();
@@ -192,23 +204,21 @@ const meta = {
 };
 const out = join(repo, "bench/results");
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, "lora.json"), JSON.stringify({ meta, rows }, null, 2) + "\n");
-const base1 = rows[0]!;
-const base4 = rows[2]!;
+writeFileSync(join(out, "lora.json"), JSON.stringify({ meta, rows, runs }, null, 2) + "\n");
 const md = [
   "# LoRA adapters, unmerged, on the wasm backend",
   "",
   `${meta.model}; two random rank-${rank} adapters on every linear layer (7 per layer, 24 layers); ` +
-    `prefill ${promptLen} tokens per sequence, then ${decodeSteps} decode steps; best of ${rounds} interleaved rounds. ${meta.date}, Node ${meta.node}, ${meta.cpu}, ` +
+    `prefill ${promptLen} tokens per sequence, then ${decodeSteps} decode steps; medians of ${rounds} interleaved rounds, "vs base" the median of each round's ratio to the base run of the same batch size in that round. ${meta.date}, Node ${meta.node}, ${meta.cpu}, ` +
     `${meta.cores} cores, load average ${meta.loadavg.join(" / ")} (the machine was shared with other jobs: figures are noisy). ` +
     "`node dist/bench/lora.js` (bench/lora.ts).",
   "",
-  "| scenario (tok/s count every sequence's tokens) | prefill tok/s | decode tok/s | decode vs base |",
-  "|---|---:|---:|---:|",
-  ...rows.map((r) => {
-    const base = r.scenario.startsWith("1 ") ? base1 : base4;
-    return `| ${r.scenario} | ${r.prefill.toFixed(1)} | ${r.decode.toFixed(2)} | ${(r.decode / base.decode).toFixed(2)}x |`;
-  }),
+  "| scenario (tok/s count every sequence's tokens) | prefill tok/s | vs base | decode tok/s | vs base |",
+  "|---|---:|---:|---:|---:|",
+  ...rows.map(
+    (r) =>
+      `| ${r.scenario} | ${r.prefill.toFixed(1)} | ${r.prefillVsBase.toFixed(2)}x | ${r.decode.toFixed(2)} | ${r.decodeVsBase.toFixed(2)}x |`,
+  ),
   "",
 ].join("\n");
 writeFileSync(join(out, "lora.md"), md);

@@ -131,7 +131,6 @@ export class LoraStep {
   private readonly gathered = new Map<number, Mat>();
   private readonly low = new Map<number, Mat>();
   private readonly delta = new Map<number, Mat>();
-
   private capacity = 0;
 
   constructor(private readonly backend: Backend) {}
@@ -153,6 +152,10 @@ export class LoraStep {
   ): void {
     this.n = n;
     this.capacity = Math.max(this.capacity, capacity, n);
+    if (ranges.length === 0) {
+      if (this.groups.length > 0) this.groups = [];
+      return; // no adapter in this step: nothing to allocate
+    }
     const byKey = new Map<LoraAdapter, Map<number, number[]>>();
     for (const range of ranges) {
       for (const c of range.choices) {
@@ -190,14 +193,8 @@ export class LoraStep {
       b.matmul(low, input, m.a, null, count);
       const delta = this.scratch(this.delta, out.cols);
       b.matmul(delta, low, m.b, null, count);
-      b.addScaledRows(out, delta, g.whole ? this.identity(count) : g.rows, g.scale * m.scale);
+      b.addScaledRows(out, delta, g.rows, g.scale * m.scale);
     }
-  }
-
-  private ids: Int32Array | null = null;
-  private identity(n: number): Int32Array {
-    if (this.ids === null || this.ids.length < n) this.ids = Int32Array.from({ length: Math.max(n, this.n) }, (_, i) => i);
-    return this.ids.subarray(0, n);
   }
 
   private scratch(map: Map<number, Mat>, cols: number): Mat {
