@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TokenEvent } from "../generation/sequence_generator.js";
-import { outputConstraints, readMessages, readResponseFormat, readTools } from "./chat_request.js";
+import { outputConstraints, prepareConstraints, readMessages, readResponseFormat, readTools } from "./chat_request.js";
 import { checkPromptFits, logprobEntry, requestId, type LogprobEntry, type ServerContext } from "./context.js";
 import { requestAdapters } from "./adapters.js";
 import { invalidField } from "./errors.js";
@@ -53,6 +53,7 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, _
   const messages = readMessages(f);
   const toolSetup = await readTools(f);
   const schema = await readResponseFormat(f);
+  await prepareConstraints(ctx, schema, toolSetup.force);
   const sampling = readSampling(f, ctx.model.vocabSize, ctx.generationConfig, ctx.eosIds);
   const n = readN(f, ctx.maxChoices);
   const stream = f.boolean("stream") ?? false;

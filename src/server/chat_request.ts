@@ -3,7 +3,7 @@ import type { ChatMessage } from "../tokenizer/types.js";
 import { invalidField } from "./errors.js";
 import { ANY_OBJECT, SchemaError, type SchemaNode } from "../generation/constraints/json_schema.js";
 import { compileSchemaAsync } from "../generation/constraints/schema_cache.js";
-import { JsonConstraint } from "../generation/constraints/json_constraint.js";
+import { JsonConstraint, vocabIndexAsync } from "../generation/constraints/json_constraint.js";
 import { ToolCallConstraint, type ForcedTool } from "../generation/constraints/tool_constraint.js";
 import type { LogitsProcessor } from "../generation/logits_processors.js";
 import type { ServerContext } from "./context.js";
@@ -157,6 +157,14 @@ export async function readResponseFormat(f: Fields): Promise<SchemaNode | null> 
     return compileSchema(schema, "response_format.json_schema.schema");
   }
   throw invalidField("response_format.type", `expected "text", "json_object" or "json_schema", got '${type}'`);
+}
+
+/**
+ * Builds the vocabulary index (the token tries every constraint walks) in slices before the
+ * first constrained request needs it, so that build never holds the event loop for seconds.
+ */
+export async function prepareConstraints(ctx: ServerContext, schema: SchemaNode | null, force: ForcedTool[] | null): Promise<void> {
+  if (schema || force) await vocabIndexAsync(ctx.tokenizer, ctx.model.vocabSize);
 }
 
 /**

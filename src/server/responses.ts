@@ -21,7 +21,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TokenEvent } from "../generation/sequence_generator.js";
 import type { ChatMessage } from "../tokenizer/types.js";
 import { AnswerParser, type AnswerSegment } from "./answer_parser.js";
-import { outputConstraints, readResponseFormat, readTools } from "./chat_request.js";
+import { outputConstraints, prepareConstraints, readResponseFormat, readTools } from "./chat_request.js";
 import { requestAdapters } from "./adapters.js";
 import { checkPromptFits, logprobEntry, requestId, toApiError, type LogprobEntry, type ServerContext } from "./context.js";
 import { ApiError, invalidField } from "./errors.js";
@@ -116,6 +116,7 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
   const messages: ChatMessage[] = itemsToMessages(items, instructions);
   const toolSetup = await renamed(() => readTools(chatToolFields(f)), "tools[", "tools[");
   const schema = await renamed(() => readResponseFormat(chatResponseFormat(f)), "response_format.json_schema", "text.format");
+  await prepareConstraints(ctx, schema, toolSetup.force);
   const sampling = readSampling(f, ctx.model.vocabSize, ctx.generationConfig, ctx.eosIds, { maxTokenFields: ["max_output_tokens"] });
   const reasoningFormat = readReasoningFormat(f) ?? ctx.reasoningFormat;
   const stream = f.boolean("stream") ?? false;

@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { ByteLru } from "../../src/generation/constraints/byte_lru.js";
-import { JsonConstraint, maskCache } from "../../src/generation/constraints/json_constraint.js";
+import {
+  JsonConstraint,
+  VocabIndex,
+  maskCache,
+  maskFor,
+  vocabIndex,
+  vocabIndexAsync,
+} from "../../src/generation/constraints/json_constraint.js";
+import { ANY_OBJECT } from "../../src/generation/constraints/json_schema.js";
+import { ServerToyTokenizer } from "../server/toy.js";
 import { compileSchema } from "../../src/generation/constraints/json_schema.js";
 import { compileSchemaAsync, schemaCache } from "../../src/generation/constraints/schema_cache.js";
 import { toolCallGrammar } from "../../src/generation/constraints/tool_constraint.js";
@@ -150,4 +159,16 @@ it("a forced tool call: head, arguments following the tool's schema, tail", () =
     else assert.deepEqual(call, { name: "get_time", arguments: {} });
   }
   assert.equal(toolCallGrammar(tools), g, "one grammar per tool set");
+});
+
+it("vocabIndexAsync builds a tokenizer's index once, the one vocabIndex() then returns, with the same masks", async () => {
+  const tok = new ServerToyTokenizer();
+  const [a, b] = await Promise.all([vocabIndexAsync(tok, tok.vocabSize), vocabIndexAsync(tok, tok.vocabSize)]);
+  assert.equal(a, b);
+  assert.equal(vocabIndex(tok, tok.vocabSize), a);
+  const sync = new VocabIndex(tok.vocabSize, tok);
+  for (const prefix of ["", '{"a": [1, ', '{"a": "x']) {
+    const state = ANY_OBJECT.stepBytes(ANY_OBJECT.initial(), enc.encode(prefix))!;
+    assert.deepEqual(maskFor(a, ANY_OBJECT, state), maskFor(sync, ANY_OBJECT, state), prefix);
+  }
 });

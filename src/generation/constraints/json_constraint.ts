@@ -24,17 +24,19 @@ export type TokenMask = Uint32Array;
 let nextIndexUid = 1;
 
 /** A byte trie over token texts (binary strings), walked to find the tokens a grammar state accepts. */
+/** Node 0 is the root; `tokenAt` is the token ending at a node (-1: none), more ids with the same bytes in `sameBytes`. */
 class TokenTrie {
-  // Node 0 is the root.
-  private readonly firstChild: Int32Array;
-  private readonly nextSibling: Int32Array;
-  private readonly edge: Uint8Array;
-  /** The token ending at a node (-1: none); more ids with the same bytes in `sameBytes`. */
-  private readonly tokenAt: Int32Array;
-  private readonly sameBytes = new Map<number, number[]>();
+  private constructor(
+    private readonly firstChild: Int32Array,
+    private readonly nextSibling: Int32Array,
+    private readonly edge: Uint8Array,
+    private readonly tokenAt: Int32Array,
+    private readonly sameBytes: Map<number, number[]>,
+  ) {}
 
-  /** `keys` sorted; `idsOf(key)` the ids with those bytes. */
-  constructor(keys: readonly string[], idsOf: (key: string) => readonly number[]) {
+  /** `keys` sorted; `idsOf(key)` the ids with those bytes. Yields between slices. */
+  static *build(keys: readonly string[], idsOf: (key: string) => readonly number[]): Generator<void, TokenTrie> {
+    const sameBytes = new Map<number, number[]>();
     // Sorted insertion: each token shares a prefix with the path of the one before it.
     const first: number[] = [-1];
     const next: number[] = [-1];
@@ -43,7 +45,9 @@ class TokenTrie {
     const token: number[] = [-1];
     const path: number[] = [0];
     let prev = "";
-    for (const key of keys) {
+    for (let n = 0; n < keys.length; n++) {
+      const key = keys[n]!;
+      if ((n & 8191) === 8191) yield;
       let k = 0;
       while (k < prev.length && k < key.length && prev.charCodeAt(k) === key.charCodeAt(k)) k++;
       path.length = k + 1;
@@ -63,13 +67,10 @@ class TokenTrie {
       const end = path[key.length]!;
       const ids = idsOf(key);
       token[end] = ids[0]!;
-      if (ids.length > 1) this.sameBytes.set(end, ids.slice(1));
+      if (ids.length > 1) sameBytes.set(end, ids.slice(1));
       prev = key;
     }
-    this.firstChild = Int32Array.from(first);
-    this.nextSibling = Int32Array.from(next);
-    this.edge = Uint8Array.from(edge);
-    this.tokenAt = Int32Array.from(token);
+    return new TokenTrie(Int32Array.from(first), Int32Array.from(next), Uint8Array.from(edge), Int32Array.from(token), sameBytes);
   }
 
   get nodes(): number {
@@ -92,6 +93,58 @@ class TokenTrie {
   }
 }
 
+interface VocabParts {
+  readonly tokenBytes: (Uint8Array | null)[];
+  readonly whitespaceIds: Int32Array;
+  readonly all: TokenTrie;
+  readonly quoted: TokenTrie;
+}
+
+function runToEnd<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+function* vocabParts(vocabSize: number, tokenizer: TextTokenizer): Generator<void, VocabParts> {
+  // Tokens as binary strings (one char per byte): the native sort orders them by bytes.
+  const keys: string[] = [];
+  const idOf = new Map<string, number[]>();
+  const ws: number[] = [];
+  const tokenBytes = new Array<Uint8Array | null>(vocabSize).fill(null);
+  for (let id = 0; id < vocabSize; id++) {
+    if ((id & 8191) === 8191) yield;
+    if (tokenizer.isSpecialId(id)) continue;
+    const b = tokenizer.idToBytes(id);
+    if (!b || b.length === 0) continue;
+    tokenBytes[id] = b;
+    let key = "";
+    let allWs = true;
+    for (let i = 0; i < b.length; i++) {
+      key += String.fromCharCode(b[i]!);
+      if (b[i] !== 0x20 && b[i] !== 0x0a && b[i] !== 0x0d && b[i] !== 0x09) allWs = false;
+    }
+    if (allWs) ws.push(id);
+    const same = idOf.get(key);
+    if (same) same.push(id);
+    else {
+      idOf.set(key, [id]);
+      keys.push(key);
+    }
+  }
+  yield;
+  keys.sort();
+  yield;
+  const idsOf = (key: string) => idOf.get(key)!;
+  const all = yield* TokenTrie.build(keys, idsOf);
+  const quoted = yield* TokenTrie.build(
+    keys.filter((k) => k.includes('"')),
+    idsOf,
+  );
+  return { tokenBytes, whitespaceIds: Int32Array.from(ws), all, quoted };
+}
+
 export class VocabIndex {
   readonly uid = nextIndexUid++;
   /** Bytes of every id (null for ids left out: special tokens, unknown ids). */
@@ -108,39 +161,25 @@ export class VocabIndex {
   constructor(
     readonly vocabSize: number,
     tokenizer: TextTokenizer,
+    parts?: VocabParts,
   ) {
-    // Tokens as binary strings (one char per byte): the native sort orders them by bytes.
-    const keys: string[] = [];
-    const idOf = new Map<string, number[]>();
-    const ws: number[] = [];
-    this.tokenBytes = new Array<Uint8Array | null>(vocabSize).fill(null);
-    for (let id = 0; id < vocabSize; id++) {
-      if (tokenizer.isSpecialId(id)) continue;
-      const b = tokenizer.idToBytes(id);
-      if (!b || b.length === 0) continue;
-      this.tokenBytes[id] = b;
-      let key = "";
-      let allWs = true;
-      for (let i = 0; i < b.length; i++) {
-        key += String.fromCharCode(b[i]!);
-        if (b[i] !== 0x20 && b[i] !== 0x0a && b[i] !== 0x0d && b[i] !== 0x09) allWs = false;
-      }
-      if (allWs) ws.push(id);
-      const same = idOf.get(key);
-      if (same) same.push(id);
-      else {
-        idOf.set(key, [id]);
-        keys.push(key);
-      }
+    const p = parts ?? runToEnd(vocabParts(vocabSize, tokenizer));
+    this.tokenBytes = p.tokenBytes;
+    this.whitespaceIds = p.whitespaceIds;
+    this.all = p.all;
+    this.quoted = p.quoted;
+  }
+
+  /** The same, built in slices with the event loop served in between (about a second of work for 151k tokens). */
+  static async build(vocabSize: number, tokenizer: TextTokenizer): Promise<VocabIndex> {
+    const steps = vocabParts(vocabSize, tokenizer);
+    for (;;) {
+      const start = performance.now();
+      let r = steps.next();
+      while (!r.done && performance.now() - start < 8) r = steps.next();
+      if (r.done) return new VocabIndex(vocabSize, tokenizer, r.value);
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
     }
-    this.whitespaceIds = Int32Array.from(ws);
-    keys.sort();
-    const idsOf = (key: string) => idOf.get(key)!;
-    this.all = new TokenTrie(keys, idsOf);
-    this.quoted = new TokenTrie(
-      keys.filter((k) => k.includes('"')),
-      idsOf,
-    );
   }
 
   /** Trie nodes (for memory accounting). */
@@ -164,6 +203,27 @@ export class VocabIndex {
 }
 
 const indexes = new WeakMap<TextTokenizer, VocabIndex>();
+
+const building = new WeakMap<TextTokenizer, Promise<VocabIndex>>();
+
+/**
+ * The vocabulary index of a tokenizer, built in slices if not built yet (servers await this
+ * before the first constrained request, so building it never holds the event loop long).
+ */
+export function vocabIndexAsync(tokenizer: TextTokenizer, vocabSize: number): Promise<VocabIndex> {
+  const idx = indexes.get(tokenizer);
+  if (idx && idx.vocabSize === vocabSize) return Promise.resolve(idx);
+  let p = building.get(tokenizer);
+  if (!p) {
+    p = VocabIndex.build(vocabSize, tokenizer).then((built) => {
+      indexes.set(tokenizer, built);
+      building.delete(tokenizer);
+      return built;
+    });
+    building.set(tokenizer, p);
+  }
+  return p.then((built) => (built.vocabSize === vocabSize ? built : vocabIndex(tokenizer, vocabSize)));
+}
 
 /** The vocabulary index of a tokenizer, built once (about a second for 151k tokens). */
 export function vocabIndex(tokenizer: TextTokenizer, vocabSize: number): VocabIndex {
