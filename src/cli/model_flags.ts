@@ -4,7 +4,8 @@
  * way to load a model, announcing random weights and showing progress.
  */
 import type { GenerationOverrides } from "../generation/defaults.js";
-import { BACKENDS, type BackendName, type LoadedModel, type LoadOptions, type LoadProgress } from "../runtime/load.js";
+import { BACKENDS, type BackendName, type LoadedModel, type LoadOptions, type LoadProgress, type Qwen2TaskModel } from "../runtime/load.js";
+import type { CausalLM } from "../models/causal_lm.js";
 import type { CliIO } from "./command.js";
 import { choiceFlag, intFlag, numberFlag, requiredFlag, type FlagOptions, type FlagValues } from "./flags.js";
 import { progressReporter } from "./progress.js";
@@ -99,6 +100,29 @@ export async function loadModelFor(
   options: { progress?: boolean; quiet?: boolean; announceRandom?: boolean } = {},
 ): Promise<LoadedModel> {
   const load = io.loadModel ?? (await import("../runtime/load.js")).fromPretrained;
+  return loadWith(load, io, flags, options);
+}
+
+/**
+ * As loadModelFor, for commands that take any class (serve: a causal LM or a sequence
+ * classifier): the class config.json `architectures` names. Tests' loaders give causal LMs.
+ */
+export async function loadAnyModelFor(
+  io: CliIO,
+  flags: ModelFlags,
+  options: { progress?: boolean; quiet?: boolean; announceRandom?: boolean } = {},
+): Promise<LoadedModel<Qwen2TaskModel | CausalLM>> {
+  const { loadPretrained } = await import("../runtime/load.js");
+  const load = io.loadModel ?? ((path: string, o: LoadOptions) => loadPretrained(path, o, "auto"));
+  return loadWith<Qwen2TaskModel | CausalLM>(load, io, flags, options);
+}
+
+async function loadWith<M>(
+  load: (path: string, options: LoadOptions) => Promise<LoadedModel<M>>,
+  io: CliIO,
+  flags: ModelFlags,
+  options: { progress?: boolean; quiet?: boolean; announceRandom?: boolean },
+): Promise<LoadedModel<M>> {
   const loadOptions: LoadOptions = {
     ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
     ...(flags.threads !== undefined ? { threads: flags.threads } : {}),

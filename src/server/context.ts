@@ -10,6 +10,7 @@ import { vocabIndex, type VocabIndex } from "../generation/constraints/json_cons
 import type { ReasoningFormat } from "./reasoning.js";
 import type { ServerLimits } from "./limits.js";
 import type { Scheduler } from "./scheduler.js";
+import type { ClassifierService } from "./classifier.js";
 import type { ServedAdapter } from "./adapters.js";
 
 /** Whether the model exposes final-normed hidden states (Qwen2ForCausalLM does): /v1/embeddings needs them. */
@@ -43,6 +44,8 @@ export interface ServerContext {
   readonly randomWeights?: boolean;
   /** What one request may cost (limits.ts). */
   readonly limits: ServerLimits;
+  /** The sequence-classification model behind /v1/classify and /v1/rerank, when one is served (classifier.ts). */
+  readonly classifier?: ClassifierService;
   vocab(): VocabIndex;
 }
 

@@ -12,3 +12,6 @@ export { createServer, QwenServer, ApiError, type ServerOptions } from "./server
 export type { SchedulerStats } from "./scheduler.js";
 export type { ServedAdapter } from "./adapters.js";
 export { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
+// A sequence-classification model at /v1/classify and /v1/rerank: `classifier` in ServerOptions,
+// with `model: noLanguageModel(config)` for a server that runs nothing else.
+export { noLanguageModel, type ServedClassifier } from "./classifier.js";

@@ -26,6 +26,8 @@ import { handleChatCompletions } from "./chat_completions.js";
 import { handleCompletions } from "./completions.js";
 import { makeVocab, servesModel, toApiError, type ServerContext } from "./context.js";
 import { handleEmbeddings } from "./embeddings.js";
+import { ClassifierService, isNoLanguageModel, notGenerative, type ServedClassifier } from "./classifier.js";
+import { handleClassify, handleRerank } from "./classify.js";
 import { handleGetResponse, handleResponses } from "./responses.js";
 import { ApiError, errors } from "./errors.js";
 import { ClientGoneError, closeAfterReply, isJsonContentType, readJsonBody, sendError, sendJson } from "./http_util.js";
@@ -42,6 +44,13 @@ import { StaticSite } from "./webui/static_site.js";
 export interface ServerOptions {
   readonly model: CausalLM;
   readonly tokenizer: TextTokenizer;
+  /**
+   * A sequence-classification model served at /v1/classify and /v1/rerank (classify.ts). A
+   * server for it alone passes `model: noLanguageModel(config)` (classifier.ts).
+   */
+  readonly classifier?: ServedClassifier;
+  /** How /v1/rerank formats a (query, document) pair: a template with {query} and {document}, or "qwen" (runtime/rerank_format.ts). */
+  readonly rerankTemplate?: string | null;
   /** The name clients pass as `model` (default "qwen2"). */
   readonly modelId?: string;
   /** More names for the same model (listed by /v1/models too). */
@@ -103,6 +112,9 @@ export interface ServerOptions {
   readonly log?: (message: string) => void;
 }
 
+const CLASSIFIER_ROUTES = new Set(["/v1/classify", "/classify", "/v1/rerank", "/rerank", "/v1/reranking", "/reranking"]);
+const TOKENIZER_ROUTES = new Set(["/tokenize", "/detokenize"]);
+
 type Handler = (ctx: ServerContext, body: unknown, req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 export class QwenServer {
@@ -149,6 +161,9 @@ export class QwenServer {
       vocab: makeVocab(tokenizer, model.vocabSize),
       randomWeights: options.randomWeights === true,
       limits: this.limits,
+      ...(options.classifier
+        ? { classifier: new ClassifierService(options.classifier, this.scheduler, { template: options.rerankTemplate ?? null }) }
+        : {}),
     };
     this.keys = new ApiKeys([...(options.apiKey ? [options.apiKey] : []), ...(options.apiKeys ?? [])]);
     this.cors = new Cors(options.corsOrigins ?? []);
@@ -252,6 +267,12 @@ export class QwenServer {
       "/v1/completions": handleCompletions,
       "/v1/responses": handleResponses,
       "/v1/embeddings": handleEmbeddings,
+      "/v1/classify": handleClassify,
+      "/classify": handleClassify,
+      "/v1/rerank": handleRerank,
+      "/rerank": handleRerank,
+      "/v1/reranking": handleRerank,
+      "/reranking": handleRerank,
       "/tokenize": handleTokenize,
       "/detokenize": handleDetokenize,
     };
@@ -260,6 +281,17 @@ export class QwenServer {
       "/health": handleHealth,
       "/metrics": async (_c, _b, _q, res) => sendText(res, this.renderMetrics()),
     };
+    // A classifier-only server: the generating routes say what it serves instead.
+    if (
+      method === "POST" &&
+      post[path] &&
+      !CLASSIFIER_ROUTES.has(path) &&
+      isNoLanguageModel(this.context.model) &&
+      !TOKENIZER_ROUTES.has(path)
+    )
+      return async () => {
+        throw notGenerative();
+      };
     if (method === "POST" && post[path]) return post[path]!;
     if (method === "GET" && get[path]) return get[path]!;
     if (method === "GET" && path.startsWith("/v1/models/")) return handleModel;

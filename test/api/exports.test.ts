@@ -255,8 +255,8 @@ const ENTRIES: Entry[] = [
   {
     specifier: "qwen2-ts/server",
     subpath: "./server",
-    values: ["ApiError", "DEFAULT_LIMITS", "QwenServer", "createServer"],
-    types: ["SchedulerStats", "ServedAdapter", "ServerLimits", "ServerOptions"],
+    values: ["ApiError", "DEFAULT_LIMITS", "QwenServer", "createServer", "noLanguageModel"],
+    types: ["SchedulerStats", "ServedAdapter", "ServedClassifier", "ServerLimits", "ServerOptions"],
   },
 ];
 // @api-lists-end

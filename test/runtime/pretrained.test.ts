@@ -23,29 +23,13 @@ import {
   Qwen2Model,
 } from "../../src/runtime/pretrained.js";
 import { rerankPairIds } from "../../src/runtime/rerank_format.js";
-import { BYTE_TO_CHAR } from "../../src/tokenizer/byte_level.js";
-import { headsFixturesDir, headsFixturesMissing, readHeadsJson, type HeadExpected } from "../support/heads_fixtures.js";
+import { headsFixturesDir, headsFixturesMissing, readHeadsJson, withByteTokenizer, type HeadExpected } from "../support/heads_fixtures.js";
 import { fixturesDir } from "../support/paths.js";
 import { needsShared } from "../support/shared.js";
 
 const skip = headsFixturesMissing() ?? false;
 const reference = { backend: "reference" } as const;
 const dir = (name: string): string => join(headsFixturesDir, "models", name);
-
-/** A fixture's config and weights, with a 256-id byte-level tokenizer and extra files. */
-function withByteTokenizer(name: string, extra: Record<string, string> = {}) {
-  const vocab = Object.fromEntries(BYTE_TO_CHAR.map((c, i) => [c, i]));
-  return memoryFiles(
-    {
-      "config.json": readFileSync(join(dir(name), "config.json"), "utf8"),
-      "model.safetensors": new Uint8Array(readFileSync(join(dir(name), "model.safetensors"))),
-      "vocab.json": JSON.stringify(vocab),
-      "merges.txt": "#version: 0.2\n",
-      ...extra,
-    },
-    `<memory ${name}>`,
-  );
-}
 
 test("AutoModel loads each task-head fixture as the class its config.json names", { skip }, async () => {
   const want = {

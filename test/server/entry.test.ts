@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 
-it("qwen2-ts/server exports createServer, QwenServer, ApiError and DEFAULT_LIMITS", async () => {
+it("qwen2-ts/server exports createServer, QwenServer, ApiError, DEFAULT_LIMITS and noLanguageModel", async () => {
   const entry = (await import("qwen2-ts/server")) as Record<string, unknown>;
-  assert.deepEqual(Object.keys(entry).sort(), ["ApiError", "DEFAULT_LIMITS", "QwenServer", "createServer"]);
+  assert.deepEqual(Object.keys(entry).sort(), ["ApiError", "DEFAULT_LIMITS", "QwenServer", "createServer", "noLanguageModel"]);
 });

@@ -6,6 +6,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { skipReasonUnlessRequired } from "../../bench/peers.js";
 import { sharedDir } from "./paths.js";
+import { memoryFiles, type ModelFiles } from "../../src/io/byte_source.js";
+import { BYTE_TO_CHAR } from "../../src/tokenizer/byte_level.js";
 
 export const headsFixturesDir = process.env.QWEN2_HEADS_FIXTURES ?? resolve(sharedDir, "fixtures/qwen2-heads");
 
@@ -87,4 +89,24 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
+}
+
+/**
+ * A task-head fixture's config and weights with a 256-id byte-level tokenizer (vocab.json of
+ * the byte characters, no merges) and any extra files: every ASCII text encodes into the
+ * fixtures' 512-id vocabulary, one token per byte.
+ */
+export function withByteTokenizer(name: string, extra: Record<string, string> = {}): ModelFiles {
+  const dir = join(headsFixturesDir, "models", name);
+  const vocab = Object.fromEntries(BYTE_TO_CHAR.map((c, i) => [c, i]));
+  return memoryFiles(
+    {
+      "config.json": readFileSync(join(dir, "config.json"), "utf8"),
+      "model.safetensors": new Uint8Array(readFileSync(join(dir, "model.safetensors"))),
+      "vocab.json": JSON.stringify(vocab),
+      "merges.txt": "#version: 0.2\n",
+      ...extra,
+    },
+    `<memory ${name}>`,
+  );
 }

@@ -2,17 +2,21 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { UsageError, type CliIO, type Command } from "../command.js";
 import { intFlag, numberFlag, parseFlags, type FlagValues } from "../flags.js";
-import { loadModelFor, MODEL_FLAGS, MODEL_FLAGS_USAGE, readModelFlags } from "../model_flags.js";
+import { loadAnyModelFor, MODEL_FLAGS, MODEL_FLAGS_USAGE, readModelFlags } from "../model_flags.js";
+import { servedModel } from "../served_model.js";
 import { isReasoningFormat, REASONING_FORMATS } from "../../server/reasoning.js";
 import { parseApiKeyFile } from "../../server/access.js";
 import type { ServerLimits } from "../../server/limits.js";
 import { createServer } from "../../server/server.js";
 import { LORA_FLAG, loadLoraFlags, readLoraFlags } from "../lora_flags.js";
+import type { LoadedModel } from "../../runtime/load.js";
 
 const usage = `Usage: qwen2 serve --model DIR|FILE.gguf [options]
 
 An OpenAI-compatible HTTP server: /v1/chat/completions, /v1/responses, /v1/completions, /v1/embeddings,
 /v1/models, /tokenize, /detokenize, /health, and a web chat at / (open the URL it prints).
+A folder whose config.json names Qwen2ForSequenceClassification is served at /v1/classify
+and /v1/rerank (a one-label reranker) instead.
 
 Options:
 ${MODEL_FLAGS_USAGE}
@@ -35,6 +39,9 @@ ${MODEL_FLAGS_USAGE}
                       none: it stays inline in content (a request's reasoning_format wins)
   --prefill-chunk N   longest piece of a prompt computed in one step (default 512)
   --no-webui          serve the API only (no chat page at /)
+  --rerank-template T how /v1/rerank writes a (query, document) pair: a text with {query} and
+                      {document} ({instruction} optional), or "qwen" (Qwen's reranker prompt);
+                      default: the query's tokens then the document's, as llama.cpp does
 
 Operations (docs/server.md#operations):
   --body-limit BYTES        largest request body (default 4 MiB; more: 413)
@@ -75,6 +82,7 @@ const command: Command = {
       "body-limit": { type: "string" },
       "prefill-chunk": { type: "string" },
       "no-webui": { type: "boolean" },
+      "rerank-template": { type: "string" },
       "read-timeout": { type: "string" },
       "idle-timeout": { type: "string" },
       "request-timeout": { type: "string" },
@@ -104,12 +112,18 @@ const command: Command = {
     const apiKeys = values["api-key-file"] ? readKeyFile(values["api-key-file"]) : [];
     const tls = readTls(values["tls-cert"], values["tls-key"]);
     const loraFlags = readLoraFlags(values, true);
-    const loaded = await loadModelFor(io, modelFlags, { progress: true });
-    const loras = await loadLoraFlags(io, loaded, loraFlags);
+    const loaded = await loadAnyModelFor(io, modelFlags, { progress: true });
+    const served = servedModel(loaded, modelFlags.path, values["rerank-template"]);
+    if (served.classifier && loraFlags.length > 0) {
+      loaded.close();
+      throw new UsageError("--lora: adapters apply to a causal LM; this folder is a sequence classification model");
+    }
+    const loras = served.classifier ? [] : await loadLoraFlags(io, loaded as LoadedModel, loraFlags);
     const path = modelFlags.path;
     const apiKey = values["api-key"] ?? process.env.QWEN2_API_KEY;
     const server = createServer({
-      model: loaded.model,
+      model: served.model,
+      ...(served.classifier ? { classifier: served.classifier, rerankTemplate: served.rerankTemplate } : {}),
       tokenizer: loaded.tokenizer,
       modelId: values.name ?? basename(path.replace(/\/+$/, "")),
       modelAliases: values["model-alias"] ?? [],
