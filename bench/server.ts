@@ -15,7 +15,11 @@
  *
  * Options: --model FILE.gguf | --preset NAME (default qwen2-0.5b) with --type (default
  * q8_0), --tokens N (default 32), --levels 1,4,16, --runs N (default 5), --skip-llama,
- * --skip-http, --work DIR. Results: bench/results/server.{json,md}.
+ * --skip-http, --skip-attacks, --attacks-only, --work DIR. Results: bench/results/server.{json,md}.
+ *
+ * Then the adversarial section (server_attacks.ts): issue 12's attacks replayed against
+ * `qwen2 serve` on the same GGUF while a well-behaved client streams; results in
+ * bench/results/server_attacks.{json,md}.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -31,6 +35,7 @@ import { createServer } from "../src/server/server.js";
 import type { TextTokenizer } from "../src/tokenizer/types.js";
 import { type LlamaSequence, loadLlamaCpp } from "./llama_cpp.js";
 import { peerVersion } from "./peers.js";
+import { attacksMarkdown, runAttacks } from "./server_attacks.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const { values } = parseArgs({
@@ -43,6 +48,8 @@ const { values } = parseArgs({
     runs: { type: "string", default: "5" },
     "skip-llama": { type: "boolean", default: false },
     "skip-http": { type: "boolean", default: false },
+    "skip-attacks": { type: "boolean", default: false },
+    "attacks-only": { type: "boolean", default: false },
     work: { type: "string", default: join(repo, ".models/bench-server") },
   },
 });
@@ -285,6 +292,28 @@ else {
   }
 }
 
+/** The adversarial section: its own results files, so it can run alone (--attacks-only). */
+async function attackSection(): Promise<void> {
+  const results = await runAttacks(gguf, { backend: "wasm", tokens: 16 });
+  const m = {
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model ?? "?",
+    node: process.version,
+    load: loadavg()[0] ?? 0,
+    date: new Date().toISOString(),
+  };
+  const model = values.model ?? `random weights of the real ${values.preset} shape, ${values.type!.toUpperCase()} GGUF`;
+  const header = `Model: ${model}; \`qwen2 serve --ctx 2048 --parallel 4\` (wasm backend) as a child process, other settings default; the good client streams 16-token completions. Machine: ${m.cpus} × ${m.cpu}, Node ${m.node}, ${m.date}, load average ${m.load.toFixed(2)} at the end (other sessions share the cores: figures are noisy).`;
+  writeFileSync(join(repo, "bench/results/server_attacks.json"), `${JSON.stringify({ machine: m, model, results }, null, 2)}\n`);
+  const md = attacksMarkdown(results, header);
+  writeFileSync(join(repo, "bench/results/server_attacks.md"), `# Server under attack\n\n${md}`);
+  process.stdout.write(md);
+}
+if (values["attacks-only"]) {
+  await attackSection();
+  process.exit(0);
+}
+
 const loaded = await fromPretrained(gguf, { backend: "wasm", threads: THREADS });
 const oursScheduler = await benchScheduler(loaded);
 const oursHttp = values["skip-http"] ? [] : await benchHttp(loaded);
@@ -346,3 +375,4 @@ const md = [
 ];
 writeFileSync(join(resultsDir, "server.md"), md.join("\n") + "\n");
 process.stdout.write(md.join("\n") + "\n");
+if (!values["skip-attacks"]) await attackSection();

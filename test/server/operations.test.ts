@@ -5,7 +5,12 @@
  * ignored fields, /metrics, /tokenize's cap and graceful shutdown.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { SCRIPTS, errorOf, postRaw, startServer, type Harness } from "./harness.js";
@@ -465,6 +470,68 @@ describe("slow readers, embeddings and large inputs", () => {
       assert.ok(calls >= 2 && calls < 15, `tokenized ${calls} pieces of 32K characters, not all 19`);
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe("TLS", () => {
+  it("serves HTTPS with --tls-cert/--tls-key (a self-signed certificate made with openssl)", { timeout: 30_000 }, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "qwen2-tls-"));
+    try {
+      const made = spawnSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:prime256v1",
+          "-nodes",
+          "-days",
+          "1",
+          "-subj",
+          "/CN=localhost",
+          "-keyout",
+          join(dir, "key.pem"),
+          "-out",
+          join(dir, "cert.pem"),
+        ],
+        { stdio: "ignore" },
+      );
+      if (made.error || made.status !== 0) return t.skip("openssl is not available to make a test certificate");
+      const cert = readFileSync(join(dir, "cert.pem"));
+      const h = await startServer({ tls: { cert, key: readFileSync(join(dir, "key.pem")) } });
+      try {
+        assert.match(h.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+        const { port } = new URL(h.url);
+        const body = await new Promise<string>((resolve, reject) => {
+          const req = httpsRequest(
+            {
+              host: "127.0.0.1",
+              port: Number(port),
+              path: "/v1/models",
+              ca: cert,
+              servername: "localhost",
+              headers: { host: `localhost:${port}` },
+            },
+            (res) => {
+              let text = "";
+              res.on("data", (d: Buffer) => (text += d.toString()));
+              res.on("end", () => resolve(text));
+            },
+          );
+          req.on("error", reject);
+          req.end();
+        });
+        assert.equal((JSON.parse(body) as { data: { id: string }[] }).data[0]!.id, "toy");
+        // Plain HTTP on the TLS port gets no answer.
+        await assert.rejects(fetch(h.url.replace("https:", "http:") + "/health"));
+      } finally {
+        await h.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
