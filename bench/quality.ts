@@ -171,9 +171,15 @@ const vocab = ref[0]![0]!.length;
 const refLlama = values["skip-llama"] ? null : await llamaCpp(gguf("f32"), vocab);
 const rows: Array<{ engine: string; file: string; score: Score | null; vs_llama_f32: Score | null; error?: string }> = [];
 const score = (dists: Float64Array[][]) => ({ score: compare(ref, dists), vs_llama_f32: refLlama ? compare(refLlama, dists) : null });
+// Our distributions per file, kept to compare with llama.cpp's on the same file.
+const oursByFile = new Map<string, Float64Array[][]>([["bf16", ref]]);
+/** KL(P_llama.cpp ‖ P_ours) on the same file: both engines read the same bits. */
+const sameFile = new Map<string, Score>();
 for (const t of types) {
   try {
-    rows.push({ engine: `qwen2-ts (${backend})`, file: t, ...score(await ours(gguf(t), backend)) });
+    const mine = await ours(gguf(t), backend);
+    oursByFile.set(t, mine);
+    rows.push({ engine: `qwen2-ts (${backend})`, file: t, ...score(mine) });
   } catch (err) {
     rows.push({ engine: `qwen2-ts (${backend})`, file: t, score: null, vs_llama_f32: null, error: (err as Error).message });
   }
@@ -183,7 +189,10 @@ if (refLlama) {
   rows.push({ engine: `qwen2-ts (${backend})`, file: "bf16", score: compare(ref, ref), vs_llama_f32: compare(refLlama, ref) });
   for (const t of ["bf16", ...types]) {
     try {
-      rows.push({ engine: "llama.cpp", file: t, ...score(await llamaCpp(gguf(t), vocab)) });
+      const theirs = await llamaCpp(gguf(t), vocab);
+      rows.push({ engine: "llama.cpp", file: t, ...score(theirs) });
+      const mine = oursByFile.get(t);
+      if (mine) sameFile.set(t, compare(theirs, mine));
     } catch (err) {
       rows.push({ engine: "llama.cpp", file: t, score: null, vs_llama_f32: null, error: (err as Error).message });
     }
@@ -209,12 +218,15 @@ const md: string[] = [
 ];
 if (!values["skip-llama"]) {
   md.push("", "Ours against llama.cpp on the same file (issue 14's target: mean KL within 10%, ratio ≤ 1.10):", "");
-  md.push("| GGUF | ours mean KL | llama.cpp mean KL | ratio |", "|---|---|---|---|");
-  for (const t of types) {
-    const o = rows.find((r) => r.file === t && r.engine !== "llama.cpp")?.score;
+  md.push(
+    "| GGUF | ours mean KL | llama.cpp mean KL | ratio | KL(llama.cpp ‖ ours), same file | top-1 agreement with llama.cpp |",
+    "|---|---|---|---|---|---|",
+  );
+  for (const t of ["bf16", ...types]) {
+    const o = t === "bf16" ? undefined : rows.find((r) => r.file === t && r.engine !== "llama.cpp")?.score;
     const l = rows.find((r) => r.file === t && r.engine === "llama.cpp")?.score;
     md.push(
-      `| ${t} | ${o ? o.mean_kl.toExponential(3) : "–"} | ${l ? l.mean_kl.toExponential(3) : "–"} | ${o && l ? (o.mean_kl / l.mean_kl).toFixed(2) : "–"} |`,
+      `| ${t} | ${o ? o.mean_kl.toExponential(3) : "–"} | ${l ? l.mean_kl.toExponential(3) : "–"} | ${o && l ? (o.mean_kl / l.mean_kl).toFixed(2) : "–"} | ${sameFile.get(t)?.mean_kl.toExponential(3) ?? "–"} | ${sameFile.has(t) ? `${(sameFile.get(t)!.top1_agreement * 100).toFixed(1)}%` : "–"} |`,
     );
   }
 }
@@ -222,7 +234,7 @@ const resultsDir = join(repo, "bench/results");
 mkdirSync(resultsDir, { recursive: true });
 writeFileSync(
   join(resultsDir, `${values.out}.json`),
-  JSON.stringify({ shape, seqs, len, backend, machine, date: machine.date, rows }, null, 2) + "\n",
+  JSON.stringify({ shape, seqs, len, backend, machine, date: machine.date, rows, same_file: Object.fromEntries(sameFile) }, null, 2) + "\n",
 );
 writeFileSync(join(resultsDir, `${values.out}.md`), md.join("\n") + "\n");
 process.stdout.write(md.join("\n") + "\n");
