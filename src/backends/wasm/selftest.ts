@@ -1,6 +1,6 @@
 /**
  * Start-up self-test of a kernel build: runs the kernels whose instructions differ between
- * builds (fused multiply-add, the 8-bit relaxed dot) on small deterministic data and compares
+ * builds (fused multiply-add, the 8-bit relaxed dot, the relaxed byte shuffle) on small deterministic data and compares
  * them with plain float64 arithmetic. An engine that validates an instruction but computes it
  * wrongly (V8 11.3's i32x4.relaxed_dot_i8x16_i7x16_add_s) fails here instead of giving
  * wrong tokens.
@@ -96,6 +96,43 @@ export function selfTest(k: KernelExports, heap: Heap): string | null {
         for (let b = 0; b < nb; b++) {
           let d = 0;
           for (let j = 0; j < 32; j++) d += nib[o * K + b * 32 + j]! * xq8[i * K + b * 32 + j]!;
+          s += d * scale[o * nb + b]! * f32[xd / 4 + i * nb + b]!;
+        }
+        return s;
+      },
+      1e-5,
+    );
+    if (err) return err;
+
+    // Q5_0 (the relaxed byte shuffle that spreads the 5th bits, and the relaxed dot on 5-bit
+    // weights), on the same activations: blocks of f16 scale, 32 high bits, 16 nibble bytes.
+    const q5 = new Int32Array(N * K);
+    for (let o = 0; o < N; o++) {
+      for (let b = 0; b < nb; b++) {
+        const blk = wf + (o * nb + b) * 22;
+        const h = f32ToF16(0.01 + rand() * 0.05);
+        scale[o * nb + b] = f16ToF32(h);
+        u8[blk] = h & 0xff;
+        u8[blk + 1] = h >> 8;
+        const values = Array.from({ length: 32 }, () => Math.floor(rand() * 32));
+        for (let j = 0; j < 4; j++) {
+          let byte = 0;
+          for (let bit = 0; bit < 8; bit++) byte |= (values[j * 8 + bit]! >> 4) << bit;
+          u8[blk + 2 + j] = byte;
+        }
+        for (let j = 0; j < 16; j++) u8[blk + 6 + j] = (values[j]! & 15) | ((values[j + 16]! & 15) << 4);
+        for (let j = 0; j < 32; j++) q5[o * K + b * 32 + j] = values[j]! - 16;
+      }
+    }
+    k.pack_blocks(wq, wf, N, K, 20, 1);
+    k.matmul_q5_0(out, xq, xq16, xd, xs, wq, 0, n, K, N, 0, N);
+    err = check(
+      "matmul_q5_0",
+      (i, o) => {
+        let s = 0;
+        for (let b = 0; b < nb; b++) {
+          let d = 0;
+          for (let j = 0; j < 32; j++) d += q5[o * K + b * 32 + j]! * xq8[i * K + b * 32 + j]!;
           s += d * scale[o * nb + b]! * f32[xd / 4 + i * nb + b]!;
         }
         return s;

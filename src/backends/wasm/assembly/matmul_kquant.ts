@@ -42,8 +42,9 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
 @inline function splat8(v: i32): v128 { return i8x16.splat(<i8>v); }
 
 /**
- * The 32 weights of unit k (elements 32k .. 32k + 31 of the super-block at p) as two
- * vectors of unsigned bytes (elements 0..15 and 16..31 of the unit).
+ * Q2_K/Q3_K: the 32 weights of unit k (elements 32k .. 32k + 31 of the super-block at p) as
+ * two vectors of unsigned bytes (elements 0..15 and 16..31 of the unit). Q4_K, Q5_K and Q6_K
+ * unpack in pairKernel.
  */
 // @ts-ignore: decorator
 @inline function unitLo(t: i32, p: usize, k: i32): v128 {
@@ -56,39 +57,16 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
 
 // @ts-ignore: decorator
 @inline function unit(t: i32, p: usize, k: i32, half: usize): v128 {
-  const m0f = splat8(0x0f);
-  if (t == Q4K) {
-    // qs at 16: 32 bytes per 64 weights, low nibbles the first 32, high nibbles the next.
-    const b = v128.load(p + 16 + (<usize>(k >> 1) << 5) + half);
-    return (k & 1) == 0 ? v128.and(b, m0f) : v128.and(i16x8.shr_u(b, 4), m0f);
-  }
-  if (t == Q5K) {
-    // qh at 16 (bit k of byte l: the high bit of weight l of unit k), qs at 48 as in Q4_K.
-    const b = v128.load(p + 48 + (<usize>(k >> 1) << 5) + half);
-    const lo = (k & 1) == 0 ? v128.and(b, m0f) : v128.and(i16x8.shr_u(b, 4), m0f);
-    const h = v128.load(p + 16 + half);
-    return v128.or(lo, v128.and(i16x8.shl(i16x8.shr_u(h, k), 4), splat8(0x10)));
-  }
-  if (t == Q6K) {
-    // ql at 0 (64 bytes per 128 weights: units 4n, 4n+1 low nibbles, 4n+2, 4n+3 high),
-    // qh at 128 (32 bytes per 128 weights, 2 bits per unit), i8 scales at 192, d at 208.
-    const n = <usize>(k >> 2), j = k & 3;
-    const b = v128.load(p + (n << 6) + (<usize>(j & 1) << 5) + half);
-    const lo = (j >> 1) == 0 ? v128.and(b, m0f) : v128.and(i16x8.shr_u(b, 4), m0f);
-    const h = v128.load(p + 128 + (n << 5) + half);
-    return v128.or(lo, v128.and(i16x8.shl(i16x8.shr_u(h, 2 * j), 4), splat8(0x30)));
-  }
+  const n = <usize>(k >> 2), j = k & 3;
   if (t == Q3K) {
     // hmask at 0 (bit k of byte l: weight l of unit k is >= 4 before the -4 offset), qs at
     // 32 (2 bits per weight: units 4n+j at shift 2j of bytes 32n..32n+31), scales at 96, d at 108.
-    const n = <usize>(k >> 2), j = k & 3;
     const b = v128.load(p + 32 + (n << 5) + half);
     const lo = v128.and(i16x8.shr_u(b, 2 * j), splat8(3));
     const h = v128.load(p + half);
     return v128.or(lo, v128.and(i16x8.shl(i16x8.shr_u(h, k), 2), splat8(4)));
   }
   // Q2_K: scales at 0 (low nibble scale, high nibble min per group), qs at 16, d at 80, dmin at 82.
-  const n = <usize>(k >> 2), j = k & 3;
   const b = v128.load(p + 16 + (n << 5) + half);
   return v128.and(i16x8.shr_u(b, 2 * j), splat8(3));
 }
@@ -108,9 +86,7 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
 @inline function bcast0(v: v128): v128 { return v128.shuffle<i16>(v, v, 0, 0, 0, 0, 0, 0, 0, 0); }
 // @ts-ignore: decorator
 @inline function bcast1(v: v128): v128 { return v128.shuffle<i16>(v, v, 1, 1, 1, 1, 1, 1, 1, 1); }
-/** v moved down by one / two int16 lanes (the next unit's scales in lanes 0 and 1). */
-// @ts-ignore: decorator
-@inline function next1(v: v128): v128 { return v128.shuffle<i16>(v, v, 1, 2, 3, 4, 5, 6, 7, 7); }
+/** v moved down by two int16 lanes (the next unit's scales in lanes 0 and 1). */
 // @ts-ignore: decorator
 @inline function next2(v: v128): v128 { return v128.shuffle<i16>(v, v, 2, 3, 4, 5, 6, 7, 7, 7); }
 
@@ -150,28 +126,15 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
 }
 
 /**
- * S = sum_g sc[g] dot(q_g, x_g) of one row's super-block (at p, scale bytes `raw`) against
- * one activation block, as int32 lanes; Q6_K and Q3_K fold in their offset's correction
- * -off * sum_g sc[g] bs[g].
+ * Q2_K/Q3_K: S = sum_g sc[g] dot(q_g, x_g) of one row's super-block (at p, scale bytes `raw`)
+ * against one activation block, as int32 lanes; Q3_K folds in its offset's correction
+ * -4 * sum_g sc[g] bs[g].
  */
 // @ts-ignore: decorator
 @inline function superDot(t: i32, p: usize, raw: v128, x8: usize, x16: usize, xb: usize): v128 {
   let s = i32x4.splat(0);
-  if (t == Q4K || t == Q5K) {
-    let sc = i16x8.extend_low_i8x16_u(raw);
-    for (let k = 0; k < 8; k++) {
-      const o = <usize>k << 5;
-      const q = i16x8.add(dot16(unitLo(t, p, k), x8 + o, x16 + (o << 1)), dot16(unitHi(t, p, k), x8 + o + 16, x16 + (o << 1) + 32));
-      s = i32x4.add(s, i32x4.dot_i16x8_s(q, bcast0(sc)));
-      sc = next1(sc);
-    }
-    return s;
-  }
   let scLo: v128, scHi: v128;
-  if (t == Q6K) {
-    scLo = i16x8.extend_low_i8x16_s(raw);
-    scHi = i16x8.extend_high_i8x16_s(raw);
-  } else if (t == Q3K) {
+  if (t == Q3K) {
     scLo = i16x8.sub(i16x8.extend_low_i8x16_u(raw), i16x8.splat(32));
     scHi = i16x8.sub(i16x8.extend_high_i8x16_u(raw), i16x8.splat(32));
   } else {
@@ -188,9 +151,8 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
     sc = next2(sc);
   }
   if (t == Q2K) return s;
-  // Q6_K / Q3_K: sum_g sc[g] * bs[g], times the offset 32 / 4.
   const c = i32x4.add(i32x4.dot_i16x8_s(scLo, v128.load(xb)), i32x4.dot_i16x8_s(scHi, v128.load(xb, 16)));
-  return i32x4.sub(s, i32x4.shl(c, t == Q6K ? 5 : 2));
+  return i32x4.sub(s, i32x4.shl(c, 2));
 }
 
 /** M = sum_g m[g] bs[g] of a type with mins (Q2_K, Q4_K, Q5_K), as int32 lanes. */
