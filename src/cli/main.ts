@@ -11,6 +11,7 @@ export const COMMANDS = [
   "generate",
   "chat",
   "serve",
+  "classify",
   "inspect",
   "create-random",
   "quantize",
