@@ -161,3 +161,70 @@ export async function llamaQuantizeFiles(jobs: readonly LlamaQuantizeJob[]): Pro
     });
   });
 }
+
+/** ggml-cpu's activation quantisers and block dot products (the x86 AVX2 build, libggml-cpu-haswell). */
+export interface GgmlCpu {
+  /** ggml-cpu's `quantize_row_<type>` (the SIMD one llama.cpp runs, not the _ref). */
+  quantizeRow(type: "q8_0" | "q8_1" | "q8_K", x: Float32Array, bytes: number): Uint8Array;
+  /** ggml-cpu's `ggml_vec_dot_<w>_<act>` of one weight row with one quantised activation row of `n` values. */
+  vecDot(weight: GgmlTypeName, act: "q8_0" | "q8_1" | "q8_K", n: number, w: Uint8Array, y: Uint8Array): number;
+}
+
+function libggmlCpuAvx2(): string | null {
+  const dir = llamaCppLibDir();
+  if (dir === null || process.platform !== "linux" || process.arch !== "x64") return null;
+  const path = join(dir, "libggml-cpu-haswell.so");
+  return existsSync(path) ? path : null;
+}
+
+/** One line saying why ggml-cpu's AVX2 kernels cannot be called here, or undefined when they can. */
+export function ggmlCpuSkipReason(): string | undefined {
+  const base = ggmlSkipReason();
+  if (base) return base;
+  return skipReasonUnlessRequired(libggmlCpuAvx2() === null ? "no libggml-cpu-haswell.so (x86-64 Linux AVX2 build) in node-llama-cpp's binaries" : undefined);
+}
+
+let loadedCpu: GgmlCpu | null = null;
+
+/** Loads libggml-cpu-haswell (once). Throws with the skip reason when it is unavailable. */
+export function loadGgmlCpu(): GgmlCpu {
+  if (loadedCpu) return loadedCpu;
+  const reason = ggmlCpuSkipReason();
+  if (reason) throw new Error(reason);
+  loadGgml(); // libggml-base first: libggml-cpu links against it
+  const koffi = requirePeer<Koffi>("koffi");
+  const lib = koffi.load(libggmlCpuAvx2()!);
+  const cache = new Map<string, (...args: unknown[]) => unknown>();
+  const fn = (signature: string): ((...args: unknown[]) => unknown) => {
+    let f = cache.get(signature);
+    if (!f) {
+      f = lib.func(signature);
+      cache.set(signature, f);
+    }
+    return f;
+  };
+  // Fills ggml-cpu's f16 conversion tables, which the dot products read their scales through.
+  fn("void ggml_cpu_init(void)")();
+  loadedCpu = {
+    quantizeRow(type, x, bytes) {
+      const out = new Uint8Array(bytes);
+      fn(`void quantize_row_${type}(const float *x, _Inout_ uint8_t *y, int64_t k)`)(x, out, x.length);
+      return out;
+    },
+    vecDot(weight, act, n, w, y) {
+      const s = new Float32Array(1);
+      fn(`void ggml_vec_dot_${weight}_${act}(int n, _Inout_ float *s, size_t bs, const uint8_t *vx, size_t bx, const uint8_t *vy, size_t by, int nrc)`)(
+        n,
+        s,
+        0,
+        w,
+        0,
+        y,
+        0,
+        1,
+      );
+      return s[0]!;
+    },
+  };
+  return loadedCpu;
+}

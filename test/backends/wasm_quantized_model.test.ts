@@ -20,6 +20,12 @@ import { Qwen2ForCausalLM } from "../../src/models/qwen2.js";
 import { RandomQwen2Weights } from "../../src/models/random_qwen2.js";
 import { tinyConfig } from "../models/tiny_model.js";
 import { QuantizedSource } from "../support/quantized_source.js";
+import { RefWeight } from "../../src/backends/reference/index.js";
+import type { Mat, Weight } from "../../src/backends/ops.js";
+import { readWhole, type UploadSource } from "../../src/formats/weights.js";
+import type { WeightQuantDType } from "../../src/tensor/dtype.js";
+import { f16ToF32 } from "../../src/tensor/convert.js";
+import { GgmlActivationRow } from "../../src/tensor/quant/ggml_activations.js";
 
 test("Q8_0 and Q4_0 models on the wasm backend match the reference backend on the same weights", async () => {
   const wasm = await WasmBackend.create({ threads: 2 <= (await import("node:os")).availableParallelism() ? 2 : 1, relaxed: false });
@@ -175,5 +181,112 @@ test("a K-quant mixture on the wasm backend matches the reference backend on the
     } finally {
       wasm.dispose();
     }
+  }
+});
+
+/**
+ * Every quantised product of whole models on the wasm backend against the reference backend
+ * with `activations: "ggml"` (ggml-cpu's activation quantisation, tensor/quant/ggml_activations.ts)
+ * on the very activations the wasm model produced: a wrapper records each matmul's input and
+ * output as the model runs. Comparing final logits instead would not be exact: float32
+ * summation order moves an activation across a rounding boundary now and then (one seed in
+ * eight of these tiny models), and one quant step then propagates to 2e-3 of the logits' range.
+ * Bound per product: 1e-5 · max|w| · Σ|a| (derived in test/tensor/ggml_activations.test.ts),
+ * plus, for Q4_1/Q5_1, the f16 rounding of Q8_1's block sum that ggml has and these kernels skip.
+ */
+class ProductTrace {
+  readonly products: Array<{ x: Float32Array; out: Float32Array; weight: RefWeight; bias: RefWeight | null; n: number }> = [];
+  private readonly weights = new Map<Weight, RefWeight>();
+  constructor(private readonly inner: Backend) {}
+  backend(): Backend {
+    const trace = this;
+    const inner = this.inner;
+    return new Proxy(inner, {
+      get(target, prop) {
+        if (prop === "upload")
+          return async (t: UploadSource): Promise<Weight> => {
+            const host = await readWhole(t);
+            const w = await inner.upload(host);
+            trace.weights.set(w, new RefWeight(host));
+            return w;
+          };
+        if (prop === "matmul")
+          return (out: Mat, x: Mat, w: Weight, bias: Weight | null, n: number): void => {
+            inner.matmul(out, x, w, bias, n);
+            const ref = trace.weights.get(w)!;
+            if (ref.dtype === "f32" || ref.dtype === "f16" || ref.dtype === "bf16" || n === 0) return;
+            // The wasm backend computes at once and read copies synchronously: these are the values now.
+            let xs: Float32Array | null = null;
+            let os: Float32Array | null = null;
+            void inner.read(x, 0, n).then((v) => (xs = v));
+            void inner.read(out, 0, n).then((v) => (os = v));
+            const b = bias === null ? null : trace.weights.get(bias)!;
+            queueMicrotask(() => trace.products.push({ x: xs!, out: os!, weight: ref, bias: b, n }));
+          };
+        const v = Reflect.get(target, prop, target);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+  }
+}
+
+test("every quantised product of Q8_0, Q4_0 and K-quant mixture models on wasm equals ggml's integer arithmetic (reference backend, activations: \"ggml\")", async () => {
+  const cases = [
+    { label: "q8_0", config: tinyConfig(128), seed: 11, pick: (): WritableQuantDType => "q8_0" },
+    { label: "q4_0", config: tinyConfig(128), seed: 11, pick: (): WritableQuantDType => "q4_0" },
+    {
+      label: "K-quant mixture",
+      config: tinyConfig(256, { hidden_size: 256, intermediate_size: 512, num_attention_heads: 4, num_key_value_heads: 2 }),
+      seed: 12,
+      pick: kQuantMixture,
+    },
+  ];
+  const ref = new ReferenceBackend({ activations: "ggml" });
+  for (const { label, config, seed, pick } of cases) {
+    const base = new RandomQwen2Weights(config, seed, "f32", 0.2);
+    const seq = Int32Array.from({ length: 9 }, (_, i) => (i * 53 + 7) % config.vocab_size);
+    const wasm = await WasmBackend.create({ threads: 1, relaxed: false });
+    const trace = new ProductTrace(wasm);
+    try {
+      const m = await Qwen2ForCausalLM.load({ config, weights: new MixtureSource(base, pick, false) }, trace.backend());
+      const cache = m.createCache(seq.length);
+      await m.forward([{ ids: seq.subarray(0, 6), cache }], { allLogits: true });
+      for (let i = 6; i < seq.length; i++) await m.forward([{ ids: seq.subarray(i, i + 1), cache }]);
+      cache.dispose();
+      m.dispose();
+    } finally {
+      wasm.dispose();
+    }
+    await new Promise((r) => setImmediate(r));
+    const dtypes = new Set(trace.products.map((p) => p.weight.dtype));
+    assert.ok(trace.products.length >= 7 * 2 * 4, `${label}: ${trace.products.length} products traced`);
+    for (const [k, { x, out, weight, bias, n }] of trace.products.entries()) {
+      const K = weight.cols;
+      const N = weight.rows;
+      const xm = ref.alloc(n, K);
+      const om = ref.alloc(n, N);
+      ref.write(xm, x);
+      ref.matmul(om, xm, weight, bias, n);
+      const want = await ref.read(om);
+      const dtype = weight.dtype as WeightQuantDType;
+      const row = new Float32Array(K);
+      for (let r = 0; r < N; r++) {
+        weight.decodeRow(r, row);
+        let wmax = 0;
+        for (let j = 0; j < K; j++) wmax = Math.max(wmax, Math.abs(row[j]!));
+        for (let i = 0; i < n; i++) {
+          const act = new GgmlActivationRow(dtype, x.subarray(i * K, (i + 1) * K));
+          let bound = 1e-5 * wmax * act.absSum;
+          if (act.format === "q8_1") {
+            const bytes = weight.rowBytesOf(r);
+            const size = dtype === "q4_1" ? 20 : 24;
+            for (let b = 0; b < act.sumExcess.length; b++) bound += Math.abs(f16ToF32(bytes[b * size + 2]! | (bytes[b * size + 3]! << 8)) * act.sumExcess[b]!);
+          }
+          const d = Math.abs(out[i * N + r]! - want[i * N + r]!);
+          assert.ok(d <= bound, `${label} product ${k} (${dtype} [${N}, ${K}], n=${n}) token ${i} row ${r}: wasm ${out[i * N + r]} vs ggml emulation ${want[i * N + r]} (bound ${bound})`);
+        }
+      }
+    }
+    if (label === "K-quant mixture") assert.ok(dtypes.size >= 8, `${label}: ${[...dtypes].join(", ")}`);
   }
 });

@@ -5,6 +5,7 @@
 import { f16ToF32, f32ToBf16, f32ToF16, bf16ToF32 } from "../../src/tensor/convert.js";
 import type { HostTensor } from "../../src/formats/weights.js";
 import type { WeightDType } from "../../src/tensor/dtype.js";
+import { GgmlActivationRow } from "../../src/tensor/quant/ggml_activations.js";
 
 export function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -83,23 +84,12 @@ export function makeTensor(
   return { tensor: { name, dtype, shape, data }, exact };
 }
 
-/** The activations the integer kernels see: x quantised per 32-block (d = max|x| / 127, nearest). */
+/**
+ * The activations the integer kernels see: x quantised per 32-block as ggml-cpu does (Q8_0:
+ * d = max|x| / 127 stored as f16, q = x · 127 / max|x| to nearest even), as q · d.
+ */
 export function quantizeActivations(x: Float32Array): Float64Array {
-  const out = new Float64Array(x.length);
-  for (let b = 0; b < x.length; b += 32) {
-    let amax = 0;
-    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[b + j]!));
-    const d = Math.fround(amax / 127);
-    const id = d !== 0 ? Math.fround(1 / d) : 0;
-    for (let j = 0; j < 32; j++) {
-      const v = Math.fround(x[b + j]! * id);
-      // round half to even, as the kernels do
-      let q = Math.round(v);
-      if (Math.abs(v - Math.trunc(v)) === 0.5 && q % 2 !== 0) q -= 1;
-      out[b + j] = q * d;
-    }
-  }
-  return out;
+  return new GgmlActivationRow("q8_0", x).values;
 }
 
 /** out[i, o] = sum_k x[i, k] w[o, k] + bias[o], in float64. */

@@ -6,6 +6,8 @@
 import { InvalidArgumentError } from "../../errors.js";
 import { readWhole, type UploadSource } from "../../formats/weights.js";
 import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight } from "../ops.js";
+import { isQuantized, type WeightQuantDType } from "../../tensor/dtype.js";
+import { GgmlActivationRow } from "../../tensor/quant/ggml_activations.js";
 import { RefWeight } from "./weights.js";
 
 export { RefWeight } from "./weights.js";
@@ -73,8 +75,27 @@ function rowView(what: string, m: RefMat, row: number, rows: number): Float32Arr
   return m.data.subarray(row * m.cols, (row + rows) * m.cols);
 }
 
+export interface ReferenceBackendOptions {
+  /**
+   * How a product with block-quantised weights treats its activations. "float" (the default):
+   * the float32 activations times the dequantised weights, the plain mathematical product.
+   * "ggml": the activations first quantised as ggml-cpu quantises them for that weight type
+   * (Q8_0, Q8_1 or Q8_K blocks, see tensor/quant/ggml_activations.ts), the exact emulation of
+   * llama.cpp's integer dot products, which the wasm backend's kernels must match to float
+   * rounding. Float weights multiply float activations either way.
+   */
+  activations?: "float" | "ggml";
+}
+
 export class ReferenceBackend implements Backend {
   readonly name = "reference";
+  private readonly ggmlActivations: boolean;
+
+  constructor(options: ReferenceBackendOptions = {}) {
+    const a = options.activations ?? "float";
+    if (a !== "float" && a !== "ggml") throw new InvalidArgumentError(`ReferenceBackend: activations must be "float" or "ggml", got ${String(a)}`);
+    this.ggmlActivations = a === "ggml";
+  }
 
   async upload(tensor: UploadSource): Promise<Weight> {
     return new RefWeight(await readWhole(tensor));
@@ -168,6 +189,17 @@ export class ReferenceBackend implements Backend {
     const row = new Float32Array(inDim);
     const xd = xs.data;
     const od = o.data;
+    if (this.ggmlActivations && isQuantized(wt.dtype)) {
+      const dtype = wt.dtype as WeightQuantDType;
+      const acts = Array.from({ length: n }, (_, i) => new GgmlActivationRow(dtype, xd.subarray(i * inDim, (i + 1) * inDim)));
+      for (let r = 0; r < outDim; r++) {
+        wt.decodeRow(r, row);
+        const add = b === null ? 0 : b[r]!;
+        const bytes = wt.rowBytesOf(r);
+        for (let i = 0; i < n; i++) od[i * outDim + r] = acts[i]!.dot(row, bytes) + add;
+      }
+      return;
+    }
     // One weight row decoded at a time, dotted with every input row.
     for (let r = 0; r < outDim; r++) {
       wt.decodeRow(r, row);

@@ -112,6 +112,11 @@ export class RefWeight implements Weight {
 
   private dequantize: Dequantizer | null = null;
 
+  /** The stored bytes of row `r` (a block-quantised row's blocks). */
+  rowBytesOf(r: number): Uint8Array {
+    return this.bytes.subarray(r * this.rowBytes, (r + 1) * this.rowBytes);
+  }
+
   /** Q8_0 block: f16 scale d, then 32 int8 quants; x = q * d. */
   private decodeQ8Row(r: number, out: Float32Array): void {
     const table = halfTable();

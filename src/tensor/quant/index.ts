@@ -36,6 +36,7 @@ export * from "./legacy.js";
 export * from "./k_quants.js";
 export * from "./iq4_nl.js";
 export * from "./q8_k.js";
+export * from "./ggml_activations.js";
 
 /** Expands `n` values (whole blocks) to float32, into `out` when given. */
 export type Dequantizer = (bytes: Uint8Array, n: number, out?: Float32Array) => Float32Array;

@@ -501,9 +501,24 @@ function iq4Value(i: i32): i32 {
 }
 
 /**
- * Quantises rows [i0, i1) of x [n, K] (K a multiple of 32) to 8-bit blocks: scale
- * d = max|x| / 127, q = round(x / d). Rounding is to nearest even (llama.cpp rounds halves
- * away from zero; halves are measure-zero on real activations).
+ * A float32 value rounded to the nearest f16 value (ties to even), as float32: ggml stores an
+ * activation block's scale as f16 and its dot products read that back. Subnormal f16 values
+ * are multiples of 2^-24; values past the f16 range are not expected (d = max|x| / 127).
+ */
+// @ts-ignore: decorator
+@inline function roundToF16(v: f32): f32 {
+  const a = abs<f32>(v);
+  if (a < <f32>6.103515625e-05) return copysign<f32>(nearest<f32>(a * <f32>16777216) * <f32>5.9604644775390625e-08, v);
+  const bits = reinterpret<u32>(a);
+  const r = (bits + 0xfff + ((bits >> 13) & 1)) & ~(<u32>0x1fff);
+  return copysign<f32>(reinterpret<f32>(r), v);
+}
+
+/**
+ * Quantises rows [i0, i1) of x [n, K] (K a multiple of 32) to 8-bit blocks as ggml-cpu's x86
+ * quantize_row_q8_0 does (bit for bit, test/tensor/ggml_activations.test.ts): d = max|x| / 127
+ * kept as f16, q = x * (127 / max|x|) rounded to nearest even. xs = d * Σq with that f16 d
+ * (Q8_1's f16 s, which Q4_1/Q5_1 use in ggml, is not rounded here).
  */
 export function quantize_q8(x: usize, xq: usize, xq16: usize, xd: usize, xs: usize, K: i32, i0: i32, i1: i32): void {
   const nb = K >> 5;
@@ -518,8 +533,8 @@ export function quantize_q8(x: usize, xq: usize, xq16: usize, xd: usize, xs: usi
         f32x4.max(f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), f32x4.max(f32x4.abs(v6), f32x4.abs(v7))),
       );
       const amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
-      const d: f32 = amax / 127;
-      const id = f32x4.splat(d != 0 ? <f32>1 / d : <f32>0);
+      const d = roundToF16(amax / 127);
+      const id = f32x4.splat(amax != 0 ? <f32>127 / amax : <f32>0);
       const q0 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v0, id)));
       const q1 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v1, id)));
       const q2 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v2, id)));
