@@ -18,7 +18,7 @@ import { type AcquiredDevice, acquireDevice, type DeviceOptions } from "./device
 import { BufferUsage, type GPUBufferLike, type GPUComputePipelineLike, type GPUDeviceLike, MAP_READ } from "./gpu_types.js";
 import { type Binding, Recorder } from "./recorder.js";
 import { ATTENTION, MAX_HEAD_DIM } from "./wgsl/attention.js";
-import { MATVEC_ROWS, matvecRowsShader, matvecShader, tiledShader } from "./wgsl/matmul.js";
+import { LANES_ROWS, MATVEC_ROWS, matvecRowsShader, matvecShader, tiledShader } from "./wgsl/matmul.js";
 import { DTYPE_CODE, type WebGPUDType } from "./wgsl/weights.js";
 import {
   ADD_EXPR,
@@ -523,8 +523,8 @@ export class WebGPUBackend implements Backend {
       if (part.rows === 0) continue;
       const p = this.params([n, wt.cols, wt.rows, part.rows, part.rowOffset, b === null ? 0 : 1, DTYPE_CODE[wt.gpuDtype]]);
       const bindings = [p, xs.buffer, part.buffer, b === null ? this.zeros : b.parts[0]!.buffer, o.buffer];
-      if (matvec) this.recorder.dispatch(pipe, bindings, ...grid(Math.ceil(part.rows / (rowsKernel ? 64 : 8)), this.perDim));
-      else this.recorder.dispatch(pipe, bindings, Math.ceil(part.rows / 64), Math.ceil(n / 64));
+      if (matvec) this.recorder.dispatch(pipe, bindings, ...grid(Math.ceil(part.rows / (rowsKernel ? 64 : LANES_ROWS)), this.perDim));
+      else this.recorder.dispatch(pipe, bindings, Math.ceil(part.rows / 32), Math.ceil(n / 32));
     }
   }
 

@@ -3,21 +3,24 @@
  * one weight buffer (a whole weight, or one part of a weight split by rows).
  *
  * Three shapes of the same product:
- * - `matvec` (decode, up to MATVEC_ROWS input rows): 8 weight rows per workgroup, 32 lanes
+ * - `matvec` (decode, up to MATVEC_ROWS input rows): 2 weight rows per workgroup, 32 lanes
  *   per row striding along k, so every weight value is read once for all input rows; lanes
  *   then sum through workgroup memory. For GPUs: neighbouring lanes read neighbouring bytes.
  * - `matvecRows` (decode on a CPU implementation of WebGPU such as SwiftShader): one thread
  *   per weight row and no workgroup barrier. SwiftShader runs a workgroup's threads as
  *   fibres on a CPU core, where each barrier is a switch through all of them: this shape is
  *   some 20x faster there, and far slower on a GPU (its reads do not coalesce).
- * - `tiled` (prefill): 64x64 output tiles, 16 values of k at a time staged in workgroup
- *   memory, 4x4 outputs per thread, so each weight value is read once per 64 input rows.
+ * - `tiled` (prefill): 32x32 output tiles from 64 threads, 16 values of k at a time staged
+ *   in workgroup memory, 4x4 outputs per thread, so each weight value is read once per 32
+ *   input rows.
  * Both accumulate in float32.
  */
 import { weightReader } from "./weights.js";
 
 /** Most input rows the matrix-vector kernel takes in one dispatch. */
 export const MATVEC_ROWS = 8;
+/** Weight rows per workgroup of the lanes kernel (32 lanes each: 64 threads). */
+export const LANES_ROWS = 2;
 
 const PARAMS = /* wgsl */ `
 struct Params {
@@ -37,14 +40,14 @@ struct Params {
 
 export function matvecShader(): string {
   return `${PARAMS}${weightReader(2, "p.cols", "p.dtype")}
-var<workgroup> red: array<f32, ${256 * MATVEC_ROWS}>;
+var<workgroup> red: array<f32, ${64 * MATVEC_ROWS}>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let group = lid >> 5u;
   let lane = lid & 31u;
-  let r = (wg.y * nwg.x + wg.x) * 8u + group;
+  let r = (wg.y * nwg.x + wg.x) * ${LANES_ROWS}u + group;
   var acc: array<f32, ${MATVEC_ROWS}>;
   if (r < p.partRows) {
     for (var k = lane; k < p.cols; k += 32u) {
@@ -99,18 +102,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 
 export function tiledShader(): string {
   return `${PARAMS}${weightReader(2, "p.cols", "p.dtype")}
-var<workgroup> xs: array<f32, ${64 * 17}>;
-var<workgroup> ws: array<f32, ${64 * 17}>;
+var<workgroup> xs: array<f32, ${32 * 17}>;
+var<workgroup> ws: array<f32, ${32 * 17}>;
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l3: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let row0 = wg.y * 64u;
-  let col0 = wg.x * 64u;
+  let row0 = wg.y * 32u;
+  let col0 = wg.x * 32u;
   var acc: array<f32, 16>;
   for (var k0 = 0u; k0 < p.cols; k0 += 16u) {
-    for (var e = 0u; e < 4u; e++) {
-      let idx = lid + e * 256u;
+    for (var e = 0u; e < 8u; e++) {
+      let idx = lid + e * 64u;
       let rr = idx >> 4u;
       let kk = idx & 15u;
       let k = k0 + kk;

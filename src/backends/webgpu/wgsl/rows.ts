@@ -19,7 +19,7 @@ const ENTRY = `@compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32)`;
 
-/** out = x / sqrt(mean(x^2) + eps) * g, one workgroup per row; `inPlace`: out is x. */
+/** out = x / sqrt(mean(x^2) + eps) * g, one workgroup of 64 per row (rows are short: 896..8192); `inPlace`: out is x. */
 export function rmsnormShader(inPlace: boolean): string {
   const io = inPlace
     ? `@group(0) @binding(1) var<storage, read_write> x: array<f32>;`
@@ -29,28 +29,30 @@ export function rmsnormShader(inPlace: boolean): string {
 @group(0) @binding(0) var<uniform> p: Params;
 ${io}
 @group(0) @binding(2) var<storage, read> g: array<f32>;
-var<workgroup> red: array<f32, 256>;
-${ENTRY} {
+var<workgroup> red: array<f32, 64>;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
   let row = wg.y * nwg.x + wg.x;
   if (row >= p.n) {
     return;
   }
   let base = row * p.cols;
   var ss = 0.0;
-  for (var k = lid; k < p.cols; k += 256u) {
+  for (var k = lid; k < p.cols; k += 64u) {
     let v = x[base + k];
     ss += v * v;
   }
   red[lid] = ss;
   workgroupBarrier();
-  for (var stride = 128u; stride > 0u; stride >>= 1u) {
+  for (var stride = 32u; stride > 0u; stride >>= 1u) {
     if (lid < stride) {
       red[lid] += red[lid + stride];
     }
     workgroupBarrier();
   }
   let inv = 1.0 / sqrt(red[0] / f32(p.cols) + p.eps);
-  for (var k = lid; k < p.cols; k += 256u) {
+  for (var k = lid; k < p.cols; k += 64u) {
     ${inPlace ? "x" : "out"}[base + k] = g[k] * (x[base + k] * inv);
   }
 }
