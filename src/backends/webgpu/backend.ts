@@ -86,6 +86,8 @@ interface WeightPart {
   readonly buffer: GPUBufferLike;
   readonly rowOffset: number;
   readonly rows: number;
+  /** Bytes of weights in this part. */
+  readonly bytes: number;
 }
 
 class GpuWeight implements Weight {
@@ -209,9 +211,16 @@ export class WebGPUBackend implements Backend {
     return new WebGPUBackend(acquired.device, acquired, true, options.maxBufferBytes, options.matvec);
   }
 
-  /** Dispatches and submits recorded so far (benchmarks: dispatches per decoded token). */
-  get counters(): { dispatches: number; submits: number } {
-    return { dispatches: this.recorder.dispatches, submits: this.recorder.submits };
+  /**
+   * Weight bytes the recorded dispatches read, by the kernels' access pattern: a matrix-vector
+   * dispatch reads each weight byte once (for all its input rows), a tiled one once per 32
+   * input rows, an embedding lookup one row per id, norms and biases their vector.
+   */
+  private weightBytesRead = 0;
+
+  /** Dispatches, submits and weight bytes read so far (benchmarks: per decoded token). */
+  get counters(): { dispatches: number; submits: number; weightBytesRead: number } {
+    return { dispatches: this.recorder.dispatches, submits: this.recorder.submits, weightBytesRead: this.weightBytesRead };
   }
 
   private check(): void {
@@ -296,7 +305,7 @@ export class WebGPUBackend implements Backend {
         const bytes = partRows * rowBytes;
         const what = `weight ${name} rows ${r0}..${r0 + partRows}`;
         const buffer = this.createBuffer(bytes, BufferUsage.STORAGE | BufferUsage.COPY_DST, what, this.weightPartBytes);
-        parts.push({ buffer, rowOffset: r0, rows: partRows });
+        parts.push({ buffer, rowOffset: r0, rows: partRows, bytes });
         for (let done = 0; done < bytes; done += piece.length) {
           const len = Math.min(piece.length, bytes - done);
           await reader.readInto(piece.subarray(0, len), r0 * rowBytes + done);
@@ -322,7 +331,8 @@ export class WebGPUBackend implements Backend {
     this.device.queue.writeBuffer(buffer, 0, new Uint8Array(values.buffer), 0, values.byteLength);
     this.weightBytes += values.byteLength;
     const n = values.length;
-    return new GpuWeight(host.name, host.dtype as WeightDType, "f32", [...host.shape], 1, n, [{ buffer, rowOffset: 0, rows: 1 }]);
+    const part = { buffer, rowOffset: 0, rows: 1, bytes: values.byteLength };
+    return new GpuWeight(host.name, host.dtype as WeightDType, "f32", [...host.shape], 1, n, [part]);
   }
 
   alloc(rows: number, cols: number): Mat {
@@ -476,6 +486,7 @@ export class WebGPUBackend implements Backend {
     if (ids.length === 0) return;
     const pipe = this.pipeline("embed", embedShader);
     const idsBinding = this.staged(ids);
+    this.weightBytesRead += ids.length * (t.rows === 0 ? 0 : t.parts.reduce((a, p) => a + p.bytes, 0) / t.rows);
     for (const part of t.parts) {
       const p = this.params([ids.length, t.cols, part.rowOffset, part.rows, DTYPE_CODE[t.gpuDtype]]);
       this.recorder.dispatch(pipe, [p, idsBinding, part.buffer, o.buffer], ...grid(Math.ceil((ids.length * t.cols) / 256), this.perDim));
@@ -495,6 +506,7 @@ export class WebGPUBackend implements Backend {
     const inPlace = o === xs;
     const pipe = this.pipeline(`rmsnorm/${inPlace}`, () => rmsnormShader(inPlace));
     const p = this.params([xs.cols, eps, n], [1]);
+    this.weightBytesRead += g.cols * 4;
     this.recorder.dispatch(pipe, [p, xs.buffer, g.parts[0]!.buffer, inPlace ? null : o.buffer], ...grid(n, this.perDim));
   }
 
@@ -522,6 +534,7 @@ export class WebGPUBackend implements Backend {
     for (const part of wt.parts) {
       if (part.rows === 0) continue;
       const p = this.params([n, wt.cols, wt.rows, part.rows, part.rowOffset, b === null ? 0 : 1, DTYPE_CODE[wt.gpuDtype]]);
+      this.weightBytesRead += part.bytes * (matvec ? 1 : Math.ceil(n / 32)) + (b === null ? 0 : b.cols * 4);
       const bindings = [p, xs.buffer, part.buffer, b === null ? this.zeros : b.parts[0]!.buffer, o.buffer];
       if (matvec) this.recorder.dispatch(pipe, bindings, ...grid(Math.ceil(part.rows / (rowsKernel ? 64 : LANES_ROWS)), this.perDim));
       else this.recorder.dispatch(pipe, bindings, Math.ceil(part.rows / 32), Math.ceil(n / 32));
