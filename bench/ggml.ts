@@ -181,7 +181,9 @@ function libggmlCpuAvx2(): string | null {
 export function ggmlCpuSkipReason(): string | undefined {
   const base = ggmlSkipReason();
   if (base) return base;
-  return skipReasonUnlessRequired(libggmlCpuAvx2() === null ? "no libggml-cpu-haswell.so (x86-64 Linux AVX2 build) in node-llama-cpp's binaries" : undefined);
+  return skipReasonUnlessRequired(
+    libggmlCpuAvx2() === null ? "no libggml-cpu-haswell.so (x86-64 Linux AVX2 build) in node-llama-cpp's binaries" : undefined,
+  );
 }
 
 let loadedCpu: GgmlCpu | null = null;
@@ -213,16 +215,9 @@ export function loadGgmlCpu(): GgmlCpu {
     },
     vecDot(weight, act, n, w, y) {
       const s = new Float32Array(1);
-      fn(`void ggml_vec_dot_${weight}_${act}(int n, _Inout_ float *s, size_t bs, const uint8_t *vx, size_t bx, const uint8_t *vy, size_t by, int nrc)`)(
-        n,
-        s,
-        0,
-        w,
-        0,
-        y,
-        0,
-        1,
-      );
+      fn(
+        `void ggml_vec_dot_${weight}_${act}(int n, _Inout_ float *s, size_t bs, const uint8_t *vx, size_t bx, const uint8_t *vy, size_t by, int nrc)`,
+      )(n, s, 0, w, 0, y, 0, 1);
       return s[0]!;
     },
   };

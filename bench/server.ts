@@ -36,6 +36,7 @@ import type { TextTokenizer } from "../src/tokenizer/types.js";
 import { type LlamaSequence, loadLlamaCpp } from "./llama_cpp.js";
 import { peerVersion } from "./peers.js";
 import { attacksMarkdown, runAttacks } from "./server_attacks.js";
+import { sseEvents } from "./sse.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const { values } = parseArgs({
@@ -183,19 +184,11 @@ async function client(url: string, i: number): Promise<{ ttft: number; tokens: n
   if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   let ttft = -1;
   let tokens = 0;
-  let buf = "";
-  const decoder = new TextDecoder();
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buf += decoder.decode(chunk, { stream: true });
-    let at: number;
-    while ((at = buf.indexOf("\n\n")) >= 0) {
-      const line = buf.slice(0, at).replace(/^data: /, "");
-      buf = buf.slice(at + 2);
-      if (line === "[DONE]") continue;
-      const ev = JSON.parse(line) as { choices: { delta: { content?: string } }[]; usage?: { completion_tokens: number } | null };
-      if (ttft < 0 && ev.choices.some((c) => c.delta.content)) ttft = performance.now() - t0;
-      if (ev.usage) tokens = ev.usage.completion_tokens;
-    }
+  for await (const ev of sseEvents<{ choices: { delta: { content?: string } }[]; usage?: { completion_tokens: number } | null }>(
+    res.body,
+  )) {
+    if (ttft < 0 && ev.choices.some((c) => c.delta.content)) ttft = performance.now() - t0;
+    if (ev.usage) tokens = ev.usage.completion_tokens;
   }
   return { ttft: ttft < 0 ? performance.now() - t0 : ttft, tokens };
 }

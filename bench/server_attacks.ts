@@ -24,6 +24,7 @@ import { connect, type Socket } from "node:net";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { sseEvents } from "./sse.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const log = (m: string): void => void process.stderr.write(`[bench:server attacks] ${m}\n`);
@@ -115,19 +116,9 @@ async function goodClient(url: string, tokens: number, allGaps: number[] = []): 
   const res = await send().catch(() => send());
   if (!res.ok || !res.body) throw new Error(`good client: HTTP ${res.status}: ${await res.text()}`);
   const times: number[] = [];
-  let buf = "";
-  const decoder = new TextDecoder();
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buf += decoder.decode(chunk, { stream: true });
-    let at: number;
-    while ((at = buf.indexOf("\n\n")) >= 0) {
-      const line = buf.slice(0, at).replace(/^data: /, "");
-      buf = buf.slice(at + 2);
-      if (line === "[DONE]") continue;
-      const ev = JSON.parse(line) as { choices: { text: string; finish_reason: string | null }[] };
-      // One chunk per generated token (a token that ends inside a UTF-8 character waits for the next).
-      if (ev.choices.some((c) => c.text !== "")) times.push(performance.now());
-    }
+  for await (const ev of sseEvents<{ choices: { text: string; finish_reason: string | null }[] }>(res.body)) {
+    // One chunk per generated token (a token that ends inside a UTF-8 character waits for the next).
+    if (ev.choices.some((c) => c.text !== "")) times.push(performance.now());
   }
   const gaps = times.slice(1).map((t, i) => t - times[i]!);
   allGaps.push(...gaps);
