@@ -4,6 +4,7 @@
  * tested against, so it favours obvious correctness and argument checks over speed.
  */
 import { InvalidArgumentError } from "../../errors.js";
+import { checkRowCount, ownHandle } from "../handles.js";
 import { readWhole, type UploadSource } from "../../formats/weights.js";
 import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight } from "../ops.js";
 import { isQuantized, type WeightQuantDType } from "../../tensor/dtype.js";
@@ -40,28 +41,15 @@ export class RefKV implements KVBuffer {
 }
 
 function mat(x: Mat, what: string): RefMat {
-  if (!(x instanceof RefMat)) throw new InvalidArgumentError(`${what}: not a matrix of the reference backend`);
-  if (x.freed) throw new InvalidArgumentError(`${what}: matrix used after free`);
-  return x;
+  return ownHandle(x, RefMat, "matrix", "reference backend", what);
 }
 
 function weight(w: Weight, what: string): RefWeight {
-  if (!(w instanceof RefWeight)) throw new InvalidArgumentError(`${what}: not a weight of the reference backend`);
-  if (w.freed) throw new InvalidArgumentError(`${what}: weight used after free`);
-  return w;
+  return ownHandle(w, RefWeight, "weight", "reference backend", what);
 }
 
 function kvBuf(x: KVBuffer, what: string): RefKV {
-  if (!(x instanceof RefKV)) throw new InvalidArgumentError(`${what}: not a KV buffer of the reference backend`);
-  if (x.freed) throw new InvalidArgumentError(`${what}: KV buffer used after free`);
-  return x;
-}
-
-function checkRows(what: string, n: number, ...ms: RefMat[]): void {
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${what}: row count must be a non-negative integer, got ${n}`);
-  for (const m of ms) {
-    if (n > m.rows) throw new InvalidArgumentError(`${what}: ${n} rows asked of a matrix with ${m.rows}`);
-  }
+  return ownHandle(x, RefKV, "KV buffer", "reference backend", what);
 }
 
 function checkCols(what: string, m: RefMat, cols: number, role: string): void {
@@ -93,7 +81,8 @@ export class ReferenceBackend implements Backend {
 
   constructor(options: ReferenceBackendOptions = {}) {
     const a = options.activations ?? "float";
-    if (a !== "float" && a !== "ggml") throw new InvalidArgumentError(`ReferenceBackend: activations must be "float" or "ggml", got ${String(a)}`);
+    if (a !== "float" && a !== "ggml")
+      throw new InvalidArgumentError(`ReferenceBackend: activations must be "float" or "ggml", got ${String(a)}`);
     this.ggmlActivations = a === "ggml";
   }
 
@@ -144,7 +133,7 @@ export class ReferenceBackend implements Backend {
   embed(out: Mat, table: Weight, ids: Int32Array): void {
     const o = mat(out, "embed");
     const t = weight(table, "embed");
-    checkRows("embed", ids.length, o);
+    checkRowCount("embed", ids.length, o);
     checkCols("embed", o, t.cols, "out");
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
@@ -159,7 +148,7 @@ export class ReferenceBackend implements Backend {
     const xs = mat(x, "rmsnorm");
     const g = weight(w, "rmsnorm").asVector();
     const d = xs.cols;
-    checkRows("rmsnorm", n, o, xs);
+    checkRowCount("rmsnorm", n, o, xs);
     checkCols("rmsnorm", o, d, "out");
     if (g.length !== d) throw new InvalidArgumentError(`rmsnorm: weight has ${g.length} values, rows have ${d}`);
     for (let i = 0; i < n; i++) {
@@ -180,7 +169,7 @@ export class ReferenceBackend implements Backend {
     if (wt.shape.length !== 2) throw new InvalidArgumentError(`matmul: weight must be 2-D, got [${wt.shape.join(", ")}]`);
     const outDim = wt.rows;
     const inDim = wt.cols;
-    checkRows("matmul", n, o, xs);
+    checkRowCount("matmul", n, o, xs);
     checkCols("matmul", xs, inDim, "x");
     checkCols("matmul", o, outDim, "out");
     if (o === xs) throw new InvalidArgumentError("matmul: out must not alias x");
@@ -212,7 +201,7 @@ export class ReferenceBackend implements Backend {
 
   rope(x: Mat, n: number, heads: number, headDim: number, cos: Float32Array, sin: Float32Array): void {
     const xs = mat(x, "rope");
-    checkRows("rope", n, xs);
+    checkRowCount("rope", n, xs);
     checkCols("rope", xs, heads * headDim, "x");
     if (headDim % 2 !== 0) throw new InvalidArgumentError(`rope: head dimension ${headDim} is odd`);
     const h = headDim / 2;
@@ -242,7 +231,7 @@ export class ReferenceBackend implements Backend {
     const width = c.kvHeads * c.headDim;
     checkCols("storeKV", ks, width, "k");
     checkCols("storeKV", vs, width, "v");
-    checkRows("storeKV", row + count, ks, vs);
+    checkRowCount("storeKV", row + count, ks, vs);
     if (!Number.isInteger(slot) || slot < 0) throw new InvalidArgumentError(`storeKV: slot must be a non-negative integer, got ${slot}`);
     if (count > c.capacity) throw new InvalidArgumentError(`storeKV: ${count} tokens do not fit a ring of ${c.capacity}`);
     for (let t = 0; t < count; t++) {
@@ -273,7 +262,7 @@ export class ReferenceBackend implements Backend {
       if (c.kvHeads !== kvHeads || c.headDim !== headDim) {
         throw new InvalidArgumentError(`attention: cache is [${c.kvHeads} heads, ${c.headDim}], params say [${kvHeads}, ${headDim}]`);
       }
-      checkRows("attention", seg.row + seg.count, qs, o);
+      checkRowCount("attention", seg.row + seg.count, qs, o);
       const end = seg.past + seg.count; // slots written so far
       const oldestKept = end - c.capacity; // slots below this were overwritten in the ring
       for (let i = 0; i < seg.count; i++) {
@@ -321,7 +310,7 @@ export class ReferenceBackend implements Backend {
     const o = mat(out, "swiglu");
     const g = mat(gate, "swiglu");
     const u = mat(up, "swiglu");
-    checkRows("swiglu", n, o, g, u);
+    checkRowCount("swiglu", n, o, g, u);
     checkCols("swiglu", g, o.cols, "gate");
     checkCols("swiglu", u, o.cols, "up");
     const len = n * o.cols;
@@ -335,7 +324,7 @@ export class ReferenceBackend implements Backend {
     const o = mat(out, "add");
     const as = mat(a, "add");
     const bs = mat(b, "add");
-    checkRows("add", n, o, as, bs);
+    checkRowCount("add", n, o, as, bs);
     checkCols("add", as, o.cols, "a");
     checkCols("add", bs, o.cols, "b");
     const len = n * o.cols;
@@ -346,7 +335,7 @@ export class ReferenceBackend implements Backend {
     const o = mat(out, "copyRows");
     const xs = mat(x, "copyRows");
     if (o === xs) throw new InvalidArgumentError("copyRows: out must not alias x");
-    checkRows("copyRows", rows.length, o);
+    checkRowCount("copyRows", rows.length, o);
     checkCols("copyRows", o, xs.cols, "out");
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
@@ -359,7 +348,7 @@ export class ReferenceBackend implements Backend {
     const o = mat(out, "addScaledRows");
     const xs = mat(x, "addScaledRows");
     if (o === xs) throw new InvalidArgumentError("addScaledRows: out must not alias x");
-    checkRows("addScaledRows", rows.length, xs);
+    checkRowCount("addScaledRows", rows.length, xs);
     checkCols("addScaledRows", o, xs.cols, "out");
     const cols = o.cols;
     for (let i = 0; i < rows.length; i++) {

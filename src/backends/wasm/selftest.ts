@@ -144,7 +144,8 @@ export function selfTest(k: KernelExports, heap: Heap): string | null {
     // storing the step as f16 (as ggml does) moves a quant of at most 127 steps: 127 · 2^-11 steps.
     for (let i = 0; i < n * K; i++) {
       const d = f32[xd / 4 + (i >> 5)]!;
-      if (Math.abs(xq8[i]! * d - xv[i]!) > d * (0.5 + 127 / 2048) + 1e-7) return `quantize_q8: element ${i} quantised to ${xq8[i]} x ${d} from ${xv[i]}`;
+      if (Math.abs(xq8[i]! * d - xv[i]!) > d * (0.5 + 127 / 2048) + 1e-7)
+        return `quantize_q8: element ${i} quantised to ${xq8[i]} x ${d} from ${xv[i]}`;
     }
     return null;
   } finally {

@@ -10,6 +10,7 @@
  * scales, biases) are decoded to float32 at upload, being a few kilobytes.
  */
 import { InvalidArgumentError, UnsupportedError } from "../../errors.js";
+import { checkRowCount, ownHandle } from "../handles.js";
 import { asReader, readWhole, type UploadSource } from "../../formats/weights.js";
 import { byteSize, type WeightDType } from "../../tensor/dtype.js";
 import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight } from "../ops.js";
@@ -106,26 +107,15 @@ class GpuWeight implements Weight {
 }
 
 function mat(x: Mat, what: string): GpuMat {
-  if (!(x instanceof GpuMat)) throw new InvalidArgumentError(`${what}: not a matrix of the WebGPU backend`);
-  if (x.freed) throw new InvalidArgumentError(`${what}: matrix used after free`);
-  return x;
+  return ownHandle(x, GpuMat, "matrix", "WebGPU backend", what);
 }
 
 function weight(w: Weight, what: string): GpuWeight {
-  if (!(w instanceof GpuWeight)) throw new InvalidArgumentError(`${what}: not a weight of the WebGPU backend`);
-  if (w.freed) throw new InvalidArgumentError(`${what}: weight used after free`);
-  return w;
+  return ownHandle(w, GpuWeight, "weight", "WebGPU backend", what);
 }
 
 function kvBuf(x: KVBuffer, what: string): GpuKV {
-  if (!(x instanceof GpuKV)) throw new InvalidArgumentError(`${what}: not a KV buffer of the WebGPU backend`);
-  if (x.freed) throw new InvalidArgumentError(`${what}: KV buffer used after free`);
-  return x;
-}
-
-function checkRows(what: string, n: number, ...ms: GpuMat[]): void {
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${what}: row count must be a non-negative integer, got ${n}`);
-  for (const m of ms) if (n > m.rows) throw new InvalidArgumentError(`${what}: ${n} rows asked of a matrix with ${m.rows}`);
+  return ownHandle(x, GpuKV, "KV buffer", "WebGPU backend", what);
 }
 
 function checkCols(what: string, m: GpuMat, cols: number, role: string): void {
@@ -476,7 +466,7 @@ export class WebGPUBackend implements Backend {
     this.check();
     const o = mat(out, "embed");
     const t = weight(table, "embed");
-    checkRows("embed", ids.length, o);
+    checkRowCount("embed", ids.length, o);
     checkCols("embed", o, t.cols, "out");
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
@@ -499,7 +489,7 @@ export class WebGPUBackend implements Backend {
     const xs = mat(x, "rmsnorm");
     const g = weight(w, "rmsnorm");
     if (g.shape.length !== 1) notAVector(g);
-    checkRows("rmsnorm", n, o, xs);
+    checkRowCount("rmsnorm", n, o, xs);
     checkCols("rmsnorm", o, xs.cols, "out");
     if (g.cols !== xs.cols) throw new InvalidArgumentError(`rmsnorm: weight has ${g.cols} values, rows have ${xs.cols}`);
     if (n === 0) return;
@@ -516,7 +506,7 @@ export class WebGPUBackend implements Backend {
     const xs = mat(x, "matmul");
     const wt = weight(w, "matmul");
     if (wt.shape.length !== 2) throw new InvalidArgumentError(`matmul: weight must be 2-D, got [${wt.shape.join(", ")}]`);
-    checkRows("matmul", n, o, xs);
+    checkRowCount("matmul", n, o, xs);
     checkCols("matmul", xs, wt.cols, "x");
     checkCols("matmul", o, wt.rows, "out");
     if (o === xs) throw new InvalidArgumentError("matmul: out must not alias x");
@@ -544,7 +534,7 @@ export class WebGPUBackend implements Backend {
   rope(x: Mat, n: number, heads: number, headDim: number, cos: Float32Array, sin: Float32Array): void {
     this.check();
     const xs = mat(x, "rope");
-    checkRows("rope", n, xs);
+    checkRowCount("rope", n, xs);
     checkCols("rope", xs, heads * headDim, "x");
     if (headDim % 2 !== 0) throw new InvalidArgumentError(`rope: head dimension ${headDim} is odd`);
     const h = headDim / 2;
@@ -584,7 +574,7 @@ export class WebGPUBackend implements Backend {
     const width = c.kvHeads * c.headDim;
     checkCols("storeKV", ks, width, "k");
     checkCols("storeKV", vs, width, "v");
-    checkRows("storeKV", row + count, ks, vs);
+    checkRowCount("storeKV", row + count, ks, vs);
     if (!Number.isInteger(slot) || slot < 0) throw new InvalidArgumentError(`storeKV: slot must be a non-negative integer, got ${slot}`);
     if (count > c.capacity) throw new InvalidArgumentError(`storeKV: ${count} tokens do not fit a ring of ${c.capacity}`);
     if (count === 0) return;
@@ -612,7 +602,7 @@ export class WebGPUBackend implements Backend {
       if (c.kvHeads !== kvHeads || c.headDim !== headDim) {
         throw new InvalidArgumentError(`attention: cache is [${c.kvHeads} heads, ${c.headDim}], params say [${kvHeads}, ${headDim}]`);
       }
-      checkRows("attention", seg.row + seg.count, qs, o);
+      checkRowCount("attention", seg.row + seg.count, qs, o);
       const end = seg.past + seg.count;
       const oldestKept = end - c.capacity;
       const first = window === null ? 0 : Math.max(0, seg.past - window + 1);
@@ -642,7 +632,7 @@ export class WebGPUBackend implements Backend {
     const o = mat(out, what);
     const as = mat(a, what);
     const bs = mat(b, what);
-    checkRows(what, n, o, as, bs);
+    checkRowCount(what, n, o, as, bs);
     checkCols(what, as, o.cols, "a");
     checkCols(what, bs, o.cols, "b");
     const len = n * o.cols;
@@ -659,7 +649,7 @@ export class WebGPUBackend implements Backend {
     const o = mat(out, "copyRows");
     const xs = mat(x, "copyRows");
     if (o === xs) throw new InvalidArgumentError("copyRows: out must not alias x");
-    checkRows("copyRows", rows.length, o);
+    checkRowCount("copyRows", rows.length, o);
     checkCols("copyRows", o, xs.cols, "out");
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
@@ -680,7 +670,7 @@ export class WebGPUBackend implements Backend {
     const o = mat(out, "addScaledRows");
     const xs = mat(x, "addScaledRows");
     if (o === xs) throw new InvalidArgumentError("addScaledRows: out must not alias x");
-    checkRows("addScaledRows", rows.length, xs);
+    checkRowCount("addScaledRows", rows.length, xs);
     checkCols("addScaledRows", o, xs.cols, "out");
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
