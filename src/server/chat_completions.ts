@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TokenEvent } from "../generation/sequence_generator.js";
+import { schemaLimits } from "./limits.js";
 import { outputConstraints, prepareConstraints, readMessages, readResponseFormat, readTools } from "./chat_request.js";
 import { checkPromptFits, logprobEntry, requestId, type LogprobEntry, type ServerContext } from "./context.js";
 import { requestAdapters } from "./adapters.js";
@@ -51,8 +52,8 @@ export async function handleChatCompletions(ctx: ServerContext, body: unknown, _
   const f = new Fields(requireObject(body, "body"));
   const adapters = requestAdapters(ctx, f.string("model"));
   const messages = readMessages(f);
-  const toolSetup = await readTools(f);
-  const schema = await readResponseFormat(f);
+  const toolSetup = await readTools(f, schemaLimits(ctx.limits));
+  const schema = await readResponseFormat(f, schemaLimits(ctx.limits));
   await prepareConstraints(ctx, schema, toolSetup.force);
   const sampling = readSampling(f, ctx.model.vocabSize, ctx.generationConfig, ctx.eosIds);
   const n = readN(f, ctx.maxChoices);

@@ -1,12 +1,19 @@
 /** Validation of a /v1/chat/completions body into what the template and generator need. */
 import type { ChatMessage } from "../tokenizer/types.js";
 import { invalidField } from "./errors.js";
-import { ANY_OBJECT, SchemaError, type SchemaNode } from "../generation/constraints/json_schema.js";
+import {
+  ANY_OBJECT,
+  type ConstraintLimits,
+  SchemaError,
+  SchemaLimitError,
+  type SchemaNode,
+} from "../generation/constraints/json_schema.js";
 import { compileSchemaAsync } from "../generation/constraints/schema_cache.js";
 import { JsonConstraint, vocabIndexAsync } from "../generation/constraints/json_constraint.js";
 import { ToolCallConstraint, type ForcedTool } from "../generation/constraints/tool_constraint.js";
 import type { LogitsProcessor } from "../generation/logits_processors.js";
 import type { ServerContext } from "./context.js";
+import { SCHEMA_LIMIT_FLAGS } from "./limits.js";
 import { Fields, describe, isObject, type Json } from "./validate.js";
 
 const ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
@@ -83,13 +90,18 @@ export function readMessages(f: Fields): ChatMessage[] {
 
 /**
  * A request's JSON schema, compiled (or found in the compiled-schema cache) in slices that
- * leave the event loop free; a schema the subset refuses, or one over a compilation budget,
- * is a 400 naming the field (and the limit).
+ * leave the event loop free; a schema the subset refuses is a 400 naming the field, one over
+ * a compilation budget a 400 naming the field, the limit and the `qwen2 serve` flag that sets it.
  */
-async function compileSchema(schema: unknown, param: string): Promise<SchemaNode> {
+async function compileSchema(schema: unknown, param: string, limits: Partial<ConstraintLimits>): Promise<SchemaNode> {
   try {
-    return await compileSchemaAsync(schema, param);
+    return await compileSchemaAsync(schema, param, { limits });
   } catch (err) {
+    if (err instanceof SchemaLimitError) {
+      const flag = SCHEMA_LIMIT_FLAGS[err.limit];
+      const detail = flag ? err.detail.replace(/\(limit (\w+)\)$/, `(limit $1, set by ${flag})`) : err.detail;
+      throw invalidField(err.path, detail, "schema_limit_exceeded");
+    }
     if (err instanceof SchemaError) throw invalidField(err.path, err.detail);
     throw err;
   }
@@ -104,7 +116,8 @@ export interface ToolSetup {
   readonly force: ForcedTool[] | null;
 }
 
-export async function readTools(f: Fields): Promise<ToolSetup> {
+/** `tools` and `tool_choice`; tool parameter schemas compile within `limits` (the server's schema budgets). */
+export async function readTools(f: Fields, limits: Partial<ConstraintLimits> = {}): Promise<ToolSetup> {
   const list = f.array("tools") ?? [];
   const schemas: { name: string; schema: unknown; param: string }[] = [];
   const tools = list.map((t, i) => {
@@ -123,7 +136,7 @@ export async function readTools(f: Fields): Promise<ToolSetup> {
   });
   // Compiled after every field is read, so a later field's 400 leaves no compilation behind.
   const forced: ForcedTool[] = [];
-  for (const s of schemas) forced.push({ name: s.name, parameters: await compileSchema(s.schema, s.param) });
+  for (const s of schemas) forced.push({ name: s.name, parameters: await compileSchema(s.schema, s.param, limits) });
   const choice = f.raw("tool_choice");
   if (choice === undefined || choice === "auto") return { tools, parse: tools.length > 0, force: null };
   if (choice === "required") {
@@ -141,8 +154,8 @@ export async function readTools(f: Fields): Promise<ToolSetup> {
   throw invalidField("tool_choice", `expected "none", "auto", "required" or {type: "function", function: {name}}, got ${describe(choice)}`);
 }
 
-/** `response_format`: null for free text, else the schema output must follow. */
-export async function readResponseFormat(f: Fields): Promise<SchemaNode | null> {
+/** `response_format`: null for free text, else the schema output must follow (compiled within `limits`). */
+export async function readResponseFormat(f: Fields, limits: Partial<ConstraintLimits> = {}): Promise<SchemaNode | null> {
   const rf = f.object("response_format");
   if (!rf) return null;
   const type = rf.requiredString("type");
@@ -154,7 +167,7 @@ export async function readResponseFormat(f: Fields): Promise<SchemaNode | null> 
     js.requiredString("name");
     const schema = js.raw("schema");
     if (schema === undefined) return ANY_OBJECT;
-    return compileSchema(schema, "response_format.json_schema.schema");
+    return compileSchema(schema, "response_format.json_schema.schema", limits);
   }
   throw invalidField("response_format.type", `expected "text", "json_object" or "json_schema", got '${type}'`);
 }

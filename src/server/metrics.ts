@@ -32,6 +32,9 @@ export interface LiveGauges {
   readonly slots: number;
   readonly connections: number;
   readonly inFlight: number;
+  /** Bytes held by the process-wide compiled-schema and token-mask caches. */
+  readonly schemaCacheBytes: number;
+  readonly maskCacheBytes: number;
 }
 
 /** Tokens/s over this window of recent seconds. */
@@ -115,6 +118,10 @@ export class ServerMetrics {
     out.push(`qwen2_connections_open ${g.connections}`);
     family("qwen2_requests_in_flight", "gauge", "Requests being read, computed or answered.");
     out.push(`qwen2_requests_in_flight ${g.inFlight}`);
+    family("qwen2_schema_cache_bytes", "gauge", "Bytes of compiled JSON schemas kept (--schema-cache-bytes).");
+    out.push(`qwen2_schema_cache_bytes ${g.schemaCacheBytes}`);
+    family("qwen2_mask_cache_bytes", "gauge", "Bytes of token masks kept for constrained decoding (--mask-cache-bytes).");
+    out.push(`qwen2_mask_cache_bytes ${g.maskCacheBytes}`);
     return `${out.join("\n")}\n`;
   }
 }

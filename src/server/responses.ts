@@ -21,6 +21,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TokenEvent } from "../generation/sequence_generator.js";
 import type { ChatMessage } from "../tokenizer/types.js";
 import { AnswerParser, type AnswerSegment } from "./answer_parser.js";
+import { schemaLimits } from "./limits.js";
 import { outputConstraints, prepareConstraints, readResponseFormat, readTools } from "./chat_request.js";
 import { requestAdapters } from "./adapters.js";
 import { checkPromptFits, logprobEntry, requestId, toApiError, type LogprobEntry, type ServerContext } from "./context.js";
@@ -114,8 +115,12 @@ export async function handleResponses(ctx: ServerContext, body: unknown, _req: I
   const given = readInputItems(f.raw("input"), store);
   const items = previous ? [...previous.input, ...previous.output, ...given] : given;
   const messages: ChatMessage[] = itemsToMessages(items, instructions);
-  const toolSetup = await renamed(() => readTools(chatToolFields(f)), "tools[", "tools[");
-  const schema = await renamed(() => readResponseFormat(chatResponseFormat(f)), "response_format.json_schema", "text.format");
+  const toolSetup = await renamed(() => readTools(chatToolFields(f), schemaLimits(ctx.limits)), "tools[", "tools[");
+  const schema = await renamed(
+    () => readResponseFormat(chatResponseFormat(f), schemaLimits(ctx.limits)),
+    "response_format.json_schema",
+    "text.format",
+  );
   await prepareConstraints(ctx, schema, toolSetup.force);
   const sampling = readSampling(f, ctx.model.vocabSize, ctx.generationConfig, ctx.eosIds, { maxTokenFields: ["max_output_tokens"] });
   const reasoningFormat = readReasoningFormat(f) ?? ctx.reasoningFormat;

@@ -34,6 +34,8 @@ import { ClientGoneError, closeAfterReply, isJsonContentType, readJsonBody, send
 import type { ReasoningFormat } from "./reasoning.js";
 import { InFlight, newRequestId, saneRequestId } from "./in_flight.js";
 import { resolveLimits, type ServerLimits } from "./limits.js";
+import { schemaCache } from "../generation/constraints/schema_cache.js";
+import { maskCache } from "../generation/constraints/json_constraint.js";
 import { ServerMetrics } from "./metrics.js";
 import { Scheduler, type SchedulerStats } from "./scheduler.js";
 import { adapterCard, adapterCards, adapterTable, type ServedAdapter } from "./adapters.js";
@@ -137,6 +139,10 @@ export class QwenServer {
     const parallel = options.parallel ?? 4;
     if (!Number.isInteger(parallel) || parallel < 1) throw new RangeError(`parallel must be a positive integer, got ${parallel}`);
     this.limits = resolveLimits({ ...options.limits, ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}) });
+    // The two caches are process-wide (every server and generate() call shares them), so they
+    // are resized only when this server's options name a size.
+    if (options.limits?.schemaCacheBytes !== undefined) schemaCache.resize(this.limits.schemaCacheBytes);
+    if (options.limits?.maskCacheBytes !== undefined) maskCache.resize(this.limits.maskCacheBytes);
     this.scheduler = new Scheduler(model, tokenizer, {
       parallel,
       maxQueue: options.maxQueue ?? 64,
@@ -254,6 +260,8 @@ export class QwenServer {
       slots: this.scheduler.options.parallel,
       connections: this.connections.size,
       inFlight: this.inFlight.size,
+      schemaCacheBytes: schemaCache.bytes,
+      maskCacheBytes: maskCache.bytes,
     });
   }
 

@@ -293,6 +293,9 @@ describe("request ids, keys, CORS, Host, ignored fields, /metrics", () => {
     });
     for await (const _ of s);
     await fetch(`${h.url}/v1/models`);
+    // The tokens/s gauge counts whole seconds that have ended: wait for the next one to begin.
+    const second = Math.floor(Date.now() / 1000);
+    while (Math.floor(Date.now() / 1000) === second) await new Promise((r) => setTimeout(r, 20));
     const res = await fetch(`${h.url}/metrics`, { headers: { authorization: "Bearer k1" } });
     assert.equal(res.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
     const text = await res.text();
@@ -310,7 +313,10 @@ describe("request ids, keys, CORS, Host, ignored fields, /metrics", () => {
     assert.ok(value("qwen2_time_to_first_token_seconds_count") >= 1);
     assert.ok(value("qwen2_inter_token_latency_seconds_count") >= generated - 1);
     assert.equal(value('qwen2_inter_token_latency_seconds_bucket{le="+Inf"}'), value("qwen2_inter_token_latency_seconds_count"));
+    assert.ok(value("qwen2_generation_tokens_per_second") > 0);
     assert.equal(value("qwen2_slots_total"), 4);
+    assert.equal(value("qwen2_slots_active"), 0);
+    assert.equal(value("qwen2_slots_paused"), 0);
     assert.equal(value("qwen2_queue_depth"), 0);
     assert.match(text, /^# TYPE qwen2_time_to_first_token_seconds histogram$/m);
     assert.equal((await fetch(`${h.url}/metrics`)).status, 401, "/metrics needs the key when one is set");

@@ -78,6 +78,8 @@ it("qwen2 serve refuses bad operations flags before loading anything", async () 
     [["--max-connections", "0"], /--max-connections must be an integer >= 1/],
     [["--tls-cert", "c.pem"], /--tls-cert and --tls-key go together/],
     [["--api-key-file", "/nonexistent/keys"], /--api-key-file: cannot read \/nonexistent\/keys/],
+    [["--max-schema-states", "0"], /--max-schema-states must be an integer >= 1/],
+    [["--max-schema-compile-time", "0"], /--max-schema-compile-time must be a number >= 0.001/],
   ] as const) {
     const child = spawn(process.execPath, [resolve(repoRoot, "bin/qwen2.js"), "serve", "--model", "x", ...args], {
       stdio: ["ignore", "pipe", "pipe"],
@@ -88,4 +90,71 @@ it("qwen2 serve refuses bad operations flags before loading anything", async () 
     assert.equal(code, 2, stderr);
     assert.match(stderr, message);
   }
+});
+
+it("qwen2 serve --max-schema-properties: a schema over it is a 400 naming the flag; SIGTERM lets a running stream finish, exit 0", {
+  timeout: 60_000,
+}, async () => {
+  const serve = await startServe(["--model", "some/dir/toy-model", "--max-schema-properties", "1", "--max-schema-compile-time", "2"], {
+    loader: "dist/test/server/toy_loader.js",
+    env: { QWEN2_TOY_DELAY_MS: "5" },
+  });
+  let code: number | null = null;
+  try {
+    const schema = { type: "object", properties: { a: { type: "string" }, b: { type: "string" } } };
+    const r = await fetch(`${serve.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        messages: [{ role: "user", content: "schema please" }],
+        response_format: { type: "json_schema", json_schema: { name: "two", schema } },
+      }),
+    });
+    assert.equal(r.status, 400);
+    const e = ((await r.json()) as { error: { code: string; message: string } }).error;
+    assert.equal(e.code, "schema_limit_exceeded");
+    assert.match(e.message, /more than 1 properties \(limit maxProperties, set by --max-schema-properties\)$/);
+    // A stream of ~100 tokens at 5 ms each is running when SIGTERM arrives; it runs to its end.
+    const res = await fetch(`${serve.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ messages: [{ role: "user", content: "count slowly" }], stream: true, max_tokens: 100, temperature: 0 }),
+    });
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    assert.ok(!first.done);
+    let text = new TextDecoder().decode(first.value);
+    const stopped = serve.stop();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    code = await stopped;
+    assert.match(text, /"finish_reason":"length"/, "the running stream finished after SIGTERM");
+    assert.match(text, /data: \[DONE\]\n\n$/);
+  } finally {
+    if (code === null) code = await serve.stop();
+  }
+  assert.equal(code, 0);
+  assert.match(serve.stderr(), /SIGTERM: no new connections; finishing running requests/);
+  assert.match(serve.stderr(), /qwen2 serve: stopped\n/);
+});
+
+it("qwen2 serve --help lists the schema budget flags", async () => {
+  const child = spawn(process.execPath, [resolve(repoRoot, "bin/qwen2.js"), "serve", "--help"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  await new Promise((r) => child.on("exit", r));
+  for (const flag of [
+    "--max-schema-bytes",
+    "--max-schema-enum",
+    "--max-schema-properties",
+    "--max-schema-states",
+    "--max-schema-compile-time",
+    "--schema-cache-bytes",
+    "--mask-cache-bytes",
+  ])
+    assert.match(out, new RegExp(`^\\s+${flag} `, "m"), flag);
 });

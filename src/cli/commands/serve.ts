@@ -51,6 +51,14 @@ Operations (docs/server.md#operations):
   --max-connections N       open connections at once; more get 503 (default 512)
   --max-embedding-inputs N  inputs per /v1/embeddings request (default 2048)
   --max-tokenize-tokens N   tokens one /tokenize answer may hold (default 131072)
+  --max-schema-bytes BYTES  largest JSON schema (response_format, text.format, a tool's
+                            parameters) as canonical JSON (default 4 MiB; more: 400)
+  --max-schema-enum N       enum/const values one schema may list (default 200000)
+  --max-schema-properties N object properties one schema may declare (default 200000)
+  --max-schema-states N     automaton states one schema may compile to (default 1000000)
+  --max-schema-compile-time S  work time one schema's compilation may take (default 5)
+  --schema-cache-bytes BYTES   compiled schemas kept for reuse (default 32 MiB)
+  --mask-cache-bytes BYTES     token masks of constrained decoding kept (default 64 MiB)
   --cors-origin ORIGIN      let browser pages from ORIGIN call the API (repeatable; * for any)
   --allowed-host HOST       a Host name to answer besides localhost/127.0.0.1/[::1] (repeatable;
                             * switches the check off; on by default for loopback binds)
@@ -89,6 +97,13 @@ const command: Command = {
       "max-connections": { type: "string" },
       "max-embedding-inputs": { type: "string" },
       "max-tokenize-tokens": { type: "string" },
+      "max-schema-bytes": { type: "string" },
+      "max-schema-enum": { type: "string" },
+      "max-schema-properties": { type: "string" },
+      "max-schema-states": { type: "string" },
+      "max-schema-compile-time": { type: "string" },
+      "schema-cache-bytes": { type: "string" },
+      "mask-cache-bytes": { type: "string" },
       "cors-origin": { type: "string", multiple: true },
       "allowed-host": { type: "string", multiple: true },
       "tls-cert": { type: "string" },
@@ -172,7 +187,7 @@ const command: Command = {
   },
 };
 
-/** The --*-timeout and size flags as ServerLimits (seconds become milliseconds). */
+/** The --*-timeout, size and schema-budget flags as ServerLimits (seconds become milliseconds). */
 function readLimitFlags(values: FlagValues): Partial<ServerLimits> {
   const seconds = (name: string, min: number): number | undefined => {
     const s = numberFlag(values, name, { min });
@@ -185,6 +200,13 @@ function readLimitFlags(values: FlagValues): Partial<ServerLimits> {
     maxConnections: intFlag(values, "max-connections", { min: 1 }),
     maxEmbeddingInputs: intFlag(values, "max-embedding-inputs", { min: 1 }),
     maxTokenizeTokens: intFlag(values, "max-tokenize-tokens", { min: 1 }),
+    maxSchemaBytes: intFlag(values, "max-schema-bytes", { min: 1 }),
+    maxSchemaEnum: intFlag(values, "max-schema-enum", { min: 0 }),
+    maxSchemaProperties: intFlag(values, "max-schema-properties", { min: 0 }),
+    maxSchemaStates: intFlag(values, "max-schema-states", { min: 1 }),
+    maxSchemaCompileMs: seconds("max-schema-compile-time", 0.001),
+    schemaCacheBytes: intFlag(values, "schema-cache-bytes", { min: 0 }),
+    maskCacheBytes: intFlag(values, "mask-cache-bytes", { min: 0 }),
   };
   for (const k of Object.keys(out) as (keyof ServerLimits)[]) if (out[k] === undefined) delete out[k];
   return out;
