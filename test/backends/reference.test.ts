@@ -266,6 +266,7 @@ function naiveAttention(
   kvHeads: number,
   hd: number,
   window: number | null,
+  roundP: (p: number) => number = (p) => p,
 ): Float64Array {
   const out = new Float64Array(count * heads * hd);
   const scale = 1 / Math.sqrt(hd);
@@ -287,7 +288,7 @@ function naiveAttention(
       const e = logits.map((l) => Math.exp(l - m));
       const z = e.reduce((x, y) => x + y, 0);
       for (let t = 0; t < idx.length; t++)
-        for (let d = 0; d < hd; d++) out[i * heads * hd + h * hd + d]! += (e[t]! / z) * values[idx[t]! * kvHeads * hd + g * hd + d]!;
+        for (let d = 0; d < hd; d++) out[i * heads * hd + h * hd + d]! += roundP(e[t]! / z) * values[idx[t]! * kvHeads * hd + g * hd + d]!;
     }
   }
   return out;
@@ -322,6 +323,30 @@ test("attention: causal GQA and sliding windows over chunked ring caches equal t
       }
     }
   }
+});
+
+test("kvCache \"f16\" (llama.cpp's F16 cache): attention equals the naive formula on f16-rounded q, k, v and f16-rounded probabilities", async () => {
+  const r = rng(16);
+  const [heads, kvHeads, hd, total] = [4, 2, 8, 11];
+  const toF16 = (x: number): number => f16ToF32(f32ToF16(x));
+  const keys = randn(total * kvHeads * hd, r, 2);
+  const values = randn(total * kvHeads * hd, r);
+  const queries = randn(total * heads * hd, r, 2);
+  const f16 = new ReferenceBackend({ kvCache: "f16" });
+  const kv = f16.allocKV(kvHeads, total, hd);
+  const [K, V, Q, O] = [f16.alloc(total, kvHeads * hd), f16.alloc(total, kvHeads * hd), f16.alloc(total, heads * hd), f16.alloc(total, heads * hd)];
+  f16.write(K, keys);
+  f16.write(V, values);
+  f16.write(Q, queries);
+  f16.storeKV(kv, K, V, 0, total, 0);
+  f16.attention(O, Q, [{ kv, row: 0, count: total, past: 0 }], { heads, kvHeads, headDim: hd, scale: 1 / Math.sqrt(hd), window: null });
+  const [qh, kh, vh] = [queries, keys, values].map((a) => a.map(toF16));
+  const want = naiveAttention(qh!, kh!, vh!, total, 0, total, heads, kvHeads, hd, null, toF16);
+  assertClose(await f16.read(O), want, 1e-6, "f16 cache attention");
+  // The rounding is there: the plain float32 formula is further off than the bound.
+  const plain = naiveAttention(queries, keys, values, total, 0, total, heads, kvHeads, hd, null);
+  assert.ok((await f16.read(O)).some((x, i) => Math.abs(x - plain[i]!) > 1e-4), "f16 cache rounds");
+  assert.throws(() => new ReferenceBackend({ kvCache: "bf16" as "f16" }), /kvCache must be "f32" or "f16", got bf16/);
 });
 
 test("attention handles several segments in one call and refuses a ring that lost needed keys", async () => {

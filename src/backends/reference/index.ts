@@ -9,6 +9,7 @@ import { readWhole, type UploadSource } from "../../formats/weights.js";
 import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight } from "../ops.js";
 import { isQuantized, type WeightQuantDType } from "../../tensor/dtype.js";
 import { GgmlActivationRow } from "../../tensor/quant/ggml_activations.js";
+import { f16ToF32, f32ToF16 } from "../../tensor/convert.js";
 import { RefWeight } from "./weights.js";
 
 export { RefWeight } from "./weights.js";
@@ -73,17 +74,34 @@ export interface ReferenceBackendOptions {
    * rounding. Float weights multiply float activations either way.
    */
   activations?: "float" | "ggml";
+  /**
+   * How K/V are kept and attended. "f32" (the default): float32 cache, float64 attention
+   * arithmetic. "f16": llama.cpp's default F16 cache without flash attention, emulated: K and V
+   * are stored rounded to f16, and because ggml's mul_mat converts its float32 operand to an f16
+   * operand's type, each query is rounded to f16 before K·Q and each softmax probability
+   * before it weighs V. Softmax itself and the sums stay wide, as in ggml.
+   */
+  kvCache?: "f32" | "f16";
+}
+
+/** v rounded to the nearest f16 (ties to even), as a number. */
+function roundF16(v: number): number {
+  return f16ToF32(f32ToF16(v));
 }
 
 export class ReferenceBackend implements Backend {
   readonly name = "reference";
   private readonly ggmlActivations: boolean;
+  private readonly f16Cache: boolean;
 
   constructor(options: ReferenceBackendOptions = {}) {
     const a = options.activations ?? "float";
     if (a !== "float" && a !== "ggml")
       throw new InvalidArgumentError(`ReferenceBackend: activations must be "float" or "ggml", got ${String(a)}`);
+    const kv = options.kvCache ?? "f32";
+    if (kv !== "f32" && kv !== "f16") throw new InvalidArgumentError(`ReferenceBackend: kvCache must be "f32" or "f16", got ${String(kv)}`);
     this.ggmlActivations = a === "ggml";
+    this.f16Cache = kv === "f16";
   }
 
   async upload(tensor: UploadSource): Promise<Weight> {
@@ -241,6 +259,12 @@ export class ReferenceBackend implements Backend {
         const dst = (g * c.capacity + idx) * c.headDim;
         c.k.set(ks.data.subarray(src, src + c.headDim), dst);
         c.v.set(vs.data.subarray(src, src + c.headDim), dst);
+        if (this.f16Cache) {
+          for (let d = dst; d < dst + c.headDim; d++) {
+            c.k[d] = roundF16(c.k[d]!);
+            c.v[d] = roundF16(c.v[d]!);
+          }
+        }
       }
     }
   }
@@ -257,6 +281,8 @@ export class ReferenceBackend implements Backend {
     const group = heads / kvHeads;
     const scores = new Float64Array(0 + maxKeys(segments, window));
     const acc = new Float64Array(headDim);
+    const qh = new Float64Array(headDim);
+    const f16 = this.f16Cache;
     for (const seg of segments) {
       const c = kvBuf(seg.kv, "attention");
       if (c.kvHeads !== kvHeads || c.headDim !== headDim) {
@@ -278,11 +304,12 @@ export class ReferenceBackend implements Backend {
           const g = Math.floor(h / group);
           const qBase = qRow + h * headDim;
           const kvBase = g * c.capacity * headDim;
+          for (let d = 0; d < headDim; d++) qh[d] = f16 ? roundF16(qs.data[qBase + d]!) : qs.data[qBase + d]!;
           let max = -Infinity;
           for (let j = first; j <= s; j++) {
             const kBase = kvBase + (j % c.capacity) * headDim;
             let dot = 0;
-            for (let d = 0; d < headDim; d++) dot += qs.data[qBase + d]! * c.k[kBase + d]!;
+            for (let d = 0; d < headDim; d++) dot += qh[d]! * c.k[kBase + d]!;
             const sc = dot * scale;
             scores[j - first] = sc;
             if (sc > max) max = sc;
@@ -295,7 +322,7 @@ export class ReferenceBackend implements Backend {
           }
           acc.fill(0);
           for (let j = first; j <= s; j++) {
-            const pj = scores[j - first]! / sum;
+            const pj = f16 ? roundF16(scores[j - first]! / sum) : scores[j - first]! / sum;
             const vBase = kvBase + (j % c.capacity) * headDim;
             for (let d = 0; d < headDim; d++) acc[d]! += pj * c.v[vBase + d]!;
           }
