@@ -39,7 +39,7 @@ import { rerankPairIds, type RerankFormat } from "./rerank_format.js";
 export type TextInput = string | { readonly ids: ArrayLike<number> };
 
 /** What every loaded class carries besides its model. */
-abstract class Pretrained<M extends { dispose(): void }> {
+abstract class Pretrained<M extends Qwen2TaskModel> {
   readonly tokenizer: TextTokenizer;
   readonly config: Qwen2Config;
   /** generation_config.json, or null when the folder has none. */
@@ -56,11 +56,12 @@ abstract class Pretrained<M extends { dispose(): void }> {
   readonly randomWeights: boolean;
   private readonly release: () => void;
 
-  protected constructor(
-    /** The architecture's model on its backend (src/models/). */
-    readonly model: M,
-    loaded: LoadedModel<Qwen2TaskModel>,
-  ) {
+  /** The architecture's model on its backend (src/models/). */
+  readonly model: M;
+
+  /** `loaded.model` is an M: the loader built the architecture this class names. */
+  protected constructor(loaded: LoadedModel<Qwen2TaskModel>) {
+    this.model = loaded.model as M;
     this.tokenizer = loaded.tokenizer;
     this.config = loaded.config;
     this.generationConfig = loaded.generationConfig;
@@ -90,8 +91,14 @@ abstract class Pretrained<M extends { dispose(): void }> {
   }
 }
 
-async function loadAs<M>(source: ModelSource, options: LoadOptions, architecture: Qwen2Architecture): Promise<LoadedModel<M>> {
-  return (await loadPretrained(source, options, architecture)) as LoadedModel<Qwen2TaskModel> as LoadedModel<M>;
+/** Every class's `fromPretrained`: the one loader, asked for the class's architecture, then the class's `fromLoaded`. */
+async function loadAs<T>(
+  source: ModelSource,
+  options: LoadOptions,
+  architecture: Qwen2Architecture,
+  fromLoaded: (loaded: LoadedModel<Qwen2TaskModel>) => T,
+): Promise<T> {
+  return fromLoaded(await loadPretrained(source, options, architecture));
 }
 
 /** Qwen2 as a language model: generation with the folder's defaults, and the CausalLM interface the server and `generate` take. */
@@ -100,14 +107,13 @@ export class Qwen2ForCausalLM extends Pretrained<CausalLMModel> implements Causa
   static readonly load = CausalLMModel.load;
 
   /** A Hugging Face folder or GGUF file (URL, path, Files, ModelFiles) as a causal LM. */
-  static async fromPretrained(source: ModelSource, options: LoadOptions = {}): Promise<Qwen2ForCausalLM> {
-    const loaded = await loadAs<CausalLMModel>(source, options, "Qwen2ForCausalLM");
-    return new Qwen2ForCausalLM(loaded.model, loaded);
+  static fromPretrained(source: ModelSource, options: LoadOptions = {}): Promise<Qwen2ForCausalLM> {
+    return loadAs(source, options, "Qwen2ForCausalLM", Qwen2ForCausalLM.fromLoaded);
   }
 
-  /** @internal AutoModel builds it from a load it made. */
+  /** @internal AutoModel and the CLI wrap a load they made. */
   static fromLoaded(loaded: LoadedModel<Qwen2TaskModel>): Qwen2ForCausalLM {
-    return new Qwen2ForCausalLM(loaded.model as CausalLMModel, loaded);
+    return new Qwen2ForCausalLM(loaded);
   }
 
   get vocabSize(): number {
@@ -157,14 +163,13 @@ export class Qwen2Model extends Pretrained<BackboneModel> {
   static readonly load = BackboneModel.load;
 
   /** A folder's decoder stack (its backbone under `model.` or bare, as transformers accepts; any head is left out). */
-  static async fromPretrained(source: ModelSource, options: LoadOptions = {}): Promise<Qwen2Model> {
-    const loaded = await loadAs<BackboneModel>(source, options, "Qwen2Model");
-    return new Qwen2Model(loaded.model, loaded);
+  static fromPretrained(source: ModelSource, options: LoadOptions = {}): Promise<Qwen2Model> {
+    return loadAs(source, options, "Qwen2Model", Qwen2Model.fromLoaded);
   }
 
   /** @internal */
   static fromLoaded(loaded: LoadedModel<Qwen2TaskModel>): Qwen2Model {
-    return new Qwen2Model(loaded.model as BackboneModel, loaded);
+    return new Qwen2Model(loaded);
   }
 
   /**
@@ -221,14 +226,13 @@ export interface RerankResult {
 export class Qwen2ForSequenceClassification extends Pretrained<SequenceClassificationModel> {
   static readonly load = SequenceClassificationModel.load;
 
-  static async fromPretrained(source: ModelSource, options: LoadOptions = {}): Promise<Qwen2ForSequenceClassification> {
-    const loaded = await loadAs<SequenceClassificationModel>(source, options, "Qwen2ForSequenceClassification");
-    return new Qwen2ForSequenceClassification(loaded.model, loaded);
+  static fromPretrained(source: ModelSource, options: LoadOptions = {}): Promise<Qwen2ForSequenceClassification> {
+    return loadAs(source, options, "Qwen2ForSequenceClassification", Qwen2ForSequenceClassification.fromLoaded);
   }
 
   /** @internal */
   static fromLoaded(loaded: LoadedModel<Qwen2TaskModel>): Qwen2ForSequenceClassification {
-    return new Qwen2ForSequenceClassification(loaded.model as SequenceClassificationModel, loaded);
+    return new Qwen2ForSequenceClassification(loaded);
   }
 
   /** Label names by index (`id2label`). */
@@ -307,14 +311,13 @@ export interface TokenLabel {
 export class Qwen2ForTokenClassification extends Pretrained<TokenClassificationModel> {
   static readonly load = TokenClassificationModel.load;
 
-  static async fromPretrained(source: ModelSource, options: LoadOptions = {}): Promise<Qwen2ForTokenClassification> {
-    const loaded = await loadAs<TokenClassificationModel>(source, options, "Qwen2ForTokenClassification");
-    return new Qwen2ForTokenClassification(loaded.model, loaded);
+  static fromPretrained(source: ModelSource, options: LoadOptions = {}): Promise<Qwen2ForTokenClassification> {
+    return loadAs(source, options, "Qwen2ForTokenClassification", Qwen2ForTokenClassification.fromLoaded);
   }
 
   /** @internal */
   static fromLoaded(loaded: LoadedModel<Qwen2TaskModel>): Qwen2ForTokenClassification {
-    return new Qwen2ForTokenClassification(loaded.model as TokenClassificationModel, loaded);
+    return new Qwen2ForTokenClassification(loaded);
   }
 
   get labels(): readonly string[] {
@@ -365,14 +368,13 @@ export interface QuestionAnswer {
 export class Qwen2ForQuestionAnswering extends Pretrained<QuestionAnsweringModel> {
   static readonly load = QuestionAnsweringModel.load;
 
-  static async fromPretrained(source: ModelSource, options: LoadOptions = {}): Promise<Qwen2ForQuestionAnswering> {
-    const loaded = await loadAs<QuestionAnsweringModel>(source, options, "Qwen2ForQuestionAnswering");
-    return new Qwen2ForQuestionAnswering(loaded.model, loaded);
+  static fromPretrained(source: ModelSource, options: LoadOptions = {}): Promise<Qwen2ForQuestionAnswering> {
+    return loadAs(source, options, "Qwen2ForQuestionAnswering", Qwen2ForQuestionAnswering.fromLoaded);
   }
 
   /** @internal */
   static fromLoaded(loaded: LoadedModel<Qwen2TaskModel>): Qwen2ForQuestionAnswering {
-    return new Qwen2ForQuestionAnswering(loaded.model as QuestionAnsweringModel, loaded);
+    return new Qwen2ForQuestionAnswering(loaded);
   }
 
   forward(rows: readonly ArrayLike<number>[]): Promise<QuestionAnsweringLogits[]> {
@@ -421,17 +423,15 @@ export class AutoModel {
 
   static async fromPretrained(source: ModelSource, options: LoadOptions = {}): Promise<Qwen2Pretrained> {
     const loaded = await loadPretrained(source, options, "auto");
-    switch (loaded.architecture ?? "Qwen2ForCausalLM") {
-      case "Qwen2ForCausalLM":
-        return Qwen2ForCausalLM.fromLoaded(loaded);
-      case "Qwen2Model":
-        return Qwen2Model.fromLoaded(loaded);
-      case "Qwen2ForSequenceClassification":
-        return Qwen2ForSequenceClassification.fromLoaded(loaded);
-      case "Qwen2ForTokenClassification":
-        return Qwen2ForTokenClassification.fromLoaded(loaded);
-      case "Qwen2ForQuestionAnswering":
-        return Qwen2ForQuestionAnswering.fromLoaded(loaded);
-    }
+    return CLASSES[loaded.architecture ?? "Qwen2ForCausalLM"](loaded);
   }
 }
+
+/** The class each architecture name loads as (every name, or this fails to compile). */
+const CLASSES: { readonly [A in Qwen2Architecture]: (loaded: LoadedModel<Qwen2TaskModel>) => Qwen2Pretrained } = {
+  Qwen2ForCausalLM: Qwen2ForCausalLM.fromLoaded,
+  Qwen2Model: Qwen2Model.fromLoaded,
+  Qwen2ForSequenceClassification: Qwen2ForSequenceClassification.fromLoaded,
+  Qwen2ForTokenClassification: Qwen2ForTokenClassification.fromLoaded,
+  Qwen2ForQuestionAnswering: Qwen2ForQuestionAnswering.fromLoaded,
+};

@@ -4,7 +4,7 @@
  * tested against, so it favours obvious correctness and argument checks over speed.
  */
 import { InvalidArgumentError } from "../../errors.js";
-import { checkRowCount, ownHandle } from "../handles.js";
+import { checkCols, checkRowCount, ownHandle } from "../handles.js";
 import { readWhole, type UploadSource } from "../../formats/weights.js";
 import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight } from "../ops.js";
 import { isQuantized, type WeightQuantDType } from "../../tensor/dtype.js";
@@ -51,10 +51,6 @@ function weight(w: Weight, what: string): RefWeight {
 
 function kvBuf(x: KVBuffer, what: string): RefKV {
   return ownHandle(x, RefKV, "KV buffer", "reference backend", what);
-}
-
-function checkCols(what: string, m: RefMat, cols: number, role: string): void {
-  if (m.cols !== cols) throw new InvalidArgumentError(`${what}: ${role} has ${m.cols} columns, expected ${cols}`);
 }
 
 /** Rows [row, row + rows) of m's data, checked (for read and readInto). */

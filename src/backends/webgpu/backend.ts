@@ -10,7 +10,7 @@
  * scales, biases) are decoded to float32 at upload, being a few kilobytes.
  */
 import { InvalidArgumentError, UnsupportedError } from "../../errors.js";
-import { checkRowCount, ownHandle } from "../handles.js";
+import { checkCols, checkRowCount, ownHandle } from "../handles.js";
 import { asReader, readWhole, type UploadSource } from "../../formats/weights.js";
 import { byteSize, type WeightDType } from "../../tensor/dtype.js";
 import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight } from "../ops.js";
@@ -116,10 +116,6 @@ function weight(w: Weight, what: string): GpuWeight {
 
 function kvBuf(x: KVBuffer, what: string): GpuKV {
   return ownHandle(x, GpuKV, "KV buffer", "WebGPU backend", what);
-}
-
-function checkCols(what: string, m: GpuMat, cols: number, role: string): void {
-  if (m.cols !== cols) throw new InvalidArgumentError(`${what}: ${role} has ${m.cols} columns, expected ${cols}`);
 }
 
 /** Workgroups for `groups` units of work as a 2-D grid within the per-dimension limit. */
