@@ -1,23 +1,18 @@
 /**
  * Page code for test/browser/webgpu_fixtures.test.ts: whole models on the WebGPU backend in
  * the page's main thread. `runFixture` runs a fixture's cases as the wasm fixture worker does
- * (padded-batch prefill, then greedy decoding); `runQuantized` runs a random model with Q8_0 /
- * Q4_0 matrices on WebGPU and, on the reference backend, the float32 values those blocks
- * decode to. One backend serves every model of the page, so its pipelines compile once.
+ * (fixture_run.ts); `runQuantized` runs a random model with Q8_0 / Q4_0 matrices on WebGPU
+ * and, on the reference backend, the float32 values those blocks decode to. One backend serves every model of the page, so its pipelines compile once.
  */
 import { ReferenceBackend } from "../../../src/backends/reference/index.js";
 import type { Backend } from "../../../src/backends/ops.js";
 import { WebGPUBackend } from "../../../src/backends/webgpu/index.js";
-import { loadModelFolder } from "../../../src/formats/model_folder.js";
-import { memoryFiles } from "../../../src/io/byte_source.js";
 import { Qwen2ForCausalLM } from "../../../src/models/qwen2.js";
 import { RandomQwen2Weights } from "../../../src/models/random_qwen2.js";
-import { PaddedBatchRunner } from "../../../src/runtime/padded_batch.js";
 import { fromPretrained } from "../../../src/runtime/load.js";
-import { caseBatch, caseGeneration, greedy } from "../../support/fixture_cases.js";
 import { QuantizedSource } from "../../support/quantized_source.js";
 import { tinyConfig } from "../../models/tiny_model.js";
-import type { CaseResult, FixtureJob, FixtureResult } from "./fixture_worker.js";
+import { type FixtureJob, type FixtureResult, fetchFixtureFolder, runFixtureCases } from "./fixture_run.js";
 
 let shared: Promise<WebGPUBackend> | null = null;
 function backend(): Promise<WebGPUBackend> {
@@ -26,40 +21,12 @@ function backend(): Promise<WebGPUBackend> {
 }
 
 export async function runFixture(job: FixtureJob): Promise<FixtureResult> {
-  const bytes: Record<string, Uint8Array> = {};
-  await Promise.all(
-    job.files.map(async (name) => {
-      const response = await fetch(job.folderUrl + name);
-      if (!response.ok) throw new Error(`${job.folderUrl}${name}: HTTP ${response.status}`);
-      bytes[name] = new Uint8Array(await response.arrayBuffer());
-    }),
-  );
-  const folder = await loadModelFolder(memoryFiles(bytes, job.folderUrl));
+  const folder = await fetchFixtureFolder(job);
   const be = await backend();
   const model = await Qwen2ForCausalLM.load({ config: folder.config, weights: folder.weights }, be);
   folder.weights.close();
   try {
-    const vocab = model.vocabSize;
-    const cases: CaseResult[] = [];
-    for (const c of job.cases) {
-      const { eos, pad } = caseGeneration(c, folder.config, folder.generationConfig);
-      const batch = caseBatch(c, pad);
-      const realLens = batch.attentionMask.map((m) => m.filter((v) => v === 1).length);
-      const wantFull = job.fullLogits.includes(c.name);
-      const runner = new PaddedBatchRunner(model, batch, Math.max(...realLens) + c.max_new_tokens);
-      try {
-        const prefill = await runner.prefill({ allLogits: wantFull });
-        const last = prefill.map((l, r) => (wantFull ? l.slice((realLens[r]! - 1) * vocab, realLens[r]! * vocab) : l));
-        const full = wantFull
-          ? prefill.map((l, r) => Array.from({ length: realLens[r]! }, (_, p) => Array.from(l.subarray(p * vocab, (p + 1) * vocab))))
-          : null;
-        const tokens = c.max_new_tokens === 0 ? last.map(() => []) : (await greedy(runner, last, c.max_new_tokens, eos, pad)).tokens;
-        cases.push({ name: c.name, last: last.map((l) => Array.from(l)), full, tokens });
-      } finally {
-        runner.dispose();
-      }
-    }
-    return { backend: be.name, threads: 1, cases };
+    return { backend: be.name, threads: 1, cases: await runFixtureCases(model, folder, job) };
   } finally {
     model.dispose();
   }
