@@ -4,9 +4,9 @@
  * typed locally because the project compiles without the DOM library.
  */
 import { UnsupportedError } from "../errors.js";
-import type { ComputeWorker, LocalFile, LocalFolder, ParentPort, SpawnOptions } from "./types.js";
+import type { ComputeWorker, LocalFile, LocalFolder, ParentPort, SpawnOptions, WebWorker, WebWorkerConstructor } from "./types.js";
 
-export type { ComputeWorker, ParentPort, SpawnOptions } from "./types.js";
+export type { ComputeWorker, ParentPort, SpawnOptions, WebWorker, WebWorkerConstructor } from "./types.js";
 
 interface MessageEventLike {
   readonly data: unknown;
@@ -20,12 +20,8 @@ interface EventTargetLike {
   addEventListener(type: string, listener: (event: never) => void): void;
   removeEventListener(type: string, listener: (event: never) => void): void;
 }
-interface WebWorker extends EventTargetLike {
-  postMessage(message: unknown): void;
-  terminate(): void;
-}
 interface WebGlobals extends Partial<EventTargetLike> {
-  Worker?: new (url: URL | string, options: { type: "module"; name?: string }) => WebWorker;
+  Worker?: WebWorkerConstructor;
   navigator?: { hardwareConcurrency?: number };
   crossOriginIsolated?: boolean;
   postMessage?(message: unknown): void;
@@ -36,7 +32,8 @@ const web = globalThis as unknown as WebGlobals;
 
 export function spawnWorker(url: URL, options: SpawnOptions = {}): ComputeWorker {
   if (!web.Worker) throw new Error(`spawnWorker(${url.href}): this JavaScript environment has no Worker`);
-  const worker = new web.Worker(url, { type: "module", ...(options.name !== undefined ? { name: options.name } : {}) });
+  const named = options.name !== undefined ? { name: options.name } : {};
+  const worker: WebWorker = options.webWorker ? options.webWorker(named) : new web.Worker(url, { type: "module", ...named });
   return {
     postMessage: (message) => worker.postMessage(message),
     onMessage(listener) {

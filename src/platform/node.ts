@@ -6,7 +6,7 @@ import { availableParallelism } from "node:os";
 import { Worker, parentPort as nodeParentPort } from "node:worker_threads";
 import type { ComputeWorker, ParentPort, SpawnOptions } from "./types.js";
 
-export type { ComputeWorker, ParentPort, SpawnOptions } from "./types.js";
+export type { ComputeWorker, ParentPort, SpawnOptions, WebWorker, WebWorkerConstructor } from "./types.js";
 export { localFolder, localPathKind, openLocalFile } from "./node_files.js";
 
 export const hasLocalFiles = true;

@@ -33,7 +33,26 @@ export interface ParentPort {
 export interface SpawnOptions {
   /** Shown by debuggers and in error messages. */
   readonly name?: string;
+  /**
+   * Browsers: makes the module Web Worker instead of `new Worker(url)`. A module starting a
+   * worker file beside it passes `(o) => new Worker(new URL("./w.js", import.meta.url), { ...o, type: "module" })`
+   * spelled out so, the shape bundlers (Vite, webpack) recognise and bundle the worker file and
+   * its imports for; without a bundler it starts the same file as `url` would. Node, Deno and
+   * Bun ignore it and start `url`.
+   */
+  readonly webWorker?: (options: { readonly name?: string }) => WebWorker;
 }
+
+/** A Web Worker as spawnWorker uses it (the DOM's Worker, typed here: the project compiles without the DOM library). */
+export interface WebWorker {
+  postMessage(message: unknown): void;
+  terminate(): void;
+  addEventListener(type: string, listener: (event: never) => void): void;
+  removeEventListener(type: string, listener: (event: never) => void): void;
+}
+
+/** The global `Worker` of browsers, for modules that declare it to pass `webWorker`. */
+export type WebWorkerConstructor = new (url: URL, options: { readonly type: "module"; readonly name?: string }) => WebWorker;
 
 /** Starts the ES module at `url` as a worker (worker_threads in Node/Deno/Bun, a module Web Worker in browsers). */
 export declare function spawnWorker(url: URL, options?: SpawnOptions): ComputeWorker;

@@ -6,7 +6,7 @@
  * microsecond) and then sleeps in Atomics.wait, so an idle or contended core is never burnt
  * by an unbounded spin.
  */
-import { spawnWorker, type ComputeWorker } from "#platform";
+import { spawnWorker, type ComputeWorker, type WebWorkerConstructor } from "#platform";
 import type { WasmMemory, WasmModule } from "./wasm_api.js";
 import { execute, prepare, Op, type KernelExports } from "./kernels.js";
 import { ARGS_OFFSET, CTL_DONE, CTL_FAILED, CTL_GEN, CTL_MAIN_SLEEPING, CTL_OP, CTL_SLEEPING, CTL_SLOTS } from "./control.js";
@@ -14,6 +14,24 @@ import { ARGS_OFFSET, CTL_DONE, CTL_FAILED, CTL_GEN, CTL_MAIN_SLEEPING, CTL_OP, 
 export { CONTROL_BYTES, MAX_THREADS } from "./control.js";
 /** Loads before a waiting thread falls asleep (~10-40 µs). */
 export const SPIN_LIMIT = 20000;
+
+/** Browsers' global; only `webWorker` below calls it, and only browsers call that. */
+declare const Worker: WebWorkerConstructor;
+
+/**
+ * The compute worker beside this module. Browsers make it with the literal
+ * `new Worker(new URL("./worker.js", import.meta.url), ...)`, the shape bundlers recognise and
+ * bundle worker.js for; Node starts the URL, built from a constant so that bundlers do not copy
+ * the unbundled file as an asset too.
+ */
+const WORKER_FILE = "./worker.js";
+function spawnComputeWorker(workerUrl: URL | undefined, name: string): ComputeWorker {
+  if (workerUrl) return spawnWorker(workerUrl, { name });
+  return spawnWorker(new URL(WORKER_FILE, import.meta.url), {
+    name,
+    webWorker: (o) => new Worker(new URL("./worker.js", import.meta.url), { ...o, type: "module" }),
+  });
+}
 
 /** The first (and only) message a compute worker receives. */
 export interface WorkerInit {
@@ -55,11 +73,10 @@ export class ThreadPool {
     workerUrl?: URL,
   ): Promise<ThreadPool> {
     const pool = new ThreadPool(kernels, memory, control, threads);
-    const url = workerUrl ?? new URL("./worker.js", import.meta.url);
     const ready: Promise<void>[] = [];
     const detach: (() => void)[] = [];
     for (let index = 1; index < threads; index++) {
-      const worker = spawnWorker(url, { name: `qwen2 wasm worker ${index}` });
+      const worker = spawnComputeWorker(workerUrl, `qwen2 wasm worker ${index}`);
       // Workers must not keep the process alive when a caller forgets dispose().
       worker.unref();
       pool.workers.push(worker);

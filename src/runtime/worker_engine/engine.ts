@@ -9,7 +9,7 @@
  *   for await (const { text } of engine.stream(messages, { maxNewTokens: 200, signal })) out.append(text);
  *   engine.dispose();
  */
-import { spawnWorker, type ComputeWorker } from "#platform";
+import { spawnWorker, type ComputeWorker, type WebWorkerConstructor } from "#platform";
 import type { GenerateInput } from "../../generation/generate.js";
 import type { GenerationResult } from "../../generation/sequence_generator.js";
 import type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions } from "../../tokenizer/types.js";
@@ -18,6 +18,25 @@ import { deserializeError, type EngineInfo, type FromWorker, type TokenizerCall,
 
 export type { EngineInfo } from "./protocol.js";
 export type { EngineLoadProgress, EngineModelSource } from "./load_model.js";
+
+/** Browsers' global; only `spawnEngineWorker` calls it, through spawnWorker's `webWorker`, and only in browsers. */
+declare const Worker: WebWorkerConstructor;
+
+/**
+ * The engine's worker beside this module, spelled as the literal
+ * `new Worker(new URL("./engine_worker.js", import.meta.url), ...)` that bundlers recognise and
+ * bundle it for (see the wasm backend's pool.ts; the same constant keeps them from also copying
+ * the unbundled file).
+ */
+const ENGINE_WORKER_FILE = "./engine_worker.js";
+function spawnEngineWorker(workerUrl: URL | undefined): ComputeWorker {
+  const name = "qwen2 engine";
+  if (workerUrl) return spawnWorker(workerUrl, { name });
+  return spawnWorker(new URL(ENGINE_WORKER_FILE, import.meta.url), {
+    name,
+    webWorker: (o) => new Worker(new URL("./engine_worker.js", import.meta.url), { ...o, type: "module" }),
+  });
+}
 
 export interface WorkerEngineOptions extends EngineLoadOptions {
   /** A URL (or, in Node, a path) of a Hugging Face folder or `.gguf` file, a `File`/`Blob`, or a folder's files (`File[]`, a `FileList`). */
@@ -70,7 +89,7 @@ export class WorkerEngine {
     const { signal } = options;
     signal?.throwIfAborted();
     const source = engineSource(options.model);
-    const worker = spawnWorker(options.workerUrl ?? new URL("./engine_worker.js", import.meta.url), { name: "qwen2 engine" });
+    const worker = spawnEngineWorker(options.workerUrl);
     return new Promise<WorkerEngine>((resolve, reject) => {
       const settle = (): void => {
         offMessage();
