@@ -21,7 +21,8 @@
  * Options: --work DIR (default .models/bench), --shape qwen2-0.5b|qwen2-1.5b, --dtypes
  * bf16,q8_0,q4_0 (GGUF types or presets), --quick (only the summary's runs: 2 threads, the
  * 128-token prompt, llama.cpp and our relaxed build), --skip-llama,
- * --skip-ours, --out NAME (default model), --quantizer qwen2|llama.cpp (who writes the quantised
+ * --skip-ours, --engines LIST (of llama.cpp,wasm,wasm-relaxed,reference: the rows to run; default
+ * all), --threads LIST (default 1,2; the 512/1024 rows run at 2), --out NAME (default model), --quantizer qwen2|llama.cpp (who writes the quantised
  * files: `qwen2 quantize --type`, or llama.cpp's own llama_model_quantize from our BF16 GGUF,
  * through koffi, as llama-quantize would). Results: bench/results/NAME.json and NAME.md.
  */
@@ -48,6 +49,8 @@ const { values } = parseArgs({
     repeats: { type: "string", default: "5" },
     "skip-llama": { type: "boolean", default: false },
     "skip-ours": { type: "boolean", default: false },
+    engines: { type: "string", default: "llama.cpp,wasm,wasm-relaxed,reference" },
+    threads: { type: "string", default: "1,2" },
     "render-only": { type: "boolean", default: false },
     tokenizer: { type: "string", default: resolve(repo, "../shared/tokenizers/qwen2") },
   },
@@ -57,6 +60,17 @@ const dtypes = values.dtypes!.split(",");
 const shape = values.shape!;
 if (!["qwen2-0.5b", "qwen2-1.5b"].includes(shape)) throw new Error(`--shape must be qwen2-0.5b or qwen2-1.5b, got ${shape}`);
 const outName = values.out!;
+const ENGINES = ["llama.cpp", "wasm", "wasm-relaxed", "reference"];
+const chosenEngines = new Set(values.engines!.split(","));
+for (const e of chosenEngines) if (!ENGINES.includes(e)) throw new Error(`--engines: ${e} is not one of ${ENGINES.join(", ")}`);
+const chosenThreads = values.threads!.split(",").map((t) => {
+  const n = Number(t);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--threads: ${t} is not a positive integer`);
+  return n;
+});
+/** Whether the options ask for an engine's rows (--skip-ours/--skip-llama and --engines together). */
+const wanted = (engine: string): boolean =>
+  chosenEngines.has(engine) && (engine === "llama.cpp" ? !values["skip-llama"] : !values["skip-ours"]);
 mkdirSync(work, { recursive: true });
 
 type Json = Record<string, unknown>;
@@ -180,19 +194,19 @@ if (values["render-only"]) {
   }
   const plans: Plan[] = [];
   // --quick: the summary's runs only (2 threads, the 128-token prompt, llama.cpp and our relaxed build).
-  const threadList = values.quick ? [2] : [1, 2];
+  const threadList = values.quick ? [2] : chosenThreads;
   for (const threads of threadList) {
     const long = threads === 2 && !values.quick;
     const variants = [{ prompt: 128, context: 0, gen: 16 }, ...(long ? [{ prompt: 512, context: 1024, gen: 16 }] : [])];
     for (const v of variants) {
-      if (!values["skip-llama"]) plans.push({ engine: "llama.cpp", threads, prompt: v.prompt, context: v.context, gen: v.gen });
-      if (!values["skip-ours"]) {
-        if (!values.quick) plans.push({ engine: "wasm", threads, prompt: v.prompt, context: v.context, gen: v.gen });
-        plans.push({ engine: "wasm-relaxed", threads, prompt: v.prompt, context: v.context, gen: v.gen });
+      for (const engine of ["llama.cpp", "wasm", "wasm-relaxed"]) {
+        if (!wanted(engine) || (values.quick && engine === "wasm")) continue;
+        plans.push({ engine, threads, prompt: v.prompt, context: v.context, gen: v.gen });
       }
     }
   }
-  if (!values["skip-ours"] && !values.quick) plans.push({ engine: "reference", threads: 1, prompt: 16, context: 0, gen: 4 });
+  if (wanted("reference") && !values.quick) plans.push({ engine: "reference", threads: 1, prompt: 16, context: 0, gen: 4 });
+  log(`${plans.length * dtypes.length} runs: ${dtypes.join(", ")} × ${plans.map((p) => `${p.engine} t${p.threads} p${p.prompt}${p.context ? `/ctx${p.context}` : ""}`).join(", ")}`);
 
   for (const dtype of dtypes) {
     for (const p of plans) {
@@ -276,7 +290,7 @@ const kvBytesPerToken =
   ((config.hidden_size as number) / (config.num_attention_heads as number)) *
   4;
 
-const engines = ["llama.cpp", "wasm", "wasm-relaxed", "reference"];
+const engines = ENGINES;
 const lines: string[] = [];
 const md = (s = ""): void => void lines.push(s);
 const cpu = cpus();
