@@ -1,6 +1,6 @@
 /**
  * `npm run bench:server`: aggregate decode throughput and time to first token of continuous
- * batching at 1, 4 and 16 concurrent sequences, ours beside llama.cpp doing the same work.
+ * batching at 1, 4, 8 and 16 concurrent sequences, ours beside llama.cpp doing the same work.
  *
  * Equal work: both engines run the SAME GGUF file (default: random weights of the real
  * Qwen2-0.5B shape, `qwen2 create-random --preset qwen2-0.5b`, written as Q8_0 by
@@ -14,8 +14,9 @@
  * this process) are reported beside, as our own HTTP overhead, with no ratio to llama.cpp.
  *
  * Options: --model FILE.gguf | --preset NAME (default qwen2-0.5b) with --type (default
- * q8_0), --tokens N (default 32), --levels 1,4,16, --runs N (default 5), --skip-llama,
- * --skip-http, --skip-attacks, --attacks-only, --work DIR. Results: bench/results/server.{json,md}.
+ * q8_0), --tokens N (default 32), --levels 1,4,8,16, --runs N (default 5), --skip-llama,
+ * --skip-http, --skip-attacks, --attacks-only, --work DIR, --out NAME (default server).
+ * Results: bench/results/NAME.{json,md}.
  *
  * Then the adversarial section (server_attacks.ts): issue 12's attacks replayed against
  * `qwen2 serve` on the same GGUF while a well-behaved client streams; results in
@@ -45,18 +46,22 @@ const { values } = parseArgs({
     preset: { type: "string", default: "qwen2-0.5b" },
     type: { type: "string", default: "q8_0" },
     tokens: { type: "string", default: "32" },
-    levels: { type: "string", default: "1,4,16" },
+    levels: { type: "string", default: "1,4,8,16" },
     runs: { type: "string", default: "5" },
     "skip-llama": { type: "boolean", default: false },
     "skip-http": { type: "boolean", default: false },
     "skip-attacks": { type: "boolean", default: false },
     "attacks-only": { type: "boolean", default: false },
     work: { type: "string", default: join(repo, ".models/bench-server") },
+    out: { type: "string", default: "server" },
   },
 });
+const loadAtStart = loadavg()[0] ?? 0;
 const genTokens = Number(values.tokens);
 const levels = values.levels!.split(",").map(Number);
 const runs = Number(values.runs);
+for (const [flag, v] of [["--tokens", genTokens], ["--runs", runs], ...levels.map((l) => ["--levels", l] as const)] as const)
+  if (!Number.isInteger(v) || v < 1) throw new Error(`bench:server: ${flag} takes positive integers, got ${v}`);
 const THREADS = 2;
 const log = (m: string): void => void process.stderr.write(`[bench:server] ${m}\n`);
 
@@ -322,13 +327,14 @@ const machine = {
   mem_gb: Math.round(totalmem() / 2 ** 30),
   node: process.version,
   node_llama_cpp: peerVersion("node-llama-cpp") ?? "not installed",
-  loadavg_1m: loadavg()[0] ?? 0,
+  loadavg_1m_start: loadAtStart,
+  loadavg_1m_end: loadavg()[0] ?? 0,
   date: new Date().toISOString(),
 };
 const resultsDir = join(repo, "bench/results");
 mkdirSync(resultsDir, { recursive: true });
 writeFileSync(
-  join(resultsDir, "server.json"),
+  join(resultsDir, `${values.out}.json`),
   JSON.stringify(
     {
       machine,
@@ -356,7 +362,7 @@ const md = [
   "# Server benchmark (`npm run bench:server`)",
   "",
   `Model: ${values.model ?? `random weights of the real ${values.preset} shape (\`qwen2 create-random --preset ${values.preset}\`), one GGUF file (${values.type.toUpperCase()}) read by both engines`}; ${THREADS} threads; ${genTokens} tokens per sequence (greedy, ignore_eos), a distinct chat prompt per sequence and run.`,
-  `Machine: ${machine.cpus} × ${machine.cpu}, Node ${machine.node}, node-llama-cpp ${machine.node_llama_cpp}, ${machine.date}, load average ${machine.loadavg_1m.toFixed(2)} at the start (other jobs may share the cores).`,
+  `Machine: ${machine.cpus} × ${machine.cpu}, Node ${machine.node}, node-llama-cpp ${machine.node_llama_cpp}, ${machine.date}, load average ${machine.loadavg_1m_start.toFixed(2)} at the start and ${machine.loadavg_1m_end.toFixed(2)} at the end (other jobs may share the cores).`,
   "",
   `Both engines in-process, the same work: ours through the server's continuous-batching scheduler, llama.cpp through one context with N sequences decoded together. Median [min–max] of ${runs} runs after a warm-up; "on par" where the ranges overlap. TTFT: mean over the sequences of a run. The last two columns are ours again through HTTP (streaming clients against the server in this process): our HTTP overhead, not compared with llama.cpp.`,
   "",
@@ -366,6 +372,6 @@ const md = [
   "",
   Array.isArray(llama) ? "" : `llama.cpp: ${llama}`,
 ];
-writeFileSync(join(resultsDir, "server.md"), md.join("\n") + "\n");
+writeFileSync(join(resultsDir, `${values.out}.md`), md.join("\n") + "\n");
 process.stdout.write(md.join("\n") + "\n");
 if (!values["skip-attacks"]) await attackSection();
