@@ -206,7 +206,9 @@ if (values["render-only"]) {
     }
   }
   if (wanted("reference") && !values.quick) plans.push({ engine: "reference", threads: 1, prompt: 16, context: 0, gen: 4 });
-  log(`${plans.length * dtypes.length} runs: ${dtypes.join(", ")} × ${plans.map((p) => `${p.engine} t${p.threads} p${p.prompt}${p.context ? `/ctx${p.context}` : ""}`).join(", ")}`);
+  log(
+    `${plans.length * dtypes.length} runs: ${dtypes.join(", ")} × ${plans.map((p) => `${p.engine} t${p.threads} p${p.prompt}${p.context ? `/ctx${p.context}` : ""}`).join(", ")}`,
+  );
 
   for (const dtype of dtypes) {
     for (const p of plans) {

@@ -4,7 +4,7 @@
  * our float32 path on the same inputs, for qwen2-ts and for llama.cpp on the same files.
  *
  *   node dist/bench/quality.js [--work DIR] [--shape qwen2-0.5b|qwen2-1.5b] [--types q8_0,q4_0]
- *     [--seqs 2] [--len 32] [--backend wasm|reference] [--out quality]
+ *     [--seqs 2] [--len 32] [--backend wasm|reference] [--llama-kv f16|f32] [--out quality]
  *
  * Two references, so that no figure rests on our own arithmetic alone: our model on the
  * unquantised weights (the BF16 GGUF: bf16 weights, float32 arithmetic), and llama.cpp's own
@@ -12,7 +12,11 @@
  * runs and each llama.cpp run (BF16, the quantised files), at every position of every
  * sequence: KL(P_ref || P) against each reference, and whether the most likely token is the
  * same. llama.cpp's distributions come from node-llama-cpp's `controlledEvaluate`
- * (temperature 1, no top-k/top-p/min-p: the full softmax), with its default context settings.
+ * (temperature 1, no top-k/top-p/min-p: the full softmax). llama.cpp's float reference runs with
+ * an F32 K/V cache and no flash attention, so that it is float32 throughout; the other llama.cpp
+ * runs use --llama-kv: f16 (the default) leaves node-llama-cpp's defaults, an F16 K/V cache and
+ * flash attention "auto" (both round K, V, Q or the attention probabilities to f16); f32 runs
+ * them like the reference, which leaves only the quantisation formats' own differences.
  *
  * The model is the random one of that shape bench/model.ts makes (run that first, with bf16
  * among its --dtypes). Issue 14's target: our KL within 10% of llama.cpp's on each file.
@@ -40,8 +44,11 @@ const { values } = parseArgs({
     shape: { type: "string", default: "qwen2-0.5b" },
     types: { type: "string", default: "q8_0,q4_0" },
     out: { type: "string", default: "quality" },
+    "llama-kv": { type: "string", default: "f16" },
   },
 });
+const llamaKv = values["llama-kv"]!;
+if (llamaKv !== "f16" && llamaKv !== "f32") throw new Error(`bench:quality: --llama-kv must be f16 or f32, got ${llamaKv}`);
 const shape = values.shape!;
 const types = values.types!.split(",");
 const work = resolve(values.work!);
@@ -108,14 +115,16 @@ async function ours(path: string, backend: BackendName): Promise<Float64Array[][
 }
 
 /** llama.cpp's log-probabilities at every position, from the full distributions it samples from. */
-async function llamaCpp(path: string, vocab: number): Promise<Float64Array[][]> {
+async function llamaCpp(path: string, vocab: number, kv: "f16" | "f32"): Promise<Float64Array[][]> {
   const t = performance.now();
   const llama = await loadLlamaCpp();
   const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
   const out: Float64Array[][] = [];
   try {
     for (const ids of inputs) {
-      const context = await model.createContext({ contextSize: Math.max(64, len + 8), sequences: 1, threads: 2 });
+      const float32 =
+        kv === "f32" ? ({ flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" } as const) : {};
+      const context = await model.createContext({ contextSize: Math.max(64, len + 8), sequences: 1, threads: 2, ...float32 });
       const full: GenerateNext = { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } };
       const res = await context.getSequence().controlledEvaluate(ids.map((id) => [id, full] as const));
       await context.dispose();
@@ -131,7 +140,7 @@ async function llamaCpp(path: string, vocab: number): Promise<Float64Array[][]> 
   } finally {
     await model.dispose();
     await llama.dispose();
-    log(`llama.cpp ${path}: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    log(`llama.cpp ${path} (${kv === "f32" ? "F32 cache" : "default context"}): ${((performance.now() - t) / 1000).toFixed(1)} s`);
   }
   return out;
 }
@@ -168,7 +177,7 @@ function compare(ref: Float64Array[][], other: Float64Array[][]): Score {
 const backend = values.backend as BackendName;
 const ref = await ours(gguf("bf16"), backend);
 const vocab = ref[0]![0]!.length;
-const refLlama = values["skip-llama"] ? null : await llamaCpp(gguf("f32"), vocab);
+const refLlama = values["skip-llama"] ? null : await llamaCpp(gguf("f32"), vocab, "f32");
 const rows: Array<{ engine: string; file: string; score: Score | null; vs_llama_f32: Score | null; error?: string }> = [];
 const score = (dists: Float64Array[][]) => ({ score: compare(ref, dists), vs_llama_f32: refLlama ? compare(refLlama, dists) : null });
 // Our distributions per file, kept to compare with llama.cpp's on the same file.
@@ -189,7 +198,7 @@ if (refLlama) {
   rows.push({ engine: `qwen2-ts (${backend})`, file: "bf16", score: compare(ref, ref), vs_llama_f32: compare(refLlama, ref) });
   for (const t of ["bf16", ...types]) {
     try {
-      const theirs = await llamaCpp(gguf(t), vocab);
+      const theirs = await llamaCpp(gguf(t), vocab, llamaKv);
       rows.push({ engine: "llama.cpp", file: t, ...score(theirs) });
       const mine = oursByFile.get(t);
       if (mine) sameFile.set(t, compare(theirs, mine));
@@ -204,7 +213,7 @@ const md: string[] = [
   "# Quantisation quality: next-token distributions against two float32 references",
   "",
   `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.date}.`,
-  `${seqs} sequences × ${len} positions of pseudo-random token ids on the random ${shape}-shaped model. References: qwen2-ts (${backend}) on the BF16 GGUF (bf16 weights, float32 arithmetic), and llama.cpp on an F32 GGUF of the same weights (its own float path).`,
+  `${seqs} sequences × ${len} positions of pseudo-random token ids on the random ${shape}-shaped model. References: qwen2-ts (${backend}) on the BF16 GGUF (bf16 weights, float32 arithmetic), and llama.cpp on an F32 GGUF of the same weights (its own float path: F32 K/V cache, no flash attention). The other llama.cpp rows use ${llamaKv === "f16" ? "node-llama-cpp's default context: F16 K/V cache, flash attention auto (K, V, Q or the attention probabilities rounded to f16)" : "an F32 K/V cache and no flash attention, as the reference"}.`,
   "KL = KL(P_ref ‖ P) in nats, averaged over positions; top-1 = share of positions whose most likely token is the reference's.",
   "Random weights make flat distributions: compare rows with each other, not with figures for trained models.",
   "",
@@ -234,7 +243,11 @@ const resultsDir = join(repo, "bench/results");
 mkdirSync(resultsDir, { recursive: true });
 writeFileSync(
   join(resultsDir, `${values.out}.json`),
-  JSON.stringify({ shape, seqs, len, backend, machine, date: machine.date, rows, same_file: Object.fromEntries(sameFile) }, null, 2) + "\n",
+  JSON.stringify(
+    { shape, seqs, len, backend, llama_kv: llamaKv, machine, date: machine.date, rows, same_file: Object.fromEntries(sameFile) },
+    null,
+    2,
+  ) + "\n",
 );
 writeFileSync(join(resultsDir, `${values.out}.md`), md.join("\n") + "\n");
 process.stdout.write(md.join("\n") + "\n");

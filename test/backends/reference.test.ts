@@ -325,7 +325,7 @@ test("attention: causal GQA and sliding windows over chunked ring caches equal t
   }
 });
 
-test("kvCache \"f16\" (llama.cpp's F16 cache): attention equals the naive formula on f16-rounded q, k, v and f16-rounded probabilities", async () => {
+test('kvCache "f16" (llama.cpp\'s F16 cache): attention equals the naive formula on f16-rounded q, k, v and f16-rounded probabilities', async () => {
   const r = rng(16);
   const [heads, kvHeads, hd, total] = [4, 2, 8, 11];
   const toF16 = (x: number): number => f16ToF32(f32ToF16(x));
@@ -334,7 +334,12 @@ test("kvCache \"f16\" (llama.cpp's F16 cache): attention equals the naive formul
   const queries = randn(total * heads * hd, r, 2);
   const f16 = new ReferenceBackend({ kvCache: "f16" });
   const kv = f16.allocKV(kvHeads, total, hd);
-  const [K, V, Q, O] = [f16.alloc(total, kvHeads * hd), f16.alloc(total, kvHeads * hd), f16.alloc(total, heads * hd), f16.alloc(total, heads * hd)];
+  const [K, V, Q, O] = [
+    f16.alloc(total, kvHeads * hd),
+    f16.alloc(total, kvHeads * hd),
+    f16.alloc(total, heads * hd),
+    f16.alloc(total, heads * hd),
+  ];
   f16.write(K, keys);
   f16.write(V, values);
   f16.write(Q, queries);
@@ -345,7 +350,10 @@ test("kvCache \"f16\" (llama.cpp's F16 cache): attention equals the naive formul
   assertClose(await f16.read(O), want, 1e-6, "f16 cache attention");
   // The rounding is there: the plain float32 formula is further off than the bound.
   const plain = naiveAttention(queries, keys, values, total, 0, total, heads, kvHeads, hd, null);
-  assert.ok((await f16.read(O)).some((x, i) => Math.abs(x - plain[i]!) > 1e-4), "f16 cache rounds");
+  assert.ok(
+    (await f16.read(O)).some((x, i) => Math.abs(x - plain[i]!) > 1e-4),
+    "f16 cache rounds",
+  );
   assert.throws(() => new ReferenceBackend({ kvCache: "bf16" as "f16" }), /kvCache must be "f32" or "f16", got bf16/);
 });
 

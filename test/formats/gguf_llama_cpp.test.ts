@@ -296,7 +296,10 @@ test("llama.cpp on our Q8_0 file of a_tiny_f32 computes what our ggml-emulating 
       const llamaF16 = await theirs(ids, "F16");
       const withF16 = maxDiff(await ours(new ReferenceBackend({ activations: "ggml", kvCache: "f16" }), ids), llamaF16);
       const withF32 = maxDiff(emulated, llamaF16);
-      assert.ok(withF16 < withF32, `${c.name}: the F16-cache emulation (${withF16}) is no closer to llama.cpp's F16 cache than none (${withF32})`);
+      assert.ok(
+        withF16 < withF32,
+        `${c.name}: the F16-cache emulation (${withF16}) is no closer to llama.cpp's F16 cache than none (${withF32})`,
+      );
       if (withF16 < Q8_EXACT) f16Exact++;
     }
     // One K element of short5 lies a float32 ulp from an f16 midpoint and rounds the other way
