@@ -4,13 +4,20 @@
  * base's id or an alias, a colon, the adapter's name); the base's own id means no adapter.
  * Each adapter is listed in `/v1/models` with `parent` (the base id) and `root` (its folder).
  *
+ * A request may instead set adapters and their scales itself with llama.cpp's per-request
+ * field `lora: [{id, scale}, …]`: `id` indexes the adapters in the order served (GET
+ * /lora-adapters lists them), `scale` replaces the served scale, and an adapter left out (or
+ * at scale 0) is not applied. (vLLM's LoRA request has no scale; llama.cpp's server is the
+ * precedent.)
+ *
  * Requests with different adapters run in the same batched step (each sequence's rows get its
  * own adapter: models/lora.ts). A finished sequence's cache is reused only by a request with
  * the same adapter (prefix_pool.ts), since its keys and values depend on the adapter.
  */
 import { InvalidArgumentError } from "../errors.js";
 import type { AdapterChoice, LoraAdapter } from "../models/lora.js";
-import { ApiError, errors } from "./errors.js";
+import { ApiError, errors, invalidField } from "./errors.js";
+import { describe, isObject } from "./validate.js";
 import { servesModel, type ServerContext } from "./context.js";
 
 export interface ServedAdapter {
@@ -50,10 +57,12 @@ function adapterNamed(ctx: ServerContext, model: string): ServedAdapter | null {
 }
 
 /**
- * The adapters a generation request's `model` field chooses: none for the base model's
- * names (or no `model`), one for an adapter's. Anything else is the usual 404.
+ * The adapters a generation request chooses: by `model`, none for the base model's names (or
+ * no `model`), one for an adapter's (anything else is the usual 404); or by `lora` (llama.cpp's
+ * `[{id, scale}]`), with `model` naming the base.
  */
-export function requestAdapters(ctx: ServerContext, model: string | undefined): readonly AdapterChoice[] {
+export function requestAdapters(ctx: ServerContext, model: string | undefined, lora?: unknown): readonly AdapterChoice[] {
+  if (lora !== undefined) return loraField(ctx, model, lora);
   if (model === undefined) return [];
   const a = adapterNamed(ctx, model);
   if (a) return [{ adapter: a.adapter, scale: a.scale ?? 1 }];
@@ -66,6 +75,40 @@ export function requestAdapters(ctx: ServerContext, model: string | undefined): 
     "model",
     "model_not_found",
   );
+}
+
+/** llama.cpp's per-request `lora: [{id, scale}]`, each entry checked (400 naming it). */
+function loraField(ctx: ServerContext, model: string | undefined, lora: unknown): readonly AdapterChoice[] {
+  const served = [...ctx.adapters.values()];
+  if (model !== undefined && adapterNamed(ctx, model) !== null)
+    throw invalidField("lora", `'${model}' already chooses a LoRA adapter: choose adapters by model or by lora, not both`);
+  if (model !== undefined && !servesModel(ctx, model)) throw errors.unknownModel(model, ctx.modelId);
+  if (!Array.isArray(lora)) throw invalidField("lora", `expected a list of {id, scale}, got ${describe(lora)}`, "invalid_type");
+  const seen = new Set<number>();
+  const out: AdapterChoice[] = [];
+  lora.forEach((entry, i) => {
+    const p = `lora[${i}]`;
+    if (!isObject(entry)) throw invalidField(p, `expected an object {id, scale}, got ${describe(entry)}`, "invalid_type");
+    const { id, scale } = entry as { id?: unknown; scale?: unknown };
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= served.length)
+      throw invalidField(
+        `${p}.id`,
+        served.length === 0
+          ? "this server serves no LoRA adapters"
+          : `expected an adapter index from 0 to ${served.length - 1} (GET /lora-adapters lists them), got ${describe(id)}`,
+      );
+    if (typeof scale !== "number" || !Number.isFinite(scale))
+      throw invalidField(`${p}.scale`, `expected a finite number, got ${describe(scale)}`);
+    if (seen.has(id)) throw invalidField(`${p}.id`, `adapter ${id} is listed twice`);
+    seen.add(id);
+    if (scale !== 0) out.push({ adapter: served[id]!.adapter, scale });
+  });
+  return out;
+}
+
+/** llama.cpp's GET /lora-adapters: each served adapter's index (what `lora[].id` names), source and scale. */
+export function loraAdapterList(ctx: ServerContext): unknown[] {
+  return [...ctx.adapters.values()].map((a, id) => ({ id, name: a.name, path: a.source ?? a.name, scale: a.scale ?? 1 }));
 }
 
 /** Refuses an adapter name where only the base model serves (embeddings). */

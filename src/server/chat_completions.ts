@@ -50,7 +50,7 @@ class Choice {
 
 export async function handleChatCompletions(ctx: ServerContext, body: unknown, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const f = new Fields(requireObject(body, "body"));
-  const adapters = requestAdapters(ctx, f.string("model"));
+  const adapters = requestAdapters(ctx, f.string("model"), f.raw("lora"));
   const messages = readMessages(f);
   const toolSetup = await readTools(f, schemaLimits(ctx.limits));
   const schema = await readResponseFormat(f, schemaLimits(ctx.limits));

@@ -138,7 +138,7 @@ function concat(a: LegacyLogprobs, b: LegacyLogprobs): LegacyLogprobs {
 
 export async function handleCompletions(ctx: ServerContext, body: unknown, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const f = new Fields(requireObject(body, "body"));
-  const adapters = requestAdapters(ctx, f.string("model"));
+  const adapters = requestAdapters(ctx, f.string("model"), f.raw("lora"));
   const given = await readPrompts(ctx, f.raw("prompt"), "prompt");
   const sampling = readSampling(f, ctx.model.vocabSize, ctx.generationConfig, ctx.eosIds, { minTokens: 0 });
   const n = readN(f, ctx.maxChoices);

@@ -2,7 +2,7 @@
  * What `store: true` (the Responses API default) keeps: the last few responses, in memory,
  * so a client can continue from one (`previous_response_id`) or point at one of its output
  * items (`{type: "item_reference", id}`, which @ai-sdk/openai sends for earlier assistant
- * text), or fetch it again (GET /v1/responses/ID). Nothing is written to disk; a restart forgets everything, and the oldest response
+ * text), or fetch it again (GET /v1/responses/ID), or delete it (DELETE /v1/responses/ID). Nothing is written to disk; a restart forgets everything, and the oldest response
  * goes once `capacity` are kept. A miss is a 400 that says so.
  */
 import type { JsonObject } from "./validate.js";
@@ -38,6 +38,15 @@ export class ResponseStore {
 
   response(id: string): StoredResponse | undefined {
     return this.responses.get(id);
+  }
+
+  /** Forgets a response and its output items; false when it was not kept. */
+  delete(id: string): boolean {
+    const r = this.responses.get(id);
+    if (!r) return false;
+    this.responses.delete(id);
+    for (const item of r.output) if (typeof item.id === "string") this.items.delete(item.id);
+    return true;
   }
 
   item(id: string): JsonObject | undefined {

@@ -97,7 +97,7 @@ interface OutputItem extends JsonObject {
 
 export async function handleResponses(ctx: ServerContext, body: unknown, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const f = new Fields(requireObject(body, "body"));
-  const adapters = requestAdapters(ctx, f.string("model"));
+  const adapters = requestAdapters(ctx, f.string("model"), f.raw("lora"));
   for (const unsupported of ["background", "conversation", "prompt"] as const) {
     if (f.has(unsupported) && f.raw(unsupported) !== false)
       throw invalidField(unsupported, "is not supported by this server (it runs one model locally and keeps no conversations)");
@@ -370,16 +370,31 @@ class EventWriter {
 }
 
 /** GET /v1/responses/ID: a response kept by `store: true`, as it was returned. */
+/** The id of GET/DELETE /v1/responses/ID. */
+function responseIdOf(req: IncomingMessage): string {
+  return decodeURIComponent((req.url ?? "").split("?")[0]!.replace(/\/+$/, "").slice("/v1/responses/".length));
+}
+
+function noSuchResponse(ctx: ServerContext, id: string): ApiError {
+  return new ApiError(
+    404,
+    `No response '${id}': this server keeps its last ${storeOf(ctx).capacity} responses created with store: true, in memory only.`,
+    "not_found_error",
+    "response_id",
+    "response_not_found",
+  );
+}
+
 export async function handleGetResponse(ctx: ServerContext, _b: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const id = decodeURIComponent((req.url ?? "").split("?")[0]!.replace(/\/+$/, "").slice("/v1/responses/".length));
+  const id = responseIdOf(req);
   const stored = storeOf(ctx).response(id);
-  if (!stored)
-    throw new ApiError(
-      404,
-      `No response '${id}': this server keeps its last ${storeOf(ctx).capacity} responses created with store: true, in memory only.`,
-      "not_found_error",
-      "response_id",
-      "response_not_found",
-    );
+  if (!stored) throw noSuchResponse(ctx, id);
   sendJson(res, 200, stored.response);
+}
+
+/** DELETE /v1/responses/ID: forgets a stored response (OpenAI answers the same shape). */
+export async function handleDeleteResponse(ctx: ServerContext, _b: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const id = responseIdOf(req);
+  if (!storeOf(ctx).delete(id)) throw noSuchResponse(ctx, id);
+  sendJson(res, 200, { id, object: "response.deleted", deleted: true });
 }

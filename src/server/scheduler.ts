@@ -17,6 +17,12 @@
  * the head of the queue. So a slow reader costs its cache, never tokens generated ahead into
  * memory, and never a slot others wait for. Parked sequences count against `maxQueue`.
  *
+ * Fair share: the sequences of one `submit` (a request's `n` choices) form a group. When a
+ * queued sequence's group holds no slot while every slot is taken, the group holding the
+ * most slots (two or more) yields one: that sequence goes to the back of the queue with its
+ * cache and generator (as a parked one would) and the slotless sequence takes its place. So
+ * a request for many choices never makes a one-choice request wait for all of them.
+ *
  * Cancellation: when a sequence's signal fires it is finished with "abort" and its cache is
  * disposed immediately (between steps, since a step is synchronous), or it is dropped from
  * the queue if it had not started.
@@ -41,8 +47,12 @@ export interface SequenceRequest {
   blocked?(): boolean;
 }
 
+/** The sequences of one submit call (one HTTP request's choices). */
+type Group = object;
+
 interface Active {
   readonly request: SequenceRequest;
+  readonly group: Group;
   /** Null while the prompt is still being prefilled in chunks. */
   generator: SequenceGenerator | null;
   cache: SequenceCache;
@@ -69,6 +79,8 @@ export interface SchedulerStats {
   readonly reusedPromptTokens: number;
   readonly steps: number;
   readonly maxBatch: number;
+  /** Times a group holding several slots yielded one to a group holding none (fair share). */
+  readonly yielded: number;
 }
 
 function nextTick(): Promise<void> {
@@ -77,7 +89,7 @@ function nextTick(): Promise<void> {
 
 export class Scheduler {
   /** Waiting sequences; `resumed` ones were parked and come back with their cache and generator. */
-  private readonly queue: { request: SequenceRequest; detach: () => void; resumed?: Active }[] = [];
+  private readonly queue: { request: SequenceRequest; group: Group; detach: () => void; resumed?: Active }[] = [];
   private readonly active: Active[] = [];
   private readonly parked: Active[] = [];
   private readonly pool: PrefixPool;
@@ -87,6 +99,7 @@ export class Scheduler {
   private closed = false;
   private steps = 0;
   private maxBatch = 0;
+  private yielded = 0;
   /**
    * Caches of sequences cancelled while a forward pass that uses them is in flight (a GPU
    * backend still reads them): freed once it resolves.
@@ -111,6 +124,7 @@ export class Scheduler {
       reusedPromptTokens: this.pool.reusedTokens,
       steps: this.steps,
       maxBatch: this.maxBatch,
+      yielded: this.yielded,
     };
   }
 
@@ -120,8 +134,9 @@ export class Scheduler {
     const free = Math.max(0, this.options.parallel - this.active.length);
     if (this.queue.length + this.parked.length + requests.length - free > this.options.maxQueue)
       throw errors.queueFull(this.options.maxQueue);
+    const group: Group = {};
     for (const request of requests) {
-      const entry = { request, detach: () => {} };
+      const entry = { request, group, detach: () => {} };
       const onAbort = (): void => this.cancel(request);
       request.signal.addEventListener("abort", onAbort, { once: true });
       entry.detach = () => request.signal.removeEventListener("abort", onAbort);
@@ -155,7 +170,7 @@ export class Scheduler {
     const ready = this.parked.filter((a) => !a.request.blocked?.());
     if (ready.length === 0) return;
     for (const a of ready) this.parked.splice(this.parked.indexOf(a), 1);
-    this.queue.unshift(...ready.map((a) => ({ request: a.request, detach: a.detach, resumed: a })));
+    this.queue.unshift(...ready.map((a) => ({ request: a.request, group: a.group, detach: a.detach, resumed: a })));
     setImmediate(() => void this.run());
   }
 
@@ -201,8 +216,9 @@ export class Scheduler {
   }
 
   private admit(): void {
-    while (this.active.length < this.options.parallel && this.queue.length > 0) {
-      const { request, detach, resumed } = this.queue.shift()!;
+    while (this.queue.length > 0) {
+      if (this.active.length >= this.options.parallel && !this.yieldSlot()) break;
+      const { request, group, detach, resumed } = this.queue.shift()!;
       if (resumed) {
         this.active.push(resumed);
         continue;
@@ -210,7 +226,7 @@ export class Scheduler {
       let cache: SequenceCache | null = null;
       try {
         cache = this.pool.acquire(request.promptIds, adapterKey(request.options.adapters));
-        const a: Active = { request, generator: null, cache, detach };
+        const a: Active = { request, group, generator: null, cache, detach };
         if (this.remaining(a) <= this.chunk) a.generator = this.generatorFor(a);
         this.active.push(a);
       } catch (err) {
@@ -219,6 +235,29 @@ export class Scheduler {
         request.onError(err as Error);
       }
     }
+  }
+
+  /**
+   * The fair-share rule, when every slot is taken: if a queued sequence's group holds no slot
+   * and some group holds two or more, that group's newest active sequence goes to the back of
+   * the queue (cache and generator kept) and the queued one moves to the head, to take the
+   * freed slot. False when no slot is owed.
+   */
+  private yieldSlot(): boolean {
+    const held = new Map<Group, Active[]>();
+    for (const a of this.active) held.set(a.group, [...(held.get(a.group) ?? []), a]);
+    const wi = this.queue.findIndex((q) => !held.has(q.group));
+    if (wi < 0) return false;
+    let most: Active[] = [];
+    for (const list of held.values()) if (list.length > most.length) most = list;
+    if (most.length < 2) return false;
+    const victim = most.at(-1)!;
+    this.active.splice(this.active.indexOf(victim), 1);
+    const [waiting] = this.queue.splice(wi, 1);
+    this.queue.push({ request: victim.request, group: victim.group, detach: victim.detach, resumed: victim });
+    this.queue.unshift(waiting!);
+    this.yielded++;
+    return true;
   }
 
   private get chunk(): number {

@@ -2,8 +2,9 @@
  * The OpenAI-compatible HTTP server:
  *
  *   POST /v1/chat/completions   POST /v1/responses   POST /v1/completions   POST /v1/embeddings
- *   GET  /v1/models[/ID]        GET  /v1/responses/ID   POST /tokenize   POST /detokenize   GET /health
+ *   GET  /v1/models[/ID]        GET|DELETE /v1/responses/ID   POST /tokenize   POST /detokenize   GET /health
  *   GET  /metrics               Prometheus text format (metrics.ts)
+ *   GET  /lora-adapters         the served LoRA adapters by index (llama.cpp's shape; requests pick them with `lora`)
  *   GET  /                      the web chat (webui/static_site.ts), unless `webui: false`
  *
  * Every request passes the same gate before a route handler sees it: a request id, the
@@ -28,7 +29,7 @@ import { makeVocab, servesModel, toApiError, type ServerContext } from "./contex
 import { handleEmbeddings } from "./embeddings.js";
 import { ClassifierService, isNoLanguageModel, notGenerative, type ServedClassifier } from "./classifier.js";
 import { handleClassify, handleRerank } from "./classify.js";
-import { handleGetResponse, handleResponses } from "./responses.js";
+import { handleDeleteResponse, handleGetResponse, handleResponses } from "./responses.js";
 import { ApiError, errors } from "./errors.js";
 import { ClientGoneError, closeAfterReply, isJsonContentType, readJsonBody, sendError, sendJson } from "./http_util.js";
 import type { ReasoningFormat } from "./reasoning.js";
@@ -38,7 +39,7 @@ import { schemaCache } from "../generation/constraints/schema_cache.js";
 import { maskCache } from "../generation/constraints/json_constraint.js";
 import { ServerMetrics } from "./metrics.js";
 import { Scheduler, type SchedulerStats } from "./scheduler.js";
-import { adapterCard, adapterCards, adapterTable, type ServedAdapter } from "./adapters.js";
+import { adapterCard, adapterCards, adapterTable, loraAdapterList, type ServedAdapter } from "./adapters.js";
 import { handleDetokenize, handleTokenize } from "./tokenize.js";
 import { unreadFields } from "./validate.js";
 import { StaticSite } from "./webui/static_site.js";
@@ -260,6 +261,7 @@ export class QwenServer {
       slots: this.scheduler.options.parallel,
       connections: this.connections.size,
       inFlight: this.inFlight.size,
+      yielded: s.yielded,
       schemaCacheBytes: schemaCache.bytes,
       maskCacheBytes: maskCache.bytes,
     });
@@ -288,6 +290,7 @@ export class QwenServer {
       "/v1/models": handleModels,
       "/health": handleHealth,
       "/metrics": async (_c, _b, _q, res) => sendText(res, this.renderMetrics()),
+      "/lora-adapters": async (ctx, _b, _q, res) => sendJson(res, 200, loraAdapterList(ctx)),
     };
     // A classifier-only server: the generating routes say what it serves instead.
     if (
@@ -304,6 +307,7 @@ export class QwenServer {
     if (method === "GET" && get[path]) return get[path]!;
     if (method === "GET" && path.startsWith("/v1/models/")) return handleModel;
     if (method === "GET" && path.startsWith("/v1/responses/")) return handleGetResponse;
+    if (method === "DELETE" && path.startsWith("/v1/responses/")) return handleDeleteResponse;
     if (post[path] || get[path]) throw errors.methodNotAllowed(method, path);
     return null;
   }
@@ -317,7 +321,7 @@ export class QwenServer {
         return false;
       }
     };
-    const methods = ["GET", "POST"].filter(can);
+    const methods = ["GET", "POST", "DELETE"].filter(can);
     return methods.length > 0 ? [...methods, "OPTIONS"].join(", ") : null;
   }
 

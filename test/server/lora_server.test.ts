@@ -101,6 +101,47 @@ test("serve: LoRA adapters per request by the model field", { skip: needsShared(
     assert.ok(Math.max(before, server.stats().maxBatch) >= 2, "the requests shared a batched step");
   });
 
+  await t.test("llama.cpp's per-request lora [{id, scale}] picks adapters and scales; GET /lora-adapters lists them", async () => {
+    const laHalf = await alone([{ adapter: la, scale: 0.5 }]);
+    assert.notEqual(laHalf, want.la, "the scale changes the text");
+    const withLora = async (lora: unknown, model = "base") => {
+      const r = await fetch(`${url}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model, prompt: PROMPT, max_tokens: MAX_TOKENS, temperature: 0, ignore_eos: true, lora }),
+      });
+      return { status: r.status, json: (await r.json()) as { choices: { text: string }[]; error: { param: string; message: string } } };
+    };
+    assert.equal((await withLora([{ id: 0, scale: 0.5 }])).json.choices[0]!.text, laHalf, "la at a request's own scale");
+    assert.equal((await withLora([{ id: 0, scale: 1 }])).json.choices[0]!.text, want.la);
+    assert.equal((await withLora([{ id: 1, scale: 0.5 }])).json.choices[0]!.text, want.rnd);
+    assert.equal((await withLora([{ id: 0, scale: 0 }])).json.choices[0]!.text, want.base, "scale 0 leaves it out");
+    assert.equal((await withLora([])).json.choices[0]!.text, want.base);
+    for (const [lora, model, param] of [
+      [[{ id: 2, scale: 1 }], "base", "lora[0].id"],
+      [[{ id: 0, scale: "x" }], "base", "lora[0].scale"],
+      [
+        [
+          { id: 0, scale: 1 },
+          { id: 0, scale: 2 },
+        ],
+        "base",
+        "lora[1].id",
+      ],
+      [[{ id: 0, scale: 1 }], "la", "lora"],
+      [{ id: 0 }, "base", "lora"],
+    ] as const) {
+      const r = await withLora(lora, model);
+      assert.equal(r.status, 400, JSON.stringify(lora));
+      assert.equal(r.json.error.param, param);
+    }
+    const list = await (await fetch(`${url}/lora-adapters`)).json();
+    assert.deepEqual(list, [
+      { id: 0, name: "la", path: paths.adapter, scale: 1 },
+      { id: 1, name: "rnd", path: "rnd", scale: 0.5 },
+    ]);
+  });
+
   await t.test("/v1/models lists the adapters with their parent; /v1/models/ID finds one", async () => {
     const list = await (await fetch(`${url}/v1/models`)).json();
     const ids = (list as { data: { id: string; parent?: string; root?: string }[] }).data;

@@ -150,6 +150,7 @@ describe("limits: bodies, timeouts, connections", () => {
     const t0 = Date.now();
     await ended;
     assert.match(received(), /^HTTP\/1\.1 200 /);
+    assert.equal(h.server.http.keepAliveTimeout, 200, "--idle-timeout reaches the HTTP server");
     assert.ok(Date.now() - t0 < 5000, "closed by the idle timeout, not left open");
   });
 
@@ -474,6 +475,39 @@ describe("slow readers, embeddings and large inputs", () => {
       assert.equal(long.status, 400);
       assert.equal(errorOf(long.json).param, "messages");
       assert.ok(calls >= 2 && calls < 15, `tokenized ${calls} pieces of 32K characters, not all 19`);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe("fair share of slots", () => {
+  it("a request for n=8 choices yields a slot to a one-choice request instead of making it wait for its choices", {
+    timeout: 30_000,
+  }, async () => {
+    const h = await startServer({ parallel: 4 });
+    slowDown(h, 2);
+    try {
+      const res = await fetch(`${h.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: chat("count slowly", { stream: true, n: 8, max_tokens: 150 }),
+      });
+      let many = "";
+      const reading = (async () => {
+        for await (const chunk of res.body!) many += Buffer.from(chunk as Uint8Array).toString();
+      })();
+      await generating(h);
+      for (let i = 0; i < 400 && h.server.stats().active < 4; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(h.server.stats().active, 4, "the n=8 request holds every slot");
+      const one = await postRaw(h.url, "/v1/chat/completions", chat("say hello"));
+      assert.equal(one.status, 200);
+      assert.equal((one.json as { choices: { message: { content: string } }[] }).choices[0]!.message.content, SCRIPTS.hello);
+      assert.doesNotMatch(many, /"finish_reason":"length"/, "answered before any of the 8 choices finished");
+      assert.ok(h.server.stats().yielded >= 1);
+      await reading;
+      assert.equal(many.match(/"finish_reason":"length"/g)?.length, 8, "all 8 choices still finish");
+      assert.equal(h.server.stats().active, 0);
     } finally {
       await h.close();
     }

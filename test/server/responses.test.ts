@@ -175,6 +175,26 @@ describe("responses", () => {
     assert.equal((await fetch(`${h.url}/v1/responses/${unstored.id}`)).status, 404);
   });
 
+  it("DELETE /v1/responses/ID forgets a stored response and its items (the SDK's responses.delete); a second delete is a 404", async () => {
+    const kept = await h.client.responses.create({ model: "toy", input: "Please say hello", temperature: 0 });
+    const raw = await fetch(`${h.url}/v1/responses/${kept.id}`, { method: "DELETE" });
+    assert.equal(raw.status, 200);
+    assert.deepEqual(await raw.json(), { id: kept.id, object: "response.deleted", deleted: true });
+    assert.equal((await fetch(`${h.url}/v1/responses/${kept.id}`)).status, 404);
+    const continued = await postRaw(h.url, "/v1/responses", JSON.stringify({ input: "x", previous_response_id: kept.id }));
+    assert.equal(continued.status, 400, "a deleted response cannot be continued");
+    const byRef = await postRaw(h.url, "/v1/responses", JSON.stringify({ input: [{ type: "item_reference", id: kept.output[0]!.id! }] }));
+    assert.equal(byRef.status, 400, "nor its items referenced");
+    const again = await fetch(`${h.url}/v1/responses/${kept.id}`, { method: "DELETE" });
+    assert.equal(again.status, 404);
+    assert.equal(errorOf(await again.json()).code, "response_not_found");
+    const other = await h.client.responses.create({ model: "toy", input: "Please say hello", temperature: 0 });
+    await h.client.responses.delete(other.id);
+    assert.equal((await fetch(`${h.url}/v1/responses/${other.id}`)).status, 404);
+    const pre = await fetch(`${h.url}/v1/responses/${other.id}`, { method: "OPTIONS" });
+    assert.equal(pre.status, 204);
+  });
+
   it("include message.output_text.logprobs gives each token's logprob and top_logprobs, streamed with the deltas", async () => {
     const body = {
       model: "toy",
