@@ -5,17 +5,13 @@
  */
 import { JsonConstraint, VocabIndex } from "../../src/generation/constraints/json_constraint.js";
 import type { Grammar } from "../../src/generation/constraints/json_grammar.js";
+import { mulberry32 as mulberry32Bits } from "../../src/tensor/random.js";
 import type { TextTokenizer } from "../../src/tokenizer/types.js";
 
+/** Seeded uniform numbers in [0, 1): src/tensor/random.ts's generator scaled. */
 export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32Bits(seed);
+  return () => next() / 4294967296;
 }
 
 const enc = new TextEncoder();
