@@ -151,32 +151,42 @@ function readTokenizer(file: GGUFFile): GGUFTokenizerData | null {
     throw new FormatError(file.path, `metadata 'tokenizer.ggml.token_type' has ${types.length} entries for ${tokens.length} tokens`);
   }
   const merges = file.strings("tokenizer.ggml.merges") ?? [];
-  const vocab: Record<string, number> = Object.create(null) as Record<string, number>;
   const addedTokens: GGUFAddedToken[] = [];
   for (let id = 0; id < tokens.length; id++) {
     const type = types[id]!;
-    const token = tokens[id]!;
     if (type === TokenType.CONTROL || type === TokenType.USER_DEFINED) {
       addedTokens.push({
         id,
-        content: token,
+        content: tokens[id]!,
         special: type === TokenType.CONTROL,
         lstrip: false,
         rstrip: false,
         normalized: false,
         single_word: false,
       });
-    } else if (type !== TokenType.UNUSED) {
-      vocab[token] = id;
     }
   }
+  // Built on first use: loading a model reads `tokens`, and a 151k-key object costs a
+  // noticeable part of opening the file.
+  let vocab: Record<string, number> | null = null;
+  const ordinaryVocab = (): Record<string, number> => {
+    if (vocab !== null) return vocab;
+    vocab = Object.create(null) as Record<string, number>;
+    for (let id = 0; id < tokens.length; id++) {
+      const type = types[id]!;
+      if (type !== TokenType.CONTROL && type !== TokenType.USER_DEFINED && type !== TokenType.UNUSED) vocab[tokens[id]!] = id;
+    }
+    return vocab;
+  };
   const eos = optionalId(file, "tokenizer.ggml.eos_token_id", tokens.length);
   const bos = optionalId(file, "tokenizer.ggml.bos_token_id", tokens.length);
   const pad = optionalId(file, "tokenizer.ggml.padding_token_id", tokens.length);
   return {
     model,
     pre: file.string("tokenizer.ggml.pre") ?? null,
-    vocab,
+    get vocab() {
+      return ordinaryVocab();
+    },
     merges,
     addedTokens,
     tokens,
