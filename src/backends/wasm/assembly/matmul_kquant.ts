@@ -22,7 +22,7 @@
 // Activations (quantize_q8_k): xq i8 [n, K], xq16 i16 [n, K] (baseline build), xd f32
 // [n, K/256] (d = max / -127, the signed extreme as ggml chooses it), xb i16 [n, K/16] (sums
 // of 16 quants, ggml's bsums).
-import { fma, hsum, hsumi, f16ToF32 } from "./simd";
+import { fma, hsumi, f16ToF32, reduce4 } from "./simd";
 
 /** Type tags, passed as compile-time constants to the inlined kernels. */
 const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
@@ -192,6 +192,48 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
   return bias == 0 ? <f32>0 : load<f32>(bias + (<usize>o << 2));
 }
 
+/** Four floats as one vector. */
+// @ts-ignore: decorator
+@inline function i32x4of4f(a: f32, b: f32, c: f32, d: f32): v128 {
+  return f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(a), 1, b), 2, c), 3, d);
+}
+
+/**
+ * acc + [sum(s0), sum(s1), sum(s2), sum(s3)] * scale, lane by lane: the four products of a
+ * tile share one float accumulator. Each lane's integer sum is exact, and every tile shape
+ * (pairKernel's, quadKernel's) makes the same float operations per output, so a row's result
+ * does not depend on which tile computed it.
+ */
+// @ts-ignore: decorator
+@inline function accumulate(acc: v128, s0: v128, s1: v128, s2: v128, s3: v128, scale: v128): v128 {
+  return fma(f32x4.convert_i32x4_s(reduce4(s0, s1, s2, s3)), scale, acc);
+}
+
+/** Lane j (a constant, 0..7) of the int16 vector v, in every lane. */
+// @ts-ignore: decorator
+@inline function lane16(v: v128, j: i32): v128 {
+  if (j == 0) return v128.shuffle<i16>(v, v, 0, 0, 0, 0, 0, 0, 0, 0);
+  if (j == 1) return v128.shuffle<i16>(v, v, 1, 1, 1, 1, 1, 1, 1, 1);
+  if (j == 2) return v128.shuffle<i16>(v, v, 2, 2, 2, 2, 2, 2, 2, 2);
+  if (j == 3) return v128.shuffle<i16>(v, v, 3, 3, 3, 3, 3, 3, 3, 3);
+  if (j == 4) return v128.shuffle<i16>(v, v, 4, 4, 4, 4, 4, 4, 4, 4);
+  if (j == 5) return v128.shuffle<i16>(v, v, 5, 5, 5, 5, 5, 5, 5, 5);
+  if (j == 6) return v128.shuffle<i16>(v, v, 6, 6, 6, 6, 6, 6, 6, 6);
+  return v128.shuffle<i16>(v, v, 7, 7, 7, 7, 7, 7, 7, 7);
+}
+
+/** sc * (dot(w0, x[0..16)) + dot(w1, x[16..32))) as int32 lanes: 32 weights under one scale. */
+// @ts-ignore: decorator
+@inline function dot32(w0: v128, w1: v128, sc: v128, x8: usize, x16: usize): v128 {
+  return i32x4.dot_i16x8_s(i16x8.add(dot16(w0, x8, x16), dot16(w1, x8 + 16, x16 + 32)), sc);
+}
+
+/** s0 * dot(w0, x[0..16)) + s1 * dot(w1, x[16..32)) as int32 lanes: two 16-weight groups with their own scales. */
+// @ts-ignore: decorator
+@inline function dot2x16(w0: v128, w1: v128, s0: v128, s1: v128, x8: usize, x16: usize): v128 {
+  return i32x4.add(i32x4.dot_i16x8_s(dot16(w0, x8, x16), s0), i32x4.dot_i16x8_s(dot16(w1, x8 + 16, x16 + 32), s1));
+}
+
 /** Lane j (int16) of v in every lane. */
 // @ts-ignore: decorator
 @inline function bc2(v: v128): v128 { return v128.shuffle<i16>(v, v, 2, 2, 2, 2, 2, 2, 2, 2); }
@@ -253,7 +295,8 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
   const nsb = K >> 8;
   const two = tokens == 2;
   const yq = xq + <usize>K, yq16 = xq16 + (<usize>K << 1), yd = xd + (<usize>nsb << 2), yb = xb + (<usize>nsb << 5);
-  let ax = f32x4.splat(0), bx = f32x4.splat(0), ay = f32x4.splat(0), by = f32x4.splat(0);
+  // Lanes: row a x token 1, row b x token 1, row a x token 2, row b x token 2 (see accumulate).
+  let acc = f32x4.splat(0);
   const z = K >> 31; // 0
   const m0f = mask(z, 0x0f), m10 = mask(z, 0x10), m30 = mask(z, 0x30);
   let p = pair;
@@ -369,29 +412,111 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
         sby = superDot(t, pb, rawB, y8, y16, yb + ob_);
       }
     }
-    ax = fma(f32x4.convert_i32x4_s(sax), f32x4.splat(da * dx), ax);
-    bx = fma(f32x4.convert_i32x4_s(sbx), f32x4.splat(db * dx), bx);
-    if (two) {
-      ay = fma(f32x4.convert_i32x4_s(say), f32x4.splat(da * dy), ay);
-      by = fma(f32x4.convert_i32x4_s(sby), f32x4.splat(db * dy), by);
-    }
+    const dxy = two ? i32x4of4f(dx, dx, dy, dy) : f32x4.splat(dx);
+    acc = accumulate(acc, sax, sbx, say, sby, f32x4.mul(i32x4of4f(da, db, da, db), dxy));
     if (hasMins(t)) {
       const ma = superDmin(t, pa), mb = superDmin(t, pb);
-      ax = fma(f32x4.convert_i32x4_s(minsDot(t, rawA, xb + ob_)), f32x4.splat(-ma * dx), ax);
-      bx = fma(f32x4.convert_i32x4_s(minsDot(t, rawB, xb + ob_)), f32x4.splat(-mb * dx), bx);
-      if (two) {
-        ay = fma(f32x4.convert_i32x4_s(minsDot(t, rawA, yb + ob_)), f32x4.splat(-ma * dy), ay);
-        by = fma(f32x4.convert_i32x4_s(minsDot(t, rawB, yb + ob_)), f32x4.splat(-mb * dy), by);
-      }
+      const mx = minsDot(t, rawA, xb + ob_), mbx = minsDot(t, rawB, xb + ob_);
+      const my = two ? minsDot(t, rawA, yb + ob_) : i32x4.splat(0), mby = two ? minsDot(t, rawB, yb + ob_) : i32x4.splat(0);
+      acc = accumulate(acc, mx, mbx, my, mby, f32x4.mul(i32x4of4f(-ma, -mb, -ma, -mb), dxy));
     }
     p += 2 * bb_;
   }
-  store<f32>(ob, hsum(bx) + bb);
-  store<f32>(oa, hsum(ax) + ba);
+  store<f32>(ob, f32x4.extract_lane(acc, 1) + bb);
+  store<f32>(oa, f32x4.extract_lane(acc, 0) + ba);
   if (two) {
-    store<f32>(ob + on, hsum(by) + bb);
-    store<f32>(oa + on, hsum(ay) + ba);
+    store<f32>(ob + on, f32x4.extract_lane(acc, 3) + bb);
+    store<f32>(oa + on, f32x4.extract_lane(acc, 2) + ba);
   }
+}
+
+
+/**
+ * One row (its super-blocks `stride` bytes apart from p) against four activation rows (token
+ * j's quants at xq + j K, as matmulK lays them out): the prefill tile. Each unpacked chunk of
+ * weights and each broadcast scale serves four tokens, and the live vectors (four integer
+ * sums, one float accumulator, one chunk of weights, its scale, the masks) fit the 16 vector
+ * registers of x86-64, where pairKernel's two-by-two tile spills. Writes token j's result at
+ * o + j on.
+ */
+// @ts-ignore: decorator
+@inline function quadKernel(t: i32, p: usize, stride: usize, xq: usize, xq16: usize, xd: usize, xb: usize, K: i32, o: usize, on: usize, bias: f32): void {
+  const nsb = K >> 8;
+  const k8 = <usize>K, k16 = <usize>K << 1, kd = <usize>nsb << 2, kb = <usize>nsb << 5;
+  let acc = f32x4.splat(0);
+  const z = K >> 31; // 0
+  const m0f = mask(z, 0x0f), m10 = mask(z, 0x10), m30 = mask(z, 0x30);
+  for (let s = 0; s < nsb; s++) {
+    const o8 = <usize>s << 8, o16 = <usize>s << 9, od = <usize>s << 2, ob = <usize>s << 5;
+    const x0 = xq + o8, x1 = x0 + k8, x2 = x1 + k8, x3 = x2 + k8;
+    const y0 = xq16 + o16, y1 = y0 + k16, y2 = y1 + k16, y3 = y2 + k16;
+    const b0 = xb + ob, b1 = b0 + kb, b2 = b1 + kb, b3 = b2 + kb;
+    const dp = xd + od;
+    const dx = i32x4of4f(load<f32>(dp), load<f32>(dp + kd), load<f32>(dp + 2 * kd), load<f32>(dp + 3 * kd));
+    const raw = scalesOf(t, p);
+    let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
+    if (t == Q4K || t == Q5K) {
+      const ca = i16x8.extend_low_i8x16_u(raw);
+      // Unit 2c (the low nibbles of bytes 32c..32c + 31) then unit 2c + 1 (their high nibbles).
+      for (let c = 0; c < 4; c++) {
+        const e = <usize>c << 6;
+        const qh0 = t == Q5K ? v128.load(p + 16) : i32x4.splat(0), qh1 = t == Q5K ? v128.load(p + 32) : i32x4.splat(0);
+        {
+          const w0 = q45lo(t, p, c, 0, qh0, m0f, m10), w1 = q45lo(t, p, c, 16, qh1, m0f, m10);
+          const sc = lane16(ca, 2 * c);
+          s0 = i32x4.add(s0, dot32(w0, w1, sc, x0 + e, y0 + 2 * e));
+          s1 = i32x4.add(s1, dot32(w0, w1, sc, x1 + e, y1 + 2 * e));
+          s2 = i32x4.add(s2, dot32(w0, w1, sc, x2 + e, y2 + 2 * e));
+          s3 = i32x4.add(s3, dot32(w0, w1, sc, x3 + e, y3 + 2 * e));
+        }
+        {
+          const w0 = q45hi(t, p, c, 0, qh0, m0f, m10), w1 = q45hi(t, p, c, 16, qh1, m0f, m10);
+          const sc = lane16(ca, 2 * c + 1);
+          const f = e + 32;
+          s0 = i32x4.add(s0, dot32(w0, w1, sc, x0 + f, y0 + 2 * f));
+          s1 = i32x4.add(s1, dot32(w0, w1, sc, x1 + f, y1 + 2 * f));
+          s2 = i32x4.add(s2, dot32(w0, w1, sc, x2 + f, y2 + 2 * f));
+          s3 = i32x4.add(s3, dot32(w0, w1, sc, x3 + f, y3 + 2 * f));
+        }
+      }
+    } else if (t == Q6K) {
+      for (let n = 0; n < 2; n++) {
+        const ca = n == 0 ? i16x8.extend_low_i8x16_s(raw) : i16x8.extend_high_i8x16_s(raw);
+        const q = p + (<usize>n << 6), h = p + 128 + (<usize>n << 5);
+        // Unit j of this half: ql bytes 0..31 (j even) or 32..63 (j odd), low nibbles for
+        // j < 2, high for j >= 2; qh bits 2j, 2j + 1 as the weights' bits 4 and 5.
+        for (let j = 0; j < 4; j++) {
+          const w0 = q6w(q + ((<usize>j & 1) << 5), v128.load(h), j, m0f, m30);
+          const w1 = q6w(q + ((<usize>j & 1) << 5) + 16, v128.load(h, 16), j, m0f, m30);
+          const sa = lane16(ca, 2 * j), sb = lane16(ca, 2 * j + 1);
+          const e = (<usize>n << 7) + (<usize>j << 5);
+          s0 = i32x4.add(s0, dot2x16(w0, w1, sa, sb, x0 + e, y0 + 2 * e));
+          s1 = i32x4.add(s1, dot2x16(w0, w1, sa, sb, x1 + e, y1 + 2 * e));
+          s2 = i32x4.add(s2, dot2x16(w0, w1, sa, sb, x2 + e, y2 + 2 * e));
+          s3 = i32x4.add(s3, dot2x16(w0, w1, sa, sb, x3 + e, y3 + 2 * e));
+        }
+      }
+      s0 = i32x4.sub(s0, i32x4.shl(offsetDot(raw, b0), 5));
+      s1 = i32x4.sub(s1, i32x4.shl(offsetDot(raw, b1), 5));
+      s2 = i32x4.sub(s2, i32x4.shl(offsetDot(raw, b2), 5));
+      s3 = i32x4.sub(s3, i32x4.shl(offsetDot(raw, b3), 5));
+    } else {
+      s0 = superDot(t, p, raw, x0, y0, b0);
+      s1 = superDot(t, p, raw, x1, y1, b1);
+      s2 = superDot(t, p, raw, x2, y2, b2);
+      s3 = superDot(t, p, raw, x3, y3, b3);
+    }
+    acc = accumulate(acc, s0, s1, s2, s3, f32x4.mul(f32x4.splat(superD(t, p)), dx));
+    if (hasMins(t)) {
+      const m = f32x4.mul(f32x4.splat(-superDmin(t, p)), dx);
+      acc = accumulate(acc, minsDot(t, raw, b0), minsDot(t, raw, b1), minsDot(t, raw, b2), minsDot(t, raw, b3), m);
+    }
+    p += stride;
+  }
+  store<f32>(o, f32x4.extract_lane(acc, 0) + bias);
+  store<f32>(o + on, f32x4.extract_lane(acc, 1) + bias);
+  store<f32>(o + 2 * on, f32x4.extract_lane(acc, 2) + bias);
+  store<f32>(o + 3 * on, f32x4.extract_lane(acc, 3) + bias);
 }
 
 /** Q6_K: 16 weights of unit j (a constant) from 16 ql bytes at q and their 16 qh bytes hv. */
@@ -417,7 +542,8 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
 // @ts-ignore: decorator
 @inline function matmulK(t: i32, out: usize, xq: usize, xq16: usize, xd: usize, xb: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
   const nsb = K >> 8;
-  const pb = pairBytesK(K, blockBytes(t));
+  const bbk = blockBytes(t);
+  const pb = pairBytesK(K, bbk);
   const on = <usize>N << 2;
   for (let o = r0; o < r1; o += 2) {
     const pair = w + <usize>(o >> 1) * pb;
@@ -425,6 +551,13 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
     const ba = biasAt(bias, o), bb = two ? biasAt(bias, o + 1) : <f32>0;
     const bOff: usize = two ? 4 : 0;
     let i = 0;
+    // Four tokens at a time through each row of the pair, then the rest two and one at a time.
+    for (; i + 4 <= n; i += 4) {
+      const oa = out + <usize>i * on + (<usize>o << 2);
+      const x8 = xq + <usize>i * K, x16 = xq16 + ((<usize>i * K) << 1), d = xd + ((<usize>i * nsb) << 2), s = xb + ((<usize>i * nsb) << 5);
+      quadKernel(t, pair, 2 * bbk, x8, x16, d, s, K, oa, on, ba);
+      if (two) quadKernel(t, pair + bbk, 2 * bbk, x8, x16, d, s, K, oa + 4, on, bb);
+    }
     for (; i + 2 <= n; i += 2) {
       const oa = out + <usize>i * on + (<usize>o << 2);
       pairKernel(t, 2, pair, xq + <usize>i * K, xq16 + ((<usize>i * K) << 1), xd + ((<usize>i * nsb) << 2), xb + ((<usize>i * nsb) << 5), K, oa, oa + bOff, on, ba, bb);

@@ -23,7 +23,7 @@
 // Activations: xq i8 [n, K] and the same as int16 xq16 [n, K], xd f32 [n, K/32] (block scale),
 // xs f32 [n, K/32] (scale * sum of the block's quants: applies an offset or a min once per
 // block). The constant `f` (one of the F* below) picks the format in the inlined kernels.
-import { fma, hsum, hsumi, dotI8x32, dotI8I16x32, dotQ4I16x32, dotQ4x32, loadF16x4, f16ToF32 } from "./simd";
+import { fma, hsum, hsumi, dotI8x32, dotI8I16x32, dotQ4I16x32, dotQ4x32, loadF16x4, f16ToF32, reduce4 } from "./simd";
 
 const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
 
@@ -144,14 +144,6 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
 // @ts-ignore: decorator
 @inline function biasAt(bias: usize, o: i32): f32 {
   return bias == 0 ? <f32>0 : load<f32>(bias + (<usize>o << 2));
-}
-
-/** [sum(a), sum(b), sum(c), sum(d)] of four int32x4 vectors. */
-// @ts-ignore: decorator
-@inline function reduce4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = i32x4.add(v128.shuffle<i32>(a, b, 0, 4, 1, 5), v128.shuffle<i32>(a, b, 2, 6, 3, 7));
-  const cd = i32x4.add(v128.shuffle<i32>(c, d, 0, 4, 1, 5), v128.shuffle<i32>(c, d, 2, 6, 3, 7));
-  return i32x4.add(v128.shuffle<i32>(ab, cd, 0, 1, 4, 5), v128.shuffle<i32>(ab, cd, 2, 3, 6, 7));
 }
 
 /** Four consecutive blocks of one row (quants at w) against one activation row, as float lanes. */

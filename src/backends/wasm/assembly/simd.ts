@@ -21,6 +21,14 @@
   return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
 }
 
+/** [sum(a), sum(b), sum(c), sum(d)] of four int32x4 vectors. */
+// @ts-ignore: decorator
+@inline export function reduce4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = i32x4.add(v128.shuffle<i32>(a, b, 0, 4, 1, 5), v128.shuffle<i32>(a, b, 2, 6, 3, 7));
+  const cd = i32x4.add(v128.shuffle<i32>(c, d, 0, 4, 1, 5), v128.shuffle<i32>(c, d, 2, 6, 3, 7));
+  return i32x4.add(v128.shuffle<i32>(ab, cd, 0, 1, 4, 5), v128.shuffle<i32>(ab, cd, 2, 3, 6, 7));
+}
+
 /** Four bfloat16 values at p as float32 lanes (bf16 is the top half of a float32). */
 // @ts-ignore: decorator
 @inline export function loadBf16x4(p: usize): v128 {
