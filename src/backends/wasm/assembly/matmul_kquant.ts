@@ -456,14 +456,16 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
     const raw = scalesOf(t, p);
     let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
     if (t == Q4K || t == Q5K) {
-      const ca = i16x8.extend_low_i8x16_u(raw);
+      // The eight 6-bit scales as bytes; each unit's scale is splatted from a scalar, which
+      // costs no vector shuffle and needs no constant lane (the loop is not unrolled).
+      const sc8 = i64x2.extract_lane(raw, 0);
       // Unit 2c (the low nibbles of bytes 32c..32c + 31) then unit 2c + 1 (their high nibbles).
       for (let c = 0; c < 4; c++) {
         const e = <usize>c << 6;
         const qh0 = t == Q5K ? v128.load(p + 16) : i32x4.splat(0), qh1 = t == Q5K ? v128.load(p + 32) : i32x4.splat(0);
         {
           const w0 = q45lo(t, p, c, 0, qh0, m0f, m10), w1 = q45lo(t, p, c, 16, qh1, m0f, m10);
-          const sc = lane16(ca, 2 * c);
+          const sc = i16x8.splat(<i16>((sc8 >> (<u64>c << 4)) & 0xff));
           s0 = i32x4.add(s0, dot32(w0, w1, sc, x0 + e, y0 + 2 * e));
           s1 = i32x4.add(s1, dot32(w0, w1, sc, x1 + e, y1 + 2 * e));
           s2 = i32x4.add(s2, dot32(w0, w1, sc, x2 + e, y2 + 2 * e));
@@ -471,7 +473,7 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
         }
         {
           const w0 = q45hi(t, p, c, 0, qh0, m0f, m10), w1 = q45hi(t, p, c, 16, qh1, m0f, m10);
-          const sc = lane16(ca, 2 * c + 1);
+          const sc = i16x8.splat(<i16>((sc8 >> ((<u64>c << 4) + 8)) & 0xff));
           const f = e + 32;
           s0 = i32x4.add(s0, dot32(w0, w1, sc, x0 + f, y0 + 2 * f));
           s1 = i32x4.add(s1, dot32(w0, w1, sc, x1 + f, y1 + 2 * f));
@@ -481,14 +483,14 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
       }
     } else if (t == Q6K) {
       for (let n = 0; n < 2; n++) {
-        const ca = n == 0 ? i16x8.extend_low_i8x16_s(raw) : i16x8.extend_high_i8x16_s(raw);
         const q = p + (<usize>n << 6), h = p + 128 + (<usize>n << 5);
         // Unit j of this half: ql bytes 0..31 (j even) or 32..63 (j odd), low nibbles for
         // j < 2, high for j >= 2; qh bits 2j, 2j + 1 as the weights' bits 4 and 5.
         for (let j = 0; j < 4; j++) {
           const w0 = q6w(q + ((<usize>j & 1) << 5), v128.load(h), j, m0f, m30);
           const w1 = q6w(q + ((<usize>j & 1) << 5) + 16, v128.load(h, 16), j, m0f, m30);
-          const sa = lane16(ca, 2 * j), sb = lane16(ca, 2 * j + 1);
+          const g = p + 192 + (<usize>n << 3) + (<usize>j << 1);
+          const sa = i16x8.splat(<i16>load<i8>(g)), sb = i16x8.splat(<i16>load<i8>(g, 1));
           const e = (<usize>n << 7) + (<usize>j << 5);
           s0 = i32x4.add(s0, dot2x16(w0, w1, sa, sb, x0 + e, y0 + 2 * e));
           s1 = i32x4.add(s1, dot2x16(w0, w1, sa, sb, x1 + e, y1 + 2 * e));
