@@ -354,6 +354,86 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
   store<f32>(oa + on, hsum(ay) + off * cay + ba);
 }
 
+/**
+ * The activation sums of a group's t blocks at p as lanes, zero past t: a short last group
+ * reads no further than its row's sums (past them may be the end of memory, and the header's
+ * zero scales would turn a non-finite value there into NaN).
+ */
+// @ts-ignore: decorator
+@inline function sums4(p: usize, t: i32): v128 {
+  if (t == 4) return v128.load(p);
+  let v = f32x4.splat(0);
+  v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (t > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (t > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+
+/**
+ * One row of a pair (side 0: row a, 1: row b) against four activation rows (token j's quants
+ * at xq + j K, its scales and sums nb floats after token j - 1's): the prefill tile. Each
+ * block's weights are unpacked once for four tokens (q2x2 unpacks them once for two), and the
+ * live vectors (four float accumulators, a block's weights, the unpacking masks) fit the 16
+ * vector registers of x86-64, where q2x2 spills. Each product is scaled as soon as it is made
+ * (block scale times the token's activation scale, as ggml's vec_dot does). Writes token j's
+ * result at o + j on.
+ */
+// @ts-ignore: decorator
+@inline function q1x4(f: i32, pair: usize, side: usize, xq: usize, xq16: usize, xd: usize, xs: usize, nb: i32, K: i32, o: usize, on: usize, bias: f32): void {
+  const z = nb >> 31; // 0, opaque (see maskOf)
+  const m0f = maskOf(z, i8x16.splat(0x0f)), m10 = maskOf(z, i8x16.splat(0x10));
+  const bits = maskOf(z, i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128));
+  const idxLo = maskOf(z, i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  const idxHi = maskOf(z, i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const qb = qbytes(f), hb = hbytes(f);
+  const useXs = offset(f) != 0;
+  const hasMin = hb == 32;
+  const k8 = <usize>K, k16 = <usize>K << 1, kd = <usize>nb << 2;
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let p = pair;
+  for (let b = 0; b < nb; b += 4) {
+    const t = min(4, nb - b); // blocks in this group (the last may hold fewer)
+    const bo = <usize>b << 2;
+    const sa = loadF16x4(p + (side << 3));
+    if (useXs) {
+      // The offset (Q4_0/Q5_0: -8/-16 times the scale) or min of each block times the
+      // activation block's scaled sum, lane by lane: a group's blocks are a vector's lanes.
+      const m = hasMin ? loadF16x4(p + 16 + (side << 3)) : f32x4.mul(sa, f32x4.splat(offset(f)));
+      const s0 = xs + bo;
+      a0 = fma(m, sums4(s0, t), a0);
+      a1 = fma(m, sums4(s0 + kd, t), a1);
+      a2 = fma(m, sums4(s0 + 2 * kd, t), a2);
+      a3 = fma(m, sums4(s0 + 3 * kd, t), a3);
+    }
+    let sr = sa; // block j's weight scale in lane 0
+    let w = p + hb + side * <usize>t * qb;
+    for (let j = 0; j < t; j++, w += qb) {
+      const e = <usize>(b + j);
+      const x0 = xq + (e << 5), y0 = xq16 + (e << 6), d0 = xd + (e << 2);
+      const dw = v128.shuffle<f32>(sr, sr, 0, 0, 0, 0);
+      sr = v128.shuffle<f32>(sr, sr, 1, 2, 3, 0);
+      if (f == FQ5_0 || f == FQ5_1) {
+        const qh = i32x4.splat(load<u32>(w));
+        const lo = q5lo(w, qh, m0f, m10, bits, idxLo), hi = q5hi(w, qh, m0f, m10, bits, idxHi);
+        a0 = fma(f32x4.convert_i32x4_s(dotU5x32(lo, hi, v128.load(x0), v128.load(x0, 16))), f32x4.mul(dw, v128.load32_splat(d0)), a0);
+        a1 = fma(f32x4.convert_i32x4_s(dotU5x32(lo, hi, v128.load(x0 + k8), v128.load(x0 + k8, 16))), f32x4.mul(dw, v128.load32_splat(d0 + kd)), a1);
+        a2 = fma(f32x4.convert_i32x4_s(dotU5x32(lo, hi, v128.load(x0 + 2 * k8), v128.load(x0 + 2 * k8, 16))), f32x4.mul(dw, v128.load32_splat(d0 + 2 * kd)), a2);
+        a3 = fma(f32x4.convert_i32x4_s(dotU5x32(lo, hi, v128.load(x0 + 3 * k8), v128.load(x0 + 3 * k8, 16))), f32x4.mul(dw, v128.load32_splat(d0 + 3 * kd)), a3);
+      } else {
+        a0 = fma(f32x4.convert_i32x4_s(tileDot(f, w, x0, y0, m0f, m10, bits, idxLo, idxHi)), f32x4.mul(dw, v128.load32_splat(d0)), a0);
+        a1 = fma(f32x4.convert_i32x4_s(tileDot(f, w, x0 + k8, y0 + k16, m0f, m10, bits, idxLo, idxHi)), f32x4.mul(dw, v128.load32_splat(d0 + kd)), a1);
+        a2 = fma(f32x4.convert_i32x4_s(tileDot(f, w, x0 + 2 * k8, y0 + 2 * k16, m0f, m10, bits, idxLo, idxHi)), f32x4.mul(dw, v128.load32_splat(d0 + 2 * kd)), a2);
+        a3 = fma(f32x4.convert_i32x4_s(tileDot(f, w, x0 + 3 * k8, y0 + 3 * k16, m0f, m10, bits, idxLo, idxHi)), f32x4.mul(dw, v128.load32_splat(d0 + 3 * kd)), a3);
+      }
+    }
+    p += hb + 2 * <usize>t * qb;
+  }
+  store<f32>(o, hsum(a0) + bias);
+  store<f32>(o + on, hsum(a1) + bias);
+  store<f32>(o + 2 * on, hsum(a2) + bias);
+  store<f32>(o + 3 * on, hsum(a3) + bias);
+}
+
 /** Output rows [r0, r1) (r0 even) of out [n, N] = x [n, K] w^T, pairs of rows at a time. */
 // @ts-ignore: decorator
 @inline function matmulQuant(f: i32, out: usize, xq: usize, xq16: usize, xd: usize, xs: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
@@ -368,6 +448,13 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
     const ba = biasAt(bias, o), bb = two ? biasAt(bias, o + 1) : <f32>0;
     const bOff: usize = two ? 4 : 0;
     let i = 0;
+    // Four tokens at a time through each row of the pair, then the rest two and one at a time.
+    for (; i + 4 <= n; i += 4) {
+      const oa = out + <usize>i * on + (<usize>o << 2);
+      const x8 = xq + <usize>i * K, x16 = xq16 + ((<usize>i * K) << 1), d = xd + <usize>i * dRow, s = xs + <usize>i * dRow;
+      q1x4(f, pair, 0, x8, x16, d, s, nb, K, oa, on, ba);
+      if (two) q1x4(f, pair, 1, x8, x16, d, s, nb, K, oa + 4, on, bb);
+    }
     for (; i + 2 <= n; i += 2) {
       const oa = out + <usize>i * on + (<usize>o << 2);
       q2x2(f, pair, xq + <usize>i * K, xq16 + ((<usize>i * K) << 1), xd + <usize>i * dRow, xs + <usize>i * dRow, nb, K, oa, oa + bOff, on, ba, bb);
