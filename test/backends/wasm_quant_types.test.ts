@@ -86,6 +86,11 @@ for (const threads of threadCounts) {
               [10, 768, 4],
               [5, 256, 2],
               [6, 1024, 5],
+              // The four-token prefill tile with every remainder (n mod 4), odd row counts.
+              [3, 512, 8],
+              [9, 256, 9],
+              [4, 768, 6],
+              [11, 512, 7],
             ]
           : [
               [1, 96, 1],
@@ -93,6 +98,10 @@ for (const threads of threadCounts) {
               [10, 224, 4],
               [5, 32, 2],
               [9, 288, 5],
+              [3, 160, 8],
+              [11, 96, 9],
+              [4, 256, 6],
+              [7, 128, 7],
             ];
       for (const dtype of [...K_QUANTS, ...LEGACY]) {
         const kq = dtype.endsWith("_k");
@@ -118,6 +127,34 @@ for (const threads of threadCounts) {
           );
           for (const m of [x, out, w, bias]) be.free(m);
         }
+      }
+    });
+
+    await t.test("K-quant products do not depend on the tile: n tokens at once equal one at a time, bit for bit", async () => {
+      // The four-token, two-token and one-token tiles make the same float operations per
+      // output (exact integer sums per super-block, one multiply-add per super-block), so a
+      // prompt's logits equal those of decoding its tokens one by one.
+      for (const dtype of K_QUANTS) {
+        const [N, K, n] = [7, 768, 9];
+        const { tensor } = quantTensor("w", dtype, [N, K], rand);
+        const w = await be.upload(tensor);
+        const xv = randomFloats(n * K, rand, 3);
+        const x = be.alloc(n, K);
+        const out = be.alloc(n, N);
+        be.write(x, xv);
+        be.matmul(out, x, w, null, n);
+        const all = await be.read(out);
+        const x1 = be.alloc(1, K);
+        const o1 = be.alloc(1, N);
+        for (let i = 0; i < n; i++) {
+          be.write(x1, xv.subarray(i * K, (i + 1) * K));
+          be.matmul(o1, x1, w, null, 1);
+          const one = await be.read(o1);
+          for (let r = 0; r < N; r++) {
+            if (!Object.is(one[r], all[i * N + r])) assert.fail(`${dtype} token ${i} row ${r}: ${all[i * N + r]} in a batch of ${n}, ${one[r]} alone`);
+          }
+        }
+        for (const m of [x, out, x1, o1, w]) be.free(m);
       }
     });
 
