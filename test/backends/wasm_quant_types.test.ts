@@ -8,8 +8,9 @@
  * The kernels quantise activations as ggml-cpu does for each type (Q8_K for the K-quants,
  * per-32 blocks for the others) and sum exact integer products, so their result equals
  * float64 arithmetic on the dequantised weights and the dequantised activations up to float32
- * rounding of the per-block scaling: the bound (1e-5 of the output's size) is far below what
- * one quant off by one would change.
+ * rounding of the per-block scaling (Q4_1/Q5_1: with ggml's Q8_1 block sums, kept as f16, as
+ * GgmlActivationRow models them): the bound (1e-5 of the output's size) is far below what
+ * one quant off by one, or a block sum not rounded to f16, would change.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -20,8 +21,8 @@ import { WasmBackend, relaxedSimdAvailable, RELAXED_SIMD_NODE_FLAG } from "../..
 import type { HostTensor } from "../../src/formats/weights.js";
 import type { WeightQuantDType } from "../../src/tensor/dtype.js";
 import { f32ToF16 } from "../../src/tensor/convert.js";
-import { dequantize, dequantizeQ8_K, quantize, quantizeQ8_K } from "../../src/tensor/quant/index.js";
-import { makeTensor, quantizeActivations, randomFloats, refMatmul, rng } from "./wasm_support.js";
+import { GgmlActivationRow, dequantize, dequantizeQ8_K, quantize, quantizeQ8_K } from "../../src/tensor/quant/index.js";
+import { makeTensor, randomFloats, refMatmul, rng } from "./wasm_support.js";
 
 const wantRelaxed = process.env.QWEN2_WASM_BUILD === "relaxed";
 const threadCounts = [1, Math.min(2, availableParallelism())].filter((t, i, a) => a.indexOf(t) === i);
@@ -57,6 +58,26 @@ function quantTensor(
 /** The activations the K-quant kernels see: ggml's Q8_K of x, decoded. */
 function q8kActivations(x: Float32Array): Float32Array {
   return dequantizeQ8_K(quantizeQ8_K(x), x.length);
+}
+
+/** out [n, N] as ggml's vec_dot computes it from its activation blocks (GgmlActivationRow), in float64. */
+function ggmlProducts(
+  dtype: Tested,
+  blocks: Uint8Array,
+  w: Float32Array,
+  bias: Float32Array,
+  x: Float32Array,
+  n: number,
+  K: number,
+  N: number,
+): Float64Array {
+  const out = new Float64Array(n * N);
+  const rowBytes = blocks.length / N;
+  for (let i = 0; i < n; i++) {
+    const act = new GgmlActivationRow(dtype, x.subarray(i * K, (i + 1) * K));
+    for (let o = 0; o < N; o++) out[i * N + o] = bias[o]! + act.dot(w.subarray(o * K, (o + 1) * K), blocks.subarray(o * rowBytes, (o + 1) * rowBytes));
+  }
+  return out;
 }
 
 function maxAbs(a: ArrayLike<number>): number {
@@ -116,8 +137,9 @@ for (const threads of threadCounts) {
           be.write(x, xv);
           be.matmul(out, x, w, bias, n);
           const got = await be.read(out, 0, n);
-          const act = kq ? q8kActivations(xv) : quantizeActivations(xv);
-          const want = refMatmul(act, exact, biasV, n, K, N);
+          // K-quants: Q8_K activations; the 32-weight types: ggml's exact activation rows,
+          // whose products include Q4_1/Q5_1's Q8_1 block sums as f16.
+          const want = kq ? refMatmul(q8kActivations(xv), exact, biasV, n, K, N) : ggmlProducts(dtype, tensor.data, exact, biasV, xv, n, K, N);
           const bound = 1e-5 * (1 + maxAbs(want));
           assert.ok(maxDiff(got, want) <= bound, `${dtype} N=${N} K=${K} n=${n}: max diff ${maxDiff(got, want)} (bound ${bound})`);
           // The row past n is left alone.

@@ -18,7 +18,7 @@ import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight 
 import { Heap } from "./heap.js";
 import { instantiateKernels, Kind, Op, readKernelBytes, type KernelBuild, type KernelExports } from "./kernels.js";
 import { CONTROL_BYTES, ThreadPool } from "./pool.js";
-import { QUANT_FORMATS, usesQ8K } from "./quant_formats.js";
+import { QUANT_FORMATS, usesQ8K, usesQ8_1 } from "./quant_formats.js";
 import { relaxedPreference, relaxedSimdAvailable, RELAXED_SIMD_ENV, RELAXED_SIMD_NODE_FLAG } from "./features.js";
 import { selfTest } from "./selftest.js";
 import { chooseThreads } from "./threads.js";
@@ -422,6 +422,7 @@ export class WasmBackend implements Backend {
       a[4] = xs;
       a[5] = K;
       a[6] = n;
+      a[7] = usesQ8_1(wt.kind) ? 1 : 0;
       this.dispatch(k8 ? Op.QuantizeK : Op.Quantize, n * K);
       a[0] = wt.kind;
       a[1] = o.ptr;

@@ -53,7 +53,8 @@ export interface KernelExports {
   matmul_q4_k: QuantMatmul;
   matmul_q5_k: QuantMatmul;
   matmul_q6_k: QuantMatmul;
-  quantize_q8(x: number, xq: number, xq16: number, xd: number, xs: number, K: number, i0: number, i1: number): void;
+  /** q8_1: 1 for Q4_1/Q5_1 weights (xs is Q8_1's f16 block sum), else 0. */
+  quantize_q8(x: number, xq: number, xq16: number, xd: number, xs: number, K: number, i0: number, i1: number, q8_1: number): void;
   /** Q8_K: xd one f32 per 256 values, xb one int16 sum per 16. */
   quantize_q8_k(x: number, xq: number, xq16: number, xd: number, xb: number, K: number, i0: number, i1: number): void;
   rmsnorm(out: number, x: number, w: number, eps: number, K: number, i0: number, i1: number): void;
@@ -220,9 +221,11 @@ export function execute(k: KernelExports, op: number, a: Float64Array, t: number
     }
     case Op.Quantize:
     case Op.QuantizeK: {
-      // x, xq, xq16, xd, xs, K, n
+      // x, xq, xq16, xd, xs, K, n, q8_1 (Quantize only: Q8_1's f16 sums for Q4_1/Q5_1)
       const [i0, i1] = share(a[6]!, t, threads, 1);
-      if (i0 < i1) (op === Op.Quantize ? k.quantize_q8 : k.quantize_q8_k)(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, i0, i1);
+      if (i0 >= i1) return;
+      if (op === Op.Quantize) k.quantize_q8(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, i0, i1, a[7]!);
+      else k.quantize_q8_k(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, i0, i1);
       return;
     }
     case Op.TouchPages: {

@@ -37,3 +37,8 @@ export const QUANT_FORMATS: Readonly<Record<WeightQuantDType, WasmQuantFormat>> 
 export function usesQ8K(kind: Kind): boolean {
   return kind >= Kind.Q2_K;
 }
+
+/** Whether kind's activations are ggml's Q8_1 (Q4_1, Q5_1): the block sums kept as f16, as their mins multiply them. */
+export function usesQ8_1(kind: Kind): boolean {
+  return kind === Kind.Q4_1 || kind === Kind.Q5_1;
+}

@@ -64,7 +64,7 @@ export function selfTest(k: KernelExports, heap: Heap): string | null {
     if (err) return err;
 
     // Q4_0 matmul on quantised activations (the relaxed 8-bit dot in the relaxed build)
-    k.quantize_q8(x, xq, xq16, xd, xs, K, 0, n);
+    k.quantize_q8(x, xq, xq16, xd, xs, K, 0, n, 0);
     // Weights as GGUF blocks (f16 scale, 16 nibble bytes) at wf, packed into the paired layout
     // at wq: the self-test covers the packing too.
     const nb = K / 32;

@@ -595,11 +595,13 @@ function iq4Value(i: i32): i32 {
 
 /**
  * Quantises rows [i0, i1) of x [n, K] (K a multiple of 32) to 8-bit blocks as ggml-cpu's x86
- * quantize_row_q8_0 does (bit for bit, test/tensor/ggml_activations.test.ts): d = max|x| / 127
- * kept as f16, q = x * (127 / max|x|) rounded to nearest even. xs = d * Σq with that f16 d
- * (Q8_1's f16 s, which Q4_1/Q5_1 use in ggml, is not rounded here).
+ * quantize_row_q8_0 / quantize_row_q8_1 do (bit for bit, test/tensor/ggml_activations.test.ts):
+ * d = max|x| / 127 kept as f16, q = x * (127 / max|x|) rounded to nearest even. xs: for the
+ * Q8_0 types (q8_1 = 0) d * Σq with that f16 d, which Q4_0/Q5_0 scale their offset by (ggml
+ * subtracts it in integers: the same value to float rounding); for Q4_1/Q5_1 (q8_1 = 1) Q8_1's
+ * s exactly: the float32 d times Σq, rounded to f16, which ggml multiplies by the weight min.
  */
-export function quantize_q8(x: usize, xq: usize, xq16: usize, xd: usize, xs: usize, K: i32, i0: i32, i1: i32): void {
+export function quantize_q8(x: usize, xq: usize, xq16: usize, xd: usize, xs: usize, K: i32, i0: i32, i1: i32, q8_1: i32): void {
   const nb = K >> 5;
   for (let i = i0; i < i1; i++) {
     for (let b = 0; b < nb; b++) {
@@ -612,7 +614,8 @@ export function quantize_q8(x: usize, xq: usize, xq16: usize, xd: usize, xs: usi
         f32x4.max(f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), f32x4.max(f32x4.abs(v6), f32x4.abs(v7))),
       );
       const amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
-      const d = roundToF16(amax / 127);
+      const d32: f32 = amax / 127;
+      const d = roundToF16(d32);
       const id = f32x4.splat(amax != 0 ? <f32>127 / amax : <f32>0);
       const q0 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v0, id)));
       const q1 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v1, id)));
@@ -631,7 +634,7 @@ export function quantize_q8(x: usize, xq: usize, xq16: usize, xd: usize, xs: usi
       const sum = hsumi(i32x4.add(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)), i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7))));
       const bo = (<usize>i * nb + b) << 2;
       store<f32>(xd + bo, d);
-      store<f32>(xs + bo, d * <f32>sum);
+      store<f32>(xs + bo, q8_1 != 0 ? roundToF16(d32 * <f32>sum) : d * <f32>sum);
     }
   }
 }
