@@ -214,13 +214,11 @@ class ProductTrace {
             inner.matmul(out, x, w, bias, n);
             const ref = trace.weights.get(w)!;
             if (ref.dtype === "f32" || ref.dtype === "f16" || ref.dtype === "bf16" || n === 0) return;
-            // The wasm backend computes at once and read copies synchronously: these are the values now.
-            let xs: Float32Array | null = null;
-            let os: Float32Array | null = null;
-            void inner.read(x, 0, n).then((v) => (xs = v));
-            void inner.read(out, 0, n).then((v) => (os = v));
+            // view() waits (blocking) for the ops recorded so far: these are the values now.
+            const xs = (inner as WasmBackend).view(x, n).slice();
+            const os = (inner as WasmBackend).view(out, n).slice();
             const b = bias === null ? null : trace.weights.get(bias)!;
-            queueMicrotask(() => trace.products.push({ x: xs!, out: os!, weight: ref, bias: b, n }));
+            trace.products.push({ x: xs, out: os, weight: ref, bias: b, n });
           };
         const v = Reflect.get(target, prop, target);
         return typeof v === "function" ? v.bind(target) : v;

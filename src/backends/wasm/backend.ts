@@ -1,7 +1,10 @@
 /**
  * WasmBackend: the ops interface on WebAssembly SIMD kernels (AssemblyScript, two builds:
- * baseline SIMD and relaxed SIMD) over one shared WebAssembly.Memory, run by the main thread
- * plus one worker per extra thread.
+ * baseline SIMD and relaxed SIMD) over one shared WebAssembly.Memory. Ops validate their
+ * arguments at once and record a command (commands.ts); `read` and `readInto` submit the
+ * list to a driver worker plus one helper worker per extra thread and resolve when it has
+ * run, so the calling thread neither computes nor blocks (pool.ts). Without shared memory
+ * (a page that is not cross-origin isolated) each command runs at once on the calling thread.
  *
  * Memory holds weights in their storage type, 2-D ones in row-paired layouts of the same size
  * (see assembly/matmul_float.ts and matmul_quant.ts), 1-D weights (norms, biases) as float32,
@@ -18,6 +21,7 @@ import type { AttentionParams, AttentionSegment, Backend, KVBuffer, Mat, Weight 
 import { Heap } from "./heap.js";
 import { instantiateKernels, Kind, Op, readKernelBytes, type KernelBuild, type KernelExports } from "./kernels.js";
 import { CONTROL_BYTES, ThreadPool } from "./pool.js";
+import { CommandQueue } from "./commands.js";
 import { QUANT_FORMATS, usesQ8K, usesQ8_1 } from "./quant_formats.js";
 import { relaxedPreference, relaxedSimdAvailable, RELAXED_SIMD_ENV, RELAXED_SIMD_NODE_FLAG } from "./features.js";
 import { selfTest } from "./selftest.js";
@@ -25,9 +29,11 @@ import { chooseThreads } from "./threads.js";
 
 export interface WasmBackendOptions {
   /**
-   * Compute threads including the calling one (default: all cores; never more than the
-   * cores). One, with a console warning, where threads cannot share memory (a page that is
-   * not cross-origin isolated) or this thread may not block (a page's main thread).
+   * Compute threads (default: all cores; never more than the cores). Where threads can share
+   * memory they are workers (a driver plus threads - 1 helpers) and the calling thread only
+   * records ops and awaits reads. One, with a console warning, where threads cannot share
+   * memory (a page that is not cross-origin isolated: ops then run on the calling thread) or
+   * this thread may not block (a page's main thread).
    */
   threads?: number;
   /**
@@ -77,17 +83,18 @@ function kindOf(dtype: WeightDType): Kind | undefined {
   return isQuantized(dtype) ? QUANT_FORMATS[dtype]?.kind : FLOAT_KIND[dtype as FloatDType];
 }
 
-/** A grow-only scratch area of the heap. */
+/** A grow-only scratch area of the heap; an outgrown area goes back once pending commands have run. */
 class Scratch {
   ptr = 0;
   bytes = 0;
   constructor(
     private readonly heap: Heap,
+    private readonly queue: CommandQueue,
     private readonly what: string,
   ) {}
   ensure(bytes: number): number {
     if (bytes > this.bytes) {
-      if (this.bytes > 0) this.heap.free(this.ptr, this.bytes);
+      if (this.bytes > 0) this.queue.free(this.ptr, this.bytes);
       const size = Math.max(bytes, this.bytes * 2, 4096);
       this.ptr = this.heap.alloc(size, this.what);
       this.bytes = size;
@@ -99,8 +106,8 @@ class Scratch {
 export class WasmBackend implements Backend {
   readonly name: string;
   private readonly args: Float64Array;
+  private readonly queue: CommandQueue;
   private readonly xq: Scratch;
-  private readonly small: Scratch;
   private readonly scores: Scratch;
   private readonly staging: Scratch;
   private disposed = false;
@@ -113,11 +120,11 @@ export class WasmBackend implements Backend {
     private readonly pool: ThreadPool,
   ) {
     this.name = `wasm-${build}`;
-    this.args = pool.args;
-    this.xq = new Scratch(heap, "quantised activations");
-    this.small = new Scratch(heap, "ids, rotary tables and attention descriptors");
-    this.scores = new Scratch(heap, "attention scores");
-    this.staging = new Scratch(heap, "upload staging");
+    this.queue = new CommandQueue(heap, pool);
+    this.args = this.queue.args;
+    this.xq = new Scratch(heap, this.queue, "quantised activations");
+    this.scores = new Scratch(heap, this.queue, "attention scores");
+    this.staging = new Scratch(heap, this.queue, "upload staging");
   }
 
   static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
@@ -163,7 +170,7 @@ export class WasmBackend implements Backend {
     }
     const control = heap.alloc(CONTROL_BYTES, "thread control block");
     heap.u8.fill(0, control, control + CONTROL_BYTES);
-    const pool = await ThreadPool.start(kernels, module, memory, control, threads, options.workerUrl);
+    const pool = await ThreadPool.start(kernels, module, memory, control, threads, shared, options.workerUrl);
     return new WasmBackend(build, threads, heap, kernels, pool);
   }
 
@@ -177,9 +184,14 @@ export class WasmBackend implements Backend {
     return this.heap.maxBytes;
   }
 
-  /** The live float32 contents of a matrix of this backend (a view; valid until the memory grows). */
+  /**
+   * The live float32 contents of a matrix of this backend (a view; valid until the memory
+   * grows or the next op). Blocks the calling thread until pending ops have run, so a page's
+   * main thread may not call it while ops are pending (use `read`).
+   */
   view(m: Mat, rows = m.rows): Float32Array {
     const w = mat(m, "view");
+    this.queue.drainSync();
     return this.heap.f32.subarray(w.ptr / 4, w.ptr / 4 + rows * w.cols);
   }
 
@@ -194,6 +206,9 @@ export class WasmBackend implements Backend {
         `wasm backend: tensor ${name} has dtype ${dtype}; weights must be f32, f16, bf16 or one of ${Object.keys(QUANT_FORMATS).join(", ")}`,
       );
     const wdt = dtype as WeightDType;
+    // Uploads write the memory from this thread (packing): pending ops run first, and what
+    // they free comes back to the heap.
+    await this.queue.flush(() => undefined).catch(() => {});
     if (shape.length !== 1 && shape.length !== 2)
       throw new UnsupportedError(`wasm backend: tensor ${name} has shape [${shape.join(", ")}]; weights must be 1-D or 2-D`);
     const float = wdt === "f32" || wdt === "f16" || wdt === "bf16";
@@ -272,14 +287,14 @@ export class WasmBackend implements Backend {
     const size = Math.min(Math.ceil(bytes / 4096) * 4096, this.heap.maxBytes - this.heap.used);
     if (size <= 0) return;
     const ptr = this.heap.alloc(size, "pages faulted in ahead of the weights");
-    try {
-      const a = this.args;
-      a[0] = ptr;
-      a[1] = size;
-      this.pool.run(Op.TouchPages);
-    } finally {
-      this.heap.free(ptr, size);
-    }
+    const a = this.args;
+    a[0] = ptr;
+    a[1] = size;
+    this.queue.record(Op.TouchPages, false);
+    this.queue.free(ptr, size);
+    // Waits (blocking this thread, at load time) so that the pages are back in the heap for
+    // the uploads that follow; there are several threads, so this thread may block.
+    this.queue.drainSync();
   }
 
   alloc(rows: number, cols: number): Mat {
@@ -302,12 +317,12 @@ export class WasmBackend implements Backend {
   }
 
   free(x: Mat | KVBuffer | Weight): void {
-    if (x instanceof WasmMat) this.heap.free(x.ptr, x.rows * x.cols * 4);
+    if (x instanceof WasmMat) this.queue.free(x.ptr, x.rows * x.cols * 4);
     else if (x instanceof WasmKV) {
       const bytes = x.kvHeads * x.capacity * x.headDim * 4;
-      this.heap.free(x.k, bytes);
-      this.heap.free(x.v, bytes);
-    } else if (x instanceof WasmWeight) this.heap.free(x.ptr, x.bytes);
+      this.queue.free(x.k, bytes);
+      this.queue.free(x.v, bytes);
+    } else if (x instanceof WasmWeight) this.queue.free(x.ptr, x.bytes);
     else throw new InvalidArgumentError("wasm backend: free() of an object from another backend");
   }
 
@@ -318,20 +333,30 @@ export class WasmBackend implements Backend {
         `wasm backend: write of ${src.length} floats at row ${row} does not fit a [${m.rows}, ${m.cols}] matrix`,
       );
     }
-    this.heap.f32.set(src, m.ptr / 4 + row * m.cols);
+    if (src.length === 0) return;
+    // Staged in the list's arena: a later op recorded before this runs must not see it early.
+    const staged = this.queue.arena(src.length * 4);
+    this.heap.f32.set(src, staged / 4);
+    const a = this.args;
+    a[0] = m.ptr + row * m.cols * 4;
+    a[1] = staged;
+    a[2] = src.length;
+    this.dispatch(Op.Copy, src.length);
   }
 
   async read(src: Mat, row = 0, rows?: number): Promise<Float32Array> {
     const m = mat(src, "read src");
-    return this.rowView("read", m, row, rows ?? m.rows - row).slice();
+    const count = rows ?? m.rows - row;
+    this.checkRange("read", m, row, count);
+    return this.queue.flush(() => this.rowView("read", m, row, count).slice());
   }
 
   async readInto(src: Mat, row: number, rows: number, dst: Float32Array, at = 0): Promise<void> {
     const m = mat(src, "readInto src");
-    const view = this.rowView("readInto", m, row, rows);
-    if (at < 0 || at + view.length > dst.length)
-      throw new InvalidArgumentError(`wasm backend: readInto of ${view.length} floats at ${at} into a destination of ${dst.length}`);
-    dst.set(view, at);
+    this.checkRange("readInto", m, row, rows);
+    if (at < 0 || at + rows * m.cols > dst.length)
+      throw new InvalidArgumentError(`wasm backend: readInto of ${rows * m.cols} floats at ${at} into a destination of ${dst.length}`);
+    return this.queue.flush(() => dst.set(this.rowView("readInto", m, row, rows), at));
   }
 
   // ---- ops ----------------------------------------------------------------------------
@@ -351,7 +376,7 @@ export class WasmBackend implements Backend {
         throw new InvalidArgumentError(`wasm backend: embed: token id ${id} at position ${i} is outside the vocabulary [0, ${vocab})`);
     }
     if (ids.length === 0) return;
-    const idp = this.small.ensure(ids.length * 4);
+    const idp = this.queue.arena(ids.length * 4);
     this.heap.i32.set(ids, idp / 4);
     const a = this.args;
     a[0] = o.ptr;
@@ -435,7 +460,7 @@ export class WasmBackend implements Backend {
       a[8] = n;
       a[9] = K;
       a[10] = N;
-      this.pool.run(Op.MatmulQuant);
+      this.queue.record(Op.MatmulQuant, false);
     } else {
       // bf16 rows past the 4-row tiles take the decode kernel, which wants x permuted (permute8).
       let xp = 0;
@@ -456,7 +481,7 @@ export class WasmBackend implements Backend {
       a[6] = K;
       a[7] = N;
       a[8] = xp;
-      this.pool.run(Op.MatmulFloat);
+      this.queue.record(Op.MatmulFloat, false);
     }
   }
 
@@ -470,7 +495,7 @@ export class WasmBackend implements Backend {
     }
     if (n === 0) return;
     const bytes = align64(n * h * 4);
-    const base = this.small.ensure(2 * bytes);
+    const base = this.queue.arena(2 * bytes);
     const f32 = this.heap.f32;
     f32.set(cos.subarray(0, n * h), base / 4);
     f32.set(sin.subarray(0, n * h), (base + bytes) / 4);
@@ -502,18 +527,18 @@ export class WasmBackend implements Backend {
         `wasm backend: storeKV of rows [${row}, ${row + count}) of k [${km.rows}, ${km.cols}] into a cache of ${c.kvHeads} x ${c.capacity} x ${c.headDim} at slot ${slot}`,
       );
     }
-    const f32 = this.heap.f32;
-    const hd = c.headDim;
-    for (let r = 0; r < count; r++) {
-      const s = (slot + r) % c.capacity;
-      const ks = km.ptr / 4 + (row + r) * km.cols;
-      const vs = vm.ptr / 4 + (row + r) * vm.cols;
-      for (let h = 0; h < c.kvHeads; h++) {
-        const dst = (h * c.capacity + s) * hd;
-        f32.copyWithin(c.k / 4 + dst, ks + h * hd, ks + (h + 1) * hd);
-        f32.copyWithin(c.v / 4 + dst, vs + h * hd, vs + (h + 1) * hd);
-      }
-    }
+    if (count === 0) return;
+    const a = this.args;
+    a[0] = c.k;
+    a[1] = c.v;
+    a[2] = km.ptr + row * width * 4;
+    a[3] = vm.ptr + row * width * 4;
+    a[4] = c.kvHeads;
+    a[5] = c.capacity;
+    a[6] = c.headDim;
+    a[7] = slot;
+    a[8] = count;
+    this.dispatch(Op.StoreKV, count * width);
   }
 
   attention(out: Mat, q: Mat, segments: readonly AttentionSegment[], params: AttentionParams): void {
@@ -529,7 +554,7 @@ export class WasmBackend implements Backend {
     if (window !== null && !(Number.isInteger(window) && window >= 1))
       throw new InvalidArgumentError(`wasm backend: attention window must be a positive integer or null, got ${window}`);
     if (segments.length === 0) return;
-    const desc = this.small.ensure(segments.length * 24);
+    const desc = this.queue.arena(segments.length * 24);
     const i32 = this.heap.i32;
     let items = 0;
     let longest = 1;
@@ -580,7 +605,7 @@ export class WasmBackend implements Backend {
     a[9] = items;
     a[10] = scores;
     a[11] = stride;
-    this.pool.run(Op.Attention);
+    this.queue.record(Op.Attention, false);
   }
 
   swiglu(out: Mat, gate: Mat, up: Mat, n: number): void {
@@ -598,14 +623,21 @@ export class WasmBackend implements Backend {
       throw new InvalidArgumentError(
         `wasm backend: copyRows of ${rows.length} rows of [${xi.rows}, ${xi.cols}] into [${o.rows}, ${o.cols}]`,
       );
-    const f32 = this.heap.f32;
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
       if (!(r >= 0 && r < xi.rows))
         throw new InvalidArgumentError(`wasm backend: copyRows: row ${r} at position ${i} is outside [0, ${xi.rows})`);
-      const src = xi.ptr / 4 + r * xi.cols;
-      f32.copyWithin(o.ptr / 4 + i * o.cols, src, src + xi.cols);
     }
+    if (rows.length === 0) return;
+    const idx = this.queue.arena(rows.length * 4);
+    this.heap.i32.set(rows, idx / 4);
+    const a = this.args;
+    a[0] = o.ptr;
+    a[1] = xi.ptr;
+    a[2] = idx;
+    a[3] = o.cols;
+    a[4] = rows.length;
+    this.dispatch(Op.CopyRows, rows.length * o.cols);
   }
 
   addScaledRows(out: Mat, x: Mat, rows: Int32Array, scale: number): void {
@@ -615,23 +647,30 @@ export class WasmBackend implements Backend {
       throw new InvalidArgumentError(
         `wasm backend: addScaledRows of ${rows.length} rows of [${xi.rows}, ${xi.cols}] into [${o.rows}, ${o.cols}]`,
       );
-    // Small (a LoRA delta: the rows of a batch times one layer's outputs): plain JavaScript,
-    // the same arithmetic as the reference (one rounding per sum).
-    const f32 = this.heap.f32;
-    const cols = o.cols;
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
       if (!(r >= 0 && r < o.rows))
         throw new InvalidArgumentError(`wasm backend: addScaledRows: row ${r} at position ${i} is outside [0, ${o.rows})`);
-      const dst = o.ptr / 4 + r * cols;
-      const src = xi.ptr / 4 + i * cols;
-      for (let k = 0; k < cols; k++) f32[dst + k] = f32[dst + k]! + scale * f32[src + k]!;
     }
+    if (rows.length === 0) return;
+    // Small (a LoRA delta: the rows of a batch times one layer's outputs), on thread 0 alone
+    // (rows may repeat), with the reference's arithmetic: each sum in double, rounded once.
+    const idx = this.queue.arena(rows.length * 4);
+    this.heap.i32.set(rows, idx / 4);
+    const a = this.args;
+    a[0] = o.ptr;
+    a[1] = xi.ptr;
+    a[2] = idx;
+    a[3] = o.cols;
+    a[4] = rows.length;
+    a[5] = scale;
+    this.queue.record(Op.AddScaledRows, true);
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.queue.dispose();
     this.pool.stop();
   }
 
@@ -656,18 +695,21 @@ export class WasmBackend implements Backend {
     this.dispatch(op, n * o.cols);
   }
 
-  /** Rows [row, row + rows) of m as a view of the memory, checked (for read and readInto). */
-  private rowView(what: string, m: WasmMat, row: number, rows: number): Float32Array {
+  private checkRange(what: string, m: WasmMat, row: number, rows: number): void {
     if (row < 0 || rows < 0 || row + rows > m.rows)
       throw new InvalidArgumentError(`wasm backend: ${what} of rows [${row}, ${row + rows}) from a [${m.rows}, ${m.cols}] matrix`);
+  }
+
+  /** Rows [row, row + rows) of m (already checked) as a view of the memory. */
+  private rowView(what: string, m: WasmMat, row: number, rows: number): Float32Array {
+    this.checkRange(what, m, row, rows);
     const start = m.ptr / 4 + row * m.cols;
     return this.heap.f32.subarray(start, start + rows * m.cols);
   }
 
-  /** Small jobs run on the main thread alone: a dispatch costs more than it saves. */
+  /** Small jobs run on thread 0 alone: a dispatch to the helpers costs more than it saves. */
   private dispatch(op: Op, work: number): void {
-    if (work < 16384) this.pool.runLocal(op);
-    else this.pool.run(op);
+    this.queue.record(op, work < 16384);
   }
 }
 

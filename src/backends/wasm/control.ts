@@ -1,7 +1,8 @@
 /**
- * Layout of the thread pool's control block in the shared memory: Int32 slots that the main
- * thread and the workers synchronise on, then the Float64 arguments of the current op. Used
- * by pool.ts (dispatch), worker.ts and row_claims.ts.
+ * Layout of the thread pool's control block in the shared memory: Int32 slots that the
+ * threads synchronise on, then the Float64 arguments of the current op. Thread 0 (the driver
+ * worker, or the calling thread in immediate mode) publishes ops; the helpers run their
+ * shares. Used by pool.ts (dispatch), worker.ts and row_claims.ts.
  */
 export const CTL_GEN = 0;
 export const CTL_OP = 1;
@@ -22,3 +23,10 @@ export const CONTROL_BYTES = CTL_SLOTS * 4 + 32 * 8;
 /** Byte offset of the arguments inside the block. */
 export const ARGS_OFFSET = CTL_SLOTS * 4;
 export const MAX_THREADS = CTL_CLAIMS - CTL_SLEEPING;
+/**
+ * Sequence number of the last command list the driver finished (after the claims of
+ * MAX_THREADS threads): a caller that must block for the results (WasmBackend.view) waits on it.
+ */
+export const CTL_LISTS_DONE = 126;
+/** Op code + 1 of the command that failed in the last finished list, or 0. */
+export const CTL_LIST_FAILED = 127;

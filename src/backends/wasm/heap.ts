@@ -17,6 +17,7 @@ export class Heap {
   private f32View: Float32Array;
   private u8View: Uint8Array;
   private i32View: Int32Array;
+  private f64View: Float64Array;
 
   constructor(
     readonly memory: WasmMemory,
@@ -26,6 +27,7 @@ export class Heap {
     this.f32View = new Float32Array(memory.buffer);
     this.u8View = new Uint8Array(memory.buffer);
     this.i32View = new Int32Array(memory.buffer);
+    this.f64View = new Float64Array(memory.buffer);
   }
 
   /** Bytes in use or reserved (the bump pointer). */
@@ -67,6 +69,7 @@ export class Heap {
       this.f32View = new Float32Array(this.memory.buffer);
       this.u8View = new Uint8Array(this.memory.buffer);
       this.i32View = new Int32Array(this.memory.buffer);
+      this.f64View = new Float64Array(this.memory.buffer);
     }
   }
 
@@ -81,5 +84,9 @@ export class Heap {
   get i32(): Int32Array {
     this.refresh();
     return this.i32View;
+  }
+  get f64(): Float64Array {
+    this.refresh();
+    return this.f64View;
   }
 }

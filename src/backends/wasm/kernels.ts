@@ -63,6 +63,10 @@ export interface KernelExports {
   add(out: number, a: number, b: number, e0: number, e1: number): void;
   embed(out: number, table: number, kind: number, ids: number, K: number, i0: number, i1: number): void;
   touch_pages(p0: number, p1: number): void;
+  copy_f32(dst: number, src: number, e0: number, e1: number): void;
+  store_kv(k: number, v: number, ks: number, vs: number, kvHeads: number, cap: number, hd: number, slot: number, r0: number, r1: number): void;
+  copy_rows(out: number, x: number, rows: number, cols: number, i0: number, i1: number): void;
+  add_scaled_rows(out: number, x: number, rows: number, cols: number, scale: number, i0: number, i1: number): void;
   /**
    * Writes `rows` rows of GGUF 32-weight blocks (`halves` f16 values, then `qBytes` payload
    * bytes each) at src in the paired layout at dst (the first row's pair).
@@ -133,8 +137,19 @@ export const Op = {
   Permute8: 10,
   TouchPages: 11,
   QuantizeK: 12,
+  Copy: 13,
+  StoreKV: 14,
+  CopyRows: 15,
+  AddScaledRows: 16,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
+
+const OP_NAMES = new Map<number, string>(Object.entries(Op).map(([name, code]) => [code, name]));
+
+/** An op code's name for error messages ("Attention"), or the number itself when unknown. */
+export function opName(op: number): string {
+  return OP_NAMES.get(op) ?? `#${op}`;
+}
 
 /** Weight kinds as the kernels number them (assembly/elementwise.ts embed). */
 export const Kind = {
@@ -269,6 +284,29 @@ export function execute(k: KernelExports, op: number, a: Float64Array, t: number
       // out, q, desc, nseg, heads, kvHeads, hd, scale, window, items, scores, scoresStride
       const [i0, i1] = share(a[9]!, t, threads, 1);
       if (i0 < i1) k.attention(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, i0, i1, a[10]! + t * a[11]!);
+      return;
+    }
+    case Op.Copy: {
+      // dst, src, count (floats)
+      const [e0, e1] = share(a[2]!, t, threads, 16);
+      if (e0 < e1) k.copy_f32(a[0]!, a[1]!, e0, e1);
+      return;
+    }
+    case Op.StoreKV: {
+      // k, v, ks, vs, kvHeads, capacity, hd, slot, count
+      const [r0, r1] = share(a[8]!, t, threads, 1);
+      if (r0 < r1) k.store_kv(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, r0, r1);
+      return;
+    }
+    case Op.CopyRows: {
+      // out, x, rows (i32), cols, count
+      const [i0, i1] = share(a[4]!, t, threads, 1);
+      if (i0 < i1) k.copy_rows(a[0]!, a[1]!, a[2]!, a[3]!, i0, i1);
+      return;
+    }
+    case Op.AddScaledRows: {
+      // out, x, rows (i32), cols, count, scale; always local: rows may repeat
+      if (t === 0) k.add_scaled_rows(a[0]!, a[1]!, a[2]!, a[3]!, a[5]!, 0, a[4]!);
       return;
     }
   }

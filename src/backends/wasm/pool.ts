@@ -1,20 +1,39 @@
 /**
- * The thread pool: the main thread plus one worker per extra thread, all running the same
- * kernels on the same shared memory. An operation is published by writing its arguments and
- * bumping a generation counter; every thread runs its static share (see `execute`) and the
- * workers count themselves done. Waiting spins briefly (a round trip then costs well under a
- * microsecond) and then sleeps in Atomics.wait, so an idle or contended core is never burnt
+ * The compute threads and how a command list runs on them.
+ *
+ * Thread 0 (a Conductor) runs each command in order: it writes the command's arguments into
+ * the control block, publishes the op by bumping a generation counter, runs its own static
+ * share (see `execute`) and waits until the helper workers count themselves done; a small
+ * ("local") command it runs alone. Waiting spins briefly (a round trip then costs well under
+ * a microsecond) and then sleeps in Atomics.wait, so an idle or contended core is never burnt
  * by an unbounded spin.
+ *
+ * Two modes, chosen by the environment:
+ * - deferred (shared memory: Node, Deno, Bun, cross-origin-isolated pages): thread 0 is a
+ *   driver worker. The caller records commands into a list in the shared memory and submits
+ *   the whole list with one message; the driver runs it and answers with one message. The
+ *   calling thread never computes and never blocks, so its event loop keeps running.
+ * - immediate (no shared memory, so one thread): the calling thread is thread 0 and runs each
+ *   command as it is recorded.
  */
 import { spawnWorker, type ComputeWorker, type WebWorkerConstructor } from "#platform";
 import type { WasmMemory, WasmModule } from "./wasm_api.js";
-import { execute, prepare, Op, type KernelExports } from "./kernels.js";
-import { ARGS_OFFSET, CTL_DONE, CTL_FAILED, CTL_GEN, CTL_MAIN_SLEEPING, CTL_OP, CTL_SLEEPING, CTL_SLOTS } from "./control.js";
+import { execute, opName, prepare, Op, type KernelExports } from "./kernels.js";
+import {
+  CTL_DONE,
+  CTL_FAILED,
+  CTL_GEN,
+  CTL_LIST_FAILED,
+  CTL_LISTS_DONE,
+  CTL_MAIN_SLEEPING,
+  CTL_OP,
+  CTL_SLEEPING,
+  CTL_SLOTS,
+} from "./control.js";
 
 export { CONTROL_BYTES, MAX_THREADS } from "./control.js";
 /** Loads before a waiting thread falls asleep (~10-40 µs). */
 export const SPIN_LIMIT = 20000;
-
 /** Browsers' global; only `webWorker` below calls it, and only browsers call that. */
 declare const Worker: WebWorkerConstructor;
 
@@ -33,110 +52,90 @@ function spawnComputeWorker(workerUrl: URL | undefined, name: string): ComputeWo
   });
 }
 
-/** The first (and only) message a compute worker receives. */
+/** Float64 slots per recorded command: op code, local flag (1: thread 0 alone), 32 arguments. */
+export const CMD_F64 = 34;
+
+/** The first message a compute worker receives. */
 export interface WorkerInit {
   memory: WasmMemory;
   module: WasmModule;
   control: number;
   index: number;
   threads: number;
+  /** "driver": thread 0 of deferred mode, runs submitted lists; "helper": runs its share of each op. */
+  role: "driver" | "helper";
 }
 
-export class ThreadPool {
-  private readonly ctl: Int32Array;
-  readonly args: Float64Array;
-  private readonly workers: ComputeWorker[] = [];
-  private stopped = false;
+/** A command list submitted to the driver: `count` commands at byte offset `ptr`. */
+export interface ListMessage {
+  ptr: number;
+  count: number;
+  seq: number;
+}
 
-  private constructor(
-    private readonly kernels: KernelExports,
-    memory: WasmMemory,
-    control: number,
-    readonly threads: number,
+/** The driver's answer when list `seq` has finished: null, or why it failed. */
+export interface ListDoneMessage {
+  seq: number;
+  error: string | null;
+}
+
+/** A command of a list failed: names the op. */
+export class CommandError extends Error {
+  constructor(
+    readonly op: number,
+    cause: unknown,
+    inWorker: boolean,
   ) {
-    // One thread shares nothing: its control block lives outside the memory, which may be an
-    // ordinary one whose buffer is replaced when it grows (views into it would go stale).
-    this.ctl = threads === 1 ? new Int32Array(CTL_SLOTS) : new Int32Array(memory.buffer, control, CTL_SLOTS);
-    this.args = threads === 1 ? new Float64Array(32) : new Float64Array(memory.buffer, control + ARGS_OFFSET, 32);
+    const detail = inWorker ? "a kernel trapped in a worker thread" : `a kernel trapped: ${cause instanceof Error ? cause.message : String(cause)}`;
+    super(`wasm backend: operation ${opName(op)} failed (${detail})`, { cause });
+  }
+}
+
+/** Thread 0's role: runs commands on itself and the helpers. */
+export class Conductor {
+  constructor(
+    private readonly kernels: KernelExports,
+    private readonly ctl: Int32Array,
+    /** The arguments the helpers read (in the control block when shared). */
+    private readonly args: Float64Array,
+    readonly threads: number,
+  ) {}
+
+  /** Runs `count` commands stored from element `at` of `cmds`, in order; throws a CommandError at the first that fails. */
+  runList(cmds: Float64Array, at: number, count: number): void {
+    const args = this.args;
+    for (let i = 0; i < count; i++) {
+      const c = at + i * CMD_F64;
+      const op = cmds[c]!;
+      args.set(cmds.subarray(c + 2, c + CMD_F64));
+      this.run(op, cmds[c + 1] !== 0);
+    }
   }
 
-  /**
-   * Starts `threads - 1` workers running `workerUrl` (worker.js beside this module unless a
-   * bundle puts it elsewhere) on `memory` and resolves when every one has instantiated the kernels.
-   */
-  static async start(
-    kernels: KernelExports,
-    module: WasmModule,
-    memory: WasmMemory,
-    control: number,
-    threads: number,
-    workerUrl?: URL,
-  ): Promise<ThreadPool> {
-    const pool = new ThreadPool(kernels, memory, control, threads);
-    const ready: Promise<void>[] = [];
-    const detach: (() => void)[] = [];
-    for (let index = 1; index < threads; index++) {
-      const worker = spawnComputeWorker(workerUrl, `qwen2 wasm worker ${index}`);
-      // Workers must not keep the process alive when a caller forgets dispose().
-      worker.unref();
-      pool.workers.push(worker);
-      ready.push(
-        new Promise((ok, fail) => {
-          detach.push(worker.onMessage(() => ok()));
-          detach.push(
-            worker.onError((err) => fail(new Error(`wasm worker ${index} failed before starting: ${err.message}`, { cause: err }))),
-          );
-        }),
-      );
-      const init: WorkerInit = { memory, module, control, index, threads };
-      worker.postMessage(init);
-    }
-    try {
-      await Promise.all(ready);
-    } catch (err) {
-      pool.stop();
-      throw err;
-    } finally {
-      for (const off of detach) off();
-    }
-    return pool;
-  }
-
-  /** Runs `op` (arguments already in `args`) on every thread and returns when all are done. */
-  run(op: Op): void {
-    if (this.stopped) throw new Error("wasm backend: used after dispose()");
-    if (this.threads === 1) {
-      execute(this.kernels, op, this.args, 0, 1, this.ctl);
+  private run(op: number, local: boolean): void {
+    if (local || this.threads === 1) {
+      try {
+        execute(this.kernels, op, this.args, 0, 1, this.ctl);
+      } catch (err) {
+        throw new CommandError(op, err, false);
+      }
       return;
     }
     prepare(op, this.args, this.threads, this.ctl);
-    this.publish(op);
+    publish(this.ctl, op, this.threads);
+    let failure: unknown = null;
     try {
       execute(this.kernels, op, this.args, 0, this.threads, this.ctl);
-    } finally {
-      // Even when our share throws, the workers must finish before anything is reused.
-      this.join();
+    } catch (err) {
+      failure = new CommandError(op, err, false);
     }
+    // Even when our share throws, the helpers must finish before anything is reused.
+    this.join();
     if (Atomics.load(this.ctl, CTL_FAILED) !== 0) {
       Atomics.store(this.ctl, CTL_FAILED, 0);
-      throw new Error(`wasm backend: a worker thread failed in operation ${op} (a kernel trapped)`);
+      failure ??= new CommandError(op, null, true);
     }
-  }
-
-  /** Runs `op` on the main thread alone (for work too small to be worth a dispatch). */
-  runLocal(op: Op): void {
-    if (this.stopped) throw new Error("wasm backend: used after dispose()");
-    execute(this.kernels, op, this.args, 0, 1, this.ctl);
-  }
-
-  private publish(op: Op): void {
-    const ctl = this.ctl;
-    Atomics.store(ctl, CTL_OP, op);
-    Atomics.store(ctl, CTL_DONE, 0);
-    Atomics.add(ctl, CTL_GEN, 1);
-    for (let w = 1; w < this.threads; w++) {
-      if (Atomics.load(ctl, CTL_SLEEPING + w) !== 0) Atomics.notify(ctl, CTL_GEN);
-    }
+    if (failure !== null) throw failure;
   }
 
   private join(): void {
@@ -151,12 +150,141 @@ export class ThreadPool {
     }
     Atomics.store(ctl, CTL_MAIN_SLEEPING, 0);
   }
+}
+
+/** Publishes `op` to the helpers of a pool of `threads` threads. */
+export function publish(ctl: Int32Array, op: number, threads: number): void {
+  Atomics.store(ctl, CTL_OP, op);
+  Atomics.store(ctl, CTL_DONE, 0);
+  Atomics.add(ctl, CTL_GEN, 1);
+  for (let w = 1; w < threads; w++) {
+    if (Atomics.load(ctl, CTL_SLEEPING + w) !== 0) Atomics.notify(ctl, CTL_GEN);
+  }
+}
+
+export class ThreadPool {
+  private readonly ctl: Int32Array;
+  private readonly workers: ComputeWorker[] = [];
+  /** Immediate mode's thread 0 (null in deferred mode, where the driver worker is). */
+  private readonly local: Conductor | null;
+  private stopped = false;
+  /** The list last handed to the driver: the driver is held (ref) until it has answered for it. */
+  private lastSubmitted = 0;
+  /** Told when a submitted list finishes (error null) or fails; seq -1: the driver died, every pending list failed. */
+  onListDone: (seq: number, error: string | null) => void = () => {};
+
+  private constructor(
+    kernels: KernelExports,
+    memory: WasmMemory,
+    control: number,
+    readonly threads: number,
+    readonly deferred: boolean,
+  ) {
+    // Immediate mode shares nothing: its control block lives outside the memory, which may be
+    // an ordinary one whose buffer is replaced when it grows (views into it would go stale).
+    this.ctl = deferred ? new Int32Array(memory.buffer, control, CTL_SLOTS) : new Int32Array(CTL_SLOTS);
+    this.local = deferred ? null : new Conductor(kernels, this.ctl, new Float64Array(32), 1);
+  }
+
+  /**
+   * Deferred mode (`deferred`): starts the driver and `threads - 1` helpers running
+   * `workerUrl` (worker.js beside this module unless a bundle puts it elsewhere) on `memory`
+   * and resolves when every one has instantiated the kernels. Immediate mode (one thread,
+   * memory not shared): starts nothing.
+   */
+  static async start(
+    kernels: KernelExports,
+    module: WasmModule,
+    memory: WasmMemory,
+    control: number,
+    threads: number,
+    deferred: boolean,
+    workerUrl?: URL,
+  ): Promise<ThreadPool> {
+    if (!deferred && threads !== 1) throw new Error("wasm backend: several threads need a shared memory");
+    const pool = new ThreadPool(kernels, memory, control, threads, deferred);
+    if (!deferred) return pool;
+    const ready: Promise<void>[] = [];
+    const detach: (() => void)[] = [];
+    for (let index = 0; index < threads; index++) {
+      const role = index === 0 ? "driver" : "helper";
+      const worker = spawnComputeWorker(workerUrl, `qwen2 wasm ${role} ${index}`);
+      // Workers must not keep the process alive when a caller forgets dispose(); the driver is
+      // held (ref) while a list runs, so that an awaited read keeps the process alive.
+      worker.unref();
+      pool.workers.push(worker);
+      ready.push(
+        new Promise((ok, fail) => {
+          detach.push(worker.onMessage(() => ok()));
+          detach.push(
+            worker.onError((err) => fail(new Error(`wasm ${role} thread ${index} failed before starting: ${err.message}`, { cause: err }))),
+          );
+        }),
+      );
+      const init: WorkerInit = { memory, module, control, index, threads, role };
+      worker.postMessage(init);
+    }
+    try {
+      await Promise.all(ready);
+    } catch (err) {
+      pool.stop();
+      throw err;
+    } finally {
+      for (const off of detach) off();
+    }
+    const driver = pool.workers[0]!;
+    driver.onMessage((data) => {
+      const done = data as ListDoneMessage;
+      // An answer for a list that waitFor already saw is stale: a later one may be running.
+      if (done.seq === pool.lastSubmitted) driver.unref();
+      pool.onListDone(done.seq, done.error);
+    });
+    const fail = (err: Error): void => {
+      driver.unref();
+      pool.onListDone(-1, `wasm backend: the driver thread failed: ${err.message}`);
+    };
+    driver.onError(fail);
+    for (const w of pool.workers.slice(1)) w.onError(fail);
+    return pool;
+  }
+
+  /** Deferred mode: hands list `seq` (`count` commands at byte `ptr`) to the driver; onListDone follows. */
+  submit(ptr: number, count: number, seq: number): void {
+    if (this.stopped) throw new Error("wasm backend: used after dispose()");
+    const driver = this.workers[0]!;
+    driver.ref();
+    this.lastSubmitted = seq;
+    const message: ListMessage = { ptr, count, seq };
+    driver.postMessage(message);
+  }
+
+  /** Immediate mode: runs `count` commands at element `at` of `cmds` on this thread. */
+  runHere(cmds: Float64Array, at: number, count: number): void {
+    if (this.stopped) throw new Error("wasm backend: used after dispose()");
+    this.local!.runList(cmds, at, count);
+  }
+
+  /**
+   * Deferred mode: blocks this thread until the driver has finished list `seq` (for callers
+   * that need results synchronously). Returns the op code of the command that failed, or -1.
+   */
+  waitFor(seq: number): number {
+    const ctl = this.ctl;
+    for (;;) {
+      const done = Atomics.load(ctl, CTL_LISTS_DONE);
+      if (done >= seq) break;
+      Atomics.wait(ctl, CTL_LISTS_DONE, done, 1000);
+    }
+    if (seq === this.lastSubmitted) this.workers[0]?.unref();
+    return Atomics.load(ctl, CTL_LIST_FAILED) - 1;
+  }
 
   /** Tells the workers to exit and terminates them (a worker's end needs no waiting for). */
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
     if (this.workers.length > 0) {
-      this.publish(Op.Exit);
+      publish(this.ctl, Op.Exit, this.threads);
       for (const w of this.workers) void w.terminate();
       this.workers.length = 0;
     }

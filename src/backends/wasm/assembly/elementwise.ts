@@ -119,3 +119,48 @@ export function embed(out: usize, table: usize, kind: i32, ids: usize, K: i32, i
 export function touch_pages(p0: usize, p1: usize): void {
   for (let p = p0; p < p1; p += 4096) store<u8>(p, 0);
 }
+
+/** Copies float elements [e0, e1) of src to dst (a staged write, see WasmBackend.write). */
+export function copy_f32(dst: usize, src: usize, e0: i32, e1: i32): void {
+  if (e1 > e0) memory.copy(dst + (<usize>e0 << 2), src + (<usize>e0 << 2), <usize>(e1 - e0) << 2);
+}
+
+/**
+ * Stores rows [r0, r1) of k and v ([rows, kvHeads * hd], starting at ks and vs) into the
+ * [kvHeads, cap, hd] caches k and v at absolute slots slot + r (index modulo cap).
+ */
+export function store_kv(k: usize, v: usize, ks: usize, vs: usize, kvHeads: i32, cap: i32, hd: i32, slot: i32, r0: i32, r1: i32): void {
+  const rb = <usize>(kvHeads * hd) << 2;
+  const hb = <usize>hd << 2;
+  for (let r = r0; r < r1; r++) {
+    const s = (slot + r) % cap;
+    for (let h = 0; h < kvHeads; h++) {
+      const dst = (<usize>(h * cap + s) * <usize>hd) << 2;
+      const src = <usize>r * rb + <usize>h * hb;
+      memory.copy(k + dst, ks + src, hb);
+      memory.copy(v + dst, vs + src, hb);
+    }
+  }
+}
+
+/** out[i, :] = x[rows[i], :] for i in [i0, i1); rows is an i32 array, rows of `cols` floats. */
+export function copy_rows(out: usize, x: usize, rows: usize, cols: i32, i0: i32, i1: i32): void {
+  const rb = <usize>cols << 2;
+  for (let i = i0; i < i1; i++) memory.copy(out + <usize>i * rb, x + <usize>load<i32>(rows + (<usize>i << 2)) * rb, rb);
+}
+
+/**
+ * out[rows[i], :] += scale * x[i, :] for i in [i0, i1), each sum computed in double and
+ * rounded once to float32: the arithmetic of the TypeScript reference (no fused multiply-add).
+ */
+export function add_scaled_rows(out: usize, x: usize, rows: usize, cols: i32, scale: f64, i0: i32, i1: i32): void {
+  const rb = <usize>cols << 2;
+  for (let i = i0; i < i1; i++) {
+    const d = out + <usize>load<i32>(rows + (<usize>i << 2)) * rb;
+    const s = x + <usize>i * rb;
+    for (let c = 0; c < cols; c++) {
+      const o = <usize>c << 2;
+      store<f32>(d + o, <f32>(<f64>load<f32>(d + o) + scale * <f64>load<f32>(s + o)));
+    }
+  }
+}
