@@ -349,6 +349,9 @@ export class Scheduler {
     const batch = this.active.filter((a) => a.generator !== null);
     if (batch.length === 0) return;
     let events: Awaited<ReturnType<typeof stepBatch>>;
+    // Counted as it starts: /health answers while a step computes (the wasm backend runs it off
+    // this thread), and a step already running when the last sequence stops must not show up later.
+    this.steps++;
     try {
       events = await this.inFlightWith(
         batch.map((a) => a.cache),
@@ -364,7 +367,6 @@ export class Scheduler {
       for (const a of batch) a.request.onError(err as Error);
       return;
     }
-    this.steps++;
     this.maxBatch = Math.max(this.maxBatch, batch.length);
     batch.forEach((a, i) => {
       const event = events[i];
