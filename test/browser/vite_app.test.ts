@@ -97,10 +97,11 @@ describe("a Vite-built app in Chromium", { skip: browserSkip || needsShared("fix
   test(`vite build, wasm, 2 threads, isolated page: fixture ${FIXTURE} case ${CASE} gives the recorded greedy tokens`, async () => {
     const { ids, errors } = await runApp(`${server.origin}/app/index.html`);
     assert.deepEqual(ids, expectedTokens(), `${CASE}: greedy tokens`);
-    // Two threads: the engine's worker started one compute worker, from Vite's bundle of it.
+    // Two threads: the engine's worker started the wasm backend's two workers (pool.ts: one per
+    // thread, a driver and a helper), both from Vite's bundle of worker.js.
     const computeWorker = server.requests.filter((r) => /^\/app\/assets\/worker-.*\.js$/.test(r.path));
-    assert.equal(computeWorker.length, 1, server.requests.map((r) => r.path).join("\n"));
-    assert.equal(computeWorker[0]!.status, 200);
+    assert.equal(computeWorker.length, 2, server.requests.map((r) => r.path).join("\n"));
+    for (const r of computeWorker) assert.equal(r.status, 200);
     assert.deepEqual(errors, []);
   });
 
