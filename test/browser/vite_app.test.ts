@@ -7,12 +7,12 @@
  * be Hugging Face's recorded ones.
  */
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser } from "playwright-core";
-import { skipReasonUnlessRequired } from "../../bench/peers.js";
+import { build, createServer } from "vite";
 import { type CaseInput, type Expected, readFixtureJson } from "../support/fixtures.js";
 import { fixturesDir, repoRoot } from "../support/paths.js";
 import { needsShared } from "../support/shared.js";
@@ -20,23 +20,6 @@ import { browserSkip, launchChromium, openPage, startTestServer, type TestServer
 
 const FIXTURE = "a_tiny_f32";
 const CASE = "short5";
-/**
- * The part of Vite's API used here. Vite is imported by a name in a variable so that the
- * project compiles where the devDependency is not installed yet (the test then skips).
- */
-interface Vite {
-  build(config: Record<string, unknown>): Promise<unknown>;
-  createServer(config: Record<string, unknown>): Promise<{
-    listen(): Promise<unknown>;
-    close(): Promise<void>;
-    readonly resolvedUrls: { readonly local: readonly string[] } | null;
-  }>;
-}
-const VITE = "vite";
-const vite = async (): Promise<Vite> => (await import(VITE)) as Vite;
-const viteSkip = existsSync(join(repoRoot, "node_modules/vite/package.json"))
-  ? false
-  : (skipReasonUnlessRequired("vite is not installed (a devDependency: npm install)") ?? false);
 
 /**
  * `app` as an npm user has it: the example's files, node_modules/qwen2-ts with what `npm pack`
@@ -56,7 +39,7 @@ function stageApp(app: string): void {
   }
 }
 
-describe("a Vite-built app in Chromium", { skip: browserSkip || needsShared("fixtures") || viteSkip, timeout: 300_000 }, () => {
+describe("a Vite-built app in Chromium", { skip: browserSkip || needsShared("fixtures"), timeout: 300_000 }, () => {
   const work = mkdtempSync(join(tmpdir(), "qwen2-vite-"));
   const app = join(work, "app");
   let browser: Browser;
@@ -65,7 +48,7 @@ describe("a Vite-built app in Chromium", { skip: browserSkip || needsShared("fix
   before(async () => {
     stageApp(app);
     // The app's own config file, as `vite build` would read it; only the base path is ours.
-    await (await vite()).build({ root: app, base: "/app/", logLevel: "error", configFile: join(app, "vite.config.js") });
+    await build({ root: app, base: "/app/", logLevel: "error", configFile: join(app, "vite.config.js") });
     [browser, server] = await Promise.all([
       launchChromium(),
       startTestServer({ mounts: { "/app/": join(app, "dist"), "/fixtures/": fixturesDir } }),
@@ -106,7 +89,7 @@ describe("a Vite-built app in Chromium", { skip: browserSkip || needsShared("fix
   });
 
   test(`vite (dev server, the example's config), wasm, 2 threads: fixture ${FIXTURE} case ${CASE} gives the recorded greedy tokens`, async () => {
-    const dev = await (await vite()).createServer({
+    const dev = await createServer({
       root: app,
       logLevel: "error",
       configFile: join(app, "vite.config.js"),
