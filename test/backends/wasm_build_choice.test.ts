@@ -12,7 +12,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { relaxedSimdAvailable, RELAXED_SIMD_ENV, RELAXED_SIMD_NODE_FLAG } from "../../src/backends/wasm/index.js";
-import { chooseThreads, MAIN_THREAD_WARNING, NOT_ISOLATED_WARNING } from "../../src/backends/wasm/threads.js";
+import { chooseThreads, NOT_ISOLATED_WARNING } from "../../src/backends/wasm/threads.js";
 import { Heap } from "../../src/backends/wasm/heap.js";
 import { instantiateKernels, readKernelBytes, type KernelBuild } from "../../src/backends/wasm/kernels.js";
 import { selfTest } from "../../src/backends/wasm/selftest.js";
@@ -51,14 +51,14 @@ test(`a ${RELAXED_SIMD_ENV} value other than 0 or 1 is an error naming the varia
 });
 
 test("threads: every core by default, one with a single warning where memory cannot be shared", () => {
-  const node = { cores: 4, sharedMemory: true, canBlock: true };
+  const node = { cores: 4, sharedMemory: true };
   const warnings: string[] = [];
   const warn = (m: string): void => void warnings.push(m);
   assert.equal(chooseThreads(undefined, node, warn), 4);
   assert.equal(chooseThreads(3, node, warn), 3);
   assert.deepEqual(warnings, []);
 
-  const notIsolated = { cores: 8, sharedMemory: false, canBlock: true };
+  const notIsolated = { cores: 8, sharedMemory: false };
   assert.equal(chooseThreads(undefined, notIsolated, warn), 1);
   assert.equal(chooseThreads(4, notIsolated, warn), 1);
   assert.equal(chooseThreads(1, notIsolated, warn), 1);
@@ -66,15 +66,14 @@ test("threads: every core by default, one with a single warning where memory can
   assert.match(warnings[0]!, /Cross-Origin-Opener-Policy: same-origin/);
   assert.match(warnings[0]!, /Cross-Origin-Embedder-Policy: require-corp/);
 
-  const pageMainThread = { cores: 8, sharedMemory: true, canBlock: false };
-  assert.equal(chooseThreads(undefined, pageMainThread, warn), 1);
-  assert.equal(chooseThreads(undefined, pageMainThread, warn), 1);
-  assert.deepEqual(warnings, [NOT_ISOLATED_WARNING, MAIN_THREAD_WARNING]);
-  assert.match(warnings[1]!, /Atomics\.wait/);
+  // A page's main thread may not block, but it only awaits the compute workers: every core, no warning.
+  const pageMainThread = { cores: 8, sharedMemory: true };
+  assert.equal(chooseThreads(undefined, pageMainThread, warn), 8);
+  assert.deepEqual(warnings, [NOT_ISOLATED_WARNING]);
 });
 
 test("threads: a bad count is refused with the value and the limit", () => {
-  const facts = { cores: 4, sharedMemory: true, canBlock: true };
+  const facts = { cores: 4, sharedMemory: true };
   assert.throws(() => chooseThreads(0, facts), /threads must be a positive integer, got 0/);
   assert.throws(() => chooseThreads(2.5, facts), /threads must be a positive integer, got 2.5/);
   assert.throws(() => chooseThreads(5, facts), /threads 5 exceeds the 4 cores/);

@@ -11,7 +11,7 @@
  * activations, K/V caches and a few scratch areas that grow to the largest batch seen and are
  * then reused, so steady-state decoding allocates nothing.
  */
-import { sharedMemoryAvailable } from "#platform";
+import { canBlock, sharedMemoryAvailable } from "#platform";
 import { wasm, type WasmModule } from "./wasm_api.js";
 import { InvalidArgumentError, UnsupportedError } from "../../errors.js";
 import { asReader, readWhole, type UploadSource } from "../../formats/weights.js";
@@ -31,9 +31,9 @@ export interface WasmBackendOptions {
   /**
    * Compute threads (default: all cores; never more than the cores). Where threads can share
    * memory they are workers (a driver plus threads - 1 helpers) and the calling thread only
-   * records ops and awaits reads. One, with a console warning, where threads cannot share
-   * memory (a page that is not cross-origin isolated: ops then run on the calling thread) or
-   * this thread may not block (a page's main thread).
+   * records ops and awaits reads (so a page's main thread gets every core too). One, with a
+   * console warning, where threads cannot share memory (a page that is not cross-origin
+   * isolated: ops then run on the calling thread).
    */
   threads?: number;
   /**
@@ -293,8 +293,9 @@ export class WasmBackend implements Backend {
     this.queue.record(Op.TouchPages, false);
     this.queue.free(ptr, size);
     // Waits (blocking this thread, at load time) so that the pages are back in the heap for
-    // the uploads that follow; there are several threads, so this thread may block.
-    this.queue.drainSync();
+    // the uploads that follow. A thread that may not block (a page's main thread) leaves it
+    // pending: the first upload waits for it.
+    if (canBlock()) this.queue.drainSync();
   }
 
   alloc(rows: number, cols: number): Mat {

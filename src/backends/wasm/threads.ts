@@ -1,11 +1,12 @@
 /**
  * How many compute threads the backend runs: what was asked for, checked against what this
- * thread and runtime allow. Several threads need memory shared between workers (always in
- * Node; in a browser only on a cross-origin-isolated page) and a thread that may block in
- * Atomics.wait (not a page's main thread). Where either is missing the backend runs on one
- * thread and says why, once per JavaScript realm, in a console warning.
+ * runtime allows. Several threads need memory shared between workers (always in Node; in a
+ * browser only on a cross-origin-isolated page); where it is missing the backend runs on one
+ * thread and says why, once per JavaScript realm, in a console warning. The calling thread
+ * need not be one that may block: the compute threads are workers and it only awaits them
+ * (a page's main thread gets every core too).
  */
-import { canBlock, hardwareConcurrency, sharedMemoryAvailable } from "#platform";
+import { hardwareConcurrency, sharedMemoryAvailable } from "#platform";
 import { InvalidArgumentError } from "../../errors.js";
 import { MAX_THREADS } from "./control.js";
 
@@ -13,20 +14,15 @@ import { MAX_THREADS } from "./control.js";
 export interface ThreadFacts {
   readonly cores: number;
   readonly sharedMemory: boolean;
-  readonly canBlock: boolean;
 }
 
 export function platformThreadFacts(): ThreadFacts {
-  return { cores: hardwareConcurrency(), sharedMemory: sharedMemoryAvailable(), canBlock: canBlock() };
+  return { cores: hardwareConcurrency(), sharedMemory: sharedMemoryAvailable() };
 }
 
 export const NOT_ISOLATED_WARNING =
   "qwen2-ts: the wasm backend runs on one thread because this page is not cross-origin isolated, so threads cannot share memory. " +
   "Serve the page with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp to use every core.";
-
-export const MAIN_THREAD_WARNING =
-  "qwen2-ts: the wasm backend runs on one thread because this is a page's main thread, which may not block in Atomics.wait " +
-  "(and inference here freezes the page): run the model in a Worker, e.g. with WorkerEngine, to use every core.";
 
 const warned = new Set<string>();
 
@@ -48,8 +44,8 @@ export function chooseThreads(
   }
   const threads = requested ?? Math.min(cores, MAX_THREADS);
   if (threads === 1) return 1;
-  const why = !facts.sharedMemory ? NOT_ISOLATED_WARNING : !facts.canBlock ? MAIN_THREAD_WARNING : null;
-  if (why === null) return threads;
+  if (facts.sharedMemory) return threads;
+  const why = NOT_ISOLATED_WARNING;
   if (!warned.has(why)) {
     warned.add(why);
     warn(why);
