@@ -17,11 +17,16 @@
  * the head of the queue. So a slow reader costs its cache, never tokens generated ahead into
  * memory, and never a slot others wait for. Parked sequences count against `maxQueue`.
  *
- * Fair share: the sequences of one `submit` (a request's `n` choices) form a group. When a
- * queued sequence's group holds no slot while every slot is taken, the group holding the
- * most slots (two or more) yields one: that sequence goes to the back of the queue with its
- * cache and generator (as a parked one would) and the slotless sequence takes its place. So
- * a request for many choices never makes a one-choice request wait for all of them.
+ * Fair share: the sequences of one `submit` (a request's `n` choices) form a group. While
+ * another group is active or waiting, a group decodes at most `sharedChoiceSlots` (default 1)
+ * of its sequences at once; alone it takes every slot. On the wasm backend a step's time grows
+ * almost linearly with its batch (four sequences cost ~3.3× one), so a request for 16
+ * choices sharing every step with a one-choice stream cut that stream's rate to a third,
+ * while decoding the choices one at a time costs the server little throughput. Sequences
+ * over the cap (and, when every slot is taken, one of the group holding the most slots, for a
+ * waiting group holding none) go back to the queue with their cache and generator, ahead of
+ * their group's unstarted sequences: a group resumes what it started before it allocates a
+ * cache (tens of MB, zero-filled on the server's thread) for a new choice.
  *
  * Cancellation: when a sequence's signal fires it is finished with "abort" and its cache is
  * disposed immediately (between steps, since a step is synchronous), or it is dropped from
@@ -50,6 +55,14 @@ export interface SequenceRequest {
 /** The sequences of one submit call (one HTTP request's choices). */
 type Group = object;
 
+/** A waiting sequence; a `resumed` one had started (parked or yielded) and comes back with its cache and generator. */
+interface Queued {
+  readonly request: SequenceRequest;
+  readonly group: Group;
+  detach: () => void;
+  readonly resumed?: Active;
+}
+
 interface Active {
   readonly request: SequenceRequest;
   readonly group: Group;
@@ -68,6 +81,8 @@ export interface SchedulerOptions {
   readonly prefixCacheEntries?: number;
   /** Most prompt tokens prefilled per sequence per step before generation starts (default 512). */
   readonly prefillChunk?: number;
+  /** Most sequences of one group (a request's choices) decoding at once while another group is active or waiting (default 1). */
+  readonly sharedChoiceSlots?: number;
 }
 
 export interface SchedulerStats {
@@ -79,7 +94,7 @@ export interface SchedulerStats {
   readonly reusedPromptTokens: number;
   readonly steps: number;
   readonly maxBatch: number;
-  /** Times a group holding several slots yielded one to a group holding none (fair share). */
+  /** Times a sequence gave up its slot to another group (fair share: over its group's cap, or to a group holding none). */
   readonly yielded: number;
 }
 
@@ -88,8 +103,8 @@ function nextTick(): Promise<void> {
 }
 
 export class Scheduler {
-  /** Waiting sequences; `resumed` ones were parked and come back with their cache and generator. */
-  private readonly queue: { request: SequenceRequest; group: Group; detach: () => void; resumed?: Active }[] = [];
+  /** Waiting sequences. */
+  private readonly queue: Queued[] = [];
   private readonly active: Active[] = [];
   private readonly parked: Active[] = [];
   private readonly pool: PrefixPool;
@@ -215,10 +230,19 @@ export class Scheduler {
     }
   }
 
-  private admit(): void {
-    while (this.queue.length > 0) {
-      if (this.active.length >= this.options.parallel && !this.yieldSlot()) break;
-      const { request, group, detach, resumed } = this.queue.shift()!;
+  /**
+   * Starts waiting sequences while slots are free. A new cache is allocated (and zero-filled) on
+   * this thread, tens of MB for a long context: the event loop runs between two of them, so a
+   * request for many choices holds it for one allocation at a time.
+   */
+  private async admit(): Promise<void> {
+    this.capGroups();
+    for (;;) {
+      // The first waiting sequence whose group is under its cap (parked and capped ones wait).
+      const qi = this.queue.findIndex((q) => this.held(q.group) < this.capOf(q.group));
+      if (qi < 0) break;
+      if (this.active.length >= this.options.parallel && !this.yieldSlot(this.queue[qi]!.group)) break;
+      const [{ request, group, detach, resumed }] = this.queue.splice(qi, 1) as [Queued];
       if (resumed) {
         this.active.push(resumed);
         continue;
@@ -234,28 +258,57 @@ export class Scheduler {
         detach();
         request.onError(err as Error);
       }
+      await nextTick();
     }
   }
 
+  /** Slots `group` holds. */
+  private held(group: Group): number {
+    let n = 0;
+    for (const a of this.active) if (a.group === group) n++;
+    return n;
+  }
+
+  /** How many of `group`'s sequences may decode at once: every slot alone, `sharedChoiceSlots` beside another group. */
+  private capOf(group: Group): number {
+    const shared = this.active.some((a) => a.group !== group) || this.queue.some((q) => q.group !== group);
+    return shared ? Math.max(1, this.options.sharedChoiceSlots ?? 1) : this.options.parallel;
+  }
+
+  /** Sends each group's sequences beyond its cap back to the queue (newest first), cache and generator kept. */
+  private capGroups(): void {
+    for (let i = this.active.length - 1; i >= 0; i--) {
+      const a = this.active[i]!;
+      if (this.held(a.group) <= this.capOf(a.group)) continue;
+      this.active.splice(i, 1);
+      this.requeue(a);
+      this.yielded++;
+    }
+  }
+
+  /** Puts a started sequence back in the queue ahead of its group's unstarted ones. */
+  private requeue(a: Active): void {
+    const entry: Queued = { request: a.request, group: a.group, detach: a.detach, resumed: a };
+    const at = this.queue.findIndex((q) => q.group === a.group && !q.resumed);
+    if (at < 0) this.queue.push(entry);
+    else this.queue.splice(at, 0, entry);
+  }
+
   /**
-   * The fair-share rule, when every slot is taken: if a queued sequence's group holds no slot
-   * and some group holds two or more, that group's newest active sequence goes to the back of
-   * the queue (cache and generator kept) and the queued one moves to the head, to take the
-   * freed slot. False when no slot is owed.
+   * When every slot is taken and a sequence of `waiting`'s group may start: if that group holds
+   * no slot and some group holds two or more, that group's newest active sequence goes back to
+   * the queue. False when no slot is owed.
    */
-  private yieldSlot(): boolean {
+  private yieldSlot(waiting: Group): boolean {
+    if (this.held(waiting) > 0) return false;
     const held = new Map<Group, Active[]>();
     for (const a of this.active) held.set(a.group, [...(held.get(a.group) ?? []), a]);
-    const wi = this.queue.findIndex((q) => !held.has(q.group));
-    if (wi < 0) return false;
     let most: Active[] = [];
     for (const list of held.values()) if (list.length > most.length) most = list;
     if (most.length < 2) return false;
     const victim = most.at(-1)!;
     this.active.splice(this.active.indexOf(victim), 1);
-    const [waiting] = this.queue.splice(wi, 1);
-    this.queue.push({ request: victim.request, group: victim.group, detach: victim.detach, resumed: victim });
-    this.queue.unshift(waiting!);
+    this.requeue(victim);
     this.yielded++;
     return true;
   }
@@ -322,7 +375,7 @@ export class Scheduler {
       for (;;) {
         while (this.tasks.length > 0) await this.tasks.shift()!();
         this.park();
-        this.admit();
+        await this.admit();
         if (this.active.length === 0) {
           if (this.tasks.length === 0) break;
           continue;

@@ -104,6 +104,8 @@ export interface ServerOptions {
   readonly prefixCacheEntries?: number;
   /** Longest piece of a prompt prefilled in one step (default 512); longer prompts take several steps. */
   readonly prefillChunk?: number;
+  /** Most choices of one request decoding at once while other requests are active or waiting (default 1; scheduler.ts, fair share). */
+  readonly sharedChoiceSlots?: number;
   /** Serve the web chat at `/` (default true); its files need no API key, its API calls do. */
   readonly webui?: boolean;
   /** The weights are random (`qwen2 create-random`): /v1/models says so, and the web chat too. */
@@ -150,6 +152,7 @@ export class QwenServer {
       contextLength,
       ...(options.prefixCacheEntries !== undefined ? { prefixCacheEntries: options.prefixCacheEntries } : {}),
       ...(options.prefillChunk !== undefined ? { prefillChunk: options.prefillChunk } : {}),
+      ...(options.sharedChoiceSlots !== undefined ? { sharedChoiceSlots: options.sharedChoiceSlots } : {}),
     });
     this.context = {
       model,

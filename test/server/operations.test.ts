@@ -522,6 +522,60 @@ describe("fair share of slots", () => {
       await h.close();
     }
   });
+
+  it("beside another request, a request for n=8 decodes one choice at a time and resumes its started choices before starting new ones", {
+    timeout: 30_000,
+  }, async () => {
+    // No prefix pool: every live cache belongs to a sequence that has started and not finished.
+    const h = await startServer({ parallel: 4, prefixCacheEntries: 0 });
+    slowDown(h, 2);
+    // The batch of every forward pass that steps the one-choice request (known by its cache, the first made once it is sent).
+    const batches: number[] = [];
+    let recording = false;
+    let oneCache: unknown = null;
+    const forward = h.model.forward.bind(h.model);
+    h.model.forward = ((...args: Parameters<typeof forward>) => {
+      if (args[0].some((item) => item.cache === oneCache)) batches.push(args[0].length);
+      return forward(...args);
+    }) as typeof h.model.forward;
+    let peakCaches = 0;
+    const createCache = h.model.createCache.bind(h.model);
+    h.model.createCache = ((capacity: number) => {
+      const cache = createCache(capacity);
+      if (recording && oneCache === null) oneCache = cache;
+      peakCaches = Math.max(peakCaches, h.model.live.size);
+      return cache;
+    }) as typeof h.model.createCache;
+    try {
+      const res = await fetch(`${h.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: chat("count slowly", { stream: true, n: 8, max_tokens: 60 }),
+      });
+      let many = "";
+      const reading = (async () => {
+        for await (const chunk of res.body!) many += Buffer.from(chunk as Uint8Array).toString();
+      })();
+      for (let i = 0; i < 400 && h.server.stats().active < 4; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(h.server.stats().active, 4, "alone, the n=8 request holds every slot");
+      recording = true;
+      const one = await postRaw(h.url, "/v1/chat/completions", chat("say hello"));
+      recording = false;
+      assert.equal(one.status, 200);
+      assert.equal((one.json as { choices: { message: { content: string } }[] }).choices[0]!.message.content, SCRIPTS.hello);
+      assert.ok(batches.length >= 3, `the one-choice request took ${batches.length} steps`);
+      assert.ok(
+        batches.every((b) => b <= 2),
+        `beside it, one of the 8 choices decodes (batches of ${batches.join(", ")})`,
+      );
+      await reading;
+      assert.equal(many.match(/"finish_reason":"length"/g)?.length, 8, "all 8 choices still finish");
+      assert.ok(peakCaches <= 5, `at most 4 choices and the one-choice request hold a cache at once, saw ${peakCaches}`);
+      assert.equal(h.model.live.size, 0);
+    } finally {
+      await h.close();
+    }
+  });
 });
 
 describe("TLS", () => {
