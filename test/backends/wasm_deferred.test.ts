@@ -227,3 +227,28 @@ test("wasm backend: a kernel trap rejects the read naming the op; the backend st
   await assert.rejects(pending, /dispose/);
   await assert.rejects(be.read(good), /dispose/);
 });
+
+test("wasm backend: a new K/V cache is zeroed by a command (in order, off the calling thread), though its region held data", async () => {
+  const be = await WasmBackend.create({ threads });
+  const heapOf = (b: WasmBackend): Float32Array => (b as unknown as { heap: { f32: Float32Array } }).heap.f32;
+  try {
+    const heads = 2;
+    const cap = 512;
+    const hd = 64;
+    const floats = heads * cap * hd;
+    // Two matrices the size of K and V, filled and freed: the cache's allocations take their regions.
+    const old = [be.alloc(1, floats), be.alloc(1, floats)];
+    for (const m of old) be.write(m, randomFloats(floats, rng(21)));
+    for (const m of old) await be.read(m);
+    for (const m of old) be.free(m);
+    await be.read(be.alloc(1, 1));
+    const kv = be.allocKV(heads, cap, hd) as unknown as { k: number; v: number };
+    const ptrs = old.map((m) => (m as unknown as { ptr: number }).ptr);
+    assert.ok(ptrs.includes(kv.k) || ptrs.includes(kv.v), "the cache reuses a freed region");
+    await be.read(be.alloc(1, 1));
+    const f32 = heapOf(be);
+    for (const p of [kv.k, kv.v]) assert.ok(f32.subarray(p / 4, p / 4 + floats).every((x) => x === 0), `the cache at ${p} reads as zeros`);
+  } finally {
+    be.dispose();
+  }
+});

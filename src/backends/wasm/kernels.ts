@@ -63,6 +63,7 @@ export interface KernelExports {
   add(out: number, a: number, b: number, e0: number, e1: number): void;
   embed(out: number, table: number, kind: number, ids: number, K: number, i0: number, i1: number): void;
   touch_pages(p0: number, p1: number): void;
+  zero_bytes(p0: number, p1: number): void;
   copy_f32(dst: number, src: number, e0: number, e1: number): void;
   store_kv(k: number, v: number, ks: number, vs: number, kvHeads: number, cap: number, hd: number, slot: number, r0: number, r1: number): void;
   copy_rows(out: number, x: number, rows: number, cols: number, i0: number, i1: number): void;
@@ -141,6 +142,7 @@ export const Op = {
   StoreKV: 14,
   CopyRows: 15,
   AddScaledRows: 16,
+  ZeroBytes: 17,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -247,6 +249,12 @@ export function execute(k: KernelExports, op: number, a: Float64Array, t: number
       // start, bytes (shares are whole 4 KiB pages)
       const [b0, b1] = share(a[1]!, t, threads, 4096);
       if (b0 < b1) k.touch_pages(a[0]! + b0, a[0]! + b1);
+      return;
+    }
+    case Op.ZeroBytes: {
+      // start, bytes (shares are whole 4 KiB pages, so each thread faults in its own)
+      const [b0, b1] = share(a[1]!, t, threads, 4096);
+      if (b0 < b1) k.zero_bytes(a[0]! + b0, a[0]! + b1);
       return;
     }
     case Op.Permute8: {

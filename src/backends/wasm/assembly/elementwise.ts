@@ -120,6 +120,11 @@ export function touch_pages(p0: usize, p1: usize): void {
   for (let p = p0; p < p1; p += 4096) store<u8>(p, 0);
 }
 
+/** Zeroes bytes [p0, p1): a new K/V cache, cleared by the pool's threads instead of the thread that allocates it. */
+export function zero_bytes(p0: usize, p1: usize): void {
+  if (p1 > p0) memory.fill(p0, 0, p1 - p0);
+}
+
 /** Copies float elements [e0, e1) of src to dst (a staged write, see WasmBackend.write). */
 export function copy_f32(dst: usize, src: usize, e0: i32, e1: i32): void {
   if (e1 > e0) memory.copy(dst + (<usize>e0 << 2), src + (<usize>e0 << 2), <usize>(e1 - e0) << 2);
