@@ -168,11 +168,14 @@ if (values["render-only"]) {
   const stale = (out: string): boolean => !existsSync(out) || statSync(out).mtimeMs < statSync(join(folder, "config.json")).mtimeMs;
   const llamaJobs: { input: string; output: string; ftype: number }[] = [];
   for (const dtype of dtypes) {
-    const out = join(work, `${shape}-random.${dtype}.gguf`);
+    const ftype = LLAMA_FTYPE[dtype];
+    const byLlama = values.quantizer === "llama.cpp" && ftype !== undefined;
+    // Each writer has its own file name, so a file reused from an earlier run is always the
+    // one the results' header says wrote it.
+    const out = join(work, `${shape}-random.${dtype}${byLlama ? ".llama-quantize" : ""}.gguf`);
     ggufs[dtype] = out;
     if (!stale(out)) continue;
-    const ftype = LLAMA_FTYPE[dtype];
-    if (values.quantizer === "llama.cpp" && ftype !== undefined) {
+    if (byLlama) {
       const bf16 = join(work, `${shape}-random.bf16.gguf`);
       if (stale(bf16)) quantizeOurs("bf16", bf16);
       llamaJobs.push({ input: bf16, output: out, ftype });
