@@ -156,8 +156,9 @@ for (const threads of threadCounts) {
       // The four-token, two-token and one-token tiles make the same float operations per
       // output (exact integer sums per super-block, one multiply-add per super-block), so a
       // prompt's logits equal those of decoding its tokens one by one.
-      for (const dtype of K_QUANTS) {
-        const [N, K, n] = [7, 768, 9];
+      // n = 9: two four-token tiles and a remainder; n = 3: the one-to-three-token (decode) kernel.
+      for (const [dtype, n] of K_QUANTS.flatMap((d) => [[d, 9] as const, [d, 3] as const])) {
+        const [N, K] = [7, 768];
         const { tensor } = quantTensor("w", dtype, [N, K], rand);
         const w = await be.upload(tensor);
         const xv = randomFloats(n * K, rand, 3);

@@ -540,6 +540,142 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
   );
 }
 
+/**
+ * Q4_K/Q5_K: S = sum_g sc[g] dot(q_g, x_g) of one row's super-block at p against one
+ * activation block, as int32 lanes (the decode kernel's integer part). One row at a time keeps
+ * the live vectors (one sum, one chunk of weights, a scale, the masks) well inside the
+ * registers; each 6-bit scale is splatted from a scalar byte.
+ */
+// @ts-ignore: decorator
+@inline function rowQ45(t: i32, p: usize, x8: usize, x16: usize, m0f: v128, m10: v128): v128 {
+  const u0 = load<u32>(p + 4), u2 = load<u32>(p + 12);
+  const sc0 = u0 & 0x3f3f3f3f, sc1 = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
+  const qh0 = t == Q5K ? v128.load(p + 16) : i32x4.splat(0), qh1 = t == Q5K ? v128.load(p + 32) : i32x4.splat(0);
+  let s = i32x4.splat(0);
+  for (let c = 0; c < 4; c++) {
+    const e = <usize>c << 6;
+    const sc = c < 2 ? sc0 >> (<u32>c << 4) : sc1 >> (<u32>(c - 2) << 4);
+    const q = p + (t == Q5K ? 48 : 16) + (<usize>c << 5);
+    const b0 = v128.load(q), b1 = v128.load(q, 16);
+    {
+      let w0 = v128.and(b0, m0f), w1 = v128.and(b1, m0f);
+      if (t == Q5K) {
+        w0 = v128.or(w0, v128.and(i16x8.shl(i16x8.shr_u(qh0, 2 * c), 4), m10));
+        w1 = v128.or(w1, v128.and(i16x8.shl(i16x8.shr_u(qh1, 2 * c), 4), m10));
+      }
+      s = i32x4.add(s, dot32(w0, w1, i16x8.splat(<i16>(sc & 0xff)), x8 + e, x16 + 2 * e));
+    }
+    {
+      let w0 = v128.and(i16x8.shr_u(b0, 4), m0f), w1 = v128.and(i16x8.shr_u(b1, 4), m0f);
+      if (t == Q5K) {
+        w0 = v128.or(w0, v128.and(i16x8.shl(i16x8.shr_u(qh0, 2 * c + 1), 4), m10));
+        w1 = v128.or(w1, v128.and(i16x8.shl(i16x8.shr_u(qh1, 2 * c + 1), 4), m10));
+      }
+      s = i32x4.add(s, dot32(w0, w1, i16x8.splat(<i16>((sc >> 8) & 0xff)), x8 + e + 32, x16 + 2 * e + 64));
+    }
+  }
+  return s;
+}
+
+/**
+ * Q4_K/Q5_K: M = sum_u m[u] bs32[u] of one row's super-block at p (the eight 6-bit mins, as
+ * get_scale_min_k4 unpacks them) with the activations' sums per 32 (int16), as int32 lanes.
+ */
+// @ts-ignore: decorator
+@inline function minsQ45(p: usize, bs32: v128): v128 {
+  const u1 = load<u32>(p + 8), u2 = load<u32>(p + 12);
+  const m0 = u1 & 0x3f3f3f3f, m1 = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
+  const m = i16x8.extend_low_i8x16_u(i64x2.splat(<i64>m0 | (<i64>m1 << 32)));
+  return i32x4.dot_i16x8_s(m, bs32);
+}
+
+/**
+ * Q6_K: S = sum_g sc[g] dot(q_g, x_g) - 32 sum_g sc[g] bs[g] of one row's super-block at p
+ * against one activation block, as int32 lanes. Step jj (0, 1) of half n takes the 32 ql
+ * bytes at 64n + 32jj: their low nibbles are the half's unit jj, their high nibbles its unit
+ * jj + 2; the half's qh bytes, shifted right by two per step, give both units' bits 4 and 5.
+ * A step's body holds two units, few enough vectors that V8 keeps nearly all in registers
+ * (all eight units written out spill).
+ */
+// @ts-ignore: decorator
+@inline function rowQ6(p: usize, x8: usize, x16: usize, xb: usize, m0f: v128, m30: v128): v128 {
+  let s = i32x4.splat(0);
+  for (let n = 0; n < 2; n++) {
+    let h0 = v128.load(p + 128 + (<usize>n << 5)), h1 = v128.load(p + 128 + (<usize>n << 5), 16);
+    for (let jj = 0; jj < 2; jj++) {
+      const q = p + (<usize>n << 6) + (<usize>jj << 5);
+      const g = p + 192 + (<usize>n << 3) + (<usize>jj << 1);
+      const e = (<usize>n << 7) + (<usize>jj << 5);
+      {
+        const w0 = v128.or(v128.and(v128.load(q), m0f), v128.and(i16x8.shl(h0, 4), m30));
+        const w1 = v128.or(v128.and(v128.load(q, 16), m0f), v128.and(i16x8.shl(h1, 4), m30));
+        s = i32x4.add(s, dot2x16(w0, w1, i16x8.splat(<i16>load<i8>(g)), i16x8.splat(<i16>load<i8>(g, 1)), x8 + e, x16 + 2 * e));
+      }
+      {
+        const w0 = v128.or(v128.and(i16x8.shr_u(v128.load(q), 4), m0f), v128.and(h0, m30));
+        const w1 = v128.or(v128.and(i16x8.shr_u(v128.load(q, 16), 4), m0f), v128.and(h1, m30));
+        s = i32x4.add(s, dot2x16(w0, w1, i16x8.splat(<i16>load<i8>(g, 4)), i16x8.splat(<i16>load<i8>(g, 5)), x8 + e + 64, x16 + 2 * e + 128));
+      }
+      h0 = i16x8.shr_u(h0, 2);
+      h1 = i16x8.shr_u(h1, 2);
+    }
+  }
+  return i32x4.sub(s, i32x4.shl(offsetDot(v128.load(p + 192), xb), 5));
+}
+
+/**
+ * The product for one to three tokens (decode) of rows [r0, r1) (r0 even) for Q4_K, Q5_K and
+ * Q6_K: per row pair, token and super-block, row a's then row b's integer sums, one row at a
+ * time (pairKernel's two rows by two tokens spill on x86-64's 16 vector registers), then the
+ * same float operations as pairKernel's (one multiply-add of the sum, then one of the mins,
+ * per output and super-block), so the results equal every other tile's bit for bit.
+ */
+// @ts-ignore: decorator
+@inline function decodeK(t: i32, out: usize, xq: usize, xq16: usize, xd: usize, xb: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+  const nsb = K >> 8;
+  const bbk = blockBytes(t);
+  const pb = pairBytesK(K, bbk);
+  const on = <usize>N << 2;
+  const z = K >> 31; // 0
+  const m0f = mask(z, 0x0f), m10 = mask(z, 0x10), m30 = mask(z, 0x30);
+  for (let o = r0; o < r1; o += 2) {
+    const two = o + 1 < r1;
+    const ba = biasAt(bias, o), bb = two ? biasAt(bias, o + 1) : <f32>0;
+    // Token by token through the pair: its super-blocks stay in the L1 cache after the first.
+    for (let i = 0; i < n; i++) {
+      const iq = xq + <usize>i * K, iq16 = xq16 + ((<usize>i * K) << 1), id = xd + ((<usize>i * nsb) << 2), ib = xb + ((<usize>i * nsb) << 5);
+      let acc = f32x4.splat(0);
+      let p = w + <usize>(o >> 1) * pb;
+      for (let s = 0; s < nsb; s++) {
+        const pa = p, pB = p + bbk;
+        const x8 = iq + (<usize>s << 8), x16 = iq16 + (<usize>s << 9), sb = ib + (<usize>s << 5);
+        const dx = f32x4.splat(load<f32>(id + (<usize>s << 2)));
+        if (t == Q6K) {
+          const sa = rowQ6(pa, x8, x16, sb, m0f, m30);
+          const sB = rowQ6(pB, x8, x16, sb, m0f, m30);
+          const ds = f32x4.mul(i32x4of4f(superD(t, pa), superD(t, pB), 0, 0), dx);
+          acc = fma(f32x4.convert_i32x4_s(reduce4(sa, sB, sa, sB)), ds, acc);
+        } else {
+          // The activations' sums per 32 (each |sum| <= 32 * 127), one per 6-bit min.
+          const bs32 = i16x8.narrow_i32x4_s(i32x4.extadd_pairwise_i16x8_s(v128.load(sb)), i32x4.extadd_pairwise_i16x8_s(v128.load(sb, 16)));
+          const sa = rowQ45(t, pa, x8, x16, m0f, m10);
+          const sB = rowQ45(t, pB, x8, x16, m0f, m10);
+          const ma = minsQ45(pa, bs32), mb = minsQ45(pB, bs32);
+          // Lanes: row a's sum, row b's sum, row a's mins, row b's mins.
+          const f = f32x4.convert_i32x4_s(reduce4(sa, sB, ma, mb));
+          const ds = f32x4.mul(i32x4of4f(superD(t, pa), superD(t, pB), -superDmin(t, pa), -superDmin(t, pB)), dx);
+          acc = fma(f, ds, acc);
+          acc = fma(v128.shuffle<f32>(f, f, 2, 3, 2, 3), v128.shuffle<f32>(ds, ds, 2, 3, 2, 3), acc);
+        }
+        p += 2 * bbk;
+      }
+      const oa = out + <usize>i * on + (<usize>o << 2);
+      if (two) store<f32>(oa + 4, f32x4.extract_lane(acc, 1) + bb);
+      store<f32>(oa, f32x4.extract_lane(acc, 0) + ba);
+    }
+  }
+}
+
 /** Output rows [r0, r1) (r0 even) of out [n, N] = x [n, K] w^T, a row pair at a time. */
 // @ts-ignore: decorator
 @inline function matmulK(t: i32, out: usize, xq: usize, xq16: usize, xd: usize, xb: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
@@ -547,6 +683,10 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
   const bbk = blockBytes(t);
   const pb = pairBytesK(K, bbk);
   const on = <usize>N << 2;
+  if (n < 4 && (t == Q4K || t == Q5K || t == Q6K)) {
+    decodeK(t, out, xq, xq16, xd, xb, w, bias, n, K, N, r0, r1);
+    return;
+  }
   for (let o = r0; o < r1; o += 2) {
     const pair = w + <usize>(o >> 1) * pb;
     const two = o + 1 < r1;
