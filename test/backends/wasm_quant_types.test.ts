@@ -156,7 +156,8 @@ for (const threads of threadCounts) {
       // The four-token, two-token and one-token tiles make the same float operations per
       // output (exact integer sums per super-block, one multiply-add per super-block), so a
       // prompt's logits equal those of decoding its tokens one by one.
-      // n = 9: two four-token tiles and a remainder; n = 3: the one-to-three-token (decode) kernel.
+      // n = 9: two four-token tiles and a one-token remainder; n = 3: the two-token tile and a
+      // remainder; one at a time: the decode kernel.
       for (const [dtype, n] of K_QUANTS.flatMap((d) => [[d, 9] as const, [d, 3] as const])) {
         const [N, K] = [7, 768];
         const { tensor } = quantTensor("w", dtype, [N, K], rand);
