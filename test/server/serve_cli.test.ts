@@ -11,7 +11,7 @@ import { startServe } from "../support/serve_process.js";
 import { SCRIPTS } from "./harness.js";
 
 it("qwen2 serve --port 0 --api-key: serves the OpenAI API until SIGTERM", { timeout: 60_000 }, async () => {
-  const serve = await startServe(["--model", "some/dir/toy-model", "--api-key", "k1", "--parallel", "2"], {
+  const serve = await startServe(["--model", "some/dir/toy-model", "--api-key", "k1", "--parallel", "2", "--shared-choice-slots", "2"], {
     loader: "dist/test/server/toy_loader.js",
     env: { QWEN2_TOY_DELAY_MS: "0" },
   });
@@ -37,16 +37,18 @@ it("qwen2 serve --port 0 --api-key: serves the OpenAI API until SIGTERM", { time
   }
 });
 
-it("qwen2 serve refuses bad options with a usage error", async () => {
-  const child = spawn(process.execPath, [resolve(repoRoot, "bin/qwen2.js"), "serve", "--model", "x", "--parallel", "0"], {
-    stdio: ["ignore", "pipe", "pipe"],
+for (const flag of ["--parallel", "--shared-choice-slots"]) {
+  it(`qwen2 serve refuses a bad ${flag} with a usage error`, async () => {
+    const child = spawn(process.execPath, [resolve(repoRoot, "bin/qwen2.js"), "serve", "--model", "x", flag, "0"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    assert.equal(code, 2);
+    assert.match(stderr, new RegExp(`${flag} must be an integer >= 1`));
   });
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
-  assert.equal(code, 2);
-  assert.match(stderr, /--parallel must be an integer >= 1/);
-});
+}
 
 it("qwen2 serve --api-key-file accepts each key of the file; SIGTERM drains and exits 0", { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "qwen2-keys-"));

@@ -38,6 +38,8 @@ ${MODEL_FLAGS_USAGE}
   --reasoning-format F  deepseek (default): <think>…</think> goes to reasoning_content;
                       none: it stays inline in content (a request's reasoning_format wins)
   --prefill-chunk N   longest piece of a prompt computed in one step (default 512)
+  --shared-choice-slots N  slots a request's n choices may decode in at once while
+                      other requests are active or waiting (default 1; alone, every slot)
   --no-webui          serve the API only (no chat page at /)
   --rerank-template T how /v1/rerank writes a (query, document) pair: a text with {query} and
                       {document} ({instruction} optional), or "qwen" (Qwen's reranker prompt);
@@ -89,6 +91,7 @@ const command: Command = {
       "reasoning-format": { type: "string" },
       "body-limit": { type: "string" },
       "prefill-chunk": { type: "string" },
+      "shared-choice-slots": { type: "string" },
       "no-webui": { type: "boolean" },
       "rerank-template": { type: "string" },
       "read-timeout": { type: "string" },
@@ -119,6 +122,7 @@ const command: Command = {
     const ctx = intFlag(values, "ctx", { min: 16 });
     const bodyLimit = intFlag(values, "body-limit", { min: 1024 });
     const prefillChunk = intFlag(values, "prefill-chunk", { min: 1 });
+    const sharedChoiceSlots = intFlag(values, "shared-choice-slots", { min: 1 });
     const reasoningFormat = values["reasoning-format"] ?? "deepseek";
     if (!isReasoningFormat(reasoningFormat))
       throw new UsageError(`--reasoning-format must be one of ${REASONING_FORMATS.join(", ")}, got '${reasoningFormat}'`);
@@ -158,6 +162,7 @@ const command: Command = {
       allowedHosts: values["allowed-host"] ?? [],
       ...(tls ? { tls } : {}),
       ...(prefillChunk !== undefined ? { prefillChunk } : {}),
+      ...(sharedChoiceSlots !== undefined ? { sharedChoiceSlots } : {}),
       log: (m) => io.stderr.write(m + "\n"),
       webui: values["no-webui"] !== true,
       randomWeights: loaded.randomWeights,
