@@ -383,8 +383,7 @@ export class WasmBackend implements Backend {
         throw new InvalidArgumentError(`wasm backend: embed: token id ${id} at position ${i} is outside the vocabulary [0, ${vocab})`);
     }
     if (ids.length === 0) return;
-    const idp = this.queue.arena(ids.length * 4);
-    this.heap.i32.set(ids, idp / 4);
+    const idp = this.stageInt32(ids);
     const a = this.args;
     a[0] = o.ptr;
     a[1] = t.ptr;
@@ -630,14 +629,9 @@ export class WasmBackend implements Backend {
       throw new InvalidArgumentError(
         `wasm backend: copyRows of ${rows.length} rows of [${xi.rows}, ${xi.cols}] into [${o.rows}, ${o.cols}]`,
       );
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!;
-      if (!(r >= 0 && r < xi.rows))
-        throw new InvalidArgumentError(`wasm backend: copyRows: row ${r} at position ${i} is outside [0, ${xi.rows})`);
-    }
+    checkRowIndices("copyRows", rows, xi.rows);
     if (rows.length === 0) return;
-    const idx = this.queue.arena(rows.length * 4);
-    this.heap.i32.set(rows, idx / 4);
+    const idx = this.stageInt32(rows);
     const a = this.args;
     a[0] = o.ptr;
     a[1] = xi.ptr;
@@ -654,16 +648,11 @@ export class WasmBackend implements Backend {
       throw new InvalidArgumentError(
         `wasm backend: addScaledRows of ${rows.length} rows of [${xi.rows}, ${xi.cols}] into [${o.rows}, ${o.cols}]`,
       );
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!;
-      if (!(r >= 0 && r < o.rows))
-        throw new InvalidArgumentError(`wasm backend: addScaledRows: row ${r} at position ${i} is outside [0, ${o.rows})`);
-    }
+    checkRowIndices("addScaledRows", rows, o.rows);
     if (rows.length === 0) return;
     // Small (a LoRA delta: the rows of a batch times one layer's outputs), on thread 0 alone
     // (rows may repeat), with the reference's arithmetic: each sum in double, rounded once.
-    const idx = this.queue.arena(rows.length * 4);
-    this.heap.i32.set(rows, idx / 4);
+    const idx = this.stageInt32(rows);
     const a = this.args;
     a[0] = o.ptr;
     a[1] = xi.ptr;
@@ -682,6 +671,13 @@ export class WasmBackend implements Backend {
   }
 
   // ---- helpers ------------------------------------------------------------------------
+
+  /** Copies `values` into the list's arena, where they stay until the command using them has run. */
+  private stageInt32(values: Int32Array): number {
+    const ptr = this.queue.arena(values.length * 4);
+    this.heap.i32.set(values, ptr / 4);
+    return ptr;
+  }
 
   private elementwise(op: Op, what: string, out: Mat, a: Mat, b: Mat, n: number): void {
     const o = mat(out, `${what} out`);
@@ -740,6 +736,14 @@ function weight(x: Weight, what: string): WasmWeight {
 function cache(x: KVBuffer, what: string): WasmKV {
   if (!(x instanceof WasmKV)) throw new InvalidArgumentError(`wasm backend: ${what} is not a K/V cache of this backend`);
   return x;
+}
+
+/** Each of `rows` must index a row of a matrix of `limit` rows. */
+function checkRowIndices(what: string, rows: Int32Array, limit: number): void {
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    if (!(r >= 0 && r < limit)) throw new InvalidArgumentError(`wasm backend: ${what}: row ${r} at position ${i} is outside [0, ${limit})`);
+  }
 }
 
 function checkRows(what: string, n: number, ...mats: WasmMat[]): void {
