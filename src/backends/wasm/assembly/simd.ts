@@ -87,6 +87,19 @@
 }
 
 /**
+ * dotI8I16x32 with the 32 weights already widened to int16 (w0..w3: elements 0..7, ..24..31):
+ * the same pairwise dots and the same lane sums, so the same four int32 lanes.
+ */
+// @ts-ignore: decorator
+@inline export function dotW16x32(w0: v128, w1: v128, w2: v128, w3: v128, x: usize): v128 {
+  const s0 = i32x4.dot_i16x8_s(w0, v128.load(x));
+  const s1 = i32x4.dot_i16x8_s(w1, v128.load(x, 16));
+  const s2 = i32x4.dot_i16x8_s(w2, v128.load(x, 32));
+  const s3 = i32x4.dot_i16x8_s(w3, v128.load(x, 48));
+  return i32x4.add(i32x4.add(s0, s1), i32x4.add(s2, s3));
+}
+
+/**
  * Dot product of one Q4_0 block's 16 packed bytes with 32 int16 activations at x, WITHOUT the
  * -8 offset (baseline build). Nibbles are widened to 16 bits first, where shifts are native.
  */
