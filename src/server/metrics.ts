@@ -34,6 +34,8 @@ export interface LiveGauges {
   readonly inFlight: number;
   /** Times a request holding several slots gave one to a request holding none (scheduler.ts, fair share). */
   readonly yielded: number;
+  /** Steps that left out a request far ahead in service (scheduler.ts, least-served first). */
+  readonly demotedSteps: number;
   /** Bytes held by the process-wide compiled-schema and token-mask caches. */
   readonly schemaCacheBytes: number;
   readonly maskCacheBytes: number;
@@ -118,6 +120,8 @@ export class ServerMetrics {
     out.push(`qwen2_slots_total ${g.slots}`);
     family("qwen2_slots_yielded_total", "counter", "Slots a request with several choices gave to a request waiting with none.");
     out.push(`qwen2_slots_yielded_total ${g.yielded}`);
+    family("qwen2_demoted_steps_total", "counter", "Steps that left out a request far ahead in tokens (--ahead-tokens).");
+    out.push(`qwen2_demoted_steps_total ${g.demotedSteps}`);
     family("qwen2_connections_open", "gauge", "Open HTTP connections.");
     out.push(`qwen2_connections_open ${g.connections}`);
     family("qwen2_requests_in_flight", "gauge", "Requests being read, computed or answered.");

@@ -106,6 +106,10 @@ export interface ServerOptions {
   readonly prefillChunk?: number;
   /** Most choices of one request decoding at once while other requests are active or waiting (default 1; scheduler.ts, fair share). */
   readonly sharedChoiceSlots?: number;
+  /** Generated tokens a request may be ahead of the least-served running one before it is demoted (default 16; scheduler.ts, least-served first). */
+  readonly aheadTokens?: number;
+  /** A demoted request's sequences join one batched step in this many (default 4; 1 turns demotion off). */
+  readonly aheadStepInterval?: number;
   /** Serve the web chat at `/` (default true); its files need no API key, its API calls do. */
   readonly webui?: boolean;
   /** The weights are random (`qwen2 create-random`): /v1/models says so, and the web chat too. */
@@ -153,6 +157,8 @@ export class QwenServer {
       ...(options.prefixCacheEntries !== undefined ? { prefixCacheEntries: options.prefixCacheEntries } : {}),
       ...(options.prefillChunk !== undefined ? { prefillChunk: options.prefillChunk } : {}),
       ...(options.sharedChoiceSlots !== undefined ? { sharedChoiceSlots: options.sharedChoiceSlots } : {}),
+      ...(options.aheadTokens !== undefined ? { aheadTokens: options.aheadTokens } : {}),
+      ...(options.aheadStepInterval !== undefined ? { aheadStepInterval: options.aheadStepInterval } : {}),
     });
     this.context = {
       model,
@@ -265,6 +271,7 @@ export class QwenServer {
       connections: this.connections.size,
       inFlight: this.inFlight.size,
       yielded: s.yielded,
+      demotedSteps: s.demotedSteps,
       schemaCacheBytes: schemaCache.bytes,
       maskCacheBytes: maskCache.bytes,
     });

@@ -40,6 +40,10 @@ ${MODEL_FLAGS_USAGE}
   --prefill-chunk N   longest piece of a prompt computed in one step (default 512)
   --shared-choice-slots N  slots a request's n choices may decode in at once while
                       other requests are active or waiting (default 1; alone, every slot)
+  --ahead-tokens N    tokens a request may have generated beyond the least-served running
+                      one before it is demoted (default 16)
+  --ahead-step-interval N  a demoted request joins one batched step in N (default 4; 1: never
+                      demote, batch every running sequence every step)
   --no-webui          serve the API only (no chat page at /)
   --rerank-template T how /v1/rerank writes a (query, document) pair: a text with {query} and
                       {document} ({instruction} optional), or "qwen" (Qwen's reranker prompt);
@@ -92,6 +96,8 @@ const command: Command = {
       "body-limit": { type: "string" },
       "prefill-chunk": { type: "string" },
       "shared-choice-slots": { type: "string" },
+      "ahead-tokens": { type: "string" },
+      "ahead-step-interval": { type: "string" },
       "no-webui": { type: "boolean" },
       "rerank-template": { type: "string" },
       "read-timeout": { type: "string" },
@@ -123,6 +129,8 @@ const command: Command = {
     const bodyLimit = intFlag(values, "body-limit", { min: 1024 });
     const prefillChunk = intFlag(values, "prefill-chunk", { min: 1 });
     const sharedChoiceSlots = intFlag(values, "shared-choice-slots", { min: 1 });
+    const aheadTokens = intFlag(values, "ahead-tokens", { min: 0 });
+    const aheadStepInterval = intFlag(values, "ahead-step-interval", { min: 1 });
     const reasoningFormat = values["reasoning-format"] ?? "deepseek";
     if (!isReasoningFormat(reasoningFormat))
       throw new UsageError(`--reasoning-format must be one of ${REASONING_FORMATS.join(", ")}, got '${reasoningFormat}'`);
@@ -163,6 +171,8 @@ const command: Command = {
       ...(tls ? { tls } : {}),
       ...(prefillChunk !== undefined ? { prefillChunk } : {}),
       ...(sharedChoiceSlots !== undefined ? { sharedChoiceSlots } : {}),
+      ...(aheadTokens !== undefined ? { aheadTokens } : {}),
+      ...(aheadStepInterval !== undefined ? { aheadStepInterval } : {}),
       log: (m) => io.stderr.write(m + "\n"),
       webui: values["no-webui"] !== true,
       randomWeights: loaded.randomWeights,
