@@ -492,10 +492,10 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
           const g = p + 192 + (<usize>n << 3) + (<usize>j << 1);
           const sa = i16x8.splat(<i16>load<i8>(g)), sb = i16x8.splat(<i16>load<i8>(g, 1));
           const e = (<usize>n << 7) + (<usize>j << 5);
-          s0 = i32x4.add(s0, dot2x16(w0, w1, sa, sb, x0 + e, y0 + 2 * e));
-          s1 = i32x4.add(s1, dot2x16(w0, w1, sa, sb, x1 + e, y1 + 2 * e));
-          s2 = i32x4.add(s2, dot2x16(w0, w1, sa, sb, x2 + e, y2 + 2 * e));
-          s3 = i32x4.add(s3, dot2x16(w0, w1, sa, sb, x3 + e, y3 + 2 * e));
+          s0 = fenceI(o, i32x4.add(s0, dot2x16(w0, w1, sa, sb, x0 + e, y0 + 2 * e)));
+          s1 = fenceI(o, i32x4.add(s1, dot2x16(w0, w1, sa, sb, x1 + e, y1 + 2 * e)));
+          s2 = fenceI(o, i32x4.add(s2, dot2x16(w0, w1, sa, sb, x2 + e, y2 + 2 * e)));
+          s3 = fenceI(o, i32x4.add(s3, dot2x16(w0, w1, sa, sb, x3 + e, y3 + 2 * e)));
         }
       }
       s0 = i32x4.sub(s0, i32x4.shl(offsetDot(raw, b0), 5));
@@ -519,6 +519,19 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
   store<f32>(o + on, f32x4.extract_lane(acc, 1) + bias);
   store<f32>(o + 2 * on, f32x4.extract_lane(acc, 2) + bias);
   store<f32>(o + 3 * on, f32x4.extract_lane(acc, 3) + bias);
+}
+
+/**
+ * v, after storing its lane 0 at o (an output of this tile, written for real at its end): a
+ * fence for V8's code generator, which issues a basic block's loads in program order but
+ * computes their values as late as possible, so that without it the four tokens' activation
+ * loads came first and their vectors spilled to the stack. The store depends on v and the
+ * next token's loads follow it.
+ */
+// @ts-ignore: decorator
+@inline function fenceI(o: usize, v: v128): v128 {
+  store<i32>(o, i32x4.extract_lane(v, 0));
+  return v;
 }
 
 /** Q6_K: 16 weights of unit j (a constant) from 16 ql bytes at q and their 16 qh bytes hv. */

@@ -378,7 +378,7 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
  */
 // @ts-ignore: decorator
 @inline function fence(o: usize, v: v128): v128 {
-  store<f32>(o, f32x4.extract_lane(v, 0));
+  v128.store32_lane(o, v, 0);
   return v;
 }
 
