@@ -19,6 +19,7 @@
 import { spawnWorker, type ComputeWorker, type WebWorkerConstructor } from "#platform";
 import type { WasmMemory, WasmModule } from "./wasm_api.js";
 import { execute, opName, prepare, Op, type KernelExports } from "./kernels.js";
+import type { ListProfile } from "./profile.js";
 import {
   CTL_DONE,
   CTL_FAILED,
@@ -99,6 +100,8 @@ export class Conductor {
     /** The arguments the helpers read (in the control block when shared). */
     private readonly args: Float64Array,
     readonly threads: number,
+    /** Times each command and thread 0's waits (QWEN2_WASM_PROFILE), or null. */
+    private readonly profile: ListProfile | null = null,
   ) {}
 
   /** Runs `count` commands stored from element `at` of `cmds`, in order; throws a CommandError at the first that fails. */
@@ -108,7 +111,13 @@ export class Conductor {
       const c = at + i * CMD_F64;
       const op = cmds[c]!;
       args.set(cmds.subarray(c + 2, c + CMD_F64));
-      this.run(op, cmds[c + 1] !== 0);
+      const local = cmds[c + 1] !== 0;
+      if (this.profile === null) this.run(op, local);
+      else {
+        const t0 = performance.now();
+        this.run(op, local);
+        this.profile.add(this.profile.key(op, args, local), performance.now() - t0);
+      }
     }
   }
 
@@ -139,6 +148,13 @@ export class Conductor {
   }
 
   private join(): void {
+    if (this.profile === null) return this.waitForHelpers();
+    const t0 = performance.now();
+    this.waitForHelpers();
+    this.profile.add("join", performance.now() - t0);
+  }
+
+  private waitForHelpers(): void {
     const ctl = this.ctl;
     const want = this.threads - 1;
     for (let i = 0; i < SPIN_LIMIT; i++) if (Atomics.load(ctl, CTL_DONE) === want) return;

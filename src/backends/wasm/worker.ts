@@ -22,6 +22,7 @@ import {
   CTL_SLEEPING,
   CTL_SLOTS,
 } from "./control.js";
+import { listProfileFromEnv } from "./profile.js";
 
 const port = parentPort();
 const stopListening = port.onMessage((data) => {
@@ -35,11 +36,13 @@ const stopListening = port.onMessage((data) => {
 });
 
 function drive(init: WorkerInit, kernels: KernelExports, ctl: Int32Array, args: Float64Array): void {
-  const conductor = new Conductor(kernels, ctl, args, init.threads);
+  const profile = listProfileFromEnv();
+  const conductor = new Conductor(kernels, ctl, args, init.threads, profile);
   // A view of the whole memory, renewed when the memory has grown past it (lists live anywhere in it).
   let f64 = new Float64Array(init.memory.buffer);
   port.onMessage((data) => {
     const list = data as ListMessage;
+    profile?.listStarted();
     const at = list.ptr / 8;
     if (at + list.count * CMD_F64 > f64.length) f64 = new Float64Array(init.memory.buffer);
     let failed = 0;
@@ -53,6 +56,7 @@ function drive(init: WorkerInit, kernels: KernelExports, ctl: Int32Array, args: 
     Atomics.store(ctl, CTL_LIST_FAILED, failed);
     Atomics.store(ctl, CTL_LISTS_DONE, list.seq);
     Atomics.notify(ctl, CTL_LISTS_DONE);
+    profile?.listEnded();
     const done: ListDoneMessage = { seq: list.seq, error };
     port.postMessage(done);
   });
