@@ -17,6 +17,7 @@ import type { Backend, Mat } from "../../src/backends/ops.js";
 import { WasmBackend } from "../../src/backends/wasm/index.js";
 import { makeTensor, randomFloats, rng } from "./wasm_support.js";
 import { createTinyModel } from "../models/tiny_model.js";
+import { quantize } from "../../src/tensor/quant/index.js";
 
 const threads = 2;
 
@@ -250,5 +251,113 @@ test("wasm backend: a new K/V cache is zeroed by a command (in order, off the ca
     for (const p of [kv.k, kv.v]) assert.ok(f32.subarray(p / 4, p / 4 + floats).every((x) => x === 0), `the cache at ${p} reads as zeros`);
   } finally {
     be.dispose();
+  }
+});
+
+test("wasm backend: products on one input share its quantisation and one command (at most three), bit for bit as separate ones", async () => {
+  const be = await WasmBackend.create({ threads });
+  const rand = rng(21);
+  try {
+    const K = 512;
+    // q, k, v of a layer (N multiples of 4, two K-quant types on the one Q8_K input), then a
+    // fourth product on the same input, one whose N is not a multiple of 4, and a Q8_0 one.
+    const specs = [
+      ["q4_k", 20],
+      ["q6_k", 8],
+      ["q4_k", 12],
+      ["q6_k", 4],
+      ["q4_k", 6],
+      ["q8_0", 8],
+    ] as const;
+    const weights = [];
+    for (const [dtype, N] of specs) {
+      const data =
+        dtype === "q8_0"
+          ? makeTensor("w", dtype, [N, K], randomFloats(N * K, rand)).tensor.data
+          : quantize(dtype, randomFloats(N * K, rand));
+      weights.push(await be.upload({ name: `w ${dtype} ${N}`, dtype, shape: [N, K], data }));
+    }
+    const x = be.alloc(1, K);
+    const xv = randomFloats(K, rand, 2);
+    const outs = specs.map(([, N]) => be.alloc(1, N));
+    // Separately: a read after each product, so nothing is shared.
+    be.write(x, xv);
+    const separate: Float32Array[] = [];
+    for (let i = 0; i < specs.length; i++) {
+      be.matmul(outs[i]!, x, weights[i]!, null, 1);
+      separate.push(await be.read(outs[i]!));
+    }
+    // Joined: into fresh (zeroed) outputs, so that a row left out shows.
+    const joined = specs.map(([, N]) => be.alloc(1, N));
+    const before = be.commandsRecorded;
+    for (let i = 0; i < specs.length; i++) be.matmul(joined[i]!, x, weights[i]!, null, 1);
+    const recorded = be.commandsRecorded - before;
+    for (let i = 0; i < specs.length; i++) {
+      const got = await be.read(joined[i]!);
+      for (let r = 0; r < got.length; r++)
+        if (!Object.is(got[r], separate[i]![r]))
+          assert.fail(`product ${i} (${specs[i]![0]}, N ${specs[i]![1]}) row ${r}: ${got[r]} joined, ${separate[i]![r]} alone`);
+    }
+    assert.equal(recorded, 6, "Q8_K, [q4_k 20, q6_k 8, q4_k 12], [q6_k 4], q4_k 6, Q8_0, q8_0 8");
+
+    // The input changes between two products (a write, a product into it): quantised again.
+    const y = be.alloc(1, K);
+    const sq = await be.upload({ name: "square", dtype: "q4_k", shape: [K, K], data: quantize("q4_k", randomFloats(K * K, rand)) });
+    be.write(x, xv);
+    be.matmul(y, x, sq, null, 1);
+    be.matmul(x, y, sq, null, 1);
+    const xNew = await be.read(x);
+    be.matmul(outs[0]!, x, weights[0]!, null, 1);
+    const expected = await be.read(outs[0]!);
+    be.write(x, xv);
+    be.matmul(outs[1]!, x, weights[1]!, null, 1);
+    be.matmul(y, x, sq, null, 1);
+    be.matmul(x, y, sq, null, 1);
+    be.matmul(outs[0]!, x, weights[0]!, null, 1);
+    assert.deepEqual(await be.read(x), xNew);
+    assert.deepEqual(await be.read(outs[0]!), expected, "a product after its input was overwritten by a product");
+    be.write(x, randomFloats(K, rand));
+    be.matmul(outs[0]!, x, weights[0]!, null, 1);
+    const afterWrite = await be.read(outs[0]!);
+    be.matmul(outs[1]!, x, weights[1]!, null, 1);
+    be.write(x, xv);
+    be.matmul(outs[0]!, x, weights[0]!, null, 1);
+    assert.notDeepEqual(await be.read(outs[0]!), afterWrite, "a product after a write to its input");
+    assert.deepEqual(await be.read(outs[0]!), separate[0], "a product after a write to its input");
+  } finally {
+    be.dispose();
+  }
+});
+
+test("wasm backend: one long row is quantised by both threads, block by block, as one thread quantises it", async () => {
+  const two = await WasmBackend.create({ threads });
+  const one = await WasmBackend.create({ threads: 1 });
+  const rand = rng(22);
+  try {
+    // K = 4608 (18 super-blocks, 144 blocks of 32): on two threads each quantises part of the
+    // row's blocks; the products must equal those of one thread, bit for bit.
+    const K = 4608;
+    const N = 8;
+    for (const dtype of ["q4_k", "q6_k", "q8_0", "q4_1"] as const) {
+      const data =
+        dtype === "q8_0"
+          ? makeTensor("w", dtype, [N, K], randomFloats(N * K, rand)).tensor.data
+          : quantize(dtype, randomFloats(N * K, rand));
+      const xv = randomFloats(K, rand, 3);
+      const results: Float32Array[] = [];
+      for (const be of [one, two]) {
+        const w = await be.upload({ name: `w ${dtype}`, dtype, shape: [N, K], data });
+        const x = be.alloc(1, K);
+        const o = be.alloc(1, N);
+        be.write(x, xv);
+        be.matmul(o, x, w, null, 1);
+        results.push(await be.read(o));
+        for (const m of [x, o, w]) be.free(m);
+      }
+      assert.deepEqual(results[1], results[0], dtype);
+    }
+  } finally {
+    one.dispose();
+    two.dispose();
   }
 });

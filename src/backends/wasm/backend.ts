@@ -111,6 +111,12 @@ export class WasmBackend implements Backend {
   private readonly scores: Scratch;
   private readonly staging: Scratch;
   private disposed = false;
+  /**
+   * What the quantised-activation scratch holds once the recorded commands have run: matrix x
+   * (pointer, rows n, columns K) in a format (0 Q8_0, 1 Q8_1, 2 Q8_K) at scratch address base;
+   * null when unknown or possibly stale.
+   */
+  private quantized: { x: number; n: number; K: number; format: number; base: number } | null = null;
 
   private constructor(
     readonly build: KernelBuild,
@@ -174,6 +180,14 @@ export class WasmBackend implements Backend {
     return new WasmBackend(build, threads, heap, kernels, pool);
   }
 
+  /**
+   * Commands recorded so far (a diagnostic): each op records about one, except that a product
+   * may share its input's quantisation and its command with the products before it.
+   */
+  get commandsRecorded(): number {
+    return this.queue.recorded;
+  }
+
   /** Bytes of the shared memory in use (weights, caches, activations, scratch). */
   get memoryBytes(): number {
     return this.heap.used;
@@ -191,6 +205,8 @@ export class WasmBackend implements Backend {
    */
   view(m: Mat, rows = m.rows): Float32Array {
     const w = mat(m, "view");
+    // The caller may write through the view.
+    this.quantized = null;
     this.queue.drainSync();
     return this.heap.f32.subarray(w.ptr / 4, w.ptr / 4 + rows * w.cols);
   }
@@ -206,6 +222,7 @@ export class WasmBackend implements Backend {
         `wasm backend: tensor ${name} has dtype ${dtype}; weights must be f32, f16, bf16 or one of ${Object.keys(QUANT_FORMATS).join(", ")}`,
       );
     const wdt = dtype as WeightDType;
+    this.quantized = null;
     // Uploads write the memory from this thread (packing): pending ops run first, and what
     // they free comes back to the heap.
     await this.queue.flush(() => undefined).catch(() => {});
@@ -290,7 +307,7 @@ export class WasmBackend implements Backend {
     const a = this.args;
     a[0] = ptr;
     a[1] = size;
-    this.queue.record(Op.TouchPages, false);
+    this.record(Op.TouchPages, false);
     this.queue.free(ptr, size);
     // Waits (blocking this thread, at load time) so that the pages are back in the heap for
     // the uploads that follow. A thread that may not block (a page's main thread) leaves it
@@ -301,6 +318,7 @@ export class WasmBackend implements Backend {
   alloc(rows: number, cols: number): Mat {
     if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1)
       throw new InvalidArgumentError(`wasm backend: cannot allocate a [${rows}, ${cols}] matrix`);
+    this.quantized = null;
     const ptr = this.heap.alloc(rows * cols * 4, `a [${rows}, ${cols}] activation`);
     this.heap.f32.fill(0, ptr / 4, ptr / 4 + rows * cols);
     return new WasmMat(rows, cols, ptr);
@@ -318,12 +336,13 @@ export class WasmBackend implements Backend {
     for (const ptr of [k, v]) {
       a[0] = ptr;
       a[1] = floats * 4;
-      this.queue.record(Op.ZeroBytes, false);
+      this.record(Op.ZeroBytes, false);
     }
     return new WasmKV(kvHeads, capacity, headDim, k, v);
   }
 
   free(x: Mat | KVBuffer | Weight): void {
+    this.quantized = null;
     if (x instanceof WasmMat) this.queue.free(x.ptr, x.rows * x.cols * 4);
     else if (x instanceof WasmKV) {
       const bytes = x.kvHeads * x.capacity * x.headDim * 4;
@@ -435,38 +454,25 @@ export class WasmBackend implements Backend {
     if (n === 0) return;
     const a = this.args;
     if (wt.kind >= Kind.Q8_0) {
-      // Activations quantised as ggml pairs them with the weight type: per 32 values (scale
-      // and scale x sum per block) or Q8_K (one scale per 256 values, one int16 sum per 16).
-      const k8 = usesQ8K(wt.kind);
-      const qb = align64(n * K);
-      const scales = align64(((n * K) / (k8 ? 256 : 32)) * 4);
-      const sums = k8 ? align64(((n * K) / 16) * 2) : scales;
-      const base = this.xq.ensure(3 * qb + scales + sums);
-      const xq = base,
-        xq16 = base + qb,
-        xd = xq16 + 2 * qb,
-        xs = xd + scales;
-      a[0] = xi.ptr;
-      a[1] = xq;
-      a[2] = xq16;
-      a[3] = xd;
-      a[4] = xs;
-      a[5] = K;
-      a[6] = n;
-      a[7] = usesQ8_1(wt.kind) ? 1 : 0;
-      this.dispatch(k8 ? Op.QuantizeK : Op.Quantize, n * K);
-      a[0] = wt.kind;
-      a[1] = o.ptr;
-      a[2] = xq;
-      a[3] = xq16;
-      a[4] = xd;
-      a[5] = xs;
-      a[6] = wt.ptr;
-      a[7] = biasPtr;
-      a[8] = n;
-      a[9] = K;
-      a[10] = N;
-      this.queue.record(Op.MatmulQuant, false);
+      const [xq, xq16, xd, xs] = this.quantizeFor(xi, wt.kind, n, K);
+      if (!this.joinProduct(wt, o.ptr, biasPtr, xq, n, K, N)) {
+        a[0] = wt.kind;
+        a[1] = o.ptr;
+        a[2] = xq;
+        a[3] = xq16;
+        a[4] = xd;
+        a[5] = xs;
+        a[6] = wt.ptr;
+        a[7] = biasPtr;
+        a[8] = n;
+        a[9] = K;
+        a[10] = N;
+        a[11] = 0;
+        this.queue.record(Op.MatmulQuant, false);
+      }
+      // A product that overwrites the quantised input's rows makes that quantisation stale.
+      const q = this.quantized;
+      if (q && o.ptr < q.x + q.n * q.K * 4 && q.x < o.ptr + n * N * 4) this.quantized = null;
     } else {
       // bf16 rows past the 4-row tiles take the decode kernel, which wants x permuted (permute8).
       let xp = 0;
@@ -487,7 +493,7 @@ export class WasmBackend implements Backend {
       a[6] = K;
       a[7] = N;
       a[8] = xp;
-      this.queue.record(Op.MatmulFloat, false);
+      this.record(Op.MatmulFloat, false);
     }
   }
 
@@ -611,11 +617,12 @@ export class WasmBackend implements Backend {
     a[9] = items;
     a[10] = scores;
     a[11] = stride;
-    this.queue.record(Op.Attention, false);
+    this.record(Op.Attention, false);
   }
 
   swiglu(out: Mat, gate: Mat, up: Mat, n: number): void {
-    this.elementwise(Op.SwiGLU, "swiglu", out, gate, up, n);
+    // An exponential and a division per value: worth two threads from a few thousand values.
+    this.elementwise(Op.SwiGLU, "swiglu", out, gate, up, n, SPLIT_QUANTIZE);
   }
 
   add(out: Mat, a: Mat, b: Mat, n: number): void {
@@ -660,7 +667,7 @@ export class WasmBackend implements Backend {
     a[3] = o.cols;
     a[4] = rows.length;
     a[5] = scale;
-    this.queue.record(Op.AddScaledRows, true);
+    this.record(Op.AddScaledRows, true);
   }
 
   dispose(): void {
@@ -672,6 +679,76 @@ export class WasmBackend implements Backend {
 
   // ---- helpers ------------------------------------------------------------------------
 
+  /**
+   * The activations x (n rows of K) quantised for weights of `kind`, in the scratch: records
+   * the quantisation unless the scratch already holds x in that format (q, k and v share one,
+   * and so do gate and up), that is unless no command that may change x or the scratch has
+   * been recorded since. Returns the pointers xq, xq16, xd, xs.
+   */
+  private quantizeFor(x: WasmMat, kind: Kind, n: number, K: number): [number, number, number, number] {
+    // Activations are quantised as ggml pairs them with the weight type: per 32 values (scale
+    // and scale x sum per block) or Q8_K (one scale per 256 values, one int16 sum per 16).
+    const k8 = usesQ8K(kind);
+    const format = k8 ? 2 : usesQ8_1(kind) ? 1 : 0;
+    const qb = align64(n * K);
+    const scales = align64(((n * K) / (k8 ? 256 : 32)) * 4);
+    const sums = k8 ? align64(((n * K) / 16) * 2) : scales;
+    const base = this.xq.ensure(3 * qb + scales + sums);
+    const xq16 = base + qb,
+      xd = xq16 + 2 * qb,
+      xs = xd + scales;
+    const q = this.quantized;
+    if (q && q.x === x.ptr && q.n === n && q.K === K && q.format === format && q.base === base) return [base, xq16, xd, xs];
+    const a = this.args;
+    a[0] = x.ptr;
+    a[1] = base;
+    a[2] = xq16;
+    a[3] = xd;
+    a[4] = xs;
+    a[5] = K;
+    a[6] = n;
+    a[7] = format === 1 ? 1 : 0;
+    // Cheap per value: split across the threads only when long (the down projection's input).
+    this.dispatch(k8 ? Op.QuantizeK : Op.Quantize, n * K, SPLIT_QUANTIZE);
+    this.quantized = { x: x.ptr, n, K, format, base };
+    return [base, xq16, xd, xs];
+  }
+
+  /**
+   * Adds a product to the last recorded command when that is a product (deferred mode, not yet
+   * submitted) on the same quantised activations with room for another (at most three: q, k
+   * and v; gate and up): the threads then claim the rows of all of them as one range, with one
+   * publish and one join instead of one per product. Only when every product's row count is a
+   * multiple of 4 (chunks stay on row pairs) and no output overlaps another's.
+   */
+  private joinProduct(w: WasmWeight, out: number, bias: number, xq: number, n: number, K: number, N: number): boolean {
+    const at = this.queue.pendingArgs(Op.MatmulQuant);
+    if (at < 0 || N % 4 !== 0) return false;
+    const f = this.heap.f64;
+    const extra = f[at + 11]!;
+    if (f[at + 2] !== xq || f[at + 8] !== n || f[at + 9] !== K || extra >= MAX_JOINED - 1 || f[at + 10]! % 4 !== 0) return false;
+    const bytes = n * N * 4;
+    for (let p = 0; p <= extra; p++) {
+      const o = p === 0 ? f[at + 1]! : f[at + 12 + 5 * (p - 1) + 1]!;
+      const rows = p === 0 ? f[at + 10]! : f[at + 12 + 5 * (p - 1) + 4]!;
+      if (out < o + n * rows * 4 && o < out + bytes) return false;
+    }
+    const e = at + 12 + 5 * extra;
+    f[e] = w.kind;
+    f[e + 1] = out;
+    f[e + 2] = w.ptr;
+    f[e + 3] = bias;
+    f[e + 4] = N;
+    f[at + 11] = extra + 1;
+    return true;
+  }
+
+  /** Records `op`; the quantised activations may no longer match what they were made from. */
+  private record(op: Op, local: boolean): void {
+    this.quantized = null;
+    this.queue.record(op, local);
+  }
+
   /** Copies `values` into the list's arena, where they stay until the command using them has run. */
   private stageInt32(values: Int32Array): number {
     const ptr = this.queue.arena(values.length * 4);
@@ -679,7 +756,7 @@ export class WasmBackend implements Backend {
     return ptr;
   }
 
-  private elementwise(op: Op, what: string, out: Mat, a: Mat, b: Mat, n: number): void {
+  private elementwise(op: Op, what: string, out: Mat, a: Mat, b: Mat, n: number, alone?: number): void {
     const o = mat(out, `${what} out`);
     const am = mat(a, `${what} a`);
     const bm = mat(b, `${what} b`);
@@ -695,7 +772,7 @@ export class WasmBackend implements Backend {
     args[1] = am.ptr;
     args[2] = bm.ptr;
     args[3] = n * o.cols;
-    this.dispatch(op, n * o.cols);
+    this.dispatch(op, n * o.cols, alone);
   }
 
   private checkRange(what: string, m: WasmMat, row: number, rows: number): void {
@@ -711,10 +788,15 @@ export class WasmBackend implements Backend {
   }
 
   /** Small jobs run on thread 0 alone: a dispatch to the helpers costs more than it saves. */
-  private dispatch(op: Op, work: number): void {
-    this.queue.record(op, work < 16384);
+  private dispatch(op: Op, work: number, alone = 16384): void {
+    this.record(op, work < alone);
   }
 }
+
+/** Most products one command holds (see joinProduct). */
+const MAX_JOINED = 3;
+/** Values from which a quantisation or SwiGLU is split across the threads (below, thread 0 does it alone). */
+const SPLIT_QUANTIZE = 4096;
 
 /** Bytes read from a weight file per step at upload: bounds the staging area of 2-D weights. */
 const UPLOAD_CHUNK = 4 << 20;

@@ -48,6 +48,8 @@ export class CommandQueue {
   private readonly spare: CommandList[] = [];
   private seq = 0;
   private disposed = false;
+  /** Commands recorded since the queue was made (a diagnostic: tests count what ops cost). */
+  recorded = 0;
 
   constructor(
     private readonly heap: Heap,
@@ -75,6 +77,7 @@ export class CommandQueue {
     f64[c + 1] = local ? 1 : 0;
     f64.set(this.args, c + 2);
     list.count++;
+    this.recorded++;
     if (!this.pool.deferred) {
       try {
         this.pool.runHere(this.heap.f64, list.ptr / 8, list.count);
@@ -85,6 +88,18 @@ export class CommandQueue {
         list.frees.length = 0;
       }
     }
+  }
+
+  /**
+   * Deferred mode: the Float64 index (in the memory) of the arguments of the last command
+   * recorded, when it is an `op` command that has not been handed to the driver yet, so that
+   * the caller may still extend it; else -1 (immediate mode runs each command at once).
+   */
+  pendingArgs(op: Op): number {
+    const list = this.recording;
+    if (!this.pool.deferred || list.count === 0) return -1;
+    const c = list.ptr / 8 + (list.count - 1) * CMD_F64;
+    return this.heap.f64[c] === op ? c + 2 : -1;
   }
 
   /** `bytes` (64-byte aligned) of the recording list's arena, valid until the list has run. */

@@ -200,9 +200,13 @@ function quantMatmul(k: KernelExports, kind: number): QuantMatmul {
   }
 }
 
-/** Rows of a matrix product op (the N of its arguments), or -1 for other ops. */
+/** Rows of a matrix product op (the N of its arguments; of all its products for a joined one), or -1 for other ops. */
 function productRows(op: number, a: Float64Array): number {
-  return op === Op.MatmulFloat ? a[7]! : op === Op.MatmulQuant ? a[10]! : -1;
+  if (op === Op.MatmulFloat) return a[7]!;
+  if (op !== Op.MatmulQuant) return -1;
+  let rows = a[10]!;
+  for (let p = 0; p < a[11]!; p++) rows += a[16 + 5 * p]!;
+  return rows;
 }
 
 /** Main thread, before `op` is published to the workers: resets a product's row claims. */
@@ -230,19 +234,57 @@ export function execute(k: KernelExports, op: number, a: Float64Array, t: number
       return;
     }
     case Op.MatmulQuant: {
-      // kind, out, xq, xq16, xd, xs, w, bias, n, K, N (chunks start at even rows: the layout pairs rows)
+      // kind, out, xq, xq16, xd, xs, w, bias, n, K, N (chunks start at even rows: the layout
+      // pairs rows), joined: how many more products on the same xq, then per product kind, out,
+      // w, bias, N; their rows are claimed as one range (every N a multiple of 4, see joinProduct).
       const N = a[10]!;
-      const f = quantMatmul(k, a[0]!);
-      forClaimedRows(ctl, N, t, threads, (r0, r1) => f(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, N, r0, r1));
+      const joined = a[11]!;
+      if (joined === 0) {
+        const f = quantMatmul(k, a[0]!);
+        forClaimedRows(ctl, N, t, threads, (r0, r1) => f(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, N, r0, r1));
+        return;
+      }
+      forClaimedRows(ctl, productRows(op, a), t, threads, (r0, r1) => {
+        let first = 0;
+        for (let p = 0; p <= joined && first < r1; p++) {
+          const e = 12 + 5 * (p - 1);
+          const rows = p === 0 ? N : a[e + 4]!;
+          const lo = Math.max(r0, first) - first;
+          const hi = Math.min(r1, first + rows) - first;
+          if (lo < hi) {
+            if (p === 0) quantMatmul(k, a[0]!)(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, N, lo, hi);
+            else quantMatmul(k, a[e]!)(a[e + 1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[e + 2]!, a[e + 3]!, a[8]!, a[9]!, rows, lo, hi);
+          }
+          first += rows;
+        }
+      });
       return;
     }
     case Op.Quantize:
     case Op.QuantizeK: {
       // x, xq, xq16, xd, xs, K, n, q8_1 (Quantize only: Q8_1's f16 sums for Q4_1/Q5_1)
-      const [i0, i1] = share(a[6]!, t, threads, 1);
-      if (i0 >= i1) return;
-      if (op === Op.Quantize) k.quantize_q8(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, i0, i1, a[7]!);
-      else k.quantize_q8_k(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, i0, i1);
+      const K = a[5]!;
+      const n = a[6]!;
+      if (n >= threads) {
+        const [i0, i1] = share(n, t, threads, 1);
+        if (i0 >= i1) return;
+        if (op === Op.Quantize) k.quantize_q8(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, K, i0, i1, a[7]!);
+        else k.quantize_q8_k(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, K, i0, i1);
+        return;
+      }
+      // Fewer rows than threads (decode): each thread takes a share of every row's blocks, each
+      // quantised on its own, as a row of its own (one scale per block, sums per 16 or 32).
+      const size = op === Op.Quantize ? 32 : 256;
+      const nb = K / size;
+      const [b0, b1] = share(nb, t, threads, 1);
+      if (b0 >= b1) return;
+      for (let i = 0; i < n; i++) {
+        const e = i * K + b0 * size;
+        const b = i * nb + b0;
+        if (op === Op.Quantize)
+          k.quantize_q8(a[0]! + 4 * e, a[1]! + e, a[2]! + 2 * e, a[3]! + 4 * b, a[4]! + 4 * b, (b1 - b0) * size, 0, 1, a[7]!);
+        else k.quantize_q8_k(a[0]! + 4 * e, a[1]! + e, a[2]! + 2 * e, a[3]! + 4 * b, a[4]! + 32 * b, (b1 - b0) * size, 0, 1);
+      }
       return;
     }
     case Op.TouchPages: {
