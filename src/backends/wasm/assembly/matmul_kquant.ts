@@ -530,7 +530,7 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
  */
 // @ts-ignore: decorator
 @inline function fenceI(o: usize, v: v128): v128 {
-  store<i32>(o, i32x4.extract_lane(v, 0));
+  v128.store32_lane(o, v, 0);
   return v;
 }
 
