@@ -10,6 +10,9 @@
  *   node dist/bench/prefill_kernels.js [--dtypes q4_k,q5_k,q6_k,q5_0] [--shape qwen2-1.5b|qwen2-0.5b]
  *                                      [--tokens 128] [--rounds 3] [--build simd|relaxed]
  *
+ * On qwen2-0.5b a K-quant type stands for llama.cpp's file of that preset: products whose K
+ * (hidden 896) is no multiple of 256 get the type llama.cpp falls back to (Q6_K: Q8_0).
+ *
  * --tokens 1 (up to 3) times the decode kernels: each sample then repeats the layer's products
  * 32 / tokens times.
  */
@@ -50,6 +53,22 @@ const LAYER: [number, number][] = [
   [I, H],
   [H, I],
 ];
+/**
+ * The type llama.cpp's quantiser writes instead of a K-quant when a matrix's rows are not
+ * whole 256-weight super-blocks (llama-quant.cpp's fallback): on the 0.5B shape (hidden 896)
+ * that is every product but the down projection, so its Q6_K file is mostly Q8_0.
+ */
+const FALLBACK: Partial<Record<WritableQuantDType, WritableQuantDType>> = {
+  q2_k: "iq4_nl",
+  q3_k: "iq4_nl",
+  q4_k: "q5_0",
+  q5_k: "q5_1",
+  q6_k: "q8_0",
+};
+/** The type of an [N, K] product's weights for `dtype`: the fallback where K is no multiple of 256. */
+function typeFor(dtype: WritableQuantDType, K: number): WritableQuantDType {
+  return K % 256 !== 0 ? (FALLBACK[dtype] ?? dtype) : dtype;
+}
 const n = Number(values.tokens);
 /** Layer passes per timed sample: a few tokens' products (decode) are too short to time once. */
 const reps = Math.max(1, Math.floor(32 / n));
@@ -81,7 +100,7 @@ async function runBuild(build: "simd" | "relaxed"): Promise<Row[]> {
   const be = await WasmBackend.create({ threads: 1, relaxed: build === "relaxed" });
   try {
     const ws = new Map<string, Weight[]>();
-    for (const d of dtypes) ws.set(d, await Promise.all(LAYER.map(([N, K]) => be.upload(tensor(d, N, K)))));
+    for (const d of dtypes) ws.set(d, await Promise.all(LAYER.map(([N, K]) => be.upload(tensor(typeFor(d, K), N, K)))));
     const xH = be.alloc(n, H),
       xI = be.alloc(n, I);
     be.write(
@@ -130,6 +149,8 @@ if (values.build) {
     rows.push(...(JSON.parse(child.stdout.trim().split("\n").pop()!) as Row[]));
   }
   console.log(`${values.shape} layer products, ${n} tokens (x${reps}), 1 thread, GFLOP/s from CPU time; load average ${load0.toFixed(2)} -> ${loadavg()[0]!.toFixed(2)}`);
+  const mixed = dtypes.filter((d) => LAYER.some(([, K]) => typeFor(d, K) !== d));
+  for (const d of mixed) console.log(`${d}: ${typeFor(d, H)} where K = ${H} (llama.cpp's fallback), ${d} where K = ${I}`);
   console.log("| dtype | build | GFLOP/s best | GFLOP/s median |");
   console.log("|---|---|---|---|");
   for (const r of rows) {
