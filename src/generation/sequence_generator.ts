@@ -148,7 +148,7 @@ export class SequenceGenerator {
   readonly maxNewTokens: number;
   readonly eosIds: ReadonlySet<number>;
   private readonly ownsCache: boolean;
-  private readonly _cache: SequenceCache;
+  private _cache: SequenceCache;
   private readonly decoder: StreamDecoder;
   private readonly stops: StopStringMatcher;
   private readonly generated: number[] = [];
@@ -229,6 +229,31 @@ export class SequenceGenerator {
 
   get cache(): SequenceCache {
     return this._cache;
+  }
+
+  /** The ids the cache holds: the prompt and the generated ids, less the input not yet run. */
+  get cachedIds(): Int32Array {
+    const all = new Int32Array(this.promptIds.length + this.generated.length);
+    all.set(this.promptIds);
+    all.set(this.generated, this.promptIds.length);
+    return all.subarray(0, all.length - this.pending.length);
+  }
+
+  /**
+   * Continues on another cache that holds exactly `cachedIds` (a server that took this
+   * sequence's cache for another sequence recomputed them into a new one). Only for a cache
+   * the caller supplied; the old one is the caller's to reuse.
+   */
+  moveTo(cache: SequenceCache): void {
+    if (this.ownsCache) throw new InvalidArgumentError("moveTo(): the generator owns its cache; pass `cache` in the options to manage it");
+    const held = this.promptIds.length + this.generated.length - this.pending.length;
+    if (cache.length !== held)
+      throw new InvalidArgumentError(`moveTo(): the cache holds ${cache.length} tokens, the sequence needs ${held}`);
+    if (cache.capacity < this._cache.capacity)
+      throw new InvalidArgumentError(
+        `moveTo(): the cache holds at most ${cache.capacity} tokens, fewer than the ${this._cache.capacity} of the current one`,
+      );
+    this._cache = cache;
   }
 
   get done(): boolean {

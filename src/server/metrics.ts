@@ -36,6 +36,10 @@ export interface LiveGauges {
   readonly yielded: number;
   /** Steps that left out a request far ahead in service (scheduler.ts, least-served first). */
   readonly demotedSteps: number;
+  /** K/V caches alive and the budget (--kv-caches); caches taken from waiting or paused sequences. */
+  readonly kvCaches: number;
+  readonly kvCacheBudget: number;
+  readonly preempted: number;
   /** Bytes held by the process-wide compiled-schema and token-mask caches. */
   readonly schemaCacheBytes: number;
   readonly maskCacheBytes: number;
@@ -122,6 +126,12 @@ export class ServerMetrics {
     out.push(`qwen2_slots_yielded_total ${g.yielded}`);
     family("qwen2_demoted_steps_total", "counter", "Steps that left out a request far ahead in tokens (--ahead-tokens).");
     out.push(`qwen2_demoted_steps_total ${g.demotedSteps}`);
+    family("qwen2_kv_caches", "gauge", "K/V caches alive: in use, kept for a prefix, or spare.");
+    out.push(`qwen2_kv_caches ${g.kvCaches}`);
+    family("qwen2_kv_caches_max", "gauge", "Most K/V caches alive at once (--kv-caches).");
+    out.push(`qwen2_kv_caches_max ${g.kvCacheBudget}`);
+    family("qwen2_preempted_total", "counter", "Caches taken from waiting or paused sequences (recomputed on resume).");
+    out.push(`qwen2_preempted_total ${g.preempted}`);
     family("qwen2_connections_open", "gauge", "Open HTTP connections.");
     out.push(`qwen2_connections_open ${g.connections}`);
     family("qwen2_requests_in_flight", "gauge", "Requests being read, computed or answered.");

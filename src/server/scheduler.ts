@@ -29,17 +29,30 @@
  * cache (tens of MB, zero-filled on the server's thread) for a new choice.
  *
  * Least-served first: each group counts the tokens its sequences have generated (its
- * service). While a group is more than `aheadTokens` (default 16) ahead of the least-served
- * group that is running, its sequences join only one batched step in `aheadStepInterval`
+ * service). While a group is more than `aheadTokens` (default 0) ahead of the least-served
+ * group that is decoding, its sequences join only one batched step in `aheadStepInterval`
  * (default 4); its prompt chunks wait for those steps too. A step's time grows with its batch
  * (two sequences cost ~1.8× one on the wasm backend, 0.5B Q8_0), so a stream that has
  * already been served thousands of tokens (a long answer, a request for many choices, a
  * client reading 1 byte/s whose kernel buffers still take its output) would otherwise cut
  * a newcomer's rate to ~0.55×; demoted to one step in four it costs the newcomer ~20%, and
  * it runs at full speed again as soon as the newcomer catches up or leaves. Equal streams
- * stay within `aheadTokens` of each other and are batched every step. (Least attained
+ * stay equal and are batched every step; a sequence prefilling its prompt has no step to
+ * speed up, so it demotes nobody. (Least attained
  * service, as in FastServe's skip-join MLFQ: short answers go first without knowing their
  * length in advance.)
+ *
+ * K/V budget: at most `kvCaches` caches (default `parallel` + 1) are alive at once, counting
+ * running, parked and waiting sequences' and those kept for prefix reuse (prefix_pool.ts);
+ * with `reserveKvCaches` all are allocated at construction, as llama.cpp allocates every
+ * slot's cache at startup, so no load grows the backend's memory (the wasm backend's memory
+ * never shrinks). A sequence that finds no cache takes a kept prefix's, else one from a
+ * parked sequence (its client is not reading), else one from a waiting sequence of the group
+ * holding the most caches; that sequence is preempted: its generator is kept, and when it
+ * runs again its tokens are recomputed into a new cache (in prompt-sized chunks, as vLLM's
+ * recompute preemption does). Otherwise it waits in the queue. With one cache beyond the
+ * slots, a request for many choices that took every slot leaves a cache for the next
+ * request, and no preemption happens in the common case.
  *
  * Cancellation: when a sequence's signal fires it is finished with "abort" and its cache is
  * disposed immediately (between steps, since a step is synchronous), or it is dropped from
@@ -84,7 +97,10 @@ interface Active {
   readonly group: Group;
   /** Null while the prompt is still being prefilled in chunks. */
   generator: SequenceGenerator | null;
-  cache: SequenceCache;
+  /** Null while preempted (another sequence took it): the next admission gives it one. */
+  cache: SequenceCache | null;
+  /** The ids a preempted generator's new cache must be given before it steps again (`generator.cachedIds`). */
+  refill: Int32Array | null;
   readonly detach: () => void;
 }
 
@@ -99,10 +115,14 @@ export interface SchedulerOptions {
   readonly prefillChunk?: number;
   /** Most sequences of one group (a request's choices) decoding at once while another group is active or waiting (default 1). */
   readonly sharedChoiceSlots?: number;
-  /** How far (in generated tokens) a group may be ahead of the least-served running group before it is demoted (default 16). */
+  /** How far (in generated tokens) a group may be ahead of the least-served decoding group before it is demoted (default 0). */
   readonly aheadTokens?: number;
   /** A demoted group's sequences join one batched step in this many (default 4; 1: every step, no demotion). */
   readonly aheadStepInterval?: number;
+  /** Most K/V caches alive at once (default `parallel` + 1). */
+  readonly kvCaches?: number;
+  /** Allocate every cache of the budget now and keep released ones as spares (default false: create on demand, free on release). */
+  readonly reserveKvCaches?: boolean;
 }
 
 export interface SchedulerStats {
@@ -118,6 +138,11 @@ export interface SchedulerStats {
   readonly yielded: number;
   /** Steps that left out the sequences of a group far ahead in service (least-served first). */
   readonly demotedSteps: number;
+  /** K/V caches alive (in use, kept for a prefix, spare) and the most allowed. */
+  readonly kvCaches: number;
+  readonly kvCacheBudget: number;
+  /** Times a waiting or parked sequence's cache went to another sequence (recomputed when it resumes). */
+  readonly preempted: number;
 }
 
 function nextTick(): Promise<void> {
@@ -138,6 +163,7 @@ export class Scheduler {
   private maxBatch = 0;
   private yielded = 0;
   private demotedSteps = 0;
+  private preempted = 0;
   /**
    * Caches of sequences cancelled while a forward pass that uses them is in flight (a GPU
    * backend still reads them): freed once it resolves.
@@ -150,7 +176,9 @@ export class Scheduler {
     readonly tokenizer: TextTokenizer,
     readonly options: SchedulerOptions,
   ) {
-    this.pool = new PrefixPool(model, options.contextLength, options.prefixCacheEntries ?? options.parallel);
+    const budget = Math.max(1, options.kvCaches ?? options.parallel + 1);
+    this.pool = new PrefixPool(model, options.contextLength, options.prefixCacheEntries ?? options.parallel, budget);
+    if (options.reserveKvCaches) this.pool.reserve();
   }
 
   stats(): SchedulerStats {
@@ -164,6 +192,9 @@ export class Scheduler {
       maxBatch: this.maxBatch,
       yielded: this.yielded,
       demotedSteps: this.demotedSteps,
+      kvCaches: this.pool.live,
+      kvCacheBudget: this.pool.budget,
+      preempted: this.preempted,
     };
   }
 
@@ -218,12 +249,12 @@ export class Scheduler {
     this.closed = true;
     for (const q of this.queue.splice(0)) {
       q.detach();
-      if (q.resumed) this.release(q.resumed.cache);
+      if (q.resumed?.cache) this.release(q.resumed.cache);
     }
     for (const a of [...this.active.splice(0), ...this.parked.splice(0)]) {
       a.detach();
       a.generator?.finish("abort");
-      this.release(a.cache);
+      if (a.cache) this.release(a.cache);
     }
     this.pool.clear();
   }
@@ -246,7 +277,7 @@ export class Scheduler {
     }
     a!.detach();
     const text = a!.generator?.finish("abort") ?? "";
-    this.release(a!.cache);
+    if (a!.cache) this.release(a!.cache);
     try {
       request.onEvent({ id: null, text, done: true, finishReason: "abort" });
     } catch {
@@ -255,35 +286,89 @@ export class Scheduler {
   }
 
   /**
-   * Starts waiting sequences while slots are free. A new cache is allocated (and zero-filled) on
-   * this thread, tens of MB for a long context: the event loop runs between two of them, so a
-   * request for many choices holds it for one allocation at a time.
+   * Starts waiting sequences while slots are free and caches can be had. A new cache is
+   * allocated (and zero-filled) on this thread, tens of MB for a long context: the event loop
+   * runs between two of them, so a request for many choices holds it for one allocation at a
+   * time. Once a sequence finds no cache, only sequences that hold one may start.
    */
   private async admit(): Promise<void> {
     this.capGroups();
+    let cachesLeft = true;
     for (;;) {
       // The first waiting sequence whose group is under its cap (parked and capped ones wait).
-      const qi = this.queue.findIndex((q) => this.held(q.group) < this.capOf(q.group));
+      const qi = this.queue.findIndex(
+        (q) => this.held(q.group) < this.capOf(q.group) && (cachesLeft || (q.resumed?.cache ?? null) !== null),
+      );
       if (qi < 0) break;
       if (this.active.length >= this.options.parallel && !this.yieldSlot(this.queue[qi]!.group)) break;
-      const [{ request, group, detach, resumed }] = this.queue.splice(qi, 1) as [Queued];
-      if (resumed) {
-        this.active.push(resumed);
+      const q = this.queue[qi]!;
+      if (q.resumed?.cache) {
+        this.queue.splice(this.queue.indexOf(q), 1);
+        this.active.push(q.resumed);
         continue;
       }
-      let cache: SequenceCache | null = null;
+      const { request, group, detach, resumed } = q;
+      const ids = resumed?.refill ?? request.promptIds;
+      const key = adapterKey(request.options.adapters);
+      let cache = this.pool.acquire(ids, key);
+      if (!cache && this.reclaim(group)) cache = this.pool.acquire(ids, key);
+      if (!cache) {
+        cachesLeft = false;
+        continue;
+      }
+      this.queue.splice(this.queue.indexOf(q), 1);
       try {
-        cache = this.pool.acquire(request.promptIds, adapterKey(request.options.adapters));
-        const a: Active = { request, group, generator: null, cache, detach };
-        if (this.remaining(a) <= this.chunk) a.generator = this.generatorFor(a);
+        const a: Active = resumed ?? { request, group, generator: null, cache, refill: null, detach };
+        a.cache = cache;
+        if (a.refill && cache.length >= a.refill.length) {
+          a.generator!.moveTo(cache);
+          a.refill = null;
+        }
+        if (!a.generator && this.remaining(a) <= this.chunk) a.generator = this.generatorFor(a);
         this.active.push(a);
       } catch (err) {
-        cache?.dispose();
+        if (resumed) resumed.cache = null;
+        this.release(cache);
         detach();
         request.onError(err as Error);
       }
       await nextTick();
     }
+  }
+
+  /** K/V caches the group's sequences hold (running, parked or waiting). */
+  private cachesOf(group: Group): number {
+    let n = 0;
+    for (const a of [...this.active, ...this.parked]) if (a.group === group && a.cache) n++;
+    for (const q of this.queue) if (q.group === group && q.resumed?.cache) n++;
+    return n;
+  }
+
+  /**
+   * Frees one cache for `group`, whose sequence found none: a parked sequence's (the client
+   * that stopped reading first), else a waiting started sequence's of the group holding the
+   * most caches, if that group would still hold more than `group`. The victim keeps its
+   * generator and recomputes its tokens when it runs again. False when none may be taken.
+   */
+  private reclaim(group: Group): boolean {
+    let victim = this.parked.find((a) => a.cache !== null);
+    if (!victim) {
+      let most = this.cachesOf(group) + 1;
+      for (const q of this.queue) {
+        if (!q.resumed?.cache || q.group === group) continue;
+        const n = this.cachesOf(q.group);
+        if (n > most) {
+          most = n;
+          victim = q.resumed;
+        }
+      }
+    }
+    if (!victim) return false;
+    victim.refill = victim.generator ? Int32Array.from(victim.generator.cachedIds) : null;
+    this.pool.release(victim.cache!);
+    victim.cache = null;
+    this.preempted++;
+    return true;
   }
 
   /** Slots `group` holds. */
@@ -343,32 +428,41 @@ export class Scheduler {
 
   /** Prompt tokens not yet in the sequence's cache. */
   private remaining(a: Active): number {
-    return a.request.promptIds.length - a.cache.length;
+    return a.request.promptIds.length - a.cache!.length;
   }
 
   private generatorFor(a: Active): SequenceGenerator {
     return new SequenceGenerator(this.model, this.tokenizer, a.request.promptIds, {
       ...a.request.options,
-      cache: a.cache,
+      cache: a.cache!,
       signal: a.request.signal,
     });
   }
 
   /**
-   * One chunk of one long prompt (the oldest waiting), logits discarded; then every
-   * sequence whose rest fits a chunk gets its generator.
+   * One chunk of one long prompt or of a preempted sequence's recomputation (the oldest
+   * waiting), logits discarded; a prompt whose rest fits a chunk gets its generator, a
+   * recomputed cache goes back to its generator.
    */
   private async prefillStep(eligible: (a: Active) => boolean): Promise<void> {
-    const a = this.active.find((x) => x.generator === null && eligible(x));
+    const a = this.active.find((x) => (x.generator === null || x.refill !== null) && eligible(x));
     if (!a) return;
-    const start = a.cache.length;
-    const ids = Int32Array.from(a.request.promptIds.slice(start, start + this.chunk));
+    const cache = a.cache!;
+    const start = cache.length;
+    const ids = a.refill
+      ? a.refill.slice(start, start + this.chunk)
+      : Int32Array.from(a.request.promptIds.slice(start, start + this.chunk));
     try {
       const adapters = a.request.options.adapters;
-      const item = { ids, cache: a.cache, ...(adapters && adapters.length > 0 ? { adapters } : {}) };
-      await this.inFlightWith([a.cache], () => this.model.forward([item]));
+      const item = { ids, cache, ...(adapters && adapters.length > 0 ? { adapters } : {}) };
+      await this.inFlightWith([cache], () => this.model.forward([item]));
       if (!this.active.includes(a)) return; // cancelled meanwhile
-      if (this.remaining(a) <= this.chunk) a.generator = this.generatorFor(a);
+      if (a.refill) {
+        if (cache.length >= a.refill.length) {
+          a.generator!.moveTo(cache);
+          a.refill = null;
+        }
+      } else if (this.remaining(a) <= this.chunk) a.generator = this.generatorFor(a);
     } catch (err) {
       this.retire(a, false);
       a.request.onError(err as Error);
@@ -382,14 +476,14 @@ export class Scheduler {
       return await run();
     } finally {
       for (const c of caches) this.inFlight.delete(c);
-      for (const c of this.freeAfterStep.splice(0)) c.dispose();
+      for (const c of this.freeAfterStep.splice(0)) this.pool.release(c);
     }
   }
 
-  /** Frees a cache now, or after the forward pass that is using it. */
+  /** Gives a cache back to the pool now, or after the forward pass that is using it. */
   private release(cache: SequenceCache): void {
     if (this.inFlight.has(cache)) this.freeAfterStep.push(cache);
-    else cache.dispose();
+    else this.pool.release(cache);
   }
 
   private async run(): Promise<void> {
@@ -414,7 +508,7 @@ export class Scheduler {
 
   /** Moves sequences whose client is not reading out of the active set, freeing their slots. */
   private park(): void {
-    for (const a of this.active.filter((x) => x.generator !== null && x.request.blocked?.())) {
+    for (const a of this.active.filter((x) => x.generator !== null && x.refill === null && x.request.blocked?.())) {
       this.active.splice(this.active.indexOf(a), 1);
       this.parked.push(a);
     }
@@ -427,10 +521,16 @@ export class Scheduler {
   private demoted(): (a: Active) => boolean {
     const interval = Math.max(1, this.options.aheadStepInterval ?? 4);
     if (interval === 1 || this.steps % interval === interval - 1) return () => false;
+    // Least-served among the sequences ready to decode: a prompt being prefilled has no step to speed up.
     let least = Number.POSITIVE_INFINITY;
-    for (const a of this.active) least = Math.min(least, a.group.served);
-    const limit = least + Math.max(0, this.options.aheadTokens ?? 16);
+    for (const a of this.active) if (this.decoding(a)) least = Math.min(least, a.group.served);
+    const limit = least + Math.max(0, this.options.aheadTokens ?? 0);
     return (a) => a.group.served > limit;
+  }
+
+  /** Ready for a batched step: its generator exists and its cache is whole. */
+  private decoding(a: Active): boolean {
+    return a.generator !== null && a.refill === null;
   }
 
   private async step(): Promise<void> {
@@ -438,21 +538,19 @@ export class Scheduler {
     const demoted = this.demoted();
     await this.prefillStep((a) => !demoted(a));
     this.park();
-    const runnable = this.active.filter((a) => a.generator !== null);
-    const batch = runnable.filter((a) => !demoted(a));
+    const runnable = this.active.filter((a) => this.decoding(a));
+    let batch = runnable.filter((a) => !demoted(a));
+    // The least-served sequences were parked meanwhile: nobody is left to give way to.
+    if (batch.length === 0) batch = runnable;
+    if (batch.length === 0) return;
     if (batch.length < runnable.length) this.demotedSteps++;
-    if (batch.length === 0) {
-      // Only demoted sequences can run (the least-served group is still prefilling): their turn is not due.
-      if (runnable.length > 0) this.steps++;
-      return;
-    }
     let events: Awaited<ReturnType<typeof stepBatch>>;
     // Counted as it starts: /health answers while a step computes (the wasm backend runs it off
     // this thread), and a step already running when the last sequence stops must not show up later.
     this.steps++;
     try {
       events = await this.inFlightWith(
-        batch.map((a) => a.cache),
+        batch.map((a) => a.cache!),
         () =>
           stepBatch(
             this.model,
@@ -491,7 +589,7 @@ export class Scheduler {
     a.detach();
     if (a.generator && !a.generator.done) a.generator.finish("abort");
     if (keep && a.generator)
-      this.pool.put([...a.generator.promptIds, ...a.generator.generatedIds], a.cache, adapterKey(a.request.options.adapters));
-    else this.release(a.cache);
+      this.pool.put([...a.generator.promptIds, ...a.generator.generatedIds], a.cache!, adapterKey(a.request.options.adapters));
+    else if (a.cache) this.release(a.cache);
   }
 }

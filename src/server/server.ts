@@ -106,10 +106,14 @@ export interface ServerOptions {
   readonly prefillChunk?: number;
   /** Most choices of one request decoding at once while other requests are active or waiting (default 1; scheduler.ts, fair share). */
   readonly sharedChoiceSlots?: number;
-  /** Generated tokens a request may be ahead of the least-served running one before it is demoted (default 16; scheduler.ts, least-served first). */
+  /** Generated tokens a request may be ahead of the least-served running one before it is demoted (default 0; scheduler.ts, least-served first). */
   readonly aheadTokens?: number;
   /** A demoted request's sequences join one batched step in this many (default 4; 1 turns demotion off). */
   readonly aheadStepInterval?: number;
+  /** Most K/V caches alive at once: running, paused and waiting sequences and prefixes kept (default `parallel` + 1; scheduler.ts, K/V budget). */
+  readonly kvCaches?: number;
+  /** Allocate every cache of the budget at startup, so no load grows memory (default true). */
+  readonly reserveKvCaches?: boolean;
   /** Serve the web chat at `/` (default true); its files need no API key, its API calls do. */
   readonly webui?: boolean;
   /** The weights are random (`qwen2 create-random`): /v1/models says so, and the web chat too. */
@@ -159,6 +163,9 @@ export class QwenServer {
       ...(options.sharedChoiceSlots !== undefined ? { sharedChoiceSlots: options.sharedChoiceSlots } : {}),
       ...(options.aheadTokens !== undefined ? { aheadTokens: options.aheadTokens } : {}),
       ...(options.aheadStepInterval !== undefined ? { aheadStepInterval: options.aheadStepInterval } : {}),
+      ...(options.kvCaches !== undefined ? { kvCaches: options.kvCaches } : {}),
+      // A classifier-only server has no language model to hold caches for.
+      reserveKvCaches: (options.reserveKvCaches ?? true) && !isNoLanguageModel(model),
     });
     this.context = {
       model,
@@ -272,6 +279,9 @@ export class QwenServer {
       inFlight: this.inFlight.size,
       yielded: s.yielded,
       demotedSteps: s.demotedSteps,
+      kvCaches: s.kvCaches,
+      kvCacheBudget: s.kvCacheBudget,
+      preempted: s.preempted,
       schemaCacheBytes: schemaCache.bytes,
       maskCacheBytes: maskCache.bytes,
     });

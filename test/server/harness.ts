@@ -53,7 +53,8 @@ export interface Harness {
 export async function startServer(options: Partial<ServerOptions> = {}, maxContext = 2048): Promise<Harness> {
   const tokenizer = new ServerToyTokenizer();
   const model = new ResponderModel(tokenizer, respond, maxContext);
-  const server = createServer({ model, tokenizer, modelId: "toy", parallel: 4, ...options });
+  // Caches on demand (not reserved up front), so a test can tell a leaked cache from `model.live`.
+  const server = createServer({ model, tokenizer, modelId: "toy", parallel: 4, reserveKvCaches: false, ...options });
   const url = await server.listen(0, "127.0.0.1");
   const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: options.apiKey ?? "none", maxRetries: 0, timeout: 30_000 });
   return { server, model, tokenizer, url, client, close: () => server.close() };

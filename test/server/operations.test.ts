@@ -389,7 +389,8 @@ describe("slow readers, embeddings and large inputs", () => {
     timeout: 60_000,
   }, async () => {
     // Eight choices of ~1 KB per token each outgrow the kernel's socket buffers (a few MB on loopback) quickly.
-    const h = await startServer({ parallel: 8 });
+    // A budget of 8 caches: the other request must take a paused choice's.
+    const h = await startServer({ parallel: 8, kvCaches: 8 });
     try {
       const { socket, received, ended } = rawSocket(h.url);
       const body = JSON.stringify({
@@ -420,6 +421,7 @@ describe("slow readers, embeddings and large inputs", () => {
       assert.equal(other.status, 200);
       const afterOther = h.model.forwardCalls;
       assert.ok(afterOther > calls);
+      assert.equal(h.server.stats().preempted, 1, "it ran on a paused choice's cache");
       await new Promise((r) => setTimeout(r, 200));
       assert.equal(h.model.forwardCalls, afterOther, "a paused sequence is not stepped");
       assert.equal(h.server.stats().paused, 8);

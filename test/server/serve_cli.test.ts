@@ -37,7 +37,7 @@ it("qwen2 serve --port 0 --api-key: serves the OpenAI API until SIGTERM", { time
   }
 });
 
-for (const flag of ["--parallel", "--shared-choice-slots", "--ahead-step-interval"]) {
+for (const flag of ["--parallel", "--shared-choice-slots", "--ahead-step-interval", "--kv-caches"]) {
   it(`qwen2 serve refuses a bad ${flag} with a usage error`, async () => {
     const child = spawn(process.execPath, [resolve(repoRoot, "bin/qwen2.js"), "serve", "--model", "x", flag, "0"], {
       stdio: ["ignore", "pipe", "pipe"],

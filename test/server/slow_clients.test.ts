@@ -111,3 +111,118 @@ describe("least-served first", () => {
     }
   });
 });
+
+/** Counts caches the model creates from now on, and the most alive at once. */
+function countCaches(h: Harness): { created: () => number; peak: () => number } {
+  let created = 0;
+  let peak = h.model.live.size;
+  const createCache = h.model.createCache.bind(h.model);
+  h.model.createCache = ((capacity: number) => {
+    const cache = createCache(capacity);
+    created++;
+    peak = Math.max(peak, h.model.live.size);
+    return cache;
+  }) as typeof h.model.createCache;
+  return { created: () => created, peak: () => peak };
+}
+
+/** The streamed text of each choice of a chat completion stream. */
+async function streamChoices(res: Response, n: number, onChunk: (chunks: number) => void = () => {}): Promise<string[]> {
+  const texts = Array.from({ length: n }, () => "");
+  let buffer = "";
+  let chunks = 0;
+  for await (const part of res.body!) {
+    buffer += Buffer.from(part as Uint8Array).toString();
+    let at: number;
+    while ((at = buffer.indexOf("\n\n")) >= 0) {
+      const line = buffer.slice(0, at);
+      buffer = buffer.slice(at + 2);
+      if (!line.startsWith("data: {")) continue;
+      const ev = JSON.parse(line.slice(6)) as { choices: { index: number; delta: { content?: string } }[] };
+      for (const c of ev.choices) texts[c.index] += c.delta.content ?? "";
+      onChunk(++chunks);
+    }
+  }
+  return texts;
+}
+
+const post = (url: string, body: string): Promise<Response> =>
+  fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body });
+
+describe("K/V budget", () => {
+  it("reserved: --parallel + 1 caches are made at startup and no request makes another", { timeout: 30_000 }, async () => {
+    const h = await startServer({ parallel: 2, reserveKvCaches: true });
+    try {
+      assert.equal(h.model.live.size, 3);
+      const count = countCaches(h);
+      const [many, one] = await Promise.all([
+        post(h.url, chat("count slowly", { stream: true, n: 4, max_tokens: 30 })).then((r) => streamChoices(r, 4)),
+        post(h.url, chat("say hello")).then((r) => r.json() as Promise<{ choices: { message: { content: string } }[] }>),
+      ]);
+      assert.equal(one.choices[0]!.message.content, SCRIPTS.hello);
+      assert.deepEqual(many, Array(4).fill(SCRIPTS.count.slice(0, many[0]!.length)));
+      assert.ok(many[0]!.length > 20);
+      assert.equal(count.created(), 0, "every sequence ran on a reserved cache");
+      assert.equal(h.model.live.size, 3);
+      assert.equal(h.server.stats().kvCaches, 3);
+      assert.equal(h.server.stats().kvCacheBudget, 3);
+    } finally {
+      await h.close();
+    }
+    assert.equal(h.model.live.size, 0, "close frees the reserved caches");
+  });
+
+  it("a request for more choices than --kv-caches runs them in turns within the budget", { timeout: 30_000 }, async () => {
+    const h = await startServer({ parallel: 4, kvCaches: 2, prefixCacheEntries: 0 });
+    try {
+      const count = countCaches(h);
+      const r = (await (await post(h.url, chat("babble please", { n: 4, max_tokens: 12 }))).json()) as {
+        choices: { message: { content: string } }[];
+      };
+      const texts = r.choices.map((c) => c.message.content);
+      assert.equal(texts.length, 4);
+      assert.ok(
+        texts.every((t) => t === texts[0]),
+        "greedy choices agree",
+      );
+      assert.ok(count.peak() <= 2, `at most 2 caches alive, saw ${count.peak()}`);
+      assert.equal(h.model.live.size, 0);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("over the budget, a waiting choice's cache goes to a new request and is recomputed: same text as never preempted", {
+    timeout: 30_000,
+  }, async () => {
+    const prompt = chat("babble please", { stream: true, n: 2, max_tokens: 60 });
+    // Reference: the same request alone.
+    const ref = await startServer({ parallel: 2, kvCaches: 2, prefixCacheEntries: 0 });
+    let expected: string[];
+    try {
+      expected = await streamChoices(await post(ref.url, prompt), 2);
+      assert.equal(ref.server.stats().preempted, 0);
+    } finally {
+      await ref.close();
+    }
+    const h = await startServer({ parallel: 2, kvCaches: 2, prefixCacheEntries: 0, aheadStepInterval: 1 });
+    slowDown(h, 2);
+    try {
+      const count = countCaches(h);
+      let ahead!: () => void;
+      const started = new Promise<void>((r) => (ahead = r));
+      const many = post(h.url, prompt).then((r) => streamChoices(r, 2, (c) => c >= 20 && ahead()));
+      await started;
+      assert.equal(h.server.stats().active, 2, "alone, both choices run: the budget is spent");
+      const one = (await (await post(h.url, chat("say hello"))).json()) as { choices: { message: { content: string } }[] };
+      assert.equal(one.choices[0]!.message.content, SCRIPTS.hello);
+      assert.equal(h.server.stats().preempted, 1, "the waiting choice's cache went to the new request");
+      const texts = await many;
+      assert.deepEqual(texts, expected, "the preempted choice, recomputed, goes on exactly as it would have");
+      assert.ok(count.peak() <= 2, `at most 2 caches alive, saw ${count.peak()}`);
+      assert.equal(h.model.live.size, 0);
+    } finally {
+      await h.close();
+    }
+  });
+});

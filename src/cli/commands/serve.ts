@@ -40,10 +40,15 @@ ${MODEL_FLAGS_USAGE}
   --prefill-chunk N   longest piece of a prompt computed in one step (default 512)
   --shared-choice-slots N  slots a request's n choices may decode in at once while
                       other requests are active or waiting (default 1; alone, every slot)
-  --ahead-tokens N    tokens a request may have generated beyond the least-served running
-                      one before it is demoted (default 16)
+  --ahead-tokens N    tokens a request may have generated beyond the least-served decoding
+                      one before it is demoted (default 0)
   --ahead-step-interval N  a demoted request joins one batched step in N (default 4; 1: never
                       demote, batch every running sequence every step)
+  --kv-caches N       most K/V caches (each --ctx tokens) held at once: running, paused and
+                      waiting sequences and prompt prefixes kept (default --parallel + 1);
+                      all allocated at startup, so no load grows memory; past it, a sequence
+                      takes a paused or waiting one's cache (recomputed later) or waits
+  --no-kv-reserve     create K/V caches on demand (up to --kv-caches) instead of at startup
   --no-webui          serve the API only (no chat page at /)
   --rerank-template T how /v1/rerank writes a (query, document) pair: a text with {query} and
                       {document} ({instruction} optional), or "qwen" (Qwen's reranker prompt);
@@ -99,6 +104,8 @@ const command: Command = {
       "ahead-tokens": { type: "string" },
       "ahead-step-interval": { type: "string" },
       "no-webui": { type: "boolean" },
+      "kv-caches": { type: "string" },
+      "no-kv-reserve": { type: "boolean" },
       "rerank-template": { type: "string" },
       "read-timeout": { type: "string" },
       "idle-timeout": { type: "string" },
@@ -131,6 +138,7 @@ const command: Command = {
     const sharedChoiceSlots = intFlag(values, "shared-choice-slots", { min: 1 });
     const aheadTokens = intFlag(values, "ahead-tokens", { min: 0 });
     const aheadStepInterval = intFlag(values, "ahead-step-interval", { min: 1 });
+    const kvCaches = intFlag(values, "kv-caches", { min: 1 });
     const reasoningFormat = values["reasoning-format"] ?? "deepseek";
     if (!isReasoningFormat(reasoningFormat))
       throw new UsageError(`--reasoning-format must be one of ${REASONING_FORMATS.join(", ")}, got '${reasoningFormat}'`);
@@ -173,6 +181,8 @@ const command: Command = {
       ...(sharedChoiceSlots !== undefined ? { sharedChoiceSlots } : {}),
       ...(aheadTokens !== undefined ? { aheadTokens } : {}),
       ...(aheadStepInterval !== undefined ? { aheadStepInterval } : {}),
+      ...(kvCaches !== undefined ? { kvCaches } : {}),
+      reserveKvCaches: values["no-kv-reserve"] !== true,
       log: (m) => io.stderr.write(m + "\n"),
       webui: values["no-webui"] !== true,
       randomWeights: loaded.randomWeights,
