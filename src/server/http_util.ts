@@ -1,7 +1,10 @@
 /** Small HTTP helpers: bounded body reading, JSON replies, server-sent events. */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { StringDecoder } from "node:string_decoder";
 import { type ApiError, errors } from "./errors.js";
+import { OFF_THREAD_BYTES, jsonParseThread } from "./json_parse_thread.js";
+import { parseJsonChunks } from "./json_text.js";
+
+export { JsonDepthScanner, jsonDepth, parseJson } from "./json_text.js";
 
 /** The client closed the connection before its body arrived: nobody is left to answer. */
 export class ClientGoneError extends Error {
@@ -20,6 +23,8 @@ export interface BodyLimits {
   readonly deadline: number;
   /** Seconds the deadline stands for, for the 408's message. */
   readonly readTimeoutSeconds: number;
+  /** A body of more bytes is parsed on a worker thread (default {@link OFF_THREAD_BYTES}). */
+  readonly offThreadBytes?: number;
 }
 
 /**
@@ -28,16 +33,17 @@ export interface BodyLimits {
  * cut off as soon as it passes the limit. On any refusal the request is left paused, not
  * drained: the caller answers and closes the connection (see closeAfterReply), so an
  * unwanted body costs no more than what had already arrived.
+ *
+ * While the body arrives the event loop only copies each chunk; once it is whole, a body of
+ * more than `offThreadBytes` is decoded, depth-checked and parsed on a worker thread
+ * (json_parse_thread.ts), a smaller one here (json_text.ts), with the same value or error.
  */
 export function readJsonBody(req: IncomingMessage, limits: BodyLimits): Promise<unknown> {
   const declared = Number(req.headers["content-length"] ?? NaN);
   if (Number.isFinite(declared) && declared > limits.bodyLimit) return Promise.reject(errors.tooLarge(limits.bodyLimit));
   return new Promise((resolve, reject) => {
-    // Each chunk is decoded and depth-scanned as it arrives, so a 4 MB body costs the event
-    // loop one JSON.parse at the end instead of a decode, a scan and a parse in one go.
-    const decoder = new StringDecoder("utf8");
-    const scanner = new JsonDepthScanner();
-    const parts: string[] = [];
+    // Copies, each owning its buffer, so that a large body's can move to the worker as they are.
+    const chunks: Uint8Array[] = [];
     let size = 0;
     const wait = limits.deadline > 0 ? Math.max(0, limits.deadline - Date.now()) : -1;
     const timer = wait >= 0 ? setTimeout(() => finish(errors.readTimeout(limits.readTimeoutSeconds)), wait) : null;
@@ -47,9 +53,7 @@ export function readJsonBody(req: IncomingMessage, limits: BodyLimits): Promise<
         finish(errors.tooLarge(limits.bodyLimit));
         return;
       }
-      const text = decoder.write(b);
-      scanner.push(text);
-      parts.push(text);
+      chunks.push(new Uint8Array(b));
     };
     const onEnd = (): void => finish(null);
     const onClose = (): void => {
@@ -66,66 +70,18 @@ export function readJsonBody(req: IncomingMessage, limits: BodyLimits): Promise<
         reject(err);
         return;
       }
+      if (size > (limits.offThreadBytes ?? OFF_THREAD_BYTES)) {
+        jsonParseThread.parse(chunks, limits.maxJsonDepth).then(resolve, reject);
+        return;
+      }
       try {
-        const tail = decoder.end();
-        scanner.push(tail);
-        parts.push(tail);
-        resolve(parseScanned(parts.join(""), scanner.deepest, limits.maxJsonDepth));
+        resolve(parseJsonChunks(chunks, limits.maxJsonDepth));
       } catch (e) {
         reject(e as Error);
       }
     }
     req.on("data", onData).on("end", onEnd).on("close", onClose).on("error", onError);
   });
-}
-
-/** JSON.parse behind a nesting-depth check, so no later recursion over the value can overflow the stack. */
-export function parseJson(text: string, maxDepth: number): unknown {
-  return parseScanned(text, jsonDepth(text), maxDepth);
-}
-
-function parseScanned(text: string, depth: number, maxDepth: number): unknown {
-  if (text.trim() === "") throw errors.badJson("the body is empty");
-  if (depth > maxDepth) throw errors.tooDeep(maxDepth);
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw errors.badJson((err as Error).message);
-  }
-}
-
-/** Deepest nesting of `[`/`{` outside strings (of well-formed or not JSON text); one pass, no recursion. */
-export function jsonDepth(text: string): number {
-  const scanner = new JsonDepthScanner();
-  scanner.push(text);
-  return scanner.deepest;
-}
-
-/** {@link jsonDepth} over text that arrives in pieces (a string or escape may span two). */
-export class JsonDepthScanner {
-  private depth = 0;
-  private inString = false;
-  private escaped = false;
-  deepest = 0;
-
-  push(text: string): void {
-    let { depth, deepest, inString, escaped } = this;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (inString) {
-        if (escaped) escaped = false;
-        else if (c === 0x5c) escaped = true;
-        else if (c === 0x22) inString = false;
-      } else if (c === 0x22) inString = true;
-      else if (c === 0x5b || c === 0x7b) {
-        if (++depth > deepest) deepest = depth;
-      } else if (c === 0x5d || c === 0x7d) depth--;
-    }
-    this.depth = depth;
-    this.deepest = deepest;
-    this.inString = inString;
-    this.escaped = escaped;
-  }
 }
 
 /** Whether a Content-Type names JSON: application/json or any `+json` type, parameters allowed. */

@@ -1,0 +1,25 @@
+/**
+ * The body-parsing worker (json_parse_thread.ts): parses each body it is sent with the same
+ * code the event loop uses for small bodies (json_text.ts) and answers the value, or the
+ * ApiError's fields.
+ */
+import { parentPort } from "node:worker_threads";
+import { ApiError } from "./errors.js";
+import type { ParseReply, ParseRequest } from "./json_parse_thread.js";
+import { parseJsonChunks } from "./json_text.js";
+
+const port = parentPort;
+if (!port) throw new Error("json_body_worker.js runs as a worker thread");
+
+port.on("message", (m: ParseRequest) => {
+  let reply: ParseReply;
+  try {
+    reply = { id: m.id, value: parseJsonChunks(m.chunks, m.maxDepth) };
+  } catch (err) {
+    reply =
+      err instanceof ApiError
+        ? { id: m.id, error: { status: err.status, message: err.message, type: err.type, param: err.param, code: err.code } }
+        : { id: m.id, failure: err instanceof Error ? err.message : String(err) };
+  }
+  port.postMessage(reply);
+});
