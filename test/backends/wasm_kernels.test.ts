@@ -66,6 +66,9 @@ for (const threads of threadCounts) {
           [3, 32, 1],
           [7, 160, 4],
           [10, 224, 3],
+          // Q8_0's eight-token prefill tile, then the four-, two- and one-token kernels.
+          [7, 160, 15],
+          [9, 224, 10],
         ] as const) {
           const { tensor, exact } = makeTensor("w", dtype, [N, K], randomFloats(N * K, rand));
           const w = await be.upload(tensor);

@@ -25,6 +25,9 @@
 // block). The constant `f` (one of the F* below) picks the format in the inlined kernels.
 import { fma, hsum, hsumi, dotI8x32, dotI8I16x32, dotW16x32, dotQ4I16x32, dotQ4x32, loadF16x4, f16ToF32, reduce4 } from "./simd";
 
+/** Tokens per prefill tile: Q8_0 (whose widened weights stay in registers) takes eight, the others four. */
+// @ts-ignore: decorator
+@inline function tileTokens(f: i32): i32 { return f == FQ8_0 ? 8 : 4; }
 const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
 
 /** Payload bytes per block (after the f16 scale, and min). */
@@ -383,16 +386,31 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
 }
 
 /**
- * One row of a pair (side 0: row a, 1: row b) against four activation rows (token j's quants
- * at xq + j K, its scales and sums nb floats after token j - 1's): the prefill tile. Each
- * block's weights are unpacked once for four tokens (q2x2 unpacks them once for two), and the
- * live vectors (four float accumulators, a block's weights, the unpacking masks) fit the 16
- * vector registers of x86-64, where q2x2 spills. Each product is scaled as soon as it is made
- * (block scale times the token's activation scale, as ggml's vec_dot does). Writes token j's
- * result at o + j on.
+ * acc plus token k's product with one block (its quants at x8 / x16, its scale at d; the
+ * block's weights at w, or already unpacked: lo/hi for Q5_0/Q5_1, widened w0..w3 for Q8_0),
+ * scaled by the block's weight scale dw (in every lane) times the activation scale, then
+ * fenced at o.
  */
 // @ts-ignore: decorator
-@inline function q1x4(f: i32, pair: usize, side: usize, xq: usize, xq16: usize, xd: usize, xs: usize, nb: i32, K: i32, o: usize, on: usize, bias: f32): void {
+@inline function tokenStep(f: i32, acc: v128, o: usize, w: usize, x8: usize, x16: usize, d: usize, dw: v128, lo: v128, hi: v128, w0: v128, w1: v128, w2: v128, w3: v128, m0f: v128, m10: v128, bits: v128, idxLo: v128, idxHi: v128): v128 {
+  let s: v128;
+  if (f == FQ5_0 || f == FQ5_1) s = dotU5x32(lo, hi, v128.load(x8), v128.load(x8, 16));
+  else if (f == FQ8_0) s = dotW16x32(w0, w1, w2, w3, x16);
+  else s = tileDot(f, w, x8, x16, m0f, m10, bits, idxLo, idxHi);
+  return fence(o, fma(f32x4.convert_i32x4_s(s), f32x4.mul(dw, v128.load32_splat(d)), acc));
+}
+
+/**
+ * One row of a pair (side 0: row a, 1: row b) against T = 4 or 8 activation rows (token j's
+ * quants at xq + j K, its scales and sums nb floats after token j - 1's): the prefill tile.
+ * Each block's weights are unpacked once for T tokens (Q5_0/Q5_1: bits expanded; Q8_0:
+ * widened to int16), and each product is scaled as soon as it is made (block scale times the
+ * token's activation scale, as ggml's vec_dot does) into the token's float accumulator, then
+ * fenced (see fence), so the live vectors are the accumulators, one block's weights and the
+ * unpacking masks. Writes token j's result at o + j on.
+ */
+// @ts-ignore: decorator
+@inline function q1xT(f: i32, T: i32, pair: usize, side: usize, xq: usize, xq16: usize, xd: usize, xs: usize, nb: i32, K: i32, o: usize, on: usize, bias: f32): void {
   const z = nb >> 31; // 0, opaque (see maskOf)
   const m0f = maskOf(z, i8x16.splat(0x0f)), m10 = maskOf(z, i8x16.splat(0x10));
   const bits = maskOf(z, i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128));
@@ -403,6 +421,7 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
   const hasMin = hb == 32;
   const k8 = <usize>K, k16 = <usize>K << 1, kd = <usize>nb << 2;
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
   let p = pair;
   for (let b = 0; b < nb; b += 4) {
     const t = min(4, nb - b); // blocks in this group (the last may hold fewer)
@@ -417,6 +436,12 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
       a1 = fma(m, sums4(s0 + kd, t), a1);
       a2 = fma(m, sums4(s0 + 2 * kd, t), a2);
       a3 = fma(m, sums4(s0 + 3 * kd, t), a3);
+      if (T == 8) {
+        a4 = fma(m, sums4(s0 + 4 * kd, t), a4);
+        a5 = fma(m, sums4(s0 + 5 * kd, t), a5);
+        a6 = fma(m, sums4(s0 + 6 * kd, t), a6);
+        a7 = fma(m, sums4(s0 + 7 * kd, t), a7);
+      }
     }
     let sr = sa; // block j's weight scale in lane 0
     let w = p + hb + side * <usize>t * qb;
@@ -425,27 +450,38 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
       const x0 = xq + (e << 5), y0 = xq16 + (e << 6), d0 = xd + (e << 2);
       const dw = v128.shuffle<f32>(sr, sr, 0, 0, 0, 0);
       sr = v128.shuffle<f32>(sr, sr, 1, 2, 3, 0);
-      // Each token's product is fenced (see fence) before the next token's loads.
+      let lo = i32x4.splat(0), hi = i32x4.splat(0);
+      let w0 = i32x4.splat(0), w1 = i32x4.splat(0), w2 = i32x4.splat(0), w3 = i32x4.splat(0);
       if (f == FQ5_0 || f == FQ5_1) {
         const qh = i32x4.splat(load<u32>(w));
-        const lo = q5lo(w, qh, m0f, m10, bits, idxLo), hi = q5hi(w, qh, m0f, m10, bits, idxHi);
-        a0 = fence(o, fma(f32x4.convert_i32x4_s(dotU5x32(lo, hi, v128.load(x0), v128.load(x0, 16))), f32x4.mul(dw, v128.load32_splat(d0)), a0));
-        a1 = fence(o, fma(f32x4.convert_i32x4_s(dotU5x32(lo, hi, v128.load(x0 + k8), v128.load(x0 + k8, 16))), f32x4.mul(dw, v128.load32_splat(d0 + kd)), a1));
-        a2 = fence(o, fma(f32x4.convert_i32x4_s(dotU5x32(lo, hi, v128.load(x0 + 2 * k8), v128.load(x0 + 2 * k8, 16))), f32x4.mul(dw, v128.load32_splat(d0 + 2 * kd)), a2));
-        a3 = fence(o, fma(f32x4.convert_i32x4_s(dotU5x32(lo, hi, v128.load(x0 + 3 * k8), v128.load(x0 + 3 * k8, 16))), f32x4.mul(dw, v128.load32_splat(d0 + 3 * kd)), a3));
+        lo = q5lo(w, qh, m0f, m10, bits, idxLo);
+        hi = q5hi(w, qh, m0f, m10, bits, idxHi);
       } else if (f == FQ8_0) {
-        // The block's weights are widened to int16 once for the four tokens (tileDot would
-        // widen them per token); the same pairwise dots and lane sums as dotI8I16x32.
-        const w0 = v128.load8x8_s(w), w1 = v128.load8x8_s(w, 8), w2 = v128.load8x8_s(w, 16), w3 = v128.load8x8_s(w, 24);
-        a0 = fence(o, fma(f32x4.convert_i32x4_s(dotW16x32(w0, w1, w2, w3, y0)), f32x4.mul(dw, v128.load32_splat(d0)), a0));
-        a1 = fence(o, fma(f32x4.convert_i32x4_s(dotW16x32(w0, w1, w2, w3, y0 + k16)), f32x4.mul(dw, v128.load32_splat(d0 + kd)), a1));
-        a2 = fence(o, fma(f32x4.convert_i32x4_s(dotW16x32(w0, w1, w2, w3, y0 + 2 * k16)), f32x4.mul(dw, v128.load32_splat(d0 + 2 * kd)), a2));
-        a3 = fence(o, fma(f32x4.convert_i32x4_s(dotW16x32(w0, w1, w2, w3, y0 + 3 * k16)), f32x4.mul(dw, v128.load32_splat(d0 + 3 * kd)), a3));
-      } else {
-        a0 = fence(o, fma(f32x4.convert_i32x4_s(tileDot(f, w, x0, y0, m0f, m10, bits, idxLo, idxHi)), f32x4.mul(dw, v128.load32_splat(d0)), a0));
-        a1 = fence(o, fma(f32x4.convert_i32x4_s(tileDot(f, w, x0 + k8, y0 + k16, m0f, m10, bits, idxLo, idxHi)), f32x4.mul(dw, v128.load32_splat(d0 + kd)), a1));
-        a2 = fence(o, fma(f32x4.convert_i32x4_s(tileDot(f, w, x0 + 2 * k8, y0 + 2 * k16, m0f, m10, bits, idxLo, idxHi)), f32x4.mul(dw, v128.load32_splat(d0 + 2 * kd)), a2));
-        a3 = fence(o, fma(f32x4.convert_i32x4_s(tileDot(f, w, x0 + 3 * k8, y0 + 3 * k16, m0f, m10, bits, idxLo, idxHi)), f32x4.mul(dw, v128.load32_splat(d0 + 3 * kd)), a3));
+        // Widened to int16 once for the T tokens (tileDot would widen them per token): the
+        // same pairwise dots and lane sums as dotI8I16x32.
+        w0 = v128.load8x8_s(w);
+        w1 = v128.load8x8_s(w, 8);
+        w2 = v128.load8x8_s(w, 16);
+        w3 = v128.load8x8_s(w, 24);
+      }
+      // Token k's activations by running pointers: fewer live addresses than x0 + k K each.
+      let xk = x0, yk = y0, dk = d0;
+      a0 = tokenStep(f, a0, o, w, xk, yk, dk, dw, lo, hi, w0, w1, w2, w3, m0f, m10, bits, idxLo, idxHi);
+      xk += k8; yk += k16; dk += kd;
+      a1 = tokenStep(f, a1, o, w, xk, yk, dk, dw, lo, hi, w0, w1, w2, w3, m0f, m10, bits, idxLo, idxHi);
+      xk += k8; yk += k16; dk += kd;
+      a2 = tokenStep(f, a2, o, w, xk, yk, dk, dw, lo, hi, w0, w1, w2, w3, m0f, m10, bits, idxLo, idxHi);
+      xk += k8; yk += k16; dk += kd;
+      a3 = tokenStep(f, a3, o, w, xk, yk, dk, dw, lo, hi, w0, w1, w2, w3, m0f, m10, bits, idxLo, idxHi);
+      if (T == 8) {
+        xk += k8; yk += k16; dk += kd;
+        a4 = tokenStep(f, a4, o, w, xk, yk, dk, dw, lo, hi, w0, w1, w2, w3, m0f, m10, bits, idxLo, idxHi);
+        xk += k8; yk += k16; dk += kd;
+        a5 = tokenStep(f, a5, o, w, xk, yk, dk, dw, lo, hi, w0, w1, w2, w3, m0f, m10, bits, idxLo, idxHi);
+        xk += k8; yk += k16; dk += kd;
+        a6 = tokenStep(f, a6, o, w, xk, yk, dk, dw, lo, hi, w0, w1, w2, w3, m0f, m10, bits, idxLo, idxHi);
+        xk += k8; yk += k16; dk += kd;
+        a7 = tokenStep(f, a7, o, w, xk, yk, dk, dw, lo, hi, w0, w1, w2, w3, m0f, m10, bits, idxLo, idxHi);
       }
     }
     p += hb + 2 * <usize>t * qb;
@@ -454,6 +490,12 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
   store<f32>(o + on, hsum(a1) + bias);
   store<f32>(o + 2 * on, hsum(a2) + bias);
   store<f32>(o + 3 * on, hsum(a3) + bias);
+  if (T == 8) {
+    store<f32>(o + 4 * on, hsum(a4) + bias);
+    store<f32>(o + 5 * on, hsum(a5) + bias);
+    store<f32>(o + 6 * on, hsum(a6) + bias);
+    store<f32>(o + 7 * on, hsum(a7) + bias);
+  }
 }
 
 /** Output rows [r0, r1) (r0 even) of out [n, N] = x [n, K] w^T, pairs of rows at a time. */
@@ -471,11 +513,17 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
     const bOff: usize = two ? 4 : 0;
     let i = 0;
     // Four tokens at a time through each row of the pair, then the rest two and one at a time.
+    for (; i + tileTokens(f) <= n; i += tileTokens(f)) {
+      const oa = out + <usize>i * on + (<usize>o << 2);
+      const x8 = xq + <usize>i * K, x16 = xq16 + ((<usize>i * K) << 1), d = xd + <usize>i * dRow, s = xs + <usize>i * dRow;
+      q1xT(f, tileTokens(f), pair, 0, x8, x16, d, s, nb, K, oa, on, ba);
+      if (two) q1xT(f, tileTokens(f), pair, 1, x8, x16, d, s, nb, K, oa + 4, on, bb);
+    }
     for (; i + 4 <= n; i += 4) {
       const oa = out + <usize>i * on + (<usize>o << 2);
       const x8 = xq + <usize>i * K, x16 = xq16 + ((<usize>i * K) << 1), d = xd + <usize>i * dRow, s = xs + <usize>i * dRow;
-      q1x4(f, pair, 0, x8, x16, d, s, nb, K, oa, on, ba);
-      if (two) q1x4(f, pair, 1, x8, x16, d, s, nb, K, oa + 4, on, bb);
+      q1xT(f, 4, pair, 0, x8, x16, d, s, nb, K, oa, on, ba);
+      if (two) q1xT(f, 4, pair, 1, x8, x16, d, s, nb, K, oa + 4, on, bb);
     }
     for (; i + 2 <= n; i += 2) {
       const oa = out + <usize>i * on + (<usize>o << 2);
