@@ -7,6 +7,7 @@
  * /v1/chat/completions and /v1/completions differ only in what they put in a choice; they
  * say that in the callbacks they pass here.
  */
+import { setMaxListeners } from "node:events";
 import type { ServerResponse } from "node:http";
 import type { TokenEvent } from "../generation/sequence_generator.js";
 import { requestId, toApiError, type ServerContext } from "./context.js";
@@ -52,6 +53,9 @@ export class RequestLifecycle {
     private readonly o: LifecycleOptions,
   ) {
     this.id = requestId(o.idPrefix);
+    // Each choice's sequence listens on this one signal (the scheduler's cancel, the generator's
+    // own): n = 16 choices are no leak, so Node's warning past 10 listeners does not apply.
+    setMaxListeners(2 * o.choices + 10, this.abort.signal);
     this.completionTokens = new Array<number>(o.choices).fill(0);
     this.remaining = o.choices;
     // A client that leaves (streaming or not) frees its sequences at the next step.

@@ -226,3 +226,22 @@ describe("K/V budget", () => {
     }
   });
 });
+
+it("a request for 16 choices raises no MaxListenersExceededWarning (16 sequences share one abort signal)", async () => {
+  const h = await startServer({ parallel: 4 });
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.name);
+  process.on("warning", onWarning);
+  try {
+    const r = await post(h.url, chat("babble please", { n: 16, max_tokens: 2 }));
+    assert.equal(((await r.json()) as { choices: unknown[] }).choices.length, 16);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(
+      warnings.filter((w) => w === "MaxListenersExceededWarning"),
+      [],
+    );
+  } finally {
+    process.off("warning", onWarning);
+    await h.close();
+  }
+});
