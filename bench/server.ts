@@ -20,7 +20,7 @@
  *
  * Then the adversarial section (server_attacks.ts): issue 12's attacks replayed against
  * `qwen2 serve` on the same GGUF while a well-behaved client streams; results in
- * bench/results/server_attacks.{json,md}.
+ * bench/results/NAME_attacks.{json,md} (server_attacks by default).
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -302,9 +302,11 @@ async function attackSection(): Promise<void> {
   };
   const model = values.model ?? `random weights of the real ${values.preset} shape, ${values.type!.toUpperCase()} GGUF`;
   const header = `Model: ${model}; \`qwen2 serve --ctx 2048 --parallel 4\` (wasm backend) as a child process, other settings default; the good client streams 16-token completions. Machine: ${m.cpus} × ${m.cpu}, Node ${m.node}, ${m.date}, load average ${m.load.toFixed(2)} at the end (other sessions share the cores: figures are noisy).`;
-  writeFileSync(join(repo, "bench/results/server_attacks.json"), `${JSON.stringify({ machine: m, model, results }, null, 2)}\n`);
+  // --out NAME names this section's files NAME_attacks (server_attacks by default).
+  const stem = join(repo, `bench/results/${values.out}_attacks`);
+  writeFileSync(`${stem}.json`, `${JSON.stringify({ machine: m, model, results }, null, 2)}\n`);
   const md = attacksMarkdown(results, header);
-  writeFileSync(join(repo, "bench/results/server_attacks.md"), `# Server under attack\n\n${md}`);
+  writeFileSync(`${stem}.md`, `# Server under attack\n\n${md}`);
   process.stdout.write(md);
 }
 if (values["attacks-only"]) {
