@@ -23,7 +23,7 @@
  * generator so that {@link compileSchemaAsync} can yield to the event loop between slices.
  */
 import { InvalidArgumentError } from "../../errors.js";
-import { ByteTable, binaryString } from "./byte_table.js";
+import { ByteTable, binaryString, sortedSteps } from "./byte_table.js";
 import { type GNode, type LiteralNode, type ObjectNode, type StringNode, newNodeId, type RefNode } from "./grammar_nodes.js";
 import { Grammar, minimumDepthSteps } from "./json_grammar.js";
 import { numberSpec } from "./number_range.js";
@@ -204,7 +204,7 @@ class Compiler {
       if (this.tick()) yield;
     }
     if (texts.length === 0) throw new SchemaError(path, `no value is of type ${types.join(" or ")}`);
-    return { kind: "literal", id: this.state(path), table: new ByteTable(texts) };
+    return { kind: "literal", id: this.state(path), table: yield* ByteTable.set(texts) };
   }
 
   private *typed(t: JsonType, s: Obj, path: string, depth: number): Generator<void, GNode> {
@@ -506,45 +506,59 @@ export function* schemaKeySteps(schema: unknown, param: string, limits: Constrai
     if (length > limits.maxSchemaBytes)
       throw new SchemaLimitError(param, "maxSchemaBytes", `the schema is larger than ${limits.maxSchemaBytes} bytes`);
   };
-  // The walk's stack: values with their depth, or (depth -1) text to hash as is.
-  const values: unknown[] = [schema];
-  const depths: number[] = [0];
+  // The walk's stack: an array or object being hashed and the next element or key to visit,
+  // so a 100k-value enum is not pushed onto it at once. One value is visited per work unit.
+  const open: { readonly v: unknown; readonly keys: readonly string[] | null; next: number; readonly depth: number }[] = [];
+  let value: unknown = schema;
+  let depth = 0;
+  let pending = true;
   let units = 0;
-  while (values.length > 0) {
-    const v = values.pop();
-    const depth = depths.pop()!;
+  for (;;) {
     if (++units === SLICE_UNITS) {
       units = 0;
       yield;
     }
-    if (depth < 0) add(v as string);
-    else if (depth > limits.maxNesting)
-      throw new SchemaLimitError(
-        param,
-        "maxNesting",
-        `the schema (or a const/enum value in it) nests deeper than ${limits.maxNesting} levels`,
-      );
-    else if (typeof v === "string") add(`"${v.length}:${v}`);
-    else if (Array.isArray(v)) {
-      add("[");
-      values.push("]");
-      depths.push(-1);
-      for (let i = v.length - 1; i >= 0; i--) {
-        values.push(v[i]);
-        depths.push(depth + 1);
+    if (pending) {
+      pending = false;
+      const v = value;
+      if (depth > limits.maxNesting)
+        throw new SchemaLimitError(
+          param,
+          "maxNesting",
+          `the schema (or a const/enum value in it) nests deeper than ${limits.maxNesting} levels`,
+        );
+      if (typeof v === "string") add(`"${v.length}:${v}`);
+      else if (Array.isArray(v)) {
+        add("[");
+        open.push({ v, keys: null, next: 0, depth });
+      } else if (isObj(v)) {
+        add("{");
+        open.push({ v, keys: yield* sortedSteps(Object.keys(v)), next: 0, depth });
+      } else add(`${String(v)},`);
+      continue;
+    }
+    const top = open.at(-1);
+    if (!top) break;
+    if (top.keys === null) {
+      const list = top.v as readonly unknown[];
+      if (top.next < list.length) {
+        value = list[top.next++];
+        depth = top.depth + 1;
+        pending = true;
+      } else {
+        add("]");
+        open.pop();
       }
-    } else if (isObj(v)) {
-      add("{");
-      values.push("}");
-      depths.push(-1);
-      const keys = Object.keys(v).sort();
-      for (let i = keys.length - 1; i >= 0; i--) {
-        const k = keys[i]!;
-        values.push(v[k], `${k.length}:${k}`);
-        depths.push(depth + 1, -1);
-        if ((i & 4095) === 4095) yield;
-      }
-    } else add(`${String(v)},`);
+    } else if (top.next < top.keys.length) {
+      const k = top.keys[top.next++]!;
+      add(`${k.length}:${k}`);
+      value = (top.v as Obj)[k];
+      depth = top.depth + 1;
+      pending = true;
+    } else {
+      add("}");
+      open.pop();
+    }
   }
   return `${(h1 >>> 0).toString(36)}${(h2 >>> 0).toString(36)}:${length}`;
 }
