@@ -7,7 +7,8 @@
  *
  * - that client's decode rate (tokens/s between its first and last token) and p99
  *   inter-token latency, against the same client on the idle server;
- * - /health latency (p50/p99, polled every 25 ms through each phase);
+ * - /health latency (p50/p99, polled every 25 ms through each phase from a worker thread, so this
+ *   process's own work does not count);
  * - the server's RSS (from /proc) before and after each attack, after it has ended;
  * - what the attack itself got (status, time).
  *
@@ -31,6 +32,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { Worker } from "node:worker_threads";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -172,33 +174,51 @@ async function goodClient(url: string, tokens: number, allGaps: number[] = [], t
  * Polls /health every 25 ms until stopped; resolves to the latencies (ms). A request that
  * fails on a pooled keep-alive connection the server closed as it was reused is retried once
  * (the time of both tries counts); one that fails twice counts as infinitely slow.
+ *
+ * The poller runs on a worker thread of its own: on this process's event loop, its timings
+ * would also hold whatever this process does meanwhile (sending an attack's body, reading
+ * the good client's stream), which is not the server's latency.
  */
 function healthPoller(url: string): { stop(): Promise<number[]> } {
-  const lat: number[] = [];
-  let running = true;
-  const get = async (): Promise<void> => void (await (await fetch(`${url}/health`)).arrayBuffer());
-  const loop = (async () => {
-    while (running) {
-      const t0 = performance.now();
-      try {
-        await get().catch(() => get());
-        lat.push(performance.now() - t0);
-      } catch {
-        lat.push(Number.POSITIVE_INFINITY);
+  const worker = new Worker(
+    `
+    const { parentPort, workerData } = require("node:worker_threads");
+    const lat = [];
+    let running = true;
+    parentPort.once("message", () => (running = false));
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    const get = async () => void (await (await fetch(workerData + "/health")).arrayBuffer());
+    (async () => {
+      while (running) {
+        const t0 = performance.now();
+        try {
+          await get().catch(() => get());
+          lat.push(performance.now() - t0);
+        } catch {
+          lat.push(Number.POSITIVE_INFINITY);
+        }
+        await sleep(25);
       }
-      await sleep(25);
-    }
-  })();
+      parentPort.postMessage(lat);
+    })();
+    `,
+    { eval: true, workerData: url },
+  );
+  const done = new Promise<number[]>((resolve, reject) => {
+    worker.once("message", (lat: number[]) => resolve(lat));
+    worker.once("error", reject);
+  });
   return {
     stop: async () => {
-      running = false;
-      await loop;
+      worker.postMessage("stop");
+      const lat = await done;
+      await worker.terminate();
       return lat;
     },
   };
 }
 
-function postJson(url: string, path: string, body: string): Promise<{ status: number; ms: number; code: string | null }> {
+function postJson(url: string, path: string, body: Uint8Array<ArrayBuffer>): Promise<{ status: number; ms: number; code: string | null }> {
   const t0 = performance.now();
   // Bounded like the good client's answers, so no attack can hold the section up.
   return fetch(url + path, { method: "POST", headers: { "content-type": "application/json" }, body, signal: AbortSignal.timeout(120_000) })
@@ -215,9 +235,12 @@ function postJson(url: string, path: string, body: string): Promise<{ status: nu
     .catch(() => ({ status: -1, ms: round(performance.now() - t0), code: "connection failed or cut after 120 s" }));
 }
 
-function enumSchemaBody(n: number): string {
+/** A body as UTF-8 bytes, so that sending it costs this process no encoding during the phase. */
+const utf8 = (value: unknown): Uint8Array<ArrayBuffer> => new TextEncoder().encode(JSON.stringify(value));
+
+function enumSchemaBody(n: number): Uint8Array<ArrayBuffer> {
   const values = Array.from({ length: n }, (_, i) => `value-${i.toString(36)}-x`);
-  return JSON.stringify({
+  return utf8({
     messages: [{ role: "user", content: "pick one" }],
     max_tokens: 8,
     response_format: {
@@ -237,7 +260,7 @@ interface Attack {
 
 const attacks: Attack[] = [
   ...[20_000, 100_000].map((n): Attack => {
-    let body = "";
+    let body = new Uint8Array(0);
     return {
       name: `schema enum ${n / 1000}k`,
       prepare() {
@@ -276,11 +299,11 @@ const attacks: Attack[] = [
     },
   },
   (() => {
-    let body = "";
+    let body = new Uint8Array(0);
     return {
       name: "10k-input embeddings",
       prepare() {
-        body = JSON.stringify({ input: Array.from({ length: 10_000 }, (_, i) => `${i} `.padEnd(380, "lorem ipsum ")) });
+        body = utf8({ input: Array.from({ length: 10_000 }, (_, i) => `${i} `.padEnd(380, "lorem ipsum ")) });
       },
       async start(url: string) {
         const done = postJson(url, "/v1/embeddings", body);
@@ -324,11 +347,11 @@ const attacks: Attack[] = [
     },
   },
   (() => {
-    let body = "";
+    let body = new Uint8Array(0);
     return {
       name: "4 MB prompt",
       prepare() {
-        body = JSON.stringify({ prompt: "word ".repeat(800_000), max_tokens: 4 });
+        body = utf8({ prompt: "word ".repeat(800_000), max_tokens: 4 });
       },
       async start(url: string) {
         const done = postJson(url, "/v1/completions", body);
