@@ -149,6 +149,37 @@ async function streamChoices(res: Response, n: number, onChunk: (chunks: number)
 const post = (url: string, body: string): Promise<Response> =>
   fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body });
 
+describe("least-served first: prompts", () => {
+  it("a long prompt being prefilled demotes nobody: the running stream is stepped between every two of its chunks", {
+    timeout: 30_000,
+  }, async () => {
+    const h = await startServer({ parallel: 4, prefixCacheEntries: 0, prefillChunk: 16 });
+    const rec = recordForwards(h);
+    try {
+      let ahead!: () => void;
+      const started = new Promise<void>((r) => (ahead = r));
+      const long = post(h.url, chat("count slowly", { stream: true, max_tokens: 200 })).then((r) =>
+        streamChoices(r, 1, (c) => c >= 30 && ahead()),
+      );
+      await started;
+      const longCache = rec.created[0]!;
+      const before = rec.created.length;
+      const r = await post(h.url, chat(`say hello ${"and more ".repeat(40)}`, { max_tokens: 1 }));
+      assert.equal(r.status, 200);
+      const promptCache = rec.created[before]!;
+      const chunks = rec.passes.map((p, i) => ({ p, i })).filter(({ p }) => p.length === 1 && p[0] === promptCache);
+      assert.ok(chunks.length >= 10, `the prompt took ${chunks.length} chunks`);
+      let gaps = 0;
+      for (let k = 1; k < chunks.length; k++)
+        if (rec.passes.slice(chunks[k - 1]!.i + 1, chunks[k]!.i).some((p) => p.includes(longCache))) gaps++;
+      assert.equal(gaps, chunks.length - 1, "a decode step of the running stream between every two chunks");
+      await long;
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe("K/V budget", () => {
   it("reserved: --parallel + 1 caches are made at startup and no request makes another", { timeout: 30_000 }, async () => {
     const h = await startServer({ parallel: 2, reserveKvCaches: true });
