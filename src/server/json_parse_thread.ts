@@ -40,13 +40,18 @@ interface Pending {
   reject(err: Error): void;
 }
 
-/** One worker for the process, started on the first large body and kept. */
+/** One worker for the process, started when a server listens (or on the first large body) and kept. */
 class JsonParseThread {
   private worker: Worker | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   /** Bodies parsed on the worker so far. */
   parsed = 0;
+
+  /** Whether the worker is started. */
+  get running(): boolean {
+    return this.worker !== null;
+  }
 
   /**
    * Parses the body made of `chunks` (each must own its whole buffer: the buffers are
@@ -65,6 +70,15 @@ class JsonParseThread {
         chunks.map((c) => c.buffer as ArrayBuffer),
       );
     });
+  }
+
+  /**
+   * Starts the worker now rather than on the first large body (a server does so when it
+   * listens): starting it costs the event loop several milliseconds, and its memory then
+   * belongs to the server's baseline rather than to the first large request.
+   */
+  start(): void {
+    this.started();
   }
 
   private started(): Worker {

@@ -35,6 +35,7 @@ import { ClientGoneError, closeAfterReply, isJsonContentType, readJsonBody, send
 import type { ReasoningFormat } from "./reasoning.js";
 import { InFlight, newRequestId, saneRequestId } from "./in_flight.js";
 import { resolveLimits, type ServerLimits } from "./limits.js";
+import { jsonParseThread } from "./json_parse_thread.js";
 import { schemaCache } from "../generation/constraints/schema_cache.js";
 import { maskCache } from "../generation/constraints/json_constraint.js";
 import { ServerMetrics } from "./metrics.js";
@@ -204,6 +205,7 @@ export class QwenServer {
   /** Listens (port 0: a free port) and resolves to the base URL, e.g. http://127.0.0.1:8080. */
   listen(port = 8080, host = "127.0.0.1"): Promise<string> {
     this.hosts = HostAllowList.for(host, this.options.allowedHosts ?? []);
+    jsonParseThread.start();
     return new Promise((resolve, reject) => {
       this.http.once("error", reject);
       this.http.listen(port, host, () => {

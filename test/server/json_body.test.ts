@@ -39,6 +39,16 @@ async function outcome(body: Buffer, offThreadBytes: number): Promise<unknown> {
   }
 }
 
+it("a server starts the body-parsing worker when it listens, not on its first large body", async () => {
+  assert.equal(jsonParseThread.running, false, "nothing started it yet in this process");
+  const h = await startServer();
+  try {
+    assert.equal(jsonParseThread.running, true);
+  } finally {
+    await h.close();
+  }
+});
+
 it("a body over OFF_THREAD_BYTES parses on the worker while the event loop keeps turning", async () => {
   const value = { input: Array.from({ length: 4000 }, (_, i) => `${i} `.padEnd(500, "lorem ipsum ")) };
   const body = Buffer.from(JSON.stringify(value));
