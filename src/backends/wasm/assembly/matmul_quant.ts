@@ -27,7 +27,7 @@ import { fma, hsum, hsumi, dotI8x32, dotI8I16x32, dotW16x32, dotQ4I16x32, dotQ4x
 
 /** Tokens per prefill tile: Q8_0 (whose widened weights stay in registers) takes eight, the others four. */
 // @ts-ignore: decorator
-@inline function tileTokens(f: i32): i32 { return f == FQ8_0 ? 8 : 4; }
+@inline function tileTokens(f: i32): i32 { return f == FQ8_0 || f == FQ5_0 || f == FQ5_1 ? 8 : 4; }
 const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
 
 /** Payload bytes per block (after the f16 scale, and min). */
@@ -70,6 +70,15 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
 @inline function maskOf(z: i32, v: v128): v128 {
   return i8x16.add(v, i8x16.splat(<i8>z));
 }
+
+/** The Q5 unpacking masks as constant data (m0f, m10, bits, idxLo, idxHi; see maskOf), 16 bytes each. */
+const Q5_MASKS = memory.data<u8>([
+  0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f, 0x0f,
+  0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+  1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128,
+  0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+  2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
+], 16);
 
 /** Bytes of v at the (in-range) indices idx: a plain byte shuffle in the relaxed build. */
 // @ts-ignore: decorator
@@ -453,9 +462,12 @@ const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
       let lo = i32x4.splat(0), hi = i32x4.splat(0);
       let w0 = i32x4.splat(0), w1 = i32x4.splat(0), w2 = i32x4.splat(0), w3 = i32x4.splat(0);
       if (f == FQ5_0 || f == FQ5_1) {
+        // The masks are read from memory here, not kept in registers across the loop, which
+        // leaves the registers to the eight tokens' accumulators.
         const qh = i32x4.splat(load<u32>(w));
-        lo = q5lo(w, qh, m0f, m10, bits, idxLo);
-        hi = q5hi(w, qh, m0f, m10, bits, idxHi);
+        const c0f = v128.load(Q5_MASKS), c10 = v128.load(Q5_MASKS, 16), cb = v128.load(Q5_MASKS, 32);
+        lo = q5lo(w, qh, c0f, c10, cb, v128.load(Q5_MASKS, 48));
+        hi = q5hi(w, qh, c0f, c10, cb, v128.load(Q5_MASKS, 64));
       } else if (f == FQ8_0) {
         // Widened to int16 once for the T tokens (tileDot would widen them per token): the
         // same pairwise dots and lane sums as dotI8I16x32.
