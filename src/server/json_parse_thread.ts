@@ -19,6 +19,9 @@ import { ApiError, type ApiErrorType } from "./errors.js";
  */
 export const OFF_THREAD_BYTES = 256 * 1024;
 
+/** The worker thread's nice value (Linux): parsing a body is background work next to the event loop and decoding. */
+export const BODY_PARSER_NICE = 10;
+
 /** What the worker answers for one body. */
 export type ParseReply =
   | { readonly id: number; readonly value: unknown }

@@ -4,12 +4,13 @@
  * one the event loop's own parse gives.
  */
 import assert from "node:assert/strict";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { PassThrough } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { ApiError } from "../../src/server/errors.js";
 import { type BodyLimits, readJsonBody } from "../../src/server/http_util.js";
-import { OFF_THREAD_BYTES, jsonParseThread } from "../../src/server/json_parse_thread.js";
+import { BODY_PARSER_NICE, OFF_THREAD_BYTES, jsonParseThread } from "../../src/server/json_parse_thread.js";
 import { parseJson } from "../../src/server/json_text.js";
 import { type Harness, errorOf, postRaw, startServer } from "./harness.js";
 
@@ -73,6 +74,17 @@ it("a body over OFF_THREAD_BYTES parses on the worker while the event loop keeps
   assert.ok(ticksAtEnd >= 0);
   // Parsed on the event loop, the value would come in the same turn as the body's end.
   assert.ok(ticksAtValue > ticksAtEnd, `event-loop turns between the body's end and its value: ${ticksAtValue - ticksAtEnd}`);
+});
+
+it("on Linux the body-parsing thread runs at a lower priority than the event loop", {
+  skip: existsSync("/proc/self/task") ? false : "no /proc/self/task (not Linux)",
+}, async (t) => {
+  const nice = (task: string): number => Number(readFileSync(`/proc/self/task/${task}/stat`, "utf8").split(") ")[1]!.split(" ")[16]);
+  if (nice(String(process.pid)) !== 0) return t.skip("this process runs at a nice value other than 0");
+  await jsonParseThread.parse([new TextEncoder().encode("[1]")], 64);
+  const tasks = readdirSync("/proc/self/task");
+  assert.equal(nice(String(process.pid)), 0, "the event loop's thread keeps its priority");
+  assert.equal(tasks.filter((task) => nice(task) === BODY_PARSER_NICE).length, 1, "one thread (the parser) at the parser's nice value");
 });
 
 it("the worker gives the same value or error as the event loop, for every kind of body", async () => {
