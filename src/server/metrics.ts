@@ -40,6 +40,8 @@ export interface LiveGauges {
   readonly kvCaches: number;
   readonly kvCacheBudget: number;
   readonly preempted: number;
+  /** The process's memory by kind (Node's process.memoryUsage(): rss, heapTotal, heapUsed, external, arrayBuffers). */
+  readonly memory?: Readonly<Record<string, number>>;
   /** Bytes held by the process-wide compiled-schema and token-mask caches. */
   readonly schemaCacheBytes: number;
   readonly maskCacheBytes: number;
@@ -132,6 +134,11 @@ export class ServerMetrics {
     out.push(`qwen2_kv_caches_max ${g.kvCacheBudget}`);
     family("qwen2_preempted_total", "counter", "Caches taken from waiting or paused sequences (recomputed on resume).");
     out.push(`qwen2_preempted_total ${g.preempted}`);
+    if (g.memory) {
+      // rss is what an operator watches; the rest says where it went (the wasm memory counts in external and arrayBuffers).
+      family("qwen2_process_memory_bytes", "gauge", "Process memory by kind (Node's process.memoryUsage()).");
+      for (const [kind, bytes] of Object.entries(g.memory)) out.push(`qwen2_process_memory_bytes{kind="${escapeLabel(kind)}"} ${bytes}`);
+    }
     family("qwen2_connections_open", "gauge", "Open HTTP connections.");
     out.push(`qwen2_connections_open ${g.connections}`);
     family("qwen2_requests_in_flight", "gauge", "Requests being read, computed or answered.");

@@ -284,6 +284,7 @@ export class QwenServer {
       kvCaches: s.kvCaches,
       kvCacheBudget: s.kvCacheBudget,
       preempted: s.preempted,
+      memory: { ...process.memoryUsage() },
       schemaCacheBytes: schemaCache.bytes,
       maskCacheBytes: maskCache.bytes,
     });

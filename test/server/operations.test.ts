@@ -329,6 +329,11 @@ describe("request ids, keys, CORS, Host, ignored fields, /metrics", () => {
     assert.equal(value("qwen2_slots_active"), 0);
     assert.equal(value("qwen2_slots_paused"), 0);
     assert.equal(value("qwen2_queue_depth"), 0);
+    assert.equal(value("qwen2_kv_caches_max"), 5, "--parallel + 1");
+    assert.ok(value("qwen2_kv_caches") >= 1 && value("qwen2_kv_caches") <= 5);
+    assert.equal(value("qwen2_preempted_total"), 0);
+    assert.equal(value("qwen2_demoted_steps_total"), 0);
+    assert.ok(value('qwen2_process_memory_bytes{kind="rss"}') > value('qwen2_process_memory_bytes{kind="heapUsed"}'));
     assert.match(text, /^# TYPE qwen2_time_to_first_token_seconds histogram$/m);
     assert.equal((await fetch(`${h.url}/metrics`)).status, 401, "/metrics needs the key when one is set");
   });
