@@ -235,6 +235,23 @@ export class Scheduler {
     });
   }
 
+  /**
+   * One forward pass of one token on a cache of the pool, then the cache goes back empty: the
+   * backend zero-fills the reserved caches (queued when they were made) and sets up its
+   * buffers now rather than during the first request.
+   */
+  warmUp(): Promise<void> {
+    return this.exclusive(async () => {
+      const cache = this.pool.acquire([]);
+      if (!cache) return;
+      try {
+        await this.model.forward([{ ids: Int32Array.of(0), cache }]);
+      } finally {
+        this.pool.release(cache);
+      }
+    });
+  }
+
   /** Parked sequences whose client can take output again go back to the head of the queue. */
   wake(): void {
     const ready = this.parked.filter((a) => !a.request.blocked?.());

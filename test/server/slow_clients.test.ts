@@ -186,6 +186,9 @@ describe("K/V budget", () => {
     try {
       assert.equal(h.model.live.size, 3);
       const count = countCaches(h);
+      await h.server.scheduler.warmUp();
+      assert.equal(h.model.forwardCalls, 1, "warmUp runs one forward pass on a reserved cache");
+      assert.equal(h.server.stats().kvCaches, 3);
       const [many, one] = await Promise.all([
         post(h.url, chat("count slowly", { stream: true, n: 4, max_tokens: 30 })).then((r) => streamChoices(r, 4)),
         post(h.url, chat("say hello")).then((r) => r.json() as Promise<{ choices: { message: { content: string } }[] }>),

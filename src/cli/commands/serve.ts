@@ -190,6 +190,8 @@ const command: Command = {
     // Sort the vocabulary for JSON-constrained decoding now (about a second on 151k tokens)
     // rather than stalling every stream at the first JSON request.
     server.context.vocab();
+    // The reserved K/V caches are zero-filled (and the backend's buffers made) before the first request.
+    if (!served.classifier) await server.scheduler.warmUp();
     const url = await server.listen(port, host);
     io.stderr.write(
       `qwen2 serve: '${server.context.modelId}' on ${url} (parallel ${parallel}, context ${server.context.contextLength})${apiKey || apiKeys.length > 0 ? ", API key required" : ""}\n`,
