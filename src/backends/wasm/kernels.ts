@@ -209,10 +209,23 @@ function productRows(op: number, a: Float64Array): number {
   return rows;
 }
 
+/** Bytes per weight of each Kind (F32 .. Q6_K), for chunk sizes only. */
+const WEIGHT_BYTES = [4, 2, 2, 34 / 32, 18 / 32, 22 / 32, 20 / 32, 24 / 32, 18 / 32, 84 / 256, 110 / 256, 144 / 256, 176 / 256, 210 / 256];
+
+/**
+ * The fewest rows of a product that one claim takes (a multiple of 4): about 16 KiB of
+ * weights, so that a claim and a kernel call (a fraction of a microsecond) stay small beside
+ * the rows' work.
+ */
+function minChunkRows(op: number, a: Float64Array): number {
+  const K = op === Op.MatmulQuant ? a[9]! : a[6]!;
+  return Math.max(4, Math.ceil(16384 / (K * (WEIGHT_BYTES[a[0]!] ?? 1)) / 4) * 4);
+}
+
 /** Main thread, before `op` is published to the workers: resets a product's row claims. */
 export function prepare(op: number, a: Float64Array, threads: number, ctl: Int32Array): void {
   const N = productRows(op, a);
-  if (N >= 0) resetClaims(ctl, N, threads);
+  if (N >= 0) resetClaims(ctl, N, threads, minChunkRows(op, a));
 }
 
 /**
@@ -225,11 +238,12 @@ export function execute(k: KernelExports, op: number, a: Float64Array, t: number
     case Op.MatmulFloat: {
       // kind, out, x, w, bias, n, K, N, xp (bf16 only)
       const N = a[7]!;
+      const minRows = minChunkRows(op, a);
       if (a[0] === Kind.BF16)
-        forClaimedRows(ctl, N, t, threads, (r0, r1) => k.matmul_bf16(a[1]!, a[2]!, a[8]!, a[3]!, a[4]!, a[5]!, a[6]!, N, r0, r1));
+        forClaimedRows(ctl, N, t, threads, (r0, r1) => k.matmul_bf16(a[1]!, a[2]!, a[8]!, a[3]!, a[4]!, a[5]!, a[6]!, N, r0, r1), minRows);
       else {
         const f = a[0] === Kind.F32 ? k.matmul_f32 : k.matmul_f16;
-        forClaimedRows(ctl, N, t, threads, (r0, r1) => f(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, N, r0, r1));
+        forClaimedRows(ctl, N, t, threads, (r0, r1) => f(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, N, r0, r1), minRows);
       }
       return;
     }
@@ -239,9 +253,10 @@ export function execute(k: KernelExports, op: number, a: Float64Array, t: number
       // w, bias, N; their rows are claimed as one range (every N a multiple of 4, see joinProduct).
       const N = a[10]!;
       const joined = a[11]!;
+      const minRows = minChunkRows(op, a);
       if (joined === 0) {
         const f = quantMatmul(k, a[0]!);
-        forClaimedRows(ctl, N, t, threads, (r0, r1) => f(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, N, r0, r1));
+        forClaimedRows(ctl, N, t, threads, (r0, r1) => f(a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, N, r0, r1), minRows);
         return;
       }
       forClaimedRows(ctl, productRows(op, a), t, threads, (r0, r1) => {
@@ -257,7 +272,7 @@ export function execute(k: KernelExports, op: number, a: Float64Array, t: number
           }
           first += rows;
         }
-      });
+      }, minRows);
       return;
     }
     case Op.Quantize:
