@@ -466,19 +466,19 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
         {
           const w0 = q45lo(t, p, c, 0, qh0, m0f, m10), w1 = q45lo(t, p, c, 16, qh1, m0f, m10);
           const sc = i16x8.splat(<i16>((sc8 >> (<u64>c << 4)) & 0xff));
-          s0 = i32x4.add(s0, dot32(w0, w1, sc, x0 + e, y0 + 2 * e));
-          s1 = i32x4.add(s1, dot32(w0, w1, sc, x1 + e, y1 + 2 * e));
-          s2 = i32x4.add(s2, dot32(w0, w1, sc, x2 + e, y2 + 2 * e));
-          s3 = i32x4.add(s3, dot32(w0, w1, sc, x3 + e, y3 + 2 * e));
+          s0 = fenceI(o, i32x4.add(s0, dot32(w0, w1, sc, x0 + e, y0 + 2 * e)));
+          s1 = fenceI(o, i32x4.add(s1, dot32(w0, w1, sc, x1 + e, y1 + 2 * e)));
+          s2 = fenceI(o, i32x4.add(s2, dot32(w0, w1, sc, x2 + e, y2 + 2 * e)));
+          s3 = fenceI(o, i32x4.add(s3, dot32(w0, w1, sc, x3 + e, y3 + 2 * e)));
         }
         {
           const w0 = q45hi(t, p, c, 0, qh0, m0f, m10), w1 = q45hi(t, p, c, 16, qh1, m0f, m10);
           const sc = i16x8.splat(<i16>((sc8 >> ((<u64>c << 4) + 8)) & 0xff));
           const f = e + 32;
-          s0 = i32x4.add(s0, dot32(w0, w1, sc, x0 + f, y0 + 2 * f));
-          s1 = i32x4.add(s1, dot32(w0, w1, sc, x1 + f, y1 + 2 * f));
-          s2 = i32x4.add(s2, dot32(w0, w1, sc, x2 + f, y2 + 2 * f));
-          s3 = i32x4.add(s3, dot32(w0, w1, sc, x3 + f, y3 + 2 * f));
+          s0 = fenceI(o, i32x4.add(s0, dot32(w0, w1, sc, x0 + f, y0 + 2 * f)));
+          s1 = fenceI(o, i32x4.add(s1, dot32(w0, w1, sc, x1 + f, y1 + 2 * f)));
+          s2 = fenceI(o, i32x4.add(s2, dot32(w0, w1, sc, x2 + f, y2 + 2 * f)));
+          s3 = fenceI(o, i32x4.add(s3, dot32(w0, w1, sc, x3 + f, y3 + 2 * f)));
         }
       }
     } else if (t == Q6K) {
