@@ -20,7 +20,8 @@
  *
  * Options: --work DIR (default .models/bench), --shape qwen2-0.5b|qwen2-1.5b, --dtypes
  * bf16,q8_0,q4_0 (GGUF types or presets), --quick (only the summary's runs: 2 threads, the
- * 128-token prompt, llama.cpp and our relaxed build), --skip-llama,
+ * 128-token prompt, llama.cpp and our relaxed build), --rounds N (the whole plan N times, engines
+ * back to back per dtype in each round; rows report the median of the rounds' medians), --skip-llama,
  * --skip-ours, --engines LIST (of llama.cpp,wasm,wasm-relaxed,reference: the rows to run; default
  * all), --threads LIST (default 1,2; the 512/1024 rows run at 2), --out NAME (default model), --quantizer qwen2|llama.cpp (who writes the quantised
  * files: `qwen2 quantize --type`, or llama.cpp's own llama_model_quantize from our BF16 GGUF,
@@ -28,7 +29,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { cpus, totalmem, loadavg, platform, release } from "node:os";
+import { cpus, loadavg, platform, release, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -47,6 +48,7 @@ const { values } = parseArgs({
     out: { type: "string", default: "model" },
     quick: { type: "boolean", default: false },
     repeats: { type: "string", default: "5" },
+    rounds: { type: "string", default: "1" },
     "skip-llama": { type: "boolean", default: false },
     "skip-ours": { type: "boolean", default: false },
     engines: { type: "string", default: "llama.cpp,wasm,wasm-relaxed,reference" },
@@ -100,6 +102,8 @@ interface Run {
   prompt_tokens: number;
   context: number;
   gen_tokens: number;
+  /** Which pass over the plan (--rounds): each round runs every engine once per dtype, back to back. */
+  round?: number;
   ok: boolean;
   error?: string;
   result?: Json;
@@ -213,56 +217,86 @@ if (values["render-only"]) {
     `${plans.length * dtypes.length} runs: ${dtypes.join(", ")} × ${plans.map((p) => `${p.engine} t${p.threads} p${p.prompt}${p.context ? `/ctx${p.context}` : ""}`).join(", ")}`,
   );
 
-  for (const dtype of dtypes) {
-    for (const p of plans) {
-      const common = [
-        "--threads",
-        String(p.threads),
-        "--prompt-tokens",
-        String(p.prompt),
-        "--gen-tokens",
-        String(p.gen),
-        "--context",
-        String(p.context),
-        "--repeats",
-        values.repeats!,
-      ];
-      let args: string[];
-      if (p.engine === "llama.cpp") args = [llamaChild, "--model", ggufs[dtype]!, ...common];
-      else {
-        const backend = p.engine === "reference" ? "reference" : "wasm";
-        args = [cli, "bench", "--json", "--model", ggufs[dtype]!, "--backend", backend, ...common];
+  // --rounds N: the whole plan N times, each dtype's engines back to back in every round, so a
+  // slow minute on a shared machine (its memory bandwidth varies with the neighbours) hits both
+  // engines instead of only the one that ran in it.
+  const rounds = Math.max(1, Number.parseInt(values.rounds!, 10) || 1);
+  for (let round = 0; round < rounds; round++)
+    for (const dtype of dtypes) {
+      for (const p of plans) {
+        const common = [
+          "--threads",
+          String(p.threads),
+          "--prompt-tokens",
+          String(p.prompt),
+          "--gen-tokens",
+          String(p.gen),
+          "--context",
+          String(p.context),
+          "--repeats",
+          values.repeats!,
+        ];
+        let args: string[];
+        if (p.engine === "llama.cpp") args = [llamaChild, "--model", ggufs[dtype]!, ...common];
+        else {
+          const backend = p.engine === "reference" ? "reference" : "wasm";
+          args = [cli, "bench", "--json", "--model", ggufs[dtype]!, "--backend", backend, ...common];
+        }
+        log(`${rounds > 1 ? `round ${round + 1}/${rounds} ` : ""}${dtype} ${p.engine} t=${p.threads} prompt=${p.prompt} ctx=${p.context}`);
+        // The build each row measures, on every Node: bin/qwen2.js turns relaxed SIMD on by itself on
+        // Node 20 (Node 22+ has it by default and refuses the V8 flag on the command line), and the
+        // backend takes QWEN2_RELAXED_SIMD as its choice (0: baseline, 1: relaxed or fail).
+        const env: Record<string, string> =
+          p.engine === "wasm" ? { QWEN2_RELAXED_SIMD: "0" } : p.engine === "wasm-relaxed" ? { QWEN2_RELAXED_SIMD: "1" } : {};
+        const r = child(args, p.engine === "reference" ? 600 : p.context > 0 ? 600 : 420, env);
+        const run: Run = {
+          engine: p.engine,
+          dtype,
+          threads: p.threads,
+          prompt_tokens: p.prompt,
+          context: p.context,
+          gen_tokens: p.gen,
+          ...(rounds > 1 ? { round } : {}),
+          ok: !!r.json,
+          wall_s: Math.round(r.wall * 10) / 10,
+        };
+        if (r.json) run.result = r.json;
+        else run.error = r.error;
+        log(r.json ? `  ${JSON.stringify(r.json)}` : `  FAILED: ${r.error}`);
+        runs.push(run);
       }
-      log(`${dtype} ${p.engine} t=${p.threads} prompt=${p.prompt} ctx=${p.context}`);
-      // The build each row measures, on every Node: bin/qwen2.js turns relaxed SIMD on by itself on
-      // Node 20 (Node 22+ has it by default and refuses the V8 flag on the command line), and the
-      // backend takes QWEN2_RELAXED_SIMD as its choice (0: baseline, 1: relaxed or fail).
-      const env: Record<string, string> =
-        p.engine === "wasm" ? { QWEN2_RELAXED_SIMD: "0" } : p.engine === "wasm-relaxed" ? { QWEN2_RELAXED_SIMD: "1" } : {};
-      const r = child(args, p.engine === "reference" ? 600 : p.context > 0 ? 600 : 420, env);
-      const run: Run = {
-        engine: p.engine,
-        dtype,
-        threads: p.threads,
-        prompt_tokens: p.prompt,
-        context: p.context,
-        gen_tokens: p.gen,
-        ok: !!r.json,
-        wall_s: Math.round(r.wall * 10) / 10,
-      };
-      if (r.json) run.result = r.json;
-      else run.error = r.error;
-      log(r.json ? `  ${JSON.stringify(r.json)}` : `  FAILED: ${r.error}`);
-      runs.push(run);
     }
-  }
 }
 
 // 3. Tables and ratios.
 function find(engine: string, dtype: string, threads: number, prompt: number, context: number): Json | undefined {
-  return runs.find(
-    (r) => r.ok && r.engine === engine && r.dtype === dtype && r.threads === threads && r.prompt_tokens === prompt && r.context === context,
-  )?.result;
+  const found = runs
+    .filter(
+      (r) =>
+        r.ok && r.engine === engine && r.dtype === dtype && r.threads === threads && r.prompt_tokens === prompt && r.context === context,
+    )
+    .map((r) => r.result!);
+  return found.length > 1 ? mergeRounds(found) : found[0];
+}
+
+/**
+ * One row from several rounds' results: each measure is the median of the rounds' medians
+ * and its range spans every round's [min, max]; anything else comes from the first round.
+ */
+function mergeRounds(results: Json[]): Json {
+  const merged: Json = { ...results[0]!, rounds: results.length };
+  for (const [k, v] of Object.entries(results[0]!)) {
+    if (typeof v !== "number" || k === "repeats") continue;
+    const xs = results
+      .map((r) => r[k])
+      .filter((x): x is number => typeof x === "number")
+      .sort((a, b) => a - b);
+    merged[k] = xs.length % 2 ? xs[(xs.length - 1) / 2]! : (xs[xs.length / 2 - 1]! + xs[xs.length / 2]!) / 2;
+    const ranges = results.map((r) => r[`${k}_range`]).filter((x): x is number[] => Array.isArray(x) && x.length === 2);
+    if (ranges.length === results.length)
+      merged[`${k}_range`] = [Math.min(...ranges.map((x) => x[0]!)), Math.max(...ranges.map((x) => x[1]!))];
+  }
+  return merged;
 }
 const num = (j: Json | undefined, k: string): number | undefined => (j && typeof j[k] === "number" ? (j[k] as number) : undefined);
 const fmt = (x: number | undefined, digits = 1): string => (x === undefined ? "–" : x.toFixed(digits));
@@ -333,7 +367,11 @@ md(
 );
 md();
 md(
-  `tok/s and ms as median [min–max] of ${runs.find((r) => r.result?.repeats)?.result?.repeats ?? "the"} repeats in one process after an untimed warm-up; TTFT for the 128-token prompt; load (once) and peak RSS from the 128-token run. Ratio = ours / llama.cpp medians at the same threads, "on par" where the ranges overlap. Memory budget: weights + KV cache (float32 for ours, F16 for llama.cpp's default cache).`,
+  `tok/s and ms as median [min–max] of ${runs.find((r) => r.result?.repeats)?.result?.repeats ?? "the"} repeats in one process after an untimed warm-up${
+    runs.some((r) => (r.round ?? 0) > 0)
+      ? ` (here ${Math.max(...runs.map((r) => (r.round ?? 0) + 1))} rounds with the engines back to back in each: the median of the rounds' medians, the range over all repeats)`
+      : ""
+  }; TTFT for the 128-token prompt; load (once) and peak RSS from the 128-token run. Ratio = ours / llama.cpp medians at the same threads, "on par" where the ranges overlap. Memory budget: weights + KV cache (float32 for ours, F16 for llama.cpp's default cache).`,
 );
 
 // The issue's targets, at 2 threads, for our relaxed build (the baseline build where relaxed did not run).
