@@ -29,13 +29,13 @@
  *   node dist/bench/server_attacks.js                     # tiny model, ~2 min on 2 cores
  *   node dist/bench/server_attacks.js --model .models/bench/qwen2-0.5b-random.q8_0.gguf --tokens 16
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { Worker } from "node:worker_threads";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { sseEvents } from "./sse.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -179,7 +179,7 @@ async function goodClient(url: string, tokens: number, allGaps: number[] = [], t
  * would also hold whatever this process does meanwhile (sending an attack's body, reading
  * the good client's stream), which is not the server's latency.
  */
-function healthPoller(url: string): { stop(): Promise<number[]> } {
+function healthPoller(url: string): { ready: Promise<void>; stop(): Promise<number[]> } {
   const worker = new Worker(
     `
     const { parentPort, workerData } = require("node:worker_threads");
@@ -189,6 +189,10 @@ function healthPoller(url: string): { stop(): Promise<number[]> } {
     const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
     const get = async () => void (await (await fetch(workerData + "/health")).arrayBuffer());
     (async () => {
+      // Untimed first requests: a worker's first fetch loads and compiles the HTTP client
+      // (70-100 ms here, ~10 ms for the second), which is this poller's cost, not the server's.
+      for (let i = 0; i < 3; i++) await get().catch(() => get());
+      parentPort.postMessage("ready");
       while (running) {
         const t0 = performance.now();
         try {
@@ -204,11 +208,14 @@ function healthPoller(url: string): { stop(): Promise<number[]> } {
     `,
     { eval: true, workerData: url },
   );
+  let ready!: () => void;
+  const readyP = new Promise<void>((resolve) => (ready = resolve));
   const done = new Promise<number[]>((resolve, reject) => {
-    worker.once("message", (lat: number[]) => resolve(lat));
+    worker.on("message", (m: "ready" | number[]) => (m === "ready" ? ready() : resolve(m)));
     worker.once("error", reject);
   });
   return {
+    ready: Promise.race([readyP, done.then(() => undefined)]),
     stop: async () => {
       worker.postMessage("stop");
       const lat = await done;
@@ -416,6 +423,7 @@ export async function runAttacks(
       attack?.prepare?.();
       const rssBefore = rssMb(pid);
       const health = healthPoller(serve.url);
+      await health.ready;
       const running = attack ? await attack.start(serve.url) : null;
       await sleep(attack ? 300 : 0);
       // Three answers in a row (the attack running throughout): the median rate, the p99 of all gaps.
