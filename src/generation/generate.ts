@@ -11,7 +11,7 @@
  */
 import type { CausalLM } from "../models/causal_lm.js";
 import type { ChatMessage, TextTokenizer } from "../tokenizer/types.js";
-import { SequenceGenerator, stepBatch, type GenerationOptions, type GenerationResult } from "./sequence_generator.js";
+import { SequenceGenerator, stepBatch, yieldToEventLoop, type GenerationOptions, type GenerationResult } from "./sequence_generator.js";
 
 /** Plain text, chat messages (rendered with the tokenizer's chat template) or ready ids. */
 export type GenerateInput = string | readonly ChatMessage[] | { readonly ids: ArrayLike<number> };
@@ -32,12 +32,6 @@ export function encodePrompt(tokenizer: TextTokenizer, input: GenerateInput, opt
     return tokenizer.encode(rendered, { addSpecialTokens: false });
   }
   return Array.from((input as { readonly ids: ArrayLike<number> }).ids);
-}
-
-/** Lets timers, sockets and signals run between tokens. */
-function yieldToEventLoop(): Promise<void> {
-  const immediate = (globalThis as { setImmediate?: (cb: () => void) => unknown }).setImmediate;
-  return new Promise((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
 }
 
 /**

@@ -142,6 +142,19 @@ function now(): number {
   return performance.now();
 }
 
+/**
+ * How long (ms) a batch step samples its sequences' tokens before it lets the event loop run:
+ * sampling one token with logprobs over a 152k vocabulary takes milliseconds, and a server's
+ * batch of 16 such sequences would otherwise hold /health and every other stream for ~80 ms.
+ */
+export const SAMPLE_SLICE_MS = 8;
+
+/** Lets timers, sockets and signals run (setImmediate where the runtime has it). */
+export function yieldToEventLoop(): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (cb: () => void) => unknown }).setImmediate;
+  return new Promise((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
+}
+
 export class SequenceGenerator {
   readonly promptIds: Int32Array;
   readonly sampler: Sampler;
@@ -433,9 +446,15 @@ export async function stepBatch(model: CausalLM, generators: readonly SequenceGe
   });
   if (items.length === 0) return events;
   const logits = await model.forward(items, { into: running.map((gi) => generators[gi]!.logitsBuffer) });
-  running.forEach((gi, k) => {
-    // A generator finished while the forward pass ran (an abort) takes no token.
+  let slice = now();
+  for (let k = 0; k < running.length; k++) {
+    const gi = running[k]!;
+    // A generator finished while the forward pass ran or the loop yielded (an abort) takes no token.
     if (!generators[gi]!.done) events[gi] = generators[gi]!.accept(logits[k]!);
-  });
+    if (k + 1 < running.length && now() - slice >= SAMPLE_SLICE_MS) {
+      await yieldToEventLoop();
+      slice = now();
+    }
+  }
   return events;
 }
