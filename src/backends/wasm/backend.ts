@@ -103,6 +103,9 @@ class Scratch {
   }
 }
 
+/** An activation of at least this many bytes is zeroed by a command rather than on the calling thread. */
+const ZERO_BY_COMMAND_BYTES = 256 * 1024;
+
 export class WasmBackend implements Backend {
   readonly name: string;
   private readonly args: Float64Array;
@@ -319,8 +322,17 @@ export class WasmBackend implements Backend {
     if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1)
       throw new InvalidArgumentError(`wasm backend: cannot allocate a [${rows}, ${cols}] matrix`);
     this.quantized = null;
-    const ptr = this.heap.alloc(rows * cols * 4, `a [${rows}, ${cols}] activation`);
-    this.heap.f32.fill(0, ptr / 4, ptr / 4 + rows * cols);
+    const bytes = rows * cols * 4;
+    const ptr = this.heap.alloc(bytes, `a [${rows}, ${cols}] activation`);
+    if (bytes < ZERO_BY_COMMAND_BYTES) this.heap.f32.fill(0, ptr / 4, ptr / 4 + rows * cols);
+    else {
+      // Fresh memory's first-touch page faults (a batch's scratch and logits: tens of MB, tens
+      // of ms) go to the threads, in order before any op on the matrix, as allocKV does.
+      const a = this.args;
+      a[0] = ptr;
+      a[1] = bytes;
+      this.record(Op.ZeroBytes, false);
+    }
     return new WasmMat(rows, cols, ptr);
   }
 
