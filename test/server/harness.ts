@@ -81,3 +81,13 @@ export async function postRaw(
 export function errorOf(json: unknown): { message: string; type: string; param: string | null; code: string | null } {
   return (json as { error: { message: string; type: string; param: string | null; code: string | null } }).error;
 }
+
+/** Makes every forward call take at least `ms`, so a generation lasts long enough to overlap or interrupt another. */
+export function slowDown(h: Harness, ms: number): void {
+  const forward = h.model.forward.bind(h.model);
+  h.model.forward = ((...args: Parameters<typeof forward>) => {
+    const until = Date.now() + ms;
+    while (Date.now() < until);
+    return forward(...args);
+  }) as typeof h.model.forward;
+}

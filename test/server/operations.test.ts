@@ -13,21 +13,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { SCRIPTS, errorOf, postRaw, startServer, type Harness } from "./harness.js";
+import { SCRIPTS, errorOf, postRaw, slowDown, startServer, type Harness } from "./harness.js";
 import type { ServerOptions } from "../../src/server/server.js";
 
 const chat = (content: string, extra: Record<string, unknown> = {}): string =>
   JSON.stringify({ model: "toy", messages: [{ role: "user", content }], temperature: 0, ...extra });
-
-/** Makes every forward call take at least `ms`, so a generation lasts long enough to interrupt. */
-function slowDown(h: Harness, ms: number): void {
-  const forward = h.model.forward.bind(h.model);
-  h.model.forward = ((...args: Parameters<typeof forward>) => {
-    const until = Date.now() + ms;
-    while (Date.now() < until);
-    return forward(...args);
-  }) as typeof h.model.forward;
-}
 
 /** Resolves once the server is generating (a request is active). */
 async function generating(h: Harness): Promise<void> {

@@ -6,20 +6,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { SequenceCache } from "../../src/models/causal_lm.js";
-import { SCRIPTS, startServer, type Harness } from "./harness.js";
+import { SCRIPTS, slowDown, startServer, type Harness } from "./harness.js";
 
 const chat = (content: string, extra: Record<string, unknown> = {}): string =>
   JSON.stringify({ model: "toy", messages: [{ role: "user", content }], temperature: 0, ...extra });
-
-/** Makes every forward call take at least `ms`, so a generation lasts long enough to overlap another. */
-function slowDown(h: Harness, ms: number): void {
-  const forward = h.model.forward.bind(h.model);
-  h.model.forward = ((...args: Parameters<typeof forward>) => {
-    const until = Date.now() + ms;
-    while (Date.now() < until);
-    return forward(...args);
-  }) as typeof h.model.forward;
-}
 
 /** Records the caches of every forward pass, and the caches in order of creation. */
 function recordForwards(h: Harness): { passes: SequenceCache[][]; created: SequenceCache[] } {
