@@ -307,10 +307,7 @@ export class WasmBackend implements Backend {
     const size = Math.min(Math.ceil(bytes / 4096) * 4096, this.heap.maxBytes - this.heap.used);
     if (size <= 0) return;
     const ptr = this.heap.alloc(size, "pages faulted in ahead of the weights");
-    const a = this.args;
-    a[0] = ptr;
-    a[1] = size;
-    this.record(Op.TouchPages, false);
+    this.recordSpan(Op.TouchPages, ptr, size);
     this.queue.free(ptr, size);
     // Waits (blocking this thread, at load time) so that the pages are back in the heap for
     // the uploads that follow. A thread that may not block (a page's main thread) leaves it
@@ -328,10 +325,7 @@ export class WasmBackend implements Backend {
     else {
       // Fresh memory's first-touch page faults (a batch's scratch and logits: tens of MB, tens
       // of ms) go to the threads, in order before any op on the matrix, as allocKV does.
-      const a = this.args;
-      a[0] = ptr;
-      a[1] = bytes;
-      this.record(Op.ZeroBytes, false);
+      this.recordSpan(Op.ZeroBytes, ptr, bytes);
     }
     return new WasmMat(rows, cols, ptr);
   }
@@ -344,12 +338,8 @@ export class WasmBackend implements Backend {
     const v = this.heap.alloc(floats * 4, "a V cache");
     // Zeroed by a command, in order before any op that uses the cache: tens of MB of first-touch
     // page faults (~3 s per GiB on one thread) stay off the calling thread, a server's event loop.
-    const a = this.args;
-    for (const ptr of [k, v]) {
-      a[0] = ptr;
-      a[1] = floats * 4;
-      this.record(Op.ZeroBytes, false);
-    }
+    this.recordSpan(Op.ZeroBytes, k, floats * 4);
+    this.recordSpan(Op.ZeroBytes, v, floats * 4);
     return new WasmKV(kvHeads, capacity, headDim, k, v);
   }
 
@@ -759,6 +749,13 @@ export class WasmBackend implements Backend {
   private record(op: Op, local: boolean): void {
     this.quantized = null;
     this.queue.record(op, local);
+  }
+
+  /** Records `op` (TouchPages or ZeroBytes) over `bytes` bytes from `ptr`, shared across the threads by pages. */
+  private recordSpan(op: Op, ptr: number, bytes: number): void {
+    this.args[0] = ptr;
+    this.args[1] = bytes;
+    this.record(op, false);
   }
 
   /** Copies `values` into the list's arena, where they stay until the command using them has run. */
