@@ -14,6 +14,7 @@
  * A text without such a cut (one long "word") is tokenized whole: the bound of step 1 is
  * what limits it.
  */
+import { yieldToEventLoop } from "../generation/sequence_generator.js";
 import type { EncodeOptions, TextTokenizer } from "../tokenizer/types.js";
 import { errors } from "./errors.js";
 
@@ -57,8 +58,6 @@ export function* pieces(text: string, size = PIECE_CHARS): Generator<string> {
   yield text.slice(start);
 }
 
-const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
-
 /** What refuses a text of at least `atLeast` tokens (a context overflow, or a /tokenize cap). */
 export type Refusal = (atLeast: number) => Error;
 
@@ -87,7 +86,7 @@ export async function encodeChecked(
     for (const id of part) ids.push(id);
     // Refused here only with text left over; a whole count is the caller's to judge (its error names the exact count).
     if (ids.length >= limit && consumed < text.length) throw refuse(ids.length);
-    await yieldToLoop();
+    await yieldToEventLoop();
   }
   return ids;
 }

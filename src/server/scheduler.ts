@@ -25,8 +25,8 @@
  * while decoding the choices one at a time costs the server little throughput. Sequences
  * over the cap (and, when every slot is taken, one of the group holding the most slots, for a
  * waiting group holding none) go back to the queue with their cache and generator, ahead of
- * their group's unstarted sequences: a group resumes what it started before it allocates a
- * cache (tens of MB, zero-filled on the server's thread) for a new choice.
+ * their group's unstarted sequences: a group resumes what it started before it takes a
+ * cache for a new choice.
  *
  * Least-served first: each group counts the tokens its sequences have generated (its
  * service). While a group is more than `aheadTokens` (default 0) ahead of the least-served
@@ -60,7 +60,13 @@
  */
 import type { CausalLM, SequenceCache } from "../models/causal_lm.js";
 import type { TextTokenizer } from "../tokenizer/types.js";
-import { SequenceGenerator, stepBatch, type GenerationOptions, type TokenEvent } from "../generation/sequence_generator.js";
+import {
+  SequenceGenerator,
+  stepBatch,
+  yieldToEventLoop,
+  type GenerationOptions,
+  type TokenEvent,
+} from "../generation/sequence_generator.js";
 import { errors } from "./errors.js";
 import { PrefixPool } from "./prefix_pool.js";
 import { adapterKey } from "./adapters.js";
@@ -143,10 +149,6 @@ export interface SchedulerStats {
   readonly kvCacheBudget: number;
   /** Times a waiting or parked sequence's cache went to another sequence (recomputed when it resumes). */
   readonly preempted: number;
-}
-
-function nextTick(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 export class Scheduler {
@@ -303,10 +305,9 @@ export class Scheduler {
   }
 
   /**
-   * Starts waiting sequences while slots are free and caches can be had. A new cache is
-   * allocated (and zero-filled) on this thread, tens of MB for a long context: the event loop
-   * runs between two of them, so a request for many choices holds it for one allocation at a
-   * time. Once a sequence finds no cache, only sequences that hold one may start.
+   * Starts waiting sequences while slots are free and caches can be had, letting the event
+   * loop run between two of them (a cache made on demand is an allocation on this thread).
+   * Once a sequence finds no cache, only sequences that hold one may start.
    */
   private async admit(): Promise<void> {
     this.capGroups();
@@ -337,10 +338,7 @@ export class Scheduler {
       try {
         const a: Active = resumed ?? { request, group, generator: null, cache, refill: null, detach };
         a.cache = cache;
-        if (a.refill && cache.length >= a.refill.length) {
-          a.generator!.moveTo(cache);
-          a.refill = null;
-        }
+        if (a.refill) this.endRefill(a, cache);
         if (!a.generator && this.remaining(a) <= this.chunk) a.generator = this.generatorFor(a);
         this.active.push(a);
       } catch (err) {
@@ -349,7 +347,7 @@ export class Scheduler {
         detach();
         request.onError(err as Error);
       }
-      await nextTick();
+      await yieldToEventLoop();
     }
   }
 
@@ -381,7 +379,7 @@ export class Scheduler {
       }
     }
     if (!victim) return false;
-    victim.refill = victim.generator ? Int32Array.from(victim.generator.cachedIds) : null;
+    victim.refill = victim.generator ? victim.generator.cachedIds : null;
     this.pool.release(victim.cache!);
     victim.cache = null;
     this.preempted++;
@@ -443,6 +441,13 @@ export class Scheduler {
     return Math.max(1, this.options.prefillChunk ?? 512);
   }
 
+  /** A preempted sequence whose new cache holds all it had goes back to its generator. */
+  private endRefill(a: Active, cache: SequenceCache): void {
+    if (cache.length < a.refill!.length) return;
+    a.generator!.moveTo(cache);
+    a.refill = null;
+  }
+
   /** Prompt tokens not yet in the sequence's cache. */
   private remaining(a: Active): number {
     return a.request.promptIds.length - a.cache!.length;
@@ -474,12 +479,8 @@ export class Scheduler {
       const item = { ids, cache, ...(adapters && adapters.length > 0 ? { adapters } : {}) };
       await this.inFlightWith([cache], () => this.model.forward([item]));
       if (!this.active.includes(a)) return; // cancelled meanwhile
-      if (a.refill) {
-        if (cache.length >= a.refill.length) {
-          a.generator!.moveTo(cache);
-          a.refill = null;
-        }
-      } else if (this.remaining(a) <= this.chunk) a.generator = this.generatorFor(a);
+      if (a.refill) this.endRefill(a, cache);
+      else if (this.remaining(a) <= this.chunk) a.generator = this.generatorFor(a);
     } catch (err) {
       this.retire(a, false);
       a.request.onError(err as Error);
@@ -516,7 +517,7 @@ export class Scheduler {
           continue;
         }
         await this.step();
-        await nextTick();
+        await yieldToEventLoop();
       }
     } finally {
       this.running = false;
