@@ -36,6 +36,7 @@ import type { ReasoningFormat } from "./reasoning.js";
 import { InFlight, newRequestId, saneRequestId } from "./in_flight.js";
 import { resolveLimits, type ServerLimits } from "./limits.js";
 import { jsonParseThread } from "./json_parse_thread.js";
+import { maxTokenBytes } from "./prompt_tokens.js";
 import { schemaCache } from "../generation/constraints/schema_cache.js";
 import { maskCache } from "../generation/constraints/json_constraint.js";
 import { ServerMetrics } from "./metrics.js";
@@ -200,6 +201,20 @@ export class QwenServer {
     this.http.headersTimeout = this.limits.headersTimeoutMs;
     this.http.keepAliveTimeout = this.limits.idleTimeoutMs;
     this.http.on("connection", (socket: Socket) => this.admitConnection(socket));
+  }
+
+  /**
+   * Makes now what the first requests would otherwise make while holding the event loop: the
+   * vocabulary index for JSON-constrained decoding (about a second on 151k tokens), the
+   * prompt bound's longest token (a pass over the vocabulary), the tokenizer's first
+   * allocations, and, with a language model, one forward pass that zero-fills the reserved
+   * K/V caches and makes the backend's buffers. `qwen2 serve` calls it before listening.
+   */
+  async warmUp(): Promise<void> {
+    this.context.vocab();
+    maxTokenBytes(this.context.tokenizer);
+    this.context.tokenizer.encode("Warm up the tokenizer.");
+    if (!isNoLanguageModel(this.context.model)) await this.scheduler.warmUp();
   }
 
   /** Listens (port 0: a free port) and resolves to the base URL, e.g. http://127.0.0.1:8080. */

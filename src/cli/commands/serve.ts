@@ -8,7 +8,6 @@ import { isReasoningFormat, REASONING_FORMATS } from "../../server/reasoning.js"
 import { parseApiKeyFile } from "../../server/access.js";
 import type { ServerLimits } from "../../server/limits.js";
 import { createServer } from "../../server/server.js";
-import { maxTokenBytes } from "../../server/prompt_tokens.js";
 import { LORA_FLAG, loadLoraFlags, readLoraFlags } from "../lora_flags.js";
 import type { LoadedModel } from "../../runtime/load.js";
 
@@ -188,16 +187,7 @@ const command: Command = {
       webui: values["no-webui"] !== true,
       randomWeights: loaded.randomWeights,
     });
-    // Sort the vocabulary for JSON-constrained decoding now (about a second on 151k tokens)
-    // rather than stalling every stream at the first JSON request.
-    server.context.vocab();
-    // Likewise the prompt-length bound's longest token (a pass over the vocabulary) and the
-    // tokenizer's first allocations: milliseconds each that the first request would hold
-    // the event loop for.
-    maxTokenBytes(server.context.tokenizer);
-    server.context.tokenizer.encode("Warm up the tokenizer.");
-    // The reserved K/V caches are zero-filled (and the backend's buffers made) before the first request.
-    if (!served.classifier) await server.scheduler.warmUp();
+    await server.warmUp();
     const url = await server.listen(port, host);
     io.stderr.write(
       `qwen2 serve: '${server.context.modelId}' on ${url} (parallel ${parallel}, context ${server.context.contextLength})${apiKey || apiKeys.length > 0 ? ", API key required" : ""}\n`,
