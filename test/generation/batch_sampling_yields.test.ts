@@ -9,6 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { LogitsProcessor } from "../../src/generation/logits_processors.js";
 import { SAMPLE_SLICE_MS, SequenceGenerator, stepBatch } from "../../src/generation/sequence_generator.js";
+import { EventLoopTurns } from "../support/event_loop_turns.js";
 import { createTinyModel } from "../models/tiny_model.js";
 import { ToyTokenizer } from "./toy.js";
 
@@ -22,18 +23,11 @@ const slow: LogitsProcessor = {
   },
 };
 
-/** Runs one stepBatch and counts the event-loop turns (setImmediate callbacks) that ran meanwhile. */
+/** Counts the event-loop turns while `step` runs. */
 async function turnsDuring(step: Promise<unknown>): Promise<number> {
-  let turns = 0;
-  let counting = true;
-  const tick = (): void => {
-    turns++;
-    if (counting) setImmediate(tick);
-  };
-  setImmediate(tick);
+  const counter = new EventLoopTurns();
   await step;
-  counting = false;
-  return turns;
+  return counter.stop();
 }
 
 test("stepBatch lets the event loop run between sequences once sampling passes a slice, and keeps each sequence's tokens", async () => {

@@ -13,6 +13,7 @@ import { type BodyLimits, readJsonBody } from "../../src/server/http_util.js";
 import { BODY_PARSER_NICE, OFF_THREAD_BYTES, jsonParseThread } from "../../src/server/json_parse_thread.js";
 import { parseJson } from "../../src/server/json_text.js";
 import { type Harness, errorOf, postRaw, startServer } from "./harness.js";
+import { EventLoopTurns } from "../support/event_loop_turns.js";
 
 const LIMITS: BodyLimits = { bodyLimit: 8 << 20, maxJsonDepth: 64, deadline: 0, readTimeoutSeconds: 600 };
 
@@ -54,21 +55,14 @@ it("a body over OFF_THREAD_BYTES parses on the worker while the event loop keeps
   const value = { input: Array.from({ length: 4000 }, (_, i) => `${i} `.padEnd(500, "lorem ipsum ")) };
   const body = Buffer.from(JSON.stringify(value));
   assert.ok(body.length > OFF_THREAD_BYTES);
-  let ticks = 0;
-  let running = true;
-  const spin = (): void => {
-    ticks++;
-    if (running) setImmediate(spin);
-  };
-  setImmediate(spin);
+  const loop = new EventLoopTurns();
   let ticksAtEnd = -1;
   const parsedBefore = jsonParseThread.parsed;
   const got = await readJsonBody(
-    fakeRequest(body, () => (ticksAtEnd = ticks)),
+    fakeRequest(body, () => (ticksAtEnd = loop.turns)),
     LIMITS,
   );
-  const ticksAtValue = ticks;
-  running = false;
+  const ticksAtValue = loop.stop();
   assert.deepEqual(got, value);
   assert.equal(jsonParseThread.parsed, parsedBefore + 1, "parsed by the worker");
   assert.ok(ticksAtEnd >= 0);
