@@ -554,40 +554,45 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
 }
 
 /**
- * Q4_K/Q5_K: S = sum_g sc[g] dot(q_g, x_g) of one row's super-block at p against one
- * activation block, as int32 lanes (the decode kernel's integer part). One row at a time keeps
- * the live vectors (one sum, one chunk of weights, a scale, the masks) well inside the
- * registers; each 6-bit scale is splatted from a scalar byte.
+ * Q4_K/Q5_K: chunk c (a constant, 0..3: weights 64c .. 64c + 63) of one row's super-block at p,
+ * sum_u sc[u] dot(q_u, x_u) over its two 32-weight units as int32 lanes; `sc` holds unit 2c's
+ * 6-bit scale in bits 0..7 and unit 2c + 1's in bits 8..15. One row at a time keeps the live
+ * vectors (one sum, one chunk of weights, a scale, the masks) well inside the registers; each
+ * scale is splatted from a scalar byte.
  */
 // @ts-ignore: decorator
-@inline function rowQ45(t: i32, p: usize, x8: usize, x16: usize, m0f: v128, m10: v128): v128 {
+@inline function chunkQ45(t: i32, p: usize, c: i32, sc: u32, qh0: v128, qh1: v128, x8: usize, x16: usize, m0f: v128, m10: v128): v128 {
+  const e = <usize>c << 6;
+  const q = p + (t == Q5K ? 48 : 16) + (<usize>c << 5);
+  const b0 = v128.load(q), b1 = v128.load(q, 16);
+  let w0 = v128.and(b0, m0f), w1 = v128.and(b1, m0f);
+  let v0 = v128.and(i16x8.shr_u(b0, 4), m0f), v1 = v128.and(i16x8.shr_u(b1, 4), m0f);
+  if (t == Q5K) {
+    w0 = v128.or(w0, v128.and(i16x8.shl(i16x8.shr_u(qh0, 2 * c), 4), m10));
+    w1 = v128.or(w1, v128.and(i16x8.shl(i16x8.shr_u(qh1, 2 * c), 4), m10));
+    v0 = v128.or(v0, v128.and(i16x8.shl(i16x8.shr_u(qh0, 2 * c + 1), 4), m10));
+    v1 = v128.or(v1, v128.and(i16x8.shl(i16x8.shr_u(qh1, 2 * c + 1), 4), m10));
+  }
+  const lo = dot32(w0, w1, i16x8.splat(<i16>(sc & 0xff)), x8 + e, x16 + 2 * e);
+  const hi = dot32(v0, v1, i16x8.splat(<i16>((sc >> 8) & 0xff)), x8 + e + 32, x16 + 2 * e + 64);
+  return i32x4.add(lo, hi);
+}
+
+/**
+ * Q4_K/Q5_K: S = sum_g sc[g] dot(q_g, x_g) of one row's super-block at p against one
+ * activation block, as int32 lanes (the decode kernel's integer part): its four chunks written
+ * out with constant offsets and shifts (Binaryen leaves a loop here rolled, and the rolled loop
+ * spent a third of its time on loop control and picking the chunk's scale word).
+ */
+// @ts-ignore: decorator
+@inline function rowQ45(t: i32, p: usize, x8: usize, x16: usize, m0f: v128, m10: v128, fence: usize): v128 {
   const u0 = load<u32>(p + 4), u2 = load<u32>(p + 12);
   const sc0 = u0 & 0x3f3f3f3f, sc1 = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
   const qh0 = t == Q5K ? v128.load(p + 16) : i32x4.splat(0), qh1 = t == Q5K ? v128.load(p + 32) : i32x4.splat(0);
-  let s = i32x4.splat(0);
-  for (let c = 0; c < 4; c++) {
-    const e = <usize>c << 6;
-    const sc = c < 2 ? sc0 >> (<u32>c << 4) : sc1 >> (<u32>(c - 2) << 4);
-    const q = p + (t == Q5K ? 48 : 16) + (<usize>c << 5);
-    const b0 = v128.load(q), b1 = v128.load(q, 16);
-    {
-      let w0 = v128.and(b0, m0f), w1 = v128.and(b1, m0f);
-      if (t == Q5K) {
-        w0 = v128.or(w0, v128.and(i16x8.shl(i16x8.shr_u(qh0, 2 * c), 4), m10));
-        w1 = v128.or(w1, v128.and(i16x8.shl(i16x8.shr_u(qh1, 2 * c), 4), m10));
-      }
-      s = i32x4.add(s, dot32(w0, w1, i16x8.splat(<i16>(sc & 0xff)), x8 + e, x16 + 2 * e));
-    }
-    {
-      let w0 = v128.and(i16x8.shr_u(b0, 4), m0f), w1 = v128.and(i16x8.shr_u(b1, 4), m0f);
-      if (t == Q5K) {
-        w0 = v128.or(w0, v128.and(i16x8.shl(i16x8.shr_u(qh0, 2 * c + 1), 4), m10));
-        w1 = v128.or(w1, v128.and(i16x8.shl(i16x8.shr_u(qh1, 2 * c + 1), 4), m10));
-      }
-      s = i32x4.add(s, dot32(w0, w1, i16x8.splat(<i16>((sc >> 8) & 0xff)), x8 + e + 32, x16 + 2 * e + 64));
-    }
-  }
-  return s;
+  let s = fenceI(fence, chunkQ45(t, p, 0, sc0, qh0, qh1, x8, x16, m0f, m10));
+  s = fenceI(fence, i32x4.add(s, chunkQ45(t, p, 1, sc0 >> 16, qh0, qh1, x8, x16, m0f, m10)));
+  s = fenceI(fence, i32x4.add(s, chunkQ45(t, p, 2, sc1, qh0, qh1, x8, x16, m0f, m10)));
+  return fenceI(fence, i32x4.add(s, chunkQ45(t, p, 3, sc1 >> 16, qh0, qh1, x8, x16, m0f, m10)));
 }
 
 /**
@@ -603,36 +608,40 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
 }
 
 /**
- * Q6_K: S = sum_g sc[g] dot(q_g, x_g) - 32 sum_g sc[g] bs[g] of one row's super-block at p
- * against one activation block, as int32 lanes. Step jj (0, 1) of half n takes the 32 ql
- * bytes at 64n + 32jj: their low nibbles are the half's unit jj, their high nibbles its unit
- * jj + 2; the half's qh bytes, shifted right by two per step, give both units' bits 4 and 5.
- * A step's body holds two units, few enough vectors that V8 keeps nearly all in registers
- * (all eight units written out spill).
+ * Q6_K: step jj (a constant, 0 or 1) of half n (a constant) of one row's super-block at p: the
+ * 32 ql bytes at 64n + 32jj, whose low nibbles are the half's unit jj and whose high nibbles its
+ * unit jj + 2, with the half's qh bytes h0, h1 shifted right by 2jj (bits 4 and 5 of both units'
+ * weights), as int32 lanes of sum_g sc[g] dot(q_g, x_g) over the four 16-weight groups.
  */
 // @ts-ignore: decorator
-@inline function rowQ6(p: usize, x8: usize, x16: usize, xb: usize, m0f: v128, m30: v128): v128 {
-  let s = i32x4.splat(0);
-  for (let n = 0; n < 2; n++) {
-    let h0 = v128.load(p + 128 + (<usize>n << 5)), h1 = v128.load(p + 128 + (<usize>n << 5), 16);
-    for (let jj = 0; jj < 2; jj++) {
-      const q = p + (<usize>n << 6) + (<usize>jj << 5);
-      const g = p + 192 + (<usize>n << 3) + (<usize>jj << 1);
-      const e = (<usize>n << 7) + (<usize>jj << 5);
-      {
-        const w0 = v128.or(v128.and(v128.load(q), m0f), v128.and(i16x8.shl(h0, 4), m30));
-        const w1 = v128.or(v128.and(v128.load(q, 16), m0f), v128.and(i16x8.shl(h1, 4), m30));
-        s = i32x4.add(s, dot2x16(w0, w1, i16x8.splat(<i16>load<i8>(g)), i16x8.splat(<i16>load<i8>(g, 1)), x8 + e, x16 + 2 * e));
-      }
-      {
-        const w0 = v128.or(v128.and(i16x8.shr_u(v128.load(q), 4), m0f), v128.and(h0, m30));
-        const w1 = v128.or(v128.and(i16x8.shr_u(v128.load(q, 16), 4), m0f), v128.and(h1, m30));
-        s = i32x4.add(s, dot2x16(w0, w1, i16x8.splat(<i16>load<i8>(g, 4)), i16x8.splat(<i16>load<i8>(g, 5)), x8 + e + 64, x16 + 2 * e + 128));
-      }
-      h0 = i16x8.shr_u(h0, 2);
-      h1 = i16x8.shr_u(h1, 2);
-    }
-  }
+@inline function stepQ6(p: usize, n: i32, jj: i32, h0: v128, h1: v128, x8: usize, x16: usize, m0f: v128, m30: v128): v128 {
+  const q = p + (<usize>n << 6) + (<usize>jj << 5);
+  const g = p + 192 + (<usize>n << 3) + (<usize>jj << 1);
+  const e = (<usize>n << 7) + (<usize>jj << 5);
+  const b0 = v128.load(q), b1 = v128.load(q, 16);
+  const w0 = v128.or(v128.and(b0, m0f), v128.and(i16x8.shl(h0, 4), m30));
+  const w1 = v128.or(v128.and(b1, m0f), v128.and(i16x8.shl(h1, 4), m30));
+  const lo = dot2x16(w0, w1, i16x8.splat(<i16>load<i8>(g)), i16x8.splat(<i16>load<i8>(g, 1)), x8 + e, x16 + 2 * e);
+  const v0 = v128.or(v128.and(i16x8.shr_u(b0, 4), m0f), v128.and(h0, m30));
+  const v1 = v128.or(v128.and(i16x8.shr_u(b1, 4), m0f), v128.and(h1, m30));
+  const hi = dot2x16(v0, v1, i16x8.splat(<i16>load<i8>(g, 4)), i16x8.splat(<i16>load<i8>(g, 5)), x8 + e + 64, x16 + 2 * e + 128);
+  return i32x4.add(lo, hi);
+}
+
+/**
+ * Q6_K: S = sum_g sc[g] dot(q_g, x_g) - 32 sum_g sc[g] bs[g] of one row's super-block at p
+ * against one activation block, as int32 lanes: its four steps written out with constant
+ * offsets, each ended by a fence (fenceI) so that V8 keeps the steps apart instead of issuing
+ * every load first and spilling.
+ */
+// @ts-ignore: decorator
+@inline function rowQ6(p: usize, x8: usize, x16: usize, xb: usize, m0f: v128, m30: v128, fence: usize): v128 {
+  const h0 = v128.load(p + 128), h1 = v128.load(p + 144);
+  let s = fenceI(fence, stepQ6(p, 0, 0, h0, h1, x8, x16, m0f, m30));
+  s = fenceI(fence, i32x4.add(s, stepQ6(p, 0, 1, i16x8.shr_u(h0, 2), i16x8.shr_u(h1, 2), x8, x16, m0f, m30)));
+  const g0 = v128.load(p + 160), g1 = v128.load(p + 176);
+  s = fenceI(fence, i32x4.add(s, stepQ6(p, 1, 0, g0, g1, x8, x16, m0f, m30)));
+  s = fenceI(fence, i32x4.add(s, stepQ6(p, 1, 1, i16x8.shr_u(g0, 2), i16x8.shr_u(g1, 2), x8, x16, m0f, m30)));
   return i32x4.sub(s, i32x4.shl(offsetDot(v128.load(p + 192), xb), 5));
 }
 
@@ -659,20 +668,21 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
       const iq = xq + <usize>i * K, iq16 = xq16 + ((<usize>i * K) << 1), id = xd + ((<usize>i * nsb) << 2), ib = xb + ((<usize>i * nsb) << 5);
       let acc = f32x4.splat(0);
       let p = w + <usize>(o >> 1) * pb;
+      const fence = out + <usize>i * on + (<usize>o << 2); // row a's output, written for real below
       for (let s = 0; s < nsb; s++) {
         const pa = p, pB = p + bbk;
         const x8 = iq + (<usize>s << 8), x16 = iq16 + (<usize>s << 9), sb = ib + (<usize>s << 5);
         const dx = f32x4.splat(load<f32>(id + (<usize>s << 2)));
         if (t == Q6K) {
-          const sa = rowQ6(pa, x8, x16, sb, m0f, m30);
-          const sB = rowQ6(pB, x8, x16, sb, m0f, m30);
+          const sa = rowQ6(pa, x8, x16, sb, m0f, m30, fence);
+          const sB = rowQ6(pB, x8, x16, sb, m0f, m30, fence);
           const ds = f32x4.mul(i32x4of4f(superD(t, pa), superD(t, pB), 0, 0), dx);
           acc = fma(f32x4.convert_i32x4_s(reduce4(sa, sB, sa, sB)), ds, acc);
         } else {
           // The activations' sums per 32 (each |sum| <= 32 * 127), one per 6-bit min.
           const bs32 = i16x8.narrow_i32x4_s(i32x4.extadd_pairwise_i16x8_s(v128.load(sb)), i32x4.extadd_pairwise_i16x8_s(v128.load(sb, 16)));
-          const sa = rowQ45(t, pa, x8, x16, m0f, m10);
-          const sB = rowQ45(t, pB, x8, x16, m0f, m10);
+          const sa = rowQ45(t, pa, x8, x16, m0f, m10, fence);
+          const sB = rowQ45(t, pB, x8, x16, m0f, m10, fence);
           const ma = minsQ45(pa, bs32), mb = minsQ45(pB, bs32);
           // Lanes: row a's sum, row b's sum, row a's mins, row b's mins.
           const f = f32x4.convert_i32x4_s(reduce4(sa, sB, ma, mb));
