@@ -22,7 +22,7 @@
 // Activations (quantize_q8_k): xq i8 [n, K], xq16 i16 [n, K] (baseline build), xd f32
 // [n, K/256] (d = max / -127, the signed extreme as ggml chooses it), xb i16 [n, K/16] (sums
 // of 16 quants, ggml's bsums).
-import { fma, hsumi, f16ToF32, reduce4 } from "./simd";
+import { fma, fence, hsumi, f16ToF32, reduce4 } from "./simd";
 
 /** Type tags, passed as compile-time constants to the inlined kernels. */
 const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
@@ -466,19 +466,19 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
         {
           const w0 = q45lo(t, p, c, 0, qh0, m0f, m10), w1 = q45lo(t, p, c, 16, qh1, m0f, m10);
           const sc = i16x8.splat(<i16>((sc8 >> (<u64>c << 4)) & 0xff));
-          s0 = fenceI(o, i32x4.add(s0, dot32(w0, w1, sc, x0 + e, y0 + 2 * e)));
-          s1 = fenceI(o, i32x4.add(s1, dot32(w0, w1, sc, x1 + e, y1 + 2 * e)));
-          s2 = fenceI(o, i32x4.add(s2, dot32(w0, w1, sc, x2 + e, y2 + 2 * e)));
-          s3 = fenceI(o, i32x4.add(s3, dot32(w0, w1, sc, x3 + e, y3 + 2 * e)));
+          s0 = fence(o, i32x4.add(s0, dot32(w0, w1, sc, x0 + e, y0 + 2 * e)));
+          s1 = fence(o, i32x4.add(s1, dot32(w0, w1, sc, x1 + e, y1 + 2 * e)));
+          s2 = fence(o, i32x4.add(s2, dot32(w0, w1, sc, x2 + e, y2 + 2 * e)));
+          s3 = fence(o, i32x4.add(s3, dot32(w0, w1, sc, x3 + e, y3 + 2 * e)));
         }
         {
           const w0 = q45hi(t, p, c, 0, qh0, m0f, m10), w1 = q45hi(t, p, c, 16, qh1, m0f, m10);
           const sc = i16x8.splat(<i16>((sc8 >> ((<u64>c << 4) + 8)) & 0xff));
           const f = e + 32;
-          s0 = fenceI(o, i32x4.add(s0, dot32(w0, w1, sc, x0 + f, y0 + 2 * f)));
-          s1 = fenceI(o, i32x4.add(s1, dot32(w0, w1, sc, x1 + f, y1 + 2 * f)));
-          s2 = fenceI(o, i32x4.add(s2, dot32(w0, w1, sc, x2 + f, y2 + 2 * f)));
-          s3 = fenceI(o, i32x4.add(s3, dot32(w0, w1, sc, x3 + f, y3 + 2 * f)));
+          s0 = fence(o, i32x4.add(s0, dot32(w0, w1, sc, x0 + f, y0 + 2 * f)));
+          s1 = fence(o, i32x4.add(s1, dot32(w0, w1, sc, x1 + f, y1 + 2 * f)));
+          s2 = fence(o, i32x4.add(s2, dot32(w0, w1, sc, x2 + f, y2 + 2 * f)));
+          s3 = fence(o, i32x4.add(s3, dot32(w0, w1, sc, x3 + f, y3 + 2 * f)));
         }
       }
     } else if (t == Q6K) {
@@ -492,10 +492,10 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
           const g = p + 192 + (<usize>n << 3) + (<usize>j << 1);
           const sa = i16x8.splat(<i16>load<i8>(g)), sb = i16x8.splat(<i16>load<i8>(g, 1));
           const e = (<usize>n << 7) + (<usize>j << 5);
-          s0 = fenceI(o, i32x4.add(s0, dot2x16(w0, w1, sa, sb, x0 + e, y0 + 2 * e)));
-          s1 = fenceI(o, i32x4.add(s1, dot2x16(w0, w1, sa, sb, x1 + e, y1 + 2 * e)));
-          s2 = fenceI(o, i32x4.add(s2, dot2x16(w0, w1, sa, sb, x2 + e, y2 + 2 * e)));
-          s3 = fenceI(o, i32x4.add(s3, dot2x16(w0, w1, sa, sb, x3 + e, y3 + 2 * e)));
+          s0 = fence(o, i32x4.add(s0, dot2x16(w0, w1, sa, sb, x0 + e, y0 + 2 * e)));
+          s1 = fence(o, i32x4.add(s1, dot2x16(w0, w1, sa, sb, x1 + e, y1 + 2 * e)));
+          s2 = fence(o, i32x4.add(s2, dot2x16(w0, w1, sa, sb, x2 + e, y2 + 2 * e)));
+          s3 = fence(o, i32x4.add(s3, dot2x16(w0, w1, sa, sb, x3 + e, y3 + 2 * e)));
         }
       }
       s0 = i32x4.sub(s0, i32x4.shl(offsetDot(raw, b0), 5));
@@ -519,19 +519,6 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
   store<f32>(o + on, f32x4.extract_lane(acc, 1) + bias);
   store<f32>(o + 2 * on, f32x4.extract_lane(acc, 2) + bias);
   store<f32>(o + 3 * on, f32x4.extract_lane(acc, 3) + bias);
-}
-
-/**
- * v, after storing its lane 0 at o (an output of this tile, written for real at its end): a
- * fence for V8's code generator, which issues a basic block's loads in program order but
- * computes their values as late as possible, so that without it the four tokens' activation
- * loads came first and their vectors spilled to the stack. The store depends on v and the
- * next token's loads follow it.
- */
-// @ts-ignore: decorator
-@inline function fenceI(o: usize, v: v128): v128 {
-  v128.store32_lane(o, v, 0);
-  return v;
 }
 
 /** Q6_K: 16 weights of unit j (a constant) from 16 ql bytes at q and their 16 qh bytes hv. */
@@ -585,14 +572,14 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
  * spent a third of its time on loop control and picking the chunk's scale word).
  */
 // @ts-ignore: decorator
-@inline function rowQ45(t: i32, p: usize, x8: usize, x16: usize, m0f: v128, m10: v128, fence: usize): v128 {
+@inline function rowQ45(t: i32, p: usize, x8: usize, x16: usize, m0f: v128, m10: v128, fo: usize): v128 {
   const u0 = load<u32>(p + 4), u2 = load<u32>(p + 12);
   const sc0 = u0 & 0x3f3f3f3f, sc1 = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
   const qh0 = t == Q5K ? v128.load(p + 16) : i32x4.splat(0), qh1 = t == Q5K ? v128.load(p + 32) : i32x4.splat(0);
-  let s = fenceI(fence, chunkQ45(t, p, 0, sc0, qh0, qh1, x8, x16, m0f, m10));
-  s = fenceI(fence, i32x4.add(s, chunkQ45(t, p, 1, sc0 >> 16, qh0, qh1, x8, x16, m0f, m10)));
-  s = fenceI(fence, i32x4.add(s, chunkQ45(t, p, 2, sc1, qh0, qh1, x8, x16, m0f, m10)));
-  return fenceI(fence, i32x4.add(s, chunkQ45(t, p, 3, sc1 >> 16, qh0, qh1, x8, x16, m0f, m10)));
+  let s = fence(fo, chunkQ45(t, p, 0, sc0, qh0, qh1, x8, x16, m0f, m10));
+  s = fence(fo, i32x4.add(s, chunkQ45(t, p, 1, sc0 >> 16, qh0, qh1, x8, x16, m0f, m10)));
+  s = fence(fo, i32x4.add(s, chunkQ45(t, p, 2, sc1, qh0, qh1, x8, x16, m0f, m10)));
+  return fence(fo, i32x4.add(s, chunkQ45(t, p, 3, sc1 >> 16, qh0, qh1, x8, x16, m0f, m10)));
 }
 
 /**
@@ -631,17 +618,17 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
 /**
  * Q6_K: S = sum_g sc[g] dot(q_g, x_g) - 32 sum_g sc[g] bs[g] of one row's super-block at p
  * against one activation block, as int32 lanes: its four steps written out with constant
- * offsets, each ended by a fence (fenceI) so that V8 keeps the steps apart instead of issuing
+ * offsets, each ended by a fence so that V8 keeps the steps apart instead of issuing
  * every load first and spilling.
  */
 // @ts-ignore: decorator
-@inline function rowQ6(p: usize, x8: usize, x16: usize, xb: usize, m0f: v128, m30: v128, fence: usize): v128 {
+@inline function rowQ6(p: usize, x8: usize, x16: usize, xb: usize, m0f: v128, m30: v128, fo: usize): v128 {
   const h0 = v128.load(p + 128), h1 = v128.load(p + 144);
-  let s = fenceI(fence, stepQ6(p, 0, 0, h0, h1, x8, x16, m0f, m30));
-  s = fenceI(fence, i32x4.add(s, stepQ6(p, 0, 1, i16x8.shr_u(h0, 2), i16x8.shr_u(h1, 2), x8, x16, m0f, m30)));
+  let s = fence(fo, stepQ6(p, 0, 0, h0, h1, x8, x16, m0f, m30));
+  s = fence(fo, i32x4.add(s, stepQ6(p, 0, 1, i16x8.shr_u(h0, 2), i16x8.shr_u(h1, 2), x8, x16, m0f, m30)));
   const g0 = v128.load(p + 160), g1 = v128.load(p + 176);
-  s = fenceI(fence, i32x4.add(s, stepQ6(p, 1, 0, g0, g1, x8, x16, m0f, m30)));
-  s = fenceI(fence, i32x4.add(s, stepQ6(p, 1, 1, i16x8.shr_u(g0, 2), i16x8.shr_u(g1, 2), x8, x16, m0f, m30)));
+  s = fence(fo, i32x4.add(s, stepQ6(p, 1, 0, g0, g1, x8, x16, m0f, m30)));
+  s = fence(fo, i32x4.add(s, stepQ6(p, 1, 1, i16x8.shr_u(g0, 2), i16x8.shr_u(g1, 2), x8, x16, m0f, m30)));
   return i32x4.sub(s, i32x4.shl(offsetDot(v128.load(p + 192), xb), 5));
 }
 
@@ -668,21 +655,21 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
       const iq = xq + <usize>i * K, iq16 = xq16 + ((<usize>i * K) << 1), id = xd + ((<usize>i * nsb) << 2), ib = xb + ((<usize>i * nsb) << 5);
       let acc = f32x4.splat(0);
       let p = w + <usize>(o >> 1) * pb;
-      const fence = out + <usize>i * on + (<usize>o << 2); // row a's output, written for real below
+      const fo = out + <usize>i * on + (<usize>o << 2); // the fences' address: row a's output, written for real below
       for (let s = 0; s < nsb; s++) {
         const pa = p, pB = p + bbk;
         const x8 = iq + (<usize>s << 8), x16 = iq16 + (<usize>s << 9), sb = ib + (<usize>s << 5);
         const dx = f32x4.splat(load<f32>(id + (<usize>s << 2)));
         if (t == Q6K) {
-          const sa = rowQ6(pa, x8, x16, sb, m0f, m30, fence);
-          const sB = rowQ6(pB, x8, x16, sb, m0f, m30, fence);
+          const sa = rowQ6(pa, x8, x16, sb, m0f, m30, fo);
+          const sB = rowQ6(pB, x8, x16, sb, m0f, m30, fo);
           const ds = f32x4.mul(i32x4of4f(superD(t, pa), superD(t, pB), 0, 0), dx);
           acc = fma(f32x4.convert_i32x4_s(reduce4(sa, sB, sa, sB)), ds, acc);
         } else {
           // The activations' sums per 32 (each |sum| <= 32 * 127), one per 6-bit min.
           const bs32 = i16x8.narrow_i32x4_s(i32x4.extadd_pairwise_i16x8_s(v128.load(sb)), i32x4.extadd_pairwise_i16x8_s(v128.load(sb, 16)));
-          const sa = rowQ45(t, pa, x8, x16, m0f, m10, fence);
-          const sB = rowQ45(t, pB, x8, x16, m0f, m10, fence);
+          const sa = rowQ45(t, pa, x8, x16, m0f, m10, fo);
+          const sB = rowQ45(t, pB, x8, x16, m0f, m10, fo);
           const ma = minsQ45(pa, bs32), mb = minsQ45(pB, bs32);
           // Lanes: row a's sum, row b's sum, row a's mins, row b's mins.
           const f = f32x4.convert_i32x4_s(reduce4(sa, sB, ma, mb));
