@@ -22,7 +22,7 @@
 // Activations (quantize_q8_k): xq i8 [n, K], xq16 i16 [n, K] (baseline build), xd f32
 // [n, K/256] (d = max / -127, the signed extreme as ggml chooses it), xb i16 [n, K/16] (sums
 // of 16 quants, ggml's bsums).
-import { fma, fence, hsumi, f16ToF32, reduce4 } from "./simd";
+import { fma, fnma, fence, halfToF32x4, hsumi, f16ToF32, reduce4 } from "./simd";
 
 /** Type tags, passed as compile-time constants to the inlined kernels. */
 const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
@@ -583,15 +583,18 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
 }
 
 /**
- * Q4_K/Q5_K: M = sum_u m[u] bs32[u] of one row's super-block at p (the eight 6-bit mins, as
- * get_scale_min_k4 unpacks them) with the activations' sums per 32 (int16), as int32 lanes.
+ * Q4_K/Q5_K: the eight 6-bit mins of two rows' super-blocks at pa and pb (as get_scale_min_k4
+ * unpacks them from bytes 8..15, with the top bits of 4..7 from bytes 0..3 of the scale bytes at
+ * +4), as bytes: row a's eight, then row b's. Both rows at once in vector lanes: [a's bytes
+ * 8..11, a's 12..15, b's 8..11, b's 12..15].
  */
 // @ts-ignore: decorator
-@inline function minsQ45(p: usize, bs32: v128): v128 {
-  const u1 = load<u32>(p + 8), u2 = load<u32>(p + 12);
-  const m0 = u1 & 0x3f3f3f3f, m1 = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
-  const m = i16x8.extend_low_i8x16_u(i64x2.splat(<i64>m0 | (<i64>m1 << 32)));
-  return i32x4.dot_i16x8_s(m, bs32);
+@inline function minsQ45x2(pa: usize, pb: usize, m0f: v128, m3f: v128, m03: v128): v128 {
+  const u = i64x2.replace_lane(v128.load64_zero(pa + 8), 1, load<u64>(pb + 8));
+  const m0 = v128.and(u, m3f); // mins 0..3: low 6 bits of bytes 8..11 (lanes 0, 2)
+  // mins 4..7 (lanes 1, 3): bytes 12..15's high nibbles, and bytes 8..11's top 2 bits as bits 4, 5.
+  const m1 = v128.or(v128.and(i32x4.shr_u(u, 4), m0f), i32x4.shl(v128.and(i32x4.shr_u(i64x2.shl(u, 32), 6), m03), 4));
+  return v128.shuffle<i32>(m0, m1, 0, 5, 2, 7);
 }
 
 /**
@@ -646,7 +649,7 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
   const pb = pairBytesK(K, bbk);
   const on = <usize>N << 2;
   const z = K >> 31; // 0
-  const m0f = mask(z, 0x0f), m10 = mask(z, 0x10), m30 = mask(z, 0x30);
+  const m0f = mask(z, 0x0f), m10 = mask(z, 0x10), m30 = mask(z, 0x30), m3f = mask(z, 0x3f), m03 = mask(z, 0x03);
   for (let o = r0; o < r1; o += 2) {
     const two = o + 1 < r1;
     const ba = biasAt(bias, o), bb = two ? biasAt(bias, o + 1) : <f32>0;
@@ -663,19 +666,25 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
         if (t == Q6K) {
           const sa = rowQ6(pa, x8, x16, sb, m0f, m30, fo);
           const sB = rowQ6(pB, x8, x16, sb, m0f, m30, fo);
-          const ds = f32x4.mul(i32x4of4f(superD(t, pa), superD(t, pB), 0, 0), dx);
-          acc = fma(f32x4.convert_i32x4_s(reduce4(sa, sB, sa, sB)), ds, acc);
+          // Lanes: row a's d, row b's d, then the same again (lanes 2 and 3 are not read).
+          const d = halfToF32x4(i32x4.replace_lane(i32x4.splat(<i32>load<u16>(pa + 208)), 1, <i32>load<u16>(pB + 208)));
+          acc = fma(f32x4.convert_i32x4_s(reduce4(sa, sB, sa, sB)), f32x4.mul(d, dx), acc);
         } else {
           // The activations' sums per 32 (each |sum| <= 32 * 127), one per 6-bit min.
           const bs32 = i16x8.narrow_i32x4_s(i32x4.extadd_pairwise_i16x8_s(v128.load(sb)), i32x4.extadd_pairwise_i16x8_s(v128.load(sb, 16)));
           const sa = rowQ45(t, pa, x8, x16, m0f, m10, fo);
           const sB = rowQ45(t, pB, x8, x16, m0f, m10, fo);
-          const ma = minsQ45(pa, bs32), mb = minsQ45(pB, bs32);
+          const mins = minsQ45x2(pa, pB, m0f, m3f, m03);
+          const ma = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(mins), bs32);
+          const mb = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(mins), bs32);
           // Lanes: row a's sum, row b's sum, row a's mins, row b's mins.
           const f = f32x4.convert_i32x4_s(reduce4(sa, sB, ma, mb));
-          const ds = f32x4.mul(i32x4of4f(superD(t, pa), superD(t, pB), -superDmin(t, pa), -superDmin(t, pB)), dx);
+          // d and dmin of both rows (f16 at bytes 0 and 2), as lanes da, db, dmina, dminb.
+          const h = i32x4.replace_lane(v128.load32_zero(pa), 1, load<u32>(pB));
+          const ds = f32x4.mul(halfToF32x4(i32x4.extend_low_i16x8_u(v128.shuffle<i16>(h, h, 0, 2, 1, 3, 4, 5, 6, 7))), dx);
           acc = fma(f, ds, acc);
-          acc = fma(v128.shuffle<f32>(f, f, 2, 3, 2, 3), v128.shuffle<f32>(ds, ds, 2, 3, 2, 3), acc);
+          // The mins' term, subtracted: the same value as the tiles' multiply-add with -dmin.
+          acc = fnma(v128.shuffle<f32>(f, f, 2, 3, 2, 3), v128.shuffle<f32>(ds, ds, 2, 3, 2, 3), acc);
         }
         p += 2 * bbk;
       }

@@ -23,6 +23,13 @@
   return v;
 }
 
+/** c - a * b, fused in the relaxed build (the same value as fma(a, -b, c) in either build). */
+// @ts-ignore: decorator
+@inline export function fnma(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_nmadd(a, b, c);
+  return f32x4.sub(c, f32x4.mul(a, b));
+}
+
 /** Sum of the four float lanes. */
 // @ts-ignore: decorator
 @inline export function hsum(v: v128): f32 {
@@ -50,20 +57,25 @@
 }
 
 /**
- * Four IEEE half values at p as float32 lanes (weights hold no infinities or NaNs). Normal
- * halves are rebiased with an integer add; subnormal ones (exponent 0) are their mantissa
- * times 2^-24, converted from an integer: no float operation sees a subnormal operand, which
- * x86 handles in a slow microcode assist, and K-quant super-block scales are often subnormal
- * halves (a Q6_K d is about max|w| / 4096).
+ * Four IEEE halves (the low 16 bits of each int32 lane of h) as float32 lanes (weights hold no
+ * infinities or NaNs). Normal halves are rebiased with an integer add; subnormal ones
+ * (exponent 0) are their mantissa times 2^-24, converted from an integer: no float operation
+ * sees a subnormal operand, which x86 handles in a slow microcode assist, and K-quant
+ * super-block scales are often subnormal halves (a Q6_K d is about max|w| / 4096).
  */
 // @ts-ignore: decorator
-@inline export function loadF16x4(p: usize): v128 {
-  const h = v128.load16x4_u(p);
+@inline export function halfToF32x4(h: v128): v128 {
   const mag = v128.and(h, i32x4.splat(0x7fff));
   const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
   const normal = i32x4.add(i32x4.shl(mag, 13), i32x4.splat(0x38000000));
   const sub = f32x4.mul(f32x4.convert_i32x4_s(mag), f32x4.splat(reinterpret<f32>(0x33800000)));
   return v128.or(v128.bitselect(sub, normal, i32x4.lt_s(mag, i32x4.splat(0x400))), sign);
+}
+
+/** Four IEEE half values at p as float32 lanes (see halfToF32x4). */
+// @ts-ignore: decorator
+@inline export function loadF16x4(p: usize): v128 {
+  return halfToF32x4(v128.load16x4_u(p));
 }
 
 /** One IEEE half as float32 (scalar twin of loadF16x4). */
