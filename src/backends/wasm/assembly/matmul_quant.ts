@@ -136,7 +136,7 @@ const Q5_MASKS = memory.data<u8>([
 @inline function tileDot(f: i32, w: usize, x8: usize, x16: usize, m0f: v128, m10: v128, bits: v128, idxLo: v128, idxHi: v128): v128 {
   if (f == FQ8_0) return dotI8I16x32(w, x16);
   if (f == FQ5_0 || f == FQ5_1) {
-    const qh = i32x4.splat(load<u32>(w));
+    const qh = v128.load32_zero(w);
     return dotU5x32(q5lo(w, qh, m0f, m10, bits, idxLo), q5hi(w, qh, m0f, m10, bits, idxHi), v128.load(x8), v128.load(x8, 16));
   }
   if (f == FIQ4_NL) {
@@ -281,7 +281,7 @@ const Q5_MASKS = memory.data<u8>([
       // Each block is unpacked once for both tokens (tileDot would unpack it per token).
       {
         const wa0 = wa, wb0 = wb;
-        const qa = i32x4.splat(load<u32>(wa0)), qb_ = i32x4.splat(load<u32>(wb0));
+        const qa = v128.load32_zero(wa0), qb_ = v128.load32_zero(wb0);
         const la = q5lo(wa0, qa, m0f, m10, bits, idxLo), ha = q5hi(wa0, qa, m0f, m10, bits, idxHi);
         const lb = q5lo(wb0, qb_, m0f, m10, bits, idxLo), hb_ = q5hi(wb0, qb_, m0f, m10, bits, idxHi);
         const x0 = v128.load(x8), x1 = v128.load(x8, 16), y0 = v128.load(y8), y1 = v128.load(y8, 16);
@@ -292,7 +292,7 @@ const Q5_MASKS = memory.data<u8>([
       }
       {
         const wa1 = wa + 1 * qb, wb1 = wb + 1 * qb;
-        const qa = i32x4.splat(load<u32>(wa1)), qb_ = i32x4.splat(load<u32>(wb1));
+        const qa = v128.load32_zero(wa1), qb_ = v128.load32_zero(wb1);
         const la = q5lo(wa1, qa, m0f, m10, bits, idxLo), ha = q5hi(wa1, qa, m0f, m10, bits, idxHi);
         const lb = q5lo(wb1, qb_, m0f, m10, bits, idxLo), hb_ = q5hi(wb1, qb_, m0f, m10, bits, idxHi);
         const x0 = v128.load(x8, 32), x1 = v128.load(x8, 48), y0 = v128.load(y8, 32), y1 = v128.load(y8, 48);
@@ -303,7 +303,7 @@ const Q5_MASKS = memory.data<u8>([
       }
       {
         const wa2 = wa + 2 * qb, wb2 = wb + 2 * qb;
-        const qa = i32x4.splat(load<u32>(wa2)), qb_ = i32x4.splat(load<u32>(wb2));
+        const qa = v128.load32_zero(wa2), qb_ = v128.load32_zero(wb2);
         const la = q5lo(wa2, qa, m0f, m10, bits, idxLo), ha = q5hi(wa2, qa, m0f, m10, bits, idxHi);
         const lb = q5lo(wb2, qb_, m0f, m10, bits, idxLo), hb_ = q5hi(wb2, qb_, m0f, m10, bits, idxHi);
         const x0 = v128.load(x8, 64), x1 = v128.load(x8, 80), y0 = v128.load(y8, 64), y1 = v128.load(y8, 80);
@@ -314,7 +314,7 @@ const Q5_MASKS = memory.data<u8>([
       }
       {
         const wa3 = wa + 3 * qb, wb3 = wb + 3 * qb;
-        const qa = i32x4.splat(load<u32>(wa3)), qb_ = i32x4.splat(load<u32>(wb3));
+        const qa = v128.load32_zero(wa3), qb_ = v128.load32_zero(wb3);
         const la = q5lo(wa3, qa, m0f, m10, bits, idxLo), ha = q5hi(wa3, qa, m0f, m10, bits, idxHi);
         const lb = q5lo(wb3, qb_, m0f, m10, bits, idxLo), hb_ = q5hi(wb3, qb_, m0f, m10, bits, idxHi);
         const x0 = v128.load(x8, 96), x1 = v128.load(x8, 112), y0 = v128.load(y8, 96), y1 = v128.load(y8, 112);
@@ -463,7 +463,7 @@ const Q5_MASKS = memory.data<u8>([
       if (f == FQ5_0 || f == FQ5_1) {
         // The masks are read from memory here, not kept in registers across the loop, which
         // leaves the registers to the eight tokens' accumulators.
-        const qh = i32x4.splat(load<u32>(w));
+        const qh = v128.load32_zero(w);
         const c0f = v128.load(Q5_MASKS), c10 = v128.load(Q5_MASKS, 16), cb = v128.load(Q5_MASKS, 32);
         lo = q5lo(w, qh, c0f, c10, cb, v128.load(Q5_MASKS, 48));
         hi = q5hi(w, qh, c0f, c10, cb, v128.load(Q5_MASKS, 64));
