@@ -22,7 +22,7 @@
 // Activations (quantize_q8_k): xq i8 [n, K], xq16 i16 [n, K] (baseline build), xd f32
 // [n, K/256] (d = max / -127, the signed extreme as ggml chooses it), xb i16 [n, K/16] (sums
 // of 16 quants, ggml's bsums).
-import { fma, fnma, fence, hsumi, f16ToF32, reduce4 } from "./simd";
+import { fma, fnma, fence, f16ToF32, reduce4 } from "./simd";
 
 /** Type tags, passed as compile-time constants to the inlined kernels. */
 const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
@@ -776,6 +776,26 @@ export function superpair_bytes(K: i32, bb: i32): i32 {
 }
 
 /**
+ * Q8_K: group g (16 values from p + 64 g) scaled by `is`, rounded half to even and capped at
+ * 127, stored as int8 (xq) and int16 (xq16) at element e + 16 g; returns the quants' partial
+ * sums (four int32 lanes whose total is the group's sum).
+ */
+// @ts-ignore: decorator
+@inline function quantizeGroupK(p: usize, g: usize, is: v128, cap: v128, xq: usize, xq16: usize, e: usize): v128 {
+  const q = p + (g << 6);
+  const q0 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(q), is))), cap);
+  const q1 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(q, 16), is))), cap);
+  const q2 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(q, 32), is))), cap);
+  const q3 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(q, 48), is))), cap);
+  const h0 = i16x8.narrow_i32x4_s(q0, q1), h1 = i16x8.narrow_i32x4_s(q2, q3);
+  const o = e + (g << 4);
+  v128.store(xq + o, i8x16.narrow_i16x8_s(h0, h1));
+  v128.store(xq16 + (o << 1), h0);
+  v128.store(xq16 + (o << 1), h1, 16);
+  return i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3));
+}
+
+/**
  * Quantises rows [i0, i1) of x [n, K] (K a multiple of 256) to Q8_K as ggml's
  * quantize_row_q8_K_ref does: per 256 values, the value of largest magnitude (the first if
  * several) sets iscale = -127 / max, q = min(127, nearest(iscale * x)) (ties to even, as
@@ -799,29 +819,27 @@ export function quantize_q8_k(x: usize, xq: usize, xq16: usize, xd: usize, xb: u
         store<f32>(xd + bo, 0);
         continue;
       }
+      // The first value of largest magnitude, four lanes at a time.
       let mx: f32 = 0;
-      for (let j: usize = 0; j < 256; j++) {
-        const v = load<f32>(p + (j << 2));
-        if (abs(v) == amax) {
-          mx = v;
+      const am = f32x4.splat(amax);
+      for (let j: usize = 0; j < 1024; j += 16) {
+        const hit = f32x4.eq(f32x4.abs(v128.load(p + j)), am);
+        if (v128.any_true(hit)) {
+          mx = load<f32>(p + j + (<usize>ctz(i32x4.bitmask(hit)) << 2));
           break;
         }
       }
       const iscale: f32 = <f32>-127 / mx;
       const is = f32x4.splat(iscale);
       const cap = i32x4.splat(127);
-      for (let g: usize = 0; g < 16; g++) {
-        const q = p + (g << 6);
-        const q0 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(q), is))), cap);
-        const q1 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(q, 16), is))), cap);
-        const q2 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(q, 32), is))), cap);
-        const q3 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(q, 48), is))), cap);
-        const h0 = i16x8.narrow_i32x4_s(q0, q1), h1 = i16x8.narrow_i32x4_s(q2, q3);
-        const o = e + (g << 4);
-        v128.store(xq + o, i8x16.narrow_i16x8_s(h0, h1));
-        v128.store(xq16 + (o << 1), h0);
-        v128.store(xq16 + (o << 1), h1, 16);
-        store<i16>(xb + so + (g << 1), <i16>hsumi(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3))));
+      // Sixteen groups of 16, four at a time: their sums leave as one vector of four int16s.
+      for (let g4: usize = 0; g4 < 16; g4 += 4) {
+        const t0 = quantizeGroupK(p, g4, is, cap, xq, xq16, e);
+        const t1 = quantizeGroupK(p, g4 + 1, is, cap, xq, xq16, e);
+        const t2 = quantizeGroupK(p, g4 + 2, is, cap, xq, xq16, e);
+        const t3 = quantizeGroupK(p, g4 + 3, is, cap, xq, xq16, e);
+        const sums = reduce4(t0, t1, t2, t3);
+        v128.store64_lane(xb + so + (g4 << 1), i16x8.narrow_i32x4_s(sums, sums), 0);
       }
       store<f32>(xd + bo, <f32>1 / iscale);
     }
