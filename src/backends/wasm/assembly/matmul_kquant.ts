@@ -22,7 +22,7 @@
 // Activations (quantize_q8_k): xq i8 [n, K], xq16 i16 [n, K] (baseline build), xd f32
 // [n, K/256] (d = max / -127, the signed extreme as ggml chooses it), xb i16 [n, K/16] (sums
 // of 16 quants, ggml's bsums).
-import { fma, fnma, fence, f16ToF32, reduce4 } from "./simd";
+import { fma, fnma, fence, f16ToF32, pick, reduce4 } from "./simd";
 
 /** Type tags, passed as compile-time constants to the inlined kernels. */
 const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
@@ -551,9 +551,7 @@ const PAIR16 = memory.data<u8>([
 /** Int16 lanes j (four times) then j + 1 (four times) of v, j a constant in 0, 2, 4, 6. */
 // @ts-ignore: decorator
 @inline function lanePair(v: v128, j: i32): v128 {
-  const idx = v128.load(PAIR16 + (<usize>j << 3));
-  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(v, idx);
-  return i8x16.swizzle(v, idx);
+  return pick(v, v128.load(PAIR16 + (<usize>j << 3)));
 }
 
 /**

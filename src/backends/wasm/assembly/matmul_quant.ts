@@ -23,7 +23,7 @@
 // Activations: xq i8 [n, K] and the same as int16 xq16 [n, K], xd f32 [n, K/32] (block scale),
 // xs f32 [n, K/32] (scale * sum of the block's quants: applies an offset or a min once per
 // block). The constant `f` (one of the F* below) picks the format in the inlined kernels.
-import { fma, fence, hsum, hsumi, dotI8x32, dotI8I16x32, dotW16x32, dotQ4I16x32, dotQ4x32, loadF16x4, f16ToF32, reduce4 } from "./simd";
+import { fma, fence, hsum, hsumi, pick, dotI8x32, dotI8I16x32, dotW16x32, dotQ4I16x32, dotQ4x32, loadF16x4, f16ToF32, reduce4 } from "./simd";
 
 const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
 
@@ -86,13 +86,6 @@ const Q5_MASKS = memory.data<u8>([
   0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
   2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
 ], 16);
-
-/** Bytes of v at the (in-range) indices idx: a plain byte shuffle in the relaxed build. */
-// @ts-ignore: decorator
-@inline function pick(v: v128, idx: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(v, idx);
-  return i8x16.swizzle(v, idx);
-}
 
 /** The 32 five-bit weights of a Q5_0/Q5_1 payload at w (qh then nibbles) as bytes: elements 0..15 / 16..31. */
 // @ts-ignore: decorator

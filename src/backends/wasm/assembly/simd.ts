@@ -30,6 +30,13 @@
   return f32x4.sub(c, f32x4.mul(a, b));
 }
 
+/** Bytes of v at the (in-range, below 16) indices idx: a plain byte shuffle in the relaxed build. */
+// @ts-ignore: decorator
+@inline export function pick(v: v128, idx: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(v, idx);
+  return i8x16.swizzle(v, idx);
+}
+
 /** Sum of the four float lanes. */
 // @ts-ignore: decorator
 @inline export function hsum(v: v128): f32 {
