@@ -22,7 +22,7 @@
 // Activations (quantize_q8_k): xq i8 [n, K], xq16 i16 [n, K] (baseline build), xd f32
 // [n, K/256] (d = max / -127, the signed extreme as ggml chooses it), xb i16 [n, K/16] (sums
 // of 16 quants, ggml's bsums).
-import { fma, fnma, fence, f16ToF32, pick, reduce4 } from "./simd";
+import { fma, fnma, fence, foldHalves, f16ToF32, pick, reduce4 } from "./simd";
 
 /** Type tags, passed as compile-time constants to the inlined kernels. */
 const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
@@ -563,7 +563,7 @@ const PAIR16 = memory.data<u8>([
  */
 // @ts-ignore: decorator
 @inline function scaledPair(a: v128, b: v128, sc: v128): v128 {
-  return i32x4.dot_i16x8_s(i16x8.add(v128.shuffle<i64>(a, b, 0, 2), v128.shuffle<i64>(a, b, 1, 3)), sc);
+  return i32x4.dot_i16x8_s(foldHalves(a, b), sc);
 }
 
 /**
@@ -696,7 +696,7 @@ const PAIR16 = memory.data<u8>([
         if (t == Q6K) {
           const sa = rowQ6(pa, x8, x16, sb, m0f, m30, fo);
           const sB = rowQ6(pB, x8, x16, sb, m0f, m30, fo);
-          // Scalar half conversions: fewer vector operations than halfToF32x4, and vector
+          // Scalar half conversions: fewer vector operations than a four-lane one, and vector
           // operations bound this loop (+4% over the vector conversion). Lanes 2, 3 are not read.
           const d = i32x4of4f(superD(t, pa), superD(t, pB), 0, 0);
           acc = fma(f32x4.convert_i32x4_s(reduce4(sa, sB, sa, sB)), f32x4.mul(d, dx), acc);

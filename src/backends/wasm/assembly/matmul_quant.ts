@@ -23,7 +23,7 @@
 // Activations: xq i8 [n, K] and the same as int16 xq16 [n, K], xd f32 [n, K/32] (block scale),
 // xs f32 [n, K/32] (scale * sum of the block's quants: applies an offset or a min once per
 // block). The constant `f` (one of the F* below) picks the format in the inlined kernels.
-import { fma, fence, hsum, hsumi, pick, dotI8x32, dotI8I16x32, dotW16x32, dotQ4I16x32, dotQ4x32, loadF16x4, f16ToF32, reduce4 } from "./simd";
+import { fma, fence, foldHalves, hsum, hsumi, pick, relaxedPairSums, dotI8x32, dotI8I16x32, dotW16x32, dotQ4I16x32, dotQ4x32, loadF16x4, f16ToF32, reduce4 } from "./simd";
 
 const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
 
@@ -116,7 +116,7 @@ const Q5_MASKS = memory.data<u8>([
 // @ts-ignore: decorator
 @inline function dotU5x32(lo: v128, hi: v128, x0: v128, x1: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD)
-    return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, lo), i16x8.relaxed_dot_i8x16_i7x16_s(x1, hi)));
+    return i32x4.extadd_pairwise_i16x8_s(relaxedPairSums(lo, hi, x0, x1));
   return dotI8x32(lo, hi, x0, x1);
 }
 
@@ -175,13 +175,13 @@ const Q5_MASKS = memory.data<u8>([
     lo = v128.and(packed, m0f);
     hi = v128.and(i16x8.shr_u(packed, 4), m0f);
   }
-  return i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x8), lo), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x8, 16), hi));
+  return relaxedPairSums(lo, hi, v128.load(x8), v128.load(x8, 16));
 }
 
 /** The int32 sums of two blocks' pair sums a and b, as lanes [a, a, b, b] (folded into one vector first: lanes 0..3 a's, 4..7 b's, each at most 31496). */
 // @ts-ignore: decorator
 @inline function foldTwo(a: v128, b: v128): v128 {
-  return i32x4.extadd_pairwise_i16x8_s(i16x8.add(v128.shuffle<i64>(a, b, 0, 2), v128.shuffle<i64>(a, b, 1, 3)));
+  return i32x4.extadd_pairwise_i16x8_s(foldHalves(a, b));
 }
 
 /**

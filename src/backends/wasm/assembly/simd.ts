@@ -37,6 +37,25 @@
   return i8x16.swizzle(v, idx);
 }
 
+/**
+ * Two vectors of int16 pair sums folded into one: lanes 0..3 are a's lanes i + (i + 4), lanes
+ * 4..7 b's. The caller bounds the sums within int16; a's total and b's total are kept apart,
+ * so one 16-bit dot can then widen (or scale) both.
+ */
+// @ts-ignore: decorator
+@inline export function foldHalves(a: v128, b: v128): v128 {
+  return i16x8.add(v128.shuffle<i64>(a, b, 0, 2), v128.shuffle<i64>(a, b, 1, 3));
+}
+
+/**
+ * Relaxed build: int16 pair sums of 32 unsigned weights below 128 (elements 0..15 in lo, 16..31
+ * in hi) with 32 int8 activations (x0, x1), by the 8 x 7-bit relaxed dot.
+ */
+// @ts-ignore: decorator
+@inline export function relaxedPairSums(lo: v128, hi: v128, x0: v128, x1: v128): v128 {
+  return i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, lo), i16x8.relaxed_dot_i8x16_i7x16_s(x1, hi));
+}
+
 /** Sum of the four float lanes. */
 // @ts-ignore: decorator
 @inline export function hsum(v: v128): f32 {
@@ -64,25 +83,20 @@
 }
 
 /**
- * Four IEEE halves (the low 16 bits of each int32 lane of h) as float32 lanes (weights hold no
- * infinities or NaNs). Normal halves are rebiased with an integer add; subnormal ones
- * (exponent 0) are their mantissa times 2^-24, converted from an integer: no float operation
- * sees a subnormal operand, which x86 handles in a slow microcode assist, and K-quant
- * super-block scales are often subnormal halves (a Q6_K d is about max|w| / 4096).
+ * Four IEEE half values at p as float32 lanes (weights hold no infinities or NaNs). Normal
+ * halves are rebiased with an integer add; subnormal ones (exponent 0) are their mantissa
+ * times 2^-24, converted from an integer: no float operation sees a subnormal operand, which
+ * x86 handles in a slow microcode assist, and K-quant super-block scales are often subnormal
+ * halves (a Q6_K d is about max|w| / 4096).
  */
 // @ts-ignore: decorator
-@inline export function halfToF32x4(h: v128): v128 {
+@inline export function loadF16x4(p: usize): v128 {
+  const h = v128.load16x4_u(p);
   const mag = v128.and(h, i32x4.splat(0x7fff));
   const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
   const normal = i32x4.add(i32x4.shl(mag, 13), i32x4.splat(0x38000000));
   const sub = f32x4.mul(f32x4.convert_i32x4_s(mag), f32x4.splat(reinterpret<f32>(0x33800000)));
   return v128.or(v128.bitselect(sub, normal, i32x4.lt_s(mag, i32x4.splat(0x400))), sign);
-}
-
-/** Four IEEE half values at p as float32 lanes (see halfToF32x4). */
-// @ts-ignore: decorator
-@inline export function loadF16x4(p: usize): v128 {
-  return halfToF32x4(v128.load16x4_u(p));
 }
 
 /** One IEEE half as float32 (scalar twin of loadF16x4). */
@@ -158,8 +172,7 @@
   const lo = v128.and(packed, i8x16.splat(0x0f));
   const hi = i8x16.shr_u(packed, 4);
   if (ASC_FEATURE_RELAXED_SIMD) {
-    const d = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, lo), i16x8.relaxed_dot_i8x16_i7x16_s(x1, hi));
-    return i32x4.extadd_pairwise_i16x8_s(d);
+    return i32x4.extadd_pairwise_i16x8_s(relaxedPairSums(lo, hi, x0, x1));
   }
   return dotI8x32(lo, hi, x0, x1);
 }
