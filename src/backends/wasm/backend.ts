@@ -692,12 +692,15 @@ export class WasmBackend implements Backend {
     // and scale x sum per block) or Q8_K (one scale per 256 values, one int16 sum per 16).
     const k8 = usesQ8K(kind);
     const format = k8 ? 2 : usesQ8_1(kind) ? 1 : 0;
+    // Q8_K: the quants twice, natural then permuted for Q4_K/Q6_K (assembly/kquant_layout.ts);
+    // n K is then a multiple of 256, so the permuted copy starts at xq + n K (xq16 + 2 n K).
+    const copies = k8 ? 2 : 1;
     const qb = align64(n * K);
     const scales = align64(((n * K) / (k8 ? 256 : 32)) * 4);
     const sums = k8 ? align64(((n * K) / 16) * 2) : scales;
-    const base = this.xq.ensure(3 * qb + scales + sums);
-    const xq16 = base + qb,
-      xd = xq16 + 2 * qb,
+    const base = this.xq.ensure(3 * copies * qb + scales + sums);
+    const xq16 = base + copies * qb,
+      xd = xq16 + 2 * copies * qb,
       xs = xd + scales;
     const q = this.quantized;
     if (q && q.x === x.ptr && q.n === n && q.K === K && q.format === format && q.base === base) return [base, xq16, xd, xs];
@@ -709,7 +712,7 @@ export class WasmBackend implements Backend {
     a[4] = xs;
     a[5] = K;
     a[6] = n;
-    a[7] = format === 1 ? 1 : 0;
+    a[7] = k8 ? n * K : format === 1 ? 1 : 0;
     // Cheap per value: split across the threads only when long (the down projection's input).
     this.dispatch(k8 ? Op.QuantizeK : Op.Quantize, n * K, SPLIT_QUANTIZE);
     this.quantized = { x: x.ptr, n, K, format, base };

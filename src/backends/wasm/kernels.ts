@@ -55,8 +55,11 @@ export interface KernelExports {
   matmul_q6_k: QuantMatmul;
   /** q8_1: 1 for Q4_1/Q5_1 weights (xs is Q8_1's f16 block sum), else 0. */
   quantize_q8(x: number, xq: number, xq16: number, xd: number, xs: number, K: number, i0: number, i1: number, q8_1: number): void;
-  /** Q8_K: xd one f32 per 256 values, xb one int16 sum per 16. */
-  quantize_q8_k(x: number, xq: number, xq16: number, xd: number, xb: number, K: number, i0: number, i1: number): void;
+  /**
+   * Q8_K: xd one f32 per 256 values, xb one int16 sum per 16; the quants again in the order of
+   * the Q4_K/Q6_K layout (assembly/kquant_layout.ts) `perm` bytes after xq (2 perm after xq16).
+   */
+  quantize_q8_k(x: number, xq: number, xq16: number, xd: number, xb: number, K: number, i0: number, i1: number, perm: number): void;
   rmsnorm(out: number, x: number, w: number, eps: number, K: number, i0: number, i1: number): void;
   rope(x: number, cos: number, sin: number, heads: number, hd: number, i0: number, i1: number): void;
   swiglu(out: number, g: number, u: number, e0: number, e1: number): void;
@@ -277,14 +280,15 @@ export function execute(k: KernelExports, op: number, a: Float64Array, t: number
     }
     case Op.Quantize:
     case Op.QuantizeK: {
-      // x, xq, xq16, xd, xs, K, n, q8_1 (Quantize only: Q8_1's f16 sums for Q4_1/Q5_1)
+      // x, xq, xq16, xd, xs, K, n, then Quantize: q8_1 (Q8_1's f16 sums for Q4_1/Q5_1);
+      // QuantizeK: the byte distance from xq to its permuted copy (n K, see quantize_q8_k).
       const K = a[5]!;
       const n = a[6]!;
       if (n >= threads) {
         const [i0, i1] = share(n, t, threads, 1);
         if (i0 >= i1) return;
         if (op === Op.Quantize) k.quantize_q8(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, K, i0, i1, a[7]!);
-        else k.quantize_q8_k(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, K, i0, i1);
+        else k.quantize_q8_k(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, K, i0, i1, a[7]!);
         return;
       }
       // Fewer rows than threads (decode): each thread takes a share of every row's blocks, each
@@ -298,7 +302,7 @@ export function execute(k: KernelExports, op: number, a: Float64Array, t: number
         const b = i * nb + b0;
         if (op === Op.Quantize)
           k.quantize_q8(a[0]! + 4 * e, a[1]! + e, a[2]! + 2 * e, a[3]! + 4 * b, a[4]! + 4 * b, (b1 - b0) * size, 0, 1, a[7]!);
-        else k.quantize_q8_k(a[0]! + 4 * e, a[1]! + e, a[2]! + 2 * e, a[3]! + 4 * b, a[4]! + 32 * b, (b1 - b0) * size, 0, 1);
+        else k.quantize_q8_k(a[0]! + 4 * e, a[1]! + e, a[2]! + 2 * e, a[3]! + 4 * b, a[4]! + 32 * b, (b1 - b0) * size, 0, 1, a[7]!);
       }
       return;
     }

@@ -16,13 +16,16 @@
 //
 // Weight layout ("paired super-blocks", written by pack_superblocks at upload): rows in pairs
 // (an odd last row paired with a zero row), and a pair is the two rows' super-blocks
-// interleaved, a0 b0 a1 b1 ..., each exactly as GGUF stores it (so the memory holds GGUF's
-// bytes, read as one sequential stream by a row-pair kernel).
+// interleaved, a0 b0 a1 b1 ..., read as one sequential stream by a row-pair kernel. Q2_K and
+// Q3_K super-blocks are GGUF's bytes; Q4_K, Q5_K and Q6_K have their quants permuted (Q6_K's
+// also re-encoded) so that one 8-bit dot serves two scale groups: see kquant_layout.ts.
 //
 // Activations (quantize_q8_k): xq i8 [n, K], xq16 i16 [n, K] (baseline build), xd f32
 // [n, K/256] (d = max / -127, the signed extreme as ggml chooses it), xb i16 [n, K/16] (sums
-// of 16 quants, ggml's bsums).
-import { fma, fnma, fence, foldHalves, f16ToF32, pick, reduce4 } from "./simd";
+// of 16 quants, ggml's bsums); right after xq (and xq16) the same quants in the permuted order
+// of kquant_layout.ts, which the Q4_K, Q5_K and Q6_K kernels read.
+import { fma, fnma, fence, f16ToF32, pick, reduce4 } from "./simd";
+import { bitTo4, permuteChunk, q4kQuant, q5kQuant, q6kQuant, q6kVector3, repackQ4K, repackQ5K, repackQ6K } from "./kquant_layout";
 
 /** Type tags, passed as compile-time constants to the inlined kernels. */
 const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
@@ -228,32 +231,6 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
   return i32x4.dot_i16x8_s(i16x8.add(dot16(w0, x8, x16), dot16(w1, x8 + 16, x16 + 32)), sc);
 }
 
-/** s0 * dot(w0, x[0..16)) + s1 * dot(w1, x[16..32)) as int32 lanes: two 16-weight groups with their own scales. */
-// @ts-ignore: decorator
-@inline function dot2x16(w0: v128, w1: v128, s0: v128, s1: v128, x8: usize, x16: usize): v128 {
-  return i32x4.add(i32x4.dot_i16x8_s(dot16(w0, x8, x16), s0), i32x4.dot_i16x8_s(dot16(w1, x8 + 16, x16 + 32), s1));
-}
-
-/** Lane j (int16) of v in every lane. */
-// @ts-ignore: decorator
-@inline function bc2(v: v128): v128 { return v128.shuffle<i16>(v, v, 2, 2, 2, 2, 2, 2, 2, 2); }
-// @ts-ignore: decorator
-@inline function bc3(v: v128): v128 { return v128.shuffle<i16>(v, v, 3, 3, 3, 3, 3, 3, 3, 3); }
-// @ts-ignore: decorator
-@inline function bc4(v: v128): v128 { return v128.shuffle<i16>(v, v, 4, 4, 4, 4, 4, 4, 4, 4); }
-// @ts-ignore: decorator
-@inline function bc5(v: v128): v128 { return v128.shuffle<i16>(v, v, 5, 5, 5, 5, 5, 5, 5, 5); }
-// @ts-ignore: decorator
-@inline function bc6(v: v128): v128 { return v128.shuffle<i16>(v, v, 6, 6, 6, 6, 6, 6, 6, 6); }
-// @ts-ignore: decorator
-@inline function bc7(v: v128): v128 { return v128.shuffle<i16>(v, v, 7, 7, 7, 7, 7, 7, 7, 7); }
-
-/** sum_i sc * (a_i + b_i) over int16 pair sums a, b, as int32 lanes. */
-// @ts-ignore: decorator
-@inline function scaled2(a: v128, b: v128, sc: v128): v128 {
-  return i32x4.dot_i16x8_s(i16x8.add(a, b), sc);
-}
-
 /**
  * Byte masks for the unpacking, made from a runtime zero (`z`, which no optimiser can fold):
  * V8 11 rebuilds a v128 constant at every use (four instructions; it hoists nothing out of
@@ -264,30 +241,12 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
   return i8x16.splat(<i8>(byte + z));
 }
 
-/** Q4_K/Q5_K: the 32 weights of unit 2c (low) / 2c + 1 (high) at p, byte half 0 or 16. */
-// @ts-ignore: decorator
-@inline function q45lo(t: i32, p: usize, c: i32, half: usize, qh: v128, m0f: v128, m10: v128): v128 {
-  const b = v128.load(p + (t == Q5K ? 48 : 16) + (<usize>c << 5) + half);
-  const lo = v128.and(b, m0f);
-  if (t == Q4K) return lo;
-  return v128.or(lo, v128.and(i16x8.shl(i16x8.shr_u(qh, 2 * c), 4), m10));
-}
-// @ts-ignore: decorator
-@inline function q45hi(t: i32, p: usize, c: i32, half: usize, qh: v128, m0f: v128, m10: v128): v128 {
-  const b = v128.load(p + (t == Q5K ? 48 : 16) + (<usize>c << 5) + half);
-  const hi = v128.and(i16x8.shr_u(b, 4), m0f);
-  if (t == Q4K) return hi;
-  return v128.or(hi, v128.and(i16x8.shl(i16x8.shr_u(qh, 2 * c + 1), 4), m10));
-}
-
 /**
  * One row pair (super-blocks interleaved at pair) against `tokens` (1 or 2) activation rows;
  * token 2's activations are a row (K quants, K/256 scales, K/16 sums) after token 1's. Stores
- * row b before row a, so that ob == oa keeps row a (the odd last row of a matrix).
- *
- * Q4_K, Q5_K and Q6_K (the types of llama.cpp's Q4_K_M/Q5_K_M files) unpack each chunk of
- * weights once for both tokens, with their scales broadcast by constant shuffles; Q2_K and Q3_K
- * take the generic per-row path (superDot).
+ * row b before row a, so that ob == oa keeps row a (the odd last row of a matrix). Q2_K and
+ * Q3_K, by the generic per-row path (superDot); the other K-quants take decodeK for these
+ * token counts.
  */
 // @ts-ignore: decorator
 @inline function pairKernel(t: i32, tokens: i32, pair: usize, xq: usize, xq16: usize, xd: usize, xb: usize, K: i32, oa: usize, ob: usize, on: usize, ba: f32, bb: f32): void {
@@ -297,8 +256,6 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
   const yq = xq + <usize>K, yq16 = xq16 + (<usize>K << 1), yd = xd + (<usize>nsb << 2), yb = xb + (<usize>nsb << 5);
   // Lanes: row a x token 1, row b x token 1, row a x token 2, row b x token 2 (see accumulate).
   let acc = f32x4.splat(0);
-  const z = K >> 31; // 0
-  const m0f = mask(z, 0x0f), m10 = mask(z, 0x10), m30 = mask(z, 0x30);
   let p = pair;
   for (let s = 0; s < nsb; s++) {
     const pa = p, pb = p + bb_;
@@ -307,111 +264,9 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
     const da = superD(t, pa), db = superD(t, pb);
     const dx = load<f32>(xd + od), dy = two ? load<f32>(yd + od) : <f32>0;
     const x8 = xq + o8, x16 = xq16 + o16, y8 = yq + o8, y16 = yq16 + o16;
-    let sax = i32x4.splat(0), sbx = i32x4.splat(0), say = i32x4.splat(0), sby = i32x4.splat(0);
-    if (t == Q4K || t == Q5K) {
-      let ca = i16x8.extend_low_i8x16_u(rawA), cb = i16x8.extend_low_i8x16_u(rawB);
-      const ha0 = t == Q5K ? v128.load(pa + 16) : i32x4.splat(0), ha1 = t == Q5K ? v128.load(pa + 32) : i32x4.splat(0);
-      const hb0 = t == Q5K ? v128.load(pb + 16) : i32x4.splat(0), hb1 = t == Q5K ? v128.load(pb + 32) : i32x4.splat(0);
-      for (let c = 0; c < 4; c++) {
-        const e = <usize>c << 6;
-        const la0 = q45lo(t, pa, c, 0, ha0, m0f, m10), la1 = q45lo(t, pa, c, 16, ha1, m0f, m10);
-        const ua0 = q45hi(t, pa, c, 0, ha0, m0f, m10), ua1 = q45hi(t, pa, c, 16, ha1, m0f, m10);
-        const lb0 = q45lo(t, pb, c, 0, hb0, m0f, m10), lb1 = q45lo(t, pb, c, 16, hb1, m0f, m10);
-        const ub0 = q45hi(t, pb, c, 0, hb0, m0f, m10), ub1 = q45hi(t, pb, c, 16, hb1, m0f, m10);
-        const a0 = bcast0(ca), a1 = bcast1(ca), b0 = bcast0(cb), b1 = bcast1(cb);
-        sax = i32x4.add(sax, i32x4.add(
-          scaled2(dot16(la0, x8 + e, x16 + 2 * e), dot16(la1, x8 + e + 16, x16 + 2 * e + 32), a0),
-          scaled2(dot16(ua0, x8 + e + 32, x16 + 2 * e + 64), dot16(ua1, x8 + e + 48, x16 + 2 * e + 96), a1)));
-        sbx = i32x4.add(sbx, i32x4.add(
-          scaled2(dot16(lb0, x8 + e, x16 + 2 * e), dot16(lb1, x8 + e + 16, x16 + 2 * e + 32), b0),
-          scaled2(dot16(ub0, x8 + e + 32, x16 + 2 * e + 64), dot16(ub1, x8 + e + 48, x16 + 2 * e + 96), b1)));
-        if (two) {
-          say = i32x4.add(say, i32x4.add(
-            scaled2(dot16(la0, y8 + e, y16 + 2 * e), dot16(la1, y8 + e + 16, y16 + 2 * e + 32), a0),
-            scaled2(dot16(ua0, y8 + e + 32, y16 + 2 * e + 64), dot16(ua1, y8 + e + 48, y16 + 2 * e + 96), a1)));
-          sby = i32x4.add(sby, i32x4.add(
-            scaled2(dot16(lb0, y8 + e, y16 + 2 * e), dot16(lb1, y8 + e + 16, y16 + 2 * e + 32), b0),
-            scaled2(dot16(ub0, y8 + e + 32, y16 + 2 * e + 64), dot16(ub1, y8 + e + 48, y16 + 2 * e + 96), b1)));
-        }
-        ca = next2(ca);
-        cb = next2(cb);
-      }
-    } else if (t == Q6K) {
-      for (let n = 0; n < 2; n++) {
-        const ca = n == 0 ? i16x8.extend_low_i8x16_s(rawA) : i16x8.extend_high_i8x16_s(rawA);
-        const cb = n == 0 ? i16x8.extend_low_i8x16_s(rawB) : i16x8.extend_high_i8x16_s(rawB);
-        const e = <usize>n << 7;
-        const qa = pa + (<usize>n << 6), qb = pb + (<usize>n << 6);
-        const hA = pa + 128 + (<usize>n << 5), hB = pb + 128 + (<usize>n << 5);
-        // Units j = 0..3 of this half (written out: each takes its own constant shifts and
-        // scale lanes): ql bytes 0..31 (j even) or 32..63 (j odd), low nibbles for j < 2,
-        // high for j >= 2; qh bits 2j, 2j + 1 as the weights' bits 4 and 5.
-        const hA0 = v128.load(hA), hA1 = v128.load(hA, 16), hB0 = v128.load(hB), hB1 = v128.load(hB, 16);
-        {
-          const wa0 = q6w(qa + 0, hA0, 0, m0f, m30), wa1 = q6w(qa + 16, hA1, 0, m0f, m30);
-          const wb0 = q6w(qb + 0, hB0, 0, m0f, m30), wb1 = q6w(qb + 16, hB1, 0, m0f, m30);
-          const u = e + 0;
-          const sa0 = bcast0(ca), sa1 = bcast1(ca), sb0 = bcast0(cb), sb1 = bcast1(cb);
-          sax = i32x4.add(sax, i32x4.add(i32x4.dot_i16x8_s(dot16(wa0, x8 + u, x16 + 2 * u), sa0), i32x4.dot_i16x8_s(dot16(wa1, x8 + u + 16, x16 + 2 * u + 32), sa1)));
-          sbx = i32x4.add(sbx, i32x4.add(i32x4.dot_i16x8_s(dot16(wb0, x8 + u, x16 + 2 * u), sb0), i32x4.dot_i16x8_s(dot16(wb1, x8 + u + 16, x16 + 2 * u + 32), sb1)));
-          if (two) {
-            say = i32x4.add(say, i32x4.add(i32x4.dot_i16x8_s(dot16(wa0, y8 + u, y16 + 2 * u), sa0), i32x4.dot_i16x8_s(dot16(wa1, y8 + u + 16, y16 + 2 * u + 32), sa1)));
-            sby = i32x4.add(sby, i32x4.add(i32x4.dot_i16x8_s(dot16(wb0, y8 + u, y16 + 2 * u), sb0), i32x4.dot_i16x8_s(dot16(wb1, y8 + u + 16, y16 + 2 * u + 32), sb1)));
-          }
-        }
-        {
-          const wa0 = q6w(qa + 32, hA0, 1, m0f, m30), wa1 = q6w(qa + 48, hA1, 1, m0f, m30);
-          const wb0 = q6w(qb + 32, hB0, 1, m0f, m30), wb1 = q6w(qb + 48, hB1, 1, m0f, m30);
-          const u = e + 32;
-          const sa0 = bc2(ca), sa1 = bc3(ca), sb0 = bc2(cb), sb1 = bc3(cb);
-          sax = i32x4.add(sax, i32x4.add(i32x4.dot_i16x8_s(dot16(wa0, x8 + u, x16 + 2 * u), sa0), i32x4.dot_i16x8_s(dot16(wa1, x8 + u + 16, x16 + 2 * u + 32), sa1)));
-          sbx = i32x4.add(sbx, i32x4.add(i32x4.dot_i16x8_s(dot16(wb0, x8 + u, x16 + 2 * u), sb0), i32x4.dot_i16x8_s(dot16(wb1, x8 + u + 16, x16 + 2 * u + 32), sb1)));
-          if (two) {
-            say = i32x4.add(say, i32x4.add(i32x4.dot_i16x8_s(dot16(wa0, y8 + u, y16 + 2 * u), sa0), i32x4.dot_i16x8_s(dot16(wa1, y8 + u + 16, y16 + 2 * u + 32), sa1)));
-            sby = i32x4.add(sby, i32x4.add(i32x4.dot_i16x8_s(dot16(wb0, y8 + u, y16 + 2 * u), sb0), i32x4.dot_i16x8_s(dot16(wb1, y8 + u + 16, y16 + 2 * u + 32), sb1)));
-          }
-        }
-        {
-          const wa0 = q6w(qa + 0, hA0, 2, m0f, m30), wa1 = q6w(qa + 16, hA1, 2, m0f, m30);
-          const wb0 = q6w(qb + 0, hB0, 2, m0f, m30), wb1 = q6w(qb + 16, hB1, 2, m0f, m30);
-          const u = e + 64;
-          const sa0 = bc4(ca), sa1 = bc5(ca), sb0 = bc4(cb), sb1 = bc5(cb);
-          sax = i32x4.add(sax, i32x4.add(i32x4.dot_i16x8_s(dot16(wa0, x8 + u, x16 + 2 * u), sa0), i32x4.dot_i16x8_s(dot16(wa1, x8 + u + 16, x16 + 2 * u + 32), sa1)));
-          sbx = i32x4.add(sbx, i32x4.add(i32x4.dot_i16x8_s(dot16(wb0, x8 + u, x16 + 2 * u), sb0), i32x4.dot_i16x8_s(dot16(wb1, x8 + u + 16, x16 + 2 * u + 32), sb1)));
-          if (two) {
-            say = i32x4.add(say, i32x4.add(i32x4.dot_i16x8_s(dot16(wa0, y8 + u, y16 + 2 * u), sa0), i32x4.dot_i16x8_s(dot16(wa1, y8 + u + 16, y16 + 2 * u + 32), sa1)));
-            sby = i32x4.add(sby, i32x4.add(i32x4.dot_i16x8_s(dot16(wb0, y8 + u, y16 + 2 * u), sb0), i32x4.dot_i16x8_s(dot16(wb1, y8 + u + 16, y16 + 2 * u + 32), sb1)));
-          }
-        }
-        {
-          const wa0 = q6w(qa + 32, hA0, 3, m0f, m30), wa1 = q6w(qa + 48, hA1, 3, m0f, m30);
-          const wb0 = q6w(qb + 32, hB0, 3, m0f, m30), wb1 = q6w(qb + 48, hB1, 3, m0f, m30);
-          const u = e + 96;
-          const sa0 = bc6(ca), sa1 = bc7(ca), sb0 = bc6(cb), sb1 = bc7(cb);
-          sax = i32x4.add(sax, i32x4.add(i32x4.dot_i16x8_s(dot16(wa0, x8 + u, x16 + 2 * u), sa0), i32x4.dot_i16x8_s(dot16(wa1, x8 + u + 16, x16 + 2 * u + 32), sa1)));
-          sbx = i32x4.add(sbx, i32x4.add(i32x4.dot_i16x8_s(dot16(wb0, x8 + u, x16 + 2 * u), sb0), i32x4.dot_i16x8_s(dot16(wb1, x8 + u + 16, x16 + 2 * u + 32), sb1)));
-          if (two) {
-            say = i32x4.add(say, i32x4.add(i32x4.dot_i16x8_s(dot16(wa0, y8 + u, y16 + 2 * u), sa0), i32x4.dot_i16x8_s(dot16(wa1, y8 + u + 16, y16 + 2 * u + 32), sa1)));
-            sby = i32x4.add(sby, i32x4.add(i32x4.dot_i16x8_s(dot16(wb0, y8 + u, y16 + 2 * u), sb0), i32x4.dot_i16x8_s(dot16(wb1, y8 + u + 16, y16 + 2 * u + 32), sb1)));
-          }
-        }
-      }
-
-      // The -32 offset: sum_g sc[g] * bs[g] * 32.
-      sax = i32x4.sub(sax, i32x4.shl(offsetDot(rawA, xb + ob_), 5));
-      sbx = i32x4.sub(sbx, i32x4.shl(offsetDot(rawB, xb + ob_), 5));
-      if (two) {
-        say = i32x4.sub(say, i32x4.shl(offsetDot(rawA, yb + ob_), 5));
-        sby = i32x4.sub(sby, i32x4.shl(offsetDot(rawB, yb + ob_), 5));
-      }
-    } else {
-      sax = superDot(t, pa, rawA, x8, x16, xb + ob_);
-      sbx = superDot(t, pb, rawB, x8, x16, xb + ob_);
-      if (two) {
-        say = superDot(t, pa, rawA, y8, y16, yb + ob_);
-        sby = superDot(t, pb, rawB, y8, y16, yb + ob_);
-      }
-    }
+    const sax = superDot(t, pa, rawA, x8, x16, xb + ob_), sbx = superDot(t, pb, rawB, x8, x16, xb + ob_);
+    const say = two ? superDot(t, pa, rawA, y8, y16, yb + ob_) : i32x4.splat(0);
+    const sby = two ? superDot(t, pb, rawB, y8, y16, yb + ob_) : i32x4.splat(0);
     const dxy = two ? i32x4of4f(dx, dx, dy, dy) : f32x4.splat(dx);
     acc = accumulate(acc, sax, sbx, say, sby, f32x4.mul(i32x4of4f(da, db, da, db), dxy));
     if (hasMins(t)) {
@@ -431,6 +286,72 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
 }
 
 
+/** Byte indices that give int16 lanes [j ×4, j + 1 ×4] of a vector, for j = 0, 2, 4, 6 (16 bytes each). */
+const PAIR16 = memory.data<u8>([
+  0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3,
+  4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7,
+  8, 9, 8, 9, 8, 9, 8, 9, 10, 11, 10, 11, 10, 11, 10, 11,
+  12, 13, 12, 13, 12, 13, 12, 13, 14, 15, 14, 15, 14, 15, 14, 15,
+], 16);
+
+/** Int16 lanes j (four times) then j + 1 (four times) of v, j a constant in 0, 2, 4, 6. */
+// @ts-ignore: decorator
+@inline function lanePair(v: v128, j: i32): v128 {
+  return pick(v, v128.load(PAIR16 + (<usize>j << 3)));
+}
+
+/** Byte indices that give int16 lanes [j ×4, j + 2 ×4] of a vector, for j = 0, 1, 4, 5 in that order (16 bytes each). */
+const PAIR16_GAP2 = memory.data<u8>([
+  0, 1, 0, 1, 0, 1, 0, 1, 4, 5, 4, 5, 4, 5, 4, 5,
+  2, 3, 2, 3, 2, 3, 2, 3, 6, 7, 6, 7, 6, 7, 6, 7,
+  8, 9, 8, 9, 8, 9, 8, 9, 12, 13, 12, 13, 12, 13, 12, 13,
+  10, 11, 10, 11, 10, 11, 10, 11, 14, 15, 14, 15, 14, 15, 14, 15,
+], 16);
+
+/** Int16 lanes j (four times) then j + 2 (four times) of v, j in 0, 1, 4, 5. */
+// @ts-ignore: decorator
+@inline function laneGap2(v: v128, j: i32): v128 {
+  return pick(v, v128.load(PAIR16_GAP2 + (<usize>((j & 1) | ((j >> 2) << 1)) << 4)));
+}
+
+/**
+ * Q4_K/Q5_K (permuted layout): sum_u sc[u] dot(q_u, x_u) over chunk c's two units, as int32
+ * lanes, from its four weight vectors (positions 0..15, .., 48..63) and the permuted
+ * activations at x8 (x16), with sp = [sc[2c] ×4, sc[2c + 1] ×4]: lanes 0..3 of every dot are
+ * unit 2c, lanes 4..7 unit 2c + 1, so the four dots add into one vector (at most 8 · 31 · 127 =
+ * 31496 per int16 lane) that one 16-bit dot scales.
+ */
+// @ts-ignore: decorator
+@inline function chunkDotQ45(w0: v128, w1: v128, w2: v128, w3: v128, sp: v128, x8: usize, x16: usize): v128 {
+  const a = i16x8.add(dot16(w0, x8, x16), dot16(w1, x8 + 16, x16 + 32));
+  const b = i16x8.add(dot16(w2, x8 + 32, x16 + 64), dot16(w3, x8 + 48, x16 + 96));
+  return i32x4.dot_i16x8_s(i16x8.add(a, b), sp);
+}
+
+/**
+ * Q6_K (repacked layout): sum_g sc[g] dot(q_g, x_g) over chunk c's four groups, as int32
+ * lanes: vectors 0 and 1 hold groups 4c and 4c + 2 (lanes 0..3, 4..7), vectors 2 and 3 groups
+ * 4c + 1 and 4c + 3; pa, pb are those pairs' scales. At most 4 · 63 · 127 per int16 lane.
+ */
+// @ts-ignore: decorator
+@inline function chunkDotQ6(w0: v128, w1: v128, w2: v128, w3: v128, pa: v128, pb: v128, x8: usize, x16: usize): v128 {
+  const a = i16x8.add(dot16(w0, x8, x16), dot16(w1, x8 + 16, x16 + 32));
+  const b = i16x8.add(dot16(w2, x8 + 32, x16 + 64), dot16(w3, x8 + 48, x16 + 96));
+  return i32x4.add(i32x4.dot_i16x8_s(a, pa), i32x4.dot_i16x8_s(b, pb));
+}
+
+/** Q6_K (repacked layout): chunk c's integer sums (see chunkDotQ6); sc the int16 scales of its half. */
+// @ts-ignore: decorator
+@inline function chunkQ6(p: usize, c: i32, sc: v128, x8: usize, x16: usize, m3f: v128, mc0: v128): v128 {
+  const q = p + <usize>c * 48, e = <usize>c << 6;
+  const b0 = v128.load(q), b1 = v128.load(q, 16), b2 = v128.load(q, 32);
+  const j = (c & 1) << 2;
+  return chunkDotQ6(
+    v128.and(b0, m3f), v128.and(b1, m3f), v128.and(b2, m3f), q6kVector3(b0, b1, b2, mc0),
+    laneGap2(sc, j), laneGap2(sc, j + 1), x8 + e, x16 + 2 * e,
+  );
+}
+
 /**
  * One row (its super-blocks `stride` bytes apart from p) against four activation rows (token
  * j's quants at xq + j K, as matmulK lays them out): the prefill tile. Each unpacked chunk of
@@ -445,7 +366,7 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
   const k8 = <usize>K, k16 = <usize>K << 1, kd = <usize>nsb << 2, kb = <usize>nsb << 5;
   let acc = f32x4.splat(0);
   const z = K >> 31; // 0
-  const m0f = mask(z, 0x0f), m10 = mask(z, 0x10), m30 = mask(z, 0x30);
+  const m0f = mask(z, 0x0f), m10 = mask(z, 0x10), m3f = mask(z, 0x3f), mc0 = mask(z, 0xc0);
   for (let s = 0; s < nsb; s++) {
     const o8 = <usize>s << 8, o16 = <usize>s << 9, od = <usize>s << 2, ob = <usize>s << 5;
     const x0 = xq + o8, x1 = x0 + k8, x2 = x1 + k8, x3 = x2 + k8;
@@ -456,47 +377,41 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
     const raw = scalesOf(t, p);
     let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
     if (t == Q4K || t == Q5K) {
-      // The eight 6-bit scales as bytes; each unit's scale is splatted from a scalar, which
-      // costs no vector shuffle and needs no constant lane (the loop is not unrolled).
-      const sc8 = i64x2.extract_lane(raw, 0);
-      // Unit 2c (the low nibbles of bytes 32c..32c + 31) then unit 2c + 1 (their high nibbles).
+      const sc = i16x8.extend_low_i8x16_u(raw); // the eight 6-bit scales as int16
+      const qh0 = t == Q5K ? v128.load(p + 16) : i32x4.splat(0), qh1 = t == Q5K ? v128.load(p + 32) : i32x4.splat(0);
       for (let c = 0; c < 4; c++) {
         const e = <usize>c << 6;
-        const qh0 = t == Q5K ? v128.load(p + 16) : i32x4.splat(0), qh1 = t == Q5K ? v128.load(p + 32) : i32x4.splat(0);
-        {
-          const w0 = q45lo(t, p, c, 0, qh0, m0f, m10), w1 = q45lo(t, p, c, 16, qh1, m0f, m10);
-          const sc = i16x8.splat(<i16>((sc8 >> (<u64>c << 4)) & 0xff));
-          s0 = fence(o, i32x4.add(s0, dot32(w0, w1, sc, x0 + e, y0 + 2 * e)));
-          s1 = fence(o, i32x4.add(s1, dot32(w0, w1, sc, x1 + e, y1 + 2 * e)));
-          s2 = fence(o, i32x4.add(s2, dot32(w0, w1, sc, x2 + e, y2 + 2 * e)));
-          s3 = fence(o, i32x4.add(s3, dot32(w0, w1, sc, x3 + e, y3 + 2 * e)));
+        const q = p + (t == Q5K ? 48 : 16) + (<usize>c << 5);
+        const b0 = v128.load(q), b1 = v128.load(q, 16);
+        let w0 = v128.and(b0, m0f), w1 = v128.and(b1, m0f);
+        let w2 = v128.and(i16x8.shr_u(b0, 4), m0f), w3 = v128.and(i16x8.shr_u(b1, 4), m0f);
+        if (t == Q5K) {
+          // The fifth bits: bit 2c of the qh bytes for positions 0..31, 2c + 1 for 32..63.
+          w0 = v128.or(w0, v128.and(i16x8.shl(i16x8.shr_u(qh0, 2 * c), 4), m10));
+          w1 = v128.or(w1, v128.and(i16x8.shl(i16x8.shr_u(qh1, 2 * c), 4), m10));
+          w2 = v128.or(w2, v128.and(i16x8.shl(i16x8.shr_u(qh0, 2 * c + 1), 4), m10));
+          w3 = v128.or(w3, v128.and(i16x8.shl(i16x8.shr_u(qh1, 2 * c + 1), 4), m10));
         }
-        {
-          const w0 = q45hi(t, p, c, 0, qh0, m0f, m10), w1 = q45hi(t, p, c, 16, qh1, m0f, m10);
-          const sc = i16x8.splat(<i16>((sc8 >> ((<u64>c << 4) + 8)) & 0xff));
-          const f = e + 32;
-          s0 = fence(o, i32x4.add(s0, dot32(w0, w1, sc, x0 + f, y0 + 2 * f)));
-          s1 = fence(o, i32x4.add(s1, dot32(w0, w1, sc, x1 + f, y1 + 2 * f)));
-          s2 = fence(o, i32x4.add(s2, dot32(w0, w1, sc, x2 + f, y2 + 2 * f)));
-          s3 = fence(o, i32x4.add(s3, dot32(w0, w1, sc, x3 + f, y3 + 2 * f)));
-        }
+        const sp = lanePair(sc, 2 * c);
+        s0 = fence(o, i32x4.add(s0, chunkDotQ45(w0, w1, w2, w3, sp, x0 + e, y0 + 2 * e)));
+        s1 = fence(o, i32x4.add(s1, chunkDotQ45(w0, w1, w2, w3, sp, x1 + e, y1 + 2 * e)));
+        s2 = fence(o, i32x4.add(s2, chunkDotQ45(w0, w1, w2, w3, sp, x2 + e, y2 + 2 * e)));
+        s3 = fence(o, i32x4.add(s3, chunkDotQ45(w0, w1, w2, w3, sp, x3 + e, y3 + 2 * e)));
       }
     } else if (t == Q6K) {
-      for (let n = 0; n < 2; n++) {
-        const q = p + (<usize>n << 6), h = p + 128 + (<usize>n << 5);
-        // Unit j of this half: ql bytes 0..31 (j even) or 32..63 (j odd), low nibbles for
-        // j < 2, high for j >= 2; qh bits 2j, 2j + 1 as the weights' bits 4 and 5.
-        for (let j = 0; j < 4; j++) {
-          const w0 = q6w(q + ((<usize>j & 1) << 5), v128.load(h), j, m0f, m30);
-          const w1 = q6w(q + ((<usize>j & 1) << 5) + 16, v128.load(h, 16), j, m0f, m30);
-          const g = p + 192 + (<usize>n << 3) + (<usize>j << 1);
-          const sa = i16x8.splat(<i16>load<i8>(g)), sb = i16x8.splat(<i16>load<i8>(g, 1));
-          const e = (<usize>n << 7) + (<usize>j << 5);
-          s0 = fence(o, i32x4.add(s0, dot2x16(w0, w1, sa, sb, x0 + e, y0 + 2 * e)));
-          s1 = fence(o, i32x4.add(s1, dot2x16(w0, w1, sa, sb, x1 + e, y1 + 2 * e)));
-          s2 = fence(o, i32x4.add(s2, dot2x16(w0, w1, sa, sb, x2 + e, y2 + 2 * e)));
-          s3 = fence(o, i32x4.add(s3, dot2x16(w0, w1, sa, sb, x3 + e, y3 + 2 * e)));
-        }
+      const sc0 = i16x8.extend_low_i8x16_s(raw), sc1 = i16x8.extend_high_i8x16_s(raw);
+      for (let c = 0; c < 4; c++) {
+        const e = <usize>c << 6;
+        const q = p + <usize>c * 48;
+        const v0 = v128.load(q), v1 = v128.load(q, 16), v2 = v128.load(q, 32);
+        const w0 = v128.and(v0, m3f), w1 = v128.and(v1, m3f), w2 = v128.and(v2, m3f), w3 = q6kVector3(v0, v1, v2, mc0);
+        const sc = c < 2 ? sc0 : sc1;
+        const j = (c & 1) << 2;
+        const pa = laneGap2(sc, j), pb = laneGap2(sc, j + 1);
+        s0 = fence(o, i32x4.add(s0, chunkDotQ6(w0, w1, w2, w3, pa, pb, x0 + e, y0 + 2 * e)));
+        s1 = fence(o, i32x4.add(s1, chunkDotQ6(w0, w1, w2, w3, pa, pb, x1 + e, y1 + 2 * e)));
+        s2 = fence(o, i32x4.add(s2, chunkDotQ6(w0, w1, w2, w3, pa, pb, x2 + e, y2 + 2 * e)));
+        s3 = fence(o, i32x4.add(s3, chunkDotQ6(w0, w1, w2, w3, pa, pb, x3 + e, y3 + 2 * e)));
       }
       s0 = i32x4.sub(s0, i32x4.shl(offsetDot(raw, b0), 5));
       s1 = i32x4.sub(s1, i32x4.shl(offsetDot(raw, b1), 5));
@@ -521,16 +436,6 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
   store<f32>(o + 3 * on, f32x4.extract_lane(acc, 3) + bias);
 }
 
-/** Q6_K: 16 weights of unit j (a constant) from 16 ql bytes at q and their 16 qh bytes hv. */
-// @ts-ignore: decorator
-@inline function q6w(q: usize, hv: v128, j: i32, m0f: v128, m30: v128): v128 {
-  const b = v128.load(q);
-  const lo = j < 2 ? v128.and(b, m0f) : v128.and(i16x8.shr_u(b, 4), m0f);
-  // Bits 2j, 2j + 1 of each qh byte to bits 4, 5.
-  const hi = j == 0 ? i16x8.shl(hv, 4) : j == 1 ? i16x8.shl(hv, 2) : j == 2 ? hv : i16x8.shr_u(hv, 2);
-  return v128.or(lo, v128.and(hi, m30));
-}
-
 /** Q6_K: sum_g sc[g] * bs[g] over the sixteen int8 scales in raw, as int32 lanes. */
 // @ts-ignore: decorator
 @inline function offsetDot(raw: v128, xb: usize): v128 {
@@ -540,39 +445,12 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
   );
 }
 
-/** Byte indices that give int16 lanes [j ×4, j + 1 ×4] of a vector, for j = 0, 2, 4, 6 (16 bytes each). */
-const PAIR16 = memory.data<u8>([
-  0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3,
-  4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7,
-  8, 9, 8, 9, 8, 9, 8, 9, 10, 11, 10, 11, 10, 11, 10, 11,
-  12, 13, 12, 13, 12, 13, 12, 13, 14, 15, 14, 15, 14, 15, 14, 15,
-], 16);
-
-/** Int16 lanes j (four times) then j + 1 (four times) of v, j a constant in 0, 2, 4, 6. */
-// @ts-ignore: decorator
-@inline function lanePair(v: v128, j: i32): v128 {
-  return pick(v, v128.load(PAIR16 + (<usize>j << 3)));
-}
-
 /**
- * s_a * sum(a) + s_b * sum(b), spread over int32 lanes, for two vectors of int16 pair sums a
- * and b with sc = [s_a ×4, s_b ×4]: a and b are folded into one vector (lanes 0..3 a's, 4..7
- * b's), so that one 16-bit dot scales both. Each folded lane sums two of a's (or b's) lanes,
- * which must stay within int16: at most 4 · 63 · 127 = 32004 for Q6_K's sixteen-weight groups,
- * 8 · 31 · 127 = 31496 for Q5_K's 32-weight units.
- */
-// @ts-ignore: decorator
-@inline function scaledPair(a: v128, b: v128, sc: v128): v128 {
-  return i32x4.dot_i16x8_s(foldHalves(a, b), sc);
-}
-
-/**
- * Q4_K/Q5_K: chunk c (a constant, 0..3: weights 64c .. 64c + 63) of one row's super-block at p,
- * sum_u sc[u] dot(q_u, x_u) over its two 32-weight units as int32 lanes, with `sc` the
- * super-block's eight 6-bit scales as int16 lanes. One row at a time keeps the live vectors
- * (one sum, one chunk of weights, the scales, the masks) well inside the registers; one 16-bit
- * dot scales both units (scaledPair), which measured 5-7% faster on Q4_K than a dot per unit
- * with its scale splatted from a scalar.
+ * Q4_K/Q5_K (permuted layout): chunk c (a constant, 0..3: positions 64c .. 64c + 63) of one
+ * row's super-block at p, sum_u sc[u] dot(q_u, x_u) over its two 32-weight units as int32
+ * lanes (chunkDotQ45), with `sc` the super-block's eight 6-bit scales as int16 lanes. One row
+ * at a time keeps the live vectors (one sum, one chunk of weights, the scales, the masks) well
+ * inside the registers.
  */
 // @ts-ignore: decorator
 @inline function chunkQ45(t: i32, p: usize, c: i32, sc: v128, qh0: v128, qh1: v128, x8: usize, x16: usize, m0f: v128, m10: v128): v128 {
@@ -582,14 +460,12 @@ const PAIR16 = memory.data<u8>([
   let w0 = v128.and(b0, m0f), w1 = v128.and(b1, m0f);
   let v0 = v128.and(i16x8.shr_u(b0, 4), m0f), v1 = v128.and(i16x8.shr_u(b1, 4), m0f);
   if (t == Q5K) {
-    w0 = v128.or(w0, v128.and(i16x8.shl(i16x8.shr_u(qh0, 2 * c), 4), m10));
-    w1 = v128.or(w1, v128.and(i16x8.shl(i16x8.shr_u(qh1, 2 * c), 4), m10));
-    v0 = v128.or(v0, v128.and(i16x8.shl(i16x8.shr_u(qh0, 2 * c + 1), 4), m10));
-    v1 = v128.or(v1, v128.and(i16x8.shl(i16x8.shr_u(qh1, 2 * c + 1), 4), m10));
+    w0 = v128.or(w0, bitTo4(qh0, 2 * c, m10));
+    w1 = v128.or(w1, bitTo4(qh1, 2 * c, m10));
+    v0 = v128.or(v0, bitTo4(qh0, 2 * c + 1, m10));
+    v1 = v128.or(v1, bitTo4(qh1, 2 * c + 1, m10));
   }
-  const lo = i16x8.add(dot16(w0, x8 + e, x16 + 2 * e), dot16(w1, x8 + e + 16, x16 + 2 * e + 32));
-  const hi = i16x8.add(dot16(v0, x8 + e + 32, x16 + 2 * e + 64), dot16(v1, x8 + e + 48, x16 + 2 * e + 96));
-  return scaledPair(lo, hi, lanePair(sc, 2 * c));
+  return chunkDotQ45(w0, w1, v0, v1, lanePair(sc, 2 * c), x8 + e, x16 + 2 * e);
 }
 
 /**
@@ -626,42 +502,19 @@ const PAIR16 = memory.data<u8>([
 }
 
 /**
- * Q6_K: step jj (a constant, 0 or 1) of half n (a constant) of one row's super-block at p: the
- * 32 ql bytes at 64n + 32jj, whose low nibbles are the half's unit jj and whose high nibbles its
- * unit jj + 2, with the half's qh bytes h0, h1 shifted right by 2jj (bits 4 and 5 of both units'
- * weights), as int32 lanes of sum_g sc[g] dot(q_g, x_g) over the four 16-weight groups; sc is
- * the half's eight scales as int16 lanes.
+ * Q6_K (repacked layout): S = sum_g sc[g] dot(q_g, x_g) - 32 sum_g sc[g] bs[g] of one row's
+ * super-block at p against one activation block (x8, x16 permuted; xb its natural 16-sums), as
+ * int32 lanes: its four chunks written out, each ended by a fence so that V8 keeps the chunks
+ * apart instead of issuing every load first and spilling.
  */
 // @ts-ignore: decorator
-@inline function stepQ6(p: usize, n: i32, jj: i32, h0: v128, h1: v128, sc: v128, x8: usize, x16: usize, m0f: v128, m30: v128): v128 {
-  const q = p + (<usize>n << 6) + (<usize>jj << 5);
-  const e = (<usize>n << 7) + (<usize>jj << 5);
-  const b0 = v128.load(q), b1 = v128.load(q, 16);
-  const w0 = v128.or(v128.and(b0, m0f), v128.and(i16x8.shl(h0, 4), m30));
-  const w1 = v128.or(v128.and(b1, m0f), v128.and(i16x8.shl(h1, 4), m30));
-  const lo = scaledPair(dot16(w0, x8 + e, x16 + 2 * e), dot16(w1, x8 + e + 16, x16 + 2 * e + 32), lanePair(sc, 2 * jj));
-  const v0 = v128.or(v128.and(i16x8.shr_u(b0, 4), m0f), v128.and(h0, m30));
-  const v1 = v128.or(v128.and(i16x8.shr_u(b1, 4), m0f), v128.and(h1, m30));
-  const hi = scaledPair(dot16(v0, x8 + e + 64, x16 + 2 * e + 128), dot16(v1, x8 + e + 80, x16 + 2 * e + 160), lanePair(sc, 2 * jj + 4));
-  return i32x4.add(lo, hi);
-}
-
-/**
- * Q6_K: S = sum_g sc[g] dot(q_g, x_g) - 32 sum_g sc[g] bs[g] of one row's super-block at p
- * against one activation block, as int32 lanes: its four steps written out with constant
- * offsets, each ended by a fence so that V8 keeps the steps apart instead of issuing
- * every load first and spilling.
- */
-// @ts-ignore: decorator
-@inline function rowQ6(p: usize, x8: usize, x16: usize, xb: usize, m0f: v128, m30: v128, fo: usize): v128 {
+@inline function rowQ6(p: usize, x8: usize, x16: usize, xb: usize, m3f: v128, mc0: v128, fo: usize): v128 {
   const raw = v128.load(p + 192);
   const sc0 = i16x8.extend_low_i8x16_s(raw), sc1 = i16x8.extend_high_i8x16_s(raw);
-  const h0 = v128.load(p + 128), h1 = v128.load(p + 144);
-  let s = fence(fo, stepQ6(p, 0, 0, h0, h1, sc0, x8, x16, m0f, m30));
-  s = fence(fo, i32x4.add(s, stepQ6(p, 0, 1, i16x8.shr_u(h0, 2), i16x8.shr_u(h1, 2), sc0, x8, x16, m0f, m30)));
-  const g0 = v128.load(p + 160), g1 = v128.load(p + 176);
-  s = fence(fo, i32x4.add(s, stepQ6(p, 1, 0, g0, g1, sc1, x8, x16, m0f, m30)));
-  s = fence(fo, i32x4.add(s, stepQ6(p, 1, 1, i16x8.shr_u(g0, 2), i16x8.shr_u(g1, 2), sc1, x8, x16, m0f, m30)));
+  let s = fence(fo, chunkQ6(p, 0, sc0, x8, x16, m3f, mc0));
+  s = fence(fo, i32x4.add(s, chunkQ6(p, 1, sc0, x8, x16, m3f, mc0)));
+  s = fence(fo, i32x4.add(s, chunkQ6(p, 2, sc1, x8, x16, m3f, mc0)));
+  s = fence(fo, i32x4.add(s, chunkQ6(p, 3, sc1, x8, x16, m3f, mc0)));
   return i32x4.sub(s, i32x4.shl(offsetDot(raw, xb), 5));
 }
 
@@ -670,7 +523,8 @@ const PAIR16 = memory.data<u8>([
  * for Q4_K, Q5_K and Q6_K: per row pair, token and super-block, row a's then row b's integer sums, one row at a
  * time (pairKernel's two rows by two tokens spill on x86-64's 16 vector registers), then the
  * same float operations as pairKernel's (one multiply-add of the sum, then one of the mins,
- * per output and super-block), so the results equal every other tile's bit for bit.
+ * per output and super-block), so the results equal every other tile's bit for bit. Q4_K and
+ * Q6_K read their permuted activations (the caller passes those as xq, xq16).
  */
 // @ts-ignore: decorator
 @inline function decodeK(t: i32, out: usize, xq: usize, xq16: usize, xd: usize, xb: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
@@ -679,7 +533,7 @@ const PAIR16 = memory.data<u8>([
   const pb = pairBytesK(K, bbk);
   const on = <usize>N << 2;
   const z = K >> 31; // 0
-  const m0f = mask(z, 0x0f), m10 = mask(z, 0x10), m30 = mask(z, 0x30), m3f = mask(z, 0x3f), m03 = mask(z, 0x03);
+  const m0f = mask(z, 0x0f), m10 = mask(z, 0x10), m3f = mask(z, 0x3f), m03 = mask(z, 0x03), mc0 = mask(z, 0xc0);
   for (let o = r0; o < r1; o += 2) {
     const two = o + 1 < r1;
     const ba = biasAt(bias, o), bb = two ? biasAt(bias, o + 1) : <f32>0;
@@ -694,8 +548,8 @@ const PAIR16 = memory.data<u8>([
         const x8 = iq + (<usize>s << 8), x16 = iq16 + (<usize>s << 9), sb = ib + (<usize>s << 5);
         const dx = f32x4.splat(load<f32>(id + (<usize>s << 2)));
         if (t == Q6K) {
-          const sa = rowQ6(pa, x8, x16, sb, m0f, m30, fo);
-          const sB = rowQ6(pB, x8, x16, sb, m0f, m30, fo);
+          const sa = rowQ6(pa, x8, x16, sb, m3f, mc0, fo);
+          const sB = rowQ6(pB, x8, x16, sb, m3f, mc0, fo);
           // Scalar half conversions: fewer vector operations than a four-lane one, and vector
           // operations bound this loop (+4% over the vector conversion). Lanes 2, 3 are not read.
           const d = i32x4of4f(superD(t, pa), superD(t, pB), 0, 0);
@@ -732,12 +586,30 @@ const PAIR16 = memory.data<u8>([
   const bbk = blockBytes(t);
   const pb = pairBytesK(K, bbk);
   const on = <usize>N << 2;
-  // One token: the decode kernel. Two or three: pairKernel, which unpacks each chunk once for
-  // two tokens (faster there than decodeK token by token: 54 against 40 GFLOP/s for Q4_K).
-  if (n == 1 && (t == Q4K || t == Q5K || t == Q6K)) {
-    decodeK(t, out, xq, xq16, xd, xb, w, bias, n, K, N, r0, r1);
+  if (t == Q4K || t == Q5K || t == Q6K) {
+    // Their activations in the permuted order, written by quantize_q8_k after the natural ones.
+    const pq = xq + <usize>n * K, pq16 = xq16 + ((<usize>n * K) << 1);
+    // Four tokens at a time through each row (the prefill tile), then the rest (decode: all of
+    // it) token by token through each row pair.
+    const n4 = n & ~3;
+    for (let o = r0; o < r1 && n4 > 0; o += 2) {
+      const pair = w + <usize>(o >> 1) * pb;
+      const two = o + 1 < r1;
+      const ba = biasAt(bias, o), bb = two ? biasAt(bias, o + 1) : <f32>0;
+      for (let i = 0; i < n4; i += 4) {
+        const oa = out + <usize>i * on + (<usize>o << 2);
+        const x8 = pq + <usize>i * K, x16 = pq16 + ((<usize>i * K) << 1), d = xd + ((<usize>i * nsb) << 2), s = xb + ((<usize>i * nsb) << 5);
+        quadKernel(t, pair, 2 * bbk, x8, x16, d, s, K, oa, on, ba);
+        if (two) quadKernel(t, pair + bbk, 2 * bbk, x8, x16, d, s, K, oa + 4, on, bb);
+      }
+    }
+    if (n4 < n) {
+      const i = <usize>n4;
+      decodeK(t, out + i * on, pq + i * K, pq16 + ((i * K) << 1), xd + ((i * nsb) << 2), xb + ((i * nsb) << 5), w, bias, n - n4, K, N, r0, r1);
+    }
     return;
   }
+  // Q2_K and Q3_K: four tokens at a time (quadKernel), then two and one (pairKernel).
   for (let o = r0; o < r1; o += 2) {
     const pair = w + <usize>(o >> 1) * pb;
     const two = o + 1 < r1;
@@ -795,6 +667,17 @@ export function pack_superblocks(dst: usize, src: usize, rows: i32, K: i32, bb: 
       memory.copy(p, sa + <usize>s * b, b);
       if (hasB) memory.copy(p + b, sa + rowBytes + <usize>s * b, b);
       else memory.fill(p + b, 0, b);
+      // Q4_K, Q5_K and Q6_K in the order their kernels read (kquant_layout.ts); a zero row stays zero.
+      if (bb == 144) {
+        repackQ4K(p);
+        if (hasB) repackQ4K(p + b);
+      } else if (bb == 176) {
+        repackQ5K(p);
+        if (hasB) repackQ5K(p + b);
+      } else if (bb == 210) {
+        repackQ6K(p);
+        if (hasB) repackQ6K(p + b);
+      }
       p += 2 * b;
     }
   }
@@ -829,9 +712,11 @@ export function superpair_bytes(K: i32, bb: i32): i32 {
  * Quantises rows [i0, i1) of x [n, K] (K a multiple of 256) to Q8_K as ggml's
  * quantize_row_q8_K_ref does: per 256 values, the value of largest magnitude (the first if
  * several) sets iscale = -127 / max, q = min(127, nearest(iscale * x)) (ties to even, as
- * ggml's nearest_int), d = 1 / iscale, and the sums of each 16 quants.
+ * ggml's nearest_int), d = 1 / iscale, and the sums of each 16 quants. The same quants in
+ * the permuted order of kquant_layout.ts go `perm` bytes after xq (2 perm after xq16).
  */
-export function quantize_q8_k(x: usize, xq: usize, xq16: usize, xd: usize, xb: usize, K: i32, i0: i32, i1: i32): void {
+export function quantize_q8_k(x: usize, xq: usize, xq16: usize, xd: usize, xb: usize, K: i32, i0: i32, i1: i32, perm: i32): void {
+  const pq = <usize>perm;
   const nsb = K >> 8;
   for (let i = i0; i < i1; i++) {
     for (let s = 0; s < nsb; s++) {
@@ -845,6 +730,8 @@ export function quantize_q8_k(x: usize, xq: usize, xq16: usize, xd: usize, xb: u
       if (amax == 0) {
         memory.fill(xq + e, 0, 256);
         memory.fill(xq16 + (e << 1), 0, 512);
+        memory.fill(xq + pq + e, 0, 256);
+        memory.fill(xq16 + ((pq + e) << 1), 0, 512);
         memory.fill(xb + so, 0, 32);
         store<f32>(xd + bo, 0);
         continue;
@@ -871,6 +758,7 @@ export function quantize_q8_k(x: usize, xq: usize, xq16: usize, xd: usize, xb: u
         const sums = reduce4(t0, t1, t2, t3);
         v128.store64_lane(xb + so + (g4 << 1), i16x8.narrow_i32x4_s(sums, sums), 0);
       }
+      for (let c: usize = 0; c < 256; c += 64) permuteChunk(xq + e + c, xq + pq + e + c, xq16 + ((pq + e + c) << 1));
       store<f32>(xd + bo, <f32>1 / iscale);
     }
   }
@@ -888,14 +776,11 @@ export function dequant_row_k(out: usize, table: usize, t: i32, id: i32, K: i32)
       const g = e >> 4, k = e >> 5, l = e & 31;
       let q: i32, sc: i32, mn: i32 = 0;
       if (t == Q4K || t == Q5K) {
-        q = (<i32>load<u8>(p + (t == Q4K ? 16 : 48) + ((k >> 1) << 5) + l) >> ((k & 1) << 2)) & 15;
-        if (t == Q5K) q |= ((<i32>load<u8>(p + 16 + l) >> k) & 1) << 4;
+        q = t == Q4K ? q4kQuant(p, e) : q5kQuant(p, e);
         sc = scaleMinK4(p + 4, k, false);
         mn = scaleMinK4(p + 4, k, true);
       } else if (t == Q6K) {
-        const n = k >> 2, j = k & 3;
-        q = ((<i32>load<u8>(p + (n << 6) + ((j & 1) << 5) + l) >> ((j >> 1) << 2)) & 15) | (((<i32>load<u8>(p + 128 + (n << 5) + l) >> (2 * j)) & 3) << 4);
-        q -= 32;
+        q = q6kQuant(p, e) - 32;
         sc = <i32>load<i8>(p + 192 + g);
       } else if (t == Q3K) {
         const n = k >> 2, j = k & 3;
