@@ -24,7 +24,7 @@
 // [n, K/256] (d = max / -127, the signed extreme as ggml chooses it), xb i16 [n, K/16] (sums
 // of 16 quants, ggml's bsums); right after xq (and xq16) the same quants in the permuted order
 // of kquant_layout.ts, which the Q4_K, Q5_K and Q6_K kernels read.
-import { fma, fnma, fence, f16ToF32, pick, reduce4 } from "./simd";
+import { fma, fnma, fence, f16ToF32, nearestInt, pick, reduce4 } from "./simd";
 import { bitTo4, permuteChunk, q4kQuant, q5kQuant, q6kQuant, q6kVector3, repackQ4K, repackQ5K, repackQ6K } from "./kquant_layout";
 
 /** Type tags, passed as compile-time constants to the inlined kernels. */
@@ -696,10 +696,10 @@ export function superpair_bytes(K: i32, bb: i32): i32 {
 // @ts-ignore: decorator
 @inline function quantizeGroupK(p: usize, g: usize, is: v128, cap: v128, xq: usize, xq16: usize, e: usize): v128 {
   const q = p + (g << 6);
-  const q0 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(q), is))), cap);
-  const q1 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(q, 16), is))), cap);
-  const q2 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(q, 32), is))), cap);
-  const q3 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(q, 48), is))), cap);
+  const q0 = i32x4.min_s(nearestInt(f32x4.mul(v128.load(q), is)), cap);
+  const q1 = i32x4.min_s(nearestInt(f32x4.mul(v128.load(q, 16), is)), cap);
+  const q2 = i32x4.min_s(nearestInt(f32x4.mul(v128.load(q, 32), is)), cap);
+  const q3 = i32x4.min_s(nearestInt(f32x4.mul(v128.load(q, 48), is)), cap);
   const h0 = i16x8.narrow_i32x4_s(q0, q1), h1 = i16x8.narrow_i32x4_s(q2, q3);
   const o = e + (g << 4);
   v128.store(xq + o, i8x16.narrow_i16x8_s(h0, h1));

@@ -23,7 +23,7 @@
 // Activations: xq i8 [n, K] and the same as int16 xq16 [n, K], xd f32 [n, K/32] (block scale),
 // xs f32 [n, K/32] (scale * sum of the block's quants: applies an offset or a min once per
 // block). The constant `f` (one of the F* below) picks the format in the inlined kernels.
-import { fma, fence, foldHalves, hsum, hsumi, pick, relaxedPairSums, dotI8x32, dotI8I16x32, dotW16x32, dotQ4I16x32, dotQ4x32, loadF16x4, f16ToF32, reduce4 } from "./simd";
+import { fma, fence, foldHalves, hsum, hsumi, nearestInt, pick, relaxedPairSums, dotI8x32, dotI8I16x32, dotW16x32, dotQ4I16x32, dotQ4x32, loadF16x4, f16ToF32, reduce4 } from "./simd";
 
 const FQ8_0 = 0, FQ4_0 = 1, FQ5_0 = 2, FQ4_1 = 3, FQ5_1 = 4, FIQ4_NL = 5;
 
@@ -730,14 +730,14 @@ export function quantize_q8(x: usize, xq: usize, xq16: usize, xd: usize, xs: usi
       const d32: f32 = amax / 127;
       const d = roundToF16(d32);
       const id = f32x4.splat(amax != 0 ? <f32>127 / amax : <f32>0);
-      const q0 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v0, id)));
-      const q1 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v1, id)));
-      const q2 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v2, id)));
-      const q3 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v3, id)));
-      const q4 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v4, id)));
-      const q5 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v5, id)));
-      const q6 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v6, id)));
-      const q7 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v7, id)));
+      const q0 = nearestInt(f32x4.mul(v0, id));
+      const q1 = nearestInt(f32x4.mul(v1, id));
+      const q2 = nearestInt(f32x4.mul(v2, id));
+      const q3 = nearestInt(f32x4.mul(v3, id));
+      const q4 = nearestInt(f32x4.mul(v4, id));
+      const q5 = nearestInt(f32x4.mul(v5, id));
+      const q6 = nearestInt(f32x4.mul(v6, id));
+      const q7 = nearestInt(f32x4.mul(v7, id));
       const h0 = i16x8.narrow_i32x4_s(q0, q1), h1 = i16x8.narrow_i32x4_s(q2, q3);
       const h2 = i16x8.narrow_i32x4_s(q4, q5), h3 = i16x8.narrow_i32x4_s(q6, q7);
       const o = xq + e, o16 = xq16 + (e << 1);

@@ -177,24 +177,68 @@
   return dotI8x32(lo, hi, x0, x1);
 }
 
+/** 1.5 · 2^23 as float32 lanes, then its bits as int32 lanes (nearestInt). */
+const ROUND = memory.data<i32>([0x4b400000, 0x4b400000, 0x4b400000, 0x4b400000, 0x4b400000, 0x4b400000, 0x4b400000, 0x4b400000], 16);
+
+/**
+ * The nearest integers (ties to even) of four float lanes of magnitude below 2^22, as int32
+ * lanes, as ggml's nearest_int computes them: adding 1.5 · 2^23 rounds the value into the low
+ * bits of the sum's mantissa, and subtracting the sum's own bits leaves the integer. Three
+ * instructions, where nearest and a saturating conversion cost V8 about eight on x86.
+ */
+// @ts-ignore: decorator
+@inline export function nearestInt(v: v128): v128 {
+  return i32x4.sub(f32x4.add(v, v128.load(ROUND)), v128.load(ROUND, 16));
+}
+
+/**
+ * exp4's constants, each four times: V8 rebuilds a v128 constant at every use (about four
+ * instructions, none hoisted out of a loop), while a load from here is one instruction.
+ */
+const EXP4 = memory.data<f32>([
+  -87.3, -87.3, -87.3, -87.3,
+  88.7, 88.7, 88.7, 88.7,
+  1.44269504088896341, 1.44269504088896341, 1.44269504088896341, 1.44269504088896341,
+  0.693359375, 0.693359375, 0.693359375, 0.693359375,
+  -2.12194440e-4, -2.12194440e-4, -2.12194440e-4, -2.12194440e-4,
+  1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4,
+  1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3,
+  8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3,
+  4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2,
+  1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1,
+  5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1,
+  1, 1, 1, 1,
+  12582912, 12582912, 12582912, 12582912,
+], 16);
+/** The bits of 1.5 · 2^23 less the exponent bias 127 (see exp4's scale). */
+const EXP4_BIAS = memory.data<i32>([0x4b400000 - 127, 0x4b400000 - 127, 0x4b400000 - 127, 0x4b400000 - 127], 16);
+
+// @ts-ignore: decorator
+@inline function exp4c(k: i32): v128 {
+  return v128.load(EXP4 + (<usize>k << 4));
+}
+
 /**
  * e^x on four lanes (Cephes' expf polynomial after range reduction by ln 2; relative error
  * about 2e-7). Inputs are clamped to [-87.3, 88.7], where float32 exp neither overflows nor
- * goes subnormal.
+ * goes subnormal; a NaN stays NaN. The clamp uses pmin/pmax (one instruction each; min and
+ * max's NaN and signed-zero rules cost V8 several), and the integer n becomes the scale's
+ * exponent through 1.5 · 2^23 (its bits less the float's bits are n) instead of a saturating
+ * conversion (about eight instructions in V8 on x86): the same values, fewer operations.
  */
 // @ts-ignore: decorator
 @inline export function exp4(x: v128): v128 {
-  x = f32x4.min(f32x4.max(x, f32x4.splat(-87.3)), f32x4.splat(88.7));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
-  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = fma(p, r, f32x4.splat(1.3981999507e-3));
-  p = fma(p, r, f32x4.splat(8.3334519073e-3));
-  p = fma(p, r, f32x4.splat(4.1665795894e-2));
-  p = fma(p, r, f32x4.splat(1.6666665459e-1));
-  p = fma(p, r, f32x4.splat(5.0000001201e-1));
-  p = f32x4.add(fma(p, f32x4.mul(r, r), r), f32x4.splat(1));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  x = f32x4.pmin(f32x4.pmax(x, exp4c(0)), exp4c(1));
+  const n = f32x4.nearest(f32x4.mul(x, exp4c(2)));
+  let r = f32x4.sub(x, f32x4.mul(n, exp4c(3)));
+  r = f32x4.sub(r, f32x4.mul(n, exp4c(4)));
+  let p = exp4c(5);
+  p = fma(p, r, exp4c(6));
+  p = fma(p, r, exp4c(7));
+  p = fma(p, r, exp4c(8));
+  p = fma(p, r, exp4c(9));
+  p = fma(p, r, exp4c(10));
+  p = f32x4.add(fma(p, f32x4.mul(r, r), r), exp4c(11));
+  const scale = i32x4.shl(i32x4.sub(f32x4.add(n, exp4c(12)), v128.load(EXP4_BIAS)), 23);
   return f32x4.mul(p, scale);
 }
