@@ -487,18 +487,16 @@ const PAIR16_GAP2 = memory.data<u8>([
 }
 
 /**
- * Q4_K/Q5_K: the eight 6-bit mins of two rows' super-blocks at pa and pb (as get_scale_min_k4
- * unpacks them from bytes 8..15, with the top bits of 4..7 from bytes 0..3 of the scale bytes at
- * +4), as bytes: row a's eight, then row b's. Both rows at once in vector lanes: [a's bytes
- * 8..11, a's 12..15, b's 8..11, b's 12..15].
+ * Q4_K/Q5_K: the eight 6-bit mins of the super-block at p (get_scale_min_k4: mins 0..3 are
+ * the low 6 bits of scale bytes 4..7, mins 4..7 take their low 4 bits from the high nibbles of
+ * bytes 8..11 and their top 2 from bytes 4..7), as the bytes of one 64-bit integer: scalar
+ * work, beside the vector operations that bound the decode loop.
  */
 // @ts-ignore: decorator
-@inline function minsQ45x2(pa: usize, pb: usize, m0f: v128, m3f: v128, m03: v128): v128 {
-  const u = i64x2.replace_lane(v128.load64_zero(pa + 8), 1, load<u64>(pb + 8));
-  const m0 = v128.and(u, m3f); // mins 0..3: low 6 bits of bytes 8..11 (lanes 0, 2)
-  // mins 4..7 (lanes 1, 3): bytes 12..15's high nibbles, and bytes 8..11's top 2 bits as bits 4, 5.
-  const m1 = v128.or(v128.and(i32x4.shr_u(u, 4), m0f), i32x4.shl(v128.and(i32x4.shr_u(i64x2.shl(u, 32), 6), m03), 4));
-  return v128.shuffle<i32>(m0, m1, 0, 5, 2, 7);
+@inline function minsQ45(p: usize): u64 {
+  const u1 = load<u32>(p + 8), u2 = load<u32>(p + 12);
+  const m0 = u1 & 0x3f3f3f3f, m1 = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
+  return <u64>m0 | (<u64>m1 << 32);
 }
 
 /**
@@ -533,7 +531,7 @@ const PAIR16_GAP2 = memory.data<u8>([
   const pb = pairBytesK(K, bbk);
   const on = <usize>N << 2;
   const z = K >> 31; // 0
-  const m0f = mask(z, 0x0f), m10 = mask(z, 0x10), m3f = mask(z, 0x3f), m03 = mask(z, 0x03), mc0 = mask(z, 0xc0);
+  const m0f = mask(z, 0x0f), m10 = mask(z, 0x10), m3f = mask(z, 0x3f), mc0 = mask(z, 0xc0);
   for (let o = r0; o < r1; o += 2) {
     const two = o + 1 < r1;
     const ba = biasAt(bias, o), bb = two ? biasAt(bias, o + 1) : <f32>0;
@@ -559,7 +557,7 @@ const PAIR16_GAP2 = memory.data<u8>([
           const bs32 = i16x8.narrow_i32x4_s(i32x4.extadd_pairwise_i16x8_s(v128.load(sb)), i32x4.extadd_pairwise_i16x8_s(v128.load(sb, 16)));
           const sa = rowQ45(t, pa, x8, x16, m0f, m10, fo);
           const sB = rowQ45(t, pB, x8, x16, m0f, m10, fo);
-          const mins = minsQ45x2(pa, pB, m0f, m3f, m03);
+          const mins = i64x2.replace_lane(i64x2.splat(minsQ45(pa)), 1, minsQ45(pB)); // row a's eight, then row b's
           const ma = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(mins), bs32);
           const mb = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(mins), bs32);
           // Lanes: row a's sum, row b's sum, row a's mins, row b's mins.
