@@ -131,8 +131,13 @@ async function llamaCpp(path: string, vocab: number, kv: "f16" | "f32"): Promise
       out.push(
         ids.map((_, p) => {
           const probs = res[p]!.next.probabilities!;
+          // float32 probabilities over 151936 tokens sum to 1 only within about 1e-6: normalised
+          // here, or a KL against them (a few 1e-6 between near-equal distributions) can come out
+          // below zero.
+          let total = 0;
+          for (const [, pr] of probs) total += pr;
           const lp = new Float64Array(vocab).fill(Math.log(1e-45));
-          for (const [id, pr] of probs) lp[id as number] = Math.log(Math.max(pr, 1e-45));
+          for (const [id, pr] of probs) lp[id as number] = Math.log(Math.max(pr / total, 1e-45));
           return lp;
         }),
       );
