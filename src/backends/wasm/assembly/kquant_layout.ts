@@ -3,17 +3,19 @@
 // Why: a 16-byte vector of weights feeds one 8-bit dot (sixteen products summed in pairs into
 // eight int16 lanes). In GGUF's order every vector holds consecutive weights, so all eight lanes
 // belong to one scale group, and each group's lanes need a shuffle and an add (a fold) before a
-// 16-bit dot can apply its scale. Here the weights of a 64-element chunk are permuted (at upload,
-// by `repackQ4K`, `repackQ5K`, `repackQ6K`) so that each vector holds eight weights of one group and eight of
-// another, in the lanes 0..3 and 4..7 the dot writes them to: the dots of a chunk then add
-// straight into one vector whose two halves are two groups, which one 16-bit dot scales. The
+// 16-bit dot can apply its scale. Here the weights of a 64-element chunk are permuted (at
+// upload, by repackQ4K, repackQ5K and repackQ6K) so that each vector holds eight weights of one
+// group and eight of another, in the lanes 0..3 and 4..7 the dot writes them to: the dots of a
+// chunk then add straight into one vector whose two halves are two groups, which one 16-bit
+// dot scales. The
 // activations get the same permutation once per product input (quantize_q8_k writes a permuted
 // copy beside the natural one), so every product of weight and activation is the one GGUF's
 // order gives: the integer sums, hence the results, are exactly those of the natural order.
 //
 // The permutation π maps a chunk's position p = 16v + q (vector v = 0..3, byte q = 0..15) to
-// element 32 lg + 8 v + i, where lg (which half of the chunk, so which group) and i (0..7)
-// depend on which lanes the build's 8-bit dot pairs: the relaxed dot adds neighbouring bytes
+// element 32 lg + 8 v + i, where lg (the chunk's first or second 32 elements: Q4_K/Q5_K's two
+// units; for Q6_K's 16-weight groups, v picks which of each half's two) and i (0..7) depend
+// on which lanes the build's 8-bit dot pairs: the relaxed dot adds neighbouring bytes
 // (lane l sums bytes 2l, 2l + 1), so lg = q >> 3, i = q & 7; the baseline build's 16-bit
 // products add bytes l and l + 8, so lg = (q >> 2) & 1, i = (q & 3) | (q >> 3) << 2.
 //
