@@ -139,6 +139,27 @@ export function repackQ5K(p: usize): void {
 }
 
 /**
+ * Q6_K: chunks 2n and 2n + 1 of the repacked layout at q from half n of a GGUF super-block:
+ * its ql bytes l0..l3 (16 each) and qh bytes h0, h1. In GGUF's half, element l (< 32) is
+ * ql[l]'s low nibble with qh[l]'s bits 0, 1; l + 32: ql[l + 32] low, qh[l] bits 2, 3; l + 64:
+ * ql[l] high, bits 4, 5; l + 96: ql[l + 32] high, bits 6, 7.
+ */
+// @ts-ignore: decorator
+@inline function storeQ6Half(q: usize, l0: v128, l1: v128, l2: v128, l3: v128, h0: v128, h1: v128): void {
+  const m = bytes(15);
+  storeQ6Chunk(q,
+    v128.or(v128.and(l0, m), i16x8.shl(twoBits(h0, 0), 4)),
+    v128.or(v128.and(l1, m), i16x8.shl(twoBits(h1, 0), 4)),
+    v128.or(v128.and(l2, m), i16x8.shl(twoBits(h0, 2), 4)),
+    v128.or(v128.and(l3, m), i16x8.shl(twoBits(h1, 2), 4)));
+  storeQ6Chunk(q + 48,
+    v128.or(v128.and(i16x8.shr_u(l0, 4), m), i16x8.shl(twoBits(h0, 4), 4)),
+    v128.or(v128.and(i16x8.shr_u(l1, 4), m), i16x8.shl(twoBits(h1, 4), 4)),
+    v128.or(v128.and(i16x8.shr_u(l2, 4), m), i16x8.shl(twoBits(h0, 6), 4)),
+    v128.or(v128.and(i16x8.shr_u(l3, 4), m), i16x8.shl(twoBits(h1, 6), 4)));
+}
+
+/**
  * Q6_K, in place: the 192 quant bytes (ql, qh) of the GGUF super-block at p re-encoded as four
  * chunks of 48 bytes (see the top of this file). The scales and d stay where they are.
  */
@@ -147,30 +168,8 @@ export function repackQ6K(p: usize): void {
   const l0 = v128.load(p), l1 = v128.load(p, 16), l2 = v128.load(p, 32), l3 = v128.load(p, 48);
   const l4 = v128.load(p, 64), l5 = v128.load(p, 80), l6 = v128.load(p, 96), l7 = v128.load(p, 112);
   const h0 = v128.load(p, 128), h1 = v128.load(p, 144), h2 = v128.load(p, 160), h3 = v128.load(p, 176);
-  // GGUF: in half n (128 elements; ql bytes 64n.., qh bytes 32n..), element l (< 32) is ql[l]'s
-  // low nibble with qh[l]'s bits 0, 1; l + 32: ql[l + 32] low, qh[l] bits 2, 3; l + 64: ql[l]
-  // high, bits 4, 5; l + 96: ql[l + 32] high, bits 6, 7.
-  const m = bytes(15);
-  storeQ6Chunk(p,
-    v128.or(v128.and(l0, m), i16x8.shl(twoBits(h0, 0), 4)),
-    v128.or(v128.and(l1, m), i16x8.shl(twoBits(h1, 0), 4)),
-    v128.or(v128.and(l2, m), i16x8.shl(twoBits(h0, 2), 4)),
-    v128.or(v128.and(l3, m), i16x8.shl(twoBits(h1, 2), 4)));
-  storeQ6Chunk(p + 48,
-    v128.or(v128.and(i16x8.shr_u(l0, 4), m), i16x8.shl(twoBits(h0, 4), 4)),
-    v128.or(v128.and(i16x8.shr_u(l1, 4), m), i16x8.shl(twoBits(h1, 4), 4)),
-    v128.or(v128.and(i16x8.shr_u(l2, 4), m), i16x8.shl(twoBits(h0, 6), 4)),
-    v128.or(v128.and(i16x8.shr_u(l3, 4), m), i16x8.shl(twoBits(h1, 6), 4)));
-  storeQ6Chunk(p + 96,
-    v128.or(v128.and(l4, m), i16x8.shl(twoBits(h2, 0), 4)),
-    v128.or(v128.and(l5, m), i16x8.shl(twoBits(h3, 0), 4)),
-    v128.or(v128.and(l6, m), i16x8.shl(twoBits(h2, 2), 4)),
-    v128.or(v128.and(l7, m), i16x8.shl(twoBits(h3, 2), 4)));
-  storeQ6Chunk(p + 144,
-    v128.or(v128.and(i16x8.shr_u(l4, 4), m), i16x8.shl(twoBits(h2, 4), 4)),
-    v128.or(v128.and(i16x8.shr_u(l5, 4), m), i16x8.shl(twoBits(h3, 4), 4)),
-    v128.or(v128.and(i16x8.shr_u(l6, 4), m), i16x8.shl(twoBits(h2, 6), 4)),
-    v128.or(v128.and(i16x8.shr_u(l7, 4), m), i16x8.shl(twoBits(h3, 6), 4)));
+  storeQ6Half(p, l0, l1, l2, l3, h0, h1);
+  storeQ6Half(p + 96, l4, l5, l6, l7, h2, h3);
 }
 
 /** Q4_K repacked: the 4-bit quant of element e (0..255) of the super-block at p. */

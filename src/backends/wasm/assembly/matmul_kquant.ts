@@ -286,32 +286,32 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
 }
 
 
-/** Byte indices that give int16 lanes [j ×4, j + 1 ×4] of a vector, for j = 0, 2, 4, 6 (16 bytes each). */
-const PAIR16 = memory.data<u8>([
+/**
+ * Byte indices that give two int16 lanes of a vector, each four times: entries 0..3 lanes
+ * [j, j + 1] for j = 0, 2, 4, 6 (lanePair), entries 4..7 lanes [j, j + 2] for j = 0, 1, 4, 5
+ * (laneGap2); 16 bytes each.
+ */
+const LANE_PAIRS = memory.data<u8>([
   0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3,
   4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7,
   8, 9, 8, 9, 8, 9, 8, 9, 10, 11, 10, 11, 10, 11, 10, 11,
   12, 13, 12, 13, 12, 13, 12, 13, 14, 15, 14, 15, 14, 15, 14, 15,
-], 16);
-
-/** Int16 lanes j (four times) then j + 1 (four times) of v, j a constant in 0, 2, 4, 6. */
-// @ts-ignore: decorator
-@inline function lanePair(v: v128, j: i32): v128 {
-  return pick(v, v128.load(PAIR16 + (<usize>j << 3)));
-}
-
-/** Byte indices that give int16 lanes [j ×4, j + 2 ×4] of a vector, for j = 0, 1, 4, 5 in that order (16 bytes each). */
-const PAIR16_GAP2 = memory.data<u8>([
   0, 1, 0, 1, 0, 1, 0, 1, 4, 5, 4, 5, 4, 5, 4, 5,
   2, 3, 2, 3, 2, 3, 2, 3, 6, 7, 6, 7, 6, 7, 6, 7,
   8, 9, 8, 9, 8, 9, 8, 9, 12, 13, 12, 13, 12, 13, 12, 13,
   10, 11, 10, 11, 10, 11, 10, 11, 14, 15, 14, 15, 14, 15, 14, 15,
 ], 16);
 
+/** Int16 lanes j (four times) then j + 1 (four times) of v, j in 0, 2, 4, 6. */
+// @ts-ignore: decorator
+@inline function lanePair(v: v128, j: i32): v128 {
+  return pick(v, v128.load(LANE_PAIRS + (<usize>j << 3)));
+}
+
 /** Int16 lanes j (four times) then j + 2 (four times) of v, j in 0, 1, 4, 5. */
 // @ts-ignore: decorator
 @inline function laneGap2(v: v128, j: i32): v128 {
-  return pick(v, v128.load(PAIR16_GAP2 + (<usize>((j & 1) | ((j >> 2) << 1)) << 4)));
+  return pick(v, v128.load(LANE_PAIRS + 64 + (<usize>((j & 1) | ((j >> 2) << 1)) << 4)));
 }
 
 /**
@@ -344,6 +344,12 @@ const PAIR16_GAP2 = memory.data<u8>([
   const a = i16x8.add(dot16(w0, x8, x16), dot16(w1, x8 + 16, x16 + 32));
   const b = i16x8.add(dot16(w2, x8 + 32, x16 + 64), dot16(w3, x8 + 48, x16 + 96));
   return i32x4.add(i32x4.dot_i16x8_s(a, pa), i32x4.dot_i16x8_s(b, pb));
+}
+
+/** A chunk's integer sums for type t: Q6_K's two scale pairs (chunkDotQ6), or Q4_K/Q5_K's one (chunkDotQ45, pa == pb). */
+// @ts-ignore: decorator
+@inline function chunkDot(t: i32, w0: v128, w1: v128, w2: v128, w3: v128, pa: v128, pb: v128, x8: usize, x16: usize): v128 {
+  return t == Q6K ? chunkDotQ6(w0, w1, w2, w3, pa, pb, x8, x16) : chunkDotQ45(w0, w1, w2, w3, pa, x8, x16);
 }
 
 /** Q6_K (repacked layout): chunk c's integer sums (see chunkDotQ6); sc the int16 scales of its half. */
@@ -382,60 +388,53 @@ const PAIR16_GAP2 = memory.data<u8>([
     const dx = i32x4of4f(load<f32>(dp), load<f32>(dp + kd), load<f32>(dp + 2 * kd), load<f32>(dp + 3 * kd));
     const raw = scalesOf(t, p);
     let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
-    if (t == Q4K || t == Q5K) {
-      const sc = i16x8.extend_low_i8x16_u(raw); // the eight 6-bit scales as int16
+    if (t == Q4K || t == Q5K || t == Q6K) {
+      // The scales as int16: Q4_K/Q5_K's eight 6-bit ones; Q6_K's sixteen int8 ones, two vectors.
+      const scA = t == Q6K ? i16x8.extend_low_i8x16_s(raw) : i16x8.extend_low_i8x16_u(raw);
+      const scB = t == Q6K ? i16x8.extend_high_i8x16_s(raw) : scA;
       const qh0 = t == Q5K ? v128.load(p + 16) : i32x4.splat(0), qh1 = t == Q5K ? v128.load(p + 32) : i32x4.splat(0);
       for (let c = 0; c < 4; c++) {
         const e = <usize>c << 6;
-        const q = p + (t == Q5K ? 48 : 16) + (<usize>c << 5);
-        const b0 = v128.load(q), b1 = v128.load(q, 16);
-        let w0 = v128.and(b0, m0f), w1 = v128.and(b1, m0f);
-        let w2 = v128.and(i16x8.shr_u(b0, 4), m0f), w3 = v128.and(i16x8.shr_u(b1, 4), m0f);
-        if (t == Q5K) {
-          // The fifth bits: bit 2c of the qh bytes for positions 0..31, 2c + 1 for 32..63.
-          w0 = v128.or(w0, v128.and(i16x8.shl(i16x8.shr_u(qh0, 2 * c), 4), m10));
-          w1 = v128.or(w1, v128.and(i16x8.shl(i16x8.shr_u(qh1, 2 * c), 4), m10));
-          w2 = v128.or(w2, v128.and(i16x8.shl(i16x8.shr_u(qh0, 2 * c + 1), 4), m10));
-          w3 = v128.or(w3, v128.and(i16x8.shl(i16x8.shr_u(qh1, 2 * c + 1), 4), m10));
+        // The chunk's four weight vectors, and the scales of the two groups each one's lanes
+        // 0..3 and 4..7 hold (pa for vectors 0 and 1, pb for 2 and 3; Q4_K/Q5_K: the same).
+        let w0: v128, w1: v128, w2: v128, w3: v128, pa: v128, pb: v128;
+        if (t == Q6K) {
+          const q = p + <usize>c * 48;
+          const v0 = v128.load(q), v1 = v128.load(q, 16), v2 = v128.load(q, 32);
+          w0 = v128.and(v0, m3f);
+          w1 = v128.and(v1, m3f);
+          w2 = v128.and(v2, m3f);
+          w3 = q6kVector3(v0, v1, v2, mc0);
+          const j = (c & 1) << 2;
+          pa = laneGap2(c < 2 ? scA : scB, j);
+          pb = laneGap2(c < 2 ? scA : scB, j + 1);
+        } else {
+          const q = p + (t == Q5K ? 48 : 16) + (<usize>c << 5);
+          const v0 = v128.load(q), v1 = v128.load(q, 16);
+          w0 = v128.and(v0, m0f);
+          w1 = v128.and(v1, m0f);
+          w2 = v128.and(i16x8.shr_u(v0, 4), m0f);
+          w3 = v128.and(i16x8.shr_u(v1, 4), m0f);
+          if (t == Q5K) {
+            // The fifth bits: bit 2c of the qh bytes for positions 0..31, 2c + 1 for 32..63.
+            w0 = v128.or(w0, v128.and(i16x8.shl(i16x8.shr_u(qh0, 2 * c), 4), m10));
+            w1 = v128.or(w1, v128.and(i16x8.shl(i16x8.shr_u(qh1, 2 * c), 4), m10));
+            w2 = v128.or(w2, v128.and(i16x8.shl(i16x8.shr_u(qh0, 2 * c + 1), 4), m10));
+            w3 = v128.or(w3, v128.and(i16x8.shl(i16x8.shr_u(qh1, 2 * c + 1), 4), m10));
+          }
+          pa = lanePair(scA, 2 * c);
+          pb = pa;
         }
-        const sp = lanePair(sc, 2 * c);
         if (ASC_FEATURE_RELAXED_SIMD) {
-          s0 = fence(o, i32x4.add(s0, chunkDotQ45(w0, w1, w2, w3, sp, x0 + e, y0 + 2 * e)));
-          s1 = fence(o, i32x4.add(s1, chunkDotQ45(w0, w1, w2, w3, sp, x1 + e, y1 + 2 * e)));
-          s2 = fence(o, i32x4.add(s2, chunkDotQ45(w0, w1, w2, w3, sp, x2 + e, y2 + 2 * e)));
-          s3 = fence(o, i32x4.add(s3, chunkDotQ45(w0, w1, w2, w3, sp, x3 + e, y3 + 2 * e)));
+          s0 = fence(o, i32x4.add(s0, chunkDot(t, w0, w1, w2, w3, pa, pb, x0 + e, y0 + 2 * e)));
+          s1 = fence(o, i32x4.add(s1, chunkDot(t, w0, w1, w2, w3, pa, pb, x1 + e, y1 + 2 * e)));
+          s2 = fence(o, i32x4.add(s2, chunkDot(t, w0, w1, w2, w3, pa, pb, x2 + e, y2 + 2 * e)));
+          s3 = fence(o, i32x4.add(s3, chunkDot(t, w0, w1, w2, w3, pa, pb, x3 + e, y3 + 2 * e)));
         } else {
           // The baseline build widens each weight vector to int16 for every token's products:
           // two vectors at a time keep those widened copies within the registers (four at a
-          // time spilled, 51 -> 45 GFLOP/s on Q4_K), at one more 16-bit dot per token. The same
-          // integer sums: each half adds its scaled pair sums into the token's lanes.
-          s0 = fence(o, i32x4.add(s0, halfDot(w0, w1, sp, x0 + e, y0 + 2 * e)));
-          s1 = fence(o, i32x4.add(s1, halfDot(w0, w1, sp, x1 + e, y1 + 2 * e)));
-          s2 = fence(o, i32x4.add(s2, halfDot(w0, w1, sp, x2 + e, y2 + 2 * e)));
-          s3 = fence(o, i32x4.add(s3, halfDot(w0, w1, sp, x3 + e, y3 + 2 * e)));
-          s0 = fence(o, i32x4.add(s0, halfDot(w2, w3, sp, x0 + e + 32, y0 + 2 * e + 64)));
-          s1 = fence(o, i32x4.add(s1, halfDot(w2, w3, sp, x1 + e + 32, y1 + 2 * e + 64)));
-          s2 = fence(o, i32x4.add(s2, halfDot(w2, w3, sp, x2 + e + 32, y2 + 2 * e + 64)));
-          s3 = fence(o, i32x4.add(s3, halfDot(w2, w3, sp, x3 + e + 32, y3 + 2 * e + 64)));
-        }
-      }
-    } else if (t == Q6K) {
-      const sc0 = i16x8.extend_low_i8x16_s(raw), sc1 = i16x8.extend_high_i8x16_s(raw);
-      for (let c = 0; c < 4; c++) {
-        const e = <usize>c << 6;
-        const q = p + <usize>c * 48;
-        const v0 = v128.load(q), v1 = v128.load(q, 16), v2 = v128.load(q, 32);
-        const w0 = v128.and(v0, m3f), w1 = v128.and(v1, m3f), w2 = v128.and(v2, m3f), w3 = q6kVector3(v0, v1, v2, mc0);
-        const sc = c < 2 ? sc0 : sc1;
-        const j = (c & 1) << 2;
-        const pa = laneGap2(sc, j), pb = laneGap2(sc, j + 1);
-        if (ASC_FEATURE_RELAXED_SIMD) {
-          s0 = fence(o, i32x4.add(s0, chunkDotQ6(w0, w1, w2, w3, pa, pb, x0 + e, y0 + 2 * e)));
-          s1 = fence(o, i32x4.add(s1, chunkDotQ6(w0, w1, w2, w3, pa, pb, x1 + e, y1 + 2 * e)));
-          s2 = fence(o, i32x4.add(s2, chunkDotQ6(w0, w1, w2, w3, pa, pb, x2 + e, y2 + 2 * e)));
-          s3 = fence(o, i32x4.add(s3, chunkDotQ6(w0, w1, w2, w3, pa, pb, x3 + e, y3 + 2 * e)));
-        } else {
-          // Two weight vectors at a time, as for Q4_K/Q5_K above (the same sums: chunkDotQ6's halves).
+          // time spilled, 51 -> 45 GFLOP/s on Q4_K), at one more 16-bit dot per token for
+          // Q4_K/Q5_K. The same integer sums, each half's scaled pair sums added in.
           s0 = fence(o, i32x4.add(s0, halfDot(w0, w1, pa, x0 + e, y0 + 2 * e)));
           s1 = fence(o, i32x4.add(s1, halfDot(w0, w1, pa, x1 + e, y1 + 2 * e)));
           s2 = fence(o, i32x4.add(s2, halfDot(w0, w1, pa, x2 + e, y2 + 2 * e)));
@@ -446,11 +445,13 @@ const PAIR16_GAP2 = memory.data<u8>([
           s3 = fence(o, i32x4.add(s3, halfDot(w2, w3, pb, x3 + e + 32, y3 + 2 * e + 64)));
         }
       }
+    }
+    if (t == Q6K) {
       s0 = i32x4.sub(s0, i32x4.shl(offsetDot(raw, b0), 5));
       s1 = i32x4.sub(s1, i32x4.shl(offsetDot(raw, b1), 5));
       s2 = i32x4.sub(s2, i32x4.shl(offsetDot(raw, b2), 5));
       s3 = i32x4.sub(s3, i32x4.shl(offsetDot(raw, b3), 5));
-    } else {
+    } else if (t == Q2K || t == Q3K) {
       s0 = superDot(t, p, raw, x0, y0, b0);
       s1 = superDot(t, p, raw, x1, y1, b1);
       s2 = superDot(t, p, raw, x2, y2, b2);
