@@ -692,7 +692,7 @@ export class WasmBackend implements Backend {
     // and scale x sum per block) or Q8_K (one scale per 256 values, one int16 sum per 16).
     const k8 = usesQ8K(kind);
     const format = k8 ? 2 : usesQ8_1(kind) ? 1 : 0;
-    // Q8_K: the quants twice, natural then permuted for Q4_K/Q6_K (assembly/kquant_layout.ts);
+    // Q8_K: the quants twice, natural then permuted for Q4_K/Q5_K/Q6_K (assembly/kquant_layout.ts);
     // n K is then a multiple of 256, so the permuted copy starts at xq + n K (xq16 + 2 n K).
     const copies = k8 ? 2 : 1;
     const qb = align64(n * K);

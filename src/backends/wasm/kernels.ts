@@ -57,7 +57,7 @@ export interface KernelExports {
   quantize_q8(x: number, xq: number, xq16: number, xd: number, xs: number, K: number, i0: number, i1: number, q8_1: number): void;
   /**
    * Q8_K: xd one f32 per 256 values, xb one int16 sum per 16; the quants again in the order of
-   * the Q4_K/Q6_K layout (assembly/kquant_layout.ts) `perm` bytes after xq (2 perm after xq16).
+   * the Q4_K/Q5_K/Q6_K layout (assembly/kquant_layout.ts) `perm` bytes after xq (2 perm after xq16).
    */
   quantize_q8_k(x: number, xq: number, xq16: number, xd: number, xb: number, K: number, i0: number, i1: number, perm: number): void;
   rmsnorm(out: number, x: number, w: number, eps: number, K: number, i0: number, i1: number): void;

@@ -212,25 +212,6 @@ const Q2K = 2, Q3K = 3, Q4K = 4, Q5K = 5, Q6K = 6;
   return fma(f32x4.convert_i32x4_s(reduce4(s0, s1, s2, s3)), scale, acc);
 }
 
-/** Lane j (a constant, 0..7) of the int16 vector v, in every lane. */
-// @ts-ignore: decorator
-@inline function lane16(v: v128, j: i32): v128 {
-  if (j == 0) return v128.shuffle<i16>(v, v, 0, 0, 0, 0, 0, 0, 0, 0);
-  if (j == 1) return v128.shuffle<i16>(v, v, 1, 1, 1, 1, 1, 1, 1, 1);
-  if (j == 2) return v128.shuffle<i16>(v, v, 2, 2, 2, 2, 2, 2, 2, 2);
-  if (j == 3) return v128.shuffle<i16>(v, v, 3, 3, 3, 3, 3, 3, 3, 3);
-  if (j == 4) return v128.shuffle<i16>(v, v, 4, 4, 4, 4, 4, 4, 4, 4);
-  if (j == 5) return v128.shuffle<i16>(v, v, 5, 5, 5, 5, 5, 5, 5, 5);
-  if (j == 6) return v128.shuffle<i16>(v, v, 6, 6, 6, 6, 6, 6, 6, 6);
-  return v128.shuffle<i16>(v, v, 7, 7, 7, 7, 7, 7, 7, 7);
-}
-
-/** sc * (dot(w0, x[0..16)) + dot(w1, x[16..32))) as int32 lanes: 32 weights under one scale. */
-// @ts-ignore: decorator
-@inline function dot32(w0: v128, w1: v128, sc: v128, x8: usize, x16: usize): v128 {
-  return i32x4.dot_i16x8_s(i16x8.add(dot16(w0, x8, x16), dot16(w1, x8 + 16, x16 + 32)), sc);
-}
-
 /**
  * Byte masks for the unpacking, made from a runtime zero (`z`, which no optimiser can fold):
  * V8 11 rebuilds a v128 constant at every use (four instructions; it hoists nothing out of
@@ -554,9 +535,9 @@ const LANE_PAIRS = memory.data<u8>([
  * The product for one token (decode; it takes any n, token by token) of rows [r0, r1) (r0 even)
  * for Q4_K, Q5_K and Q6_K: per row pair, token and super-block, row a's then row b's integer sums, one row at a
  * time (pairKernel's two rows by two tokens spill on x86-64's 16 vector registers), then the
- * same float operations as pairKernel's (one multiply-add of the sum, then one of the mins,
- * per output and super-block), so the results equal every other tile's bit for bit. Q4_K and
- * Q6_K read their permuted activations (the caller passes those as xq, xq16).
+ * same float operations as quadKernel's (one multiply-add of the sum, then one of the mins,
+ * per output and super-block), so the results equal every other tile's bit for bit. It reads
+ * the permuted activations (the caller passes those as xq, xq16).
  */
 // @ts-ignore: decorator
 @inline function decodeK(t: i32, out: usize, xq: usize, xq16: usize, xd: usize, xb: usize, w: usize, bias: usize, n: i32, K: i32, N: i32, r0: i32, r1: i32): void {
@@ -618,43 +599,26 @@ const LANE_PAIRS = memory.data<u8>([
   const bbk = blockBytes(t);
   const pb = pairBytesK(K, bbk);
   const on = <usize>N << 2;
-  if (t == Q4K || t == Q5K || t == Q6K) {
-    // Their activations in the permuted order, written by quantize_q8_k after the natural ones.
-    const pq = xq + <usize>n * K, pq16 = xq16 + ((<usize>n * K) << 1);
-    // Four tokens at a time through each row (the prefill tile), then the rest (decode: all of
-    // it) token by token through each row pair.
-    const n4 = n & ~3;
-    for (let o = r0; o < r1 && n4 > 0; o += 2) {
-      const pair = w + <usize>(o >> 1) * pb;
-      const two = o + 1 < r1;
-      const ba = biasAt(bias, o), bb = two ? biasAt(bias, o + 1) : <f32>0;
-      for (let i = 0; i < n4; i += 4) {
-        const oa = out + <usize>i * on + (<usize>o << 2);
-        const x8 = pq + <usize>i * K, x16 = pq16 + ((<usize>i * K) << 1), d = xd + ((<usize>i * nsb) << 2), s = xb + ((<usize>i * nsb) << 5);
-        quadKernel(t, pair, 2 * bbk, x8, x16, d, s, K, oa, on, ba);
-        if (two) quadKernel(t, pair + bbk, 2 * bbk, x8, x16, d, s, K, oa + 4, on, bb);
-      }
-    }
-    if (n4 < n) {
-      const i = <usize>n4;
-      decodeK(t, out + i * on, pq + i * K, pq16 + ((i * K) << 1), xd + ((i * nsb) << 2), xb + ((i * nsb) << 5), w, bias, n - n4, K, N, r0, r1);
-    }
-    return;
-  }
-  // Q2_K and Q3_K: four tokens at a time (quadKernel), then two and one (pairKernel).
-  for (let o = r0; o < r1; o += 2) {
+  // Q4_K, Q5_K and Q6_K read their activations in the permuted order, which quantize_q8_k
+  // writes after the natural one.
+  const perm = t == Q4K || t == Q5K || t == Q6K;
+  const pq = perm ? xq + <usize>n * K : xq, pq16 = perm ? xq16 + ((<usize>n * K) << 1) : xq16;
+  const n4 = n & ~3;
+  for (let o = r0; o < r1 && (n4 > 0 || !perm); o += 2) {
     const pair = w + <usize>(o >> 1) * pb;
     const two = o + 1 < r1;
     const ba = biasAt(bias, o), bb = two ? biasAt(bias, o + 1) : <f32>0;
-    const bOff: usize = two ? 4 : 0;
-    let i = 0;
-    // Four tokens at a time through each row of the pair, then the rest two and one at a time.
-    for (; i + 4 <= n; i += 4) {
+    // Four tokens at a time through each row of the pair (the prefill tile).
+    for (let i = 0; i < n4; i += 4) {
       const oa = out + <usize>i * on + (<usize>o << 2);
-      const x8 = xq + <usize>i * K, x16 = xq16 + ((<usize>i * K) << 1), d = xd + ((<usize>i * nsb) << 2), s = xb + ((<usize>i * nsb) << 5);
+      const x8 = pq + <usize>i * K, x16 = pq16 + ((<usize>i * K) << 1), d = xd + ((<usize>i * nsb) << 2), s = xb + ((<usize>i * nsb) << 5);
       quadKernel(t, pair, 2 * bbk, x8, x16, d, s, K, oa, on, ba);
       if (two) quadKernel(t, pair + bbk, 2 * bbk, x8, x16, d, s, K, oa + 4, on, bb);
     }
+    if (perm) continue;
+    // Q2_K and Q3_K: the rest two and one at a time through the pair.
+    const bOff: usize = two ? 4 : 0;
+    let i = n4;
     for (; i + 2 <= n; i += 2) {
       const oa = out + <usize>i * on + (<usize>o << 2);
       pairKernel(t, 2, pair, xq + <usize>i * K, xq16 + ((<usize>i * K) << 1), xd + ((<usize>i * nsb) << 2), xb + ((<usize>i * nsb) << 5), K, oa, oa + bOff, on, ba, bb);
@@ -663,6 +627,11 @@ const LANE_PAIRS = memory.data<u8>([
       const oa = out + <usize>i * on + (<usize>o << 2);
       pairKernel(t, 1, pair, xq + <usize>i * K, xq16 + ((<usize>i * K) << 1), xd + ((<usize>i * nsb) << 2), xb + ((<usize>i * nsb) << 5), K, oa, oa + bOff, on, ba, bb);
     }
+  }
+  // Q4_K, Q5_K and Q6_K: the rest (decode: all of it) token by token through each row pair.
+  if (perm && n4 < n) {
+    const i = <usize>n4;
+    decodeK(t, out + i * on, pq + i * K, pq16 + ((i * K) << 1), xd + ((i * nsb) << 2), xb + ((i * nsb) << 5), w, bias, n - n4, K, N, r0, r1);
   }
 }
 

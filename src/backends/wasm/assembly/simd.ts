@@ -208,9 +208,8 @@ const EXP4 = memory.data<f32>([
   1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1,
   5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1,
   1, 1, 1, 1,
-  12582912, 12582912, 12582912, 12582912,
 ], 16);
-/** The bits of 1.5 · 2^23 less the exponent bias 127 (see exp4's scale). */
+/** The bits of 1.5 · 2^23 (ROUND) less the exponent bias 127 (see exp4's scale). */
 const EXP4_BIAS = memory.data<i32>([0x4b400000 - 127, 0x4b400000 - 127, 0x4b400000 - 127, 0x4b400000 - 127], 16);
 
 // @ts-ignore: decorator
@@ -239,6 +238,6 @@ const EXP4_BIAS = memory.data<i32>([0x4b400000 - 127, 0x4b400000 - 127, 0x4b4000
   p = fma(p, r, exp4c(9));
   p = fma(p, r, exp4c(10));
   p = f32x4.add(fma(p, f32x4.mul(r, r), r), exp4c(11));
-  const scale = i32x4.shl(i32x4.sub(f32x4.add(n, exp4c(12)), v128.load(EXP4_BIAS)), 23);
+  const scale = i32x4.shl(i32x4.sub(f32x4.add(n, v128.load(ROUND)), v128.load(EXP4_BIAS)), 23);
   return f32x4.mul(p, scale);
 }
